@@ -1,0 +1,22 @@
+# Project-wide compile options and the refx_test() helper used by every folder.
+set(REFX_WARNINGS -Wall -Wextra -Werror -Wno-unused-parameter)
+# OpenSSL 3 only: deprecated 1.1 APIs fail to compile.
+add_compile_definitions(OPENSSL_API_COMPAT=30000 OPENSSL_NO_DEPRECATED)
+
+# refx_test(NAME name SOURCES ... DEPS ... [LABELS ...])
+# Builds one GoogleTest binary and registers each test case with CTest.
+function(refx_test)
+  cmake_parse_arguments(T "" "NAME" "SOURCES;DEPS;LABELS" ${ARGN})
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_compile_options(${T_NAME} PRIVATE ${REFX_WARNINGS})
+  target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} GTest::gmock GTest::gtest_main)
+  if(NOT T_LABELS)
+    set(T_LABELS unit)
+  endif()
+  gtest_discover_tests(${T_NAME} PROPERTIES LABELS "${T_LABELS}" DISCOVERY_TIMEOUT 60)
+endfunction()
+
+# refx_warnings(target): the strict warning set for our own code.
+function(refx_warnings target)
+  target_compile_options(${target} PRIVATE ${REFX_WARNINGS})
+endfunction()

@@ -1,0 +1,111 @@
+#include "common/log.h"
+
+#include <atomic>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace refx::log {
+namespace {
+
+std::atomic<int> g_min_level{static_cast<int>(Level::kInfo)};
+std::atomic<bool> g_json{false};
+
+absl::string_view LevelName(Level level) {
+  switch (level) {
+    case Level::kDebug: return "debug";
+    case Level::kInfo: return "info";
+    case Level::kWarning: return "warning";
+    case Level::kError: return "error";
+  }
+  return "info";
+}
+
+// Escapes control characters, quotes and backslashes so that one event is
+// always exactly one line whatever the values contain.
+void AppendEscaped(std::string* out, absl::string_view value) {
+  for (unsigned char c : value) {
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out->append(buf);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+}
+
+bool NeedsQuotes(absl::string_view v) {
+  if (v.empty()) return true;
+  for (unsigned char c : v) {
+    if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void Configure(Level min_level, Format format) {
+  g_min_level = static_cast<int>(min_level);
+  g_json = format == Format::kJson;
+}
+
+bool ParseLevel(absl::string_view text, Level* level) {
+  if (text == "debug") *level = Level::kDebug;
+  else if (text == "info") *level = Level::kInfo;
+  else if (text == "warning") *level = Level::kWarning;
+  else if (text == "error") *level = Level::kError;
+  else return false;
+  return true;
+}
+
+void Event(Level level, absl::string_view event, std::initializer_list<Field> fields) {
+  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
+  const std::string ts = absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
+  std::string line;
+  line.reserve(128);
+  if (g_json.load(std::memory_order_relaxed)) {
+    absl::StrAppend(&line, "{\"ts\":\"", ts, "\",\"level\":\"", LevelName(level), "\",\"event\":\"");
+    AppendEscaped(&line, event);
+    line.push_back('"');
+    for (const auto& [key, value] : fields) {
+      line.append(",\"");
+      AppendEscaped(&line, key);
+      line.append("\":\"");
+      AppendEscaped(&line, value);
+      line.push_back('"');
+    }
+    line.append("}\n");
+  } else {
+    absl::StrAppend(&line, "ts=", ts, " level=", LevelName(level), " event=");
+    AppendEscaped(&line, event);
+    for (const auto& [key, value] : fields) {
+      line.push_back(' ');
+      line.append(key.data(), key.size());
+      line.push_back('=');
+      if (NeedsQuotes(value)) {
+        line.push_back('"');
+        AppendEscaped(&line, value);
+        line.push_back('"');
+      } else {
+        line.append(value);
+      }
+    }
+    line.push_back('\n');
+  }
+  // One fwrite per line keeps concurrent events from interleaving.
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+}  // namespace refx::log

@@ -1,0 +1,81 @@
+#include "common/status_details.h"
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+
+namespace refx {
+namespace {
+
+constexpr absl::string_view kTypeUrlPrefix = "type.googleapis.com/";
+
+std::string TypeUrlOf(const google::protobuf::Message& m) {
+  return absl::StrCat(kTypeUrlPrefix, m.GetDescriptor()->full_name());
+}
+
+}  // namespace
+
+absl::Status InvalidArgumentError(absl::string_view message,
+                                  const std::vector<FieldViolation>& violations) {
+  absl::Status status(absl::StatusCode::kInvalidArgument, message);
+  google::rpc::BadRequest bad_request;
+  for (const FieldViolation& v : violations) {
+    auto* fv = bad_request.add_field_violations();
+    fv->set_field(v.field);
+    fv->set_description(v.description);
+  }
+  status.SetPayload(TypeUrlOf(bad_request), absl::Cord(bad_request.SerializeAsString()));
+  return status;
+}
+
+absl::Status WithErrorInfo(absl::Status status, absl::string_view reason,
+                           const std::map<std::string, std::string>& metadata) {
+  google::rpc::ErrorInfo info;
+  info.set_reason(std::string(reason));
+  info.set_domain(std::string(kErrorDomain));
+  for (const auto& [k, v] : metadata) (*info.mutable_metadata())[k] = v;
+  status.SetPayload(TypeUrlOf(info), absl::Cord(info.SerializeAsString()));
+  return status;
+}
+
+std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status) {
+  std::vector<FieldViolation> out;
+  auto payload = status.GetPayload(TypeUrlOf(google::rpc::BadRequest()));
+  if (!payload.has_value()) return out;
+  google::rpc::BadRequest bad_request;
+  if (!bad_request.ParseFromString(std::string(*payload))) return out;
+  for (const auto& fv : bad_request.field_violations()) {
+    out.push_back({fv.field(), fv.description()});
+  }
+  return out;
+}
+
+std::string ErrorReasonOf(const absl::Status& status) {
+  auto payload = status.GetPayload(TypeUrlOf(google::rpc::ErrorInfo()));
+  if (!payload.has_value()) return "";
+  google::rpc::ErrorInfo info;
+  if (!info.ParseFromString(std::string(*payload))) return "";
+  return info.reason();
+}
+
+google::rpc::Status ToRpcStatus(const absl::Status& status) {
+  google::rpc::Status out;
+  out.set_code(static_cast<int>(status.code()));
+  out.set_message(std::string(status.message()));
+  status.ForEachPayload([&out](absl::string_view type_url, const absl::Cord& payload) {
+    if (type_url.substr(0, kTypeUrlPrefix.size()) != kTypeUrlPrefix) return;
+    auto* any = out.add_details();
+    any->set_type_url(std::string(type_url));
+    any->set_value(std::string(payload));
+  });
+  return out;
+}
+
+absl::Status FromRpcStatus(const google::rpc::Status& rpc) {
+  absl::Status status(static_cast<absl::StatusCode>(rpc.code()), rpc.message());
+  for (const auto& any : rpc.details()) {
+    status.SetPayload(any.type_url(), absl::Cord(any.value()));
+  }
+  return status;
+}
+
+}  // namespace refx

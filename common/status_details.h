@@ -1,0 +1,51 @@
+// Rich error details carried inside absl::Status as payloads, so that core/
+// can say *which* field is wrong without knowing about gRPC. The server's
+// status mapping turns each payload into a google.rpc.Status detail; the
+// client library turns them back.
+#ifndef REFX_COMMON_STATUS_DETAILS_H_
+#define REFX_COMMON_STATUS_DETAILS_H_
+
+#include <map>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
+namespace refx {
+
+// The ErrorInfo domain of every refx error.
+inline constexpr absl::string_view kErrorDomain = "refx.llr.example";
+
+// One invalid request field: a path such as `referral.victim.given_name` and
+// what is wrong with it. Descriptions never echo the submitted value, which
+// may be personal data.
+struct FieldViolation {
+  std::string field;
+  std::string description;
+};
+
+// INVALID_ARGUMENT carrying a google.rpc.BadRequest with every violation.
+absl::Status InvalidArgumentError(absl::string_view message,
+                                  const std::vector<FieldViolation>& violations);
+
+// Attaches a google.rpc.ErrorInfo (reason in UPPER_SNAKE_CASE) to `status`.
+absl::Status WithErrorInfo(absl::Status status, absl::string_view reason,
+                           const std::map<std::string, std::string>& metadata = {});
+
+// The field violations attached to `status`, if any.
+std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
+
+// The ErrorInfo reason attached to `status`, or "" if none.
+std::string ErrorReasonOf(const absl::Status& status);
+
+// Converts to and from google.rpc.Status; payloads whose type URL names a
+// google.rpc detail message become `details`.
+google::rpc::Status ToRpcStatus(const absl::Status& status);
+absl::Status FromRpcStatus(const google::rpc::Status& status);
+
+}  // namespace refx
+
+#endif  // REFX_COMMON_STATUS_DETAILS_H_

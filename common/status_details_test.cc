@@ -1,0 +1,32 @@
+#include "common/status_details.h"
+
+#include "gtest/gtest.h"
+
+namespace refx {
+namespace {
+
+TEST(StatusDetailsTest, FieldViolationsRoundTripThroughRpcStatus) {
+  absl::Status s = InvalidArgumentError("bad referral", {{"referral.area", "unknown area"},
+                                                         {"request_id", "required"}});
+  s = WithErrorInfo(s, "INVALID_REFERRAL", {{"k", "v"}});
+  google::rpc::Status rpc = ToRpcStatus(s);
+  EXPECT_EQ(rpc.code(), 3);
+  EXPECT_EQ(rpc.details_size(), 2);
+  absl::Status back = FromRpcStatus(rpc);
+  EXPECT_EQ(back.code(), absl::StatusCode::kInvalidArgument);
+  auto violations = FieldViolationsOf(back);
+  ASSERT_EQ(violations.size(), 2u);
+  EXPECT_EQ(violations[0].field, "referral.area");
+  EXPECT_EQ(violations[1].description, "required");
+  EXPECT_EQ(ErrorReasonOf(back), "INVALID_REFERRAL");
+}
+
+TEST(StatusDetailsTest, PlainStatusHasNoDetails) {
+  absl::Status s = absl::NotFoundError("x");
+  EXPECT_TRUE(FieldViolationsOf(s).empty());
+  EXPECT_EQ(ErrorReasonOf(s), "");
+  EXPECT_EQ(ToRpcStatus(s).details_size(), 0);
+}
+
+}  // namespace
+}  // namespace refx
