@@ -1,0 +1,24 @@
+// Hashing and randomness from OpenSSL, for ids, etags and request
+// fingerprints (no keys here: keyed HMACs arrive with the audit log).
+#ifndef REFX_COMMON_HASH_H_
+#define REFX_COMMON_HASH_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace refx {
+
+// Raw 32-byte SHA-256 digest.
+std::string Sha256(absl::string_view data);
+// Lowercase hex of `bytes`.
+std::string HexEncode(absl::string_view bytes);
+// `n` bytes from OpenSSL's CSPRNG; aborts if the CSPRNG fails, because
+// every id and key in refx depends on it.
+std::string RandomBytes(size_t n);
+// A random 128-bit id as 32 lowercase hex characters.
+std::string NewRandomId();
+
+}  // namespace refx
+
+#endif  // REFX_COMMON_HASH_H_

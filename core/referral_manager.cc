@@ -1,0 +1,232 @@
+#include "core/referral_manager.h"
+
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/hash.h"
+#include "common/status_macros.h"
+#include "core/referral_validation.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace refx::core {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr absl::string_view kReferralPrefix = "referrals/";
+
+std::string DeterministicBytes(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+google::protobuf::Timestamp ToProtoTime(absl::Time t) {
+  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+}
+
+// The canonical text of a listing's filters: a page token is valid only with
+// the filters it was issued for.
+std::string FilterKey(const ListReferralsParams& p) {
+  std::string key;
+  for (auto s : p.states) absl::StrAppend(&key, "s", static_cast<int>(s), ",");
+  for (const auto& a : p.areas) absl::StrAppend(&key, "a", a, ",");
+  for (const auto& s : p.strands) absl::StrAppend(&key, "t", s, ",");
+  for (auto t : p.report_types) absl::StrAppend(&key, "r", static_cast<int>(t), ",");
+  if (p.created_from) absl::StrAppend(&key, "f", absl::ToUnixMicros(*p.created_from), ",");
+  if (p.created_to) absl::StrAppend(&key, "u", absl::ToUnixMicros(*p.created_to), ",");
+  return HexEncode(Sha256(key)).substr(0, 16);
+}
+
+std::string EncodePageToken(const storage::ListCursor& cursor, const std::string& filter_key) {
+  return absl::WebSafeBase64Escape(
+      absl::StrCat("v1|", absl::ToUnixMicros(cursor.create_time), "|", cursor.id, "|", filter_key));
+}
+
+absl::StatusOr<storage::ListCursor> DecodePageToken(const std::string& token, const std::string& filter_key) {
+  const absl::Status bad = InvalidArgumentError(
+      "invalid page_token", {{"page_token", "not a token from a previous call with the same filters"}});
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw)) return bad;
+  std::vector<std::string> parts = absl::StrSplit(raw, '|');
+  int64_t micros = 0;
+  if (parts.size() != 4 || parts[0] != "v1" || !absl::SimpleAtoi(parts[1], &micros) || parts[3] != filter_key) {
+    return bad;
+  }
+  return storage::ListCursor{absl::FromUnixMicros(micros), parts[2]};
+}
+
+}  // namespace
+
+std::string ReferralName(const std::string& id) { return absl::StrCat(kReferralPrefix, id); }
+
+std::string ReferralIdFromName(const std::string& name) {
+  if (!absl::StartsWith(name, kReferralPrefix)) return "";
+  std::string id = name.substr(kReferralPrefix.size());
+  if (id.size() != 32) return "";
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return "";
+  }
+  return id;
+}
+
+absl::StatusOr<std::unique_ptr<ReferralManager>> ReferralManager::Create(Options options) {
+  if (options.partnership == nullptr || options.store == nullptr) {
+    return absl::InvalidArgumentError("ReferralManager needs a partnership and a store");
+  }
+  if (options.policy == nullptr) options.policy = std::make_shared<PartiesSeeEverything>();
+  if (options.clock == nullptr) options.clock = SystemClock::Get();
+  return std::unique_ptr<ReferralManager>(new ReferralManager(std::move(options)));
+}
+
+absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& caller, const v1::Referral& input,
+                                                             const std::string& request_id) {
+  const absl::Time now = options_.clock->Now();
+  std::vector<FieldViolation> violations = ValidateRequestId(request_id);
+  auto more = ValidateNewReferral(input, caller, *options_.partnership, now, "referral");
+  violations.insert(violations.end(), more.begin(), more.end());
+  if (!violations.empty()) return InvalidArgumentError("the referral is not valid", violations);
+
+  // The fingerprint covers exactly what the client controls, so a retry of
+  // the same request matches whatever output-only fields it carried.
+  v1::Referral referral = input;
+  referral.clear_name();
+  referral.clear_sender_agency();
+  referral.clear_state();
+  referral.clear_create_time();
+  referral.clear_update_time();
+  referral.clear_etag();
+  const std::string fingerprint = Sha256(DeterministicBytes(referral));
+
+  storage::CreateReferralRequest request;
+  request.request_id = request_id;
+  request.request_fingerprint = fingerprint;
+  storage::StoredReferral& stored = request.referral;
+  stored.id = NewRandomId();
+  stored.sender_agency = caller.agency_id;
+  for (const std::string& name : referral.recipient_agencies()) {
+    stored.recipient_agencies.push_back(AgencyIdFromName(name));
+  }
+  stored.state = v1::Referral::REQUESTED;
+  stored.area = referral.area();
+  stored.report_type = referral.report_type();
+  for (const auto& s : referral.strands()) stored.strands.push_back(s.strand());
+  stored.create_time = stored.update_time = absl::FromUnixMicros(absl::ToUnixMicros(now));
+
+  referral.set_name(ReferralName(stored.id));
+  referral.set_sender_agency(AgencyName(caller.agency_id));
+  referral.set_state(v1::Referral::REQUESTED);
+  *referral.mutable_create_time() = ToProtoTime(stored.create_time);
+  *referral.mutable_update_time() = ToProtoTime(stored.update_time);
+  stored.etag = HexEncode(Sha256(DeterministicBytes(referral))).substr(0, 20);
+  referral.set_etag(stored.etag);
+  stored.document = DeterministicBytes(referral);
+
+  auto result = options_.store->CreateReferral(request);
+  if (!result.ok()) {
+    if (absl::IsAlreadyExists(result.status())) {
+      return InvalidArgumentError(
+          "request_id was already used for a different referral",
+          {{"request_id", "already used by this agency with a different referral; use a new id"}});
+    }
+    return result.status();
+  }
+  return ViewFor(caller, result->referral);
+}
+
+absl::StatusOr<v1::Referral> ReferralManager::GetReferral(const Caller& caller, const std::string& name) {
+  const std::string id = ReferralIdFromName(name);
+  if (id.empty()) {
+    return InvalidArgumentError("invalid referral name", {{"name", "must be referrals/{32 hex digits}"}});
+  }
+  auto stored = options_.store->GetReferral(id);
+  // Absent and not-yours give the same status and message, so a caller
+  // cannot probe for referrals it is not a party to.
+  const absl::Status not_found = absl::NotFoundError(absl::StrCat("referral ", name, " not found"));
+  if (absl::IsNotFound(stored.status())) return not_found;
+  if (!stored.ok()) return stored.status();
+  const bool party = stored->sender_agency == caller.agency_id ||
+                     std::find(stored->recipient_agencies.begin(), stored->recipient_agencies.end(),
+                               caller.agency_id) != stored->recipient_agencies.end();
+  if (!party) return not_found;
+  return ViewFor(caller, *stored);
+}
+
+absl::StatusOr<ReferralPage> ReferralManager::ListReferrals(const Caller& caller,
+                                                            const ListReferralsParams& params) {
+  std::vector<FieldViolation> violations;
+  if (params.page_size < 0) violations.push_back({"page_size", "must not be negative"});
+  for (size_t i = 0; i < params.states.size(); ++i) {
+    if (!v1::Referral::State_IsValid(params.states[i]) || params.states[i] == v1::Referral::STATE_UNSPECIFIED) {
+      violations.push_back({absl::StrCat("filter.states[", i, "]"), "unknown state"});
+    }
+  }
+  for (size_t i = 0; i < params.report_types.size(); ++i) {
+    if (!v1::ReportType_IsValid(params.report_types[i]) || params.report_types[i] == v1::REPORT_TYPE_UNSPECIFIED) {
+      violations.push_back({absl::StrCat("filter.report_types[", i, "]"), "unknown report type"});
+    }
+  }
+  for (size_t i = 0; i < params.areas.size(); ++i) {
+    if (options_.partnership->FindArea(params.areas[i]) == nullptr) {
+      violations.push_back({absl::StrCat("filter.areas[", i, "]"), "unknown area"});
+    }
+  }
+  for (size_t i = 0; i < params.strands.size(); ++i) {
+    if (options_.partnership->FindStrand(params.strands[i]) == nullptr) {
+      violations.push_back({absl::StrCat("filter.strands[", i, "]"), "unknown strand"});
+    }
+  }
+  if (params.created_from && params.created_to && *params.created_from >= *params.created_to) {
+    violations.push_back({"filter.create_time_to", "must be after create_time_from"});
+  }
+  if (!violations.empty()) return InvalidArgumentError("invalid list request", violations);
+
+  const std::string filter_key = FilterKey(params);
+  storage::ListReferralsQuery query;
+  query.party_agency = caller.agency_id;
+  for (auto s : params.states) query.states.push_back(s);
+  query.areas = params.areas;
+  query.strands = params.strands;
+  for (auto t : params.report_types) query.report_types.push_back(t);
+  query.created_from = params.created_from;
+  query.created_to = params.created_to;
+  if (!params.page_token.empty()) {
+    REFX_ASSIGN_OR_RETURN(query.after, DecodePageToken(params.page_token, filter_key));
+  }
+  const int page_size = params.page_size == 0 ? kDefaultPageSize : std::min(params.page_size, kMaxPageSize);
+  // One extra row tells whether another page exists without a second query.
+  query.limit = page_size + 1;
+  REFX_ASSIGN_OR_RETURN(auto rows, options_.store->ListReferrals(query));
+
+  ReferralPage page;
+  const bool more = static_cast<int>(rows.size()) > page_size;
+  if (more) rows.resize(page_size);
+  for (const auto& row : rows) {
+    REFX_ASSIGN_OR_RETURN(v1::Referral r, ViewFor(caller, row));
+    page.referrals.push_back(std::move(r));
+  }
+  if (more) page.next_page_token = EncodePageToken({rows.back().create_time, rows.back().id}, filter_key);
+  return page;
+}
+
+absl::StatusOr<v1::Referral> ReferralManager::ViewFor(const Caller& caller,
+                                                      const storage::StoredReferral& stored) const {
+  v1::Referral referral;
+  if (!referral.ParseFromString(stored.document)) {
+    return absl::InternalError(absl::StrCat("stored referral ", stored.id, " is unreadable"));
+  }
+  Redact(options_.policy->ReadableClasses(caller, referral), &referral);
+  return referral;
+}
+
+}  // namespace refx::core

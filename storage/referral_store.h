@@ -1,0 +1,96 @@
+// The storage interface for referrals: what core/ needs from a database, and
+// nothing about how a particular database provides it.
+//
+// Backends (sqlite/ now, postgres/ later) implement ReferralStore and pass the
+// same conformance suite (tests/storage). Contracts every backend keeps:
+//   * a write returns OK only after it is durable (committed and synced);
+//   * reads see every write that has returned;
+//   * no call blocks forever: failures come back as Status.
+// Errors: NOT_FOUND (no such referral), ALREADY_EXISTS (request id reused with
+// a different payload), UNAVAILABLE (database busy or failing; retryable),
+// INTERNAL (corruption or a bug).
+#ifndef REFX_STORAGE_REFERRAL_STORE_H_
+#define REFX_STORAGE_REFERRAL_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+
+namespace refx::storage {
+
+// One stored referral: the indexed columns and the full document.
+struct StoredReferral {
+  std::string id;                               // the referral id, no "referrals/" prefix
+  std::string sender_agency;                    // agency id
+  std::vector<std::string> recipient_agencies;  // agency ids, never containing the sender
+  int32_t state = 0;                            // refx.v1.Referral.State value
+  std::string area;
+  int32_t report_type = 0;                      // refx.v1.ReportType value
+  std::vector<std::string> strands;             // strand ids
+  absl::Time create_time;
+  absl::Time update_time;
+  std::string etag;
+  std::string document;                         // serialized refx.v1.Referral
+};
+
+// A create with its idempotency key.
+struct CreateReferralRequest {
+  std::string request_id;           // unique per sender agency
+  std::string request_fingerprint;  // digest of the submitted payload
+  StoredReferral referral;
+};
+
+struct CreateReferralResult {
+  StoredReferral referral;  // the stored referral (the first one on a replay)
+  bool replayed = false;    // true if request_id had been seen with this payload
+};
+
+// Keyset position in the (create_time DESC, id DESC) order of a listing.
+struct ListCursor {
+  absl::Time create_time;
+  std::string id;
+};
+
+// What to list. Only referrals where `party_agency` is the sender or a
+// recipient are ever returned. Empty vectors mean "no filter".
+struct ListReferralsQuery {
+  std::string party_agency;
+  std::vector<int32_t> states;
+  std::vector<std::string> areas;
+  std::vector<std::string> strands;
+  std::vector<int32_t> report_types;
+  absl::optional<absl::Time> created_from;  // inclusive
+  absl::optional<absl::Time> created_to;    // exclusive
+  absl::optional<ListCursor> after;         // strictly after this position
+  int limit = 50;
+};
+
+class ReferralStore {
+ public:
+  virtual ~ReferralStore() = default;
+
+  // Stores a new referral, or returns the one first stored under the same
+  // (sender_agency, request_id) if the fingerprint matches. ALREADY_EXISTS if
+  // the request id was used with a different fingerprint. Durable on OK.
+  virtual absl::StatusOr<CreateReferralResult> CreateReferral(
+      const CreateReferralRequest& request) = 0;
+
+  // NOT_FOUND if there is no referral with this id.
+  virtual absl::StatusOr<StoredReferral> GetReferral(absl::string_view id) = 0;
+
+  // Referrals matching `query`, newest first, at most `query.limit`.
+  virtual absl::StatusOr<std::vector<StoredReferral>> ListReferrals(
+      const ListReferralsQuery& query) = 0;
+
+  // Whether the store can serve (for health checks).
+  virtual absl::Status CheckHealth() = 0;
+};
+
+}  // namespace refx::storage
+
+#endif  // REFX_STORAGE_REFERRAL_STORE_H_

@@ -1,0 +1,151 @@
+#include "storage/sqlite/sqlite_connection.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace refx::storage::sqlite {
+
+absl::Status StatusFromSqlite(int rc, absl::string_view what, sqlite3* db) {
+  const int primary = rc & 0xff;
+  // sqlite3_errmsg names tables and constraints, never bound values.
+  std::string message = absl::StrCat(what, ": ", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (primary) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+      return absl::OkStatus();
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+      return absl::UnavailableError(message);
+    case SQLITE_CONSTRAINT:
+      return absl::AlreadyExistsError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+Statement::~Statement() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+namespace {
+int IndexOf(sqlite3_stmt* stmt, const char* name, absl::Status* error) {
+  int index = sqlite3_bind_parameter_index(stmt, name);
+  if (index == 0 && error->ok()) *error = absl::InternalError(absl::StrCat("no SQL parameter ", name));
+  return index;
+}
+}  // namespace
+
+Statement& Statement::Bind(const char* name, absl::string_view text) {
+  int i = IndexOf(stmt_, name, &bind_error_);
+  if (i > 0) sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::BindBlob(const char* name, absl::string_view bytes) {
+  int i = IndexOf(stmt_, name, &bind_error_);
+  if (i > 0) sqlite3_bind_blob(stmt_, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::Bind(const char* name, int64_t value) {
+  int i = IndexOf(stmt_, name, &bind_error_);
+  if (i > 0) sqlite3_bind_int64(stmt_, i, value);
+  return *this;
+}
+
+absl::StatusOr<bool> Statement::Step() {
+  if (!bind_error_.ok()) return bind_error_;
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return StatusFromSqlite(rc, "sqlite step", db_);
+}
+
+absl::Status Statement::Run() {
+  auto row = Step();
+  if (!row.ok()) return row.status();
+  if (*row) return absl::InternalError("statement returned rows unexpectedly");
+  return absl::OkStatus();
+}
+
+std::string Statement::Text(int column) const {
+  const void* data = sqlite3_column_blob(stmt_, column);
+  int size = sqlite3_column_bytes(stmt_, column);
+  return data ? std::string(static_cast<const char*>(data), size) : std::string();
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bool read_only) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_NOMUTEX | (read_only ? SQLITE_OPEN_READONLY
+                                               : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    absl::Status s = StatusFromSqlite(rc, absl::StrCat("cannot open database ", path), db);
+    sqlite3_close(db);
+    return s;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  auto conn = std::unique_ptr<Connection>(new Connection(db));
+  sqlite3_busy_timeout(db, 5000);
+  if (!read_only) {
+    // WAL so readers never block the writer; synchronous=FULL so a COMMIT
+    // that returned is on disk (WAL+NORMAL can lose the last commits on
+    // power loss, which would break "acknowledged means durable").
+    auto mode = conn->Prepare("PRAGMA journal_mode=WAL");
+    if (!mode.ok()) return mode.status();
+    auto row = (*mode)->Step();
+    if (!row.ok()) return row.status();
+    if (!*row || (*mode)->Text(0) != "wal") {
+      return absl::FailedPreconditionError(absl::StrCat("cannot enable WAL on ", path));
+    }
+  }
+  for (const char* pragma : {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+    absl::Status s = conn->Exec(pragma);
+    if (!s.ok()) return s;
+  }
+  return conn;
+}
+
+Connection::~Connection() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+absl::StatusOr<std::unique_ptr<Statement>> Connection::Prepare(const char* sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return StatusFromSqlite(rc, "sqlite prepare", db_);
+    it = cache_.emplace(sql, stmt).first;
+  }
+  return std::make_unique<Statement>(it->second, db_);
+}
+
+absl::Status Connection::Exec(const char* sql) {
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+  return StatusFromSqlite(rc, "sqlite exec", db_);
+}
+
+absl::StatusOr<Transaction> Transaction::Begin(Connection* conn) {
+  absl::Status s = conn->Exec("BEGIN IMMEDIATE");
+  if (!s.ok()) return s;
+  return Transaction(conn);
+}
+
+Transaction::~Transaction() {
+  if (conn_ != nullptr) conn_->Exec("ROLLBACK").IgnoreError();
+}
+
+absl::Status Transaction::Commit() {
+  absl::Status s = conn_->Exec("COMMIT");
+  if (s.ok()) conn_ = nullptr;
+  return s;
+}
+
+}  // namespace refx::storage::sqlite

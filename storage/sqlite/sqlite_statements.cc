@@ -1,0 +1,119 @@
+#include "storage/sqlite/sqlite_statements.h"
+
+namespace refx::storage::sqlite {
+
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1, "referrals", R"sql(
+CREATE TABLE referrals (
+  id              TEXT    NOT NULL PRIMARY KEY,
+  sender_agency   TEXT    NOT NULL,
+  state           INTEGER NOT NULL,
+  area            TEXT    NOT NULL,
+  report_type     INTEGER NOT NULL,
+  create_time_us  INTEGER NOT NULL,
+  update_time_us  INTEGER NOT NULL,
+  etag            TEXT    NOT NULL,
+  document        BLOB    NOT NULL
+) STRICT;
+
+-- One row per agency that may see a referral (sender and each recipient):
+-- the record gate and the per-agency listing order in one index.
+CREATE TABLE referral_parties (
+  agency_id       TEXT    NOT NULL,
+  referral_id     TEXT    NOT NULL REFERENCES referrals(id),
+  party_role      TEXT    NOT NULL CHECK (party_role IN ('sender', 'recipient')),
+  create_time_us  INTEGER NOT NULL,
+  PRIMARY KEY (agency_id, referral_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX referral_parties_by_time
+  ON referral_parties (agency_id, create_time_us DESC, referral_id DESC);
+
+CREATE TABLE referral_strands (
+  referral_id     TEXT    NOT NULL REFERENCES referrals(id),
+  strand          TEXT    NOT NULL,
+  PRIMARY KEY (referral_id, strand)
+) STRICT, WITHOUT ROWID;
+
+-- Idempotency keys of CreateReferral, per sending agency.
+CREATE TABLE create_requests (
+  sender_agency   TEXT    NOT NULL,
+  request_id      TEXT    NOT NULL,
+  fingerprint     BLOB    NOT NULL,
+  referral_id     TEXT    NOT NULL REFERENCES referrals(id),
+  PRIMARY KEY (sender_agency, request_id)
+) STRICT, WITHOUT ROWID;
+)sql"},
+  };
+  return kMigrations;
+}
+
+namespace sql {
+
+const char kCreateMigrationsTable[] = R"sql(
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version         INTEGER NOT NULL PRIMARY KEY,
+  name            TEXT    NOT NULL,
+  applied_time_us INTEGER NOT NULL
+) STRICT)sql";
+
+const char kSelectSchemaVersion[] =
+    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+
+const char kRecordMigration[] =
+    "INSERT INTO schema_migrations (version, name, applied_time_us) "
+    "VALUES (:version, :name, :applied_time_us)";
+
+const char kSelectCreateRequest[] =
+    "SELECT fingerprint, referral_id FROM create_requests "
+    "WHERE sender_agency = :sender_agency AND request_id = :request_id";
+
+const char kInsertCreateRequest[] =
+    "INSERT INTO create_requests (sender_agency, request_id, fingerprint, referral_id) "
+    "VALUES (:sender_agency, :request_id, :fingerprint, :referral_id)";
+
+const char kInsertReferral[] =
+    "INSERT INTO referrals (id, sender_agency, state, area, report_type, create_time_us, "
+    "update_time_us, etag, document) VALUES (:id, :sender_agency, :state, :area, "
+    ":report_type, :create_time_us, :update_time_us, :etag, :document)";
+
+const char kInsertParty[] =
+    "INSERT INTO referral_parties (agency_id, referral_id, party_role, create_time_us) "
+    "VALUES (:agency_id, :referral_id, :party_role, :create_time_us)";
+
+const char kInsertStrand[] =
+    "INSERT OR IGNORE INTO referral_strands (referral_id, strand) VALUES (:referral_id, :strand)";
+
+const char kSelectReferral[] =
+    "SELECT id, sender_agency, state, area, report_type, create_time_us, update_time_us, "
+    "etag, document FROM referrals WHERE id = :id";
+
+const char kSelectRecipients[] =
+    "SELECT agency_id FROM referral_parties WHERE referral_id = :referral_id "
+    "AND party_role = 'recipient' ORDER BY agency_id";
+
+const char kSelectStrands[] =
+    "SELECT strand FROM referral_strands WHERE referral_id = :referral_id ORDER BY strand";
+
+// List filters are JSON arrays bound as one parameter each, so the statement
+// text never changes with the number of filter values.
+const char kListReferrals[] = R"sql(
+SELECT r.id, r.sender_agency, r.state, r.area, r.report_type, r.create_time_us,
+       r.update_time_us, r.etag, r.document
+FROM referral_parties p JOIN referrals r ON r.id = p.referral_id
+WHERE p.agency_id = :agency_id
+  AND (:has_cursor = 0 OR (p.create_time_us, p.referral_id) < (:cursor_time_us, :cursor_id))
+  AND (:has_from = 0 OR p.create_time_us >= :from_us)
+  AND (:has_to = 0 OR p.create_time_us < :to_us)
+  AND (json_array_length(:states) = 0 OR r.state IN (SELECT value FROM json_each(:states)))
+  AND (json_array_length(:areas) = 0 OR r.area IN (SELECT value FROM json_each(:areas)))
+  AND (json_array_length(:report_types) = 0
+       OR r.report_type IN (SELECT value FROM json_each(:report_types)))
+  AND (json_array_length(:strands) = 0 OR EXISTS (
+         SELECT 1 FROM referral_strands s
+         WHERE s.referral_id = r.id AND s.strand IN (SELECT value FROM json_each(:strands))))
+ORDER BY p.create_time_us DESC, p.referral_id DESC
+LIMIT :limit)sql";
+
+}  // namespace sql
+}  // namespace refx::storage::sqlite

@@ -1,0 +1,36 @@
+// Every SQL statement of the SQLite backend, in one place, with named
+// parameters only (values are always bound, never spliced into the text).
+#ifndef REFX_STORAGE_SQLITE_SQLITE_STATEMENTS_H_
+#define REFX_STORAGE_SQLITE_SQLITE_STATEMENTS_H_
+
+#include <vector>
+
+namespace refx::storage::sqlite {
+
+// A numbered schema migration. Applied in order, each in its own transaction,
+// recorded in schema_migrations; never edited once released.
+struct Migration {
+  int version;
+  const char* name;
+  const char* sql;
+};
+const std::vector<Migration>& Migrations();
+
+namespace sql {
+extern const char kCreateMigrationsTable[];
+extern const char kSelectSchemaVersion[];
+extern const char kRecordMigration[];
+extern const char kSelectCreateRequest[];
+extern const char kInsertCreateRequest[];
+extern const char kInsertReferral[];
+extern const char kInsertParty[];
+extern const char kInsertStrand[];
+extern const char kSelectReferral[];
+extern const char kSelectRecipients[];
+extern const char kSelectStrands[];
+extern const char kListReferrals[];
+}  // namespace sql
+
+}  // namespace refx::storage::sqlite
+
+#endif  // REFX_STORAGE_SQLITE_SQLITE_STATEMENTS_H_

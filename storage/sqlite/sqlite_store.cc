@@ -1,0 +1,350 @@
+#include "storage/sqlite/sqlite_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "storage/sqlite/sqlite_statements.h"
+
+namespace refx::storage::sqlite {
+namespace {
+
+// A JSON array of strings for json_each(); values are escaped, and the text
+// is bound as a parameter, never spliced into SQL.
+std::string JsonArray(const std::vector<std::string>& values) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ",";
+    out += "\"";
+    for (unsigned char c : values[i]) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += static_cast<char>(c);
+      } else if (c < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        out += buf;
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    out += "\"";
+  }
+  return out + "]";
+}
+
+std::string JsonArray(const std::vector<int32_t>& values) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i) absl::StrAppend(&out, i > 0 ? "," : "", values[i]);
+  return out + "]";
+}
+
+// Reads the referral columns in kSelectReferral / kListReferrals order.
+StoredReferral ReadReferralRow(const Statement& row) {
+  StoredReferral r;
+  r.id = row.Text(0);
+  r.sender_agency = row.Text(1);
+  r.state = static_cast<int32_t>(row.Int(2));
+  r.area = row.Text(3);
+  r.report_type = static_cast<int32_t>(row.Int(4));
+  r.create_time = absl::FromUnixMicros(row.Int(5));
+  r.update_time = absl::FromUnixMicros(row.Int(6));
+  r.etag = row.Text(7);
+  r.document = row.Text(8);
+  return r;
+}
+
+// Fills the recipients and strands of `r` from their tables.
+absl::Status ReadChildren(Connection* conn, StoredReferral* r) {
+  {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectRecipients));
+    stmt->Bind(":referral_id", r->id);
+    while (true) {
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      r->recipient_agencies.push_back(stmt->Text(0));
+    }
+  }
+  REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectStrands));
+  stmt->Bind(":referral_id", r->id);
+  while (true) {
+    REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    r->strands.push_back(stmt->Text(0));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::optional<StoredReferral>> SelectReferral(Connection* conn, absl::string_view id) {
+  StoredReferral r;
+  {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectReferral));
+    stmt->Bind(":id", id);
+    REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return absl::optional<StoredReferral>();
+    r = ReadReferralRow(*stmt);
+  }
+  REFX_RETURN_IF_ERROR(ReadChildren(conn, &r));
+  return absl::optional<StoredReferral>(std::move(r));
+}
+
+absl::Status InsertReferral(Connection* conn, const StoredReferral& r) {
+  const int64_t create_us = absl::ToUnixMicros(r.create_time);
+  {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertReferral));
+    stmt->Bind(":id", r.id)
+        .Bind(":sender_agency", r.sender_agency)
+        .Bind(":state", int64_t{r.state})
+        .Bind(":area", r.area)
+        .Bind(":report_type", int64_t{r.report_type})
+        .Bind(":create_time_us", create_us)
+        .Bind(":update_time_us", absl::ToUnixMicros(r.update_time))
+        .Bind(":etag", r.etag)
+        .BindBlob(":document", r.document);
+    REFX_RETURN_IF_ERROR(stmt->Run());
+  }
+  auto add_party = [&](const std::string& agency, const char* role) -> absl::Status {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertParty));
+    stmt->Bind(":agency_id", agency)
+        .Bind(":referral_id", r.id)
+        .Bind(":party_role", role)
+        .Bind(":create_time_us", create_us);
+    return stmt->Run();
+  };
+  REFX_RETURN_IF_ERROR(add_party(r.sender_agency, "sender"));
+  for (const std::string& recipient : r.recipient_agencies) {
+    REFX_RETURN_IF_ERROR(add_party(recipient, "recipient"));
+  }
+  for (const std::string& strand : r.strands) {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertStrand));
+    stmt->Bind(":referral_id", r.id).Bind(":strand", strand);
+    REFX_RETURN_IF_ERROR(stmt->Run());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Create(const Options& options) {
+  if (options.path.empty()) return absl::InvalidArgumentError("storage: sqlite_path is empty");
+  if (options.max_batch_size < 1 || options.read_connections < 1) {
+    return absl::InvalidArgumentError("storage: max_batch_size and read_connections must be >= 1");
+  }
+  auto store = std::unique_ptr<SqliteStore>(new SqliteStore(options));
+  REFX_RETURN_IF_ERROR(store->Open());
+  return store;
+}
+
+absl::Status SqliteStore::Open() {
+  REFX_ASSIGN_OR_RETURN(writer_conn_, Connection::Open(options_.path, /*read_only=*/false));
+  REFX_RETURN_IF_ERROR(Migrate(writer_conn_.get()));
+  {
+    absl::MutexLock lock(&readers_mu_);
+    for (int i = 0; i < options_.read_connections; ++i) {
+      REFX_ASSIGN_OR_RETURN(auto reader, Connection::Open(options_.path, /*read_only=*/true));
+      readers_.push_back(std::move(reader));
+    }
+  }
+  writer_thread_ = std::thread([this] { WriterLoop(); });
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::Migrate(Connection* conn) {
+  REFX_RETURN_IF_ERROR(conn->Exec(sql::kCreateMigrationsTable));
+  {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectSchemaVersion));
+    REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    schema_version_ = row ? static_cast<int>(stmt->Int(0)) : 0;
+  }
+  const auto& migrations = Migrations();
+  const int latest = migrations.empty() ? 0 : migrations.back().version;
+  if (schema_version_ > latest) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database ", options_.path, " has schema version ", schema_version_,
+        ", newer than this binary understands (", latest, "); use a newer refx-server"));
+  }
+  for (const Migration& m : migrations) {
+    if (m.version <= schema_version_) continue;
+    REFX_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn));
+    REFX_RETURN_IF_ERROR(conn->Exec(m.sql));
+    {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kRecordMigration));
+      stmt->Bind(":version", int64_t{m.version}).Bind(":name", m.name).Bind(":applied_time_us", absl::ToUnixMicros(absl::Now()));
+      REFX_RETURN_IF_ERROR(stmt->Run());
+    }
+    REFX_RETURN_IF_ERROR(txn.Commit());
+    schema_version_ = m.version;
+    log::Info("storage_migrated", {{"version", absl::StrCat(m.version)}, {"name", m.name}});
+  }
+  return absl::OkStatus();
+}
+
+SqliteStore::~SqliteStore() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (writer_thread_.joinable()) writer_thread_.join();
+}
+
+absl::Status SqliteStore::Submit(std::function<absl::Status(Connection*)> apply) {
+  Write write;
+  write.apply = std::move(apply);
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("storage is shutting down");
+  queue_.push_back(&write);
+  mu_.Await(absl::Condition(+[](Write* w) { return w->done; }, &write));
+  return write.result;
+}
+
+void SqliteStore::WriterLoop() {
+  Connection* conn = writer_conn_.get();
+  while (true) {
+    std::vector<Write*> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](SqliteStore* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->stopping_ || !s->queue_.empty(); },
+          this));
+      if (queue_.empty()) return;  // stopping, and every queued write is answered
+      while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch_size) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    absl::Status txn_status;
+    auto txn = Transaction::Begin(conn);
+    if (!txn.ok()) {
+      txn_status = txn.status();
+    } else {
+      for (Write* w : batch) {
+        // A savepoint per write: a failed write is undone alone.
+        w->result = conn->Exec("SAVEPOINT write");
+        if (w->result.ok()) w->result = w->apply(conn);
+        if (w->result.ok()) {
+          w->result = conn->Exec("RELEASE write");
+        } else {
+          conn->Exec("ROLLBACK TO write").IgnoreError();
+          conn->Exec("RELEASE write").IgnoreError();
+        }
+      }
+      txn_status = txn->Commit();
+    }
+    if (!txn_status.ok()) {
+      log::Error("storage_commit_failed", {{"code", absl::StatusCodeToString(txn_status.code())},
+                                           {"writes", absl::StrCat(batch.size())}});
+    }
+    absl::MutexLock lock(&mu_);
+    if (txn_status.ok()) ++commits_;
+    for (Write* w : batch) {
+      // Nothing in a batch is acknowledged unless the COMMIT itself succeeded.
+      if (!txn_status.ok()) w->result = absl::UnavailableError("storage commit failed; nothing was written");
+      w->done = true;
+    }
+  }
+}
+
+int64_t SqliteStore::commits() const {
+  absl::MutexLock lock(&mu_);
+  return commits_;
+}
+
+absl::StatusOr<CreateReferralResult> SqliteStore::CreateReferral(const CreateReferralRequest& request) {
+  CreateReferralResult result;
+  absl::Status status = Submit([&](Connection* conn) -> absl::Status {
+    {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectCreateRequest));
+      stmt->Bind(":sender_agency", request.referral.sender_agency).Bind(":request_id", request.request_id);
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (row) {
+        if (stmt->Text(0) != request.request_fingerprint) {
+          return absl::AlreadyExistsError("request_id was already used with a different referral");
+        }
+        const std::string existing_id = stmt->Text(1);
+        stmt.reset();
+        REFX_ASSIGN_OR_RETURN(auto existing, SelectReferral(conn, existing_id));
+        if (!existing.has_value()) return absl::InternalError("idempotency key names a missing referral");
+        result.referral = std::move(*existing);
+        result.replayed = true;
+        return absl::OkStatus();
+      }
+    }
+    REFX_RETURN_IF_ERROR(InsertReferral(conn, request.referral));
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertCreateRequest));
+    stmt->Bind(":sender_agency", request.referral.sender_agency)
+        .Bind(":request_id", request.request_id)
+        .BindBlob(":fingerprint", request.request_fingerprint)
+        .Bind(":referral_id", request.referral.id);
+    REFX_RETURN_IF_ERROR(stmt->Run());
+    result.referral = request.referral;
+    result.replayed = false;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return result;
+}
+
+std::unique_ptr<Connection> SqliteStore::AcquireReader() {
+  absl::MutexLock lock(&readers_mu_);
+  readers_mu_.Await(absl::Condition(
+      +[](std::vector<std::unique_ptr<Connection>>* v) { return !v->empty(); }, &readers_));
+  auto conn = std::move(readers_.back());
+  readers_.pop_back();
+  return conn;
+}
+
+void SqliteStore::ReleaseReader(std::unique_ptr<Connection> conn) {
+  absl::MutexLock lock(&readers_mu_);
+  readers_.push_back(std::move(conn));
+}
+
+absl::StatusOr<StoredReferral> SqliteStore::GetReferral(absl::string_view id) {
+  auto conn = AcquireReader();
+  auto found = SelectReferral(conn.get(), id);
+  ReleaseReader(std::move(conn));
+  if (!found.ok()) return found.status();
+  if (!found->has_value()) return absl::NotFoundError("referral not found");
+  return std::move(**found);
+}
+
+absl::StatusOr<std::vector<StoredReferral>> SqliteStore::ListReferrals(const ListReferralsQuery& query) {
+  auto conn = AcquireReader();
+  auto run = [&]() -> absl::StatusOr<std::vector<StoredReferral>> {
+    std::vector<StoredReferral> out;
+    {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kListReferrals));
+      stmt->Bind(":agency_id", query.party_agency)
+          .Bind(":has_cursor", int64_t{query.after.has_value()})
+          .Bind(":cursor_time_us", query.after ? absl::ToUnixMicros(query.after->create_time) : 0)
+          .Bind(":cursor_id", query.after ? query.after->id : std::string())
+          .Bind(":has_from", int64_t{query.created_from.has_value()})
+          .Bind(":from_us", query.created_from ? absl::ToUnixMicros(*query.created_from) : 0)
+          .Bind(":has_to", int64_t{query.created_to.has_value()})
+          .Bind(":to_us", query.created_to ? absl::ToUnixMicros(*query.created_to) : 0)
+          .Bind(":states", JsonArray(query.states))
+          .Bind(":areas", JsonArray(query.areas))
+          .Bind(":report_types", JsonArray(query.report_types))
+          .Bind(":strands", JsonArray(query.strands))
+          .Bind(":limit", int64_t{query.limit});
+      while (true) {
+        REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (!row) break;
+        out.push_back(ReadReferralRow(*stmt));
+      }
+    }
+    for (StoredReferral& r : out) REFX_RETURN_IF_ERROR(ReadChildren(conn.get(), &r));
+    return out;
+  };
+  auto result = run();
+  ReleaseReader(std::move(conn));
+  return result;
+}
+
+absl::Status SqliteStore::CheckHealth() {
+  auto conn = AcquireReader();
+  absl::Status s = conn->Exec("SELECT 1 FROM referrals LIMIT 1");
+  ReleaseReader(std::move(conn));
+  return s;
+}
+
+}  // namespace refx::storage::sqlite

@@ -1,0 +1,86 @@
+// The embedded SQLite backend of ReferralStore.
+//
+// Durability and throughput come from one design: a single writer thread owns
+// the only read-write connection and commits every write waiting in its queue
+// in one transaction (group commit: many calls, one fsync). A caller's write
+// returns only after the COMMIT holding it has returned, with WAL and
+// synchronous=FULL, so an acknowledged write survives a crash. Each write runs
+// in its own SAVEPOINT, so one bad write fails alone and never takes its
+// batch-mates with it. Reads use a small pool of read-only connections and
+// never wait for the writer (WAL).
+#ifndef REFX_STORAGE_SQLITE_SQLITE_STORE_H_
+#define REFX_STORAGE_SQLITE_SQLITE_STORE_H_
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "storage/referral_store.h"
+#include "storage/sqlite/sqlite_connection.h"
+
+namespace refx::storage::sqlite {
+
+class SqliteStore final : public ReferralStore {
+ public:
+  struct Options {
+    std::string path;            // database file; created with its schema if absent
+    int max_batch_size = 256;    // writes per transaction at most
+    int read_connections = 4;
+  };
+
+  // Opens the database, applies pending migrations and starts the writer.
+  // FAILED_PRECONDITION if the file's schema is newer than this binary.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Create(const Options& options);
+
+  // Finishes queued writes, then stops the writer.
+  ~SqliteStore() override;
+
+  absl::StatusOr<CreateReferralResult> CreateReferral(const CreateReferralRequest& request) override;
+  absl::StatusOr<StoredReferral> GetReferral(absl::string_view id) override;
+  absl::StatusOr<std::vector<StoredReferral>> ListReferrals(const ListReferralsQuery& query) override;
+  absl::Status CheckHealth() override;
+
+  // The schema version on disk (for tests and `refx-server --version`).
+  int schema_version() const { return schema_version_; }
+  // Transactions committed by the writer so far (for group-commit tests).
+  int64_t commits() const;
+
+ private:
+  // One queued write: runs inside the writer's transaction and a savepoint.
+  struct Write {
+    std::function<absl::Status(Connection*)> apply;
+    absl::Status result;
+    bool done = false;
+  };
+
+  explicit SqliteStore(const Options& options) : options_(options) {}
+  absl::Status Open();
+  absl::Status Migrate(Connection* conn);
+  // Queues `apply` and waits until the transaction holding it committed.
+  absl::Status Submit(std::function<absl::Status(Connection*)> apply);
+  void WriterLoop();
+
+  std::unique_ptr<Connection> AcquireReader();
+  void ReleaseReader(std::unique_ptr<Connection> conn);
+
+  const Options options_;
+  int schema_version_ = 0;
+  std::unique_ptr<Connection> writer_conn_;  // used only by writer_thread_
+  std::thread writer_thread_;
+
+  mutable absl::Mutex mu_;
+  std::deque<Write*> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
+
+  absl::Mutex readers_mu_;
+  std::vector<std::unique_ptr<Connection>> readers_ ABSL_GUARDED_BY(readers_mu_);
+};
+
+}  // namespace refx::storage::sqlite
+
+#endif  // REFX_STORAGE_SQLITE_SQLITE_STORE_H_
