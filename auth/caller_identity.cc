@@ -1,0 +1,72 @@
+#include "auth/caller_identity.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "auth/pki/certificate_authority.h"
+#include "grpc/grpc_security_constants.h"
+#include "refx/config/v1/partnership.pb.h"
+
+namespace refx::auth {
+
+absl::StatusOr<std::string> AgencyIdFromUriSans(const std::vector<std::string>& uris,
+                                                const core::Partnership& partnership) {
+  if (uris.empty()) {
+    return absl::UnauthenticatedError("client certificate has no URI SAN naming an agency");
+  }
+  if (uris.size() > 1) {
+    return absl::UnauthenticatedError("client certificate has more than one URI SAN");
+  }
+  const std::string agency_id = partnership.AgencyIdFromSpiffeId(uris[0]);
+  if (agency_id.empty()) {
+    return absl::UnauthenticatedError(absl::StrCat("client certificate URI SAN is not of the form spiffe://",
+                                                   partnership.trust_domain(), "/agency/<agency-id>"));
+  }
+  const config::v1::Agency* agency = partnership.FindAgency(agency_id);
+  if (agency == nullptr) {
+    return absl::UnauthenticatedError(absl::StrCat("agency ", agency_id, " is not a party to partnership ",
+                                                   partnership.id()));
+  }
+  if (agency->suspended()) {
+    return absl::UnauthenticatedError(absl::StrCat("agency ", agency_id, " is suspended from the partnership"));
+  }
+  return agency_id;
+}
+
+absl::StatusOr<core::Caller> IdentifyCaller(const grpc::AuthContext& context,
+                                            const core::Partnership& partnership,
+                                            const std::string& acting_user) {
+  if (!context.IsPeerAuthenticated()) {
+    return absl::UnauthenticatedError("no verified client certificate");
+  }
+  std::vector<std::string> uris;
+  for (const auto& v : context.FindPropertyValues(GRPC_PEER_URI_PROPERTY_NAME)) {
+    uris.emplace_back(v.data(), v.size());
+  }
+  auto agency_id = AgencyIdFromUriSans(uris, partnership);
+  if (!agency_id.ok()) return agency_id.status();
+  const config::v1::Agency& agency = *partnership.FindAgency(*agency_id);
+
+  core::Caller caller;
+  caller.agency_id = *agency_id;
+  caller.display_name = agency.display_name();
+  caller.agency_type = absl::AsciiStrToLower(config::v1::AgencyType_Name(agency.type()));
+  caller.role = agency.role();
+  caller.spiffe_id = uris[0];
+  caller.acting_user = acting_user;
+  auto pems = context.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  if (pems.size() == 1) {
+    auto info = pki::InspectCertificatePem(std::string(pems[0].data(), pems[0].size()));
+    if (info.ok()) {
+      caller.certificate_serial = info->serial_hex;
+      caller.certificate_not_after = info->not_after;
+    }
+  }
+  if (caller.certificate_serial.empty()) {
+    // Without the certificate we cannot record which credential acted:
+    // refuse rather than act anonymously.
+    return absl::UnauthenticatedError("client certificate is unreadable");
+  }
+  return caller;
+}
+
+}  // namespace refx::auth

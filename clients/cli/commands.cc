@@ -1,0 +1,533 @@
+#include "clients/cli/commands.h"
+
+#include <openssl/rand.h>
+
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "clients/cli/output.h"
+#include "clients/lib/connection_options.h"
+#include "clients/lib/referral_client.h"
+#include "common/status_macros.h"
+#include "common/yaml_proto.h"
+
+namespace refx::cli {
+
+// Raw flag values. A CLI::Option* is kept wherever "given" must be told
+// apart from "given empty".
+struct CommandLine {
+  // Global.
+  std::string server, ca_file, cert_file, key_file, server_name_override, profile, config,
+      acting_user, timeout;
+  std::map<std::string, CLI::Option*> global_options;
+  std::string output = "table";
+
+  // Subcommands.
+  CLI::App* whoami = nullptr;
+  CLI::App* create = nullptr;
+  CLI::App* get = nullptr;
+  CLI::App* list = nullptr;
+
+  // create.
+  std::string from_file, report_type, perceived_by, channel, platform, area, occurred,
+      narrative, narrative_file, given_name, family_name, birth_date, phone, email, consent,
+      lawful_basis, risk, crime_reference, request_id;
+  std::vector<std::string> strands, recipients;
+  bool online = false, prevent_concern = false;
+  std::map<std::string, CLI::Option*> create_options;
+
+  // get.
+  std::string name;
+
+  // list.
+  std::vector<std::string> states, areas, list_strands, report_types;
+  std::string created_after, created_before, page_token;
+  int page_size = 0;
+  bool all = false;
+};
+
+namespace {
+
+using refx::client::ConnectionFlags;
+using refx::client::ReferralClient;
+using refx::v1::Referral;
+
+std::vector<std::string> Labels(const google::protobuf::EnumDescriptor* type) {
+  return absl::StrSplit(EnumLabels(type), '|');
+}
+
+bool Given(const std::map<std::string, CLI::Option*>& options, const std::string& name) {
+  auto it = options.find(name);
+  return it != options.end() && it->second->count() > 0;
+}
+
+// Prints `status` and maps it to an exit code. Local problems (flags,
+// profile file, certificate files) are usage errors whatever their code.
+int Fail(const absl::Status& status, OutputFormat format, bool local,
+         const std::string& request_id = "") {
+  std::cerr << FormatError(status, format, request_id);
+  return local ? kExitUsage : ExitCodeFor(status.code());
+}
+
+absl::StatusOr<google::protobuf::Timestamp> ParseRfc3339(const std::string& text,
+                                                         const std::string& flag) {
+  absl::Time t;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &error)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, " \"", text, "\" is not an RFC 3339 time (e.g. 2024-05-01T18:30:00Z): ", error));
+  }
+  google::protobuf::Timestamp ts;
+  const absl::Duration since_epoch = t - absl::UnixEpoch();
+  ts.set_seconds(absl::ToInt64Seconds(since_epoch));
+  ts.set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(ts.seconds()))));
+  return ts;
+}
+
+// Reads FILE, or standard input for "-".
+absl::StatusOr<std::string> ReadInput(const std::string& path) {
+  if (path == "-") {
+    return std::string(std::istreambuf_iterator<char>(std::cin), {});
+  }
+  std::string text;
+  REFX_RETURN_IF_ERROR(ReadFileToString(path, &text));
+  return text;
+}
+
+// A fresh random UUID version 4 (RFC 4122), from OpenSSL's CSPRNG so two
+// agencies' clients never collide.
+absl::StatusOr<std::string> NewRequestId() {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof b) != 1) {
+    return absl::InternalError("OpenSSL RAND_bytes failed; pass --request-id");
+  }
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  std::string hex;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) hex += '-';
+    absl::StrAppendFormat(&hex, "%02x", b[i]);
+  }
+  return hex;
+}
+
+std::string AgencyName(const std::string& id) {
+  return absl::StartsWith(id, "agencies/") ? id : absl::StrCat("agencies/", id);
+}
+
+// `race`, `race:perceived`, `religion_or_belief:actual:Islam`,
+// `other_group:perceived:goths`.
+absl::StatusOr<refx::v1::Strand> ParseStrand(const std::string& text) {
+  std::vector<std::string> parts = absl::StrSplit(text, absl::MaxSplits(':', 2));
+  refx::v1::Strand strand;
+  if (parts[0].empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--strand \"", text, "\": no strand id"));
+  }
+  strand.set_strand(parts[0]);
+  if (parts.size() > 1 && !parts[1].empty()) {
+    if (parts[1] == "actual") {
+      strand.set_basis(refx::v1::Strand::ACTUAL);
+    } else if (parts[1] == "perceived") {
+      strand.set_basis(refx::v1::Strand::PERCEIVED);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--strand \"", text, "\": the basis must be actual or perceived"));
+    }
+  }
+  if (parts.size() > 2) {
+    if (parts[0] == "religion_or_belief") {
+      strand.set_targeted_religion(parts[2]);
+    } else if (parts[0] == "other_group") {
+      strand.set_other_group(parts[2]);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--strand \"", parts[0], ":", parts[1],
+          ":...\": a third part is only for religion_or_belief (the targeted religion) "
+          "and other_group (the group)"));
+    }
+  }
+  return strand;
+}
+
+// The referral to create: --from-file first, then each given flag on top.
+absl::StatusOr<Referral> BuildReferral(const CommandLine& f) {
+  Referral r;
+  if (!f.from_file.empty()) {
+    REFX_ASSIGN_OR_RETURN(std::string text, ReadInput(f.from_file));
+    REFX_RETURN_IF_ERROR(
+        ParseYamlToProto(text, f.from_file == "-" ? "<stdin>" : f.from_file, &r));
+  }
+  const auto& o = f.create_options;
+  auto given = [&](const char* name) { return Given(o, name); };
+  if (given("--report-type")) {
+    r.set_report_type(static_cast<refx::v1::ReportType>(
+        *ParseEnumLabel(refx::v1::ReportType_descriptor(), f.report_type)));
+  }
+  if (given("--strand")) {
+    r.clear_strands();
+    for (const std::string& s : f.strands) {
+      REFX_ASSIGN_OR_RETURN(*r.add_strands(), ParseStrand(s));
+    }
+  }
+  if (given("--perceived-by")) {
+    r.set_perceived_by(static_cast<refx::v1::PerceivedBy>(
+        *ParseEnumLabel(refx::v1::PerceivedBy_descriptor(), f.perceived_by)));
+  }
+  if (given("--channel")) {
+    r.set_reporting_channel(static_cast<refx::v1::ReportingChannel>(
+        *ParseEnumLabel(refx::v1::ReportingChannel_descriptor(), f.channel)));
+  }
+  if (f.online) r.set_online(true);
+  if (given("--platform")) r.set_online_platform(f.platform);
+  if (given("--area")) r.set_area(f.area);
+  if (given("--occurred")) {
+    REFX_ASSIGN_OR_RETURN(*r.mutable_occur_time(), ParseRfc3339(f.occurred, "--occurred"));
+  }
+  if (given("--narrative")) r.set_incident_narrative(f.narrative);
+  if (given("--narrative-file")) {
+    REFX_ASSIGN_OR_RETURN(*r.mutable_incident_narrative(), ReadInput(f.narrative_file));
+  }
+  refx::v1::Victim* v = r.mutable_victim();
+  if (given("--victim-given-name")) v->set_given_name(f.given_name);
+  if (given("--victim-family-name")) v->set_family_name(f.family_name);
+  if (given("--victim-birth-date")) v->set_birth_date(f.birth_date);
+  if (given("--victim-phone")) v->set_phone(f.phone);
+  if (given("--victim-email")) v->set_email(f.email);
+  if (given("--consent")) {
+    v->mutable_consent()->set_status(static_cast<refx::v1::Consent::Status>(
+        *ParseEnumLabel(refx::v1::Consent::Status_descriptor(), f.consent)));
+  }
+  if (given("--lawful-basis")) v->mutable_consent()->set_lawful_basis(f.lawful_basis);
+  if (given("--recipient")) {
+    r.clear_recipient_agencies();
+    for (const std::string& id : f.recipients) r.add_recipient_agencies(AgencyName(id));
+  }
+  if (given("--risk")) {
+    r.set_risk_level(static_cast<refx::v1::RiskLevel>(
+        *ParseEnumLabel(refx::v1::RiskLevel_descriptor(), f.risk)));
+  }
+  if (f.prevent_concern) r.set_prevent_concern(true);
+  if (given("--crime-reference")) r.set_police_crime_reference(f.crime_reference);
+  return r;
+}
+
+absl::StatusOr<refx::v1::ListReferralsRequest> BuildListRequest(const CommandLine& f) {
+  refx::v1::ListReferralsRequest request;
+  request.set_page_size(f.page_size);
+  request.set_page_token(f.page_token);
+  refx::v1::ReferralFilter* filter = request.mutable_filter();
+  for (const std::string& s : f.states) {
+    filter->add_states(static_cast<Referral::State>(
+        *ParseEnumLabel(Referral::State_descriptor(), s)));
+  }
+  for (const std::string& a : f.areas) filter->add_areas(a);
+  for (const std::string& s : f.list_strands) filter->add_strands(s);
+  for (const std::string& t : f.report_types) {
+    filter->add_report_types(static_cast<refx::v1::ReportType>(
+        *ParseEnumLabel(refx::v1::ReportType_descriptor(), t)));
+  }
+  if (!f.created_after.empty()) {
+    REFX_ASSIGN_OR_RETURN(*filter->mutable_create_time_from(),
+                          ParseRfc3339(f.created_after, "--created-after"));
+  }
+  if (!f.created_before.empty()) {
+    REFX_ASSIGN_OR_RETURN(*filter->mutable_create_time_to(),
+                          ParseRfc3339(f.created_before, "--created-before"));
+  }
+  return request;
+}
+
+absl::StatusOr<std::string> ReferralName(const std::string& name_or_id) {
+  if (absl::StartsWith(name_or_id, "referrals/") && name_or_id.size() > 10 &&
+      name_or_id.find('/', 10) == std::string::npos) {
+    return name_or_id;
+  }
+  if (name_or_id.empty() || absl::StrContains(name_or_id, "/")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", name_or_id, "\" is not a referral name (referrals/ID) or id"));
+  }
+  return absl::StrCat("referrals/", name_or_id);
+}
+
+// Adds an enum-valued option whose choices come from the proto enum, so the
+// help text and the wire values cannot drift apart.
+CLI::Option* AddEnumOption(CLI::App* app, const std::string& name, std::string* target,
+                           const google::protobuf::EnumDescriptor* type,
+                           const std::string& help) {
+  return app->add_option(name, *target, help)->check(CLI::IsMember(Labels(type)));
+}
+
+CLI::Option* AddEnumList(CLI::App* app, const std::string& name,
+                         std::vector<std::string>* target,
+                         const google::protobuf::EnumDescriptor* type,
+                         const std::string& help) {
+  return app->add_option(name, *target, help)
+      ->check(CLI::IsMember(Labels(type)))
+      ->allow_extra_args(false);
+}
+
+void AddGlobalOptions(CLI::App* app, CommandLine* f) {
+  auto add = [&](const std::string& name, std::string* target, const std::string& help) {
+    CLI::Option* o = app->add_option(name, *target, help)->group("Connection");
+    f->global_options[name] = o;
+  };
+  add("--server", &f->server, "Server address host:port (env REFX_SERVER; default localhost:50051)");
+  add("--ca-file", &f->ca_file, "PEM CA bundle that issued the server certificate (env REFX_CA_FILE)");
+  add("--cert-file", &f->cert_file, "Your agency's PEM certificate (env REFX_CERT_FILE)");
+  add("--key-file", &f->key_file, "Private key of --cert-file (env REFX_KEY_FILE)");
+  add("--server-name-override", &f->server_name_override,
+      "Host name expected in the server certificate");
+  add("--profile", &f->profile, "Profile in the profile file (env REFX_PROFILE)");
+  add("--config", &f->config,
+      "Profile file (env REFX_CONFIG; default $HOME/.config/refx/config.yaml)");
+  add("--acting-user", &f->acting_user,
+      "The person acting, recorded in the audit log (env REFX_ACTING_USER)");
+  add("--timeout", &f->timeout, "Deadline of each call, e.g. 10s, 1m (env REFX_TIMEOUT)");
+  app->add_option("-o,--output", f->output, "Output format")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+}
+
+void AddCreate(CLI::App* app, CommandLine* f) {
+  CLI::App* c = app->add_subcommand("create", "Create a referral from your agency");
+  f->create = c;
+  auto& o = f->create_options;
+  o["--from-file"] = c->add_option("--from-file", f->from_file,
+                                   "YAML or JSON refx.v1.Referral; - reads stdin. Flags "
+                                   "below override its fields");
+  o["--report-type"] = AddEnumOption(c, "--report-type", &f->report_type,
+                                     refx::v1::ReportType_descriptor(), "Report type");
+  o["--strand"] = c->add_option(
+      "--strand", f->strands,
+      "Hate strand, repeatable: STRAND[:actual|:perceived][:DETAIL], DETAIL being the "
+      "targeted religion (religion_or_belief) or the group (other_group)")
+      ->allow_extra_args(false);
+  o["--perceived-by"] = AddEnumOption(c, "--perceived-by", &f->perceived_by,
+                                      refx::v1::PerceivedBy_descriptor(),
+                                      "Who perceived the hostility");
+  o["--channel"] = AddEnumOption(c, "--channel", &f->channel,
+                                 refx::v1::ReportingChannel_descriptor(),
+                                 "How the report reached your agency");
+  o["--online"] = c->add_flag("--online", f->online, "The hate happened online");
+  o["--platform"] = c->add_option("--platform", f->platform, "Online platform");
+  o["--area"] = c->add_option("--area", f->area, "Partnership area id, e.g. charnwood");
+  o["--occurred"] = c->add_option("--occurred", f->occurred,
+                                  "When it happened, RFC 3339 (2024-05-01T18:30:00Z)");
+  CLI::Option* narrative =
+      c->add_option("--narrative", f->narrative, "What happened, in the reporter's words");
+  CLI::Option* narrative_file = c->add_option(
+      "--narrative-file", f->narrative_file, "Read the narrative from FILE (- for stdin)");
+  narrative->excludes(narrative_file);
+  o["--narrative"] = narrative;
+  o["--narrative-file"] = narrative_file;
+  o["--victim-given-name"] = c->add_option("--victim-given-name", f->given_name, "Victim's given name(s)");
+  o["--victim-family-name"] = c->add_option("--victim-family-name", f->family_name, "Victim's family name");
+  o["--victim-birth-date"] =
+      c->add_option("--victim-birth-date", f->birth_date, "Victim's date of birth, YYYY-MM-DD");
+  o["--victim-phone"] = c->add_option("--victim-phone", f->phone, "Victim's phone number");
+  o["--victim-email"] = c->add_option("--victim-email", f->email, "Victim's email address");
+  o["--consent"] = AddEnumOption(c, "--consent", &f->consent,
+                                 refx::v1::Consent::Status_descriptor(),
+                                 "Victim's consent to share");
+  o["--lawful-basis"] = c->add_option("--lawful-basis", f->lawful_basis,
+                                      "Lawful basis when sharing without consent");
+  o["--recipient"] = c->add_option("--recipient", f->recipients,
+                                   "Recipient agency id or agencies/ID, repeatable")
+      ->allow_extra_args(false);
+  o["--risk"] = AddEnumOption(c, "--risk", &f->risk, refx::v1::RiskLevel_descriptor(),
+                              "Assessed risk to the victim");
+  o["--prevent-concern"] =
+      c->add_flag("--prevent-concern", f->prevent_concern, "There is a Prevent concern");
+  o["--crime-reference"] =
+      c->add_option("--crime-reference", f->crime_reference, "Police crime reference");
+  c->add_option("--request-id", f->request_id,
+                "Idempotency key; default a fresh UUID. Reuse the one printed on failure "
+                "to retry without creating a duplicate");
+  c->footer(
+      "EXAMPLES\n"
+      "  refx create --from-file referral.yaml\n"
+      "  refx create --report-type hate-crime --strand race:perceived \\\n"
+      "      --strand religion_or_belief:actual:Islam --perceived-by victim \\\n"
+      "      --channel police --area charnwood --occurred 2024-05-01T18:30:00Z \\\n"
+      "      --narrative-file statement.txt --victim-given-name Sam --consent given \\\n"
+      "      --recipient charnwood-bc --risk medium\n"
+      "  refx create --from-file draft.yaml --recipient leicester-city --request-id \\\n"
+      "      0b6f3c1e-2f44-4a8e-9c1d-5a7e2b9d0c11   # retry after a timeout\n");
+}
+
+void AddList(CLI::App* app, CommandLine* f) {
+  CLI::App* l = app->add_subcommand("list", "List referrals your agency is a party to");
+  f->list = l;
+  AddEnumList(l, "--state", &f->states, Referral::State_descriptor(),
+              "Only these states, repeatable");
+  l->add_option("--area", f->areas, "Only these area ids, repeatable")->allow_extra_args(false);
+  l->add_option("--strand", f->list_strands, "Only referrals with these strands, repeatable")
+      ->allow_extra_args(false);
+  AddEnumList(l, "--report-type", &f->report_types, refx::v1::ReportType_descriptor(),
+              "Only these report types, repeatable");
+  l->add_option("--created-after", f->created_after, "Created at or after, RFC 3339");
+  l->add_option("--created-before", f->created_before, "Created before, RFC 3339");
+  l->add_option("--page-size", f->page_size, "Referrals per page (server default 50, max 500)")
+      ->check(CLI::Range(0, 500));
+  l->add_option("--page-token", f->page_token, "Continue from a previous page");
+  l->add_flag("--all", f->all, "Follow every page");
+  l->footer(
+      "EXAMPLES\n"
+      "  refx list\n"
+      "  refx list --state requested --area charnwood --all\n"
+      "  refx list --report-type hate-crime --created-after 2024-01-01T00:00:00Z -o json\n");
+}
+
+}  // namespace
+
+Commands::Commands(CLI::App* app) : app_(app), flags_(std::make_unique<CommandLine>()) {
+  CommandLine* f = flags_.get();
+  app->fallthrough();  // Global options may follow the subcommand.
+  app->require_subcommand(1);
+  AddGlobalOptions(app, f);
+  app->footer(absl::StrCat(
+      "Connection settings come from flags, then REFX_* environment variables, then the\n"
+      "selected profile of the profile file (YAML: default_profile, profiles: {NAME: {server,\n"
+      "ca_file, cert_file, key_file, server_name_override, acting_user, timeout}}).\n\n"
+      "EXAMPLES\n"
+      "  refx whoami --profile test\n"
+      "  refx get 01HX2Y3Z -o json\n\n",
+      ExitCodesHelp()));
+
+  f->whoami = app->add_subcommand("whoami", "Show how the server sees your certificate");
+  f->whoami->footer(
+      "EXAMPLES\n"
+      "  refx whoami\n"
+      "  refx whoami --cert-file new.pem --key-file new.key   # test a new certificate\n");
+
+  AddCreate(app, f);
+
+  f->get = app->add_subcommand("get", "Show one referral");
+  f->get->add_option("NAME_OR_ID", f->name, "referrals/ID or ID")->required();
+  f->get->footer(
+      "EXAMPLES\n"
+      "  refx get referrals/01HX2Y3Z\n"
+      "  refx get 01HX2Y3Z --output json\n");
+
+  AddList(app, f);
+  for (CLI::App* sub : {f->whoami, f->create, f->get, f->list}) sub->fallthrough();
+}
+
+Commands::~Commands() = default;
+
+int Commands::Run(const std::map<std::string, std::string>& env, const std::string& home) {
+  const CommandLine& f = *flags_;
+  const OutputFormat format = f.output == "json" ? OutputFormat::kJson : OutputFormat::kTable;
+
+  ConnectionFlags flags;
+  auto set = [&](const char* flag, const std::string& value, std::optional<std::string>* out) {
+    if (Given(f.global_options, flag)) *out = value;
+  };
+  set("--server", f.server, &flags.server);
+  set("--ca-file", f.ca_file, &flags.ca_file);
+  set("--cert-file", f.cert_file, &flags.cert_file);
+  set("--key-file", f.key_file, &flags.key_file);
+  set("--server-name-override", f.server_name_override, &flags.server_name_override);
+  set("--profile", f.profile, &flags.profile);
+  set("--config", f.config, &flags.config);
+  set("--acting-user", f.acting_user, &flags.acting_user);
+  set("--timeout", f.timeout, &flags.timeout);
+
+  // Build the request before connecting, so flag mistakes cost no round trip.
+  Referral referral;
+  refx::v1::ListReferralsRequest list_request;
+  std::string name;
+  std::string request_id = f.request_id;
+  if (f.create->parsed()) {
+    auto built = BuildReferral(f);
+    if (!built.ok()) return Fail(built.status(), format, /*local=*/true);
+    referral = *std::move(built);
+    if (request_id.empty()) {
+      auto id = NewRequestId();
+      if (!id.ok()) return Fail(id.status(), format, /*local=*/false);
+      request_id = *id;
+    }
+  } else if (f.get->parsed()) {
+    auto n = ReferralName(f.name);
+    if (!n.ok()) return Fail(n.status(), format, /*local=*/true);
+    name = *n;
+  } else if (f.list->parsed()) {
+    auto built = BuildListRequest(f);
+    if (!built.ok()) return Fail(built.status(), format, /*local=*/true);
+    list_request = *std::move(built);
+  }
+
+  auto options = refx::client::ResolveConnectionOptions(flags, env, home);
+  if (!options.ok()) return Fail(options.status(), format, /*local=*/true);
+  auto client = ReferralClient::Connect(*options);
+  if (!client.ok()) return Fail(client.status(), format, /*local=*/true);
+
+  if (f.whoami->parsed()) {
+    auto me = client->WhoAmI();
+    if (!me.ok()) return Fail(me.status(), format, false);
+    std::cout << (format == OutputFormat::kJson ? RenderJson(*me) : RenderKeyValues(*me));
+    return kExitOk;
+  }
+  if (f.create->parsed()) {
+    auto created = client->CreateReferral(referral, request_id);
+    if (!created.ok()) return Fail(created.status(), format, false, request_id);
+    std::cout << (format == OutputFormat::kJson ? RenderJson(*created)
+                                                : RenderKeyValues(*created));
+    return kExitOk;
+  }
+  if (f.get->parsed()) {
+    auto got = client->GetReferral(name);
+    if (!got.ok()) return Fail(got.status(), format, false);
+    std::cout << (format == OutputFormat::kJson ? RenderJson(*got) : RenderKeyValues(*got));
+    return kExitOk;
+  }
+
+  // list.
+  refx::v1::ListReferralsResponse all;
+  std::set<std::string> seen_tokens;
+  int pages = 0;
+  while (true) {
+    auto page = client->ListReferrals(list_request);
+    if (!page.ok()) return Fail(page.status(), format, false);
+    ++pages;
+    for (Referral& r : *page->mutable_referrals()) *all.add_referrals() = std::move(r);
+    all.set_next_page_token(page->next_page_token());
+    if (!f.all || page->next_page_token().empty()) break;
+    if (!seen_tokens.insert(page->next_page_token()).second) {
+      // A server bug must not turn into an endless loop.
+      return Fail(absl::InternalError("the server repeated a page token"), format, false);
+    }
+    std::cerr << "refx: page " << pages << ": " << all.referrals_size()
+              << " referrals so far\n";
+    list_request.set_page_token(page->next_page_token());
+  }
+  if (f.all) all.clear_next_page_token();
+  if (format == OutputFormat::kJson) {
+    std::cout << RenderJson(all);
+    return kExitOk;
+  }
+  if (all.referrals_size() == 0) {
+    std::cerr << "refx: no referrals found\n";
+  } else {
+    std::cout << RenderReferralTable({all.referrals().begin(), all.referrals().end()});
+  }
+  if (!all.next_page_token().empty()) {
+    std::cerr << "refx: more referrals: add --page-token " << all.next_page_token()
+              << " (or --all)\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace refx::cli

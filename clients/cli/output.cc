@@ -1,0 +1,334 @@
+#include "clients/cli/output.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "common/status_details.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace refx::cli {
+namespace {
+
+using google::protobuf::EnumDescriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// "PERCEIVED_BY_UNSPECIFIED" -> "PERCEIVED_BY_": the prefix the values of an
+// AIP-style enum share, so labels can drop it.
+std::string EnumPrefix(const EnumDescriptor* type) {
+  const google::protobuf::EnumValueDescriptor* zero = type->FindValueByNumber(0);
+  if (zero == nullptr) return "";
+  const std::string& name = zero->name();
+  constexpr absl::string_view kUnspecified = "UNSPECIFIED";
+  if (!absl::EndsWith(name, kUnspecified)) return "";
+  return name.substr(0, name.size() - kUnspecified.size());
+}
+
+std::string StripAgency(const std::string& name) {
+  return absl::StartsWith(name, "agencies/") ? name.substr(9) : name;
+}
+
+using KeyValues = std::vector<std::pair<std::string, std::string>>;
+
+void Flatten(const Message& message, const std::string& prefix, KeyValues* out);
+
+bool IsTimestamp(const FieldDescriptor* f) {
+  return f->message_type() != nullptr &&
+         f->message_type()->full_name() == "google.protobuf.Timestamp";
+}
+
+// One value of field `f` (element `index` when repeated) under `key`.
+void AddValue(const Message& m, const FieldDescriptor* f, int index, const std::string& key,
+              KeyValues* out) {
+  const Reflection* r = m.GetReflection();
+  const bool rep = f->is_repeated();
+  std::string value;
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      const Message& sub = rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f);
+      if (IsTimestamp(f)) {
+        google::protobuf::Timestamp t;
+        t.CopyFrom(sub);
+        value = FormatTimestamp(t);
+        break;
+      }
+      Flatten(sub, key, out);
+      return;
+    }
+    case FieldDescriptor::CPPTYPE_ENUM:
+      value = EnumLabel(f->enum_type(),
+                        rep ? r->GetRepeatedEnumValue(m, f, index) : r->GetEnumValue(m, f));
+      break;
+    case FieldDescriptor::CPPTYPE_STRING:
+      value = rep ? r->GetRepeatedString(m, f, index) : r->GetString(m, f);
+      break;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      value = (rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "true" : "false";
+      break;
+    case FieldDescriptor::CPPTYPE_INT32:
+      value = absl::StrCat(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f));
+      break;
+    case FieldDescriptor::CPPTYPE_INT64:
+      value = absl::StrCat(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      value = absl::StrCat(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      value = absl::StrCat(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f));
+      break;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      value = absl::StrCat(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f));
+      break;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      value = absl::StrCat(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f));
+      break;
+  }
+  out->emplace_back(key, std::move(value));
+}
+
+void Flatten(const Message& message, const std::string& prefix, KeyValues* out) {
+  const Reflection* r = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(message, &fields);  // Set fields only, by field number.
+  for (const FieldDescriptor* f : fields) {
+    const std::string key = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(message, f); ++i) {
+        AddValue(message, f, i, absl::StrCat(key, "[", i, "]"), out);
+      }
+    } else {
+      AddValue(message, f, -1, key, out);
+    }
+  }
+}
+
+void AppendPadded(std::string* out, const std::string& cell, size_t width) {
+  out->append(cell);
+  out->append(width - std::min(width, cell.size()), ' ');
+}
+
+}  // namespace
+
+int ExitCodeFor(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return kExitOk;
+    case absl::StatusCode::kNotFound:
+      return kExitNotFound;
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      return kExitAuth;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+      return kExitInvalid;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return kExitUnavailable;
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kAborted:
+      return kExitConflict;
+    default:
+      return kExitError;
+  }
+}
+
+std::string ExitCodesHelp() {
+  return "EXIT CODES\n"
+         "  0  success\n"
+         "  1  other error (INTERNAL, UNKNOWN, ...)\n"
+         "  2  usage error: bad flags, profile file or certificate files\n"
+         "  3  NOT_FOUND (absent, or not visible to your agency)\n"
+         "  4  UNAUTHENTICATED or PERMISSION_DENIED\n"
+         "  5  INVALID_ARGUMENT, FAILED_PRECONDITION or OUT_OF_RANGE\n"
+         "  6  UNAVAILABLE or DEADLINE_EXCEEDED (connection or TLS handshake)\n"
+         "  7  ALREADY_EXISTS or ABORTED (conflict; re-read and retry)\n";
+}
+
+std::string EnumLabel(const EnumDescriptor* type, int value) {
+  const google::protobuf::EnumValueDescriptor* v = type->FindValueByNumber(value);
+  if (v == nullptr) return absl::StrCat(value);
+  std::string name = v->name();
+  const std::string prefix = EnumPrefix(type);
+  if (!prefix.empty() && absl::StartsWith(name, prefix) && name.size() > prefix.size()) {
+    name = name.substr(prefix.size());
+  }
+  return absl::StrReplaceAll(absl::AsciiStrToLower(name), {{"_", "-"}});
+}
+
+std::optional<int> ParseEnumLabel(const EnumDescriptor* type, const std::string& label) {
+  const std::string upper =
+      absl::StrReplaceAll(absl::AsciiStrToUpper(label), {{"-", "_"}});
+  for (const std::string& name : {EnumPrefix(type) + upper, upper}) {
+    const google::protobuf::EnumValueDescriptor* v = type->FindValueByName(name);
+    if (v != nullptr && v->number() != 0) return v->number();
+  }
+  return std::nullopt;
+}
+
+std::string EnumLabels(const EnumDescriptor* type) {
+  std::vector<std::string> labels;
+  for (int i = 0; i < type->value_count(); ++i) {
+    if (type->value(i)->number() == 0) continue;
+    labels.push_back(EnumLabel(type, type->value(i)->number()));
+  }
+  return absl::StrJoin(labels, "|");
+}
+
+std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(t.seconds()),
+                          absl::UTCTimeZone());
+}
+
+std::string Sanitize(const std::string& text, bool keep_newlines) {
+  std::string out = text;
+  for (char& c : out) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && !(keep_newlines && c == '\n')) || u == 0x7f) c = '?';
+  }
+  return out;
+}
+
+std::string RenderTable(const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::vector<std::string>> all;
+  all.push_back(header);
+  for (const auto& row : rows) {
+    std::vector<std::string> clean;
+    for (const std::string& cell : row) clean.push_back(Sanitize(cell));
+    clean.resize(header.size());
+    all.push_back(std::move(clean));
+  }
+  std::vector<size_t> widths(header.size(), 0);
+  for (const auto& row : all) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : all) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i + 1 == row.size()) {
+        line += row[i];
+      } else {
+        AppendPadded(&line, row[i], widths[i] + 2);
+      }
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string RenderReferralTable(const std::vector<refx::v1::Referral>& referrals) {
+  std::vector<std::vector<std::string>> rows;
+  for (const refx::v1::Referral& r : referrals) {
+    std::vector<std::string> to;
+    for (const std::string& a : r.recipient_agencies()) to.push_back(StripAgency(a));
+    rows.push_back({r.name(),
+                    r.state() == 0 ? "" : EnumLabel(refx::v1::Referral::State_descriptor(),
+                                                    r.state()),
+                    r.report_type() == 0
+                        ? ""
+                        : EnumLabel(refx::v1::ReportType_descriptor(), r.report_type()),
+                    r.area(), StripAgency(r.sender_agency()), absl::StrJoin(to, ","),
+                    FormatTimestamp(r.create_time())});
+  }
+  return RenderTable({"NAME", "STATE", "TYPE", "AREA", "FROM", "TO", "CREATED"}, rows);
+}
+
+std::string RenderKeyValues(const google::protobuf::Message& message) {
+  KeyValues kv;
+  Flatten(message, "", &kv);
+  size_t width = 0;
+  for (const auto& [key, unused] : kv) width = std::max(width, key.size() + 1);
+  width = std::min<size_t>(width, 40);
+  std::string out;
+  for (const auto& [key, value] : kv) {
+    std::string line;
+    AppendPadded(&line, key + ":", width + 1);
+    const std::string indent(width + 1, ' ');
+    std::vector<std::string> parts = absl::StrSplit(Sanitize(value, true), '\n');
+    line += parts[0];
+    for (size_t i = 1; i < parts.size(); ++i) line += "\n" + indent + parts[i];
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string RenderJson(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  if (!google::protobuf::util::MessageToJsonString(message, &out, options).ok()) {
+    return "{}\n";  // Only for messages with unprintable Any types; we have none.
+  }
+  if (out.empty() || out.back() != '\n') out += "\n";
+  return out;
+}
+
+std::string JsonQuote(const std::string& text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += absl::StrCat("\\u00", absl::Hex(c, absl::kZeroPad2));
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string FormatError(const absl::Status& status, OutputFormat format,
+                        const std::string& request_id) {
+  const std::string code = absl::StatusCodeToString(status.code());
+  const std::vector<FieldViolation> violations = FieldViolationsOf(status);
+  const std::string reason = ErrorReasonOf(status);
+  if (format == OutputFormat::kJson) {
+    std::string out = absl::StrCat("{\"code\":", JsonQuote(code),
+                                   ",\"message\":", JsonQuote(std::string(status.message())));
+    if (!violations.empty()) {
+      std::vector<std::string> items;
+      for (const FieldViolation& v : violations) {
+        items.push_back(absl::StrCat("{\"field\":", JsonQuote(v.field),
+                                     ",\"description\":", JsonQuote(v.description), "}"));
+      }
+      absl::StrAppend(&out, ",\"fieldViolations\":[", absl::StrJoin(items, ","), "]");
+    }
+    if (!reason.empty()) absl::StrAppend(&out, ",\"reason\":", JsonQuote(reason));
+    if (!request_id.empty()) absl::StrAppend(&out, ",\"requestId\":", JsonQuote(request_id));
+    return out + "}\n";
+  }
+  std::string out =
+      absl::StrCat("refx: ", code, ": ", Sanitize(std::string(status.message())), "\n");
+  for (const FieldViolation& v : violations) {
+    absl::StrAppend(&out, "  field ", Sanitize(v.field), ": ", Sanitize(v.description), "\n");
+  }
+  if (!reason.empty()) absl::StrAppend(&out, "  reason: ", Sanitize(reason), "\n");
+  if (!request_id.empty()) {
+    absl::StrAppend(&out, "  request id: ", request_id, " (retry with --request-id ",
+                    request_id, " to avoid creating a duplicate)\n");
+  }
+  return out;
+}
+
+}  // namespace refx::cli

@@ -1,0 +1,98 @@
+// Everything `refx` prints, as pure functions from messages and statuses to
+// text, so that the layouts, the exit codes and the error format are pinned
+// by unit tests (output_test.cc) and shared by every subcommand.
+//
+// Rules: results go to stdout, errors and progress to stderr; values that
+// came from the server are stripped of control characters before reaching a
+// terminal; error text is built from the status only (codes, messages, field
+// paths), never from the referral being sent.
+#ifndef REFX_CLIENTS_CLI_OUTPUT_H_
+#define REFX_CLIENTS_CLI_OUTPUT_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+#include "refx/v1/referral.pb.h"
+#include "refx/v1/referral_service.pb.h"
+
+namespace refx::cli {
+
+enum class OutputFormat { kTable, kJson };
+
+// Process exit codes; documented in `refx --help`.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitNotFound = 3;
+inline constexpr int kExitAuth = 4;
+inline constexpr int kExitInvalid = 5;
+inline constexpr int kExitUnavailable = 6;
+inline constexpr int kExitConflict = 7;
+
+// The exit code for a failed call's status code (kExitOk for OK).
+int ExitCodeFor(absl::StatusCode code);
+
+// The footer of `refx --help` listing the exit codes.
+std::string ExitCodesHelp();
+
+// The lowercase, dash-separated label of an enum value, without the prefix
+// its UNSPECIFIED value shares with the others: (PerceivedBy, 3) -> "police",
+// (ReportType, 1) -> "hate-crime", (Referral.State, 4) -> "in-progress".
+// Unknown numbers print as the number.
+std::string EnumLabel(const google::protobuf::EnumDescriptor* type, int value);
+
+// The inverse of EnumLabel, also accepting the full value name in any case
+// ("PERCEIVED_BY_POLICE"). nullopt for unknown labels and for the
+// UNSPECIFIED value, which is never a valid choice.
+std::optional<int> ParseEnumLabel(const google::protobuf::EnumDescriptor* type,
+                                  const std::string& label);
+
+// Every valid label of `type`, "a|b|c", for help and error text.
+std::string EnumLabels(const google::protobuf::EnumDescriptor* type);
+
+// A Timestamp as RFC 3339 UTC with seconds ("2024-05-01T09:30:00Z"), or ""
+// when unset.
+std::string FormatTimestamp(const google::protobuf::Timestamp& t);
+
+// Replaces control characters (except newline when `keep_newlines`) with
+// '?', so server-provided text cannot drive the terminal.
+std::string Sanitize(const std::string& text, bool keep_newlines = false);
+
+// A column-aligned table: a header row then one row per entry; cells are
+// sanitized, columns separated by two spaces, no trailing spaces.
+std::string RenderTable(const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows);
+
+// The `list` table: NAME, STATE, TYPE, AREA, FROM, TO, CREATED.
+std::string RenderReferralTable(const std::vector<refx::v1::Referral>& referrals);
+
+// Every set field of `message` as aligned `path: value` lines, depth-first
+// in field-number order (`strands[0].basis: perceived`, `victim.consent.status:
+// given`); enums as labels, timestamps as RFC 3339, multi-line strings with
+// continuation lines indented. Used for `get`, `create` and `whoami`.
+std::string RenderKeyValues(const google::protobuf::Message& message);
+
+// Protobuf's canonical JSON (lowerCamel names), pretty-printed, with a
+// trailing newline.
+std::string RenderJson(const google::protobuf::Message& message);
+
+// What to print on stderr for a failed command. Text format:
+//   refx: INVALID_ARGUMENT: <message>
+//     field referral.area: <description>      (one per field violation)
+//     reason: REFERRAL_INVALID                 (when ErrorInfo is present)
+//     request id: <id> (retry with --request-id <id> ...)   (when given)
+// JSON format: one object {"code","message","fieldViolations":[{"field",
+// "description"}],"reason","requestId"} on one line, empty parts left out.
+std::string FormatError(const absl::Status& status, OutputFormat format,
+                        const std::string& request_id = "");
+
+// `text` as a JSON string literal, quotes included.
+std::string JsonQuote(const std::string& text);
+
+}  // namespace refx::cli
+
+#endif  // REFX_CLIENTS_CLI_OUTPUT_H_

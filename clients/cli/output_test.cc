@@ -1,0 +1,140 @@
+// Pins what `refx` prints: tables, key/value layout, exit codes, errors.
+#include "clients/cli/output.h"
+
+#include "common/status_details.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace refx::cli {
+namespace {
+
+using ::testing::HasSubstr;
+using refx::v1::Referral;
+
+Referral Sample() {
+  Referral r;
+  r.set_name("referrals/r1");
+  r.set_state(Referral::IN_PROGRESS);
+  r.set_report_type(refx::v1::HATE_CRIME);
+  r.set_area("charnwood");
+  r.set_sender_agency("agencies/leics-police");
+  r.add_recipient_agencies("agencies/charnwood-bc");
+  r.add_recipient_agencies("agencies/nhs-hchp");
+  r.mutable_create_time()->set_seconds(1714555800);  // 2024-05-01T09:30:00Z
+  return r;
+}
+
+TEST(ExitCodeFor, MapsEveryDocumentedGroup) {
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kOk), 0);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kInternal), 1);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kUnknown), 1);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kNotFound), 3);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kUnauthenticated), 4);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kPermissionDenied), 4);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kInvalidArgument), 5);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kFailedPrecondition), 5);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kOutOfRange), 5);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kUnavailable), 6);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kDeadlineExceeded), 6);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kAlreadyExists), 7);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kAborted), 7);
+  EXPECT_THAT(ExitCodesHelp(), HasSubstr("6  UNAVAILABLE or DEADLINE_EXCEEDED"));
+}
+
+TEST(EnumLabel, DropsSharedPrefixAndRoundTrips) {
+  EXPECT_EQ(EnumLabel(refx::v1::PerceivedBy_descriptor(), 4), "third-party");
+  EXPECT_EQ(EnumLabel(refx::v1::ReportingChannel_descriptor(), 2), "third-party-centre");
+  EXPECT_EQ(EnumLabel(refx::v1::ReportType_descriptor(), 2), "hate-incident");
+  EXPECT_EQ(EnumLabel(refx::v1::Consent::Status_descriptor(), 3), "not-asked");
+  EXPECT_EQ(EnumLabel(Referral::State_descriptor(), 4), "in-progress");
+  EXPECT_EQ(EnumLabel(refx::v1::RiskLevel_descriptor(), 99), "99");
+  EXPECT_EQ(EnumLabels(refx::v1::RiskLevel_descriptor()), "standard|medium|high");
+  EXPECT_EQ(ParseEnumLabel(refx::v1::ReportingChannel_descriptor(), "online-form"),
+            refx::v1::REPORTING_CHANNEL_ONLINE_FORM);
+  EXPECT_EQ(ParseEnumLabel(refx::v1::PerceivedBy_descriptor(), "PERCEIVED_BY_POLICE"),
+            refx::v1::PERCEIVED_BY_POLICE);
+  EXPECT_EQ(ParseEnumLabel(refx::v1::PerceivedBy_descriptor(), "unspecified"), std::nullopt);
+  EXPECT_EQ(ParseEnumLabel(refx::v1::PerceivedBy_descriptor(), "bystander"), std::nullopt);
+}
+
+TEST(RenderReferralTable, AlignsColumnsAndShortensAgencies) {
+  Referral second;
+  second.set_name("referrals/a-much-longer-id");
+  second.set_state(Referral::REQUESTED);
+  EXPECT_EQ(RenderReferralTable({Sample(), second}),
+            "NAME                        STATE        TYPE        AREA       FROM          "
+            "TO                     CREATED\n"
+            "referrals/r1                in-progress  hate-crime  charnwood  leics-police  "
+            "charnwood-bc,nhs-hchp  2024-05-01T09:30:00Z\n"
+            "referrals/a-much-longer-id  requested\n");
+}
+
+TEST(RenderTable, StripsControlCharacters) {
+  EXPECT_EQ(RenderTable({"A", "B"}, {{"x\x1b[31m", "y\nz"}}),
+            "A       B\n"
+            "x?[31m  y?z\n");
+}
+
+TEST(RenderKeyValues, FlattensNestedRepeatedEnumsAndTimestamps) {
+  Referral r = Sample();
+  refx::v1::Strand* s = r.add_strands();
+  s->set_strand("religion_or_belief");
+  s->set_basis(refx::v1::Strand::ACTUAL);
+  s->set_targeted_religion("Islam");
+  r.mutable_victim()->mutable_consent()->set_status(refx::v1::Consent::GIVEN);
+  r.set_incident_narrative("line one\nline two");
+  const std::string text = RenderKeyValues(r);
+  EXPECT_THAT(text, HasSubstr("name:                         referrals/r1\n"));
+  EXPECT_THAT(text, HasSubstr("report_type:                  hate-crime\n"));
+  EXPECT_THAT(text, HasSubstr("strands[0].basis:             actual\n"));
+  EXPECT_THAT(text, HasSubstr("strands[0].targeted_religion: Islam\n"));
+  EXPECT_THAT(text, HasSubstr("incident_narrative:           line one\n"
+                              "                              line two\n"));
+  EXPECT_THAT(text, HasSubstr("victim.consent.status:        given\n"));
+  EXPECT_THAT(text, HasSubstr("recipient_agencies[1]:        agencies/nhs-hchp\n"));
+  EXPECT_THAT(text, HasSubstr("create_time:                  2024-05-01T09:30:00Z\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("online")));  // Unset fields are left out.
+}
+
+TEST(RenderJson, CanonicalProtoJson) {
+  const std::string json = RenderJson(Sample());
+  EXPECT_THAT(json, HasSubstr("\"reportType\": \"HATE_CRIME\""));
+  EXPECT_THAT(json, HasSubstr("\"createTime\": \"2024-05-01T09:30:00Z\""));
+  EXPECT_EQ(json.back(), '\n');
+}
+
+absl::Status RichError() {
+  return WithErrorInfo(InvalidArgumentError("the referral is invalid",
+                                            {{"referral.area", "unknown area id"},
+                                             {"referral.strands", "at least one is required"}}),
+                       "REFERRAL_INVALID");
+}
+
+TEST(FormatError, TextListsViolationsReasonAndRequestId) {
+  EXPECT_EQ(FormatError(RichError(), OutputFormat::kTable, "abc-123"),
+            "refx: INVALID_ARGUMENT: the referral is invalid\n"
+            "  field referral.area: unknown area id\n"
+            "  field referral.strands: at least one is required\n"
+            "  reason: REFERRAL_INVALID\n"
+            "  request id: abc-123 (retry with --request-id abc-123 to avoid creating a "
+            "duplicate)\n");
+  EXPECT_EQ(FormatError(absl::NotFoundError("referral not found"), OutputFormat::kTable),
+            "refx: NOT_FOUND: referral not found\n");
+}
+
+TEST(FormatError, JsonIsOneObject) {
+  EXPECT_EQ(FormatError(RichError(), OutputFormat::kJson),
+            "{\"code\":\"INVALID_ARGUMENT\",\"message\":\"the referral is invalid\","
+            "\"fieldViolations\":[{\"field\":\"referral.area\",\"description\":\"unknown area "
+            "id\"},{\"field\":\"referral.strands\",\"description\":\"at least one is "
+            "required\"}],\"reason\":\"REFERRAL_INVALID\"}\n");
+  EXPECT_EQ(FormatError(absl::UnavailableError("say \"hi\"\n"), OutputFormat::kJson, "r"),
+            "{\"code\":\"UNAVAILABLE\",\"message\":\"say \\\"hi\\\"\\n\",\"requestId\":\"r\"}\n");
+}
+
+TEST(JsonQuote, EscapesControlCharacters) {
+  EXPECT_EQ(JsonQuote(std::string("a\x01" "b")), "\"a\\u0001b\"");
+}
+
+}  // namespace
+}  // namespace refx::cli

@@ -1,0 +1,153 @@
+#include "clients/lib/referral_client.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "clients/lib/handshake_diagnosis.h"
+#include "common/status_details.h"
+#include "common/yaml_proto.h"
+#include "google/rpc/status.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace refx::client {
+namespace {
+
+// Reads one PEM file for `option`, checking it holds `marker` so that a
+// swapped cert/key path fails here, by name, not in the TLS stack.
+absl::StatusOr<std::string> ReadPem(const ConnectionOptions& options,
+                                    const std::string& option, const std::string& path,
+                                    const char* marker) {
+  auto it = options.origin.find(option);
+  const std::string where =
+      it == options.origin.end() ? option : absl::StrCat(option, ", from ", it->second);
+  if (path.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("no ", option, " was given"));
+  }
+  std::string pem;
+  if (!ReadFileToString(path, &pem).ok()) {
+    return absl::NotFoundError(absl::StrCat("cannot read ", path, " (", where, ")"));
+  }
+  if (pem.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " (", where, ") is empty"));
+  }
+  if (!absl::StrContains(pem, marker)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " (", where, ") holds no PEM \"", marker, "\" block"));
+  }
+  return pem;
+}
+
+}  // namespace
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  const auto code = static_cast<absl::StatusCode>(status.error_code());
+  if (!status.error_details().empty()) {
+    google::rpc::Status rpc;
+    // A details blob whose code disagrees with the call's is not trusted:
+    // the call's own code is the one gRPC guarantees.
+    if (rpc.ParseFromString(status.error_details()) &&
+        rpc.code() == static_cast<int>(code)) {
+      return FromRpcStatus(rpc);
+    }
+  }
+  return absl::Status(code, status.error_message());
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
+    const ConnectionOptions& options) {
+  grpc::SslCredentialsOptions ssl;
+  auto roots = ReadPem(options, "ca_file", options.ca_file, "CERTIFICATE");
+  if (!roots.ok()) return roots.status();
+  auto chain = ReadPem(options, "cert_file", options.cert_file, "CERTIFICATE");
+  if (!chain.ok()) return chain.status();
+  auto key = ReadPem(options, "key_file", options.key_file, "PRIVATE KEY");
+  if (!key.ok()) return key.status();
+  ssl.pem_root_certs = *std::move(roots);
+  ssl.pem_cert_chain = *std::move(chain);
+  ssl.pem_private_key = *std::move(key);
+  return grpc::SslCredentials(ssl);
+}
+
+absl::StatusOr<ReferralClient> ReferralClient::Connect(const ConnectionOptions& options) {
+  auto credentials = MakeChannelCredentials(options);
+  if (!credentials.ok()) return credentials.status();
+  grpc::ChannelArguments args;
+  if (!options.server_name_override.empty()) {
+    args.SetSslTargetNameOverride(options.server_name_override);
+  }
+  return ReferralClient(grpc::CreateCustomChannel(options.server, *credentials, args),
+                        options);
+}
+
+ReferralClient::ReferralClient(std::shared_ptr<grpc::Channel> channel,
+                               ConnectionOptions options)
+    : channel_(std::move(channel)),
+      stub_(refx::v1::ReferralService::NewStub(channel_)),
+      options_(std::move(options)) {}
+
+ReferralClient::ReferralClient(
+    std::shared_ptr<refx::v1::ReferralService::StubInterface> stub,
+    ConnectionOptions options)
+    : stub_(std::move(stub)), options_(std::move(options)) {}
+
+void ReferralClient::Prepare(grpc::ClientContext* context) const {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
+  if (!options_.acting_user.empty()) {
+    context->AddMetadata(kActingUserMetadataKey, options_.acting_user);
+  }
+}
+
+absl::Status ReferralClient::Finish(const grpc::Status& status) const {
+  return ExplainConnectionFailure(FromGrpcStatus(status), options_);
+}
+
+absl::StatusOr<refx::v1::Referral> ReferralClient::CreateReferral(
+    const refx::v1::Referral& referral, const std::string& request_id) {
+  refx::v1::CreateReferralRequest request;
+  *request.mutable_referral() = referral;
+  request.set_request_id(request_id);
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::Referral response;
+  grpc::Status status = stub_->CreateReferral(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+absl::StatusOr<refx::v1::Referral> ReferralClient::GetReferral(const std::string& name) {
+  refx::v1::GetReferralRequest request;
+  request.set_name(name);
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::Referral response;
+  grpc::Status status = stub_->GetReferral(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+absl::StatusOr<refx::v1::ListReferralsResponse> ReferralClient::ListReferrals(
+    const refx::v1::ListReferralsRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::ListReferralsResponse response;
+  grpc::Status status = stub_->ListReferrals(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+absl::StatusOr<refx::v1::WhoAmIResponse> ReferralClient::WhoAmI() {
+  refx::v1::WhoAmIRequest request;
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::WhoAmIResponse response;
+  grpc::Status status = stub_->WhoAmI(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+}  // namespace refx::client

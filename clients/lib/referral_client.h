@@ -1,0 +1,101 @@
+// The C++ client library of refx's ReferralService, in the style of
+// google-cloud-cpp: a small, copyable ReferralClient whose every method
+// returns absl::StatusOr, so callers (the `refx` CLI, agency integrations,
+// the end-to-end tests) never see grpc::Status or exceptions.
+//
+// A call's error arrives exactly as the server built it: the
+// google.rpc.Status in the trailing metadata is decoded once (FromGrpcStatus),
+// so BadRequest field violations and the ErrorInfo reason are available
+// through refx::FieldViolationsOf / refx::ErrorReasonOf. Connection and TLS
+// handshake failures are rewritten into an actionable message by
+// handshake_diagnosis.h.
+#ifndef REFX_CLIENTS_LIB_REFERRAL_CLIENT_H_
+#define REFX_CLIENTS_LIB_REFERRAL_CLIENT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "clients/lib/connection_options.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/status.h"
+#include "refx/v1/referral_service.grpc.pb.h"
+
+namespace refx::client {
+
+// The metadata key naming the person acting for the agency (audit only).
+inline constexpr char kActingUserMetadataKey[] = "x-refx-acting-user";
+
+// Converts a finished call's status to absl::Status, keeping the details of
+// the google.rpc.Status in `error_details()` when it parses and its code
+// matches; otherwise just code and message.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// Builds mutual-TLS channel credentials from the files in `options`.
+// NOT_FOUND when a file cannot be read and INVALID_ARGUMENT when it is empty
+// or holds no PEM certificate/key; both messages name the file and the
+// option (and where it was set, when known).
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
+    const ConnectionOptions& options);
+
+class ReferralClient {
+ public:
+  // Creates a channel to `options.server` over mutual TLS. The channel
+  // connects lazily: an unreachable server or a refused certificate shows up
+  // as UNAVAILABLE on the first call, explained by handshake_diagnosis.
+  // Errors are those of MakeChannelCredentials.
+  static absl::StatusOr<ReferralClient> Connect(const ConnectionOptions& options);
+
+  // Uses an existing channel (e.g. an in-process test server's). Only
+  // `timeout`, `acting_user` and the file names (for diagnosis) of `options`
+  // are used.
+  ReferralClient(std::shared_ptr<grpc::Channel> channel, ConnectionOptions options);
+
+  // Uses any stub, e.g. a generated MockReferralServiceStub in unit tests.
+  ReferralClient(std::shared_ptr<refx::v1::ReferralService::StubInterface> stub,
+                 ConnectionOptions options);
+
+  ReferralClient(const ReferralClient&) = default;
+  ReferralClient& operator=(const ReferralClient&) = default;
+  ReferralClient(ReferralClient&&) = default;
+  ReferralClient& operator=(ReferralClient&&) = default;
+
+  // Creates `referral` from the caller's agency. Reusing `request_id` after
+  // an uncertain failure (e.g. DEADLINE_EXCEEDED) is safe: the server
+  // returns the referral first created. INVALID_ARGUMENT with field
+  // violations for a bad referral, or for a reused id with a different
+  // referral; PERMISSION_DENIED if the agency may not create referrals.
+  absl::StatusOr<refx::v1::Referral> CreateReferral(const refx::v1::Referral& referral,
+                                                    const std::string& request_id);
+
+  // Gets `name` (`referrals/{id}`). NOT_FOUND if it does not exist or the
+  // caller's agency is not a party to it.
+  absl::StatusOr<refx::v1::Referral> GetReferral(const std::string& name);
+
+  // One page of the referrals the caller's agency is a party to, newest
+  // first. Pass `next_page_token` back in `page_token` for the next page.
+  absl::StatusOr<refx::v1::ListReferralsResponse> ListReferrals(
+      const refx::v1::ListReferralsRequest& request);
+
+  // How the server sees this client: agency, role, certificate serial and
+  // expiry. The first thing to run after installing a certificate.
+  absl::StatusOr<refx::v1::WhoAmIResponse> WhoAmI();
+
+  const ConnectionOptions& options() const { return options_; }
+
+ private:
+  // Sets the deadline and acting-user metadata on a fresh context.
+  void Prepare(grpc::ClientContext* context) const;
+  // FromGrpcStatus plus connection-failure diagnosis.
+  absl::Status Finish(const grpc::Status& status) const;
+
+  std::shared_ptr<grpc::Channel> channel_;  // Null when built from a stub.
+  std::shared_ptr<refx::v1::ReferralService::StubInterface> stub_;
+  ConnectionOptions options_;
+};
+
+}  // namespace refx::client
+
+#endif  // REFX_CLIENTS_LIB_REFERRAL_CLIENT_H_

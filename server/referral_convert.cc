@@ -1,0 +1,40 @@
+#include "server/referral_convert.h"
+
+#include "core/partnership.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace refx::server {
+
+using google::protobuf::util::TimeUtil;
+
+core::ListReferralsParams ToListParams(const v1::ListReferralsRequest& request) {
+  core::ListReferralsParams p;
+  p.page_size = request.page_size();
+  p.page_token = request.page_token();
+  const auto& f = request.filter();
+  for (int s : f.states()) p.states.push_back(static_cast<v1::Referral::State>(s));
+  p.areas.assign(f.areas().begin(), f.areas().end());
+  p.strands.assign(f.strands().begin(), f.strands().end());
+  for (int t : f.report_types()) p.report_types.push_back(static_cast<v1::ReportType>(t));
+  if (f.has_create_time_from()) {
+    p.created_from = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(f.create_time_from()));
+  }
+  if (f.has_create_time_to()) {
+    p.created_to = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(f.create_time_to()));
+  }
+  return p;
+}
+
+void ToWhoAmIResponse(const core::Caller& caller, const std::string& partnership_id, v1::WhoAmIResponse* out) {
+  out->set_agency(core::AgencyName(caller.agency_id));
+  out->set_display_name(caller.display_name);
+  out->set_agency_type(caller.agency_type);
+  out->set_role(caller.role);
+  out->set_spiffe_id(caller.spiffe_id);
+  out->set_certificate_serial(caller.certificate_serial);
+  *out->mutable_certificate_expire_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(caller.certificate_not_after));
+  out->set_partnership(partnership_id);
+}
+
+}  // namespace refx::server

@@ -1,0 +1,134 @@
+#include "server/server.h"
+
+#include "absl/strings/str_cat.h"
+#include "auth/agency_verifier.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
+#include "grpcpp/server_builder.h"
+#include "server/server_config.h"
+
+namespace refx::server {
+namespace {
+
+constexpr char kServiceName[] = "refx.v1.ReferralService";
+
+// Mutual TLS with client certificates required and verified against the
+// agency issuing CA only, files re-read every refresh interval (rotation
+// without restart), and the agency check in the handshake.
+std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
+    const config::v1::TlsConfig& tls, std::shared_ptr<const core::Partnership> partnership) {
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      tls.server_key_file(), tls.server_cert_file(), tls.client_ca_file(), tls.refresh_interval_seconds());
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.set_certificate_verifier(auth::MakeAgencyCertificateVerifier(std::move(partnership)));
+  options.set_check_call_host(false);
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
+  REFX_RETURN_IF_ERROR(ValidateServerConfig(options.config));
+  auto server = std::unique_ptr<RefxServer>(new RefxServer());
+  server->options_ = std::move(options);
+  const auto& config = server->options_.config;
+  REFX_ASSIGN_OR_RETURN(server->partnership_, core::Partnership::Load(config.partnership_file()));
+
+  storage::sqlite::SqliteStore::Options store_options;
+  store_options.path = config.storage().sqlite_path();
+  store_options.max_batch_size = config.storage().max_batch_size();
+  store_options.read_connections = config.storage().read_connections();
+  REFX_ASSIGN_OR_RETURN(server->store_, storage::sqlite::SqliteStore::Create(store_options));
+
+  core::ReferralManager::Options manager_options;
+  manager_options.partnership = server->partnership_;
+  manager_options.store = server->store_.get();
+  manager_options.clock = server->options_.clock;
+  REFX_ASSIGN_OR_RETURN(server->referrals_, core::ReferralManager::Create(manager_options));
+
+  server->pool_ = std::make_unique<WorkPool>(config.limits().worker_threads());
+  server->referral_service_ =
+      std::make_unique<ReferralServiceImpl>(server->partnership_, server->referrals_.get(), server->pool_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  if (config.development().enable_reflection()) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen_address(), MakeServerCredentials(config.tls(), server->partnership_),
+                           &server->port_);
+  builder.RegisterService(server->referral_service_.get());
+  const auto& limits = config.limits();
+  builder.SetMaxReceiveMessageSize(limits.max_receive_message_bytes());
+  builder.SetMaxSendMessageSize(limits.max_send_message_bytes());
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, limits.keepalive_time_seconds() * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, limits.keepalive_timeout_seconds() * 1000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, limits.max_connection_age_seconds() * 1000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             limits.max_connection_age_grace_seconds() * 1000);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("listen_address: cannot listen on ", config.listen_address(),
+                                               " (address in use, or not a local address?)"));
+  }
+  server->health_thread_ = std::thread([s = server.get()] { s->HealthLoop(); });
+  log::Info("server_started", {{"address", config.listen_address()},
+                               {"port", absl::StrCat(server->port_)},
+                               {"partnership", server->partnership_->id()},
+                               {"agencies", absl::StrCat(server->partnership_->config().agencies_size())},
+                               {"schema_version", absl::StrCat(server->store_->schema_version())},
+                               {"reflection", config.development().enable_reflection() ? "on" : "off"}});
+  return server;
+}
+
+// Readiness follows the store: NOT_SERVING while it cannot answer, so a load
+// balancer stops sending calls that would fail.
+void RefxServer::HealthLoop() {
+  bool last = false;
+  bool first = true;
+  do {
+    const absl::Status health = store_->CheckHealth();
+    const bool serving = health.ok();
+    if (first || serving != last) {
+      auto* service = server_->GetHealthCheckService();
+      service->SetServingStatus(serving);
+      service->SetServingStatus(kServiceName, serving);
+      if (!first || !serving) {
+        log::Event(serving ? log::Level::kInfo : log::Level::kError, "health_changed",
+                   {{"serving", serving ? "true" : "false"},
+                    {"reason", serving ? "" : std::string(health.message())}});
+      }
+      last = serving;
+      first = false;
+    }
+  } while (!stop_health_.WaitForNotificationWithTimeout(absl::Seconds(2)));
+}
+
+void RefxServer::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  log::Info("server_stopping", {{"grace_ms", absl::StrCat(absl::ToInt64Milliseconds(grace))}});
+  stop_health_.Notify();
+  if (health_thread_.joinable()) health_thread_.join();
+  server_->GetHealthCheckService()->Shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
+  server_->Wait();
+  pool_.reset();   // runs and finishes any queued work
+  store_.reset();  // commits the last batch
+  log::Info("server_stopped");
+}
+
+RefxServer::~RefxServer() {
+  if (server_ != nullptr) Shutdown(absl::ZeroDuration());
+}
+
+}  // namespace refx::server

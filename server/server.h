@@ -1,0 +1,63 @@
+// The composition root of refx-server: builds the partnership registry, the
+// store, the core managers, the mTLS credentials and the gRPC server from one
+// validated config, and owns them for the server's lifetime. Tests start it
+// in-process on port 0 exactly as main does.
+#ifndef REFX_SERVER_SERVER_H_
+#define REFX_SERVER_SERVER_H_
+
+#include <memory>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "common/clock.h"
+#include "core/partnership.h"
+#include "core/referral_manager.h"
+#include "grpcpp/server.h"
+#include "refx/config/v1/server_config.pb.h"
+#include "server/referral_service.h"
+#include "server/work_pool.h"
+#include "storage/sqlite/sqlite_store.h"
+
+namespace refx::server {
+
+class RefxServer {
+ public:
+  struct Options {
+    // Defaults applied and paths resolved (LoadServerConfig).
+    config::v1::ServerConfig config;
+    const Clock* clock = nullptr;  // default: the system clock
+  };
+
+  // Validates the config, opens everything and starts serving. Fails with
+  // the key and file named if anything is missing or invalid.
+  static absl::StatusOr<std::unique_ptr<RefxServer>> Start(Options options);
+
+  // Stops taking calls, gives calls in flight `grace`, then closes the store.
+  void Shutdown(absl::Duration grace);
+  ~RefxServer();
+
+  // The port bound (useful with port 0).
+  int port() const { return port_; }
+  const core::Partnership& partnership() const { return *partnership_; }
+
+ private:
+  RefxServer() = default;
+  void HealthLoop();
+
+  Options options_;
+  std::shared_ptr<const core::Partnership> partnership_;
+  std::unique_ptr<storage::sqlite::SqliteStore> store_;
+  std::unique_ptr<core::ReferralManager> referrals_;
+  std::unique_ptr<WorkPool> pool_;
+  std::unique_ptr<ReferralServiceImpl> referral_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  absl::Notification stop_health_;
+  std::thread health_thread_;
+  bool shut_down_ = false;
+};
+
+}  // namespace refx::server
+
+#endif  // REFX_SERVER_SERVER_H_

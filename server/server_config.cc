@@ -1,0 +1,115 @@
+#include "server/server_config.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "auth/pki/certificate_authority.h"
+#include "common/status_macros.h"
+#include "common/yaml_proto.h"
+
+namespace refx::server {
+namespace {
+
+std::string Resolve(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+void Default(std::string* value, const char* fallback) {
+  if (value->empty()) *value = fallback;
+}
+
+absl::Status CheckReadable(const std::string& key, const std::string& path) {
+  if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(key, ": required"));
+  if (::access(path.c_str(), R_OK) != 0) {
+    return absl::NotFoundError(absl::StrCat(key, ": cannot read ", path,
+                                            " (missing, or not readable by this user)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
+  Default(c->mutable_listen_address(), "127.0.0.1:50051");
+  Default(c->mutable_partnership_file(), "partnership.yaml");
+  auto* tls = c->mutable_tls();
+  Default(tls->mutable_server_cert_file(), "pki/server.pem");
+  Default(tls->mutable_server_key_file(), "pki/server.key");
+  Default(tls->mutable_client_ca_file(), "pki/agency-ca.pem");
+  if (tls->refresh_interval_seconds() == 0) tls->set_refresh_interval_seconds(10);
+  auto* storage = c->mutable_storage();
+  Default(storage->mutable_sqlite_path(), "refx.db");
+  if (storage->max_batch_size() == 0) storage->set_max_batch_size(256);
+  if (storage->read_connections() == 0) storage->set_read_connections(4);
+  auto* limits = c->mutable_limits();
+  if (limits->max_receive_message_bytes() == 0) limits->set_max_receive_message_bytes(1 << 20);
+  if (limits->max_send_message_bytes() == 0) limits->set_max_send_message_bytes(4 << 20);
+  if (limits->keepalive_time_seconds() == 0) limits->set_keepalive_time_seconds(60);
+  if (limits->keepalive_timeout_seconds() == 0) limits->set_keepalive_timeout_seconds(20);
+  if (limits->max_connection_age_seconds() == 0) limits->set_max_connection_age_seconds(3600);
+  if (limits->max_connection_age_grace_seconds() == 0) limits->set_max_connection_age_grace_seconds(30);
+  if (limits->worker_threads() == 0) limits->set_worker_threads(16);
+  if (limits->shutdown_grace_seconds() == 0) limits->set_shutdown_grace_seconds(10);
+  Default(c->mutable_logging()->mutable_level(), "info");
+  Default(c->mutable_logging()->mutable_format(), "text");
+
+  c->set_partnership_file(Resolve(base_dir, c->partnership_file()));
+  tls->set_server_cert_file(Resolve(base_dir, tls->server_cert_file()));
+  tls->set_server_key_file(Resolve(base_dir, tls->server_key_file()));
+  tls->set_client_ca_file(Resolve(base_dir, tls->client_ca_file()));
+  storage->set_sqlite_path(Resolve(base_dir, storage->sqlite_path()));
+}
+
+absl::StatusOr<config::v1::ServerConfig> LoadServerConfig(const std::string& path) {
+  config::v1::ServerConfig config;
+  std::string base_dir = std::filesystem::current_path().string();
+  if (!path.empty()) {
+    REFX_RETURN_IF_ERROR(ReadYamlFileToProto(path, &config));
+    base_dir = std::filesystem::absolute(path).parent_path().string();
+  }
+  ApplyDefaults(base_dir, &config);
+  return config;
+}
+
+absl::Status ValidateServerConfig(const config::v1::ServerConfig& c) {
+  const auto& tls = c.tls();
+  REFX_RETURN_IF_ERROR(CheckReadable("partnership_file", c.partnership_file()));
+  REFX_RETURN_IF_ERROR(CheckReadable("tls.server_cert_file", tls.server_cert_file()));
+  REFX_RETURN_IF_ERROR(CheckReadable("tls.server_key_file", tls.server_key_file()));
+  REFX_RETURN_IF_ERROR(CheckReadable("tls.client_ca_file", tls.client_ca_file()));
+  std::string pem;
+  REFX_RETURN_IF_ERROR(ReadFileToString(tls.server_cert_file(), &pem));
+  if (!pki::Certificate::FromPem(pem).ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls.server_cert_file: ", tls.server_cert_file(), " holds no PEM certificate"));
+  }
+  REFX_RETURN_IF_ERROR(ReadFileToString(tls.server_key_file(), &pem));
+  if (!pki::PrivateKey::FromPem(pem).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("tls.server_key_file: ", tls.server_key_file(),
+                                                   " holds no unencrypted PEM private key"));
+  }
+  REFX_RETURN_IF_ERROR(ReadFileToString(tls.client_ca_file(), &pem));
+  auto cas = pki::Certificate::AllFromPem(pem);
+  if (!cas.ok() || cas->empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls.client_ca_file: ", tls.client_ca_file(), " holds no PEM certificate"));
+  }
+  const auto& l = c.limits();
+  auto positive = [](const char* key, int64_t v) {
+    return v > 0 ? absl::OkStatus() : absl::InvalidArgumentError(absl::StrCat(key, ": must be positive"));
+  };
+  REFX_RETURN_IF_ERROR(positive("limits.max_receive_message_bytes", l.max_receive_message_bytes()));
+  REFX_RETURN_IF_ERROR(positive("limits.max_send_message_bytes", l.max_send_message_bytes()));
+  REFX_RETURN_IF_ERROR(positive("limits.worker_threads", l.worker_threads()));
+  REFX_RETURN_IF_ERROR(positive("limits.max_connection_age_seconds", l.max_connection_age_seconds()));
+  REFX_RETURN_IF_ERROR(positive("tls.refresh_interval_seconds", tls.refresh_interval_seconds()));
+  if (c.logging().format() != "text" && c.logging().format() != "json") {
+    return absl::InvalidArgumentError("logging.format: must be text or json");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace refx::server
