@@ -1,0 +1,148 @@
+#include "tests/testing/server_fixture.h"
+
+#include <stdlib.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/yaml_proto.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "refx/config/v1/partnership.pb.h"
+#include "server/server_config.h"
+
+namespace refx::testing {
+namespace {
+
+absl::Status WriteFile(const std::string& path, const std::string& contents) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << contents;
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &json, options);
+  return json;
+}
+
+}  // namespace
+
+std::string MakeTempDir(const std::string& label) {
+  const char* base = getenv("TMPDIR");
+  std::string pattern = absl::StrCat(base != nullptr && *base ? base : "/tmp", "/refx-", label, "-XXXXXX");
+  if (mkdtemp(pattern.data()) == nullptr) {
+    std::perror("mkdtemp");
+    std::abort();
+  }
+  return pattern;
+}
+
+std::string SourcePath(const std::string& relative) { return absl::StrCat(REFX_SOURCE_DIR, "/", relative); }
+
+v1::Referral ValidReferral(const std::string& recipient) {
+  v1::Referral r;
+  r.set_report_type(v1::HATE_CRIME);
+  auto* strand = r.add_strands();
+  strand->set_strand("race");
+  strand->set_basis(v1::Strand::PERCEIVED);
+  r.set_perceived_by(v1::PERCEIVED_BY_VICTIM);
+  r.set_reporting_channel(v1::REPORTING_CHANNEL_POLICE);
+  r.set_area("leicester");
+  r.set_incident_narrative("Racist abuse shouted at the victim at a bus stop.");
+  r.mutable_victim()->set_given_name("Sam");
+  r.mutable_victim()->set_family_name("Example");
+  r.mutable_victim()->mutable_consent()->set_status(v1::Consent::GIVEN);
+  r.add_recipient_agencies(absl::StrCat("agencies/", recipient));
+  return r;
+}
+
+absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(Options options) {
+  auto ts = std::unique_ptr<TestServer>(new TestServer());
+  ts->directory_ = MakeTempDir("server");
+
+  config::v1::Partnership partnership;
+  REFX_RETURN_IF_ERROR(ReadYamlFileToProto(SourcePath("config/partnership.yaml"), &partnership));
+  auto* suspended = partnership.add_agencies();
+  suspended->set_id(kSuspended);
+  suspended->set_display_name("Suspended test agency");
+  suspended->set_type(config::v1::DISTRICT_COUNCIL);
+  suspended->set_role("community_safety");
+  suspended->set_suspended(true);
+  REFX_RETURN_IF_ERROR(WriteFile(ts->directory_ + "/partnership.yaml", ToJson(partnership)));
+
+  std::vector<std::string> agency_ids;
+  for (const auto& a : partnership.agencies()) agency_ids.push_back(a.id());
+  agency_ids.push_back(kUnregistered);
+  REFX_ASSIGN_OR_RETURN(ts->pki_, TestPki::Create(ts->directory_ + "/pki", partnership.trust_domain(), agency_ids));
+
+  config::v1::ServerConfig& c = ts->config_;
+  c.set_listen_address("127.0.0.1:0");
+  c.mutable_tls()->set_refresh_interval_seconds(1);
+  c.mutable_limits()->set_shutdown_grace_seconds(1);
+  c.mutable_limits()->set_worker_threads(8);
+  if (options.customize) options.customize(&c);
+  server::ApplyDefaults(ts->directory_, &c);
+  REFX_RETURN_IF_ERROR(WriteFile(ts->config_path(), ToJson(c)));
+  REFX_RETURN_IF_ERROR(ts->StartServer());
+  return ts;
+}
+
+absl::Status TestServer::StartServer() {
+  server::RefxServer::Options options;
+  options.config = config_;
+  REFX_ASSIGN_OR_RETURN(server_, server::RefxServer::Start(std::move(options)));
+  return absl::OkStatus();
+}
+
+TestServer::~TestServer() { Stop(); }
+
+void TestServer::Stop() {
+  if (server_ != nullptr) {
+    server_->Shutdown(absl::Seconds(1));
+    server_.reset();
+  }
+}
+
+absl::Status TestServer::Restart() {
+  Stop();
+  return StartServer();
+}
+
+std::string TestServer::address() const { return absl::StrCat("localhost:", server_->port()); }
+
+std::shared_ptr<grpc::Channel> TestServer::Channel(const TestPki::ClientCert& cert) const {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = pki_->root_ca_pem();
+  ssl.pem_cert_chain = cert.cert_chain_pem;
+  ssl.pem_private_key = cert.key_pem;
+  grpc::ChannelArguments args;
+  // Each test channel gets its own connection: never reuse another
+  // client's TLS session or certificate.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  static std::atomic<int> counter{0};
+  args.SetInt("refx.test_channel", counter++);
+  return grpc::CreateCustomChannel(address(), grpc::SslCredentials(ssl), args);
+}
+
+client::ReferralClient TestServer::Client(const std::string& agency_id) const {
+  return ClientWith(pki_->Agency(agency_id));
+}
+
+client::ReferralClient TestServer::ClientWith(const TestPki::ClientCert& cert) const {
+  client::ConnectionOptions options;
+  options.server = address();
+  options.timeout = absl::Seconds(10);
+  return client::ReferralClient(Channel(cert), options);
+}
+
+}  // namespace refx::testing
