@@ -1,0 +1,266 @@
+// The contract every ReferralStore backend keeps (storage/referral_store.h),
+// run against each backend. SQLite now; PostgreSQL joins the parameter list
+// when its backend lands.
+#include <sqlite3.h>
+
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "storage/sqlite/sqlite_store.h"
+#include "tests/testing/server_fixture.h"
+
+namespace refx::storage {
+namespace {
+
+struct Backend {
+  std::string name;
+  std::function<std::unique_ptr<ReferralStore>(const std::string& dir)> open;
+};
+
+void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
+
+std::unique_ptr<ReferralStore> OpenSqlite(const std::string& dir, int batch = 256) {
+  sqlite::SqliteStore::Options options;
+  options.path = dir + "/store.db";
+  options.max_batch_size = batch;
+  auto store = sqlite::SqliteStore::Create(options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+StoredReferral Referral(const std::string& id, const std::string& sender, std::vector<std::string> recipients,
+                        absl::Time created, const std::string& area = "leicester") {
+  StoredReferral r;
+  r.id = id;
+  r.sender_agency = sender;
+  r.recipient_agencies = std::move(recipients);
+  r.state = 1;
+  r.area = area;
+  r.report_type = 1;
+  r.strands = {"race"};
+  r.create_time = r.update_time = created;
+  r.etag = "e-" + id;
+  r.document = "doc-" + id;
+  return r;
+}
+
+CreateReferralRequest Request(StoredReferral r, const std::string& request_id, const std::string& fp = "fp") {
+  CreateReferralRequest req;
+  req.request_id = request_id;
+  req.request_fingerprint = fp;
+  req.referral = std::move(r);
+  return req;
+}
+
+class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("store");
+    store_ = GetParam().open(dir_);
+    ASSERT_NE(store_, nullptr);
+  }
+  std::string dir_;
+  std::unique_ptr<ReferralStore> store_;
+};
+
+TEST_P(StoreConformanceTest, CreateThenGetReturnsEveryColumn) {
+  const absl::Time t = absl::FromUnixMicros(1790000000123456);
+  auto created = store_->CreateReferral(Request(Referral("a1", "police", {"city", "county"}, t), "r1"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_FALSE(created->replayed);
+  auto got = store_->GetReferral("a1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->sender_agency, "police");
+  EXPECT_EQ(got->recipient_agencies, (std::vector<std::string>{"city", "county"}));
+  EXPECT_EQ(got->create_time, t);
+  EXPECT_EQ(got->etag, "e-a1");
+  EXPECT_EQ(got->document, "doc-a1");
+  EXPECT_EQ(got->strands, std::vector<std::string>{"race"});
+  EXPECT_EQ(store_->GetReferral("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(StoreConformanceTest, IdempotencyKeysArePerSender) {
+  const absl::Time t = absl::Now();
+  ASSERT_TRUE(store_->CreateReferral(Request(Referral("a1", "police", {"city"}, t), "r1", "fp1")).ok());
+  auto replay = store_->CreateReferral(Request(Referral("a2", "police", {"city"}, t), "r1", "fp1"));
+  ASSERT_TRUE(replay.ok());
+  EXPECT_TRUE(replay->replayed);
+  EXPECT_EQ(replay->referral.id, "a1");
+  EXPECT_EQ(store_->GetReferral("a2").status().code(), absl::StatusCode::kNotFound);
+  auto conflict = store_->CreateReferral(Request(Referral("a3", "police", {"city"}, t), "r1", "fp2"));
+  EXPECT_EQ(conflict.status().code(), absl::StatusCode::kAlreadyExists);
+  auto other_sender = store_->CreateReferral(Request(Referral("a4", "city", {"police"}, t), "r1", "fp2"));
+  ASSERT_TRUE(other_sender.ok());
+  EXPECT_FALSE(other_sender->replayed);
+}
+
+TEST_P(StoreConformanceTest, ListIsPerPartyNewestFirstWithKeysetCursor) {
+  const absl::Time base = absl::FromUnixSeconds(1790000000);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(store_->CreateReferral(Request(Referral(absl::StrCat("r", i), "police", {i % 2 ? "city" : "county"},
+                                                        base + absl::Seconds(i / 2)),
+                                               absl::StrCat("q", i)))
+                    .ok());
+  }
+  ListReferralsQuery q;
+  q.party_agency = "city";
+  q.limit = 100;
+  auto city = store_->ListReferrals(q);
+  ASSERT_TRUE(city.ok());
+  EXPECT_EQ(city->size(), 5u);
+  q.party_agency = "police";
+  q.limit = 3;
+  std::vector<std::string> order;
+  while (true) {
+    auto page = store_->ListReferrals(q);
+    ASSERT_TRUE(page.ok());
+    for (const auto& r : *page) order.push_back(r.id);
+    if (page->size() < 3) break;
+    q.after = ListCursor{page->back().create_time, page->back().id};
+  }
+  // Ties on create_time break by id, descending.
+  EXPECT_EQ(order, (std::vector<std::string>{"r9", "r8", "r7", "r6", "r5", "r4", "r3", "r2", "r1", "r0"}));
+  q.party_agency = "stranger";
+  q.after.reset();
+  EXPECT_TRUE(store_->ListReferrals(q)->empty());
+}
+
+TEST_P(StoreConformanceTest, ListFiltersCombine) {
+  const absl::Time base = absl::FromUnixSeconds(1790000000);
+  auto a = Referral("a", "police", {"city"}, base, "leicester");
+  auto b = Referral("b", "police", {"city"}, base + absl::Seconds(10), "blaby");
+  b.strands = {"disability", "race"};
+  b.report_type = 2;
+  ASSERT_TRUE(store_->CreateReferral(Request(a, "1")).ok());
+  ASSERT_TRUE(store_->CreateReferral(Request(b, "2")).ok());
+  auto ids = [&](ListReferralsQuery q) {
+    q.party_agency = "city";
+    std::set<std::string> out;
+    auto rows = store_->ListReferrals(q);
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    if (rows.ok()) {
+      for (const auto& r : *rows) out.insert(r.id);
+    }
+    return out;
+  };
+  ListReferralsQuery q;
+  q.areas = {"blaby"};
+  EXPECT_EQ(ids(q), std::set<std::string>{"b"});
+  q = {};
+  q.strands = {"disability"};
+  EXPECT_EQ(ids(q), std::set<std::string>{"b"});
+  q = {};
+  q.report_types = {1};
+  EXPECT_EQ(ids(q), std::set<std::string>{"a"});
+  q = {};
+  q.created_from = base + absl::Seconds(1);
+  EXPECT_EQ(ids(q), std::set<std::string>{"b"});
+  q = {};
+  q.created_to = base + absl::Seconds(10);
+  EXPECT_EQ(ids(q), std::set<std::string>{"a"});
+  q = {};
+  q.states = {2};
+  EXPECT_TRUE(ids(q).empty());
+  // Filter values are data, never SQL.
+  q = {};
+  q.areas = {"x\") OR 1=1 --", "'; DROP TABLE referrals; --"};
+  EXPECT_TRUE(ids(q).empty());
+  EXPECT_TRUE(store_->GetReferral("a").ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
+                         ::testing::Values(Backend{"sqlite", [](const std::string& d) { return OpenSqlite(d); }}),
+                         [](const auto& info) { return info.param.name; });
+
+// SQLite specifics: durability settings, migrations and group commit.
+TEST(SqliteStoreTest, ConcurrentWritesShareCommits) {
+  const std::string dir = testing::MakeTempDir("group");
+  sqlite::SqliteStore::Options options;
+  options.path = dir + "/g.db";
+  auto store = sqlite::SqliteStore::Create(options);
+  ASSERT_TRUE(store.ok());
+  constexpr int kThreads = 32, kEach = 20;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string id = absl::StrCat("t", t, "-", i);
+        if ((*store)->CreateReferral(Request(Referral(id, "police", {"city"}, absl::Now()), id)).ok()) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kThreads * kEach);
+  // Group commit: many calls per fsync. One commit per call would be 640.
+  EXPECT_LT((*store)->commits(), kThreads * kEach / 2) << "commits=" << (*store)->commits();
+  ListReferralsQuery q;
+  q.party_agency = "city";
+  q.limit = 10000;
+  EXPECT_EQ((*store)->ListReferrals(q)->size(), static_cast<size_t>(kThreads * kEach));
+}
+
+TEST(SqliteStoreTest, AFailedWriteDoesNotTakeItsBatchMatesWithIt) {
+  const std::string dir = testing::MakeTempDir("savepoint");
+  sqlite::SqliteStore::Options options;
+  options.path = dir + "/s.db";
+  auto store = sqlite::SqliteStore::Create(options);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->CreateReferral(Request(Referral("dup", "police", {"city"}, absl::Now()), "first")).ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0}, failed{0};
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      // Even threads reuse the primary key "dup" (a constraint failure).
+      const std::string id = t % 2 == 0 ? "dup" : absl::StrCat("fine", t);
+      auto r = (*store)->CreateReferral(Request(Referral(id, "police", {"city"}, absl::Now()), absl::StrCat("q", t)));
+      (r.ok() ? ok : failed)++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 8);
+  EXPECT_EQ(failed.load(), 8);
+  for (int t = 1; t < 16; t += 2) EXPECT_TRUE((*store)->GetReferral(absl::StrCat("fine", t)).ok());
+}
+
+TEST(SqliteStoreTest, OpensWithWalFullSyncAndRecordsTheSchemaVersion) {
+  const std::string dir = testing::MakeTempDir("pragmas");
+  sqlite::SqliteStore::Options options;
+  options.path = dir + "/p.db";
+  {
+    auto store = sqlite::SqliteStore::Create(options);
+    ASSERT_TRUE(store.ok());
+    EXPECT_EQ((*store)->schema_version(), 1);
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(options.path.c_str(), &db), SQLITE_OK);
+  auto scalar = [&](const char* sql) {
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
+    std::string out;
+    if (sqlite3_step(stmt) == SQLITE_ROW) out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+    return out;
+  };
+  EXPECT_EQ(scalar("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(scalar("SELECT MAX(version) FROM schema_migrations"), "1");
+  // A database from a newer binary is refused rather than misread.
+  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 'future', 0)", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto newer = sqlite::SqliteStore::Create(options);
+  EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SqliteStoreTest, UnwritableLocationIsAClearError) {
+  sqlite::SqliteStore::Options options;
+  options.path = "/nonexistent-dir/refx.db";
+  auto store = sqlite::SqliteStore::Create(options);
+  EXPECT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("/nonexistent-dir/refx.db"), absl::string_view::npos);
+}
+
+}  // namespace
+}  // namespace refx::storage
