@@ -21,6 +21,7 @@ certificate profiles (ECDSA P-256, agency URI SANs, name constraints):
   DIR/agency-ca.pem        the server's client-trust bundle (tls.client_ca_file)
   DIR/server.pem, .key     the server certificate (localhost, 127.0.0.1, ::1)
   DIR/agencies/ID.pem,.key one certificate per agency of the partnership
+  DIR/profiles.yaml        a `refx --config` profile per agency
 The CA keys are not kept: rerun with --force to rebuild it all.
 Never use a development PKI in production.
 
@@ -52,15 +53,28 @@ int RunDevPki(const std::string& dir, const std::string& partnership_path, const
     }
     return 1;
   }
+  // A client profile per agency, so `refx --config DIR/profiles.yaml
+  // --profile AGENCY ...` works at once. Paths are relative to this file.
+  std::string profiles = "# refx client profiles for the development PKI (one per agency).\n"
+                         "# Use: refx --config " + dir + "/profiles.yaml --profile AGENCY_ID whoami\n";
+  absl::StrAppend(&profiles, "default_profile: ", options.agencies[0].id, "\nprofiles:\n");
+  for (const auto& agency : options.agencies) {
+    absl::StrAppend(&profiles, "  ", agency.id, ":\n    server: localhost:50051\n    ca_file: root-ca.pem\n",
+                    "    cert_file: agencies/", agency.id, ".pem\n    key_file: agencies/", agency.id, ".key\n");
+  }
+  absl::Status written = refx::pki::WriteFileAtomically(dir + "/profiles.yaml", profiles, 0644);
+  if (!written.ok()) {
+    std::fprintf(stderr, "refx-admin: dev-pki: %s\n", std::string(written.message()).c_str());
+    return 1;
+  }
   std::printf("Development PKI for partnership %s (trust domain %s) written to %s:\n",
               (*partnership)->id().c_str(), options.trust_domain.c_str(), dir.c_str());
   std::printf("  root-ca.pem, agency-ca.pem, server.pem/.key and %zu agency certificates (valid %d days)\n",
               options.agencies.size(), days);
+  std::printf("  and %s/profiles.yaml, a refx client profile per agency\n", dir.c_str());
   std::printf("\nNext:\n  refx-server --config config/dev-server.yaml\n"
-              "  refx --server localhost:50051 --ca-file %s/root-ca.pem \\\n"
-              "       --cert-file %s/agencies/%s.pem --key-file %s/agencies/%s.key whoami\n",
-              dir.c_str(), dir.c_str(), options.agencies[0].id.c_str(), dir.c_str(),
-              options.agencies[0].id.c_str());
+              "  refx --config %s/profiles.yaml --profile %s whoami\n",
+              dir.c_str(), options.agencies[0].id.c_str());
   return 0;
 }
 

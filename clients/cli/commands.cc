@@ -362,8 +362,8 @@ void AddCreate(CLI::App* app, CommandLine* f) {
       "      --strand religion_or_belief:actual:Islam --perceived-by victim \\\n"
       "      --channel police --area charnwood --occurred 2024-05-01T18:30:00Z \\\n"
       "      --narrative-file statement.txt --victim-given-name Sam --consent given \\\n"
-      "      --recipient charnwood-bc --risk medium\n"
-      "  refx create --from-file draft.yaml --recipient leicester-city --request-id \\\n"
+      "      --recipient charnwood-borough-council --risk medium\n"
+      "  refx create --from-file draft.yaml --recipient leicester-city-council --request-id \\\n"
       "      0b6f3c1e-2f44-4a8e-9c1d-5a7e2b9d0c11   # retry after a timeout\n");
 }
 
@@ -403,7 +403,7 @@ Commands::Commands(CLI::App* app) : app_(app), flags_(std::make_unique<CommandLi
       "ca_file, cert_file, key_file, server_name_override, acting_user, timeout}}).\n\n"
       "EXAMPLES\n"
       "  refx whoami --profile test\n"
-      "  refx get 01HX2Y3Z -o json\n\n",
+      "  refx get 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 -o json\n\n",
       ExitCodesHelp()));
 
   f->whoami = app->add_subcommand("whoami", "Show how the server sees your certificate");
@@ -418,8 +418,8 @@ Commands::Commands(CLI::App* app) : app_(app), flags_(std::make_unique<CommandLi
   f->get->add_option("NAME_OR_ID", f->name, "referrals/ID or ID")->required();
   f->get->footer(
       "EXAMPLES\n"
-      "  refx get referrals/01HX2Y3Z\n"
-      "  refx get 01HX2Y3Z --output json\n");
+      "  refx get referrals/5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10\n"
+      "  refx get 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 --output json\n");
 
   AddList(app, f);
   for (CLI::App* sub : {f->whoami, f->create, f->get, f->list}) sub->fallthrough();

@@ -1,5 +1,7 @@
 #include "storage/sqlite/sqlite_store.h"
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
@@ -136,6 +138,17 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Create(const Options& 
 }
 
 absl::Status SqliteStore::Open() {
+  // Create the database's directory (owner-only: it will hold personal data).
+  const std::filesystem::path parent = std::filesystem::path(options_.path).parent_path();
+  if (!parent.empty() && !std::filesystem::exists(parent)) {
+    std::error_code error;
+    std::filesystem::create_directories(parent, error);
+    if (!error) std::filesystem::permissions(parent, std::filesystem::perms::owner_all, error);
+    if (error) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot create database directory ", parent.string(), ": ", error.message()));
+    }
+  }
   REFX_ASSIGN_OR_RETURN(writer_conn_, Connection::Open(options_.path, /*read_only=*/false));
   REFX_RETURN_IF_ERROR(Migrate(writer_conn_.get()));
   {

@@ -256,10 +256,10 @@ TEST(SqliteStoreTest, OpensWithWalFullSyncAndRecordsTheSchemaVersion) {
 
 TEST(SqliteStoreTest, UnwritableLocationIsAClearError) {
   sqlite::SqliteStore::Options options;
-  options.path = "/nonexistent-dir/refx.db";
+  options.path = "/proc/refx-cannot-exist/refx.db";
   auto store = sqlite::SqliteStore::Create(options);
   EXPECT_FALSE(store.ok());
-  EXPECT_NE(store.status().message().find("/nonexistent-dir/refx.db"), absl::string_view::npos);
+  EXPECT_NE(store.status().message().find("/proc/refx-cannot-exist"), absl::string_view::npos);
 }
 
 }  // namespace
