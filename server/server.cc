@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "auth/agency_verifier.h"
 #include "common/log.h"
@@ -9,6 +11,8 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
+#include "grpcpp/impl/server_builder_option.h"
+#include "grpcpp/impl/server_builder_plugin.h"
 #include "grpcpp/server_builder.h"
 #include "server/server_config.h"
 
@@ -32,6 +36,19 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
   options.set_check_call_host(false);
   return grpc::experimental::TlsServerCredentials(options);
 }
+
+// Linking grpc++_reflection registers its plugin with every ServerBuilder
+// from a static initializer, which would serve reflection to any agency in
+// production. This option takes it out again unless reflection is wanted.
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [](const auto& p) { return p->name().find("reflection") != std::string::npos; }),
+                   plugins->end());
+  }
+};
 
 }  // namespace
 
@@ -59,8 +76,12 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
       std::make_unique<ReferralServiceImpl>(server->partnership_, server->referrals_.get(), server->pool_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
-  if (config.development().enable_reflection()) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  if (config.development().enable_reflection()) {
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  } else {
+    builder.SetOption(std::make_unique<WithoutReflection>());
+  }
   builder.AddListeningPort(config.listen_address(), MakeServerCredentials(config.tls(), server->partnership_),
                            &server->port_);
   builder.RegisterService(server->referral_service_.get());
