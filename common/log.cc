@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/json_text.h"
 
 namespace refx::log {
 namespace {
@@ -22,28 +23,6 @@ absl::string_view LevelName(Level level) {
     case Level::kError: return "error";
   }
   return "info";
-}
-
-// Escapes control characters, quotes and backslashes so that one event is
-// always exactly one line whatever the values contain.
-void AppendEscaped(std::string* out, absl::string_view value) {
-  for (unsigned char c : value) {
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out->append(buf);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
 }
 
 bool NeedsQuotes(absl::string_view v) {
@@ -77,26 +56,26 @@ void Event(Level level, absl::string_view event, std::initializer_list<Field> fi
   line.reserve(128);
   if (g_json.load(std::memory_order_relaxed)) {
     absl::StrAppend(&line, "{\"ts\":\"", ts, "\",\"level\":\"", LevelName(level), "\",\"event\":\"");
-    AppendEscaped(&line, event);
+    AppendJsonEscaped(&line, event);
     line.push_back('"');
     for (const auto& [key, value] : fields) {
       line.append(",\"");
-      AppendEscaped(&line, key);
+      AppendJsonEscaped(&line, key);
       line.append("\":\"");
-      AppendEscaped(&line, value);
+      AppendJsonEscaped(&line, value);
       line.push_back('"');
     }
     line.append("}\n");
   } else {
     absl::StrAppend(&line, "ts=", ts, " level=", LevelName(level), " event=");
-    AppendEscaped(&line, event);
+    AppendJsonEscaped(&line, event);
     for (const auto& [key, value] : fields) {
       line.push_back(' ');
       line.append(key.data(), key.size());
       line.push_back('=');
       if (NeedsQuotes(value)) {
         line.push_back('"');
-        AppendEscaped(&line, value);
+        AppendJsonEscaped(&line, value);
         line.push_back('"');
       } else {
         line.append(value);

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_text.h"
 #include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
@@ -17,29 +18,6 @@ using google::protobuf::FieldDescriptor;
 
 std::string JoinPath(absl::string_view parent, absl::string_view key) {
   return parent.empty() ? std::string(key) : absl::StrCat(parent, ".", key);
-}
-
-std::string Quote(absl::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out += "\"";
-  return out;
 }
 
 class Converter {
@@ -61,7 +39,7 @@ class Converter {
     if (wkt == "google.protobuf.Timestamp" || wkt == "google.protobuf.Duration" ||
         wkt == "google.protobuf.FieldMask") {
       if (!node.IsScalar()) return Error(path, "expected a string");
-      *out += Quote(node.Scalar());
+      *out += JsonQuote(node.Scalar());
       return absl::OkStatus();
     }
     if (!node.IsMap()) return Error(path, "expected a mapping of keys to values");
@@ -79,7 +57,7 @@ class Converter {
       if (f == nullptr) return Error(field_path, "unknown key");
       if (!first) *out += ",";
       first = false;
-      *out += Quote(f->name());
+      *out += JsonQuote(f->name());
       *out += ":";
       REFX_RETURN_IF_ERROR(Field(kv.second, f, field_path, out));
     }
@@ -102,7 +80,7 @@ class Converter {
         if (!first) *out += ",";
         first = false;
         const std::string key = kv.first.as<std::string>();
-        *out += Quote(key) + ":";
+        *out += JsonQuote(key) + ":";
         REFX_RETURN_IF_ERROR(Single(kv.second, value_field, JoinPath(path, key), out));
       }
       *out += "}";
@@ -150,10 +128,10 @@ class Converter {
       case FieldDescriptor::CPPTYPE_DOUBLE:
       case FieldDescriptor::CPPTYPE_FLOAT:
         // Quoted numbers are valid proto3 JSON; the JSON parser checks range.
-        *out += Quote(s);
+        *out += JsonQuote(s);
         return absl::OkStatus();
       default:
-        *out += Quote(s);
+        *out += JsonQuote(s);
         return absl::OkStatus();
     }
   }

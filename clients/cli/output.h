@@ -90,8 +90,6 @@ std::string RenderJson(const google::protobuf::Message& message);
 std::string FormatError(const absl::Status& status, OutputFormat format,
                         const std::string& request_id = "");
 
-// `text` as a JSON string literal, quotes included.
-std::string JsonQuote(const std::string& text);
 
 }  // namespace refx::cli
 

@@ -132,9 +132,6 @@ TEST(FormatError, JsonIsOneObject) {
             "{\"code\":\"UNAVAILABLE\",\"message\":\"say \\\"hi\\\"\\n\",\"requestId\":\"r\"}\n");
 }
 
-TEST(JsonQuote, EscapesControlCharacters) {
-  EXPECT_EQ(JsonQuote(std::string("a\x01" "b")), "\"a\\u0001b\"");
-}
 
 }  // namespace
 }  // namespace refx::cli
