@@ -66,12 +66,14 @@ grpc::ServerUnaryReactor* RunUnary(const char* method, grpc::CallbackServerConte
     finish(parsed, caller->agency_id);
     return reactor;
   }
-  pool->Submit([caller = *std::move(caller), request, raw_response, finish, handler]() mutable {
+  const std::string agency = caller->agency_id;
+  const bool queued = pool->TrySubmit([caller = *std::move(caller), request, raw_response, finish, handler]() mutable {
     Response response;
     absl::Status status = handler(caller, *request, &response);
     if (status.ok()) ToByteBuffer(response, raw_response);
     finish(status, caller.agency_id);
   });
+  if (!queued) finish(absl::ResourceExhaustedError("server busy; retry with backoff"), agency);
   return reactor;
 }
 

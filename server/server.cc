@@ -71,7 +71,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   manager_options.clock = server->options_.clock;
   REFX_ASSIGN_OR_RETURN(server->referrals_, core::ReferralManager::Create(manager_options));
 
-  server->pool_ = std::make_unique<WorkPool>(config.limits().worker_threads());
+  server->pool_ = std::make_unique<WorkPool>(config.limits().worker_threads(), config.limits().max_queued_calls());
   server->referral_service_ =
       std::make_unique<ReferralServiceImpl>(server->partnership_, server->referrals_.get(), server->pool_.get());
 

@@ -52,6 +52,7 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
   if (limits->max_connection_age_seconds() == 0) limits->set_max_connection_age_seconds(3600);
   if (limits->max_connection_age_grace_seconds() == 0) limits->set_max_connection_age_grace_seconds(30);
   if (limits->worker_threads() == 0) limits->set_worker_threads(16);
+  if (limits->max_queued_calls() == 0) limits->set_max_queued_calls(4096);
   if (limits->shutdown_grace_seconds() == 0) limits->set_shutdown_grace_seconds(10);
   Default(c->mutable_logging()->mutable_level(), "info");
   Default(c->mutable_logging()->mutable_format(), "text");
@@ -104,6 +105,7 @@ absl::Status ValidateServerConfig(const config::v1::ServerConfig& c) {
   REFX_RETURN_IF_ERROR(positive("limits.max_receive_message_bytes", l.max_receive_message_bytes()));
   REFX_RETURN_IF_ERROR(positive("limits.max_send_message_bytes", l.max_send_message_bytes()));
   REFX_RETURN_IF_ERROR(positive("limits.worker_threads", l.worker_threads()));
+  REFX_RETURN_IF_ERROR(positive("limits.max_queued_calls", l.max_queued_calls()));
   REFX_RETURN_IF_ERROR(positive("limits.max_connection_age_seconds", l.max_connection_age_seconds()));
   REFX_RETURN_IF_ERROR(positive("tls.refresh_interval_seconds", tls.refresh_interval_seconds()));
   if (c.logging().format() != "text" && c.logging().format() != "json") {

@@ -2,7 +2,7 @@
 
 namespace refx::server {
 
-WorkPool::WorkPool(int threads) {
+WorkPool::WorkPool(int threads, int max_queued) : max_queued_(static_cast<size_t>(max_queued)) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
 }
 
@@ -14,9 +14,11 @@ WorkPool::~WorkPool() {
   for (auto& t : threads_) t.join();
 }
 
-void WorkPool::Submit(std::function<void()> work) {
+bool WorkPool::TrySubmit(std::function<void()> work) {
   absl::MutexLock lock(&mu_);
+  if (queue_.size() >= max_queued_) return false;
   queue_.push_back(std::move(work));
+  return true;
 }
 
 void WorkPool::Loop() {
