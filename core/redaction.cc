@@ -26,6 +26,8 @@ v1::DataClass DataClassOf(const FieldDescriptor* field) {
 
 void Redact(const DataClassSet& allowed, Message* message) {
   const auto* reflection = message->GetReflection();
+  // Unknown fields have no class: deny by default.
+  reflection->MutableUnknownFields(message)->Clear();
   std::vector<const FieldDescriptor*> fields;
   reflection->ListFields(*message, &fields);
   for (const FieldDescriptor* field : fields) {

@@ -85,3 +85,19 @@ TEST(RedactionTest, EmptySetRemovesEverything) {
 
 }  // namespace
 }  // namespace refx::core
+
+namespace refx::core {
+namespace {
+
+TEST(RedactionTest, UnknownFieldsAreClearedEvenWithEveryClassAllowed) {
+  v1::Referral r = Sample();
+  r.GetReflection()->MutableUnknownFields(&r)->AddLengthDelimited(999, "CANARY-UNKNOWN");
+  auto* victim = r.mutable_victim();
+  victim->GetReflection()->MutableUnknownFields(victim)->AddVarint(998, 7);
+  Redact(DataClassSet::All(), &r);
+  EXPECT_EQ(r.SerializeAsString().find("CANARY-UNKNOWN"), std::string::npos);
+  EXPECT_EQ(r.victim().GetReflection()->GetUnknownFields(r.victim()).field_count(), 0);
+}
+
+}  // namespace
+}  // namespace refx::core

@@ -100,6 +100,9 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
   // The fingerprint covers exactly what the client controls, so a retry of
   // the same request matches whatever output-only fields it carried.
   v1::Referral referral = input;
+  // Fields this schema does not know would bypass validation and redaction:
+  // they are never stored.
+  referral.DiscardUnknownFields();
   referral.clear_name();
   referral.clear_sender_agency();
   referral.clear_state();

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace refx::core {
 namespace {
@@ -30,8 +31,8 @@ class Checker {
   }
   void NotInFuture(absl::string_view field, const google::protobuf::Timestamp& ts, absl::Time now) {
     if (ts.seconds() == 0 && ts.nanos() == 0) return;
-    if (ts.nanos() < 0 || ts.nanos() > 999999999) {
-      Add(field, "invalid timestamp");
+    if (!IsValidTimestamp(ts)) {
+      Add(field, "not a valid timestamp (0001-01-01 to 9999-12-31)");
       return;
     }
     // Five minutes of clock skew between agencies' systems is tolerated.
@@ -54,6 +55,12 @@ bool IsIsoDate(const std::string& s) {
 }
 
 }  // namespace
+
+bool IsValidTimestamp(const google::protobuf::Timestamp& ts) {
+  using google::protobuf::util::TimeUtil;
+  return ts.seconds() >= TimeUtil::kTimestampMinSeconds && ts.seconds() <= TimeUtil::kTimestampMaxSeconds &&
+         ts.nanos() >= 0 && ts.nanos() <= 999999999;
+}
 
 std::vector<FieldViolation> ValidateRequestId(const std::string& request_id) {
   std::vector<FieldViolation> out;
@@ -123,8 +130,11 @@ std::vector<FieldViolation> ValidateNewReferral(const v1::Referral& r, const Cal
     const auto& l = r.location();
     c.MaxBytes("location.description", l.description(), kMaxShortTextBytes);
     c.MaxBytes("location.postcode", l.postcode(), 16);
-    if (l.latitude() < -90 || l.latitude() > 90) c.Add("location.latitude", "must be within [-90, 90]");
-    if (l.longitude() < -180 || l.longitude() > 180) c.Add("location.longitude", "must be within [-180, 180]");
+    // Written so that NaN fails too.
+    if (!(l.latitude() >= -90 && l.latitude() <= 90)) c.Add("location.latitude", "must be within [-90, 90]");
+    if (!(l.longitude() >= -180 && l.longitude() <= 180)) {
+      c.Add("location.longitude", "must be within [-180, 180]");
+    }
   }
 
   if (!r.has_victim()) {

@@ -30,6 +30,10 @@ std::vector<FieldViolation> ValidateNewReferral(const v1::Referral& referral, co
                                                 const Partnership& partnership, absl::Time now,
                                                 const std::string& prefix);
 
+// True if `ts` is within google.protobuf.Timestamp's valid range
+// (0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z, nanos in [0, 1e9)).
+bool IsValidTimestamp(const google::protobuf::Timestamp& ts);
+
 // Violations of a CreateReferral request id ("request_id"), if any.
 std::vector<FieldViolation> ValidateRequestId(const std::string& request_id);
 

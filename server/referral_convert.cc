@@ -1,13 +1,15 @@
 #include "server/referral_convert.h"
 
+#include "common/status_details.h"
 #include "core/partnership.h"
+#include "core/referral_validation.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace refx::server {
 
 using google::protobuf::util::TimeUtil;
 
-core::ListReferralsParams ToListParams(const v1::ListReferralsRequest& request) {
+absl::StatusOr<core::ListReferralsParams> ToListParams(const v1::ListReferralsRequest& request) {
   core::ListReferralsParams p;
   p.page_size = request.page_size();
   p.page_token = request.page_token();
@@ -16,6 +18,14 @@ core::ListReferralsParams ToListParams(const v1::ListReferralsRequest& request) 
   p.areas.assign(f.areas().begin(), f.areas().end());
   p.strands.assign(f.strands().begin(), f.strands().end());
   for (int t : f.report_types()) p.report_types.push_back(static_cast<v1::ReportType>(t));
+  std::vector<FieldViolation> violations;
+  if (f.has_create_time_from() && !core::IsValidTimestamp(f.create_time_from())) {
+    violations.push_back({"filter.create_time_from", "not a valid timestamp"});
+  }
+  if (f.has_create_time_to() && !core::IsValidTimestamp(f.create_time_to())) {
+    violations.push_back({"filter.create_time_to", "not a valid timestamp"});
+  }
+  if (!violations.empty()) return InvalidArgumentError("invalid list request", violations);
   if (f.has_create_time_from()) {
     p.created_from = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(f.create_time_from()));
   }

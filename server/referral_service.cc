@@ -111,7 +111,9 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferrals(grpc::CallbackServe
   return RunUnary<v1::ListReferralsRequest, v1::ListReferralsResponse>(
       "ListReferrals", ctx, request, response, *partnership_, pool_,
       [this](const core::Caller& caller, const v1::ListReferralsRequest& req, v1::ListReferralsResponse* out) {
-        auto page = referrals_->ListReferrals(caller, ToListParams(req));
+        auto params = ToListParams(req);
+        if (!params.ok()) return params.status();
+        auto page = referrals_->ListReferrals(caller, *params);
         if (!page.ok()) return page.status();
         for (auto& r : page->referrals) *out->add_referrals() = std::move(r);
         out->set_next_page_token(page->next_page_token);
