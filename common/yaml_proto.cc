@@ -3,7 +3,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "common/json_text.h"
 #include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
@@ -39,6 +42,12 @@ class Converter {
     if (wkt == "google.protobuf.Timestamp" || wkt == "google.protobuf.Duration" ||
         wkt == "google.protobuf.FieldMask") {
       if (!node.IsScalar()) return Error(path, "expected a string");
+      absl::Time unused_time;
+      std::string unused_error;
+      if (wkt == "google.protobuf.Timestamp" &&
+          !absl::ParseTime(absl::RFC3339_full, node.Scalar(), &unused_time, &unused_error)) {
+        return Error(path, "expected an RFC 3339 time such as 2026-11-01T10:00:00Z");
+      }
       *out += JsonQuote(node.Scalar());
       return absl::OkStatus();
     }
@@ -124,12 +133,34 @@ class Converter {
       case FieldDescriptor::CPPTYPE_INT32:
       case FieldDescriptor::CPPTYPE_INT64:
       case FieldDescriptor::CPPTYPE_UINT32:
-      case FieldDescriptor::CPPTYPE_UINT64:
-      case FieldDescriptor::CPPTYPE_DOUBLE:
-      case FieldDescriptor::CPPTYPE_FLOAT:
+      case FieldDescriptor::CPPTYPE_UINT64: {
+        int64_t unused;
+        uint64_t unused_unsigned;
+        if (!absl::SimpleAtoi(s, &unused) && !absl::SimpleAtoi(s, &unused_unsigned)) {
+          return Error(path, "expected a whole number");
+        }
         // Quoted numbers are valid proto3 JSON; the JSON parser checks range.
         *out += JsonQuote(s);
         return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+      case FieldDescriptor::CPPTYPE_FLOAT: {
+        double unused;
+        if (!absl::SimpleAtod(s, &unused)) return Error(path, "expected a number");
+        *out += JsonQuote(s);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_ENUM: {
+        int number;
+        if (f->enum_type()->FindValueByName(s) == nullptr &&
+            !(absl::SimpleAtoi(s, &number) && f->enum_type()->FindValueByNumber(number) != nullptr)) {
+          std::vector<std::string> names;
+          for (int i = 0; i < f->enum_type()->value_count(); ++i) names.push_back(f->enum_type()->value(i)->name());
+          return Error(path, absl::StrCat("unknown value; expected one of ", absl::StrJoin(names, ", ")));
+        }
+        *out += JsonQuote(s);
+        return absl::OkStatus();
+      }
       default:
         *out += JsonQuote(s);
         return absl::OkStatus();
@@ -159,7 +190,11 @@ absl::Status ParseYamlToProto(absl::string_view text, absl::string_view source,
   options.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(json, message, options);
   if (!status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": ", std::string(status.message())));
+    // Protobuf's message can quote the offending value, which may be personal
+    // data: keep only its first clause.
+    std::string reason(status.message());
+    reason = reason.substr(0, reason.find(':'));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": a value is not valid for its field (", reason, ")"));
   }
   return absl::OkStatus();
 }

@@ -71,9 +71,25 @@ TEST(YamlProtoTest, JsonInputIsAccepted) {
   EXPECT_TRUE(r.online());
 }
 
-TEST(YamlProtoTest, BadEnumAndBadYamlAreRefused) {
+TEST(YamlProtoTest, BadValuesAreNamedByPathWithoutEchoingThem) {
   v1::Referral r;
-  EXPECT_FALSE(ParseYamlToProto("report_type: ARSON\n", "r", &r).ok());
+  absl::Status s = ParseYamlToProto("report_type: ARSON-CANARY\n", "r", &r);
+  EXPECT_THAT(s.message(), HasSubstr("report_type: unknown value; expected one of"));
+  s = ParseYamlToProto("occur_time: yesterday-CANARY\n", "r", &r);
+  EXPECT_THAT(s.message(), HasSubstr("occur_time: expected an RFC 3339 time"));
+  s = ParseYamlToProto("location: {latitude: north-CANARY}\n", "r", &r);
+  EXPECT_THAT(s.message(), HasSubstr("location.latitude: expected a number"));
+  config::v1::ServerConfig config;
+  s = ParseYamlToProto("limits: {worker_threads: 99999999999999999999}\n", "f", &config);
+  EXPECT_FALSE(s.ok());
+  for (const char* text : {"report_type: ARSON-CANARY\n", "occur_time: yesterday-CANARY\n",
+                           "location: {latitude: north-CANARY}\n", "victim: {given_name: [CANARY]}\n"}) {
+    EXPECT_THAT(std::string(ParseYamlToProto(text, "r", &r).message()), ::testing::Not(HasSubstr("CANARY")));
+  }
+}
+
+TEST(YamlProtoTest, BadYamlIsRefused) {
+  v1::Referral r;
   EXPECT_THAT(ParseYamlToProto("a: [1,\n", "bad.yaml", &r).message(), HasSubstr("bad.yaml: not valid YAML"));
 }
 

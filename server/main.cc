@@ -40,7 +40,12 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", log_format, "text | json");
   app.add_flag("--check-config", check_only, "Validate the configuration and exit");
   app.set_version_flag("--version", "refx-server 0.1.0");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // prints help (0) or the usage error
+    return rc == 0 ? 0 : 2;      // usage errors are exit code 2, as documented
+  }
 
   auto config = refx::server::LoadServerConfig(config_path);
   if (!config.ok()) {

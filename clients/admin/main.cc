@@ -96,7 +96,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   dev->add_flag("--force", force, "Replace an existing PKI in DIR");
   app.set_version_flag("--version", "refx-admin 0.1.0");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // prints help (0) or the usage error
+    return rc == 0 ? 0 : 2;      // usage errors are exit code 2, as documented
+  }
   if (dev->parsed()) return RunDevPki(dir, partnership, dns, days, force);
   return 2;
 }

@@ -1,0 +1,235 @@
+// Log hygiene of the real refx-server binary: referral content never
+// reaches its output. Every free-text field of the referrals sent holds a
+// canary; valid and invalid requests are made; then the server's whole
+// stdout and stderr must hold no canary, while showing that logging was on
+// (rpc events) and the database proves the canaries were really planted.
+#include <signal.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/process/process_helpers.h"
+#include "tests/testing/server_fixture.h"
+
+namespace refx::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Matched case-insensitively; each field gets its own suffix so a leak
+// names the field it came from.
+constexpr char kCanary[] = "CANARY-91c2";
+
+std::string Canary(const std::string& field) { return absl::StrCat(kCanary, "-", field); }
+
+// A valid referral with a canary in every free-text field.
+v1::Referral CanaryReferral() {
+  v1::Referral r = ValidReferral(kCityCouncil);
+  r.clear_strands();
+  auto* group = r.add_strands();
+  group->set_strand("other_group");
+  group->set_basis(v1::Strand::PERCEIVED);
+  group->set_other_group(Canary("other-group"));
+  auto* religion = r.add_strands();
+  religion->set_strand("religion_or_belief");
+  religion->set_basis(v1::Strand::ACTUAL);
+  religion->set_targeted_religion(Canary("religion"));
+  r.set_online(true);
+  r.set_online_platform(Canary("platform"));
+  r.set_incident_narrative(absl::StrCat("He said ", Canary("narrative"), " twice.\nThen left."));
+  r.mutable_location()->set_description(Canary("location"));
+  r.mutable_location()->set_postcode(Canary("lpc"));
+  v1::Victim* v = r.mutable_victim();
+  v->set_given_name(Canary("given"));
+  v->set_family_name(Canary("family"));
+  v->set_phone(Canary("phone"));
+  v->set_email(absl::StrCat(Canary("email"), "@example.org"));
+  v->mutable_address()->add_lines(Canary("line1"));
+  v->mutable_address()->add_lines(Canary("line2"));
+  v->mutable_address()->set_town(Canary("town"));
+  v->mutable_address()->set_postcode(Canary("vpc"));
+  v->mutable_safe_contact()->set_notes(Canary("safe-contact"));
+  v->set_vulnerability_notes(Canary("vulnerability"));
+  v->mutable_consent()->set_lawful_basis(Canary("lawful-basis"));
+  v1::Subject* s = r.add_subjects();
+  s->set_name(Canary("subject-name"));
+  s->set_birth_date_or_age(Canary("subject-age"));
+  s->set_address(Canary("subject-address"));
+  s->set_description(Canary("subject-description"));
+  s->set_relationship_to_victim(Canary("subject-relationship"));
+  r.set_police_crime_reference(Canary("crime-ref"));
+  return r;
+}
+
+// Lines of `text` holding the canary, for failure messages.
+std::string LinesWithCanary(const std::string& text) {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (CountCaseInsensitive(std::string(line), kCanary) > 0) absl::StrAppend(&out, "  ", line, "\n");
+  }
+  return out;
+}
+
+class LogCanaryTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    auto source = TestServer::Start();
+    ASSERT_TRUE(source.ok()) << source.status();
+    source_ = *std::move(source);
+    source_->Stop();
+    scratch_ = MakeTempDir("canary");
+  }
+
+  void TearDown() override {
+    if (source_ == nullptr) return;
+    server_.reset();
+    if (!HasFailure()) {
+      std::filesystem::remove_all(scratch_);
+      std::filesystem::remove_all(source_->directory());
+    }
+  }
+
+  std::unique_ptr<TestServer> source_;
+  std::string scratch_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_P(LogCanaryTest, NoReferralContentReachesTheServerLog) {
+  const std::string format = GetParam();
+  ServerProcess::Options options;
+  options.config_path = source_->config_path();
+  options.log_dir = scratch_;
+  options.pki_directory = source_->pki().directory();
+  // The most verbose level: nothing may leak even there.
+  options.extra_args = {"--log-level", "debug", "--log-format", format};
+  auto started = ServerProcess::Start(std::move(options));
+  ASSERT_TRUE(started.ok()) << started.status();
+  server_ = *std::move(started);
+
+  auto police = server_->Client(kPolice);
+  auto council = server_->Client(kCityCouncil);
+  int calls = 0;
+
+  // Valid creates, read back by both parties.
+  std::vector<std::string> names;
+  for (int i = 0; i < 3; ++i) {
+    auto created = police.CreateReferral(CanaryReferral(), absl::StrCat("canary-", i));
+    ++calls;
+    ASSERT_TRUE(created.ok()) << created.status();
+    EXPECT_THAT(created->incident_narrative(), HasSubstr(Canary("narrative")));
+    names.push_back(created->name());
+  }
+  for (const std::string& name : names) {
+    for (auto* client : {&police, &council}) {
+      auto got = client->GetReferral(name);
+      ++calls;
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(got->victim().given_name(), Canary("given"));
+    }
+  }
+  for (auto* client : {&police, &council}) {
+    auto page = client->ListReferrals(v1::ListReferralsRequest());
+    ++calls;
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_EQ(page->referrals_size(), 3);
+  }
+
+  // Invalid requests, each carrying canaries (and one marker that must not
+  // even be stored, since nothing invalid is).
+  auto rejected = [] {
+    v1::Referral r = CanaryReferral();
+    r.set_incident_narrative(Canary("rejected-narrative"));
+    return r;
+  };
+  std::vector<std::pair<std::string, v1::Referral>> invalid;
+  {
+    v1::Referral r = rejected();
+    r.set_area(Canary("area"));
+    invalid.push_back({"bad-area", r});
+  }
+  {
+    v1::Referral r = rejected();
+    r.mutable_strands(0)->set_strand(Canary("strand"));
+    invalid.push_back({"bad-strand", r});
+  }
+  {
+    v1::Referral r = rejected();
+    r.clear_recipient_agencies();
+    r.add_recipient_agencies("agencies/canary-91c2-agency");
+    r.add_recipient_agencies(absl::StrCat("agencies/", Canary("not an id")));
+    invalid.push_back({"bad-recipients", r});
+  }
+  {
+    v1::Referral r = rejected();
+    r.mutable_victim()->set_birth_date(Canary("dob"));
+    r.set_online(false);  // platform without online
+    invalid.push_back({"bad-dob", r});
+  }
+  {
+    v1::Referral r = rejected();
+    std::string long_text;
+    while (long_text.size() <= 40 * 1024) absl::StrAppend(&long_text, Canary("long"), " ");
+    r.set_incident_narrative(long_text);
+    r.mutable_victim()->set_phone(long_text.substr(0, 100));
+    invalid.push_back({"too-long", r});
+  }
+  // A reused request id with different content.
+  invalid.push_back({"canary-0", rejected()});
+  for (const auto& [request_id, referral] : invalid) {
+    auto r = police.CreateReferral(referral, request_id);
+    ++calls;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << request_id << ": " << r.status();
+  }
+  v1::ListReferralsRequest bad_filter;
+  bad_filter.mutable_filter()->add_areas(Canary("filter-area"));
+  bad_filter.mutable_filter()->add_strands(Canary("filter-strand"));
+  EXPECT_EQ(police.ListReferrals(bad_filter).status().code(), absl::StatusCode::kInvalidArgument);
+  ++calls;
+  // A party that may not create at all.
+  auto suspended = client::ReferralClient::Connect(
+      AgencyConnection(source_->pki(), kSuspended, server_->address()));
+  ASSERT_TRUE(suspended.ok());
+  EXPECT_FALSE(suspended->CreateReferral(CanaryReferral(), "canary-suspended").ok());
+
+  auto code = server_->Terminate(absl::Seconds(10));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+
+  const std::string out = server_->Stdout();
+  const std::string err = server_->Stderr();
+  EXPECT_EQ(CountCaseInsensitive(err, kCanary), 0) << "canary in stderr:\n" << LinesWithCanary(err);
+  EXPECT_EQ(CountCaseInsensitive(out, kCanary), 0) << "canary in stdout:\n" << LinesWithCanary(out);
+
+  // Logging was on: one rpc event per call, failures included.
+  const bool json = format == "json";
+  const std::string rpc_event = json ? "\"event\":\"rpc\"" : "event=rpc";
+  int rpc_events = 0;
+  for (size_t at = err.find(rpc_event); at != std::string::npos; at = err.find(rpc_event, at + 1)) ++rpc_events;
+  EXPECT_GE(rpc_events, calls) << err;
+  EXPECT_THAT(err, HasSubstr(json ? "\"method\":\"CreateReferral\"" : "method=CreateReferral"));
+  EXPECT_THAT(err, HasSubstr(json ? "\"method\":\"GetReferral\"" : "method=GetReferral"));
+  EXPECT_THAT(err, HasSubstr(json ? "\"method\":\"ListReferrals\"" : "method=ListReferrals"));
+  EXPECT_THAT(err, HasSubstr(json ? "\"code\":\"INVALID_ARGUMENT\"" : "code=INVALID_ARGUMENT"));
+
+  // The canaries were real data: the database file holds them (all of a
+  // valid referral's fields), but nothing of the rejected referrals.
+  const std::string db_path = source_->config().storage().sqlite_path();
+  const std::string db = ReadFileOrEmpty(db_path) + ReadFileOrEmpty(db_path + "-wal");
+  ASSERT_FALSE(db.empty());
+  for (const char* field : {"narrative", "given", "family", "phone", "email", "line1", "line2", "town", "vpc",
+                            "safe-contact", "vulnerability", "lawful-basis", "location", "lpc", "subject-name",
+                            "subject-age", "subject-address", "subject-description", "subject-relationship",
+                            "crime-ref", "platform", "other-group", "religion"}) {
+    EXPECT_NE(db.find(Canary(field)), std::string::npos) << field << " is not in " << db_path;
+  }
+  EXPECT_EQ(db.find(Canary("rejected-narrative")), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, LogCanaryTest, ::testing::Values("text", "json"),
+                         [](const auto& info) { return std::string(info.param); });
+
+}  // namespace
+}  // namespace refx::testing
