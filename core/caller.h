@@ -4,11 +4,14 @@
 #ifndef REFX_CORE_CALLER_H_
 #define REFX_CORE_CALLER_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/time/time.h"
 
 namespace refx::core {
+
+class Agreement;
 
 struct Caller {
   std::string agency_id;          // from the certificate's single URI SAN
@@ -21,6 +24,10 @@ struct Caller {
   // The person acting, as named by the client in call metadata. Recorded,
   // never used to authorize.
   std::string acting_user;
+  // Set when the call is admitted (AdmitCall): the purpose it runs under and
+  // the agreement snapshot every decision of this call uses.
+  std::string purpose;
+  std::shared_ptr<const Agreement> agreement;
 };
 
 }  // namespace refx::core

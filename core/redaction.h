@@ -10,6 +10,11 @@
 
 #include <bitset>
 #include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 #include "google/protobuf/message.h"
 #include "refx/v1/data_class.pb.h"
@@ -26,6 +31,8 @@ class DataClassSet {
   static DataClassSet All();
   void Add(v1::DataClass c) { bits_.set(static_cast<size_t>(c)); }
   bool Contains(v1::DataClass c) const { return bits_.test(static_cast<size_t>(c)); }
+  bool ContainsAll(const DataClassSet& other) const { return (other.bits_ & ~bits_).none(); }
+  std::vector<v1::DataClass> Members() const;
 
  private:
   std::bitset<64> bits_;
@@ -33,6 +40,14 @@ class DataClassSet {
 
 // The data class a field declares; DATA_CLASS_UNSPECIFIED if none.
 v1::DataClass DataClassOf(const google::protobuf::FieldDescriptor* field);
+
+// The classes along a field path such as `victim.address.lines` (each
+// segment's class), or INVALID_ARGUMENT if the path names no field.
+absl::StatusOr<DataClassSet> ClassesOfPath(const google::protobuf::Descriptor* descriptor, absl::string_view path);
+
+// Each set field of `message` (recursively, leaves and containers) whose
+// class is not in `allowed`, as a path (e.g. `victim.phone`).
+std::vector<std::string> FieldsOutside(const DataClassSet& allowed, const google::protobuf::Message& message);
 
 // Clears, in place, every set field of `message` (recursively) whose class is
 // not in `allowed`. A field without a class is cleared: deny by default.

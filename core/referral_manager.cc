@@ -6,7 +6,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/agreement.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/util/field_mask_util.h"
 #include "common/hash.h"
 #include "common/status_macros.h"
 #include "core/referral_validation.h"
@@ -84,18 +88,47 @@ absl::StatusOr<std::unique_ptr<ReferralManager>> ReferralManager::Create(Options
   if (options.partnership == nullptr || options.store == nullptr) {
     return absl::InvalidArgumentError("ReferralManager needs a partnership and a store");
   }
-  if (options.policy == nullptr) options.policy = std::make_shared<PartiesSeeEverything>();
   if (options.clock == nullptr) options.clock = SystemClock::Get();
   return std::unique_ptr<ReferralManager>(new ReferralManager(std::move(options)));
 }
 
 absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& caller, const v1::Referral& input,
                                                              const std::string& request_id) {
+  if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
+  const Agreement& agreement = *caller.agreement;
   const absl::Time now = options_.clock->Now();
   std::vector<FieldViolation> violations = ValidateRequestId(request_id);
   auto more = ValidateNewReferral(input, caller, *options_.partnership, now, "referral");
   violations.insert(violations.end(), more.begin(), more.end());
+  // Agreement rules on the content: recipients must be roles that may read
+  // referrals, and sharing without consent must cite a basis it lists.
+  for (int i = 0; i < input.recipient_agencies_size(); ++i) {
+    const config::v1::Agency* agency = options_.partnership->FindAgency(AgencyIdFromName(input.recipient_agencies(i)));
+    if (agency != nullptr && !agreement.Allows(agency->role(), config::v1::REFERRAL_READ)) {
+      violations.push_back({absl::StrCat("referral.recipient_agencies[", i, "]"),
+                            "the agreement does not let this agency receive referrals"});
+    }
+  }
+  const auto& consent = input.victim().consent();
+  if (!consent.lawful_basis().empty() && !agreement.IsLawfulBasis(consent.lawful_basis())) {
+    violations.push_back({"referral.victim.consent.lawful_basis", "not a lawful basis of the agreement"});
+  }
   if (!violations.empty()) return InvalidArgumentError("the referral is not valid", violations);
+
+  // Writes: a field the role may not set is refused, not silently dropped.
+  std::vector<std::string> not_writable = FieldsOutside(agreement.WritableClasses(caller), input);
+  std::erase_if(not_writable, [](const std::string& path) {
+    for (const char* output_only : {"name", "sender_agency", "state", "create_time", "update_time", "etag"}) {
+      if (path == output_only) return true;
+    }
+    return false;
+  });
+  if (!not_writable.empty()) {
+    return WithErrorInfo(absl::PermissionDeniedError(absl::StrCat(
+                             "the agreement does not let this agency's role set ", not_writable.size(),
+                             " of the fields sent; remove them")),
+                         "FIELD_NOT_WRITABLE", {{"fields", absl::StrJoin(not_writable, ",")}});
+  }
 
   // The fingerprint covers exactly what the client controls, so a retry of
   // the same request matches whatever output-only fields it carried.
@@ -144,14 +177,19 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
     }
     return result.status();
   }
-  return ViewFor(caller, result->referral);
+  REFX_ASSIGN_OR_RETURN(v1::Referral created, Parse(caller, result->referral));
+  Trim(caller, {}, &created);
+  return created;
 }
 
-absl::StatusOr<v1::Referral> ReferralManager::GetReferral(const Caller& caller, const std::string& name) {
+absl::StatusOr<v1::Referral> ReferralManager::GetReferral(const Caller& caller, const std::string& name,
+                                                          const std::vector<std::string>& read_mask) {
+  if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
   const std::string id = ReferralIdFromName(name);
   if (id.empty()) {
     return InvalidArgumentError("invalid referral name", {{"name", "must be referrals/{32 hex digits}"}});
   }
+  REFX_RETURN_IF_ERROR(CheckReadMask(caller, read_mask, "read_mask"));
   auto stored = options_.store->GetReferral(id);
   // Absent and not-yours give the same status and message, so a caller
   // cannot probe for referrals it is not a party to.
@@ -162,7 +200,11 @@ absl::StatusOr<v1::Referral> ReferralManager::GetReferral(const Caller& caller, 
                      std::find(stored->recipient_agencies.begin(), stored->recipient_agencies.end(),
                                caller.agency_id) != stored->recipient_agencies.end();
   if (!party) return not_found;
-  return ViewFor(caller, *stored);
+  auto referral = Parse(caller, *stored);
+  if (absl::IsNotFound(referral.status())) return not_found;
+  if (!referral.ok()) return referral.status();
+  Trim(caller, read_mask, &*referral);
+  return referral;
 }
 
 absl::StatusOr<ReferralPage> ReferralManager::ListReferrals(const Caller& caller,
@@ -193,6 +235,8 @@ absl::StatusOr<ReferralPage> ReferralManager::ListReferrals(const Caller& caller
     violations.push_back({"filter.create_time_to", "must be after create_time_from"});
   }
   if (!violations.empty()) return InvalidArgumentError("invalid list request", violations);
+  if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
+  REFX_RETURN_IF_ERROR(CheckReadMask(caller, params.read_mask, "read_mask"));
 
   const std::string filter_key = FilterKey(params);
   storage::ListReferralsQuery query;
@@ -215,21 +259,58 @@ absl::StatusOr<ReferralPage> ReferralManager::ListReferrals(const Caller& caller
   const bool more = static_cast<int>(rows.size()) > page_size;
   if (more) rows.resize(page_size);
   for (const auto& row : rows) {
-    REFX_ASSIGN_OR_RETURN(v1::Referral r, ViewFor(caller, row));
-    page.referrals.push_back(std::move(r));
+    auto r = Parse(caller, row);
+    if (absl::IsNotFound(r.status())) continue;  // not for this role (a short page, never a leak)
+    if (!r.ok()) return r.status();
+    Trim(caller, params.read_mask, &*r);
+    page.referrals.push_back(*std::move(r));
   }
   if (more) page.next_page_token = EncodePageToken({rows.back().create_time, rows.back().id}, filter_key);
   return page;
 }
 
-absl::StatusOr<v1::Referral> ReferralManager::ViewFor(const Caller& caller,
-                                                      const storage::StoredReferral& stored) const {
+absl::StatusOr<v1::Referral> ReferralManager::Parse(const Caller& caller,
+                                                    const storage::StoredReferral& stored) const {
   v1::Referral referral;
   if (!referral.ParseFromString(stored.document)) {
     return absl::InternalError(absl::StrCat("stored referral ", stored.id, " is unreadable"));
   }
-  Redact(options_.policy->ReadableClasses(caller, referral), &referral);
+  if (!caller.agreement->RecordVisible(caller, referral)) return absl::NotFoundError("not visible");
   return referral;
+}
+
+void ReferralManager::Trim(const Caller& caller, const std::vector<std::string>& mask,
+                           v1::Referral* referral) const {
+  // Consent is read before redaction: the decision depends on it.
+  Redact(caller.agreement->ReadableClasses(caller, *referral), referral);
+  if (mask.empty()) return;
+  google::protobuf::FieldMask field_mask;
+  field_mask.add_paths("name");  // a trimmed referral still says which it is
+  for (const std::string& path : mask) field_mask.add_paths(path);
+  google::protobuf::util::FieldMaskUtil::TrimMessage(field_mask, referral);
+}
+
+absl::Status ReferralManager::CheckReadMask(const Caller& caller, const std::vector<std::string>& mask,
+                                            const std::string& field) const {
+  const DataClassSet readable = caller.agreement->MaxReadableClasses(caller);
+  std::vector<FieldViolation> invalid;
+  std::vector<std::string> not_shared;
+  for (size_t i = 0; i < mask.size(); ++i) {
+    auto classes = ClassesOfPath(v1::Referral::descriptor(), mask[i]);
+    if (!classes.ok()) {
+      invalid.push_back({absl::StrCat(field, ".paths[", i, "]"), "not a field of Referral"});
+    } else if (!readable.ContainsAll(*classes)) {
+      not_shared.push_back(mask[i]);
+    }
+  }
+  if (!invalid.empty()) return InvalidArgumentError("invalid read_mask", invalid);
+  if (!not_shared.empty()) {
+    return WithErrorInfo(
+        absl::PermissionDeniedError(absl::StrCat("the agreement does not share ", absl::StrJoin(not_shared, ", "),
+                                                 " with this agency's role for purpose '", caller.purpose, "'")),
+        "FIELD_NOT_SHARED", {{"fields", absl::StrJoin(not_shared, ",")}, {"purpose", caller.purpose}});
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace refx::core

@@ -1,9 +1,12 @@
 // Referral use cases: create, get and list, for an authenticated caller.
 //
-// Enforces, in this order: input validation, the record gate (only the sender
-// and recipients may see a referral, and anyone else gets exactly the
-// NOT_FOUND of a referral that does not exist), and the disclosure policy
-// (fields redacted by data class). Methods block on storage, so the server
+// Enforces, with the agreement snapshot the call was admitted under
+// (Caller::agreement): input validation; on writes, that the caller's role
+// may set every field it set; the record gate (only the sender and
+// recipients may see a referral, a Prevent-only role only Prevent-relevant
+// ones, and anyone else gets exactly the NOT_FOUND of a referral that does
+// not exist); and on reads, redaction to the data classes the agreement lets
+// flow to the caller, then the read mask. Methods block on storage, so the server
 // calls them from its worker pool, never from a gRPC reactor thread.
 //
 // Errors: INVALID_ARGUMENT with field violations; NOT_FOUND; UNAVAILABLE
@@ -19,7 +22,7 @@
 #include "absl/types/optional.h"
 #include "common/clock.h"
 #include "core/caller.h"
-#include "core/disclosure_policy.h"
+
 #include "core/partnership.h"
 #include "refx/v1/referral.pb.h"
 #include "storage/referral_store.h"
@@ -36,6 +39,7 @@ struct ListReferralsParams {
   std::vector<v1::ReportType> report_types;
   absl::optional<absl::Time> created_from;
   absl::optional<absl::Time> created_to;
+  std::vector<std::string> read_mask;  // field paths; empty = everything the caller may see
 };
 
 struct ReferralPage {
@@ -50,9 +54,8 @@ class ReferralManager {
  public:
   struct Options {
     std::shared_ptr<const Partnership> partnership;
-    storage::ReferralStore* store = nullptr;                          // not owned
-    std::shared_ptr<const DisclosurePolicy> policy;                   // default: PartiesSeeEverything
-    const Clock* clock = nullptr;                                     // default: SystemClock
+    storage::ReferralStore* store = nullptr;  // not owned
+    const Clock* clock = nullptr;             // default: SystemClock
   };
   static absl::StatusOr<std::unique_ptr<ReferralManager>> Create(Options options);
 
@@ -63,15 +66,23 @@ class ReferralManager {
   absl::StatusOr<v1::Referral> CreateReferral(const Caller& caller, const v1::Referral& input,
                                               const std::string& request_id);
 
-  // `name` is `referrals/{id}`.
-  absl::StatusOr<v1::Referral> GetReferral(const Caller& caller, const std::string& name);
+  // `name` is `referrals/{id}`; `read_mask` as in ListReferralsParams.
+  absl::StatusOr<v1::Referral> GetReferral(const Caller& caller, const std::string& name,
+                                           const std::vector<std::string>& read_mask = {});
 
   absl::StatusOr<ReferralPage> ListReferrals(const Caller& caller, const ListReferralsParams& params);
 
  private:
   explicit ReferralManager(Options options) : options_(std::move(options)) {}
-  // Parses a stored document and redacts it for the caller.
-  absl::StatusOr<v1::Referral> ViewFor(const Caller& caller, const storage::StoredReferral& stored) const;
+  // Parses a stored document; NOT_FOUND if the caller's role may not see
+  // this record at all.
+  absl::StatusOr<v1::Referral> Parse(const Caller& caller, const storage::StoredReferral& stored) const;
+  // Redacts `referral` to what the caller may read and trims it to `mask`.
+  void Trim(const Caller& caller, const std::vector<std::string>& mask, v1::Referral* referral) const;
+  // PERMISSION_DENIED (FIELD_NOT_SHARED) if `mask` asks for a class the
+  // caller can never read; INVALID_ARGUMENT if it names no field.
+  absl::Status CheckReadMask(const Caller& caller, const std::vector<std::string>& mask,
+                             const std::string& field) const;
 
   Options options_;
 };

@@ -1,6 +1,7 @@
 #include "server/referral_convert.h"
 
 #include "common/status_details.h"
+#include "core/agreement.h"
 #include "core/partnership.h"
 #include "core/referral_validation.h"
 #include "google/protobuf/util/time_util.h"
@@ -13,6 +14,7 @@ absl::StatusOr<core::ListReferralsParams> ToListParams(const v1::ListReferralsRe
   core::ListReferralsParams p;
   p.page_size = request.page_size();
   p.page_token = request.page_token();
+  p.read_mask.assign(request.read_mask().paths().begin(), request.read_mask().paths().end());
   const auto& f = request.filter();
   for (int s : f.states()) p.states.push_back(static_cast<v1::Referral::State>(s));
   p.areas.assign(f.areas().begin(), f.areas().end());
@@ -45,6 +47,8 @@ void ToWhoAmIResponse(const core::Caller& caller, const std::string& partnership
   *out->mutable_certificate_expire_time() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(caller.certificate_not_after));
   out->set_partnership(partnership_id);
+  out->set_purpose(caller.purpose);
+  if (caller.agreement != nullptr) out->set_agreement(caller.agreement->Label());
 }
 
 }  // namespace refx::server

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "auth/caller_identity.h"
+#include "core/method_permissions.h"
 #include "common/log.h"
 #include "common/proto_parse.h"
 #include "server/referral_convert.h"
@@ -16,6 +17,9 @@ namespace {
 // Metadata naming the person acting for a back-office system. Recorded,
 // never used to authorize.
 constexpr char kActingUserHeader[] = "x-refx-acting-user";
+// Metadata naming the purpose of the call under the agreement.
+constexpr char kPurposeHeader[] = "x-refx-purpose";
+constexpr char kServicePrefix[] = "refx.v1.ReferralService.";
 
 std::string ByteBufferToString(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
@@ -30,8 +34,8 @@ void ToByteBuffer(const google::protobuf::Message& message, grpc::ByteBuffer* ou
   *out = grpc::ByteBuffer(&slice, 1);
 }
 
-std::string ActingUser(const grpc::CallbackServerContext& ctx) {
-  auto it = ctx.client_metadata().find(kActingUserHeader);
+std::string Metadata(const grpc::CallbackServerContext& ctx, const char* key) {
+  auto it = ctx.client_metadata().find(key);
   if (it == ctx.client_metadata().end()) return "";
   // Bounded so a hostile header cannot bloat logs or records.
   return std::string(it->second.data(), std::min<size_t>(it->second.size(), 128));
@@ -43,7 +47,8 @@ std::string ActingUser(const grpc::CallbackServerContext& ctx) {
 template <typename Request, typename Response, typename Handler>
 grpc::ServerUnaryReactor* RunUnary(const char* method, grpc::CallbackServerContext* ctx,
                                    const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
-                                   const core::Partnership& partnership, WorkPool* pool, Handler handler) {
+                                   const core::Partnership& partnership, const core::AgreementHolder& agreements,
+                                   WorkPool* pool, Handler handler) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   const absl::Time start = absl::Now();
   auto finish = [reactor, method, start](const absl::Status& status, const std::string& agency) {
@@ -54,10 +59,18 @@ grpc::ServerUnaryReactor* RunUnary(const char* method, grpc::CallbackServerConte
                 {"latency_ms", absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - start))}});
     reactor->Finish(ToGrpcStatus(status));
   };
-  // Identity first, before a single byte of the request is looked at.
-  auto caller = auth::IdentifyCaller(*ctx->auth_context(), partnership, ActingUser(*ctx));
+  // Identity first, then the method gate, before a single byte of the
+  // request is looked at.
+  auto identified = auth::IdentifyCaller(*ctx->auth_context(), partnership, Metadata(*ctx, kActingUserHeader));
+  if (!identified.ok()) {
+    finish(identified.status(), "");
+    return reactor;
+  }
+  const std::string agency_id = identified->agency_id;
+  auto caller = core::AdmitCall(*std::move(identified), absl::StrCat(kServicePrefix, method),
+                                agreements.Current(), Metadata(*ctx, kPurposeHeader));
   if (!caller.ok()) {
-    finish(caller.status(), "");
+    finish(caller.status(), agency_id);
     return reactor;
   }
   auto request = std::make_shared<Request>();
@@ -83,7 +96,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::CreateReferral(grpc::CallbackServ
                                                               const grpc::ByteBuffer* request,
                                                               grpc::ByteBuffer* response) {
   return RunUnary<v1::CreateReferralRequest, v1::Referral>(
-      "CreateReferral", ctx, request, response, *partnership_, pool_,
+      "CreateReferral", ctx, request, response, *partnership_, *agreements_, pool_,
       [this](const core::Caller& caller, const v1::CreateReferralRequest& req, v1::Referral* out) {
         auto created = referrals_->CreateReferral(caller, req.referral(), req.request_id());
         if (!created.ok()) return created.status();
@@ -96,9 +109,10 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(grpc::CallbackServerC
                                                            const grpc::ByteBuffer* request,
                                                            grpc::ByteBuffer* response) {
   return RunUnary<v1::GetReferralRequest, v1::Referral>(
-      "GetReferral", ctx, request, response, *partnership_, pool_,
+      "GetReferral", ctx, request, response, *partnership_, *agreements_, pool_,
       [this](const core::Caller& caller, const v1::GetReferralRequest& req, v1::Referral* out) {
-        auto referral = referrals_->GetReferral(caller, req.name());
+        auto referral = referrals_->GetReferral(
+            caller, req.name(), std::vector<std::string>(req.read_mask().paths().begin(), req.read_mask().paths().end()));
         if (!referral.ok()) return referral.status();
         *out = *std::move(referral);
         return absl::OkStatus();
@@ -109,7 +123,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferrals(grpc::CallbackServe
                                                              const grpc::ByteBuffer* request,
                                                              grpc::ByteBuffer* response) {
   return RunUnary<v1::ListReferralsRequest, v1::ListReferralsResponse>(
-      "ListReferrals", ctx, request, response, *partnership_, pool_,
+      "ListReferrals", ctx, request, response, *partnership_, *agreements_, pool_,
       [this](const core::Caller& caller, const v1::ListReferralsRequest& req, v1::ListReferralsResponse* out) {
         auto params = ToListParams(req);
         if (!params.ok()) return params.status();
@@ -125,7 +139,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::WhoAmI(grpc::CallbackServerContex
                                                       const grpc::ByteBuffer* request,
                                                       grpc::ByteBuffer* response) {
   return RunUnary<v1::WhoAmIRequest, v1::WhoAmIResponse>(
-      "WhoAmI", ctx, request, response, *partnership_, pool_,
+      "WhoAmI", ctx, request, response, *partnership_, *agreements_, pool_,
       [this](const core::Caller& caller, const v1::WhoAmIRequest&, v1::WhoAmIResponse* out) {
         ToWhoAmIResponse(caller, partnership_->id(), out);
         return absl::OkStatus();

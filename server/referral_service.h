@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "core/agreement.h"
 #include "core/partnership.h"
 #include "core/referral_manager.h"
 #include "refx/v1/referral_service.grpc.pb.h"
@@ -24,9 +25,9 @@ using RawReferralServiceBase = v1::ReferralService::WithRawCallbackMethod_Create
 
 class ReferralServiceImpl final : public RawReferralServiceBase {
  public:
-  ReferralServiceImpl(std::shared_ptr<const core::Partnership> partnership, core::ReferralManager* referrals,
-                      WorkPool* pool)
-      : partnership_(std::move(partnership)), referrals_(referrals), pool_(pool) {}
+  ReferralServiceImpl(std::shared_ptr<const core::Partnership> partnership, const core::AgreementHolder* agreements,
+                      core::ReferralManager* referrals, WorkPool* pool)
+      : partnership_(std::move(partnership)), agreements_(agreements), referrals_(referrals), pool_(pool) {}
 
   grpc::ServerUnaryReactor* CreateReferral(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                            grpc::ByteBuffer* response) override;
@@ -39,6 +40,7 @@ class ReferralServiceImpl final : public RawReferralServiceBase {
 
  private:
   std::shared_ptr<const core::Partnership> partnership_;
+  const core::AgreementHolder* agreements_;
   core::ReferralManager* referrals_;
   WorkPool* pool_;
 };

@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +22,13 @@ namespace refx::server {
 namespace {
 
 constexpr char kServiceName[] = "refx.v1.ReferralService";
+
+// Size and modification time: enough to notice an edited or replaced file.
+std::string FileStamp(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return "missing";
+  return absl::StrCat(st.st_size, ":", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec, ":", st.st_ino);
+}
 
 // Mutual TLS with client certificates required and verified against the
 // agency issuing CA only, files re-read every refresh interval (rotation
@@ -58,6 +67,9 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   server->options_ = std::move(options);
   const auto& config = server->options_.config;
   REFX_ASSIGN_OR_RETURN(server->partnership_, core::Partnership::Load(config.partnership_file()));
+  server->agreement_file_stamp_ = FileStamp(config.agreement_file());
+  REFX_ASSIGN_OR_RETURN(auto agreement, core::Agreement::Load(config.agreement_file(), *server->partnership_));
+  server->agreements_ = std::make_unique<core::AgreementHolder>(std::move(agreement));
 
   storage::sqlite::SqliteStore::Options store_options;
   store_options.path = config.storage().sqlite_path();
@@ -72,8 +84,8 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   REFX_ASSIGN_OR_RETURN(server->referrals_, core::ReferralManager::Create(manager_options));
 
   server->pool_ = std::make_unique<WorkPool>(config.limits().worker_threads(), config.limits().max_queued_calls());
-  server->referral_service_ =
-      std::make_unique<ReferralServiceImpl>(server->partnership_, server->referrals_.get(), server->pool_.get());
+  server->referral_service_ = std::make_unique<ReferralServiceImpl>(
+      server->partnership_, server->agreements_.get(), server->referrals_.get(), server->pool_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -106,6 +118,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
                                {"partnership", server->partnership_->id()},
                                {"agencies", absl::StrCat(server->partnership_->config().agencies_size())},
                                {"schema_version", absl::StrCat(server->store_->schema_version())},
+                               {"agreement", server->agreements_->Current()->Label()},
                                {"reflection", config.development().enable_reflection() ? "on" : "off"}});
   return server;
 }
@@ -116,6 +129,7 @@ void RefxServer::HealthLoop() {
   bool last = false;
   bool first = true;
   do {
+    ReloadAgreementIfChanged().IgnoreError();  // logged inside
     const absl::Status health = store_->CheckHealth();
     const bool serving = health.ok();
     if (first || serving != last) {
@@ -131,6 +145,24 @@ void RefxServer::HealthLoop() {
       first = false;
     }
   } while (!stop_health_.WaitForNotificationWithTimeout(absl::Seconds(2)));
+}
+
+absl::Status RefxServer::ReloadAgreementIfChanged() {
+  const std::string& path = options_.config.agreement_file();
+  const std::string stamp = FileStamp(path);
+  if (stamp == agreement_file_stamp_) return absl::OkStatus();
+  auto next = core::Agreement::Load(path, *partnership_);
+  if (!next.ok()) {
+    // Keep the agreement in force; try again only when the file changes.
+    agreement_file_stamp_ = stamp;
+    log::Error("agreement_refused", {{"file", path}, {"reason", std::string(next.status().message())},
+                                     {"in_force", agreements_->Current()->Label()}});
+    return next.status();
+  }
+  agreement_file_stamp_ = stamp;
+  log::Info("agreement_loaded", {{"previous", agreements_->Current()->Label()}, {"now", (*next)->Label()}});
+  agreements_->Replace(*std::move(next));
+  return absl::OkStatus();
 }
 
 void RefxServer::Shutdown(absl::Duration grace) {

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
+#include "core/agreement.h"
 #include "core/partnership.h"
 #include "core/referral_manager.h"
 #include "grpcpp/server.h"
@@ -40,6 +41,12 @@ class RefxServer {
   // The port bound (useful with port 0).
   int port() const { return port_; }
   const core::Partnership& partnership() const { return *partnership_; }
+  // The agreement in force (it changes when its file does).
+  std::shared_ptr<const core::Agreement> agreement() const { return agreements_->Current(); }
+  // Re-reads the agreement file now if it changed; an invalid file is
+  // refused (logged) and the agreement in force is kept. Also run every
+  // couple of seconds by the server itself.
+  absl::Status ReloadAgreementIfChanged();
 
  private:
   RefxServer() = default;
@@ -47,6 +54,8 @@ class RefxServer {
 
   Options options_;
   std::shared_ptr<const core::Partnership> partnership_;
+  std::unique_ptr<core::AgreementHolder> agreements_;
+  std::string agreement_file_stamp_;  // size and mtime of the file in force
   std::unique_ptr<storage::sqlite::SqliteStore> store_;
   std::unique_ptr<core::ReferralManager> referrals_;
   std::unique_ptr<WorkPool> pool_;

@@ -35,6 +35,7 @@ absl::Status CheckReadable(const std::string& key, const std::string& path) {
 void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
   Default(c->mutable_listen_address(), "127.0.0.1:50051");
   Default(c->mutable_partnership_file(), "partnership.yaml");
+  Default(c->mutable_agreement_file(), "agreement.yaml");
   auto* tls = c->mutable_tls();
   Default(tls->mutable_server_cert_file(), "pki/server.pem");
   Default(tls->mutable_server_key_file(), "pki/server.key");
@@ -58,6 +59,7 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
   Default(c->mutable_logging()->mutable_format(), "text");
 
   c->set_partnership_file(Resolve(base_dir, c->partnership_file()));
+  c->set_agreement_file(Resolve(base_dir, c->agreement_file()));
   tls->set_server_cert_file(Resolve(base_dir, tls->server_cert_file()));
   tls->set_server_key_file(Resolve(base_dir, tls->server_key_file()));
   tls->set_client_ca_file(Resolve(base_dir, tls->client_ca_file()));
@@ -78,6 +80,7 @@ absl::StatusOr<config::v1::ServerConfig> LoadServerConfig(const std::string& pat
 absl::Status ValidateServerConfig(const config::v1::ServerConfig& c) {
   const auto& tls = c.tls();
   REFX_RETURN_IF_ERROR(CheckReadable("partnership_file", c.partnership_file()));
+  REFX_RETURN_IF_ERROR(CheckReadable("agreement_file", c.agreement_file()));
   REFX_RETURN_IF_ERROR(CheckReadable("tls.server_cert_file", tls.server_cert_file()));
   REFX_RETURN_IF_ERROR(CheckReadable("tls.server_key_file", tls.server_key_file()));
   REFX_RETURN_IF_ERROR(CheckReadable("tls.client_ca_file", tls.client_ca_file()));

@@ -29,7 +29,7 @@ namespace refx::cli {
 struct CommandLine {
   // Global.
   std::string server, ca_file, cert_file, key_file, server_name_override, profile, config,
-      acting_user, timeout;
+      acting_user, purpose, timeout;
   std::map<std::string, CLI::Option*> global_options;
   std::string output = "table";
 
@@ -294,6 +294,8 @@ void AddGlobalOptions(CLI::App* app, CommandLine* f) {
       "Profile file (env REFX_CONFIG; default $HOME/.config/refx/config.yaml)");
   add("--acting-user", &f->acting_user,
       "The person acting, recorded in the audit log (env REFX_ACTING_USER)");
+  add("--purpose", &f->purpose,
+      "Purpose of the call under the sharing agreement, e.g. safeguarding (env REFX_PURPOSE)");
   add("--timeout", &f->timeout, "Deadline of each call, e.g. 10s, 1m (env REFX_TIMEOUT)");
   app->add_option("-o,--output", f->output, "Output format")
       ->check(CLI::IsMember({"table", "json"}))
@@ -443,6 +445,7 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
   set("--profile", f.profile, &flags.profile);
   set("--config", f.config, &flags.config);
   set("--acting-user", f.acting_user, &flags.acting_user);
+  set("--purpose", f.purpose, &flags.purpose);
   set("--timeout", f.timeout, &flags.timeout);
 
   // Build the request before connecting, so flag mistakes cost no round trip.

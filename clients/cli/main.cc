@@ -1,6 +1,9 @@
 // refx: the command-line client of the partnership referral exchange, for
 // caseworkers without an integrated case system. Parses flags, then hands
 // over to Commands; see commands.h.
+#include <pwd.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <exception>
 #include <iostream>
@@ -22,6 +25,12 @@ std::map<std::string, std::string> RefxEnvironment() {
     if (entry.rfind("REFX_", 0) != 0) continue;
     size_t eq = entry.find('=');
     if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  // The login name: the default acting person (the server records who acts
+  // for calls that touch personal data). From the password database, not
+  // $USER, which a service manager or CI may leave unset.
+  if (const passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_name != nullptr) {
+    env["USER"] = pw->pw_name;
   }
   return env;
 }

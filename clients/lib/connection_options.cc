@@ -50,6 +50,7 @@ std::string ProfileValue(const ClientProfile& profile, const std::string& option
   if (option == "key_file") return profile.key_file();
   if (option == "server_name_override") return profile.server_name_override();
   if (option == "acting_user") return profile.acting_user();
+  if (option == "purpose") return profile.purpose();
   if (option == "timeout") return profile.timeout();
   return "";
 }
@@ -162,6 +163,7 @@ absl::StatusOr<ConnectionOptions> ResolveConnectionOptions(
       {"key_file", "--key-file", "REFX_KEY_FILE", true},
       {"server_name_override", "--server-name-override", nullptr, false},
       {"acting_user", "--acting-user", "REFX_ACTING_USER", false},
+      {"purpose", "--purpose", "REFX_PURPOSE", false},
       {"timeout", "--timeout", "REFX_TIMEOUT", false},
   };
   const std::map<std::string, const std::optional<std::string>*> flag_values = {
@@ -171,6 +173,7 @@ absl::StatusOr<ConnectionOptions> ResolveConnectionOptions(
       {"key_file", &flags.key_file},
       {"server_name_override", &flags.server_name_override},
       {"acting_user", &flags.acting_user},
+      {"purpose", &flags.purpose},
       {"timeout", &flags.timeout},
   };
   std::map<std::string, std::string> values;
@@ -197,6 +200,15 @@ absl::StatusOr<ConnectionOptions> ResolveConnectionOptions(
   options.key_file = values["key_file"];
   options.server_name_override = values["server_name_override"];
   options.acting_user = values["acting_user"];
+  if (options.acting_user.empty()) {
+    // The server requires a named person for calls that touch personal
+    // data; the login name is the honest default for a person at a shell.
+    if (auto user = EnvValue(env, "USER")) {
+      options.acting_user = *user;
+      origin["acting_user"] = "USER";
+    }
+  }
+  options.purpose = values["purpose"];
   if (values.count("timeout")) {
     REFX_ASSIGN_OR_RETURN(options.timeout,
                           ParseTimeout(values["timeout"], origin["timeout"]));

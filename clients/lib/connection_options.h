@@ -33,6 +33,7 @@ struct ConnectionOptions {
   absl::Duration timeout = absl::Seconds(10);  // Deadline of each call.
   // Sent as `x-refx-acting-user` metadata when non-empty; printable ASCII.
   std::string acting_user;
+  std::string purpose;  // x-refx-purpose; empty = the role's default
 
   // Where each file option was set ("--ca-file", "REFX_CA_FILE", `profile
   // "live" in /path/config.yaml`), keyed by option name ("ca_file"), so that
@@ -52,6 +53,7 @@ struct ConnectionFlags {
   std::optional<std::string> profile;
   std::optional<std::string> config;  // Path of the profile file.
   std::optional<std::string> acting_user;
+  std::optional<std::string> purpose;
   std::optional<std::string> timeout;  // e.g. "10s", "1m30s", "500ms", "20".
 };
 

@@ -100,6 +100,7 @@ void ReferralClient::Prepare(grpc::ClientContext* context) const {
   if (!options_.acting_user.empty()) {
     context->AddMetadata(kActingUserMetadataKey, options_.acting_user);
   }
+  if (!options_.purpose.empty()) context->AddMetadata(kPurposeMetadataKey, options_.purpose);
 }
 
 absl::Status ReferralClient::Finish(const grpc::Status& status) const {

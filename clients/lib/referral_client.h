@@ -27,6 +27,7 @@ namespace refx::client {
 
 // The metadata key naming the person acting for the agency (audit only).
 inline constexpr char kActingUserMetadataKey[] = "x-refx-acting-user";
+inline constexpr char kPurposeMetadataKey[] = "x-refx-purpose";
 
 // Converts a finished call's status to absl::Status, keeping the details of
 // the google.rpc.Status in `error_details()` when it parses and its code

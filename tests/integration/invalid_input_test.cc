@@ -117,7 +117,7 @@ const CreateCase kInvalidValues[] = {
     {"UnknownConsentStatusNumber",
      [](v1::Referral* r) {
        r->mutable_victim()->mutable_consent()->set_status(static_cast<v1::Consent::Status>(42));
-       r->mutable_victim()->mutable_consent()->set_lawful_basis("Crime and Disorder Act 1998 s115");
+       r->mutable_victim()->mutable_consent()->set_lawful_basis("cda-1998-s115");
      },
      "referral.victim.consent.status"},
     {"RecipientNotInPartnership",
@@ -194,6 +194,7 @@ grpc::Status CallCreateWithRawBytes(const std::shared_ptr<grpc::Channel>& channe
   grpc::GenericStub stub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  context.AddMetadata("x-refx-acting-user", "test-caseworker");
   grpc::Slice slice(bytes);
   grpc::ByteBuffer request(&slice, 1);
   grpc::ByteBuffer response;

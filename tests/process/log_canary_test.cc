@@ -53,7 +53,6 @@ v1::Referral CanaryReferral() {
   v->mutable_address()->set_postcode(Canary("vpc"));
   v->mutable_safe_contact()->set_notes(Canary("safe-contact"));
   v->set_vulnerability_notes(Canary("vulnerability"));
-  v->mutable_consent()->set_lawful_basis(Canary("lawful-basis"));
   v1::Subject* s = r.add_subjects();
   s->set_name(Canary("subject-name"));
   s->set_birth_date_or_age(Canary("subject-age"));
@@ -220,7 +219,7 @@ TEST_P(LogCanaryTest, NoReferralContentReachesTheServerLog) {
   const std::string db = ReadFileOrEmpty(db_path) + ReadFileOrEmpty(db_path + "-wal");
   ASSERT_FALSE(db.empty());
   for (const char* field : {"narrative", "given", "family", "phone", "email", "line1", "line2", "town", "vpc",
-                            "safe-contact", "vulnerability", "lawful-basis", "location", "lpc", "subject-name",
+                            "safe-contact", "vulnerability", "location", "lpc", "subject-name",
                             "subject-age", "subject-address", "subject-description", "subject-relationship",
                             "crime-ref", "platform", "other-group", "religion"}) {
     EXPECT_NE(db.find(Canary(field)), std::string::npos) << field << " is not in " << db_path;

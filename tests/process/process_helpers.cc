@@ -230,6 +230,7 @@ client::ConnectionOptions AgencyConnection(const std::string& pki_directory, con
   options.cert_file = absl::StrCat(pki_directory, "/agencies/", agency_id, ".pem");
   options.key_file = absl::StrCat(pki_directory, "/agencies/", agency_id, ".key");
   options.timeout = timeout;
+  options.acting_user = "test-caseworker";
   return options;
 }
 
@@ -241,6 +242,7 @@ client::ConnectionOptions AgencyConnection(const TestPki& pki, const std::string
   options.cert_file = pki.agency_cert_chain_path(agency_id);
   options.key_file = pki.agency_key_path(agency_id);
   options.timeout = timeout;
+  options.acting_user = "test-caseworker";
   return options;
 }
 

@@ -241,6 +241,7 @@ TEST_F(ServerStartupTest, QuickStartFromRefxAdminDevPki) {
 
   const std::string config = dir_ + "/quickstart.yaml";
   ASSERT_TRUE(WriteStringToFile(config, absl::StrCat("partnership_file: ", SourcePath("config/partnership.yaml"),
+                                                     "\n", "agreement_file: ", SourcePath("config/agreement.yaml"),
                                                      "\n"
                                                      "tls:\n"
                                                      "  server_cert_file: dev-pki/server.pem\n"

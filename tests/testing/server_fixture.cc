@@ -79,6 +79,9 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(Options options) {
   suspended->set_role("community_safety");
   suspended->set_suspended(true);
   REFX_RETURN_IF_ERROR(WriteFile(ts->directory_ + "/partnership.yaml", ToJson(partnership)));
+  std::string agreement;
+  REFX_RETURN_IF_ERROR(ReadFileToString(SourcePath("config/agreement.yaml"), &agreement));
+  REFX_RETURN_IF_ERROR(WriteFile(ts->directory_ + "/agreement.yaml", agreement));
 
   std::vector<std::string> agency_ids;
   for (const auto& a : partnership.agencies()) agency_ids.push_back(a.id());
@@ -142,6 +145,7 @@ client::ReferralClient TestServer::ClientWith(const TestPki::ClientCert& cert) c
   client::ConnectionOptions options;
   options.server = address();
   options.timeout = absl::Seconds(10);
+  options.acting_user = "test-caseworker";
   return client::ReferralClient(Channel(cert), options);
 }
 

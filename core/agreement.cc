@@ -1,0 +1,193 @@
+#include "core/agreement.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/yaml_proto.h"
+
+namespace refx::core {
+namespace {
+
+using config::v1::Grant;
+using config::v1::RoleRules;
+
+bool IsId(absl::string_view id) {
+  if (id.empty() || id.size() > 63) return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+template <typename Repeated>
+DataClassSet ToSet(const Repeated& classes) {
+  DataClassSet set;
+  for (int c : classes) set.Add(static_cast<v1::DataClass>(c));
+  return set;
+}
+
+}  // namespace
+
+Agreement::Agreement(config::v1::Agreement config) : config_(std::move(config)) {
+  for (int i = 0; i < config_.roles_size(); ++i) roles_.emplace(config_.roles(i).role(), i);
+}
+
+absl::StatusOr<std::shared_ptr<const Agreement>> Agreement::Create(config::v1::Agreement config,
+                                                                   absl::string_view source,
+                                                                   const Partnership& partnership) {
+  auto bad = [&](absl::string_view key, absl::string_view problem) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", key, ": ", problem));
+  };
+  if (!IsId(config.id())) return bad("id", "required, [a-z0-9_-]+");
+  if (config.version().empty()) return bad("version", "required");
+  absl::CivilDay review;
+  if (!absl::ParseCivilTime(config.review_date(), &review)) return bad("review_date", "required, YYYY-MM-DD");
+  if (config.dpia_reference().empty()) return bad("dpia_reference", "required");
+
+  std::set<std::string> purposes, bases, roles;
+  for (int i = 0; i < config.purposes_size(); ++i) {
+    const std::string key = absl::StrCat("purposes[", i, "].id");
+    if (!IsId(config.purposes(i).id())) return bad(key, "required, [a-z0-9_-]+");
+    if (!purposes.insert(config.purposes(i).id()).second) return bad(key, "duplicate purpose");
+  }
+  for (int i = 0; i < config.lawful_bases_size(); ++i) {
+    const std::string key = absl::StrCat("lawful_bases[", i, "]");
+    if (!IsId(config.lawful_bases(i).id())) return bad(key + ".id", "required, [a-z0-9_-]+");
+    if (config.lawful_bases(i).citation().empty()) return bad(key + ".citation", "required");
+    if (!bases.insert(config.lawful_bases(i).id()).second) return bad(key + ".id", "duplicate lawful basis");
+  }
+  auto check_classes = [&](const std::string& key, const auto& classes) -> absl::Status {
+    for (int j = 0; j < classes.size(); ++j) {
+      if (classes[j] == v1::DATA_CLASS_UNSPECIFIED) return bad(absl::StrCat(key, "[", j, "]"), "not a data class");
+    }
+    return absl::OkStatus();
+  };
+  for (int i = 0; i < config.roles_size(); ++i) {
+    const RoleRules& role = config.roles(i);
+    const std::string key = absl::StrCat("roles[", i, "]");
+    if (role.role().empty()) return bad(key + ".role", "required");
+    if (!roles.insert(role.role()).second) return bad(key + ".role", absl::StrCat("duplicate role '", role.role(), "'"));
+    for (int p : role.permissions()) {
+      if (p == config::v1::PERMISSION_UNSPECIFIED) return bad(key + ".permissions", "not a permission");
+    }
+    std::set<std::string> granted;
+    for (int g = 0; g < role.grants_size(); ++g) {
+      const Grant& grant = role.grants(g);
+      const std::string gkey = absl::StrCat(key, ".grants[", g, "]");
+      if (!purposes.count(grant.purpose())) {
+        return bad(gkey + ".purpose", absl::StrCat("unknown purpose '", grant.purpose(), "'"));
+      }
+      if (!granted.insert(grant.purpose()).second) return bad(gkey + ".purpose", "purpose granted twice");
+      for (int b = 0; b < grant.lawful_bases_size(); ++b) {
+        if (!bases.count(grant.lawful_bases(b))) {
+          return bad(absl::StrCat(gkey, ".lawful_bases[", b, "]"),
+                     absl::StrCat("unknown lawful basis '", grant.lawful_bases(b), "'"));
+        }
+      }
+      if (grant.read_without_consent_size() > 0 && grant.lawful_bases_size() == 0) {
+        return bad(gkey + ".lawful_bases", "read_without_consent needs at least one lawful basis");
+      }
+      REFX_RETURN_IF_ERROR(check_classes(gkey + ".read_with_consent", grant.read_with_consent()));
+      REFX_RETURN_IF_ERROR(check_classes(gkey + ".read_without_consent", grant.read_without_consent()));
+      REFX_RETURN_IF_ERROR(check_classes(gkey + ".write", grant.write()));
+    }
+    const bool needs_purpose = !role.grants().empty();
+    if (needs_purpose && !granted.count(role.default_purpose())) {
+      return bad(key + ".default_purpose", "must be one of the role's granted purposes");
+    }
+  }
+  std::set<int> retained;
+  for (int i = 0; i < config.retention_size(); ++i) {
+    const std::string key = absl::StrCat("retention[", i, "]");
+    if (config.retention(i).data_class() == v1::DATA_CLASS_UNSPECIFIED) return bad(key + ".data_class", "required");
+    if (!retained.insert(config.retention(i).data_class()).second) return bad(key + ".data_class", "listed twice");
+    if (config.retention(i).days() <= 0) return bad(key + ".days", "must be positive");
+  }
+  for (const auto& agency : partnership.config().agencies()) {
+    if (!roles.count(agency.role())) {
+      return bad("roles", absl::StrCat("no rules for role '", agency.role(), "' of agency ", agency.id()));
+    }
+  }
+  return std::shared_ptr<const Agreement>(new Agreement(std::move(config)));
+}
+
+absl::StatusOr<std::shared_ptr<const Agreement>> Agreement::Load(const std::string& path,
+                                                                 const Partnership& partnership) {
+  config::v1::Agreement config;
+  REFX_RETURN_IF_ERROR(ReadYamlFileToProto(path, &config));
+  return Create(std::move(config), path, partnership);
+}
+
+std::string Agreement::Label() const { return absl::StrCat(config_.id(), "@", config_.version()); }
+
+bool Agreement::Allows(absl::string_view role, config::v1::Permission permission) const {
+  auto it = roles_.find(role);
+  if (it == roles_.end()) return false;
+  for (int p : config_.roles(it->second).permissions()) {
+    if (p == permission) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<std::string> Agreement::ResolvePurpose(absl::string_view role, absl::string_view requested) const {
+  auto it = roles_.find(role);
+  if (it == roles_.end()) return absl::PermissionDeniedError("this agency's role has no rules in the agreement");
+  const RoleRules& rules = config_.roles(it->second);
+  const std::string purpose = requested.empty() ? rules.default_purpose() : std::string(requested);
+  for (const Grant& g : rules.grants()) {
+    if (g.purpose() == purpose) return purpose;
+  }
+  if (requested.empty()) return std::string();  // roles without grants read nothing
+  return absl::PermissionDeniedError(
+      absl::StrCat("the agreement grants this agency's role nothing for purpose '", purpose, "'"));
+}
+
+const Grant* Agreement::GrantFor(const Caller& caller) const {
+  auto it = roles_.find(caller.role);
+  if (it == roles_.end()) return nullptr;
+  for (const Grant& g : config_.roles(it->second).grants()) {
+    if (g.purpose() == caller.purpose) return &g;
+  }
+  return nullptr;
+}
+
+DataClassSet Agreement::ReadableClasses(const Caller& caller, const v1::Referral& referral) const {
+  const Grant* grant = GrantFor(caller);
+  if (grant == nullptr) return {};
+  const auto& consent = referral.victim().consent();
+  if (consent.status() == v1::Consent::GIVEN) return ToSet(grant->read_with_consent());
+  for (const std::string& basis : grant->lawful_bases()) {
+    if (basis == consent.lawful_basis()) return ToSet(grant->read_without_consent());
+  }
+  // No consent and no basis this grant accepts: only the routing facts the
+  // parties need to handle the referral at all.
+  DataClassSet core;
+  if (ToSet(grant->read_with_consent()).Contains(v1::DATA_CLASS_REFERRAL_CORE)) core.Add(v1::DATA_CLASS_REFERRAL_CORE);
+  return core;
+}
+
+DataClassSet Agreement::MaxReadableClasses(const Caller& caller) const {
+  const Grant* grant = GrantFor(caller);
+  return grant == nullptr ? DataClassSet() : ToSet(grant->read_with_consent());
+}
+
+DataClassSet Agreement::WritableClasses(const Caller& caller) const {
+  const Grant* grant = GrantFor(caller);
+  return grant == nullptr ? DataClassSet() : ToSet(grant->write());
+}
+
+bool Agreement::RecordVisible(const Caller& caller, const v1::Referral& referral) const {
+  auto it = roles_.find(caller.role);
+  if (it == roles_.end()) return false;
+  return !config_.roles(it->second).prevent_relevant_only() || referral.prevent_concern();
+}
+
+bool Agreement::IsLawfulBasis(absl::string_view id) const {
+  for (const auto& b : config_.lawful_bases()) {
+    if (b.id() == id) return true;
+  }
+  return false;
+}
+
+}  // namespace refx::core

@@ -1,0 +1,89 @@
+// The information-sharing agreement in force, validated, and the decisions
+// it drives: which operations a role may call, which data classes flow to a
+// reader (by role, purpose, and the victim's consent or a recorded lawful
+// basis), which classes a writer may set, and which referrals a
+// Prevent-only role may see at all.
+//
+// Immutable once built, so a call can hold one snapshot from admission to
+// answer; AgreementHolder swaps in a new snapshot when the file changes.
+// Every decision denies by default: an unknown role, purpose, permission or
+// class grants nothing.
+#ifndef REFX_CORE_AGREEMENT_H_
+#define REFX_CORE_AGREEMENT_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/caller.h"
+#include "core/partnership.h"
+#include "core/redaction.h"
+#include "refx/config/v1/agreement.pb.h"
+#include "refx/v1/referral.pb.h"
+
+namespace refx::core {
+
+class Agreement {
+ public:
+  // Validates `config` and checks it against the registry: every agency's
+  // role must have rules here. INVALID_ARGUMENT names `source`, the key and
+  // the problem (e.g. `agreement.yaml: roles[2].grants[0].purpose: unknown
+  // purpose 'audit'`).
+  static absl::StatusOr<std::shared_ptr<const Agreement>> Create(config::v1::Agreement config,
+                                                                 absl::string_view source,
+                                                                 const Partnership& partnership);
+  static absl::StatusOr<std::shared_ptr<const Agreement>> Load(const std::string& path,
+                                                               const Partnership& partnership);
+
+  const config::v1::Agreement& config() const { return config_; }
+  // `id@version`, recorded with every disclosure.
+  std::string Label() const;
+
+  // Whether `role` holds `permission`.
+  bool Allows(absl::string_view role, config::v1::Permission permission) const;
+  // The purpose a call runs under: `requested`, or the role's default when
+  // empty. PERMISSION_DENIED if the role has no grant for it.
+  absl::StatusOr<std::string> ResolvePurpose(absl::string_view role, absl::string_view requested) const;
+
+  // The classes `caller` (role and resolved purpose) may read of `referral`,
+  // given the victim's consent or the lawful basis the referral records.
+  DataClassSet ReadableClasses(const Caller& caller, const v1::Referral& referral) const;
+  // The most `caller` could ever read for its purpose (consent given).
+  DataClassSet MaxReadableClasses(const Caller& caller) const;
+  // The classes `caller` may set on a referral it writes.
+  DataClassSet WritableClasses(const Caller& caller) const;
+  // False for a Prevent-only role and a referral without a Prevent concern.
+  bool RecordVisible(const Caller& caller, const v1::Referral& referral) const;
+  bool IsLawfulBasis(absl::string_view id) const;
+
+ private:
+  explicit Agreement(config::v1::Agreement config);
+  const config::v1::Grant* GrantFor(const Caller& caller) const;
+
+  config::v1::Agreement config_;
+  std::map<std::string, int, std::less<>> roles_;
+};
+
+// The agreement currently in force, shared by all calls; replaced whole.
+class AgreementHolder {
+ public:
+  explicit AgreementHolder(std::shared_ptr<const Agreement> initial) : current_(std::move(initial)) {}
+  std::shared_ptr<const Agreement> Current() const {
+    absl::MutexLock lock(&mu_);
+    return current_;
+  }
+  void Replace(std::shared_ptr<const Agreement> next) {
+    absl::MutexLock lock(&mu_);
+    current_ = std::move(next);
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const Agreement> current_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace refx::core
+
+#endif  // REFX_CORE_AGREEMENT_H_

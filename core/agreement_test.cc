@@ -1,0 +1,146 @@
+#include "core/agreement.h"
+
+#include "common/yaml_proto.h"
+#include "core/method_permissions.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "refx/v1/referral_service.pb.h"
+
+namespace refx::core {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Source(const std::string& relative) { return std::string(REFX_SOURCE_DIR) + "/" + relative; }
+
+class AgreementTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto partnership = Partnership::Load(Source("config/partnership.yaml"));
+    ASSERT_TRUE(partnership.ok()) << partnership.status();
+    partnership_ = *partnership;
+    absl::Status read = ReadYamlFileToProto(Source("config/agreement.yaml"), &config_);
+    ASSERT_TRUE(read.ok()) << read;
+  }
+  absl::StatusOr<std::shared_ptr<const Agreement>> Build(const config::v1::Agreement& c) {
+    return Agreement::Create(c, "agreement.yaml", *partnership_);
+  }
+  Caller As(const std::string& role, const std::string& purpose) {
+    Caller c;
+    c.role = role;
+    c.purpose = purpose;
+    return c;
+  }
+  std::shared_ptr<const Partnership> partnership_;
+  config::v1::Agreement config_;
+};
+
+TEST_F(AgreementTest, TheShippedAgreementCoversEveryRoleOfThePartnership) {
+  auto agreement = Build(config_);
+  ASSERT_TRUE(agreement.ok()) << agreement.status();
+  EXPECT_EQ((*agreement)->Label(), "llr-hate-isa@2026.1");
+  for (const auto& agency : partnership_->config().agencies()) {
+    EXPECT_TRUE((*agreement)->ResolvePurpose(agency.role(), "").ok()) << agency.id();
+  }
+}
+
+TEST_F(AgreementTest, ErrorsNameTheFileTheKeyAndTheProblem) {
+  auto c = config_;
+  c.mutable_roles(0)->mutable_grants(0)->set_purpose("marketing");
+  EXPECT_THAT(Build(c).status().message(),
+              HasSubstr("agreement.yaml: roles[0].grants[0].purpose: unknown purpose 'marketing'"));
+  c = config_;
+  c.mutable_roles(0)->mutable_grants(0)->add_lawful_bases("because-we-can");
+  EXPECT_THAT(Build(c).status().message(), HasSubstr("unknown lawful basis 'because-we-can'"));
+  c = config_;
+  c.mutable_roles()->RemoveLast();  // data_protection_officer
+  EXPECT_THAT(Build(c).status().message(), HasSubstr("no rules for role 'data_protection_officer'"));
+  c = config_;
+  c.clear_version();
+  EXPECT_THAT(Build(c).status().message(), HasSubstr("version: required"));
+  c = config_;
+  *c.add_roles() = c.roles(0);
+  EXPECT_THAT(Build(c).status().message(), HasSubstr("duplicate role 'police'"));
+}
+
+TEST_F(AgreementTest, ConsentDecidesWhichClassesFlow) {
+  auto agreement = *Build(config_);
+  const Caller council = As("community_safety", "victim_support");
+  v1::Referral r;
+  r.mutable_victim()->mutable_consent()->set_status(v1::Consent::GIVEN);
+  EXPECT_TRUE(agreement->ReadableClasses(council, r).Contains(v1::DATA_CLASS_VICTIM_CONTACT));
+  EXPECT_FALSE(agreement->ReadableClasses(council, r).Contains(v1::DATA_CLASS_SUBJECT));
+
+  r.mutable_victim()->mutable_consent()->set_status(v1::Consent::WITHDRAWN);
+  EXPECT_FALSE(agreement->ReadableClasses(council, r).Contains(v1::DATA_CLASS_VICTIM_CONTACT));
+  EXPECT_TRUE(agreement->ReadableClasses(council, r).Contains(v1::DATA_CLASS_REFERRAL_CORE));
+  EXPECT_FALSE(agreement->ReadableClasses(council, r).Contains(v1::DATA_CLASS_SAFEGUARDING_RISK));
+
+  r.mutable_victim()->mutable_consent()->set_lawful_basis("dpa-2018-sch1-para18");
+  EXPECT_TRUE(agreement->ReadableClasses(council, r).Contains(v1::DATA_CLASS_SAFEGUARDING_RISK));
+  EXPECT_FALSE(agreement->ReadableClasses(council, r).Contains(v1::DATA_CLASS_VICTIM_CONTACT));
+
+  // A basis the council's grant does not list opens nothing more.
+  r.mutable_victim()->mutable_consent()->set_lawful_basis("ctsa-2015-s38");
+  EXPECT_FALSE(agreement->ReadableClasses(council, r).Contains(v1::DATA_CLASS_SAFEGUARDING_RISK));
+}
+
+TEST_F(AgreementTest, PurposeRoleAndPreventRules) {
+  auto agreement = *Build(config_);
+  EXPECT_EQ(*agreement->ResolvePurpose("police", ""), "investigation");
+  EXPECT_EQ(*agreement->ResolvePurpose("police", "safeguarding"), "safeguarding");
+  EXPECT_EQ(agreement->ResolvePurpose("police", "prevent").status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(agreement->ResolvePurpose("nobody", "").status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_FALSE(agreement->Allows("oversight", config::v1::REFERRAL_READ));
+  EXPECT_FALSE(agreement->Allows("administrator", config::v1::REFERRAL_READ));
+  EXPECT_TRUE(agreement->Allows("data_protection_officer", config::v1::AUDIT_READ));
+  EXPECT_FALSE(agreement->Allows("data_protection_officer", config::v1::REFERRAL_READ));
+
+  v1::Referral plain, prevent;
+  prevent.set_prevent_concern(true);
+  EXPECT_FALSE(agreement->RecordVisible(As("prevent", "prevent"), plain));
+  EXPECT_TRUE(agreement->RecordVisible(As("prevent", "prevent"), prevent));
+  EXPECT_TRUE(agreement->RecordVisible(As("police", "investigation"), plain));
+}
+
+// Every RPC of every refx.v1 service must be in the method table.
+TEST(MethodPermissionsTest, EveryServiceMethodHasARule) {
+  const auto* file = v1::GetReferralRequest::descriptor()->file();
+  int methods = 0;
+  for (int s = 0; s < file->service_count(); ++s) {
+    for (int m = 0; m < file->service(s)->method_count(); ++m) {
+      ++methods;
+      EXPECT_TRUE(RuleForMethod(file->service(s)->method(m)->full_name()).ok())
+          << file->service(s)->method(m)->full_name() << " has no permission rule";
+    }
+  }
+  EXPECT_GE(methods, 4);
+  EXPECT_FALSE(RuleForMethod("refx.v1.ReferralService.DeleteEverything").ok());
+}
+
+TEST_F(AgreementTest, AdmitCallAppliesTheGate) {
+  auto agreement = *Build(config_);
+  Caller police = As("police", "");
+  police.acting_user = "pc-1234";
+  auto admitted = AdmitCall(police, "refx.v1.ReferralService.GetReferral", agreement, "");
+  ASSERT_TRUE(admitted.ok()) << admitted.status();
+  EXPECT_EQ(admitted->purpose, "investigation");
+  EXPECT_EQ(admitted->agreement, agreement);
+
+  Caller anonymous = As("police", "");
+  EXPECT_EQ(AdmitCall(anonymous, "refx.v1.ReferralService.GetReferral", agreement, "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(AdmitCall(anonymous, "refx.v1.ReferralService.WhoAmI", agreement, "").ok());
+
+  Caller admin = As("administrator", "");
+  admin.acting_user = "admin";
+  EXPECT_EQ(AdmitCall(admin, "refx.v1.ReferralService.ListReferrals", agreement, "").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(AdmitCall(police, "refx.v1.ReferralService.Unlisted", agreement, "").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(AdmitCall(police, "refx.v1.ReferralService.GetReferral", agreement, "prevent").status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace refx::core

@@ -1,0 +1,54 @@
+#include "core/method_permissions.h"
+
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_details.h"
+
+namespace refx::core {
+namespace {
+
+using config::v1::Permission;
+
+const std::map<std::string, MethodRule, std::less<>>& Table() {
+  static const auto* kTable = new std::map<std::string, MethodRule, std::less<>>{
+      {"refx.v1.ReferralService.CreateReferral", {config::v1::REFERRAL_CREATE, true}},
+      {"refx.v1.ReferralService.GetReferral", {config::v1::REFERRAL_READ, true}},
+      {"refx.v1.ReferralService.ListReferrals", {config::v1::REFERRAL_READ, true}},
+      {"refx.v1.ReferralService.WhoAmI", {config::v1::PERMISSION_UNSPECIFIED, false}},
+  };
+  return *kTable;
+}
+
+}  // namespace
+
+absl::StatusOr<MethodRule> RuleForMethod(absl::string_view method) {
+  auto it = Table().find(method);
+  if (it == Table().end()) return absl::NotFoundError(absl::StrCat("no permission rule for ", method));
+  return it->second;
+}
+
+absl::StatusOr<Caller> AdmitCall(Caller caller, absl::string_view method,
+                                 std::shared_ptr<const Agreement> agreement, absl::string_view requested_purpose) {
+  auto rule = RuleForMethod(method);
+  if (!rule.ok()) return WithErrorInfo(absl::PermissionDeniedError("method not permitted"), "METHOD_NOT_PERMITTED");
+  if (rule->permission != config::v1::PERMISSION_UNSPECIFIED && !agreement->Allows(caller.role, rule->permission)) {
+    return WithErrorInfo(
+        absl::PermissionDeniedError(absl::StrCat("the agreement does not permit role '", caller.role, "' to call ",
+                                                 method.substr(method.rfind('.') + 1))),
+        "METHOD_NOT_PERMITTED", {{"permission", config::v1::Permission_Name(rule->permission)}});
+  }
+  auto purpose = agreement->ResolvePurpose(caller.role, requested_purpose);
+  if (!purpose.ok()) return WithErrorInfo(purpose.status(), "PURPOSE_NOT_GRANTED");
+  if (rule->touches_personal_data && caller.acting_user.empty()) {
+    return InvalidArgumentError(
+        "name the person acting in the x-refx-acting-user metadata (refx --acting-user)",
+        {{"metadata.x-refx-acting-user", "required for calls that touch personal data"}});
+  }
+  caller.purpose = *purpose;
+  caller.agreement = std::move(agreement);
+  return caller;
+}
+
+}  // namespace refx::core
