@@ -1,24 +1,44 @@
-// The TLS handshake's custom certificate check for agency clients.
+// The TLS handshake's custom certificate check for agency clients, and the
+// same revocation check again on every call.
 //
 // OpenSSL (inside gRPC) has already verified the chain to the agency issuing
-// CA, validity dates, EKU and name constraints when this runs. This adds what
-// OpenSSL cannot know: the certificate must name exactly one registered,
-// active agency of the partnership. A refusal here closes the handshake, so a
-// stranger's certificate never reaches the HTTP/2 layer. It runs on full and
-// resumed handshakes alike.
+// CA, validity dates, EKU and name constraints when the verifier runs. It
+// adds what OpenSSL cannot know: the certificate must name exactly one
+// registered, active agency of the partnership, and neither it nor the CA
+// that issued it may be on the partnership's revocation list (when one is
+// configured; a configured but unusable list refuses everyone). A refusal
+// closes the handshake, so a stranger's certificate never reaches the HTTP/2
+// layer. gRPC runs the verifier on full and resumed handshakes alike, so a
+// TLS session resumed after a revocation is refused too.
+//
+// A handshake check cannot reach connections that are already open. The
+// call gate (an AuthMetadataProcessor, run by gRPC before every call on
+// every connection) repeats the revocation check from the connection's
+// certificate, so a revocation also stops calls on open connections as soon
+// as the list is re-read; the maximum connection age then closes them.
 #ifndef REFX_AUTH_AGENCY_VERIFIER_H_
 #define REFX_AUTH_AGENCY_VERIFIER_H_
 
 #include <memory>
 
+#include "auth/revocation_checker.h"
 #include "core/partnership.h"
+#include "grpcpp/security/auth_metadata_processor.h"
 #include "grpcpp/security/tls_certificate_verifier.h"
 
 namespace refx::auth {
 
 // A verifier for TlsServerCredentialsOptions::set_certificate_verifier.
+// `revocation` may be null (no revocation checks beyond the partnership's).
 std::shared_ptr<grpc::experimental::CertificateVerifier> MakeAgencyCertificateVerifier(
-    std::shared_ptr<const core::Partnership> partnership);
+    std::shared_ptr<const core::Partnership> partnership,
+    std::shared_ptr<const RevocationChecker> revocation = nullptr);
+
+// A processor for ServerCredentials::SetAuthMetadataProcessor that fails a
+// call with UNAUTHENTICATED when the connection's certificate (or its CA)
+// is revoked or the list is unusable. Non-blocking: it only reads memory.
+std::shared_ptr<grpc::AuthMetadataProcessor> MakeRevocationCallGate(
+    std::shared_ptr<const RevocationChecker> revocation);
 
 }  // namespace refx::auth
 

@@ -1,6 +1,7 @@
 #include "common/hash.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <cstdio>
@@ -16,6 +17,17 @@ std::string Sha256(absl::string_view data) {
     std::abort();
   }
   return std::string(reinterpret_cast<const char*>(digest), size);
+}
+
+std::string HmacSha256(absl::string_view key, absl::string_view data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  size_t size = 0;
+  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(),
+                reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, sizeof mac, &size) == nullptr) {
+    std::fputs("refx: HMAC-SHA256 failed\n", stderr);
+    std::abort();
+  }
+  return std::string(reinterpret_cast<const char*>(mac), size);
 }
 
 std::string HexEncode(absl::string_view bytes) {

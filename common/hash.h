@@ -13,6 +13,8 @@ namespace refx {
 std::string Sha256(absl::string_view data);
 // Lowercase hex of `bytes`.
 std::string HexEncode(absl::string_view bytes);
+// Raw 32-byte HMAC-SHA256 of `data` under `key`.
+std::string HmacSha256(absl::string_view key, absl::string_view data);
 // `n` bytes from OpenSSL's CSPRNG; aborts if the CSPRNG fails, because
 // every id and key in refx depends on it.
 std::string RandomBytes(size_t n);

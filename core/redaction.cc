@@ -70,6 +70,27 @@ void CollectOutside(const DataClassSet& allowed, const Message& message, const s
 }
 }  // namespace
 
+DataClassSet ClassesPresent(const Message& message) {
+  DataClassSet present;
+  const auto* reflection = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    present.Add(DataClassOf(field));
+    if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE ||
+        field->message_type()->file()->package() != "refx.v1") {
+      continue;
+    }
+    const int n = field->is_repeated() ? reflection->FieldSize(message, field) : 1;
+    for (int i = 0; i < n; ++i) {
+      const Message& child = field->is_repeated() ? reflection->GetRepeatedMessage(message, field, i)
+                                                  : reflection->GetMessage(message, field);
+      for (v1::DataClass c : ClassesPresent(child).Members()) present.Add(c);
+    }
+  }
+  return present;
+}
+
 std::vector<std::string> FieldsOutside(const DataClassSet& allowed, const Message& message) {
   std::vector<std::string> out;
   CollectOutside(allowed, message, "", &out);

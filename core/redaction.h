@@ -49,6 +49,10 @@ absl::StatusOr<DataClassSet> ClassesOfPath(const google::protobuf::Descriptor* d
 // class is not in `allowed`, as a path (e.g. `victim.phone`).
 std::vector<std::string> FieldsOutside(const DataClassSet& allowed, const google::protobuf::Message& message);
 
+// The classes of every set field of `message`, recursively: what a reader
+// actually received (recorded in the audit log).
+DataClassSet ClassesPresent(const google::protobuf::Message& message);
+
 // Clears, in place, every set field of `message` (recursively) whose class is
 // not in `allowed`. A field without a class is cleared: deny by default.
 void Redact(const DataClassSet& allowed, google::protobuf::Message* message);

@@ -85,15 +85,15 @@ std::string ReferralIdFromName(const std::string& name) {
 }
 
 absl::StatusOr<std::unique_ptr<ReferralManager>> ReferralManager::Create(Options options) {
-  if (options.partnership == nullptr || options.store == nullptr) {
-    return absl::InvalidArgumentError("ReferralManager needs a partnership and a store");
+  if (options.partnership == nullptr || options.store == nullptr || options.auditor == nullptr) {
+    return absl::InvalidArgumentError("ReferralManager needs a partnership, a store and an auditor");
   }
   if (options.clock == nullptr) options.clock = SystemClock::Get();
   return std::unique_ptr<ReferralManager>(new ReferralManager(std::move(options)));
 }
 
 absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& caller, const v1::Referral& input,
-                                                             const std::string& request_id) {
+                                                             const std::string& request_id, CallAudit* audit) {
   if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
   const Agreement& agreement = *caller.agreement;
   const absl::Time now = options_.clock->Now();
@@ -168,6 +168,8 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
   referral.set_etag(stored.etag);
   stored.document = DeterministicBytes(referral);
 
+  request.audit = options_.auditor->Build(caller, audit->method, AuditAction::kCollection, {},
+                                         ClassesPresent(input), absl::StatusCode::kOk);
   auto result = options_.store->CreateReferral(request);
   if (!result.ok()) {
     if (absl::IsAlreadyExists(result.status())) {
@@ -177,13 +179,15 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
     }
     return result.status();
   }
+  audit->recorded = true;  // in the transaction that stored the referral
   REFX_ASSIGN_OR_RETURN(v1::Referral created, Parse(caller, result->referral));
   Trim(caller, {}, &created);
   return created;
 }
 
 absl::StatusOr<v1::Referral> ReferralManager::GetReferral(const Caller& caller, const std::string& name,
-                                                          const std::vector<std::string>& read_mask) {
+                                                          const std::vector<std::string>& read_mask,
+                                                          CallAudit* audit) {
   if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
   const std::string id = ReferralIdFromName(name);
   if (id.empty()) {
@@ -204,11 +208,17 @@ absl::StatusOr<v1::Referral> ReferralManager::GetReferral(const Caller& caller, 
   if (absl::IsNotFound(referral.status())) return not_found;
   if (!referral.ok()) return referral.status();
   Trim(caller, read_mask, &*referral);
+  // Audit before answer: nothing leaves unless its event is durable.
+  const AuditAction action =
+      stored->sender_agency == caller.agency_id ? AuditAction::kConsultation : AuditAction::kDisclosure;
+  REFX_RETURN_IF_ERROR(options_.auditor->Record(options_.auditor->Build(
+      caller, audit->method, action, {stored->id}, ClassesPresent(*referral), absl::StatusCode::kOk)));
+  audit->recorded = true;
   return referral;
 }
 
 absl::StatusOr<ReferralPage> ReferralManager::ListReferrals(const Caller& caller,
-                                                            const ListReferralsParams& params) {
+                                                            const ListReferralsParams& params, CallAudit* audit) {
   std::vector<FieldViolation> violations;
   if (params.page_size < 0) violations.push_back({"page_size", "must not be negative"});
   for (size_t i = 0; i < params.states.size(); ++i) {
@@ -266,6 +276,18 @@ absl::StatusOr<ReferralPage> ReferralManager::ListReferrals(const Caller& caller
     page.referrals.push_back(*std::move(r));
   }
   if (more) page.next_page_token = EncodePageToken({rows.back().create_time, rows.back().id}, filter_key);
+  std::vector<std::string> ids;
+  DataClassSet disclosed;
+  bool others = false;
+  for (const v1::Referral& r : page.referrals) {
+    ids.push_back(ReferralIdFromName(r.name()));
+    for (v1::DataClass c : ClassesPresent(r).Members()) disclosed.Add(c);
+    others = others || r.sender_agency() != AgencyName(caller.agency_id);
+  }
+  REFX_RETURN_IF_ERROR(options_.auditor->Record(options_.auditor->Build(
+      caller, audit->method, others ? AuditAction::kDisclosure : AuditAction::kConsultation, ids, disclosed,
+      absl::StatusCode::kOk)));
+  audit->recorded = true;
   return page;
 }
 

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/optional.h"
 #include "common/clock.h"
+#include "core/auditor.h"
 #include "core/caller.h"
 
 #include "core/partnership.h"
@@ -55,6 +56,7 @@ class ReferralManager {
   struct Options {
     std::shared_ptr<const Partnership> partnership;
     storage::ReferralStore* store = nullptr;  // not owned
+    Auditor* auditor = nullptr;               // not owned
     const Clock* clock = nullptr;             // default: SystemClock
   };
   static absl::StatusOr<std::unique_ptr<ReferralManager>> Create(Options options);
@@ -63,14 +65,19 @@ class ReferralManager {
   // `input` are ignored. A retry with the same request id and referral returns
   // the first result; a different referral under a used id is
   // INVALID_ARGUMENT (field `request_id`).
+  //
+  // Every successful method writes the call's audit event itself (with the
+  // data, or before returning any) and marks `audit->recorded`; on an error
+  // it writes none and the caller records the refusal.
   absl::StatusOr<v1::Referral> CreateReferral(const Caller& caller, const v1::Referral& input,
-                                              const std::string& request_id);
+                                              const std::string& request_id, CallAudit* audit);
 
   // `name` is `referrals/{id}`; `read_mask` as in ListReferralsParams.
   absl::StatusOr<v1::Referral> GetReferral(const Caller& caller, const std::string& name,
-                                           const std::vector<std::string>& read_mask = {});
+                                           const std::vector<std::string>& read_mask, CallAudit* audit);
 
-  absl::StatusOr<ReferralPage> ListReferrals(const Caller& caller, const ListReferralsParams& params);
+  absl::StatusOr<ReferralPage> ListReferrals(const Caller& caller, const ListReferralsParams& params,
+                                             CallAudit* audit);
 
  private:
   explicit ReferralManager(Options options) : options_(std::move(options)) {}

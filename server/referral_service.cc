@@ -8,6 +8,7 @@
 #include "core/method_permissions.h"
 #include "common/log.h"
 #include "common/proto_parse.h"
+#include "common/status_macros.h"
 #include "server/referral_convert.h"
 #include "server/status_mapping.h"
 
@@ -41,16 +42,19 @@ std::string Metadata(const grpc::CallbackServerContext& ctx, const char* key) {
   return std::string(it->second.data(), std::min<size_t>(it->second.size(), 128));
 }
 
-// The common shape of every unary method. `handler` runs on the work pool
-// with the authenticated caller and the parsed request, and fills the
-// response or returns an error.
+// The common shape of every unary method. On the reactor thread it only
+// reads the context (certificate, metadata, request bytes) and queues; the
+// closure on the work pool identifies and admits the caller, parses, runs
+// `handler`, and writes the call's audit event when the handler did not
+// (refusals, and calls that touch no stored data) before answering. If that
+// event cannot be written, the call fails and returns no data.
 template <typename Request, typename Response, typename Handler>
 grpc::ServerUnaryReactor* RunUnary(const char* method, grpc::CallbackServerContext* ctx,
                                    const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
-                                   const core::Partnership& partnership, const core::AgreementHolder& agreements,
-                                   WorkPool* pool, Handler handler) {
+                                   const ServiceContext& service, Handler handler) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   const absl::Time start = absl::Now();
+  const std::string full_method = absl::StrCat(kServicePrefix, method);
   auto finish = [reactor, method, start](const absl::Status& status, const std::string& agency) {
     log::Event(status.ok() ? log::Level::kInfo : log::Level::kWarning, "rpc",
                {{"method", method},
@@ -59,34 +63,49 @@ grpc::ServerUnaryReactor* RunUnary(const char* method, grpc::CallbackServerConte
                 {"latency_ms", absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - start))}});
     reactor->Finish(ToGrpcStatus(status));
   };
-  // Identity first, then the method gate, before a single byte of the
-  // request is looked at.
-  auto identified = auth::IdentifyCaller(*ctx->auth_context(), partnership, Metadata(*ctx, kActingUserHeader));
-  if (!identified.ok()) {
-    finish(identified.status(), "");
-    return reactor;
-  }
-  const std::string agency_id = identified->agency_id;
-  auto caller = core::AdmitCall(*std::move(identified), absl::StrCat(kServicePrefix, method),
-                                agreements.Current(), Metadata(*ctx, kPurposeHeader));
-  if (!caller.ok()) {
-    finish(caller.status(), agency_id);
-    return reactor;
-  }
-  auto request = std::make_shared<Request>();
-  absl::Status parsed = ParseMessageOrExplain(ByteBufferToString(*raw_request), request.get());
-  if (!parsed.ok()) {
-    finish(parsed, caller->agency_id);
-    return reactor;
-  }
-  const std::string agency = caller->agency_id;
-  const bool queued = pool->TrySubmit([caller = *std::move(caller), request, raw_response, finish, handler]() mutable {
-    Response response;
-    absl::Status status = handler(caller, *request, &response);
-    if (status.ok()) ToByteBuffer(response, raw_response);
-    finish(status, caller.agency_id);
+  auto identified =
+      auth::IdentifyCaller(*ctx->auth_context(), *service.partnership, Metadata(*ctx, kActingUserHeader));
+  const std::string purpose = Metadata(*ctx, kPurposeHeader);
+  const bool queued = service.pool->TrySubmit([service, full_method, finish, handler, raw_response, purpose,
+                                               identified = std::move(identified),
+                                               bytes = ByteBufferToString(*raw_request)]() mutable {
+    core::CallAudit audit{full_method};
+    absl::optional<core::Caller> caller;
+    // Identity first, then the method gate, before the request is parsed.
+    absl::Status status = [&]() -> absl::Status {
+      if (!identified.ok()) return identified.status();
+      auto admitted = core::AdmitCall(*identified, full_method, service.agreements->Current(), purpose);
+      if (!admitted.ok()) return admitted.status();
+      caller = *std::move(admitted);
+      Request request;
+      REFX_RETURN_IF_ERROR(ParseMessageOrExplain(bytes, &request));
+      Response response;
+      REFX_RETURN_IF_ERROR(handler(*caller, request, &response, &audit));
+      ToByteBuffer(response, raw_response);
+      return absl::OkStatus();
+    }();
+    if (!audit.recorded) {
+      const core::AuditAction action = core::DefaultActionFor(full_method);
+      storage::AuditRecord record =
+          caller.has_value()      ? service.auditor->Build(*caller, full_method, action, {}, {}, status.code())
+          : identified.ok()       ? service.auditor->Build(*identified, full_method, action, {}, {}, status.code())
+                                  : service.auditor->BuildUnidentified(full_method, status.code());
+      absl::Status audited = service.auditor->Record(record);
+      if (!audited.ok()) {
+        log::Error("audit_write_failed", {{"method", full_method}, {"code", absl::StatusCodeToString(status.code())}});
+        if (status.ok()) {
+          *raw_response = grpc::ByteBuffer();
+          status = audited;
+        }
+      }
+    }
+    finish(status, identified.ok() ? identified->agency_id : "");
   });
-  if (!queued) finish(absl::ResourceExhaustedError("server busy; retry with backoff"), agency);
+  if (!queued) {
+    // Shed at once: recorded in the operational log only (writing an audit
+    // event per shed call would turn overload into disk load).
+    finish(absl::ResourceExhaustedError("server busy; retry with backoff"), "");
+  }
   return reactor;
 }
 
@@ -96,9 +115,10 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::CreateReferral(grpc::CallbackServ
                                                               const grpc::ByteBuffer* request,
                                                               grpc::ByteBuffer* response) {
   return RunUnary<v1::CreateReferralRequest, v1::Referral>(
-      "CreateReferral", ctx, request, response, *partnership_, *agreements_, pool_,
-      [this](const core::Caller& caller, const v1::CreateReferralRequest& req, v1::Referral* out) {
-        auto created = referrals_->CreateReferral(caller, req.referral(), req.request_id());
+      "CreateReferral", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::CreateReferralRequest& req, v1::Referral* out,
+             core::CallAudit* audit) {
+        auto created = context_.referrals->CreateReferral(caller, req.referral(), req.request_id(), audit);
         if (!created.ok()) return created.status();
         *out = *std::move(created);
         return absl::OkStatus();
@@ -109,10 +129,12 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(grpc::CallbackServerC
                                                            const grpc::ByteBuffer* request,
                                                            grpc::ByteBuffer* response) {
   return RunUnary<v1::GetReferralRequest, v1::Referral>(
-      "GetReferral", ctx, request, response, *partnership_, *agreements_, pool_,
-      [this](const core::Caller& caller, const v1::GetReferralRequest& req, v1::Referral* out) {
-        auto referral = referrals_->GetReferral(
-            caller, req.name(), std::vector<std::string>(req.read_mask().paths().begin(), req.read_mask().paths().end()));
+      "GetReferral", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::GetReferralRequest& req, v1::Referral* out,
+             core::CallAudit* audit) {
+        auto referral = context_.referrals->GetReferral(
+            caller, req.name(), std::vector<std::string>(req.read_mask().paths().begin(), req.read_mask().paths().end()),
+            audit);
         if (!referral.ok()) return referral.status();
         *out = *std::move(referral);
         return absl::OkStatus();
@@ -123,11 +145,12 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferrals(grpc::CallbackServe
                                                              const grpc::ByteBuffer* request,
                                                              grpc::ByteBuffer* response) {
   return RunUnary<v1::ListReferralsRequest, v1::ListReferralsResponse>(
-      "ListReferrals", ctx, request, response, *partnership_, *agreements_, pool_,
-      [this](const core::Caller& caller, const v1::ListReferralsRequest& req, v1::ListReferralsResponse* out) {
+      "ListReferrals", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::ListReferralsRequest& req, v1::ListReferralsResponse* out,
+             core::CallAudit* audit) {
         auto params = ToListParams(req);
         if (!params.ok()) return params.status();
-        auto page = referrals_->ListReferrals(caller, *params);
+        auto page = context_.referrals->ListReferrals(caller, *params, audit);
         if (!page.ok()) return page.status();
         for (auto& r : page->referrals) *out->add_referrals() = std::move(r);
         out->set_next_page_token(page->next_page_token);
@@ -139,9 +162,9 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::WhoAmI(grpc::CallbackServerContex
                                                       const grpc::ByteBuffer* request,
                                                       grpc::ByteBuffer* response) {
   return RunUnary<v1::WhoAmIRequest, v1::WhoAmIResponse>(
-      "WhoAmI", ctx, request, response, *partnership_, *agreements_, pool_,
-      [this](const core::Caller& caller, const v1::WhoAmIRequest&, v1::WhoAmIResponse* out) {
-        ToWhoAmIResponse(caller, partnership_->id(), out);
+      "WhoAmI", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::WhoAmIRequest&, v1::WhoAmIResponse* out, core::CallAudit*) {
+        ToWhoAmIResponse(caller, context_.partnership->id(), out);
         return absl::OkStatus();
       });
 }

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "core/agreement.h"
+#include "core/auditor.h"
 #include "core/partnership.h"
 #include "core/referral_manager.h"
 #include "refx/v1/referral_service.grpc.pb.h"
@@ -23,11 +24,18 @@ using RawReferralServiceBase = v1::ReferralService::WithRawCallbackMethod_Create
         v1::ReferralService::WithRawCallbackMethod_ListReferrals<
             v1::ReferralService::WithRawCallbackMethod_WhoAmI<v1::ReferralService::Service>>>>;
 
+// What every service's handlers share; nothing here is owned.
+struct ServiceContext {
+  std::shared_ptr<const core::Partnership> partnership;
+  const core::AgreementHolder* agreements = nullptr;
+  core::ReferralManager* referrals = nullptr;
+  core::Auditor* auditor = nullptr;
+  WorkPool* pool = nullptr;
+};
+
 class ReferralServiceImpl final : public RawReferralServiceBase {
  public:
-  ReferralServiceImpl(std::shared_ptr<const core::Partnership> partnership, const core::AgreementHolder* agreements,
-                      core::ReferralManager* referrals, WorkPool* pool)
-      : partnership_(std::move(partnership)), agreements_(agreements), referrals_(referrals), pool_(pool) {}
+  explicit ReferralServiceImpl(ServiceContext context) : context_(std::move(context)) {}
 
   grpc::ServerUnaryReactor* CreateReferral(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                            grpc::ByteBuffer* response) override;
@@ -39,10 +47,7 @@ class ReferralServiceImpl final : public RawReferralServiceBase {
                                    grpc::ByteBuffer* response) override;
 
  private:
-  std::shared_ptr<const core::Partnership> partnership_;
-  const core::AgreementHolder* agreements_;
-  core::ReferralManager* referrals_;
-  WorkPool* pool_;
+  ServiceContext context_;
 };
 
 }  // namespace refx::server

@@ -1,12 +1,16 @@
 #include "server/server.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "auth/agency_verifier.h"
+#include "auth/pki/certificate_authority.h"
+#include "common/hash.h"
 #include "common/log.h"
+#include "common/yaml_proto.h"
 #include "common/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -23,6 +27,24 @@ namespace {
 
 constexpr char kServiceName[] = "refx.v1.ReferralService";
 
+// The audit HMAC key: read it, or create it (0600, 32 random bytes) on first
+// start. A key that exists but cannot be read or is short stops the server:
+// audit state that is not known is not guessed.
+absl::StatusOr<std::string> LoadOrCreateAuditKey(const std::string& path) {
+  std::string key;
+  if (::access(path.c_str(), F_OK) != 0) {
+    key = RandomBytes(32);
+    REFX_RETURN_IF_ERROR(pki::WriteFileAtomically(path, key, 0600));
+    log::Info("audit_key_created", {{"file", path}});
+    return key;
+  }
+  REFX_RETURN_IF_ERROR(ReadFileToString(path, &key));
+  if (key.size() < 32) {
+    return absl::FailedPreconditionError(absl::StrCat("audit_key_file: ", path, " holds fewer than 32 bytes"));
+  }
+  return key;
+}
+
 // Size and modification time: enough to notice an edited or replaced file.
 std::string FileStamp(const std::string& path) {
   struct stat st;
@@ -32,18 +54,26 @@ std::string FileStamp(const std::string& path) {
 
 // Mutual TLS with client certificates required and verified against the
 // agency issuing CA only, files re-read every refresh interval (rotation
-// without restart), and the agency check in the handshake.
+// without restart), the agency and revocation checks in the handshake, and
+// the revocation check again on every call. With tls.crl_directory, OpenSSL
+// also checks CRLs there (defence in depth only: it fails open, V7).
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
-    const config::v1::TlsConfig& tls, std::shared_ptr<const core::Partnership> partnership) {
+    const config::v1::TlsConfig& tls, std::shared_ptr<const core::Partnership> partnership,
+    std::shared_ptr<const auth::RevocationChecker> revocation) {
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
       tls.server_key_file(), tls.server_cert_file(), tls.client_ca_file(), tls.refresh_interval_seconds());
   grpc::experimental::TlsServerCredentialsOptions options(provider);
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
   options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  options.set_certificate_verifier(auth::MakeAgencyCertificateVerifier(std::move(partnership)));
+  options.set_certificate_verifier(auth::MakeAgencyCertificateVerifier(std::move(partnership), revocation));
   options.set_check_call_host(false);
-  return grpc::experimental::TlsServerCredentials(options);
+  if (!tls.crl_directory().empty()) options.set_crl_directory(tls.crl_directory());
+  auto credentials = grpc::experimental::TlsServerCredentials(options);
+  if (revocation != nullptr && !tls.revocation_list_file().empty()) {
+    credentials->SetAuthMetadataProcessor(auth::MakeRevocationCallGate(std::move(revocation)));
+  }
+  return credentials;
 }
 
 // Linking grpc++_reflection registers its plugin with every ServerBuilder
@@ -77,15 +107,28 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   store_options.read_connections = config.storage().read_connections();
   REFX_ASSIGN_OR_RETURN(server->store_, storage::sqlite::SqliteStore::Create(store_options));
 
+  REFX_ASSIGN_OR_RETURN(std::string audit_key, LoadOrCreateAuditKey(config.audit_key_file()));
+  core::Auditor::Options audit_options;
+  audit_options.store = server->store_.get();
+  audit_options.hmac_key = std::move(audit_key);
+  audit_options.clock = server->options_.clock;
+  server->auditor_ = std::make_unique<core::Auditor>(std::move(audit_options));
+
   core::ReferralManager::Options manager_options;
   manager_options.partnership = server->partnership_;
   manager_options.store = server->store_.get();
+  manager_options.auditor = server->auditor_.get();
   manager_options.clock = server->options_.clock;
   REFX_ASSIGN_OR_RETURN(server->referrals_, core::ReferralManager::Create(manager_options));
 
   server->pool_ = std::make_unique<WorkPool>(config.limits().worker_threads(), config.limits().max_queued_calls());
-  server->referral_service_ = std::make_unique<ReferralServiceImpl>(
-      server->partnership_, server->agreements_.get(), server->referrals_.get(), server->pool_.get());
+  ServiceContext service_context;
+  service_context.partnership = server->partnership_;
+  service_context.agreements = server->agreements_.get();
+  service_context.referrals = server->referrals_.get();
+  service_context.auditor = server->auditor_.get();
+  service_context.pool = server->pool_.get();
+  server->referral_service_ = std::make_unique<ReferralServiceImpl>(service_context);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -94,7 +137,14 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   } else {
     builder.SetOption(std::make_unique<WithoutReflection>());
   }
-  builder.AddListeningPort(config.listen_address(), MakeServerCredentials(config.tls(), server->partnership_),
+  auth::RevocationChecker::Options revocation_options;
+  revocation_options.revocation_list_file = config.tls().revocation_list_file();
+  revocation_options.client_ca_file = config.tls().client_ca_file();
+  revocation_options.server_cert_file = config.tls().server_cert_file();
+  revocation_options.crl_directory = config.tls().crl_directory();
+  server->revocation_ = std::make_shared<auth::RevocationChecker>(std::move(revocation_options));
+  builder.AddListeningPort(config.listen_address(),
+                           MakeServerCredentials(config.tls(), server->partnership_, server->revocation_),
                            &server->port_);
   builder.RegisterService(server->referral_service_.get());
   const auto& limits = config.limits();
@@ -130,7 +180,10 @@ void RefxServer::HealthLoop() {
   bool first = true;
   do {
     ReloadAgreementIfChanged().IgnoreError();  // logged inside
-    const absl::Status health = store_->CheckHealth();
+    absl::Status health = store_->CheckHealth();
+    // A configured but unusable revocation list refuses every agency, so
+    // the server is not serving either (the checker logs why as well).
+    if (health.ok() && revocation_ != nullptr) health = revocation_->Health();
     const bool serving = health.ok();
     if (first || serving != last) {
       auto* service = server_->GetHealthCheckService();

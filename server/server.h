@@ -10,8 +10,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
+#include "auth/revocation_checker.h"
 #include "common/clock.h"
 #include "core/agreement.h"
+#include "core/auditor.h"
 #include "core/partnership.h"
 #include "core/referral_manager.h"
 #include "grpcpp/server.h"
@@ -57,11 +59,14 @@ class RefxServer {
   std::unique_ptr<core::AgreementHolder> agreements_;
   std::string agreement_file_stamp_;  // size and mtime of the file in force
   std::unique_ptr<storage::sqlite::SqliteStore> store_;
+  std::unique_ptr<core::Auditor> auditor_;
   std::unique_ptr<core::ReferralManager> referrals_;
   std::unique_ptr<WorkPool> pool_;
   std::unique_ptr<ReferralServiceImpl> referral_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  // Revocation list state, shared with the TLS verifier and call gate.
+  std::shared_ptr<auth::RevocationChecker> revocation_;
   absl::Notification stop_health_;
   std::thread health_thread_;
   bool shut_down_ = false;

@@ -63,7 +63,14 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
   tls->set_server_cert_file(Resolve(base_dir, tls->server_cert_file()));
   tls->set_server_key_file(Resolve(base_dir, tls->server_key_file()));
   tls->set_client_ca_file(Resolve(base_dir, tls->client_ca_file()));
+  tls->set_revocation_list_file(Resolve(base_dir, tls->revocation_list_file()));
+  tls->set_crl_directory(Resolve(base_dir, tls->crl_directory()));
   storage->set_sqlite_path(Resolve(base_dir, storage->sqlite_path()));
+  if (c->audit_key_file().empty()) {
+    c->set_audit_key_file(
+        (std::filesystem::path(storage->sqlite_path()).parent_path() / "audit.key").string());
+  }
+  c->set_audit_key_file(Resolve(base_dir, c->audit_key_file()));
 }
 
 absl::StatusOr<config::v1::ServerConfig> LoadServerConfig(const std::string& path) {
@@ -84,6 +91,12 @@ absl::Status ValidateServerConfig(const config::v1::ServerConfig& c) {
   REFX_RETURN_IF_ERROR(CheckReadable("tls.server_cert_file", tls.server_cert_file()));
   REFX_RETURN_IF_ERROR(CheckReadable("tls.server_key_file", tls.server_key_file()));
   REFX_RETURN_IF_ERROR(CheckReadable("tls.client_ca_file", tls.client_ca_file()));
+  // A missing revocation list is not a start-up error: the server starts and
+  // refuses agencies until it appears (fail closed, logged, health).
+  if (!tls.crl_directory().empty() && !std::filesystem::is_directory(tls.crl_directory())) {
+    return absl::NotFoundError(
+        absl::StrCat("tls.crl_directory: ", tls.crl_directory(), " is not a directory"));
+  }
   std::string pem;
   REFX_RETURN_IF_ERROR(ReadFileToString(tls.server_cert_file(), &pem));
   if (!pki::Certificate::FromPem(pem).ok()) {

@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "storage/audit_record.h"
 
 namespace refx::storage {
 
@@ -38,11 +39,31 @@ struct StoredReferral {
   std::string document;                         // serialized refx.v1.Referral
 };
 
-// A create with its idempotency key.
+// A create with its idempotency key and the audit event that records it
+// (written in the same transaction; on a replay, recorded as the retry).
 struct CreateReferralRequest {
   std::string request_id;           // unique per sender agency
   std::string request_fingerprint;  // digest of the submitted payload
   StoredReferral referral;
+  AuditRecord audit;
+};
+
+// Which audit events to list, oldest first.
+struct AuditQuery {
+  int64_t after_sequence = 0;
+  std::string agency_id;    // "" = any
+  std::string referral_id;  // "" = any (matches one id in the event's list)
+  std::string action;       // "" = any
+  absl::optional<absl::Time> from, to;
+  int limit = 100;
+};
+
+// The verdict on the audit chain.
+struct AuditChainReport {
+  bool intact = true;
+  int64_t events_checked = 0;
+  int64_t first_bad_sequence = 0;  // 0 when intact
+  std::string problem;             // why, when not intact
 };
 
 struct CreateReferralResult {
@@ -86,6 +107,17 @@ class ReferralStore {
   // Referrals matching `query`, newest first, at most `query.limit`.
   virtual absl::StatusOr<std::vector<StoredReferral>> ListReferrals(
       const ListReferralsQuery& query) = 0;
+
+  // Appends one audit event (durable on OK). UNAVAILABLE if it cannot be
+  // written: the caller must then fail its call and return no data.
+  virtual absl::Status RecordAudit(const AuditRecord& record) = 0;
+
+  // Audit events matching `query`, oldest first.
+  virtual absl::StatusOr<std::vector<AuditRecord>> ListAuditEvents(const AuditQuery& query) = 0;
+
+  // Recomputes every hash of the audit chain and checks sequence, links and
+  // the recorded head (which catches a truncated tail).
+  virtual absl::StatusOr<AuditChainReport> VerifyAuditChain() = 0;
 
   // Whether the store can serve (for health checks).
   virtual absl::Status CheckHealth() = 0;

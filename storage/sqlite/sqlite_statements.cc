@@ -44,6 +44,39 @@ CREATE TABLE create_requests (
   PRIMARY KEY (sender_agency, request_id)
 ) STRICT, WITHOUT ROWID;
 )sql"},
+      {2, "audit_log", R"sql(
+-- The tamper-evident audit log: one row per call, chained by SHA-256.
+CREATE TABLE audit_events (
+  sequence            INTEGER NOT NULL PRIMARY KEY,
+  time_us             INTEGER NOT NULL,
+  action              TEXT    NOT NULL,
+  method              TEXT    NOT NULL,
+  agency_id           TEXT    NOT NULL,
+  certificate_serial  TEXT    NOT NULL,
+  acting_user_hmac    TEXT    NOT NULL,
+  purpose             TEXT    NOT NULL,
+  referral_ids        TEXT    NOT NULL,
+  data_classes        TEXT    NOT NULL,
+  outcome             TEXT    NOT NULL,
+  agreement           TEXT    NOT NULL,
+  previous_hash       BLOB    NOT NULL,
+  hash                BLOB    NOT NULL
+) STRICT;
+CREATE INDEX audit_events_by_agency ON audit_events (agency_id, sequence);
+
+-- The chain's head, updated in the same transaction as every append: a
+-- deleted tail no longer matches it.
+CREATE TABLE audit_head (
+  id        INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+  sequence  INTEGER NOT NULL,
+  hash      BLOB    NOT NULL
+) STRICT;
+)sql"},
+      {3, "parties_by_referral", R"sql(
+-- Recipients are read by referral on every Get and every listed row:
+-- without this the lookup scanned every party row (found by refx-bench).
+CREATE INDEX referral_parties_by_referral ON referral_parties (referral_id, party_role, agency_id);
+)sql"},
   };
   return kMigrations;
 }
@@ -97,6 +130,31 @@ const char kSelectStrands[] =
 
 // List filters are JSON arrays bound as one parameter each, so the statement
 // text never changes with the number of filter values.
+const char kInsertAudit[] =
+    "INSERT INTO audit_events (sequence, time_us, action, method, agency_id, certificate_serial, "
+    "acting_user_hmac, purpose, referral_ids, data_classes, outcome, agreement, previous_hash, hash) "
+    "VALUES (:sequence, :time_us, :action, :method, :agency_id, :certificate_serial, :acting_user_hmac, "
+    ":purpose, :referral_ids, :data_classes, :outcome, :agreement, :previous_hash, :hash)";
+
+const char kUpsertAuditHead[] =
+    "INSERT INTO audit_head (id, sequence, hash) VALUES (1, :sequence, :hash) "
+    "ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash";
+
+const char kSelectAuditHead[] = "SELECT sequence, hash FROM audit_head WHERE id = 1";
+
+const char kListAudit[] = R"sql(
+SELECT sequence, time_us, action, method, agency_id, certificate_serial, acting_user_hmac, purpose,
+       referral_ids, data_classes, outcome, agreement, previous_hash, hash
+FROM audit_events
+WHERE sequence > :after
+  AND (:agency_id = '' OR agency_id = :agency_id)
+  AND (:action = '' OR action = :action)
+  AND (:referral_id = '' OR instr(',' || referral_ids || ',', ',' || :referral_id || ',') > 0)
+  AND (:has_from = 0 OR time_us >= :from_us)
+  AND (:has_to = 0 OR time_us < :to_us)
+ORDER BY sequence
+LIMIT :limit)sql";
+
 const char kListReferrals[] = R"sql(
 SELECT r.id, r.sender_agency, r.state, r.area, r.report_type, r.create_time_us,
        r.update_time_us, r.etag, r.document

@@ -29,6 +29,10 @@ extern const char kSelectReferral[];
 extern const char kSelectRecipients[];
 extern const char kSelectStrands[];
 extern const char kListReferrals[];
+extern const char kInsertAudit[];
+extern const char kUpsertAuditHead[];
+extern const char kSelectAuditHead[];
+extern const char kListAudit[];
 }  // namespace sql
 
 }  // namespace refx::storage::sqlite

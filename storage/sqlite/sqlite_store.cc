@@ -75,6 +75,25 @@ absl::StatusOr<absl::optional<StoredReferral>> SelectReferral(Connection* conn, 
   return absl::optional<StoredReferral>(std::move(r));
 }
 
+AuditRecord ReadAuditRow(const Statement& row) {
+  AuditRecord r;
+  r.sequence = row.Int(0);
+  r.time = absl::FromUnixMicros(row.Int(1));
+  r.action = row.Text(2);
+  r.method = row.Text(3);
+  r.agency_id = row.Text(4);
+  r.certificate_serial = row.Text(5);
+  r.acting_user_hmac = row.Text(6);
+  r.purpose = row.Text(7);
+  r.referral_ids = row.Text(8);
+  r.data_classes = row.Text(9);
+  r.outcome = row.Text(10);
+  r.agreement = row.Text(11);
+  r.previous_hash = row.Text(12);
+  r.hash = row.Text(13);
+  return r;
+}
+
 absl::Status InsertReferral(Connection* conn, const StoredReferral& r) {
   const int64_t create_us = absl::ToUnixMicros(r.create_time);
   {
@@ -136,6 +155,15 @@ absl::Status SqliteStore::Open() {
   }
   REFX_ASSIGN_OR_RETURN(writer_conn_, Connection::Open(options_.path, /*read_only=*/false));
   REFX_RETURN_IF_ERROR(Migrate(writer_conn_.get()));
+  {
+    audit_hash_ = GenesisHash();
+    REFX_ASSIGN_OR_RETURN(auto head, writer_conn_->Prepare(sql::kSelectAuditHead));
+    REFX_ASSIGN_OR_RETURN(bool row, head->Step());
+    if (row) {
+      audit_sequence_ = head->Int(0);
+      audit_hash_ = head->Text(1);
+    }
+  }
   {
     absl::MutexLock lock(&readers_mu_);
     for (int i = 0; i < options_.read_connections; ++i) {
@@ -216,7 +244,10 @@ void SqliteStore::WriterLoop() {
       txn_status = txn.status();
     } else {
       for (Write* w : batch) {
-        // A savepoint per write: a failed write is undone alone.
+        // A savepoint per write: a failed write is undone alone, audit
+        // chain position included.
+        const int64_t sequence_before = audit_sequence_;
+        const std::string hash_before = audit_hash_;
         w->result = conn->Exec("SAVEPOINT write");
         if (w->result.ok()) w->result = w->apply(conn);
         if (w->result.ok()) {
@@ -224,9 +255,25 @@ void SqliteStore::WriterLoop() {
         } else {
           conn->Exec("ROLLBACK TO write").IgnoreError();
           conn->Exec("RELEASE write").IgnoreError();
+          audit_sequence_ = sequence_before;
+          audit_hash_ = hash_before;
         }
       }
       txn_status = txn->Commit();
+    }
+    if (!txn_status.ok()) {
+      // Nothing of the batch is on disk: the chain continues from its
+      // committed head, re-read so memory and disk cannot disagree.
+      audit_sequence_ = 0;
+      audit_hash_ = GenesisHash();
+      auto head = conn->Prepare(sql::kSelectAuditHead);
+      if (head.ok()) {
+        auto row = (*head)->Step();
+        if (row.ok() && *row) {
+          audit_sequence_ = (*head)->Int(0);
+          audit_hash_ = (*head)->Text(1);
+        }
+      }
     }
     if (!txn_status.ok()) {
       log::Error("storage_commit_failed", {{"code", absl::StatusCodeToString(txn_status.code())},
@@ -247,6 +294,133 @@ int64_t SqliteStore::commits() const {
   return commits_;
 }
 
+absl::Status SqliteStore::AppendAudit(Connection* conn, AuditRecord record) {
+  record.sequence = audit_sequence_ + 1;
+  record.previous_hash = audit_hash_;
+  record.hash = AuditHash(record, record.previous_hash);
+  {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertAudit));
+    stmt->Bind(":sequence", record.sequence)
+        .Bind(":time_us", absl::ToUnixMicros(record.time))
+        .Bind(":action", record.action)
+        .Bind(":method", record.method)
+        .Bind(":agency_id", record.agency_id)
+        .Bind(":certificate_serial", record.certificate_serial)
+        .Bind(":acting_user_hmac", record.acting_user_hmac)
+        .Bind(":purpose", record.purpose)
+        .Bind(":referral_ids", record.referral_ids)
+        .Bind(":data_classes", record.data_classes)
+        .Bind(":outcome", record.outcome)
+        .Bind(":agreement", record.agreement)
+        .BindBlob(":previous_hash", record.previous_hash)
+        .BindBlob(":hash", record.hash);
+    REFX_RETURN_IF_ERROR(stmt->Run());
+  }
+  REFX_ASSIGN_OR_RETURN(auto head, conn->Prepare(sql::kUpsertAuditHead));
+  head->Bind(":sequence", record.sequence).BindBlob(":hash", record.hash);
+  REFX_RETURN_IF_ERROR(head->Run());
+  audit_sequence_ = record.sequence;
+  audit_hash_ = record.hash;
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::RecordAudit(const AuditRecord& record) {
+  return Submit([&](Connection* conn) { return AppendAudit(conn, record); });
+}
+
+absl::StatusOr<std::vector<AuditRecord>> SqliteStore::ListAuditEvents(const AuditQuery& query) {
+  auto conn = AcquireReader();
+  auto run = [&]() -> absl::StatusOr<std::vector<AuditRecord>> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kListAudit));
+    stmt->Bind(":after", query.after_sequence)
+        .Bind(":agency_id", query.agency_id)
+        .Bind(":action", query.action)
+        .Bind(":referral_id", query.referral_id)
+        .Bind(":has_from", int64_t{query.from.has_value()})
+        .Bind(":from_us", query.from ? absl::ToUnixMicros(*query.from) : 0)
+        .Bind(":has_to", int64_t{query.to.has_value()})
+        .Bind(":to_us", query.to ? absl::ToUnixMicros(*query.to) : 0)
+        .Bind(":limit", int64_t{query.limit});
+    std::vector<AuditRecord> out;
+    while (true) {
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      out.push_back(ReadAuditRow(*stmt));
+    }
+    return out;
+  };
+  auto result = run();
+  ReleaseReader(std::move(conn));
+  return result;
+}
+
+absl::StatusOr<AuditChainReport> SqliteStore::VerifyAuditChain() {
+  auto conn = AcquireReader();
+  auto run = [&]() -> absl::StatusOr<AuditChainReport> {
+    // One read transaction: every page and the head from one snapshot.
+    REFX_RETURN_IF_ERROR(conn->Exec("BEGIN"));
+    AuditChainReport report;
+    std::string previous = GenesisHash();
+    int64_t expected = 1;
+    auto fail = [&](int64_t sequence, std::string problem) {
+      report.intact = false;
+      report.first_bad_sequence = sequence;
+      report.problem = std::move(problem);
+    };
+    AuditQuery page;
+    page.limit = 1000;
+    while (report.intact) {
+      std::vector<AuditRecord> events;
+      {
+        REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kListAudit));
+        stmt->Bind(":after", page.after_sequence).Bind(":agency_id", "").Bind(":action", "")
+            .Bind(":referral_id", "").Bind(":has_from", int64_t{0}).Bind(":from_us", int64_t{0})
+            .Bind(":has_to", int64_t{0}).Bind(":to_us", int64_t{0}).Bind(":limit", int64_t{page.limit});
+        while (true) {
+          REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+          if (!row) break;
+          events.push_back(ReadAuditRow(*stmt));
+        }
+      }
+      if (events.empty()) break;
+      for (const AuditRecord& e : events) {
+        if (e.sequence != expected) {
+          fail(expected, absl::StrCat("event ", expected, " is missing (next is ", e.sequence, ")"));
+          break;
+        }
+        if (e.previous_hash != previous) {
+          fail(e.sequence, "does not link to the event before it (deleted, inserted or reordered)");
+          break;
+        }
+        if (AuditHash(e, previous) != e.hash) {
+          fail(e.sequence, "its contents do not match its hash (altered)");
+          break;
+        }
+        previous = e.hash;
+        ++expected;
+        ++report.events_checked;
+      }
+      page.after_sequence = events.back().sequence;
+    }
+    if (report.intact) {
+      REFX_ASSIGN_OR_RETURN(auto head, conn->Prepare(sql::kSelectAuditHead));
+      REFX_ASSIGN_OR_RETURN(bool row, head->Step());
+      const int64_t head_sequence = row ? head->Int(0) : 0;
+      const std::string head_hash = row ? head->Text(1) : GenesisHash();
+      if (head_sequence != report.events_checked || head_hash != previous) {
+        fail(report.events_checked + 1,
+             absl::StrCat("the chain ends at event ", report.events_checked, " but its recorded head is event ",
+                          head_sequence, " (events removed from the end, or the head altered)"));
+      }
+    }
+    return report;
+  };
+  auto result = run();
+  conn->Exec("COMMIT").IgnoreError();
+  ReleaseReader(std::move(conn));
+  return result;
+}
+
 absl::StatusOr<CreateReferralResult> SqliteStore::CreateReferral(const CreateReferralRequest& request) {
   CreateReferralResult result;
   absl::Status status = Submit([&](Connection* conn) -> absl::Status {
@@ -264,7 +438,9 @@ absl::StatusOr<CreateReferralResult> SqliteStore::CreateReferral(const CreateRef
         if (!existing.has_value()) return absl::InternalError("idempotency key names a missing referral");
         result.referral = std::move(*existing);
         result.replayed = true;
-        return absl::OkStatus();
+        AuditRecord audit = request.audit;
+        audit.referral_ids = result.referral.id;
+        return AppendAudit(conn, std::move(audit));
       }
     }
     REFX_RETURN_IF_ERROR(InsertReferral(conn, request.referral));
@@ -276,7 +452,9 @@ absl::StatusOr<CreateReferralResult> SqliteStore::CreateReferral(const CreateRef
     REFX_RETURN_IF_ERROR(stmt->Run());
     result.referral = request.referral;
     result.replayed = false;
-    return absl::OkStatus();
+    AuditRecord audit = request.audit;
+    audit.referral_ids = request.referral.id;
+    return AppendAudit(conn, std::move(audit));
   });
   if (!status.ok()) return status;
   return result;

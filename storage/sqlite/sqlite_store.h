@@ -42,6 +42,9 @@ class SqliteStore final : public ReferralStore {
   absl::StatusOr<CreateReferralResult> CreateReferral(const CreateReferralRequest& request) override;
   absl::StatusOr<StoredReferral> GetReferral(absl::string_view id) override;
   absl::StatusOr<std::vector<StoredReferral>> ListReferrals(const ListReferralsQuery& query) override;
+  absl::Status RecordAudit(const AuditRecord& record) override;
+  absl::StatusOr<std::vector<AuditRecord>> ListAuditEvents(const AuditQuery& query) override;
+  absl::StatusOr<AuditChainReport> VerifyAuditChain() override;
   absl::Status CheckHealth() override;
 
   // The schema version on disk (for tests and `refx-server --version`).
@@ -63,6 +66,9 @@ class SqliteStore final : public ReferralStore {
   // Queues `apply` and waits until the transaction holding it committed.
   absl::Status Submit(std::function<absl::Status(Connection*)> apply);
   void WriterLoop();
+  // Appends `record` to the audit chain inside the writer's transaction
+  // (writer thread only).
+  absl::Status AppendAudit(Connection* conn, AuditRecord record);
 
   std::unique_ptr<Connection> AcquireReader();
   void ReleaseReader(std::unique_ptr<Connection> conn);
@@ -70,6 +76,10 @@ class SqliteStore final : public ReferralStore {
   const Options options_;
   int schema_version_ = 0;
   std::unique_ptr<Connection> writer_conn_;  // used only by writer_thread_
+  // The audit chain's head as committed (plus, during a batch, as written so
+  // far); touched only by Open() and the writer thread.
+  int64_t audit_sequence_ = 0;
+  std::string audit_hash_;
   std::thread writer_thread_;
 
   mutable absl::Mutex mu_;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "storage/sqlite/sqlite_statements.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tests/testing/server_fixture.h"
 
@@ -232,7 +233,7 @@ TEST(SqliteStoreTest, OpensWithWalFullSyncAndRecordsTheSchemaVersion) {
   {
     auto store = sqlite::SqliteStore::Create(options);
     ASSERT_TRUE(store.ok());
-    EXPECT_EQ((*store)->schema_version(), 1);
+    EXPECT_EQ((*store)->schema_version(), sqlite::Migrations().back().version);
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(options.path.c_str(), &db), SQLITE_OK);
@@ -245,7 +246,18 @@ TEST(SqliteStoreTest, OpensWithWalFullSyncAndRecordsTheSchemaVersion) {
     return out;
   };
   EXPECT_EQ(scalar("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(scalar("SELECT MAX(version) FROM schema_migrations"), "1");
+  EXPECT_EQ(scalar("SELECT MAX(version) FROM schema_migrations"), std::to_string(sqlite::Migrations().back().version));
+  // Recipients are found by referral through an index, not a scan.
+  {
+    sqlite3_stmt* plan = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT agency_id FROM referral_parties "
+                                     "WHERE referral_id = 'x' AND party_role = 'recipient'", -1, &plan, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(plan), SQLITE_ROW);
+    const std::string detail = reinterpret_cast<const char*>(sqlite3_column_text(plan, 3));
+    sqlite3_finalize(plan);
+    EXPECT_NE(detail.find("USING"), std::string::npos) << detail;
+  }
   // A database from a newer binary is refused rather than misread.
   ASSERT_EQ(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 'future', 0)", nullptr, nullptr, nullptr),
             SQLITE_OK);

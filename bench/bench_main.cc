@@ -1,0 +1,816 @@
+// refx-bench: measures refx-server against this machine's own ceilings, in
+// one run, so that every figure is a ratio that survives a noisy machine.
+//
+// It makes a throwaway PKI and database in a temporary directory, starts
+// refx-server and the bare echo server refx-bench-echo (same TLS settings)
+// as child processes, and measures unary calls at 1, 16 and 64 calls in
+// flight (after a warm-up each), then new mTLS connections per second.
+// Figures: calls/s, latency percentiles, the server's CPU per call from
+// /proc/PID/stat, and the ratio to the echo ceiling of the same run. The
+// --help text says what each figure means and what bounds it.
+//
+// Everything it starts is stopped, and the directory removed, on every exit
+// path, including Ctrl-C.
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "auth/pki/dev_pki.h"
+#include "bench/child_process.h"
+#include "bench/load.h"
+#include "bench/report.h"
+#include "bench/v1/echo.grpc.pb.h"
+#include "clients/lib/referral_client.h"
+#include "core/partnership.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/grpcpp.h"
+#include "refx/v1/referral_service.grpc.pb.h"
+
+namespace {
+
+using refx::bench::LoadOptions;
+using refx::bench::LoadResult;
+using refx::bench::Row;
+
+constexpr char kFooter[] = R"(
+What it does, in one run:
+  1. makes a throwaway PKI (every agency of the partnership) and a fresh
+     database in a temporary directory; starts refx-server and
+     refx-bench-echo (a bare gRPC echo with refx-server's TLS settings) as
+     child processes on loopback ports picked by the kernel;
+  2. for each workload and each --in-flight level: a warm-up, then a
+     measured closed loop (each finished call starts the next one);
+  3. prints a table (or JSON with --output json) and removes everything.
+
+The figures, per row:
+  calls/s        successful calls / wall time (first start to last finish).
+  p50/p99/p999   client-side latency of successful calls, in ms.
+  srv CPU us/op  user+system CPU of the server process (/proc/PID/stat) over
+                 the measured loop / calls. Tick resolution is 10 ms, so short
+                 --quick runs are coarse. "-" for a server given by --server.
+  vs ceil        calls/s / the ceiling's calls/s at the same in-flight level,
+                 measured in the same run: echo for calls, connect_echo for
+                 connections. Absolute rates swing 2-3x on a shared machine;
+                 ratios much less.
+
+The workloads and what bounds each:
+  echo             bench.v1.Echo on refx-bench-echo: mTLS, HTTP/2 framing,
+                   protobuf, gRPC's callback server; payload sized like a
+                   referral. Bounded by TLS record crypto + HTTP/2 + syscalls,
+                   and on 2 cores by sharing them with this client.
+  create_referral  CreateReferral, durable: answered only after the SQLite
+                   transaction holding it is fsynced (WAL, synchronous=FULL).
+                   At 1 in flight bounded by one fsync per call; with more in
+                   flight by group commit (one fsync per batch) and the single
+                   writer thread; also validation, idempotency lookup, logging.
+  get_referral     GetReferral of seeded referrals (the sender reads): record
+                   gate, SQLite read on a reader connection, decode and
+                   serialize the referral, the work-pool hop, logging.
+  list_referrals   ListReferrals page_size 50 over all stored referrals
+                   (--seed), each slot walking pages with next_page_token:
+                   SQLite range read of 50 rows + serializing 50 referrals.
+  connect_*        a fresh channel (own subchannel pool: no shared connection)
+                   + one call (WhoAmI on refx, Echo on echo) per operation:
+                   TCP + TLS 1.3 handshake with ECDSA P-256 on both sides,
+                   HTTP/2 setup. Bounded by handshake crypto; refx adds its
+                   agency verifier in the handshake.
+Not measured yet: lifecycle transitions and WatchReferrals (issue 5).
+
+Capabilities: the record gate always; agreement enforcement, audit and
+encryption at rest are reported active when the started refx-server names
+them in its server_started log event, "not yet" otherwise (their cost shows
+in these figures once they land).
+
+Seeding: ListReferrals needs --seed stored referrals (100k by default),
+created through the API at 64 in flight before Get/List; its rate and time
+are reported. --quick: 0.2 s warm-up, 0.4 s per row, 2,000 referrals; it
+proves the benchmark works, its figures are too short to compare.
+
+Examples:
+  refx-bench                                  full run, about 3-4 minutes
+  refx-bench --quick --output json            what CI runs
+  refx-bench --server localhost:50051 --ca-file dev-pki/root-ca.pem \
+      --cert-file dev-pki/agencies/leicestershire-police.pem \
+      --key-file dev-pki/agencies/leicestershire-police.key
+                                              an existing server (it gets
+                                              --seed new referrals!)
+
+Exit codes: 0 done (rows whose calls failed, e.g. DEADLINE_EXCEEDED under
+overload, are reported with their errors), 1 setup failed, 2 usage,
+130 interrupted.)";
+
+std::atomic<bool> g_cancel{false};
+
+void OnStopSignal(int) { g_cancel.store(true); }
+
+void Progress(const std::string& line) { std::fprintf(stderr, "refx-bench: %s\n", line.c_str()); }
+
+// Removes the temporary directory on every exit path.
+class TempDir {
+ public:
+  static absl::StatusOr<std::unique_ptr<TempDir>> Create() {
+    const char* base = getenv("TMPDIR");
+    std::string pattern = absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp", "/refx-bench-XXXXXX");
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return absl::UnavailableError(absl::StrCat("cannot create ", pattern));
+    }
+    return std::unique_ptr<TempDir>(new TempDir(pattern));
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit TempDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+absl::Status WriteText(const std::string& path, const std::string& text) {
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  return std::fclose(f) == 0 && ok ? absl::OkStatus() : absl::UnavailableError(absl::StrCat("cannot write ", path));
+}
+
+// A referral like the README's example: what every create sends.
+refx::v1::Referral SampleReferral(const std::string& recipient) {
+  refx::v1::Referral r;
+  r.set_report_type(refx::v1::HATE_CRIME);
+  auto* strand = r.add_strands();
+  strand->set_strand("race");
+  strand->set_basis(refx::v1::Strand::PERCEIVED);
+  r.set_perceived_by(refx::v1::PERCEIVED_BY_VICTIM);
+  r.set_reporting_channel(refx::v1::REPORTING_CHANNEL_POLICE);
+  r.set_area("leicester");
+  r.set_incident_narrative("Racist abuse shouted at the victim at a bus stop. Benchmark record.");
+  r.mutable_victim()->set_given_name("Sam");
+  r.mutable_victim()->set_family_name("Example");
+  r.mutable_victim()->mutable_consent()->set_status(refx::v1::Consent::GIVEN);
+  r.add_recipient_agencies(absl::StrCat("agencies/", recipient));
+  return r;
+}
+
+std::chrono::system_clock::time_point DeadlineIn(absl::Duration d) { return absl::ToChronoTime(absl::Now() + d); }
+
+constexpr absl::Duration kCallTimeout = absl::Seconds(10);
+
+// `count` channels to `target`, each with its own subchannel pool so that
+// each has its own connection, connected before use.
+absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> MakeChannels(
+    const std::string& target, const std::shared_ptr<grpc::ChannelCredentials>& creds, int count) {
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int i = 0; i < count; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetMaxReceiveMessageSize(4 * 1024 * 1024);
+    auto channel = grpc::CreateCustomChannel(target, creds, args);
+    if (!channel->WaitForConnected(DeadlineIn(absl::Seconds(10)))) {
+      return absl::UnavailableError(absl::StrCat("cannot connect to ", target, " over mTLS"));
+    }
+    channels.push_back(std::move(channel));
+  }
+  return channels;
+}
+
+// Channels for `in_flight` calls: one per 16 calls in flight, at least one.
+int ChannelsFor(int in_flight) { return std::max(1, in_flight / 16); }
+
+// Everything one run measures with.
+struct Bench {
+  bool quick = false;
+  absl::Duration warmup;
+  absl::Duration measure;
+  std::vector<int> levels;
+  std::string refx_target, echo_target;
+  refx::client::ConnectionOptions connection;
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  std::optional<pid_t> server_pid;  // None for --server.
+  pid_t echo_pid = 0;
+  std::string recipient;
+  refx::v1::Referral referral;
+  std::string echo_payload;
+  std::atomic<int64_t> request_counter{0};
+  std::atomic<int64_t> stored{0};  // Referrals this run has created.
+  std::string run_id;
+  std::mutex names_mu;
+  std::vector<std::string> names;  // Created referrals, for Get (capped).
+  refx::bench::Report report;
+  bool any_empty_row = false;  // A row with no successful call.
+};
+
+constexpr size_t kMaxNames = 20000;
+
+// Waits (at most 30 s) until `pid` uses under 10% of a CPU, so work queued by
+// the previous measurement (e.g. calls that timed out on the client but still
+// run on the server) does not bill the next one.
+void WaitForIdle(pid_t pid) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < give_up && !g_cancel.load()) {
+    auto before = refx::bench::ReadCpuTime(pid);
+    absl::SleepFor(absl::Milliseconds(250));
+    auto after = refx::bench::ReadCpuTime(pid);
+    if (!before.ok() || !after.ok()) return;
+    if (after->total - before->total < absl::Milliseconds(25)) return;
+  }
+  Progress(absl::StrCat("  pid ", pid, " still busy after 30 s; measuring anyway"));
+}
+
+// Runs a warm-up and a measured loop of `start` and turns it into a row.
+Row Measure(Bench& b, const std::string& workload, const std::string& bounded_by, int in_flight,
+            std::optional<pid_t> cpu_pid, const std::function<LoadResult(const LoadOptions&)>& run) {
+  Progress(absl::StrFormat("%s at %d in flight: warm-up %.1fs, measure %.1fs", workload, in_flight,
+                           absl::ToDoubleSeconds(b.warmup), absl::ToDoubleSeconds(b.measure)));
+  if (cpu_pid.has_value()) WaitForIdle(*cpu_pid);
+  LoadOptions options;
+  options.in_flight = in_flight;
+  options.cancel = &g_cancel;
+  options.duration = b.warmup;
+  run(options);
+  options.duration = b.measure;
+  std::optional<refx::bench::CpuTime> cpu_before;
+  if (cpu_pid.has_value()) {
+    auto cpu = refx::bench::ReadCpuTime(*cpu_pid);
+    if (cpu.ok()) cpu_before = *cpu;
+  }
+  const LoadResult result = run(options);
+  Row row;
+  row.workload = workload;
+  row.bounded_by = bounded_by;
+  row.in_flight = in_flight;
+  row.calls = result.ok;
+  row.errors = result.errors;
+  row.first_error = result.first_error;
+  row.seconds = absl::ToDoubleSeconds(result.elapsed);
+  row.calls_per_second = result.CallsPerSecond();
+  row.p50_us = result.PercentileMicros(0.5);
+  row.p99_us = result.PercentileMicros(0.99);
+  row.p999_us = result.PercentileMicros(0.999);
+  if (cpu_before.has_value() && result.ok > 0) {
+    auto cpu_after = refx::bench::ReadCpuTime(*cpu_pid);
+    if (cpu_after.ok()) {
+      row.server_cpu_us_per_call =
+          absl::ToDoubleMicroseconds(cpu_after->total - cpu_before->total) / static_cast<double>(result.ok);
+    }
+  }
+  if (result.ok == 0 && !g_cancel.load()) b.any_empty_row = true;
+  if (result.errors > 0) {
+    Progress(absl::StrCat("  ", result.errors, " errors, first: ", result.first_error));
+  }
+  Progress(absl::StrFormat("  %.0f calls/s, p50 %.2f ms, p99 %.2f ms", row.calls_per_second, row.p50_us / 1000,
+                           row.p99_us / 1000));
+  return row;
+}
+
+// A unary call on the callback API with its own context and messages.
+template <typename Request, typename Response>
+struct Call {
+  grpc::ClientContext context;
+  Request request;
+  Response response;
+};
+
+// A StartCall for CreateReferral over `stubs` (slot i uses stub i % n).
+refx::bench::StartCall CreateCalls(Bench& b, std::vector<std::unique_ptr<refx::v1::ReferralService::Stub>>& stubs) {
+  return [&b, &stubs](int slot, refx::bench::CallDone done) {
+    auto* call = new Call<refx::v1::CreateReferralRequest, refx::v1::Referral>;
+    call->context.set_deadline(DeadlineIn(kCallTimeout));
+    call->context.AddMetadata(refx::client::kActingUserMetadataKey, b.connection.acting_user);
+    *call->request.mutable_referral() = b.referral;
+    call->request.set_request_id(absl::StrCat(b.run_id, "-", b.request_counter.fetch_add(1)));
+    stubs[static_cast<size_t>(slot) % stubs.size()]->async()->CreateReferral(
+        &call->context, &call->request, &call->response, [&b, call, done](grpc::Status status) {
+          if (status.ok()) {
+            b.stored.fetch_add(1);
+            std::lock_guard<std::mutex> lock(b.names_mu);
+            if (b.names.size() < kMaxNames) b.names.push_back(call->response.name());
+          }
+          done(status.ok(), status.error_message());
+          delete call;
+        });
+  };
+}
+
+std::vector<std::unique_ptr<refx::v1::ReferralService::Stub>> RefxStubs(
+    const std::vector<std::shared_ptr<grpc::Channel>>& channels) {
+  std::vector<std::unique_ptr<refx::v1::ReferralService::Stub>> stubs;
+  for (const auto& c : channels) stubs.push_back(refx::v1::ReferralService::NewStub(c));
+  return stubs;
+}
+
+// Fills `report.rows` for one workload over every level; the ratio is
+// filled later against the ceiling rows.
+absl::Status RunUnaryWorkload(Bench& b, const std::string& workload, const std::string& bounded_by,
+                              bool on_echo) {
+  for (int level : b.levels) {
+    if (g_cancel.load()) return absl::CancelledError("interrupted");
+    auto channels = MakeChannels(on_echo ? b.echo_target : b.refx_target, b.creds, ChannelsFor(level));
+    if (!channels.ok()) return channels.status();
+    const std::optional<pid_t> pid = on_echo ? std::optional<pid_t>(b.echo_pid) : b.server_pid;
+    std::function<LoadResult(const LoadOptions&)> run;
+    std::vector<std::unique_ptr<bench::v1::Echo::Stub>> echo_stubs;
+    std::vector<std::unique_ptr<refx::v1::ReferralService::Stub>> stubs = RefxStubs(*channels);
+    std::vector<std::string> page_tokens(static_cast<size_t>(level));
+    std::vector<int64_t> cursors(static_cast<size_t>(level));
+    std::vector<std::string> names;
+    refx::bench::StartCall start;
+    if (workload == "echo") {
+      for (const auto& c : *channels) echo_stubs.push_back(bench::v1::Echo::NewStub(c));
+      start = [&](int slot, refx::bench::CallDone done) {
+        auto* call = new Call<bench::v1::EchoMessage, bench::v1::EchoMessage>;
+        call->context.set_deadline(DeadlineIn(kCallTimeout));
+        call->context.AddMetadata(refx::client::kActingUserMetadataKey, b.connection.acting_user);
+    call->context.AddMetadata(refx::client::kActingUserMetadataKey, b.connection.acting_user);
+        call->request.set_payload(b.echo_payload);
+        echo_stubs[static_cast<size_t>(slot) % echo_stubs.size()]->async()->Echo(
+            &call->context, &call->request, &call->response, [call, done](grpc::Status status) {
+              done(status.ok(), status.error_message());
+              delete call;
+            });
+      };
+    } else if (workload == "create_referral") {
+      start = CreateCalls(b, stubs);
+    } else if (workload == "get_referral") {
+      {
+        std::lock_guard<std::mutex> lock(b.names_mu);
+        names = b.names;
+      }
+      if (names.empty()) return absl::FailedPreconditionError("no referral to get: seeding failed");
+      for (int s = 0; s < level; ++s) cursors[static_cast<size_t>(s)] = s * 7919;
+      start = [&](int slot, refx::bench::CallDone done) {
+        auto* call = new Call<refx::v1::GetReferralRequest, refx::v1::Referral>;
+        call->context.set_deadline(DeadlineIn(kCallTimeout));
+        call->context.AddMetadata(refx::client::kActingUserMetadataKey, b.connection.acting_user);
+    call->context.AddMetadata(refx::client::kActingUserMetadataKey, b.connection.acting_user);
+        int64_t& cursor = cursors[static_cast<size_t>(slot)];
+        call->request.set_name(names[static_cast<size_t>(cursor++) % names.size()]);
+        stubs[static_cast<size_t>(slot) % stubs.size()]->async()->GetReferral(
+            &call->context, &call->request, &call->response, [call, done](grpc::Status status) {
+              done(status.ok(), status.error_message());
+              delete call;
+            });
+      };
+    } else {  // list_referrals
+      start = [&](int slot, refx::bench::CallDone done) {
+        auto* call = new Call<refx::v1::ListReferralsRequest, refx::v1::ListReferralsResponse>;
+        call->context.set_deadline(DeadlineIn(kCallTimeout));
+        call->context.AddMetadata(refx::client::kActingUserMetadataKey, b.connection.acting_user);
+    call->context.AddMetadata(refx::client::kActingUserMetadataKey, b.connection.acting_user);
+        call->request.set_page_size(50);
+        std::string* token = &page_tokens[static_cast<size_t>(slot)];
+        call->request.set_page_token(*token);
+        stubs[static_cast<size_t>(slot) % stubs.size()]->async()->ListReferrals(
+            &call->context, &call->request, &call->response, [call, done, token](grpc::Status status) {
+              // Walk the pages; start again at the newest after the last.
+              *token = status.ok() ? call->response.next_page_token() : "";
+              const bool ok = status.ok() && call->response.referrals_size() > 0;
+              done(ok, status.ok() ? "empty page" : status.error_message());
+              delete call;
+            });
+      };
+    }
+    run = [&start](const LoadOptions& o) { return refx::bench::RunClosedLoop(o, start); };
+    b.report.rows.push_back(Measure(b, workload, bounded_by, level, pid, run));
+  }
+  return absl::OkStatus();
+}
+
+// New connections per second: a fresh channel and one call each.
+absl::Status RunConnectWorkload(Bench& b, bool on_echo, const std::vector<int>& levels) {
+  const std::string workload = on_echo ? "connect_echo" : "connect_refx";
+  const std::string target = on_echo ? b.echo_target : b.refx_target;
+  const std::optional<pid_t> pid = on_echo ? std::optional<pid_t>(b.echo_pid) : b.server_pid;
+  refx::bench::BlockingCall call = [&](int) -> absl::Status {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto channel = grpc::CreateCustomChannel(target, b.creds, args);
+    if (on_echo) {
+      auto stub = bench::v1::Echo::NewStub(channel);
+      grpc::ClientContext context;
+      context.set_deadline(DeadlineIn(kCallTimeout));
+      bench::v1::EchoMessage request, response;
+      const grpc::Status status = stub->Echo(&context, request, &response);
+      return status.ok() ? absl::OkStatus() : absl::UnavailableError(status.error_message());
+    }
+    refx::client::ReferralClient client(channel, b.connection);
+    return client.WhoAmI().status();
+  };
+  for (int level : levels) {
+    if (g_cancel.load()) return absl::CancelledError("interrupted");
+    b.report.rows.push_back(Measure(
+        b, workload,
+        on_echo ? "TCP + TLS 1.3 handshake (ECDSA P-256 both sides) + HTTP/2 setup"
+                : "as connect_echo + refx agency verifier in the handshake + WhoAmI",
+        level, pid, [&](const LoadOptions& o) { return refx::bench::RunThreadLoop(o, call); }));
+  }
+  return absl::OkStatus();
+}
+
+// Creates referrals at 64 in flight until `target` are stored.
+absl::Status Seed(Bench& b, int64_t target) {
+  const int64_t needed = target - b.stored.load();
+  if (needed <= 0) return absl::OkStatus();
+  Progress(absl::StrFormat("seeding %d referrals through CreateReferral at 64 in flight%s", needed,
+                           b.quick ? " (--quick: far fewer than the full run's 100k)" : ""));
+  auto channels = MakeChannels(b.refx_target, b.creds, ChannelsFor(64));
+  if (!channels.ok()) return channels.status();
+  auto stubs = RefxStubs(*channels);
+  const auto start = CreateCalls(b, stubs);
+  LoadOptions options;
+  options.in_flight = 64;
+  options.cancel = &g_cancel;
+  options.max_calls = needed;
+  options.duration = absl::Hours(1);  // Bounded by max_calls; an hour is the backstop.
+  options.progress_every = absl::Seconds(5);
+  options.progress = [needed](int64_t finished) {
+    Progress(absl::StrFormat("  seeded %d / %d", finished, needed));
+  };
+  const LoadResult result = refx::bench::RunClosedLoop(options, start);
+  b.report.seed_referrals = static_cast<double>(result.ok);
+  b.report.seed_seconds = absl::ToDoubleSeconds(result.elapsed);
+  Progress(absl::StrFormat("  seeded %d in %.1f s (%.0f/s), %d errors", result.ok,
+                           absl::ToDoubleSeconds(result.elapsed), result.CallsPerSecond(), result.errors));
+  if (result.ok == 0 && !g_cancel.load()) {
+    return absl::UnavailableError(absl::StrCat("seeding failed: ", result.first_error));
+  }
+  return absl::OkStatus();
+}
+
+// The value of `key=` in a text log line, or "" (values may be quoted).
+std::string LogField(const std::string& line, const std::string& key) {
+  const std::string needle = " " + key + "=";
+  size_t at = line.find(needle);
+  if (at == std::string::npos) return "";
+  at += needle.size();
+  if (at < line.size() && line[at] == '"') {
+    const size_t end = line.find('"', at + 1);
+    return line.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
+  }
+  const size_t end = line.find(' ', at);
+  return line.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+// What the started server says it runs with, from its server_started event:
+// the record gate always; the others once the server names them.
+std::vector<refx::bench::Capability> DetectCapabilities(const std::string& log_path, bool external) {
+  if (external) {
+    return {{"record_gate", "active"},
+            {"agreement_enforcement", "unknown (existing server)"},
+            {"audit", "unknown (existing server)"},
+            {"encryption", "unknown (existing server)"}};
+  }
+  std::string started;
+  const std::string log = refx::bench::FileTail(log_path, 1 << 20);
+  for (size_t begin = 0; begin < log.size();) {
+    size_t end = log.find('\n', begin);
+    if (end == std::string::npos) end = log.size();
+    const std::string line = log.substr(begin, end - begin);
+    if (line.find("server_started") != std::string::npos) {
+      started = line;
+      break;
+    }
+    begin = end + 1;
+  }
+  auto state = [&](const std::string& key) {
+    const std::string value = LogField(started, key);
+    if (!value.empty() && value != "off" && value != "none") return absl::StrCat("active (", value, ")");
+    return std::string("not yet");
+  };
+  return {{"record_gate", "active"},
+          {"agreement_enforcement", state("agreement")},
+          {"audit", state("audit")},
+          {"encryption", state("encryption")}};
+}
+
+// Ratios to the ceiling at the same level, and the issue's targets.
+void Conclude(Bench& b) {
+  std::map<std::pair<std::string, int>, double> rate;
+  for (const Row& r : b.report.rows) rate[{r.workload, r.in_flight}] = r.calls_per_second;
+  for (Row& r : b.report.rows) {
+    r.ceiling = r.workload.rfind("connect_", 0) == 0 ? "connect_echo" : "echo";
+    auto it = rate.find({r.ceiling, r.in_flight});
+    if (it != rate.end() && it->second > 0) r.ratio_to_ceiling = r.calls_per_second / it->second;
+  }
+  auto find = [&](const std::string& workload, int level) -> const Row* {
+    for (const Row& r : b.report.rows) {
+      if (r.workload == workload && r.in_flight == level) return &r;
+    }
+    return nullptr;
+  };
+  const int top = b.levels.empty() ? 0 : *std::max_element(b.levels.begin(), b.levels.end());
+  using refx::bench::Target;
+  auto ratio_target = [&](const std::string& text, const std::string& workload, int level, double goal) {
+    const Row* r = find(workload, level);
+    b.report.targets.push_back(
+        Target{text, r != nullptr ? r->ratio_to_ceiling : std::nullopt, goal, true, "x"});
+  };
+  ratio_target(absl::StrCat("GetReferral vs echo at ", top, " in flight"), "get_referral", top, 0.6);
+  ratio_target(absl::StrCat("CreateReferral vs echo at ", top, " in flight"), "create_referral", top, 0.5);
+  const Row* create1 = find("create_referral", 1);
+  b.report.targets.push_back(Target{"CreateReferral p99 at 1 in flight",
+                                    create1 != nullptr ? std::optional<double>(create1->p99_us / 1000)
+                                                       : std::nullopt,
+                                    2.0, false, " ms"});
+  int connect_top = 0;
+  for (const Row& r : b.report.rows) {
+    if (r.workload == "connect_refx") connect_top = std::max(connect_top, r.in_flight);
+  }
+  ratio_target(absl::StrCat("new connections vs bare mTLS at ", connect_top, " in flight"), "connect_refx",
+               connect_top, 0.9);
+  b.report.targets.push_back(Target{"Watch: RSS per 1,000 idle streams (issue 5)", std::nullopt, 20, false, " MB"});
+  b.report.targets.push_back(
+      Target{"Watch: publish-to-receive p99, 1,000 subscribers (issue 5)", std::nullopt, 100, false, " ms"});
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"refx-bench: measure refx-server against this machine's own ceilings, in one run"};
+  app.footer(kFooter);
+  bool quick = false;
+  std::string output = "table", json_file;
+  double duration_seconds = 4, warmup_seconds = 1;
+  int64_t seed = 100000;
+  std::vector<int> levels = {1, 16, 64};
+  std::vector<int> connect_levels = {1, 16};
+  std::string server_binary = REFX_SERVER_BINARY, echo_binary = REFX_BENCH_ECHO_BINARY;
+  std::string partnership_path = REFX_DEFAULT_PARTNERSHIP;
+  std::optional<std::string> agreement_path;
+  std::string sender = "leicestershire-police", recipient = "leicester-city-council";
+  std::string server, ca_file, cert_file, key_file, server_log_level = "info", acting_user = "refx-bench";
+  app.add_flag("--quick", quick, "A few seconds in all: proves the benchmark works (what CI runs)");
+  app.add_option("--output", output, "table | json (JSON on stdout; progress always on stderr)")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  app.add_option("--json-file", json_file, "Also write the JSON report to this file");
+  app.add_option("--duration", duration_seconds, "Seconds measured per row")->check(CLI::Range(0.1, 600.0))
+      ->capture_default_str();
+  app.add_option("--warmup", warmup_seconds, "Seconds of warm-up before each row")->check(CLI::Range(0.0, 600.0))
+      ->capture_default_str();
+  app.add_option("--seed", seed, "Referrals stored before GetReferral/ListReferrals (--quick: 2000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{10000000}))
+      ->capture_default_str();
+  app.add_option("--in-flight", levels, "Calls in flight for echo/Create/Get/List")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--connect-in-flight", connect_levels, "Concurrent connection openers")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--server-binary", server_binary, "refx-server to start")->capture_default_str();
+  app.add_option("--echo-binary", echo_binary, "refx-bench-echo to start")->capture_default_str();
+  app.add_option("--partnership", partnership_path, "Partnership registry (agencies for the PKI and server)")
+      ->capture_default_str();
+  app.add_option("--agreement", agreement_path,
+                 "Information-sharing agreement for the started refx-server (default: agreement.yaml beside "
+                 "--partnership, when the file exists; \"\" for none)");
+  app.add_option("--acting-user", acting_user, "Sent as x-refx-acting-user on every call (same on echo)")
+      ->capture_default_str();
+  app.add_option("--sender", sender, "Agency whose certificate makes the calls")->capture_default_str();
+  app.add_option("--recipient", recipient, "Recipient agency of created referrals")->capture_default_str();
+  app.add_option("--server-log-level", server_log_level, "logging.level of the started refx-server")
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}))
+      ->capture_default_str();
+  auto* server_opt = app.add_option("--server", server, "Measure an existing server at HOST:PORT instead "
+                                                         "(server CPU figures are then skipped)");
+  app.add_option("--ca-file", ca_file, "With --server: CA that issued its certificate")->needs(server_opt);
+  app.add_option("--cert-file", cert_file, "With --server: your agency certificate chain")->needs(server_opt);
+  app.add_option("--key-file", key_file, "With --server: its key")->needs(server_opt);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  const bool external = !server.empty();
+  if (external && (ca_file.empty() || cert_file.empty() || key_file.empty())) {
+    std::fprintf(stderr, "refx-bench: --server needs --ca-file, --cert-file and --key-file\n");
+    return 2;
+  }
+  if (quick) {
+    duration_seconds = std::min(duration_seconds, 0.4);
+    warmup_seconds = std::min(warmup_seconds, 0.2);
+    if (app.count("--seed") == 0) seed = 2000;
+  }
+  const absl::Time run_start = absl::Now();
+
+  struct sigaction action = {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto fail = [](const absl::Status& s) {
+    std::fprintf(stderr, "refx-bench: %s\n", std::string(s.message()).c_str());
+    return g_cancel.load() ? 130 : 1;
+  };
+
+  auto partnership = refx::core::Partnership::Load(partnership_path);
+  if (!partnership.ok()) return fail(partnership.status());
+  auto temp = TempDir::Create();
+  if (!temp.ok()) return fail(temp.status());
+  const std::string dir = (*temp)->path();
+
+  // A throwaway PKI: every agency, with the production profiles.
+  refx::pki::DevPkiOptions pki_options;
+  pki_options.directory = dir + "/pki";
+  pki_options.trust_domain = (*partnership)->trust_domain();
+  for (const auto& agency : (*partnership)->config().agencies()) {
+    pki_options.agencies.push_back(
+        {agency.id(), absl::AsciiStrToLower(refx::config::v1::AgencyType_Name(agency.type()))});
+  }
+  auto pki = refx::pki::GenerateDevelopmentPki(pki_options);
+  if (!pki.ok()) return fail(pki.status());
+  if (auto written = refx::pki::WriteDevelopmentPkiFiles(*pki, pki_options); !written.ok()) {
+    return fail(written.status());
+  }
+  Progress(absl::StrCat("throwaway PKI and database in ", dir));
+
+  // The children. Started before any gRPC object exists in this process.
+  auto echo = refx::bench::ChildServer::Start(
+      "refx-bench-echo",
+      {echo_binary, "--listen", "127.0.0.1:0", "--cert-file", pki_options.directory + "/server.pem", "--key-file",
+       pki_options.directory + "/server.key", "--client-ca-file", pki_options.directory + "/agency-ca.pem"},
+      dir + "/echo.log", absl::Seconds(15));
+  if (!echo.ok()) return fail(echo.status());
+  std::unique_ptr<refx::bench::ChildServer> refx_server;
+  Bench b;
+  b.quick = quick;
+  if (!external) {
+    // Servers that enforce an agreement need its file; older ones have no
+    // such key, so it is written only when there is a file to name.
+    if (!agreement_path.has_value()) {
+      const std::filesystem::path beside =
+          std::filesystem::absolute(partnership_path).parent_path() / "agreement.yaml";
+      std::error_code ignored;
+      agreement_path = std::filesystem::exists(beside, ignored) ? beside.string() : "";
+    }
+    const std::string config = absl::StrCat(
+        "# Written by refx-bench for one run.\n", "listen_address: 127.0.0.1:0\n",
+        "partnership_file: ", std::filesystem::absolute(partnership_path).string(), "\n",
+        agreement_path->empty()
+            ? ""
+            : absl::StrCat("agreement_file: ", std::filesystem::absolute(*agreement_path).string(), "\n"),
+        "tls:\n  server_cert_file: pki/server.pem\n  server_key_file: pki/server.key\n",
+        "  client_ca_file: pki/agency-ca.pem\n", "storage:\n  sqlite_path: db/refx.db\n",
+        "logging:\n  level: ", server_log_level, "\n");
+    if (auto s = WriteText(dir + "/server.yaml", config); !s.ok()) return fail(s);
+    auto started = refx::bench::ChildServer::Start("refx-server", {server_binary, "--config", dir + "/server.yaml"},
+                                                   dir + "/refx-server.log", absl::Seconds(30));
+    if (!started.ok()) return fail(started.status());
+    refx_server = *std::move(started);
+    b.server_pid = refx_server->pid();
+    b.refx_target = absl::StrCat("127.0.0.1:", refx_server->port());
+    b.connection.server = b.refx_target;
+    b.connection.ca_file = pki_options.directory + "/root-ca.pem";
+    b.connection.cert_file = absl::StrCat(pki_options.directory, "/agencies/", sender, ".pem");
+    b.connection.key_file = absl::StrCat(pki_options.directory, "/agencies/", sender, ".key");
+    b.report.server = absl::StrCat("refx-server child pid ", refx_server->pid(), " on ", b.refx_target);
+  } else {
+    b.refx_target = server;
+    b.connection.server = server;
+    b.connection.ca_file = ca_file;
+    b.connection.cert_file = cert_file;
+    b.connection.key_file = key_file;
+    b.report.server = absl::StrCat("existing server ", server, " (server CPU not measured)");
+  }
+  b.connection.acting_user = acting_user;
+  b.echo_pid = (*echo)->pid();
+  b.echo_target = absl::StrCat("127.0.0.1:", (*echo)->port());
+  Progress(absl::StrCat(b.report.server, "; refx-bench-echo pid ", b.echo_pid, " on ", b.echo_target));
+
+  auto creds = refx::client::MakeChannelCredentials(b.connection);
+  if (!creds.ok()) return fail(creds.status());
+  b.creds = *creds;
+  // gRPC 1.51 runs client callbacks on a process-wide "alternative" queue
+  // with its own threads; a channel takes a reference on its first callback
+  // call and drops it when destroyed, and when the last one goes the queue is
+  // shut down. Starting it again while its threads exit crashes in
+  // grpc_completion_queue_next. This channel makes one callback call and
+  // lives for the whole run, so the queue outlives every measurement's
+  // channels.
+  const std::shared_ptr<grpc::Channel> keep_callback_queue =
+      grpc::CreateChannel(b.echo_target, grpc::InsecureChannelCredentials());
+  {
+    auto stub = bench::v1::Echo::NewStub(keep_callback_queue);
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(absl::Seconds(2)));
+    bench::v1::EchoMessage request, response;
+    absl::Notification answered;
+    // Fails (plaintext to a TLS port); only the queue reference matters.
+    stub->async()->Echo(&context, &request, &response, [&answered](grpc::Status) { answered.Notify(); });
+    answered.WaitForNotificationWithTimeout(absl::Seconds(5));
+  }
+  // The echo ceiling trusts the throwaway PKI: with --server, its own
+  // agency certificate is used against it.
+  std::shared_ptr<grpc::ChannelCredentials> echo_creds = b.creds;
+  if (external) {
+    refx::client::ConnectionOptions echo_options;
+    echo_options.ca_file = pki_options.directory + "/root-ca.pem";
+    echo_options.cert_file = absl::StrCat(pki_options.directory, "/agencies/", sender, ".pem");
+    echo_options.key_file = absl::StrCat(pki_options.directory, "/agencies/", sender, ".key");
+    auto ec = refx::client::MakeChannelCredentials(echo_options);
+    if (!ec.ok()) return fail(ec.status());
+    echo_creds = *ec;
+  }
+
+  // Who we are, as the server sees it: proves the mTLS setup before load.
+  {
+    auto client = refx::client::ReferralClient::Connect(b.connection);
+    if (!client.ok()) return fail(client.status());
+    auto who = client->WhoAmI();
+    if (!who.ok()) return fail(who.status());
+    Progress(absl::StrCat("calling as ", who->agency(), " (", who->role(), ")"));
+  }
+
+  b.warmup = absl::Seconds(warmup_seconds);
+  b.measure = absl::Seconds(duration_seconds);
+  b.levels = levels;
+  b.recipient = recipient;
+  b.referral = SampleReferral(recipient);
+  b.echo_payload = std::string(b.referral.ByteSizeLong() + 64, 'x');  // ~ a stored referral's size.
+  b.run_id = absl::StrCat("bench-", absl::ToUnixMicros(absl::Now()));
+  b.report.mode = quick ? "quick" : "full";
+  b.report.cpus = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  b.report.measure_seconds = duration_seconds;
+  b.report.warmup_seconds = warmup_seconds;
+  b.report.echo_payload_bytes = static_cast<double>(b.echo_payload.size());
+  b.report.capabilities = DetectCapabilities(refx_server != nullptr ? refx_server->log_path() : "", external);
+  b.report.unavailable = {{"lifecycle_transition", "not available (issue 5)"},
+                          {"watch_referrals_1k", "not available (issue 5)"},
+                          {"watch_referrals_10k", "not available (issue 5)"}};
+
+  absl::Status status = [&]() -> absl::Status {
+    // The echo phase swaps in the echo credentials (same files unless --server).
+    std::swap(b.creds, echo_creds);
+    absl::Status s = RunUnaryWorkload(b, "echo", "TLS record crypto + HTTP/2 + gRPC core; the CPUs it shares with "
+                                                  "this client",
+                                      true);
+    std::swap(b.creds, echo_creds);
+    if (!s.ok()) return s;
+    s = RunUnaryWorkload(b, "create_referral",
+                         "fsync per commit (WAL, synchronous=FULL); group commit batches calls in flight", false);
+    if (!s.ok()) return s;
+    // Connections before seeding: Get/List at 100k can leave the server busy.
+    std::swap(b.creds, echo_creds);
+    s = RunConnectWorkload(b, true, connect_levels);
+    std::swap(b.creds, echo_creds);
+    if (!s.ok()) return s;
+    s = RunConnectWorkload(b, false, connect_levels);
+    if (!s.ok()) return s;
+    s = Seed(b, seed);
+    if (!s.ok()) return s;
+    b.report.stored_referrals = static_cast<double>(b.stored.load());
+    s = RunUnaryWorkload(b, "get_referral", "SQLite read + record gate + serialization + work-pool hop", false);
+    if (!s.ok()) return s;
+    return RunUnaryWorkload(b, "list_referrals", "SQLite range read of 50 rows + serializing 50 referrals", false);
+  }();
+  if (g_cancel.load()) {
+    Progress("interrupted: stopping the servers and removing " + dir);
+    return 130;
+  }
+  if (!status.ok()) return fail(status);
+  if (refx_server != nullptr && !refx_server->Running()) {
+    return fail(absl::InternalError(absl::StrCat("refx-server died during the run:\n",
+                                                 refx::bench::FileTail(refx_server->log_path(), 2000))));
+  }
+  Conclude(b);
+  b.report.total_seconds = absl::ToDoubleSeconds(absl::Now() - run_start);
+  const std::string text =
+      output == "json" ? refx::bench::FormatJson(b.report) : refx::bench::FormatTable(b.report);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  if (!json_file.empty()) {
+    if (auto s = WriteText(json_file, refx::bench::FormatJson(b.report)); !s.ok()) return fail(s);
+  }
+  if (b.any_empty_row) {
+    Progress("warning: a row had no successful call (see its errors); that is a finding, not a failure");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Main's locals (children, temporary directory) are destroyed before this
+  // returns, on every path.
+  return Main(argc, argv);
+}

@@ -1,0 +1,72 @@
+#include "core/auditor.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "common/hash.h"
+#include "core/agreement.h"
+
+namespace refx::core {
+
+const char* AuditActionName(AuditAction action) {
+  switch (action) {
+    case AuditAction::kCollection: return "COLLECTION";
+    case AuditAction::kAlteration: return "ALTERATION";
+    case AuditAction::kConsultation: return "CONSULTATION";
+    case AuditAction::kDisclosure: return "DISCLOSURE";
+    case AuditAction::kCombination: return "COMBINATION";
+    case AuditAction::kErasure: return "ERASURE";
+    case AuditAction::kNone: return "NONE";
+  }
+  return "NONE";
+}
+
+AuditAction DefaultActionFor(absl::string_view method) {
+  if (absl::EndsWith(method, ".CreateReferral")) return AuditAction::kCollection;
+  if (absl::EndsWith(method, ".GetReferral") || absl::EndsWith(method, ".ListReferrals")) {
+    return AuditAction::kDisclosure;
+  }
+  return AuditAction::kNone;
+}
+
+Auditor::Auditor(Options options) : options_(std::move(options)) {
+  if (options_.clock == nullptr) options_.clock = SystemClock::Get();
+}
+
+std::string Auditor::ActingUserToken(absl::string_view acting_user) const {
+  if (acting_user.empty()) return "";
+  return HexEncode(HmacSha256(options_.hmac_key, acting_user));
+}
+
+storage::AuditRecord Auditor::Build(const Caller& caller, absl::string_view method, AuditAction action,
+                                    const std::vector<std::string>& referral_ids, const DataClassSet& disclosed,
+                                    absl::StatusCode outcome) const {
+  storage::AuditRecord r;
+  r.time = absl::FromUnixMicros(absl::ToUnixMicros(options_.clock->Now()));
+  r.action = AuditActionName(action);
+  r.method = std::string(method);
+  r.agency_id = caller.agency_id;
+  r.certificate_serial = caller.certificate_serial;
+  r.acting_user_hmac = ActingUserToken(caller.acting_user);
+  r.purpose = caller.purpose;
+  r.referral_ids = absl::StrJoin(referral_ids, ",");
+  std::vector<std::string> names;
+  for (v1::DataClass c : disclosed.Members()) names.push_back(v1::DataClass_Name(c));
+  r.data_classes = absl::StrJoin(names, ",");
+  r.outcome = absl::StatusCodeToString(outcome);
+  r.agreement = caller.agreement != nullptr ? caller.agreement->Label() : "";
+  return r;
+}
+
+storage::AuditRecord Auditor::BuildUnidentified(absl::string_view method, absl::StatusCode outcome) const {
+  Caller nobody;
+  nobody.agency_id = "-";
+  return Build(nobody, method, DefaultActionFor(method), {}, {}, outcome);
+}
+
+absl::Status Auditor::Record(const storage::AuditRecord& record) {
+  absl::Status s = options_.store->RecordAudit(record);
+  if (!s.ok()) return absl::UnavailableError("the audit log cannot be written; nothing was disclosed");
+  return absl::OkStatus();
+}
+
+}  // namespace refx::core
