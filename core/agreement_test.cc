@@ -4,6 +4,7 @@
 #include "core/method_permissions.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "refx/v1/audit_service.pb.h"
 #include "refx/v1/referral_service.pb.h"
 
 namespace refx::core {
@@ -105,16 +106,17 @@ TEST_F(AgreementTest, PurposeRoleAndPreventRules) {
 
 // Every RPC of every refx.v1 service must be in the method table.
 TEST(MethodPermissionsTest, EveryServiceMethodHasARule) {
-  const auto* file = v1::GetReferralRequest::descriptor()->file();
   int methods = 0;
-  for (int s = 0; s < file->service_count(); ++s) {
-    for (int m = 0; m < file->service(s)->method_count(); ++m) {
-      ++methods;
-      EXPECT_TRUE(RuleForMethod(file->service(s)->method(m)->full_name()).ok())
-          << file->service(s)->method(m)->full_name() << " has no permission rule";
+  for (const auto* file : {v1::GetReferralRequest::descriptor()->file(), v1::AuditEvent::descriptor()->file()}) {
+    for (int s = 0; s < file->service_count(); ++s) {
+      for (int m = 0; m < file->service(s)->method_count(); ++m) {
+        ++methods;
+        EXPECT_TRUE(RuleForMethod(file->service(s)->method(m)->full_name()).ok())
+            << file->service(s)->method(m)->full_name() << " has no permission rule";
+      }
     }
   }
-  EXPECT_GE(methods, 4);
+  EXPECT_GE(methods, 6);
   EXPECT_FALSE(RuleForMethod("refx.v1.ReferralService.DeleteEverything").ok());
 }
 

@@ -63,6 +63,12 @@ storage::AuditRecord Auditor::BuildUnidentified(absl::string_view method, absl::
   return Build(nobody, method, DefaultActionFor(method), {}, {}, outcome);
 }
 
+absl::StatusOr<std::vector<storage::AuditRecord>> Auditor::ListEvents(const storage::AuditQuery& query) {
+  return options_.store->ListAuditEvents(query);
+}
+
+absl::StatusOr<storage::AuditChainReport> Auditor::Verify() { return options_.store->VerifyAuditChain(); }
+
 absl::Status Auditor::Record(const storage::AuditRecord& record) {
   absl::Status s = options_.store->RecordAudit(record);
   if (!s.ok()) return absl::UnavailableError("the audit log cannot be written; nothing was disclosed");

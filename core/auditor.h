@@ -51,6 +51,11 @@ class Auditor {
   // Durably appends `record`. UNAVAILABLE if it cannot be written.
   absl::Status Record(const storage::AuditRecord& record);
 
+  // Events for the data protection officer, oldest first.
+  absl::StatusOr<std::vector<storage::AuditRecord>> ListEvents(const storage::AuditQuery& query);
+  // The chain's verdict (see ReferralStore::VerifyAuditChain).
+  absl::StatusOr<storage::AuditChainReport> Verify();
+
   // The hex HMAC-SHA256 of the acting person's name ("" for none).
   std::string ActingUserToken(absl::string_view acting_user) const;
 

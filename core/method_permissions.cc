@@ -17,6 +17,9 @@ const std::map<std::string, MethodRule, std::less<>>& Table() {
       {"refx.v1.ReferralService.GetReferral", {config::v1::REFERRAL_READ, true}},
       {"refx.v1.ReferralService.ListReferrals", {config::v1::REFERRAL_READ, true}},
       {"refx.v1.ReferralService.WhoAmI", {config::v1::PERMISSION_UNSPECIFIED, false}},
+      // The audit log holds no personal data (identifiers and HMACs only).
+      {"refx.v1.AuditService.ListAuditEvents", {config::v1::AUDIT_READ, false}},
+      {"refx.v1.AuditService.VerifyAuditChain", {config::v1::AUDIT_READ, false}},
   };
   return *kTable;
 }

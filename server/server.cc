@@ -129,6 +129,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   service_context.auditor = server->auditor_.get();
   service_context.pool = server->pool_.get();
   server->referral_service_ = std::make_unique<ReferralServiceImpl>(service_context);
+  server->audit_service_ = std::make_unique<AuditServiceImpl>(service_context);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -147,6 +148,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
                            MakeServerCredentials(config.tls(), server->partnership_, server->revocation_),
                            &server->port_);
   builder.RegisterService(server->referral_service_.get());
+  builder.RegisterService(server->audit_service_.get());
   const auto& limits = config.limits();
   builder.SetMaxReceiveMessageSize(limits.max_receive_message_bytes());
   builder.SetMaxSendMessageSize(limits.max_send_message_bytes());

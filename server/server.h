@@ -18,6 +18,7 @@
 #include "core/referral_manager.h"
 #include "grpcpp/server.h"
 #include "refx/config/v1/server_config.pb.h"
+#include "server/audit_service.h"
 #include "server/referral_service.h"
 #include "server/work_pool.h"
 #include "storage/sqlite/sqlite_store.h"
@@ -63,6 +64,7 @@ class RefxServer {
   std::unique_ptr<core::ReferralManager> referrals_;
   std::unique_ptr<WorkPool> pool_;
   std::unique_ptr<ReferralServiceImpl> referral_service_;
+  std::unique_ptr<AuditServiceImpl> audit_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   // Revocation list state, shared with the TLS verifier and call gate.

@@ -1,0 +1,109 @@
+#include "server/audit_service.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "common/hash.h"
+#include "common/status_details.h"
+#include "core/partnership.h"
+#include "core/referral_manager.h"
+#include "core/referral_validation.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace refx::server {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr int kDefaultAuditPage = 100;
+constexpr int kMaxAuditPage = 1000;
+
+void ToProto(const storage::AuditRecord& r, v1::AuditEvent* out) {
+  out->set_sequence(r.sequence);
+  *out->mutable_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(r.time));
+  out->set_action(r.action);
+  out->set_method(r.method);
+  out->set_agency(r.agency_id == "-" ? "-" : core::AgencyName(r.agency_id));
+  out->set_certificate_serial(r.certificate_serial);
+  out->set_acting_user_hmac(r.acting_user_hmac);
+  out->set_purpose(r.purpose);
+  for (absl::string_view id : absl::StrSplit(r.referral_ids, ',', absl::SkipEmpty())) {
+    out->add_referrals(core::ReferralName(std::string(id)));
+  }
+  for (absl::string_view name : absl::StrSplit(r.data_classes, ',', absl::SkipEmpty())) {
+    v1::DataClass c;
+    if (v1::DataClass_Parse(std::string(name), &c)) out->add_data_classes(c);
+  }
+  out->set_outcome(r.outcome);
+  out->set_agreement(r.agreement);
+  out->set_previous_hash(HexEncode(r.previous_hash));
+  out->set_hash(HexEncode(r.hash));
+}
+
+// The request as a store query; INVALID_ARGUMENT naming bad fields.
+absl::StatusOr<storage::AuditQuery> ToQuery(const v1::ListAuditEventsRequest& req) {
+  std::vector<FieldViolation> violations;
+  storage::AuditQuery q;
+  if (req.page_size() < 0) violations.push_back({"page_size", "must not be negative"});
+  q.limit = req.page_size() == 0 ? kDefaultAuditPage : std::min(req.page_size(), kMaxAuditPage);
+  if (!req.page_token().empty() && (!absl::SimpleAtoi(req.page_token(), &q.after_sequence) || q.after_sequence < 0)) {
+    violations.push_back({"page_token", "not a token from a previous call"});
+  }
+  if (!req.agency().empty()) {
+    q.agency_id = core::AgencyIdFromName(req.agency());
+    if (q.agency_id.empty()) violations.push_back({"agency", "must be agencies/{agency_id}"});
+  }
+  if (!req.referral().empty()) {
+    q.referral_id = core::ReferralIdFromName(req.referral());
+    if (q.referral_id.empty()) violations.push_back({"referral", "must be referrals/{32 hex digits}"});
+  }
+  q.action = req.action();
+  if (req.has_time_from()) {
+    if (!core::IsValidTimestamp(req.time_from())) violations.push_back({"time_from", "not a valid timestamp"});
+    else q.from = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(req.time_from()));
+  }
+  if (req.has_time_to()) {
+    if (!core::IsValidTimestamp(req.time_to())) violations.push_back({"time_to", "not a valid timestamp"});
+    else q.to = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(req.time_to()));
+  }
+  if (!violations.empty()) return InvalidArgumentError("invalid audit query", violations);
+  return q;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AuditServiceImpl::ListAuditEvents(grpc::CallbackServerContext* ctx,
+                                                            const grpc::ByteBuffer* request,
+                                                            grpc::ByteBuffer* response) {
+  return RunUnary<v1::ListAuditEventsRequest, v1::ListAuditEventsResponse>(
+      "refx.v1.AuditService.ListAuditEvents", ctx, request, response, context_,
+      [this](const core::Caller&, const v1::ListAuditEventsRequest& req, v1::ListAuditEventsResponse* out,
+             core::CallAudit*) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(storage::AuditQuery query, ToQuery(req));
+        const int page_size = query.limit;
+        query.limit = page_size + 1;
+        REFX_ASSIGN_OR_RETURN(auto events, context_.auditor->ListEvents(query));
+        const bool more = static_cast<int>(events.size()) > page_size;
+        if (more) events.resize(page_size);
+        for (const auto& e : events) ToProto(e, out->add_events());
+        if (more) out->set_next_page_token(absl::StrCat(events.back().sequence));
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::VerifyAuditChain(grpc::CallbackServerContext* ctx,
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response) {
+  return RunUnary<v1::VerifyAuditChainRequest, v1::VerifyAuditChainResponse>(
+      "refx.v1.AuditService.VerifyAuditChain", ctx, request, response, context_,
+      [this](const core::Caller&, const v1::VerifyAuditChainRequest&, v1::VerifyAuditChainResponse* out,
+             core::CallAudit*) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(storage::AuditChainReport report, context_.auditor->Verify());
+        out->set_intact(report.intact);
+        out->set_events_checked(report.events_checked);
+        out->set_first_bad_sequence(report.first_bad_sequence);
+        out->set_problem(report.problem);
+        return absl::OkStatus();
+      });
+}
+
+}  // namespace refx::server
