@@ -146,3 +146,40 @@ TEST_F(AgreementTest, AdmitCallAppliesTheGate) {
 
 }  // namespace
 }  // namespace refx::core
+
+#include <fstream>
+#include <sstream>
+
+#include "core/agreement_table.h"
+
+namespace refx::core {
+namespace {
+
+// docs/agreement.md carries the generated table between markers; if the
+// agreement changes, regenerate it (`refx-admin agreement table`).
+TEST(AgreementTableTest, TheDocumentedTableMatchesTheShippedAgreement) {
+  config::v1::Agreement config;
+  ASSERT_TRUE(ReadYamlFileToProto(Source("config/agreement.yaml"), &config).ok());
+  std::ifstream in(Source("docs/agreement.md"));
+  std::stringstream doc;
+  doc << in.rdbuf();
+  const std::string text = doc.str();
+  const std::string begin = "<!-- BEGIN GENERATED TABLE -->\n", end = "<!-- END GENERATED TABLE -->";
+  const size_t b = text.find(begin), e = text.find(end);
+  ASSERT_NE(b, std::string::npos);
+  ASSERT_NE(e, std::string::npos);
+  EXPECT_EQ(text.substr(b + begin.size(), e - b - begin.size()), AgreementTableMarkdown(config))
+      << "docs/agreement.md is stale: regenerate with `refx-admin agreement table config/agreement.yaml`";
+}
+
+TEST(AgreementTableTest, CellsFollowTheGrants) {
+  config::v1::Agreement config;
+  ASSERT_TRUE(ReadYamlFileToProto(Source("config/agreement.yaml"), &config).ok());
+  const std::string table = AgreementTableMarkdown(config);
+  EXPECT_NE(table.find("| oversight | (none: no referral access) |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| data_protection_officer | (none: AUDIT_READ) |"), std::string::npos);
+  EXPECT_NE(table.find("| prevent (Prevent-relevant only) | prevent (default) |"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace refx::core

@@ -90,13 +90,16 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
   auto identified =
       auth::IdentifyCaller(*ctx->auth_context(), *service.partnership, Metadata(*ctx, kActingUserHeader));
   const std::string purpose = Metadata(*ctx, kPurposeHeader);
-  const bool queued = service.pool->TrySubmit([service, full_method = std::string(full_method), finish, handler, raw_response, purpose,
+  const bool queued = service.pool->TrySubmit([ctx, service, full_method = std::string(full_method), finish, handler, raw_response, purpose,
                                                identified = std::move(identified),
                                                bytes = ByteBufferToString(*raw_request)]() mutable {
     core::CallAudit audit{full_method};
     absl::optional<core::Caller> caller;
     // Identity first, then the method gate, before the request is parsed.
     absl::Status status = [&]() -> absl::Status {
+      // A call whose client gave up (deadline, cancel) while it queued is not
+      // run: under overload that work would only delay live calls.
+      if (ctx->IsCancelled()) return absl::CancelledError("the client gave up before the call ran");
       if (!identified.ok()) return identified.status();
       auto admitted = core::AdmitCall(*identified, full_method, service.agreements->Current(), purpose);
       if (!admitted.ok()) return admitted.status();

@@ -38,6 +38,9 @@ struct CommandLine {
   CLI::App* create = nullptr;
   CLI::App* get = nullptr;
   CLI::App* list = nullptr;
+  CLI::App* audit = nullptr;
+  CLI::App* audit_list = nullptr;
+  CLI::App* audit_verify = nullptr;
 
   // create.
   std::string from_file, report_type, perceived_by, channel, platform, area, occurred,
@@ -49,6 +52,10 @@ struct CommandLine {
 
   // get.
   std::string name;
+  std::vector<std::string> fields;
+
+  // audit list.
+  std::string audit_agency, audit_referral, audit_action, audit_after, audit_before;
 
   // list.
   std::vector<std::string> states, areas, list_strands, report_types;
@@ -392,6 +399,52 @@ void AddList(CLI::App* app, CommandLine* f) {
       "  refx list --report-type hate-crime --created-after 2024-01-01T00:00:00Z -o json\n");
 }
 
+void AddAudit(CLI::App* app, CommandLine* f) {
+  f->audit = app->add_subcommand("audit", "Read and verify the audit log (data protection officers)");
+  f->audit->require_subcommand(1);
+  CLI::App* l = f->audit->add_subcommand("list", "List audit events, oldest first");
+  f->audit_list = l;
+  l->add_option("--agency", f->audit_agency, "Only this agency (id or agencies/ID)");
+  l->add_option("--referral", f->audit_referral, "Only events about this referral (id or referrals/ID)");
+  l->add_option("--action", f->audit_action,
+                "Only this s62 action: COLLECTION, CONSULTATION, DISCLOSURE, ALTERATION, COMBINATION, ERASURE, NONE");
+  l->add_option("--after", f->audit_after, "At or after this time, RFC 3339");
+  l->add_option("--before", f->audit_before, "Before this time, RFC 3339");
+  l->add_option("--page-size", f->page_size, "Events per page (server default 100, max 1000)")
+      ->check(CLI::Range(0, 1000));
+  l->add_option("--page-token", f->page_token, "Continue from a previous page");
+  l->add_flag("--all", f->all, "Follow every page");
+  l->footer(
+      "EXAMPLES\n"
+      "  refx audit list --referral 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10\n"
+      "  refx audit list --agency blaby-district-council --action DISCLOSURE --all -o json\n");
+  f->audit_verify = f->audit->add_subcommand("verify", "Prove the audit chain intact, or name the first bad event");
+  f->audit_verify->footer(
+      "Exit code 0 if intact; 1 if the chain is broken (the event is named).\n\n"
+      "EXAMPLES\n"
+      "  refx audit verify --profile dpo\n");
+  for (CLI::App* sub : {f->audit, f->audit_list, f->audit_verify}) sub->fallthrough();
+}
+
+absl::StatusOr<refx::v1::ListAuditEventsRequest> BuildAuditListRequest(const CommandLine& f) {
+  refx::v1::ListAuditEventsRequest r;
+  r.set_page_size(f.page_size);
+  r.set_page_token(f.page_token);
+  if (!f.audit_agency.empty()) r.set_agency(AgencyName(f.audit_agency));
+  if (!f.audit_referral.empty()) {
+    REFX_ASSIGN_OR_RETURN(std::string name, ReferralName(f.audit_referral));
+    r.set_referral(name);
+  }
+  r.set_action(f.audit_action);
+  if (!f.audit_after.empty()) {
+    REFX_ASSIGN_OR_RETURN(*r.mutable_time_from(), ParseRfc3339(f.audit_after, "--after"));
+  }
+  if (!f.audit_before.empty()) {
+    REFX_ASSIGN_OR_RETURN(*r.mutable_time_to(), ParseRfc3339(f.audit_before, "--before"));
+  }
+  return r;
+}
+
 }  // namespace
 
 Commands::Commands(CLI::App* app) : app_(app), flags_(std::make_unique<CommandLine>()) {
@@ -418,12 +471,16 @@ Commands::Commands(CLI::App* app) : app_(app), flags_(std::make_unique<CommandLi
 
   f->get = app->add_subcommand("get", "Show one referral");
   f->get->add_option("NAME_OR_ID", f->name, "referrals/ID or ID")->required();
+  f->get->add_option("--field", f->fields,
+                     "Only this field (e.g. victim.phone), repeatable; refused if not shared with you")
+      ->allow_extra_args(false);
   f->get->footer(
       "EXAMPLES\n"
       "  refx get referrals/5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10\n"
       "  refx get 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 --output json\n");
 
   AddList(app, f);
+  AddAudit(app, f);
   for (CLI::App* sub : {f->whoami, f->create, f->get, f->list}) sub->fallthrough();
 }
 
@@ -471,6 +528,12 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
     if (!built.ok()) return Fail(built.status(), format, /*local=*/true);
     list_request = *std::move(built);
   }
+  refx::v1::ListAuditEventsRequest audit_request;
+  if (f.audit_list->parsed()) {
+    auto built = BuildAuditListRequest(f);
+    if (!built.ok()) return Fail(built.status(), format, /*local=*/true);
+    audit_request = *std::move(built);
+  }
 
   auto options = refx::client::ResolveConnectionOptions(flags, env, home);
   if (!options.ok()) return Fail(options.status(), format, /*local=*/true);
@@ -491,9 +554,40 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
     return kExitOk;
   }
   if (f.get->parsed()) {
-    auto got = client->GetReferral(name);
+    auto got = client->GetReferral(name, f.fields);
     if (!got.ok()) return Fail(got.status(), format, false);
     std::cout << (format == OutputFormat::kJson ? RenderJson(*got) : RenderKeyValues(*got));
+    return kExitOk;
+  }
+
+  if (f.audit_verify->parsed()) {
+    auto verdict = client->VerifyAuditChain();
+    if (!verdict.ok()) return Fail(verdict.status(), format, false);
+    if (format == OutputFormat::kJson) {
+      std::cout << RenderJson(*verdict);
+    } else if (verdict->intact()) {
+      std::cout << "audit chain intact: " << verdict->events_checked() << " events verified\n";
+    } else {
+      std::cout << "audit chain BROKEN at event " << verdict->first_bad_sequence() << ": " << verdict->problem()
+                << " (" << verdict->events_checked() << " events before it verified)\n";
+    }
+    return verdict->intact() ? kExitOk : 1;
+  }
+  if (f.audit_list->parsed()) {
+    refx::v1::ListAuditEventsResponse events;
+    for (int pages = 0;; ++pages) {
+      auto page = client->ListAuditEvents(audit_request);
+      if (!page.ok()) return Fail(page.status(), format, false);
+      for (auto& e : *page->mutable_events()) *events.add_events() = std::move(e);
+      events.set_next_page_token(page->next_page_token());
+      if (!f.all || page->next_page_token().empty() || pages > 100000) break;
+      audit_request.set_page_token(page->next_page_token());
+    }
+    if (f.all) events.clear_next_page_token();
+    std::cout << (format == OutputFormat::kJson ? RenderJson(events) : RenderAuditTable(events));
+    if (!events.next_page_token().empty()) {
+      std::cerr << "refx: more events: add --page-token " << events.next_page_token() << " (or --all)\n";
+    }
     return kExitOk;
   }
 

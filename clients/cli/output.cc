@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/json_text.h"
 #include "common/status_details.h"
@@ -246,6 +247,24 @@ std::string RenderReferralTable(const std::vector<refx::v1::Referral>& referrals
                     FormatTimestamp(r.create_time())});
   }
   return RenderTable({"NAME", "STATE", "TYPE", "AREA", "FROM", "TO", "CREATED"}, rows);
+}
+
+std::string RenderAuditTable(const refx::v1::ListAuditEventsResponse& events) {
+  if (events.events_size() == 0) return "no audit events\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const refx::v1::AuditEvent& e : events.events()) {
+    std::vector<std::string> referrals, classes;
+    for (const std::string& r : e.referrals()) referrals.push_back(r.substr(r.rfind('/') + 1, 8));
+    for (int c : e.data_classes()) {
+      std::string name = refx::v1::DataClass_Name(static_cast<refx::v1::DataClass>(c));
+      classes.push_back(absl::AsciiStrToLower(absl::StripPrefix(name, "DATA_CLASS_")));
+    }
+    rows.push_back({absl::StrCat(e.sequence()), FormatTimestamp(e.time()), e.action(),
+                    e.method().substr(e.method().rfind('.') + 1), StripAgency(e.agency()),
+                    referrals.size() > 3 ? absl::StrCat(referrals.size(), " referrals") : absl::StrJoin(referrals, ","),
+                    absl::StrJoin(classes, ","), e.outcome()});
+  }
+  return RenderTable({"SEQ", "TIME", "ACTION", "METHOD", "AGENCY", "REFERRALS", "CLASSES", "OUTCOME"}, rows);
 }
 
 std::string RenderKeyValues(const google::protobuf::Message& message) {

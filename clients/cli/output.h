@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
+#include "refx/v1/audit_service.pb.h"
 #include "refx/v1/referral.pb.h"
 #include "refx/v1/referral_service.pb.h"
 
@@ -69,6 +70,10 @@ std::string RenderTable(const std::vector<std::string>& header,
 
 // The `list` table: NAME, STATE, TYPE, AREA, FROM, TO, CREATED.
 std::string RenderReferralTable(const std::vector<refx::v1::Referral>& referrals);
+
+// Audit events as a table: SEQ, TIME, ACTION, METHOD, AGENCY, REFERRALS,
+// CLASSES, OUTCOME ("no audit events" when empty).
+std::string RenderAuditTable(const refx::v1::ListAuditEventsResponse& events);
 
 // Every set field of `message` as aligned `path: value` lines, depth-first
 // in field-number order (`strands[0].basis: perceived`, `victim.consent.status:

@@ -88,6 +88,7 @@ ReferralClient::ReferralClient(std::shared_ptr<grpc::Channel> channel,
                                ConnectionOptions options)
     : channel_(std::move(channel)),
       stub_(refx::v1::ReferralService::NewStub(channel_)),
+      audit_stub_(refx::v1::AuditService::NewStub(channel_)),
       options_(std::move(options)) {}
 
 ReferralClient::ReferralClient(
@@ -120,9 +121,11 @@ absl::StatusOr<refx::v1::Referral> ReferralClient::CreateReferral(
   return response;
 }
 
-absl::StatusOr<refx::v1::Referral> ReferralClient::GetReferral(const std::string& name) {
+absl::StatusOr<refx::v1::Referral> ReferralClient::GetReferral(const std::string& name,
+                                                               const std::vector<std::string>& read_mask) {
   refx::v1::GetReferralRequest request;
   request.set_name(name);
+  for (const std::string& path : read_mask) request.mutable_read_mask()->add_paths(path);
   grpc::ClientContext context;
   Prepare(&context);
   refx::v1::Referral response;
@@ -137,6 +140,27 @@ absl::StatusOr<refx::v1::ListReferralsResponse> ReferralClient::ListReferrals(
   Prepare(&context);
   refx::v1::ListReferralsResponse response;
   grpc::Status status = stub_->ListReferrals(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+absl::StatusOr<refx::v1::ListAuditEventsResponse> ReferralClient::ListAuditEvents(
+    const refx::v1::ListAuditEventsRequest& request) {
+  if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::ListAuditEventsResponse response;
+  grpc::Status status = audit_stub_->ListAuditEvents(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+absl::StatusOr<refx::v1::VerifyAuditChainResponse> ReferralClient::VerifyAuditChain() {
+  if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::VerifyAuditChainResponse response;
+  grpc::Status status = audit_stub_->VerifyAuditChain(&context, refx::v1::VerifyAuditChainRequest(), &response);
   if (!status.ok()) return Finish(status);
   return response;
 }

@@ -21,6 +21,7 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/status.h"
+#include "refx/v1/audit_service.grpc.pb.h"
 #include "refx/v1/referral_service.grpc.pb.h"
 
 namespace refx::client {
@@ -73,7 +74,10 @@ class ReferralClient {
 
   // Gets `name` (`referrals/{id}`). NOT_FOUND if it does not exist or the
   // caller's agency is not a party to it.
-  absl::StatusOr<refx::v1::Referral> GetReferral(const std::string& name);
+  // `read_mask` (field paths) limits the fields returned; asking for one the
+  // agreement does not share with the agency is PERMISSION_DENIED.
+  absl::StatusOr<refx::v1::Referral> GetReferral(const std::string& name,
+                                                 const std::vector<std::string>& read_mask = {});
 
   // One page of the referrals the caller's agency is a party to, newest
   // first. Pass `next_page_token` back in `page_token` for the next page.
@@ -83,6 +87,12 @@ class ReferralClient {
   // How the server sees this client: agency, role, certificate serial and
   // expiry. The first thing to run after installing a certificate.
   absl::StatusOr<refx::v1::WhoAmIResponse> WhoAmI();
+
+  // The audit log (data protection officer role only). FAILED_PRECONDITION
+  // for a client built from a ReferralService stub alone.
+  absl::StatusOr<refx::v1::ListAuditEventsResponse> ListAuditEvents(
+      const refx::v1::ListAuditEventsRequest& request);
+  absl::StatusOr<refx::v1::VerifyAuditChainResponse> VerifyAuditChain();
 
   const ConnectionOptions& options() const { return options_; }
 
@@ -94,6 +104,7 @@ class ReferralClient {
 
   std::shared_ptr<grpc::Channel> channel_;  // Null when built from a stub.
   std::shared_ptr<refx::v1::ReferralService::StubInterface> stub_;
+  std::shared_ptr<refx::v1::AuditService::StubInterface> audit_stub_;  // null without a channel
   ConnectionOptions options_;
 };
 

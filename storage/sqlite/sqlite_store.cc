@@ -1,5 +1,7 @@
 #include "storage/sqlite/sqlite_store.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -127,6 +129,71 @@ absl::Status InsertReferral(Connection* conn, const StoredReferral& r) {
     REFX_RETURN_IF_ERROR(stmt->Run());
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<AuditChainReport> VerifyAuditChainOn(Connection* conn) {
+  auto run = [&]() -> absl::StatusOr<AuditChainReport> {
+    // One read transaction: every page and the head from one snapshot.
+    REFX_RETURN_IF_ERROR(conn->Exec("BEGIN"));
+    AuditChainReport report;
+    std::string previous = GenesisHash();
+    int64_t expected = 1;
+    auto fail = [&](int64_t sequence, std::string problem) {
+      report.intact = false;
+      report.first_bad_sequence = sequence;
+      report.problem = std::move(problem);
+    };
+    AuditQuery page;
+    page.limit = 1000;
+    while (report.intact) {
+      std::vector<AuditRecord> events;
+      {
+        REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kListAudit));
+        stmt->Bind(":after", page.after_sequence).Bind(":agency_id", "").Bind(":action", "")
+            .Bind(":referral_id", "").Bind(":has_from", int64_t{0}).Bind(":from_us", int64_t{0})
+            .Bind(":has_to", int64_t{0}).Bind(":to_us", int64_t{0}).Bind(":limit", int64_t{page.limit});
+        while (true) {
+          REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+          if (!row) break;
+          events.push_back(ReadAuditRow(*stmt));
+        }
+      }
+      if (events.empty()) break;
+      for (const AuditRecord& e : events) {
+        if (e.sequence != expected) {
+          fail(expected, absl::StrCat("event ", expected, " is missing (next is ", e.sequence, ")"));
+          break;
+        }
+        if (e.previous_hash != previous) {
+          fail(e.sequence, "does not link to the event before it (deleted, inserted or reordered)");
+          break;
+        }
+        if (AuditHash(e, previous) != e.hash) {
+          fail(e.sequence, "its contents do not match its hash (altered)");
+          break;
+        }
+        previous = e.hash;
+        ++expected;
+        ++report.events_checked;
+      }
+      page.after_sequence = events.back().sequence;
+    }
+    if (report.intact) {
+      REFX_ASSIGN_OR_RETURN(auto head, conn->Prepare(sql::kSelectAuditHead));
+      REFX_ASSIGN_OR_RETURN(bool row, head->Step());
+      const int64_t head_sequence = row ? head->Int(0) : 0;
+      const std::string head_hash = row ? head->Text(1) : GenesisHash();
+      if (head_sequence != report.events_checked || head_hash != previous) {
+        fail(report.events_checked + 1,
+             absl::StrCat("the chain ends at event ", report.events_checked, " but its recorded head is event ",
+                          head_sequence, " (events removed from the end, or the head altered)"));
+      }
+    }
+    return report;
+  };
+  auto result = run();
+  conn->Exec("COMMIT").IgnoreError();
+  return result;
 }
 
 }  // namespace
@@ -356,69 +423,15 @@ absl::StatusOr<std::vector<AuditRecord>> SqliteStore::ListAuditEvents(const Audi
 
 absl::StatusOr<AuditChainReport> SqliteStore::VerifyAuditChain() {
   auto conn = AcquireReader();
-  auto run = [&]() -> absl::StatusOr<AuditChainReport> {
-    // One read transaction: every page and the head from one snapshot.
-    REFX_RETURN_IF_ERROR(conn->Exec("BEGIN"));
-    AuditChainReport report;
-    std::string previous = GenesisHash();
-    int64_t expected = 1;
-    auto fail = [&](int64_t sequence, std::string problem) {
-      report.intact = false;
-      report.first_bad_sequence = sequence;
-      report.problem = std::move(problem);
-    };
-    AuditQuery page;
-    page.limit = 1000;
-    while (report.intact) {
-      std::vector<AuditRecord> events;
-      {
-        REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kListAudit));
-        stmt->Bind(":after", page.after_sequence).Bind(":agency_id", "").Bind(":action", "")
-            .Bind(":referral_id", "").Bind(":has_from", int64_t{0}).Bind(":from_us", int64_t{0})
-            .Bind(":has_to", int64_t{0}).Bind(":to_us", int64_t{0}).Bind(":limit", int64_t{page.limit});
-        while (true) {
-          REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
-          if (!row) break;
-          events.push_back(ReadAuditRow(*stmt));
-        }
-      }
-      if (events.empty()) break;
-      for (const AuditRecord& e : events) {
-        if (e.sequence != expected) {
-          fail(expected, absl::StrCat("event ", expected, " is missing (next is ", e.sequence, ")"));
-          break;
-        }
-        if (e.previous_hash != previous) {
-          fail(e.sequence, "does not link to the event before it (deleted, inserted or reordered)");
-          break;
-        }
-        if (AuditHash(e, previous) != e.hash) {
-          fail(e.sequence, "its contents do not match its hash (altered)");
-          break;
-        }
-        previous = e.hash;
-        ++expected;
-        ++report.events_checked;
-      }
-      page.after_sequence = events.back().sequence;
-    }
-    if (report.intact) {
-      REFX_ASSIGN_OR_RETURN(auto head, conn->Prepare(sql::kSelectAuditHead));
-      REFX_ASSIGN_OR_RETURN(bool row, head->Step());
-      const int64_t head_sequence = row ? head->Int(0) : 0;
-      const std::string head_hash = row ? head->Text(1) : GenesisHash();
-      if (head_sequence != report.events_checked || head_hash != previous) {
-        fail(report.events_checked + 1,
-             absl::StrCat("the chain ends at event ", report.events_checked, " but its recorded head is event ",
-                          head_sequence, " (events removed from the end, or the head altered)"));
-      }
-    }
-    return report;
-  };
-  auto result = run();
-  conn->Exec("COMMIT").IgnoreError();
+  auto result = VerifyAuditChainOn(conn.get());
   ReleaseReader(std::move(conn));
   return result;
+}
+
+absl::StatusOr<AuditChainReport> VerifyAuditChainInFile(const std::string& path) {
+  if (::access(path.c_str(), R_OK) != 0) return absl::NotFoundError(absl::StrCat("cannot read database ", path));
+  REFX_ASSIGN_OR_RETURN(auto conn, Connection::Open(path, /*read_only=*/true));
+  return VerifyAuditChainOn(conn.get());
 }
 
 absl::StatusOr<CreateReferralResult> SqliteStore::CreateReferral(const CreateReferralRequest& request) {

@@ -91,6 +91,10 @@ class SqliteStore final : public ReferralStore {
   std::vector<std::unique_ptr<Connection>> readers_ ABSL_GUARDED_BY(readers_mu_);
 };
 
+// Verifies the audit chain of a database file without a server: opens it
+// read-only and changes nothing (refx-admin audit verify).
+absl::StatusOr<AuditChainReport> VerifyAuditChainInFile(const std::string& path);
+
 }  // namespace refx::storage::sqlite
 
 #endif  // REFX_STORAGE_SQLITE_SQLITE_STORE_H_
