@@ -96,6 +96,23 @@ absl::StatusOr<std::shared_ptr<const Agreement>> Agreement::Create(config::v1::A
     if (needs_purpose && !granted.count(role.default_purpose())) {
       return bad(key + ".default_purpose", "must be one of the role's granted purposes");
     }
+    // A role that may create referrals must be able to write a valid one
+    // under its default purpose, or every create it makes is refused.
+    bool creates = false;
+    for (int p : role.permissions()) creates = creates || p == config::v1::REFERRAL_CREATE;
+    if (creates) {
+      for (const Grant& g : role.grants()) {
+        if (g.purpose() != role.default_purpose()) continue;
+        for (v1::DataClass required : {v1::DATA_CLASS_REFERRAL_CORE, v1::DATA_CLASS_VICTIM_IDENTITY,
+                                       v1::DATA_CLASS_PROTECTED_CHARACTERISTICS, v1::DATA_CLASS_INCIDENT_NARRATIVE}) {
+          if (!ToSet(g.write()).Contains(required)) {
+            return bad(key + ".grants",
+                       absl::StrCat("the role may create referrals but its default purpose cannot write ",
+                                    v1::DataClass_Name(required), ", which every referral needs"));
+          }
+        }
+      }
+    }
   }
   std::set<int> retained;
   for (int i = 0; i < config.retention_size(); ++i) {

@@ -180,7 +180,9 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
     return result.status();
   }
   audit->recorded = true;  // in the transaction that stored the referral
-  REFX_ASSIGN_OR_RETURN(v1::Referral created, Parse(caller, result->referral));
+  // The creator is a party: its own referral comes back even where its role
+  // would not see such referrals of others (a Prevent-only role).
+  REFX_ASSIGN_OR_RETURN(v1::Referral created, Parse(caller, result->referral, /*record_gate=*/false));
   Trim(caller, {}, &created);
   return created;
 }
@@ -291,13 +293,13 @@ absl::StatusOr<ReferralPage> ReferralManager::ListReferrals(const Caller& caller
   return page;
 }
 
-absl::StatusOr<v1::Referral> ReferralManager::Parse(const Caller& caller,
-                                                    const storage::StoredReferral& stored) const {
+absl::StatusOr<v1::Referral> ReferralManager::Parse(const Caller& caller, const storage::StoredReferral& stored,
+                                                    bool record_gate) const {
   v1::Referral referral;
   if (!referral.ParseFromString(stored.document)) {
     return absl::InternalError(absl::StrCat("stored referral ", stored.id, " is unreadable"));
   }
-  if (!caller.agreement->RecordVisible(caller, referral)) return absl::NotFoundError("not visible");
+  if (record_gate && !caller.agreement->RecordVisible(caller, referral)) return absl::NotFoundError("not visible");
   return referral;
 }
 

@@ -83,7 +83,8 @@ class ReferralManager {
   explicit ReferralManager(Options options) : options_(std::move(options)) {}
   // Parses a stored document; NOT_FOUND if the caller's role may not see
   // this record at all.
-  absl::StatusOr<v1::Referral> Parse(const Caller& caller, const storage::StoredReferral& stored) const;
+  absl::StatusOr<v1::Referral> Parse(const Caller& caller, const storage::StoredReferral& stored,
+                                     bool record_gate = true) const;
   // Redacts `referral` to what the caller may read and trims it to `mask`.
   void Trim(const Caller& caller, const std::vector<std::string>& mask, v1::Referral* referral) const;
   // PERMISSION_DENIED (FIELD_NOT_SHARED) if `mask` asks for a class the

@@ -97,7 +97,10 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   server->options_ = std::move(options);
   const auto& config = server->options_.config;
   REFX_ASSIGN_OR_RETURN(server->partnership_, core::Partnership::Load(config.partnership_file()));
-  server->agreement_file_stamp_ = FileStamp(config.agreement_file());
+  {
+    absl::MutexLock lock(&server->reload_mu_);
+    server->agreement_file_stamp_ = FileStamp(config.agreement_file());
+  }
   REFX_ASSIGN_OR_RETURN(auto agreement, core::Agreement::Load(config.agreement_file(), *server->partnership_));
   server->agreements_ = std::make_unique<core::AgreementHolder>(std::move(agreement));
 
@@ -203,6 +206,7 @@ void RefxServer::HealthLoop() {
 }
 
 absl::Status RefxServer::ReloadAgreementIfChanged() {
+  absl::MutexLock lock(&reload_mu_);  // the health loop and callers may race
   const std::string& path = options_.config.agreement_file();
   const std::string stamp = FileStamp(path);
   if (stamp == agreement_file_stamp_) return absl::OkStatus();

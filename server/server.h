@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "auth/revocation_checker.h"
 #include "common/clock.h"
@@ -58,7 +59,8 @@ class RefxServer {
   Options options_;
   std::shared_ptr<const core::Partnership> partnership_;
   std::unique_ptr<core::AgreementHolder> agreements_;
-  std::string agreement_file_stamp_;  // size and mtime of the file in force
+  absl::Mutex reload_mu_;
+  std::string agreement_file_stamp_ ABSL_GUARDED_BY(reload_mu_);  // of the file last examined
   std::unique_ptr<storage::sqlite::SqliteStore> store_;
   std::unique_ptr<core::Auditor> auditor_;
   std::unique_ptr<core::ReferralManager> referrals_;

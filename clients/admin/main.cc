@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "clients/admin/governance_commands.h"
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -491,18 +492,42 @@ int RunRevoke(const Globals& g, const std::vector<std::string>& serials_in, cons
   }
   auto ca = OpenUnlocked(g);
   if (!ca.ok()) return Fail("agency revoke", ca.status());
+  // Serials already revoked are reported, not revoked again, so rerunning an
+  // interrupted command (whose publication OpenUnlocked has just completed)
+  // succeeds instead of failing on its own earlier work.
   std::vector<std::string> serials;
-  for (const std::string& s : serials_in) serials.push_back(absl::AsciiStrToUpper(s));
+  std::vector<refx::pki::LedgerCertificate> already;
+  auto sort_one = [&](const refx::pki::LedgerCertificate& c) {
+    if (c.status == "revoked") {
+      already.push_back(c);
+    } else {
+      serials.push_back(c.serial_hex);
+    }
+  };
+  for (const std::string& s : serials_in) {
+    auto row = (*ca)->ledger().Find(absl::AsciiStrToUpper(s));
+    if (!row.ok()) return Fail("agency revoke", row.status());
+    sort_one(*row);
+  }
   if (!agency.empty()) {
     auto certs = (*ca)->ledger().List(agency, refx::pki::kKindAgency);
     if (!certs.ok()) return Fail("agency revoke", certs.status());
-    for (const auto& c : *certs) {
-      if (c.status == "valid") serials.push_back(c.serial_hex);
+    if (certs->empty()) {
+      return Fail("agency revoke",
+                  absl::NotFoundError(absl::StrCat("agency ", agency, " has no certificate in the ledger")));
     }
-    if (serials.empty()) {
-      return Fail("agency revoke", absl::NotFoundError(absl::StrCat("agency ", agency,
-                                                                    " has no unrevoked certificate in the ledger")));
-    }
+    for (const auto& c : *certs) sort_one(c);
+  }
+  for (const auto& c : already) {
+    std::printf("Serial %s (%s) is already revoked (%s, %s); nothing to do for it.\n", c.serial_hex.c_str(),
+                c.subject_id.c_str(), c.revocation_reason.c_str(),
+                c.revoked_at ? Rfc3339(*c.revoked_at).c_str() : "time unknown");
+  }
+  if (serials.empty()) {
+    std::printf("\nThe published revocation list %s already names %s.\n"
+                "Next:\n  Make sure the server's tls.revocation_list_file is a copy of it.\n",
+                (*ca)->paths().revocation_list.c_str(), already.size() == 1 ? "it" : "them");
+    return 0;
   }
   auto published = (*ca)->Revoke(serials, reason, g.operator_name, absl::Now());
   if (!published.ok()) return Fail("agency revoke", published.status());
@@ -777,12 +802,14 @@ refuses every agency (fail closed). It also completes an interrupted revocation.
   log->require_subcommand(1);
   auto* log_verify = log->add_subcommand("verify", "Recompute the chain; fails if any entry was altered");
 
+  refx::admin::GovernanceCommands governance(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);  // prints help (0) or the usage error
     return rc == 0 ? 0 : kUsage;
   }
+  if (std::optional<int> rc = governance.RunIfParsed()) return *rc;
   auto needs_key_source = [](const IssueFlags& f, CLI::App* cmd) {
     if (f.csr.empty() && !f.generate_key) {
       std::fprintf(stderr, "refx-admin: %s: pass --csr FILE or --generate-key\n", cmd->get_name().c_str());

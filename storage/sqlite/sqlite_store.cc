@@ -28,6 +28,15 @@ std::string JsonArray(const std::vector<int32_t>& values) {
   return out + "]";
 }
 
+// Runs a statement that returns no rows through the connection's cache of
+// prepared statements: the writer runs SAVEPOINT/RELEASE around every write,
+// and sqlite3_exec would parse and compile them each time on the one
+// writer thread.
+absl::Status RunPrepared(Connection* conn, const char* sql) {
+  REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql));
+  return stmt->Run();
+}
+
 // Reads the referral columns in kSelectReferral / kListReferrals order.
 StoredReferral ReadReferralRow(const Statement& row) {
   StoredReferral r;
@@ -315,13 +324,13 @@ void SqliteStore::WriterLoop() {
         // chain position included.
         const int64_t sequence_before = audit_sequence_;
         const std::string hash_before = audit_hash_;
-        w->result = conn->Exec("SAVEPOINT write");
+        w->result = RunPrepared(conn, "SAVEPOINT write");
         if (w->result.ok()) w->result = w->apply(conn);
         if (w->result.ok()) {
-          w->result = conn->Exec("RELEASE write");
+          w->result = RunPrepared(conn, "RELEASE write");
         } else {
-          conn->Exec("ROLLBACK TO write").IgnoreError();
-          conn->Exec("RELEASE write").IgnoreError();
+          RunPrepared(conn, "ROLLBACK TO write").IgnoreError();
+          RunPrepared(conn, "RELEASE write").IgnoreError();
           audit_sequence_ = sequence_before;
           audit_hash_ = hash_before;
         }
@@ -453,21 +462,33 @@ absl::StatusOr<CreateReferralResult> SqliteStore::CreateReferral(const CreateRef
         result.replayed = true;
         AuditRecord audit = request.audit;
         audit.referral_ids = result.referral.id;
-        return AppendAudit(conn, std::move(audit));
+        absl::Status audited = AppendAudit(conn, std::move(audit));
+        if (!audited.ok()) return absl::UnavailableError("the audit log cannot be written; nothing was returned");
+        return absl::OkStatus();
       }
     }
-    REFX_RETURN_IF_ERROR(InsertReferral(conn, request.referral));
+    // Past the explicit fingerprint check, ALREADY_EXISTS means only "request
+    // id reused": any other constraint failure is an internal error, and a
+    // failed audit append is the audit log being unwritable (retryable).
+    auto internal = [](absl::Status s) {
+      return absl::IsAlreadyExists(s) ? absl::InternalError(s.message()) : s;
+    };
+    absl::Status inserted = InsertReferral(conn, request.referral);
+    if (!inserted.ok()) return internal(inserted);
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertCreateRequest));
     stmt->Bind(":sender_agency", request.referral.sender_agency)
         .Bind(":request_id", request.request_id)
         .BindBlob(":fingerprint", request.request_fingerprint)
         .Bind(":referral_id", request.referral.id);
-    REFX_RETURN_IF_ERROR(stmt->Run());
+    absl::Status recorded = stmt->Run();
+    if (!recorded.ok()) return internal(recorded);
     result.referral = request.referral;
     result.replayed = false;
     AuditRecord audit = request.audit;
     audit.referral_ids = request.referral.id;
-    return AppendAudit(conn, std::move(audit));
+    absl::Status audited = AppendAudit(conn, std::move(audit));
+    if (!audited.ok()) return absl::UnavailableError("the audit log cannot be written; nothing was stored");
+    return absl::OkStatus();
   });
   if (!status.ok()) return status;
   return result;

@@ -62,7 +62,10 @@ TlsOutcome RawTlsCall(int port, const TestPki& pki, const TestPki::ClientCert& c
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_min_proto_version(ctx, tls_version);
   SSL_CTX_set_max_proto_version(ctx, tls_version);
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+  // No client-side session cache: SSL_CTX_free flushes that cache and
+  // marks every session in it not resumable (OpenSSL 3), so a session kept
+  // past this context would never be offered again. The caller owns it.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   const std::string root = pki.root_ca_pem();
   BIO* bio = BIO_new_mem_buf(root.data(), static_cast<int>(root.size()));
   X509* root_x509 = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);

@@ -3,6 +3,7 @@
 // when its backend lands.
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -272,6 +273,94 @@ TEST(SqliteStoreTest, UnwritableLocationIsAClearError) {
   auto store = sqlite::SqliteStore::Create(options);
   EXPECT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("/proc/refx-cannot-exist"), absl::string_view::npos);
+}
+
+}  // namespace
+}  // namespace refx::storage
+
+namespace refx::storage {
+namespace {
+
+// The audit chain at the storage level: every kind of tampering the issue
+// names is caught, offline, on a copy of the file.
+class AuditChainTamperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("audit");
+    sqlite::SqliteStore::Options options;
+    options.path = dir_ + "/audit.db";
+    auto store = sqlite::SqliteStore::Create(options);
+    ASSERT_TRUE(store.ok());
+    for (int i = 0; i < 10; ++i) {
+      AuditRecord r;
+      r.time = absl::FromUnixSeconds(1790000000 + i);
+      r.action = "DISCLOSURE";
+      r.method = "refx.v1.ReferralService.GetReferral";
+      r.agency_id = "leicester-city-council";
+      r.outcome = "OK";
+      r.referral_ids = absl::StrCat("ref", i);
+      ASSERT_TRUE((*store)->RecordAudit(r).ok());
+    }
+    auto intact = (*store)->VerifyAuditChain();
+    ASSERT_TRUE(intact.ok());
+    ASSERT_TRUE(intact->intact) << intact->problem;
+    ASSERT_EQ(intact->events_checked, 10);
+  }
+
+  // Applies `sql` to a copy of the database and verifies the copy offline.
+  AuditChainReport TamperAndVerify(const std::string& sql) {
+    const std::string copy = dir_ + "/copy-" + std::to_string(copies_++) + ".db";
+    std::filesystem::copy_file(dir_ + "/audit.db", copy);
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(copy.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+    auto report = sqlite::VerifyAuditChainInFile(copy);
+    EXPECT_TRUE(report.ok()) << report.status();
+    return report.ok() ? *report : AuditChainReport{};
+  }
+
+  std::string dir_;
+  int copies_ = 0;
+};
+
+TEST_F(AuditChainTamperTest, UntouchedCopyIsIntact) {
+  AuditChainReport r = TamperAndVerify("SELECT 1");
+  EXPECT_TRUE(r.intact);
+  EXPECT_EQ(r.events_checked, 10);
+}
+
+TEST_F(AuditChainTamperTest, AlteredFieldIsNamed) {
+  AuditChainReport r = TamperAndVerify("UPDATE audit_events SET agency_id = 'met-police' WHERE sequence = 4");
+  EXPECT_FALSE(r.intact);
+  EXPECT_EQ(r.first_bad_sequence, 4);
+}
+
+TEST_F(AuditChainTamperTest, DeletedEventIsNamed) {
+  AuditChainReport r = TamperAndVerify("DELETE FROM audit_events WHERE sequence = 6");
+  EXPECT_FALSE(r.intact);
+  EXPECT_EQ(r.first_bad_sequence, 6);
+}
+
+TEST_F(AuditChainTamperTest, ReorderedEventsAreNamed) {
+  // Swap the contents of events 3 and 7, hashes and all.
+  AuditChainReport r = TamperAndVerify(
+      "UPDATE audit_events SET sequence = -3 WHERE sequence = 3;"
+      "UPDATE audit_events SET sequence = 3 WHERE sequence = 7;"
+      "UPDATE audit_events SET sequence = 7 WHERE sequence = -3;");
+  EXPECT_FALSE(r.intact);
+  EXPECT_EQ(r.first_bad_sequence, 3);
+}
+
+TEST_F(AuditChainTamperTest, TruncatedTailIsDetected) {
+  AuditChainReport r = TamperAndVerify("DELETE FROM audit_events WHERE sequence > 8");
+  EXPECT_FALSE(r.intact);
+  EXPECT_EQ(r.events_checked, 8);
+  EXPECT_NE(r.problem.find("head"), std::string::npos) << r.problem;
+}
+
+TEST_F(AuditChainTamperTest, MissingDatabaseIsAClearError) {
+  EXPECT_EQ(sqlite::VerifyAuditChainInFile(dir_ + "/absent.db").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

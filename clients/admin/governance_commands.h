@@ -1,0 +1,38 @@
+// refx-admin's information-governance commands: check an agreement file
+// before it is deployed, print the "who sees what" table from it, and verify
+// a server's audit chain offline from its database file.
+#ifndef REFX_CLIENTS_ADMIN_GOVERNANCE_COMMANDS_H_
+#define REFX_CLIENTS_ADMIN_GOVERNANCE_COMMANDS_H_
+
+#include <optional>
+#include <string>
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace refx::admin {
+
+class GovernanceCommands {
+ public:
+  // Adds `agreement check`, `agreement table` and `audit verify` to `app`,
+  // which must outlive this object.
+  explicit GovernanceCommands(CLI::App* app);
+
+  // The exit code of the governance command that was parsed, if one was:
+  // 0 good; 1 a failed check or a broken chain; 2 unreadable input.
+  std::optional<int> RunIfParsed() const;
+
+ private:
+  CLI::App* agreement_check_ = nullptr;
+  CLI::App* agreement_table_ = nullptr;
+  CLI::App* audit_verify_ = nullptr;
+  std::string agreement_file_ = "config/agreement.yaml";
+  std::string partnership_file_ = "config/partnership.yaml";
+  std::string database_;
+  std::string output_ = "table";
+};
+
+}  // namespace refx::admin
+
+#endif  // REFX_CLIENTS_ADMIN_GOVERNANCE_COMMANDS_H_

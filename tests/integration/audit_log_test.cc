@@ -1,0 +1,439 @@
+// The tamper-evident audit log over real mTLS (issue 4): exactly one event
+// per call of a mixed run of 1,000 (OK, refused, invalid) with matching
+// outcomes; the chain verified through AuditService by the data protection
+// officer only; tampering with the SQLite file directly (a flipped byte, a
+// deleted event, two events swapped, a truncated tail) named by verify on a
+// fresh server over a fresh copy; an untouched log intact across restarts;
+// no acting-person name or referral content in any row; and fail-closed:
+// when the audit table cannot be written, calls fail and return nothing.
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "clients/lib/referral_client.h"
+#include "common/status_details.h"
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
+#include "refx/v1/audit_service.grpc.pb.h"
+#include "refx/v1/referral_service.grpc.pb.h"
+#include "tests/testing/server_fixture.h"
+
+namespace refx::testing {
+namespace {
+
+constexpr char kDpo[] = "llr-information-governance";
+constexpr char kOversight[] = "asb-hate-prevent-strategy-group";
+constexpr char kActorCanary[] = "QZACTORCANARY Jane Caseworker";
+constexpr char kContentCanary[] = "QZCONTENTCANARY";
+
+// ---------------------------------------------------------------------------
+// A raw client over the fixture's TLS channel, so that a test controls every
+// piece of metadata (acting user, purpose) and the read_mask, which the
+// client library does not expose.
+class Api {
+ public:
+  Api(std::shared_ptr<grpc::Channel> channel, std::string acting_user, std::string purpose = "")
+      : referrals_(v1::ReferralService::NewStub(channel)),
+        audit_(v1::AuditService::NewStub(channel)),
+        acting_user_(std::move(acting_user)),
+        purpose_(std::move(purpose)) {}
+
+  Api WithPurpose(const std::string& purpose) const {
+    Api copy = *this;
+    copy.purpose_ = purpose;
+    return copy;
+  }
+
+  absl::StatusOr<v1::Referral> Create(const v1::Referral& r, const std::string& request_id) const {
+    v1::CreateReferralRequest req;
+    *req.mutable_referral() = r;
+    req.set_request_id(request_id);
+    return Run<v1::Referral>([&](grpc::ClientContext* c, v1::Referral* out) {
+      return referrals_->CreateReferral(c, req, out);
+    });
+  }
+  absl::StatusOr<v1::Referral> Get(const std::string& name, const std::vector<std::string>& mask = {}) const {
+    v1::GetReferralRequest req;
+    req.set_name(name);
+    for (const auto& p : mask) req.mutable_read_mask()->add_paths(p);
+    return Run<v1::Referral>(
+        [&](grpc::ClientContext* c, v1::Referral* out) { return referrals_->GetReferral(c, req, out); });
+  }
+  absl::StatusOr<v1::ListReferralsResponse> List(const v1::ListReferralsRequest& req) const {
+    return Run<v1::ListReferralsResponse>([&](grpc::ClientContext* c, v1::ListReferralsResponse* out) {
+      return referrals_->ListReferrals(c, req, out);
+    });
+  }
+  absl::StatusOr<v1::WhoAmIResponse> WhoAmI() const {
+    return Run<v1::WhoAmIResponse>([&](grpc::ClientContext* c, v1::WhoAmIResponse* out) {
+      return referrals_->WhoAmI(c, v1::WhoAmIRequest(), out);
+    });
+  }
+  absl::StatusOr<v1::ListAuditEventsResponse> ListAudit(const v1::ListAuditEventsRequest& req) const {
+    return Run<v1::ListAuditEventsResponse>([&](grpc::ClientContext* c, v1::ListAuditEventsResponse* out) {
+      return audit_->ListAuditEvents(c, req, out);
+    });
+  }
+  absl::StatusOr<v1::VerifyAuditChainResponse> Verify() const {
+    return Run<v1::VerifyAuditChainResponse>([&](grpc::ClientContext* c, v1::VerifyAuditChainResponse* out) {
+      return audit_->VerifyAuditChain(c, v1::VerifyAuditChainRequest(), out);
+    });
+  }
+
+ private:
+  template <typename Response, typename Fn>
+  absl::StatusOr<Response> Run(Fn fn) const {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (!acting_user_.empty()) context.AddMetadata("x-refx-acting-user", acting_user_);
+    if (!purpose_.empty()) context.AddMetadata("x-refx-purpose", purpose_);
+    Response out;
+    grpc::Status status = fn(&context, &out);
+    if (!status.ok()) return client::FromGrpcStatus(status);
+    return out;
+  }
+
+  std::shared_ptr<v1::ReferralService::Stub> referrals_;
+  std::shared_ptr<v1::AuditService::Stub> audit_;
+  std::string acting_user_;
+  std::string purpose_;
+};
+
+// ---------------------------------------------------------------------------
+// The SQLite file, read and tampered with beside (or without) the server.
+struct Db {
+  explicit Db(const std::string& path, bool writable = false) {
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY, nullptr),
+              SQLITE_OK)
+        << path;
+    sqlite3_busy_timeout(db, 5000);
+  }
+  ~Db() { sqlite3_close(db); }
+  int64_t Int(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
+      n = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+    return n;
+  }
+  // Rows as vectors of text columns.
+  std::vector<std::vector<std::string>> Rows(const std::string& sql) {
+    std::vector<std::vector<std::string>> out;
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    while (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+      std::vector<std::string> row;
+      for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+        const unsigned char* t = sqlite3_column_text(stmt, i);
+        row.push_back(t == nullptr ? "" : std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(stmt, i)));
+      }
+      out.push_back(std::move(row));
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  }
+  void Exec(const std::string& sql) {
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << sql << ": " << (error ? error : "");
+    sqlite3_free(error);
+  }
+  sqlite3* db = nullptr;
+};
+
+int Count(const std::string& haystack, const std::string& needle) {
+  int count = 0;
+  for (size_t pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + 1)) ++count;
+  return count;
+}
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = TestServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+  }
+  Api As(const std::string& agency, const std::string& acting = "audit-tester") {
+    return Api(ChannelOf(server_.get(), agency), acting);
+  }
+  std::shared_ptr<grpc::Channel> ChannelOf(TestServer* server, const std::string& agency) {
+    auto key = std::make_pair(server, agency);
+    auto it = channels_.find(key);
+    if (it == channels_.end()) it = channels_.emplace(key, server->Channel(server->pki().Agency(agency))).first;
+    return it->second;
+  }
+  std::string DbPath() const { return server_->config().storage().sqlite_path(); }
+  int64_t AuditRows() { return Db(DbPath()).Int("SELECT count(*) FROM audit_events"); }
+  std::string NextId() { return absl::StrCat("audit-", ++counter_); }
+
+  // Verifies through the DPO on `server`.
+  v1::VerifyAuditChainResponse Verify(TestServer* server) {
+    auto v = Api(ChannelOf(server, kDpo), "dpo").Verify();
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *v : v1::VerifyAuditChainResponse();
+  }
+
+  // Copies the stopped server's database (and its audit key) into a fresh
+  // directory, applies `tamper` to the copy, starts a fresh server on it and
+  // returns its verdict.
+  v1::VerifyAuditChainResponse VerifyTamperedCopy(const std::string& label, const std::string& tamper) {
+    namespace fs = std::filesystem;
+    const std::string dir = MakeTempDir(absl::StrCat("audit-", label));
+    const fs::path src = DbPath();
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      const fs::path from = src.string() + suffix;
+      if (fs::exists(from)) fs::copy_file(from, dir + "/refx.db" + suffix, fs::copy_options::overwrite_existing);
+    }
+    fs::copy_file(src.parent_path() / "audit.key", dir + "/audit.key", fs::copy_options::overwrite_existing);
+    if (!tamper.empty()) {
+      Db db(dir + "/refx.db", /*writable=*/true);
+      db.Exec(tamper);
+    }
+    auto fresh = TestServer::Start(TestServer::Options{[&](config::v1::ServerConfig* c) {
+      c->mutable_storage()->set_sqlite_path(dir + "/refx.db");
+    }});
+    EXPECT_TRUE(fresh.ok()) << fresh.status();
+    if (!fresh.ok()) return {};
+    v1::VerifyAuditChainResponse verdict = Verify(fresh->get());
+    channels_.clear();
+    return verdict;
+  }
+
+  std::unique_ptr<TestServer> server_;
+  std::map<std::pair<TestServer*, std::string>, std::shared_ptr<grpc::Channel>> channels_;
+  int counter_ = 0;
+};
+
+// A mixed run of 1,000 calls: every call has exactly one event, in order,
+// whose method, agency and outcome match what the caller saw; the chain
+// verifies intact over every row; only the DPO may call AuditService.
+TEST_F(AuditLogTest, MixedRunOfAThousandCallsHasExactlyOneMatchingEventEach) {
+  v1::Referral input = ValidReferral(kCityCouncil);
+  input.set_incident_narrative(absl::StrCat("Abuse; ", kContentCanary, " wrote it down."));
+  input.mutable_victim()->set_given_name(absl::StrCat(kContentCanary, "NAME"));
+  auto r = As(kPolice).Create(input, NextId());
+  ASSERT_TRUE(r.ok()) << r.status();
+
+  struct Call {
+    std::string method;
+    std::string agency;
+    absl::StatusCode code;
+  };
+  std::vector<Call> calls;
+  Api police = As(kPolice), council = As(kCityCouncil, kActorCanary), blaby = As(kBlaby),
+      oversight = As(kOversight), anonymous = As(kCityCouncil, "");
+  const std::string svc = "refx.v1.ReferralService.";
+  const int64_t before = AuditRows();
+  for (int i = 0; i < 1000; ++i) {
+    absl::Status s;
+    std::string method, agency;
+    switch (i % 8) {
+      case 0: {
+        v1::Referral in = ValidReferral(kCityCouncil);
+        if (i % 16 == 8) in.clear_area();  // invalid input
+        s = police.Create(in, NextId()).status();
+        method = "CreateReferral", agency = kPolice;
+        break;
+      }
+      case 1: s = council.Get(r->name()).status(), method = "GetReferral", agency = kCityCouncil; break;
+      case 2: {
+        v1::ListReferralsRequest list;
+        list.set_page_size(3);
+        s = police.List(list).status(), method = "ListReferrals", agency = kPolice;
+        break;
+      }
+      case 3: s = blaby.WhoAmI().status(), method = "WhoAmI", agency = kBlaby; break;
+      case 4: s = blaby.Get(r->name()).status(), method = "GetReferral", agency = kBlaby; break;
+      case 5: s = oversight.Get(r->name()).status(), method = "GetReferral", agency = kOversight; break;
+      case 6: s = council.Get("referrals/not-a-hex-id").status(), method = "GetReferral", agency = kCityCouncil; break;
+      case 7: s = anonymous.List(v1::ListReferralsRequest()).status(), method = "ListReferrals", agency = kCityCouncil; break;
+    }
+    calls.push_back({svc + method, agency, s.code()});
+  }
+  const int64_t after = AuditRows();
+  EXPECT_EQ(after - before, 1000);
+
+  // The expected mix really happened.
+  std::map<absl::StatusCode, int> codes;
+  for (const Call& c : calls) ++codes[c.code];
+  EXPECT_EQ(codes[absl::StatusCode::kOk], 63 + 3 * 125);  // every other create is invalid
+  EXPECT_EQ(codes[absl::StatusCode::kNotFound], 125);
+  EXPECT_EQ(codes[absl::StatusCode::kPermissionDenied], 125);
+  EXPECT_EQ(codes[absl::StatusCode::kInvalidArgument], 62 + 2 * 125);
+
+  Db db(DbPath());
+  auto rows = db.Rows(absl::StrCat(
+      "SELECT sequence, method, agency_id, outcome, acting_user_hmac FROM audit_events WHERE sequence > ", before,
+      " ORDER BY sequence"));
+  ASSERT_EQ(rows.size(), 1000u);
+  std::string council_hmac;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    SCOPED_TRACE(absl::StrCat("call ", i));
+    EXPECT_EQ(rows[i][0], absl::StrCat(before + 1 + static_cast<int64_t>(i)));
+    EXPECT_EQ(rows[i][1], calls[i].method);
+    EXPECT_EQ(rows[i][2], calls[i].agency);
+    EXPECT_EQ(rows[i][3], absl::StatusCodeToString(calls[i].code));
+    if (i % 8 == 1) {
+      // The canary acting user as a keyed HMAC: 64 hex digits, stable.
+      EXPECT_EQ(rows[i][4].size(), 64u);
+      if (council_hmac.empty()) council_hmac = rows[i][4];
+      EXPECT_EQ(rows[i][4], council_hmac);
+    }
+    if (i % 8 == 7) {
+      EXPECT_EQ(rows[i][4], "");
+    }
+  }
+
+  // No acting-person name and no referral content anywhere in the log.
+  std::string all;
+  for (const auto& row : db.Rows("SELECT * FROM audit_events")) {
+    for (const auto& col : row) absl::StrAppend(&all, col, "|");
+  }
+  EXPECT_EQ(Count(all, "QZACTORCANARY"), 0);
+  EXPECT_EQ(Count(all, "Jane Caseworker"), 0);
+  EXPECT_EQ(Count(all, kContentCanary), 0);
+  EXPECT_EQ(Count(all, "Abuse"), 0);
+
+  // Verify: intact over every row, through the DPO only.
+  auto verdict = Verify(server_.get());
+  EXPECT_TRUE(verdict.intact()) << verdict.problem();
+  EXPECT_EQ(verdict.events_checked(), after);
+  EXPECT_EQ(verdict.first_bad_sequence(), 0);
+  auto refused = police.Verify();
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(ErrorReasonOf(refused.status()), "METHOD_NOT_PERMITTED");
+  EXPECT_EQ(police.ListAudit(v1::ListAuditEventsRequest()).status().code(), absl::StatusCode::kPermissionDenied);
+  auto listed = As(kDpo, "dpo").ListAudit(v1::ListAuditEventsRequest());
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->events_size(), 100);
+  for (const auto& e : listed->events()) EXPECT_EQ(Count(e.DebugString(), kContentCanary), 0);
+}
+
+// Tampering with the file directly: each of four kinds, on a fresh copy,
+// verified by a fresh server, is detected and (except the tail) named.
+TEST_F(AuditLogTest, VerifyDetectsFlippedByteDeletionReorderingAndTruncatedTail) {
+  Api police = As(kPolice);
+  for (int i = 0; i < 30; ++i) {
+    auto r = police.Create(ValidReferral(kCityCouncil), NextId());
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_TRUE(As(kCityCouncil).Get(r->name()).ok());
+  }
+  server_->Stop();
+  const int64_t n = AuditRows();
+  ASSERT_GE(n, 60);
+  const int64_t k = n / 2;
+
+  // Control: an untouched copy verifies intact.
+  auto control = VerifyTamperedCopy("control", "");
+  EXPECT_TRUE(control.intact()) << control.problem();
+  EXPECT_EQ(control.events_checked(), n);
+
+  // (a) One byte of one event's data flipped.
+  auto flipped = VerifyTamperedCopy(
+      "flip", absl::StrCat("UPDATE audit_events SET method = 'X' || substr(method, 2) WHERE sequence = ", k));
+  EXPECT_FALSE(flipped.intact());
+  EXPECT_EQ(flipped.first_bad_sequence(), k) << flipped.problem();
+
+  // (b) A middle event deleted.
+  auto deleted = VerifyTamperedCopy("delete", absl::StrCat("DELETE FROM audit_events WHERE sequence = ", k));
+  EXPECT_FALSE(deleted.intact());
+  EXPECT_EQ(deleted.first_bad_sequence(), k) << deleted.problem();
+
+  // (c) Two events' contents swapped (a reordering).
+  const std::string cols =
+      "time_us, action, method, agency_id, certificate_serial, acting_user_hmac, purpose, referral_ids, "
+      "data_classes, outcome, agreement, previous_hash, hash";
+  auto swapped = VerifyTamperedCopy(
+      "swap", absl::StrCat("CREATE TEMP TABLE t AS SELECT * FROM audit_events WHERE sequence IN (", k, ",", k + 1,
+                           "); UPDATE audit_events SET (", cols, ") = (SELECT ", cols,
+                           " FROM t WHERE t.sequence = CASE audit_events.sequence WHEN ", k, " THEN ", k + 1,
+                           " ELSE ", k, " END) WHERE sequence IN (", k, ",", k + 1, ");"));
+  EXPECT_FALSE(swapped.intact());
+  EXPECT_EQ(swapped.first_bad_sequence(), k) << swapped.problem();
+
+  // (d) The last three events removed (a truncated tail).
+  auto truncated =
+      VerifyTamperedCopy("tail", absl::StrCat("DELETE FROM audit_events WHERE sequence > ", n - 3));
+  EXPECT_FALSE(truncated.intact());
+  EXPECT_EQ(truncated.first_bad_sequence(), n - 2) << truncated.problem();
+}
+
+// An untouched log verifies intact across three restarts, over every row.
+TEST_F(AuditLogTest, UntouchedLogVerifiesIntactAcrossRestarts) {
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(As(kPolice).Create(ValidReferral(kCityCouncil), NextId()).ok());
+  for (int restart = 0; restart < 3; ++restart) {
+    SCOPED_TRACE(absl::StrCat("restart ", restart));
+    ASSERT_TRUE(server_->Restart().ok());
+    channels_.clear();
+    ASSERT_TRUE(As(kCityCouncil).WhoAmI().ok());
+    const int64_t rows = AuditRows();
+    auto verdict = Verify(server_.get());
+    EXPECT_TRUE(verdict.intact()) << verdict.problem();
+    EXPECT_EQ(verdict.events_checked(), rows);
+  }
+}
+
+// Fail closed: with the audit table unwritable (a trigger from another
+// connection), every call fails UNAVAILABLE and returns nothing, a create is
+// not stored; once writable again, calls work and the chain is intact.
+TEST_F(AuditLogTest, UnwritableAuditTableFailsEveryCallAndStoresNothing) {
+  auto r = As(kPolice).Create(ValidReferral(kCityCouncil), NextId());
+  ASSERT_TRUE(r.ok()) << r.status();
+  Api council = As(kCityCouncil);
+  ASSERT_TRUE(council.Get(r->name()).ok());
+  {
+    Db db(DbPath(), /*writable=*/true);
+    db.Exec("CREATE TRIGGER block_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'blocked'); END;");
+  }
+  const int64_t referrals = Db(DbPath()).Int("SELECT count(*) FROM referrals");
+  const int64_t events = AuditRows();
+
+  auto got = council.Get(r->name());
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable) << got.status();
+  auto listed = council.List(v1::ListReferralsRequest());
+  EXPECT_EQ(listed.status().code(), absl::StatusCode::kUnavailable) << listed.status();
+  auto me = council.WhoAmI();
+  EXPECT_EQ(me.status().code(), absl::StatusCode::kUnavailable) << me.status();
+  auto created = As(kPolice).Create(ValidReferral(kCityCouncil), NextId());
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kUnavailable) << created.status();
+  // A refusal whose event cannot be written still answers its refusal.
+  EXPECT_EQ(As(kBlaby).Get(r->name()).status().code(), absl::StatusCode::kNotFound);
+
+  EXPECT_EQ(Db(DbPath()).Int("SELECT count(*) FROM referrals"), referrals);
+  EXPECT_EQ(AuditRows(), events);
+
+  {
+    Db db(DbPath(), /*writable=*/true);
+    db.Exec("DROP TRIGGER block_audit;");
+  }
+  EXPECT_TRUE(council.Get(r->name()).ok());
+  EXPECT_TRUE(council.List(v1::ListReferralsRequest()).ok());
+  EXPECT_TRUE(council.WhoAmI().ok());
+  EXPECT_TRUE(As(kPolice).Create(ValidReferral(kCityCouncil), NextId()).ok());
+  EXPECT_EQ(Db(DbPath()).Int("SELECT count(*) FROM referrals"), referrals + 1);
+  EXPECT_EQ(AuditRows(), events + 4);
+  auto verdict = Verify(server_.get());
+  EXPECT_TRUE(verdict.intact()) << verdict.problem();
+}
+
+// A create whose audit event cannot be written is UNAVAILABLE (retry with
+// the same request id), never "use a new request id", and nothing is stored.
+TEST_F(AuditLogTest, CreateWithUnwritableAuditTableIsUnavailable) {
+  {
+    Db db(DbPath(), /*writable=*/true);
+    db.Exec("CREATE TRIGGER block_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'blocked'); END;");
+  }
+  auto created = As(kPolice).Create(ValidReferral(kCityCouncil), NextId());
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kUnavailable) << created.status();
+}
+
+}  // namespace
+}  // namespace refx::testing
