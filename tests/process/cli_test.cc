@@ -3,11 +3,13 @@
 // profile file; create/get/list output; exit codes and error text for the
 // failures a user meets (not found, invalid, expired certificate, wrong CA).
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "refx/v1/audit_service.pb.h"
 #include "tests/process/process_helpers.h"
 #include "tests/testing/server_fixture.h"
 
@@ -418,6 +420,84 @@ TEST_F(CliTest, HelpDocumentsExitCodes) {
   EXPECT_EQ(create_help.exit_code, kExitOk) << create_help.Describe();
   EXPECT_THAT(create_help.out, HasSubstr("--from-file")) << create_help.Describe();
   EXPECT_THAT(create_help.out, HasSubstr("hate-crime")) << create_help.Describe();
+}
+
+}  // namespace
+}  // namespace refx::testing
+
+namespace refx::testing {
+namespace {
+
+constexpr char kDpo[] = "llr-information-governance";
+
+// The information-governance commands, driven as a DPO and an administrator
+// would: who saw what, the chain verified online and offline, the agreement
+// checked and tabled.
+TEST_F(CliTest, AuditListAndVerifyAsTheDataProtectionOfficer) {
+  const v1::Referral r = CreatedByPolice("seen by the council");
+  ASSERT_TRUE(server_->Client(kCityCouncil).GetReferral(r.name()).ok());
+
+  CommandResult listed = Refx(kDpo, {"audit", "list", "--referral", r.name(), "--output", "json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.Describe();
+  v1::ListAuditEventsResponse events;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(listed.out, &events).ok()) << listed.out;
+  ASSERT_EQ(events.events_size(), 2) << listed.out;  // the police's collection, the council's disclosure
+  EXPECT_EQ(events.events(0).action(), "COLLECTION");
+  EXPECT_EQ(events.events(1).action(), "DISCLOSURE");
+  EXPECT_EQ(events.events(1).agency(), "agencies/leicester-city-council");
+  EXPECT_EQ(listed.out.find("seen by the council"), std::string::npos);
+
+  CommandResult table = Refx(kDpo, {"audit", "list", "--agency", kCityCouncil});
+  EXPECT_EQ(table.exit_code, 0) << table.Describe();
+  EXPECT_NE(table.out.find("DISCLOSURE"), std::string::npos) << table.out;
+
+  CommandResult verified = Refx(kDpo, {"audit", "verify"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.Describe();
+  EXPECT_NE(verified.out.find("audit chain intact"), std::string::npos) << verified.out;
+
+  // Only the DPO role may read the log.
+  CommandResult police = Refx(kPolice, {"audit", "verify"});
+  EXPECT_EQ(police.exit_code, 4) << police.Describe();
+
+  // Offline, from the database file, with the server still running.
+  CommandResult offline = RunCommand(
+      {kAdminBinary, "audit", "verify", "--db", server_->config().storage().sqlite_path()}, dir_);
+  EXPECT_EQ(offline.exit_code, 0) << offline.Describe();
+  EXPECT_NE(offline.out.find("audit chain intact"), std::string::npos) << offline.out;
+}
+
+TEST_F(CliTest, FieldNotSharedIsRefusedWithExitCode4) {
+  const v1::Referral r = CreatedByPolice("a narrative");
+  CommandResult refused = Refx(kCityCouncil, {"get", r.name(), "--field", "subjects"});
+  EXPECT_EQ(refused.exit_code, 4) << refused.Describe();
+  EXPECT_NE(refused.err.find("FIELD_NOT_SHARED"), std::string::npos) << refused.err;
+  CommandResult allowed = Refx(kCityCouncil, {"get", r.name(), "--field", "area", "--output", "json"});
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.Describe();
+  EXPECT_NE(allowed.out.find("leicester"), std::string::npos);
+  EXPECT_EQ(allowed.out.find("a narrative"), std::string::npos) << allowed.out;
+}
+
+TEST_F(CliTest, AgreementCheckAndTable) {
+  CommandResult ok = RunCommand({kAdminBinary, "agreement", "check", SourcePath("config/agreement.yaml"),
+                                 "--partnership", SourcePath("config/partnership.yaml")},
+                                dir_);
+  EXPECT_EQ(ok.exit_code, 0) << ok.Describe();
+  EXPECT_NE(ok.out.find("llr-hate-isa@"), std::string::npos) << ok.out;
+
+  const std::string bad = dir_ + "/bad-agreement.yaml";
+  {
+    std::ofstream out(bad);
+    out << "id: x\nversion: '1'\nreview_date: '2027-01-01'\ndpia_reference: D\nroles: [{role: police, sees: all}]\n";
+  }
+  CommandResult refused = RunCommand({kAdminBinary, "agreement", "check", bad, "--partnership",
+                                      SourcePath("config/partnership.yaml")},
+                                     dir_);
+  EXPECT_EQ(refused.exit_code, 1) << refused.Describe();
+  EXPECT_NE(refused.err.find("roles[0].sees: unknown key"), std::string::npos) << refused.err;
+
+  CommandResult table = RunCommand({kAdminBinary, "agreement", "table", SourcePath("config/agreement.yaml")}, dir_);
+  EXPECT_EQ(table.exit_code, 0) << table.Describe();
+  EXPECT_NE(table.out.find("| community_safety | victim_support (default) |"), std::string::npos) << table.out;
 }
 
 }  // namespace
