@@ -306,8 +306,10 @@ refx::bench::StartCall CreateCalls(Bench& b, std::vector<std::unique_ptr<refx::v
             std::lock_guard<std::mutex> lock(b.names_mu);
             if (b.names.size() < kMaxNames) b.names.push_back(call->response.name());
           }
-          done(status.ok(), status.error_message());
+          // Free the call (its context refers to the channel) before `done`:
+          // the last `done` lets the caller destroy the channels.
           delete call;
+          done(status.ok(), status.error_message());
         });
   };
 }
@@ -345,8 +347,10 @@ absl::Status RunUnaryWorkload(Bench& b, const std::string& workload, const std::
         call->request.set_payload(b.echo_payload);
         echo_stubs[static_cast<size_t>(slot) % echo_stubs.size()]->async()->Echo(
             &call->context, &call->request, &call->response, [call, done](grpc::Status status) {
-              done(status.ok(), status.error_message());
+              // Free the call (its context refers to the channel) before `done`:
+              // the last `done` lets the caller destroy the channels.
               delete call;
+              done(status.ok(), status.error_message());
             });
       };
     } else if (workload == "create_referral") {
@@ -367,8 +371,10 @@ absl::Status RunUnaryWorkload(Bench& b, const std::string& workload, const std::
         call->request.set_name(names[static_cast<size_t>(cursor++) % names.size()]);
         stubs[static_cast<size_t>(slot) % stubs.size()]->async()->GetReferral(
             &call->context, &call->request, &call->response, [call, done](grpc::Status status) {
-              done(status.ok(), status.error_message());
+              // Free the call (its context refers to the channel) before `done`:
+              // the last `done` lets the caller destroy the channels.
               delete call;
+              done(status.ok(), status.error_message());
             });
       };
     } else {  // list_referrals
@@ -385,8 +391,8 @@ absl::Status RunUnaryWorkload(Bench& b, const std::string& workload, const std::
               // Walk the pages; start again at the newest after the last.
               *token = status.ok() ? call->response.next_page_token() : "";
               const bool ok = status.ok() && call->response.referrals_size() > 0;
+              delete call;  // before `done`: see above
               done(ok, status.ok() ? "empty page" : status.error_message());
-              delete call;
             });
       };
     }

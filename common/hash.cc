@@ -2,19 +2,78 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <cstdio>
 #include <cstdlib>
 
 namespace refx {
+namespace {
+
+[[noreturn]] void Die(const char* message) {
+  std::fputs(message, stderr);
+  std::abort();
+}
+
+// OpenSSL 3 resolves EVP_sha256() and "HMAC" through its provider registry
+// on every use unless the caller fetches the implementation once
+// (callgrind: the implicit fetch, with its locks and property matching, cost
+// more than hashing a referral). Fetched once, kept for the process.
+EVP_MD* Sha256Md() {
+  static EVP_MD* md = [] {
+    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (fetched == nullptr) Die("refx: SHA-256 is unavailable\n");
+    return fetched;
+  }();
+  return md;
+}
+
+EVP_MAC* HmacMac() {
+  static EVP_MAC* mac = [] {
+    EVP_MAC* fetched = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (fetched == nullptr) Die("refx: HMAC is unavailable\n");
+    return fetched;
+  }();
+  return mac;
+}
+
+// A context keyed with the last key this thread used: keying HMAC (the
+// digest fetch and the two padded key blocks) costs more than MACing a
+// short input, and the server uses one key for its whole life. Each MAC is
+// computed on a copy of it.
+struct KeyedHmac {
+  std::string key;
+  EVP_MAC_CTX* ctx = nullptr;
+  ~KeyedHmac() { EVP_MAC_CTX_free(ctx); }
+};
+
+EVP_MAC_CTX* KeyedContext(absl::string_view key) {
+  thread_local KeyedHmac keyed;
+  if (keyed.ctx != nullptr && keyed.key == key) return keyed.ctx;
+  EVP_MAC_CTX_free(keyed.ctx);
+  keyed.ctx = nullptr;
+  keyed.key.clear();
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(HmacMac());
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
+  if (ctx == nullptr ||
+      EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) != 1) {
+    EVP_MAC_CTX_free(ctx);
+    return nullptr;
+  }
+  keyed.ctx = ctx;
+  keyed.key = std::string(key);
+  return ctx;
+}
+
+}  // namespace
 
 std::string Sha256(absl::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
-    std::fputs("refx: SHA-256 failed\n", stderr);
-    std::abort();
+  if (EVP_Digest(data.data(), data.size(), digest, &size, Sha256Md(), nullptr) != 1) {
+    Die("refx: SHA-256 failed\n");
   }
   return std::string(reinterpret_cast<const char*>(digest), size);
 }
@@ -22,11 +81,13 @@ std::string Sha256(absl::string_view data) {
 std::string HmacSha256(absl::string_view key, absl::string_view data) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   size_t size = 0;
-  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(),
-                reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, sizeof mac, &size) == nullptr) {
-    std::fputs("refx: HMAC-SHA256 failed\n", stderr);
-    std::abort();
-  }
+  EVP_MAC_CTX* keyed = KeyedContext(key);
+  EVP_MAC_CTX* ctx = keyed != nullptr ? EVP_MAC_CTX_dup(keyed) : nullptr;
+  const bool ok = ctx != nullptr &&
+                  EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+                  EVP_MAC_final(ctx, mac, &size, sizeof mac) == 1;
+  EVP_MAC_CTX_free(ctx);
+  if (!ok) Die("refx: HMAC-SHA256 failed\n");
   return std::string(reinterpret_cast<const char*>(mac), size);
 }
 

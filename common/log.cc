@@ -33,6 +33,33 @@ bool NeedsQuotes(absl::string_view v) {
   return false;
 }
 
+// "%Y-%m-%dT%H:%M:%E6SZ" of `now`. absl::FormatTime on every event was a
+// visible share of a call's server CPU (callgrind), so each thread formats
+// the date and time to the second once per second and appends the
+// microseconds itself; the text is the same.
+std::string Timestamp(absl::Time now) {
+  const int64_t micros = absl::ToUnixMicros(now);
+  if (micros < 0) return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", now, absl::UTCTimeZone());
+  const int64_t second = micros / 1000000;
+  thread_local int64_t cached_second = -1;
+  thread_local std::string cached_prefix;  // "YYYY-MM-DDTHH:MM:SS"
+  if (second != cached_second) {
+    cached_prefix = absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second), absl::UTCTimeZone());
+    cached_second = second;
+  }
+  std::string out;
+  out.reserve(cached_prefix.size() + 8);
+  out.append(cached_prefix);
+  char fraction[8] = {'.', '0', '0', '0', '0', '0', '0', 'Z'};
+  int64_t rest = micros % 1000000;
+  for (int i = 6; i >= 1; --i) {
+    fraction[i] = static_cast<char>('0' + rest % 10);
+    rest /= 10;
+  }
+  out.append(fraction, sizeof fraction);
+  return out;
+}
+
 }  // namespace
 
 void Configure(Level min_level, Format format) {
@@ -51,7 +78,7 @@ bool ParseLevel(absl::string_view text, Level* level) {
 
 void Event(Level level, absl::string_view event, std::initializer_list<Field> fields) {
   if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
-  const std::string ts = absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
+  const std::string ts = Timestamp(absl::Now());
   std::string line;
   line.reserve(128);
   if (g_json.load(std::memory_order_relaxed)) {

@@ -27,6 +27,30 @@ absl::Status InvalidArgumentError(absl::string_view message,
   return status;
 }
 
+absl::Status FailedPreconditionError(absl::string_view message,
+                                     const std::vector<PreconditionViolation>& violations) {
+  absl::Status status(absl::StatusCode::kFailedPrecondition, message);
+  google::rpc::PreconditionFailure failure;
+  for (const PreconditionViolation& v : violations) {
+    auto* out = failure.add_violations();
+    out->set_type(v.type);
+    out->set_subject(v.subject);
+    out->set_description(v.description);
+  }
+  status.SetPayload(TypeUrlOf(failure), absl::Cord(failure.SerializeAsString()));
+  return status;
+}
+
+std::vector<PreconditionViolation> PreconditionViolationsOf(const absl::Status& status) {
+  std::vector<PreconditionViolation> out;
+  auto payload = status.GetPayload(TypeUrlOf(google::rpc::PreconditionFailure()));
+  if (!payload.has_value()) return out;
+  google::rpc::PreconditionFailure failure;
+  if (!failure.ParseFromString(std::string(*payload))) return out;
+  for (const auto& v : failure.violations()) out.push_back({v.type(), v.subject(), v.description()});
+  return out;
+}
+
 absl::Status WithErrorInfo(absl::Status status, absl::string_view reason,
                            const std::map<std::string, std::string>& metadata) {
   google::rpc::ErrorInfo info;

@@ -31,6 +31,21 @@ struct FieldViolation {
 absl::Status InvalidArgumentError(absl::string_view message,
                                   const std::vector<FieldViolation>& violations);
 
+// One failed precondition: `type` (e.g. `STATE`), `subject` (e.g. the
+// referral's name) and what is wrong.
+struct PreconditionViolation {
+  std::string type;
+  std::string subject;
+  std::string description;
+};
+
+// FAILED_PRECONDITION carrying a google.rpc.PreconditionFailure.
+absl::Status FailedPreconditionError(absl::string_view message,
+                                     const std::vector<PreconditionViolation>& violations);
+
+// The precondition violations attached to `status`, if any.
+std::vector<PreconditionViolation> PreconditionViolationsOf(const absl::Status& status);
+
 // Attaches a google.rpc.ErrorInfo (reason in UPPER_SNAKE_CASE) to `status`.
 absl::Status WithErrorInfo(absl::Status status, absl::string_view reason,
                            const std::map<std::string, std::string>& metadata = {});

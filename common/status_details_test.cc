@@ -28,5 +28,17 @@ TEST(StatusDetailsTest, PlainStatusHasNoDetails) {
   EXPECT_EQ(ToRpcStatus(s).details_size(), 0);
 }
 
+TEST(StatusDetailsTest, PreconditionFailureSurvivesTheWire) {
+  absl::Status s = FailedPreconditionError("cannot accept", {{"STATE", "referrals/abc", "accept is not allowed"}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  absl::Status back = FromRpcStatus(ToRpcStatus(s));
+  auto violations = PreconditionViolationsOf(back);
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].type, "STATE");
+  EXPECT_EQ(violations[0].subject, "referrals/abc");
+  EXPECT_EQ(violations[0].description, "accept is not allowed");
+  EXPECT_TRUE(PreconditionViolationsOf(absl::NotFoundError("x")).empty());
+}
+
 }  // namespace
 }  // namespace refx

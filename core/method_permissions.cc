@@ -16,6 +16,16 @@ const std::map<std::string, MethodRule, std::less<>>& Table() {
       {"refx.v1.ReferralService.CreateReferral", {config::v1::REFERRAL_CREATE, true}},
       {"refx.v1.ReferralService.GetReferral", {config::v1::REFERRAL_READ, true}},
       {"refx.v1.ReferralService.ListReferrals", {config::v1::REFERRAL_READ, true}},
+      // Lifecycle changes: a party acts on a referral addressed to it (or
+      // sent by it); which party may make which change is the lifecycle
+      // table's decision (core/referral_lifecycle.cc), not the role's.
+      {"refx.v1.ReferralService.AcceptReferral", {config::v1::REFERRAL_READ, true}},
+      {"refx.v1.ReferralService.DeclineReferral", {config::v1::REFERRAL_READ, true}},
+      {"refx.v1.ReferralService.RedirectReferral", {config::v1::REFERRAL_READ, true}},
+      {"refx.v1.ReferralService.StartReferral", {config::v1::REFERRAL_READ, true}},
+      {"refx.v1.ReferralService.CompleteReferral", {config::v1::REFERRAL_READ, true}},
+      {"refx.v1.ReferralService.CancelReferral", {config::v1::REFERRAL_READ, true}},
+      {"refx.v1.ReferralService.ReopenReferral", {config::v1::REFERRAL_READ, true}},
       {"refx.v1.ReferralService.WhoAmI", {config::v1::PERMISSION_UNSPECIFIED, false}},
       // The audit log holds no personal data (identifiers and HMACs only).
       {"refx.v1.AuditService.ListAuditEvents", {config::v1::AUDIT_READ, false}},

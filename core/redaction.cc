@@ -70,24 +70,33 @@ void CollectOutside(const DataClassSet& allowed, const Message& message, const s
 }
 }  // namespace
 
-DataClassSet ClassesPresent(const Message& message) {
-  DataClassSet present;
+namespace {
+// Adds the classes of every set field of `message`, recursively, to
+// `present`: one set for the whole walk, not a set and a vector per
+// sub-message.
+void AddClassesPresent(const Message& message, DataClassSet* present) {
   const auto* reflection = message.GetReflection();
   std::vector<const FieldDescriptor*> fields;
   reflection->ListFields(message, &fields);
   for (const FieldDescriptor* field : fields) {
-    present.Add(DataClassOf(field));
+    present->Add(DataClassOf(field));
     if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE ||
         field->message_type()->file()->package() != "refx.v1") {
       continue;
     }
-    const int n = field->is_repeated() ? reflection->FieldSize(message, field) : 1;
-    for (int i = 0; i < n; ++i) {
-      const Message& child = field->is_repeated() ? reflection->GetRepeatedMessage(message, field, i)
-                                                  : reflection->GetMessage(message, field);
-      for (v1::DataClass c : ClassesPresent(child).Members()) present.Add(c);
+    if (field->is_repeated()) {
+      const int n = reflection->FieldSize(message, field);
+      for (int i = 0; i < n; ++i) AddClassesPresent(reflection->GetRepeatedMessage(message, field, i), present);
+    } else {
+      AddClassesPresent(reflection->GetMessage(message, field), present);
     }
   }
+}
+}  // namespace
+
+DataClassSet ClassesPresent(const Message& message) {
+  DataClassSet present;
+  AddClassesPresent(message, &present);
   return present;
 }
 

@@ -25,6 +25,7 @@
 #include "core/caller.h"
 
 #include "core/partnership.h"
+#include "core/referral_lifecycle.h"
 #include "refx/v1/referral.pb.h"
 #include "storage/referral_store.h"
 
@@ -46,6 +47,18 @@ struct ListReferralsParams {
 struct ReferralPage {
   std::vector<v1::Referral> referrals;
   std::string next_page_token;
+};
+
+// One lifecycle transition as requested (server/ converts each request).
+struct TransitionParams {
+  LifecycleAction action = LifecycleAction::kAccept;
+  std::string name;  // referrals/{id}
+  std::string request_id;
+  std::string etag;
+  v1::DeclineReason decline_reason = v1::DECLINE_REASON_UNSPECIFIED;  // decline
+  v1::Outcome outcome = v1::OUTCOME_UNSPECIFIED;                     // complete
+  std::string text;           // decline reason_text, complete note, cancel/reopen reason
+  std::string target_agency;  // redirect: agencies/{id}
 };
 
 inline constexpr int kDefaultPageSize = 50;
@@ -78,6 +91,14 @@ class ReferralManager {
 
   absl::StatusOr<ReferralPage> ListReferrals(const Caller& caller, const ListReferralsParams& params,
                                              CallAudit* audit);
+
+  // Makes one lifecycle transition (core/referral_lifecycle.h) and returns
+  // the referral as changed, trimmed for the caller. Errors: INVALID_ARGUMENT
+  // (fields; request_id reused with a different request), NOT_FOUND (not a
+  // party), PERMISSION_DENIED NOT_ACTING_PARTY, FAILED_PRECONDITION with
+  // PreconditionFailure (state), ABORTED (etag), UNAVAILABLE.
+  // Defined in referral_transitions.cc.
+  absl::StatusOr<v1::Referral> Transition(const Caller& caller, const TransitionParams& params, CallAudit* audit);
 
  private:
   explicit ReferralManager(Options options) : options_(std::move(options)) {}

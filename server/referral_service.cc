@@ -65,4 +65,96 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::WhoAmI(grpc::CallbackServerContex
       });
 }
 
+template <typename Request, typename Convert>
+grpc::ServerUnaryReactor* ReferralServiceImpl::RunTransition(const char* method, grpc::CallbackServerContext* ctx,
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response, Convert convert) {
+  return RunUnary<Request, v1::Referral>(
+      method, ctx, request, response, context_,
+      [this, convert](const core::Caller& caller, const Request& req, v1::Referral* out, core::CallAudit* audit) {
+        core::TransitionParams params;
+        params.name = req.name();
+        params.request_id = req.request_id();
+        params.etag = req.etag();
+        convert(req, &params);
+        auto changed = context_.referrals->Transition(caller, params, audit);
+        if (!changed.ok()) return changed.status();
+        *out = *std::move(changed);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::AcceptReferral(grpc::CallbackServerContext* ctx,
+                                                              const grpc::ByteBuffer* request,
+                                                              grpc::ByteBuffer* response) {
+  return RunTransition<v1::AcceptReferralRequest>(
+      "refx.v1.ReferralService.AcceptReferral", ctx, request, response,
+      [](const v1::AcceptReferralRequest&, core::TransitionParams* p) { p->action = core::LifecycleAction::kAccept; });
+}
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::DeclineReferral(grpc::CallbackServerContext* ctx,
+                                                               const grpc::ByteBuffer* request,
+                                                               grpc::ByteBuffer* response) {
+  return RunTransition<v1::DeclineReferralRequest>(
+      "refx.v1.ReferralService.DeclineReferral", ctx, request, response,
+      [](const v1::DeclineReferralRequest& req, core::TransitionParams* p) {
+        p->action = core::LifecycleAction::kDecline;
+        p->decline_reason = req.reason();
+        p->text = req.reason_text();
+      });
+}
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::RedirectReferral(grpc::CallbackServerContext* ctx,
+                                                                const grpc::ByteBuffer* request,
+                                                                grpc::ByteBuffer* response) {
+  return RunTransition<v1::RedirectReferralRequest>(
+      "refx.v1.ReferralService.RedirectReferral", ctx, request, response,
+      [](const v1::RedirectReferralRequest& req, core::TransitionParams* p) {
+        p->action = core::LifecycleAction::kRedirect;
+        p->target_agency = req.target_agency();
+      });
+}
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::StartReferral(grpc::CallbackServerContext* ctx,
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response) {
+  return RunTransition<v1::StartReferralRequest>(
+      "refx.v1.ReferralService.StartReferral", ctx, request, response,
+      [](const v1::StartReferralRequest&, core::TransitionParams* p) { p->action = core::LifecycleAction::kStart; });
+}
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::CompleteReferral(grpc::CallbackServerContext* ctx,
+                                                                const grpc::ByteBuffer* request,
+                                                                grpc::ByteBuffer* response) {
+  return RunTransition<v1::CompleteReferralRequest>(
+      "refx.v1.ReferralService.CompleteReferral", ctx, request, response,
+      [](const v1::CompleteReferralRequest& req, core::TransitionParams* p) {
+        p->action = core::LifecycleAction::kComplete;
+        p->outcome = req.outcome();
+        p->text = req.note();
+      });
+}
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::CancelReferral(grpc::CallbackServerContext* ctx,
+                                                              const grpc::ByteBuffer* request,
+                                                              grpc::ByteBuffer* response) {
+  return RunTransition<v1::CancelReferralRequest>(
+      "refx.v1.ReferralService.CancelReferral", ctx, request, response,
+      [](const v1::CancelReferralRequest& req, core::TransitionParams* p) {
+        p->action = core::LifecycleAction::kCancel;
+        p->text = req.reason();
+      });
+}
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::ReopenReferral(grpc::CallbackServerContext* ctx,
+                                                              const grpc::ByteBuffer* request,
+                                                              grpc::ByteBuffer* response) {
+  return RunTransition<v1::ReopenReferralRequest>(
+      "refx.v1.ReferralService.ReopenReferral", ctx, request, response,
+      [](const v1::ReopenReferralRequest& req, core::TransitionParams* p) {
+        p->action = core::LifecycleAction::kReopen;
+        p->text = req.reason();
+      });
+}
+
 }  // namespace refx::server

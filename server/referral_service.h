@@ -18,10 +18,19 @@
 
 namespace refx::server {
 
+using RawLifecycleBase = v1::ReferralService::WithRawCallbackMethod_AcceptReferral<
+    v1::ReferralService::WithRawCallbackMethod_DeclineReferral<
+        v1::ReferralService::WithRawCallbackMethod_RedirectReferral<
+            v1::ReferralService::WithRawCallbackMethod_StartReferral<
+                v1::ReferralService::WithRawCallbackMethod_CompleteReferral<
+                    v1::ReferralService::WithRawCallbackMethod_CancelReferral<
+                        v1::ReferralService::WithRawCallbackMethod_ReopenReferral<
+                            v1::ReferralService::Service>>>>>>>;
+
 using RawReferralServiceBase = v1::ReferralService::WithRawCallbackMethod_CreateReferral<
     v1::ReferralService::WithRawCallbackMethod_GetReferral<
         v1::ReferralService::WithRawCallbackMethod_ListReferrals<
-            v1::ReferralService::WithRawCallbackMethod_WhoAmI<v1::ReferralService::Service>>>>;
+            v1::ReferralService::WithRawCallbackMethod_WhoAmI<RawLifecycleBase>>>>;
 
 class ReferralServiceImpl final : public RawReferralServiceBase {
  public:
@@ -35,8 +44,29 @@ class ReferralServiceImpl final : public RawReferralServiceBase {
                                           grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* WhoAmI(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                    grpc::ByteBuffer* response) override;
+  // Lifecycle transitions (core/referral_lifecycle.h).
+  grpc::ServerUnaryReactor* AcceptReferral(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* DeclineReferral(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* RedirectReferral(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                             grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* StartReferral(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* CompleteReferral(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                             grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* CancelReferral(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ReopenReferral(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
 
  private:
+  // One transition RPC: `convert` turns the request into TransitionParams.
+  template <typename Request, typename Convert>
+  grpc::ServerUnaryReactor* RunTransition(const char* method, grpc::CallbackServerContext* ctx,
+                                          const grpc::ByteBuffer* request, grpc::ByteBuffer* response,
+                                          Convert convert);
+
   ServiceContext context_;
 };
 

@@ -71,6 +71,31 @@ struct CreateReferralResult {
   bool replayed = false;    // true if request_id had been seen with this payload
 };
 
+// A lifecycle change to an existing referral, with its idempotency key and
+// the audit event that records it (written in the same transaction).
+struct UpdateReferralRequest {
+  std::string agency_id;            // the acting agency: request ids are unique per agency
+  std::string request_id;
+  std::string request_fingerprint;  // digest of the submitted request
+  std::string expected_etag;        // the update applies only if the stored etag is this
+  // The referral as changed: id, state, update_time, etag and document are
+  // written; recipients not yet parties become parties.
+  StoredReferral referral;
+  AuditRecord audit;
+};
+
+struct UpdateReferralResult {
+  StoredReferral referral;  // as changed (on a replay: id and document as first changed)
+  bool replayed = false;
+};
+
+// An earlier update under the same (agency, request id).
+struct UpdateReplay {
+  std::string fingerprint;
+  std::string referral_id;
+  std::string document;  // the referral's document as that update left it
+};
+
 // Keyset position in the (create_time DESC, id DESC) order of a listing.
 struct ListCursor {
   absl::Time create_time;
@@ -100,6 +125,17 @@ class ReferralStore {
   // the request id was used with a different fingerprint. Durable on OK.
   virtual absl::StatusOr<CreateReferralResult> CreateReferral(
       const CreateReferralRequest& request) = 0;
+
+  // Applies a lifecycle change in one transaction: if (agency_id,
+  // request_id) was seen, replays it (same fingerprint) or fails with
+  // ALREADY_EXISTS; otherwise ABORTED unless the stored etag equals
+  // `expected_etag`, NOT_FOUND if the referral does not exist. The audit
+  // event is written in the same transaction. Durable on OK.
+  virtual absl::StatusOr<UpdateReferralResult> UpdateReferral(const UpdateReferralRequest& request) = 0;
+
+  // The update first made under (agency_id, request_id), if any.
+  virtual absl::StatusOr<absl::optional<UpdateReplay>> FindUpdate(absl::string_view agency_id,
+                                                                  absl::string_view request_id) = 0;
 
   // NOT_FOUND if there is no referral with this id.
   virtual absl::StatusOr<StoredReferral> GetReferral(absl::string_view id) = 0;

@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <iostream>
 #include <iterator>
 #include <optional>
@@ -41,6 +42,8 @@ struct CommandLine {
   CLI::App* audit = nullptr;
   CLI::App* audit_list = nullptr;
   CLI::App* audit_verify = nullptr;
+  // Lifecycle: accept, decline, redirect, start, complete, cancel, reopen.
+  std::map<std::string, CLI::App*> lifecycle;
 
   // create.
   std::string from_file, report_type, perceived_by, channel, platform, area, occurred,
@@ -53,6 +56,9 @@ struct CommandLine {
   // get.
   std::string name;
   std::vector<std::string> fields;
+
+  // lifecycle (NAME in `name`, --request-id in `request_id`).
+  std::string etag, reason, reason_text, to, outcome, note;
 
   // audit list.
   std::string audit_agency, audit_referral, audit_action, audit_after, audit_before;
@@ -426,6 +432,114 @@ void AddAudit(CLI::App* app, CommandLine* f) {
   for (CLI::App* sub : {f->audit, f->audit_list, f->audit_verify}) sub->fallthrough();
 }
 
+void AddLifecycle(CLI::App* app, CommandLine* f) {
+  struct Spec {
+    const char* name;
+    const char* help;
+    const char* examples;
+  };
+  const Spec specs[] = {
+      {"accept", "Accept a referral addressed to your agency",
+       "  refx accept 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10\n"
+       "  refx accept referrals/5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 --etag 3b9f0c1d2e4a5b6c7d8e\n"},
+      {"decline", "Decline a referral addressed to your agency, with a coded reason",
+       "  refx decline 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 --reason out-of-area\n"
+       "  refx decline 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 --reason other --text \"victim moved away\"\n"},
+      {"redirect", "Pass a referral addressed to your agency to another agency",
+       "  refx redirect 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 --to blaby-district-council\n"},
+      {"start", "Start work on a referral your agency accepted",
+       "  refx start 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10\n"},
+      {"complete", "Complete a referral your agency accepted, with a coded outcome",
+       "  refx complete 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 --outcome supported\n"
+       "  refx complete 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 --outcome other --note \"referred to GP\"\n"},
+      {"cancel", "Withdraw a referral your agency sent",
+       "  refx cancel 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 --reason \"sent to the wrong agency\"\n"},
+      {"reopen", "Re-open a completed hate-crime referral (police)",
+       "  refx reopen 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 --reason \"new evidence\"\n"},
+  };
+  for (const Spec& spec : specs) {
+    const std::string name = spec.name;
+    CLI::App* c = app->add_subcommand(name, spec.help);
+    f->lifecycle[name] = c;
+    c->add_option("NAME_OR_ID", f->name, "referrals/ID or ID")->required();
+    c->add_option("--etag", f->etag,
+                  "The referral's etag as you last read it (refx get); if omitted, refx reads the referral "
+                  "first and uses its current etag");
+    c->add_option("--request-id", f->request_id, "Idempotency key; a retry with the same id is safe (default: new)");
+    if (name == "decline") {
+      AddEnumOption(c, "--reason", &f->reason, refx::v1::DeclineReason_descriptor(), "Why (coded)")->required();
+      c->add_option("--text", f->reason_text, "Explanation; required with --reason other");
+    } else if (name == "cancel") {
+      c->add_option("--reason", f->reason, "Why the referral is withdrawn")->required();
+    } else if (name == "reopen") {
+      c->add_option("--reason", f->reason, "Why it is re-opened");
+    } else if (name == "redirect") {
+      c->add_option("--to", f->to, "The agency to pass it to (agency id)")->required();
+    } else if (name == "complete") {
+      AddEnumOption(c, "--outcome", &f->outcome, refx::v1::Outcome_descriptor(), "The outcome (coded)")->required();
+      c->add_option("--note", f->note, "Optional note (no personal details)");
+    }
+    c->footer(absl::StrCat("Without --etag, refx reads the referral first and sends its current etag. Pass the\n"
+                           "--etag you read (refx get) to be refused (ABORTED) if the referral changed since.\n\n"
+                           "EXAMPLES\n",
+                           spec.examples));
+    c->fallthrough();
+  }
+}
+
+// Sends the lifecycle request `sub` names; `etag` is the etag to send.
+absl::StatusOr<Referral> RunLifecycle(ReferralClient& client, const std::string& sub, const CommandLine& f,
+                                      const std::string& name, const std::string& etag,
+                                      const std::string& request_id) {
+  auto fill = [&](auto* r) {
+    r->set_name(name);
+    r->set_etag(etag);
+    r->set_request_id(request_id);
+  };
+  if (sub == "accept") {
+    refx::v1::AcceptReferralRequest r;
+    fill(&r);
+    return client.AcceptReferral(r);
+  }
+  if (sub == "decline") {
+    refx::v1::DeclineReferralRequest r;
+    fill(&r);
+    r.set_reason(static_cast<refx::v1::DeclineReason>(
+        ParseEnumLabel(refx::v1::DeclineReason_descriptor(), f.reason).value_or(0)));
+    r.set_reason_text(f.reason_text);
+    return client.DeclineReferral(r);
+  }
+  if (sub == "redirect") {
+    refx::v1::RedirectReferralRequest r;
+    fill(&r);
+    r.set_target_agency(AgencyName(f.to));
+    return client.RedirectReferral(r);
+  }
+  if (sub == "start") {
+    refx::v1::StartReferralRequest r;
+    fill(&r);
+    return client.StartReferral(r);
+  }
+  if (sub == "complete") {
+    refx::v1::CompleteReferralRequest r;
+    fill(&r);
+    r.set_outcome(static_cast<refx::v1::Outcome>(
+        ParseEnumLabel(refx::v1::Outcome_descriptor(), f.outcome).value_or(0)));
+    r.set_note(f.note);
+    return client.CompleteReferral(r);
+  }
+  if (sub == "cancel") {
+    refx::v1::CancelReferralRequest r;
+    fill(&r);
+    r.set_reason(f.reason);
+    return client.CancelReferral(r);
+  }
+  refx::v1::ReopenReferralRequest r;
+  fill(&r);
+  r.set_reason(f.reason);
+  return client.ReopenReferral(r);
+}
+
 absl::StatusOr<refx::v1::ListAuditEventsRequest> BuildAuditListRequest(const CommandLine& f) {
   refx::v1::ListAuditEventsRequest r;
   r.set_page_size(f.page_size);
@@ -481,6 +595,7 @@ Commands::Commands(CLI::App* app) : app_(app), flags_(std::make_unique<CommandLi
 
   AddList(app, f);
   AddAudit(app, f);
+  AddLifecycle(app, f);
   for (CLI::App* sub : {f->whoami, f->create, f->get, f->list}) sub->fallthrough();
 }
 
@@ -519,7 +634,8 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
       if (!id.ok()) return Fail(id.status(), format, /*local=*/false);
       request_id = *id;
     }
-  } else if (f.get->parsed()) {
+  } else if (f.get->parsed() || std::any_of(f.lifecycle.begin(), f.lifecycle.end(),
+                                            [](const auto& l) { return l.second->parsed(); })) {
     auto n = ReferralName(f.name);
     if (!n.ok()) return Fail(n.status(), format, /*local=*/true);
     name = *n;
@@ -557,6 +673,25 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
     auto got = client->GetReferral(name, f.fields);
     if (!got.ok()) return Fail(got.status(), format, false);
     std::cout << (format == OutputFormat::kJson ? RenderJson(*got) : RenderKeyValues(*got));
+    return kExitOk;
+  }
+
+  for (const auto& [sub, command] : f.lifecycle) {
+    if (!command->parsed()) continue;
+    std::string etag = f.etag;
+    if (etag.empty()) {
+      auto current = client->GetReferral(name, {"etag"});
+      if (!current.ok()) return Fail(current.status(), format, false);
+      etag = current->etag();
+    }
+    if (request_id.empty()) {
+      auto id = NewRequestId();
+      if (!id.ok()) return Fail(id.status(), format, /*local=*/false);
+      request_id = *id;
+    }
+    auto changed = RunLifecycle(*client, sub, f, name, etag, request_id);
+    if (!changed.ok()) return Fail(changed.status(), format, false, request_id);
+    std::cout << (format == OutputFormat::kJson ? RenderJson(*changed) : RenderKeyValues(*changed));
     return kExitOk;
   }
 

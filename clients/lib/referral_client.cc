@@ -121,6 +121,69 @@ absl::StatusOr<refx::v1::Referral> ReferralClient::CreateReferral(
   return response;
 }
 
+absl::StatusOr<refx::v1::Referral> ReferralClient::AcceptReferral(const refx::v1::AcceptReferralRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::Referral response;
+  grpc::Status status = stub_->AcceptReferral(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+absl::StatusOr<refx::v1::Referral> ReferralClient::DeclineReferral(const refx::v1::DeclineReferralRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::Referral response;
+  grpc::Status status = stub_->DeclineReferral(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+absl::StatusOr<refx::v1::Referral> ReferralClient::RedirectReferral(const refx::v1::RedirectReferralRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::Referral response;
+  grpc::Status status = stub_->RedirectReferral(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+absl::StatusOr<refx::v1::Referral> ReferralClient::StartReferral(const refx::v1::StartReferralRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::Referral response;
+  grpc::Status status = stub_->StartReferral(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+absl::StatusOr<refx::v1::Referral> ReferralClient::CompleteReferral(const refx::v1::CompleteReferralRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::Referral response;
+  grpc::Status status = stub_->CompleteReferral(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+absl::StatusOr<refx::v1::Referral> ReferralClient::CancelReferral(const refx::v1::CancelReferralRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::Referral response;
+  grpc::Status status = stub_->CancelReferral(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+absl::StatusOr<refx::v1::Referral> ReferralClient::ReopenReferral(const refx::v1::ReopenReferralRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::Referral response;
+  grpc::Status status = stub_->ReopenReferral(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
 absl::StatusOr<refx::v1::Referral> ReferralClient::GetReferral(const std::string& name,
                                                                const std::vector<std::string>& read_mask) {
   refx::v1::GetReferralRequest request;

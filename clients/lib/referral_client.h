@@ -84,6 +84,17 @@ class ReferralClient {
   absl::StatusOr<refx::v1::ListReferralsResponse> ListReferrals(
       const refx::v1::ListReferralsRequest& request);
 
+  // Lifecycle transitions. Each request carries the referral's `etag` as
+  // last read (ABORTED if it changed: re-read and decide again) and a
+  // `request_id` that makes a retry return the first result.
+  absl::StatusOr<refx::v1::Referral> AcceptReferral(const refx::v1::AcceptReferralRequest& request);
+  absl::StatusOr<refx::v1::Referral> DeclineReferral(const refx::v1::DeclineReferralRequest& request);
+  absl::StatusOr<refx::v1::Referral> RedirectReferral(const refx::v1::RedirectReferralRequest& request);
+  absl::StatusOr<refx::v1::Referral> StartReferral(const refx::v1::StartReferralRequest& request);
+  absl::StatusOr<refx::v1::Referral> CompleteReferral(const refx::v1::CompleteReferralRequest& request);
+  absl::StatusOr<refx::v1::Referral> CancelReferral(const refx::v1::CancelReferralRequest& request);
+  absl::StatusOr<refx::v1::Referral> ReopenReferral(const refx::v1::ReopenReferralRequest& request);
+
   // How the server sees this client: agency, role, certificate serial and
   // expiry. The first thing to run after installing a certificate.
   absl::StatusOr<refx::v1::WhoAmIResponse> WhoAmI();

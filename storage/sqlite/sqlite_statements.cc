@@ -77,6 +77,18 @@ CREATE TABLE audit_head (
 -- without this the lookup scanned every party row (found by refx-bench).
 CREATE INDEX referral_parties_by_referral ON referral_parties (referral_id, party_role, agency_id);
 )sql"},
+      {4, "update_requests", R"sql(
+-- Idempotency keys of lifecycle changes, per acting agency, with the
+-- document each change produced (what a retry gets back).
+CREATE TABLE update_requests (
+  agency_id       TEXT    NOT NULL,
+  request_id      TEXT    NOT NULL,
+  fingerprint     BLOB    NOT NULL,
+  referral_id     TEXT    NOT NULL REFERENCES referrals(id),
+  document        BLOB    NOT NULL,
+  PRIMARY KEY (agency_id, request_id)
+) STRICT, WITHOUT ROWID;
+)sql"},
   };
   return kMigrations;
 }
@@ -172,6 +184,24 @@ WHERE p.agency_id = :agency_id
          WHERE s.referral_id = r.id AND s.strand IN (SELECT value FROM json_each(:strands))))
 ORDER BY p.create_time_us DESC, p.referral_id DESC
 LIMIT :limit)sql";
+
+const char kSelectUpdateRequest[] =
+    "SELECT fingerprint, referral_id, document FROM update_requests "
+    "WHERE agency_id = :agency_id AND request_id = :request_id";
+
+const char kInsertUpdateRequest[] =
+    "INSERT INTO update_requests (agency_id, request_id, fingerprint, referral_id, document) "
+    "VALUES (:agency_id, :request_id, :fingerprint, :referral_id, :document)";
+
+const char kSelectReferralEtag[] = "SELECT etag FROM referrals WHERE id = :id";
+
+const char kUpdateReferral[] =
+    "UPDATE referrals SET state = :state, update_time_us = :update_time_us, etag = :etag, "
+    "document = :document WHERE id = :id";
+
+const char kInsertPartyIfAbsent[] =
+    "INSERT OR IGNORE INTO referral_parties (agency_id, referral_id, party_role, create_time_us) "
+    "VALUES (:agency_id, :referral_id, 'recipient', :create_time_us)";
 
 }  // namespace sql
 }  // namespace refx::storage::sqlite

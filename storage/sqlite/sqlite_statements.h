@@ -33,6 +33,11 @@ extern const char kInsertAudit[];
 extern const char kUpsertAuditHead[];
 extern const char kSelectAuditHead[];
 extern const char kListAudit[];
+extern const char kSelectUpdateRequest[];
+extern const char kInsertUpdateRequest[];
+extern const char kSelectReferralEtag[];
+extern const char kUpdateReferral[];
+extern const char kInsertPartyIfAbsent[];
 }  // namespace sql
 
 }  // namespace refx::storage::sqlite

@@ -557,4 +557,99 @@ absl::Status SqliteStore::CheckHealth() {
   return s;
 }
 
+absl::StatusOr<absl::optional<UpdateReplay>> SqliteStore::FindUpdate(absl::string_view agency_id,
+                                                                     absl::string_view request_id) {
+  auto conn = AcquireReader();
+  auto run = [&]() -> absl::StatusOr<absl::optional<UpdateReplay>> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectUpdateRequest));
+    stmt->Bind(":agency_id", agency_id).Bind(":request_id", request_id);
+    REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return absl::optional<UpdateReplay>();
+    return absl::optional<UpdateReplay>(UpdateReplay{stmt->Text(0), stmt->Text(1), stmt->Text(2)});
+  };
+  auto result = run();
+  ReleaseReader(std::move(conn));
+  return result;
+}
+
+absl::StatusOr<UpdateReferralResult> SqliteStore::UpdateReferral(const UpdateReferralRequest& request) {
+  UpdateReferralResult result;
+  absl::Status status = Submit([&](Connection* conn) -> absl::Status {
+    // The idempotency key first: a retry's etag is stale by design.
+    {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectUpdateRequest));
+      stmt->Bind(":agency_id", request.agency_id).Bind(":request_id", request.request_id);
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (row) {
+        if (stmt->Text(0) != request.request_fingerprint) {
+          return absl::AlreadyExistsError("request_id was already used with a different request");
+        }
+        result.referral.id = stmt->Text(1);
+        result.referral.document = stmt->Text(2);
+        result.replayed = true;
+        stmt.reset();
+        AuditRecord audit = request.audit;
+        audit.referral_ids = result.referral.id;
+        if (!AppendAudit(conn, std::move(audit)).ok()) {
+          return absl::UnavailableError("the audit log cannot be written; nothing was returned");
+        }
+        return absl::OkStatus();
+      }
+    }
+    // The etag is compared here, inside the writer's transaction: of two
+    // racing changes made from the same etag exactly one applies.
+    {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectReferralEtag));
+      stmt->Bind(":id", request.referral.id);
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) return absl::NotFoundError("referral not found");
+      if (stmt->Text(0) != request.expected_etag) {
+        return absl::AbortedError("the referral changed since it was read; re-read it and try again");
+      }
+    }
+    auto internal = [](absl::Status s) {
+      return absl::IsAlreadyExists(s) || absl::IsNotFound(s) || absl::IsAborted(s) ? absl::InternalError(s.message())
+                                                                                   : s;
+    };
+    const StoredReferral& r = request.referral;
+    {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kUpdateReferral));
+      stmt->Bind(":id", r.id)
+          .Bind(":state", int64_t{r.state})
+          .Bind(":update_time_us", absl::ToUnixMicros(r.update_time))
+          .Bind(":etag", r.etag)
+          .BindBlob(":document", r.document);
+      absl::Status updated = stmt->Run();
+      if (!updated.ok()) return internal(updated);
+    }
+    for (const std::string& recipient : r.recipient_agencies) {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertPartyIfAbsent));
+      stmt->Bind(":agency_id", recipient)
+          .Bind(":referral_id", r.id)
+          .Bind(":create_time_us", absl::ToUnixMicros(r.create_time));
+      absl::Status added = stmt->Run();
+      if (!added.ok()) return internal(added);
+    }
+    {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertUpdateRequest));
+      stmt->Bind(":agency_id", request.agency_id)
+          .Bind(":request_id", request.request_id)
+          .BindBlob(":fingerprint", request.request_fingerprint)
+          .Bind(":referral_id", r.id)
+          .BindBlob(":document", r.document);
+      absl::Status recorded = stmt->Run();
+      if (!recorded.ok()) return internal(recorded);
+    }
+    result.referral = r;
+    AuditRecord audit = request.audit;
+    audit.referral_ids = r.id;
+    if (!AppendAudit(conn, std::move(audit)).ok()) {
+      return absl::UnavailableError("the audit log cannot be written; nothing was changed");
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return result;
+}
+
 }  // namespace refx::storage::sqlite

@@ -40,6 +40,9 @@ class SqliteStore final : public ReferralStore {
   ~SqliteStore() override;
 
   absl::StatusOr<CreateReferralResult> CreateReferral(const CreateReferralRequest& request) override;
+  absl::StatusOr<UpdateReferralResult> UpdateReferral(const UpdateReferralRequest& request) override;
+  absl::StatusOr<absl::optional<UpdateReplay>> FindUpdate(absl::string_view agency_id,
+                                                          absl::string_view request_id) override;
   absl::StatusOr<StoredReferral> GetReferral(absl::string_view id) override;
   absl::StatusOr<std::vector<StoredReferral>> ListReferrals(const ListReferralsQuery& query) override;
   absl::Status RecordAudit(const AuditRecord& record) override;

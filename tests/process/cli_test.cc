@@ -500,5 +500,40 @@ TEST_F(CliTest, AgreementCheckAndTable) {
   EXPECT_NE(table.out.find("| community_safety | victim_support (default) |"), std::string::npos) << table.out;
 }
 
+TEST_F(CliTest, LifecycleFromAcceptToCompleteAsTwoAgencies) {
+  const v1::Referral r = CreatedByPolice("Lifecycle through the CLI.");
+  // Without --etag the CLI reads the referral first.
+  CommandResult accepted = Refx(kCityCouncil, {"accept", r.name(), "--output", "json"});
+  ASSERT_EQ(accepted.exit_code, kExitOk) << accepted.Describe();
+  v1::Referral a;
+  ASSERT_TRUE(ParseJson(accepted.out, &a).ok()) << accepted.Describe();
+  EXPECT_EQ(a.state(), v1::Referral::ACCEPTED);
+  EXPECT_EQ(a.owner_agency(), absl::StrCat("agencies/", kCityCouncil));
+
+  // A stale --etag is refused with a hint to re-read.
+  CommandResult stale = Refx(kPolice, {"cancel", r.name(), "--etag", r.etag(), "--reason", "sent in error"});
+  EXPECT_NE(stale.exit_code, kExitOk) << stale.Describe();
+  EXPECT_THAT(stale.err, HasSubstr("re-read")) << stale.Describe();
+
+  CommandResult started = Refx(kCityCouncil, {"start", r.name(), "--etag", a.etag()});
+  ASSERT_EQ(started.exit_code, kExitOk) << started.Describe();
+  CommandResult completed =
+      Refx(kCityCouncil, {"complete", r.name(), "--outcome", "supported", "--note", "weekly calls", "-o", "json"});
+  ASSERT_EQ(completed.exit_code, kExitOk) << completed.Describe();
+  v1::Referral c;
+  ASSERT_TRUE(ParseJson(completed.out, &c).ok()) << completed.Describe();
+  EXPECT_EQ(c.state(), v1::Referral::COMPLETED);
+  EXPECT_EQ(c.outcome(), v1::OUTCOME_SUPPORTED);
+
+  // Refusals name the rule.
+  CommandResult twice = Refx(kCityCouncil, {"decline", r.name(), "--reason", "out-of-area"});
+  EXPECT_NE(twice.exit_code, kExitOk);
+  EXPECT_THAT(twice.err, HasSubstr("cannot decline a referral that is COMPLETED")) << twice.Describe();
+
+  CommandResult help = RefxBare({"redirect", "--help"});
+  EXPECT_THAT(help.out, HasSubstr("EXAMPLES")) << help.Describe();
+  EXPECT_THAT(help.out, HasSubstr("--to")) << help.Describe();
+}
+
 }  // namespace
 }  // namespace refx::testing

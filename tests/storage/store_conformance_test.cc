@@ -98,6 +98,58 @@ TEST_P(StoreConformanceTest, IdempotencyKeysArePerSender) {
   EXPECT_FALSE(other_sender->replayed);
 }
 
+UpdateReferralRequest Update(const StoredReferral& base, const std::string& agency, const std::string& request_id,
+                             const std::string& expected_etag, const std::string& new_etag) {
+  UpdateReferralRequest req;
+  req.agency_id = agency;
+  req.request_id = request_id;
+  req.request_fingerprint = "fp-" + request_id + new_etag;
+  req.expected_etag = expected_etag;
+  req.referral = base;
+  req.referral.state = 2;
+  req.referral.etag = new_etag;
+  req.referral.document = "doc-" + new_etag;
+  req.audit.action = "ALTERATION";
+  return req;
+}
+
+TEST_P(StoreConformanceTest, UpdateComparesTheEtagAndReplaysByRequestId) {
+  const absl::Time t = absl::FromUnixMicros(1790000000000000);
+  const StoredReferral base = Referral("u1", "police", {"city", "county"}, t);
+  ASSERT_TRUE(store_->CreateReferral(Request(base, "c1")).ok());
+  // Stale etag: ABORTED, nothing written.
+  EXPECT_EQ(store_->UpdateReferral(Update(base, "city", "x", "wrong", "e2")).status().code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->GetReferral("u1")->etag, "e-u1");
+  // Two updates from the same etag: the first applies, the second is ABORTED.
+  StoredReferral redirected = base;
+  redirected.recipient_agencies.push_back("blaby");
+  auto first = store_->UpdateReferral(Update(redirected, "city", "a", "e-u1", "e2"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->replayed);
+  EXPECT_EQ(store_->UpdateReferral(Update(base, "county", "b", "e-u1", "e3")).status().code(),
+            absl::StatusCode::kAborted);
+  auto got = store_->GetReferral("u1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->etag, "e2");
+  EXPECT_EQ(got->state, 2);
+  EXPECT_EQ(got->document, "doc-e2");
+  EXPECT_EQ(got->recipient_agencies, (std::vector<std::string>{"blaby", "city", "county"}));
+  // A retry replays whatever happened since; the same id with another payload is ALREADY_EXISTS.
+  auto again = store_->UpdateReferral(Update(redirected, "city", "a", "e-u1", "e2"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->referral.document, "doc-e2");
+  EXPECT_EQ(store_->UpdateReferral(Update(base, "city", "a", "e2", "e9")).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  auto found = store_->FindUpdate("city", "a");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->referral_id, "u1");
+  EXPECT_FALSE(store_->FindUpdate("county", "a")->has_value());  // per agency
+  EXPECT_EQ(store_->UpdateReferral(Update(Referral("nope", "police", {}, t), "city", "n", "e", "f")).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_P(StoreConformanceTest, ListIsPerPartyNewestFirstWithKeysetCursor) {
   const absl::Time base = absl::FromUnixSeconds(1790000000);
   for (int i = 0; i < 10; ++i) {

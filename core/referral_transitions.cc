@@ -1,0 +1,214 @@
+// ReferralManager::Transition: the lifecycle changes (accept, decline,
+// redirect, start, complete, cancel, reopen), kept apart from create/read.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/hash.h"
+#include "common/status_details.h"
+#include "common/status_macros.h"
+#include "core/agreement.h"
+#include "core/referral_lifecycle.h"
+#include "core/referral_manager.h"
+#include "core/referral_validation.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace refx::core {
+namespace {
+
+constexpr size_t kMaxTransitionText = 1024;
+
+std::string SerializeDeterministic(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+// The digest of everything the client controls in a transition request.
+std::string Fingerprint(const TransitionParams& p) {
+  std::string canonical;
+  for (const std::string& part :
+       {std::string(LifecycleActionName(p.action)), p.name, p.etag, absl::StrCat(static_cast<int>(p.decline_reason)),
+        absl::StrCat(static_cast<int>(p.outcome)), p.text, p.target_agency}) {
+    absl::StrAppend(&canonical, part.size(), ":", part, ";");
+  }
+  return Sha256(canonical);
+}
+
+std::vector<FieldViolation> ValidateTransition(const TransitionParams& p, const Partnership& partnership,
+                                               const Agreement& agreement) {
+  std::vector<FieldViolation> v = ValidateRequestId(p.request_id);
+  if (ReferralIdFromName(p.name).empty()) v.push_back({"name", "must be referrals/{32 hex digits}"});
+  if (p.etag.empty()) v.push_back({"etag", "required: the etag of the referral as last read (refx get)"});
+  if (p.text.size() > kMaxTransitionText) v.push_back({"text", "at most 1024 bytes"});
+  switch (p.action) {
+    case LifecycleAction::kDecline:
+      if (p.decline_reason == v1::DECLINE_REASON_UNSPECIFIED || !v1::DeclineReason_IsValid(p.decline_reason)) {
+        v.push_back({"reason", "required: one of the coded decline reasons"});
+      } else if (p.decline_reason == v1::DECLINE_REASON_OTHER && p.text.empty()) {
+        v.push_back({"reason_text", "required when the reason is DECLINE_REASON_OTHER"});
+      }
+      break;
+    case LifecycleAction::kComplete:
+      if (p.outcome == v1::OUTCOME_UNSPECIFIED || !v1::Outcome_IsValid(p.outcome)) {
+        v.push_back({"outcome", "required: one of the coded outcomes"});
+      }
+      break;
+    case LifecycleAction::kCancel:
+      if (p.text.empty()) v.push_back({"reason", "required: why the referral is withdrawn"});
+      break;
+    case LifecycleAction::kRedirect: {
+      const std::string target = AgencyIdFromName(p.target_agency);
+      const config::v1::Agency* agency = target.empty() ? nullptr : partnership.FindAgency(target);
+      if (agency == nullptr) {
+        v.push_back({"target_agency", "must name a registered agency, agencies/{agency_id}"});
+      } else if (agency->suspended()) {
+        v.push_back({"target_agency", "the agency is suspended"});
+      } else if (!agreement.Allows(agency->role(), config::v1::REFERRAL_READ)) {
+        v.push_back({"target_agency", "the agreement does not let this agency receive referrals"});
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return v;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, const TransitionParams& params,
+                                                         CallAudit* audit) {
+  if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
+  const std::vector<FieldViolation> violations =
+      ValidateTransition(params, *options_.partnership, *caller.agreement);
+  if (!violations.empty()) return InvalidArgumentError("invalid request", violations);
+  const std::string id = ReferralIdFromName(params.name);
+  const std::string fingerprint = Fingerprint(params);
+  const absl::Status request_id_reused = InvalidArgumentError(
+      "request_id was already used for a different request",
+      {{"request_id", "already used by this agency with a different request; use a new id"}});
+
+  // The record gate, exactly as for GetReferral.
+  const absl::Status not_found = absl::NotFoundError(absl::StrCat("referral ", params.name, " not found"));
+  auto stored = options_.store->GetReferral(id);
+  if (absl::IsNotFound(stored.status())) return not_found;
+  if (!stored.ok()) return stored.status();
+  const bool party = stored->sender_agency == caller.agency_id ||
+                     std::find(stored->recipient_agencies.begin(), stored->recipient_agencies.end(),
+                               caller.agency_id) != stored->recipient_agencies.end();
+  if (!party) return not_found;
+  auto current = Parse(caller, *stored);
+  if (absl::IsNotFound(current.status())) return not_found;
+  if (!current.ok()) return current.status();
+
+  const DataClassSet altered = {v1::DATA_CLASS_REFERRAL_CORE};
+  auto answer = [&](const std::string& document) -> absl::StatusOr<v1::Referral> {
+    v1::Referral out;
+    if (!out.ParseFromString(document)) return absl::InternalError("stored referral is unreadable");
+    Trim(caller, {}, &out);
+    return out;
+  };
+
+  // A retry gets the first result, whatever happened since (its etag is
+  // stale by then, and the state may no longer allow the transition).
+  REFX_ASSIGN_OR_RETURN(auto earlier, options_.store->FindUpdate(caller.agency_id, params.request_id));
+  if (earlier.has_value()) {
+    if (earlier->fingerprint != fingerprint) return request_id_reused;
+    REFX_RETURN_IF_ERROR(options_.auditor->Record(options_.auditor->Build(
+        caller, audit->method, AuditAction::kAlteration, {earlier->referral_id}, altered, absl::StatusCode::kOk)));
+    audit->recorded = true;
+    return answer(earlier->document);
+  }
+
+  const absl::Status stale = WithErrorInfo(
+      absl::AbortedError(absl::StrCat("referral ", params.name,
+                                      " changed since that etag was read; re-read it (refx get) and decide again")),
+      "ETAG_MISMATCH");
+  if (params.etag != stored->etag) return stale;
+
+  const v1::Referral::State state = current->state();
+  const LifecycleRule* rule = FindLifecycleRule(state, params.action);
+  if (rule == nullptr) {
+    return FailedPreconditionError(
+        absl::StrCat("cannot ", LifecycleActionName(params.action), " a referral that is ",
+                     v1::Referral::State_Name(state)),
+        {{"STATE", params.name,
+          absl::StrCat(LifecycleActionName(params.action), " is not allowed from ", v1::Referral::State_Name(state))}});
+  }
+  if (!IsLifecycleParty(rule->party, caller, *current)) {
+    return WithErrorInfo(absl::PermissionDeniedError(absl::StrCat("only ", LifecyclePartyName(rule->party), " may ",
+                                                                  LifecycleActionName(params.action), " it")),
+                         "NOT_ACTING_PARTY", {{"action", LifecycleActionName(params.action)}});
+  }
+  if (rule->hate_crime_only && current->report_type() != v1::HATE_CRIME) {
+    return FailedPreconditionError(
+        absl::StrCat("only a hate-crime referral may be ", LifecycleActionName(params.action), "ed"),
+        {{"REPORT_TYPE", params.name, "report_type must be HATE_CRIME"}});
+  }
+
+  v1::Referral changed = *std::move(current);
+  storage::StoredReferral update = *stored;
+  const std::string me = AgencyName(caller.agency_id);
+  changed.set_state(rule->to);
+  changed.set_state_note(params.text);
+  switch (params.action) {
+    case LifecycleAction::kAccept:
+      changed.set_owner_agency(me);
+      break;
+    case LifecycleAction::kDecline:
+      changed.set_decline_reason(params.decline_reason);
+      break;
+    case LifecycleAction::kRedirect: {
+      const std::string target = AgencyIdFromName(params.target_agency);
+      const auto& recipients = update.recipient_agencies;
+      if (target == update.sender_agency ||
+          std::find(recipients.begin(), recipients.end(), target) != recipients.end()) {
+        return InvalidArgumentError("invalid request",
+                                    {{"target_agency", "already a party to this referral; name another agency"}});
+      }
+      changed.add_redirected_agencies(me);
+      changed.add_recipient_agencies(AgencyName(target));
+      update.recipient_agencies.push_back(target);
+      break;
+    }
+    case LifecycleAction::kComplete:
+      changed.set_outcome(params.outcome);
+      break;
+    default:
+      break;
+  }
+  update.state = rule->to;
+  update.update_time = absl::FromUnixMicros(absl::ToUnixMicros(options_.clock->Now()));
+  *changed.mutable_update_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(update.update_time));
+  changed.clear_etag();
+  update.etag = HexEncode(Sha256(SerializeDeterministic(changed))).substr(0, 20);
+  changed.set_etag(update.etag);
+  update.document = SerializeDeterministic(changed);
+
+  storage::UpdateReferralRequest request;
+  request.agency_id = caller.agency_id;
+  request.request_id = params.request_id;
+  request.request_fingerprint = fingerprint;
+  request.expected_etag = params.etag;
+  request.referral = update;
+  request.audit = options_.auditor->Build(caller, audit->method, AuditAction::kAlteration, {}, altered,
+                                         absl::StatusCode::kOk);
+  auto result = options_.store->UpdateReferral(request);
+  if (!result.ok()) {
+    if (absl::IsAlreadyExists(result.status())) return request_id_reused;
+    if (absl::IsAborted(result.status())) return stale;
+    if (absl::IsNotFound(result.status())) return not_found;
+    return result.status();
+  }
+  audit->recorded = true;  // in the transaction that changed the referral
+  return answer(result->referral.document);
+}
+
+}  // namespace refx::core
