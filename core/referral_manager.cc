@@ -124,9 +124,11 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
     return false;
   });
   if (!not_writable.empty()) {
+    // Field paths name no value, so they are safe to return.
     return WithErrorInfo(absl::PermissionDeniedError(absl::StrCat(
-                             "the agreement does not let this agency's role set ", not_writable.size(),
-                             " of the fields sent; remove them")),
+                             "the agreement does not let this agency's role set ",
+                             absl::StrJoin(not_writable, ", "), "; remove ",
+                             not_writable.size() == 1 ? "it" : "them")),
                          "FIELD_NOT_WRITABLE", {{"fields", absl::StrJoin(not_writable, ",")}});
   }
 
