@@ -198,25 +198,14 @@ absl::StatusOr<v1::Referral> ReferralManager::GetReferral(const Caller& caller, 
     return InvalidArgumentError("invalid referral name", {{"name", "must be referrals/{32 hex digits}"}});
   }
   REFX_RETURN_IF_ERROR(CheckReadMask(caller, read_mask, "read_mask"));
-  auto stored = options_.store->GetReferral(id);
-  // Absent and not-yours give the same status and message, so a caller
-  // cannot probe for referrals it is not a party to.
-  const absl::Status not_found = absl::NotFoundError(absl::StrCat("referral ", name, " not found"));
-  if (absl::IsNotFound(stored.status())) return not_found;
-  if (!stored.ok()) return stored.status();
-  const bool party = stored->sender_agency == caller.agency_id ||
-                     std::find(stored->recipient_agencies.begin(), stored->recipient_agencies.end(),
-                               caller.agency_id) != stored->recipient_agencies.end();
-  if (!party) return not_found;
-  auto referral = Parse(caller, *stored);
-  if (absl::IsNotFound(referral.status())) return not_found;
-  if (!referral.ok()) return referral.status();
-  Trim(caller, read_mask, &*referral);
+  REFX_ASSIGN_OR_RETURN(VisibleReferral visible, LoadVisible(caller, name, id));
+  v1::Referral referral = std::move(visible.referral);
+  Trim(caller, read_mask, &referral);
   // Audit before answer: nothing leaves unless its event is durable.
   const AuditAction action =
-      stored->sender_agency == caller.agency_id ? AuditAction::kConsultation : AuditAction::kDisclosure;
+      visible.stored.sender_agency == caller.agency_id ? AuditAction::kConsultation : AuditAction::kDisclosure;
   REFX_RETURN_IF_ERROR(options_.auditor->Record(options_.auditor->Build(
-      caller, audit->method, action, {stored->id}, ClassesPresent(*referral), absl::StatusCode::kOk)));
+      caller, audit->method, action, {visible.stored.id}, ClassesPresent(referral), absl::StatusCode::kOk)));
   audit->recorded = true;
   return referral;
 }
@@ -293,6 +282,25 @@ absl::StatusOr<ReferralPage> ReferralManager::ListReferrals(const Caller& caller
       absl::StatusCode::kOk)));
   audit->recorded = true;
   return page;
+}
+
+absl::StatusOr<ReferralManager::VisibleReferral> ReferralManager::LoadVisible(const Caller& caller,
+                                                                             const std::string& name,
+                                                                             const std::string& id) const {
+  // Absent and not-yours give the same status and message, so a caller
+  // cannot probe for referrals it is not a party to.
+  const absl::Status not_found = absl::NotFoundError(absl::StrCat("referral ", name, " not found"));
+  auto stored = options_.store->GetReferral(id);
+  if (absl::IsNotFound(stored.status())) return not_found;
+  if (!stored.ok()) return stored.status();
+  const bool party = stored->sender_agency == caller.agency_id ||
+                     std::find(stored->recipient_agencies.begin(), stored->recipient_agencies.end(),
+                               caller.agency_id) != stored->recipient_agencies.end();
+  if (!party) return not_found;
+  auto referral = Parse(caller, *stored);
+  if (absl::IsNotFound(referral.status())) return not_found;
+  if (!referral.ok()) return referral.status();
+  return VisibleReferral{*std::move(stored), *std::move(referral)};
 }
 
 absl::StatusOr<v1::Referral> ReferralManager::Parse(const Caller& caller, const storage::StoredReferral& stored,

@@ -102,6 +102,17 @@ class ReferralManager {
 
  private:
   explicit ReferralManager(Options options) : options_(std::move(options)) {}
+  // A referral as stored and as parsed, once the record gate let it through.
+  struct VisibleReferral {
+    storage::StoredReferral stored;
+    v1::Referral referral;  // not yet redacted
+  };
+  // The record gate, for every path that reads one referral by name: loads
+  // `referrals/{id}` and returns it only if the caller is its sender or a
+  // recipient and its role may see it; otherwise exactly the NOT_FOUND of a
+  // referral that does not exist, so existence never leaks.
+  absl::StatusOr<VisibleReferral> LoadVisible(const Caller& caller, const std::string& name,
+                                              const std::string& id) const;
   // Parses a stored document; NOT_FOUND if the caller's role may not see
   // this record at all.
   absl::StatusOr<v1::Referral> Parse(const Caller& caller, const storage::StoredReferral& stored,

@@ -94,18 +94,10 @@ absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, c
       "request_id was already used for a different request",
       {{"request_id", "already used by this agency with a different request; use a new id"}});
 
-  // The record gate, exactly as for GetReferral.
-  const absl::Status not_found = absl::NotFoundError(absl::StrCat("referral ", params.name, " not found"));
-  auto stored = options_.store->GetReferral(id);
-  if (absl::IsNotFound(stored.status())) return not_found;
-  if (!stored.ok()) return stored.status();
-  const bool party = stored->sender_agency == caller.agency_id ||
-                     std::find(stored->recipient_agencies.begin(), stored->recipient_agencies.end(),
-                               caller.agency_id) != stored->recipient_agencies.end();
-  if (!party) return not_found;
-  auto current = Parse(caller, *stored);
-  if (absl::IsNotFound(current.status())) return not_found;
-  if (!current.ok()) return current.status();
+  // The record gate, the same one as GetReferral's.
+  REFX_ASSIGN_OR_RETURN(VisibleReferral visible, LoadVisible(caller, params.name, id));
+  const storage::StoredReferral* stored = &visible.stored;
+  const v1::Referral* current = &visible.referral;
 
   const DataClassSet altered = {v1::DATA_CLASS_REFERRAL_CORE};
   auto answer = [&](const std::string& document) -> absl::StatusOr<v1::Referral> {
@@ -204,7 +196,9 @@ absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, c
   if (!result.ok()) {
     if (absl::IsAlreadyExists(result.status())) return request_id_reused;
     if (absl::IsAborted(result.status())) return stale;
-    if (absl::IsNotFound(result.status())) return not_found;
+    if (absl::IsNotFound(result.status())) {
+      return absl::NotFoundError(absl::StrCat("referral ", params.name, " not found"));
+    }
     return result.status();
   }
   audit->recorded = true;  // in the transaction that changed the referral
