@@ -81,6 +81,15 @@ std::string ErrorReasonOf(const absl::Status& status) {
   return info.reason();
 }
 
+std::string ErrorMetadataOf(const absl::Status& status, absl::string_view key) {
+  auto payload = status.GetPayload(TypeUrlOf(google::rpc::ErrorInfo()));
+  if (!payload.has_value()) return "";
+  google::rpc::ErrorInfo info;
+  if (!info.ParseFromString(std::string(*payload))) return "";
+  auto it = info.metadata().find(std::string(key));
+  return it == info.metadata().end() ? "" : it->second;
+}
+
 google::rpc::Status ToRpcStatus(const absl::Status& status) {
   google::rpc::Status out;
   out.set_code(static_cast<int>(status.code()));

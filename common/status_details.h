@@ -55,6 +55,8 @@ std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
 
 // The ErrorInfo reason attached to `status`, or "" if none.
 std::string ErrorReasonOf(const absl::Status& status);
+// One ErrorInfo metadata value attached to `status`, or "" if none.
+std::string ErrorMetadataOf(const absl::Status& status, absl::string_view key);
 
 // Converts to and from google.rpc.Status; payloads whose type URL names a
 // google.rpc detail message become `details`.

@@ -82,6 +82,12 @@ storage::AuditRecord Auditor::BuildUnidentified(absl::string_view method, absl::
   return Build(nobody, method, DefaultActionFor(method), {}, {}, outcome);
 }
 
+void Auditor::RecordAsync(const storage::AuditRecord& record, std::function<void(absl::Status)> done) {
+  options_.store->RecordAuditAsync(record, [done = std::move(done)](absl::Status s) {
+    done(s.ok() ? s : absl::UnavailableError("the audit log cannot be written; nothing was disclosed"));
+  });
+}
+
 absl::StatusOr<std::vector<storage::AuditRecord>> Auditor::ListEvents(const storage::AuditQuery& query) {
   return options_.store->ListAuditEvents(query);
 }

@@ -11,6 +11,7 @@
 #ifndef REFX_CORE_AUDITOR_H_
 #define REFX_CORE_AUDITOR_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,9 @@ class Auditor {
 
   // Durably appends `record`. UNAVAILABLE if it cannot be written.
   absl::Status Record(const storage::AuditRecord& record);
+  // As Record, without blocking: `done` runs once the event is durable or
+  // has failed (UNAVAILABLE), on a thread of the store's.
+  void RecordAsync(const storage::AuditRecord& record, std::function<void(absl::Status)> done);
 
   // Events for the data protection officer, oldest first.
   absl::StatusOr<std::vector<storage::AuditRecord>> ListEvents(const storage::AuditQuery& query);

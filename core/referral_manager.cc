@@ -172,6 +172,7 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
 
   request.audit = options_.auditor->Build(caller, audit->method, AuditAction::kCollection, {},
                                          ClassesPresent(input), absl::StatusCode::kOk);
+  request.event = MakeEvent(stored, v1::WatchReferralsResponse::REFERRAL_CREATED);
   auto result = options_.store->CreateReferral(request);
   if (!result.ok()) {
     if (absl::IsAlreadyExists(result.status())) {
@@ -301,6 +302,48 @@ absl::StatusOr<ReferralManager::VisibleReferral> ReferralManager::LoadVisible(co
   if (absl::IsNotFound(referral.status())) return not_found;
   if (!referral.ok()) return referral.status();
   return VisibleReferral{*std::move(stored), *std::move(referral)};
+}
+
+storage::ReferralEvent MakeEvent(const storage::StoredReferral& stored, v1::WatchReferralsResponse::Kind kind) {
+  storage::ReferralEvent event;
+  event.time = stored.update_time;
+  event.kind = kind;
+  event.referral_id = stored.id;
+  event.audience.push_back(stored.sender_agency);
+  for (const std::string& recipient : stored.recipient_agencies) event.audience.push_back(recipient);
+  event.referral_document = stored.document;
+  return event;
+}
+
+absl::StatusOr<absl::optional<RenderedEvent>> ReferralManager::RenderEvent(const Caller& caller,
+                                                                          const storage::ReferralEvent& event,
+                                                                          const std::vector<std::string>& read_mask) const {
+  if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
+  if (std::find(event.audience.begin(), event.audience.end(), caller.agency_id) == event.audience.end()) {
+    return absl::nullopt;
+  }
+  RenderedEvent out;
+  out.message.set_sequence(event.sequence);
+  out.message.set_kind(static_cast<v1::WatchReferralsResponse::Kind>(event.kind));
+  *out.message.mutable_event_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(event.time));
+  v1::Referral* referral = out.message.mutable_referral();
+  if (!referral->ParseFromString(event.referral_document)) {
+    return absl::InternalError(absl::StrCat("stored event ", event.sequence, " is unreadable"));
+  }
+  // The same record gate as GetReferral: a Prevent-only role hears only of
+  // Prevent-relevant referrals.
+  if (!caller.agreement->RecordVisible(caller, *referral)) return absl::nullopt;
+  const bool sender = referral->sender_agency() == AgencyName(caller.agency_id);
+  Trim(caller, read_mask, referral);
+  out.referral_id = event.referral_id;
+  out.disclosed = ClassesPresent(*referral);
+  out.to_sender = sender;
+  return absl::optional<RenderedEvent>(std::move(out));
+}
+
+absl::Status ReferralManager::CheckWatchReadMask(const Caller& caller, const std::vector<std::string>& read_mask) const {
+  return CheckReadMask(caller, read_mask, "read_mask");
 }
 
 absl::StatusOr<v1::Referral> ReferralManager::Parse(const Caller& caller, const storage::StoredReferral& stored,

@@ -26,7 +26,9 @@
 
 #include "core/partnership.h"
 #include "core/referral_lifecycle.h"
+#include "core/redaction.h"
 #include "refx/v1/referral.pb.h"
+#include "refx/v1/referral_service.pb.h"
 #include "storage/referral_store.h"
 
 namespace refx::core {
@@ -59,6 +61,14 @@ struct TransitionParams {
   v1::Outcome outcome = v1::OUTCOME_UNSPECIFIED;                     // complete
   std::string text;           // decline reason_text, complete note, cancel/reopen reason
   std::string target_agency;  // redirect: agencies/{id}
+};
+
+// One event as one subscriber may see it, with what its audit event needs.
+struct RenderedEvent {
+  v1::WatchReferralsResponse message;
+  std::string referral_id;
+  DataClassSet disclosed;
+  bool to_sender = false;  // the subscriber sent the referral (consultation, not disclosure)
 };
 
 inline constexpr int kDefaultPageSize = 50;
@@ -100,6 +110,15 @@ class ReferralManager {
   // Defined in referral_transitions.cc.
   absl::StatusOr<v1::Referral> Transition(const Caller& caller, const TransitionParams& params, CallAudit* audit);
 
+  // An event of the log as `caller` may see it (WatchReferrals): nullopt if
+  // the caller is not in its audience or its role may not see the referral
+  // (the record gate); otherwise the referral trimmed as GetReferral would
+  // trim it. Writes no audit event: the watch session audits each batch.
+  absl::StatusOr<absl::optional<RenderedEvent>> RenderEvent(const Caller& caller, const storage::ReferralEvent& event,
+                                                            const std::vector<std::string>& read_mask) const;
+  // The read mask check of GetReferral, for a watch's mask.
+  absl::Status CheckWatchReadMask(const Caller& caller, const std::vector<std::string>& read_mask) const;
+
  private:
   explicit ReferralManager(Options options) : options_(std::move(options)) {}
   // A referral as stored and as parsed, once the record gate let it through.
@@ -126,6 +145,10 @@ class ReferralManager {
 
   Options options_;
 };
+
+// The event a change to `stored` (as changed) puts in the event log: its
+// audience is the referral's parties after the change.
+storage::ReferralEvent MakeEvent(const storage::StoredReferral& stored, v1::WatchReferralsResponse::Kind kind);
 
 // Referral names: `referrals/{id}` with a 32-hex-digit id.
 std::string ReferralName(const std::string& id);

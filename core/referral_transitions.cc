@@ -192,6 +192,7 @@ absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, c
   request.referral = update;
   request.audit = options_.auditor->Build(caller, audit->method, AuditAction::kAlteration, {}, altered,
                                          absl::StatusCode::kOk);
+  request.event = MakeEvent(update, v1::WatchReferralsResponse::REFERRAL_CHANGED);
   auto result = options_.store->UpdateReferral(request);
   if (!result.ok()) {
     if (absl::IsAlreadyExists(result.status())) return request_id_reused;

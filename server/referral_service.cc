@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "server/referral_convert.h"
+#include "server/watch_stream.h"
 
 namespace refx::server {
 
@@ -52,6 +53,11 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferrals(grpc::CallbackServe
         out->set_next_page_token(page->next_page_token);
         return absl::OkStatus();
       });
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ReferralServiceImpl::WatchReferrals(grpc::CallbackServerContext* ctx,
+                                                                               const grpc::ByteBuffer* request) {
+  return WatchStream::Start(ctx, request, context_, context_.watch_hub);
 }
 
 grpc::ServerUnaryReactor* ReferralServiceImpl::WhoAmI(grpc::CallbackServerContext* ctx,

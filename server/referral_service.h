@@ -30,7 +30,8 @@ using RawLifecycleBase = v1::ReferralService::WithRawCallbackMethod_AcceptReferr
 using RawReferralServiceBase = v1::ReferralService::WithRawCallbackMethod_CreateReferral<
     v1::ReferralService::WithRawCallbackMethod_GetReferral<
         v1::ReferralService::WithRawCallbackMethod_ListReferrals<
-            v1::ReferralService::WithRawCallbackMethod_WhoAmI<RawLifecycleBase>>>>;
+            v1::ReferralService::WithRawCallbackMethod_WhoAmI<
+                v1::ReferralService::WithRawCallbackMethod_WatchReferrals<RawLifecycleBase>>>>>;
 
 class ReferralServiceImpl final : public RawReferralServiceBase {
  public:
@@ -44,6 +45,9 @@ class ReferralServiceImpl final : public RawReferralServiceBase {
                                           grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* WhoAmI(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                    grpc::ByteBuffer* response) override;
+  // Server streaming (server/watch_stream.h).
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchReferrals(grpc::CallbackServerContext* ctx,
+                                                             const grpc::ByteBuffer* request) override;
   // Lifecycle transitions (core/referral_lifecycle.h).
   grpc::ServerUnaryReactor* AcceptReferral(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                            grpc::ByteBuffer* response) override;

@@ -21,6 +21,7 @@
 #include "grpcpp/impl/server_builder_plugin.h"
 #include "grpcpp/server_builder.h"
 #include "server/server_config.h"
+#include "server/watch_stream.h"
 
 namespace refx::server {
 namespace {
@@ -131,6 +132,25 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   service_context.referrals = server->referrals_.get();
   service_context.auditor = server->auditor_.get();
   service_context.pool = server->pool_.get();
+  const auto& watch = config.watch();
+  // Its own pool, with a deep queue: a wake must never be shed, and watch
+  // work must never take a unary call's worker.
+  server->watch_pool_ = std::make_unique<WorkPool>(watch.threads(), 1 << 20);
+  core::WatchHub::Options watch_options;
+  watch_options.store = server->store_.get();
+  watch_options.manager = server->referrals_.get();
+  watch_options.auditor = server->auditor_.get();
+  watch_options.agreements = server->agreements_.get();
+  watch_options.schedule = [pool = server->watch_pool_.get()](std::function<void()> task) {
+    return pool->TrySubmit(std::move(task));
+  };
+  watch_options.ring_capacity = static_cast<size_t>(watch.ring_events());
+  watch_options.batch_limit = watch.batch_events();
+  watch_options.stall_timeout = absl::Seconds(watch.stall_timeout_seconds());
+  watch_options.max_subscribers = static_cast<size_t>(watch.max_subscribers());
+  watch_options.clock = server->options_.clock;
+  REFX_ASSIGN_OR_RETURN(server->watch_hub_, core::WatchHub::Create(std::move(watch_options)));
+  service_context.watch_hub = server->watch_hub_.get();
   server->referral_service_ = std::make_unique<ReferralServiceImpl>(service_context);
   server->audit_service_ = std::make_unique<AuditServiceImpl>(service_context);
 
@@ -168,6 +188,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
                                                " (address in use, or not a local address?)"));
   }
   server->health_thread_ = std::thread([s = server.get()] { s->HealthLoop(); });
+  server->watch_thread_ = std::thread([s = server.get()] { s->WatchLoop(); });
   log::Info("server_started", {{"address", config.listen_address()},
                                {"port", absl::StrCat(server->port_)},
                                {"partnership", server->partnership_->id()},
@@ -205,6 +226,33 @@ void RefxServer::HealthLoop() {
   } while (!stop_health_.WaitForNotificationWithTimeout(absl::Seconds(2)));
 }
 
+void RefxServer::WatchLoop() {
+  // Checking every open stream's certificate costs a parse each, so sweep
+  // when the list in force or its usability changes, and every 30 s anyway.
+  int64_t swept_sequence = -2;
+  bool swept_healthy = true;
+  absl::Time swept_at = absl::InfinitePast();
+  const bool revocation_on = revocation_ != nullptr && !options_.config.tls().revocation_list_file().empty();
+  do {
+    watch_hub_->Tick();
+    if (!revocation_on) continue;
+    const int64_t sequence = revocation_->sequence();
+    const bool healthy = revocation_->Health().ok();
+    if (sequence == swept_sequence && healthy == swept_healthy && absl::Now() - swept_at < absl::Seconds(30)) continue;
+    swept_sequence = sequence;
+    swept_healthy = healthy;
+    swept_at = absl::Now();
+    // Revocation must reach streams already open, not only new handshakes.
+    watch_hub_->CloseWhere([this](core::WatchSink* sink) -> absl::Status {
+      const auto* stream = static_cast<WatchStream*>(sink);
+      absl::Status verdict = revocation_->CheckPeer(stream->leaf_pem(), stream->chain_pem());
+      if (verdict.ok()) return verdict;
+      log::Warning("watch_closed_revoked", {});
+      return absl::UnauthenticatedError("the client certificate is no longer accepted (revoked, or revocation state unknown)");
+    });
+  } while (!stop_watch_ticks_.WaitForNotificationWithTimeout(absl::Milliseconds(500)));
+}
+
 absl::Status RefxServer::ReloadAgreementIfChanged() {
   absl::MutexLock lock(&reload_mu_);  // the health loop and callers may race
   const std::string& path = options_.config.agreement_file();
@@ -230,12 +278,22 @@ void RefxServer::Shutdown(absl::Duration grace) {
   log::Info("server_stopping", {{"grace_ms", absl::StrCat(absl::ToInt64Milliseconds(grace))}});
   stop_health_.Notify();
   if (health_thread_.joinable()) health_thread_.join();
+  stop_watch_ticks_.Notify();
+  if (watch_thread_.joinable()) watch_thread_.join();
   server_->GetHealthCheckService()->Shutdown();
+  // Watch streams never end on their own: end them first, each telling its
+  // subscriber where to resume, so the grace period is for unary calls.
+  watch_hub_->CloseAll("the server is shutting down");
   server_->Shutdown(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
   server_->Wait();
   pool_.reset();   // runs and finishes any queued work
+  // Every stream is done, so every session is closed: what the store's last
+  // audit completions queue on the watch pool finds nothing to do.
+  watch_hub_->StopListening();
   store_.reset();  // commits the last batch
+  watch_pool_.reset();
+  watch_hub_.reset();
   log::Info("server_stopped");
 }
 

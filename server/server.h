@@ -17,6 +17,7 @@
 #include "core/auditor.h"
 #include "core/partnership.h"
 #include "core/referral_manager.h"
+#include "core/referral_watch.h"
 #include "grpcpp/server.h"
 #include "refx/config/v1/server_config.pb.h"
 #include "server/audit_service.h"
@@ -42,6 +43,9 @@ class RefxServer {
   void Shutdown(absl::Duration grace);
   ~RefxServer();
 
+  // Open WatchReferrals streams (tests, metrics).
+  size_t watch_subscribers() const { return watch_hub_->subscriber_count(); }
+
   // The port bound (useful with port 0).
   int port() const { return port_; }
   const core::Partnership& partnership() const { return *partnership_; }
@@ -55,6 +59,9 @@ class RefxServer {
  private:
   RefxServer() = default;
   void HealthLoop();
+  // Twice a second: closes stalled watch streams and those whose
+  // certificate has been revoked since they opened.
+  void WatchLoop();
 
   Options options_;
   std::shared_ptr<const core::Partnership> partnership_;
@@ -65,6 +72,10 @@ class RefxServer {
   std::unique_ptr<core::Auditor> auditor_;
   std::unique_ptr<core::ReferralManager> referrals_;
   std::unique_ptr<WorkPool> pool_;
+  std::unique_ptr<WorkPool> watch_pool_;  // prepares and sends watch batches
+  std::unique_ptr<core::WatchHub> watch_hub_;
+  absl::Notification stop_watch_ticks_;
+  std::thread watch_thread_;
   std::unique_ptr<ReferralServiceImpl> referral_service_;
   std::unique_ptr<AuditServiceImpl> audit_service_;
   std::unique_ptr<grpc::Server> server_;

@@ -55,6 +55,12 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
   if (limits->worker_threads() == 0) limits->set_worker_threads(16);
   if (limits->max_queued_calls() == 0) limits->set_max_queued_calls(4096);
   if (limits->shutdown_grace_seconds() == 0) limits->set_shutdown_grace_seconds(10);
+  auto* watch = c->mutable_watch();
+  if (watch->max_subscribers() == 0) watch->set_max_subscribers(20000);
+  if (watch->ring_events() == 0) watch->set_ring_events(4096);
+  if (watch->batch_events() == 0) watch->set_batch_events(64);
+  if (watch->stall_timeout_seconds() == 0) watch->set_stall_timeout_seconds(30);
+  if (watch->threads() == 0) watch->set_threads(2);
   Default(c->mutable_logging()->mutable_level(), "info");
   Default(c->mutable_logging()->mutable_format(), "text");
 
@@ -122,6 +128,12 @@ absl::Status ValidateServerConfig(const config::v1::ServerConfig& c) {
   REFX_RETURN_IF_ERROR(positive("limits.max_send_message_bytes", l.max_send_message_bytes()));
   REFX_RETURN_IF_ERROR(positive("limits.worker_threads", l.worker_threads()));
   REFX_RETURN_IF_ERROR(positive("limits.max_queued_calls", l.max_queued_calls()));
+  const auto& w = c.watch();
+  REFX_RETURN_IF_ERROR(positive("watch.max_subscribers", w.max_subscribers()));
+  REFX_RETURN_IF_ERROR(positive("watch.ring_events", w.ring_events()));
+  REFX_RETURN_IF_ERROR(positive("watch.batch_events", w.batch_events()));
+  REFX_RETURN_IF_ERROR(positive("watch.stall_timeout_seconds", w.stall_timeout_seconds()));
+  REFX_RETURN_IF_ERROR(positive("watch.threads", w.threads()));
   REFX_RETURN_IF_ERROR(positive("limits.max_connection_age_seconds", l.max_connection_age_seconds()));
   REFX_RETURN_IF_ERROR(positive("tls.refresh_interval_seconds", tls.refresh_interval_seconds()));
   if (c.logging().format() != "text" && c.logging().format() != "json") {

@@ -27,6 +27,10 @@
 #include "server/status_mapping.h"
 #include "server/work_pool.h"
 
+namespace refx::core {
+class WatchHub;
+}  // namespace refx::core
+
 namespace refx::server {
 
 // What every service's handlers share; nothing here is owned.
@@ -36,6 +40,7 @@ struct ServiceContext {
   core::ReferralManager* referrals = nullptr;
   core::Auditor* auditor = nullptr;
   WorkPool* pool = nullptr;
+  core::WatchHub* watch_hub = nullptr;
 };
 
 namespace internal {

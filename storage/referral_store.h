@@ -13,6 +13,7 @@
 #define REFX_STORAGE_REFERRAL_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,31 @@ struct StoredReferral {
   std::string document;                         // serialized refx.v1.Referral
 };
 
+// Something that happened to a referral that its parties may be watching
+// for (WatchReferrals): written in the same transaction as the change, so a
+// change and its event are durable together or not at all.
+struct ReferralEvent {
+  int64_t sequence = 0;  // assigned by the store: 1, 2, 3... in commit order
+  absl::Time time;
+  int32_t kind = 0;  // refx.v1.WatchReferralsResponse.Kind value
+  std::string referral_id;
+  // The agencies that hear about it: the referral's parties when it happened.
+  std::vector<std::string> audience;
+  std::string referral_document;  // serialized refx.v1.Referral as the change left it
+  std::string update_document;    // serialized refx.v1.CaseUpdate, for case-update events
+};
+
+// Events addressed to one agency, oldest first.
+struct EventQuery {
+  std::string agency_id;
+  int64_t after_sequence = 0;
+  int limit = 100;
+};
+
+// Receives committed events in sequence order, once each, from the store's
+// writer: must be quick and must not call back into the store's writes.
+using EventListener = std::function<void(const std::vector<ReferralEvent>& events)>;
+
 // A create with its idempotency key and the audit event that records it
 // (written in the same transaction; on a replay, recorded as the retry).
 struct CreateReferralRequest {
@@ -46,6 +72,8 @@ struct CreateReferralRequest {
   std::string request_fingerprint;  // digest of the submitted payload
   StoredReferral referral;
   AuditRecord audit;
+  // Written with the referral (not on a replay); sequence is assigned.
+  absl::optional<ReferralEvent> event;
 };
 
 // Which audit events to list, oldest first.
@@ -82,6 +110,8 @@ struct UpdateReferralRequest {
   // written; recipients not yet parties become parties.
   StoredReferral referral;
   AuditRecord audit;
+  // Written with the change (not on a replay); sequence is assigned.
+  absl::optional<ReferralEvent> event;
 };
 
 struct UpdateReferralResult {
@@ -147,6 +177,26 @@ class ReferralStore {
   // Appends one audit event (durable on OK). UNAVAILABLE if it cannot be
   // written: the caller must then fail its call and return no data.
   virtual absl::Status RecordAudit(const AuditRecord& record) = 0;
+
+  // As RecordAudit, without blocking the calling thread: `done` runs once,
+  // with the outcome, after the event is durable or has failed (on a thread
+  // of the store's; keep it quick). Watch streams use it so that thousands
+  // of subscribers never each hold a thread while their events commit.
+  virtual void RecordAuditAsync(const AuditRecord& record, std::function<void(absl::Status)> done) {
+    done(RecordAudit(record));
+  }
+
+  // Events addressed to `query.agency_id` after `query.after_sequence`,
+  // oldest first, at most `query.limit`.
+  virtual absl::StatusOr<std::vector<ReferralEvent>> ListEvents(const EventQuery& query) = 0;
+
+  // The sequence of the newest committed event (0 if none).
+  virtual absl::StatusOr<int64_t> LatestEventSequence() = 0;
+
+  // Sets the one listener told about committed events (before any write;
+  // nullptr to clear). Events committed while none is set are only in the
+  // log, which ListEvents reads.
+  virtual void SetEventListener(EventListener listener) = 0;
 
   // Audit events matching `query`, oldest first.
   virtual absl::StatusOr<std::vector<AuditRecord>> ListAuditEvents(const AuditQuery& query) = 0;

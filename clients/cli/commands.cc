@@ -42,6 +42,7 @@ struct CommandLine {
   CLI::App* audit = nullptr;
   CLI::App* audit_list = nullptr;
   CLI::App* audit_verify = nullptr;
+  CLI::App* watch = nullptr;
   // Lifecycle: accept, decline, redirect, start, complete, cancel, reopen.
   std::map<std::string, CLI::App*> lifecycle;
 
@@ -59,6 +60,12 @@ struct CommandLine {
 
   // lifecycle (NAME in `name`, --request-id in `request_id`).
   std::string etag, reason, reason_text, to, outcome, note;
+
+  // watch.
+  int64_t watch_after = -1;
+  bool watch_from_start = false, watch_no_resume = false;
+  int64_t watch_max_events = 0;
+  std::vector<std::string> watch_fields;
 
   // audit list.
   std::string audit_agency, audit_referral, audit_action, audit_after, audit_before;
@@ -432,6 +439,32 @@ void AddAudit(CLI::App* app, CommandLine* f) {
   for (CLI::App* sub : {f->audit, f->audit_list, f->audit_verify}) sub->fallthrough();
 }
 
+void AddWatch(CLI::App* app, CommandLine* f) {
+  CLI::App* w = app->add_subcommand(
+      "watch", "Print events on referrals your agency is a party to as they happen (new work, changes, updates)");
+  f->watch = w;
+  w->add_option("--after", f->watch_after,
+                "Resume after this sequence (the first column of the last line you saw)")
+      ->check(CLI::NonNegativeNumber);
+  w->add_flag("--from-start", f->watch_from_start, "Replay your agency's whole history first");
+  w->add_option("--field", f->watch_fields, "Only this referral field in each event, repeatable")
+      ->allow_extra_args(false);
+  w->add_option("--max-events", f->watch_max_events, "Exit after this many events (0: never)")
+      ->check(CLI::NonNegativeNumber);
+  w->add_flag("--no-resume", f->watch_no_resume,
+              "Exit when the stream ends instead of reconnecting from the last sequence");
+  w->footer(
+      "Starts from now unless --after or --from-start is given. Each line (or, with -o json,\n"
+      "each JSON object on its own line) carries the event's sequence; when the server\n"
+      "restarts or the stream is cut, refx reconnects and continues after the last one, so\n"
+      "nothing is missed or repeated. Notes about reconnecting go to stderr.\n\n"
+      "EXAMPLES\n"
+      "  refx watch\n"
+      "  refx watch --after 1234 -o json | my-case-system-import\n"
+      "  refx watch --from-start --max-events 100 --field state --field recipient_agencies\n");
+  w->fallthrough();
+}
+
 void AddLifecycle(CLI::App* app, CommandLine* f) {
   struct Spec {
     const char* name;
@@ -596,6 +629,7 @@ Commands::Commands(CLI::App* app) : app_(app), flags_(std::make_unique<CommandLi
   AddList(app, f);
   AddAudit(app, f);
   AddLifecycle(app, f);
+  AddWatch(app, f);
   for (CLI::App* sub : {f->whoami, f->create, f->get, f->list}) sub->fallthrough();
 }
 
@@ -651,6 +685,19 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
     audit_request = *std::move(built);
   }
 
+  refx::v1::WatchReferralsRequest watch_request;
+  if (f.watch->parsed()) {
+    if (f.watch_after >= 0 && f.watch_from_start) {
+      return Fail(absl::InvalidArgumentError("--after and --from-start cannot be combined"), format, true);
+    }
+    if (f.watch_after >= 0) {
+      watch_request.set_after_sequence(f.watch_after);
+    } else if (!f.watch_from_start) {
+      watch_request.set_start_at_head(true);
+    }
+    for (const auto& field : f.watch_fields) watch_request.mutable_read_mask()->add_paths(field);
+  }
+
   auto options = refx::client::ResolveConnectionOptions(flags, env, home);
   if (!options.ok()) return Fail(options.status(), format, /*local=*/true);
   auto client = ReferralClient::Connect(*options);
@@ -692,6 +739,29 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
     auto changed = RunLifecycle(*client, sub, f, name, etag, request_id);
     if (!changed.ok()) return Fail(changed.status(), format, false, request_id);
     std::cout << (format == OutputFormat::kJson ? RenderJson(*changed) : RenderKeyValues(*changed));
+    return kExitOk;
+  }
+
+  if (f.watch->parsed()) {
+    int64_t events = 0;
+    auto print = [&](const refx::v1::WatchReferralsResponse& message) {
+      if (message.kind() == refx::v1::WatchReferralsResponse::SUBSCRIBED) {
+        std::cerr << "watching from sequence " << message.sequence() << "\n";
+        return true;
+      }
+      std::cout << (format == OutputFormat::kJson ? RenderJsonLine(message) : RenderWatchEvent(message))
+                << std::flush;
+      return f.watch_max_events == 0 || ++events < f.watch_max_events;
+    };
+    absl::Status ended =
+        f.watch_no_resume
+            ? client->Watch(watch_request, print)
+            : client->WatchWithResume(watch_request, print, nullptr,
+                                      [](const absl::Status& why, int64_t resume_after) {
+                                        std::cerr << "stream ended (" << absl::StatusCodeToString(why.code())
+                                                  << "); reconnecting after sequence " << resume_after << "\n";
+                                      });
+    if (!ended.ok()) return Fail(ended, format, false);
     return kExitOk;
   }
 

@@ -298,6 +298,29 @@ std::string RenderJson(const google::protobuf::Message& message) {
   return out;
 }
 
+std::string RenderJsonLine(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = false;
+  if (!google::protobuf::util::MessageToJsonString(message, &out, options).ok()) return "{}\n";
+  return out + "\n";
+}
+
+std::string RenderWatchEvent(const refx::v1::WatchReferralsResponse& event) {
+  const refx::v1::Referral& r = event.referral();
+  std::string recipients;
+  for (const auto& a : r.recipient_agencies()) {
+    absl::StrAppend(&recipients, recipients.empty() ? "" : ",", absl::StripPrefix(a, "agencies/"));
+  }
+  return absl::StrCat(event.sequence(), "  ", FormatTimestamp(event.event_time()), "  ",
+                      EnumLabel(refx::v1::WatchReferralsResponse::Kind_descriptor(), event.kind()), "  ",
+                      Sanitize(r.name()), "  ",
+                      r.state() == refx::v1::Referral::STATE_UNSPECIFIED
+                          ? std::string("-")
+                          : EnumLabel(refx::v1::Referral::State_descriptor(), r.state()),
+                      "  ", Sanitize(std::string(absl::StripPrefix(r.sender_agency(), "agencies/"))), " -> ",
+                      Sanitize(recipients), "\n");
+}
 
 std::string FormatError(const absl::Status& status, OutputFormat format,
                         const std::string& request_id) {

@@ -85,6 +85,13 @@ std::string RenderKeyValues(const google::protobuf::Message& message);
 // trailing newline.
 std::string RenderJson(const google::protobuf::Message& message);
 
+// `message` as one line of JSON (JSON Lines, for streams).
+std::string RenderJsonLine(const google::protobuf::Message& message);
+
+// One watch event as one line: sequence, time, kind, referral, state,
+// sender -> recipients.
+std::string RenderWatchEvent(const refx::v1::WatchReferralsResponse& event);
+
 // What to print on stderr for a failed command. Text format:
 //   refx: INVALID_ARGUMENT: <message>
 //     field referral.area: <description>      (one per field violation)

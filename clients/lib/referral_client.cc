@@ -1,5 +1,6 @@
 #include "clients/lib/referral_client.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -98,10 +99,106 @@ ReferralClient::ReferralClient(
 
 void ReferralClient::Prepare(grpc::ClientContext* context) const {
   context->set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
+  PrepareMetadata(context);
+}
+
+void ReferralClient::PrepareMetadata(grpc::ClientContext* context) const {
   if (!options_.acting_user.empty()) {
     context->AddMetadata(kActingUserMetadataKey, options_.acting_user);
   }
   if (!options_.purpose.empty()) context->AddMetadata(kPurposeMetadataKey, options_.purpose);
+}
+
+void WatchCancellation::Cancel() {
+  absl::MutexLock lock(&mu_);
+  cancelled_ = true;
+  if (context_ != nullptr) context_->TryCancel();
+}
+
+bool WatchCancellation::cancelled() const {
+  absl::MutexLock lock(&mu_);
+  return cancelled_;
+}
+
+bool WatchCancellation::Attach(grpc::ClientContext* context) {
+  absl::MutexLock lock(&mu_);
+  if (cancelled_) return false;
+  context_ = context;
+  return true;
+}
+
+void WatchCancellation::Detach() {
+  absl::MutexLock lock(&mu_);
+  context_ = nullptr;
+}
+
+bool IsResumableWatchEnd(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:        // shutdown, slow subscriber, connection lost
+    case absl::StatusCode::kResourceExhausted:  // server busy or at its stream limit
+    case absl::StatusCode::kCancelled:          // cut by the server (a stalled stream)
+    case absl::StatusCode::kInternal:           // transport errors (e.g. RST_STREAM)
+    case absl::StatusCode::kAborted:
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::Status ReferralClient::Watch(const refx::v1::WatchReferralsRequest& request,
+                                   const std::function<bool(const refx::v1::WatchReferralsResponse&)>& on_message,
+                                   WatchCancellation* cancellation) {
+  grpc::ClientContext context;
+  PrepareMetadata(&context);
+  if (cancellation != nullptr && !cancellation->Attach(&context)) {
+    return absl::CancelledError("watch cancelled");
+  }
+  auto reader = stub_->WatchReferrals(&context, request);
+  refx::v1::WatchReferralsResponse message;
+  bool stopped = false;
+  while (reader->Read(&message)) {
+    if (!on_message(message)) {
+      stopped = true;
+      context.TryCancel();
+      break;
+    }
+  }
+  if (stopped) {
+    while (reader->Read(&message)) {
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (cancellation != nullptr) cancellation->Detach();
+  if (stopped) return absl::OkStatus();
+  if (cancellation != nullptr && cancellation->cancelled()) return absl::CancelledError("watch cancelled");
+  return Finish(status);
+}
+
+absl::Status ReferralClient::WatchWithResume(
+    refx::v1::WatchReferralsRequest request,
+    const std::function<bool(const refx::v1::WatchReferralsResponse&)>& on_message, WatchCancellation* cancellation,
+    const std::function<void(const absl::Status&, int64_t resume_after)>& on_reconnect, absl::Duration backoff) {
+  const absl::Duration initial_backoff = backoff;
+  while (true) {
+    bool progressed = false;
+    absl::Status ended = Watch(
+        request,
+        [&](const refx::v1::WatchReferralsResponse& message) {
+          // Resume after whatever arrived last: SUBSCRIBED fixes the start
+          // of a from-now stream, each event moves it on.
+          request.set_after_sequence(message.sequence());
+          request.set_start_at_head(false);
+          if (message.kind() != refx::v1::WatchReferralsResponse::SUBSCRIBED) progressed = true;
+          return on_message(message);
+        },
+        cancellation);
+    if (ended.ok() || !IsResumableWatchEnd(ended)) return ended;
+    if (cancellation != nullptr && cancellation->cancelled()) return ended;
+    if (on_reconnect) on_reconnect(ended, request.after_sequence());
+    if (progressed) backoff = initial_backoff;
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(10));
+  }
 }
 
 absl::Status ReferralClient::Finish(const grpc::Status& status) const {

@@ -12,11 +12,15 @@
 #ifndef REFX_CLIENTS_LIB_REFERRAL_CLIENT_H_
 #define REFX_CLIENTS_LIB_REFERRAL_CLIENT_H_
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "clients/lib/connection_options.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/security/credentials.h"
@@ -41,6 +45,27 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 // option (and where it was set, when known).
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
     const ConnectionOptions& options);
+
+// Lets another thread end a ReferralClient::Watch: the stream in progress
+// ends (Watch returns CANCELLED) and no later one starts.
+class WatchCancellation {
+ public:
+  void Cancel();
+  bool cancelled() const;
+
+ private:
+  friend class ReferralClient;
+  // Registers the stream's context; false if already cancelled.
+  bool Attach(grpc::ClientContext* context);
+  void Detach();
+  mutable absl::Mutex mu_;
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Whether a watch that ended with `status` should reconnect from its last
+// sequence (server shutdown, a slow-subscriber close, a dropped connection).
+bool IsResumableWatchEnd(const absl::Status& status);
 
 class ReferralClient {
  public:
@@ -95,6 +120,24 @@ class ReferralClient {
   absl::StatusOr<refx::v1::Referral> CancelReferral(const refx::v1::CancelReferralRequest& request);
   absl::StatusOr<refx::v1::Referral> ReopenReferral(const refx::v1::ReopenReferralRequest& request);
 
+  // Streams events (WatchReferrals) to `on_message` until it returns false
+  // (then OK), the stream ends (its status), or `cancellation` is used. One
+  // stream, no reconnection: see WatchWithResume. No deadline applies.
+  absl::Status Watch(const refx::v1::WatchReferralsRequest& request,
+                     const std::function<bool(const refx::v1::WatchReferralsResponse&)>& on_message,
+                     WatchCancellation* cancellation = nullptr);
+
+  // As Watch, reconnecting after a resumable end (IsResumableWatchEnd) from
+  // the last sequence received, so no event is lost or repeated; waits
+  // `backoff` (doubling to 10 s, reset by a received event) between tries.
+  // `on_reconnect` (optional) hears each resumable end first. Returns the
+  // first non-resumable end, or OK when `on_message` returns false.
+  absl::Status WatchWithResume(refx::v1::WatchReferralsRequest request,
+                               const std::function<bool(const refx::v1::WatchReferralsResponse&)>& on_message,
+                               WatchCancellation* cancellation = nullptr,
+                               const std::function<void(const absl::Status&, int64_t resume_after)>& on_reconnect = {},
+                               absl::Duration backoff = absl::Milliseconds(200));
+
   // How the server sees this client: agency, role, certificate serial and
   // expiry. The first thing to run after installing a certificate.
   absl::StatusOr<refx::v1::WhoAmIResponse> WhoAmI();
@@ -110,6 +153,8 @@ class ReferralClient {
  private:
   // Sets the deadline and acting-user metadata on a fresh context.
   void Prepare(grpc::ClientContext* context) const;
+  // The metadata only (streams have no deadline).
+  void PrepareMetadata(grpc::ClientContext* context) const;
   // FromGrpcStatus plus connection-failure diagnosis.
   absl::Status Finish(const grpc::Status& status) const;
 

@@ -89,6 +89,26 @@ CREATE TABLE update_requests (
   PRIMARY KEY (agency_id, request_id)
 ) STRICT, WITHOUT ROWID;
 )sql"},
+      {5, "referral_events", R"sql(
+-- What happened to referrals, in commit order, for WatchReferrals: written
+-- in the transaction of the change itself, so a subscriber resuming from a
+-- sequence number misses nothing and sees nothing twice.
+CREATE TABLE referral_events (
+  sequence           INTEGER NOT NULL PRIMARY KEY,
+  time_us            INTEGER NOT NULL,
+  kind               INTEGER NOT NULL,
+  referral_id        TEXT    NOT NULL REFERENCES referrals(id),
+  referral_document  BLOB    NOT NULL,
+  update_document    BLOB    NOT NULL
+) STRICT;
+
+-- Who hears about each event: the referral's parties when it happened.
+CREATE TABLE referral_event_audience (
+  agency_id  TEXT    NOT NULL,
+  sequence   INTEGER NOT NULL REFERENCES referral_events(sequence),
+  PRIMARY KEY (agency_id, sequence)
+) STRICT, WITHOUT ROWID;
+)sql"},
   };
   return kMigrations;
 }
@@ -202,6 +222,22 @@ const char kUpdateReferral[] =
 const char kInsertPartyIfAbsent[] =
     "INSERT OR IGNORE INTO referral_parties (agency_id, referral_id, party_role, create_time_us) "
     "VALUES (:agency_id, :referral_id, 'recipient', :create_time_us)";
+
+const char kInsertEvent[] =
+    "INSERT INTO referral_events (sequence, time_us, kind, referral_id, referral_document, update_document) "
+    "VALUES (:sequence, :time_us, :kind, :referral_id, :referral_document, :update_document)";
+
+const char kInsertEventAudience[] =
+    "INSERT OR IGNORE INTO referral_event_audience (agency_id, sequence) VALUES (:agency_id, :sequence)";
+
+const char kSelectLatestEvent[] = "SELECT COALESCE(MAX(sequence), 0) FROM referral_events";
+
+const char kListEvents[] = R"sql(
+SELECT e.sequence, e.time_us, e.kind, e.referral_id, e.referral_document, e.update_document
+FROM referral_event_audience a JOIN referral_events e ON e.sequence = a.sequence
+WHERE a.agency_id = :agency_id AND a.sequence > :after
+ORDER BY a.sequence
+LIMIT :limit)sql";
 
 }  // namespace sql
 }  // namespace refx::storage::sqlite

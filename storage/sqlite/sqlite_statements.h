@@ -38,6 +38,10 @@ extern const char kInsertUpdateRequest[];
 extern const char kSelectReferralEtag[];
 extern const char kUpdateReferral[];
 extern const char kInsertPartyIfAbsent[];
+extern const char kInsertEvent[];
+extern const char kInsertEventAudience[];
+extern const char kSelectLatestEvent[];
+extern const char kListEvents[];
 }  // namespace sql
 
 }  // namespace refx::storage::sqlite

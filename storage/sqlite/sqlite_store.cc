@@ -240,6 +240,7 @@ absl::Status SqliteStore::Open() {
       audit_hash_ = head->Text(1);
     }
   }
+  REFX_RETURN_IF_ERROR(ReloadEventSequence(writer_conn_.get()));
   {
     absl::MutexLock lock(&readers_mu_);
     for (int i = 0; i < options_.read_connections; ++i) {
@@ -299,6 +300,29 @@ absl::Status SqliteStore::Submit(std::function<absl::Status(Connection*)> apply)
   return write.result;
 }
 
+void SqliteStore::SubmitAsync(std::function<absl::Status(Connection*)> apply,
+                              std::function<void(absl::Status)> done) {
+  auto* write = new Write;
+  write->apply = std::move(apply);
+  write->on_done = std::move(done);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      queue_.push_back(write);
+      return;
+    }
+  }
+  write->on_done(absl::UnavailableError("storage is shutting down"));
+  delete write;
+}
+
+absl::Status SqliteStore::ReloadEventSequence(Connection* conn) {
+  REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectLatestEvent));
+  REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  event_sequence_ = row ? stmt->Int(0) : 0;
+  return absl::OkStatus();
+}
+
 void SqliteStore::WriterLoop() {
   Connection* conn = writer_conn_.get();
   while (true) {
@@ -324,6 +348,8 @@ void SqliteStore::WriterLoop() {
         // chain position included.
         const int64_t sequence_before = audit_sequence_;
         const std::string hash_before = audit_hash_;
+        const int64_t event_sequence_before = event_sequence_;
+        const size_t events_before = batch_events_.size();
         w->result = RunPrepared(conn, "SAVEPOINT write");
         if (w->result.ok()) w->result = w->apply(conn);
         if (w->result.ok()) {
@@ -333,6 +359,8 @@ void SqliteStore::WriterLoop() {
           RunPrepared(conn, "RELEASE write").IgnoreError();
           audit_sequence_ = sequence_before;
           audit_hash_ = hash_before;
+          event_sequence_ = event_sequence_before;
+          batch_events_.resize(events_before);
         }
       }
       txn_status = txn->Commit();
@@ -350,19 +378,104 @@ void SqliteStore::WriterLoop() {
           audit_hash_ = (*head)->Text(1);
         }
       }
+      batch_events_.clear();
+      if (!ReloadEventSequence(conn).ok()) event_sequence_ = 0;
     }
     if (!txn_status.ok()) {
       log::Error("storage_commit_failed", {{"code", absl::StatusCodeToString(txn_status.code())},
                                            {"writes", absl::StrCat(batch.size())}});
     }
-    absl::MutexLock lock(&mu_);
-    if (txn_status.ok()) ++commits_;
-    for (Write* w : batch) {
-      // Nothing in a batch is acknowledged unless the COMMIT itself succeeded.
-      if (!txn_status.ok()) w->result = absl::UnavailableError("storage commit failed; nothing was written");
-      w->done = true;
+    // Watchers hear of committed events before any writer is answered, so
+    // a change acknowledged to its maker is already on its way to them.
+    if (!batch_events_.empty()) {
+      absl::MutexLock lock(&listener_mu_);
+      if (listener_) listener_(batch_events_);
+      batch_events_.clear();
+    }
+    std::vector<Write*> detached;
+    {
+      absl::MutexLock lock(&mu_);
+      if (txn_status.ok()) ++commits_;
+      for (Write* w : batch) {
+        // Nothing in a batch is acknowledged unless the COMMIT itself succeeded.
+        if (!txn_status.ok()) w->result = absl::UnavailableError("storage commit failed; nothing was written");
+        if (w->on_done) {
+          detached.push_back(w);
+        } else {
+          w->done = true;  // the waiting caller owns `w`: not touched after this
+        }
+      }
+    }
+    for (Write* w : detached) {
+      w->on_done(w->result);
+      delete w;
     }
   }
+}
+
+void SqliteStore::SetEventListener(EventListener listener) {
+  absl::MutexLock lock(&listener_mu_);
+  listener_ = std::move(listener);
+}
+
+absl::Status SqliteStore::AppendEvent(Connection* conn, ReferralEvent event) {
+  event.sequence = event_sequence_ + 1;
+  {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertEvent));
+    stmt->Bind(":sequence", event.sequence)
+        .Bind(":time_us", absl::ToUnixMicros(event.time))
+        .Bind(":kind", int64_t{event.kind})
+        .Bind(":referral_id", event.referral_id)
+        .BindBlob(":referral_document", event.referral_document)
+        .BindBlob(":update_document", event.update_document);
+    REFX_RETURN_IF_ERROR(stmt->Run());
+  }
+  for (const std::string& agency : event.audience) {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertEventAudience));
+    stmt->Bind(":agency_id", agency).Bind(":sequence", event.sequence);
+    REFX_RETURN_IF_ERROR(stmt->Run());
+  }
+  event_sequence_ = event.sequence;
+  batch_events_.push_back(std::move(event));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ReferralEvent>> SqliteStore::ListEvents(const EventQuery& query) {
+  auto conn = AcquireReader();
+  auto run = [&]() -> absl::StatusOr<std::vector<ReferralEvent>> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kListEvents));
+    stmt->Bind(":agency_id", query.agency_id).Bind(":after", query.after_sequence).Bind(":limit", int64_t{query.limit});
+    std::vector<ReferralEvent> out;
+    while (true) {
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      ReferralEvent e;
+      e.sequence = stmt->Int(0);
+      e.time = absl::FromUnixMicros(stmt->Int(1));
+      e.kind = static_cast<int32_t>(stmt->Int(2));
+      e.referral_id = stmt->Text(3);
+      e.referral_document = stmt->Text(4);
+      e.update_document = stmt->Text(5);
+      e.audience = {query.agency_id};
+      out.push_back(std::move(e));
+    }
+    return out;
+  };
+  auto result = run();
+  ReleaseReader(std::move(conn));
+  return result;
+}
+
+absl::StatusOr<int64_t> SqliteStore::LatestEventSequence() {
+  auto conn = AcquireReader();
+  auto run = [&]() -> absl::StatusOr<int64_t> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectLatestEvent));
+    REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    return row ? stmt->Int(0) : int64_t{0};
+  };
+  auto result = run();
+  ReleaseReader(std::move(conn));
+  return result;
 }
 
 int64_t SqliteStore::commits() const {
@@ -402,6 +515,10 @@ absl::Status SqliteStore::AppendAudit(Connection* conn, AuditRecord record) {
 
 absl::Status SqliteStore::RecordAudit(const AuditRecord& record) {
   return Submit([&](Connection* conn) { return AppendAudit(conn, record); });
+}
+
+void SqliteStore::RecordAuditAsync(const AuditRecord& record, std::function<void(absl::Status)> done) {
+  SubmitAsync([this, record](Connection* conn) { return AppendAudit(conn, record); }, std::move(done));
 }
 
 absl::StatusOr<std::vector<AuditRecord>> SqliteStore::ListAuditEvents(const AuditQuery& query) {
@@ -482,6 +599,10 @@ absl::StatusOr<CreateReferralResult> SqliteStore::CreateReferral(const CreateRef
         .Bind(":referral_id", request.referral.id);
     absl::Status recorded = stmt->Run();
     if (!recorded.ok()) return internal(recorded);
+    if (request.event.has_value()) {
+      absl::Status logged = AppendEvent(conn, *request.event);
+      if (!logged.ok()) return internal(logged);
+    }
     result.referral = request.referral;
     result.replayed = false;
     AuditRecord audit = request.audit;
@@ -639,6 +760,10 @@ absl::StatusOr<UpdateReferralResult> SqliteStore::UpdateReferral(const UpdateRef
           .BindBlob(":document", r.document);
       absl::Status recorded = stmt->Run();
       if (!recorded.ok()) return internal(recorded);
+    }
+    if (request.event.has_value()) {
+      absl::Status logged = AppendEvent(conn, *request.event);
+      if (!logged.ok()) return internal(logged);
     }
     result.referral = r;
     AuditRecord audit = request.audit;

@@ -46,6 +46,10 @@ class SqliteStore final : public ReferralStore {
   absl::StatusOr<StoredReferral> GetReferral(absl::string_view id) override;
   absl::StatusOr<std::vector<StoredReferral>> ListReferrals(const ListReferralsQuery& query) override;
   absl::Status RecordAudit(const AuditRecord& record) override;
+  void RecordAuditAsync(const AuditRecord& record, std::function<void(absl::Status)> done) override;
+  absl::StatusOr<std::vector<ReferralEvent>> ListEvents(const EventQuery& query) override;
+  absl::StatusOr<int64_t> LatestEventSequence() override;
+  void SetEventListener(EventListener listener) override;
   absl::StatusOr<std::vector<AuditRecord>> ListAuditEvents(const AuditQuery& query) override;
   absl::StatusOr<AuditChainReport> VerifyAuditChain() override;
   absl::Status CheckHealth() override;
@@ -61,6 +65,9 @@ class SqliteStore final : public ReferralStore {
     std::function<absl::Status(Connection*)> apply;
     absl::Status result;
     bool done = false;
+    // Set for writes nobody waits on: called with the result, then the
+    // Write is deleted by the writer.
+    std::function<void(absl::Status)> on_done;
   };
 
   explicit SqliteStore(const Options& options) : options_(options) {}
@@ -68,10 +75,17 @@ class SqliteStore final : public ReferralStore {
   absl::Status Migrate(Connection* conn);
   // Queues `apply` and waits until the transaction holding it committed.
   absl::Status Submit(std::function<absl::Status(Connection*)> apply);
+  // Queues `apply`; `done` gets the result after the commit (or failure).
+  void SubmitAsync(std::function<absl::Status(Connection*)> apply, std::function<void(absl::Status)> done);
   void WriterLoop();
   // Appends `record` to the audit chain inside the writer's transaction
   // (writer thread only).
   absl::Status AppendAudit(Connection* conn, AuditRecord record);
+  // Appends `event` to the event log inside the writer's transaction
+  // (writer thread only); it is announced once the transaction commits.
+  absl::Status AppendEvent(Connection* conn, ReferralEvent event);
+  // The newest event's sequence as committed (writer thread).
+  absl::Status ReloadEventSequence(Connection* conn);
 
   std::unique_ptr<Connection> AcquireReader();
   void ReleaseReader(std::unique_ptr<Connection> conn);
@@ -83,7 +97,14 @@ class SqliteStore final : public ReferralStore {
   // far); touched only by Open() and the writer thread.
   int64_t audit_sequence_ = 0;
   std::string audit_hash_;
+  // The event log's head and the events of the batch being written; writer
+  // thread (and Open) only.
+  int64_t event_sequence_ = 0;
+  std::vector<ReferralEvent> batch_events_;
   std::thread writer_thread_;
+
+  absl::Mutex listener_mu_;
+  EventListener listener_ ABSL_GUARDED_BY(listener_mu_);
 
   mutable absl::Mutex mu_;
   std::deque<Write*> queue_ ABSL_GUARDED_BY(mu_);

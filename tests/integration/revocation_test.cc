@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "auth/pki/certificate_authority.h"
 #include "auth/pki/revocation_list.h"
@@ -267,6 +268,36 @@ TEST_F(RevocationTest, MissingCorruptForgedOrExpiredListFailsClosedAndAValidOneR
     ASSERT_TRUE(PublishList({}).ok());
     EXPECT_TRUE(WaitUntil([&] { return WhoAmI(good).ok(); })) << "service not restored after " << b.name;
   }
+}
+
+TEST_F(RevocationTest, AnOpenWatchStreamOfARevokedCertificateIsClosed) {
+  const TestPki::ClientCert cert = Fresh(kCityCouncil);
+  client::ConnectionOptions options;
+  options.server = server_->address();
+  options.acting_user = "watching-system";
+  client::ReferralClient client(server_->Channel(cert), options);
+  v1::WatchReferralsRequest request;
+  request.set_start_at_head(true);
+  absl::Notification subscribed, ended;
+  client::WatchCancellation cancel;
+  absl::Status status;
+  std::thread watcher([&] {
+    status = client.Watch(request, [&](const v1::WatchReferralsResponse& m) {
+      if (m.kind() == v1::WatchReferralsResponse::SUBSCRIBED) subscribed.Notify();
+      return true;
+    }, &cancel);
+    ended.Notify();
+  });
+  ASSERT_TRUE(subscribed.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  const absl::Time revoked = absl::Now();
+  ASSERT_TRUE(PublishList({SerialOf(cert.cert_chain_pem)}).ok());
+  const bool closed = ended.WaitForNotificationWithTimeout(kRevocationDeadline + absl::Seconds(2));
+  if (!closed) cancel.Cancel();
+  watcher.join();
+  ASSERT_TRUE(closed) << "the stream of a revoked certificate stayed open";
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnauthenticated) << status;
+  std::printf("watch stream closed %lld ms after revocation\n",
+              static_cast<long long>(absl::ToInt64Milliseconds(absl::Now() - revoked)));
 }
 
 TEST_F(RevocationTest, CallsInALoopStopWithinFiveSecondsPlusConnectionAge) {

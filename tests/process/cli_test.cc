@@ -4,6 +4,7 @@
 // failures a user meets (not found, invalid, expired certificate, wrong CA).
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -533,6 +534,41 @@ TEST_F(CliTest, LifecycleFromAcceptToCompleteAsTwoAgencies) {
   CommandResult help = RefxBare({"redirect", "--help"});
   EXPECT_THAT(help.out, HasSubstr("EXAMPLES")) << help.Describe();
   EXPECT_THAT(help.out, HasSubstr("--to")) << help.Describe();
+}
+
+TEST_F(CliTest, WatchPrintsNewWorkLiveAndResumesAfterASequence) {
+  // Live: a caseworker's `refx watch` sees a referral created after it started.
+  CommandResult live;
+  std::thread watcher([&] { live = Refx(kCityCouncil, {"watch", "--max-events", "1", "-o", "json"}); });
+  // Wait until the stream is open (the server counts it), then create.
+  for (int i = 0; i < 200 && server_->server()->watch_subscribers() == 0; ++i) absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_EQ(server_->server()->watch_subscribers(), 1u);
+  auto created = server_->Client(kPolice).CreateReferral(ValidReferral(kCityCouncil), "cli-watch-1");
+  ASSERT_TRUE(created.ok()) << created.status();
+  watcher.join();
+  ASSERT_EQ(live.exit_code, kExitOk) << live.Describe();
+  v1::WatchReferralsResponse event;
+  ASSERT_TRUE(ParseJson(live.out, &event).ok()) << live.Describe();
+  EXPECT_EQ(event.kind(), v1::WatchReferralsResponse::REFERRAL_CREATED);
+  EXPECT_EQ(event.referral().name(), created->name());
+  EXPECT_THAT(live.err, HasSubstr("watching from sequence")) << live.Describe();
+
+  // Resume: after that sequence, only what came later, as table lines.
+  auto second = server_->Client(kPolice).CreateReferral(ValidReferral(kCityCouncil), "cli-watch-2");
+  ASSERT_TRUE(second.ok());
+  CommandResult resumed =
+      Refx(kCityCouncil, {"watch", "--after", absl::StrCat(event.sequence()), "--max-events", "1"});
+  ASSERT_EQ(resumed.exit_code, kExitOk) << resumed.Describe();
+  EXPECT_THAT(resumed.out, HasSubstr(second->name())) << resumed.Describe();
+  EXPECT_THAT(resumed.out, Not(HasSubstr(created->name()))) << resumed.Describe();
+  EXPECT_THAT(resumed.out, HasSubstr("referral-created")) << resumed.Describe();
+
+  // Refusals: conflicting flags are a usage error; a role that may not read is refused.
+  CommandResult both = Refx(kCityCouncil, {"watch", "--after", "1", "--from-start"});
+  EXPECT_EQ(both.exit_code, kExitUsage) << both.Describe();
+  CommandResult help = RefxBare({"watch", "--help"});
+  EXPECT_THAT(help.out, HasSubstr("EXAMPLES")) << help.Describe();
+  EXPECT_THAT(help.out, HasSubstr("--after")) << help.Describe();
 }
 
 }  // namespace

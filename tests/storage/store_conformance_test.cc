@@ -3,7 +3,9 @@
 // when its backend lands.
 #include <sqlite3.h>
 
+#include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -148,6 +150,112 @@ TEST_P(StoreConformanceTest, UpdateComparesTheEtagAndReplaysByRequestId) {
   EXPECT_FALSE(store_->FindUpdate("county", "a")->has_value());  // per agency
   EXPECT_EQ(store_->UpdateReferral(Update(Referral("nope", "police", {}, t), "city", "n", "e", "f")).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+ReferralEvent Event(const StoredReferral& r, int32_t kind) {
+  ReferralEvent e;
+  e.time = r.update_time;
+  e.kind = kind;
+  e.referral_id = r.id;
+  e.audience = {r.sender_agency};
+  for (const auto& a : r.recipient_agencies) e.audience.push_back(a);
+  e.referral_document = r.document;
+  return e;
+}
+
+TEST_P(StoreConformanceTest, EventsAreWrittenWithTheirChangeNumberedInCommitOrderAndAnnounced) {
+  std::vector<int64_t> announced;
+  std::mutex mu;
+  store_->SetEventListener([&](const std::vector<ReferralEvent>& events) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& e : events) announced.push_back(e.sequence);
+  });
+  const absl::Time t = absl::FromUnixMicros(1790000000000000);
+  const StoredReferral a = Referral("e1", "police", {"city"}, t);
+  auto create = Request(a, "c1");
+  create.event = Event(a, 2);
+  ASSERT_TRUE(store_->CreateReferral(create).ok());
+  // A replay writes no second event.
+  ASSERT_TRUE(store_->CreateReferral(create)->replayed);
+  auto update = Update(a, "city", "u1", "e-e1", "e2");
+  update.referral.recipient_agencies.push_back("blaby");
+  update.event = Event(update.referral, 3);
+  ASSERT_TRUE(store_->UpdateReferral(update).ok());
+  ASSERT_TRUE(store_->UpdateReferral(update)->replayed);
+  // A refused change (stale etag) writes no event either.
+  auto stale = Update(a, "city", "u2", "e-e1", "e3");
+  stale.event = Event(stale.referral, 3);
+  EXPECT_EQ(store_->UpdateReferral(stale).status().code(), absl::StatusCode::kAborted);
+
+  EXPECT_EQ(*store_->LatestEventSequence(), 2);
+  auto city = store_->ListEvents(EventQuery{"city", 0, 10});
+  ASSERT_TRUE(city.ok()) << city.status();
+  ASSERT_EQ(city->size(), 2u);
+  EXPECT_EQ((*city)[0].sequence, 1);
+  EXPECT_EQ((*city)[0].kind, 2);
+  EXPECT_EQ((*city)[0].referral_document, "doc-e1");
+  EXPECT_EQ((*city)[1].sequence, 2);
+  EXPECT_EQ((*city)[1].referral_document, "doc-e2");
+  // Audience is the parties when it happened: blaby hears only of the change that made it one.
+  auto blaby = store_->ListEvents(EventQuery{"blaby", 0, 10});
+  ASSERT_EQ(blaby->size(), 1u);
+  EXPECT_EQ((*blaby)[0].sequence, 2);
+  EXPECT_TRUE(store_->ListEvents(EventQuery{"county", 0, 10})->empty());
+  EXPECT_EQ(store_->ListEvents(EventQuery{"city", 1, 10})->size(), 1u);  // resumes strictly after
+  EXPECT_EQ(store_->ListEvents(EventQuery{"city", 0, 1})->size(), 1u);   // limit
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(announced, (std::vector<int64_t>{1, 2}));
+}
+
+TEST_P(StoreConformanceTest, ConcurrentWritersGetGaplessSequencesAnnouncedInOrder) {
+  std::vector<int64_t> announced;
+  std::mutex mu;
+  store_->SetEventListener([&](const std::vector<ReferralEvent>& events) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& e : events) announced.push_back(e.sequence);
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        const std::string id = absl::StrCat("g", t, "-", i);
+        auto req = Request(Referral(id, "police", {"city"}, absl::Now()), id);
+        req.event = Event(req.referral, 2);
+        EXPECT_TRUE(store_->CreateReferral(req).ok());
+        // A conflicting key in the same batch fails alone and takes no sequence.
+        auto bad = Request(Referral(id + "x", "police", {"city"}, absl::Now()), id, "other");
+        bad.event = Event(bad.referral, 2);
+        EXPECT_FALSE(store_->CreateReferral(bad).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(announced.size(), 200u);
+  for (size_t i = 0; i < announced.size(); ++i) EXPECT_EQ(announced[i], static_cast<int64_t>(i + 1));
+  auto all = store_->ListEvents(EventQuery{"city", 0, 1000});
+  ASSERT_EQ(all->size(), 200u);
+  EXPECT_EQ(all->back().sequence, 200);
+}
+
+TEST_P(StoreConformanceTest, AsyncAuditCompletesOnceDurable) {
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 50; ++i) {
+    AuditRecord record;
+    record.action = "DISCLOSURE";
+    record.method = "refx.v1.ReferralService.WatchReferrals";
+    store_->RecordAuditAsync(record, [&](absl::Status s) {
+      if (s.ok()) ok.fetch_add(1);
+    });
+  }
+  for (int i = 0; i < 500 && ok.load() < 50; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(ok.load(), 50);
+  AuditQuery query;
+  query.limit = 100;
+  auto events = store_->ListAuditEvents(query);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 50u);
+  EXPECT_TRUE(store_->VerifyAuditChain()->intact);
 }
 
 TEST_P(StoreConformanceTest, ListIsPerPartyNewestFirstWithKeysetCursor) {

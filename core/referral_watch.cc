@@ -1,0 +1,389 @@
+#include "core/referral_watch.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status_details.h"
+#include "common/status_macros.h"
+#include "core/method_permissions.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace refx::core {
+
+// ---------------------------------------------------------------- session
+
+WatchSession::WatchSession(WatchHub* hub, Caller identity, WatchParams params, WatchSink* sink, int64_t cursor)
+    : hub_(hub), identity_(std::move(identity)), params_(std::move(params)), cursor_(cursor), delivered_(cursor),
+      sink_(sink) {}
+
+int64_t WatchSession::delivered_sequence() const {
+  absl::MutexLock lock(&mu_);
+  return delivered_;
+}
+
+void WatchSession::Wake() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    wake_pending_ = true;
+    if (pumping_ || in_flight_) return;  // the running pump or the next OnSent picks it up
+    pumping_ = true;
+  }
+  ScheduleOrRetry();
+}
+
+void WatchSession::ScheduleOrRetry() {
+  auto self = shared_from_this();
+  if (hub_->options_.schedule([self] { self->Pump(); })) return;
+  absl::MutexLock lock(&mu_);
+  pumping_ = false;
+  retry_ = true;  // the pool is full: the hub's next Tick tries again
+}
+
+void WatchSession::Pump() {
+  const WatchHub::Options& options = hub_->options_;
+  while (true) {
+    int64_t after;
+    {
+      absl::MutexLock lock(&mu_);
+      if (closed_) {
+        pumping_ = false;
+        return;
+      }
+      wake_pending_ = false;
+      after = cursor_;
+    }
+    auto fetched = hub_->Fetch(identity_.agency_id, after, options.batch_limit);
+    if (!fetched.ok()) {
+      log::Error("watch_fetch_failed", {{"agency", identity_.agency_id},
+                                        {"code", absl::StatusCodeToString(fetched.status().code())}});
+      CloseResumable("the event log cannot be read now");
+      return;
+    }
+    // The agreement in force now decides, batch by batch: a reload that
+    // withdraws the role's read permission ends the stream.
+    auto admitted = AdmitCall(identity_, kWatchMethod, options.agreements->Current(), params_.purpose);
+    if (!admitted.ok()) {
+      Close(admitted.status());
+      return;
+    }
+    std::vector<v1::WatchReferralsResponse> messages;
+    std::vector<std::string> referral_ids;
+    DataClassSet disclosed;
+    bool all_own = true;
+    for (const auto& event : fetched->events) {
+      auto rendered = options.manager->RenderEvent(*admitted, *event, params_.read_mask);
+      if (!rendered.ok()) {
+        log::Error("watch_render_failed", {{"code", absl::StatusCodeToString(rendered.status().code())}});
+        Close(absl::InternalError("an event could not be prepared; resume later"));
+        return;
+      }
+      if (!rendered->has_value()) continue;
+      RenderedEvent& r = **rendered;
+      if (std::find(referral_ids.begin(), referral_ids.end(), r.referral_id) == referral_ids.end()) {
+        referral_ids.push_back(r.referral_id);
+      }
+      disclosed.AddAll(r.disclosed);
+      all_own = all_own && r.to_sender;
+      messages.push_back(std::move(r.message));
+    }
+    if (messages.empty()) {
+      absl::MutexLock lock(&mu_);
+      cursor_ = std::max(cursor_, fetched->scanned_through);
+      if (wake_pending_ || fetched->more) continue;
+      pumping_ = false;
+      return;
+    }
+    const int64_t last = messages.back().sequence();
+    {
+      absl::MutexLock lock(&mu_);
+      cursor_ = std::max(cursor_, fetched->scanned_through);
+      in_flight_ = true;
+      in_flight_since_ = options.clock->Now();
+      pumping_ = false;
+    }
+    // Audit before answer: the batch leaves only once its event is durable.
+    // The store completes the write on its own thread, so no worker waits.
+    storage::AuditRecord record =
+        options.auditor->Build(*admitted, kWatchMethod, all_own ? AuditAction::kConsultation : AuditAction::kDisclosure,
+                               referral_ids, disclosed, absl::StatusCode::kOk);
+    auto self = shared_from_this();
+    options.auditor->RecordAsync(record, [self, last, messages = std::move(messages)](absl::Status audited) mutable {
+      if (!audited.ok()) {
+        log::Error("audit_write_failed", {{"method", kWatchMethod}});
+        self->CloseResumable("the audit log cannot be written; nothing was sent");
+        return;
+      }
+      auto send = [self, last, messages = std::move(messages)]() mutable {
+        self->SendToSink(std::move(messages), last);
+      };
+      // Off the store's writer thread: serializing a batch is the sink's job.
+      auto shared_send = std::make_shared<decltype(send)>(std::move(send));
+      if (!self->hub_->options_.schedule([shared_send] { (*shared_send)(); })) (*shared_send)();
+    });
+    return;
+  }
+}
+
+void WatchSession::SendToSink(std::vector<v1::WatchReferralsResponse> messages, int64_t last_sequence) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    sending_through_ = last_sequence;
+  }
+  absl::MutexLock lock(&sink_mu_);
+  if (sink_ != nullptr) sink_->Send(std::move(messages));
+}
+
+void WatchSession::OnSent() {
+  {
+    absl::MutexLock lock(&mu_);
+    in_flight_ = false;
+    delivered_ = std::max(delivered_, sending_through_);
+    if (closed_ || pumping_) return;
+    pumping_ = true;
+  }
+  ScheduleOrRetry();
+}
+
+void WatchSession::Close(const absl::Status& status, bool abandon_pending) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    closed_ = true;
+  }
+  {
+    absl::MutexLock lock(&sink_mu_);
+    if (sink_ != nullptr) sink_->Close(status, abandon_pending);
+  }
+  hub_->Remove(shared_from_this());
+}
+
+void WatchSession::CloseResumable(absl::string_view why, bool abandon_pending) {
+  const int64_t resume = delivered_sequence();
+  Close(WithErrorInfo(absl::UnavailableError(absl::StrCat(why, "; reconnect with after_sequence=", resume)),
+                      "WATCH_RESUME", {{"resume_after_sequence", absl::StrCat(resume)}}),
+        abandon_pending);
+}
+
+void WatchSession::Detach() {
+  {
+    absl::MutexLock lock(&sink_mu_);
+    sink_ = nullptr;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+  }
+  hub_->Remove(shared_from_this());
+}
+
+void WatchSession::Tick(absl::Time now, absl::Duration limit) {
+  bool stalled = false;
+  bool retry = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    stalled = in_flight_ && now - in_flight_since_ > limit;
+    if (!stalled && retry_ && !pumping_ && !in_flight_) {
+      retry_ = false;
+      pumping_ = true;
+      retry = true;
+    }
+  }
+  if (stalled) {
+    log::Warning("watch_subscriber_stalled", {{"agency", identity_.agency_id}});
+    CloseResumable("the subscriber did not accept messages in time", /*abandon_pending=*/true);
+  } else if (retry) {
+    ScheduleOrRetry();
+  }
+}
+
+// ---------------------------------------------------------------- hub
+
+absl::StatusOr<std::unique_ptr<WatchHub>> WatchHub::Create(Options options) {
+  if (options.store == nullptr || options.manager == nullptr || options.auditor == nullptr ||
+      options.agreements == nullptr || !options.schedule) {
+    return absl::InvalidArgumentError("WatchHub needs a store, manager, auditor, agreements and a scheduler");
+  }
+  if (options.ring_capacity < 1 || options.batch_limit < 1) {
+    return absl::InvalidArgumentError("watch: ring_capacity and batch_limit must be >= 1");
+  }
+  if (options.clock == nullptr) options.clock = SystemClock::Get();
+  auto hub = std::unique_ptr<WatchHub>(new WatchHub(std::move(options)));
+  REFX_ASSIGN_OR_RETURN(int64_t head, hub->options_.store->LatestEventSequence());
+  {
+    absl::MutexLock lock(&hub->mu_);
+    hub->head_ = head;
+  }
+  WatchHub* raw = hub.get();
+  hub->options_.store->SetEventListener([raw](const std::vector<storage::ReferralEvent>& events) { raw->Publish(events); });
+  hub->listening_ = true;
+  return hub;
+}
+
+WatchHub::~WatchHub() { StopListening(); }
+
+void WatchHub::StopListening() {
+  if (!listening_) return;
+  listening_ = false;
+  options_.store->SetEventListener(nullptr);
+}
+
+void WatchHub::Publish(const std::vector<storage::ReferralEvent>& events) {
+  std::vector<std::shared_ptr<WatchSession>> wake;
+  {
+    absl::MutexLock lock(&mu_);
+    std::set<std::string> agencies;
+    for (const storage::ReferralEvent& event : events) {
+      ring_.push_back(std::make_shared<const storage::ReferralEvent>(event));
+      head_ = event.sequence;
+      agencies.insert(event.audience.begin(), event.audience.end());
+    }
+    while (ring_.size() > options_.ring_capacity) ring_.pop_front();
+    for (const std::string& agency : agencies) {
+      auto it = by_agency_.find(agency);
+      if (it != by_agency_.end()) wake.insert(wake.end(), it->second.begin(), it->second.end());
+    }
+  }
+  for (const auto& session : wake) session->Wake();
+}
+
+absl::StatusOr<WatchHub::Fetched> WatchHub::Fetch(const std::string& agency, int64_t after, int limit) {
+  Fetched out;
+  int64_t ring_front = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    ring_front = ring_.empty() ? head_ + 1 : ring_.front()->sequence;
+    if (after + 1 >= ring_front) {
+      // Live: the ring holds every event after `after` (sequences are gapless).
+      out.scanned_through = after;
+      for (size_t i = static_cast<size_t>(after + 1 - ring_front); i < ring_.size(); ++i) {
+        const auto& event = ring_[i];
+        out.scanned_through = event->sequence;
+        if (std::find(event->audience.begin(), event->audience.end(), agency) != event->audience.end()) {
+          out.events.push_back(event);
+          if (static_cast<int>(out.events.size()) == limit) {
+            out.more = i + 1 < ring_.size();
+            break;
+          }
+        }
+      }
+      return out;
+    }
+  }
+  // Catching up from before the ring: the database has every committed
+  // event, and every event before `ring_front` committed before this query.
+  storage::EventQuery query;
+  query.agency_id = agency;
+  query.after_sequence = after;
+  query.limit = limit;
+  REFX_ASSIGN_OR_RETURN(auto events, options_.store->ListEvents(query));
+  out.more = static_cast<int>(events.size()) == limit;
+  out.scanned_through = events.empty() ? after : events.back().sequence;
+  if (!out.more) out.scanned_through = std::max(out.scanned_through, ring_front - 1);
+  for (auto& event : events) out.events.push_back(std::make_shared<const storage::ReferralEvent>(std::move(event)));
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<WatchSession>> WatchHub::Subscribe(const Caller& identity, const Caller& admitted,
+                                                                  WatchParams params, WatchSink* sink) {
+  std::vector<FieldViolation> violations;
+  if (params.after_sequence < 0) violations.push_back({"after_sequence", "must not be negative"});
+  if (params.start_at_head && params.after_sequence != 0) {
+    violations.push_back({"start_at_head", "cannot be combined with after_sequence"});
+  }
+  if (!violations.empty()) return InvalidArgumentError("invalid watch request", violations);
+  REFX_RETURN_IF_ERROR(options_.manager->CheckWatchReadMask(admitted, params.read_mask));
+  std::shared_ptr<WatchSession> session;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closing_) return absl::UnavailableError("the server is shutting down; reconnect shortly");
+    if (count_ >= options_.max_subscribers) {
+      return WithErrorInfo(absl::ResourceExhaustedError("too many watch streams on this server; retry later"),
+                           "WATCH_CAPACITY");
+    }
+    if (params.after_sequence > head_) {
+      return InvalidArgumentError("after_sequence is beyond the newest event",
+                                  {{"after_sequence", absl::StrCat("the newest event is ", head_)}});
+    }
+    // Registered under the same lock that reads the head, so every event
+    // after the start either wakes this session or is already in the log.
+    const int64_t start = params.start_at_head ? head_ : params.after_sequence;
+    session = std::make_shared<WatchSession>(this, identity, std::move(params), sink, start);
+    by_agency_[identity.agency_id].insert(session);
+    ++count_;
+  }
+  v1::WatchReferralsResponse subscribed;
+  subscribed.set_kind(v1::WatchReferralsResponse::SUBSCRIBED);
+  {
+    absl::MutexLock lock(&session->mu_);
+    subscribed.set_sequence(session->cursor_);
+    session->in_flight_ = true;  // OnSent of SUBSCRIBED starts the first pump
+    session->in_flight_since_ = options_.clock->Now();
+    session->sending_through_ = session->cursor_;
+  }
+  *subscribed.mutable_event_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(options_.clock->Now()));
+  std::vector<v1::WatchReferralsResponse> first;
+  first.push_back(std::move(subscribed));
+  {
+    absl::MutexLock lock(&session->sink_mu_);
+    sink->Send(std::move(first));
+  }
+  return session;
+}
+
+void WatchHub::Remove(const std::shared_ptr<WatchSession>& session) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_agency_.find(session->identity_.agency_id);
+  if (it == by_agency_.end()) return;
+  if (it->second.erase(session) > 0) --count_;
+  if (it->second.empty()) by_agency_.erase(it);
+}
+
+std::vector<std::shared_ptr<WatchSession>> WatchHub::AllSessions() const {
+  std::vector<std::shared_ptr<WatchSession>> all;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [agency, sessions] : by_agency_) all.insert(all.end(), sessions.begin(), sessions.end());
+  return all;
+}
+
+void WatchHub::Tick() {
+  const absl::Time now = options_.clock->Now();
+  for (const auto& session : AllSessions()) session->Tick(now, options_.stall_timeout);
+}
+
+void WatchHub::CloseAll(absl::string_view why) {
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+  }
+  for (const auto& session : AllSessions()) session->CloseResumable(why);
+}
+
+void WatchHub::CloseWhere(const std::function<absl::Status(WatchSink*)>& check) {
+  for (const auto& session : AllSessions()) {
+    absl::Status verdict;
+    {
+      absl::MutexLock lock(&session->sink_mu_);
+      if (session->sink_ == nullptr) continue;
+      verdict = check(session->sink_);
+    }
+    if (!verdict.ok()) session->Close(verdict, /*abandon_pending=*/true);
+  }
+}
+
+size_t WatchHub::subscriber_count() const {
+  absl::MutexLock lock(&mu_);
+  return count_;
+}
+
+int64_t WatchHub::head() const {
+  absl::MutexLock lock(&mu_);
+  return head_;
+}
+
+}  // namespace refx::core

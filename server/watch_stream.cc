@@ -1,0 +1,199 @@
+#include "server/watch_stream.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "auth/caller_identity.h"
+#include "common/log.h"
+#include "common/proto_parse.h"
+#include "core/method_permissions.h"
+#include "grpc/grpc_security_constants.h"
+#include "server/status_mapping.h"
+
+namespace refx::server {
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackServerContext* ctx,
+                                                               const grpc::ByteBuffer* request,
+                                                               const ServiceContext& service, core::WatchHub* hub) {
+  auto* stream = new WatchStream(ctx, hub);
+  // On the reactor thread only what the context holds; the rest on the pool.
+  auto identified = auth::IdentifyCaller(*ctx->auth_context(), *service.partnership,
+                                         internal::Metadata(*ctx, internal::kActingUserHeader));
+  for (const auto& leaf : ctx->auth_context()->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)) {
+    stream->leaf_pem_.assign(leaf.data(), leaf.size());
+  }
+  for (const auto& c : ctx->auth_context()->FindPropertyValues(GRPC_X509_PEM_CERT_CHAIN_PROPERTY_NAME)) {
+    stream->chain_pem_.append(c.data(), c.size());
+  }
+  if (identified.ok()) stream->agency_ = identified->agency_id;
+  const std::string purpose = internal::Metadata(*ctx, internal::kPurposeHeader);
+  const bool queued = service.pool->TrySubmit(
+      [stream, service, identified = std::move(identified), purpose,
+       bytes = internal::ByteBufferToString(*request)]() mutable {
+        stream->Open(service, std::move(identified), purpose, bytes);
+      });
+  if (!queued) {
+    absl::MutexLock lock(&stream->mu_);
+    stream->opened_ = true;
+    stream->FinishLocked(ToGrpcStatus(absl::ResourceExhaustedError("server busy; retry with backoff")));
+  }
+  return stream;
+}
+
+void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Caller> identified,
+                       const std::string& purpose, const std::string& request_bytes) {
+  absl::optional<core::Caller> admitted;
+  absl::StatusOr<std::shared_ptr<core::WatchSession>> session = [&]() -> absl::StatusOr<std::shared_ptr<core::WatchSession>> {
+    if (ctx_->IsCancelled()) return absl::CancelledError("the client gave up before the stream opened");
+    if (!identified.ok()) return identified.status();
+    auto admission = core::AdmitCall(*identified, core::kWatchMethod, service.agreements->Current(), purpose);
+    if (!admission.ok()) return admission.status();
+    admitted = *std::move(admission);
+    v1::WatchReferralsRequest request;
+    REFX_RETURN_IF_ERROR(ParseMessageOrExplain(request_bytes, &request));
+    core::WatchParams params;
+    params.after_sequence = request.after_sequence();
+    params.start_at_head = request.start_at_head();
+    params.read_mask.assign(request.read_mask().paths().begin(), request.read_mask().paths().end());
+    params.purpose = purpose;
+    return hub_->Subscribe(*identified, *admitted, std::move(params), this);
+  }();
+  // One audit event for the opening (or the refusal); each batch sent later
+  // records its own disclosure.
+  const core::AuditAction action = core::AuditAction::kNone;
+  storage::AuditRecord record =
+      admitted.has_value()  ? service.auditor->Build(*admitted, core::kWatchMethod, action, {}, {}, session.status().code())
+      : identified.ok()     ? service.auditor->Build(*identified, core::kWatchMethod, action, {}, {}, session.status().code())
+                            : service.auditor->BuildUnidentified(core::kWatchMethod, session.status().code());
+  absl::Status audited = service.auditor->Record(record);
+  absl::Status outcome = session.status();
+  if (outcome.ok() && !audited.ok()) {
+    log::Error("audit_write_failed", {{"method", core::kWatchMethod}});
+    outcome = audited;
+  }
+  log::Event(outcome.ok() ? log::Level::kInfo : log::Level::kWarning, "watch_opened",
+             {{"agency", agency_.empty() ? "-" : agency_}, {"code", absl::StatusCodeToString(outcome.code())}});
+  std::shared_ptr<core::WatchSession> live;
+  bool deliver_sent = false;
+  bool cancelled = false;
+  {
+    absl::MutexLock lock(&mu_);
+    opened_ = true;
+    if (outcome.ok()) {
+      session_ = *session;
+      live = session_;
+      deliver_sent = std::exchange(sent_pending_, false);
+      cancelled = cancelled_;
+    } else if (!finish_.has_value()) {
+      finish_ = ToGrpcStatus(outcome);
+      if (!writing_) FinishLocked(*finish_);
+    }
+  }
+  if (live == nullptr) {
+    if (session.ok()) (*session)->Detach();  // subscribed, but the audit failed
+    return;
+  }
+  if (cancelled) {
+    live->Close(absl::CancelledError("the client went away"));
+  } else if (deliver_sent) {
+    live->OnSent();
+  }
+}
+
+void WatchStream::Send(std::vector<v1::WatchReferralsResponse> messages) {
+  absl::MutexLock lock(&mu_);
+  if (finish_.has_value()) return;
+  for (const auto& message : messages) {
+    queue_.emplace_back();
+    internal::ToByteBuffer(message, &queue_.back());
+  }
+  if (!writing_ && !queue_.empty()) {
+    writing_ = true;
+    StartWrite(&queue_.front());
+  }
+}
+
+void WatchStream::Close(const absl::Status& status, bool abandon_pending) {
+  absl::MutexLock lock(&mu_);
+  if (finish_.has_value()) return;
+  finish_ = ToGrpcStatus(status);
+  if (!writing_) {
+    FinishLocked(*finish_);
+  } else if (abandon_pending) {
+    // The subscriber stopped reading: its write will not complete on its
+    // own. Cancelling fails it (OnWriteDone(false)), which then finishes.
+    ctx_->TryCancel();
+  }
+}
+
+void WatchStream::OnWriteDone(bool ok) {
+  std::shared_ptr<core::WatchSession> notify;
+  bool close = false;
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!queue_.empty()) queue_.pop_front();
+    if (!ok) queue_.clear();
+    if (!queue_.empty() && (!finish_.has_value() || ok)) {
+      // The rest of an audited batch still goes out, even while closing.
+      writing_ = true;
+      StartWrite(&queue_.front());
+      return;
+    }
+    if (finish_.has_value()) {
+      FinishLocked(*finish_);
+      return;
+    }
+    if (!ok) {
+      close = true;
+      notify = session_;
+    } else if (session_ != nullptr) {
+      notify = session_;
+    } else {
+      sent_pending_ = true;  // SUBSCRIBED written before Open() kept the session
+    }
+  }
+  if (notify == nullptr) return;
+  if (close) {
+    notify->Close(absl::CancelledError("the stream broke"));
+  } else {
+    notify->OnSent();
+  }
+}
+
+void WatchStream::OnCancel() {
+  std::shared_ptr<core::WatchSession> session;
+  {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    session = session_;
+    if (session == nullptr) {
+      // Open() has not run yet or refused: it (or FinishLocked) finishes.
+      if (opened_ && !finish_.has_value()) {
+        finish_ = grpc::Status::CANCELLED;
+        if (!writing_) FinishLocked(*finish_);
+      }
+      return;
+    }
+  }
+  session->Close(absl::CancelledError("the client went away"), /*abandon_pending=*/true);
+}
+
+void WatchStream::FinishLocked(const grpc::Status& status) {
+  if (finished_) return;
+  finished_ = true;
+  Finish(status);
+}
+
+void WatchStream::OnDone() {
+  std::shared_ptr<core::WatchSession> session;
+  {
+    absl::MutexLock lock(&mu_);
+    session = std::move(session_);
+  }
+  if (session != nullptr) session->Detach();
+  log::Info("watch_closed", {{"agency", agency_.empty() ? "-" : agency_}});
+  delete this;
+}
+
+}  // namespace refx::server

@@ -1,0 +1,73 @@
+// The gRPC face of WatchReferrals: one server-streaming reactor per
+// subscriber, adapting the stream to core::WatchSink. All the decisions (what
+// to send, when, to whom, audited how) are core/referral_watch's; this file
+// only moves bytes and keeps the callback API's rules: one write in flight,
+// Finish exactly once and never before the start work has run, delete on
+// OnDone.
+#ifndef REFX_SERVER_WATCH_STREAM_H_
+#define REFX_SERVER_WATCH_STREAM_H_
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/types/optional.h"
+#include "core/referral_watch.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/server_callback.h"
+#include "server/unary_call.h"
+
+namespace refx::server {
+
+class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public core::WatchSink {
+ public:
+  // Starts a stream: identification and admission, parsing and the hub's
+  // subscription run on the work pool (they read the store).
+  static grpc::ServerWriteReactor<grpc::ByteBuffer>* Start(grpc::CallbackServerContext* ctx,
+                                                           const grpc::ByteBuffer* request,
+                                                           const ServiceContext& service, core::WatchHub* hub);
+
+  // The client's certificate and chain as presented (revocation sweeps).
+  const std::string& leaf_pem() const { return leaf_pem_; }
+  const std::string& chain_pem() const { return chain_pem_; }
+
+  // core::WatchSink
+  void Send(std::vector<v1::WatchReferralsResponse> messages) override;
+  void Close(const absl::Status& status, bool abandon_pending) override;
+
+  // grpc::ServerWriteReactor
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  WatchStream(grpc::CallbackServerContext* ctx, core::WatchHub* hub) : ctx_(ctx), hub_(hub) {}
+  // On the pool: admit, parse, subscribe, audit the opening; finishes the
+  // stream on any refusal.
+  void Open(const ServiceContext& service, absl::StatusOr<core::Caller> identified, const std::string& purpose,
+            const std::string& request_bytes);
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  grpc::CallbackServerContext* const ctx_;
+  core::WatchHub* const hub_;
+  std::string leaf_pem_;
+  std::string chain_pem_;
+  std::string agency_;  // for the operational log only
+
+  absl::Mutex mu_;
+  std::deque<grpc::ByteBuffer> queue_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool opened_ ABSL_GUARDED_BY(mu_) = false;     // Open() has finished
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;  // OnCancel came
+  bool sent_pending_ ABSL_GUARDED_BY(mu_) = false;  // a batch was written before the session was known
+  absl::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::shared_ptr<core::WatchSession> session_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace refx::server
+
+#endif  // REFX_SERVER_WATCH_STREAM_H_
