@@ -22,11 +22,12 @@ const char* AuditActionName(AuditAction action) {
 
 AuditAction DefaultActionFor(absl::string_view method) {
   if (absl::EndsWith(method, ".CreateReferral")) return AuditAction::kCollection;
-  if (absl::EndsWith(method, ".GetReferral") || absl::EndsWith(method, ".ListReferrals")) {
+  if (absl::EndsWith(method, ".GetReferral") || absl::EndsWith(method, ".ListReferrals") ||
+      absl::EndsWith(method, ".ListCaseUpdates")) {
     return AuditAction::kDisclosure;
   }
   for (const char* change : {".AcceptReferral", ".DeclineReferral", ".RedirectReferral", ".StartReferral",
-                             ".CompleteReferral", ".CancelReferral", ".ReopenReferral"}) {
+                             ".CompleteReferral", ".CancelReferral", ".ReopenReferral", ".AddCaseUpdate"}) {
     if (absl::EndsWith(method, change)) return AuditAction::kAlteration;
   }
   return AuditAction::kNone;

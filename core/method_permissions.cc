@@ -28,6 +28,10 @@ const std::map<std::string, MethodRule, std::less<>>& Table() {
       {"refx.v1.ReferralService.ReopenReferral", {config::v1::REFERRAL_READ, true}},
       // Events carry referrals, trimmed and audited as any read.
       {"refx.v1.ReferralService.WatchReferrals", {config::v1::REFERRAL_READ, true}},
+      // Case updates: any party reads the case record and adds to it; what
+      // content it may write and read is the agreement's field decision.
+      {"refx.v1.ReferralService.AddCaseUpdate", {config::v1::REFERRAL_READ, true}},
+      {"refx.v1.ReferralService.ListCaseUpdates", {config::v1::REFERRAL_READ, true}},
       {"refx.v1.ReferralService.WhoAmI", {config::v1::PERMISSION_UNSPECIFIED, false}},
       // The audit log holds no personal data (identifiers and HMACs only).
       {"refx.v1.AuditService.ListAuditEvents", {config::v1::AUDIT_READ, false}},

@@ -4,6 +4,7 @@
 
 #include "gtest/gtest.h"
 #include "refx/v1/audit_service.pb.h"
+#include "refx/v1/case_update.pb.h"
 #include "refx/v1/referral.pb.h"
 #include "refx/v1/referral_service.pb.h"
 
@@ -31,7 +32,7 @@ TEST(RedactionTest, EveryFieldOfEveryApiMessageHasADataClass) {
   std::set<std::string> seen;
   std::vector<std::string> missing;
   for (const FileDescriptor* file : {v1::Referral::descriptor()->file(), v1::GetReferralRequest::descriptor()->file(),
-                                     v1::AuditEvent::descriptor()->file()}) {
+                                     v1::CaseUpdate::descriptor()->file(), v1::AuditEvent::descriptor()->file()}) {
     for (int i = 0; i < file->message_type_count(); ++i) CollectUnclassified(file->message_type(i), &seen, &missing);
   }
   EXPECT_GE(seen.size(), 20u);

@@ -27,6 +27,7 @@
 #include "core/partnership.h"
 #include "core/referral_lifecycle.h"
 #include "core/redaction.h"
+#include "refx/v1/case_update.pb.h"
 #include "refx/v1/referral.pb.h"
 #include "refx/v1/referral_service.pb.h"
 #include "storage/referral_store.h"
@@ -70,6 +71,23 @@ struct RenderedEvent {
   DataClassSet disclosed;
   bool to_sender = false;  // the subscriber sent the referral (consultation, not disclosure)
 };
+
+// One case update as requested (server/ converts AddCaseUpdateRequest).
+struct AddCaseUpdateParams {
+  std::string parent;  // referrals/{id}
+  std::string request_id;
+  std::string etag;
+  v1::CaseUpdate update;  // output-only fields are ignored
+};
+
+struct CaseUpdatePage {
+  std::vector<v1::CaseUpdate> updates;  // oldest first
+  std::string next_page_token;
+};
+
+// Limits of a case update's text fields, in bytes of UTF-8.
+inline constexpr size_t kMaxCaseUpdateTextBytes = 4 * 1024;
+inline constexpr size_t kMaxPoliceReferenceBytes = 256;
 
 inline constexpr int kDefaultPageSize = 50;
 inline constexpr int kMaxPageSize = 500;
@@ -118,6 +136,25 @@ class ReferralManager {
                                                             const std::vector<std::string>& read_mask) const;
   // The read mask check of GetReferral, for a watch's mask.
   absl::Status CheckWatchReadMask(const Caller& caller, const std::vector<std::string>& read_mask) const;
+  // Appends a case update (append-only: nothing is changed or deleted) and
+  // returns it trimmed for the caller. Any current party may add one, in any
+  // state: the sender or a recipient that has not redirected it away. The
+  // referral's etag and update_time change; a CONSENT_CHANGE replaces its
+  // victim.consent, so every later read is decided under the new consent.
+  // Errors: INVALID_ARGUMENT (fields; request_id reused with a different
+  // request; a `supersedes` naming no update of this referral), NOT_FOUND
+  // (not a party), PERMISSION_DENIED NOT_ACTING_PARTY (redirected away) or
+  // FIELD_NOT_WRITABLE (naming fields), ABORTED (etag), UNAVAILABLE.
+  // Defined in case_updates.cc.
+  absl::StatusOr<v1::CaseUpdate> AddCaseUpdate(const Caller& caller, const AddCaseUpdateParams& params,
+                                               CallAudit* audit);
+
+  // A page of a referral's updates, oldest first, each trimmed to what the
+  // caller may read under the referral's current consent; the disclosure is
+  // audited before it is returned. Errors: INVALID_ARGUMENT (`parent`,
+  // `page_size`, `page_token`), NOT_FOUND (not a party), UNAVAILABLE.
+  absl::StatusOr<CaseUpdatePage> ListCaseUpdates(const Caller& caller, const std::string& parent, int page_size,
+                                                 const std::string& page_token, CallAudit* audit);
 
  private:
   explicit ReferralManager(Options options) : options_(std::move(options)) {}
@@ -149,6 +186,8 @@ class ReferralManager {
 // The event a change to `stored` (as changed) puts in the event log: its
 // audience is the referral's parties after the change.
 storage::ReferralEvent MakeEvent(const storage::StoredReferral& stored, v1::WatchReferralsResponse::Kind kind);
+// Case update names: `referrals/{id}/updates/{update_id}`, both 32 hex digits.
+std::string CaseUpdateName(const std::string& referral_id, const std::string& update_id);
 
 // Referral names: `referrals/{id}` with a 32-hex-digit id.
 std::string ReferralName(const std::string& id);

@@ -163,4 +163,34 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ReopenReferral(grpc::CallbackServ
       });
 }
 
+grpc::ServerUnaryReactor* ReferralServiceImpl::AddCaseUpdate(grpc::CallbackServerContext* ctx,
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response) {
+  return RunUnary<v1::AddCaseUpdateRequest, v1::CaseUpdate>(
+      "refx.v1.ReferralService.AddCaseUpdate", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::AddCaseUpdateRequest& req, v1::CaseUpdate* out,
+             core::CallAudit* audit) {
+        core::AddCaseUpdateParams params{req.parent(), req.request_id(), req.etag(), req.update()};
+        auto added = context_.referrals->AddCaseUpdate(caller, params, audit);
+        if (!added.ok()) return added.status();
+        *out = *std::move(added);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::ListCaseUpdates(grpc::CallbackServerContext* ctx,
+                                                               const grpc::ByteBuffer* request,
+                                                               grpc::ByteBuffer* response) {
+  return RunUnary<v1::ListCaseUpdatesRequest, v1::ListCaseUpdatesResponse>(
+      "refx.v1.ReferralService.ListCaseUpdates", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::ListCaseUpdatesRequest& req, v1::ListCaseUpdatesResponse* out,
+             core::CallAudit* audit) {
+        auto page = context_.referrals->ListCaseUpdates(caller, req.parent(), req.page_size(), req.page_token(), audit);
+        if (!page.ok()) return page.status();
+        for (auto& u : page->updates) *out->add_updates() = std::move(u);
+        out->set_next_page_token(page->next_page_token);
+        return absl::OkStatus();
+      });
+}
+
 }  // namespace refx::server

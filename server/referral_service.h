@@ -27,11 +27,14 @@ using RawLifecycleBase = v1::ReferralService::WithRawCallbackMethod_AcceptReferr
                         v1::ReferralService::WithRawCallbackMethod_ReopenReferral<
                             v1::ReferralService::Service>>>>>>>;
 
+using RawCaseUpdatesBase = v1::ReferralService::WithRawCallbackMethod_AddCaseUpdate<
+    v1::ReferralService::WithRawCallbackMethod_ListCaseUpdates<RawLifecycleBase>>;
+
 using RawReferralServiceBase = v1::ReferralService::WithRawCallbackMethod_CreateReferral<
     v1::ReferralService::WithRawCallbackMethod_GetReferral<
         v1::ReferralService::WithRawCallbackMethod_ListReferrals<
             v1::ReferralService::WithRawCallbackMethod_WhoAmI<
-                v1::ReferralService::WithRawCallbackMethod_WatchReferrals<RawLifecycleBase>>>>>;
+                v1::ReferralService::WithRawCallbackMethod_WatchReferrals<RawCaseUpdatesBase>>>>>;
 
 class ReferralServiceImpl final : public RawReferralServiceBase {
  public:
@@ -63,6 +66,11 @@ class ReferralServiceImpl final : public RawReferralServiceBase {
                                            grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ReopenReferral(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                            grpc::ByteBuffer* response) override;
+  // Case updates: the referral's append-only case record.
+  grpc::ServerUnaryReactor* AddCaseUpdate(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListCaseUpdates(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override;
 
  private:
   // One transition RPC: `convert` turns the request into TransitionParams.

@@ -126,6 +126,39 @@ struct UpdateReplay {
   std::string document;  // the referral's document as that update left it
 };
 
+// One case update as stored: append-only, never changed once written.
+struct StoredCaseUpdate {
+  std::string referral_id;    // no "referrals/" prefix
+  std::string update_id;      // no prefix
+  int64_t sequence = 0;       // 1, 2, ... within the referral; assigned by the store
+  int32_t kind = 0;           // refx.v1.CaseUpdate.Kind value
+  std::string author_agency;  // agency id
+  absl::Time create_time;
+  std::string document;       // serialized refx.v1.CaseUpdate
+};
+
+// A case update with the referral change it causes (new etag, update_time
+// and, for a consent change, document), its idempotency key and the audit
+// event that records it: all written in one transaction.
+struct AddCaseUpdateRequest {
+  std::string agency_id;            // the author: request ids are unique per agency
+  std::string request_id;           // shares the namespace of UpdateReferral's ids
+  std::string request_fingerprint;  // digest of the submitted request
+  std::string expected_etag;        // applies only if the referral's stored etag is this
+  // The referral as changed: update_time, etag and document are written
+  // (state and parties are not touched).
+  StoredReferral referral;
+  StoredCaseUpdate update;  // `sequence` is ignored: the store assigns it
+  AuditRecord audit;
+};
+
+struct AddCaseUpdateResult {
+  // The update as stored. On a replay only referral_id and document (the
+  // update as first added) are set.
+  StoredCaseUpdate update;
+  bool replayed = false;
+};
+
 // Keyset position in the (create_time DESC, id DESC) order of a listing.
 struct ListCursor {
   absl::Time create_time;
@@ -166,6 +199,27 @@ class ReferralStore {
   // The update first made under (agency_id, request_id), if any.
   virtual absl::StatusOr<absl::optional<UpdateReplay>> FindUpdate(absl::string_view agency_id,
                                                                   absl::string_view request_id) = 0;
+
+  // Appends a case update in one transaction: if (agency_id, request_id)
+  // was seen (by this method or UpdateReferral), replays it (same
+  // fingerprint: the update's document as first stored) or fails with
+  // ALREADY_EXISTS; otherwise ABORTED unless the referral's stored etag
+  // equals `expected_etag`, NOT_FOUND if the referral does not exist. Writes
+  // the update with the next sequence of its referral, the referral's new
+  // etag/update_time/document, the idempotency key and the audit event.
+  // Durable on OK. There is no way to change or delete an update.
+  virtual absl::StatusOr<AddCaseUpdateResult> AddCaseUpdate(const AddCaseUpdateRequest& request) = 0;
+
+  // The updates of a referral with sequence > `after_sequence`, oldest
+  // first, at most `limit`. Empty (not NOT_FOUND) for an unknown referral:
+  // the record gate is core's.
+  virtual absl::StatusOr<std::vector<StoredCaseUpdate>> ListCaseUpdates(absl::string_view referral_id,
+                                                                        int64_t after_sequence, int limit) = 0;
+
+  // One update of one referral; NOT_FOUND if that referral has no such
+  // update (including one that belongs to another referral).
+  virtual absl::StatusOr<StoredCaseUpdate> GetCaseUpdate(absl::string_view referral_id,
+                                                         absl::string_view update_id) = 0;
 
   // NOT_FOUND if there is no referral with this id.
   virtual absl::StatusOr<StoredReferral> GetReferral(absl::string_view id) = 0;

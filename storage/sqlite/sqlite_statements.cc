@@ -109,6 +109,25 @@ CREATE TABLE referral_event_audience (
   PRIMARY KEY (agency_id, sequence)
 ) STRICT, WITHOUT ROWID;
 )sql"},
+      // 7 and 8 are reserved for work on other branches.
+      {6, "case_updates", R"sql(
+-- A referral's case record: append-only (the store has no statement that
+-- updates or deletes a row). A correction is a new row whose document names
+-- the row it supersedes. The idempotency key of an AddCaseUpdate is a row of
+-- update_requests (request ids are one namespace per agency), whose
+-- document is then the serialized CaseUpdate a retry gets back.
+CREATE TABLE case_updates (
+  referral_id     TEXT    NOT NULL REFERENCES referrals(id),
+  sequence        INTEGER NOT NULL,
+  update_id       TEXT    NOT NULL,
+  kind            INTEGER NOT NULL,
+  author_agency   TEXT    NOT NULL,
+  create_time_us  INTEGER NOT NULL,
+  document        BLOB    NOT NULL,
+  PRIMARY KEY (referral_id, sequence),
+  UNIQUE (referral_id, update_id)
+) STRICT, WITHOUT ROWID;
+)sql"},
   };
   return kMigrations;
 }
@@ -238,6 +257,21 @@ FROM referral_event_audience a JOIN referral_events e ON e.sequence = a.sequence
 WHERE a.agency_id = :agency_id AND a.sequence > :after
 ORDER BY a.sequence
 LIMIT :limit)sql";
+
+const char kNextCaseUpdateSequence[] =
+    "SELECT COALESCE(MAX(sequence), 0) + 1 FROM case_updates WHERE referral_id = :referral_id";
+
+const char kInsertCaseUpdate[] =
+    "INSERT INTO case_updates (referral_id, sequence, update_id, kind, author_agency, create_time_us, document) "
+    "VALUES (:referral_id, :sequence, :update_id, :kind, :author_agency, :create_time_us, :document)";
+
+const char kListCaseUpdates[] =
+    "SELECT referral_id, sequence, update_id, kind, author_agency, create_time_us, document FROM case_updates "
+    "WHERE referral_id = :referral_id AND sequence > :after ORDER BY sequence LIMIT :limit";
+
+const char kSelectCaseUpdate[] =
+    "SELECT referral_id, sequence, update_id, kind, author_agency, create_time_us, document FROM case_updates "
+    "WHERE referral_id = :referral_id AND update_id = :update_id";
 
 }  // namespace sql
 }  // namespace refx::storage::sqlite

@@ -42,6 +42,10 @@ extern const char kInsertEvent[];
 extern const char kInsertEventAudience[];
 extern const char kSelectLatestEvent[];
 extern const char kListEvents[];
+extern const char kNextCaseUpdateSequence[];
+extern const char kInsertCaseUpdate[];
+extern const char kListCaseUpdates[];
+extern const char kSelectCaseUpdate[];
 }  // namespace sql
 
 }  // namespace refx::storage::sqlite

@@ -778,3 +778,150 @@ absl::StatusOr<UpdateReferralResult> SqliteStore::UpdateReferral(const UpdateRef
 }
 
 }  // namespace refx::storage::sqlite
+
+namespace refx::storage::sqlite {
+namespace {
+
+// Reads the columns of kListCaseUpdates / kSelectCaseUpdate.
+StoredCaseUpdate ReadCaseUpdateRow(const Statement& row) {
+  StoredCaseUpdate u;
+  u.referral_id = row.Text(0);
+  u.sequence = row.Int(1);
+  u.update_id = row.Text(2);
+  u.kind = static_cast<int32_t>(row.Int(3));
+  u.author_agency = row.Text(4);
+  u.create_time = absl::FromUnixMicros(row.Int(5));
+  u.document = row.Text(6);
+  return u;
+}
+
+}  // namespace
+
+absl::StatusOr<AddCaseUpdateResult> SqliteStore::AddCaseUpdate(const AddCaseUpdateRequest& request) {
+  AddCaseUpdateResult result;
+  absl::Status status = Submit([&](Connection* conn) -> absl::Status {
+    // The idempotency key first, as in UpdateReferral: a retry's etag is stale.
+    {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectUpdateRequest));
+      stmt->Bind(":agency_id", request.agency_id).Bind(":request_id", request.request_id);
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (row) {
+        if (stmt->Text(0) != request.request_fingerprint) {
+          return absl::AlreadyExistsError("request_id was already used with a different request");
+        }
+        result.update.referral_id = stmt->Text(1);
+        result.update.document = stmt->Text(2);
+        result.replayed = true;
+        stmt.reset();
+        AuditRecord audit = request.audit;
+        audit.referral_ids = result.update.referral_id;
+        if (!AppendAudit(conn, std::move(audit)).ok()) {
+          return absl::UnavailableError("the audit log cannot be written; nothing was returned");
+        }
+        return absl::OkStatus();
+      }
+    }
+    // The etag inside the writer's transaction: of two updates added from
+    // the same etag exactly one applies.
+    {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectReferralEtag));
+      stmt->Bind(":id", request.referral.id);
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) return absl::NotFoundError("referral not found");
+      if (stmt->Text(0) != request.expected_etag) {
+        return absl::AbortedError("the referral changed since it was read; re-read it and try again");
+      }
+    }
+    auto internal = [](absl::Status s) {
+      return absl::IsAlreadyExists(s) || absl::IsNotFound(s) || absl::IsAborted(s) ? absl::InternalError(s.message())
+                                                                                   : s;
+    };
+    const StoredReferral& r = request.referral;
+    StoredCaseUpdate update = request.update;
+    update.referral_id = r.id;
+    {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kNextCaseUpdateSequence));
+      stmt->Bind(":referral_id", r.id);
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) return absl::InternalError("no next case update sequence");
+      update.sequence = stmt->Int(0);
+    }
+    {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertCaseUpdate));
+      stmt->Bind(":referral_id", update.referral_id)
+          .Bind(":sequence", update.sequence)
+          .Bind(":update_id", update.update_id)
+          .Bind(":kind", int64_t{update.kind})
+          .Bind(":author_agency", update.author_agency)
+          .Bind(":create_time_us", absl::ToUnixMicros(update.create_time))
+          .BindBlob(":document", update.document);
+      absl::Status inserted = stmt->Run();
+      if (!inserted.ok()) return internal(inserted);
+    }
+    {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kUpdateReferral));
+      stmt->Bind(":id", r.id)
+          .Bind(":state", int64_t{r.state})
+          .Bind(":update_time_us", absl::ToUnixMicros(r.update_time))
+          .Bind(":etag", r.etag)
+          .BindBlob(":document", r.document);
+      absl::Status updated = stmt->Run();
+      if (!updated.ok()) return internal(updated);
+    }
+    {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertUpdateRequest));
+      stmt->Bind(":agency_id", request.agency_id)
+          .Bind(":request_id", request.request_id)
+          .BindBlob(":fingerprint", request.request_fingerprint)
+          .Bind(":referral_id", r.id)
+          .BindBlob(":document", update.document);
+      absl::Status recorded = stmt->Run();
+      if (!recorded.ok()) return internal(recorded);
+    }
+    result.update = std::move(update);
+    AuditRecord audit = request.audit;
+    audit.referral_ids = r.id;
+    if (!AppendAudit(conn, std::move(audit)).ok()) {
+      return absl::UnavailableError("the audit log cannot be written; nothing was changed");
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return result;
+}
+
+absl::StatusOr<std::vector<StoredCaseUpdate>> SqliteStore::ListCaseUpdates(absl::string_view referral_id,
+                                                                           int64_t after_sequence, int limit) {
+  auto conn = AcquireReader();
+  auto run = [&]() -> absl::StatusOr<std::vector<StoredCaseUpdate>> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kListCaseUpdates));
+    stmt->Bind(":referral_id", referral_id).Bind(":after", after_sequence).Bind(":limit", int64_t{limit});
+    std::vector<StoredCaseUpdate> out;
+    while (true) {
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      out.push_back(ReadCaseUpdateRow(*stmt));
+    }
+    return out;
+  };
+  auto result = run();
+  ReleaseReader(std::move(conn));
+  return result;
+}
+
+absl::StatusOr<StoredCaseUpdate> SqliteStore::GetCaseUpdate(absl::string_view referral_id,
+                                                            absl::string_view update_id) {
+  auto conn = AcquireReader();
+  auto run = [&]() -> absl::StatusOr<StoredCaseUpdate> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectCaseUpdate));
+    stmt->Bind(":referral_id", referral_id).Bind(":update_id", update_id);
+    REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return absl::NotFoundError("case update not found");
+    return ReadCaseUpdateRow(*stmt);
+  };
+  auto result = run();
+  ReleaseReader(std::move(conn));
+  return result;
+}
+
+}  // namespace refx::storage::sqlite

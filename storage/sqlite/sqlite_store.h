@@ -43,6 +43,11 @@ class SqliteStore final : public ReferralStore {
   absl::StatusOr<UpdateReferralResult> UpdateReferral(const UpdateReferralRequest& request) override;
   absl::StatusOr<absl::optional<UpdateReplay>> FindUpdate(absl::string_view agency_id,
                                                           absl::string_view request_id) override;
+  absl::StatusOr<AddCaseUpdateResult> AddCaseUpdate(const AddCaseUpdateRequest& request) override;
+  absl::StatusOr<std::vector<StoredCaseUpdate>> ListCaseUpdates(absl::string_view referral_id,
+                                                                int64_t after_sequence, int limit) override;
+  absl::StatusOr<StoredCaseUpdate> GetCaseUpdate(absl::string_view referral_id,
+                                                 absl::string_view update_id) override;
   absl::StatusOr<StoredReferral> GetReferral(absl::string_view id) override;
   absl::StatusOr<std::vector<StoredReferral>> ListReferrals(const ListReferralsQuery& query) override;
   absl::Status RecordAudit(const AuditRecord& record) override;

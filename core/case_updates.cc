@@ -1,0 +1,336 @@
+// ReferralManager::AddCaseUpdate and ListCaseUpdates: a referral's
+// append-only case record, kept apart from create/read and the lifecycle.
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/hash.h"
+#include "common/status_details.h"
+#include "common/status_macros.h"
+#include "core/agreement.h"
+#include "core/referral_manager.h"
+#include "core/referral_validation.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace refx::core {
+namespace {
+
+using v1::CaseUpdate;
+
+constexpr char kUpdatesSegment[] = "/updates/";
+constexpr size_t kUpdatesSegmentSize = sizeof(kUpdatesSegment) - 1;
+
+std::string SerializeDeterministic(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+bool IsHexId(absl::string_view id) {
+  return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// Splits `referrals/{id}/updates/{update_id}`; false if malformed.
+bool ParseCaseUpdateName(const std::string& name, std::string* referral_id, std::string* update_id) {
+  const size_t at = name.find(kUpdatesSegment);
+  if (at == std::string::npos) return false;
+  *referral_id = ReferralIdFromName(name.substr(0, at));
+  *update_id = name.substr(at + kUpdatesSegmentSize);
+  return !referral_id->empty() && IsHexId(*update_id);
+}
+
+// The update as the client controls it: output-only fields and fields this
+// schema does not know (which would bypass validation and redaction) removed.
+CaseUpdate ClientFields(const CaseUpdate& in) {
+  CaseUpdate u = in;
+  u.DiscardUnknownFields();
+  u.clear_name();
+  u.clear_author_agency();
+  u.clear_create_time();
+  u.mutable_consent()->clear_record_time();
+  if (u.consent().ByteSizeLong() == 0) u.clear_consent();
+  return u;
+}
+
+// Descriptions never echo a submitted value: it may be personal data.
+std::vector<FieldViolation> ValidateCaseUpdate(const AddCaseUpdateParams& p, const CaseUpdate& u,
+                                               const Agreement& agreement) {
+  std::vector<FieldViolation> v = ValidateRequestId(p.request_id);
+  const std::string parent_id = ReferralIdFromName(p.parent);
+  if (parent_id.empty()) v.push_back({"parent", "must be referrals/{32 hex digits}"});
+  if (p.etag.empty()) v.push_back({"etag", "required: the etag of the referral as last read (refx get)"});
+  const CaseUpdate::Kind kind = u.kind();
+  if (kind == CaseUpdate::KIND_UNSPECIFIED || !CaseUpdate::Kind_IsValid(kind)) {
+    v.push_back({"update.kind", "required: one of the case update kinds"});
+  }
+  const bool text_optional = kind == CaseUpdate::CONSENT_CHANGE || kind == CaseUpdate::POLICE_OUTCOME_REFERENCE;
+  if (u.text().size() > kMaxCaseUpdateTextBytes) {
+    v.push_back({"update.text", "at most 4096 bytes"});
+  } else if (u.text().empty() && !text_optional) {
+    v.push_back({"update.text", "required for this kind of update"});
+  }
+
+  if (kind == CaseUpdate::CORRECTION) {
+    std::string referral_id, update_id;
+    if (u.supersedes().empty()) {
+      v.push_back({"update.supersedes", "required for a correction: the name of the update it corrects"});
+    } else if (!ParseCaseUpdateName(u.supersedes(), &referral_id, &update_id)) {
+      v.push_back({"update.supersedes", "must be referrals/{id}/updates/{update_id}"});
+    } else if (referral_id != parent_id) {
+      v.push_back({"update.supersedes", "must name an update of this referral"});
+    }
+  } else if (!u.supersedes().empty()) {
+    v.push_back({"update.supersedes", "only a correction supersedes an update"});
+  }
+
+  if (kind == CaseUpdate::CONSENT_CHANGE) {
+    const auto& c = u.consent();
+    if (!u.has_consent()) {
+      v.push_back({"update.consent", "required for a consent change"});
+    } else if (c.status() == v1::Consent::STATUS_UNSPECIFIED || !v1::Consent::Status_IsValid(c.status())) {
+      v.push_back({"update.consent.status", "required: one of the consent statuses"});
+    } else if (c.status() != v1::Consent::GIVEN && c.lawful_basis().empty()) {
+      // As on create: without consent, sharing needs a recorded lawful basis.
+      v.push_back({"update.consent.lawful_basis", "required when consent is not given"});
+    }
+    if (c.lawful_basis().size() > kMaxShortTextBytes) {
+      v.push_back({"update.consent.lawful_basis", "at most 256 bytes"});
+    } else if (!c.lawful_basis().empty() && !agreement.IsLawfulBasis(c.lawful_basis())) {
+      v.push_back({"update.consent.lawful_basis", "not a lawful basis of the agreement"});
+    }
+  } else if (u.has_consent()) {
+    v.push_back({"update.consent", "only a consent change carries a consent"});
+  }
+
+  if (kind == CaseUpdate::POLICE_OUTCOME_REFERENCE) {
+    if (u.police_reference().empty()) {
+      v.push_back({"update.police_reference", "required for a police outcome reference"});
+    } else if (u.police_reference().size() > kMaxPoliceReferenceBytes) {
+      v.push_back({"update.police_reference", "at most 256 bytes"});
+    }
+  } else if (!u.police_reference().empty()) {
+    v.push_back({"update.police_reference", "only a police outcome reference carries one"});
+  }
+  return v;
+}
+
+// The digest of everything the client controls. The leading tag keeps it
+// apart from a lifecycle request's, whose request ids share the namespace.
+std::string Fingerprint(const AddCaseUpdateParams& p, const CaseUpdate& client_fields) {
+  std::string canonical = "AddCaseUpdate;";
+  for (const std::string& part : {p.parent, p.etag, SerializeDeterministic(client_fields)}) {
+    absl::StrAppend(&canonical, part.size(), ":", part, ";");
+  }
+  return Sha256(canonical);
+}
+
+std::string EncodePageToken(int64_t sequence, const std::string& referral_id) {
+  return absl::WebSafeBase64Escape(absl::StrCat("u1|", sequence, "|", referral_id));
+}
+
+absl::StatusOr<int64_t> DecodePageToken(const std::string& token, const std::string& referral_id) {
+  const absl::Status bad = InvalidArgumentError(
+      "invalid page_token", {{"page_token", "not a token from a previous call for the same parent"}});
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw)) return bad;
+  std::vector<std::string> parts = absl::StrSplit(raw, '|');
+  int64_t sequence = 0;
+  if (parts.size() != 3 || parts[0] != "u1" || !absl::SimpleAtoi(parts[1], &sequence) || sequence < 0 ||
+      parts[2] != referral_id) {
+    return bad;
+  }
+  return sequence;
+}
+
+// Trims `update` to the classes `caller` may read of `referral` (its
+// current consent decides, as for the referral itself).
+absl::StatusOr<CaseUpdate> TrimmedUpdate(const Caller& caller, const v1::Referral& referral,
+                                         const std::string& document) {
+  CaseUpdate update;
+  if (!update.ParseFromString(document)) return absl::InternalError("stored case update is unreadable");
+  Redact(caller.agreement->ReadableClasses(caller, referral), &update);
+  return update;
+}
+
+}  // namespace
+
+std::string CaseUpdateName(const std::string& referral_id, const std::string& update_id) {
+  return absl::StrCat(ReferralName(referral_id), kUpdatesSegment, update_id);
+}
+
+absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, const AddCaseUpdateParams& params,
+                                                          CallAudit* audit) {
+  if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
+  const Agreement& agreement = *caller.agreement;
+  const CaseUpdate input = ClientFields(params.update);
+  const std::vector<FieldViolation> violations = ValidateCaseUpdate(params, input, agreement);
+  if (!violations.empty()) return InvalidArgumentError("invalid case update", violations);
+
+  // Writes: content the role may not set is refused, not silently dropped.
+  std::vector<std::string> not_writable = FieldsOutside(agreement.WritableClasses(caller), input);
+  if (!not_writable.empty()) {
+    for (std::string& path : not_writable) path = absl::StrCat("update.", path);
+    // Field paths name no value, so they are safe to return.
+    return WithErrorInfo(absl::PermissionDeniedError(absl::StrCat(
+                             "the agreement does not let this agency's role set ",
+                             absl::StrJoin(not_writable, ", "), "; remove ",
+                             not_writable.size() == 1 ? "it" : "them")),
+                         "FIELD_NOT_WRITABLE", {{"fields", absl::StrJoin(not_writable, ",")}});
+  }
+
+  const std::string id = ReferralIdFromName(params.parent);
+  const std::string fingerprint = Fingerprint(params, input);
+  const absl::Status request_id_reused = InvalidArgumentError(
+      "request_id was already used for a different request",
+      {{"request_id", "already used by this agency with a different request; use a new id"}});
+
+  // The record gate, the same one as GetReferral's.
+  REFX_ASSIGN_OR_RETURN(VisibleReferral visible, LoadVisible(caller, params.parent, id));
+
+  // A retry gets the first result, whatever happened since.
+  REFX_ASSIGN_OR_RETURN(auto earlier, options_.store->FindUpdate(caller.agency_id, params.request_id));
+  if (earlier.has_value()) {
+    if (earlier->fingerprint != fingerprint) return request_id_reused;
+    REFX_ASSIGN_OR_RETURN(CaseUpdate replayed, TrimmedUpdate(caller, visible.referral, earlier->document));
+    DataClassSet altered = ClassesPresent(input);
+    altered.Add(v1::DATA_CLASS_REFERRAL_CORE);
+    REFX_RETURN_IF_ERROR(options_.auditor->Record(options_.auditor->Build(
+        caller, audit->method, AuditAction::kAlteration, {earlier->referral_id}, altered, absl::StatusCode::kOk)));
+    audit->recorded = true;
+    return replayed;
+  }
+
+  const absl::Status stale = WithErrorInfo(
+      absl::AbortedError(absl::StrCat("referral ", params.parent,
+                                      " changed since that etag was read; re-read it (refx get) and try again")),
+      "ETAG_MISMATCH");
+  if (params.etag != visible.stored.etag) return stale;
+
+  // Parties that redirected the referral away may still read it but no
+  // longer act on it, and their case notes would be out of date.
+  const std::string me = AgencyName(caller.agency_id);
+  const auto& redirected = visible.referral.redirected_agencies();
+  if (std::find(redirected.begin(), redirected.end(), me) != redirected.end()) {
+    return WithErrorInfo(
+        absl::PermissionDeniedError("only the sender or a recipient still acting on it may add a case update"),
+        "NOT_ACTING_PARTY", {{"action", "add case update"}});
+  }
+
+  if (input.kind() == CaseUpdate::CORRECTION) {
+    std::string referral_id, update_id;
+    ParseCaseUpdateName(input.supersedes(), &referral_id, &update_id);
+    // Updates are never deleted, so one found now still exists at commit.
+    auto superseded = options_.store->GetCaseUpdate(id, update_id);
+    if (absl::IsNotFound(superseded.status())) {
+      return InvalidArgumentError("invalid case update",
+                                  {{"update.supersedes", "names no update of this referral"}});
+    }
+    if (!superseded.ok()) return superseded.status();
+  }
+
+  const absl::Time now = absl::FromUnixMicros(absl::ToUnixMicros(options_.clock->Now()));
+  const google::protobuf::Timestamp now_proto =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+
+  storage::AddCaseUpdateRequest request;
+  storage::StoredCaseUpdate& stored_update = request.update;
+  stored_update.referral_id = id;
+  stored_update.update_id = NewRandomId();
+  stored_update.kind = input.kind();
+  stored_update.author_agency = caller.agency_id;
+  stored_update.create_time = now;
+  CaseUpdate update = input;
+  update.set_name(CaseUpdateName(id, stored_update.update_id));
+  update.set_author_agency(me);
+  *update.mutable_create_time() = now_proto;
+  if (update.has_consent()) *update.mutable_consent()->mutable_record_time() = now_proto;
+  stored_update.document = SerializeDeterministic(update);
+
+  v1::Referral changed = std::move(visible.referral);
+  storage::StoredReferral referral = std::move(visible.stored);
+  if (update.kind() == CaseUpdate::CONSENT_CHANGE) *changed.mutable_victim()->mutable_consent() = update.consent();
+  referral.update_time = now;
+  *changed.mutable_update_time() = now_proto;
+  changed.clear_etag();
+  // The update's id is part of the etag: two updates in the same microsecond
+  // that leave the document otherwise identical still change it.
+  referral.etag =
+      HexEncode(Sha256(absl::StrCat(SerializeDeterministic(changed), "|", stored_update.update_id))).substr(0, 20);
+  changed.set_etag(referral.etag);
+  referral.document = SerializeDeterministic(changed);
+
+  DataClassSet altered = ClassesPresent(input);
+  altered.Add(v1::DATA_CLASS_REFERRAL_CORE);
+  request.agency_id = caller.agency_id;
+  request.request_id = params.request_id;
+  request.request_fingerprint = fingerprint;
+  request.expected_etag = params.etag;
+  request.referral = std::move(referral);
+  request.audit =
+      options_.auditor->Build(caller, audit->method, AuditAction::kAlteration, {}, altered, absl::StatusCode::kOk);
+  auto result = options_.store->AddCaseUpdate(request);
+  if (!result.ok()) {
+    if (absl::IsAlreadyExists(result.status())) return request_id_reused;
+    if (absl::IsAborted(result.status())) return stale;
+    if (absl::IsNotFound(result.status())) {
+      return absl::NotFoundError(absl::StrCat("referral ", params.parent, " not found"));
+    }
+    return result.status();
+  }
+  audit->recorded = true;  // in the transaction that stored the update
+  return TrimmedUpdate(caller, changed, result->update.document);
+}
+
+absl::StatusOr<CaseUpdatePage> ReferralManager::ListCaseUpdates(const Caller& caller, const std::string& parent,
+                                                                int page_size, const std::string& page_token,
+                                                                CallAudit* audit) {
+  if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
+  const std::string id = ReferralIdFromName(parent);
+  std::vector<FieldViolation> violations;
+  if (id.empty()) violations.push_back({"parent", "must be referrals/{32 hex digits}"});
+  if (page_size < 0) violations.push_back({"page_size", "must not be negative"});
+  if (!violations.empty()) return InvalidArgumentError("invalid list request", violations);
+  int64_t after = 0;
+  if (!page_token.empty()) {
+    REFX_ASSIGN_OR_RETURN(after, DecodePageToken(page_token, id));
+  }
+
+  REFX_ASSIGN_OR_RETURN(VisibleReferral visible, LoadVisible(caller, parent, id));
+  const int size = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
+  // One extra row tells whether another page exists.
+  REFX_ASSIGN_OR_RETURN(auto rows, options_.store->ListCaseUpdates(id, after, size + 1));
+  CaseUpdatePage page;
+  const bool more = static_cast<int>(rows.size()) > size;
+  if (more) rows.resize(size);
+  DataClassSet disclosed;
+  bool others = false;
+  for (const storage::StoredCaseUpdate& row : rows) {
+    REFX_ASSIGN_OR_RETURN(CaseUpdate update, TrimmedUpdate(caller, visible.referral, row.document));
+    for (v1::DataClass c : ClassesPresent(update).Members()) disclosed.Add(c);
+    others = others || row.author_agency != caller.agency_id;
+    page.updates.push_back(std::move(update));
+  }
+  if (more) page.next_page_token = EncodePageToken(rows.back().sequence, id);
+  // Audit before answer. Another agency's notes reaching the caller are a
+  // disclosure; reading back only its own is a consultation (as for
+  // referrals).
+  REFX_RETURN_IF_ERROR(options_.auditor->Record(
+      options_.auditor->Build(caller, audit->method, others ? AuditAction::kDisclosure : AuditAction::kConsultation,
+                              {id}, disclosed, absl::StatusCode::kOk)));
+  audit->recorded = true;
+  return page;
+}
+
+}  // namespace refx::core
