@@ -281,6 +281,25 @@ absl::StatusOr<refx::v1::Referral> ReferralClient::ReopenReferral(const refx::v1
   return response;
 }
 
+absl::StatusOr<refx::v1::CaseUpdate> ReferralClient::AddCaseUpdate(const refx::v1::AddCaseUpdateRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::CaseUpdate response;
+  grpc::Status status = stub_->AddCaseUpdate(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+absl::StatusOr<refx::v1::ListCaseUpdatesResponse> ReferralClient::ListCaseUpdates(
+    const refx::v1::ListCaseUpdatesRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::ListCaseUpdatesResponse response;
+  grpc::Status status = stub_->ListCaseUpdates(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
 absl::StatusOr<refx::v1::Referral> ReferralClient::GetReferral(const std::string& name,
                                                                const std::vector<std::string>& read_mask) {
   refx::v1::GetReferralRequest request;

@@ -138,6 +138,14 @@ class ReferralClient {
                                const std::function<void(const absl::Status&, int64_t resume_after)>& on_reconnect = {},
                                absl::Duration backoff = absl::Milliseconds(200));
 
+  // Case updates: the referral's append-only case record. AddCaseUpdate
+  // carries the referral's `etag` (ABORTED if it changed) and a
+  // `request_id` (a retry returns the update first added); the referral's
+  // etag changes with every update. ListCaseUpdates is oldest first.
+  absl::StatusOr<refx::v1::CaseUpdate> AddCaseUpdate(const refx::v1::AddCaseUpdateRequest& request);
+  absl::StatusOr<refx::v1::ListCaseUpdatesResponse> ListCaseUpdates(
+      const refx::v1::ListCaseUpdatesRequest& request);
+
   // How the server sees this client: agency, role, certificate serial and
   // expiry. The first thing to run after installing a certificate.
   absl::StatusOr<refx::v1::WhoAmIResponse> WhoAmI();
