@@ -256,6 +256,93 @@ TEST_P(StoreConformanceTest, AsyncAuditCompletesOnceDurable) {
   ASSERT_TRUE(events.ok());
   EXPECT_EQ(events->size(), 50u);
   EXPECT_TRUE(store_->VerifyAuditChain()->intact);
+AddCaseUpdateRequest CaseUpdate(const StoredReferral& base, const std::string& agency, const std::string& request_id,
+                                const std::string& expected_etag, const std::string& new_etag,
+                                const std::string& update_id) {
+  AddCaseUpdateRequest req;
+  req.agency_id = agency;
+  req.request_id = request_id;
+  req.request_fingerprint = "fp-" + request_id + update_id;
+  req.expected_etag = expected_etag;
+  req.referral = base;
+  req.referral.etag = new_etag;
+  req.referral.update_time = base.update_time + absl::Seconds(1);
+  req.referral.document = "doc-" + new_etag;
+  req.update.update_id = update_id;
+  req.update.kind = 1;
+  req.update.author_agency = agency;
+  req.update.create_time = req.referral.update_time;
+  req.update.document = "update-" + update_id;
+  req.audit.action = "ALTERATION";
+  return req;
+}
+
+TEST_P(StoreConformanceTest, CaseUpdatesAppendInOrderWithTheReferralChangeAndTheirAuditEvent) {
+  const absl::Time t = absl::FromUnixMicros(1790000000000000);
+  const StoredReferral base = Referral("c1", "police", {"city"}, t);
+  ASSERT_TRUE(store_->CreateReferral(Request(base, "c1")).ok());
+  const size_t events_before = store_->ListAuditEvents({})->size();
+  // Stale etag: ABORTED, nothing written.
+  EXPECT_EQ(store_->AddCaseUpdate(CaseUpdate(base, "city", "x", "wrong", "e2", "u0")).status().code(),
+            absl::StatusCode::kAborted);
+  EXPECT_TRUE(store_->ListCaseUpdates("c1", 0, 10)->empty());
+  EXPECT_EQ(store_->ListAuditEvents({})->size(), events_before);
+
+  auto first = store_->AddCaseUpdate(CaseUpdate(base, "police", "a", "e-c1", "e2", "u1"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->replayed);
+  EXPECT_EQ(first->update.sequence, 1);
+  auto second = store_->AddCaseUpdate(CaseUpdate(base, "city", "a", "e2", "e3", "u2"));  // per-agency ids
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->update.sequence, 2);
+  // Two updates from the same etag: the second is ABORTED.
+  EXPECT_EQ(store_->AddCaseUpdate(CaseUpdate(base, "city", "b", "e2", "e4", "u3")).status().code(),
+            absl::StatusCode::kAborted);
+
+  auto referral = store_->GetReferral("c1");
+  ASSERT_TRUE(referral.ok());
+  EXPECT_EQ(referral->etag, "e3");
+  EXPECT_EQ(referral->document, "doc-e3");
+  EXPECT_EQ(referral->state, base.state);
+  EXPECT_EQ(referral->update_time, t + absl::Seconds(1));
+  EXPECT_EQ(store_->ListAuditEvents({})->size(), events_before + 2);
+
+  auto all = store_->ListCaseUpdates("c1", 0, 10);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].update_id, "u1");
+  EXPECT_EQ((*all)[0].author_agency, "police");
+  EXPECT_EQ((*all)[0].document, "update-u1");
+  EXPECT_EQ((*all)[0].create_time, t + absl::Seconds(1));
+  EXPECT_EQ((*all)[1].update_id, "u2");
+  auto after = store_->ListCaseUpdates("c1", 1, 10);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0].sequence, 2);
+  EXPECT_EQ(store_->ListCaseUpdates("c1", 0, 1)->size(), 1u);
+  EXPECT_TRUE(store_->ListCaseUpdates("other", 0, 10)->empty());
+
+  EXPECT_EQ(store_->GetCaseUpdate("c1", "u2")->document, "update-u2");
+  EXPECT_EQ(store_->GetCaseUpdate("c1", "u9").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetCaseUpdate("other", "u2").status().code(), absl::StatusCode::kNotFound);
+
+  // A retry replays the update as first stored, whatever the etag is now;
+  // the same id with another payload is ALREADY_EXISTS. Ids are one
+  // namespace with lifecycle updates.
+  auto again = store_->AddCaseUpdate(CaseUpdate(base, "police", "a", "e-c1", "e2", "u1"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->update.referral_id, "c1");
+  EXPECT_EQ(again->update.document, "update-u1");
+  EXPECT_EQ(store_->ListCaseUpdates("c1", 0, 10)->size(), 2u);
+  EXPECT_EQ(store_->AddCaseUpdate(CaseUpdate(base, "police", "a", "e3", "e5", "u5")).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->UpdateReferral(Update(base, "police", "a", "e3", "e6")).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->AddCaseUpdate(CaseUpdate(Referral("nope", "police", {}, t), "city", "n", "e", "f", "u6"))
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_P(StoreConformanceTest, ListIsPerPartyNewestFirstWithKeysetCursor) {
