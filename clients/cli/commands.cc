@@ -43,6 +43,8 @@ struct CommandLine {
   CLI::App* audit_list = nullptr;
   CLI::App* audit_verify = nullptr;
   CLI::App* watch = nullptr;
+  CLI::App* update = nullptr;
+  CLI::App* updates = nullptr;
   // Lifecycle: accept, decline, redirect, start, complete, cancel, reopen.
   std::map<std::string, CLI::App*> lifecycle;
 
@@ -66,6 +68,8 @@ struct CommandLine {
   bool watch_from_start = false, watch_no_resume = false;
   int64_t watch_max_events = 0;
   std::vector<std::string> watch_fields;
+  // update (also uses name, etag, request_id, consent, lawful_basis).
+  std::string kind, update_text, supersedes, police_reference;
 
   // audit list.
   std::string audit_agency, audit_referral, audit_action, audit_after, audit_before;
@@ -520,6 +524,79 @@ void AddLifecycle(CLI::App* app, CommandLine* f) {
   }
 }
 
+void AddCaseUpdates(CLI::App* app, CommandLine* f) {
+  CLI::App* u = app->add_subcommand("update", "Add a case update to a referral (append-only)");
+  f->update = u;
+  u->add_option("NAME_OR_ID", f->name, "referrals/ID or ID")->required();
+  AddEnumOption(u, "--kind", &f->kind, refx::v1::CaseUpdate::Kind_descriptor(), "What the update records")
+      ->required();
+  u->add_option("--text", f->update_text,
+                "The case note, at most 4 KiB; required except with --kind consent-change or "
+                "police-outcome-reference");
+  u->add_option("--supersedes", f->supersedes,
+                "With --kind correction: the update it corrects (referrals/ID/updates/UID, or UID)");
+  AddEnumOption(u, "--consent", &f->consent, refx::v1::Consent::Status_descriptor(),
+                "With --kind consent-change: the victim's consent now");
+  u->add_option("--lawful-basis", f->lawful_basis,
+                "With --consent other than given: the agreement's lawful basis id (e.g. cda-1998-s115)");
+  u->add_option("--police-reference", f->police_reference,
+                "With --kind police-outcome-reference: the police outcome or crime reference");
+  u->add_option("--etag", f->etag,
+                "The referral's etag as you last read it (refx get); if omitted, refx reads the referral "
+                "first and uses its current etag");
+  u->add_option("--request-id", f->request_id, "Idempotency key; a retry with the same id is safe (default: new)");
+  u->footer(
+      "Updates are never changed or deleted: to put one right, add a correction that supersedes it.\n"
+      "Without --etag, refx reads the referral first and sends its current etag; pass the --etag you\n"
+      "read (refx get) to be refused (ABORTED) if the referral changed since.\n\n"
+      "EXAMPLES\n"
+      "  refx update 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 --kind contact-attempt --text \"No answer; left no message\"\n"
+      "  refx update referrals/5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 --kind correction \\\n"
+      "      --supersedes 9a1b2c3d4e5f60718293a4b5c6d7e8f9 --text \"Safety plan agreed Tuesday, not Monday\"\n"
+      "  refx update 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 --kind consent-change --consent withdrawn \\\n"
+      "      --lawful-basis cda-1998-s115\n"
+      "  refx update 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 --kind police-outcome-reference \\\n"
+      "      --police-reference LP-24-118823 --etag 3b9f0c1d2e4a5b6c7d8e\n");
+  u->fallthrough();
+
+  CLI::App* l = app->add_subcommand("updates", "List a referral's case updates, oldest first");
+  f->updates = l;
+  l->add_option("NAME_OR_ID", f->name, "referrals/ID or ID")->required();
+  l->add_option("--page-size", f->page_size, "Updates per page (server default 50, max 500)")
+      ->check(CLI::Range(0, 500));
+  l->add_option("--page-token", f->page_token, "Continue from a previous page");
+  l->add_flag("--all", f->all, "Follow every page");
+  l->footer(
+      "Each update shows only what the sharing agreement lets your agency read.\n\n"
+      "EXAMPLES\n"
+      "  refx updates 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10\n"
+      "  refx updates referrals/5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 --all --output json\n");
+  l->fallthrough();
+}
+
+// The AddCaseUpdateRequest the `update` flags describe (etag and request id
+// are filled in by the caller).
+absl::StatusOr<refx::v1::AddCaseUpdateRequest> BuildCaseUpdate(const CommandLine& f, const std::string& name) {
+  refx::v1::AddCaseUpdateRequest r;
+  r.set_parent(name);
+  refx::v1::CaseUpdate* u = r.mutable_update();
+  u->set_kind(static_cast<refx::v1::CaseUpdate::Kind>(
+      ParseEnumLabel(refx::v1::CaseUpdate::Kind_descriptor(), f.kind).value_or(0)));
+  u->set_text(f.update_text);
+  if (!f.supersedes.empty()) {
+    u->set_supersedes(absl::StrContains(f.supersedes, "/") ? f.supersedes
+                                                            : absl::StrCat(name, "/updates/", f.supersedes));
+  }
+  if (!f.consent.empty() || !f.lawful_basis.empty()) {
+    if (f.consent.empty()) return absl::InvalidArgumentError("--lawful-basis needs --consent");
+    u->mutable_consent()->set_status(static_cast<refx::v1::Consent::Status>(
+        ParseEnumLabel(refx::v1::Consent::Status_descriptor(), f.consent).value_or(0)));
+    u->mutable_consent()->set_lawful_basis(f.lawful_basis);
+  }
+  u->set_police_reference(f.police_reference);
+  return r;
+}
+
 // Sends the lifecycle request `sub` names; `etag` is the etag to send.
 absl::StatusOr<Referral> RunLifecycle(ReferralClient& client, const std::string& sub, const CommandLine& f,
                                       const std::string& name, const std::string& etag,
@@ -630,6 +707,7 @@ Commands::Commands(CLI::App* app) : app_(app), flags_(std::make_unique<CommandLi
   AddAudit(app, f);
   AddLifecycle(app, f);
   AddWatch(app, f);
+  AddCaseUpdates(app, f);
   for (CLI::App* sub : {f->whoami, f->create, f->get, f->list}) sub->fallthrough();
 }
 
@@ -668,7 +746,7 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
       if (!id.ok()) return Fail(id.status(), format, /*local=*/false);
       request_id = *id;
     }
-  } else if (f.get->parsed() || std::any_of(f.lifecycle.begin(), f.lifecycle.end(),
+  } else if (f.get->parsed() || f.update->parsed() || f.updates->parsed() || std::any_of(f.lifecycle.begin(), f.lifecycle.end(),
                                             [](const auto& l) { return l.second->parsed(); })) {
     auto n = ReferralName(f.name);
     if (!n.ok()) return Fail(n.status(), format, /*local=*/true);
@@ -677,6 +755,12 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
     auto built = BuildListRequest(f);
     if (!built.ok()) return Fail(built.status(), format, /*local=*/true);
     list_request = *std::move(built);
+  }
+  refx::v1::AddCaseUpdateRequest update_request;
+  if (f.update->parsed()) {
+    auto built = BuildCaseUpdate(f, name);
+    if (!built.ok()) return Fail(built.status(), format, /*local=*/true);
+    update_request = *std::move(built);
   }
   refx::v1::ListAuditEventsRequest audit_request;
   if (f.audit_list->parsed()) {
@@ -762,6 +846,50 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
                                                   << "); reconnecting after sequence " << resume_after << "\n";
                                       });
     if (!ended.ok()) return Fail(ended, format, false);
+    return kExitOk;
+  }
+  if (f.update->parsed()) {
+    std::string etag = f.etag;
+    if (etag.empty()) {
+      auto current = client->GetReferral(name, {"etag"});
+      if (!current.ok()) return Fail(current.status(), format, false);
+      etag = current->etag();
+    }
+    if (request_id.empty()) {
+      auto id = NewRequestId();
+      if (!id.ok()) return Fail(id.status(), format, /*local=*/false);
+      request_id = *id;
+    }
+    update_request.set_etag(etag);
+    update_request.set_request_id(request_id);
+    auto added = client->AddCaseUpdate(update_request);
+    if (!added.ok()) return Fail(added.status(), format, false, request_id);
+    std::cout << (format == OutputFormat::kJson ? RenderJson(*added) : RenderKeyValues(*added));
+    return kExitOk;
+  }
+  if (f.updates->parsed()) {
+    refx::v1::ListCaseUpdatesRequest request;
+    request.set_parent(name);
+    request.set_page_size(f.page_size);
+    request.set_page_token(f.page_token);
+    refx::v1::ListCaseUpdatesResponse all;
+    std::set<std::string> seen_tokens;
+    while (true) {
+      auto page = client->ListCaseUpdates(request);
+      if (!page.ok()) return Fail(page.status(), format, false);
+      for (auto& u : *page->mutable_updates()) *all.add_updates() = std::move(u);
+      all.set_next_page_token(page->next_page_token());
+      if (!f.all || page->next_page_token().empty()) break;
+      if (!seen_tokens.insert(page->next_page_token()).second) {
+        return Fail(absl::InternalError("the server repeated a page token"), format, false);
+      }
+      request.set_page_token(page->next_page_token());
+    }
+    if (f.all) all.clear_next_page_token();
+    std::cout << (format == OutputFormat::kJson ? RenderJson(all) : RenderCaseUpdateTable(all));
+    if (!all.next_page_token().empty()) {
+      std::cerr << "refx: more updates: add --page-token " << all.next_page_token() << " (or --all)\n";
+    }
     return kExitOk;
   }
 

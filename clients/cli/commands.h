@@ -1,5 +1,6 @@
-// The `refx` subcommands (whoami, create, get, list): their flags, and the
-// code that turns parsed flags into one ReferralClient call and its output.
+// The `refx` subcommands (whoami, create, get, list, the lifecycle verbs, update,
+// updates, audit): their flags, and the code that turns parsed flags into one
+// ReferralClient call and its output.
 //
 // Flags exist only here and in main.cc; everything below works on
 // ConnectionOptions and protos. Commands return the process exit code (see

@@ -249,6 +249,25 @@ std::string RenderReferralTable(const std::vector<refx::v1::Referral>& referrals
   return RenderTable({"NAME", "STATE", "TYPE", "AREA", "FROM", "TO", "CREATED"}, rows);
 }
 
+std::string RenderCaseUpdateTable(const refx::v1::ListCaseUpdatesResponse& updates) {
+  if (updates.updates_size() == 0) return "no case updates\n";
+  auto last_segment = [](const std::string& name) { return name.substr(name.rfind('/') + 1); };
+  std::vector<std::vector<std::string>> rows;
+  for (const refx::v1::CaseUpdate& u : updates.updates()) {
+    std::string summary = u.text().substr(0, u.text().find('\n'));
+    if (summary.empty() && u.has_consent()) {
+      summary = absl::StrCat("consent: ", EnumLabel(refx::v1::Consent::Status_descriptor(), u.consent().status()));
+    }
+    if (summary.empty()) summary = u.police_reference();
+    if (summary.size() > 60) summary = summary.substr(0, 57) + "...";
+    rows.push_back({last_segment(u.name()), FormatTimestamp(u.create_time()),
+                    u.kind() == 0 ? "" : EnumLabel(refx::v1::CaseUpdate::Kind_descriptor(), u.kind()),
+                    StripAgency(u.author_agency()), u.supersedes().empty() ? "" : last_segment(u.supersedes()),
+                    summary});
+  }
+  return RenderTable({"UPDATE", "CREATED", "KIND", "AUTHOR", "SUPERSEDES", "TEXT"}, rows);
+}
+
 std::string RenderAuditTable(const refx::v1::ListAuditEventsResponse& events) {
   if (events.events_size() == 0) return "no audit events\n";
   std::vector<std::vector<std::string>> rows;

@@ -71,6 +71,11 @@ std::string RenderTable(const std::vector<std::string>& header,
 // The `list` table: NAME, STATE, TYPE, AREA, FROM, TO, CREATED.
 std::string RenderReferralTable(const std::vector<refx::v1::Referral>& referrals);
 
+// A referral's case updates as a table: UPDATE (the update id), CREATED,
+// KIND, AUTHOR, SUPERSEDES (its id), TEXT (first line, at most 60
+// characters; the consent status or police reference when there is no
+// text). "no case updates" when empty.
+std::string RenderCaseUpdateTable(const refx::v1::ListCaseUpdatesResponse& updates);
 // Audit events as a table: SEQ, TIME, ACTION, METHOD, AGENCY, REFERRALS,
 // CLASSES, OUTCOME ("no audit events" when empty).
 std::string RenderAuditTable(const refx::v1::ListAuditEventsResponse& events);
