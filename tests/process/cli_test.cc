@@ -27,6 +27,7 @@ constexpr int kExitUsage = 2;
 constexpr int kExitNotFound = 3;
 constexpr int kExitInvalid = 5;
 constexpr int kExitUnavailable = 6;
+constexpr int kExitConflict = 7;
 
 template <typename Message>
 absl::Status ParseJson(const std::string& json, Message* message) {
@@ -569,6 +570,60 @@ TEST_F(CliTest, WatchPrintsNewWorkLiveAndResumesAfterASequence) {
   CommandResult help = RefxBare({"watch", "--help"});
   EXPECT_THAT(help.out, HasSubstr("EXAMPLES")) << help.Describe();
   EXPECT_THAT(help.out, HasSubstr("--after")) << help.Describe();
+}
+
+TEST_F(CliTest, UpdateAndUpdatesAsTwoAgencies) {
+  const v1::Referral r = CreatedByPolice("Case updates through the CLI.");
+  // Without --etag the CLI reads the referral first.
+  CommandResult attempt = Refx(kCityCouncil, {"update", r.name(), "--kind", "contact-attempt", "--text",
+                                              "No answer; left no message", "-o", "json"});
+  ASSERT_EQ(attempt.exit_code, kExitOk) << attempt.Describe();
+  v1::CaseUpdate first;
+  ASSERT_TRUE(ParseJson(attempt.out, &first).ok()) << attempt.Describe();
+  EXPECT_EQ(first.kind(), v1::CaseUpdate::CONTACT_ATTEMPT);
+  EXPECT_EQ(first.author_agency(), absl::StrCat("agencies/", kCityCouncil));
+
+  // A correction names the update by its id alone.
+  const std::string id = first.name().substr(first.name().rfind('/') + 1);
+  CommandResult corrected = Refx(kPolice, {"update", r.name(), "--kind", "correction", "--supersedes", id,
+                                           "--text", "Answered on the second ring"});
+  ASSERT_EQ(corrected.exit_code, kExitOk) << corrected.Describe();
+  EXPECT_THAT(corrected.out, HasSubstr(first.name())) << corrected.Describe();
+
+  // A stale --etag is refused with a hint to re-read.
+  CommandResult stale = Refx(kPolice, {"update", r.name(), "--etag", r.etag(), "--kind", "safety-plan", "--text",
+                                       "Plan agreed"});
+  EXPECT_EQ(stale.exit_code, kExitConflict) << stale.Describe();
+  EXPECT_THAT(stale.err, HasSubstr("re-read")) << stale.Describe();
+  EXPECT_THAT(stale.err, Not(HasSubstr("Plan agreed"))) << stale.Describe();
+
+  // Invalid input names the field.
+  CommandResult invalid = Refx(kPolice, {"update", r.name(), "--kind", "correction", "--text", "x"});
+  EXPECT_EQ(invalid.exit_code, kExitInvalid) << invalid.Describe();
+  EXPECT_THAT(invalid.err, HasSubstr("update.supersedes")) << invalid.Describe();
+
+  CommandResult table = Refx(kPolice, {"updates", r.name()});
+  ASSERT_EQ(table.exit_code, kExitOk) << table.Describe();
+  EXPECT_THAT(table.out, HasSubstr("KIND")) << table.Describe();
+  EXPECT_THAT(table.out, HasSubstr("contact-attempt")) << table.Describe();
+  EXPECT_THAT(table.out, HasSubstr("correction")) << table.Describe();
+  EXPECT_THAT(table.out, HasSubstr(id)) << table.Describe();
+  CommandResult json = Refx(kCityCouncil, {"updates", r.name(), "--all", "--output", "json"});
+  ASSERT_EQ(json.exit_code, kExitOk) << json.Describe();
+  v1::ListCaseUpdatesResponse listed;
+  ASSERT_TRUE(ParseJson(json.out, &listed).ok()) << json.Describe();
+  ASSERT_EQ(listed.updates_size(), 2);
+  EXPECT_EQ(listed.updates(1).supersedes(), first.name());
+
+  CommandResult outsider = Refx(kBlaby, {"updates", r.name()});
+  EXPECT_EQ(outsider.exit_code, kExitNotFound) << outsider.Describe();
+
+  for (const char* sub : {"update", "updates"}) {
+    CommandResult help = RefxBare({sub, "--help"});
+    EXPECT_EQ(help.exit_code, kExitOk) << help.Describe();
+    EXPECT_THAT(help.out, HasSubstr("EXAMPLES")) << help.Describe();
+  }
+  EXPECT_THAT(RefxBare({"update", "--help"}).out, HasSubstr("contact-attempt"));
 }
 
 }  // namespace
