@@ -1,4 +1,5 @@
-// Referral use cases: create, get and list, for an authenticated caller.
+// Referral use cases: create, get and list, lifecycle transitions and case
+// updates, for an authenticated caller.
 //
 // Enforces, with the agreement snapshot the call was admitted under
 // (Caller::agreement): input validation; on writes, that the caller's role
