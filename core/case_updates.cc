@@ -280,6 +280,9 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
   request.referral = std::move(referral);
   request.audit =
       options_.auditor->Build(caller, audit->method, AuditAction::kAlteration, {}, altered, absl::StatusCode::kOk);
+  // Watchers hear of the update in the same transaction that stores it.
+  request.event = MakeEvent(request.referral, v1::WatchReferralsResponse::CASE_UPDATE_ADDED);
+  request.event->update_document = request.update.document;
   auto result = options_.store->AddCaseUpdate(request);
   if (!result.ok()) {
     if (absl::IsAlreadyExists(result.status())) return request_id_reused;

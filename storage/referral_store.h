@@ -150,6 +150,8 @@ struct AddCaseUpdateRequest {
   StoredReferral referral;
   StoredCaseUpdate update;  // `sequence` is ignored: the store assigns it
   AuditRecord audit;
+  // Written with the update (not on a replay); sequence is assigned.
+  absl::optional<ReferralEvent> event;
 };
 
 struct AddCaseUpdateResult {

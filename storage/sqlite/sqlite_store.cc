@@ -878,6 +878,10 @@ absl::StatusOr<AddCaseUpdateResult> SqliteStore::AddCaseUpdate(const AddCaseUpda
       absl::Status recorded = stmt->Run();
       if (!recorded.ok()) return internal(recorded);
     }
+    if (request.event.has_value()) {
+      absl::Status logged = AppendEvent(conn, *request.event);
+      if (!logged.ok()) return internal(logged);
+    }
     result.update = std::move(update);
     AuditRecord audit = request.audit;
     audit.referral_ids = r.id;

@@ -396,6 +396,8 @@ TEST_F(CaseUpdatesTest, EveryCallWritesExactlyOneAuditEvent) {
   EXPECT_FALSE(List(kRutland, referral.name()).ok());
   EXPECT_EQ(Count("audit_events", list), 3);
   EXPECT_EQ(Count("case_updates", "1 = 1"), 1);
+  // One watch event, written with the update (none for the retry or refusals).
+  EXPECT_EQ(Count("referral_events", "kind = 4"), 1);
 }
 
 TEST_F(CaseUpdatesTest, UpdateTextNeverReachesLogsErrorsOrTheAuditLog) {

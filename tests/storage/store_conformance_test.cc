@@ -256,6 +256,8 @@ TEST_P(StoreConformanceTest, AsyncAuditCompletesOnceDurable) {
   ASSERT_TRUE(events.ok());
   EXPECT_EQ(events->size(), 50u);
   EXPECT_TRUE(store_->VerifyAuditChain()->intact);
+}
+
 AddCaseUpdateRequest CaseUpdate(const StoredReferral& base, const std::string& agency, const std::string& request_id,
                                 const std::string& expected_etag, const std::string& new_etag,
                                 const std::string& update_id) {
@@ -288,7 +290,11 @@ TEST_P(StoreConformanceTest, CaseUpdatesAppendInOrderWithTheReferralChangeAndThe
   EXPECT_TRUE(store_->ListCaseUpdates("c1", 0, 10)->empty());
   EXPECT_EQ(store_->ListAuditEvents({})->size(), events_before);
 
-  auto first = store_->AddCaseUpdate(CaseUpdate(base, "police", "a", "e-c1", "e2", "u1"));
+  const int64_t events_sequence_before = *store_->LatestEventSequence();
+  AddCaseUpdateRequest with_event = CaseUpdate(base, "police", "a", "e-c1", "e2", "u1");
+  with_event.event = Event(with_event.referral, 4);
+  with_event.event->update_document = with_event.update.document;
+  auto first = store_->AddCaseUpdate(with_event);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_FALSE(first->replayed);
   EXPECT_EQ(first->update.sequence, 1);
@@ -329,12 +335,20 @@ TEST_P(StoreConformanceTest, CaseUpdatesAppendInOrderWithTheReferralChangeAndThe
   // A retry replays the update as first stored, whatever the etag is now;
   // the same id with another payload is ALREADY_EXISTS. Ids are one
   // namespace with lifecycle updates.
-  auto again = store_->AddCaseUpdate(CaseUpdate(base, "police", "a", "e-c1", "e2", "u1"));
+  auto again = store_->AddCaseUpdate(with_event);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(again->replayed);
   EXPECT_EQ(again->update.referral_id, "c1");
   EXPECT_EQ(again->update.document, "update-u1");
   EXPECT_EQ(store_->ListCaseUpdates("c1", 0, 10)->size(), 2u);
+  // The event was written with the first update only (not the retry).
+  EXPECT_EQ(*store_->LatestEventSequence(), events_sequence_before + 1);
+  auto events = store_->ListEvents(EventQuery{"city", events_sequence_before, 10});
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].kind, 4);
+  EXPECT_EQ((*events)[0].update_document, "update-u1");
+  EXPECT_EQ((*events)[0].referral_document, "doc-e2");
   EXPECT_EQ(store_->AddCaseUpdate(CaseUpdate(base, "police", "a", "e3", "e5", "u5")).status().code(),
             absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(store_->UpdateReferral(Update(base, "police", "a", "e3", "e6")).status().code(),
