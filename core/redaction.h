@@ -33,6 +33,7 @@ class DataClassSet {
   bool Contains(v1::DataClass c) const { return bits_.test(static_cast<size_t>(c)); }
   bool ContainsAll(const DataClassSet& other) const { return (other.bits_ & ~bits_).none(); }
   void AddAll(const DataClassSet& other) { bits_ |= other.bits_; }
+  void RetainOnly(const DataClassSet& other) { bits_ &= other.bits_; }
   std::vector<v1::DataClass> Members() const;
 
  private:

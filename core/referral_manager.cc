@@ -317,6 +317,7 @@ storage::ReferralEvent MakeEvent(const storage::StoredReferral& stored, v1::Watc
 
 absl::StatusOr<absl::optional<RenderedEvent>> ReferralManager::RenderEvent(const Caller& caller,
                                                                           const storage::ReferralEvent& event,
+                                                                          const std::string& current_document,
                                                                           const std::vector<std::string>& read_mask) const {
   if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
   if (std::find(event.audience.begin(), event.audience.end(), caller.agency_id) == event.audience.end()) {
@@ -334,10 +335,30 @@ absl::StatusOr<absl::optional<RenderedEvent>> ReferralManager::RenderEvent(const
   // The same record gate as GetReferral: a Prevent-only role hears only of
   // Prevent-relevant referrals.
   if (!caller.agreement->RecordVisible(caller, *referral)) return absl::nullopt;
+  DataClassSet readable = caller.agreement->ReadableClasses(caller, *referral);
+  if (current_document != event.referral_document) {
+    // An older event (a resume, a replay): it discloses no more than a read
+    // now would, so consent withdrawn since it happened holds for it too.
+    v1::Referral now;
+    if (!now.ParseFromString(current_document)) {
+      return absl::InternalError(absl::StrCat("stored referral ", event.referral_id, " is unreadable"));
+    }
+    if (!caller.agreement->RecordVisible(caller, now)) return absl::nullopt;
+    readable.RetainOnly(caller.agreement->ReadableClasses(caller, now));
+  }
   const bool sender = referral->sender_agency() == AgencyName(caller.agency_id);
-  Trim(caller, read_mask, referral);
-  out.referral_id = event.referral_id;
+  Redact(readable, referral);
+  TrimToMask(read_mask, referral);
   out.disclosed = ClassesPresent(*referral);
+  if (!event.update_document.empty()) {
+    v1::CaseUpdate* update = out.message.mutable_update();
+    if (!update->ParseFromString(event.update_document)) {
+      return absl::InternalError(absl::StrCat("stored event ", event.sequence, " is unreadable"));
+    }
+    Redact(readable, update);
+    out.disclosed.AddAll(ClassesPresent(*update));
+  }
+  out.referral_id = event.referral_id;
   out.to_sender = sender;
   return absl::optional<RenderedEvent>(std::move(out));
 }
@@ -360,6 +381,10 @@ void ReferralManager::Trim(const Caller& caller, const std::vector<std::string>&
                            v1::Referral* referral) const {
   // Consent is read before redaction: the decision depends on it.
   Redact(caller.agreement->ReadableClasses(caller, *referral), referral);
+  TrimToMask(mask, referral);
+}
+
+void ReferralManager::TrimToMask(const std::vector<std::string>& mask, v1::Referral* referral) {
   if (mask.empty()) return;
   google::protobuf::FieldMask field_mask;
   field_mask.add_paths("name");  // a trimmed referral still says which it is

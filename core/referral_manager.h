@@ -133,7 +133,11 @@ class ReferralManager {
   // the caller is not in its audience or its role may not see the referral
   // (the record gate); otherwise the referral trimmed as GetReferral would
   // trim it. Writes no audit event: the watch session audits each batch.
+  // `current_document` is the referral as it is now: an event older than
+  // the referral's latest change discloses no more than a read now would
+  // (consent withdrawn since then applies to it too).
   absl::StatusOr<absl::optional<RenderedEvent>> RenderEvent(const Caller& caller, const storage::ReferralEvent& event,
+                                                            const std::string& current_document,
                                                             const std::vector<std::string>& read_mask) const;
   // The read mask check of GetReferral, for a watch's mask.
   absl::Status CheckWatchReadMask(const Caller& caller, const std::vector<std::string>& read_mask) const;
@@ -176,6 +180,8 @@ class ReferralManager {
                                      bool record_gate = true) const;
   // Redacts `referral` to what the caller may read and trims it to `mask`.
   void Trim(const Caller& caller, const std::vector<std::string>& mask, v1::Referral* referral) const;
+  // Keeps only the fields in `mask` (and the name); nothing if it is empty.
+  static void TrimToMask(const std::vector<std::string>& mask, v1::Referral* referral);
   // PERMISSION_DENIED (FIELD_NOT_SHARED) if `mask` asks for a class the
   // caller can never read; INVALID_ARGUMENT if it names no field.
   absl::Status CheckReadMask(const Caller& caller, const std::vector<std::string>& mask,

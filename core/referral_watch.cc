@@ -73,8 +73,19 @@ void WatchSession::Pump() {
     std::vector<std::string> referral_ids;
     DataClassSet disclosed;
     bool all_own = true;
+    std::map<std::string, std::shared_ptr<const std::string>> current;  // per batch
     for (const auto& event : fetched->events) {
-      auto rendered = options.manager->RenderEvent(*admitted, *event, params_.read_mask);
+      auto& now = current[event->referral_id];
+      if (now == nullptr) {
+        auto document = hub_->CurrentDocument(event->referral_id);
+        if (!document.ok()) {
+          log::Error("watch_fetch_failed", {{"code", absl::StatusCodeToString(document.status().code())}});
+          CloseResumable("the event log cannot be read now");
+          return;
+        }
+        now = *std::move(document);
+      }
+      auto rendered = options.manager->RenderEvent(*admitted, *event, *now, params_.read_mask);
       if (!rendered.ok()) {
         log::Error("watch_render_failed", {{"code", absl::StatusCodeToString(rendered.status().code())}});
         Close(absl::InternalError("an event could not be prepared; resume later"));
@@ -238,11 +249,17 @@ void WatchHub::Publish(const std::vector<storage::ReferralEvent>& events) {
     absl::MutexLock lock(&mu_);
     std::set<std::string> agencies;
     for (const storage::ReferralEvent& event : events) {
-      ring_.push_back(std::make_shared<const storage::ReferralEvent>(event));
+      auto shared = std::make_shared<const storage::ReferralEvent>(event);
+      ring_.push_back(shared);
+      latest_[event.referral_id] = shared;
       head_ = event.sequence;
       agencies.insert(event.audience.begin(), event.audience.end());
     }
-    while (ring_.size() > options_.ring_capacity) ring_.pop_front();
+    while (ring_.size() > options_.ring_capacity) {
+      auto it = latest_.find(ring_.front()->referral_id);
+      if (it != latest_.end() && it->second == ring_.front()) latest_.erase(it);
+      ring_.pop_front();
+    }
     for (const std::string& agency : agencies) {
       auto it = by_agency_.find(agency);
       if (it != by_agency_.end()) wake.insert(wake.end(), it->second.begin(), it->second.end());
@@ -286,6 +303,19 @@ absl::StatusOr<WatchHub::Fetched> WatchHub::Fetch(const std::string& agency, int
   if (!out.more) out.scanned_through = std::max(out.scanned_through, ring_front - 1);
   for (auto& event : events) out.events.push_back(std::make_shared<const storage::ReferralEvent>(std::move(event)));
   return out;
+}
+
+absl::StatusOr<std::shared_ptr<const std::string>> WatchHub::CurrentDocument(const std::string& referral_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = latest_.find(referral_id);
+    if (it != latest_.end()) {
+      // Aliases the event: no copy of the document.
+      return std::shared_ptr<const std::string>(it->second, &it->second->referral_document);
+    }
+  }
+  REFX_ASSIGN_OR_RETURN(storage::StoredReferral stored, options_.store->GetReferral(referral_id));
+  return std::make_shared<const std::string>(std::move(stored.document));
 }
 
 absl::StatusOr<std::shared_ptr<WatchSession>> WatchHub::Subscribe(const Caller& identity, const Caller& admitted,

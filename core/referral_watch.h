@@ -169,12 +169,18 @@ class WatchHub {
     bool more = false;            // stopped at the limit
   };
   absl::StatusOr<Fetched> Fetch(const std::string& agency, int64_t after, int limit);
+  // The referral's document as its latest change left it: from the ring
+  // when its latest event is there (every change writes one), else from
+  // the store.
+  absl::StatusOr<std::shared_ptr<const std::string>> CurrentDocument(const std::string& referral_id);
   void Remove(const std::shared_ptr<WatchSession>& session);
   std::vector<std::shared_ptr<WatchSession>> AllSessions() const;
 
   Options options_;
   mutable absl::Mutex mu_;
   std::deque<std::shared_ptr<const storage::ReferralEvent>> ring_ ABSL_GUARDED_BY(mu_);
+  // The newest ring event of each referral in the ring.
+  std::map<std::string, std::shared_ptr<const storage::ReferralEvent>> latest_ ABSL_GUARDED_BY(mu_);
   int64_t head_ ABSL_GUARDED_BY(mu_) = 0;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool listening_ = false;

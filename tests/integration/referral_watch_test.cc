@@ -348,6 +348,44 @@ TEST_F(ReferralWatchTest, ReplayFromZeroGivesTheAgencysWholeHistoryInOrder) {
   EXPECT_EQ(events[1].referral().name(), c.name());
 }
 
+TEST_F(ReferralWatchTest, CaseUpdatesArriveWithTheUpdateAndAReplayHonoursConsentWithdrawnSince) {
+  const v1::Referral created = Create();
+  Watcher live(server_->Client(kCityCouncil), FromNow());
+  ASSERT_TRUE(live.WaitSubscribed());
+  // The victim withdraws consent; the police record it under a lawful basis.
+  v1::AddCaseUpdateRequest add;
+  add.set_parent(created.name());
+  add.set_etag(created.etag());
+  add.set_request_id(NewRequestId());
+  add.mutable_update()->set_kind(v1::CaseUpdate::CONSENT_CHANGE);
+  add.mutable_update()->mutable_consent()->set_status(v1::Consent::WITHDRAWN);
+  add.mutable_update()->mutable_consent()->set_lawful_basis("cda-1998-s115");
+  auto added = server_->Client(kPolice).AddCaseUpdate(add);
+  ASSERT_TRUE(added.ok()) << added.status();
+  ASSERT_TRUE(live.WaitEvents(1));
+  const Response update_event = live.events()[0];
+  EXPECT_EQ(update_event.kind(), Response::CASE_UPDATE_ADDED);
+  EXPECT_EQ(update_event.update().name(), added->name());
+  EXPECT_EQ(update_event.update().consent().status(), v1::Consent::WITHDRAWN);
+  EXPECT_EQ(update_event.referral().victim().given_name(), "");
+
+  // Replaying from the start: the creation event, written while consent
+  // was given, now discloses no more than a read now would.
+  Watcher replay(server_->Client(kCityCouncil), v1::WatchReferralsRequest());
+  ASSERT_TRUE(replay.WaitEvents(2));
+  const Response creation = replay.events()[0];
+  ASSERT_EQ(creation.kind(), Response::REFERRAL_CREATED);
+  EXPECT_EQ(creation.referral().victim().given_name(), "") << "identity disclosed after consent was withdrawn";
+  EXPECT_EQ(creation.referral().incident_narrative(), "");
+  auto now = server_->Client(kCityCouncil).GetReferral(created.name());
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->victim().given_name(), "");
+  // The police, reading identity under s115, still see it in the replay.
+  Watcher police(server_->Client(kPolice), v1::WatchReferralsRequest());
+  ASSERT_TRUE(police.WaitEvents(1));
+  EXPECT_EQ(police.events()[0].referral().victim().given_name(), created.victim().given_name());
+}
+
 TEST_F(ReferralWatchTest, RefusalsAreClearAndAudited) {
   auto watch = [&](const std::string& agency, v1::WatchReferralsRequest request) {
     return server_->Client(agency).Watch(request, [](const Response&) { return false; });

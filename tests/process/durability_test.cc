@@ -306,7 +306,13 @@ TEST_F(DurabilityTest, MixedCreateAcceptUpdateLoadSurvivesTwentyKillNines) {
       auto r = server->Client(kCityCouncil, absl::Seconds(3)).AcceptReferral(a);
       return r.status();
     }
-    return absl::UnimplementedError("case updates: not in this build");
+    v1::AddCaseUpdateRequest u;
+    u.set_parent(w.referral);
+    u.set_etag(w.etag);
+    u.set_request_id(w.request_id);
+    u.mutable_update()->set_kind(v1::CaseUpdate::CONTACT_ATTEMPT);
+    u.mutable_update()->set_text(absl::StrCat("attempt ", w.request_id));
+    return server->Client(kCityCouncil, absl::Seconds(3)).AddCaseUpdate(u).status();
   };
   auto record = [&](const Write& w, const std::string& name) {
     acked.push_back(w);
@@ -350,11 +356,18 @@ TEST_F(DurabilityTest, MixedCreateAcceptUpdateLoadSurvivesTwentyKillNines) {
           }
           w.etag = current->etag();
         } else if (kind == "update") {
-          std::lock_guard<std::mutex> lock(mu);
-          if (accepted.empty()) {
-            w.kind.clear();
-          } else {
-            w.referral = accepted[static_cast<size_t>(counter.load()) % accepted.size()];
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            if (accepted.empty()) {
+              w.kind.clear();
+            } else {
+              w.referral = accepted[static_cast<size_t>(counter.load()) % accepted.size()];
+            }
+          }
+          if (!w.kind.empty()) {
+            auto current = server->Client(kCityCouncil, absl::Seconds(3)).GetReferral(w.referral, {"etag"});
+            if (!current.ok()) return;  // the server went away before the update was sent
+            w.etag = current->etag();
           }
         }
         if (w.kind.empty()) {
@@ -373,7 +386,7 @@ TEST_F(DurabilityTest, MixedCreateAcceptUpdateLoadSurvivesTwentyKillNines) {
       }
     };
     std::vector<std::thread> threads;
-    for (const char* kind : {"create", "create", "accept"}) threads.emplace_back(worker, kind);
+    for (const char* kind : {"create", "create", "accept", "update"}) threads.emplace_back(worker, kind);
     absl::SleepFor(absl::Milliseconds(200 + random() % 700));
     server_->Crash();
     stop = true;
@@ -399,6 +412,7 @@ TEST_F(DurabilityTest, MixedCreateAcceptUpdateLoadSurvivesTwentyKillNines) {
     // Exactly one stored change per acknowledged write: no loss, no duplicate.
     EXPECT_EQ(QueryColumn(db_path_, "SELECT COUNT(*) FROM referrals"), absl::StrCat(creates));
     EXPECT_EQ(QueryColumn(db_path_, "SELECT COUNT(*) FROM referrals WHERE state = 2"), absl::StrCat(accepts));
+    EXPECT_EQ(QueryColumn(db_path_, "SELECT COUNT(*) FROM case_updates"), absl::StrCat(updates));
     const std::string events = QueryColumn(db_path_, "SELECT COUNT(*) FROM referral_events");
     EXPECT_EQ(events, absl::StrCat(creates + accepts + updates)) << "one event per change";
     EXPECT_EQ(QueryColumn(db_path_, "SELECT COALESCE(MAX(sequence), 0) FROM referral_events"), events) << "gapless";
