@@ -43,6 +43,10 @@ struct ListReferralsParams {
   std::vector<v1::ReportType> report_types;
   absl::optional<absl::Time> created_from;
   absl::optional<absl::Time> created_to;
+  // Awaiting a response and past its deadline, by the server's clock.
+  bool overdue = false;
+  // Awaiting a response from the caller's agency (a current recipient).
+  bool awaiting_my_response = false;
   std::vector<std::string> read_mask;  // field paths; empty = everything the caller may see
 };
 

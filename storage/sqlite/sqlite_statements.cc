@@ -109,6 +109,25 @@ CREATE TABLE referral_event_audience (
   PRIMARY KEY (agency_id, sequence)
 ) STRICT, WITHOUT ROWID;
 )sql"},
+      // 6 (case_updates) is taken by another branch; the runner applies
+      // versions in order whatever the gaps.
+      {7, "response_deadlines", R"sql(
+-- When a current recipient must respond (microseconds since the epoch).
+-- NULL for referrals stored before this version: they have no priority, so
+-- no deadline, and are never listed as overdue.
+ALTER TABLE referrals ADD COLUMN response_deadline_us INTEGER;
+
+-- 1 once this recipient redirected the referral: it stays a party (it may
+-- still read it) but no longer owes a response. Pre-existing redirects are
+-- not back-filled (the fact is only in the document); they predate
+-- deadlines, so at worst an old redirected referral is listed as awaiting
+-- the agency that passed it on.
+ALTER TABLE referral_parties ADD COLUMN redirected INTEGER NOT NULL DEFAULT 0;
+
+-- No new index: listings walk referral_parties_by_time for one agency and
+-- check the deadline on the joined row; an index on the deadline alone
+-- would serve a partnership-wide sweep, which no call makes.
+)sql"},
   };
   return kMigrations;
 }
@@ -139,8 +158,8 @@ const char kInsertCreateRequest[] =
 
 const char kInsertReferral[] =
     "INSERT INTO referrals (id, sender_agency, state, area, report_type, create_time_us, "
-    "update_time_us, etag, document) VALUES (:id, :sender_agency, :state, :area, "
-    ":report_type, :create_time_us, :update_time_us, :etag, :document)";
+    "update_time_us, response_deadline_us, etag, document) VALUES (:id, :sender_agency, :state, :area, "
+    ":report_type, :create_time_us, :update_time_us, :response_deadline_us, :etag, :document)";
 
 const char kInsertParty[] =
     "INSERT INTO referral_parties (agency_id, referral_id, party_role, create_time_us) "
@@ -151,7 +170,7 @@ const char kInsertStrand[] =
 
 const char kSelectReferral[] =
     "SELECT id, sender_agency, state, area, report_type, create_time_us, update_time_us, "
-    "etag, document FROM referrals WHERE id = :id";
+    "etag, document, response_deadline_us FROM referrals WHERE id = :id";
 
 const char kSelectRecipients[] =
     "SELECT agency_id FROM referral_parties WHERE referral_id = :referral_id "
@@ -189,12 +208,14 @@ LIMIT :limit)sql";
 
 const char kListReferrals[] = R"sql(
 SELECT r.id, r.sender_agency, r.state, r.area, r.report_type, r.create_time_us,
-       r.update_time_us, r.etag, r.document
+       r.update_time_us, r.etag, r.document, r.response_deadline_us
 FROM referral_parties p JOIN referrals r ON r.id = p.referral_id
 WHERE p.agency_id = :agency_id
   AND (:has_cursor = 0 OR (p.create_time_us, p.referral_id) < (:cursor_time_us, :cursor_id))
   AND (:has_from = 0 OR p.create_time_us >= :from_us)
   AND (:has_to = 0 OR p.create_time_us < :to_us)
+  AND (:has_deadline_before = 0 OR r.response_deadline_us < :deadline_before_us)
+  AND (:must_respond = 0 OR (p.party_role = 'recipient' AND p.redirected = 0))
   AND (json_array_length(:states) = 0 OR r.state IN (SELECT value FROM json_each(:states)))
   AND (json_array_length(:areas) = 0 OR r.area IN (SELECT value FROM json_each(:areas)))
   AND (json_array_length(:report_types) = 0
@@ -216,8 +237,12 @@ const char kInsertUpdateRequest[] =
 const char kSelectReferralEtag[] = "SELECT etag FROM referrals WHERE id = :id";
 
 const char kUpdateReferral[] =
-    "UPDATE referrals SET state = :state, update_time_us = :update_time_us, etag = :etag, "
-    "document = :document WHERE id = :id";
+    "UPDATE referrals SET state = :state, update_time_us = :update_time_us, "
+    "response_deadline_us = :response_deadline_us, etag = :etag, document = :document WHERE id = :id";
+
+const char kMarkRedirected[] =
+    "UPDATE referral_parties SET redirected = 1 WHERE referral_id = :referral_id "
+    "AND party_role = 'recipient' AND agency_id IN (SELECT value FROM json_each(:agencies))";
 
 const char kInsertPartyIfAbsent[] =
     "INSERT OR IGNORE INTO referral_parties (agency_id, referral_id, party_role, create_time_us) "

@@ -42,6 +42,7 @@ extern const char kInsertEvent[];
 extern const char kInsertEventAudience[];
 extern const char kSelectLatestEvent[];
 extern const char kListEvents[];
+extern const char kMarkRedirected[];
 }  // namespace sql
 
 }  // namespace refx::storage::sqlite
