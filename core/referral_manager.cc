@@ -14,6 +14,7 @@
 #include "common/hash.h"
 #include "common/status_macros.h"
 #include "core/referral_validation.h"
+#include "core/victim_tokens.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
@@ -121,8 +122,8 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
   // Writes: a field the role may not set is refused, not silently dropped.
   std::vector<std::string> not_writable = FieldsOutside(agreement.WritableClasses(caller), input);
   std::erase_if(not_writable, [](const std::string& path) {
-    for (const char* output_only :
-         {"name", "sender_agency", "state", "create_time", "update_time", "etag", "response_deadline"}) {
+    for (const char* output_only : {"name", "sender_agency", "state", "create_time", "update_time", "etag",
+                                    "response_deadline", "repeat_victim_count"}) {
       if (path == output_only) return true;
     }
     return false;
@@ -149,6 +150,7 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
   referral.clear_update_time();
   referral.clear_etag();
   referral.clear_response_deadline();
+  referral.clear_repeat_victim_count();
   const std::string fingerprint = Sha256(DeterministicBytes(referral));
   // After the fingerprint, so a retry that spells "routine" as unset matches.
   if (referral.priority() == v1::PRIORITY_UNSPECIFIED) referral.set_priority(v1::PRIORITY_ROUTINE);
@@ -181,6 +183,20 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
   stored.etag = HexEncode(Sha256(DeterministicBytes(referral))).substr(0, 20);
   referral.set_etag(stored.etag);
   stored.document = DeterministicBytes(referral);
+  // Repeat victims: the tokens go in with the referral, and the count of
+  // earlier matches is taken in the same write transaction, so two creates
+  // for one victim in one batch still see each other.
+  request.victim_tokens = VictimTokens(options_.victim_token_key, referral.victim());
+  request.repeat_window_start = stored.create_time - absl::Hours(24 * kRepeatVictimWindowDays);
+  if (!options_.victim_token_key.empty()) {
+    request.complete = [referral](int64_t earlier, storage::StoredReferral* r) mutable {
+      referral.clear_etag();
+      referral.set_repeat_victim_count(static_cast<int32_t>(earlier));
+      r->etag = HexEncode(Sha256(DeterministicBytes(referral))).substr(0, 20);
+      referral.set_etag(r->etag);
+      r->document = DeterministicBytes(referral);
+    };
+  }
 
   request.audit = options_.auditor->Build(caller, audit->method, AuditAction::kCollection, {},
                                          ClassesPresent(input), absl::StatusCode::kOk);

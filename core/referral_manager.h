@@ -85,6 +85,9 @@ class ReferralManager {
     storage::ReferralStore* store = nullptr;  // not owned
     Auditor* auditor = nullptr;               // not owned
     const Clock* clock = nullptr;             // default: SystemClock
+    // HMAC key of repeat-victim tokens (core/victim_tokens.h); empty turns
+    // matching off (no tokens stored, no count on new referrals).
+    std::string victim_token_key;
   };
   static absl::StatusOr<std::unique_ptr<ReferralManager>> Create(Options options);
 

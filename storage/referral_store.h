@@ -80,6 +80,16 @@ struct CreateReferralRequest {
   AuditRecord audit;
   // Written with the referral (not on a replay); sequence is assigned.
   absl::optional<ReferralEvent> event;
+  // Repeat-victim tokens (keyed HMACs, never plaintext) stored with the
+  // referral, indexed by token.
+  std::vector<std::string> victim_tokens;
+  // Earlier referrals sharing a token count from this time on.
+  absl::Time repeat_window_start;
+  // If set, called inside the create's transaction, before the referral is
+  // written, with the number of distinct earlier referrals (created at or
+  // after repeat_window_start) sharing any of victim_tokens; it may rewrite
+  // the referral's etag and document.
+  std::function<void(int64_t earlier, StoredReferral* referral)> complete;
 };
 
 // Which audit events to list, oldest first.

@@ -128,6 +128,17 @@ ALTER TABLE referral_parties ADD COLUMN redirected INTEGER NOT NULL DEFAULT 0;
 -- check the deadline on the joined row; an index on the deadline alone
 -- would serve a partnership-wide sweep, which no call makes.
 )sql"},
+      {8, "victim_tokens", R"sql(
+-- Repeat-victim tokens: lowercase hex HMAC-SHA256 of normalised victim
+-- identifiers under the server's victim token key (core/victim_tokens.h).
+-- No identifier is stored here in any form; the key is not in the database.
+CREATE TABLE victim_tokens (
+  token           TEXT    NOT NULL,
+  referral_id     TEXT    NOT NULL REFERENCES referrals(id),
+  create_time_us  INTEGER NOT NULL,
+  PRIMARY KEY (token, create_time_us, referral_id)
+) STRICT, WITHOUT ROWID;
+)sql"},
   };
   return kMigrations;
 }
@@ -263,6 +274,15 @@ FROM referral_event_audience a JOIN referral_events e ON e.sequence = a.sequence
 WHERE a.agency_id = :agency_id AND a.sequence > :after
 ORDER BY a.sequence
 LIMIT :limit)sql";
+
+const char kCountRepeatVictims[] =
+    "SELECT COUNT(DISTINCT referral_id) FROM victim_tokens "
+    "WHERE token IN (SELECT value FROM json_each(:tokens)) AND create_time_us >= :since_us "
+    "AND create_time_us <= :now_us AND referral_id != :referral_id";
+
+const char kInsertVictimToken[] =
+    "INSERT OR IGNORE INTO victim_tokens (token, referral_id, create_time_us) "
+    "VALUES (:token, :referral_id, :create_time_us)";
 
 }  // namespace sql
 }  // namespace refx::storage::sqlite

@@ -43,6 +43,8 @@ extern const char kInsertEventAudience[];
 extern const char kSelectLatestEvent[];
 extern const char kListEvents[];
 extern const char kMarkRedirected[];
+extern const char kCountRepeatVictims[];
+extern const char kInsertVictimToken[];
 }  // namespace sql
 
 }  // namespace refx::storage::sqlite

@@ -597,8 +597,30 @@ absl::StatusOr<CreateReferralResult> SqliteStore::CreateReferral(const CreateRef
     auto internal = [](absl::Status s) {
       return absl::IsAlreadyExists(s) ? absl::InternalError(s.message()) : s;
     };
-    absl::Status inserted = InsertReferral(conn, request.referral);
+    StoredReferral referral = request.referral;
+    if (request.complete) {
+      int64_t earlier = 0;
+      if (!request.victim_tokens.empty()) {
+        REFX_ASSIGN_OR_RETURN(auto count, conn->Prepare(sql::kCountRepeatVictims));
+        count->Bind(":tokens", JsonArray(request.victim_tokens))
+            .Bind(":since_us", absl::ToUnixMicros(request.repeat_window_start))
+            .Bind(":now_us", absl::ToUnixMicros(referral.create_time))
+            .Bind(":referral_id", referral.id);
+        REFX_ASSIGN_OR_RETURN(bool row, count->Step());
+        if (row) earlier = count->Int(0);
+      }
+      request.complete(earlier, &referral);
+    }
+    absl::Status inserted = InsertReferral(conn, referral);
     if (!inserted.ok()) return internal(inserted);
+    for (const std::string& token : request.victim_tokens) {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertVictimToken));
+      stmt->Bind(":token", token)
+          .Bind(":referral_id", referral.id)
+          .Bind(":create_time_us", absl::ToUnixMicros(referral.create_time));
+      absl::Status stored = stmt->Run();
+      if (!stored.ok()) return internal(stored);
+    }
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertCreateRequest));
     stmt->Bind(":sender_agency", request.referral.sender_agency)
         .Bind(":request_id", request.request_id)
@@ -607,10 +629,14 @@ absl::StatusOr<CreateReferralResult> SqliteStore::CreateReferral(const CreateRef
     absl::Status recorded = stmt->Run();
     if (!recorded.ok()) return internal(recorded);
     if (request.event.has_value()) {
-      absl::Status logged = AppendEvent(conn, *request.event);
+      // The event carries the referral as stored: with its repeat count and
+      // the etag that goes with it.
+      ReferralEvent event = *request.event;
+      event.referral_document = referral.document;
+      absl::Status logged = AppendEvent(conn, event);
       if (!logged.ok()) return internal(logged);
     }
-    result.referral = request.referral;
+    result.referral = std::move(referral);
     result.replayed = false;
     AuditRecord audit = request.audit;
     audit.referral_ids = request.referral.id;
