@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "common/status_macros.h"
 #include "common/yaml_proto.h"
 
@@ -31,6 +32,31 @@ DataClassSet ToSet(const Repeated& classes) {
 
 Agreement::Agreement(config::v1::Agreement config) : config_(std::move(config)) {
   for (int i = 0; i < config_.roles_size(); ++i) roles_.emplace(config_.roles(i).role(), i);
+  // Validated in Create: every priority has one period, the zone loads and
+  // every holiday parses.
+  for (const auto& d : config_.response_deadlines()) {
+    DeadlinePeriod period;
+    switch (d.period_case()) {
+      case config::v1::ResponseDeadline::kHours:
+        period = {DeadlinePeriod::Unit::kHours, d.hours()};
+        break;
+      case config::v1::ResponseDeadline::kCalendarDays:
+        period = {DeadlinePeriod::Unit::kCalendarDays, d.calendar_days()};
+        break;
+      default:
+        period = {DeadlinePeriod::Unit::kWorkingDays, d.working_days()};
+        break;
+    }
+    deadlines_[d.priority()] = period;
+  }
+  absl::TimeZone zone = absl::UTCTimeZone();
+  absl::LoadTimeZone(config_.deadline_time_zone(), &zone);
+  std::set<absl::CivilDay> holidays;
+  for (const std::string& date : config_.bank_holidays()) {
+    absl::CivilDay day;
+    if (absl::ParseCivilTime(date, &day)) holidays.insert(day);
+  }
+  calendar_ = WorkingCalendar(zone, std::move(holidays));
 }
 
 absl::StatusOr<std::shared_ptr<const Agreement>> Agreement::Create(config::v1::Agreement config,
@@ -121,6 +147,50 @@ absl::StatusOr<std::shared_ptr<const Agreement>> Agreement::Create(config::v1::A
     if (!retained.insert(config.retention(i).data_class()).second) return bad(key + ".data_class", "listed twice");
     if (config.retention(i).days() <= 0) return bad(key + ".days", "must be positive");
   }
+  // Response deadlines: one period per priority, in a zone this host knows.
+  if (config.deadline_time_zone().empty()) config.set_deadline_time_zone("Europe/London");
+  absl::TimeZone zone;
+  if (!absl::LoadTimeZone(config.deadline_time_zone(), &zone)) {
+    return bad("deadline_time_zone",
+               absl::StrCat("unknown time zone '", config.deadline_time_zone(), "' (is tzdata installed?)"));
+  }
+  std::set<int> priorities;
+  for (int i = 0; i < config.response_deadlines_size(); ++i) {
+    const config::v1::ResponseDeadline& d = config.response_deadlines(i);
+    const std::string key = absl::StrCat("response_deadlines[", i, "]");
+    if (d.priority() == v1::PRIORITY_UNSPECIFIED) return bad(key + ".priority", "required");
+    if (!priorities.insert(d.priority()).second) return bad(key + ".priority", "listed twice");
+    int amount = 0;
+    int max = 366;
+    switch (d.period_case()) {
+      case config::v1::ResponseDeadline::kHours:
+        amount = d.hours();
+        max = 24 * 366;
+        break;
+      case config::v1::ResponseDeadline::kCalendarDays:
+        amount = d.calendar_days();
+        break;
+      case config::v1::ResponseDeadline::kWorkingDays:
+        amount = d.working_days();
+        break;
+      default:
+        return bad(key, "needs one of hours, calendar_days, working_days");
+    }
+    if (amount <= 0 || amount > max) return bad(key, absl::StrCat("the period must be between 1 and ", max));
+  }
+  for (int p = 0; p < v1::Priority_descriptor()->value_count(); ++p) {
+    const auto* value = v1::Priority_descriptor()->value(p);
+    if (value->number() != v1::PRIORITY_UNSPECIFIED && !priorities.count(value->number())) {
+      return bad("response_deadlines", absl::StrCat("no period for ", value->name()));
+    }
+  }
+  std::set<absl::CivilDay> holidays;
+  for (int i = 0; i < config.bank_holidays_size(); ++i) {
+    const std::string key = absl::StrCat("bank_holidays[", i, "]");
+    absl::CivilDay day;
+    if (!absl::ParseCivilTime(config.bank_holidays(i), &day)) return bad(key, "must be a date, YYYY-MM-DD");
+    if (!holidays.insert(day).second) return bad(key, "listed twice");
+  }
   for (const auto& agency : partnership.config().agencies()) {
     if (!roles.count(agency.role())) {
       return bad("roles", absl::StrCat("no rules for role '", agency.role(), "' of agency ", agency.id()));
@@ -198,6 +268,14 @@ bool Agreement::RecordVisible(const Caller& caller, const v1::Referral& referral
   auto it = roles_.find(caller.role);
   if (it == roles_.end()) return false;
   return !config_.roles(it->second).prevent_relevant_only() || referral.prevent_concern();
+}
+
+absl::Time Agreement::ResponseDeadline(v1::Priority priority, absl::Time from) const {
+  auto it = deadlines_.find(priority == v1::PRIORITY_UNSPECIFIED ? v1::PRIORITY_ROUTINE : priority);
+  // Unreachable after validation; a referral without a period is due at once
+  // rather than never, so that it cannot be forgotten.
+  if (it == deadlines_.end()) return from;
+  return calendar_.Add(from, it->second);
 }
 
 bool Agreement::IsLawfulBasis(absl::string_view id) const {

@@ -20,6 +20,7 @@
 #include "core/caller.h"
 #include "core/partnership.h"
 #include "core/redaction.h"
+#include "core/response_deadline.h"
 #include "refx/config/v1/agreement.pb.h"
 #include "refx/v1/referral.pb.h"
 
@@ -58,12 +59,19 @@ class Agreement {
   bool RecordVisible(const Caller& caller, const v1::Referral& referral) const;
   bool IsLawfulBasis(absl::string_view id) const;
 
+  // When a recipient must respond to a referral of `priority` sent (or
+  // redirected) at `from`; PRIORITY_UNSPECIFIED counts as ROUTINE.
+  absl::Time ResponseDeadline(v1::Priority priority, absl::Time from) const;
+  const WorkingCalendar& calendar() const { return calendar_; }
+
  private:
   explicit Agreement(config::v1::Agreement config);
   const config::v1::Grant* GrantFor(const Caller& caller) const;
 
   config::v1::Agreement config_;
   std::map<std::string, int, std::less<>> roles_;
+  std::map<int, DeadlinePeriod> deadlines_;  // by v1::Priority, complete once validated
+  WorkingCalendar calendar_;
 };
 
 // The agreement currently in force, shared by all calls; replaced whole.

@@ -45,6 +45,45 @@ TEST_F(AgreementTest, TheShippedAgreementCoversEveryRoleOfThePartnership) {
   }
 }
 
+TEST_F(AgreementTest, ResponseDeadlinesComeFromTheAgreement) {
+  auto agreement = Build(config_);
+  ASSERT_TRUE(agreement.ok()) << agreement.status();
+  absl::TimeZone london;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/London", &london));
+  // Thursday 2 April 2026, 11:00 London: Easter falls in the next days.
+  const absl::Time sent = absl::FromCivil(absl::CivilSecond(2026, 4, 2, 11, 0, 0), london);
+  // Urgent: one calendar day.
+  EXPECT_EQ((*agreement)->ResponseDeadline(v1::PRIORITY_URGENT, sent),
+            absl::FromCivil(absl::CivilSecond(2026, 4, 3, 11, 0, 0), london));
+  // Routine (and unspecified): five working days, Good Friday and Easter
+  // Monday skipped: Tue 7, Wed 8, Thu 9, Fri 10, Mon 13 April.
+  const absl::Time routine = absl::FromCivil(absl::CivilSecond(2026, 4, 13, 11, 0, 0), london);
+  EXPECT_EQ((*agreement)->ResponseDeadline(v1::PRIORITY_ROUTINE, sent), routine);
+  EXPECT_EQ((*agreement)->ResponseDeadline(v1::PRIORITY_UNSPECIFIED, sent), routine);
+}
+
+TEST_F(AgreementTest, ResponseDeadlineErrorsNameTheKey) {
+  auto c = config_;
+  c.mutable_response_deadlines()->RemoveLast();
+  EXPECT_THAT(Build(c).status().message(), HasSubstr("agreement.yaml: response_deadlines: no period for PRIORITY_"));
+  c = config_;
+  c.mutable_response_deadlines(0)->clear_period();
+  EXPECT_THAT(Build(c).status().message(),
+              HasSubstr("response_deadlines[0]: needs one of hours, calendar_days, working_days"));
+  c = config_;
+  c.mutable_response_deadlines(1)->set_working_days(0);
+  EXPECT_THAT(Build(c).status().message(), HasSubstr("response_deadlines[1]: the period must be between 1 and"));
+  c = config_;
+  c.mutable_response_deadlines(1)->set_priority(c.response_deadlines(0).priority());
+  EXPECT_THAT(Build(c).status().message(), HasSubstr("response_deadlines[1].priority: listed twice"));
+  c = config_;
+  c.add_bank_holidays("25/12/2026");
+  EXPECT_THAT(Build(c).status().message(), HasSubstr("bank_holidays[24]: must be a date, YYYY-MM-DD"));
+  c = config_;
+  c.set_deadline_time_zone("Europe/Leicester");
+  EXPECT_THAT(Build(c).status().message(), HasSubstr("deadline_time_zone: unknown time zone 'Europe/Leicester'"));
+}
+
 TEST_F(AgreementTest, ErrorsNameTheFileTheKeyAndTheProblem) {
   auto c = config_;
   c.mutable_roles(0)->mutable_grants(0)->set_purpose("marketing");

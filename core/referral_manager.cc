@@ -14,6 +14,7 @@
 #include "common/hash.h"
 #include "common/status_macros.h"
 #include "core/referral_validation.h"
+#include "core/victim_tokens.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
@@ -49,6 +50,8 @@ std::string FilterKey(const ListReferralsParams& p) {
   for (auto t : p.report_types) absl::StrAppend(&key, "r", static_cast<int>(t), ",");
   if (p.created_from) absl::StrAppend(&key, "f", absl::ToUnixMicros(*p.created_from), ",");
   if (p.created_to) absl::StrAppend(&key, "u", absl::ToUnixMicros(*p.created_to), ",");
+  if (p.overdue) absl::StrAppend(&key, "o,");
+  if (p.awaiting_my_response) absl::StrAppend(&key, "m,");
   return HexEncode(Sha256(key)).substr(0, 16);
 }
 
@@ -113,12 +116,14 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
   if (!consent.lawful_basis().empty() && !agreement.IsLawfulBasis(consent.lawful_basis())) {
     violations.push_back({"referral.victim.consent.lawful_basis", "not a lawful basis of the agreement"});
   }
+
   if (!violations.empty()) return InvalidArgumentError("the referral is not valid", violations);
 
   // Writes: a field the role may not set is refused, not silently dropped.
   std::vector<std::string> not_writable = FieldsOutside(agreement.WritableClasses(caller), input);
   std::erase_if(not_writable, [](const std::string& path) {
-    for (const char* output_only : {"name", "sender_agency", "state", "create_time", "update_time", "etag"}) {
+    for (const char* output_only : {"name", "sender_agency", "state", "create_time", "update_time", "etag",
+                                    "response_deadline", "repeat_victim_count"}) {
       if (path == output_only) return true;
     }
     return false;
@@ -144,7 +149,11 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
   referral.clear_create_time();
   referral.clear_update_time();
   referral.clear_etag();
+  referral.clear_response_deadline();
+  referral.clear_repeat_victim_count();
   const std::string fingerprint = Sha256(DeterministicBytes(referral));
+  // After the fingerprint, so a retry that spells "routine" as unset matches.
+  if (referral.priority() == v1::PRIORITY_UNSPECIFIED) referral.set_priority(v1::PRIORITY_ROUTINE);
 
   storage::CreateReferralRequest request;
   request.request_id = request_id;
@@ -160,15 +169,34 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
   stored.report_type = referral.report_type();
   for (const auto& s : referral.strands()) stored.strands.push_back(s.strand());
   stored.create_time = stored.update_time = absl::FromUnixMicros(absl::ToUnixMicros(now));
+  // The clock starts when the referral is sent, under the agreement the
+  // call was admitted with; a later agreement does not move it.
+  stored.response_deadline =
+      absl::FromUnixMicros(absl::ToUnixMicros(agreement.ResponseDeadline(referral.priority(), stored.create_time)));
 
   referral.set_name(ReferralName(stored.id));
   referral.set_sender_agency(AgencyName(caller.agency_id));
   referral.set_state(v1::Referral::REQUESTED);
   *referral.mutable_create_time() = ToProtoTime(stored.create_time);
   *referral.mutable_update_time() = ToProtoTime(stored.update_time);
+  *referral.mutable_response_deadline() = ToProtoTime(*stored.response_deadline);
   stored.etag = HexEncode(Sha256(DeterministicBytes(referral))).substr(0, 20);
   referral.set_etag(stored.etag);
   stored.document = DeterministicBytes(referral);
+  // Repeat victims: the tokens go in with the referral, and the count of
+  // earlier matches is taken in the same write transaction, so two creates
+  // for one victim in one batch still see each other.
+  request.victim_tokens = VictimTokens(options_.victim_token_key, referral.victim());
+  request.repeat_window_start = stored.create_time - absl::Hours(24 * kRepeatVictimWindowDays);
+  if (!options_.victim_token_key.empty()) {
+    request.complete = [referral](int64_t earlier, storage::StoredReferral* r) mutable {
+      referral.clear_etag();
+      referral.set_repeat_victim_count(static_cast<int32_t>(earlier));
+      r->etag = HexEncode(Sha256(DeterministicBytes(referral))).substr(0, 20);
+      referral.set_etag(r->etag);
+      r->document = DeterministicBytes(referral);
+    };
+  }
 
   request.audit = options_.auditor->Build(caller, audit->method, AuditAction::kCollection, {},
                                          ClassesPresent(input), absl::StatusCode::kOk);
@@ -251,13 +279,31 @@ absl::StatusOr<ReferralPage> ReferralManager::ListReferrals(const Caller& caller
   for (auto t : params.report_types) query.report_types.push_back(t);
   query.created_from = params.created_from;
   query.created_to = params.created_to;
+  // Overdue and awaiting-my-response both mean "awaiting a response":
+  // narrow the states to REQUESTED and REDIRECTED (within any asked for).
+  bool nothing_matches = false;
+  if (params.overdue || params.awaiting_my_response) {
+    std::vector<int32_t> awaiting;
+    for (auto s : {v1::Referral::REQUESTED, v1::Referral::REDIRECTED}) {
+      if (params.states.empty() || std::find(params.states.begin(), params.states.end(), s) != params.states.end()) {
+        awaiting.push_back(s);
+      }
+    }
+    nothing_matches = awaiting.empty();
+    query.states = awaiting;
+    if (params.overdue) query.deadline_before = options_.clock->Now();
+    query.party_must_respond = params.awaiting_my_response;
+  }
   if (!params.page_token.empty()) {
     REFX_ASSIGN_OR_RETURN(query.after, DecodePageToken(params.page_token, filter_key));
   }
   const int page_size = params.page_size == 0 ? kDefaultPageSize : std::min(params.page_size, kMaxPageSize);
   // One extra row tells whether another page exists without a second query.
   query.limit = page_size + 1;
-  REFX_ASSIGN_OR_RETURN(auto rows, options_.store->ListReferrals(query));
+  std::vector<storage::StoredReferral> rows;
+  if (!nothing_matches) {
+    REFX_ASSIGN_OR_RETURN(rows, options_.store->ListReferrals(query));
+  }
 
   ReferralPage page;
   const bool more = static_cast<int>(rows.size()) > page_size;

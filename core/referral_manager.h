@@ -45,6 +45,10 @@ struct ListReferralsParams {
   std::vector<v1::ReportType> report_types;
   absl::optional<absl::Time> created_from;
   absl::optional<absl::Time> created_to;
+  // Awaiting a response and past its deadline, by the server's clock.
+  bool overdue = false;
+  // Awaiting a response from the caller's agency (a current recipient).
+  bool awaiting_my_response = false;
   std::vector<std::string> read_mask;  // field paths; empty = everything the caller may see
 };
 
@@ -100,6 +104,9 @@ class ReferralManager {
     storage::ReferralStore* store = nullptr;  // not owned
     Auditor* auditor = nullptr;               // not owned
     const Clock* clock = nullptr;             // default: SystemClock
+    // HMAC key of repeat-victim tokens (core/victim_tokens.h); empty turns
+    // matching off (no tokens stored, no count on new referrals).
+    std::string victim_token_key;
   };
   static absl::StatusOr<std::unique_ptr<ReferralManager>> Create(Options options);
 

@@ -145,6 +145,7 @@ absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, c
   }
 
   v1::Referral changed = *std::move(current);
+  bool redirected = false;
   storage::StoredReferral update = *stored;
   const std::string me = AgencyName(caller.agency_id);
   changed.set_state(rule->to);
@@ -167,6 +168,8 @@ absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, c
       changed.add_redirected_agencies(me);
       changed.add_recipient_agencies(AgencyName(target));
       update.recipient_agencies.push_back(target);
+      update.redirected_agencies.push_back(caller.agency_id);
+      redirected = true;
       break;
     }
     case LifecycleAction::kComplete:
@@ -179,6 +182,14 @@ absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, c
   update.update_time = absl::FromUnixMicros(absl::ToUnixMicros(options_.clock->Now()));
   *changed.mutable_update_time() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(update.update_time));
+  if (redirected) {
+    // The new recipient gets the full period from the redirect, not what
+    // was left of the previous recipient's.
+    update.response_deadline = absl::FromUnixMicros(absl::ToUnixMicros(
+        caller.agreement->ResponseDeadline(changed.priority(), update.update_time)));
+    *changed.mutable_response_deadline() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(*update.response_deadline));
+  }
   changed.clear_etag();
   update.etag = HexEncode(Sha256(SerializeDeterministic(changed))).substr(0, 20);
   changed.set_etag(update.etag);

@@ -20,6 +20,8 @@ absl::StatusOr<core::ListReferralsParams> ToListParams(const v1::ListReferralsRe
   p.areas.assign(f.areas().begin(), f.areas().end());
   p.strands.assign(f.strands().begin(), f.strands().end());
   for (int t : f.report_types()) p.report_types.push_back(static_cast<v1::ReportType>(t));
+  p.overdue = f.overdue();
+  p.awaiting_my_response = f.awaiting_my_response();
   std::vector<FieldViolation> violations;
   if (f.has_create_time_from() && !core::IsValidTimestamp(f.create_time_from())) {
     violations.push_back({"filter.create_time_from", "not a valid timestamp"});

@@ -46,6 +46,31 @@ absl::StatusOr<std::string> LoadOrCreateAuditKey(const std::string& path) {
   return key;
 }
 
+// The repeat-victim token key. At the default path it is created on first
+// start (development, and a first deployment); a key file the config names
+// must exist, because starting with a fresh key would silently stop every
+// earlier referral from matching (fail closed, not open).
+absl::StatusOr<std::string> LoadVictimTokenKey(const config::v1::ServerConfig& config) {
+  const std::string& path = config.victim_token_key_file();
+  if (::access(path.c_str(), F_OK) != 0 && path == DefaultVictimTokenKeyFile(config)) {
+    std::string key = RandomBytes(32);
+    REFX_RETURN_IF_ERROR(pki::WriteFileAtomically(path, key, 0600));
+    log::Info("victim_token_key_created", {{"file", path}});
+    return key;
+  }
+  std::string key;
+  absl::Status read = ReadFileToString(path, &key);
+  if (!read.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("victim_token_key_file: ", path, " cannot be read: ", read.message()));
+  }
+  if (key.size() < 32) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("victim_token_key_file: ", path, " holds fewer than 32 bytes"));
+  }
+  return key;
+}
+
 // Size and modification time: enough to notice an edited or replaced file.
 std::string FileStamp(const std::string& path) {
   struct stat st;
@@ -123,6 +148,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   manager_options.store = server->store_.get();
   manager_options.auditor = server->auditor_.get();
   manager_options.clock = server->options_.clock;
+  REFX_ASSIGN_OR_RETURN(manager_options.victim_token_key, LoadVictimTokenKey(config));
   REFX_ASSIGN_OR_RETURN(server->referrals_, core::ReferralManager::Create(manager_options));
 
   server->pool_ = std::make_unique<WorkPool>(config.limits().worker_threads(), config.limits().max_queued_calls());

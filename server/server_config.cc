@@ -77,6 +77,12 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
         (std::filesystem::path(storage->sqlite_path()).parent_path() / "audit.key").string());
   }
   c->set_audit_key_file(Resolve(base_dir, c->audit_key_file()));
+  if (c->victim_token_key_file().empty()) c->set_victim_token_key_file(DefaultVictimTokenKeyFile(*c));
+  c->set_victim_token_key_file(Resolve(base_dir, c->victim_token_key_file()));
+}
+
+std::string DefaultVictimTokenKeyFile(const config::v1::ServerConfig& c) {
+  return (std::filesystem::path(c.storage().sqlite_path()).parent_path() / "victim-token.key").string();
 }
 
 absl::StatusOr<config::v1::ServerConfig> LoadServerConfig(const std::string& path) {

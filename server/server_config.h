@@ -19,6 +19,11 @@ absl::StatusOr<config::v1::ServerConfig> LoadServerConfig(const std::string& pat
 // Fills unset fields with defaults, resolving relative paths against `base_dir`.
 void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* config);
 
+// Where the victim token key lives when the config names none:
+// `victim-token.key` beside the database. Only a key at this default path
+// is created on first start; a named one must already exist.
+std::string DefaultVictimTokenKeyFile(const config::v1::ServerConfig& config);
+
 // Checks values and files: the TLS files exist and parse as PEM, the
 // partnership file is readable, limits are in range. INVALID_ARGUMENT or
 // NOT_FOUND naming the key and the file.

@@ -36,6 +36,12 @@ struct StoredReferral {
   std::vector<std::string> strands;             // strand ids
   absl::Time create_time;
   absl::Time update_time;
+  // By when a current recipient must respond; none for referrals stored
+  // before deadlines existed (schema 7), which are then never overdue.
+  absl::optional<absl::Time> response_deadline;
+  // Recipients that redirected the referral: still parties, no longer
+  // expected to respond. Written by UpdateReferral; not read back.
+  std::vector<std::string> redirected_agencies;
   std::string etag;
   std::string document;                         // serialized refx.v1.Referral
 };
@@ -74,6 +80,16 @@ struct CreateReferralRequest {
   AuditRecord audit;
   // Written with the referral (not on a replay); sequence is assigned.
   absl::optional<ReferralEvent> event;
+  // Repeat-victim tokens (keyed HMACs, never plaintext) stored with the
+  // referral, indexed by token.
+  std::vector<std::string> victim_tokens;
+  // Earlier referrals sharing a token count from this time on.
+  absl::Time repeat_window_start;
+  // If set, called inside the create's transaction, before the referral is
+  // written, with the number of distinct earlier referrals (created at or
+  // after repeat_window_start) sharing any of victim_tokens; it may rewrite
+  // the referral's etag and document.
+  std::function<void(int64_t earlier, StoredReferral* referral)> complete;
 };
 
 // Which audit events to list, oldest first.
@@ -106,8 +122,9 @@ struct UpdateReferralRequest {
   std::string request_id;
   std::string request_fingerprint;  // digest of the submitted request
   std::string expected_etag;        // the update applies only if the stored etag is this
-  // The referral as changed: id, state, update_time, etag and document are
-  // written; recipients not yet parties become parties.
+  // The referral as changed: id, state, update_time, response_deadline,
+  // etag and document are written; recipients not yet parties become
+  // parties, and redirected_agencies stop being expected to respond.
   StoredReferral referral;
   AuditRecord audit;
   // Written with the change (not on a replay); sequence is assigned.
@@ -177,6 +194,12 @@ struct ListReferralsQuery {
   std::vector<int32_t> report_types;
   absl::optional<absl::Time> created_from;  // inclusive
   absl::optional<absl::Time> created_to;    // exclusive
+  // Only referrals whose response deadline is strictly before this (none
+  // for referrals without one).
+  absl::optional<absl::Time> deadline_before;
+  // Only referrals `party_agency` must respond to: it is a recipient that
+  // has not redirected the referral. (States are filtered with `states`.)
+  bool party_must_respond = false;
   absl::optional<ListCursor> after;         // strictly after this position
   int limit = 50;
 };

@@ -51,7 +51,7 @@ struct CommandLine {
   // create.
   std::string from_file, report_type, perceived_by, channel, platform, area, occurred,
       narrative, narrative_file, given_name, family_name, birth_date, phone, email, consent,
-      lawful_basis, risk, crime_reference, request_id;
+      lawful_basis, risk, crime_reference, request_id, priority;
   std::vector<std::string> strands, recipients;
   bool online = false, prevent_concern = false;
   std::map<std::string, CLI::Option*> create_options;
@@ -78,7 +78,7 @@ struct CommandLine {
   std::vector<std::string> states, areas, list_strands, report_types;
   std::string created_after, created_before, page_token;
   int page_size = 0;
-  bool all = false;
+  bool all = false, overdue = false, awaiting = false;
 };
 
 namespace {
@@ -243,6 +243,10 @@ absl::StatusOr<Referral> BuildReferral(const CommandLine& f) {
         *ParseEnumLabel(refx::v1::RiskLevel_descriptor(), f.risk)));
   }
   if (f.prevent_concern) r.set_prevent_concern(true);
+  if (given("--priority")) {
+    r.set_priority(static_cast<refx::v1::Priority>(
+        *ParseEnumLabel(refx::v1::Priority_descriptor(), f.priority)));
+  }
   if (given("--crime-reference")) r.set_police_crime_reference(f.crime_reference);
   return r;
 }
@@ -270,6 +274,8 @@ absl::StatusOr<refx::v1::ListReferralsRequest> BuildListRequest(const CommandLin
     REFX_ASSIGN_OR_RETURN(*filter->mutable_create_time_to(),
                           ParseRfc3339(f.created_before, "--created-before"));
   }
+  filter->set_overdue(f.overdue);
+  filter->set_awaiting_my_response(f.awaiting);
   return request;
 }
 
@@ -378,6 +384,9 @@ void AddCreate(CLI::App* app, CommandLine* f) {
       c->add_flag("--prevent-concern", f->prevent_concern, "There is a Prevent concern");
   o["--crime-reference"] =
       c->add_option("--crime-reference", f->crime_reference, "Police crime reference");
+  o["--priority"] = AddEnumOption(c, "--priority", &f->priority, refx::v1::Priority_descriptor(),
+                                  "How soon the recipient must respond (default routine); the "
+                                  "agreement sets the period of each");
   c->add_option("--request-id", f->request_id,
                 "Idempotency key; default a fresh UUID. Reuse the one printed on failure "
                 "to retry without creating a duplicate");
@@ -388,7 +397,7 @@ void AddCreate(CLI::App* app, CommandLine* f) {
       "      --strand religion_or_belief:actual:Islam --perceived-by victim \\\n"
       "      --channel police --area charnwood --occurred 2024-05-01T18:30:00Z \\\n"
       "      --narrative-file statement.txt --victim-given-name Sam --consent given \\\n"
-      "      --recipient charnwood-borough-council --risk medium\n"
+      "      --recipient charnwood-borough-council --risk medium --priority urgent\n"
       "  refx create --from-file draft.yaml --recipient leicester-city-council --request-id \\\n"
       "      0b6f3c1e-2f44-4a8e-9c1d-5a7e2b9d0c11   # retry after a timeout\n");
 }
@@ -408,11 +417,22 @@ void AddList(CLI::App* app, CommandLine* f) {
   l->add_option("--page-size", f->page_size, "Referrals per page (server default 50, max 500)")
       ->check(CLI::Range(0, 500));
   l->add_option("--page-token", f->page_token, "Continue from a previous page");
+  l->add_flag("--overdue", f->overdue,
+              "Only referrals still awaiting a response (requested, redirected) past their "
+              "response deadline, by the server's clock");
+  l->add_flag("--awaiting", f->awaiting,
+              "Only referrals awaiting a response from your agency (you are a current "
+              "recipient and have not accepted, declined or redirected it)");
   l->add_flag("--all", f->all, "Follow every page");
   l->footer(
+      "The DUE column is the response deadline, marked OVERDUE once passed while a\n"
+      "response is still awaited.\n"
+      "\n"
       "EXAMPLES\n"
       "  refx list\n"
       "  refx list --state requested --area charnwood --all\n"
+      "  refx list --awaiting --overdue --all      # what your agency owes, late\n"
+      "  refx list --overdue -o json               # everything late you are a party to\n"
       "  refx list --report-type hate-crime --created-after 2024-01-01T00:00:00Z -o json\n");
 }
 

@@ -232,9 +232,14 @@ std::string RenderTable(const std::vector<std::string>& header,
   return out;
 }
 
-std::string RenderReferralTable(const std::vector<refx::v1::Referral>& referrals) {
+std::string RenderReferralTable(const std::vector<refx::v1::Referral>& referrals, absl::Time now) {
   std::vector<std::vector<std::string>> rows;
   for (const refx::v1::Referral& r : referrals) {
+    std::string due = FormatTimestamp(r.response_deadline());
+    const bool awaiting = r.state() == refx::v1::Referral::REQUESTED || r.state() == refx::v1::Referral::REDIRECTED;
+    if (awaiting && !due.empty() && absl::FromUnixSeconds(r.response_deadline().seconds()) < now) {
+      due += " OVERDUE";
+    }
     std::vector<std::string> to;
     for (const std::string& a : r.recipient_agencies()) to.push_back(StripAgency(a));
     rows.push_back({r.name(),
@@ -244,9 +249,9 @@ std::string RenderReferralTable(const std::vector<refx::v1::Referral>& referrals
                         ? ""
                         : EnumLabel(refx::v1::ReportType_descriptor(), r.report_type()),
                     r.area(), StripAgency(r.sender_agency()), absl::StrJoin(to, ","),
-                    FormatTimestamp(r.create_time())});
+                    FormatTimestamp(r.create_time()), due});
   }
-  return RenderTable({"NAME", "STATE", "TYPE", "AREA", "FROM", "TO", "CREATED"}, rows);
+  return RenderTable({"NAME", "STATE", "TYPE", "AREA", "FROM", "TO", "CREATED", "DUE"}, rows);
 }
 
 std::string RenderCaseUpdateTable(const refx::v1::ListCaseUpdatesResponse& updates) {

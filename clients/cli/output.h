@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "refx/v1/audit_service.pb.h"
@@ -68,8 +70,12 @@ std::string Sanitize(const std::string& text, bool keep_newlines = false);
 std::string RenderTable(const std::vector<std::string>& header,
                         const std::vector<std::vector<std::string>>& rows);
 
-// The `list` table: NAME, STATE, TYPE, AREA, FROM, TO, CREATED.
-std::string RenderReferralTable(const std::vector<refx::v1::Referral>& referrals);
+// The `list` table: NAME, STATE, TYPE, AREA, FROM, TO, CREATED, DUE. DUE is
+// the response deadline, followed by "OVERDUE" when the referral still
+// awaits a response (requested, redirected) and the deadline is before
+// `now` (this machine's clock; the server's decides `--overdue`).
+std::string RenderReferralTable(const std::vector<refx::v1::Referral>& referrals,
+                                absl::Time now = absl::Now());
 
 // A referral's case updates as a table: UPDATE (the update id), CREATED,
 // KIND, AUTHOR, SUPERSEDES (its id), TEXT (first line, at most 60

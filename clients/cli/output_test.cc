@@ -61,12 +61,30 @@ TEST(RenderReferralTable, AlignsColumnsAndShortensAgencies) {
   Referral second;
   second.set_name("referrals/a-much-longer-id");
   second.set_state(Referral::REQUESTED);
-  EXPECT_EQ(RenderReferralTable({Sample(), second}),
+  const absl::Time now = absl::FromUnixSeconds(1714555800) + absl::Hours(48);
+  EXPECT_EQ(RenderReferralTable({Sample(), second}, now),
             "NAME                        STATE        TYPE        AREA       FROM          "
-            "TO                     CREATED\n"
+            "TO                     CREATED               DUE\n"
             "referrals/r1                in-progress  hate-crime  charnwood  leics-police  "
             "charnwood-bc,nhs-hchp  2024-05-01T09:30:00Z\n"
             "referrals/a-much-longer-id  requested\n");
+}
+
+TEST(RenderReferralTable, MarksOverdueOnlyWhileAwaitingAResponse) {
+  const absl::Time now = absl::FromUnixSeconds(1714555800) + absl::Hours(48);
+  Referral late = Sample();
+  late.set_state(Referral::REQUESTED);
+  late.mutable_response_deadline()->set_seconds(1714555800 + 24 * 3600);  // a day before now
+  Referral answered = late;
+  answered.set_state(Referral::ACCEPTED);
+  Referral in_time = late;
+  in_time.mutable_response_deadline()->set_seconds(1714555800 + 72 * 3600);
+  const std::string table = RenderReferralTable({late, answered, in_time}, now);
+  EXPECT_THAT(table, HasSubstr("requested  hate-crime  charnwood  leics-police  charnwood-bc,nhs-hchp  "
+                               "2024-05-01T09:30:00Z  2024-05-02T09:30:00Z OVERDUE\n"));
+  EXPECT_THAT(table, HasSubstr("accepted   hate-crime  charnwood  leics-police  charnwood-bc,nhs-hchp  "
+                               "2024-05-01T09:30:00Z  2024-05-02T09:30:00Z\n"));
+  EXPECT_THAT(table, HasSubstr("2024-05-04T09:30:00Z\n"));
 }
 
 TEST(RenderTable, StripsControlCharacters) {

@@ -58,6 +58,13 @@ Statement& Statement::Bind(const char* name, int64_t value) {
   return *this;
 }
 
+Statement& Statement::Bind(const char* name, absl::optional<int64_t> value) {
+  if (value.has_value()) return Bind(name, *value);
+  int i = IndexOf(stmt_, name, &bind_error_);
+  if (i > 0) sqlite3_bind_null(stmt_, i);
+  return *this;
+}
+
 absl::StatusOr<bool> Statement::Step() {
   if (!bind_error_.ok()) return bind_error_;
   int rc = sqlite3_step(stmt_);

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/optional.h"
 #include "absl/strings/string_view.h"
 
 namespace refx::storage::sqlite {
@@ -36,6 +37,8 @@ class Statement {
   Statement& Bind(const char* name, absl::string_view text);
   Statement& BindBlob(const char* name, absl::string_view bytes);
   Statement& Bind(const char* name, int64_t value);
+  // NULL when `value` is empty.
+  Statement& Bind(const char* name, absl::optional<int64_t> value);
 
   // Runs one step: true if a row is available, false when done.
   absl::StatusOr<bool> Step();
@@ -43,6 +46,7 @@ class Statement {
   absl::Status Run();
 
   int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+  bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
   std::string Text(int column) const;
 
  private:

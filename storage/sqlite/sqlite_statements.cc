@@ -109,7 +109,6 @@ CREATE TABLE referral_event_audience (
   PRIMARY KEY (agency_id, sequence)
 ) STRICT, WITHOUT ROWID;
 )sql"},
-      // 7 and 8 are reserved for work on other branches.
       {6, "case_updates", R"sql(
 -- A referral's case record: append-only (the store has no statement that
 -- updates or deletes a row). A correction is a new row whose document names
@@ -126,6 +125,34 @@ CREATE TABLE case_updates (
   document        BLOB    NOT NULL,
   PRIMARY KEY (referral_id, sequence),
   UNIQUE (referral_id, update_id)
+) STRICT, WITHOUT ROWID;
+)sql"},
+      {7, "response_deadlines", R"sql(
+-- When a current recipient must respond (microseconds since the epoch).
+-- NULL for referrals stored before this version: they have no priority, so
+-- no deadline, and are never listed as overdue.
+ALTER TABLE referrals ADD COLUMN response_deadline_us INTEGER;
+
+-- 1 once this recipient redirected the referral: it stays a party (it may
+-- still read it) but no longer owes a response. Pre-existing redirects are
+-- not back-filled (the fact is only in the document); they predate
+-- deadlines, so at worst an old redirected referral is listed as awaiting
+-- the agency that passed it on.
+ALTER TABLE referral_parties ADD COLUMN redirected INTEGER NOT NULL DEFAULT 0;
+
+-- No new index: listings walk referral_parties_by_time for one agency and
+-- check the deadline on the joined row; an index on the deadline alone
+-- would serve a partnership-wide sweep, which no call makes.
+)sql"},
+      {8, "victim_tokens", R"sql(
+-- Repeat-victim tokens: lowercase hex HMAC-SHA256 of normalised victim
+-- identifiers under the server's victim token key (core/victim_tokens.h).
+-- No identifier is stored here in any form; the key is not in the database.
+CREATE TABLE victim_tokens (
+  token           TEXT    NOT NULL,
+  referral_id     TEXT    NOT NULL REFERENCES referrals(id),
+  create_time_us  INTEGER NOT NULL,
+  PRIMARY KEY (token, create_time_us, referral_id)
 ) STRICT, WITHOUT ROWID;
 )sql"},
   };
@@ -158,8 +185,8 @@ const char kInsertCreateRequest[] =
 
 const char kInsertReferral[] =
     "INSERT INTO referrals (id, sender_agency, state, area, report_type, create_time_us, "
-    "update_time_us, etag, document) VALUES (:id, :sender_agency, :state, :area, "
-    ":report_type, :create_time_us, :update_time_us, :etag, :document)";
+    "update_time_us, response_deadline_us, etag, document) VALUES (:id, :sender_agency, :state, :area, "
+    ":report_type, :create_time_us, :update_time_us, :response_deadline_us, :etag, :document)";
 
 const char kInsertParty[] =
     "INSERT INTO referral_parties (agency_id, referral_id, party_role, create_time_us) "
@@ -170,7 +197,7 @@ const char kInsertStrand[] =
 
 const char kSelectReferral[] =
     "SELECT id, sender_agency, state, area, report_type, create_time_us, update_time_us, "
-    "etag, document FROM referrals WHERE id = :id";
+    "etag, document, response_deadline_us FROM referrals WHERE id = :id";
 
 const char kSelectRecipients[] =
     "SELECT agency_id FROM referral_parties WHERE referral_id = :referral_id "
@@ -208,12 +235,14 @@ LIMIT :limit)sql";
 
 const char kListReferrals[] = R"sql(
 SELECT r.id, r.sender_agency, r.state, r.area, r.report_type, r.create_time_us,
-       r.update_time_us, r.etag, r.document
+       r.update_time_us, r.etag, r.document, r.response_deadline_us
 FROM referral_parties p JOIN referrals r ON r.id = p.referral_id
 WHERE p.agency_id = :agency_id
   AND (:has_cursor = 0 OR (p.create_time_us, p.referral_id) < (:cursor_time_us, :cursor_id))
   AND (:has_from = 0 OR p.create_time_us >= :from_us)
   AND (:has_to = 0 OR p.create_time_us < :to_us)
+  AND (:has_deadline_before = 0 OR r.response_deadline_us < :deadline_before_us)
+  AND (:must_respond = 0 OR (p.party_role = 'recipient' AND p.redirected = 0))
   AND (json_array_length(:states) = 0 OR r.state IN (SELECT value FROM json_each(:states)))
   AND (json_array_length(:areas) = 0 OR r.area IN (SELECT value FROM json_each(:areas)))
   AND (json_array_length(:report_types) = 0
@@ -235,8 +264,12 @@ const char kInsertUpdateRequest[] =
 const char kSelectReferralEtag[] = "SELECT etag FROM referrals WHERE id = :id";
 
 const char kUpdateReferral[] =
-    "UPDATE referrals SET state = :state, update_time_us = :update_time_us, etag = :etag, "
-    "document = :document WHERE id = :id";
+    "UPDATE referrals SET state = :state, update_time_us = :update_time_us, "
+    "response_deadline_us = :response_deadline_us, etag = :etag, document = :document WHERE id = :id";
+
+const char kMarkRedirected[] =
+    "UPDATE referral_parties SET redirected = 1 WHERE referral_id = :referral_id "
+    "AND party_role = 'recipient' AND agency_id IN (SELECT value FROM json_each(:agencies))";
 
 const char kInsertPartyIfAbsent[] =
     "INSERT OR IGNORE INTO referral_parties (agency_id, referral_id, party_role, create_time_us) "
@@ -272,6 +305,15 @@ const char kListCaseUpdates[] =
 const char kSelectCaseUpdate[] =
     "SELECT referral_id, sequence, update_id, kind, author_agency, create_time_us, document FROM case_updates "
     "WHERE referral_id = :referral_id AND update_id = :update_id";
+
+const char kCountRepeatVictims[] =
+    "SELECT COUNT(DISTINCT referral_id) FROM victim_tokens "
+    "WHERE token IN (SELECT value FROM json_each(:tokens)) AND create_time_us >= :since_us "
+    "AND create_time_us <= :now_us AND referral_id != :referral_id";
+
+const char kInsertVictimToken[] =
+    "INSERT OR IGNORE INTO victim_tokens (token, referral_id, create_time_us) "
+    "VALUES (:token, :referral_id, :create_time_us)";
 
 }  // namespace sql
 }  // namespace refx::storage::sqlite

@@ -46,6 +46,9 @@ extern const char kNextCaseUpdateSequence[];
 extern const char kInsertCaseUpdate[];
 extern const char kListCaseUpdates[];
 extern const char kSelectCaseUpdate[];
+extern const char kMarkRedirected[];
+extern const char kCountRepeatVictims[];
+extern const char kInsertVictimToken[];
 }  // namespace sql
 
 }  // namespace refx::storage::sqlite

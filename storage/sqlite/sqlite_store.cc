@@ -49,6 +49,7 @@ StoredReferral ReadReferralRow(const Statement& row) {
   r.update_time = absl::FromUnixMicros(row.Int(6));
   r.etag = row.Text(7);
   r.document = row.Text(8);
+  if (!row.IsNull(9)) r.response_deadline = absl::FromUnixMicros(row.Int(9));
   return r;
 }
 
@@ -105,6 +106,11 @@ AuditRecord ReadAuditRow(const Statement& row) {
   return r;
 }
 
+absl::optional<int64_t> DeadlineMicros(const StoredReferral& r) {
+  if (!r.response_deadline.has_value()) return absl::nullopt;
+  return absl::ToUnixMicros(*r.response_deadline);
+}
+
 absl::Status InsertReferral(Connection* conn, const StoredReferral& r) {
   const int64_t create_us = absl::ToUnixMicros(r.create_time);
   {
@@ -116,6 +122,7 @@ absl::Status InsertReferral(Connection* conn, const StoredReferral& r) {
         .Bind(":report_type", int64_t{r.report_type})
         .Bind(":create_time_us", create_us)
         .Bind(":update_time_us", absl::ToUnixMicros(r.update_time))
+        .Bind(":response_deadline_us", DeadlineMicros(r))
         .Bind(":etag", r.etag)
         .BindBlob(":document", r.document);
     REFX_RETURN_IF_ERROR(stmt->Run());
@@ -590,8 +597,30 @@ absl::StatusOr<CreateReferralResult> SqliteStore::CreateReferral(const CreateRef
     auto internal = [](absl::Status s) {
       return absl::IsAlreadyExists(s) ? absl::InternalError(s.message()) : s;
     };
-    absl::Status inserted = InsertReferral(conn, request.referral);
+    StoredReferral referral = request.referral;
+    if (request.complete) {
+      int64_t earlier = 0;
+      if (!request.victim_tokens.empty()) {
+        REFX_ASSIGN_OR_RETURN(auto count, conn->Prepare(sql::kCountRepeatVictims));
+        count->Bind(":tokens", JsonArray(request.victim_tokens))
+            .Bind(":since_us", absl::ToUnixMicros(request.repeat_window_start))
+            .Bind(":now_us", absl::ToUnixMicros(referral.create_time))
+            .Bind(":referral_id", referral.id);
+        REFX_ASSIGN_OR_RETURN(bool row, count->Step());
+        if (row) earlier = count->Int(0);
+      }
+      request.complete(earlier, &referral);
+    }
+    absl::Status inserted = InsertReferral(conn, referral);
     if (!inserted.ok()) return internal(inserted);
+    for (const std::string& token : request.victim_tokens) {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertVictimToken));
+      stmt->Bind(":token", token)
+          .Bind(":referral_id", referral.id)
+          .Bind(":create_time_us", absl::ToUnixMicros(referral.create_time));
+      absl::Status stored = stmt->Run();
+      if (!stored.ok()) return internal(stored);
+    }
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertCreateRequest));
     stmt->Bind(":sender_agency", request.referral.sender_agency)
         .Bind(":request_id", request.request_id)
@@ -600,10 +629,14 @@ absl::StatusOr<CreateReferralResult> SqliteStore::CreateReferral(const CreateRef
     absl::Status recorded = stmt->Run();
     if (!recorded.ok()) return internal(recorded);
     if (request.event.has_value()) {
-      absl::Status logged = AppendEvent(conn, *request.event);
+      // The event carries the referral as stored: with its repeat count and
+      // the etag that goes with it.
+      ReferralEvent event = *request.event;
+      event.referral_document = referral.document;
+      absl::Status logged = AppendEvent(conn, event);
       if (!logged.ok()) return internal(logged);
     }
-    result.referral = request.referral;
+    result.referral = std::move(referral);
     result.replayed = false;
     AuditRecord audit = request.audit;
     audit.referral_ids = request.referral.id;
@@ -652,6 +685,9 @@ absl::StatusOr<std::vector<StoredReferral>> SqliteStore::ListReferrals(const Lis
           .Bind(":from_us", query.created_from ? absl::ToUnixMicros(*query.created_from) : 0)
           .Bind(":has_to", int64_t{query.created_to.has_value()})
           .Bind(":to_us", query.created_to ? absl::ToUnixMicros(*query.created_to) : 0)
+          .Bind(":has_deadline_before", int64_t{query.deadline_before.has_value()})
+          .Bind(":deadline_before_us", query.deadline_before ? absl::ToUnixMicros(*query.deadline_before) : 0)
+          .Bind(":must_respond", int64_t{query.party_must_respond})
           .Bind(":states", JsonArray(query.states))
           .Bind(":areas", JsonArray(query.areas))
           .Bind(":report_types", JsonArray(query.report_types))
@@ -738,10 +774,17 @@ absl::StatusOr<UpdateReferralResult> SqliteStore::UpdateReferral(const UpdateRef
       stmt->Bind(":id", r.id)
           .Bind(":state", int64_t{r.state})
           .Bind(":update_time_us", absl::ToUnixMicros(r.update_time))
+          .Bind(":response_deadline_us", DeadlineMicros(r))
           .Bind(":etag", r.etag)
           .BindBlob(":document", r.document);
       absl::Status updated = stmt->Run();
       if (!updated.ok()) return internal(updated);
+    }
+    if (!r.redirected_agencies.empty()) {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kMarkRedirected));
+      stmt->Bind(":referral_id", r.id).Bind(":agencies", JsonArray(r.redirected_agencies));
+      absl::Status marked = stmt->Run();
+      if (!marked.ok()) return internal(marked);
     }
     for (const std::string& recipient : r.recipient_agencies) {
       REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertPartyIfAbsent));
@@ -863,6 +906,7 @@ absl::StatusOr<AddCaseUpdateResult> SqliteStore::AddCaseUpdate(const AddCaseUpda
       stmt->Bind(":id", r.id)
           .Bind(":state", int64_t{r.state})
           .Bind(":update_time_us", absl::ToUnixMicros(r.update_time))
+          .Bind(":response_deadline_us", DeadlineMicros(r))
           .Bind(":etag", r.etag)
           .BindBlob(":document", r.document);
       absl::Status updated = stmt->Run();

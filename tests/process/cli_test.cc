@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "common/clock.h"
 #include "refx/v1/audit_service.pb.h"
 #include "tests/process/process_helpers.h"
 #include "tests/testing/server_fixture.h"
@@ -196,6 +197,59 @@ TEST_F(CliTest, GetAsAThirdAgencyIsNotFound) {
   CommandResult json = Refx(kBlaby, {"get", created.name(), "-o", "json"});
   EXPECT_EQ(json.exit_code, kExitNotFound) << json.Describe();
   EXPECT_THAT(json.err, HasSubstr("\"code\":\"NOT_FOUND\"")) << json.Describe();
+}
+
+// A server whose clock starts three days ago and is moved to the present,
+// so referrals made "then" are overdue both by the server's clock (the
+// filter) and by the CLI's own (the OVERDUE marker).
+class CliDeadlineTest : public CliTest {
+ protected:
+  void SetUp() override {
+    TestServer::Options options;
+    options.clock = &clock_;
+    auto server = TestServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    dir_ = MakeTempDir("cli");
+  }
+  FakeClock clock_{absl::Now() - absl::Hours(72)};
+};
+
+TEST_F(CliDeadlineTest, ListOverdueAndAwaiting) {
+  auto create = [&](const std::string& priority) {
+    CommandResult r = Refx(kPolice, {"create", "--report-type", "hate-crime", "--strand", "race:perceived",
+                                     "--perceived-by", "victim", "--channel", "police", "--area", "leicester",
+                                     "--narrative", "Shouted at outside the library.", "--victim-given-name", "Sam",
+                                     "--consent", "given", "--recipient", kCityCouncil, "--priority", priority,
+                                     "--output", "json"});
+    EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
+    v1::Referral created;
+    EXPECT_TRUE(ParseJson(r.out, &created).ok()) << r.Describe();
+    return created;
+  };
+  const v1::Referral urgent = create("urgent");
+  const v1::Referral routine = create("routine");
+  EXPECT_EQ(urgent.priority(), v1::PRIORITY_URGENT);
+  clock_.Set(absl::Now());
+
+  CommandResult overdue = Refx(kCityCouncil, {"list", "--overdue"});
+  ASSERT_EQ(overdue.exit_code, kExitOk) << overdue.Describe();
+  EXPECT_THAT(overdue.out, HasSubstr("DUE")) << overdue.Describe();
+  EXPECT_THAT(overdue.out, HasSubstr(urgent.name())) << overdue.Describe();
+  EXPECT_THAT(overdue.out, HasSubstr("OVERDUE")) << overdue.Describe();
+  EXPECT_THAT(overdue.out, Not(HasSubstr(routine.name()))) << overdue.Describe();
+
+  CommandResult awaiting = Refx(kCityCouncil, {"list", "--awaiting", "--output", "json"});
+  ASSERT_EQ(awaiting.exit_code, kExitOk) << awaiting.Describe();
+  EXPECT_THAT(awaiting.out, HasSubstr(urgent.name()));
+  EXPECT_THAT(awaiting.out, HasSubstr(routine.name()));
+  CommandResult sender = Refx(kPolice, {"list", "--awaiting", "--output", "json"});
+  ASSERT_EQ(sender.exit_code, kExitOk) << sender.Describe();
+  EXPECT_THAT(sender.out, Not(HasSubstr("referrals/"))) << sender.Describe();
+
+  CommandResult help = RefxBare({"list", "--help"});
+  EXPECT_THAT(help.out, HasSubstr("--overdue"));
+  EXPECT_THAT(help.out, HasSubstr("refx list --awaiting --overdue --all"));
 }
 
 TEST_F(CliTest, ListAsJsonContainsTheRecipientsReferral) {

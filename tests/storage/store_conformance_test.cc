@@ -433,6 +433,53 @@ TEST_P(StoreConformanceTest, ListFiltersCombine) {
   EXPECT_TRUE(store_->GetReferral("a").ok());
 }
 
+TEST_P(StoreConformanceTest, DeadlineAndMustRespondFilters) {
+  const absl::Time base = absl::FromUnixSeconds(1790000000);
+  auto early = Referral("early", "police", {"city"}, base);
+  early.response_deadline = base + absl::Hours(24);
+  auto late = Referral("late", "police", {"city", "county"}, base + absl::Seconds(1));
+  late.response_deadline = base + absl::Hours(120);
+  auto none = Referral("none", "police", {"city"}, base + absl::Seconds(2));  // stored before deadlines
+  for (const auto* r : {&early, &late, &none}) ASSERT_TRUE(store_->CreateReferral(Request(*r, r->id)).ok());
+  EXPECT_EQ(store_->GetReferral("early")->response_deadline, early.response_deadline);
+  EXPECT_FALSE(store_->GetReferral("none")->response_deadline.has_value());
+
+  auto ids = [&](const std::string& party, ListReferralsQuery q) {
+    q.party_agency = party;
+    std::set<std::string> out;
+    auto rows = store_->ListReferrals(q);
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    if (rows.ok()) {
+      for (const auto& r : *rows) out.insert(r.id);
+    }
+    return out;
+  };
+  ListReferralsQuery q;
+  q.deadline_before = base + absl::Hours(24);  // strictly before: not yet
+  EXPECT_TRUE(ids("city", q).empty());
+  q.deadline_before = base + absl::Hours(24) + absl::Microseconds(1);
+  EXPECT_EQ(ids("city", q), std::set<std::string>{"early"});
+  q.deadline_before = base + absl::Hours(1000);
+  EXPECT_EQ(ids("police", q), (std::set<std::string>{"early", "late"}));  // never the one without a deadline
+
+  // Must respond: recipients only, until they redirect.
+  q = {};
+  q.party_must_respond = true;
+  EXPECT_TRUE(ids("police", q).empty());
+  EXPECT_EQ(ids("county", q), std::set<std::string>{"late"});
+  StoredReferral passed = late;
+  passed.recipient_agencies.push_back("blaby");
+  passed.redirected_agencies = {"county"};
+  passed.response_deadline = base + absl::Hours(200);
+  ASSERT_TRUE(store_->UpdateReferral(Update(passed, "county", "redirect", "e-late", "e-late2")).ok());
+  EXPECT_TRUE(ids("county", q).empty());
+  EXPECT_EQ(ids("blaby", q), std::set<std::string>{"late"});
+  EXPECT_EQ(ids("city", q), (std::set<std::string>{"early", "late", "none"}));
+  EXPECT_EQ(store_->GetReferral("late")->response_deadline, passed.response_deadline);
+  // The redirecting agency is still a party: it lists the referral unfiltered.
+  EXPECT_EQ(ids("county", {}), std::set<std::string>{"late"});
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
                          ::testing::Values(Backend{"sqlite", [](const std::string& d) { return OpenSqlite(d); }}),
                          [](const auto& info) { return info.param.name; });

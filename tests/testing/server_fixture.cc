@@ -69,6 +69,7 @@ v1::Referral ValidReferral(const std::string& recipient) {
 absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(Options options) {
   auto ts = std::unique_ptr<TestServer>(new TestServer());
   ts->directory_ = MakeTempDir("server");
+  ts->clock_ = options.clock;
 
   config::v1::Partnership partnership;
   REFX_RETURN_IF_ERROR(ReadYamlFileToProto(SourcePath("config/partnership.yaml"), &partnership));
@@ -103,6 +104,7 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(Options options) {
 absl::Status TestServer::StartServer() {
   server::RefxServer::Options options;
   options.config = config_;
+  options.clock = clock_;
   REFX_ASSIGN_OR_RETURN(server_, server::RefxServer::Start(std::move(options)));
   return absl::OkStatus();
 }

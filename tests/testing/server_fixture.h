@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "clients/lib/referral_client.h"
+#include "common/clock.h"
 #include "grpcpp/channel.h"
 #include "refx/config/v1/server_config.pb.h"
 #include "refx/v1/referral.pb.h"
@@ -43,6 +44,9 @@ class TestServer {
   struct Options {
     // Adjusts the server config before start (limits, batch size, ...).
     std::function<void(config::v1::ServerConfig*)> customize;
+    // The server's clock (e.g. a FakeClock driving deadlines); not owned,
+    // must outlive the TestServer. Default: the system clock.
+    const Clock* clock = nullptr;
   };
 
   static absl::StatusOr<std::unique_ptr<TestServer>> Start(Options options);
@@ -76,6 +80,7 @@ class TestServer {
   std::string directory_;
   std::unique_ptr<TestPki> pki_;
   config::v1::ServerConfig config_;
+  const Clock* clock_ = nullptr;
   std::unique_ptr<server::RefxServer> server_;
 };
 
