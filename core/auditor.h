@@ -12,6 +12,7 @@
 #define REFX_CORE_AUDITOR_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,18 @@ const char* AuditActionName(AuditAction action);
 struct CallAudit {
   std::string method;     // full name, e.g. "refx.v1.ReferralService.GetReferral"
   bool recorded = false;  // an event was written with the data; do not write another
+  // The call's event when it goes with no stored change (a read, a replay):
+  // the server writes it and sends the answer only once it is durable, and
+  // sends nothing if it cannot be written. Deferring the write to the
+  // server lets it wait without holding a worker thread, so concurrent
+  // reads share commits.
+  std::optional<storage::AuditRecord> before_answer = std::nullopt;
+
+  // Hands `record` over as the event the answer must wait for.
+  void WriteBeforeAnswer(storage::AuditRecord record) {
+    before_answer = std::move(record);
+    recorded = true;
+  }
 };
 
 class Auditor {

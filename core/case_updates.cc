@@ -206,9 +206,8 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
     REFX_ASSIGN_OR_RETURN(CaseUpdate replayed, TrimmedUpdate(caller, visible.referral, earlier->document));
     DataClassSet altered = ClassesPresent(input);
     altered.Add(v1::DATA_CLASS_REFERRAL_CORE);
-    REFX_RETURN_IF_ERROR(options_.auditor->Record(options_.auditor->Build(
-        caller, audit->method, AuditAction::kAlteration, {earlier->referral_id}, altered, absl::StatusCode::kOk)));
-    audit->recorded = true;
+    audit->WriteBeforeAnswer(options_.auditor->Build(
+        caller, audit->method, AuditAction::kAlteration, {earlier->referral_id}, altered, absl::StatusCode::kOk));
     return replayed;
   }
 
@@ -329,10 +328,9 @@ absl::StatusOr<CaseUpdatePage> ReferralManager::ListCaseUpdates(const Caller& ca
   // Audit before answer. Another agency's notes reaching the caller are a
   // disclosure; reading back only its own is a consultation (as for
   // referrals).
-  REFX_RETURN_IF_ERROR(options_.auditor->Record(
+  audit->WriteBeforeAnswer(
       options_.auditor->Build(caller, audit->method, others ? AuditAction::kDisclosure : AuditAction::kConsultation,
-                              {id}, disclosed, absl::StatusCode::kOk)));
-  audit->recorded = true;
+                              {id}, disclosed, absl::StatusCode::kOk));
   return page;
 }
 

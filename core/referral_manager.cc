@@ -233,9 +233,8 @@ absl::StatusOr<v1::Referral> ReferralManager::GetReferral(const Caller& caller, 
   // Audit before answer: nothing leaves unless its event is durable.
   const AuditAction action =
       visible.stored.sender_agency == caller.agency_id ? AuditAction::kConsultation : AuditAction::kDisclosure;
-  REFX_RETURN_IF_ERROR(options_.auditor->Record(options_.auditor->Build(
-      caller, audit->method, action, {visible.stored.id}, ClassesPresent(referral), absl::StatusCode::kOk)));
-  audit->recorded = true;
+  audit->WriteBeforeAnswer(options_.auditor->Build(
+      caller, audit->method, action, {visible.stored.id}, ClassesPresent(referral), absl::StatusCode::kOk));
   return referral;
 }
 
@@ -324,10 +323,9 @@ absl::StatusOr<ReferralPage> ReferralManager::ListReferrals(const Caller& caller
     for (v1::DataClass c : ClassesPresent(r).Members()) disclosed.Add(c);
     others = others || r.sender_agency() != AgencyName(caller.agency_id);
   }
-  REFX_RETURN_IF_ERROR(options_.auditor->Record(options_.auditor->Build(
+  audit->WriteBeforeAnswer(options_.auditor->Build(
       caller, audit->method, others ? AuditAction::kDisclosure : AuditAction::kConsultation, ids, disclosed,
-      absl::StatusCode::kOk)));
-  audit->recorded = true;
+      absl::StatusCode::kOk));
   return page;
 }
 

@@ -112,9 +112,8 @@ absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, c
   REFX_ASSIGN_OR_RETURN(auto earlier, options_.store->FindUpdate(caller.agency_id, params.request_id));
   if (earlier.has_value()) {
     if (earlier->fingerprint != fingerprint) return request_id_reused;
-    REFX_RETURN_IF_ERROR(options_.auditor->Record(options_.auditor->Build(
-        caller, audit->method, AuditAction::kAlteration, {earlier->referral_id}, altered, absl::StatusCode::kOk)));
-    audit->recorded = true;
+    audit->WriteBeforeAnswer(options_.auditor->Build(
+        caller, audit->method, AuditAction::kAlteration, {earlier->referral_id}, altered, absl::StatusCode::kOk));
     return answer(earlier->document);
   }
 

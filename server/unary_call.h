@@ -116,22 +116,34 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
       ToByteBuffer(response, raw_response);
       return absl::OkStatus();
     }();
-    if (!audit.recorded) {
+    // The call's event: the one the handler left to write before answering,
+    // or, for a refusal or a call that stored nothing, one built here. It is
+    // written without holding this worker: the store completes it on its
+    // writer thread, and only then is the answer sent.
+    absl::optional<storage::AuditRecord> pending;
+    if (audit.before_answer.has_value() && status.ok()) {
+      pending = std::move(*audit.before_answer);
+    } else if (!audit.recorded || audit.before_answer.has_value()) {
       const core::AuditAction action = core::DefaultActionFor(full_method);
-      storage::AuditRecord record =
-          caller.has_value()      ? service.auditor->Build(*caller, full_method, action, {}, {}, status.code())
-          : identified.ok()       ? service.auditor->Build(*identified, full_method, action, {}, {}, status.code())
-                                  : service.auditor->BuildUnidentified(full_method, status.code());
-      absl::Status audited = service.auditor->Record(record);
+      pending = caller.has_value()  ? service.auditor->Build(*caller, full_method, action, {}, {}, status.code())
+                : identified.ok()   ? service.auditor->Build(*identified, full_method, action, {}, {}, status.code())
+                                    : service.auditor->BuildUnidentified(full_method, status.code());
+    }
+    const std::string agency = identified.ok() ? identified->agency_id : "";
+    if (!pending.has_value()) {
+      finish(status, agency);
+      return;
+    }
+    service.auditor->RecordAsync(*pending, [finish, status, agency, raw_response, full_method](absl::Status audited) mutable {
       if (!audited.ok()) {
         log::Error("audit_write_failed", {{"method", full_method}, {"code", absl::StatusCodeToString(status.code())}});
         if (status.ok()) {
-          *raw_response = grpc::ByteBuffer();
+          *raw_response = grpc::ByteBuffer();  // nothing leaves without its event
           status = audited;
         }
       }
-    }
-    finish(status, identified.ok() ? identified->agency_id : "");
+      finish(status, agency);
+    });
   });
   if (!queued) {
     // Shed at once: recorded in the operational log only (writing an audit
