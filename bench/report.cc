@@ -115,6 +115,8 @@ std::string FormatJson(const Report& report) {
                     ",\"first_error\":", JsonString(r.first_error),
                     ",\"publish_per_second\":", JsonOptional(r.publish_per_second),
                     ",\"rss_mb_per_1000_streams\":", JsonOptional(r.rss_mb_per_1000_streams),
+                    ",\"streams_open_after\":",
+                    r.held_after.has_value() ? absl::StrCat(*r.held_after) : std::string("null"),
                     ",\"verdict\":", JsonString(r.verdict), "}");
   }
   absl::StrAppend(&out, "],\"not_available\":[");

@@ -33,6 +33,7 @@ struct Row {
   // `calls` the deliveries, latencies publish-to-receive.
   std::optional<double> publish_per_second;  // referrals created per second
   std::optional<double> rss_mb_per_1000_streams;  // server VmRSS growth per 1,000 idle streams
+  std::optional<int> held_after;  // streams still open after the deliveries
   std::string verdict;  // the targets for this row, met or missed
 };
 
@@ -85,7 +86,7 @@ std::string FormatTable(const Report& report);
 //      "calls_per_second","latency_us":{"p50","p99","p999"},
 //      "server_cpu_us_per_call","ratio_to_ceiling","ceiling","bounded_by",
 //      "first_error","publish_per_second","rss_mb_per_1000_streams",
-//      "verdict"}],
+//      "streams_open_after","verdict"}],
 //    "not_available":[{"workload","reason"}],
 //    "targets":[{"description","measured","goal","unit","met"}],"notes":[],
 //    "total_seconds"}
