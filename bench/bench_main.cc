@@ -135,7 +135,7 @@ are reported. --quick: 0.2 s warm-up, 0.4 s per row, 2,000 referrals; it
 proves the benchmark works, its figures are too short to compare.
 
 Examples:
-  refx-bench                                  full run, about 3-4 minutes
+  refx-bench                                  full run, about 6 minutes
   refx-bench --quick --output json            what CI runs
   refx-bench --only watch                     the fan-out rows only
   refx-bench --server localhost:50051 --ca-file dev-pki/root-ca.pem \
