@@ -13,15 +13,19 @@
 // path, including Ctrl-C.
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +35,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -39,6 +45,7 @@
 #include "bench/load.h"
 #include "bench/report.h"
 #include "bench/v1/echo.grpc.pb.h"
+#include "bench/watch_fanout.h"
 #include "clients/lib/referral_client.h"
 #include "core/partnership.h"
 #include "grpcpp/create_channel.h"
@@ -93,7 +100,28 @@ The workloads and what bounds each:
                    TCP + TLS 1.3 handshake with ECDSA P-256 on both sides,
                    HTTP/2 setup. Bounded by handshake crypto; refx adds its
                    agency verifier in the handshake.
-Not measured yet: lifecycle transitions and WatchReferrals (issue 5).
+  accept_referral  AcceptReferral (REQUESTED -> ACCEPTED) by the recipient
+                   agency (--recipient) on referrals created for it just
+                   before each level, outside the warm-up and measured loop,
+                   each with its etag and a unique request_id. Durable like
+                   create: etag check, the transition and its ALTERATION
+                   audit event in one fsynced transaction.
+  watch_fanout     WatchReferrals: per tier (--watch-subscribers, opened on
+                   top of the previous tier's streams, all as the recipient
+                   agency with start_at_head, callback client API, up to 100
+                   connections), the server's VmRSS growth per 1,000 idle
+                   streams; then --watch-rate referrals/s created for
+                   --watch-seconds, each event matched to its create by
+                   referral name. "in flight" is subscribers, calls/s is
+                   deliveries/s (subscribers x rate while it keeps up),
+                   latency is from just before the CreateReferral is sent to
+                   the event's arrival, srv CPU is per delivery. Bounded by
+                   one durable audit event per batch per subscriber and by
+                   rendering and serializing every event once per subscriber.
+                   No ratio: judged against the issue's targets instead.
+
+--only runs some groups (echo, create, connect, get, list, transition,
+watch), e.g. --only echo,transition or --only watch.
 
 Capabilities: the record gate always; agreement enforcement, audit and
 encryption at rest are reported active when the started refx-server names
@@ -107,8 +135,9 @@ are reported. --quick: 0.2 s warm-up, 0.4 s per row, 2,000 referrals; it
 proves the benchmark works, its figures are too short to compare.
 
 Examples:
-  refx-bench                                  full run, about 3-4 minutes
+  refx-bench                                  full run, about 6 minutes
   refx-bench --quick --output json            what CI runs
+  refx-bench --only watch                     the fan-out rows only
   refx-bench --server localhost:50051 --ca-file dev-pki/root-ca.pem \
       --cert-file dev-pki/agencies/leicestershire-police.pem \
       --key-file dev-pki/agencies/leicestershire-police.key
@@ -206,6 +235,9 @@ struct Bench {
   std::string refx_target, echo_target;
   refx::client::ConnectionOptions connection;
   std::shared_ptr<grpc::ChannelCredentials> creds;
+  // The recipient agency's: it accepts referrals and watches (started
+  // server only; --server gives no recipient key).
+  std::shared_ptr<grpc::ChannelCredentials> recipient_creds;
   std::optional<pid_t> server_pid;  // None for --server.
   pid_t echo_pid = 0;
   std::string recipient;
@@ -291,20 +323,29 @@ struct Call {
   Response response;
 };
 
+// Hears each referral created (from gRPC's callback threads).
+using OnCreated = std::function<void(const refx::v1::Referral&)>;
+
 // A StartCall for CreateReferral over `stubs` (slot i uses stub i % n).
-refx::bench::StartCall CreateCalls(Bench& b, std::vector<std::unique_ptr<refx::v1::ReferralService::Stub>>& stubs) {
-  return [&b, &stubs](int slot, refx::bench::CallDone done) {
+// Created names go to `b.names` (capped), or to `on_created` when given.
+refx::bench::StartCall CreateCalls(Bench& b, std::vector<std::unique_ptr<refx::v1::ReferralService::Stub>>& stubs,
+                                   OnCreated on_created = nullptr) {
+  return [&b, &stubs, on_created](int slot, refx::bench::CallDone done) {
     auto* call = new Call<refx::v1::CreateReferralRequest, refx::v1::Referral>;
     call->context.set_deadline(DeadlineIn(kCallTimeout));
     call->context.AddMetadata(refx::client::kActingUserMetadataKey, b.connection.acting_user);
     *call->request.mutable_referral() = b.referral;
     call->request.set_request_id(absl::StrCat(b.run_id, "-", b.request_counter.fetch_add(1)));
     stubs[static_cast<size_t>(slot) % stubs.size()]->async()->CreateReferral(
-        &call->context, &call->request, &call->response, [&b, call, done](grpc::Status status) {
+        &call->context, &call->request, &call->response, [&b, call, done, on_created](grpc::Status status) {
           if (status.ok()) {
             b.stored.fetch_add(1);
-            std::lock_guard<std::mutex> lock(b.names_mu);
-            if (b.names.size() < kMaxNames) b.names.push_back(call->response.name());
+            if (on_created) {
+              on_created(call->response);
+            } else {
+              std::lock_guard<std::mutex> lock(b.names_mu);
+              if (b.names.size() < kMaxNames) b.names.push_back(call->response.name());
+            }
           }
           // Free the call (its context refers to the channel) before `done`:
           // the last `done` lets the caller destroy the channels.
@@ -463,6 +504,333 @@ absl::Status Seed(Bench& b, int64_t target) {
   return absl::OkStatus();
 }
 
+// Creates `count` referrals to the recipient at 64 in flight, outside any
+// measured window, and returns them (name and etag) in creation order.
+absl::StatusOr<std::vector<refx::v1::Referral>> CreateFresh(Bench& b, int64_t count) {
+  auto channels = MakeChannels(b.refx_target, b.creds, ChannelsFor(64));
+  if (!channels.ok()) return channels.status();
+  auto stubs = RefxStubs(*channels);
+  std::mutex mu;
+  std::vector<refx::v1::Referral> created;
+  created.reserve(static_cast<size_t>(count));
+  const auto start = CreateCalls(b, stubs, [&mu, &created](const refx::v1::Referral& r) {
+    refx::v1::Referral kept;
+    kept.set_name(r.name());
+    kept.set_etag(r.etag());
+    std::lock_guard<std::mutex> lock(mu);
+    created.push_back(std::move(kept));
+  });
+  LoadOptions options;
+  options.in_flight = 64;
+  options.cancel = &g_cancel;
+  options.max_calls = count;
+  options.duration = absl::Hours(1);  // Bounded by max_calls.
+  const LoadResult result = refx::bench::RunClosedLoop(options, start);
+  if (result.ok == 0 && !g_cancel.load()) {
+    return absl::UnavailableError(absl::StrCat("creating fresh referrals failed: ", result.first_error));
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  return created;
+}
+
+// AcceptReferral (REQUESTED -> ACCEPTED) by the recipient agency, on
+// referrals created for it just before each level (outside the warm-up and
+// the measured loop), each with its etag and a unique request_id.
+absl::Status RunTransitionWorkload(Bench& b) {
+  const double window = absl::ToDoubleSeconds(b.warmup + b.measure);
+  for (int level : b.levels) {
+    if (g_cancel.load()) return absl::CancelledError("interrupted");
+    // Enough for the whole window: an accept is one durable write with its
+    // audit event like a create, but lighter (no validation of a whole
+    // referral), so 2.5x this run's create rate at the same level, or
+    // 3,000/s if that was not measured.
+    double create_rate = 3000;
+    for (const Row& r : b.report.rows) {
+      if (r.workload == "create_referral" && r.in_flight == level && r.calls_per_second > 0) {
+        create_rate = r.calls_per_second;
+      }
+    }
+    const int64_t count = std::min<int64_t>(200000, static_cast<int64_t>(2.5 * create_rate * window) + 64);
+    Progress(absl::StrFormat("accept_referral at %d in flight: creating %d fresh referrals first", level, count));
+    auto fresh = CreateFresh(b, count);
+    if (!fresh.ok()) return fresh.status();
+    const std::vector<refx::v1::Referral>& pool = *fresh;
+    std::atomic<size_t> next{0};
+    auto channels = MakeChannels(b.refx_target, b.recipient_creds, ChannelsFor(level));
+    if (!channels.ok()) return channels.status();
+    auto stubs = RefxStubs(*channels);
+    const refx::bench::StartCall start = [&](int slot, refx::bench::CallDone done) {
+      const size_t i = next.fetch_add(1);
+      if (i >= pool.size()) {
+        done(false, "fresh referrals used up");
+        return;
+      }
+      auto* call = new Call<refx::v1::AcceptReferralRequest, refx::v1::Referral>;
+      call->context.set_deadline(DeadlineIn(kCallTimeout));
+      call->context.AddMetadata(refx::client::kActingUserMetadataKey, b.connection.acting_user);
+      call->request.set_name(pool[i].name());
+      call->request.set_etag(pool[i].etag());
+      call->request.set_request_id(absl::StrCat(b.run_id, "-accept-", b.request_counter.fetch_add(1)));
+      stubs[static_cast<size_t>(slot) % stubs.size()]->async()->AcceptReferral(
+          &call->context, &call->request, &call->response, [call, done](grpc::Status status) {
+            delete call;  // before `done`: see CreateCalls
+            done(status.ok(), status.error_message());
+          });
+    };
+    bool ran_out = false;
+    const auto run = [&](const LoadOptions& o) {
+      LoadOptions bounded = o;
+      const size_t used = std::min(next.load(), pool.size());
+      bounded.max_calls = static_cast<int64_t>(pool.size() - used);
+      if (bounded.max_calls == 0) {
+        ran_out = true;
+        LoadResult none;
+        none.errors = 1;
+        none.first_error = "fresh referrals used up";
+        return none;
+      }
+      LoadResult result = refx::bench::RunClosedLoop(bounded, start);
+      if (result.ok + result.errors >= bounded.max_calls) ran_out = true;
+      return result;
+    };
+    b.report.rows.push_back(Measure(
+        b, "accept_referral",
+        "fsync per commit (WAL, synchronous=FULL) + etag check + ALTERATION audit event in the same transaction",
+        level, b.server_pid, run));
+    if (ran_out) {
+      Progress("  the fresh referrals ran out before the measured time ended; the row covers a shorter time");
+      b.report.notes.push_back(absl::StrCat("accept_referral at ", level,
+                                            " in flight used every fresh referral before its measured time "
+                                            "ended: its rate is over the shorter time it ran"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Creates `count` referrals to the recipient, one every 1/`rate` s (open
+// loop: a slow create does not delay the next), recording in `log` each
+// one's name with the time just before its CreateReferral was sent. Returns
+// once every create has finished: the number created.
+absl::StatusOr<int64_t> PublishAtRate(Bench& b, refx::v1::ReferralService::Stub* stub, int64_t count, double rate,
+                                      refx::bench::PublishLog* log) {
+  struct State {
+    absl::Mutex mu;
+    int64_t finished ABSL_GUARDED_BY(mu) = 0;
+    int64_t ok ABSL_GUARDED_BY(mu) = 0;
+    std::string first_error ABSL_GUARDED_BY(mu);
+  };
+  auto state = std::make_shared<State>();
+  const absl::Time begin = absl::Now();
+  for (int64_t i = 0; i < count && !g_cancel.load(); ++i) {
+    const absl::Time at = begin + absl::Seconds(static_cast<double>(i) / rate);
+    const absl::Duration wait = at - absl::Now();
+    if (wait > absl::ZeroDuration()) absl::SleepFor(wait);
+    auto* call = new Call<refx::v1::CreateReferralRequest, refx::v1::Referral>;
+    call->context.set_deadline(DeadlineIn(kCallTimeout));
+    call->context.AddMetadata(refx::client::kActingUserMetadataKey, b.connection.acting_user);
+    *call->request.mutable_referral() = b.referral;
+    call->request.set_request_id(absl::StrCat(b.run_id, "-publish-", b.request_counter.fetch_add(1)));
+    const int64_t sent_ns = absl::GetCurrentTimeNanos();  // publish time: just before the create is sent
+    stub->async()->CreateReferral(&call->context, &call->request, &call->response,
+                                  [&b, call, state, log, sent_ns](grpc::Status status) {
+                                    if (status.ok()) {
+                                      b.stored.fetch_add(1);
+                                      log->Sent(call->response.name(), sent_ns);
+                                    }
+                                    delete call;
+                                    absl::MutexLock lock(&state->mu);
+                                    ++state->finished;
+                                    if (status.ok()) {
+                                      ++state->ok;
+                                    } else if (state->first_error.empty()) {
+                                      state->first_error = status.error_message();
+                                    }
+                                  });
+  }
+  absl::MutexLock lock(&state->mu);
+  auto all_done = [&state, count]() ABSL_SHARED_LOCKS_REQUIRED(state->mu) {
+    return state->finished >= count || g_cancel.load();
+  };
+  state->mu.AwaitWithTimeout(absl::Condition(&all_done), kCallTimeout + absl::Seconds(5));
+  if (state->ok == 0 && count > 0) {
+    return absl::UnavailableError(absl::StrCat("publishing failed: ", state->first_error));
+  }
+  return state->ok;
+}
+
+// Server VmRSS in MB (10^6 bytes), or nullopt when it cannot be read.
+std::optional<double> ServerRssMb(const Bench& b) {
+  if (!b.server_pid.has_value()) return std::nullopt;
+  auto rss = refx::bench::ReadRssBytes(*b.server_pid);
+  if (!rss.ok()) return std::nullopt;
+  return static_cast<double>(*rss) / 1e6;
+}
+
+struct WatchSettings {
+  std::vector<int> subscribers;  // tiers, opened incrementally on one server
+  double rate = 10;              // referrals created per second
+  absl::Duration publish_for = absl::Seconds(10);
+};
+
+// WatchReferrals fan-out: for each tier (smallest first, streams added to
+// those already open), the server's RSS growth per 1,000 idle streams, then
+// referrals published at `rate` and every subscriber's publish-to-receive
+// latency.
+absl::Status RunWatchWorkload(Bench& b, WatchSettings settings) {
+  std::sort(settings.subscribers.begin(), settings.subscribers.end());
+  const int most = settings.subscribers.back();
+  // 100 streams per connection at most, 100 connections at most.
+  const int channel_count = std::clamp((most + 99) / 100, 1, 100);
+  struct rlimit files = {};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    const rlim_t want = static_cast<rlim_t>(channel_count) * 2 + 1024;
+    if (files.rlim_cur < want && files.rlim_cur < files.rlim_max) {
+      files.rlim_cur = std::min(want, files.rlim_max);
+      setrlimit(RLIMIT_NOFILE, &files);
+      Progress(absl::StrCat("raised the open-files limit to ", files.rlim_cur));
+    }
+  }
+  Progress(absl::StrFormat("watch: %d connections as %s for up to %d subscribers", channel_count, b.recipient,
+                           most));
+  auto channels = MakeChannels(b.refx_target, b.recipient_creds, channel_count);
+  if (!channels.ok()) return channels.status();
+  auto publish_channels = MakeChannels(b.refx_target, b.creds, 1);
+  if (!publish_channels.ok()) return publish_channels.status();
+  auto publisher = refx::v1::ReferralService::NewStub(publish_channels->front());
+  refx::bench::SubscriberPool pool(*channels, b.connection.acting_user);
+  const int64_t events = std::max<int64_t>(
+      5, static_cast<int64_t>(std::llround(settings.rate * absl::ToDoubleSeconds(settings.publish_for))));
+  for (const int tier : settings.subscribers) {
+    if (g_cancel.load()) return absl::CancelledError("interrupted");
+    const int adding = tier - pool.live();
+    if (adding <= 0) continue;
+    if (b.server_pid.has_value()) WaitForIdle(*b.server_pid);
+    const std::optional<double> rss_before = ServerRssMb(b);
+    Progress(absl::StrFormat("watch at %d subscribers: opening %d streams (at most 256 opening at once)", tier,
+                             adding));
+    const absl::Time open_start = absl::Now();
+    if (auto s = pool.Open(adding, 256, absl::Seconds(60) + absl::Milliseconds(20) * adding, &g_cancel); !s.ok()) {
+      if (g_cancel.load()) return absl::CancelledError("interrupted");
+      Progress(absl::StrCat("  opening watch streams failed: ", s.message()));
+      Row failed;
+      failed.workload = "watch_fanout";
+      failed.bounded_by = "opening streams failed";
+      failed.in_flight = pool.live();
+      failed.errors = tier - pool.live();
+      failed.first_error = absl::StrCat("opening ", tier, " streams: ", s.message());
+      failed.verdict = absl::StrCat(tier, " held MISSED");
+      b.report.rows.push_back(std::move(failed));
+      b.any_empty_row = true;
+      break;
+    }
+    Progress(absl::StrFormat("  %d streams open (%.1f s to open %d)", pool.live(),
+                             absl::ToDoubleSeconds(absl::Now() - open_start), adding));
+    if (b.server_pid.has_value()) WaitForIdle(*b.server_pid);
+    absl::SleepFor(absl::Milliseconds(500));
+    const std::optional<double> rss_after = ServerRssMb(b);
+    std::optional<double> rss_per_1000;
+    if (rss_before.has_value() && rss_after.has_value()) {
+      rss_per_1000 = (*rss_after - *rss_before) / (adding / 1000.0);
+      Progress(absl::StrFormat("  server RSS %.1f -> %.1f MB: %.2f MB per 1,000 idle streams", *rss_before,
+                               *rss_after, *rss_per_1000));
+    }
+
+    // Warm-up: two events every subscriber must receive before measuring.
+    pool.StartRecording(nullptr);
+    refx::bench::PublishLog warmup_log;
+    if (auto s = PublishAtRate(b, publisher.get(), 2, settings.rate, &warmup_log); !s.ok()) return s.status();
+    const int live = pool.live();
+    if (!pool.WaitForEvents(2LL * live, absl::Seconds(60), &g_cancel)) {
+      Progress(absl::StrCat("  warm-up: only ", pool.created_events(), " of ", 2LL * live, " deliveries in 60 s"));
+    }
+
+    Progress(absl::StrFormat("  publishing %d referrals at %.0f/s to %d subscribers", events, settings.rate, live));
+    refx::bench::PublishLog log;
+    pool.StartRecording(&log);
+    std::optional<refx::bench::CpuTime> cpu_before;
+    if (b.server_pid.has_value()) {
+      auto cpu = refx::bench::ReadCpuTime(*b.server_pid);
+      if (cpu.ok()) cpu_before = *cpu;
+    }
+    auto published = PublishAtRate(b, publisher.get(), events, settings.rate, &log);
+    if (!published.ok()) return published.status();
+    const int64_t expected = *published * live;
+    const bool complete = pool.WaitForEvents(expected, absl::Seconds(120), &g_cancel);
+    std::optional<double> cpu_us;
+    const refx::bench::FanoutStats stats = pool.Collect();
+    if (cpu_before.has_value() && stats.deliveries > 0) {
+      auto cpu_after = refx::bench::ReadCpuTime(*b.server_pid);
+      if (cpu_after.ok()) {
+        cpu_us = absl::ToDoubleMicroseconds(cpu_after->total - cpu_before->total) /
+                 static_cast<double>(stats.deliveries);
+      }
+    }
+    refx::bench::LoadResult latencies;
+    latencies.latencies_ns = stats.latencies_ns;
+    Row row;
+    row.workload = "watch_fanout";
+    row.bounded_by =
+        "one durable audit event per delivered batch per subscriber + rendering and serializing each event per "
+        "subscriber on the watch pool (2 threads)";
+    row.in_flight = live;
+    row.calls = static_cast<long long>(stats.latencies_ns.size());
+    row.errors = expected - row.calls;
+    std::vector<std::string> problems;
+    if (!complete) {
+      problems.push_back(absl::StrCat(expected - pool.created_events(), " of ", expected,
+                                      " deliveries missing 120 s after the last publish"));
+    }
+    if (stats.unmatched > 0) {
+      problems.push_back(absl::StrCat(stats.unmatched, " deliveries not matched to a publish"));
+    }
+    if (const int ended = live - pool.live(); ended > 0) {
+      problems.push_back(absl::StrCat(ended, " of ", live, " streams ended during the run (first: ",
+                                      pool.first_error(), ")"));
+    }
+    row.first_error = absl::StrJoin(problems, "; ");
+    const int64_t first_sent = log.first_sent_ns();
+    // From the first publish to the last delivery, but at least the
+    // publishing time itself, so a server that keeps up shows exactly
+    // subscribers x rate, and one that lags shows what it managed.
+    row.seconds = first_sent > 0 && stats.last_receive_ns > first_sent
+                      ? std::max(static_cast<double>(stats.last_receive_ns - first_sent) / 1e9,
+                                 static_cast<double>(*published) / settings.rate)
+                      : 0;
+    row.calls_per_second = row.seconds > 0 ? static_cast<double>(row.calls) / row.seconds : 0;
+    row.p50_us = latencies.PercentileMicros(0.5);
+    row.p99_us = latencies.PercentileMicros(0.99);
+    row.p999_us = latencies.PercentileMicros(0.999);
+    row.server_cpu_us_per_call = cpu_us;
+    row.publish_per_second = settings.rate;
+    row.rss_mb_per_1000_streams = rss_per_1000;
+    std::vector<std::string> verdicts;
+    if (rss_per_1000.has_value()) {
+      verdicts.push_back(absl::StrFormat("RSS %.1f MB/1k idle %s", *rss_per_1000,
+                                         *rss_per_1000 <= 20 ? "met" : "MISSED"));
+    }
+    if (live == 1000 && settings.rate == 10) {
+      verdicts.push_back(absl::StrCat("p99<=100ms ", row.p99_us <= 100000 && complete ? "met" : "MISSED"));
+    }
+    // Held = still open once every delivery arrived (or 120 s after the
+    // last publish): opening 10,000 idle streams is not enough.
+    const int held_after = pool.live();
+    row.held_after = held_after;
+    if (tier == 10000) {
+      verdicts.push_back(absl::StrCat("10k held ", held_after >= 10000 ? "met" : "MISSED", " (", held_after,
+                                      " open after)"));
+    }
+    row.verdict = verdicts.empty() ? "-" : absl::StrJoin(verdicts, "; ");
+    if (row.calls == 0 && !g_cancel.load()) b.any_empty_row = true;
+    Progress(absl::StrFormat("  %.0f deliveries/s, p50 %.2f ms, p99 %.2f ms, %.0f us server CPU per delivery",
+                             row.calls_per_second, row.p50_us / 1000, row.p99_us / 1000, cpu_us.value_or(0)));
+    b.report.rows.push_back(std::move(row));
+  }
+  Progress(absl::StrCat("watch: closing ", pool.live(), " streams"));
+  pool.CloseAll(absl::Seconds(60));
+  if (const std::string e = pool.first_error(); !e.empty()) Progress(absl::StrCat("  a stream had ended: ", e));
+  return absl::OkStatus();
+}
+
 // The value of `key=` in a text log line, or "" (values may be quoted).
 std::string LogField(const std::string& line, const std::string& key) {
   const std::string needle = " " + key + "=";
@@ -520,6 +888,7 @@ void Conclude(Bench& b) {
   std::map<std::pair<std::string, int>, double> rate;
   for (const Row& r : b.report.rows) rate[{r.workload, r.in_flight}] = r.calls_per_second;
   for (Row& r : b.report.rows) {
+    if (r.workload.rfind("watch_", 0) == 0) continue;  // fan-out: judged against targets, not a ceiling
     r.ceiling = r.workload.rfind("connect_", 0) == 0 ? "connect_echo" : "echo";
     auto it = rate.find({r.ceiling, r.in_flight});
     if (it != rate.end() && it->second > 0) r.ratio_to_ceiling = r.calls_per_second / it->second;
@@ -550,9 +919,28 @@ void Conclude(Bench& b) {
   }
   ratio_target(absl::StrCat("new connections vs bare mTLS at ", connect_top, " in flight"), "connect_refx",
                connect_top, 0.9);
-  b.report.targets.push_back(Target{"Watch: RSS per 1,000 idle streams (issue 5)", std::nullopt, 20, false, " MB"});
+  const Row* watch1k = nullptr;
+  const Row* watch10k = nullptr;
+  std::optional<double> worst_rss;
+  for (const Row& r : b.report.rows) {
+    if (r.workload != "watch_fanout") continue;
+    if (r.in_flight == 1000 && r.publish_per_second == 10.0) watch1k = &r;
+    if (r.in_flight >= 10000) watch10k = &r;  // opened; held_after says how many stayed
+    if (r.rss_mb_per_1000_streams.has_value()) {
+      worst_rss = std::max(worst_rss.value_or(*r.rss_mb_per_1000_streams), *r.rss_mb_per_1000_streams);
+    }
+  }
   b.report.targets.push_back(
-      Target{"Watch: publish-to-receive p99, 1,000 subscribers (issue 5)", std::nullopt, 100, false, " ms"});
+      Target{"Watch: subscribers still open after the 10k tier's deliveries",
+             watch10k != nullptr && watch10k->held_after.has_value() ? std::optional<double>(*watch10k->held_after)
+                                                                     : std::nullopt,
+             10000, true, ""});
+  b.report.targets.push_back(Target{"Watch: server RSS per 1,000 idle streams (worst tier)", worst_rss, 20, false,
+                                    " MB"});
+  b.report.targets.push_back(Target{"Watch: publish-to-receive p99, 1,000 subscribers, 10/s",
+                                    watch1k != nullptr ? std::optional<double>(watch1k->p99_us / 1000)
+                                                       : std::nullopt,
+                                    100, false, " ms"});
 }
 
 int Main(int argc, char** argv) {
@@ -569,6 +957,10 @@ int Main(int argc, char** argv) {
   std::optional<std::string> agreement_path;
   std::string sender = "leicestershire-police", recipient = "leicester-city-council";
   std::string server, ca_file, cert_file, key_file, server_log_level = "info", acting_user = "refx-bench";
+  const std::vector<std::string> kGroups = {"echo", "create", "connect", "get", "list", "transition", "watch"};
+  std::vector<std::string> only = kGroups;
+  std::vector<int> watch_subscribers = {1000, 10000};
+  double watch_rate = 10, watch_seconds = 10;
   app.add_flag("--quick", quick, "A few seconds in all: proves the benchmark works (what CI runs)");
   app.add_option("--output", output, "table | json (JSON on stdout; progress always on stderr)")
       ->check(CLI::IsMember({"table", "json"}))
@@ -586,6 +978,23 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--connect-in-flight", connect_levels, "Concurrent connection openers")
       ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--only", only,
+                 "Workload groups to run: echo, create, connect, get, list, transition, watch (ratios need "
+                 "echo; get and list seed first)")
+      ->check(CLI::IsMember(kGroups))
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--watch-subscribers", watch_subscribers,
+                 "WatchReferrals subscribers held open at once, per tier, on one server (--quick: 50)")
+      ->check(CLI::Range(1, 100000))
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--watch-rate", watch_rate, "Referrals created per second while subscribers watch")
+      ->check(CLI::Range(0.1, 10000.0))
+      ->capture_default_str();
+  app.add_option("--watch-seconds", watch_seconds, "Seconds of publishing per watch tier (--quick: 0.5)")
+      ->check(CLI::Range(0.1, 600.0))
       ->capture_default_str();
   app.add_option("--server-binary", server_binary, "refx-server to start")->capture_default_str();
   app.add_option("--echo-binary", echo_binary, "refx-bench-echo to start")->capture_default_str();
@@ -621,7 +1030,13 @@ int Main(int argc, char** argv) {
     duration_seconds = std::min(duration_seconds, 0.4);
     warmup_seconds = std::min(warmup_seconds, 0.2);
     if (app.count("--seed") == 0) seed = 2000;
+    if (app.count("--watch-subscribers") == 0) watch_subscribers = {50};
+    watch_seconds = std::min(watch_seconds, 0.5);
   }
+  const std::set<std::string> groups(only.begin(), only.end());
+  const auto runs = [&groups](const std::string& group) { return groups.count(group) > 0; };
+  const int most_subscribers =
+      runs("watch") ? *std::max_element(watch_subscribers.begin(), watch_subscribers.end()) : 0;
   const absl::Time run_start = absl::Now();
 
   struct sigaction action = {};
@@ -684,7 +1099,10 @@ int Main(int argc, char** argv) {
             : absl::StrCat("agreement_file: ", std::filesystem::absolute(*agreement_path).string(), "\n"),
         "tls:\n  server_cert_file: pki/server.pem\n  server_key_file: pki/server.key\n",
         "  client_ca_file: pki/agency-ca.pem\n", "storage:\n  sqlite_path: db/refx.db\n",
-        "logging:\n  level: ", server_log_level, "\n");
+        "logging:\n  level: ", server_log_level, "\n",
+        // The server's default (20,000 watch streams) only when the tiers fit.
+        most_subscribers + 100 > 20000 ? absl::StrCat("watch:\n  max_subscribers: ", most_subscribers + 100, "\n")
+                                       : "");
     if (auto s = WriteText(dir + "/server.yaml", config); !s.ok()) return fail(s);
     auto started = refx::bench::ChildServer::Start("refx-server", {server_binary, "--config", dir + "/server.yaml"},
                                                    dir + "/refx-server.log", absl::Seconds(30));
@@ -713,6 +1131,14 @@ int Main(int argc, char** argv) {
   auto creds = refx::client::MakeChannelCredentials(b.connection);
   if (!creds.ok()) return fail(creds.status());
   b.creds = *creds;
+  if (!external) {
+    refx::client::ConnectionOptions as_recipient = b.connection;
+    as_recipient.cert_file = absl::StrCat(pki_options.directory, "/agencies/", recipient, ".pem");
+    as_recipient.key_file = absl::StrCat(pki_options.directory, "/agencies/", recipient, ".key");
+    auto rc = refx::client::MakeChannelCredentials(as_recipient);
+    if (!rc.ok()) return fail(rc.status());
+    b.recipient_creds = *rc;
+  }
   // gRPC 1.51 runs client callbacks on a process-wide "alternative" queue
   // with its own threads; a channel takes a reference on its first callback
   // call and drops it when destroyed, and when the last one goes the queue is
@@ -767,34 +1193,72 @@ int Main(int argc, char** argv) {
   b.report.warmup_seconds = warmup_seconds;
   b.report.echo_payload_bytes = static_cast<double>(b.echo_payload.size());
   b.report.capabilities = DetectCapabilities(refx_server != nullptr ? refx_server->log_path() : "", external);
-  b.report.unavailable = {{"lifecycle_transition", "not available (issue 5)"},
-                          {"watch_referrals_1k", "not available (issue 5)"},
-                          {"watch_referrals_10k", "not available (issue 5)"}};
+  if (external) {
+    for (const char* w : {"accept_referral", "watch_fanout"}) {
+      if (runs(w[0] == 'a' ? "transition" : "watch")) {
+        b.report.unavailable.push_back({w, "not with --server: needs the recipient agency's key"});
+      }
+    }
+  }
+  if (runs("watch") && !external) {
+    b.report.notes.push_back(absl::StrFormat(
+        "watch_fanout: 'in flight' is subscribers (all %s, start_at_head, callback client API over %d "
+        "connections); calls/s is deliveries/s at %.0f referrals/s published for %.1f s; latency is publish "
+        "(just before CreateReferral is sent) to receive; srv CPU is per delivery; RSS is the server's VmRSS "
+        "growth per 1,000 idle streams added in that tier",
+        recipient, std::clamp((most_subscribers + 99) / 100, 1, 100), watch_rate, watch_seconds));
+    b.report.notes.push_back(most_subscribers + 100 > 20000
+                                 ? absl::StrCat("server watch.max_subscribers raised to ", most_subscribers + 100)
+                                 : "server watch settings: defaults (max_subscribers 20000, 2 threads, "
+                                   "batches of 64 events)");
+  }
 
   absl::Status status = [&]() -> absl::Status {
-    // The echo phase swaps in the echo credentials (same files unless --server).
-    std::swap(b.creds, echo_creds);
-    absl::Status s = RunUnaryWorkload(b, "echo", "TLS record crypto + HTTP/2 + gRPC core; the CPUs it shares with "
-                                                  "this client",
-                                      true);
-    std::swap(b.creds, echo_creds);
-    if (!s.ok()) return s;
-    s = RunUnaryWorkload(b, "create_referral",
-                         "fsync per commit (WAL, synchronous=FULL); group commit batches calls in flight", false);
-    if (!s.ok()) return s;
+    absl::Status s;
+    if (runs("echo")) {
+      // The echo phase swaps in the echo credentials (same files unless --server).
+      std::swap(b.creds, echo_creds);
+      s = RunUnaryWorkload(b, "echo", "TLS record crypto + HTTP/2 + gRPC core; the CPUs it shares with this client",
+                           true);
+      std::swap(b.creds, echo_creds);
+      if (!s.ok()) return s;
+    }
+    if (runs("create")) {
+      s = RunUnaryWorkload(b, "create_referral",
+                           "fsync per commit (WAL, synchronous=FULL); group commit batches calls in flight", false);
+      if (!s.ok()) return s;
+    }
     // Connections before seeding: Get/List at 100k can leave the server busy.
-    std::swap(b.creds, echo_creds);
-    s = RunConnectWorkload(b, true, connect_levels);
-    std::swap(b.creds, echo_creds);
-    if (!s.ok()) return s;
-    s = RunConnectWorkload(b, false, connect_levels);
-    if (!s.ok()) return s;
-    s = Seed(b, seed);
-    if (!s.ok()) return s;
-    b.report.stored_referrals = static_cast<double>(b.stored.load());
-    s = RunUnaryWorkload(b, "get_referral", "SQLite read + record gate + serialization + work-pool hop", false);
-    if (!s.ok()) return s;
-    return RunUnaryWorkload(b, "list_referrals", "SQLite range read of 50 rows + serializing 50 referrals", false);
+    if (runs("connect")) {
+      std::swap(b.creds, echo_creds);
+      s = RunConnectWorkload(b, true, connect_levels);
+      std::swap(b.creds, echo_creds);
+      if (!s.ok()) return s;
+      s = RunConnectWorkload(b, false, connect_levels);
+      if (!s.ok()) return s;
+    }
+    if (runs("get") || runs("list")) {
+      s = Seed(b, seed);
+      if (!s.ok()) return s;
+      b.report.stored_referrals = static_cast<double>(b.stored.load());
+    }
+    if (runs("get")) {
+      s = RunUnaryWorkload(b, "get_referral", "SQLite read + record gate + serialization + work-pool hop", false);
+      if (!s.ok()) return s;
+    }
+    if (runs("list")) {
+      s = RunUnaryWorkload(b, "list_referrals", "SQLite range read of 50 rows + serializing 50 referrals", false);
+      if (!s.ok()) return s;
+    }
+    if (runs("transition") && !external) {
+      s = RunTransitionWorkload(b);
+      if (!s.ok()) return s;
+    }
+    if (runs("watch") && !external) {
+      s = RunWatchWorkload(b, WatchSettings{watch_subscribers, watch_rate, absl::Seconds(watch_seconds)});
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
   }();
   if (g_cancel.load()) {
     Progress("interrupted: stopping the servers and removing " + dir);

@@ -66,7 +66,7 @@ absl::StatusOr<long long> ReadRssBytes(pid_t pid) {
   const std::string status = ReadWholeFile(absl::StrCat("/proc/", pid, "/status"));
   for (absl::string_view line : absl::StrSplit(status, '\n')) {
     if (!absl::ConsumePrefix(&line, "VmRSS:")) continue;
-    std::vector<absl::string_view> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    std::vector<absl::string_view> parts = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     long long kib = 0;
     if (!parts.empty() && absl::SimpleAtoi(parts[0], &kib)) return kib * 1024;
   }

@@ -66,12 +66,13 @@ std::string FormatTable(const Report& report) {
         !r.ratio_to_ceiling.has_value() ? std::string("-")
         : *r.ratio_to_ceiling < 0.1     ? absl::StrFormat("%.3fx", *r.ratio_to_ceiling)
                                         : absl::StrFormat("%.2fx", *r.ratio_to_ceiling),
-        r.ceiling,
+        !r.verdict.empty() ? r.verdict : r.ceiling,
         r.errors > 0 ? absl::StrFormat("  (%d errors: %s)", r.errors, r.first_error) : "");
   }
   for (const auto& u : report.unavailable) {
     absl::StrAppendFormat(&out, "%-22s %s\n", u.workload, u.reason);
   }
+  for (const auto& n : report.notes) absl::StrAppend(&out, "note: ", n, "\n");
   if (!report.targets.empty()) absl::StrAppend(&out, "\ntargets (issue 6):\n");
   for (const auto& t : report.targets) {
     const std::optional<bool> met = Met(t);
@@ -111,7 +112,12 @@ std::string FormatJson(const Report& report) {
                     ",\"server_cpu_us_per_call\":", JsonOptional(r.server_cpu_us_per_call),
                     ",\"ratio_to_ceiling\":", JsonOptional(r.ratio_to_ceiling),
                     ",\"ceiling\":", JsonString(r.ceiling), ",\"bounded_by\":", JsonString(r.bounded_by),
-                    ",\"first_error\":", JsonString(r.first_error), "}");
+                    ",\"first_error\":", JsonString(r.first_error),
+                    ",\"publish_per_second\":", JsonOptional(r.publish_per_second),
+                    ",\"rss_mb_per_1000_streams\":", JsonOptional(r.rss_mb_per_1000_streams),
+                    ",\"streams_open_after\":",
+                    r.held_after.has_value() ? absl::StrCat(*r.held_after) : std::string("null"),
+                    ",\"verdict\":", JsonString(r.verdict), "}");
   }
   absl::StrAppend(&out, "],\"not_available\":[");
   for (size_t i = 0; i < report.unavailable.size(); ++i) {
@@ -126,6 +132,10 @@ std::string FormatJson(const Report& report) {
                     ",\"measured\":", JsonOptional(t.measured), ",\"goal\":", JsonNumber(t.goal),
                     ",\"unit\":", JsonString(t.unit),
                     ",\"met\":", !met.has_value() ? "null" : (*met ? "true" : "false"), "}");
+  }
+  absl::StrAppend(&out, "],\"notes\":[");
+  for (size_t i = 0; i < report.notes.size(); ++i) {
+    absl::StrAppend(&out, i ? "," : "", JsonString(report.notes[i]));
   }
   absl::StrAppend(&out, "],\"total_seconds\":", JsonNumber(report.total_seconds), "}\n");
   return out;

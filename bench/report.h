@@ -29,6 +29,12 @@ struct Row {
   // calls_per_second / the ceiling's at the same in-flight level, same run.
   std::optional<double> ratio_to_ceiling;
   std::string ceiling;  // The workload the ratio is against.
+  // WatchReferrals fan-out rows: `in_flight` is the number of subscribers,
+  // `calls` the deliveries, latencies publish-to-receive.
+  std::optional<double> publish_per_second;  // referrals created per second
+  std::optional<double> rss_mb_per_1000_streams;  // server VmRSS growth per 1,000 idle streams
+  std::optional<int> held_after;  // streams still open after the deliveries
+  std::string verdict;  // the targets for this row, met or missed
 };
 
 // A workload that cannot be measured yet, and why.
@@ -65,6 +71,7 @@ struct Report {
   std::vector<Row> rows;
   std::vector<Unavailable> unavailable;
   std::vector<Target> targets;
+  std::vector<std::string> notes;  // How a figure was taken, settings changed.
   double total_seconds = 0;
 };
 
@@ -78,9 +85,10 @@ std::string FormatTable(const Report& report);
 //    "results":[{"workload","in_flight","calls","errors","seconds",
 //      "calls_per_second","latency_us":{"p50","p99","p999"},
 //      "server_cpu_us_per_call","ratio_to_ceiling","ceiling","bounded_by",
-//      "first_error"}],
+//      "first_error","publish_per_second","rss_mb_per_1000_streams",
+//      "streams_open_after","verdict"}],
 //    "not_available":[{"workload","reason"}],
-//    "targets":[{"description","measured","goal","unit","met"}],
+//    "targets":[{"description","measured","goal","unit","met"}],"notes":[],
 //    "total_seconds"}
 // Absent optional figures are null.
 std::string FormatJson(const Report& report);
