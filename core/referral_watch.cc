@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/status_details.h"
 #include "common/status_macros.h"
@@ -69,10 +70,17 @@ void WatchSession::Pump() {
       Close(admitted.status());
       return;
     }
-    std::vector<v1::WatchReferralsResponse> messages;
+    std::vector<WatchMessageBytes> messages;
     std::vector<std::string> referral_ids;
     DataClassSet disclosed;
     bool all_own = true;
+    int64_t last = 0;
+    // Views are shared by subscribers that see events alike.
+    const std::string view_key =
+        absl::StrCat(admitted->role, "\x1f", admitted->purpose, "\x1f", admitted->agreement->Label(), "\x1f",
+                     reinterpret_cast<uintptr_t>(admitted->agreement.get()), "\x1f",
+                     absl::StrJoin(params_.read_mask, ","));
+    const std::string own_name = absl::StrCat("agencies/", identity_.agency_id);
     std::map<std::string, std::shared_ptr<const std::string>> current;  // per batch
     for (const auto& event : fetched->events) {
       auto& now = current[event->referral_id];
@@ -85,20 +93,21 @@ void WatchSession::Pump() {
         }
         now = *std::move(document);
       }
-      auto rendered = options.manager->RenderEvent(*admitted, *event, *now, params_.read_mask);
-      if (!rendered.ok()) {
-        log::Error("watch_render_failed", {{"code", absl::StatusCodeToString(rendered.status().code())}});
+      auto view = hub_->Render(*admitted, *event, *now, params_.read_mask, view_key);
+      if (!view.ok()) {
+        log::Error("watch_render_failed", {{"code", absl::StatusCodeToString(view.status().code())}});
         Close(absl::InternalError("an event could not be prepared; resume later"));
         return;
       }
-      if (!rendered->has_value()) continue;
-      RenderedEvent& r = **rendered;
-      if (std::find(referral_ids.begin(), referral_ids.end(), r.referral_id) == referral_ids.end()) {
-        referral_ids.push_back(r.referral_id);
+      if (*view == nullptr) continue;
+      const WatchHub::View& v = **view;
+      if (std::find(referral_ids.begin(), referral_ids.end(), v.referral_id) == referral_ids.end()) {
+        referral_ids.push_back(v.referral_id);
       }
-      disclosed.AddAll(r.disclosed);
-      all_own = all_own && r.to_sender;
-      messages.push_back(std::move(r.message));
+      disclosed.AddAll(v.disclosed);
+      all_own = all_own && v.sender_agency == own_name;
+      messages.push_back(v.bytes);
+      last = event->sequence;
     }
     if (messages.empty()) {
       absl::MutexLock lock(&mu_);
@@ -107,12 +116,14 @@ void WatchSession::Pump() {
       pumping_ = false;
       return;
     }
-    const int64_t last = messages.back().sequence();
     {
       absl::MutexLock lock(&mu_);
       cursor_ = std::max(cursor_, fetched->scanned_through);
       in_flight_ = true;
-      in_flight_since_ = options.clock->Now();
+      // The stall clock starts when the batch is handed to the stream
+      // (SendToSink): the audit write and the pool's queue are ours, not
+      // the subscriber's.
+      in_flight_since_ = absl::InfiniteFuture();
       pumping_ = false;
     }
     // Audit before answer: the batch leaves only once its event is durable.
@@ -127,22 +138,23 @@ void WatchSession::Pump() {
         self->CloseResumable("the audit log cannot be written; nothing was sent");
         return;
       }
-      auto send = [self, last, messages = std::move(messages)]() mutable {
-        self->SendToSink(std::move(messages), last);
-      };
-      // Off the store's writer thread: serializing a batch is the sink's job.
-      auto shared_send = std::make_shared<decltype(send)>(std::move(send));
-      if (!self->hub_->options_.schedule([shared_send] { (*shared_send)(); })) (*shared_send)();
+      // Off the store's writer thread: handing a batch to the stream is the
+      // watch pool's job.
+      auto batch = std::make_shared<std::vector<WatchMessageBytes>>(std::move(messages));
+      if (!self->hub_->options_.schedule([self, last, batch] { self->SendToSink(std::move(*batch), last); })) {
+        self->SendToSink(std::move(*batch), last);
+      }
     });
     return;
   }
 }
 
-void WatchSession::SendToSink(std::vector<v1::WatchReferralsResponse> messages, int64_t last_sequence) {
+void WatchSession::SendToSink(std::vector<WatchMessageBytes> messages, int64_t last_sequence) {
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
     sending_through_ = last_sequence;
+    in_flight_since_ = hub_->options_.clock->Now();
   }
   absl::MutexLock lock(&sink_mu_);
   if (sink_ != nullptr) sink_->Send(std::move(messages));
@@ -255,10 +267,17 @@ void WatchHub::Publish(const std::vector<storage::ReferralEvent>& events) {
       head_ = event.sequence;
       agencies.insert(event.audience.begin(), event.audience.end());
     }
+    bool trimmed = false;
     while (ring_.size() > options_.ring_capacity) {
       auto it = latest_.find(ring_.front()->referral_id);
       if (it != latest_.end() && it->second == ring_.front()) latest_.erase(it);
       ring_.pop_front();
+      trimmed = true;
+    }
+    if (trimmed) {
+      const int64_t front = ring_.front()->sequence;
+      absl::MutexLock views_lock(&views_mu_);
+      views_.erase(views_.begin(), views_.lower_bound(std::make_pair(front, std::string())));
     }
     for (const std::string& agency : agencies) {
       auto it = by_agency_.find(agency);
@@ -318,6 +337,37 @@ absl::StatusOr<std::shared_ptr<const std::string>> WatchHub::CurrentDocument(con
   return std::make_shared<const std::string>(std::move(stored.document));
 }
 
+absl::StatusOr<std::shared_ptr<const WatchHub::View>> WatchHub::Render(const Caller& admitted,
+                                                                      const storage::ReferralEvent& event,
+                                                                      const std::string& current_document,
+                                                                      const std::vector<std::string>& read_mask,
+                                                                      const std::string& view_key) {
+  // Only an event that is its referral's latest change renders the same for
+  // every subscriber of a view; an older one depends on the consent now.
+  const bool shareable = current_document == event.referral_document;
+  const auto key = std::make_pair(event.sequence, view_key);
+  if (shareable) {
+    absl::MutexLock lock(&views_mu_);
+    auto it = views_.find(key);
+    if (it != views_.end()) return it->second;
+  }
+  REFX_ASSIGN_OR_RETURN(auto rendered, options_.manager->RenderEvent(admitted, event, current_document, read_mask));
+  std::shared_ptr<const View> view;
+  if (rendered.has_value()) {
+    auto v = std::make_shared<View>();
+    v->bytes = std::make_shared<const std::string>(rendered->message.SerializeAsString());
+    v->referral_id = rendered->referral_id;
+    v->sender_agency = rendered->message.referral().sender_agency();
+    v->disclosed = rendered->disclosed;
+    view = std::move(v);
+  }
+  if (shareable) {
+    absl::MutexLock lock(&views_mu_);
+    views_.emplace(key, view);  // a concurrent render of the same view keeps the first
+  }
+  return view;
+}
+
 absl::StatusOr<std::shared_ptr<WatchSession>> WatchHub::Subscribe(const Caller& identity, const Caller& admitted,
                                                                   WatchParams params, WatchSink* sink) {
   std::vector<FieldViolation> violations;
@@ -357,8 +407,8 @@ absl::StatusOr<std::shared_ptr<WatchSession>> WatchHub::Subscribe(const Caller& 
   }
   *subscribed.mutable_event_time() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(options_.clock->Now()));
-  std::vector<v1::WatchReferralsResponse> first;
-  first.push_back(std::move(subscribed));
+  std::vector<WatchMessageBytes> first;
+  first.push_back(std::make_shared<const std::string>(subscribed.SerializeAsString()));
   {
     absl::MutexLock lock(&session->sink_mu_);
     sink->Send(std::move(first));

@@ -43,13 +43,17 @@ namespace refx::core {
 
 inline constexpr char kWatchMethod[] = "refx.v1.ReferralService.WatchReferrals";
 
+// One serialized refx.v1.WatchReferralsResponse, shared by every subscriber
+// that sees the event the same way (rendered and serialized once).
+using WatchMessageBytes = std::shared_ptr<const std::string>;
+
 // The far end of a subscription (the server's stream).
 class WatchSink {
  public:
   virtual ~WatchSink() = default;
   // Sends `messages` in order, then calls the session's OnSent(). Never
-  // called again before that.
-  virtual void Send(std::vector<v1::WatchReferralsResponse> messages) = 0;
+  // called again before that. The bytes are shared: never modify them.
+  virtual void Send(std::vector<WatchMessageBytes> messages) = 0;
   // Ends the stream with `status`; called at most once. `abandon_pending`:
   // a batch is stuck in flight (the subscriber stopped reading), so cut it
   // rather than wait for it.
@@ -88,7 +92,7 @@ class WatchSession : public std::enable_shared_from_this<WatchSession> {
   friend class WatchHub;
   void Wake();
   void Pump();
-  void SendToSink(std::vector<v1::WatchReferralsResponse> messages, int64_t last_sequence);
+  void SendToSink(std::vector<WatchMessageBytes> messages, int64_t last_sequence);
   void ScheduleOrRetry();
   // Closes the session if its batch has been in flight longer than `limit`;
   // reschedules a wake the scheduler refused.
@@ -173,6 +177,21 @@ class WatchHub {
   // when its latest event is there (every change writes one), else from
   // the store.
   absl::StatusOr<std::shared_ptr<const std::string>> CurrentDocument(const std::string& referral_id);
+  // An event as rendered for one view of it: what a subscriber of this
+  // role, purpose, agreement and read mask may see. Rendered (and
+  // serialized) once per view while the event is in the ring: thousands of
+  // subscribers of one agency cost one render, not thousands.
+  struct View {
+    WatchMessageBytes bytes;
+    std::string referral_id;
+    std::string sender_agency;  // agencies/{id}
+    DataClassSet disclosed;
+  };
+  // nullptr when the caller may not see the event (record gate).
+  absl::StatusOr<std::shared_ptr<const View>> Render(const Caller& admitted, const storage::ReferralEvent& event,
+                                                     const std::string& current_document,
+                                                     const std::vector<std::string>& read_mask,
+                                                     const std::string& view_key);
   void Remove(const std::shared_ptr<WatchSession>& session);
   std::vector<std::shared_ptr<WatchSession>> AllSessions() const;
 
@@ -186,6 +205,10 @@ class WatchHub {
   bool listening_ = false;
   size_t count_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::set<std::shared_ptr<WatchSession>>> by_agency_ ABSL_GUARDED_BY(mu_);
+  // Rendered views by (event sequence, view key); entries leave with their
+  // event's place in the ring.
+  absl::Mutex views_mu_;
+  std::map<std::pair<int64_t, std::string>, std::shared_ptr<const View>> views_ ABSL_GUARDED_BY(views_mu_);
 };
 
 }  // namespace refx::core

@@ -100,13 +100,23 @@ void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Calle
   }
 }
 
-void WatchStream::Send(std::vector<v1::WatchReferralsResponse> messages) {
+namespace {
+
+// A slice over shared message bytes, without copying them: the slice owns a
+// reference, released when gRPC is done with it.
+grpc::ByteBuffer SharedBuffer(const core::WatchMessageBytes& bytes) {
+  auto* owner = new core::WatchMessageBytes(bytes);
+  grpc::Slice slice(const_cast<char*>((*owner)->data()), (*owner)->size(),
+                    [](void* p) { delete static_cast<core::WatchMessageBytes*>(p); }, owner);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+}  // namespace
+
+void WatchStream::Send(std::vector<core::WatchMessageBytes> messages) {
   absl::MutexLock lock(&mu_);
   if (finish_.has_value()) return;
-  for (const auto& message : messages) {
-    queue_.emplace_back();
-    internal::ToByteBuffer(message, &queue_.back());
-  }
+  for (const auto& message : messages) queue_.push_back(SharedBuffer(message));
   if (!writing_ && !queue_.empty()) {
     writing_ = true;
     StartWrite(&queue_.front());

@@ -35,7 +35,7 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
   const std::string& chain_pem() const { return chain_pem_; }
 
   // core::WatchSink
-  void Send(std::vector<v1::WatchReferralsResponse> messages) override;
+  void Send(std::vector<core::WatchMessageBytes> messages) override;
   void Close(const absl::Status& status, bool abandon_pending) override;
 
   // grpc::ServerWriteReactor
