@@ -1,5 +1,6 @@
 #include "server/watch_stream.h"
 
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,26 @@
 #include "server/status_mapping.h"
 
 namespace refx::server {
+namespace {
+
+// One shared copy of each distinct string in use (certificate PEMs).
+std::shared_ptr<const std::string> Intern(std::string value) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* interned = new std::map<std::string, std::weak_ptr<const std::string>, std::less<>>();
+  absl::MutexLock lock(&mu);
+  auto it = interned->find(value);
+  if (it != interned->end()) {
+    if (auto live = it->second.lock()) return live;
+  }
+  if (interned->size() > 1024) {  // forget strings no stream holds any more
+    for (auto i = interned->begin(); i != interned->end();) i = i->second.expired() ? interned->erase(i) : std::next(i);
+  }
+  auto shared = std::make_shared<const std::string>(value);
+  (*interned)[std::move(value)] = shared;
+  return shared;
+}
+
+}  // namespace
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackServerContext* ctx,
                                                                const grpc::ByteBuffer* request,
@@ -19,12 +40,15 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackSer
   // On the reactor thread only what the context holds; the rest on the pool.
   auto identified = auth::IdentifyCaller(*ctx->auth_context(), *service.partnership,
                                          internal::Metadata(*ctx, internal::kActingUserHeader));
-  for (const auto& leaf : ctx->auth_context()->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)) {
-    stream->leaf_pem_.assign(leaf.data(), leaf.size());
+  std::string leaf, chain;
+  for (const auto& l : ctx->auth_context()->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)) {
+    leaf.assign(l.data(), l.size());
   }
   for (const auto& c : ctx->auth_context()->FindPropertyValues(GRPC_X509_PEM_CERT_CHAIN_PROPERTY_NAME)) {
-    stream->chain_pem_.append(c.data(), c.size());
+    chain.append(c.data(), c.size());
   }
+  stream->leaf_pem_ = Intern(std::move(leaf));
+  stream->chain_pem_ = Intern(std::move(chain));
   if (identified.ok()) stream->agency_ = identified->agency_id;
   const std::string purpose = internal::Metadata(*ctx, internal::kPurposeHeader);
   const bool queued = service.pool->TrySubmit(
@@ -115,12 +139,14 @@ grpc::ByteBuffer SharedBuffer(const core::WatchMessageBytes& bytes) {
 
 void WatchStream::Send(std::vector<core::WatchMessageBytes> messages) {
   absl::MutexLock lock(&mu_);
-  if (finish_.has_value()) return;
+  if (finish_.has_value() || messages.empty()) return;
+  // The sink contract: a batch comes only after the last one was written.
+  queue_.clear();
+  next_ = 0;
+  queue_.reserve(messages.size());
   for (const auto& message : messages) queue_.push_back(SharedBuffer(message));
-  if (!writing_ && !queue_.empty()) {
-    writing_ = true;
-    StartWrite(&queue_.front());
-  }
+  writing_ = true;
+  StartWrite(&queue_[next_]);
 }
 
 void WatchStream::Close(const absl::Status& status, bool abandon_pending) {
@@ -142,14 +168,17 @@ void WatchStream::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     writing_ = false;
-    if (!queue_.empty()) queue_.pop_front();
-    if (!ok) queue_.clear();
-    if (!queue_.empty() && (!finish_.has_value() || ok)) {
+    ++next_;
+    if (!ok) next_ = queue_.size();
+    if (next_ < queue_.size()) {
       // The rest of an audited batch still goes out, even while closing.
       writing_ = true;
-      StartWrite(&queue_.front());
+      StartWrite(&queue_[next_]);
       return;
     }
+    // Release the batch's buffers now, not when the next batch comes.
+    std::vector<grpc::ByteBuffer>().swap(queue_);
+    next_ = 0;
     if (finish_.has_value()) {
       FinishLocked(*finish_);
       return;

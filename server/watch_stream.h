@@ -31,8 +31,8 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
                                                            const ServiceContext& service, core::WatchHub* hub);
 
   // The client's certificate and chain as presented (revocation sweeps).
-  const std::string& leaf_pem() const { return leaf_pem_; }
-  const std::string& chain_pem() const { return chain_pem_; }
+  const std::string& leaf_pem() const { return *leaf_pem_; }
+  const std::string& chain_pem() const { return *chain_pem_; }
 
   // core::WatchSink
   void Send(std::vector<core::WatchMessageBytes> messages) override;
@@ -53,12 +53,16 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
 
   grpc::CallbackServerContext* const ctx_;
   core::WatchHub* const hub_;
-  std::string leaf_pem_;
-  std::string chain_pem_;
+  // Shared by every stream presenting the same bytes (Intern): thousands of
+  // streams of one agency hold one copy.
+  std::shared_ptr<const std::string> leaf_pem_;
+  std::shared_ptr<const std::string> chain_pem_;
   std::string agency_;  // for the operational log only
 
   absl::Mutex mu_;
-  std::deque<grpc::ByteBuffer> queue_ ABSL_GUARDED_BY(mu_);
+  // The batch being written (one batch at a time), and the next to write.
+  std::vector<grpc::ByteBuffer> queue_ ABSL_GUARDED_BY(mu_);
+  size_t next_ ABSL_GUARDED_BY(mu_) = 0;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool opened_ ABSL_GUARDED_BY(mu_) = false;     // Open() has finished
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;  // OnCancel came
