@@ -124,50 +124,78 @@ absl::Status RevocationChecker::CheckPeer(std::string_view leaf_pem, std::string
     return absl::UnauthenticatedError(
         absl::StrCat("agency connections refused (fail closed): ", health.message()));
   }
-  auto leaf = FirstCertificate(leaf_pem);
-  if (!leaf.ok()) return absl::UnauthenticatedError("client certificate is unreadable");
-  auto leaf_info = pki::InspectCertificate(*leaf);
-  if (!leaf_info.ok()) return absl::UnauthenticatedError("client certificate is unreadable");
+  auto facts = FactsOf(*s, leaf_pem, chain_pem);
+  if (!facts->problem.ok()) return facts->problem;
   auto refuse = [](const std::string& what, const pki::RevokedCertificate& entry) {
     return absl::UnauthenticatedError(absl::StrCat(what, " serial ", entry.serial_hex, " was revoked at ",
                                                    Rfc3339(entry.revoked_at), " (", entry.reason, ")"));
   };
-  if (auto it = s->revoked.find(leaf_info->serial_hex); it != s->revoked.end()) {
+  if (auto it = s->revoked.find(facts->leaf_serial); it != s->revoked.end()) {
     return refuse("client certificate", *it->second);
   }
-  if (!chain_pem.empty()) {
-    auto chain = pki::Certificate::AllFromPem(chain_pem);
-    if (chain.ok()) {
-      for (const pki::Certificate& cert : *chain) {
-        auto info = pki::InspectCertificate(cert);
-        if (!info.ok()) continue;
-        if (auto it = s->revoked.find(info->serial_hex); it != s->revoked.end()) {
-          return refuse("issuing CA certificate", *it->second);
+  for (const std::string& serial : facts->ca_serials) {
+    if (auto it = s->revoked.find(serial); it != s->revoked.end()) {
+      return refuse("issuing CA certificate", *it->second);
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const RevocationChecker::PeerFacts> RevocationChecker::FactsOf(const Snapshot& s,
+                                                                               std::string_view leaf_pem,
+                                                                               std::string_view chain_pem) const {
+  std::string key;
+  key.reserve(leaf_pem.size() + chain_pem.size() + 1);
+  key.append(leaf_pem).push_back('\0');
+  key.append(chain_pem);
+  {
+    absl::MutexLock lock(&s.facts_mu);
+    auto it = s.facts.find(key);
+    if (it != s.facts.end()) return it->second;
+  }
+  auto facts = std::make_shared<PeerFacts>();
+  [&] {
+    auto leaf = FirstCertificate(leaf_pem);
+    if (!leaf.ok()) {
+      facts->problem = absl::UnauthenticatedError("client certificate is unreadable");
+      return;
+    }
+    auto leaf_info = pki::InspectCertificate(*leaf);
+    if (!leaf_info.ok()) {
+      facts->problem = absl::UnauthenticatedError("client certificate is unreadable");
+      return;
+    }
+    facts->leaf_serial = leaf_info->serial_hex;
+    if (!chain_pem.empty()) {
+      auto chain = pki::Certificate::AllFromPem(chain_pem);
+      if (chain.ok()) {
+        for (const pki::Certificate& cert : *chain) {
+          auto info = pki::InspectCertificate(cert);
+          if (info.ok()) facts->ca_serials.push_back(info->serial_hex);
         }
       }
     }
-  }
-  // The peer need not send its issuing CA (the server trusts it as an
-  // anchor), so find the issuer in our own bundle and check it too.
-  bool issuer_found = false;
-  for (const pki::Certificate& ca : s->agency_cas) {
-    if (X509_check_issued(ca.get(), leaf->get()) != X509_V_OK) continue;
-    EVP_PKEY* ca_key = X509_get0_pubkey(ca.get());
-    if (ca_key == nullptr || X509_verify(leaf->get(), ca_key) != 1) continue;
-    issuer_found = true;
-    auto info = pki::InspectCertificate(ca);
-    if (info.ok()) {
-      if (auto it = s->revoked.find(info->serial_hex); it != s->revoked.end()) {
-        return refuse("issuing CA certificate", *it->second);
-      }
+    // The peer need not send its issuing CA (the server trusts it as an
+    // anchor), so find the issuer in our own bundle and check it too.
+    bool issuer_found = false;
+    for (const pki::Certificate& ca : s.agency_cas) {
+      if (X509_check_issued(ca.get(), leaf->get()) != X509_V_OK) continue;
+      EVP_PKEY* ca_key = X509_get0_pubkey(ca.get());
+      if (ca_key == nullptr || X509_verify(leaf->get(), ca_key) != 1) continue;
+      issuer_found = true;
+      auto info = pki::InspectCertificate(ca);
+      if (info.ok()) facts->ca_serials.push_back(info->serial_hex);
     }
-  }
-  ERR_clear_error();
-  if (!issuer_found) {
-    return absl::UnauthenticatedError(
-        "the client certificate's issuer is not in tls.client_ca_file (CA bundle changing?)");
-  }
-  return absl::OkStatus();
+    ERR_clear_error();
+    if (!issuer_found) {
+      facts->problem = absl::UnauthenticatedError(
+          "the client certificate's issuer is not in tls.client_ca_file (CA bundle changing?)");
+    }
+  }();
+  absl::MutexLock lock(&s.facts_mu);
+  if (s.facts.size() >= 4096) s.facts.clear();  // many distinct peers: start over rather than grow
+  s.facts.emplace(std::move(key), facts);
+  return facts;
 }
 
 std::vector<std::pair<std::string, std::string>> RevocationChecker::ComputeWarnings(const Snapshot& s) const {
