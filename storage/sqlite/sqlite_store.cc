@@ -350,6 +350,7 @@ void SqliteStore::WriterLoop() {
     if (!txn.ok()) {
       txn_status = txn.status();
     } else {
+      const int64_t batch_audit_start = audit_sequence_;
       for (Write* w : batch) {
         // A savepoint per write: a failed write is undone alone, audit
         // chain position included.
@@ -370,7 +371,17 @@ void SqliteStore::WriterLoop() {
           batch_events_.resize(events_before);
         }
       }
-      txn_status = txn->Commit();
+      // The chain's head, once per batch, in the batch's transaction: a
+      // deleted tail still no longer matches it.
+      if (audit_sequence_ != batch_audit_start) {
+        auto head = conn->Prepare(sql::kUpsertAuditHead);
+        txn_status = head.status();
+        if (head.ok()) {
+          (*head)->Bind(":sequence", audit_sequence_).BindBlob(":hash", audit_hash_);
+          txn_status = (*head)->Run();
+        }
+      }
+      if (txn_status.ok()) txn_status = txn->Commit();
     }
     if (!txn_status.ok()) {
       // Nothing of the batch is on disk: the chain continues from its
@@ -512,9 +523,6 @@ absl::Status SqliteStore::AppendAudit(Connection* conn, AuditRecord record) {
         .BindBlob(":hash", record.hash);
     REFX_RETURN_IF_ERROR(stmt->Run());
   }
-  REFX_ASSIGN_OR_RETURN(auto head, conn->Prepare(sql::kUpsertAuditHead));
-  head->Bind(":sequence", record.sequence).BindBlob(":hash", record.hash);
-  REFX_RETURN_IF_ERROR(head->Run());
   audit_sequence_ = record.sequence;
   audit_hash_ = record.hash;
   return absl::OkStatus();
