@@ -233,12 +233,16 @@ WHERE sequence > :after
 ORDER BY sequence
 LIMIT :limit)sql";
 
+// The keyset cursor is always bound (the first page starts after the
+// largest possible position): as a plain row-value range it seeks the index,
+// where an "OR no cursor" form made SQLite walk every earlier row of the
+// agency (22.8 ms a page 50,000 rows deep, against 0.23 ms).
 const char kListReferrals[] = R"sql(
 SELECT r.id, r.sender_agency, r.state, r.area, r.report_type, r.create_time_us,
        r.update_time_us, r.etag, r.document, r.response_deadline_us
 FROM referral_parties p JOIN referrals r ON r.id = p.referral_id
 WHERE p.agency_id = :agency_id
-  AND (:has_cursor = 0 OR (p.create_time_us, p.referral_id) < (:cursor_time_us, :cursor_id))
+  AND (p.create_time_us, p.referral_id) < (:cursor_time_us, :cursor_id)
   AND (:has_from = 0 OR p.create_time_us >= :from_us)
   AND (:has_to = 0 OR p.create_time_us < :to_us)
   AND (:has_deadline_before = 0 OR r.response_deadline_us < :deadline_before_us)

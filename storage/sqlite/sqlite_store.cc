@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -686,8 +687,8 @@ absl::StatusOr<std::vector<StoredReferral>> SqliteStore::ListReferrals(const Lis
     {
       REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kListReferrals));
       stmt->Bind(":agency_id", query.party_agency)
-          .Bind(":has_cursor", int64_t{query.after.has_value()})
-          .Bind(":cursor_time_us", query.after ? absl::ToUnixMicros(query.after->create_time) : 0)
+          .Bind(":cursor_time_us",
+                query.after ? absl::ToUnixMicros(query.after->create_time) : std::numeric_limits<int64_t>::max())
           .Bind(":cursor_id", query.after ? query.after->id : std::string())
           .Bind(":has_from", int64_t{query.created_from.has_value()})
           .Bind(":from_us", query.created_from ? absl::ToUnixMicros(*query.created_from) : 0)
