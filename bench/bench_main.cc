@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -698,6 +699,9 @@ absl::Status RunWatchWorkload(Bench& b, WatchSettings settings) {
   auto publish_channels = MakeChannels(b.refx_target, b.creds, 1);
   if (!publish_channels.ok()) return publish_channels.status();
   auto publisher = refx::v1::ReferralService::NewStub(publish_channels->front());
+  // Declared before the pool, so they outlive every stream: a late delivery
+  // may still look up its publish time after its tier has moved on.
+  std::deque<refx::bench::PublishLog> logs;
   refx::bench::SubscriberPool pool(*channels, b.connection.acting_user);
   const int64_t events = std::max<int64_t>(
       5, static_cast<int64_t>(std::llround(settings.rate * absl::ToDoubleSeconds(settings.publish_for))));
@@ -738,7 +742,7 @@ absl::Status RunWatchWorkload(Bench& b, WatchSettings settings) {
 
     // Warm-up: two events every subscriber must receive before measuring.
     pool.StartRecording(nullptr);
-    refx::bench::PublishLog warmup_log;
+    refx::bench::PublishLog& warmup_log = logs.emplace_back();
     if (auto s = PublishAtRate(b, publisher.get(), 2, settings.rate, &warmup_log); !s.ok()) return s.status();
     const int live = pool.live();
     if (!pool.WaitForEvents(2LL * live, absl::Seconds(60), &g_cancel)) {
@@ -746,7 +750,7 @@ absl::Status RunWatchWorkload(Bench& b, WatchSettings settings) {
     }
 
     Progress(absl::StrFormat("  publishing %d referrals at %.0f/s to %d subscribers", events, settings.rate, live));
-    refx::bench::PublishLog log;
+    refx::bench::PublishLog& log = logs.emplace_back();
     pool.StartRecording(&log);
     std::optional<refx::bench::CpuTime> cpu_before;
     if (b.server_pid.has_value()) {
