@@ -215,6 +215,63 @@ absl::StatusOr<AuditChainReport> VerifyAuditChainOn(Connection* conn) {
 
 }  // namespace
 
+namespace {
+
+// An earlier change under (agency, request id), for a replay: ALREADY_EXISTS
+// if it was a different request. Shared by every change keyed that way.
+absl::StatusOr<absl::optional<UpdateReplay>> FindReplay(Connection* conn, const std::string& agency_id,
+                                                        const std::string& request_id,
+                                                        const std::string& fingerprint) {
+  REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectUpdateRequest));
+  stmt->Bind(":agency_id", agency_id).Bind(":request_id", request_id);
+  REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return absl::optional<UpdateReplay>();
+  if (stmt->Text(0) != fingerprint) {
+    return absl::AlreadyExistsError("request_id was already used with a different request");
+  }
+  return absl::optional<UpdateReplay>(UpdateReplay{stmt->Text(0), stmt->Text(1), stmt->Text(2)});
+}
+
+// Compared inside the writer's transaction: of two changes made from the
+// same etag exactly one applies.
+absl::Status CheckEtag(Connection* conn, const std::string& id, const std::string& expected) {
+  REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectReferralEtag));
+  stmt->Bind(":id", id);
+  REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return absl::NotFoundError("referral not found");
+  if (stmt->Text(0) != expected) {
+    return absl::AbortedError("the referral changed since it was read; re-read it and try again");
+  }
+  return absl::OkStatus();
+}
+
+// Writes a changed referral's row and the redirect marks on its parties:
+// every path that changes a referral goes through here, so no column is
+// forgotten on one of them.
+absl::Status WriteReferralChange(Connection* conn, const StoredReferral& r) {
+  REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kUpdateReferral));
+  stmt->Bind(":id", r.id)
+      .Bind(":state", int64_t{r.state})
+      .Bind(":update_time_us", absl::ToUnixMicros(r.update_time))
+      .Bind(":response_deadline_us", DeadlineMicros(r))
+      .Bind(":etag", r.etag)
+      .BindBlob(":document", r.document);
+  REFX_RETURN_IF_ERROR(stmt->Run());
+  if (r.redirected_agencies.empty()) return absl::OkStatus();
+  // Parties that passed it on stay parties (they may read it) but owe no
+  // response any more.
+  REFX_ASSIGN_OR_RETURN(auto marked, conn->Prepare(sql::kMarkRedirected));
+  marked->Bind(":referral_id", r.id).Bind(":agencies", JsonArray(r.redirected_agencies));
+  return marked->Run();
+}
+
+// Past the idempotency and etag checks, those codes would mean a bug.
+absl::Status Internal(absl::Status s) {
+  return absl::IsAlreadyExists(s) || absl::IsNotFound(s) || absl::IsAborted(s) ? absl::InternalError(s.message()) : s;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Create(const Options& options) {
   if (options.path.empty()) return absl::InvalidArgumentError("storage: sqlite_path is empty");
   if (options.max_batch_size < 1 || options.read_connections < 1) {
@@ -742,66 +799,29 @@ absl::StatusOr<UpdateReferralResult> SqliteStore::UpdateReferral(const UpdateRef
   UpdateReferralResult result;
   absl::Status status = Submit([&](Connection* conn) -> absl::Status {
     // The idempotency key first: a retry's etag is stale by design.
-    {
-      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectUpdateRequest));
-      stmt->Bind(":agency_id", request.agency_id).Bind(":request_id", request.request_id);
-      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (row) {
-        if (stmt->Text(0) != request.request_fingerprint) {
-          return absl::AlreadyExistsError("request_id was already used with a different request");
-        }
-        result.referral.id = stmt->Text(1);
-        result.referral.document = stmt->Text(2);
-        result.replayed = true;
-        stmt.reset();
-        AuditRecord audit = request.audit;
-        audit.referral_ids = result.referral.id;
-        if (!AppendAudit(conn, std::move(audit)).ok()) {
-          return absl::UnavailableError("the audit log cannot be written; nothing was returned");
-        }
-        return absl::OkStatus();
+    REFX_ASSIGN_OR_RETURN(auto replay, FindReplay(conn, request.agency_id, request.request_id,
+                                                  request.request_fingerprint));
+    if (replay.has_value()) {
+      result.referral.id = replay->referral_id;
+      result.referral.document = replay->document;
+      result.replayed = true;
+      AuditRecord audit = request.audit;
+      audit.referral_ids = result.referral.id;
+      if (!AppendAudit(conn, std::move(audit)).ok()) {
+        return absl::UnavailableError("the audit log cannot be written; nothing was returned");
       }
+      return absl::OkStatus();
     }
-    // The etag is compared here, inside the writer's transaction: of two
-    // racing changes made from the same etag exactly one applies.
-    {
-      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectReferralEtag));
-      stmt->Bind(":id", request.referral.id);
-      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (!row) return absl::NotFoundError("referral not found");
-      if (stmt->Text(0) != request.expected_etag) {
-        return absl::AbortedError("the referral changed since it was read; re-read it and try again");
-      }
-    }
-    auto internal = [](absl::Status s) {
-      return absl::IsAlreadyExists(s) || absl::IsNotFound(s) || absl::IsAborted(s) ? absl::InternalError(s.message())
-                                                                                   : s;
-    };
+    REFX_RETURN_IF_ERROR(CheckEtag(conn, request.referral.id, request.expected_etag));
     const StoredReferral& r = request.referral;
-    {
-      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kUpdateReferral));
-      stmt->Bind(":id", r.id)
-          .Bind(":state", int64_t{r.state})
-          .Bind(":update_time_us", absl::ToUnixMicros(r.update_time))
-          .Bind(":response_deadline_us", DeadlineMicros(r))
-          .Bind(":etag", r.etag)
-          .BindBlob(":document", r.document);
-      absl::Status updated = stmt->Run();
-      if (!updated.ok()) return internal(updated);
-    }
-    if (!r.redirected_agencies.empty()) {
-      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kMarkRedirected));
-      stmt->Bind(":referral_id", r.id).Bind(":agencies", JsonArray(r.redirected_agencies));
-      absl::Status marked = stmt->Run();
-      if (!marked.ok()) return internal(marked);
-    }
+    if (absl::Status updated = WriteReferralChange(conn, r); !updated.ok()) return Internal(updated);
     for (const std::string& recipient : r.recipient_agencies) {
       REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertPartyIfAbsent));
       stmt->Bind(":agency_id", recipient)
           .Bind(":referral_id", r.id)
           .Bind(":create_time_us", absl::ToUnixMicros(r.create_time));
       absl::Status added = stmt->Run();
-      if (!added.ok()) return internal(added);
+      if (!added.ok()) return Internal(added);
     }
     {
       REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertUpdateRequest));
@@ -811,11 +831,11 @@ absl::StatusOr<UpdateReferralResult> SqliteStore::UpdateReferral(const UpdateRef
           .Bind(":referral_id", r.id)
           .BindBlob(":document", r.document);
       absl::Status recorded = stmt->Run();
-      if (!recorded.ok()) return internal(recorded);
+      if (!recorded.ok()) return Internal(recorded);
     }
     if (request.event.has_value()) {
       absl::Status logged = AppendEvent(conn, *request.event);
-      if (!logged.ok()) return internal(logged);
+      if (!logged.ok()) return Internal(logged);
     }
     result.referral = r;
     AuditRecord audit = request.audit;
@@ -853,41 +873,20 @@ absl::StatusOr<AddCaseUpdateResult> SqliteStore::AddCaseUpdate(const AddCaseUpda
   AddCaseUpdateResult result;
   absl::Status status = Submit([&](Connection* conn) -> absl::Status {
     // The idempotency key first, as in UpdateReferral: a retry's etag is stale.
-    {
-      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectUpdateRequest));
-      stmt->Bind(":agency_id", request.agency_id).Bind(":request_id", request.request_id);
-      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (row) {
-        if (stmt->Text(0) != request.request_fingerprint) {
-          return absl::AlreadyExistsError("request_id was already used with a different request");
-        }
-        result.update.referral_id = stmt->Text(1);
-        result.update.document = stmt->Text(2);
-        result.replayed = true;
-        stmt.reset();
-        AuditRecord audit = request.audit;
-        audit.referral_ids = result.update.referral_id;
-        if (!AppendAudit(conn, std::move(audit)).ok()) {
-          return absl::UnavailableError("the audit log cannot be written; nothing was returned");
-        }
-        return absl::OkStatus();
+    REFX_ASSIGN_OR_RETURN(auto replay, FindReplay(conn, request.agency_id, request.request_id,
+                                                  request.request_fingerprint));
+    if (replay.has_value()) {
+      result.update.referral_id = replay->referral_id;
+      result.update.document = replay->document;
+      result.replayed = true;
+      AuditRecord audit = request.audit;
+      audit.referral_ids = result.update.referral_id;
+      if (!AppendAudit(conn, std::move(audit)).ok()) {
+        return absl::UnavailableError("the audit log cannot be written; nothing was returned");
       }
+      return absl::OkStatus();
     }
-    // The etag inside the writer's transaction: of two updates added from
-    // the same etag exactly one applies.
-    {
-      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectReferralEtag));
-      stmt->Bind(":id", request.referral.id);
-      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (!row) return absl::NotFoundError("referral not found");
-      if (stmt->Text(0) != request.expected_etag) {
-        return absl::AbortedError("the referral changed since it was read; re-read it and try again");
-      }
-    }
-    auto internal = [](absl::Status s) {
-      return absl::IsAlreadyExists(s) || absl::IsNotFound(s) || absl::IsAborted(s) ? absl::InternalError(s.message())
-                                                                                   : s;
-    };
+    REFX_RETURN_IF_ERROR(CheckEtag(conn, request.referral.id, request.expected_etag));
     const StoredReferral& r = request.referral;
     StoredCaseUpdate update = request.update;
     update.referral_id = r.id;
@@ -908,19 +907,9 @@ absl::StatusOr<AddCaseUpdateResult> SqliteStore::AddCaseUpdate(const AddCaseUpda
           .Bind(":create_time_us", absl::ToUnixMicros(update.create_time))
           .BindBlob(":document", update.document);
       absl::Status inserted = stmt->Run();
-      if (!inserted.ok()) return internal(inserted);
+      if (!inserted.ok()) return Internal(inserted);
     }
-    {
-      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kUpdateReferral));
-      stmt->Bind(":id", r.id)
-          .Bind(":state", int64_t{r.state})
-          .Bind(":update_time_us", absl::ToUnixMicros(r.update_time))
-          .Bind(":response_deadline_us", DeadlineMicros(r))
-          .Bind(":etag", r.etag)
-          .BindBlob(":document", r.document);
-      absl::Status updated = stmt->Run();
-      if (!updated.ok()) return internal(updated);
-    }
+    if (absl::Status updated = WriteReferralChange(conn, r); !updated.ok()) return Internal(updated);
     {
       REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertUpdateRequest));
       stmt->Bind(":agency_id", request.agency_id)
@@ -929,11 +918,11 @@ absl::StatusOr<AddCaseUpdateResult> SqliteStore::AddCaseUpdate(const AddCaseUpda
           .Bind(":referral_id", r.id)
           .BindBlob(":document", update.document);
       absl::Status recorded = stmt->Run();
-      if (!recorded.ok()) return internal(recorded);
+      if (!recorded.ok()) return Internal(recorded);
     }
     if (request.event.has_value()) {
       absl::Status logged = AppendEvent(conn, *request.event);
-      if (!logged.ok()) return internal(logged);
+      if (!logged.ok()) return Internal(logged);
     }
     result.update = std::move(update);
     AuditRecord audit = request.audit;
