@@ -1,5 +1,7 @@
 #include "core/agreement.h"
 
+#include <atomic>
+
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +33,8 @@ DataClassSet ToSet(const Repeated& classes) {
 }  // namespace
 
 Agreement::Agreement(config::v1::Agreement config) : config_(std::move(config)) {
+  static std::atomic<uint64_t> next_instance{1};
+  instance_ = next_instance.fetch_add(1);
   for (int i = 0; i < config_.roles_size(); ++i) roles_.emplace(config_.roles(i).role(), i);
   // Validated in Create: every priority has one period, the zone loads and
   // every holiday parses.

@@ -12,6 +12,7 @@
 #define REFX_CORE_AGREEMENT_H_
 
 #include <map>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -41,6 +42,9 @@ class Agreement {
   const config::v1::Agreement& config() const { return config_; }
   // `id@version`, recorded with every disclosure.
   std::string Label() const;
+  // Unique to this loaded agreement within the process (a reload without a
+  // version bump gets a new one): keys caches of decisions made under it.
+  uint64_t instance() const { return instance_; }
 
   // Whether `role` holds `permission`.
   bool Allows(absl::string_view role, config::v1::Permission permission) const;
@@ -66,6 +70,7 @@ class Agreement {
 
  private:
   explicit Agreement(config::v1::Agreement config);
+  uint64_t instance_;
   const config::v1::Grant* GrantFor(const Caller& caller) const;
 
   config::v1::Agreement config_;

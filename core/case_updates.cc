@@ -154,6 +154,26 @@ absl::StatusOr<int64_t> DecodePageToken(const std::string& token, const std::str
   return sequence;
 }
 
+// Whether recording `consent` on `referral` would let any role, for any
+// purpose it holds, read a class of it that it cannot read now.
+bool WidensAnyRole(const std::shared_ptr<const Agreement>& agreement, const v1::Referral& referral,
+                   const v1::Consent& consent) {
+  v1::Referral after = referral;
+  *after.mutable_victim()->mutable_consent() = consent;
+  for (const auto& role : agreement->config().roles()) {
+    for (const auto& grant : role.grants()) {
+      Caller reader;
+      reader.role = role.role();
+      reader.purpose = grant.purpose();
+      reader.agreement = agreement;
+      if (!agreement->ReadableClasses(reader, referral).ContainsAll(agreement->ReadableClasses(reader, after))) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 // Trims `update` to the classes `caller` may read of `referral` (its
 // current consent decides, as for the referral itself).
 absl::StatusOr<CaseUpdate> TrimmedUpdate(const Caller& caller, const v1::Referral& referral,
@@ -225,6 +245,17 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
     return WithErrorInfo(
         absl::PermissionDeniedError("only the sender or a recipient still acting on it may add a case update"),
         "NOT_ACTING_PARTY", {{"action", "add case update"}});
+  }
+
+  // Consent decides what every party may read, so a party other than the
+  // sender (which recorded it) may only narrow it: otherwise a recipient
+  // could grant itself the victim's identity by "recording" consent.
+  if (input.kind() == CaseUpdate::CONSENT_CHANGE && visible.stored.sender_agency != caller.agency_id &&
+      WidensAnyRole(caller.agreement, visible.referral, input.consent())) {
+    return WithErrorInfo(
+        absl::PermissionDeniedError("only the sending agency may record a consent change that shares more; "
+                                    "another party may record a withdrawal"),
+        "CONSENT_WIDENING_NOT_PERMITTED", {{"field", "update.consent"}});
   }
 
   if (input.kind() == CaseUpdate::CORRECTION) {

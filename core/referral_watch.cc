@@ -13,6 +13,16 @@
 
 namespace refx::core {
 
+namespace {
+
+std::vector<std::string> SortedUnique(std::vector<std::string> paths) {
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  return paths;
+}
+
+}  // namespace
+
 // ---------------------------------------------------------------- session
 
 WatchSession::WatchSession(WatchHub* hub, Caller identity, WatchParams params, WatchSink* sink, int64_t cursor)
@@ -78,8 +88,8 @@ void WatchSession::Pump() {
     // Views are shared by subscribers that see events alike.
     const std::string view_key =
         absl::StrCat(admitted->role, "\x1f", admitted->purpose, "\x1f", admitted->agreement->Label(), "\x1f",
-                     reinterpret_cast<uintptr_t>(admitted->agreement.get()), "\x1f",
-                     absl::StrJoin(params_.read_mask, ","));
+                     admitted->agreement->instance(), "\x1f",
+                     absl::StrJoin(SortedUnique(params_.read_mask), ","));
     const std::string own_name = absl::StrCat("agencies/", identity_.agency_id);
     std::map<std::string, std::shared_ptr<const std::string>> current;  // per batch
     for (const auto& event : fetched->events) {
@@ -118,6 +128,10 @@ void WatchSession::Pump() {
     }
     {
       absl::MutexLock lock(&mu_);
+      if (closed_) {  // closed while this batch was prepared: nothing is sent, nothing audited
+        pumping_ = false;
+        return;
+      }
       cursor_ = std::max(cursor_, fetched->scanned_through);
       in_flight_ = true;
       // The stall clock starts when the batch is handed to the stream
@@ -344,7 +358,13 @@ absl::StatusOr<std::shared_ptr<const WatchHub::View>> WatchHub::Render(const Cal
                                                                       const std::string& view_key) {
   // Only an event that is its referral's latest change renders the same for
   // every subscriber of a view; an older one depends on the consent now.
-  const bool shareable = current_document == event.referral_document;
+  bool shareable = current_document == event.referral_document;
+  if (shareable) {
+    // Only events still in the ring: their views leave with them. A replay
+    // from the database renders afresh rather than fill memory.
+    absl::MutexLock lock(&mu_);
+    shareable = !ring_.empty() && event.sequence >= ring_.front()->sequence;
+  }
   const auto key = std::make_pair(event.sequence, view_key);
   if (shareable) {
     absl::MutexLock lock(&views_mu_);
@@ -363,6 +383,8 @@ absl::StatusOr<std::shared_ptr<const WatchHub::View>> WatchHub::Render(const Cal
   }
   if (shareable) {
     absl::MutexLock lock(&views_mu_);
+    // A bound even if many views share the ring (many roles, purposes, masks).
+    if (views_.size() >= 4 * options_.ring_capacity) views_.erase(views_.begin());
     views_.emplace(key, view);  // a concurrent render of the same view keeps the first
   }
   return view;
@@ -378,6 +400,7 @@ absl::StatusOr<std::shared_ptr<WatchSession>> WatchHub::Subscribe(const Caller& 
   if (!violations.empty()) return InvalidArgumentError("invalid watch request", violations);
   REFX_RETURN_IF_ERROR(options_.manager->CheckWatchReadMask(admitted, params.read_mask));
   std::shared_ptr<WatchSession> session;
+  int64_t start = 0;
   {
     absl::MutexLock lock(&mu_);
     if (closing_) return absl::UnavailableError("the server is shutting down; reconnect shortly");
@@ -391,20 +414,22 @@ absl::StatusOr<std::shared_ptr<WatchSession>> WatchHub::Subscribe(const Caller& 
     }
     // Registered under the same lock that reads the head, so every event
     // after the start either wakes this session or is already in the log.
-    const int64_t start = params.start_at_head ? head_ : params.after_sequence;
+    start = params.start_at_head ? head_ : params.after_sequence;
     session = std::make_shared<WatchSession>(this, identity, std::move(params), sink, start);
+    {
+      // In flight before anyone can wake it: the first pump waits for
+      // SUBSCRIBED to be written (one write at a time on a stream).
+      absl::MutexLock session_lock(&session->mu_);
+      session->in_flight_ = true;
+      session->in_flight_since_ = options_.clock->Now();
+      session->sending_through_ = start;
+    }
     by_agency_[identity.agency_id].insert(session);
     ++count_;
   }
   v1::WatchReferralsResponse subscribed;
   subscribed.set_kind(v1::WatchReferralsResponse::SUBSCRIBED);
-  {
-    absl::MutexLock lock(&session->mu_);
-    subscribed.set_sequence(session->cursor_);
-    session->in_flight_ = true;  // OnSent of SUBSCRIBED starts the first pump
-    session->in_flight_since_ = options_.clock->Now();
-    session->sending_through_ = session->cursor_;
-  }
+  subscribed.set_sequence(start);
   *subscribed.mutable_event_time() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(options_.clock->Now()));
   std::vector<WatchMessageBytes> first;

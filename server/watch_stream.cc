@@ -51,13 +51,19 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackSer
   stream->chain_pem_ = Intern(std::move(chain));
   if (identified.ok()) stream->agency_ = identified->agency_id;
   const std::string purpose = internal::Metadata(*ctx, internal::kPurposeHeader);
+  {
+    absl::MutexLock lock(&stream->mu_);
+    stream->pins_ = 1;  // Open()'s
+  }
   const bool queued = service.pool->TrySubmit(
       [stream, service, identified = std::move(identified), purpose,
        bytes = internal::ByteBufferToString(*request)]() mutable {
         stream->Open(service, std::move(identified), purpose, bytes);
+        stream->Unpin();
       });
   if (!queued) {
     absl::MutexLock lock(&stream->mu_);
+    stream->pins_ = 0;
     stream->opened_ = true;
     stream->FinishLocked(ToGrpcStatus(absl::ResourceExhaustedError("server busy; retry with backoff")));
   }
@@ -97,31 +103,49 @@ void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Calle
   }
   log::Event(outcome.ok() ? log::Level::kInfo : log::Level::kWarning, "watch_opened",
              {{"agency", agency_.empty() ? "-" : agency_}, {"code", absl::StatusCodeToString(outcome.code())}});
+  if (session.ok() && !outcome.ok()) {
+    // Subscribed, but its opening could not be audited: out of the hub
+    // before the stream is finished.
+    (*session)->Detach();
+  }
   std::shared_ptr<core::WatchSession> live;
   bool deliver_sent = false;
   bool cancelled = false;
+  bool orphaned = false;
   {
     absl::MutexLock lock(&mu_);
     opened_ = true;
     if (outcome.ok()) {
-      session_ = *session;
-      live = session_;
-      deliver_sent = std::exchange(sent_pending_, false);
-      cancelled = cancelled_;
+      live = *session;
+      if (done_) {
+        orphaned = true;  // finished (closed by the hub) before this ran
+      } else {
+        session_ = live;
+        deliver_sent = std::exchange(sent_pending_, false);
+        cancelled = cancelled_;
+      }
     } else if (!finish_.has_value()) {
       finish_ = ToGrpcStatus(outcome);
       if (!writing_) FinishLocked(*finish_);
     }
   }
-  if (live == nullptr) {
-    if (session.ok()) (*session)->Detach();  // subscribed, but the audit failed
-    return;
-  }
-  if (cancelled) {
+  if (live == nullptr) return;
+  if (orphaned) {
+    live->Detach();
+  } else if (cancelled) {
     live->Close(absl::CancelledError("the client went away"));
   } else if (deliver_sent) {
     live->OnSent();
   }
+}
+
+void WatchStream::Unpin() {
+  bool last = false;
+  {
+    absl::MutexLock lock(&mu_);
+    last = --pins_ == 0 && done_;
+  }
+  if (last) delete this;
 }
 
 namespace {
@@ -226,13 +250,16 @@ void WatchStream::FinishLocked(const grpc::Status& status) {
 
 void WatchStream::OnDone() {
   std::shared_ptr<core::WatchSession> session;
+  bool unpinned = false;
   {
     absl::MutexLock lock(&mu_);
     session = std::move(session_);
+    done_ = true;
+    unpinned = pins_ == 0;
   }
   if (session != nullptr) session->Detach();
   log::Info("watch_closed", {{"agency", agency_.empty() ? "-" : agency_}});
-  delete this;
+  if (unpinned) delete this;  // else the last Unpin() does
 }
 
 }  // namespace refx::server

@@ -46,9 +46,11 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
  private:
   WatchStream(grpc::CallbackServerContext* ctx, core::WatchHub* hub) : ctx_(ctx), hub_(hub) {}
   // On the pool: admit, parse, subscribe, audit the opening; finishes the
-  // stream on any refusal.
+  // stream on any refusal. Holds a pin (see pins_) while it runs.
   void Open(const ServiceContext& service, absl::StatusOr<core::Caller> identified, const std::string& purpose,
             const std::string& request_bytes);
+  // Drops a pin; deletes the stream if gRPC is done with it and none is left.
+  void Unpin();
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   grpc::CallbackServerContext* const ctx_;
@@ -70,6 +72,12 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
   absl::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<core::WatchSession> session_ ABSL_GUARDED_BY(mu_);
+  // The stream may be finished (and OnDone run) while Open() still uses it:
+  // a close from the hub can come before Open() has kept its session. So
+  // OnDone deletes it only when no Open() holds a pin, and the last unpin
+  // after OnDone deletes it.
+  int pins_ ABSL_GUARDED_BY(mu_) = 0;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace refx::server

@@ -404,6 +404,7 @@ void SqliteStore::WriterLoop() {
       }
     }
     absl::Status txn_status;
+    const int64_t event_sequence_at_start = event_sequence_;
     auto txn = Transaction::Begin(conn);
     if (!txn.ok()) {
       txn_status = txn.status();
@@ -455,7 +456,10 @@ void SqliteStore::WriterLoop() {
         }
       }
       batch_events_.clear();
-      if (!ReloadEventSequence(conn).ok()) event_sequence_ = 0;
+      // Nothing of the batch is on disk, so the log's head is where the
+      // batch found it (re-read when possible, so memory follows disk).
+      event_sequence_ = event_sequence_at_start;
+      ReloadEventSequence(conn).IgnoreError();
     }
     if (!txn_status.ok()) {
       log::Error("storage_commit_failed", {{"code", absl::StatusCodeToString(txn_status.code())},

@@ -354,6 +354,37 @@ TEST_F(CaseUpdatesTest, WithdrawingConsentChangesWhatTheNextReadDiscloses) {
   EXPECT_EQ(police->victim().given_name(), "Sam");  // police read identity under s115
 }
 
+TEST_F(CaseUpdatesTest, OnlyTheSenderMayRecordAConsentChangeThatSharesMore) {
+  // The police refer a victim who did not consent, under s115.
+  v1::Referral input = ValidReferral(kCityCouncil);
+  input.mutable_victim()->mutable_consent()->set_status(v1::Consent::REFUSED);
+  input.mutable_victim()->mutable_consent()->set_lawful_basis("cda-1998-s115");
+  auto created = server_->Client(kPolice).CreateReferral(input, NextId());
+  ASSERT_TRUE(created.ok()) << created.status();
+  auto before = server_->Client(kCityCouncil).GetReferral(created->name());
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->victim().given_name(), "");  // the council reads no identity without consent
+
+  // The council cannot "record" consent to read more.
+  v1::CaseUpdate given;
+  given.set_kind(v1::CaseUpdate::CONSENT_CHANGE);
+  given.mutable_consent()->set_status(v1::Consent::GIVEN);
+  auto refused = AddNow(kCityCouncil, created->name(), given);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << refused.status();
+  EXPECT_EQ(ErrorReasonOf(refused.status()), "CONSENT_WIDENING_NOT_PERMITTED");
+  auto still = server_->Client(kCityCouncil).GetReferral(created->name());
+  ASSERT_TRUE(still.ok());
+  EXPECT_EQ(still->victim().given_name(), "");
+  EXPECT_EQ(still->victim().consent().status(), v1::Consent::REFUSED);
+
+  // The sender, which records the victim's consent, may.
+  auto recorded = AddNow(kPolice, created->name(), given);
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  auto after = server_->Client(kCityCouncil).GetReferral(created->name());
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->victim().given_name(), input.victim().given_name());
+}
+
 TEST_F(CaseUpdatesTest, APartyThatRedirectedItAwayReadsButNoLongerAdds) {
   const v1::Referral referral = Create();
   v1::RedirectReferralRequest redirect;
