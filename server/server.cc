@@ -50,9 +50,18 @@ absl::StatusOr<std::string> LoadOrCreateAuditKey(const std::string& path) {
 // start (development, and a first deployment); a key file the config names
 // must exist, because starting with a fresh key would silently stop every
 // earlier referral from matching (fail closed, not open).
-absl::StatusOr<std::string> LoadVictimTokenKey(const config::v1::ServerConfig& config) {
+absl::StatusOr<std::string> LoadVictimTokenKey(const config::v1::ServerConfig& config, storage::ReferralStore* store) {
   const std::string& path = config.victim_token_key_file();
   if (::access(path.c_str(), F_OK) != 0 && path == DefaultVictimTokenKeyFile(config)) {
+    // A lost key is not replaced under existing tokens: a new one would
+    // silently stop every earlier referral from matching (fail closed).
+    REFX_ASSIGN_OR_RETURN(bool tokens, store->HasVictimTokens());
+    if (tokens) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "victim_token_key_file: ", path,
+          " is missing but the database holds repeat-victim tokens made with it; restore the key file "
+          "(a new key would silently stop earlier referrals from matching)"));
+    }
     std::string key = RandomBytes(32);
     REFX_RETURN_IF_ERROR(pki::WriteFileAtomically(path, key, 0600));
     log::Info("victim_token_key_created", {{"file", path}});
@@ -148,7 +157,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   manager_options.store = server->store_.get();
   manager_options.auditor = server->auditor_.get();
   manager_options.clock = server->options_.clock;
-  REFX_ASSIGN_OR_RETURN(manager_options.victim_token_key, LoadVictimTokenKey(config));
+  REFX_ASSIGN_OR_RETURN(manager_options.victim_token_key, LoadVictimTokenKey(config, server->store_.get()));
   REFX_ASSIGN_OR_RETURN(server->referrals_, core::ReferralManager::Create(manager_options));
 
   server->pool_ = std::make_unique<WorkPool>(config.limits().worker_threads(), config.limits().max_queued_calls());

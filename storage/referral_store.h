@@ -284,6 +284,10 @@ class ReferralStore {
   // the recorded head (which catches a truncated tail).
   virtual absl::StatusOr<AuditChainReport> VerifyAuditChain() = 0;
 
+  // Whether any repeat-victim token is stored (a key made afresh would
+  // silently stop them matching, so the server refuses to make one then).
+  virtual absl::StatusOr<bool> HasVictimTokens() = 0;
+
   // Whether the store can serve (for health checks).
   virtual absl::Status CheckHealth() = 0;
 };

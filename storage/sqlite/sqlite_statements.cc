@@ -315,6 +315,8 @@ const char kCountRepeatVictims[] =
     "WHERE token IN (SELECT value FROM json_each(:tokens)) AND create_time_us >= :since_us "
     "AND create_time_us <= :now_us AND referral_id != :referral_id";
 
+const char kAnyVictimToken[] = "SELECT EXISTS (SELECT 1 FROM victim_tokens)";
+
 const char kInsertVictimToken[] =
     "INSERT OR IGNORE INTO victim_tokens (token, referral_id, create_time_us) "
     "VALUES (:token, :referral_id, :create_time_us)";

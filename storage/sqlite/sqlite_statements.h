@@ -49,6 +49,7 @@ extern const char kSelectCaseUpdate[];
 extern const char kMarkRedirected[];
 extern const char kCountRepeatVictims[];
 extern const char kInsertVictimToken[];
+extern const char kAnyVictimToken[];
 }  // namespace sql
 
 }  // namespace refx::storage::sqlite

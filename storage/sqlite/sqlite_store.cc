@@ -546,6 +546,18 @@ absl::StatusOr<std::vector<ReferralEvent>> SqliteStore::ListEvents(const EventQu
   return result;
 }
 
+absl::StatusOr<bool> SqliteStore::HasVictimTokens() {
+  auto conn = AcquireReader();
+  auto run = [&]() -> absl::StatusOr<bool> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kAnyVictimToken));
+    REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    return row && stmt->Int(0) != 0;
+  };
+  auto result = run();
+  ReleaseReader(std::move(conn));
+  return result;
+}
+
 absl::StatusOr<int64_t> SqliteStore::LatestEventSequence() {
   auto conn = AcquireReader();
   auto run = [&]() -> absl::StatusOr<int64_t> {

@@ -57,6 +57,7 @@ class SqliteStore final : public ReferralStore {
   void SetEventListener(EventListener listener) override;
   absl::StatusOr<std::vector<AuditRecord>> ListAuditEvents(const AuditQuery& query) override;
   absl::StatusOr<AuditChainReport> VerifyAuditChain() override;
+  absl::StatusOr<bool> HasVictimTokens() override;
   absl::Status CheckHealth() override;
 
   // The schema version on disk (for tests and `refx-server --version`).

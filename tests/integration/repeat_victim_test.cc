@@ -186,6 +186,21 @@ TEST(RepeatVictimKeyTest, ANamedKeyFileThatCannotBeReadStopsTheServer) {
   EXPECT_THAT(std::string(short_refused.status().message()), ::testing::HasSubstr("fewer than 32 bytes"));
 }
 
+TEST(RepeatVictimKeyTest, ALostDefaultKeyIsNotReplacedUnderExistingTokens) {
+  auto server = TestServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  v1::Referral with_phone = ValidReferral();
+  with_phone.mutable_victim()->set_phone("07700 900456");  // makes a token
+  ASSERT_TRUE((*server)->Client(kPolice).CreateReferral(with_phone, "lost-key-1").ok());
+  const std::string path = (*server)->config().victim_token_key_file();
+  (*server)->Stop();
+  ASSERT_TRUE(std::filesystem::remove(path));
+  absl::Status restarted = (*server)->Restart();
+  EXPECT_EQ(restarted.code(), absl::StatusCode::kFailedPrecondition) << restarted;
+  EXPECT_THAT(std::string(restarted.message()), ::testing::HasSubstr("restore the key file"));
+  EXPECT_FALSE(std::filesystem::exists(path)) << "a new key was made under existing tokens";
+}
+
 TEST(RepeatVictimKeyTest, TheDefaultKeyIsCreatedOwnerOnly) {
   auto server = TestServer::Start();
   ASSERT_TRUE(server.ok()) << server.status();
