@@ -408,6 +408,12 @@ absl::StatusOr<std::shared_ptr<WatchSession>> WatchHub::Subscribe(const Caller& 
       return WithErrorInfo(absl::ResourceExhaustedError("too many watch streams on this server; retry later"),
                            "WATCH_CAPACITY");
     }
+    if (auto it = by_agency_.find(identity.agency_id);
+        it != by_agency_.end() && it->second.size() >= options_.max_subscribers_per_agency) {
+      return WithErrorInfo(
+          absl::ResourceExhaustedError("this agency holds as many watch streams as it may; close one or retry later"),
+          "WATCH_AGENCY_CAPACITY");
+    }
     if (params.after_sequence > head_) {
       return InvalidArgumentError("after_sequence is beyond the newest event",
                                   {{"after_sequence", absl::StrCat("the newest event is ", head_)}});

@@ -132,6 +132,7 @@ class WatchHub {
     int batch_limit = 64;         // events per batch (and per audit event)
     absl::Duration stall_timeout = absl::Seconds(30);
     size_t max_subscribers = 20000;
+    size_t max_subscribers_per_agency = 2000;  // so one agency cannot take every slot
     const Clock* clock = nullptr;  // default: system clock
   };
   // Becomes the store's event listener.

@@ -183,6 +183,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   watch_options.batch_limit = watch.batch_events();
   watch_options.stall_timeout = absl::Seconds(watch.stall_timeout_seconds());
   watch_options.max_subscribers = static_cast<size_t>(watch.max_subscribers());
+  watch_options.max_subscribers_per_agency = static_cast<size_t>(watch.max_subscribers_per_agency());
   watch_options.clock = server->options_.clock;
   REFX_ASSIGN_OR_RETURN(server->watch_hub_, core::WatchHub::Create(std::move(watch_options)));
   service_context.watch_hub = server->watch_hub_.get();

@@ -61,6 +61,7 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
   if (watch->batch_events() == 0) watch->set_batch_events(64);
   if (watch->stall_timeout_seconds() == 0) watch->set_stall_timeout_seconds(30);
   if (watch->threads() == 0) watch->set_threads(2);
+  if (watch->max_subscribers_per_agency() == 0) watch->set_max_subscribers_per_agency(2000);
   Default(c->mutable_logging()->mutable_level(), "info");
   Default(c->mutable_logging()->mutable_format(), "text");
 
@@ -140,6 +141,7 @@ absl::Status ValidateServerConfig(const config::v1::ServerConfig& c) {
   REFX_RETURN_IF_ERROR(positive("watch.batch_events", w.batch_events()));
   REFX_RETURN_IF_ERROR(positive("watch.stall_timeout_seconds", w.stall_timeout_seconds()));
   REFX_RETURN_IF_ERROR(positive("watch.threads", w.threads()));
+  REFX_RETURN_IF_ERROR(positive("watch.max_subscribers_per_agency", w.max_subscribers_per_agency()));
   REFX_RETURN_IF_ERROR(positive("limits.max_connection_age_seconds", l.max_connection_age_seconds()));
   REFX_RETURN_IF_ERROR(positive("tls.refresh_interval_seconds", tls.refresh_interval_seconds()));
   if (c.logging().format() != "text" && c.logging().format() != "json") {

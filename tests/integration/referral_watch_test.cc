@@ -386,6 +386,20 @@ TEST_F(ReferralWatchTest, CaseUpdatesArriveWithTheUpdateAndAReplayHonoursConsent
   EXPECT_EQ(police.events()[0].referral().victim().given_name(), created.victim().given_name());
 }
 
+TEST_F(ReferralWatchTest, OneAgencyCannotTakeEveryWatchSlot) {
+  server_.reset();
+  StartServer([](config::v1::ServerConfig* c) { c->mutable_watch()->set_max_subscribers_per_agency(2); });
+  Watcher first(server_->Client(kCityCouncil), FromNow());
+  Watcher second(server_->Client(kCityCouncil), FromNow());
+  ASSERT_TRUE(first.WaitSubscribed() && second.WaitSubscribed());
+  absl::Status third = server_->Client(kCityCouncil).Watch(FromNow(), [](const Response&) { return false; });
+  EXPECT_EQ(third.code(), absl::StatusCode::kResourceExhausted) << third;
+  EXPECT_EQ(ErrorReasonOf(third), "WATCH_AGENCY_CAPACITY");
+  // A partner agency is not affected.
+  Watcher police(server_->Client(kPolice), FromNow());
+  EXPECT_TRUE(police.WaitSubscribed());
+}
+
 TEST_F(ReferralWatchTest, RefusalsAreClearAndAudited) {
   auto watch = [&](const std::string& agency, v1::WatchReferralsRequest request) {
     return server_->Client(agency).Watch(request, [](const Response&) { return false; });
