@@ -314,14 +314,7 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
   request.event = MakeEvent(request.referral, v1::WatchReferralsResponse::CASE_UPDATE_ADDED);
   request.event->update_document = request.update.document;
   auto result = options_.store->AddCaseUpdate(request);
-  if (!result.ok()) {
-    if (absl::IsAlreadyExists(result.status())) return request_id_reused;
-    if (absl::IsAborted(result.status())) return stale;
-    if (absl::IsNotFound(result.status())) {
-      return absl::NotFoundError(absl::StrCat("referral ", params.parent, " not found"));
-    }
-    return result.status();
-  }
+  if (!result.ok()) return ChangeRefused(result.status(), params.parent, request_id_reused, stale);
   audit->recorded = true;  // in the transaction that stored the update
   return TrimmedUpdate(caller, changed, result->update.document);
 }

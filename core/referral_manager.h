@@ -187,6 +187,10 @@ class ReferralManager {
                                      bool record_gate = true) const;
   // Redacts `referral` to what the caller may read and trims it to `mask`.
   void Trim(const Caller& caller, const std::vector<std::string>& mask, v1::Referral* referral) const;
+  // What the caller hears when the store refuses a change to `name`: the
+  // request id reused, the etag stale, the referral gone; anything else as is.
+  static absl::Status ChangeRefused(const absl::Status& store_status, const std::string& name,
+                                    const absl::Status& request_id_reused, const absl::Status& stale);
   // Keeps only the fields in `mask` (and the name); nothing if it is empty.
   static void TrimToMask(const std::vector<std::string>& mask, v1::Referral* referral);
   // PERMISSION_DENIED (FIELD_NOT_SHARED) if `mask` asks for a class the

@@ -204,16 +204,18 @@ absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, c
                                          absl::StatusCode::kOk);
   request.event = MakeEvent(update, v1::WatchReferralsResponse::REFERRAL_CHANGED);
   auto result = options_.store->UpdateReferral(request);
-  if (!result.ok()) {
-    if (absl::IsAlreadyExists(result.status())) return request_id_reused;
-    if (absl::IsAborted(result.status())) return stale;
-    if (absl::IsNotFound(result.status())) {
-      return absl::NotFoundError(absl::StrCat("referral ", params.name, " not found"));
-    }
-    return result.status();
-  }
+  if (!result.ok()) return ChangeRefused(result.status(), params.name, request_id_reused, stale);
   audit->recorded = true;  // in the transaction that changed the referral
   return answer(result->referral.document);
+}
+
+absl::Status ReferralManager::ChangeRefused(const absl::Status& store_status, const std::string& name,
+                                            const absl::Status& request_id_reused, const absl::Status& stale) {
+  if (absl::IsAlreadyExists(store_status)) return request_id_reused;
+  if (absl::IsAborted(store_status)) return stale;
+  // The same answer as for a referral that never existed.
+  if (absl::IsNotFound(store_status)) return absl::NotFoundError(absl::StrCat("referral ", name, " not found"));
+  return store_status;
 }
 
 }  // namespace refx::core

@@ -265,6 +265,20 @@ absl::Status WriteReferralChange(Connection* conn, const StoredReferral& r) {
   return marked->Run();
 }
 
+// The idempotency row of a change keyed by (agency, request id), with the
+// document a retry gets back.
+absl::Status RecordRequestKey(Connection* conn, const std::string& agency_id, const std::string& request_id,
+                              const std::string& fingerprint, const std::string& referral_id,
+                              const std::string& document) {
+  REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertUpdateRequest));
+  stmt->Bind(":agency_id", agency_id)
+      .Bind(":request_id", request_id)
+      .BindBlob(":fingerprint", fingerprint)
+      .Bind(":referral_id", referral_id)
+      .BindBlob(":document", document);
+  return stmt->Run();
+}
+
 // Past the idempotency and etag checks, those codes would mean a bug.
 absl::Status Internal(absl::Status s) {
   return absl::IsAlreadyExists(s) || absl::IsNotFound(s) || absl::IsAborted(s) ? absl::InternalError(s.message()) : s;
@@ -811,6 +825,14 @@ absl::StatusOr<absl::optional<UpdateReplay>> SqliteStore::FindUpdate(absl::strin
   return result;
 }
 
+absl::Status SqliteStore::AppendReplayAudit(Connection* conn, AuditRecord audit, const std::string& referral_id) {
+  audit.referral_ids = referral_id;
+  if (!AppendAudit(conn, std::move(audit)).ok()) {
+    return absl::UnavailableError("the audit log cannot be written; nothing was returned");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<UpdateReferralResult> SqliteStore::UpdateReferral(const UpdateReferralRequest& request) {
   UpdateReferralResult result;
   absl::Status status = Submit([&](Connection* conn) -> absl::Status {
@@ -821,12 +843,7 @@ absl::StatusOr<UpdateReferralResult> SqliteStore::UpdateReferral(const UpdateRef
       result.referral.id = replay->referral_id;
       result.referral.document = replay->document;
       result.replayed = true;
-      AuditRecord audit = request.audit;
-      audit.referral_ids = result.referral.id;
-      if (!AppendAudit(conn, std::move(audit)).ok()) {
-        return absl::UnavailableError("the audit log cannot be written; nothing was returned");
-      }
-      return absl::OkStatus();
+      return AppendReplayAudit(conn, request.audit, replay->referral_id);
     }
     REFX_RETURN_IF_ERROR(CheckEtag(conn, request.referral.id, request.expected_etag));
     const StoredReferral& r = request.referral;
@@ -839,15 +856,10 @@ absl::StatusOr<UpdateReferralResult> SqliteStore::UpdateReferral(const UpdateRef
       absl::Status added = stmt->Run();
       if (!added.ok()) return Internal(added);
     }
-    {
-      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertUpdateRequest));
-      stmt->Bind(":agency_id", request.agency_id)
-          .Bind(":request_id", request.request_id)
-          .BindBlob(":fingerprint", request.request_fingerprint)
-          .Bind(":referral_id", r.id)
-          .BindBlob(":document", r.document);
-      absl::Status recorded = stmt->Run();
-      if (!recorded.ok()) return Internal(recorded);
+    if (absl::Status recorded = RecordRequestKey(conn, request.agency_id, request.request_id,
+                                                 request.request_fingerprint, r.id, r.document);
+        !recorded.ok()) {
+      return Internal(recorded);
     }
     if (request.event.has_value()) {
       absl::Status logged = AppendEvent(conn, *request.event);
@@ -895,12 +907,7 @@ absl::StatusOr<AddCaseUpdateResult> SqliteStore::AddCaseUpdate(const AddCaseUpda
       result.update.referral_id = replay->referral_id;
       result.update.document = replay->document;
       result.replayed = true;
-      AuditRecord audit = request.audit;
-      audit.referral_ids = result.update.referral_id;
-      if (!AppendAudit(conn, std::move(audit)).ok()) {
-        return absl::UnavailableError("the audit log cannot be written; nothing was returned");
-      }
-      return absl::OkStatus();
+      return AppendReplayAudit(conn, request.audit, replay->referral_id);
     }
     REFX_RETURN_IF_ERROR(CheckEtag(conn, request.referral.id, request.expected_etag));
     const StoredReferral& r = request.referral;
@@ -926,15 +933,10 @@ absl::StatusOr<AddCaseUpdateResult> SqliteStore::AddCaseUpdate(const AddCaseUpda
       if (!inserted.ok()) return Internal(inserted);
     }
     if (absl::Status updated = WriteReferralChange(conn, r); !updated.ok()) return Internal(updated);
-    {
-      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kInsertUpdateRequest));
-      stmt->Bind(":agency_id", request.agency_id)
-          .Bind(":request_id", request.request_id)
-          .BindBlob(":fingerprint", request.request_fingerprint)
-          .Bind(":referral_id", r.id)
-          .BindBlob(":document", update.document);
-      absl::Status recorded = stmt->Run();
-      if (!recorded.ok()) return Internal(recorded);
+    if (absl::Status recorded = RecordRequestKey(conn, request.agency_id, request.request_id,
+                                                 request.request_fingerprint, r.id, update.document);
+        !recorded.ok()) {
+      return Internal(recorded);
     }
     if (request.event.has_value()) {
       absl::Status logged = AppendEvent(conn, *request.event);
