@@ -921,7 +921,7 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
     } else if (verdict->intact()) {
       std::cout << "audit chain intact: " << verdict->events_checked() << " events verified\n";
     } else {
-      std::cout << "audit chain BROKEN at event " << verdict->first_bad_sequence() << ": " << verdict->problem()
+      std::cout << "audit chain BROKEN at event " << verdict->first_bad_sequence() << ": " << Sanitize(verdict->problem())
                 << " (" << verdict->events_checked() << " events before it verified)\n";
     }
     return verdict->intact() ? kExitOk : 1;

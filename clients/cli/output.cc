@@ -194,10 +194,68 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
 }
 
 std::string Sanitize(const std::string& text, bool keep_newlines) {
-  std::string out = text;
-  for (char& c : out) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && !(keep_newlines && c == '\n')) || u == 0x7f) c = '?';
+  // Walks the text as UTF-8. What a terminal could act on, or that could
+  // make the text read differently from what the bytes say, is shown as an
+  // escape instead: C0 controls and DEL (ESC starts every ANSI sequence) as
+  // \xNN, C1 controls (U+0080..U+009F: a lone CSI also starts a sequence)
+  // and bidirectional overrides and isolates (U+202A..U+202E,
+  // U+2066..U+2069: "Trojan Source" reordering) as \u{NNNN}, and bytes that
+  // are not valid UTF-8 as \xNN. A backslash is doubled, so an escape in
+  // the output can only have come from this function.
+  std::string out;
+  out.reserve(text.size());
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char b = bytes[i];
+    if (b < 0x80) {
+      if (b == '\\') {
+        out += "\\\\";
+      } else if ((b < 0x20 && !(keep_newlines && b == '\n')) || b == 0x7f) {
+        absl::StrAppend(&out, "\\x", absl::Hex(b, absl::kZeroPad2));
+      } else {
+        out += static_cast<char>(b);
+      }
+      ++i;
+      continue;
+    }
+    // The length and the smallest code point of a well-formed sequence
+    // starting with `b` (overlong forms and surrogates are malformed).
+    size_t length = 0;
+    uint32_t code = 0;
+    if (b >= 0xc2 && b <= 0xdf) {
+      length = 2;
+      code = b & 0x1f;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      length = 3;
+      code = b & 0x0f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      length = 4;
+      code = b & 0x07;
+    }
+    bool valid = length > 0 && i + length <= n;
+    for (size_t k = 1; valid && k < length; ++k) {
+      if ((bytes[i + k] & 0xc0) != 0x80) valid = false;
+      code = (code << 6) | (bytes[i + k] & 0x3f);
+    }
+    if (valid) {
+      valid = !(length == 3 && (code < 0x800 || (code >= 0xd800 && code <= 0xdfff))) &&
+              !(length == 4 && (code < 0x10000 || code > 0x10ffff));
+    }
+    if (!valid) {
+      absl::StrAppend(&out, "\\x", absl::Hex(b, absl::kZeroPad2));
+      ++i;
+      continue;
+    }
+    const bool c1 = code >= 0x80 && code <= 0x9f;
+    const bool bidi = (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069);
+    if (c1 || bidi) {
+      absl::StrAppend(&out, "\\u{", absl::Hex(code, absl::kZeroPad4), "}");
+    } else {
+      out.append(text, i, length);
+    }
+    i += length;
   }
   return out;
 }
@@ -264,7 +322,12 @@ std::string RenderCaseUpdateTable(const refx::v1::ListCaseUpdatesResponse& updat
       summary = absl::StrCat("consent: ", EnumLabel(refx::v1::Consent::Status_descriptor(), u.consent().status()));
     }
     if (summary.empty()) summary = u.police_reference();
-    if (summary.size() > 60) summary = summary.substr(0, 57) + "...";
+    if (summary.size() > 60) {
+      // Cut on a character boundary: never through a UTF-8 sequence.
+      size_t cut = 57;
+      while (cut > 0 && (static_cast<unsigned char>(summary[cut]) & 0xc0) == 0x80) --cut;
+      summary = summary.substr(0, cut) + "...";
+    }
     rows.push_back({last_segment(u.name()), FormatTimestamp(u.create_time()),
                     u.kind() == 0 ? "" : EnumLabel(refx::v1::CaseUpdate::Kind_descriptor(), u.kind()),
                     StripAgency(u.author_agency()), u.supersedes().empty() ? "" : last_segment(u.supersedes()),

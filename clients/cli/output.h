@@ -61,8 +61,12 @@ std::string EnumLabels(const google::protobuf::EnumDescriptor* type);
 // when unset.
 std::string FormatTimestamp(const google::protobuf::Timestamp& t);
 
-// Replaces control characters (except newline when `keep_newlines`) with
-// '?', so server-provided text cannot drive the terminal.
+// Text from the server made safe to print to a terminal: C0 and C1 control
+// characters (except newline when `keep_newlines`), DEL, bidirectional
+// overrides and invalid UTF-8 are shown as visible escapes (`\x1b`,
+// `\u{009b}`), so another agency's text can neither drive the terminal
+// (ANSI sequences) nor hide what it says; backslashes are doubled. JSON
+// output is never sanitized: it stays exact.
 std::string Sanitize(const std::string& text, bool keep_newlines = false);
 
 // A column-aligned table: a header row then one row per entry; cells are

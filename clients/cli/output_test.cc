@@ -3,12 +3,14 @@
 
 #include "common/status_details.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
 namespace refx::cli {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using refx::v1::Referral;
 
 Referral Sample() {
@@ -89,8 +91,63 @@ TEST(RenderReferralTable, MarksOverdueOnlyWhileAwaitingAResponse) {
 
 TEST(RenderTable, StripsControlCharacters) {
   EXPECT_EQ(RenderTable({"A", "B"}, {{"x\x1b[31m", "y\nz"}}),
-            "A       B\n"
-            "x?[31m  y?z\n");
+            "A          B\n"
+            "x\\x1b[31m  y\\x0az\n");
+}
+
+// Another agency's text reaches the caseworker's terminal: nothing in it may
+// drive the terminal or disguise what it says.
+TEST(Sanitize, EscapesEverythingATerminalCouldActOn) {
+  // C0 controls and DEL, ESC of an ANSI sequence included.
+  EXPECT_EQ(Sanitize("a\x07" "b\x7f\x1b]0;title\x07"), "a\\x07b\\x7f\\x1b]0;title\\x07");
+  EXPECT_EQ(Sanitize("line1\nline2"), "line1\\x0aline2");
+  EXPECT_EQ(Sanitize("line1\nline2", /*keep_newlines=*/true), "line1\nline2");
+  EXPECT_EQ(Sanitize("a\rb\tc"), "a\\x0db\\x09c");
+  // C1 controls as UTF-8 (U+009B is a one-character CSI).
+  EXPECT_EQ(Sanitize("x\xc2\x9b" "31mred"), "x\\u{009b}31mred");
+  EXPECT_EQ(Sanitize("\xc2\x85" "next"), "\\u{0085}next");
+  // Bidirectional overrides and isolates (Trojan Source).
+  EXPECT_EQ(Sanitize("abc\xe2\x80\xae" "def"), "abc\\u{202e}def");
+  EXPECT_EQ(Sanitize("\xe2\x81\xa6" "x\xe2\x81\xa9"), "\\u{2066}x\\u{2069}");
+  // Bytes that are not UTF-8: lone continuation, overlong, truncated, surrogate.
+  EXPECT_EQ(Sanitize("a\x80" "b"), "a\\x80b");
+  EXPECT_EQ(Sanitize("\xc0\xaf"), "\\xc0\\xaf");
+  EXPECT_EQ(Sanitize("end\xe2\x82"), "end\\xe2\\x82");
+  EXPECT_EQ(Sanitize("\xed\xa0\x80"), "\\xed\\xa0\\x80");
+  // A backslash is doubled, so no escape can be forged by the sender.
+  EXPECT_EQ(Sanitize("\\x1b"), "\\\\x1b");
+  // Ordinary text in any script is kept as it is.
+  EXPECT_EQ(Sanitize("Zoë – Łódź – 東京 – 🙂"), "Zoë – Łódź – 東京 – 🙂");
+}
+
+TEST(Sanitize, EveryRendererEscapesAndJsonStaysExact) {
+  Referral r;
+  r.set_name("referrals/abc");
+  r.set_area("x\x1b[2Jcleared");
+  r.set_incident_narrative("told\xc2\x9b" "2Jyou");
+  EXPECT_THAT(RenderKeyValues(r), HasSubstr("x\\x1b[2Jcleared"));
+  EXPECT_THAT(RenderKeyValues(r), HasSubstr("told\\u{009b}2Jyou"));
+  EXPECT_THAT(RenderReferralTable({r}), HasSubstr("x\\x1b[2Jcleared"));
+  EXPECT_THAT(RenderReferralTable({r}), Not(HasSubstr("\x1b")));
+  refx::v1::ListCaseUpdatesResponse updates;
+  refx::v1::CaseUpdate* u = updates.add_updates();
+  u->set_name("referrals/abc/updates/def");
+  // A long note whose cut falls inside a multi-byte character.
+  u->set_text(std::string(56, 'a') + "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\x1b[0m");
+  const std::string table = RenderCaseUpdateTable(updates);
+  EXPECT_THAT(table, HasSubstr(std::string(56, 'a') + "..."));
+  EXPECT_THAT(table, Not(HasSubstr("\\xc3")));
+  refx::v1::WatchReferralsResponse event;
+  event.set_sequence(1);
+  event.mutable_referral()->set_name("referrals/\x1b[1mx");
+  EXPECT_THAT(RenderWatchEvent(event), HasSubstr("referrals/\\x1b[1mx"));
+  // JSON is for programs: the exact bytes, escaped only as JSON escapes them.
+  Referral parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(RenderJson(r), &parsed).ok());
+  EXPECT_EQ(parsed.area(), r.area());
+  EXPECT_EQ(parsed.incident_narrative(), r.incident_narrative());
+  EXPECT_EQ(FormatError(absl::InvalidArgumentError("bad \x1b[31m"), OutputFormat::kTable),
+            "refx: INVALID_ARGUMENT: bad \\x1b[31m\n");
 }
 
 TEST(RenderKeyValues, FlattensNestedRepeatedEnumsAndTimestamps) {
