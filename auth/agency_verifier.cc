@@ -1,5 +1,7 @@
 #include "auth/agency_verifier.h"
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "auth/caller_identity.h"
 #include "auth/pki/certificate_authority.h"
 #include "common/log.h"
@@ -13,6 +15,32 @@ std::string SerialOf(const std::string& pem) {
   return info.ok() ? info->serial_hex : "unknown";
 }
 
+// The agency profile verdict on a leaf (pki::CheckAgencyClientProfile),
+// remembered by its PEM bytes: a verdict is a pure function of them, and
+// an agency reconnecting presents the same certificate each time. Bounded:
+// emptied when full.
+class ProfileVerdicts {
+ public:
+  absl::Status Check(const std::string& leaf_pem) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = verdicts_.find(leaf_pem);
+      if (it != verdicts_.end()) return it->second;
+    }
+    auto leaf = pki::Certificate::FromPem(leaf_pem);
+    absl::Status verdict = leaf.ok() ? pki::CheckAgencyClientProfile(*leaf)
+                                     : absl::UnauthenticatedError("client certificate is unreadable");
+    absl::MutexLock lock(&mu_);
+    if (verdicts_.size() >= 4096) verdicts_.clear();
+    verdicts_.emplace(leaf_pem, verdict);
+    return verdict;
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, absl::Status> verdicts_ ABSL_GUARDED_BY(mu_);
+};
+
 class AgencyCertificateVerifier final : public grpc::experimental::ExternalCertificateVerifier {
  public:
   AgencyCertificateVerifier(std::shared_ptr<const core::Partnership> partnership,
@@ -24,7 +52,10 @@ class AgencyCertificateVerifier final : public grpc::experimental::ExternalCerti
     std::vector<std::string> uris;
     for (const auto& u : request->uri_names()) uris.emplace_back(u.data(), u.size());
     const std::string leaf(request->peer_cert().data(), request->peer_cert().size());
-    absl::Status status = AgencyIdFromUriSans(uris, *partnership_).status();
+    // The profile first: only an agency client certificate may name an
+    // agency, however its URI SAN reads.
+    absl::Status status = profiles_.Check(leaf);
+    if (status.ok()) status = AgencyIdFromUriSans(uris, *partnership_).status();
     if (status.ok() && revocation_ != nullptr) {
       const std::string chain(request->peer_cert_full_chain().data(), request->peer_cert_full_chain().size());
       status = revocation_->CheckPeer(leaf, chain);
@@ -44,6 +75,7 @@ class AgencyCertificateVerifier final : public grpc::experimental::ExternalCerti
  private:
   std::shared_ptr<const core::Partnership> partnership_;
   std::shared_ptr<const RevocationChecker> revocation_;
+  ProfileVerdicts profiles_;
 };
 
 class RevocationCallGate final : public grpc::AuthMetadataProcessor {

@@ -2,8 +2,11 @@
 // same revocation check again on every call.
 //
 // OpenSSL (inside gRPC) has already verified the chain to the agency issuing
-// CA, validity dates, EKU and name constraints when the verifier runs. It
-// adds what OpenSSL cannot know: the certificate must name exactly one
+// CA, validity dates, EKU where present and name constraints when the
+// verifier runs. It adds what OpenSSL does not enforce: the leaf must fit the
+// agency client profile (pki::CheckAgencyClientProfile: EKU clientAuth
+// present, not a CA, digitalSignature where keyUsage is present, an
+// acceptable key), and what OpenSSL cannot know: the certificate must name exactly one
 // registered, active agency of the partnership, and neither it nor the CA
 // that issued it may be on the partnership's revocation list (when one is
 // configured; a configured but unusable list refuses everyone). A refusal

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
@@ -379,20 +380,26 @@ absl::StatusOr<Certificate> IssueCertificate(const CertificateProfile& profile,
 
   std::string basic_constraints =
       profile.is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE";
+  std::string key_usage = profile.key_usage_override;
+  if (key_usage.empty()) {
+    key_usage = profile.is_ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature";
+  }
   if (profile.path_len >= 0) {
     absl::StrAppend(&basic_constraints, ",pathlen:", profile.path_len);
   }
   std::vector<std::string> usages;
   for (ExtendedKeyUsage usage : profile.extended_key_usages) {
-    usages.push_back(usage == ExtendedKeyUsage::kClientAuth ? "clientAuth"
-                                                            : "serverAuth");
+    usages.push_back(usage == ExtendedKeyUsage::kClientAuth   ? "clientAuth"
+                     : usage == ExtendedKeyUsage::kServerAuth ? "serverAuth"
+                                                              : "anyExtendedKeyUsage");
   }
-  absl::Status status = AddConfExtension(
-      cert.get(), &ctx, NID_basic_constraints, basic_constraints);
-  if (status.ok()) {
-    status = AddConfExtension(cert.get(), &ctx, NID_key_usage,
-                              profile.is_ca ? "critical,keyCertSign,cRLSign"
-                                            : "critical,digitalSignature");
+  absl::Status status;
+  if (!profile.omit_basic_constraints) {
+    status = AddConfExtension(cert.get(), &ctx, NID_basic_constraints,
+                              basic_constraints);
+  }
+  if (status.ok() && key_usage != "none") {
+    status = AddConfExtension(cert.get(), &ctx, NID_key_usage, key_usage);
   }
   if (status.ok() && !usages.empty()) {
     status = AddConfExtension(cert.get(), &ctx, NID_ext_key_usage,
@@ -484,6 +491,54 @@ absl::StatusOr<CertificateInfo> InspectCertificatePem(std::string_view pem) {
   absl::StatusOr<Certificate> cert = Certificate::FromPem(pem);
   if (!cert.ok()) return cert.status();
   return InspectCertificate(*cert);
+}
+
+absl::Status CheckAgencyClientProfile(const Certificate& leaf) {
+  X509* x509 = leaf.get();
+  if (x509 == nullptr) return absl::UnauthenticatedError("no client certificate");
+  auto refuse = [](std::string_view why) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("client certificate is outside the agency profile: ", absl::string_view(why.data(), why.size())));
+  };
+  if (X509_get_version(x509) != X509_VERSION_3) return refuse("not an X.509 v3 certificate");
+  // Caches the extensions; a certificate whose extensions do not parse is
+  // marked invalid by OpenSSL.
+  const uint32_t flags = X509_get_extension_flags(x509);
+  if ((flags & EXFLAG_INVALID) != 0) return refuse("its extensions cannot be parsed");
+  if ((flags & EXFLAG_XKUSAGE) == 0) {
+    return refuse("no extendedKeyUsage (it must name clientAuth)");
+  }
+  if ((X509_get_extended_key_usage(x509) & XKU_SSL_CLIENT) == 0) {
+    return refuse("extendedKeyUsage does not name clientAuth");
+  }
+  if ((flags & EXFLAG_CA) != 0) return refuse("basicConstraints says CA:TRUE");
+  if ((flags & EXFLAG_KUSAGE) != 0) {
+    const uint32_t usage = X509_get_key_usage(x509);
+    if ((usage & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0) {
+      return refuse("keyUsage allows signing certificates or CRLs");
+    }
+    if ((usage & KU_DIGITAL_SIGNATURE) == 0) return refuse("keyUsage lacks digitalSignature");
+  }
+  if (X509_check_ca(x509) != 0) return refuse("it can act as a CA");
+  const EVP_PKEY* key = X509_get0_pubkey(x509);
+  if (key == nullptr) return refuse("its public key cannot be read");
+  if (EVP_PKEY_is_a(key, "RSA")) {
+    if (EVP_PKEY_get_bits(key) < 2048) return refuse("RSA key shorter than 2048 bits");
+  } else if (EVP_PKEY_is_a(key, "EC")) {
+    char curve[64] = {0};
+    size_t length = 0;
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve), &length) != 1) {
+      ERR_clear_error();
+      return refuse("EC key on an unnamed curve");
+    }
+    const std::string_view name(curve, length);
+    if (name != "prime256v1" && name != "secp384r1" && name != "secp521r1") {
+      return refuse("EC key on a curve other than P-256, P-384 or P-521");
+    }
+  } else if (!EVP_PKEY_is_a(key, "ED25519")) {
+    return refuse("key type other than EC, Ed25519 or RSA");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status VerifyCertificate(const Certificate& leaf,

@@ -86,7 +86,9 @@ class Certificate {
   X509Ptr x509_;
 };
 
-enum class ExtendedKeyUsage { kClientAuth, kServerAuth };
+// kAny (anyExtendedKeyUsage) exists only so tests can issue certificates
+// the agency profile refuses; refx itself never issues it.
+enum class ExtendedKeyUsage { kClientAuth, kServerAuth, kAny };
 
 // What a certificate says about its subject. IssueCertificate adds the parts
 // that never vary (serial, SKI/AKI, keyUsage, signature algorithm).
@@ -110,6 +112,13 @@ struct CertificateProfile {
   // because TLS then accepts the certificate for any purpose, and tests must
   // be able to prove the server copes with that (grpc-security.md V3).
   std::vector<ExtendedKeyUsage> extended_key_usages;
+
+  // Overrides for tests that need a certificate outside every profile refx
+  // issues: the keyUsage extension as OpenSSL config text (e.g.
+  // "critical,keyAgreement"; "none" leaves the extension out; empty is the
+  // default for is_ca), and a certificate with no basicConstraints at all.
+  std::string key_usage_override;
+  bool omit_basic_constraints = false;
 
   // When non-empty, a critical nameConstraints extension permitting only URI
   // SANs whose host is one of these (a leading "." means subdomains). CAs only.
@@ -154,6 +163,18 @@ struct CertificateInfo {
 // none.
 absl::StatusOr<CertificateInfo> InspectCertificatePem(std::string_view pem);
 absl::StatusOr<CertificateInfo> InspectCertificate(const Certificate& cert);
+
+// Whether `leaf` fits the partnership's agency client profile as far as its
+// own extensions and key go, beyond what OpenSSL's chain check enforces
+// (OpenSSL accepts a leaf with no EKU for any purpose, a CA certificate as
+// a client leaf, and a key-agreement-only key usage): extendedKeyUsage must
+// be present and name clientAuth; the certificate must not be a CA
+// (basicConstraints CA:TRUE, or keyCertSign/cRLSign in its key usage);
+// keyUsage, where present, must include digitalSignature; the key must be
+// EC on P-256/P-384/P-521, Ed25519, or RSA of at least 2048 bits; the
+// certificate must be X.509 v3. OK, or Unauthenticated naming the first
+// deviation found (no personal data: the profile only).
+absl::Status CheckAgencyClientProfile(const Certificate& leaf);
 
 // Verifies `leaf` for `purpose` (sslclient or sslserver) at time `at`, using
 // `intermediates` as untrusted chain certificates and `anchors` as trust

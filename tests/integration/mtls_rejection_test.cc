@@ -71,6 +71,14 @@ const Case kRefusedCases[] = {
     {"ServerAuthOnly", Case::Source::kIssued, Variant::kServerAuthOnly},
     {"SelfSigned", Case::Source::kIssued, Variant::kSelfSigned},
     {"CaAsLeaf", Case::Source::kIssued, Variant::kCaAsLeaf},
+    // Profile deviations OpenSSL's chain check lets through: only the
+    // server's agency profile check (pki::CheckAgencyClientProfile) refuses.
+    {"NoExtendedKeyUsage", Case::Source::kIssued, Variant::kNoExtendedKeyUsage},
+    {"CaWithClientAuth", Case::Source::kIssued, Variant::kCaWithClientAuth},
+    {"KeyCertSignLeaf", Case::Source::kIssued, Variant::kKeyCertSignLeaf},
+    {"KeyAgreementOnly", Case::Source::kIssued, Variant::kKeyAgreementOnly},
+    {"AnyExtendedKeyUsage", Case::Source::kIssued, Variant::kAnyExtendedKeyUsage},
+    {"WeakRsaKey", Case::Source::kIssued, Variant::kWeakRsaKey},
     // A good certificate from our CA for an agency that is not a party.
     {"UnregisteredAgency", Case::Source::kRegistered, Variant::kGood, kUnregistered},
     // A good certificate for an agency the partnership has suspended.
@@ -80,13 +88,10 @@ const Case kRefusedCases[] = {
 const Case kAcceptedCases[] = {
     {"GoodRegisteredCertificate", Case::Source::kRegistered},
     {"GoodFreshlyIssuedCertificate", Case::Source::kIssued, Variant::kGood},
-    // Documented, not desired: a leaf with no EKU extension is good for any
-    // purpose in OpenSSL, so TLS accepts it and it carries a valid agency URI
-    // SAN (grpc-security.md V3). Our CA never issues such certificates (the
-    // agency profile always has EKU clientAuth), so this asserts what
-    // actually happens today. If the server starts refusing missing-EKU
-    // leaves, move this case to kRefusedCases.
-    {"NoExtendedKeyUsage", Case::Source::kIssued, Variant::kNoExtendedKeyUsage},
+    // What the profile allows without refx issuing it.
+    {"NoKeyUsage", Case::Source::kIssued, Variant::kNoKeyUsage},
+    {"NoBasicConstraints", Case::Source::kIssued, Variant::kNoBasicConstraints},
+    {"Rsa2048Key", Case::Source::kIssued, Variant::kRsa2048Key},
 };
 
 // What a raw stub call gave back: the status, and the response message's
@@ -272,6 +277,40 @@ TEST_F(MtlsRejectionTest, CommonNameOfARegisteredAgencyDoesNotAuthenticate) {
   EXPECT_FALSE(me.ok());
   auto got = server_->ClientWith(*cert).GetReferral(seeded_name_);
   EXPECT_FALSE(got.ok());
+}
+
+// The reason the server logs for each profile deviation: one check, one
+// sentence naming what is wrong with the certificate (never who it names).
+TEST_F(MtlsRejectionTest, EachProfileDeviationIsNamed) {
+  const std::pair<Variant, const char*> kDeviations[] = {
+      {Variant::kNoExtendedKeyUsage, "no extendedKeyUsage"},
+      {Variant::kServerAuthOnly, "does not name clientAuth"},
+      {Variant::kAnyExtendedKeyUsage, "does not name clientAuth"},
+      {Variant::kCaAsLeaf, "CA:TRUE"},
+      {Variant::kCaWithClientAuth, "CA:TRUE"},
+      {Variant::kKeyCertSignLeaf, "signing certificates or CRLs"},
+      {Variant::kKeyAgreementOnly, "lacks digitalSignature"},
+      {Variant::kWeakRsaKey, "shorter than 2048 bits"},
+  };
+  for (const auto& [variant, reason] : kDeviations) {
+    SCOPED_TRACE(VariantName(variant));
+    auto cert = server_->pki().Issue(kPolice, variant);
+    ASSERT_TRUE(cert.ok()) << cert.status();
+    auto leaf = pki::Certificate::FromPem(cert->cert_chain_pem);
+    ASSERT_TRUE(leaf.ok());
+    const absl::Status verdict = pki::CheckAgencyClientProfile(*leaf);
+    EXPECT_EQ(verdict.code(), absl::StatusCode::kUnauthenticated);
+    EXPECT_THAT(verdict.message(), HasSubstr(reason));
+    EXPECT_THAT(verdict.message(), Not(HasSubstr(kPolice)));
+  }
+  for (Variant variant : {Variant::kGood, Variant::kNoKeyUsage, Variant::kNoBasicConstraints, Variant::kRsa2048Key}) {
+    SCOPED_TRACE(VariantName(variant));
+    auto cert = server_->pki().Issue(kPolice, variant);
+    ASSERT_TRUE(cert.ok()) << cert.status();
+    auto leaf = pki::Certificate::FromPem(cert->cert_chain_pem);
+    ASSERT_TRUE(leaf.ok());
+    EXPECT_TRUE(pki::CheckAgencyClientProfile(*leaf).ok()) << pki::CheckAgencyClientProfile(*leaf);
+  }
 }
 
 TEST_F(MtlsRejectionTest, RefusedClientsDoNotDisturbAGoodOneOnTheSameServer) {

@@ -385,7 +385,9 @@ TEST_P(TlsVersionTest, CertificateMatrixAtTheTlsLevel) {
                                                                      {"NoCertificate", {}}};
   for (Variant v : {Variant::kExpired, Variant::kNotYetValid, Variant::kForeignCa, Variant::kCommonNameOnly,
                     Variant::kTwoUriSans, Variant::kUriOutsideTrustDomain, Variant::kServerAuthOnly,
-                    Variant::kSelfSigned, Variant::kCaAsLeaf}) {
+                    Variant::kSelfSigned, Variant::kCaAsLeaf, Variant::kNoExtendedKeyUsage,
+                    Variant::kCaWithClientAuth, Variant::kKeyCertSignLeaf, Variant::kKeyAgreementOnly,
+                    Variant::kAnyExtendedKeyUsage, Variant::kWeakRsaKey}) {
     auto cert = pki.Issue(kPolice, v);
     ASSERT_TRUE(cert.ok()) << cert.status();
     refused.emplace_back(std::string(VariantName(v)), *cert);

@@ -57,6 +57,22 @@ std::string_view VariantName(Variant variant) {
       return "SelfSigned";
     case Variant::kCaAsLeaf:
       return "CaAsLeaf";
+    case Variant::kCaWithClientAuth:
+      return "CaWithClientAuth";
+    case Variant::kKeyCertSignLeaf:
+      return "KeyCertSignLeaf";
+    case Variant::kKeyAgreementOnly:
+      return "KeyAgreementOnly";
+    case Variant::kAnyExtendedKeyUsage:
+      return "AnyExtendedKeyUsage";
+    case Variant::kNoKeyUsage:
+      return "NoKeyUsage";
+    case Variant::kNoBasicConstraints:
+      return "NoBasicConstraints";
+    case Variant::kWeakRsaKey:
+      return "WeakRsaKey";
+    case Variant::kRsa2048Key:
+      return "Rsa2048Key";
   }
   return "Unknown";
 }
@@ -72,7 +88,15 @@ std::vector<Variant> AllVariants() {
           Variant::kServerAuthOnly,
           Variant::kNoExtendedKeyUsage,
           Variant::kSelfSigned,
-          Variant::kCaAsLeaf};
+          Variant::kCaAsLeaf,
+          Variant::kCaWithClientAuth,
+          Variant::kKeyCertSignLeaf,
+          Variant::kKeyAgreementOnly,
+          Variant::kAnyExtendedKeyUsage,
+          Variant::kNoKeyUsage,
+          Variant::kNoBasicConstraints,
+          Variant::kWeakRsaKey,
+          Variant::kRsa2048Key};
 }
 
 absl::StatusOr<std::unique_ptr<TestPki>> TestPki::Create(
@@ -199,9 +223,37 @@ absl::StatusOr<TestPki::ClientCert> TestPki::Issue(const std::string& agency_id,
     case Variant::kCaAsLeaf:
       profile.is_ca = true;
       break;
+    case Variant::kCaWithClientAuth:
+      profile.is_ca = true;
+      profile.key_usage_override = "critical,digitalSignature,keyCertSign";
+      break;
+    case Variant::kKeyCertSignLeaf:
+      profile.key_usage_override = "critical,digitalSignature,keyCertSign";
+      break;
+    case Variant::kKeyAgreementOnly:
+      profile.key_usage_override = "critical,keyAgreement";
+      break;
+    case Variant::kAnyExtendedKeyUsage:
+      profile.extended_key_usages = {ExtendedKeyUsage::kAny};
+      break;
+    case Variant::kNoKeyUsage:
+      profile.key_usage_override = "none";
+      break;
+    case Variant::kNoBasicConstraints:
+      profile.omit_basic_constraints = true;
+      break;
+    case Variant::kWeakRsaKey:
+    case Variant::kRsa2048Key:
+      break;
   }
 
-  absl::StatusOr<PrivateKey> key = PrivateKey::Generate();
+  absl::StatusOr<PrivateKey> key = [&]() -> absl::StatusOr<PrivateKey> {
+    if (variant != Variant::kWeakRsaKey && variant != Variant::kRsa2048Key) return PrivateKey::Generate();
+    const unsigned int bits = variant == Variant::kWeakRsaKey ? 1024 : 2048;
+    EVP_PKEY* rsa = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(bits));
+    if (rsa == nullptr) return absl::InternalError("RSA key generation failed");
+    return PrivateKey(pki::EvpPkeyPtr(rsa));
+  }();
   if (!key.ok()) return key.status();
   const bool self_signed = variant == Variant::kSelfSigned;
   absl::StatusOr<Certificate> cert = pki::IssueCertificate(

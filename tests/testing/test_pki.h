@@ -45,12 +45,26 @@ enum class Variant {
                            // spiffe://outside.invalid/agency/<id>. TLS
                            // refuses through the name constraint (47).
   kServerAuthOnly,         // EKU serverAuth only. TLS refuses (26).
-  kNoExtendedKeyUsage,     // No EKU extension. TLS accepts: a leaf without
-                           // EKU is good for any purpose (security notes V3).
+  kNoExtendedKeyUsage,     // No EKU extension. TLS accepts (a leaf without
+                           // EKU is good for any purpose, security notes V3);
+                           // the agency profile refuses it.
   kSelfSigned,             // Good profile, signed by its own key; the chain
                            // is the leaf alone. TLS refuses (18).
   kCaAsLeaf,               // CA:TRUE with keyCertSign only, signed by our
                            // agency CA. TLS refuses (26: no digitalSignature).
+  kCaWithClientAuth,       // CA:TRUE, keyUsage digitalSignature+keyCertSign,
+                           // EKU clientAuth: a CA dressed as a client.
+  kKeyCertSignLeaf,        // CA:FALSE but keyUsage also allows keyCertSign.
+  kKeyAgreementOnly,       // keyUsage keyAgreement only (no digitalSignature):
+                           // OpenSSL's sslclient purpose accepts it.
+  kAnyExtendedKeyUsage,    // EKU anyExtendedKeyUsage instead of clientAuth.
+  kNoKeyUsage,             // No keyUsage extension at all: allowed by the
+                           // profile (digitalSignature is required only
+                           // where keyUsage is present).
+  kNoBasicConstraints,     // No basicConstraints at all: allowed (CA:FALSE
+                           // or absent).
+  kWeakRsaKey,             // RSA 1024-bit key, otherwise good.
+  kRsa2048Key,             // RSA 2048-bit key, otherwise good: allowed.
 };
 
 // "Good", "Expired", ...: for parameterised test names.
