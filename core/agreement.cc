@@ -258,6 +258,11 @@ DataClassSet Agreement::ReadableClasses(const Caller& caller, const v1::Referral
   return core;
 }
 
+ReadView Agreement::ViewOf(const Caller& caller, const v1::Referral& referral) const {
+  const Grant* grant = GrantFor(caller);
+  return ReadView{ReadableClasses(caller, referral), grant != nullptr && grant->read_derived()};
+}
+
 DataClassSet Agreement::MaxReadableClasses(const Caller& caller) const {
   const Grant* grant = GrantFor(caller);
   return grant == nullptr ? DataClassSet() : ToSet(grant->read_with_consent());

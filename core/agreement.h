@@ -55,6 +55,9 @@ class Agreement {
   // The classes `caller` (role and resolved purpose) may read of `referral`,
   // given the victim's consent or the lawful basis the referral records.
   DataClassSet ReadableClasses(const Caller& caller, const v1::Referral& referral) const;
+  // ReadableClasses, and whether values derived from other referrals reach
+  // the caller (its grant's read_derived): everything redaction needs.
+  ReadView ViewOf(const Caller& caller, const v1::Referral& referral) const;
   // The most `caller` could ever read for its purpose (consent given).
   DataClassSet MaxReadableClasses(const Caller& caller) const;
   // The classes `caller` may set on a referral it writes.

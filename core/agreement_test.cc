@@ -39,7 +39,7 @@ class AgreementTest : public ::testing::Test {
 TEST_F(AgreementTest, TheShippedAgreementCoversEveryRoleOfThePartnership) {
   auto agreement = Build(config_);
   ASSERT_TRUE(agreement.ok()) << agreement.status();
-  EXPECT_EQ((*agreement)->Label(), "llr-hate-isa@2026.1");
+  EXPECT_EQ((*agreement)->Label(), "llr-hate-isa@2026.2");
   for (const auto& agency : partnership_->config().agencies()) {
     EXPECT_TRUE((*agreement)->ResolvePurpose(agency.role(), "").ok()) << agency.id();
   }

@@ -58,7 +58,7 @@ std::string Auditor::ActingUserToken(absl::string_view acting_user) const {
 }
 
 storage::AuditRecord Auditor::Build(const Caller& caller, absl::string_view method, AuditAction action,
-                                    const std::vector<std::string>& referral_ids, const DataClassSet& disclosed,
+                                    const std::vector<std::string>& referral_ids, const Disclosure& disclosed,
                                     absl::StatusCode outcome) const {
   storage::AuditRecord r;
   r.time = absl::FromUnixMicros(absl::ToUnixMicros(options_.clock->Now()));
@@ -70,8 +70,9 @@ storage::AuditRecord Auditor::Build(const Caller& caller, absl::string_view meth
   r.purpose = caller.purpose;
   r.referral_ids = absl::StrJoin(referral_ids, ",");
   std::vector<std::string> names;
-  for (v1::DataClass c : disclosed.Members()) names.push_back(v1::DataClass_Name(c));
+  for (v1::DataClass c : disclosed.classes.Members()) names.push_back(v1::DataClass_Name(c));
   r.data_classes = absl::StrJoin(names, ",");
+  r.derived = absl::StrJoin(disclosed.derived, ",");
   r.outcome = absl::StatusCodeToString(outcome);
   r.agreement = caller.agreement != nullptr ? caller.agreement->Label() : "";
   return r;

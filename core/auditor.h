@@ -56,8 +56,9 @@ class Auditor {
   explicit Auditor(Options options);
 
   // An event for an identified caller.
+  // `disclosed` is DisclosureOf the answer sent (nothing for a refusal).
   storage::AuditRecord Build(const Caller& caller, absl::string_view method, AuditAction action,
-                             const std::vector<std::string>& referral_ids, const DataClassSet& disclosed,
+                             const std::vector<std::string>& referral_ids, const Disclosure& disclosed,
                              absl::StatusCode outcome) const;
   // An event for a call refused before its caller was established.
   storage::AuditRecord BuildUnidentified(absl::string_view method, absl::StatusCode outcome) const;

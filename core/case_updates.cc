@@ -51,14 +51,13 @@ bool ParseCaseUpdateName(const std::string& name, std::string* referral_id, std:
   return !referral_id->empty() && IsHexId(*update_id);
 }
 
-// The update as the client controls it: output-only fields and fields this
-// schema does not know (which would bypass validation and redaction) removed.
+// The update as the client controls it: output-only fields (by the
+// schema's field_behavior) and fields this schema does not know (which would
+// bypass validation and redaction) removed, and the consent's record time,
+// which the server sets.
 CaseUpdate ClientFields(const CaseUpdate& in) {
   CaseUpdate u = in;
-  u.DiscardUnknownFields();
-  u.clear_name();
-  u.clear_author_agency();
-  u.clear_create_time();
+  ClearOutputOnly(&u);
   u.mutable_consent()->clear_record_time();
   if (u.consent().ByteSizeLong() == 0) u.clear_consent();
   return u;
@@ -136,21 +135,19 @@ std::string Fingerprint(const AddCaseUpdateParams& p, const CaseUpdate& client_f
   return Sha256(canonical);
 }
 
-std::string EncodePageToken(int64_t sequence, const std::string& referral_id) {
-  return absl::WebSafeBase64Escape(absl::StrCat("u1|", sequence, "|", referral_id));
+// A page token of a referral's updates: the last sequence returned, sealed
+// and bound to the caller's agency and the referral.
+std::string PageTokenBinding(const Caller& caller, const std::string& referral_id) {
+  return absl::StrCat("refx-list-case-updates-v2|", caller.agency_id, "|", referral_id);
 }
 
-absl::StatusOr<int64_t> DecodePageToken(const std::string& token, const std::string& referral_id) {
+absl::StatusOr<int64_t> DecodePageToken(const TokenSealer& sealer, const Caller& caller, const std::string& token,
+                                        const std::string& referral_id) {
   const absl::Status bad = InvalidArgumentError(
-      "invalid page_token", {{"page_token", "not a token from a previous call for the same parent"}});
-  std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw)) return bad;
-  std::vector<std::string> parts = absl::StrSplit(raw, '|');
+      "invalid page_token", {{"page_token", "not a token from a previous call of this agency for the same parent"}});
+  auto payload = sealer.Open(PageTokenBinding(caller, referral_id), token);
   int64_t sequence = 0;
-  if (parts.size() != 3 || parts[0] != "u1" || !absl::SimpleAtoi(parts[1], &sequence) || sequence < 0 ||
-      parts[2] != referral_id) {
-    return bad;
-  }
+  if (!payload.ok() || !absl::SimpleAtoi(*payload, &sequence) || sequence < 0) return bad;
   return sequence;
 }
 
@@ -180,7 +177,7 @@ absl::StatusOr<CaseUpdate> TrimmedUpdate(const Caller& caller, const v1::Referra
                                          const std::string& document) {
   CaseUpdate update;
   if (!update.ParseFromString(document)) return absl::InternalError("stored case update is unreadable");
-  Redact(caller.agreement->ReadableClasses(caller, referral), &update);
+  Redact(caller.agreement->ViewOf(caller, referral), &update);
   return update;
 }
 
@@ -219,16 +216,22 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
   // The record gate, the same one as GetReferral's.
   REFX_ASSIGN_OR_RETURN(VisibleReferral visible, LoadVisible(caller, params.parent, id));
 
-  // A retry gets the first result, whatever happened since.
+  // A retry gets the first result, whatever happened since, trimmed under
+  // the referral's consent now (as ListCaseUpdates would trim it) and
+  // audited as the read it is.
+  auto replay = [&](const std::string& referral_id, const std::string& document) -> absl::StatusOr<CaseUpdate> {
+    REFX_ASSIGN_OR_RETURN(CaseUpdate replayed, TrimmedUpdate(caller, visible.referral, document));
+    storage::AuditRecord event = options_.auditor->Build(
+        caller, audit->method, ReadAction(caller, visible.stored.sender_agency), {referral_id},
+        DisclosureOf(replayed), absl::StatusCode::kOk);
+    event.reason = "REPLAYED";
+    audit->WriteBeforeAnswer(std::move(event));
+    return replayed;
+  };
   REFX_ASSIGN_OR_RETURN(auto earlier, options_.store->FindUpdate(caller.agency_id, params.request_id));
   if (earlier.has_value()) {
     if (earlier->fingerprint != fingerprint) return request_id_reused;
-    REFX_ASSIGN_OR_RETURN(CaseUpdate replayed, TrimmedUpdate(caller, visible.referral, earlier->document));
-    DataClassSet altered = ClassesPresent(input);
-    altered.Add(v1::DATA_CLASS_REFERRAL_CORE);
-    audit->WriteBeforeAnswer(options_.auditor->Build(
-        caller, audit->method, AuditAction::kAlteration, {earlier->referral_id}, altered, absl::StatusCode::kOk));
-    return replayed;
+    return replay(earlier->referral_id, earlier->document);
   }
 
   const absl::Status stale = WithErrorInfo(
@@ -258,6 +261,7 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
         "CONSENT_WIDENING_NOT_PERMITTED", {{"field", "update.consent"}});
   }
 
+  CaseUpdate::Kind corrected_kind = CaseUpdate::KIND_UNSPECIFIED;
   if (input.kind() == CaseUpdate::CORRECTION) {
     std::string referral_id, update_id;
     ParseCaseUpdateName(input.supersedes(), &referral_id, &update_id);
@@ -268,6 +272,12 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
                                   {{"update.supersedes", "names no update of this referral"}});
     }
     if (!superseded.ok()) return superseded.status();
+    // A correction says what the update it corrects said, so it carries
+    // that kind's class (or, for a correction of a correction, the class of
+    // what was first corrected).
+    CaseUpdate corrected;
+    if (!corrected.ParseFromString(superseded->document)) return absl::InternalError("stored case update is unreadable");
+    corrected_kind = corrected.kind() == CaseUpdate::CORRECTION ? corrected.supersedes_kind() : corrected.kind();
   }
 
   const absl::Time now = absl::FromUnixMicros(absl::ToUnixMicros(options_.clock->Now()));
@@ -282,6 +292,7 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
   stored_update.author_agency = caller.agency_id;
   stored_update.create_time = now;
   CaseUpdate update = input;
+  if (corrected_kind != CaseUpdate::KIND_UNSPECIFIED) update.set_supersedes_kind(corrected_kind);
   update.set_name(CaseUpdateName(id, stored_update.update_id));
   update.set_author_agency(me);
   *update.mutable_create_time() = now_proto;
@@ -293,35 +304,38 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
   if (update.kind() == CaseUpdate::CONSENT_CHANGE) *changed.mutable_victim()->mutable_consent() = update.consent();
   referral.update_time = now;
   *changed.mutable_update_time() = now_proto;
-  changed.clear_etag();
-  // The update's id is part of the etag: two updates in the same microsecond
-  // that leave the document otherwise identical still change it.
-  referral.etag =
-      HexEncode(Sha256(absl::StrCat(SerializeDeterministic(changed), "|", stored_update.update_id))).substr(0, 20);
+  // A random version id: it says only that the referral changed.
+  referral.etag = NewEtag();
   changed.set_etag(referral.etag);
   referral.document = SerializeDeterministic(changed);
 
-  DataClassSet altered = ClassesPresent(input);
-  altered.Add(v1::DATA_CLASS_REFERRAL_CORE);
+  // The answer is the update trimmed for the caller under the consent it
+  // leaves; its audit event, written with it, records what it carries.
+  REFX_ASSIGN_OR_RETURN(CaseUpdate answer, TrimmedUpdate(caller, changed, stored_update.document));
   request.agency_id = caller.agency_id;
   request.request_id = params.request_id;
   request.request_fingerprint = fingerprint;
   request.expected_etag = params.etag;
   request.referral = std::move(referral);
-  request.audit =
-      options_.auditor->Build(caller, audit->method, AuditAction::kAlteration, {}, altered, absl::StatusCode::kOk);
+  request.audit = options_.auditor->Build(caller, audit->method, AuditAction::kAlteration, {}, DisclosureOf(answer),
+                                         absl::StatusCode::kOk);
   // Watchers hear of the update in the same transaction that stores it.
   request.event = MakeEvent(request.referral, v1::WatchReferralsResponse::CASE_UPDATE_ADDED);
   request.event->update_document = request.update.document;
   auto result = options_.store->AddCaseUpdate(request);
   if (!result.ok()) return ChangeRefused(result.status(), params.parent, request_id_reused, stale);
+  // A retry of the same request that committed between our look-up and
+  // this write is answered as any retry is.
+  if (result->replayed) return replay(result->update.referral_id, result->update.document);
   audit->recorded = true;  // in the transaction that stored the update
-  return TrimmedUpdate(caller, changed, result->update.document);
+  return answer;
 }
 
-absl::StatusOr<CaseUpdatePage> ReferralManager::ListCaseUpdates(const Caller& caller, const std::string& parent,
-                                                                int page_size, const std::string& page_token,
-                                                                CallAudit* audit) {
+absl::StatusOr<v1::ListCaseUpdatesResponse> ReferralManager::ListCaseUpdates(const Caller& caller,
+                                                                             const std::string& parent,
+                                                                             int page_size,
+                                                                             const std::string& page_token,
+                                                                             CallAudit* audit) {
   if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
   const std::string id = ReferralIdFromName(parent);
   std::vector<FieldViolation> violations;
@@ -330,31 +344,34 @@ absl::StatusOr<CaseUpdatePage> ReferralManager::ListCaseUpdates(const Caller& ca
   if (!violations.empty()) return InvalidArgumentError("invalid list request", violations);
   int64_t after = 0;
   if (!page_token.empty()) {
-    REFX_ASSIGN_OR_RETURN(after, DecodePageToken(page_token, id));
+    REFX_ASSIGN_OR_RETURN(after, DecodePageToken(page_tokens_, caller, page_token, id));
   }
 
   REFX_ASSIGN_OR_RETURN(VisibleReferral visible, LoadVisible(caller, parent, id));
   const int size = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
-  // One extra row tells whether another page exists.
+  // One extra row tells whether another page exists. Every update of a
+  // referral the caller may see is listed (trimmed, never skipped), so the
+  // page and its token depend on nothing the caller cannot see.
   REFX_ASSIGN_OR_RETURN(auto rows, options_.store->ListCaseUpdates(id, after, size + 1));
-  CaseUpdatePage page;
+  v1::ListCaseUpdatesResponse page;
   const bool more = static_cast<int>(rows.size()) > size;
   if (more) rows.resize(size);
-  DataClassSet disclosed;
   bool others = false;
   for (const storage::StoredCaseUpdate& row : rows) {
     REFX_ASSIGN_OR_RETURN(CaseUpdate update, TrimmedUpdate(caller, visible.referral, row.document));
-    for (v1::DataClass c : ClassesPresent(update).Members()) disclosed.Add(c);
     others = others || row.author_agency != caller.agency_id;
-    page.updates.push_back(std::move(update));
+    *page.add_updates() = std::move(update);
   }
-  if (more) page.next_page_token = EncodePageToken(rows.back().sequence, id);
+  if (more) {
+    page.set_next_page_token(
+        page_tokens_.Seal(PageTokenBinding(caller, id), absl::StrCat(rows.back().sequence)));
+  }
   // Audit before answer. Another agency's notes reaching the caller are a
   // disclosure; reading back only its own is a consultation (as for
   // referrals).
   audit->WriteBeforeAnswer(
       options_.auditor->Build(caller, audit->method, others ? AuditAction::kDisclosure : AuditAction::kConsultation,
-                              {id}, disclosed, absl::StatusCode::kOk));
+                              {id}, DisclosureOf(page), absl::StatusCode::kOk));
   return page;
 }
 

@@ -84,8 +84,131 @@ TEST(RedactionTest, ContainerClassGatesItsChildren) {
 
 TEST(RedactionTest, EmptySetRemovesEverything) {
   v1::Referral r = Sample();
-  Redact({}, &r);
+  Redact(DataClassSet(), &r);
   EXPECT_EQ(r.ByteSizeLong(), 0u);
+}
+
+// Every list filter says which field of a referral it tests, and that field
+// exists: the listing decides from it which classes a referral's view must
+// include to match (a filter without it could test what the caller may not
+// read).
+TEST(RedactionTest, EveryListFilterNamesTheFieldItTests) {
+  const auto* filter = v1::ReferralFilter::descriptor();
+  ASSERT_GE(filter->field_count(), 8);
+  for (int i = 0; i < filter->field_count(); ++i) {
+    const auto* f = filter->field(i);
+    const std::string& path = f->options().GetExtension(v1::filters_field);
+    EXPECT_FALSE(path.empty()) << f->name() << " has no filters_field";
+    EXPECT_TRUE(ClassesOfPath(v1::Referral::descriptor(), path).ok()) << f->name() << ": " << path;
+  }
+  v1::ReferralFilter strands;
+  strands.add_strands("race");
+  auto tested = FilteredClasses(strands, v1::Referral::descriptor());
+  ASSERT_TRUE(tested.ok());
+  EXPECT_TRUE(tested->Contains(v1::DATA_CLASS_PROTECTED_CHARACTERISTICS));
+  v1::ReferralFilter areas;
+  areas.add_areas("leicester");
+  areas.set_overdue(true);
+  tested = FilteredClasses(areas, v1::Referral::descriptor());
+  ASSERT_TRUE(tested.ok());
+  EXPECT_TRUE(*tested == DataClassSet({v1::DATA_CLASS_REFERRAL_CORE}));
+  // A filter message whose fields name nothing is refused, not trusted.
+  v1::Referral not_a_filter;
+  not_a_filter.set_area("x");
+  EXPECT_FALSE(FilteredClasses(not_a_filter, v1::Referral::descriptor()).ok());
+}
+
+// Free text takes the class of what its kind records.
+TEST(RedactionTest, CaseUpdateTextHasTheClassOfItsKind) {
+  v1::CaseUpdate perpetrator;
+  perpetrator.set_kind(v1::CaseUpdate::PERPETRATOR_ACTION);
+  perpetrator.set_text("CANARY-SUSPECT-NAME arrested");
+  const auto* text = v1::CaseUpdate::descriptor()->FindFieldByName("text");
+  EXPECT_EQ(EffectiveClassOf(perpetrator, text), v1::DATA_CLASS_SUBJECT);
+  // A reader of safeguarding notes (the old class of every note) does not
+  // get a perpetrator-action note; the kind (a routing fact) remains.
+  v1::CaseUpdate seen = perpetrator;
+  Redact({v1::DATA_CLASS_REFERRAL_CORE, v1::DATA_CLASS_SAFEGUARDING_RISK}, &seen);
+  EXPECT_EQ(seen.kind(), v1::CaseUpdate::PERPETRATOR_ACTION);
+  EXPECT_EQ(seen.text(), "");
+  seen = perpetrator;
+  Redact({v1::DATA_CLASS_REFERRAL_CORE, v1::DATA_CLASS_SUBJECT}, &seen);
+  EXPECT_EQ(seen.text(), perpetrator.text());
+  EXPECT_TRUE(DisclosureOf(perpetrator).classes.Contains(v1::DATA_CLASS_SUBJECT));
+  EXPECT_FALSE(DisclosureOf(perpetrator).classes.Contains(v1::DATA_CLASS_SAFEGUARDING_RISK));
+
+  v1::CaseUpdate contact;
+  contact.set_kind(v1::CaseUpdate::CONTACT_MADE);
+  EXPECT_EQ(EffectiveClassOf(contact, text), v1::DATA_CLASS_VICTIM_CONTACT);
+  v1::CaseUpdate needs;
+  needs.set_kind(v1::CaseUpdate::NEEDS_ASSESSMENT);
+  EXPECT_EQ(EffectiveClassOf(needs, text), v1::DATA_CLASS_HEALTH_AND_DISABILITY);
+  v1::CaseUpdate outcome;
+  outcome.set_kind(v1::CaseUpdate::POLICE_OUTCOME_REFERENCE);
+  EXPECT_EQ(EffectiveClassOf(outcome, text), v1::DATA_CLASS_CRIME_DATA);
+  // A correction says what the update it corrects said.
+  v1::CaseUpdate correction;
+  correction.set_kind(v1::CaseUpdate::CORRECTION);
+  correction.set_supersedes_kind(v1::CaseUpdate::PERPETRATOR_ACTION);
+  EXPECT_EQ(EffectiveClassOf(correction, text), v1::DATA_CLASS_SUBJECT);
+  // Every kind has a class, stated in the schema.
+  const auto* kinds = v1::CaseUpdate::Kind_descriptor();
+  for (int i = 1; i < kinds->value_count(); ++i) {
+    const auto& options = kinds->value(i)->options();
+    EXPECT_TRUE(options.GetExtension(v1::content_class) != v1::DATA_CLASS_UNSPECIFIED ||
+                !options.GetExtension(v1::content_class_from).empty())
+        << kinds->value(i)->name();
+  }
+}
+
+// Values derived from other referrals leave only under an explicit grant,
+// and a message carrying one says so.
+TEST(RedactionTest, DerivedValuesNeedTheirOwnGrantAndAreNamed) {
+  v1::Referral r = Sample();
+  r.set_repeat_victim_count(2);
+  v1::Referral without = r;
+  Redact(ReadView{DataClassSet::All(), /*derived=*/false}, &without);
+  EXPECT_FALSE(without.has_repeat_victim_count());
+  EXPECT_EQ(without.incident_narrative(), "CANARY-NARRATIVE");
+  EXPECT_TRUE(DisclosureOf(without).derived.empty());
+  v1::Referral with = r;
+  Redact(ReadView{DataClassSet::All(), /*derived=*/true}, &with);
+  EXPECT_EQ(with.repeat_victim_count(), 2);
+  EXPECT_EQ(DisclosureOf(with).derived, std::vector<std::string>({"repeat_victim_count"}));
+  // The grant does not override the class: no safeguarding-risk, no count.
+  v1::Referral core_only = r;
+  Redact(ReadView{{v1::DATA_CLASS_REFERRAL_CORE}, /*derived=*/true}, &core_only);
+  EXPECT_FALSE(core_only.has_repeat_victim_count());
+}
+
+// What a client sends in output-only fields is dropped, by the schema.
+TEST(RedactionTest, OutputOnlyFieldsAreClearedFromTheSchema) {
+  v1::Referral r = Sample();
+  r.set_name("referrals/forged");
+  r.set_owner_agency("agencies/forged");
+  r.add_redirected_agencies("agencies/forged");
+  r.set_state(v1::Referral::COMPLETED);
+  r.set_outcome(v1::OUTCOME_SUPPORTED);
+  r.set_decline_reason(v1::DECLINE_REASON_DUPLICATE);
+  r.set_state_note("forged history");
+  r.set_etag("forged");
+  r.set_repeat_victim_count(9);
+  r.mutable_response_deadline()->set_seconds(5);
+  ClearOutputOnly(&r);
+  EXPECT_EQ(r.name(), "");
+  EXPECT_EQ(r.owner_agency(), "");
+  EXPECT_EQ(r.redirected_agencies_size(), 0);
+  EXPECT_EQ(r.state(), v1::Referral::STATE_UNSPECIFIED);
+  EXPECT_EQ(r.outcome(), v1::OUTCOME_UNSPECIFIED);
+  EXPECT_EQ(r.decline_reason(), v1::DECLINE_REASON_UNSPECIFIED);
+  EXPECT_EQ(r.state_note(), "");
+  EXPECT_EQ(r.etag(), "");
+  EXPECT_FALSE(r.has_repeat_victim_count());
+  EXPECT_FALSE(r.has_response_deadline());
+  EXPECT_FALSE(r.has_create_time());
+  // Input fields stay.
+  EXPECT_EQ(r.incident_narrative(), "CANARY-NARRATIVE");
+  EXPECT_EQ(r.victim().given_name(), "CANARY-NAME");
 }
 
 }  // namespace

@@ -55,27 +55,35 @@ std::string FilterKey(const ListReferralsParams& p) {
   return HexEncode(Sha256(key)).substr(0, 16);
 }
 
-std::string EncodePageToken(const storage::ListCursor& cursor, const std::string& filter_key) {
-  return absl::WebSafeBase64Escape(
-      absl::StrCat("v1|", absl::ToUnixMicros(cursor.create_time), "|", cursor.id, "|", filter_key));
+// A page token is the listing position after the last referral returned
+// (one the caller saw), sealed and bound to the caller's agency and filters.
+std::string PageTokenBinding(const Caller& caller, const std::string& filter_key) {
+  return absl::StrCat("refx-list-referrals-v2|", caller.agency_id, "|", filter_key);
 }
 
-absl::StatusOr<storage::ListCursor> DecodePageToken(const std::string& token, const std::string& filter_key) {
+std::string EncodePageToken(const TokenSealer& sealer, const Caller& caller, const storage::ListCursor& cursor,
+                            const std::string& filter_key) {
+  return sealer.Seal(PageTokenBinding(caller, filter_key),
+                     absl::StrCat(absl::ToUnixMicros(cursor.create_time), "|", cursor.id));
+}
+
+absl::StatusOr<storage::ListCursor> DecodePageToken(const TokenSealer& sealer, const Caller& caller,
+                                                    const std::string& token, const std::string& filter_key) {
   const absl::Status bad = InvalidArgumentError(
-      "invalid page_token", {{"page_token", "not a token from a previous call with the same filters"}});
-  std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw)) return bad;
-  std::vector<std::string> parts = absl::StrSplit(raw, '|');
+      "invalid page_token", {{"page_token", "not a token from a previous call of this agency with the same filters"}});
+  auto payload = sealer.Open(PageTokenBinding(caller, filter_key), token);
+  if (!payload.ok()) return bad;
+  std::vector<std::string> parts = absl::StrSplit(*payload, '|');
   int64_t micros = 0;
-  if (parts.size() != 4 || parts[0] != "v1" || !absl::SimpleAtoi(parts[1], &micros) || parts[3] != filter_key) {
-    return bad;
-  }
-  return storage::ListCursor{absl::FromUnixMicros(micros), parts[2]};
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &micros)) return bad;
+  return storage::ListCursor{absl::FromUnixMicros(micros), parts[1]};
 }
 
 }  // namespace
 
 std::string ReferralName(const std::string& id) { return absl::StrCat(kReferralPrefix, id); }
+
+std::string NewEtag() { return HexEncode(RandomBytes(10)); }
 
 std::string ReferralIdFromName(const std::string& name) {
   if (!absl::StartsWith(name, kReferralPrefix)) return "";
@@ -92,7 +100,9 @@ absl::StatusOr<std::unique_ptr<ReferralManager>> ReferralManager::Create(Options
     return absl::InvalidArgumentError("ReferralManager needs a partnership, a store and an auditor");
   }
   if (options.clock == nullptr) options.clock = SystemClock::Get();
-  return std::unique_ptr<ReferralManager>(new ReferralManager(std::move(options)));
+  auto sealer = TokenSealer::Create(options.page_token_key);
+  if (!sealer.ok()) return absl::InvalidArgumentError("ReferralManager needs a 32-byte page token key");
+  return std::unique_ptr<ReferralManager>(new ReferralManager(std::move(options), *std::move(sealer)));
 }
 
 absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& caller, const v1::Referral& input,
@@ -100,19 +110,26 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
   if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
   const Agreement& agreement = *caller.agreement;
   const absl::Time now = options_.clock->Now();
+  // What the client sent in output-only fields is ignored (AIP-203), decided
+  // by the schema's field_behavior, before anything looks at the referral:
+  // a sender cannot name an owner, a history or a repeat count. Fields this
+  // schema does not know would bypass validation and redaction: they go too.
+  v1::Referral referral = input;
+  ClearOutputOnly(&referral);
   std::vector<FieldViolation> violations = ValidateRequestId(request_id);
-  auto more = ValidateNewReferral(input, caller, *options_.partnership, now, "referral");
+  auto more = ValidateNewReferral(referral, caller, *options_.partnership, now, "referral");
   violations.insert(violations.end(), more.begin(), more.end());
   // Agreement rules on the content: recipients must be roles that may read
   // referrals, and sharing without consent must cite a basis it lists.
-  for (int i = 0; i < input.recipient_agencies_size(); ++i) {
-    const config::v1::Agency* agency = options_.partnership->FindAgency(AgencyIdFromName(input.recipient_agencies(i)));
+  for (int i = 0; i < referral.recipient_agencies_size(); ++i) {
+    const config::v1::Agency* agency =
+        options_.partnership->FindAgency(AgencyIdFromName(referral.recipient_agencies(i)));
     if (agency != nullptr && !agreement.Allows(agency->role(), config::v1::REFERRAL_READ)) {
       violations.push_back({absl::StrCat("referral.recipient_agencies[", i, "]"),
                             "the agreement does not let this agency receive referrals"});
     }
   }
-  const auto& consent = input.victim().consent();
+  const auto& consent = referral.victim().consent();
   if (!consent.lawful_basis().empty() && !agreement.IsLawfulBasis(consent.lawful_basis())) {
     violations.push_back({"referral.victim.consent.lawful_basis", "not a lawful basis of the agreement"});
   }
@@ -120,14 +137,7 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
   if (!violations.empty()) return InvalidArgumentError("the referral is not valid", violations);
 
   // Writes: a field the role may not set is refused, not silently dropped.
-  std::vector<std::string> not_writable = FieldsOutside(agreement.WritableClasses(caller), input);
-  std::erase_if(not_writable, [](const std::string& path) {
-    for (const char* output_only : {"name", "sender_agency", "state", "create_time", "update_time", "etag",
-                                    "response_deadline", "repeat_victim_count"}) {
-      if (path == output_only) return true;
-    }
-    return false;
-  });
+  const std::vector<std::string> not_writable = FieldsOutside(agreement.WritableClasses(caller), referral);
   if (!not_writable.empty()) {
     // Field paths name no value, so they are safe to return.
     return WithErrorInfo(absl::PermissionDeniedError(absl::StrCat(
@@ -139,18 +149,6 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
 
   // The fingerprint covers exactly what the client controls, so a retry of
   // the same request matches whatever output-only fields it carried.
-  v1::Referral referral = input;
-  // Fields this schema does not know would bypass validation and redaction:
-  // they are never stored.
-  referral.DiscardUnknownFields();
-  referral.clear_name();
-  referral.clear_sender_agency();
-  referral.clear_state();
-  referral.clear_create_time();
-  referral.clear_update_time();
-  referral.clear_etag();
-  referral.clear_response_deadline();
-  referral.clear_repeat_victim_count();
   const std::string fingerprint = Sha256(DeterministicBytes(referral));
   // After the fingerprint, so a retry that spells "routine" as unset matches.
   if (referral.priority() == v1::PRIORITY_UNSPECIFIED) referral.set_priority(v1::PRIORITY_ROUTINE);
@@ -180,26 +178,34 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
   *referral.mutable_create_time() = ToProtoTime(stored.create_time);
   *referral.mutable_update_time() = ToProtoTime(stored.update_time);
   *referral.mutable_response_deadline() = ToProtoTime(*stored.response_deadline);
-  stored.etag = HexEncode(Sha256(DeterministicBytes(referral))).substr(0, 20);
+  // A random version id: an etag says only "changed", never what changed,
+  // so a party cannot test a guess of a withheld field against it.
+  stored.etag = NewEtag();
   referral.set_etag(stored.etag);
-  stored.document = DeterministicBytes(referral);
   // Repeat victims: the tokens go in with the referral, and the count of
   // earlier matches is taken in the same write transaction, so two creates
   // for one victim in one batch still see each other.
   request.victim_tokens = VictimTokens(options_.victim_token_key, referral.victim());
   request.repeat_window_start = stored.create_time - absl::Hours(24 * kRepeatVictimWindowDays);
-  if (!options_.victim_token_key.empty()) {
-    request.complete = [referral](int64_t earlier, storage::StoredReferral* r) mutable {
-      referral.clear_etag();
-      referral.set_repeat_victim_count(static_cast<int32_t>(earlier));
-      r->etag = HexEncode(Sha256(DeterministicBytes(referral))).substr(0, 20);
-      referral.set_etag(r->etag);
-      r->document = DeterministicBytes(referral);
-    };
-  }
-
-  request.audit = options_.auditor->Build(caller, audit->method, AuditAction::kCollection, {},
-                                         ClassesPresent(input), absl::StatusCode::kOk);
+  // The answer is made inside that transaction too, once the count is
+  // known, so the audit event written with the referral records exactly
+  // what the answer discloses (the count included, as a value derived from
+  // other referrals, when the creator's role is granted it).
+  auto answer = std::make_shared<v1::Referral>();
+  const bool matching = !options_.victim_token_key.empty();
+  request.complete = [this, caller, referral, matching, answer, method = audit->method](
+                         int64_t earlier, storage::StoredReferral* r, storage::AuditRecord* event) mutable {
+    if (matching) referral.set_repeat_victim_count(static_cast<int32_t>(earlier));
+    r->document = DeterministicBytes(referral);
+    *answer = referral;
+    // The creator is a party: its own referral comes back even where its
+    // role would not see such referrals of others (a Prevent-only role).
+    Trim(caller, {}, answer.get());
+    const Disclosure disclosed = DisclosureOf(*answer);
+    *event = options_.auditor->Build(caller, method, AuditAction::kCollection, {r->id}, disclosed,
+                                     absl::StatusCode::kOk);
+  };
+  request.audit = options_.auditor->Build(caller, audit->method, AuditAction::kCollection, {}, {}, absl::StatusCode::kOk);
   request.event = MakeEvent(stored, v1::WatchReferralsResponse::REFERRAL_CREATED);
   auto result = options_.store->CreateReferral(request);
   if (!result.ok()) {
@@ -210,11 +216,19 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
     }
     return result.status();
   }
-  audit->recorded = true;  // in the transaction that stored the referral
-  // The creator is a party: its own referral comes back even where its role
-  // would not see such referrals of others (a Prevent-only role).
+  if (!result->replayed) {
+    audit->recorded = true;  // in the transaction that stored the referral
+    return *answer;
+  }
+  // A retry: the referral as it is now, under today's agreement and
+  // consent, audited as the read it is.
   REFX_ASSIGN_OR_RETURN(v1::Referral created, Parse(caller, result->referral, /*record_gate=*/false));
   Trim(caller, {}, &created);
+  storage::AuditRecord event = options_.auditor->Build(caller, audit->method, AuditAction::kConsultation,
+                                                       {result->referral.id}, DisclosureOf(created),
+                                                       absl::StatusCode::kOk);
+  event.reason = "REPLAYED";
+  audit->WriteBeforeAnswer(std::move(event));
   return created;
 }
 
@@ -231,15 +245,15 @@ absl::StatusOr<v1::Referral> ReferralManager::GetReferral(const Caller& caller, 
   v1::Referral referral = std::move(visible.referral);
   Trim(caller, read_mask, &referral);
   // Audit before answer: nothing leaves unless its event is durable.
-  const AuditAction action =
-      visible.stored.sender_agency == caller.agency_id ? AuditAction::kConsultation : AuditAction::kDisclosure;
-  audit->WriteBeforeAnswer(options_.auditor->Build(
-      caller, audit->method, action, {visible.stored.id}, ClassesPresent(referral), absl::StatusCode::kOk));
+  audit->WriteBeforeAnswer(options_.auditor->Build(caller, audit->method,
+                                                   ReadAction(caller, visible.stored.sender_agency),
+                                                   {visible.stored.id}, DisclosureOf(referral), absl::StatusCode::kOk));
   return referral;
 }
 
-absl::StatusOr<ReferralPage> ReferralManager::ListReferrals(const Caller& caller,
-                                                            const ListReferralsParams& params, CallAudit* audit) {
+absl::StatusOr<v1::ListReferralsResponse> ReferralManager::ListReferrals(const Caller& caller,
+                                                                         const ListReferralsParams& params,
+                                                                         CallAudit* audit) {
   std::vector<FieldViolation> violations;
   if (params.page_size < 0) violations.push_back({"page_size", "must not be negative"});
   for (size_t i = 0; i < params.states.size(); ++i) {
@@ -269,6 +283,10 @@ absl::StatusOr<ReferralPage> ReferralManager::ListReferrals(const Caller& caller
   if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
   REFX_RETURN_IF_ERROR(CheckReadMask(caller, params.read_mask, "read_mask"));
 
+  // Which classes a referral's view must include for it to match: those of
+  // every field the filter tests, read from the schema (filters_field).
+  REFX_ASSIGN_OR_RETURN(const DataClassSet tested, FilteredClasses(params.filter, v1::Referral::descriptor()));
+
   const std::string filter_key = FilterKey(params);
   storage::ListReferralsQuery query;
   query.party_agency = caller.agency_id;
@@ -294,38 +312,58 @@ absl::StatusOr<ReferralPage> ReferralManager::ListReferrals(const Caller& caller
     query.party_must_respond = params.awaiting_my_response;
   }
   if (!params.page_token.empty()) {
-    REFX_ASSIGN_OR_RETURN(query.after, DecodePageToken(params.page_token, filter_key));
+    REFX_ASSIGN_OR_RETURN(query.after, DecodePageToken(page_tokens_, caller, params.page_token, filter_key));
   }
   const int page_size = params.page_size == 0 ? kDefaultPageSize : std::min(params.page_size, kMaxPageSize);
-  // One extra row tells whether another page exists without a second query.
-  query.limit = page_size + 1;
-  std::vector<storage::StoredReferral> rows;
-  if (!nothing_matches) {
-    REFX_ASSIGN_OR_RETURN(rows, options_.store->ListReferrals(query));
+
+  // The store matches the filters on what it holds, which may be more than
+  // the caller may read (a strand withheld without consent). So the store's
+  // rows are candidates, and a referral is listed only if the caller may
+  // see it and its view of it includes every tested field: then the stored
+  // value the store matched is the value the caller sees. Rows are read
+  // until page_size + 1 referrals pass (the extra one says a next page
+  // exists), so the page, its token and "more" depend only on referrals the
+  // caller sees.
+  struct Listed {
+    storage::StoredReferral stored;
+    v1::Referral referral;
+  };
+  std::vector<Listed> listed;
+  int chunk = page_size + 1;
+  while (!nothing_matches && static_cast<int>(listed.size()) <= page_size) {
+    query.limit = chunk;
+    REFX_ASSIGN_OR_RETURN(std::vector<storage::StoredReferral> rows, options_.store->ListReferrals(query));
+    for (storage::StoredReferral& row : rows) {
+      auto r = Parse(caller, row);
+      if (absl::IsNotFound(r.status())) continue;  // not for this role: as if it did not exist
+      if (!r.ok()) return r.status();
+      if (!caller.agreement->ReadableClasses(caller, *r).ContainsAll(tested)) continue;
+      listed.push_back({std::move(row), *std::move(r)});
+      if (static_cast<int>(listed.size()) > page_size) break;
+    }
+    if (static_cast<int>(rows.size()) < chunk) break;  // the store has no more
+    query.after = storage::ListCursor{rows.back().create_time, rows.back().id};
+    chunk = std::min(chunk * 2, 1024);  // rows the caller cannot see: read on in larger steps
   }
 
-  ReferralPage page;
-  const bool more = static_cast<int>(rows.size()) > page_size;
-  if (more) rows.resize(page_size);
-  for (const auto& row : rows) {
-    auto r = Parse(caller, row);
-    if (absl::IsNotFound(r.status())) continue;  // not for this role (a short page, never a leak)
-    if (!r.ok()) return r.status();
-    Trim(caller, params.read_mask, &*r);
-    page.referrals.push_back(*std::move(r));
-  }
-  if (more) page.next_page_token = EncodePageToken({rows.back().create_time, rows.back().id}, filter_key);
+  v1::ListReferralsResponse page;
+  const bool more = static_cast<int>(listed.size()) > page_size;
+  if (more) listed.resize(page_size);
   std::vector<std::string> ids;
-  DataClassSet disclosed;
   bool others = false;
-  for (const v1::Referral& r : page.referrals) {
-    ids.push_back(ReferralIdFromName(r.name()));
-    for (v1::DataClass c : ClassesPresent(r).Members()) disclosed.Add(c);
-    others = others || r.sender_agency() != AgencyName(caller.agency_id);
+  for (Listed& l : listed) {
+    Trim(caller, params.read_mask, &l.referral);
+    ids.push_back(l.stored.id);
+    others = others || l.stored.sender_agency != caller.agency_id;
+    *page.add_referrals() = std::move(l.referral);
+  }
+  if (more) {
+    page.set_next_page_token(EncodePageToken(
+        page_tokens_, caller, {listed.back().stored.create_time, listed.back().stored.id}, filter_key));
   }
   audit->WriteBeforeAnswer(options_.auditor->Build(
-      caller, audit->method, others ? AuditAction::kDisclosure : AuditAction::kConsultation, ids, disclosed,
-      absl::StatusCode::kOk));
+      caller, audit->method, others ? AuditAction::kDisclosure : AuditAction::kConsultation, ids,
+      DisclosureOf(page), absl::StatusCode::kOk));
   return page;
 }
 
@@ -379,7 +417,7 @@ absl::StatusOr<absl::optional<RenderedEvent>> ReferralManager::RenderEvent(const
   // The same record gate as GetReferral: a Prevent-only role hears only of
   // Prevent-relevant referrals.
   if (!caller.agreement->RecordVisible(caller, *referral)) return absl::nullopt;
-  DataClassSet readable = caller.agreement->ReadableClasses(caller, *referral);
+  ReadView view = caller.agreement->ViewOf(caller, *referral);
   if (current_document != event.referral_document) {
     // An older event (a resume, a replay): it discloses no more than a read
     // now would, so consent withdrawn since it happened holds for it too.
@@ -388,20 +426,20 @@ absl::StatusOr<absl::optional<RenderedEvent>> ReferralManager::RenderEvent(const
       return absl::InternalError(absl::StrCat("stored referral ", event.referral_id, " is unreadable"));
     }
     if (!caller.agreement->RecordVisible(caller, now)) return absl::nullopt;
-    readable.RetainOnly(caller.agreement->ReadableClasses(caller, now));
+    view.RetainOnly(caller.agreement->ViewOf(caller, now));
   }
   const bool sender = referral->sender_agency() == AgencyName(caller.agency_id);
-  Redact(readable, referral);
+  Redact(view, referral);
   TrimToMask(read_mask, referral);
-  out.disclosed = ClassesPresent(*referral);
   if (!event.update_document.empty()) {
     v1::CaseUpdate* update = out.message.mutable_update();
     if (!update->ParseFromString(event.update_document)) {
       return absl::InternalError(absl::StrCat("stored event ", event.sequence, " is unreadable"));
     }
-    Redact(readable, update);
-    out.disclosed.AddAll(ClassesPresent(*update));
+    Redact(view, update);
   }
+  // What the subscriber receives is this message: its audit records it.
+  out.disclosed = DisclosureOf(out.message);
   out.referral_id = event.referral_id;
   out.to_sender = sender;
   return absl::optional<RenderedEvent>(std::move(out));
@@ -424,8 +462,22 @@ absl::StatusOr<v1::Referral> ReferralManager::Parse(const Caller& caller, const 
 void ReferralManager::Trim(const Caller& caller, const std::vector<std::string>& mask,
                            v1::Referral* referral) const {
   // Consent is read before redaction: the decision depends on it.
-  Redact(caller.agreement->ReadableClasses(caller, *referral), referral);
+  Redact(caller.agreement->ViewOf(caller, *referral), referral);
   TrimToMask(mask, referral);
+}
+
+absl::optional<ReadView> ReferralManager::ReplayView(const Caller& caller, const v1::Referral& then,
+                                                     const v1::Referral& now) const {
+  if (!caller.agreement->RecordVisible(caller, now)) return absl::nullopt;
+  ReadView view = caller.agreement->ViewOf(caller, then);
+  view.RetainOnly(caller.agreement->ViewOf(caller, now));
+  return view;
+}
+
+AuditAction ReferralManager::ReadAction(const Caller& caller, const std::string& referral_sender_agency) {
+  // Reading back one's own referral is a consultation; another agency's
+  // data reaching the caller is a disclosure.
+  return referral_sender_agency == caller.agency_id ? AuditAction::kConsultation : AuditAction::kDisclosure;
 }
 
 void ReferralManager::TrimToMask(const std::vector<std::string>& mask, v1::Referral* referral) {

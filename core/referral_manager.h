@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/optional.h"
 #include "common/clock.h"
+#include "common/sealed_token.h"
 #include "core/auditor.h"
 #include "core/caller.h"
 
@@ -49,12 +50,11 @@ struct ListReferralsParams {
   bool overdue = false;
   // Awaiting a response from the caller's agency (a current recipient).
   bool awaiting_my_response = false;
+  // The filter as sent: its set fields say which fields of a referral the
+  // listing tests (`filters_field`), so which classes a referral's view
+  // must include for it to match.
+  v1::ReferralFilter filter;
   std::vector<std::string> read_mask;  // field paths; empty = everything the caller may see
-};
-
-struct ReferralPage {
-  std::vector<v1::Referral> referrals;
-  std::string next_page_token;
 };
 
 // One lifecycle transition as requested (server/ converts each request).
@@ -73,7 +73,7 @@ struct TransitionParams {
 struct RenderedEvent {
   v1::WatchReferralsResponse message;
   std::string referral_id;
-  DataClassSet disclosed;
+  Disclosure disclosed;    // DisclosureOf(message)
   bool to_sender = false;  // the subscriber sent the referral (consultation, not disclosure)
 };
 
@@ -83,11 +83,6 @@ struct AddCaseUpdateParams {
   std::string request_id;
   std::string etag;
   v1::CaseUpdate update;  // output-only fields are ignored
-};
-
-struct CaseUpdatePage {
-  std::vector<v1::CaseUpdate> updates;  // oldest first
-  std::string next_page_token;
 };
 
 // Limits of a case update's text fields, in bytes of UTF-8.
@@ -107,6 +102,9 @@ class ReferralManager {
     // HMAC key of repeat-victim tokens (core/victim_tokens.h); empty turns
     // matching off (no tokens stored, no count on new referrals).
     std::string victim_token_key;
+    // The 32-byte key that seals page tokens (common/sealed_token.h).
+    // Required.
+    std::string page_token_key;
   };
   static absl::StatusOr<std::unique_ptr<ReferralManager>> Create(Options options);
 
@@ -125,8 +123,15 @@ class ReferralManager {
   absl::StatusOr<v1::Referral> GetReferral(const Caller& caller, const std::string& name,
                                            const std::vector<std::string>& read_mask, CallAudit* audit);
 
-  absl::StatusOr<ReferralPage> ListReferrals(const Caller& caller, const ListReferralsParams& params,
-                                             CallAudit* audit);
+  // A page of the referrals the caller is a party to, newest first. A
+  // referral is on it only if the caller may see it at all (the record
+  // gate) and its view of the referral includes every field the filter
+  // tests; the page, its size, its token and whether there is a next page
+  // depend on nothing else. The page token is sealed (opaque, authenticated)
+  // and bound to the caller's agency and filters: any other token is
+  // INVALID_ARGUMENT.
+  absl::StatusOr<v1::ListReferralsResponse> ListReferrals(const Caller& caller, const ListReferralsParams& params,
+                                                          CallAudit* audit);
 
   // Makes one lifecycle transition (core/referral_lifecycle.h) and returns
   // the referral as changed, trimmed for the caller. Errors: INVALID_ARGUMENT
@@ -165,11 +170,13 @@ class ReferralManager {
   // caller may read under the referral's current consent; the disclosure is
   // audited before it is returned. Errors: INVALID_ARGUMENT (`parent`,
   // `page_size`, `page_token`), NOT_FOUND (not a party), UNAVAILABLE.
-  absl::StatusOr<CaseUpdatePage> ListCaseUpdates(const Caller& caller, const std::string& parent, int page_size,
-                                                 const std::string& page_token, CallAudit* audit);
+  absl::StatusOr<v1::ListCaseUpdatesResponse> ListCaseUpdates(const Caller& caller, const std::string& parent,
+                                                              int page_size, const std::string& page_token,
+                                                              CallAudit* audit);
 
  private:
-  explicit ReferralManager(Options options) : options_(std::move(options)) {}
+  ReferralManager(Options options, TokenSealer page_tokens)
+      : options_(std::move(options)), page_tokens_(std::move(page_tokens)) {}
   // A referral as stored and as parsed, once the record gate let it through.
   struct VisibleReferral {
     storage::StoredReferral stored;
@@ -187,6 +194,13 @@ class ReferralManager {
                                      bool record_gate = true) const;
   // Redacts `referral` to what the caller may read and trims it to `mask`.
   void Trim(const Caller& caller, const std::vector<std::string>& mask, v1::Referral* referral) const;
+  // The view of a replayed change: the stricter of the referral as the
+  // change left it (`then`) and as it is now, so a retry after a consent
+  // withdrawal discloses no more than a fresh read would; nullopt if the
+  // caller may no longer see the referral at all.
+  absl::optional<ReadView> ReplayView(const Caller& caller, const v1::Referral& then, const v1::Referral& now) const;
+  // The audit action of handing `referral_sender`'s data to `caller`.
+  static AuditAction ReadAction(const Caller& caller, const std::string& referral_sender_agency);
   // What the caller hears when the store refuses a change to `name`: the
   // request id reused, the etag stale, the referral gone; anything else as is.
   static absl::Status ChangeRefused(const absl::Status& store_status, const std::string& name,
@@ -199,6 +213,7 @@ class ReferralManager {
                              const std::string& field) const;
 
   Options options_;
+  TokenSealer page_tokens_;
 };
 
 // The event a change to `stored` (as changed) puts in the event log: its
@@ -206,6 +221,11 @@ class ReferralManager {
 storage::ReferralEvent MakeEvent(const storage::StoredReferral& stored, v1::WatchReferralsResponse::Kind kind);
 // Case update names: `referrals/{id}/updates/{update_id}`, both 32 hex digits.
 std::string CaseUpdateName(const std::string& referral_id, const std::string& update_id);
+
+// A fresh etag: a random version id (20 hex digits). It says only that the
+// referral changed, so it cannot be computed from (or test guesses of) any
+// field, visible or withheld.
+std::string NewEtag();
 
 // Referral names: `referrals/{id}` with a 32-hex-digit id.
 std::string ReferralName(const std::string& id);

@@ -99,22 +99,26 @@ absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, c
   const storage::StoredReferral* stored = &visible.stored;
   const v1::Referral* current = &visible.referral;
 
-  const DataClassSet altered = {v1::DATA_CLASS_REFERRAL_CORE};
-  auto answer = [&](const std::string& document) -> absl::StatusOr<v1::Referral> {
+  // A retry gets the first result, whatever happened since (its etag is
+  // stale by then, and the state may no longer allow the transition), but
+  // under today's agreement and consent, audited as the read it is.
+  auto replay = [&](const std::string& referral_id, const std::string& document) -> absl::StatusOr<v1::Referral> {
     v1::Referral out;
     if (!out.ParseFromString(document)) return absl::InternalError("stored referral is unreadable");
-    Trim(caller, {}, &out);
+    absl::optional<ReadView> view = ReplayView(caller, out, visible.referral);
+    if (!view.has_value()) return absl::NotFoundError(absl::StrCat("referral ", params.name, " not found"));
+    Redact(*view, &out);
+    storage::AuditRecord event = options_.auditor->Build(
+        caller, audit->method, ReadAction(caller, visible.stored.sender_agency), {referral_id}, DisclosureOf(out),
+        absl::StatusCode::kOk);
+    event.reason = "REPLAYED";
+    audit->WriteBeforeAnswer(std::move(event));
     return out;
   };
-
-  // A retry gets the first result, whatever happened since (its etag is
-  // stale by then, and the state may no longer allow the transition).
   REFX_ASSIGN_OR_RETURN(auto earlier, options_.store->FindUpdate(caller.agency_id, params.request_id));
   if (earlier.has_value()) {
     if (earlier->fingerprint != fingerprint) return request_id_reused;
-    audit->WriteBeforeAnswer(options_.auditor->Build(
-        caller, audit->method, AuditAction::kAlteration, {earlier->referral_id}, altered, absl::StatusCode::kOk));
-    return answer(earlier->document);
+    return replay(earlier->referral_id, earlier->document);
   }
 
   const absl::Status stale = WithErrorInfo(
@@ -143,7 +147,19 @@ absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, c
         {{"REPORT_TYPE", params.name, "report_type must be HATE_CRIME"}});
   }
 
-  v1::Referral changed = *std::move(current);
+  // The text goes into state_note, free text of the narrative's class: a
+  // role that may not write that class may not write it here either.
+  if (!params.text.empty()) {
+    const auto* note_field = v1::Referral::descriptor()->FindFieldByName("state_note");
+    if (!caller.agreement->WritableClasses(caller).Contains(DataClassOf(note_field))) {
+      return WithErrorInfo(absl::PermissionDeniedError(
+                               "the agreement does not let this agency's role write the note of a transition "
+                               "(state_note); send it without text"),
+                           "FIELD_NOT_WRITABLE", {{"fields", "state_note"}});
+    }
+  }
+
+  v1::Referral changed = *current;  // a copy: a racing retry is answered from visible.referral
   bool redirected = false;
   storage::StoredReferral update = *stored;
   const std::string me = AgencyName(caller.agency_id);
@@ -189,24 +205,30 @@ absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, c
     *changed.mutable_response_deadline() =
         google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(*update.response_deadline));
   }
-  changed.clear_etag();
-  update.etag = HexEncode(Sha256(SerializeDeterministic(changed))).substr(0, 20);
+  update.etag = NewEtag();
   changed.set_etag(update.etag);
   update.document = SerializeDeterministic(changed);
 
+  // The answer is the referral as changed, trimmed for the caller; its
+  // audit event, written with the change, records exactly what it carries.
+  v1::Referral answer = changed;
+  Trim(caller, {}, &answer);
   storage::UpdateReferralRequest request;
   request.agency_id = caller.agency_id;
   request.request_id = params.request_id;
   request.request_fingerprint = fingerprint;
   request.expected_etag = params.etag;
   request.referral = update;
-  request.audit = options_.auditor->Build(caller, audit->method, AuditAction::kAlteration, {}, altered,
+  request.audit = options_.auditor->Build(caller, audit->method, AuditAction::kAlteration, {}, DisclosureOf(answer),
                                          absl::StatusCode::kOk);
   request.event = MakeEvent(update, v1::WatchReferralsResponse::REFERRAL_CHANGED);
   auto result = options_.store->UpdateReferral(request);
   if (!result.ok()) return ChangeRefused(result.status(), params.name, request_id_reused, stale);
+  // A retry of the same request that committed between our look-up and
+  // this write is answered as any retry is.
+  if (result->replayed) return replay(result->referral.id, result->referral.document);
   audit->recorded = true;  // in the transaction that changed the referral
-  return answer(result->referral.document);
+  return answer;
 }
 
 absl::Status ReferralManager::ChangeRefused(const absl::Status& store_status, const std::string& name,

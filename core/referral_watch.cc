@@ -82,7 +82,7 @@ void WatchSession::Pump() {
     }
     std::vector<WatchMessageBytes> messages;
     std::vector<std::string> referral_ids;
-    DataClassSet disclosed;
+    Disclosure disclosed;
     bool all_own = true;
     int64_t last = 0;
     // Views are shared by subscribers that see events alike.
@@ -114,7 +114,7 @@ void WatchSession::Pump() {
       if (std::find(referral_ids.begin(), referral_ids.end(), v.referral_id) == referral_ids.end()) {
         referral_ids.push_back(v.referral_id);
       }
-      disclosed.AddAll(v.disclosed);
+      disclosed.Add(v.disclosed);
       all_own = all_own && v.sender_agency == own_name;
       messages.push_back(v.bytes);
       last = event->sequence;

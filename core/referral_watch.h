@@ -186,7 +186,7 @@ class WatchHub {
     WatchMessageBytes bytes;
     std::string referral_id;
     std::string sender_agency;  // agencies/{id}
-    DataClassSet disclosed;
+    Disclosure disclosed;
   };
   // nullptr when the caller may not see the event (record gate).
   absl::StatusOr<std::shared_ptr<const View>> Render(const Caller& admitted, const storage::ReferralEvent& event,

@@ -37,6 +37,9 @@ void ToProto(const storage::AuditRecord& r, v1::AuditEvent* out) {
   out->set_agreement(r.agreement);
   out->set_previous_hash(HexEncode(r.previous_hash));
   out->set_hash(HexEncode(r.hash));
+  for (absl::string_view name : absl::StrSplit(r.derived, ',', absl::SkipEmpty())) out->add_derived(std::string(name));
+  out->set_reason(r.reason);
+  out->set_count(r.count);
 }
 
 // The request as a store query; INVALID_ARGUMENT naming bad fields.

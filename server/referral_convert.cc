@@ -16,6 +16,7 @@ absl::StatusOr<core::ListReferralsParams> ToListParams(const v1::ListReferralsRe
   p.page_token = request.page_token();
   p.read_mask.assign(request.read_mask().paths().begin(), request.read_mask().paths().end());
   const auto& f = request.filter();
+  p.filter = f;
   for (int s : f.states()) p.states.push_back(static_cast<v1::Referral::State>(s));
   p.areas.assign(f.areas().begin(), f.areas().end());
   p.strands.assign(f.strands().begin(), f.strands().end());

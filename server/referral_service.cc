@@ -49,8 +49,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferrals(grpc::CallbackServe
         if (!params.ok()) return params.status();
         auto page = context_.referrals->ListReferrals(caller, *params, audit);
         if (!page.ok()) return page.status();
-        for (auto& r : page->referrals) *out->add_referrals() = std::move(r);
-        out->set_next_page_token(page->next_page_token);
+        *out = *std::move(page);
         return absl::OkStatus();
       });
 }
@@ -187,8 +186,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListCaseUpdates(grpc::CallbackSer
              core::CallAudit* audit) {
         auto page = context_.referrals->ListCaseUpdates(caller, req.parent(), req.page_size(), req.page_token(), audit);
         if (!page.ok()) return page.status();
-        for (auto& u : page->updates) *out->add_updates() = std::move(u);
-        out->set_next_page_token(page->next_page_token);
+        *out = *std::move(page);
         return absl::OkStatus();
       });
 }

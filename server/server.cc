@@ -146,6 +146,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   REFX_ASSIGN_OR_RETURN(server->store_, storage::sqlite::SqliteStore::Create(store_options));
 
   REFX_ASSIGN_OR_RETURN(std::string audit_key, LoadOrCreateAuditKey(config.audit_key_file()));
+  const std::string audit_options_key = audit_key;
   core::Auditor::Options audit_options;
   audit_options.store = server->store_.get();
   audit_options.hmac_key = std::move(audit_key);
@@ -157,6 +158,10 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   manager_options.store = server->store_.get();
   manager_options.auditor = server->auditor_.get();
   manager_options.clock = server->options_.clock;
+  // Page tokens are sealed under a key derived from the audit key: a second
+  // secret to keep would add nothing (losing it only invalidates tokens in
+  // flight), and HMAC with a distinct label keeps the two uses independent.
+  manager_options.page_token_key = HmacSha256(audit_options_key, "refx page token key v1");
   REFX_ASSIGN_OR_RETURN(manager_options.victim_token_key, LoadVictimTokenKey(config, server->store_.get()));
   REFX_ASSIGN_OR_RETURN(server->referrals_, core::ReferralManager::Create(manager_options));
 

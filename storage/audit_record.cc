@@ -23,6 +23,12 @@ std::string AuditHash(const AuditRecord& r, const std::string& previous_hash) {
                                    &r.purpose, &r.referral_ids, &r.data_classes, &r.outcome, &r.agreement}) {
     Append(&canonical, *field);
   }
+  if (!r.derived.empty() || !r.reason.empty() || r.count != 1) {
+    canonical += "ext;";
+    Append(&canonical, r.derived);
+    Append(&canonical, r.reason);
+    Append(&canonical, absl::StrCat(r.count));
+  }
   return Sha256(canonical);
 }
 

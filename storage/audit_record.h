@@ -33,11 +33,21 @@ struct AuditRecord {
   std::string data_classes;        // comma-separated class names disclosed
   std::string outcome;             // status code name, e.g. "OK", "NOT_FOUND"
   std::string agreement;           // id@version in force
+  // Comma-separated names of values the answer carried that were derived
+  // from other referrals (e.g. "repeat_victim_count"), "" if none.
+  std::string derived;
+  // Why the call was refused before it reached the service, or "REPLAYED"
+  // for a retry answered from its first result; "" otherwise.
+  std::string reason;
+  // The calls this event stands for (aggregated refusals); 1 otherwise.
+  int64_t count = 1;
 };
 
 // The hash of `record` chained to `previous_hash`: SHA-256 over the previous
 // hash and every field in a fixed order, each length-prefixed, so no two
-// different events can encode the same bytes.
+// different events can encode the same bytes. The fields added later
+// (derived, reason, count) follow an "ext" marker only when one differs from
+// its default, so events written before they existed hash as they did.
 std::string AuditHash(const AuditRecord& record, const std::string& previous_hash);
 
 // 32 zero bytes: the previous hash of event 1.

@@ -72,7 +72,8 @@ struct EventQuery {
 using EventListener = std::function<void(const std::vector<ReferralEvent>& events)>;
 
 // A create with its idempotency key and the audit event that records it
-// (written in the same transaction; on a replay, recorded as the retry).
+// (written in the same transaction). A replay writes no event: the caller
+// audits the answer it then gives.
 struct CreateReferralRequest {
   std::string request_id;           // unique per sender agency
   std::string request_fingerprint;  // digest of the submitted payload
@@ -85,11 +86,12 @@ struct CreateReferralRequest {
   std::vector<std::string> victim_tokens;
   // Earlier referrals sharing a token count from this time on.
   absl::Time repeat_window_start;
-  // If set, called inside the create's transaction, before the referral is
-  // written, with the number of distinct earlier referrals (created at or
-  // after repeat_window_start) sharing any of victim_tokens; it may rewrite
-  // the referral's etag and document.
-  std::function<void(int64_t earlier, StoredReferral* referral)> complete;
+  // If set, called inside the create's transaction (not on a replay),
+  // before anything is written, with the number of distinct earlier
+  // referrals (created at or after repeat_window_start) sharing any of
+  // victim_tokens (0 when there are none); it may rewrite the referral's
+  // document and the audit event, which are then written as it left them.
+  std::function<void(int64_t earlier, StoredReferral* referral, AuditRecord* audit)> complete;
 };
 
 // Which audit events to list, oldest first.
@@ -116,7 +118,8 @@ struct CreateReferralResult {
 };
 
 // A lifecycle change to an existing referral, with its idempotency key and
-// the audit event that records it (written in the same transaction).
+// the audit event that records it (written in the same transaction; a replay
+// writes neither: the caller audits the answer it gives).
 struct UpdateReferralRequest {
   std::string agency_id;            // the acting agency: request ids are unique per agency
   std::string request_id;
@@ -209,16 +212,19 @@ class ReferralStore {
   virtual ~ReferralStore() = default;
 
   // Stores a new referral, or returns the one first stored under the same
-  // (sender_agency, request_id) if the fingerprint matches. ALREADY_EXISTS if
-  // the request id was used with a different fingerprint. Durable on OK.
+  // (sender_agency, request_id) as it is now, with `replayed`, if the
+  // fingerprint matches (writing nothing, no audit event either).
+  // ALREADY_EXISTS if the request id was used with a different fingerprint.
+  // Durable on OK.
   virtual absl::StatusOr<CreateReferralResult> CreateReferral(
       const CreateReferralRequest& request) = 0;
 
   // Applies a lifecycle change in one transaction: if (agency_id,
-  // request_id) was seen, replays it (same fingerprint) or fails with
-  // ALREADY_EXISTS; otherwise ABORTED unless the stored etag equals
-  // `expected_etag`, NOT_FOUND if the referral does not exist. The audit
-  // event is written in the same transaction. Durable on OK.
+  // request_id) was seen, returns it as first made (same fingerprint,
+  // `replayed`, nothing written) or fails with ALREADY_EXISTS; otherwise
+  // ABORTED unless the stored etag equals `expected_etag`, NOT_FOUND if the
+  // referral does not exist. The audit event is written in the same
+  // transaction. Durable on OK.
   virtual absl::StatusOr<UpdateReferralResult> UpdateReferral(const UpdateReferralRequest& request) = 0;
 
   // The update first made under (agency_id, request_id), if any.
@@ -226,9 +232,9 @@ class ReferralStore {
                                                                   absl::string_view request_id) = 0;
 
   // Appends a case update in one transaction: if (agency_id, request_id)
-  // was seen (by this method or UpdateReferral), replays it (same
-  // fingerprint: the update's document as first stored) or fails with
-  // ALREADY_EXISTS; otherwise ABORTED unless the referral's stored etag
+  // was seen (by this method or UpdateReferral), returns it (same
+  // fingerprint: the update's document as first stored, `replayed`, nothing
+  // written) or fails with ALREADY_EXISTS; otherwise ABORTED unless the referral's stored etag
   // equals `expected_etag`, NOT_FOUND if the referral does not exist. Writes
   // the update with the next sequence of its referral, the referral's new
   // etag/update_time/document, the idempotency key and the audit event.

@@ -155,6 +155,19 @@ CREATE TABLE victim_tokens (
   PRIMARY KEY (token, create_time_us, referral_id)
 ) STRICT, WITHOUT ROWID;
 )sql"},
+      {9, "audit_disclosure_detail_and_signed_head", R"sql(
+-- What an event records beyond the classes: values derived from other
+-- referrals, the reason of a refusal or a replay, and how many calls an
+-- aggregated refusal stands for (storage/audit_record.h).
+ALTER TABLE audit_events ADD COLUMN derived TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_events ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_events ADD COLUMN event_count INTEGER NOT NULL DEFAULT 1;
+
+-- The head's Ed25519 signature by the server's audit signing key (kept
+-- outside the database): a head rewritten over a cut tail no longer
+-- verifies. NULL until the server first signs it.
+ALTER TABLE audit_head ADD COLUMN signature BLOB;
+)sql"},
   };
   return kMigrations;
 }
@@ -210,19 +223,22 @@ const char kSelectStrands[] =
 // text never changes with the number of filter values.
 const char kInsertAudit[] =
     "INSERT INTO audit_events (sequence, time_us, action, method, agency_id, certificate_serial, "
-    "acting_user_hmac, purpose, referral_ids, data_classes, outcome, agreement, previous_hash, hash) "
+    "acting_user_hmac, purpose, referral_ids, data_classes, outcome, agreement, previous_hash, hash, derived, "
+    "reason, event_count) "
     "VALUES (:sequence, :time_us, :action, :method, :agency_id, :certificate_serial, :acting_user_hmac, "
-    ":purpose, :referral_ids, :data_classes, :outcome, :agreement, :previous_hash, :hash)";
+    ":purpose, :referral_ids, :data_classes, :outcome, :agreement, :previous_hash, :hash, :derived, :reason, "
+    ":event_count)";
 
 const char kUpsertAuditHead[] =
-    "INSERT INTO audit_head (id, sequence, hash) VALUES (1, :sequence, :hash) "
-    "ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash";
+    "INSERT INTO audit_head (id, sequence, hash, signature) VALUES (1, :sequence, :hash, :signature) "
+    "ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash, "
+    "signature = excluded.signature";
 
-const char kSelectAuditHead[] = "SELECT sequence, hash FROM audit_head WHERE id = 1";
+const char kSelectAuditHead[] = "SELECT sequence, hash, signature FROM audit_head WHERE id = 1";
 
 const char kListAudit[] = R"sql(
 SELECT sequence, time_us, action, method, agency_id, certificate_serial, acting_user_hmac, purpose,
-       referral_ids, data_classes, outcome, agreement, previous_hash, hash
+       referral_ids, data_classes, outcome, agreement, previous_hash, hash, derived, reason, event_count
 FROM audit_events
 WHERE sequence > :after
   AND (:agency_id = '' OR agency_id = :agency_id)

@@ -104,6 +104,9 @@ AuditRecord ReadAuditRow(const Statement& row) {
   r.agreement = row.Text(11);
   r.previous_hash = row.Text(12);
   r.hash = row.Text(13);
+  r.derived = row.Text(14);
+  r.reason = row.Text(15);
+  r.count = row.Int(16);
   return r;
 }
 
@@ -450,7 +453,8 @@ void SqliteStore::WriterLoop() {
         auto head = conn->Prepare(sql::kUpsertAuditHead);
         txn_status = head.status();
         if (head.ok()) {
-          (*head)->Bind(":sequence", audit_sequence_).BindBlob(":hash", audit_hash_);
+          (*head)->Bind(":sequence", audit_sequence_).BindBlob(":hash", audit_hash_)
+              .Bind(":signature", absl::optional<int64_t>());
           txn_status = (*head)->Run();
         }
       }
@@ -608,7 +612,10 @@ absl::Status SqliteStore::AppendAudit(Connection* conn, AuditRecord record) {
         .Bind(":outcome", record.outcome)
         .Bind(":agreement", record.agreement)
         .BindBlob(":previous_hash", record.previous_hash)
-        .BindBlob(":hash", record.hash);
+        .BindBlob(":hash", record.hash)
+        .Bind(":derived", record.derived)
+        .Bind(":reason", record.reason)
+        .Bind(":event_count", record.count);
     REFX_RETURN_IF_ERROR(stmt->Run());
   }
   audit_sequence_ = record.sequence;
@@ -680,10 +687,6 @@ absl::StatusOr<CreateReferralResult> SqliteStore::CreateReferral(const CreateRef
         if (!existing.has_value()) return absl::InternalError("idempotency key names a missing referral");
         result.referral = std::move(*existing);
         result.replayed = true;
-        AuditRecord audit = request.audit;
-        audit.referral_ids = result.referral.id;
-        absl::Status audited = AppendAudit(conn, std::move(audit));
-        if (!audited.ok()) return absl::UnavailableError("the audit log cannot be written; nothing was returned");
         return absl::OkStatus();
       }
     }
@@ -694,6 +697,7 @@ absl::StatusOr<CreateReferralResult> SqliteStore::CreateReferral(const CreateRef
       return absl::IsAlreadyExists(s) ? absl::InternalError(s.message()) : s;
     };
     StoredReferral referral = request.referral;
+    AuditRecord audit = request.audit;
     if (request.complete) {
       int64_t earlier = 0;
       if (!request.victim_tokens.empty()) {
@@ -705,7 +709,7 @@ absl::StatusOr<CreateReferralResult> SqliteStore::CreateReferral(const CreateRef
         REFX_ASSIGN_OR_RETURN(bool row, count->Step());
         if (row) earlier = count->Int(0);
       }
-      request.complete(earlier, &referral);
+      request.complete(earlier, &referral, &audit);
     }
     absl::Status inserted = InsertReferral(conn, referral);
     if (!inserted.ok()) return internal(inserted);
@@ -734,7 +738,6 @@ absl::StatusOr<CreateReferralResult> SqliteStore::CreateReferral(const CreateRef
     }
     result.referral = std::move(referral);
     result.replayed = false;
-    AuditRecord audit = request.audit;
     audit.referral_ids = request.referral.id;
     absl::Status audited = AppendAudit(conn, std::move(audit));
     if (!audited.ok()) return absl::UnavailableError("the audit log cannot be written; nothing was stored");
@@ -825,14 +828,6 @@ absl::StatusOr<absl::optional<UpdateReplay>> SqliteStore::FindUpdate(absl::strin
   return result;
 }
 
-absl::Status SqliteStore::AppendReplayAudit(Connection* conn, AuditRecord audit, const std::string& referral_id) {
-  audit.referral_ids = referral_id;
-  if (!AppendAudit(conn, std::move(audit)).ok()) {
-    return absl::UnavailableError("the audit log cannot be written; nothing was returned");
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<UpdateReferralResult> SqliteStore::UpdateReferral(const UpdateReferralRequest& request) {
   UpdateReferralResult result;
   absl::Status status = Submit([&](Connection* conn) -> absl::Status {
@@ -843,7 +838,7 @@ absl::StatusOr<UpdateReferralResult> SqliteStore::UpdateReferral(const UpdateRef
       result.referral.id = replay->referral_id;
       result.referral.document = replay->document;
       result.replayed = true;
-      return AppendReplayAudit(conn, request.audit, replay->referral_id);
+      return absl::OkStatus();
     }
     REFX_RETURN_IF_ERROR(CheckEtag(conn, request.referral.id, request.expected_etag));
     const StoredReferral& r = request.referral;
@@ -907,7 +902,7 @@ absl::StatusOr<AddCaseUpdateResult> SqliteStore::AddCaseUpdate(const AddCaseUpda
       result.update.referral_id = replay->referral_id;
       result.update.document = replay->document;
       result.replayed = true;
-      return AppendReplayAudit(conn, request.audit, replay->referral_id);
+      return absl::OkStatus();
     }
     REFX_RETURN_IF_ERROR(CheckEtag(conn, request.referral.id, request.expected_etag));
     const StoredReferral& r = request.referral;

@@ -87,9 +87,6 @@ class SqliteStore final : public ReferralStore {
   // Appends `record` to the audit chain inside the writer's transaction
   // (writer thread only).
   absl::Status AppendAudit(Connection* conn, AuditRecord record);
-  // The audit event of a replayed change (no new data, the same answer);
-  // UNAVAILABLE if it cannot be written.
-  absl::Status AppendReplayAudit(Connection* conn, AuditRecord audit, const std::string& referral_id);
   // Appends `event` to the event log inside the writer's transaction
   // (writer thread only); it is announced once the transaction commits.
   absl::Status AppendEvent(Connection* conn, ReferralEvent event);

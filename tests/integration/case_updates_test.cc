@@ -311,7 +311,9 @@ TEST_F(CaseUpdatesTest, EachReaderGetsEachUpdateTrimmedToWhatItMayRead) {
   EXPECT_EQ(police->updates(0).police_reference(), "LP-2024-0002");
   EXPECT_EQ(council->updates(0).police_reference(), "");  // crime data: not shared with councils
   EXPECT_EQ(council->updates(0).kind(), v1::CaseUpdate::POLICE_OUTCOME_REFERENCE);
-  EXPECT_EQ(council->updates(0).text(), "Charged");
+  // The note of a police outcome is crime data too (its kind's class).
+  EXPECT_EQ(police->updates(0).text(), "Charged");
+  EXPECT_EQ(council->updates(0).text(), "");
 
   // A Prevent lead, with no consent, does not read safeguarding notes.
   v1::Referral prevent = ValidReferral(kPrevent);
@@ -325,6 +327,67 @@ TEST_F(CaseUpdatesTest, EachReaderGetsEachUpdateTrimmedToWhatItMayRead) {
   ASSERT_EQ(lead->updates_size(), 1);
   EXPECT_EQ(lead->updates(0).text(), "");
   EXPECT_EQ(lead->updates(0).kind(), v1::CaseUpdate::RISK_ASSESSMENT);
+}
+
+// A note's text has the class of what its kind records: a police note on
+// perpetrator action naming a suspect is subject data, which the agreement
+// does not share with councils or the NHS partnership, though both read
+// safeguarding notes; the Prevent lead, which reads subject data, gets it.
+TEST_F(CaseUpdatesTest, APerpetratorActionNoteReachesOnlyReadersOfSubjectData) {
+  constexpr char kSuspectCanary[] = "CANARY-SUSPECT-7f3a arrested at home";
+  constexpr char kHealth[] = "nhs-hate-crime-healthcare-partnership";
+  v1::Referral input = ValidReferral(kCityCouncil);
+  input.add_recipient_agencies(absl::StrCat("agencies/", kHealth));
+  input.add_recipient_agencies(absl::StrCat("agencies/", kPrevent));
+  input.set_prevent_concern(true);
+  const v1::Referral referral = Create(input);
+  auto added = AddNow(kPolice, referral.name(), Note(v1::CaseUpdate::PERPETRATOR_ACTION, kSuspectCanary));
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(added->text(), kSuspectCanary);  // the police author reads subject data
+  ASSERT_TRUE(AddNow(kPolice, referral.name(), Note(v1::CaseUpdate::SAFETY_PLAN, "Panic alarm fitted")).ok());
+
+  for (const char* reader : {kCityCouncil, kHealth}) {
+    SCOPED_TRACE(reader);
+    auto page = List(reader, referral.name());
+    ASSERT_TRUE(page.ok()) << page.status();
+    ASSERT_EQ(page->updates_size(), 2);
+    EXPECT_EQ(page->updates(0).kind(), v1::CaseUpdate::PERPETRATOR_ACTION);  // a routing fact
+    EXPECT_EQ(page->updates(0).text(), "");
+    EXPECT_EQ(page->updates(1).text(), "Panic alarm fitted");  // safeguarding: shared
+    EXPECT_EQ(page->DebugString().find("CANARY-SUSPECT"), std::string::npos);
+    // Watchers get the same trim (a replay from the start of the log).
+    int updates_seen = 0;
+    absl::Status watched = server_->Client(reader).Watch(
+        v1::WatchReferralsRequest(), [&](const v1::WatchReferralsResponse& event) {
+          if (event.kind() == v1::WatchReferralsResponse::CASE_UPDATE_ADDED &&
+              event.referral().name() == referral.name()) {
+            EXPECT_EQ(event.DebugString().find("CANARY-SUSPECT"), std::string::npos);
+            ++updates_seen;
+          }
+          return updates_seen < 2;
+        });
+    EXPECT_TRUE(watched.ok()) << watched;
+    EXPECT_EQ(updates_seen, 2);
+  }
+  auto prevent = List(kPrevent, referral.name());
+  ASSERT_TRUE(prevent.ok()) << prevent.status();
+  EXPECT_EQ(prevent->updates(0).text(), kSuspectCanary);
+
+  // A correction of that note is subject data as well.
+  v1::CaseUpdate correction = Note(v1::CaseUpdate::CORRECTION, "CANARY-SUSPECT-7f3a released without charge");
+  correction.set_supersedes(added->name());
+  auto corrected = AddNow(kPolice, referral.name(), correction);
+  ASSERT_TRUE(corrected.ok()) << corrected.status();
+  EXPECT_EQ(corrected->supersedes_kind(), v1::CaseUpdate::PERPETRATOR_ACTION);
+  auto council = List(kCityCouncil, referral.name());
+  ASSERT_TRUE(council.ok());
+  ASSERT_EQ(council->updates_size(), 3);
+  EXPECT_EQ(council->updates(2).text(), "");
+  EXPECT_EQ(council->DebugString().find("CANARY-SUSPECT"), std::string::npos);
+
+  // And a council may not write one: it may not write subject data.
+  auto refused = AddNow(kCityCouncil, referral.name(), Note(v1::CaseUpdate::PERPETRATOR_ACTION, "seen again"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << refused.status();
 }
 
 TEST_F(CaseUpdatesTest, WithdrawingConsentChangesWhatTheNextReadDiscloses) {
