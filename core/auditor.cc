@@ -94,7 +94,9 @@ absl::StatusOr<std::vector<storage::AuditRecord>> Auditor::ListEvents(const stor
   return options_.store->ListAuditEvents(query);
 }
 
-absl::StatusOr<storage::AuditChainReport> Auditor::Verify() { return options_.store->VerifyAuditChain(); }
+absl::StatusOr<storage::AuditChainReport> Auditor::Verify(const storage::AuditHead* checkpoint) {
+  return options_.store->VerifyAuditChain(checkpoint);
+}
 
 absl::Status Auditor::Record(const storage::AuditRecord& record) {
   absl::Status s = options_.store->RecordAudit(record);

@@ -72,7 +72,7 @@ class Auditor {
   // Events for the data protection officer, oldest first.
   absl::StatusOr<std::vector<storage::AuditRecord>> ListEvents(const storage::AuditQuery& query);
   // The chain's verdict (see ReferralStore::VerifyAuditChain).
-  absl::StatusOr<storage::AuditChainReport> Verify();
+  absl::StatusOr<storage::AuditChainReport> Verify(const storage::AuditHead* checkpoint = nullptr);
 
   // The hex HMAC-SHA256 of the acting person's name ("" for none).
   std::string ActingUserToken(absl::string_view acting_user) const;

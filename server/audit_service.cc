@@ -1,6 +1,8 @@
 #include "server/audit_service.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
+#include "absl/types/optional.h"
 #include "absl/strings/str_split.h"
 #include "common/hash.h"
 #include "common/status_details.h"
@@ -40,6 +42,36 @@ void ToProto(const storage::AuditRecord& r, v1::AuditEvent* out) {
   for (absl::string_view name : absl::StrSplit(r.derived, ',', absl::SkipEmpty())) out->add_derived(std::string(name));
   out->set_reason(r.reason);
   out->set_count(r.count);
+}
+
+// A signed head as a checkpoint a DPO can keep.
+v1::AuditCheckpoint ToCheckpoint(const storage::AuditHead& head, const VerifyingKey& key) {
+  v1::AuditCheckpoint out;
+  out.set_sequence(head.sequence);
+  out.set_hash(HexEncode(head.hash));
+  out.set_signature(absl::Base64Escape(head.signature));
+  out.set_key_id(key.KeyId());
+  out.set_public_key(key.PublicPem());
+  *out.mutable_time() = TimeUtil::GetCurrentTime();
+  return out;
+}
+
+// INVALID_ARGUMENT naming `checkpoint.*` when it is malformed.
+absl::StatusOr<storage::AuditHead> FromCheckpoint(const v1::AuditCheckpoint& in) {
+  storage::AuditHead head;
+  head.sequence = in.sequence();
+  std::vector<FieldViolation> violations;
+  if (in.sequence() <= 0) violations.push_back({"checkpoint.sequence", "must be positive"});
+  if (in.hash().size() != 64 || in.hash().find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+    violations.push_back({"checkpoint.hash", "must be 64 hex digits"});
+  } else {
+    head.hash = absl::HexStringToBytes(in.hash());
+  }
+  if (!absl::Base64Unescape(in.signature(), &head.signature) || head.signature.size() != 64) {
+    violations.push_back({"checkpoint.signature", "must be a base64 Ed25519 signature"});
+  }
+  if (!violations.empty()) return InvalidArgumentError("invalid checkpoint", violations);
+  return head;
 }
 
 // The request as a store query; INVALID_ARGUMENT naming bad fields.
@@ -98,13 +130,27 @@ grpc::ServerUnaryReactor* AuditServiceImpl::VerifyAuditChain(grpc::CallbackServe
                                                              grpc::ByteBuffer* response) {
   return RunUnary<v1::VerifyAuditChainRequest, v1::VerifyAuditChainResponse>(
       "refx.v1.AuditService.VerifyAuditChain", ctx, request, response, context_,
-      [this](const core::Caller&, const v1::VerifyAuditChainRequest&, v1::VerifyAuditChainResponse* out,
+      [this](const core::Caller&, const v1::VerifyAuditChainRequest& req, v1::VerifyAuditChainResponse* out,
              core::CallAudit*) -> absl::Status {
-        REFX_ASSIGN_OR_RETURN(storage::AuditChainReport report, context_.auditor->Verify());
+        absl::optional<storage::AuditHead> checkpoint;
+        if (req.has_checkpoint()) {
+          REFX_ASSIGN_OR_RETURN(checkpoint, FromCheckpoint(req.checkpoint()));
+          if (req.checkpoint().key_id() != context_.audit_public_key->KeyId()) {
+            out->set_intact(false);
+            out->set_problem(
+                "the checkpoint was signed by another key than this server's audit signing key (the key was "
+                "replaced, or the checkpoint is another server's)");
+            return absl::OkStatus();
+          }
+        }
+        REFX_ASSIGN_OR_RETURN(storage::AuditChainReport report,
+                              context_.auditor->Verify(checkpoint.has_value() ? &*checkpoint : nullptr));
         out->set_intact(report.intact);
         out->set_events_checked(report.events_checked);
         out->set_first_bad_sequence(report.first_bad_sequence);
         out->set_problem(report.problem);
+        out->set_missing_events(report.missing_events);
+        *out->mutable_head() = ToCheckpoint(report.head, *context_.audit_public_key);
         return absl::OkStatus();
       });
 }

@@ -21,64 +21,13 @@
 #include "grpcpp/impl/server_builder_plugin.h"
 #include "grpcpp/server_builder.h"
 #include "server/server_config.h"
+#include "server/server_keys.h"
 #include "server/watch_stream.h"
 
 namespace refx::server {
 namespace {
 
 constexpr char kServiceName[] = "refx.v1.ReferralService";
-
-// The audit HMAC key: read it, or create it (0600, 32 random bytes) on first
-// start. A key that exists but cannot be read or is short stops the server:
-// audit state that is not known is not guessed.
-absl::StatusOr<std::string> LoadOrCreateAuditKey(const std::string& path) {
-  std::string key;
-  if (::access(path.c_str(), F_OK) != 0) {
-    key = RandomBytes(32);
-    REFX_RETURN_IF_ERROR(pki::WriteFileAtomically(path, key, 0600));
-    log::Info("audit_key_created", {{"file", path}});
-    return key;
-  }
-  REFX_RETURN_IF_ERROR(ReadFileToString(path, &key));
-  if (key.size() < 32) {
-    return absl::FailedPreconditionError(absl::StrCat("audit_key_file: ", path, " holds fewer than 32 bytes"));
-  }
-  return key;
-}
-
-// The repeat-victim token key. At the default path it is created on first
-// start (development, and a first deployment); a key file the config names
-// must exist, because starting with a fresh key would silently stop every
-// earlier referral from matching (fail closed, not open).
-absl::StatusOr<std::string> LoadVictimTokenKey(const config::v1::ServerConfig& config, storage::ReferralStore* store) {
-  const std::string& path = config.victim_token_key_file();
-  if (::access(path.c_str(), F_OK) != 0 && path == DefaultVictimTokenKeyFile(config)) {
-    // A lost key is not replaced under existing tokens: a new one would
-    // silently stop every earlier referral from matching (fail closed).
-    REFX_ASSIGN_OR_RETURN(bool tokens, store->HasVictimTokens());
-    if (tokens) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "victim_token_key_file: ", path,
-          " is missing but the database holds repeat-victim tokens made with it; restore the key file "
-          "(a new key would silently stop earlier referrals from matching)"));
-    }
-    std::string key = RandomBytes(32);
-    REFX_RETURN_IF_ERROR(pki::WriteFileAtomically(path, key, 0600));
-    log::Info("victim_token_key_created", {{"file", path}});
-    return key;
-  }
-  std::string key;
-  absl::Status read = ReadFileToString(path, &key);
-  if (!read.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("victim_token_key_file: ", path, " cannot be read: ", read.message()));
-  }
-  if (key.size() < 32) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("victim_token_key_file: ", path, " holds fewer than 32 bytes"));
-  }
-  return key;
-}
 
 // Size and modification time: enough to notice an edited or replaced file.
 std::string FileStamp(const std::string& path) {
@@ -139,13 +88,28 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   REFX_ASSIGN_OR_RETURN(auto agreement, core::Agreement::Load(config.agreement_file(), *server->partnership_));
   server->agreements_ = std::make_unique<core::AgreementHolder>(std::move(agreement));
 
+  // A TLS key others could read has been disclosed: refuse it, as every
+  // other secret of the server.
+  REFX_RETURN_IF_ERROR(CheckSecretFileMode("tls.server_key_file", config.tls().server_key_file()));
+
+  // The signing key before the store: the store checks the head it finds
+  // against it (a head signed by another key fails the start).
+  REFX_ASSIGN_OR_RETURN(AuditSigningKeyFile signing, LoadOrCreateAuditSigningKey(config.audit_signing_key_file()));
   storage::sqlite::SqliteStore::Options store_options;
   store_options.path = config.storage().sqlite_path();
   store_options.max_batch_size = config.storage().max_batch_size();
   store_options.read_connections = config.storage().read_connections();
-  REFX_ASSIGN_OR_RETURN(server->store_, storage::sqlite::SqliteStore::Create(store_options));
+  store_options.audit_head_key = signing.key;
+  store_options.adopt_unsigned_head = signing.created;
+  auto store = storage::sqlite::SqliteStore::Create(store_options);
+  if (!store.ok()) {
+    if (signing.created) DiscardCreatedAuditSigningKey(config.audit_signing_key_file());
+    return store.status();
+  }
+  server->store_ = *std::move(store);
+  server->audit_public_key_ = signing.key.Public();
 
-  REFX_ASSIGN_OR_RETURN(std::string audit_key, LoadOrCreateAuditKey(config.audit_key_file()));
+  REFX_ASSIGN_OR_RETURN(std::string audit_key, LoadOrCreateAuditKey(config.audit_key_file(), server->store_.get()));
   const std::string audit_options_key = audit_key;
   core::Auditor::Options audit_options;
   audit_options.store = server->store_.get();
@@ -172,6 +136,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   service_context.referrals = server->referrals_.get();
   service_context.auditor = server->auditor_.get();
   service_context.pool = server->pool_.get();
+  service_context.audit_public_key = &*server->audit_public_key_;
   const auto& watch = config.watch();
   // Its own pool, with a deep queue: a wake must never be shed, and watch
   // work must never take a unary call's worker.

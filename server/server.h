@@ -12,7 +12,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "auth/revocation_checker.h"
+#include "absl/types/optional.h"
 #include "common/clock.h"
+#include "common/signing.h"
 #include "core/agreement.h"
 #include "core/auditor.h"
 #include "core/partnership.h"
@@ -46,6 +48,9 @@ class RefxServer {
   // Open WatchReferrals streams (tests, metrics).
   size_t watch_subscribers() const { return watch_hub_->subscriber_count(); }
 
+  // The public key that verifies the audit chain's signed head.
+  const VerifyingKey& audit_public_key() const { return *audit_public_key_; }
+
   // The port bound (useful with port 0).
   int port() const { return port_; }
   const core::Partnership& partnership() const { return *partnership_; }
@@ -69,6 +74,7 @@ class RefxServer {
   absl::Mutex reload_mu_;
   std::string agreement_file_stamp_ ABSL_GUARDED_BY(reload_mu_);  // of the file last examined
   std::unique_ptr<storage::sqlite::SqliteStore> store_;
+  absl::optional<VerifyingKey> audit_public_key_;
   std::unique_ptr<core::Auditor> auditor_;
   std::unique_ptr<core::ReferralManager> referrals_;
   std::unique_ptr<WorkPool> pool_;

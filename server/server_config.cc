@@ -80,6 +80,17 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
   c->set_audit_key_file(Resolve(base_dir, c->audit_key_file()));
   if (c->victim_token_key_file().empty()) c->set_victim_token_key_file(DefaultVictimTokenKeyFile(*c));
   c->set_victim_token_key_file(Resolve(base_dir, c->victim_token_key_file()));
+  if (c->audit_signing_key_file().empty()) {
+    c->set_audit_signing_key_file(
+        (std::filesystem::path(storage->sqlite_path()).parent_path() / "audit-signing.key").string());
+  }
+  c->set_audit_signing_key_file(Resolve(base_dir, c->audit_signing_key_file()));
+}
+
+std::string PublicKeyFileFor(const std::string& private_key_file) {
+  std::filesystem::path path(private_key_file);
+  if (path.extension() == ".key") return path.replace_extension(".pub").string();
+  return private_key_file + ".pub";
 }
 
 std::string DefaultVictimTokenKeyFile(const config::v1::ServerConfig& c) {

@@ -23,6 +23,8 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* config
 // `victim-token.key` beside the database. Only a key at this default path
 // is created on first start; a named one must already exist.
 std::string DefaultVictimTokenKeyFile(const config::v1::ServerConfig& config);
+// Where the public half of a private key file is written: `x.key` -> `x.pub`.
+std::string PublicKeyFileFor(const std::string& private_key_file);
 
 // Checks values and files: the TLS files exist and parse as PEM, the
 // partnership file is readable, limits are in range. INVALID_ARGUMENT or

@@ -16,6 +16,7 @@
 #include "auth/caller_identity.h"
 #include "common/log.h"
 #include "common/proto_parse.h"
+#include "common/signing.h"
 #include "common/status_macros.h"
 #include "core/agreement.h"
 #include "core/auditor.h"
@@ -41,6 +42,7 @@ struct ServiceContext {
   core::Auditor* auditor = nullptr;
   WorkPool* pool = nullptr;
   core::WatchHub* watch_hub = nullptr;
+  const VerifyingKey* audit_public_key = nullptr;  // verifies the audit chain's signed head
 };
 
 namespace internal {

@@ -14,6 +14,10 @@ void Append(std::string* out, absl::string_view field) {
 
 std::string GenesisHash() { return std::string(32, '\0'); }
 
+std::string AuditHeadMessage(int64_t sequence, const std::string& hash) {
+  return absl::StrCat("refx-audit-head-v1|", sequence, "|", HexEncode(hash));
+}
+
 std::string AuditHash(const AuditRecord& r, const std::string& previous_hash) {
   std::string canonical = "refx-audit-v1;";
   Append(&canonical, previous_hash);

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/strings/string_view.h"
+
 #include "absl/time/time.h"
 
 namespace refx::storage {
@@ -52,6 +54,19 @@ std::string AuditHash(const AuditRecord& record, const std::string& previous_has
 
 // 32 zero bytes: the previous hash of event 1.
 std::string GenesisHash();
+
+// The chain's head: the newest event's sequence and hash, as the store
+// records it with every commit, signed by the server's audit signing key
+// (outside the database). Exported, it is a checkpoint: a later copy of the
+// log must still hold that event with that hash.
+struct AuditHead {
+  int64_t sequence = 0;
+  std::string hash;       // 32 raw bytes
+  std::string signature;  // 64 raw bytes (Ed25519); empty if unsigned
+};
+
+// The bytes a head's signature covers.
+std::string AuditHeadMessage(int64_t sequence, const std::string& hash);
 
 }  // namespace refx::storage
 

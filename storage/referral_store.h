@@ -110,6 +110,12 @@ struct AuditChainReport {
   int64_t events_checked = 0;
   int64_t first_bad_sequence = 0;  // 0 when intact
   std::string problem;             // why, when not intact
+  // The recorded head, and whether its signature was checked and holds.
+  AuditHead head;
+  bool head_signature_verified = false;
+  // Events a checkpoint records that the log no longer holds (0 if none, or
+  // no checkpoint was given).
+  int64_t missing_events = 0;
 };
 
 struct CreateReferralResult {
@@ -286,9 +292,15 @@ class ReferralStore {
   // Audit events matching `query`, oldest first.
   virtual absl::StatusOr<std::vector<AuditRecord>> ListAuditEvents(const AuditQuery& query) = 0;
 
-  // Recomputes every hash of the audit chain and checks sequence, links and
-  // the recorded head (which catches a truncated tail).
-  virtual absl::StatusOr<AuditChainReport> VerifyAuditChain() = 0;
+  // Recomputes every hash of the audit chain and checks sequence, links,
+  // the recorded head (which catches a truncated tail) and the head's
+  // signature (which catches a head rewritten over a cut tail). With a
+  // checkpoint (an earlier signed head), also that the log still holds that
+  // event with that hash (which catches an older copy restored).
+  virtual absl::StatusOr<AuditChainReport> VerifyAuditChain(const AuditHead* checkpoint = nullptr) = 0;
+
+  // The audit chain's head as recorded (sequence 0 for an empty log).
+  virtual absl::StatusOr<AuditHead> AuditChainHead() = 0;
 
   // Whether any repeat-victim token is stored (a key made afresh would
   // silently stop them matching, so the server refuses to make one then).

@@ -140,7 +140,14 @@ absl::StatusOr<PartnershipCa::InitResult> PartnershipCa::Init(const InitOptions&
           absl::StrCat(o.directory, " already holds a CA (", path, " exists); refusing to overwrite it"));
     }
   }
-  if (o.passphrase.empty()) return absl::InvalidArgumentError("a passphrase is required to encrypt the CA keys");
+  if (o.root_passphrase.empty() || o.issuing_passphrase.empty()) {
+    return absl::InvalidArgumentError("a passphrase is required for each CA key (root and issuing)");
+  }
+  if (o.root_passphrase == o.issuing_passphrase) {
+    return absl::InvalidArgumentError(
+        "the root and issuing CA passphrases must differ: whatever unlocks the online issuing key (a cron job "
+        "publishing the revocation list) must not unlock the offline root");
+  }
   if (o.trust_domain.empty() || o.organization.empty()) {
     return absl::InvalidArgumentError("trust domain and organization are required");
   }
@@ -165,8 +172,8 @@ absl::StatusOr<PartnershipCa::InitResult> PartnershipCa::Init(const InitOptions&
   if (absl::Status s = MakeDirectory(o.directory, 0700); !s.ok()) return s;
   if (absl::Status s = MakeDirectory(paths.publish_dir, 0755); !s.ok()) return s;
   if (absl::Status s = MakeDirectory(paths.crl_dir, 0755); !s.ok()) return s;
-  if (absl::Status s = WritePrivateKeyFile(paths.root_key, *root_key, o.passphrase, false); !s.ok()) return s;
-  if (absl::Status s = WritePrivateKeyFile(paths.issuing_key, *issuing_key, o.passphrase, false); !s.ok()) {
+  if (absl::Status s = WritePrivateKeyFile(paths.root_key, *root_key, o.root_passphrase, false); !s.ok()) return s;
+  if (absl::Status s = WritePrivateKeyFile(paths.issuing_key, *issuing_key, o.issuing_passphrase, false); !s.ok()) {
     return s;
   }
   if (absl::Status s = WriteFileAtomically(paths.issuing_cert, issuing->ToPem(), 0644); !s.ok()) return s;

@@ -68,7 +68,11 @@ class PartnershipCa {
     std::string partnership_id;
     std::string trust_domain;
     std::string organization;
-    std::string passphrase;  // Encrypts both CA keys; required.
+    // Encrypt the offline root key and the online issuing key. Both are
+    // required and must differ: the issuing key's scheduled jobs (crl
+    // publish) hold their passphrase, which must not unlock the root.
+    std::string root_passphrase;
+    std::string issuing_passphrase;
     absl::Duration root_lifetime = absl::Hours(24 * 3650);
     absl::Duration issuing_lifetime = absl::Hours(24 * 1825);
     std::string operator_name;

@@ -38,7 +38,8 @@ class PartnershipCaTest : public ::testing::Test {
     options.partnership_id = "llr";
     options.trust_domain = kTrustDomain;
     options.organization = "LLR partnership";
-    options.passphrase = kPassphrase;
+    options.issuing_passphrase = kPassphrase;
+    options.root_passphrase = "the root's own passphrase";
     options.operator_name = "tester";
     auto init = PartnershipCa::Init(options);
     ASSERT_TRUE(init.ok()) << init.status();
@@ -92,7 +93,8 @@ TEST_F(PartnershipCaTest, InitWritesEncryptedKeysAt0600AndRefusesToOverwrite) {
   again.directory = dir_;
   again.trust_domain = kTrustDomain;
   again.organization = "x";
-  again.passphrase = "p";
+  again.issuing_passphrase = "p";
+  again.root_passphrase = "q";
   EXPECT_EQ(PartnershipCa::Init(again).status().code(), absl::StatusCode::kAlreadyExists);
   // An empty list and CRL are published at once.
   EXPECT_EQ(ReadList().sequence, 1);

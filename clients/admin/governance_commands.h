@@ -1,6 +1,7 @@
 // refx-admin's information-governance commands: check an agreement file
 // before it is deployed, print the "who sees what" table from it, and verify
-// a server's audit chain offline from its database file.
+// a server's audit chain offline from its database file, its signed head
+// included, and against a checkpoint taken earlier.
 #ifndef REFX_CLIENTS_ADMIN_GOVERNANCE_COMMANDS_H_
 #define REFX_CLIENTS_ADMIN_GOVERNANCE_COMMANDS_H_
 
@@ -15,7 +16,8 @@ namespace refx::admin {
 
 class GovernanceCommands {
  public:
-  // Adds `agreement check`, `agreement table` and `audit verify` to `app`,
+  // Adds `agreement check`, `agreement table`, `audit verify` and
+  // `audit checkpoint` to `app`,
   // which must outlive this object.
   explicit GovernanceCommands(CLI::App* app);
 
@@ -24,13 +26,20 @@ class GovernanceCommands {
   std::optional<int> RunIfParsed() const;
 
  private:
+  // `audit verify` and `audit checkpoint`.
+  int RunAudit() const;
+
   CLI::App* agreement_check_ = nullptr;
   CLI::App* agreement_table_ = nullptr;
   CLI::App* audit_verify_ = nullptr;
+  CLI::App* audit_checkpoint_ = nullptr;
   std::string agreement_file_ = "config/agreement.yaml";
   std::string partnership_file_ = "config/partnership.yaml";
   std::string database_;
   std::string output_ = "table";
+  std::string public_key_file_;
+  std::string checkpoint_file_;
+  std::string checkpoint_out_;
 };
 
 }  // namespace refx::admin

@@ -46,9 +46,14 @@ constexpr char kCrashAfterLedgerEnv[] = "REFX_ADMIN_TEST_CRASH_AFTER_LEDGER_WRIT
 struct Globals {
   std::string ca_dir;
   std::string partnership = "config/partnership.yaml";
-  std::string passphrase_file;
+  std::string passphrase_file;       // the issuing CA key's
+  std::string root_passphrase_file;  // the root CA key's
   std::string operator_name;
 };
+
+// Which CA key a passphrase unlocks: each has its own, so the online issuing
+// key's jobs never hold what unlocks the offline root.
+enum class CaKey { kIssuing, kRoot };
 
 int Fail(const std::string& what, const absl::Status& status) {
   std::fprintf(stderr, "refx-admin: %s: %s\n", what.c_str(), std::string(status.message()).c_str());
@@ -77,10 +82,13 @@ std::optional<absl::Duration> ParseDays(std::string text) {
   return unit * n;
 }
 
-absl::StatusOr<std::string> Prompt(const std::string& question) {
+absl::StatusOr<std::string> Prompt(const std::string& question, CaKey which) {
   if (!isatty(STDIN_FILENO)) {
     return absl::FailedPreconditionError(
-        "no CA passphrase: pass --passphrase-file FILE, set REFX_CA_PASSPHRASE, or run in a terminal");
+        which == CaKey::kRoot
+            ? "no root CA passphrase: pass --root-passphrase-file FILE, set REFX_ROOT_CA_PASSPHRASE, or run in a "
+              "terminal"
+            : "no issuing CA passphrase: pass --passphrase-file FILE, set REFX_CA_PASSPHRASE, or run in a terminal");
   }
   std::fprintf(stderr, "%s", question.c_str());
   termios old_mode;
@@ -95,31 +103,35 @@ absl::StatusOr<std::string> Prompt(const std::string& question) {
   return line;
 }
 
-// The CA passphrase: --passphrase-file, then REFX_CA_PASSPHRASE, then a
-// no-echo prompt (twice when `confirm`).
-absl::StatusOr<std::string> GetPassphrase(const Globals& g, bool confirm) {
+// The passphrase of the issuing CA key (--passphrase-file, then
+// REFX_CA_PASSPHRASE) or of the root CA key (--root-passphrase-file, then
+// REFX_ROOT_CA_PASSPHRASE), then a no-echo prompt (twice when `confirm`).
+absl::StatusOr<std::string> GetPassphrase(const Globals& g, CaKey which, bool confirm) {
+  const std::string& file = which == CaKey::kRoot ? g.root_passphrase_file : g.passphrase_file;
+  const char* env_name = which == CaKey::kRoot ? "REFX_ROOT_CA_PASSPHRASE" : "REFX_CA_PASSPHRASE";
+  const std::string label = which == CaKey::kRoot ? "root CA" : "issuing CA";
   std::string passphrase;
-  if (!g.passphrase_file.empty()) {
-    if (absl::Status s = refx::pki::CheckKeyFilePermissions(g.passphrase_file); !s.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat("passphrase file: ", s.message()));
+  if (!file.empty()) {
+    if (absl::Status s = refx::pki::CheckKeyFilePermissions(file); !s.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(label, " passphrase file: ", s.message()));
     }
-    auto text = refx::pki::ReadWholeFile(g.passphrase_file);
+    auto text = refx::pki::ReadWholeFile(file);
     if (!text.ok()) return text.status();
     passphrase = std::string(absl::StripTrailingAsciiWhitespace(*text));
-  } else if (const char* env = std::getenv("REFX_CA_PASSPHRASE"); env != nullptr && *env) {
+  } else if (const char* env = std::getenv(env_name); env != nullptr && *env) {
     passphrase = env;
   } else {
-    auto first = Prompt("CA passphrase: ");
+    auto first = Prompt(absl::StrCat(label, " passphrase: "), which);
     if (!first.ok()) return first.status();
     passphrase = *first;
     if (confirm) {
-      auto second = Prompt("Repeat the passphrase: ");
+      auto second = Prompt("Repeat the passphrase: ", which);
       if (!second.ok()) return second.status();
       if (*second != passphrase) return absl::InvalidArgumentError("the passphrases differ");
     }
   }
   if (passphrase.size() < 12) {
-    return absl::InvalidArgumentError("the CA passphrase must be at least 12 characters");
+    return absl::InvalidArgumentError(absl::StrCat("the ", label, " passphrase must be at least 12 characters"));
   }
   return passphrase;
 }
@@ -151,7 +163,7 @@ void PrintPublication(const PartnershipCa::Publication& p) {
 absl::StatusOr<std::unique_ptr<PartnershipCa>> OpenUnlocked(const Globals& g) {
   auto ca = OpenCa(g);
   if (!ca.ok()) return ca.status();
-  auto passphrase = GetPassphrase(g, false);
+  auto passphrase = GetPassphrase(g, CaKey::kIssuing, false);
   if (!passphrase.ok()) return passphrase.status();
   if (absl::Status s = (*ca)->UnlockIssuingKey(*passphrase); !s.ok()) return s;
   if (std::getenv(kCrashAfterLedgerEnv) != nullptr) {
@@ -263,7 +275,9 @@ int RunCaInit(const Globals& g, const std::string& dir, std::string organization
     std::fprintf(stderr, "refx-admin: ca init: %s already holds a CA; refusing to overwrite it\n", dir.c_str());
     return kFailure;
   }
-  auto passphrase = GetPassphrase(g, true);
+  auto root_passphrase = GetPassphrase(g, CaKey::kRoot, true);
+  if (!root_passphrase.ok()) return Fail("ca init", root_passphrase.status());
+  auto passphrase = GetPassphrase(g, CaKey::kIssuing, true);
   if (!passphrase.ok()) return Fail("ca init", passphrase.status());
   PartnershipCa::InitOptions options;
   options.directory = dir;
@@ -276,7 +290,8 @@ int RunCaInit(const Globals& g, const std::string& dir, std::string organization
                          "CA names, which X.509 limits to 64)\n");
     return kUsage;
   }
-  options.passphrase = *passphrase;
+  options.root_passphrase = *root_passphrase;
+  options.issuing_passphrase = *passphrase;
   options.root_lifetime = absl::Hours(24) * root_days;
   options.issuing_lifetime = absl::Hours(24) * ca_days;
   options.operator_name = g.operator_name;
@@ -299,7 +314,8 @@ int RunCaInit(const Globals& g, const std::string& dir, std::string organization
   std::printf("\nNext:\n"
               "  1. Issue the server certificate (needs the root key):\n"
               "       refx-admin --ca-dir %s server issue --dns refx.example.org --out server\n"
-              "  2. Move %s to offline storage; keep the passphrase apart from it.\n"
+              "  2. Move %s to offline storage; keep the root passphrase apart from it\n"
+              "     (scheduled jobs get only the issuing CA's passphrase).\n"
               "  3. Configure refx-server:\n"
               "       tls.client_ca_file: %s\n"
               "       tls.revocation_list_file: %s\n"
@@ -449,7 +465,7 @@ int RunAgencyIssue(const Globals& g, const IssueFlags& f, bool renew) {
 int RunServerIssue(const Globals& g, const IssueFlags& f) {
   auto ca = OpenCa(g);
   if (!ca.ok()) return Fail("server issue", ca.status());
-  auto passphrase = GetPassphrase(g, false);
+  auto passphrase = GetPassphrase(g, CaKey::kRoot, false);
   if (!passphrase.ok()) return Fail("server issue", passphrase.status());
   if (absl::Status s = (*ca)->UnlockRootKey(*passphrase); !s.ok()) return Fail("server issue", s);
   const std::string out = (f.out.empty() ? std::string("server") : std::string(absl::StripSuffix(f.out, ".pem"))) +
@@ -649,7 +665,11 @@ int main(int argc, char** argv) {
 A CA directory (--ca-dir) holds the root and agency issuing CA, their encrypted
 keys, the issuance ledger and the published revocation list and CRLs.
 
-Passphrase: --passphrase-file FILE (mode 0600), or REFX_CA_PASSPHRASE, or a prompt.
+Passphrases: each CA key has its own, so the online issuing key's scheduled jobs
+never hold what unlocks the offline root.
+  issuing CA key: --passphrase-file FILE (mode 0600), or REFX_CA_PASSPHRASE, or a prompt
+  root CA key (ca init, server issue): --root-passphrase-file FILE (mode 0600), or
+    REFX_ROOT_CA_PASSPHRASE, or a prompt
 
 Quick tour:
   refx-admin ca init /srv/refx-ca --partnership config/partnership.yaml
@@ -663,7 +683,9 @@ Quick tour:
   app.add_option("--partnership", g.partnership, "Partnership registry file")
       ->envname("REFX_PARTNERSHIP")
       ->capture_default_str();
-  app.add_option("--passphrase-file", g.passphrase_file, "File holding the CA key passphrase (mode 0600)");
+  app.add_option("--passphrase-file", g.passphrase_file, "File holding the issuing CA key's passphrase (mode 0600)");
+  app.add_option("--root-passphrase-file", g.root_passphrase_file,
+                 "File holding the root CA key's passphrase (mode 0600); needed by ca init and server issue only");
   app.add_option("--operator", g.operator_name, "Who is acting, recorded in the ledger (default: $USER)")
       ->envname("REFX_OPERATOR");
 
@@ -688,7 +710,8 @@ Quick tour:
   init->footer(R"(
 Creates DIR (mode 0700) with an offline root CA and an online agency issuing CA
 (pathlen 0, clientAuth only, name-constrained to the registry's trust domain),
-ECDSA P-256, keys encrypted with the passphrase (asked twice at a prompt).
+ECDSA P-256, each key encrypted with its own passphrase (root, then issuing;
+each asked twice at a prompt; they must differ).
 Refuses to touch a directory that already holds a CA.
 
 Example:

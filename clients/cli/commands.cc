@@ -3,6 +3,8 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <optional>
@@ -22,6 +24,7 @@
 #include "clients/lib/referral_client.h"
 #include "common/status_macros.h"
 #include "common/yaml_proto.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace refx::cli {
 
@@ -42,6 +45,7 @@ struct CommandLine {
   CLI::App* audit = nullptr;
   CLI::App* audit_list = nullptr;
   CLI::App* audit_verify = nullptr;
+  CLI::App* audit_checkpoint = nullptr;
   CLI::App* watch = nullptr;
   CLI::App* update = nullptr;
   CLI::App* updates = nullptr;
@@ -71,8 +75,9 @@ struct CommandLine {
   // update (also uses name, etag, request_id, consent, lawful_basis).
   std::string kind, update_text, supersedes, police_reference;
 
-  // audit list.
+  // audit list, verify, checkpoint.
   std::string audit_agency, audit_referral, audit_action, audit_after, audit_before;
+  std::string checkpoint_file, checkpoint_out;
 
   // list.
   std::vector<std::string> states, areas, list_strands, report_types;
@@ -128,6 +133,17 @@ absl::StatusOr<std::string> ReadInput(const std::string& path) {
   std::string text;
   REFX_RETURN_IF_ERROR(ReadFileToString(path, &text));
   return text;
+}
+
+// Writes a checkpoint to `path` whole (a temporary file renamed over it).
+bool WriteCheckpointFile(const std::string& path, const std::string& json) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << json;
+    if (!out.flush()) return false;
+  }
+  return std::rename(temporary.c_str(), path.c_str()) == 0;
 }
 
 // A fresh random UUID version 4 (RFC 4122), from OpenSSL's CSPRNG so two
@@ -456,11 +472,26 @@ void AddAudit(CLI::App* app, CommandLine* f) {
       "  refx audit list --referral 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10\n"
       "  refx audit list --agency blaby-district-council --action DISCLOSURE --all -o json\n");
   f->audit_verify = f->audit->add_subcommand("verify", "Prove the audit chain intact, or name the first bad event");
+  f->audit_verify->add_option("--checkpoint", f->checkpoint_file,
+                              "Also hold the log to a checkpoint saved earlier (refx audit checkpoint)")
+      ->check(CLI::ExistingFile);
   f->audit_verify->footer(
-      "Exit code 0 if intact; 1 if the chain is broken (the event is named).\n\n"
+      "Exit code 0 if intact; 1 if the chain is broken (the event is named), its head is not signed by\n"
+      "the server's audit signing key, or events a checkpoint records are missing (a truncated log or an\n"
+      "older copy of the database restored).\n\n"
       "EXAMPLES\n"
-      "  refx audit verify --profile dpo\n");
-  for (CLI::App* sub : {f->audit, f->audit_list, f->audit_verify}) sub->fallthrough();
+      "  refx audit verify --profile dpo\n"
+      "  refx audit verify --profile dpo --checkpoint audit-2026-12-01.json\n");
+  f->audit_checkpoint = f->audit->add_subcommand(
+      "checkpoint", "Verify the chain and save its signed head to a file, kept apart from the server");
+  f->audit_checkpoint->add_option("--out", f->checkpoint_out, "The checkpoint file to write (JSON)")->required();
+  f->audit_checkpoint->footer(
+      "A checkpoint is the chain's head as the server signed it. Keep it where whoever can change the\n"
+      "database cannot (a DPO's records). Later, `refx audit verify --checkpoint FILE` (or, offline,\n"
+      "`refx-admin audit verify --checkpoint FILE`) proves no event up to it was lost since.\n\n"
+      "EXAMPLES\n"
+      "  refx audit checkpoint --profile dpo --out audit-$(date +%F).json\n");
+  for (CLI::App* sub : {f->audit, f->audit_list, f->audit_verify, f->audit_checkpoint}) sub->fallthrough();
 }
 
 void AddWatch(CLI::App* app, CommandLine* f) {
@@ -913,9 +944,29 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
     return kExitOk;
   }
 
-  if (f.audit_verify->parsed()) {
-    auto verdict = client->VerifyAuditChain();
+  if (f.audit_verify->parsed() || f.audit_checkpoint->parsed()) {
+    refx::v1::VerifyAuditChainRequest verify;
+    if (!f.checkpoint_file.empty()) {
+      auto text = ReadInput(f.checkpoint_file);
+      if (!text.ok()) return Fail(text.status(), format, true);
+      if (!google::protobuf::util::JsonStringToMessage(*text, verify.mutable_checkpoint()).ok()) {
+        return Fail(absl::InvalidArgumentError(absl::StrCat(f.checkpoint_file, " is not a checkpoint file")), format,
+                    true);
+      }
+    }
+    auto verdict = client->VerifyAuditChain(verify);
     if (!verdict.ok()) return Fail(verdict.status(), format, false);
+    if (f.audit_checkpoint->parsed() && verdict->intact()) {
+      std::string json;
+      google::protobuf::util::JsonPrintOptions options;
+      options.add_whitespace = true;
+      if (!google::protobuf::util::MessageToJsonString(verdict->head(), &json, options).ok() ||
+          !WriteCheckpointFile(f.checkpoint_out, json)) {
+        return Fail(absl::UnavailableError(absl::StrCat("cannot write ", f.checkpoint_out)), format, true);
+      }
+      std::cerr << "checkpoint of event " << verdict->head().sequence() << " (key "
+                << verdict->head().key_id().substr(0, 16) << ") written to " << f.checkpoint_out << "\n";
+    }
     if (format == OutputFormat::kJson) {
       std::cout << RenderJson(*verdict);
     } else if (verdict->intact()) {

@@ -334,12 +334,13 @@ absl::StatusOr<refx::v1::ListAuditEventsResponse> ReferralClient::ListAuditEvent
   return response;
 }
 
-absl::StatusOr<refx::v1::VerifyAuditChainResponse> ReferralClient::VerifyAuditChain() {
+absl::StatusOr<refx::v1::VerifyAuditChainResponse> ReferralClient::VerifyAuditChain(
+    const refx::v1::VerifyAuditChainRequest& request) {
   if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");
   grpc::ClientContext context;
   Prepare(&context);
   refx::v1::VerifyAuditChainResponse response;
-  grpc::Status status = audit_stub_->VerifyAuditChain(&context, refx::v1::VerifyAuditChainRequest(), &response);
+  grpc::Status status = audit_stub_->VerifyAuditChain(&context, request, &response);
   if (!status.ok()) return Finish(status);
   return response;
 }

@@ -154,7 +154,9 @@ class ReferralClient {
   // for a client built from a ReferralService stub alone.
   absl::StatusOr<refx::v1::ListAuditEventsResponse> ListAuditEvents(
       const refx::v1::ListAuditEventsRequest& request);
-  absl::StatusOr<refx::v1::VerifyAuditChainResponse> VerifyAuditChain();
+  // With a checkpoint in `request`, the server also holds its log to it.
+  absl::StatusOr<refx::v1::VerifyAuditChainResponse> VerifyAuditChain(
+      const refx::v1::VerifyAuditChainRequest& request = refx::v1::VerifyAuditChainRequest());
 
   const ConnectionOptions& options() const { return options_; }
 

@@ -1,6 +1,11 @@
 #include "storage/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <limits>
@@ -9,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "common/json_text.h"
 #include "common/log.h"
+#include "common/signing.h"
 #include "common/status_macros.h"
 #include "storage/sqlite/sqlite_statements.h"
 
@@ -151,7 +157,22 @@ absl::Status InsertReferral(Connection* conn, const StoredReferral& r) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<AuditChainReport> VerifyAuditChainOn(Connection* conn) {
+// The head row as stored; sequence 0 when the log is empty.
+absl::StatusOr<AuditHead> ReadAuditHead(Connection* conn) {
+  AuditHead head;
+  head.hash = GenesisHash();
+  REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectAuditHead));
+  REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (row) {
+    head.sequence = stmt->Int(0);
+    head.hash = stmt->Text(1);
+    if (!stmt->IsNull(2)) head.signature = stmt->Text(2);
+  }
+  return head;
+}
+
+absl::StatusOr<AuditChainReport> VerifyAuditChainOn(Connection* conn, const VerifyingKey* key,
+                                                    const AuditHead* checkpoint) {
   auto run = [&]() -> absl::StatusOr<AuditChainReport> {
     // One read transaction: every page and the head from one snapshot.
     REFX_RETURN_IF_ERROR(conn->Exec("BEGIN"));
@@ -163,6 +184,11 @@ absl::StatusOr<AuditChainReport> VerifyAuditChainOn(Connection* conn) {
       report.first_bad_sequence = sequence;
       report.problem = std::move(problem);
     };
+    if (checkpoint != nullptr && key != nullptr &&
+        !key->Verify(AuditHeadMessage(checkpoint->sequence, checkpoint->hash), checkpoint->signature)) {
+      fail(checkpoint->sequence, "the checkpoint is not signed by this audit signing key (forged, or another key)");
+      return report;
+    }
     AuditQuery page;
     page.limit = 1000;
     while (report.intact) {
@@ -192,22 +218,39 @@ absl::StatusOr<AuditChainReport> VerifyAuditChainOn(Connection* conn) {
           fail(e.sequence, "its contents do not match its hash (altered)");
           break;
         }
+        if (checkpoint != nullptr && e.sequence == checkpoint->sequence && e.hash != checkpoint->hash) {
+          fail(e.sequence, "differs from the checkpoint (the log was rewritten from here on)");
+          break;
+        }
         previous = e.hash;
         ++expected;
         ++report.events_checked;
       }
       page.after_sequence = events.back().sequence;
     }
-    if (report.intact) {
-      REFX_ASSIGN_OR_RETURN(auto head, conn->Prepare(sql::kSelectAuditHead));
-      REFX_ASSIGN_OR_RETURN(bool row, head->Step());
-      const int64_t head_sequence = row ? head->Int(0) : 0;
-      const std::string head_hash = row ? head->Text(1) : GenesisHash();
-      if (head_sequence != report.events_checked || head_hash != previous) {
-        fail(report.events_checked + 1,
-             absl::StrCat("the chain ends at event ", report.events_checked, " but its recorded head is event ",
-                          head_sequence, " (events removed from the end, or the head altered)"));
+    REFX_ASSIGN_OR_RETURN(report.head, ReadAuditHead(conn));
+    if (report.intact && (report.head.sequence != report.events_checked || report.head.hash != previous)) {
+      fail(report.events_checked + 1,
+           absl::StrCat("the chain ends at event ", report.events_checked, " but its recorded head is event ",
+                        report.head.sequence, " (events removed from the end, or the head altered)"));
+    }
+    if (key != nullptr && report.head.sequence > 0) {
+      report.head_signature_verified =
+          key->Verify(AuditHeadMessage(report.head.sequence, report.head.hash), report.head.signature);
+      if (report.intact && !report.head_signature_verified) {
+        fail(report.head.sequence,
+             report.head.signature.empty()
+                 ? "the recorded head is not signed (written without the audit signing key)"
+                 : "the recorded head's signature does not verify with the audit signing key (the head was "
+                   "rewritten, e.g. over a cut tail, or this is another server's key)");
       }
+    }
+    if (report.intact && checkpoint != nullptr && report.events_checked < checkpoint->sequence) {
+      report.missing_events = checkpoint->sequence - report.events_checked;
+      fail(report.events_checked + 1,
+           absl::StrCat("the log ends at event ", report.events_checked, " but the checkpoint records event ",
+                        checkpoint->sequence, ": ", report.missing_events,
+                        " events are missing (the log was truncated, or an older copy of the database restored)"));
     }
     return report;
   };
@@ -311,16 +354,14 @@ absl::Status SqliteStore::Open() {
           absl::StrCat("cannot create database directory ", parent.string(), ": ", error.message()));
     }
   }
+  REFX_RETURN_IF_ERROR(RestrictDatabaseFiles());
   REFX_ASSIGN_OR_RETURN(writer_conn_, Connection::Open(options_.path, /*read_only=*/false));
   REFX_RETURN_IF_ERROR(Migrate(writer_conn_.get()));
   {
-    audit_hash_ = GenesisHash();
-    REFX_ASSIGN_OR_RETURN(auto head, writer_conn_->Prepare(sql::kSelectAuditHead));
-    REFX_ASSIGN_OR_RETURN(bool row, head->Step());
-    if (row) {
-      audit_sequence_ = head->Int(0);
-      audit_hash_ = head->Text(1);
-    }
+    REFX_ASSIGN_OR_RETURN(AuditHead head, ReadAuditHead(writer_conn_.get()));
+    audit_sequence_ = head.sequence;
+    audit_hash_ = head.hash;
+    REFX_RETURN_IF_ERROR(CheckHeadSignature(head));
   }
   REFX_RETURN_IF_ERROR(ReloadEventSequence(writer_conn_.get()));
   {
@@ -331,6 +372,68 @@ absl::Status SqliteStore::Open() {
     }
   }
   writer_thread_ = std::thread([this] { WriterLoop(); });
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::RestrictDatabaseFiles() {
+  // The database holds victims' data: owner-only, whatever the umask. SQLite
+  // gives its -wal and -shm files the database file's mode, so creating the
+  // file 0600 before SQLite does covers all three; files found wider (an
+  // earlier version, a copy) are narrowed.
+  if (::access(options_.path.c_str(), F_OK) != 0) {
+    const int fd = ::open(options_.path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) {
+      return absl::UnavailableError(absl::StrCat("cannot create database ", options_.path, ": ", std::strerror(errno)));
+    }
+    if (fd >= 0) {
+      const int changed = ::fchmod(fd, 0600);  // open() applied the umask; 0600 is narrower than any
+      ::close(fd);
+      if (changed != 0) return absl::UnavailableError(absl::StrCat("cannot restrict database ", options_.path));
+    }
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::string file = options_.path + suffix;
+    struct stat info;
+    if (::stat(file.c_str(), &info) != 0 || (info.st_mode & 077) == 0) continue;
+    if (::chmod(file.c_str(), 0600) != 0) {
+      return absl::UnavailableError(absl::StrCat("cannot restrict ", file, " to its owner: ", std::strerror(errno)));
+    }
+    log::Warning("database_file_restricted", {{"file", file}});
+  }
+  return absl::OkStatus();
+}
+
+void SqliteStore::BindHeadSignature(Statement* statement) const {
+  if (options_.audit_head_key.has_value()) {
+    statement->BindBlob(":signature", options_.audit_head_key->Sign(AuditHeadMessage(audit_sequence_, audit_hash_)));
+  } else {
+    statement->Bind(":signature", absl::optional<int64_t>());
+  }
+}
+
+absl::Status SqliteStore::CheckHeadSignature(const AuditHead& head) {
+  if (!options_.audit_head_key.has_value() || head.sequence == 0) return absl::OkStatus();
+  const VerifyingKey key = options_.audit_head_key->Public();
+  if (!head.signature.empty()) {
+    if (key.Verify(AuditHeadMessage(head.sequence, head.hash), head.signature)) return absl::OkStatus();
+    // Audit state that cannot be vouched for is not carried on (fail closed).
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database ", options_.path, ": the audit chain's head is not signed by the configured audit signing key "
+        "(the head was rewritten, or the key is not this database's); run `refx-admin audit verify` and restore "
+        "the right key or database"));
+  }
+  if (!options_.adopt_unsigned_head) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database ", options_.path, ": the audit chain's head is not signed, though the audit signing key exists "
+        "(its signature was removed?); run `refx-admin audit verify` against a checkpoint"));
+  }
+  // A log from before heads were signed, met by a key made for it now:
+  // vouch for it from now on.
+  REFX_ASSIGN_OR_RETURN(auto stmt, writer_conn_->Prepare(sql::kUpsertAuditHead));
+  stmt->Bind(":sequence", head.sequence).BindBlob(":hash", head.hash);
+  BindHeadSignature(stmt.get());
+  REFX_RETURN_IF_ERROR(stmt->Run());
+  log::Info("audit_head_signed", {{"sequence", absl::StrCat(head.sequence)}, {"key_id", key.KeyId()}});
   return absl::OkStatus();
 }
 
@@ -453,8 +556,8 @@ void SqliteStore::WriterLoop() {
         auto head = conn->Prepare(sql::kUpsertAuditHead);
         txn_status = head.status();
         if (head.ok()) {
-          (*head)->Bind(":sequence", audit_sequence_).BindBlob(":hash", audit_hash_)
-              .Bind(":signature", absl::optional<int64_t>());
+          (*head)->Bind(":sequence", audit_sequence_).BindBlob(":hash", audit_hash_);
+          BindHeadSignature(head->get());
           txn_status = (*head)->Run();
         }
       }
@@ -465,13 +568,10 @@ void SqliteStore::WriterLoop() {
       // committed head, re-read so memory and disk cannot disagree.
       audit_sequence_ = 0;
       audit_hash_ = GenesisHash();
-      auto head = conn->Prepare(sql::kSelectAuditHead);
+      auto head = ReadAuditHead(conn);
       if (head.ok()) {
-        auto row = (*head)->Step();
-        if (row.ok() && *row) {
-          audit_sequence_ = (*head)->Int(0);
-          audit_hash_ = (*head)->Text(1);
-        }
+        audit_sequence_ = head->sequence;
+        audit_hash_ = head->hash;
       }
       batch_events_.clear();
       // Nothing of the batch is on disk, so the log's head is where the
@@ -576,6 +676,13 @@ absl::StatusOr<bool> SqliteStore::HasVictimTokens() {
   return result;
 }
 
+absl::StatusOr<AuditHead> SqliteStore::AuditChainHead() {
+  auto conn = AcquireReader();
+  auto head = ReadAuditHead(conn.get());
+  ReleaseReader(std::move(conn));
+  return head;
+}
+
 absl::StatusOr<int64_t> SqliteStore::LatestEventSequence() {
   auto conn = AcquireReader();
   auto run = [&]() -> absl::StatusOr<int64_t> {
@@ -657,17 +764,20 @@ absl::StatusOr<std::vector<AuditRecord>> SqliteStore::ListAuditEvents(const Audi
   return result;
 }
 
-absl::StatusOr<AuditChainReport> SqliteStore::VerifyAuditChain() {
+absl::StatusOr<AuditChainReport> SqliteStore::VerifyAuditChain(const AuditHead* checkpoint) {
   auto conn = AcquireReader();
-  auto result = VerifyAuditChainOn(conn.get());
+  absl::optional<VerifyingKey> key;
+  if (options_.audit_head_key.has_value()) key = options_.audit_head_key->Public();
+  auto result = VerifyAuditChainOn(conn.get(), key.has_value() ? &*key : nullptr, checkpoint);
   ReleaseReader(std::move(conn));
   return result;
 }
 
-absl::StatusOr<AuditChainReport> VerifyAuditChainInFile(const std::string& path) {
+absl::StatusOr<AuditChainReport> VerifyAuditChainInFile(const std::string& path, const VerifyingKey* key,
+                                                        const AuditHead* checkpoint) {
   if (::access(path.c_str(), R_OK) != 0) return absl::NotFoundError(absl::StrCat("cannot read database ", path));
   REFX_ASSIGN_OR_RETURN(auto conn, Connection::Open(path, /*read_only=*/true));
-  return VerifyAuditChainOn(conn.get());
+  return VerifyAuditChainOn(conn.get(), key, checkpoint);
 }
 
 absl::StatusOr<CreateReferralResult> SqliteStore::CreateReferral(const CreateReferralRequest& request) {

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/types/optional.h"
+#include "common/signing.h"
 #include "storage/referral_store.h"
 #include "storage/sqlite/sqlite_connection.h"
 
@@ -30,6 +32,16 @@ class SqliteStore final : public ReferralStore {
     std::string path;            // database file; created with its schema if absent
     int max_batch_size = 256;    // writes per transaction at most
     int read_connections = 4;
+    // Signs the audit chain's head at every commit, and must verify the head
+    // found on open (FAILED_PRECONDITION otherwise; a head from before
+    // signing is signed then). Unset: heads are left unsigned (tests of the
+    // store alone, and offline tools that only read).
+    absl::optional<SigningKey> audit_head_key;
+    // Whether an unsigned head with events behind it may be signed on open:
+    // only when the key was made by this start (a database from before
+    // heads were signed). Otherwise an unsigned head means its signature was
+    // removed, and the open fails.
+    bool adopt_unsigned_head = false;
   };
 
   // Opens the database, applies pending migrations and starts the writer.
@@ -56,8 +68,9 @@ class SqliteStore final : public ReferralStore {
   absl::StatusOr<int64_t> LatestEventSequence() override;
   void SetEventListener(EventListener listener) override;
   absl::StatusOr<std::vector<AuditRecord>> ListAuditEvents(const AuditQuery& query) override;
-  absl::StatusOr<AuditChainReport> VerifyAuditChain() override;
+  absl::StatusOr<AuditChainReport> VerifyAuditChain(const AuditHead* checkpoint = nullptr) override;
   absl::StatusOr<bool> HasVictimTokens() override;
+  absl::StatusOr<AuditHead> AuditChainHead() override;
   absl::Status CheckHealth() override;
 
   // The schema version on disk (for tests and `refx-server --version`).
@@ -78,6 +91,9 @@ class SqliteStore final : public ReferralStore {
 
   explicit SqliteStore(const Options& options) : options_(options) {}
   absl::Status Open();
+  // Creates the database file 0600 if absent and narrows it and its -wal
+  // and -shm files to their owner if wider.
+  absl::Status RestrictDatabaseFiles();
   absl::Status Migrate(Connection* conn);
   // Queues `apply` and waits until the transaction holding it committed.
   absl::Status Submit(std::function<absl::Status(Connection*)> apply);
@@ -92,6 +108,11 @@ class SqliteStore final : public ReferralStore {
   absl::Status AppendEvent(Connection* conn, ReferralEvent event);
   // The newest event's sequence as committed (writer thread).
   absl::Status ReloadEventSequence(Connection* conn);
+  // Binds :signature of kUpsertAuditHead for the head in memory.
+  void BindHeadSignature(Statement* statement) const;
+  // On open: the head found must carry this key's signature; an unsigned
+  // one (from before signing) is signed now.
+  absl::Status CheckHeadSignature(const AuditHead& head);
 
   std::unique_ptr<Connection> AcquireReader();
   void ReleaseReader(std::unique_ptr<Connection> conn);
@@ -122,8 +143,11 @@ class SqliteStore final : public ReferralStore {
 };
 
 // Verifies the audit chain of a database file without a server: opens it
-// read-only and changes nothing (refx-admin audit verify).
-absl::StatusOr<AuditChainReport> VerifyAuditChainInFile(const std::string& path);
+// read-only and changes nothing (refx-admin audit verify). With `key`, the
+// head's signature is checked too; with `checkpoint` (a signed head exported
+// earlier, checked against `key`), the log must still hold its event.
+absl::StatusOr<AuditChainReport> VerifyAuditChainInFile(const std::string& path, const VerifyingKey* key = nullptr,
+                                                        const AuditHead* checkpoint = nullptr);
 
 }  // namespace refx::storage::sqlite
 

@@ -13,10 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "clients/lib/referral_client.h"
+#include "common/signing.h"
 #include "common/status_details.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
@@ -27,6 +30,8 @@
 
 namespace refx::testing {
 namespace {
+
+using ::testing::HasSubstr;
 
 constexpr char kDpo[] = "llr-information-governance";
 constexpr char kOversight[] = "asb-hate-prevent-strategy-group";
@@ -121,7 +126,9 @@ class AuditLogTest : public ::testing::Test {
       const fs::path from = src.string() + suffix;
       if (fs::exists(from)) fs::copy_file(from, dir + "/refx.db" + suffix, fs::copy_options::overwrite_existing);
     }
-    fs::copy_file(src.parent_path() / "audit.key", dir + "/audit.key", fs::copy_options::overwrite_existing);
+    for (const char* secret : {"audit.key", "audit-signing.key", "audit-signing.pub"}) {
+      fs::copy_file(src.parent_path() / secret, fs::path(dir) / secret, fs::copy_options::overwrite_existing);
+    }
     if (!tamper.empty()) {
       Db db(dir + "/refx.db", /*writable=*/true);
       db.Exec(tamper);
@@ -293,6 +300,124 @@ TEST_F(AuditLogTest, VerifyDetectsFlippedByteDeletionReorderingAndTruncatedTail)
       VerifyTamperedCopy("tail", absl::StrCat("DELETE FROM audit_events WHERE sequence > ", n - 3));
   EXPECT_FALSE(truncated.intact());
   EXPECT_EQ(truncated.first_bad_sequence(), n - 2) << truncated.problem();
+}
+
+// Copies the database files of `from` (stopped) into the fresh directory
+// `to`, with the server's keys.
+void CopyDatabase(const std::string& from, const std::string& to) {
+  namespace fs = std::filesystem;
+  const fs::path src = from;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const fs::path f = src.string() + suffix;
+    if (fs::exists(f)) fs::copy_file(f, to + "/refx.db" + suffix, fs::copy_options::overwrite_existing);
+  }
+  for (const char* secret : {"audit.key", "audit-signing.key", "audit-signing.pub", "victim-token.key"}) {
+    if (fs::exists(src.parent_path() / secret)) {
+      fs::copy_file(src.parent_path() / secret, fs::path(to) / secret, fs::copy_options::overwrite_existing);
+    }
+  }
+}
+
+// Cutting the tail and writing a new head to match: the hashes all check
+// out, but the head's signature (a key outside the database) does not. Nor
+// does removing the signature: a key exists, so an unsigned head is refused.
+TEST_F(AuditLogTest, TailDeletionWithARewrittenHeadIsCaught) {
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(As(kPolice).Create(ValidReferral(kCityCouncil), NextId()).ok());
+  const VerifyingKey key = server_->server()->audit_public_key();
+  server_->Stop();
+  const int64_t n = AuditRows();
+  for (const bool drop_signature : {false, true}) {
+    SCOPED_TRACE(drop_signature ? "signature removed" : "signature kept");
+    const std::string dir = MakeTempDir("audit-rewritten-head");
+    CopyDatabase(DbPath(), dir);
+    {
+      Db db(dir + "/refx.db", /*writable=*/true);
+      db.Exec(absl::StrCat("DELETE FROM audit_events WHERE sequence > ", n - 3, "; UPDATE audit_head SET sequence = ",
+                           n - 3, ", hash = (SELECT hash FROM audit_events WHERE sequence = ", n - 3, ")",
+                           drop_signature ? ", signature = NULL" : "", ";"));
+    }
+    // Without the key, the chain looks whole: the rewrite is that good.
+    auto unkeyed = storage::sqlite::VerifyAuditChainInFile(dir + "/refx.db");
+    ASSERT_TRUE(unkeyed.ok());
+    EXPECT_TRUE(unkeyed->intact) << unkeyed->problem;
+    // With the public key, it is caught.
+    auto keyed = storage::sqlite::VerifyAuditChainInFile(dir + "/refx.db", &key);
+    ASSERT_TRUE(keyed.ok());
+    EXPECT_FALSE(keyed->intact);
+    EXPECT_THAT(keyed->problem, HasSubstr("head")) << keyed->problem;
+    // And a server refuses to start on it rather than carry it on.
+    auto refused = TestServer::Start(TestServer::Options{[&](config::v1::ServerConfig* c) {
+      c->mutable_storage()->set_sqlite_path(dir + "/refx.db");
+    }});
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+    EXPECT_THAT(refused.status().message(), HasSubstr("head"));
+  }
+}
+
+// A backup restored over a newer database is consistent in itself (every
+// hash and its signed head check out): only a checkpoint taken later shows
+// that events are missing, and how many.
+TEST_F(AuditLogTest, RestoringAnOlderCopyIsCaughtAgainstALaterCheckpoint) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(As(kPolice).Create(ValidReferral(kCityCouncil), NextId()).ok());
+  ASSERT_TRUE(server_->Restart().ok());  // a clean copy: everything checkpointed into the file
+  channels_.clear();
+  server_->Stop();
+  const std::string backup = MakeTempDir("audit-backup");
+  CopyDatabase(DbPath(), backup);
+  const int64_t backed_up = Db(backup + "/refx.db").Int("SELECT count(*) FROM audit_events");
+  ASSERT_TRUE(server_->Restart().ok());
+  channels_.clear();
+  for (int i = 0; i < 7; ++i) ASSERT_TRUE(As(kPolice).Create(ValidReferral(kCityCouncil), NextId()).ok());
+  // The DPO's checkpoint, later than the backup.
+  const v1::VerifyAuditChainResponse later = Verify(server_.get());
+  ASSERT_TRUE(later.intact()) << later.problem();
+  const v1::AuditCheckpoint checkpoint = later.head();
+  ASSERT_GT(checkpoint.sequence(), backed_up);
+  EXPECT_FALSE(checkpoint.signature().empty());
+  EXPECT_THAT(checkpoint.public_key(), HasSubstr("PUBLIC KEY"));
+  const VerifyingKey key = server_->server()->audit_public_key();
+  server_->Stop();
+  channels_.clear();
+
+  // The backup is restored. On its own it verifies intact...
+  auto restored = TestServer::Start(TestServer::Options{[&](config::v1::ServerConfig* c) {
+    c->mutable_storage()->set_sqlite_path(backup + "/refx.db");
+  }});
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_TRUE(Verify(restored->get()).intact());
+  // ...but not against the later checkpoint, through the API...
+  v1::VerifyAuditChainRequest request;
+  *request.mutable_checkpoint() = checkpoint;
+  auto held = client::ReferralClient(ChannelOf(restored->get(), kDpo), {}).VerifyAuditChain(request);
+  channels_.clear();
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_FALSE(held->intact());
+  EXPECT_GE(held->missing_events(), checkpoint.sequence() - backed_up - 1);
+  EXPECT_THAT(held->problem(), HasSubstr("missing"));
+  (*restored)->Stop();
+  // ...nor offline.
+  storage::AuditHead head;
+  head.sequence = checkpoint.sequence();
+  head.hash = absl::HexStringToBytes(checkpoint.hash());
+  ASSERT_TRUE(absl::Base64Unescape(checkpoint.signature(), &head.signature));
+  auto offline = storage::sqlite::VerifyAuditChainInFile(backup + "/refx.db", &key, &head);
+  ASSERT_TRUE(offline.ok());
+  EXPECT_FALSE(offline->intact);
+  EXPECT_EQ(offline->missing_events, checkpoint.sequence() - offline->events_checked);
+  EXPECT_GT(offline->missing_events, 0);
+  // The live database holds it.
+  auto live = storage::sqlite::VerifyAuditChainInFile(DbPath(), &key, &head);
+  ASSERT_TRUE(live.ok());
+  EXPECT_TRUE(live->intact) << live->problem;
+  // A forged checkpoint (another key's signature) is refused as such.
+  auto other = SigningKey::Generate();
+  ASSERT_TRUE(other.ok());
+  storage::AuditHead forged = head;
+  forged.signature = other->Sign(storage::AuditHeadMessage(head.sequence, head.hash));
+  auto refused = storage::sqlite::VerifyAuditChainInFile(DbPath(), &key, &forged);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_FALSE(refused->intact);
+  EXPECT_THAT(refused->problem, HasSubstr("checkpoint"));
 }
 
 // An untouched log verifies intact across three restarts, over every row.

@@ -182,11 +182,26 @@ TEST(RepeatVictimKeyTest, ANamedKeyFileThatCannotBeReadStopsTheServer) {
 
   const std::string dir = MakeTempDir("short-key");
   std::ofstream(dir + "/short.key") << "too short";
+  std::filesystem::permissions(dir + "/short.key", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   TestServer::Options short_key;
   short_key.customize = [&](config::v1::ServerConfig* c) { c->set_victim_token_key_file(dir + "/short.key"); };
   auto short_refused = TestServer::Start(short_key);
   ASSERT_FALSE(short_refused.ok());
   EXPECT_THAT(std::string(short_refused.status().message()), ::testing::HasSubstr("fewer than 32 bytes"));
+
+  // A key others can read is refused however long it is: it must be
+  // treated as disclosed.
+  std::ofstream(dir + "/open.key") << std::string(32, 'k');
+  std::filesystem::permissions(dir + "/open.key", std::filesystem::perms::owner_read |
+                                                      std::filesystem::perms::owner_write |
+                                                      std::filesystem::perms::group_read |
+                                                      std::filesystem::perms::others_read);
+  TestServer::Options open_key;
+  open_key.customize = [&](config::v1::ServerConfig* c) { c->set_victim_token_key_file(dir + "/open.key"); };
+  auto open_refused = TestServer::Start(open_key);
+  ASSERT_FALSE(open_refused.ok());
+  EXPECT_EQ(open_refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(open_refused.status().message()), ::testing::HasSubstr("mode 0644"));
 }
 
 TEST(RepeatVictimKeyTest, ALostDefaultKeyIsNotReplacedUnderExistingTokens) {

@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include <filesystem>
+#include <tuple>
 #include <map>
 #include <optional>
 #include <set>
@@ -47,7 +48,8 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr char kPassphrase[] = "correct horse battery staple";
+constexpr char kPassphrase[] = "correct horse battery staple";      // the issuing CA key's
+constexpr char kRootPassphrase[] = "offline root, kept in the safe";  // the root CA key's
 
 int ModeOf(const std::string& path) {
   struct stat info;
@@ -110,6 +112,9 @@ class AdminCaTest : public ::testing::Test {
     passphrase_file_ = dir_ + "/passphrase";
     ASSERT_TRUE(WriteStringToFile(passphrase_file_, std::string(kPassphrase) + "\n"));
     ASSERT_EQ(chmod(passphrase_file_.c_str(), 0600), 0);
+    root_passphrase_file_ = dir_ + "/root-passphrase";
+    ASSERT_TRUE(WriteStringToFile(root_passphrase_file_, std::string(kRootPassphrase) + "\n"));
+    ASSERT_EQ(chmod(root_passphrase_file_.c_str(), 0600), 0);
   }
 
   void TearDown() override {
@@ -127,8 +132,10 @@ class AdminCaTest : public ::testing::Test {
   // run in dir_.
   CommandResult Admin(std::vector<std::string> args,
                       const std::map<std::string, std::optional<std::string>>& env = {}) {
-    std::vector<std::string> argv = {kAdminBinary, "--partnership", partnership_, "--passphrase-file",
-                                     passphrase_file_, "--ca-dir", ca_dir_, "--operator", "test-admin"};
+    std::vector<std::string> argv = {kAdminBinary,           "--partnership",          partnership_,
+                                     "--passphrase-file",    passphrase_file_,         "--root-passphrase-file",
+                                     root_passphrase_file_, "--ca-dir",               ca_dir_,
+                                     "--operator",           "test-admin"};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv, dir_, env, absl::Seconds(30), dir_);
   }
@@ -168,7 +175,7 @@ class AdminCaTest : public ::testing::Test {
 
   std::unique_ptr<TestServer> source_;
   std::unique_ptr<ServerProcess> server_;
-  std::string partnership_, trust_domain_, dir_, ca_dir_, passphrase_file_;
+  std::string partnership_, trust_domain_, dir_, ca_dir_, passphrase_file_, root_passphrase_file_;
 };
 
 TEST_F(AdminCaTest, CaInitWritesEncryptedKeysOnlyTheOwnerCanRead) {
@@ -176,7 +183,8 @@ TEST_F(AdminCaTest, CaInitWritesEncryptedKeysOnlyTheOwnerCanRead) {
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_THAT(r.out, HasSubstr("Next:")) << r.Describe();
   EXPECT_EQ(ModeOf(ca_dir_), 0700);
-  for (const char* name : {"root-ca.key", "agency-ca.key"}) {
+  for (const auto& [name, passphrase, other] : {std::tuple{"root-ca.key", kRootPassphrase, kPassphrase},
+                                                std::tuple{"agency-ca.key", kPassphrase, kRootPassphrase}}) {
     const std::string path = absl::StrCat(ca_dir_, "/", name);
     EXPECT_EQ(ModeOf(path), 0600) << path;
     const std::string pem = ReadFileOrEmpty(path);
@@ -185,7 +193,9 @@ TEST_F(AdminCaTest, CaInitWritesEncryptedKeysOnlyTheOwnerCanRead) {
     EXPECT_THAT(pem, Not(HasSubstr("-----BEGIN EC PRIVATE KEY-----"))) << path;
     // Useless without the passphrase, usable with it.
     EXPECT_FALSE(pki::PrivateKey::FromPem(pem, "not the passphrase at all").ok()) << path;
-    EXPECT_TRUE(pki::PrivateKey::FromPem(pem, kPassphrase).ok()) << path;
+    EXPECT_TRUE(pki::PrivateKey::FromPem(pem, passphrase).ok()) << path;
+    // Each key has its own passphrase: the other one does not open it.
+    EXPECT_FALSE(pki::PrivateKey::FromPem(pem, other).ok()) << path;
   }
   EXPECT_EQ(ModeOf(ca_dir_ + "/ledger.db"), 0600);
   // An empty list, signed by the issuing CA, is published at once.
@@ -206,6 +216,37 @@ TEST_F(AdminCaTest, CaInitWritesEncryptedKeysOnlyTheOwnerCanRead) {
   CommandResult wrong = Admin({"crl", "publish"});
   EXPECT_EQ(wrong.exit_code, 1) << wrong.Describe();
   EXPECT_EQ(CrlFiles(ca_dir_ + "/publish/crl").size(), 1u);
+}
+
+// The online issuing key's jobs hold only its passphrase, which cannot
+// unlock the offline root: the same passphrase for both is refused, and
+// without the root's, root operations fail while issuing ones work.
+TEST_F(AdminCaTest, RootAndIssuingKeysHaveSeparatePassphrases) {
+  ASSERT_TRUE(WriteStringToFile(root_passphrase_file_, std::string(kPassphrase) + "\n"));
+  CommandResult same = Admin({"ca", "init", ca_dir_});
+  EXPECT_EQ(same.exit_code, 1) << same.Describe();
+  EXPECT_THAT(same.err, HasSubstr("must differ")) << same.Describe();
+  EXPECT_FALSE(std::filesystem::exists(ca_dir_ + "/root-ca.key"));
+  ASSERT_TRUE(WriteStringToFile(root_passphrase_file_, std::string(kRootPassphrase) + "\n"));
+  InitCa();
+
+  // A cron job's view: the issuing passphrase only, no terminal.
+  auto issuing_only = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {kAdminBinary, "--partnership", partnership_, "--passphrase-file",
+                                     passphrase_file_, "--ca-dir", ca_dir_, "--operator", "cron"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, dir_, {{"REFX_ROOT_CA_PASSPHRASE", std::nullopt}}, absl::Seconds(30), dir_);
+  };
+  CommandResult publish = issuing_only({"crl", "publish"});
+  EXPECT_EQ(publish.exit_code, 0) << publish.Describe();
+  CommandResult server = issuing_only({"server", "issue", "--dns", "localhost", "--out", dir_ + "/server"});
+  EXPECT_EQ(server.exit_code, 1) << server.Describe();
+  EXPECT_THAT(server.err, HasSubstr("root CA passphrase")) << server.Describe();
+  // The issuing passphrase given as the root's does not open the root.
+  ASSERT_TRUE(WriteStringToFile(root_passphrase_file_, std::string(kPassphrase) + "\n"));
+  CommandResult wrong = Admin({"server", "issue", "--dns", "localhost", "--out", dir_ + "/server"});
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.Describe();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/server.pem"));
 }
 
 TEST_F(AdminCaTest, PassphraseFileOthersCanReadIsRefused) {

@@ -520,6 +520,31 @@ TEST_F(CliTest, AuditListAndVerifyAsTheDataProtectionOfficer) {
       {kAdminBinary, "audit", "verify", "--db", server_->config().storage().sqlite_path()}, dir_);
   EXPECT_EQ(offline.exit_code, 0) << offline.Describe();
   EXPECT_NE(offline.out.find("audit chain intact"), std::string::npos) << offline.out;
+  EXPECT_NE(offline.out.find("head signature verified"), std::string::npos) << offline.out;
+
+  // A checkpoint, taken by the DPO over the API, holds the log to it both
+  // through the server and offline.
+  const std::string checkpoint = dir_ + "/checkpoint.json";
+  CommandResult saved = Refx(kDpo, {"audit", "checkpoint", "--out", checkpoint});
+  EXPECT_EQ(saved.exit_code, 0) << saved.Describe();
+  EXPECT_NE(saved.err.find("checkpoint of event"), std::string::npos) << saved.err;
+  CommandResult held = Refx(kDpo, {"audit", "verify", "--checkpoint", checkpoint});
+  EXPECT_EQ(held.exit_code, 0) << held.Describe();
+  CommandResult held_offline = RunCommand({kAdminBinary, "audit", "verify", "--db",
+                                           server_->config().storage().sqlite_path(), "--checkpoint", checkpoint},
+                                          dir_);
+  EXPECT_EQ(held_offline.exit_code, 0) << held_offline.Describe();
+  EXPECT_NE(held_offline.out.find("holds the checkpoint of event"), std::string::npos) << held_offline.out;
+  CommandResult admin_checkpoint = RunCommand({kAdminBinary, "audit", "checkpoint", "--db",
+                                               server_->config().storage().sqlite_path(), "--out",
+                                               dir_ + "/admin-checkpoint.json"},
+                                              dir_);
+  EXPECT_EQ(admin_checkpoint.exit_code, 0) << admin_checkpoint.Describe();
+  CommandResult not_a_checkpoint =
+      RunCommand({kAdminBinary, "audit", "verify", "--db", server_->config().storage().sqlite_path(),
+                  "--checkpoint", SourcePath("config/agreement.yaml")},
+                 dir_);
+  EXPECT_EQ(not_a_checkpoint.exit_code, 2) << not_a_checkpoint.Describe();
 }
 
 TEST_F(CliTest, FieldNotSharedIsRefusedWithExitCode4) {
