@@ -43,9 +43,9 @@ class ProfileVerdicts {
 
 class AgencyCertificateVerifier final : public grpc::experimental::ExternalCertificateVerifier {
  public:
-  AgencyCertificateVerifier(std::shared_ptr<const core::Partnership> partnership,
+  AgencyCertificateVerifier(std::shared_ptr<const core::PartnershipHolder> registry,
                             std::shared_ptr<const RevocationChecker> revocation)
-      : partnership_(std::move(partnership)), revocation_(std::move(revocation)) {}
+      : registry_(std::move(registry)), revocation_(std::move(revocation)) {}
 
   bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
               std::function<void(grpc::Status)> callback, grpc::Status* sync_status) override {
@@ -55,7 +55,7 @@ class AgencyCertificateVerifier final : public grpc::experimental::ExternalCerti
     // The profile first: only an agency client certificate may name an
     // agency, however its URI SAN reads.
     absl::Status status = profiles_.Check(leaf);
-    if (status.ok()) status = AgencyIdFromUriSans(uris, *partnership_).status();
+    if (status.ok()) status = AgencyIdFromUriSans(uris, *registry_->Current()).status();
     if (status.ok() && revocation_ != nullptr) {
       const std::string chain(request->peer_cert_full_chain().data(), request->peer_cert_full_chain().size());
       status = revocation_->CheckPeer(leaf, chain);
@@ -73,49 +73,17 @@ class AgencyCertificateVerifier final : public grpc::experimental::ExternalCerti
   void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {}
 
  private:
-  std::shared_ptr<const core::Partnership> partnership_;
+  std::shared_ptr<const core::PartnershipHolder> registry_;
   std::shared_ptr<const RevocationChecker> revocation_;
   ProfileVerdicts profiles_;
-};
-
-class RevocationCallGate final : public grpc::AuthMetadataProcessor {
- public:
-  explicit RevocationCallGate(std::shared_ptr<const RevocationChecker> revocation)
-      : revocation_(std::move(revocation)) {}
-
-  bool IsBlocking() const override { return false; }
-
-  grpc::Status Process(const InputMetadata&, grpc::AuthContext* context, OutputMetadata*,
-                       OutputMetadata*) override {
-    auto leaves = context->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
-    if (leaves.size() != 1) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no client certificate");
-    const std::string leaf(leaves[0].data(), leaves[0].size());
-    std::string chain;
-    for (const auto& c : context->FindPropertyValues(GRPC_X509_PEM_CERT_CHAIN_PROPERTY_NAME)) {
-      chain.append(c.data(), c.size());
-    }
-    absl::Status status = revocation_->CheckPeer(leaf, chain);
-    if (status.ok()) return grpc::Status::OK;
-    log::Warning("call_refused_revoked", {{"reason", std::string(status.message())},
-                                          {"certificate_serial", SerialOf(leaf)}});
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(status.message()));
-  }
-
- private:
-  std::shared_ptr<const RevocationChecker> revocation_;
 };
 
 }  // namespace
 
 std::shared_ptr<grpc::experimental::CertificateVerifier> MakeAgencyCertificateVerifier(
-    std::shared_ptr<const core::Partnership> partnership, std::shared_ptr<const RevocationChecker> revocation) {
-  return grpc::experimental::ExternalCertificateVerifier::Create<AgencyCertificateVerifier>(std::move(partnership),
+    std::shared_ptr<const core::PartnershipHolder> registry, std::shared_ptr<const RevocationChecker> revocation) {
+  return grpc::experimental::ExternalCertificateVerifier::Create<AgencyCertificateVerifier>(std::move(registry),
                                                                                            std::move(revocation));
-}
-
-std::shared_ptr<grpc::AuthMetadataProcessor> MakeRevocationCallGate(
-    std::shared_ptr<const RevocationChecker> revocation) {
-  return std::make_shared<RevocationCallGate>(std::move(revocation));
 }
 
 }  // namespace refx::auth

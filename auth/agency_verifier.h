@@ -14,11 +14,11 @@
 // layer. gRPC runs the verifier on full and resumed handshakes alike, so a
 // TLS session resumed after a revocation is refused too.
 //
-// A handshake check cannot reach connections that are already open. The
-// call gate (an AuthMetadataProcessor, run by gRPC before every call on
-// every connection) repeats the revocation check from the connection's
-// certificate, so a revocation also stops calls on open connections as soon
-// as the list is re-read; the maximum connection age then closes them.
+// A handshake check cannot reach connections that are already open: every
+// call and every watch batch repeats the checks (auth/credential_gate.h and
+// IdentifyCaller with the registry in force), so a revocation, an expiry or
+// a suspension also stops calls on open connections at once; the maximum
+// connection age then closes them.
 #ifndef REFX_AUTH_AGENCY_VERIFIER_H_
 #define REFX_AUTH_AGENCY_VERIFIER_H_
 
@@ -26,22 +26,17 @@
 
 #include "auth/revocation_checker.h"
 #include "core/partnership.h"
-#include "grpcpp/security/auth_metadata_processor.h"
 #include "grpcpp/security/tls_certificate_verifier.h"
 
 namespace refx::auth {
 
 // A verifier for TlsServerCredentialsOptions::set_certificate_verifier.
 // `revocation` may be null (no revocation checks beyond the partnership's).
+// `registry` is read at each handshake (an agency suspended by a registry
+// reload is refused from then on).
 std::shared_ptr<grpc::experimental::CertificateVerifier> MakeAgencyCertificateVerifier(
-    std::shared_ptr<const core::Partnership> partnership,
+    std::shared_ptr<const core::PartnershipHolder> registry,
     std::shared_ptr<const RevocationChecker> revocation = nullptr);
-
-// A processor for ServerCredentials::SetAuthMetadataProcessor that fails a
-// call with UNAUTHENTICATED when the connection's certificate (or its CA)
-// is revoked or the list is unusable. Non-blocking: it only reads memory.
-std::shared_ptr<grpc::AuthMetadataProcessor> MakeRevocationCallGate(
-    std::shared_ptr<const RevocationChecker> revocation);
 
 }  // namespace refx::auth
 

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "auth/pki/certificate_authority.h"
+#include "common/status_details.h"
 #include "grpc/grpc_security_constants.h"
 #include "refx/config/v1/partnership.pb.h"
 
@@ -67,39 +68,48 @@ bool CertificateFactsFromPem(absl::string_view pem, CertificateFacts* out) {
 
 absl::StatusOr<std::string> AgencyIdFromUriSans(const std::vector<std::string>& uris,
                                                 const core::Partnership& partnership) {
-  if (uris.empty()) {
-    return absl::UnauthenticatedError("client certificate has no URI SAN naming an agency");
-  }
-  if (uris.size() > 1) {
-    return absl::UnauthenticatedError("client certificate has more than one URI SAN");
-  }
+  auto invalid = [](std::string message) {
+    return WithErrorInfo(absl::UnauthenticatedError(std::move(message)), "CERTIFICATE_IDENTITY_INVALID");
+  };
+  if (uris.empty()) return invalid("client certificate has no URI SAN naming an agency");
+  if (uris.size() > 1) return invalid("client certificate has more than one URI SAN");
   const std::string agency_id = partnership.AgencyIdFromSpiffeId(uris[0]);
   if (agency_id.empty()) {
-    return absl::UnauthenticatedError(absl::StrCat("client certificate URI SAN is not of the form spiffe://",
-                                                   partnership.trust_domain(), "/agency/<agency-id>"));
+    return invalid(absl::StrCat("client certificate URI SAN is not of the form spiffe://", partnership.trust_domain(),
+                                "/agency/<agency-id>"));
   }
   const config::v1::Agency* agency = partnership.FindAgency(agency_id);
   if (agency == nullptr) {
-    return absl::UnauthenticatedError(absl::StrCat("agency ", agency_id, " is not a party to partnership ",
-                                                   partnership.id()));
+    return WithErrorInfo(absl::UnauthenticatedError(absl::StrCat("agency ", agency_id, " is not a party to partnership ",
+                                                                 partnership.id())),
+                         "AGENCY_NOT_REGISTERED");
   }
   if (agency->suspended()) {
-    return absl::UnauthenticatedError(absl::StrCat("agency ", agency_id, " is suspended from the partnership"));
+    return WithErrorInfo(
+        absl::UnauthenticatedError(absl::StrCat("agency ", agency_id, " is suspended from the partnership")),
+        "AGENCY_SUSPENDED");
   }
   return agency_id;
 }
 
-absl::StatusOr<core::Caller> IdentifyCaller(const grpc::AuthContext& context,
-                                            const core::Partnership& partnership,
+PeerCredential ReadPeerCredential(const grpc::AuthContext& context) {
+  PeerCredential peer;
+  peer.authenticated = context.IsPeerAuthenticated();
+  for (const auto& v : context.FindPropertyValues(GRPC_PEER_URI_PROPERTY_NAME)) peer.uris.emplace_back(v.data(), v.size());
+  auto leaves = context.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  if (leaves.size() == 1) peer.leaf_pem.assign(leaves[0].data(), leaves[0].size());
+  for (const auto& c : context.FindPropertyValues(GRPC_X509_PEM_CERT_CHAIN_PROPERTY_NAME)) {
+    peer.chain_pem.append(c.data(), c.size());
+  }
+  return peer;
+}
+
+absl::StatusOr<core::Caller> IdentifyCaller(const PeerCredential& peer, const core::Partnership& partnership,
                                             const std::string& acting_user) {
-  if (!context.IsPeerAuthenticated()) {
-    return absl::UnauthenticatedError("no verified client certificate");
+  if (!peer.authenticated) {
+    return WithErrorInfo(absl::UnauthenticatedError("no verified client certificate"), "CERTIFICATE_IDENTITY_INVALID");
   }
-  std::vector<std::string> uris;
-  for (const auto& v : context.FindPropertyValues(GRPC_PEER_URI_PROPERTY_NAME)) {
-    uris.emplace_back(v.data(), v.size());
-  }
-  auto agency_id = AgencyIdFromUriSans(uris, partnership);
+  auto agency_id = AgencyIdFromUriSans(peer.uris, partnership);
   if (!agency_id.ok()) return agency_id.status();
   const config::v1::Agency& agency = *partnership.FindAgency(*agency_id);
 
@@ -108,22 +118,34 @@ absl::StatusOr<core::Caller> IdentifyCaller(const grpc::AuthContext& context,
   caller.display_name = agency.display_name();
   caller.agency_type = absl::AsciiStrToLower(config::v1::AgencyType_Name(agency.type()));
   caller.role = agency.role();
-  caller.spiffe_id = uris[0];
+  caller.spiffe_id = peer.uris[0];
   caller.acting_user = acting_user;
-  auto pems = context.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
-  if (pems.size() == 1) {
-    CertificateFacts facts;
-    if (CertificateFactsFromPem(absl::string_view(pems[0].data(), pems[0].size()), &facts)) {
-      caller.certificate_serial = std::move(facts.serial_hex);
-      caller.certificate_not_after = facts.not_after;
-    }
+  CertificateFacts facts;
+  if (!peer.leaf_pem.empty() && CertificateFactsFromPem(peer.leaf_pem, &facts)) {
+    caller.certificate_serial = std::move(facts.serial_hex);
+    caller.certificate_not_after = facts.not_after;
   }
   if (caller.certificate_serial.empty()) {
     // Without the certificate we cannot record which credential acted:
     // refuse rather than act anonymously.
-    return absl::UnauthenticatedError("client certificate is unreadable");
+    return WithErrorInfo(absl::UnauthenticatedError("client certificate is unreadable"),
+                         "CERTIFICATE_IDENTITY_INVALID");
   }
   return caller;
+}
+
+core::Caller ClaimedCaller(const PeerCredential& peer, const core::Partnership& partnership) {
+  core::Caller claimed;
+  claimed.agency_id = "-";
+  if (peer.uris.size() == 1) {
+    const std::string id = partnership.AgencyIdFromSpiffeId(peer.uris[0]);
+    if (!id.empty()) claimed.agency_id = id;
+  }
+  CertificateFacts facts;
+  if (!peer.leaf_pem.empty() && CertificateFactsFromPem(peer.leaf_pem, &facts)) {
+    claimed.certificate_serial = std::move(facts.serial_hex);
+  }
+  return claimed;
 }
 
 }  // namespace refx::auth

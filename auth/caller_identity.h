@@ -25,12 +25,29 @@ namespace refx::auth {
 absl::StatusOr<std::string> AgencyIdFromUriSans(const std::vector<std::string>& uris,
                                                 const core::Partnership& partnership);
 
-// The caller of an RPC, from its AuthContext. UNAUTHENTICATED if the peer is
-// not an authenticated, registered, active agency. `acting_user` is copied
-// into the result as metadata only.
-absl::StatusOr<core::Caller> IdentifyCaller(const grpc::AuthContext& context,
-                                            const core::Partnership& partnership,
+// What the verified TLS peer presented, read once from the AuthContext on
+// the reactor thread: everything identification and the per-call
+// credential checks (expiry, revocation) need.
+struct PeerCredential {
+  bool authenticated = false;
+  std::vector<std::string> uris;  // the URI SANs
+  std::string leaf_pem;           // the client certificate
+  std::string chain_pem;          // what it sent after the leaf (may be empty)
+};
+PeerCredential ReadPeerCredential(const grpc::AuthContext& context);
+
+// The caller of an RPC, from its peer credential and the registry in force.
+// UNAUTHENTICATED, with ErrorInfo reason AGENCY_NOT_REGISTERED,
+// AGENCY_SUSPENDED or CERTIFICATE_IDENTITY_INVALID, if the peer is not an
+// authenticated, registered, active agency. `acting_user` is copied into the
+// result as metadata only.
+absl::StatusOr<core::Caller> IdentifyCaller(const PeerCredential& peer, const core::Partnership& partnership,
                                             const std::string& acting_user);
+
+// Who a refused peer claims to be, for the audit event of the refusal only:
+// the agency its certificate's single URI SAN names ("-" when it names none
+// in the trust domain) and the certificate's serial. Never used to decide.
+core::Caller ClaimedCaller(const PeerCredential& peer, const core::Partnership& partnership);
 
 }  // namespace refx::auth
 

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "refx/config/v1/partnership.pb.h"
 
 namespace refx::core {
@@ -48,6 +49,26 @@ class Partnership {
   explicit Partnership(config::v1::Partnership config);
   config::v1::Partnership config_;
   std::map<std::string, int, std::less<>> agencies_, areas_, strands_;
+};
+
+// The registry in force, shared by every call; replaced whole when its file
+// changes, so an agency suspended (or added) takes effect without a restart.
+// A call reads one snapshot and decides everything with it.
+class PartnershipHolder {
+ public:
+  explicit PartnershipHolder(std::shared_ptr<const Partnership> initial) : current_(std::move(initial)) {}
+  std::shared_ptr<const Partnership> Current() const {
+    absl::MutexLock lock(&mu_);
+    return current_;
+  }
+  void Replace(std::shared_ptr<const Partnership> next) {
+    absl::MutexLock lock(&mu_);
+    current_ = std::move(next);
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const Partnership> current_ ABSL_GUARDED_BY(mu_);
 };
 
 // True if `id` matches `[a-z0-9-]+` and is at most 63 characters.

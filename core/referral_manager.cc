@@ -96,8 +96,8 @@ std::string ReferralIdFromName(const std::string& name) {
 }
 
 absl::StatusOr<std::unique_ptr<ReferralManager>> ReferralManager::Create(Options options) {
-  if (options.partnership == nullptr || options.store == nullptr || options.auditor == nullptr) {
-    return absl::InvalidArgumentError("ReferralManager needs a partnership, a store and an auditor");
+  if (options.registry == nullptr || options.store == nullptr || options.auditor == nullptr) {
+    return absl::InvalidArgumentError("ReferralManager needs a registry, a store and an auditor");
   }
   if (options.clock == nullptr) options.clock = SystemClock::Get();
   auto sealer = TokenSealer::Create(options.page_token_key);
@@ -114,16 +114,21 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
   // by the schema's field_behavior, before anything looks at the referral:
   // a sender cannot name an owner, a history or a repeat count. Fields this
   // schema does not know would bypass validation and redaction: they go too.
+  if (input.recipient_agencies_size() > options_.max_recipients) {
+    return WithErrorInfo(absl::ResourceExhaustedError(absl::StrCat("a referral may have at most ",
+                                                                   options_.max_recipients, " recipients")),
+                         "TOO_MANY_RECIPIENTS", {{"limit", absl::StrCat(options_.max_recipients)}});
+  }
   v1::Referral referral = input;
   ClearOutputOnly(&referral);
+  const std::shared_ptr<const Partnership> registry = options_.registry->Current();
   std::vector<FieldViolation> violations = ValidateRequestId(request_id);
-  auto more = ValidateNewReferral(referral, caller, *options_.partnership, now, "referral");
+  auto more = ValidateNewReferral(referral, caller, *registry, now, "referral");
   violations.insert(violations.end(), more.begin(), more.end());
   // Agreement rules on the content: recipients must be roles that may read
   // referrals, and sharing without consent must cite a basis it lists.
   for (int i = 0; i < referral.recipient_agencies_size(); ++i) {
-    const config::v1::Agency* agency =
-        options_.partnership->FindAgency(AgencyIdFromName(referral.recipient_agencies(i)));
+    const config::v1::Agency* agency = registry->FindAgency(AgencyIdFromName(referral.recipient_agencies(i)));
     if (agency != nullptr && !agreement.Allows(agency->role(), config::v1::REFERRAL_READ)) {
       violations.push_back({absl::StrCat("referral.recipient_agencies[", i, "]"),
                             "the agreement does not let this agency receive referrals"});
@@ -267,12 +272,12 @@ absl::StatusOr<v1::ListReferralsResponse> ReferralManager::ListReferrals(const C
     }
   }
   for (size_t i = 0; i < params.areas.size(); ++i) {
-    if (options_.partnership->FindArea(params.areas[i]) == nullptr) {
+    if (options_.registry->Current()->FindArea(params.areas[i]) == nullptr) {
       violations.push_back({absl::StrCat("filter.areas[", i, "]"), "unknown area"});
     }
   }
   for (size_t i = 0; i < params.strands.size(); ++i) {
-    if (options_.partnership->FindStrand(params.strands[i]) == nullptr) {
+    if (options_.registry->Current()->FindStrand(params.strands[i]) == nullptr) {
       violations.push_back({absl::StrCat("filter.strands[", i, "]"), "unknown strand"});
     }
   }
@@ -490,6 +495,12 @@ void ReferralManager::TrimToMask(const std::vector<std::string>& mask, v1::Refer
 
 absl::Status ReferralManager::CheckReadMask(const Caller& caller, const std::vector<std::string>& mask,
                                             const std::string& field) const {
+  if (static_cast<int>(mask.size()) > options_.max_read_mask_paths) {
+    // Refused before a violation is listed for each: the answer stays small.
+    return WithErrorInfo(absl::ResourceExhaustedError(absl::StrCat("a read mask may name at most ",
+                                                                   options_.max_read_mask_paths, " paths")),
+                         "READ_MASK_TOO_LARGE", {{"limit", absl::StrCat(options_.max_read_mask_paths)}});
+  }
   const DataClassSet readable = caller.agreement->MaxReadableClasses(caller);
   std::vector<FieldViolation> invalid;
   std::vector<std::string> not_shared;

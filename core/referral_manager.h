@@ -95,7 +95,7 @@ inline constexpr int kMaxPageSize = 500;
 class ReferralManager {
  public:
   struct Options {
-    std::shared_ptr<const Partnership> partnership;
+    const PartnershipHolder* registry = nullptr;  // not owned; the registry in force
     storage::ReferralStore* store = nullptr;  // not owned
     Auditor* auditor = nullptr;               // not owned
     const Clock* clock = nullptr;             // default: SystemClock
@@ -105,6 +105,11 @@ class ReferralManager {
     // The 32-byte key that seals page tokens (common/sealed_token.h).
     // Required.
     std::string page_token_key;
+    // Per-request limits (server config `limits`): more is
+    // RESOURCE_EXHAUSTED with ErrorInfo READ_MASK_TOO_LARGE /
+    // TOO_MANY_RECIPIENTS, before anything else is looked at.
+    int max_read_mask_paths = 64;
+    int max_recipients = 20;
   };
   static absl::StatusOr<std::unique_ptr<ReferralManager>> Create(Options options);
 

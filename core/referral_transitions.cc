@@ -86,7 +86,7 @@ absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, c
                                                          CallAudit* audit) {
   if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
   const std::vector<FieldViolation> violations =
-      ValidateTransition(params, *options_.partnership, *caller.agreement);
+      ValidateTransition(params, *options_.registry->Current(), *caller.agreement);
   if (!violations.empty()) return InvalidArgumentError("invalid request", violations);
   const std::string id = ReferralIdFromName(params.name);
   const std::string fingerprint = Fingerprint(params);

@@ -187,11 +187,10 @@ std::vector<FieldViolation> ValidateNewReferral(const v1::Referral& r, const Cal
   c.MaxBytes("police_crime_reference", r.police_crime_reference(), 64);
 
   if (r.recipient_agencies_size() == 0) c.Add("recipient_agencies", "at least one recipient is required");
-  if (r.recipient_agencies_size() > kMaxRecipients) {
-    c.Add("recipient_agencies", absl::StrCat("at most ", kMaxRecipients, " recipients"));
-  }
+  // How many is a limit of the server's (ReferralManager::Options), checked
+  // before validation.
   std::set<std::string> recipients_seen;
-  for (int i = 0; i < r.recipient_agencies_size() && i < kMaxRecipients; ++i) {
+  for (int i = 0; i < r.recipient_agencies_size(); ++i) {
     const std::string at = absl::StrCat("recipient_agencies[", i, "]");
     const std::string id = AgencyIdFromName(r.recipient_agencies(i));
     const config::v1::Agency* agency = id.empty() ? nullptr : partnership.FindAgency(id);

@@ -22,7 +22,6 @@ inline constexpr size_t kMaxShortTextBytes = 256;
 inline constexpr size_t kMaxNoteBytes = 4 * 1024;
 inline constexpr int kMaxStrands = 16;
 inline constexpr int kMaxSubjects = 10;
-inline constexpr int kMaxRecipients = 20;
 
 // Violations of `referral` as submitted by `caller` at time `now`. Paths are
 // prefixed with `prefix` (e.g. "referral").

@@ -80,6 +80,19 @@ void WatchSession::Pump() {
       Close(admitted.status());
       return;
     }
+    // And the credential, batch by batch: a certificate revoked or expired,
+    // or an agency suspended, while the stream was open gets nothing more.
+    if (options.check_credentials && !fetched->events.empty()) {
+      absl::Status standing;
+      {
+        absl::MutexLock lock(&sink_mu_);
+        if (sink_ != nullptr) standing = options.check_credentials(identity_, sink_);
+      }
+      if (!standing.ok()) {
+        Close(standing, /*abandon_pending=*/true);
+        return;
+      }
+    }
     std::vector<WatchMessageBytes> messages;
     std::vector<std::string> referral_ids;
     Disclosure disclosed;
@@ -417,6 +430,14 @@ absl::StatusOr<std::shared_ptr<WatchSession>> WatchHub::Subscribe(const Caller& 
     if (params.after_sequence > head_) {
       return InvalidArgumentError("after_sequence is beyond the newest event",
                                   {{"after_sequence", absl::StrCat("the newest event is ", head_)}});
+    }
+    if (!params.start_at_head && options_.max_replay_events > 0 &&
+        head_ - params.after_sequence > options_.max_replay_events) {
+      return WithErrorInfo(
+          absl::ResourceExhaustedError(absl::StrCat(
+              "a replay may start at most ", options_.max_replay_events, " events before the newest (", head_,
+              "); list the referrals (ListReferrals) and watch with start_at_head instead")),
+          "WATCH_REPLAY_TOO_LONG", {{"newest_sequence", absl::StrCat(head_)}});
     }
     // Registered under the same lock that reads the head, so every event
     // after the start either wakes this session or is already in the log.

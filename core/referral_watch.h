@@ -133,6 +133,14 @@ class WatchHub {
     absl::Duration stall_timeout = absl::Seconds(30);
     size_t max_subscribers = 20000;
     size_t max_subscribers_per_agency = 2000;  // so one agency cannot take every slot
+    // A replay may start at most this many events before the newest; one
+    // from further back is RESOURCE_EXHAUSTED (WATCH_REPLAY_TOO_LONG): list
+    // instead, then watch from the head. 0: no limit.
+    int64_t max_replay_events = 0;
+    // Checked before every batch is sent: the subscriber's credential must
+    // still stand (registry, expiry, revocation); otherwise the stream ends
+    // with its status and the batch is not sent. Optional.
+    std::function<absl::Status(const Caller& identity, WatchSink* sink)> check_credentials;
     const Clock* clock = nullptr;  // default: system clock
   };
   // Becomes the store's event listener.

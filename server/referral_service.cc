@@ -65,7 +65,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::WhoAmI(grpc::CallbackServerContex
   return RunUnary<v1::WhoAmIRequest, v1::WhoAmIResponse>(
       "refx.v1.ReferralService.WhoAmI", ctx, request, response, context_,
       [this](const core::Caller& caller, const v1::WhoAmIRequest&, v1::WhoAmIResponse* out, core::CallAudit*) {
-        ToWhoAmIResponse(caller, context_.partnership->id(), out);
+        ToWhoAmIResponse(caller, context_.registry->Current()->id(), out);
         return absl::OkStatus();
       });
 }

@@ -11,6 +11,7 @@
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/yaml_proto.h"
+#include "common/status_details.h"
 #include "common/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -38,11 +39,11 @@ std::string FileStamp(const std::string& path) {
 
 // Mutual TLS with client certificates required and verified against the
 // agency issuing CA only, files re-read every refresh interval (rotation
-// without restart), the agency and revocation checks in the handshake, and
-// the revocation check again on every call. With tls.crl_directory, OpenSSL
+// without restart), the agency profile, registry and revocation checks in
+// the handshake (repeated on every call, RunUnary's gate). With tls.crl_directory, OpenSSL
 // also checks CRLs there (defence in depth only: it fails open, V7).
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
-    const config::v1::TlsConfig& tls, std::shared_ptr<const core::Partnership> partnership,
+    const config::v1::TlsConfig& tls, std::shared_ptr<const core::PartnershipHolder> registry,
     std::shared_ptr<const auth::RevocationChecker> revocation) {
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
       tls.server_key_file(), tls.server_cert_file(), tls.client_ca_file(), tls.refresh_interval_seconds());
@@ -50,14 +51,10 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
   options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  options.set_certificate_verifier(auth::MakeAgencyCertificateVerifier(std::move(partnership), revocation));
+  options.set_certificate_verifier(auth::MakeAgencyCertificateVerifier(std::move(registry), revocation));
   options.set_check_call_host(false);
   if (!tls.crl_directory().empty()) options.set_crl_directory(tls.crl_directory());
-  auto credentials = grpc::experimental::TlsServerCredentials(options);
-  if (revocation != nullptr && !tls.revocation_list_file().empty()) {
-    credentials->SetAuthMetadataProcessor(auth::MakeRevocationCallGate(std::move(revocation)));
-  }
-  return credentials;
+  return grpc::experimental::TlsServerCredentials(options);
 }
 
 // Linking grpc++_reflection registers its plugin with every ServerBuilder
@@ -80,12 +77,14 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   auto server = std::unique_ptr<RefxServer>(new RefxServer());
   server->options_ = std::move(options);
   const auto& config = server->options_.config;
-  REFX_ASSIGN_OR_RETURN(server->partnership_, core::Partnership::Load(config.partnership_file()));
   {
     absl::MutexLock lock(&server->reload_mu_);
     server->agreement_file_stamp_ = FileStamp(config.agreement_file());
+    server->registry_file_stamp_ = FileStamp(config.partnership_file());
   }
-  REFX_ASSIGN_OR_RETURN(auto agreement, core::Agreement::Load(config.agreement_file(), *server->partnership_));
+  REFX_ASSIGN_OR_RETURN(auto partnership, core::Partnership::Load(config.partnership_file()));
+  server->registry_ = std::make_shared<core::PartnershipHolder>(partnership);
+  REFX_ASSIGN_OR_RETURN(auto agreement, core::Agreement::Load(config.agreement_file(), *partnership));
   server->agreements_ = std::make_unique<core::AgreementHolder>(std::move(agreement));
 
   // A TLS key others could read has been disclosed: refuse it, as every
@@ -118,7 +117,9 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   server->auditor_ = std::make_unique<core::Auditor>(std::move(audit_options));
 
   core::ReferralManager::Options manager_options;
-  manager_options.partnership = server->partnership_;
+  manager_options.registry = server->registry_.get();
+  manager_options.max_read_mask_paths = config.limits().max_read_mask_paths();
+  manager_options.max_recipients = config.limits().max_recipients_per_referral();
   manager_options.store = server->store_.get();
   manager_options.auditor = server->auditor_.get();
   manager_options.clock = server->options_.clock;
@@ -130,13 +131,31 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   REFX_ASSIGN_OR_RETURN(server->referrals_, core::ReferralManager::Create(manager_options));
 
   server->pool_ = std::make_unique<WorkPool>(config.limits().worker_threads(), config.limits().max_queued_calls());
+  // Revocation, expiry and the registry stand behind every call and every
+  // watch batch, not only the handshake; refusals there are audited.
+  auth::RevocationChecker::Options revocation_options;
+  revocation_options.revocation_list_file = config.tls().revocation_list_file();
+  revocation_options.client_ca_file = config.tls().client_ca_file();
+  revocation_options.server_cert_file = config.tls().server_cert_file();
+  revocation_options.crl_directory = config.tls().crl_directory();
+  server->revocation_ = std::make_shared<auth::RevocationChecker>(std::move(revocation_options));
+  server->credentials_ = std::make_unique<auth::CredentialGate>(
+      config.tls().revocation_list_file().empty() ? nullptr : server->revocation_, server->options_.clock);
+  core::RefusalLog::Options refusal_options;
+  refusal_options.auditor = server->auditor_.get();
+  refusal_options.clock = server->options_.clock;
+  server->refusals_ = std::make_unique<core::RefusalLog>(refusal_options);
+  server->limiter_ = std::make_unique<AgencyCallLimiter>(config.limits().max_calls_per_agency());
   ServiceContext service_context;
-  service_context.partnership = server->partnership_;
+  service_context.registry = server->registry_.get();
   service_context.agreements = server->agreements_.get();
   service_context.referrals = server->referrals_.get();
   service_context.auditor = server->auditor_.get();
   service_context.pool = server->pool_.get();
   service_context.audit_public_key = &*server->audit_public_key_;
+  service_context.credentials = server->credentials_.get();
+  service_context.refusals = server->refusals_.get();
+  service_context.limiter = server->limiter_.get();
   const auto& watch = config.watch();
   // Its own pool, with a deep queue: a wake must never be shed, and watch
   // work must never take a unary call's worker.
@@ -154,6 +173,10 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   watch_options.stall_timeout = absl::Seconds(watch.stall_timeout_seconds());
   watch_options.max_subscribers = static_cast<size_t>(watch.max_subscribers());
   watch_options.max_subscribers_per_agency = static_cast<size_t>(watch.max_subscribers_per_agency());
+  watch_options.max_replay_events = watch.max_replay_events();
+  watch_options.check_credentials = [s = server.get()](const core::Caller& identity, core::WatchSink* sink) {
+    return s->CheckStreamCredential(identity, *static_cast<WatchStream*>(sink));
+  };
   watch_options.clock = server->options_.clock;
   REFX_ASSIGN_OR_RETURN(server->watch_hub_, core::WatchHub::Create(std::move(watch_options)));
   service_context.watch_hub = server->watch_hub_.get();
@@ -167,14 +190,8 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   } else {
     builder.SetOption(std::make_unique<WithoutReflection>());
   }
-  auth::RevocationChecker::Options revocation_options;
-  revocation_options.revocation_list_file = config.tls().revocation_list_file();
-  revocation_options.client_ca_file = config.tls().client_ca_file();
-  revocation_options.server_cert_file = config.tls().server_cert_file();
-  revocation_options.crl_directory = config.tls().crl_directory();
-  server->revocation_ = std::make_shared<auth::RevocationChecker>(std::move(revocation_options));
   builder.AddListeningPort(config.listen_address(),
-                           MakeServerCredentials(config.tls(), server->partnership_, server->revocation_),
+                           MakeServerCredentials(config.tls(), server->registry_, server->revocation_),
                            &server->port_);
   builder.RegisterService(server->referral_service_.get());
   builder.RegisterService(server->audit_service_.get());
@@ -188,6 +205,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, limits.max_connection_age_seconds() * 1000);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
                              limits.max_connection_age_grace_seconds() * 1000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams_per_connection());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("listen_address: cannot listen on ", config.listen_address(),
@@ -197,8 +215,8 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   server->watch_thread_ = std::thread([s = server.get()] { s->WatchLoop(); });
   log::Info("server_started", {{"address", config.listen_address()},
                                {"port", absl::StrCat(server->port_)},
-                               {"partnership", server->partnership_->id()},
-                               {"agencies", absl::StrCat(server->partnership_->config().agencies_size())},
+                               {"partnership", partnership->id()},
+                               {"agencies", absl::StrCat(partnership->config().agencies_size())},
                                {"schema_version", absl::StrCat(server->store_->schema_version())},
                                {"agreement", server->agreements_->Current()->Label()},
                                {"reflection", config.development().enable_reflection() ? "on" : "off"}});
@@ -212,6 +230,8 @@ void RefxServer::HealthLoop() {
   bool first = true;
   do {
     ReloadAgreementIfChanged().IgnoreError();  // logged inside
+    ReloadRegistryIfChanged().IgnoreError();   // logged inside
+    refusals_->Flush();
     absl::Status health = store_->CheckHealth();
     // A configured but unusable revocation list refuses every agency, so
     // the server is not serving either (the checker logs why as well).
@@ -233,30 +253,79 @@ void RefxServer::HealthLoop() {
 }
 
 void RefxServer::WatchLoop() {
-  // Checking every open stream's certificate costs a parse each, so sweep
-  // when the list in force or its usability changes, and every 30 s anyway.
+  // Each batch re-checks its subscriber's credential, but an idle stream
+  // sends no batch: sweep every open stream when the revocation list, its
+  // usability or the registry changes, and every 30 s anyway (expiry).
   int64_t swept_sequence = -2;
   bool swept_healthy = true;
+  const core::Partnership* swept_registry = nullptr;
   absl::Time swept_at = absl::InfinitePast();
-  const bool revocation_on = revocation_ != nullptr && !options_.config.tls().revocation_list_file().empty();
   do {
     watch_hub_->Tick();
-    if (!revocation_on) continue;
+    refusals_->Flush();
     const int64_t sequence = revocation_->sequence();
     const bool healthy = revocation_->Health().ok();
-    if (sequence == swept_sequence && healthy == swept_healthy && absl::Now() - swept_at < absl::Seconds(30)) continue;
+    const std::shared_ptr<const core::Partnership> registry = registry_->Current();
+    if (sequence == swept_sequence && healthy == swept_healthy && registry.get() == swept_registry &&
+        absl::Now() - swept_at < absl::Seconds(30)) {
+      continue;
+    }
     swept_sequence = sequence;
     swept_healthy = healthy;
+    swept_registry = registry.get();
     swept_at = absl::Now();
-    // Revocation must reach streams already open, not only new handshakes.
     watch_hub_->CloseWhere([this](core::WatchSink* sink) -> absl::Status {
-      const auto* stream = static_cast<WatchStream*>(sink);
-      absl::Status verdict = revocation_->CheckPeer(stream->leaf_pem(), stream->chain_pem());
-      if (verdict.ok()) return verdict;
-      log::Warning("watch_closed_revoked", {});
-      return absl::UnauthenticatedError("the client certificate is no longer accepted (revoked, or revocation state unknown)");
+      auto* stream = static_cast<WatchStream*>(sink);
+      const core::Caller* identity = stream->identity();
+      if (identity == nullptr) return absl::OkStatus();  // still opening: its first batch checks
+      absl::Status standing = CheckStreamCredential(*identity, *stream);
+      if (!standing.ok()) log::Warning("watch_closed_credential", {{"reason", ErrorReasonOf(standing)}});
+      return standing;
     });
   } while (!stop_watch_ticks_.WaitForNotificationWithTimeout(absl::Milliseconds(500)));
+}
+
+absl::Status RefxServer::CheckStreamCredential(const core::Caller& identity, const WatchStream& stream) {
+  auth::PeerCredential peer;
+  peer.authenticated = true;
+  peer.uris = {identity.spiffe_id};
+  peer.leaf_pem = stream.leaf_pem();
+  peer.chain_pem = stream.chain_pem();
+  // The registry in force now (a suspension), then expiry and revocation.
+  absl::Status standing = auth::IdentifyCaller(peer, *registry_->Current(), identity.acting_user).status();
+  if (standing.ok()) standing = credentials_->Check(identity, peer.leaf_pem, peer.chain_pem);
+  if (!standing.ok()) {
+    refusals_->Record(identity, core::kWatchMethod, standing.code(), ErrorReasonOf(standing));
+  }
+  return standing;
+}
+
+absl::Status RefxServer::ReloadRegistryIfChanged() {
+  absl::MutexLock lock(&reload_mu_);
+  const std::string& path = options_.config.partnership_file();
+  const std::string stamp = FileStamp(path);
+  if (stamp == registry_file_stamp_) return absl::OkStatus();
+  registry_file_stamp_ = stamp;  // an invalid file is tried again only when it changes
+  const std::shared_ptr<const core::Partnership> current = registry_->Current();
+  auto refuse = [&](absl::Status why) {
+    log::Error("registry_refused", {{"file", path}, {"reason", std::string(why.message())}});
+    return why;
+  };
+  auto next = core::Partnership::Load(path);
+  if (!next.ok()) return refuse(next.status());
+  if ((*next)->id() != current->id() || (*next)->trust_domain() != current->trust_domain()) {
+    return refuse(absl::InvalidArgumentError(
+        absl::StrCat(path, ": the partnership id and trust domain cannot change while the server runs")));
+  }
+  // The agreement in force must still cover every role of the registry.
+  auto covered = core::Agreement::Create(agreements_->Current()->config(), "the agreement in force", **next);
+  if (!covered.ok()) return refuse(covered.status());
+  int suspended = 0;
+  for (const auto& agency : (*next)->config().agencies()) suspended += agency.suspended() ? 1 : 0;
+  log::Info("registry_loaded", {{"agencies", absl::StrCat((*next)->config().agencies_size())},
+                                {"suspended", absl::StrCat(suspended)}});
+  registry_->Replace(*std::move(next));
+  return absl::OkStatus();
 }
 
 absl::Status RefxServer::ReloadAgreementIfChanged() {
@@ -264,7 +333,7 @@ absl::Status RefxServer::ReloadAgreementIfChanged() {
   const std::string& path = options_.config.agreement_file();
   const std::string stamp = FileStamp(path);
   if (stamp == agreement_file_stamp_) return absl::OkStatus();
-  auto next = core::Agreement::Load(path, *partnership_);
+  auto next = core::Agreement::Load(path, *registry_->Current());
   if (!next.ok()) {
     // Keep the agreement in force; try again only when the file changes.
     agreement_file_stamp_ = stamp;
@@ -287,6 +356,7 @@ void RefxServer::Shutdown(absl::Duration grace) {
   stop_watch_ticks_.Notify();
   if (watch_thread_.joinable()) watch_thread_.join();
   server_->GetHealthCheckService()->Shutdown();
+  refusals_->Flush(/*all=*/true);
   // Watch streams never end on their own: end them first, each telling its
   // subscriber where to resume, so the grace period is for unary calls.
   watch_hub_->CloseAll("the server is shutting down");

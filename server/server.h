@@ -11,7 +11,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "auth/credential_gate.h"
 #include "auth/revocation_checker.h"
+#include "core/refusal_log.h"
+#include "server/agency_call_limiter.h"
 #include "absl/types/optional.h"
 #include "common/clock.h"
 #include "common/signing.h"
@@ -28,6 +31,8 @@
 #include "storage/sqlite/sqlite_store.h"
 
 namespace refx::server {
+
+class WatchStream;
 
 class RefxServer {
  public:
@@ -53,13 +58,20 @@ class RefxServer {
 
   // The port bound (useful with port 0).
   int port() const { return port_; }
-  const core::Partnership& partnership() const { return *partnership_; }
+  // The registry in force (it changes when its file does).
+  std::shared_ptr<const core::Partnership> partnership() const { return registry_->Current(); }
   // The agreement in force (it changes when its file does).
   std::shared_ptr<const core::Agreement> agreement() const { return agreements_->Current(); }
   // Re-reads the agreement file now if it changed; an invalid file is
   // refused (logged) and the agreement in force is kept. Also run every
   // couple of seconds by the server itself.
   absl::Status ReloadAgreementIfChanged();
+  // Re-reads the partnership registry if its file changed (an agency
+  // suspended takes effect on its next call); a file that is invalid,
+  // changes the partnership's id or trust domain, or has a role the
+  // agreement in force does not cover is refused (logged) and the registry
+  // in force kept. Also run every couple of seconds by the server itself.
+  absl::Status ReloadRegistryIfChanged();
 
  private:
   RefxServer() = default;
@@ -67,12 +79,16 @@ class RefxServer {
   // Twice a second: closes stalled watch streams and those whose
   // certificate has been revoked since they opened.
   void WatchLoop();
+  // The watch's per-batch (and sweep) check of a stream's credential: the
+  // registry in force, expiry and revocation; a refusal is recorded.
+  absl::Status CheckStreamCredential(const core::Caller& identity, const WatchStream& stream);
 
   Options options_;
-  std::shared_ptr<const core::Partnership> partnership_;
+  std::shared_ptr<core::PartnershipHolder> registry_;
   std::unique_ptr<core::AgreementHolder> agreements_;
   absl::Mutex reload_mu_;
   std::string agreement_file_stamp_ ABSL_GUARDED_BY(reload_mu_);  // of the file last examined
+  std::string registry_file_stamp_ ABSL_GUARDED_BY(reload_mu_);
   std::unique_ptr<storage::sqlite::SqliteStore> store_;
   absl::optional<VerifyingKey> audit_public_key_;
   std::unique_ptr<core::Auditor> auditor_;
@@ -88,6 +104,9 @@ class RefxServer {
   int port_ = 0;
   // Revocation list state, shared with the TLS verifier and call gate.
   std::shared_ptr<auth::RevocationChecker> revocation_;
+  std::unique_ptr<auth::CredentialGate> credentials_;
+  std::unique_ptr<core::RefusalLog> refusals_;
+  std::unique_ptr<AgencyCallLimiter> limiter_;
   absl::Notification stop_health_;
   std::thread health_thread_;
   bool shut_down_ = false;

@@ -55,6 +55,10 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
   if (limits->worker_threads() == 0) limits->set_worker_threads(16);
   if (limits->max_queued_calls() == 0) limits->set_max_queued_calls(4096);
   if (limits->shutdown_grace_seconds() == 0) limits->set_shutdown_grace_seconds(10);
+  if (limits->max_calls_per_agency() == 0) limits->set_max_calls_per_agency(256);
+  if (limits->max_concurrent_streams_per_connection() == 0) limits->set_max_concurrent_streams_per_connection(100);
+  if (limits->max_read_mask_paths() == 0) limits->set_max_read_mask_paths(64);
+  if (limits->max_recipients_per_referral() == 0) limits->set_max_recipients_per_referral(20);
   auto* watch = c->mutable_watch();
   if (watch->max_subscribers() == 0) watch->set_max_subscribers(20000);
   if (watch->ring_events() == 0) watch->set_ring_events(4096);
@@ -62,6 +66,7 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
   if (watch->stall_timeout_seconds() == 0) watch->set_stall_timeout_seconds(30);
   if (watch->threads() == 0) watch->set_threads(2);
   if (watch->max_subscribers_per_agency() == 0) watch->set_max_subscribers_per_agency(2000);
+  if (watch->max_replay_events() == 0) watch->set_max_replay_events(100000);
   Default(c->mutable_logging()->mutable_level(), "info");
   Default(c->mutable_logging()->mutable_format(), "text");
 
@@ -146,6 +151,11 @@ absl::Status ValidateServerConfig(const config::v1::ServerConfig& c) {
   REFX_RETURN_IF_ERROR(positive("limits.max_send_message_bytes", l.max_send_message_bytes()));
   REFX_RETURN_IF_ERROR(positive("limits.worker_threads", l.worker_threads()));
   REFX_RETURN_IF_ERROR(positive("limits.max_queued_calls", l.max_queued_calls()));
+  REFX_RETURN_IF_ERROR(positive("limits.max_calls_per_agency", l.max_calls_per_agency()));
+  REFX_RETURN_IF_ERROR(
+      positive("limits.max_concurrent_streams_per_connection", l.max_concurrent_streams_per_connection()));
+  REFX_RETURN_IF_ERROR(positive("limits.max_read_mask_paths", l.max_read_mask_paths()));
+  REFX_RETURN_IF_ERROR(positive("limits.max_recipients_per_referral", l.max_recipients_per_referral()));
   const auto& w = c.watch();
   REFX_RETURN_IF_ERROR(positive("watch.max_subscribers", w.max_subscribers()));
   REFX_RETURN_IF_ERROR(positive("watch.ring_events", w.ring_events()));
@@ -153,6 +163,7 @@ absl::Status ValidateServerConfig(const config::v1::ServerConfig& c) {
   REFX_RETURN_IF_ERROR(positive("watch.stall_timeout_seconds", w.stall_timeout_seconds()));
   REFX_RETURN_IF_ERROR(positive("watch.threads", w.threads()));
   REFX_RETURN_IF_ERROR(positive("watch.max_subscribers_per_agency", w.max_subscribers_per_agency()));
+  REFX_RETURN_IF_ERROR(positive("watch.max_replay_events", w.max_replay_events()));
   REFX_RETURN_IF_ERROR(positive("limits.max_connection_age_seconds", l.max_connection_age_seconds()));
   REFX_RETURN_IF_ERROR(positive("tls.refresh_interval_seconds", tls.refresh_interval_seconds()));
   if (c.logging().format() != "text" && c.logging().format() != "json") {

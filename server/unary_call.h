@@ -14,6 +14,10 @@
 #include "absl/time/clock.h"
 #include "absl/types/optional.h"
 #include "auth/caller_identity.h"
+#include "auth/credential_gate.h"
+#include "common/status_details.h"
+#include "core/refusal_log.h"
+#include "server/agency_call_limiter.h"
 #include "common/log.h"
 #include "common/proto_parse.h"
 #include "common/signing.h"
@@ -36,13 +40,16 @@ namespace refx::server {
 
 // What every service's handlers share; nothing here is owned.
 struct ServiceContext {
-  std::shared_ptr<const core::Partnership> partnership;
+  const core::PartnershipHolder* registry = nullptr;  // the registry in force
   const core::AgreementHolder* agreements = nullptr;
   core::ReferralManager* referrals = nullptr;
   core::Auditor* auditor = nullptr;
   WorkPool* pool = nullptr;
   core::WatchHub* watch_hub = nullptr;
   const VerifyingKey* audit_public_key = nullptr;  // verifies the audit chain's signed head
+  const auth::CredentialGate* credentials = nullptr;  // expiry and revocation, per call
+  core::RefusalLog* refusals = nullptr;               // calls refused before the service ran
+  AgencyCallLimiter* limiter = nullptr;               // each agency's share of the server
 };
 
 namespace internal {
@@ -73,12 +80,43 @@ inline std::string Metadata(const grpc::CallbackServerContext& ctx, const char* 
   return std::string(it->second.data(), std::min<size_t>(it->second.size(), 128));
 }
 
-// The common shape of every unary method. On the reactor thread it only
-// reads the context (certificate, metadata, request bytes) and queues; the
-// closure on the work pool identifies and admits the caller, parses, runs
-// `handler`, and writes the call's audit event when the handler did not
-// (refusals, and calls that touch no stored data) before answering. If that
-// event cannot be written, the call fails and returns no data.
+// Who is calling, decided on the reactor thread from what the connection
+// holds and the registry in force: the caller if its credential stands
+// (registered, active, not expired, not revoked); otherwise the refusal and
+// who the certificate claims to be, for the refusal's audit event.
+struct GateVerdict {
+  absl::StatusOr<core::Caller> caller;
+  core::Caller claimed;
+};
+
+inline GateVerdict PassGate(const grpc::CallbackServerContext& ctx, const ServiceContext& service,
+                            const auth::PeerCredential& peer) {
+  const std::shared_ptr<const core::Partnership> registry = service.registry->Current();
+  GateVerdict verdict{auth::IdentifyCaller(peer, *registry, Metadata(ctx, kActingUserHeader)), {}};
+  if (verdict.caller.ok()) {
+    absl::Status standing = service.credentials->Check(*verdict.caller, peer.leaf_pem, peer.chain_pem);
+    verdict.claimed = *verdict.caller;
+    if (!standing.ok()) {
+      log::Warning("call_refused_credential", {{"agency", verdict.claimed.agency_id},
+                                               {"certificate_serial", verdict.claimed.certificate_serial},
+                                               {"reason", ErrorReasonOf(standing)}});
+      verdict.caller = standing;
+    }
+  } else {
+    verdict.claimed = auth::ClaimedCaller(peer, *registry);
+  }
+  return verdict;
+}
+
+// The common shape of every unary method. On the reactor thread it reads the
+// context (certificate, metadata, request bytes), identifies the caller and
+// checks its credential still stands, and takes a place in its agency's
+// share: calls refused there never reach the queue, and are recorded by the
+// refusal log (aggregated per agency and minute). The closure on the work
+// pool admits the caller (method gate), parses, runs `handler`, and writes
+// the call's audit event when the handler did not (refusals, and calls that
+// touch no stored data) before answering. If that event cannot be written,
+// the call fails and returns no data.
 template <typename Request, typename Response, typename Handler>
 grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServerContext* ctx,
                                    const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
@@ -86,29 +124,46 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   const absl::Time start = absl::Now();
   const std::string method = std::string(full_method).substr(std::string(full_method).rfind('.') + 1);
-  auto finish = [reactor, method, start](const absl::Status& status, const std::string& agency) {
+  const GateVerdict gate = PassGate(*ctx, service, auth::ReadPeerCredential(*ctx->auth_context()));
+  // The agency's place, given back when the call is answered.
+  const std::string share = gate.claimed.agency_id.empty() ? "-" : gate.claimed.agency_id;
+  auto finish = [reactor, method, start, share, limiter = service.limiter](const absl::Status& status,
+                                                                          const std::string& agency) {
     log::Event(status.ok() ? log::Level::kInfo : log::Level::kWarning, "rpc",
                {{"method", method},
                 {"agency", agency.empty() ? "-" : agency},
                 {"code", absl::StatusCodeToString(status.code())},
                 {"latency_ms", absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - start))}});
+    limiter->Release(share);
     reactor->Finish(ToGrpcStatus(status));
   };
-  auto identified =
-      auth::IdentifyCaller(*ctx->auth_context(), *service.partnership, Metadata(*ctx, kActingUserHeader));
+  auto refuse = [&](const absl::Status& status) {
+    service.refusals->Record(gate.claimed, full_method, status.code(), ErrorReasonOf(status));
+    finish(status, gate.claimed.agency_id);
+    return reactor;
+  };
+  if (!service.limiter->TryAcquire(share)) {
+    log::Warning("call_refused_agency_limit", {{"agency", share}});
+    service.refusals->Record(gate.claimed, full_method, absl::StatusCode::kResourceExhausted, "AGENCY_CALL_LIMIT");
+    reactor->Finish(ToGrpcStatus(WithErrorInfo(
+        absl::ResourceExhaustedError("this agency has as many calls in flight as it may; retry with backoff"),
+        "AGENCY_CALL_LIMIT")));
+    return reactor;
+  }
+  if (!gate.caller.ok()) return refuse(gate.caller.status());
+  const core::Caller identified = *gate.caller;
   const std::string purpose = Metadata(*ctx, kPurposeHeader);
-  const bool queued = service.pool->TrySubmit([ctx, service, full_method = std::string(full_method), finish, handler, raw_response, purpose,
-                                               identified = std::move(identified),
+  const bool queued = service.pool->TrySubmit([ctx, service, full_method = std::string(full_method), finish, handler,
+                                               raw_response, purpose, identified,
                                                bytes = ByteBufferToString(*raw_request)]() mutable {
     core::CallAudit audit{full_method};
     absl::optional<core::Caller> caller;
-    // Identity first, then the method gate, before the request is parsed.
+    // The method gate, before the request is parsed.
     absl::Status status = [&]() -> absl::Status {
       // A call whose client gave up (deadline, cancel) while it queued is not
       // run: under overload that work would only delay live calls.
       if (ctx->IsCancelled()) return absl::CancelledError("the client gave up before the call ran");
-      if (!identified.ok()) return identified.status();
-      auto admitted = core::AdmitCall(*identified, full_method, service.agreements->Current(), purpose);
+      auto admitted = core::AdmitCall(identified, full_method, service.agreements->Current(), purpose);
       if (!admitted.ok()) return admitted.status();
       caller = *std::move(admitted);
       Request request;
@@ -127,11 +182,10 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
       pending = std::move(*audit.before_answer);
     } else if (!audit.recorded || audit.before_answer.has_value()) {
       const core::AuditAction action = core::DefaultActionFor(full_method);
-      pending = caller.has_value()  ? service.auditor->Build(*caller, full_method, action, {}, {}, status.code())
-                : identified.ok()   ? service.auditor->Build(*identified, full_method, action, {}, {}, status.code())
-                                    : service.auditor->BuildUnidentified(full_method, status.code());
+      pending = service.auditor->Build(caller.has_value() ? *caller : identified, full_method, action, {}, {},
+                                       status.code());
     }
-    const std::string agency = identified.ok() ? identified->agency_id : "";
+    const std::string agency = identified.agency_id;
     if (!pending.has_value()) {
       finish(status, agency);
       return;
@@ -148,9 +202,9 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
     });
   });
   if (!queued) {
-    // Shed at once: recorded in the operational log only (writing an audit
-    // event per shed call would turn overload into disk load).
-    finish(absl::ResourceExhaustedError("server busy; retry with backoff"), "");
+    // Shed at once, and recorded by the refusal log (aggregated: an event
+    // per shed call would turn overload into disk load).
+    return refuse(WithErrorInfo(absl::ResourceExhaustedError("server busy; retry with backoff"), "SERVER_OVERLOADED"));
   }
   return reactor;
 }

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "auth/caller_identity.h"
+#include "common/status_details.h"
 #include "common/log.h"
 #include "common/proto_parse.h"
 #include "core/method_permissions.h"
@@ -37,40 +38,44 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackSer
                                                                const grpc::ByteBuffer* request,
                                                                const ServiceContext& service, core::WatchHub* hub) {
   auto* stream = new WatchStream(ctx, hub);
-  // On the reactor thread only what the context holds; the rest on the pool.
-  auto identified = auth::IdentifyCaller(*ctx->auth_context(), *service.partnership,
-                                         internal::Metadata(*ctx, internal::kActingUserHeader));
-  std::string leaf, chain;
-  for (const auto& l : ctx->auth_context()->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)) {
-    leaf.assign(l.data(), l.size());
+  // On the reactor thread only what the context holds, and the credential
+  // gate (a refusal there never reaches the pool); the rest on the pool.
+  const auth::PeerCredential peer = auth::ReadPeerCredential(*ctx->auth_context());
+  internal::GateVerdict gate = internal::PassGate(*ctx, service, peer);
+  stream->leaf_pem_ = Intern(peer.leaf_pem);
+  stream->chain_pem_ = Intern(peer.chain_pem);
+  const bool gate_refused = !gate.caller.ok();
+  if (gate_refused) {
+    service.refusals->Record(gate.claimed, core::kWatchMethod, gate.caller.status().code(),
+                             ErrorReasonOf(gate.caller.status()));
+  } else {
+    stream->agency_ = gate.caller->agency_id;
+    stream->identity_ = *gate.caller;
   }
-  for (const auto& c : ctx->auth_context()->FindPropertyValues(GRPC_X509_PEM_CERT_CHAIN_PROPERTY_NAME)) {
-    chain.append(c.data(), c.size());
-  }
-  stream->leaf_pem_ = Intern(std::move(leaf));
-  stream->chain_pem_ = Intern(std::move(chain));
-  if (identified.ok()) stream->agency_ = identified->agency_id;
   const std::string purpose = internal::Metadata(*ctx, internal::kPurposeHeader);
   {
     absl::MutexLock lock(&stream->mu_);
     stream->pins_ = 1;  // Open()'s
   }
   const bool queued = service.pool->TrySubmit(
-      [stream, service, identified = std::move(identified), purpose,
+      [stream, service, identified = std::move(gate.caller), gate_refused, purpose,
        bytes = internal::ByteBufferToString(*request)]() mutable {
-        stream->Open(service, std::move(identified), purpose, bytes);
+        stream->Open(service, std::move(identified), gate_refused, purpose, bytes);
         stream->Unpin();
       });
   if (!queued) {
+    const absl::Status shed =
+        WithErrorInfo(absl::ResourceExhaustedError("server busy; retry with backoff"), "SERVER_OVERLOADED");
+    service.refusals->Record(gate.claimed, core::kWatchMethod, shed.code(), "SERVER_OVERLOADED");
     absl::MutexLock lock(&stream->mu_);
     stream->pins_ = 0;
     stream->opened_ = true;
-    stream->FinishLocked(ToGrpcStatus(absl::ResourceExhaustedError("server busy; retry with backoff")));
+    stream->FinishLocked(ToGrpcStatus(shed));
   }
   return stream;
 }
 
-void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Caller> identified,
+void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Caller> identified, bool gate_refused,
                        const std::string& purpose, const std::string& request_bytes) {
   absl::optional<core::Caller> admitted;
   absl::StatusOr<std::shared_ptr<core::WatchSession>> session = [&]() -> absl::StatusOr<std::shared_ptr<core::WatchSession>> {
@@ -88,14 +93,17 @@ void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Calle
     params.purpose = purpose;
     return hub_->Subscribe(*identified, *admitted, std::move(params), this);
   }();
-  // One audit event for the opening (or the refusal); each batch sent later
-  // records its own disclosure.
+  // One audit event for the opening (or the refusal; a refusal at the gate
+  // was recorded by the refusal log); each batch sent later records its own
+  // disclosure.
   const core::AuditAction action = core::AuditAction::kNone;
-  storage::AuditRecord record =
-      admitted.has_value()  ? service.auditor->Build(*admitted, core::kWatchMethod, action, {}, {}, session.status().code())
-      : identified.ok()     ? service.auditor->Build(*identified, core::kWatchMethod, action, {}, {}, session.status().code())
-                            : service.auditor->BuildUnidentified(core::kWatchMethod, session.status().code());
-  absl::Status audited = service.auditor->Record(record);
+  absl::Status audited;
+  if (!gate_refused) {
+    storage::AuditRecord record =
+        service.auditor->Build(admitted.has_value() ? *admitted : *identified, core::kWatchMethod, action, {}, {},
+                               session.status().code());
+    audited = service.auditor->Record(record);
+  }
   absl::Status outcome = session.status();
   if (outcome.ok() && !audited.ok()) {
     log::Error("audit_write_failed", {{"method", core::kWatchMethod}});

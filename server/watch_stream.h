@@ -33,6 +33,9 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
   // The client's certificate and chain as presented (revocation sweeps).
   const std::string& leaf_pem() const { return *leaf_pem_; }
   const std::string& chain_pem() const { return *chain_pem_; }
+  // Who opened the stream, as identified when it opened; null if it was
+  // refused. Set before the stream can be in the hub, never changed.
+  const core::Caller* identity() const { return identity_.has_value() ? &*identity_ : nullptr; }
 
   // core::WatchSink
   void Send(std::vector<core::WatchMessageBytes> messages) override;
@@ -47,8 +50,8 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
   WatchStream(grpc::CallbackServerContext* ctx, core::WatchHub* hub) : ctx_(ctx), hub_(hub) {}
   // On the pool: admit, parse, subscribe, audit the opening; finishes the
   // stream on any refusal. Holds a pin (see pins_) while it runs.
-  void Open(const ServiceContext& service, absl::StatusOr<core::Caller> identified, const std::string& purpose,
-            const std::string& request_bytes);
+  void Open(const ServiceContext& service, absl::StatusOr<core::Caller> identified, bool gate_refused,
+            const std::string& purpose, const std::string& request_bytes);
   // Drops a pin; deletes the stream if gRPC is done with it and none is left.
   void Unpin();
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -60,6 +63,7 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
   std::shared_ptr<const std::string> leaf_pem_;
   std::shared_ptr<const std::string> chain_pem_;
   std::string agency_;  // for the operational log only
+  absl::optional<core::Caller> identity_;
 
   absl::Mutex mu_;
   // The batch being written (one batch at a time), and the next to write.

@@ -1,0 +1,35 @@
+// Each agency's share of the server: calls in flight and queued at once, per
+// agency, so one partner's runaway script fills its own share and not the
+// queue every partner waits in. Checked on the reactor thread before a call
+// is queued; released when the call is answered.
+#ifndef REFX_SERVER_AGENCY_CALL_LIMITER_H_
+#define REFX_SERVER_AGENCY_CALL_LIMITER_H_
+
+#include <map>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+
+namespace refx::server {
+
+class AgencyCallLimiter {
+ public:
+  // At most `max_per_agency` calls of one agency at once (>= 1).
+  explicit AgencyCallLimiter(int max_per_agency) : max_(max_per_agency) {}
+
+  // Takes one of `agency`'s places; false when it has none left.
+  bool TryAcquire(const std::string& agency);
+  // Gives back a place TryAcquire took.
+  void Release(const std::string& agency);
+  // Calls of `agency` in flight or queued (tests).
+  int InFlight(const std::string& agency) const;
+
+ private:
+  const int max_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, int> in_flight_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace refx::server
+
+#endif  // REFX_SERVER_AGENCY_CALL_LIMITER_H_
