@@ -18,10 +18,17 @@ absl::Status InvalidArgumentError(absl::string_view message,
                                   const std::vector<FieldViolation>& violations) {
   absl::Status status(absl::StatusCode::kInvalidArgument, message);
   google::rpc::BadRequest bad_request;
-  for (const FieldViolation& v : violations) {
+  // Bounded: a request with thousands of bad fields gets the first few and a
+  // count, not an answer the client's metadata limit would refuse.
+  for (size_t i = 0; i < violations.size() && i < kMaxFieldViolations; ++i) {
     auto* fv = bad_request.add_field_violations();
-    fv->set_field(v.field);
-    fv->set_description(v.description);
+    fv->set_field(violations[i].field.substr(0, 256));
+    fv->set_description(violations[i].description.substr(0, 512));
+  }
+  if (violations.size() > kMaxFieldViolations) {
+    auto* more = bad_request.add_field_violations();
+    more->set_field("...");
+    more->set_description(absl::StrCat(violations.size() - kMaxFieldViolations, " more violations not listed"));
   }
   status.SetPayload(TypeUrlOf(bad_request), absl::Cord(bad_request.SerializeAsString()));
   return status;

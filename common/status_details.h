@@ -27,7 +27,12 @@ struct FieldViolation {
   std::string description;
 };
 
-// INVALID_ARGUMENT carrying a google.rpc.BadRequest with every violation.
+// Field violations one error carries at most; the rest are counted in one
+// last entry (field "...").
+inline constexpr size_t kMaxFieldViolations = 20;
+
+// INVALID_ARGUMENT carrying a google.rpc.BadRequest with the violations (at
+// most kMaxFieldViolations of them, then a count of the rest).
 absl::Status InvalidArgumentError(absl::string_view message,
                                   const std::vector<FieldViolation>& violations);
 

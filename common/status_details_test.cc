@@ -1,5 +1,6 @@
 #include "common/status_details.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace refx {
@@ -38,6 +39,26 @@ TEST(StatusDetailsTest, PreconditionFailureSurvivesTheWire) {
   EXPECT_EQ(violations[0].subject, "referrals/abc");
   EXPECT_EQ(violations[0].description, "accept is not allowed");
   EXPECT_TRUE(PreconditionViolationsOf(absl::NotFoundError("x")).empty());
+}
+
+}  // namespace
+}  // namespace refx
+
+namespace refx {
+namespace {
+
+// Ten thousand bad fields give an answer of a few hundred bytes: the first
+// kMaxFieldViolations and a count of the rest.
+TEST(StatusDetailsTest, FieldViolationsAreBounded) {
+  std::vector<FieldViolation> many;
+  for (int i = 0; i < 10000; ++i) many.push_back({absl::StrCat("read_mask.paths[", i, "]"), "not a field of Referral"});
+  const absl::Status status = InvalidArgumentError("invalid read_mask", many);
+  const std::vector<FieldViolation> carried = FieldViolationsOf(status);
+  ASSERT_EQ(carried.size(), kMaxFieldViolations + 1);
+  EXPECT_EQ(carried.front().field, "read_mask.paths[0]");
+  EXPECT_EQ(carried.back().field, "...");
+  EXPECT_EQ(carried.back().description, "9980 more violations not listed");
+  EXPECT_LT(ToRpcStatus(status).ByteSizeLong(), 2048u);
 }
 
 }  // namespace

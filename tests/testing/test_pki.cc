@@ -166,6 +166,22 @@ TestPki::ClientCert TestPki::Agency(const std::string& agency_id) const {
   return it->second;
 }
 
+absl::StatusOr<TestPki::ClientCert> TestPki::IssueWithLifetime(
+    const std::string& agency_id, absl::Duration lifetime) const {
+  pki::DevPkiOptions options = options_;
+  options.now = absl::Now();
+  CertificateProfile profile = pki::AgencyLeafProfile(
+      options, pki::DevPkiAgency{agency_id, kTestOrganizationalUnit});
+  profile.not_before = options.now - absl::Minutes(1);
+  profile.not_after = options.now + lifetime;
+  absl::StatusOr<PrivateKey> key = PrivateKey::Generate();
+  if (!key.ok()) return key.status();
+  absl::StatusOr<Certificate> cert = pki::IssueCertificate(
+      profile, key->get(), &pki_.agency_ca, pki_.agency_ca_key);
+  if (!cert.ok()) return cert.status();
+  return ToClientCert(*key, {&*cert, &pki_.agency_ca});
+}
+
 absl::StatusOr<TestPki::ClientCert> TestPki::Issue(const std::string& agency_id,
                                                    Variant variant) const {
   // Validity is relative to this call, not to Create, so a long test run

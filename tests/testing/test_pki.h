@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "auth/pki/dev_pki.h"
 
 namespace refx::testing {
@@ -118,6 +119,12 @@ class TestPki {
   // with a valid TLS identity. InvalidArgument for an id outside [a-z0-9-].
   absl::StatusOr<ClientCert> Issue(const std::string& agency_id,
                                    Variant variant) const;
+
+  // A kGood certificate for `agency_id` valid from a minute ago for
+  // `lifetime` (e.g. one that expires, by a server's fake clock, while its
+  // connection is open).
+  absl::StatusOr<ClientCert> IssueWithLifetime(const std::string& agency_id,
+                                               absl::Duration lifetime) const;
 
   // Keys and certificates, CA keys included, for tests that need a
   // certificate no variant describes (e.g. a rotated server certificate).
