@@ -78,12 +78,6 @@ storage::AuditRecord Auditor::Build(const Caller& caller, absl::string_view meth
   return r;
 }
 
-storage::AuditRecord Auditor::BuildUnidentified(absl::string_view method, absl::StatusCode outcome) const {
-  Caller nobody;
-  nobody.agency_id = "-";
-  return Build(nobody, method, DefaultActionFor(method), {}, {}, outcome);
-}
-
 void Auditor::RecordAsync(const storage::AuditRecord& record, std::function<void(absl::Status)> done) {
   options_.store->RecordAuditAsync(record, [done = std::move(done)](absl::Status s) {
     done(s.ok() ? s : absl::UnavailableError("the audit log cannot be written; nothing was disclosed"));

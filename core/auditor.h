@@ -60,8 +60,6 @@ class Auditor {
   storage::AuditRecord Build(const Caller& caller, absl::string_view method, AuditAction action,
                              const std::vector<std::string>& referral_ids, const Disclosure& disclosed,
                              absl::StatusCode outcome) const;
-  // An event for a call refused before its caller was established.
-  storage::AuditRecord BuildUnidentified(absl::string_view method, absl::StatusCode outcome) const;
 
   // Durably appends `record`. UNAVAILABLE if it cannot be written.
   absl::Status Record(const storage::AuditRecord& record);

@@ -346,12 +346,18 @@ std::string RenderAuditTable(const refx::v1::ListAuditEventsResponse& events) {
       std::string name = refx::v1::DataClass_Name(static_cast<refx::v1::DataClass>(c));
       classes.push_back(absl::AsciiStrToLower(absl::StripPrefix(name, "DATA_CLASS_")));
     }
+    // Values derived from other referrals, the reason of a refusal or a
+    // replay, and how many calls an aggregated refusal stands for.
+    std::vector<std::string> note;
+    for (const std::string& d : e.derived()) note.push_back(absl::StrCat("derived:", d));
+    if (!e.reason().empty()) note.push_back(e.reason());
+    if (e.count() > 1) note.push_back(absl::StrCat("x", e.count()));
     rows.push_back({absl::StrCat(e.sequence()), FormatTimestamp(e.time()), e.action(),
                     e.method().substr(e.method().rfind('.') + 1), StripAgency(e.agency()),
                     referrals.size() > 3 ? absl::StrCat(referrals.size(), " referrals") : absl::StrJoin(referrals, ","),
-                    absl::StrJoin(classes, ","), e.outcome()});
+                    absl::StrJoin(classes, ","), e.outcome(), absl::StrJoin(note, " ")});
   }
-  return RenderTable({"SEQ", "TIME", "ACTION", "METHOD", "AGENCY", "REFERRALS", "CLASSES", "OUTCOME"}, rows);
+  return RenderTable({"SEQ", "TIME", "ACTION", "METHOD", "AGENCY", "REFERRALS", "CLASSES", "OUTCOME", "NOTE"}, rows);
 }
 
 std::string RenderKeyValues(const google::protobuf::Message& message) {

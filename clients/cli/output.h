@@ -87,7 +87,9 @@ std::string RenderReferralTable(const std::vector<refx::v1::Referral>& referrals
 // text). "no case updates" when empty.
 std::string RenderCaseUpdateTable(const refx::v1::ListCaseUpdatesResponse& updates);
 // Audit events as a table: SEQ, TIME, ACTION, METHOD, AGENCY, REFERRALS,
-// CLASSES, OUTCOME ("no audit events" when empty).
+// CLASSES, OUTCOME, NOTE (derived values, the reason of a refusal or a
+// replay, and "xN" for an aggregated refusal) ("no audit events" when
+// empty).
 std::string RenderAuditTable(const refx::v1::ListAuditEventsResponse& events);
 
 // Every set field of `message` as aligned `path: value` lines, depth-first
