@@ -16,14 +16,9 @@ absl::Status CredentialGate::Check(const core::Caller& caller, std::string_view 
                          "CERTIFICATE_EXPIRED");
   }
   if (revocation_ == nullptr) return absl::OkStatus();
-  if (absl::Status health = revocation_->Health(); !health.ok()) {
-    return WithErrorInfo(absl::UnauthenticatedError(absl::StrCat(
-                             "agency connections refused (fail closed): ", health.message())),
-                         "REVOCATION_STATE_UNKNOWN");
-  }
-  absl::Status verdict = revocation_->CheckPeer(leaf_pem, chain_pem);
-  if (verdict.ok()) return verdict;
-  return WithErrorInfo(absl::UnauthenticatedError(verdict.message()), "CERTIFICATE_REVOKED");
+  // UNAUTHENTICATED with its reason: CERTIFICATE_REVOKED,
+  // REVOCATION_STATE_UNKNOWN (fail closed) or CERTIFICATE_UNVERIFIABLE.
+  return revocation_->CheckPeer(leaf_pem, chain_pem);
 }
 
 }  // namespace refx::auth

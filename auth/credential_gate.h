@@ -25,8 +25,9 @@ class CredentialGate {
 
   // OK, or UNAUTHENTICATED with ErrorInfo reason CERTIFICATE_EXPIRED (by the
   // server's clock), REVOCATION_STATE_UNKNOWN (the list is configured but
-  // unusable: fail closed) or CERTIFICATE_REVOKED (the certificate or its
-  // issuing CA). Cheap: the serials are cached per list snapshot.
+  // unusable: fail closed), CERTIFICATE_REVOKED (the certificate or its
+  // issuing CA) or CERTIFICATE_UNVERIFIABLE (its issuer is not in the CA
+  // bundle any more). Cheap: the serials are cached per list snapshot.
   absl::Status Check(const core::Caller& caller, std::string_view leaf_pem, std::string_view chain_pem) const;
 
  private:

@@ -10,6 +10,7 @@
 #include "auth/pki/crl.h"
 #include "auth/pki/key_file.h"
 #include "common/log.h"
+#include "common/status_details.h"
 
 namespace refx::auth {
 namespace {
@@ -119,16 +120,22 @@ absl::Status RevocationChecker::Health() const {
 absl::Status RevocationChecker::CheckPeer(std::string_view leaf_pem, std::string_view chain_pem) const {
   if (options_.revocation_list_file.empty()) return absl::OkStatus();
   auto s = snapshot();
-  if (s == nullptr) return absl::UnauthenticatedError("revocation list not loaded yet (fail closed)");
+  if (s == nullptr) {
+    return WithErrorInfo(absl::UnauthenticatedError("revocation list not loaded yet (fail closed)"),
+                         "REVOCATION_STATE_UNKNOWN");
+  }
   if (absl::Status health = HealthOf(*s); !health.ok()) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("agency connections refused (fail closed): ", health.message()));
+    return WithErrorInfo(absl::UnauthenticatedError(
+                             absl::StrCat("agency connections refused (fail closed): ", health.message())),
+                         "REVOCATION_STATE_UNKNOWN");
   }
   auto facts = FactsOf(*s, leaf_pem, chain_pem);
-  if (!facts->problem.ok()) return facts->problem;
+  if (!facts->problem.ok()) return WithErrorInfo(facts->problem, "CERTIFICATE_UNVERIFIABLE");
   auto refuse = [](const std::string& what, const pki::RevokedCertificate& entry) {
-    return absl::UnauthenticatedError(absl::StrCat(what, " serial ", entry.serial_hex, " was revoked at ",
-                                                   Rfc3339(entry.revoked_at), " (", entry.reason, ")"));
+    return WithErrorInfo(absl::UnauthenticatedError(absl::StrCat(what, " serial ", entry.serial_hex,
+                                                                 " was revoked at ", Rfc3339(entry.revoked_at),
+                                                                 " (", entry.reason, ")")),
+                         "CERTIFICATE_REVOKED");
   };
   if (auto it = s->revoked.find(facts->leaf_serial); it != s->revoked.end()) {
     return refuse("client certificate", *it->second);

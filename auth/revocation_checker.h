@@ -69,7 +69,9 @@ class RevocationChecker {
   // the leaf in `leaf_pem`, nor any certificate in `chain_pem` (what the
   // peer sent after its leaf, possibly empty), nor the agency CA in the
   // bundle that issued the leaf. Otherwise Unauthenticated with the reason
-  // (serial, revocation time and reason, or why the list is unusable).
+  // (serial, revocation time and reason, or why the list is unusable) and
+  // an ErrorInfo reason: CERTIFICATE_REVOKED, REVOCATION_STATE_UNKNOWN or
+  // CERTIFICATE_UNVERIFIABLE.
   absl::Status CheckPeer(std::string_view leaf_pem,
                          std::string_view chain_pem) const;
 

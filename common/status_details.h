@@ -29,7 +29,7 @@ struct FieldViolation {
 
 // Field violations one error carries at most; the rest are counted in one
 // last entry (field "...").
-inline constexpr size_t kMaxFieldViolations = 20;
+inline constexpr size_t kMaxFieldViolations = 64;
 
 // INVALID_ARGUMENT carrying a google.rpc.BadRequest with the violations (at
 // most kMaxFieldViolations of them, then a count of the rest).

@@ -196,8 +196,11 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
   if (!violations.empty()) return InvalidArgumentError("invalid case update", violations);
 
   // Writes: content the role may not set is refused, not silently dropped.
-  std::vector<std::string> not_writable = FieldsOutside(agreement.WritableClasses(caller), input);
-  if (!not_writable.empty()) {
+  // The class of a note depends on its kind, and for a correction on what
+  // it corrects: checked once that is known (below).
+  auto refuse_unwritable = [&](const CaseUpdate& update) -> absl::Status {
+    std::vector<std::string> not_writable = FieldsOutside(agreement.WritableClasses(caller), update);
+    if (not_writable.empty()) return absl::OkStatus();
     for (std::string& path : not_writable) path = absl::StrCat("update.", path);
     // Field paths name no value, so they are safe to return.
     return WithErrorInfo(absl::PermissionDeniedError(absl::StrCat(
@@ -205,7 +208,8 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
                              absl::StrJoin(not_writable, ", "), "; remove ",
                              not_writable.size() == 1 ? "it" : "them")),
                          "FIELD_NOT_WRITABLE", {{"fields", absl::StrJoin(not_writable, ",")}});
-  }
+  };
+  if (input.kind() != CaseUpdate::CORRECTION) REFX_RETURN_IF_ERROR(refuse_unwritable(input));
 
   const std::string id = ReferralIdFromName(params.parent);
   const std::string fingerprint = Fingerprint(params, input);
@@ -278,6 +282,11 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
     CaseUpdate corrected;
     if (!corrected.ParseFromString(superseded->document)) return absl::InternalError("stored case update is unreadable");
     corrected_kind = corrected.kind() == CaseUpdate::CORRECTION ? corrected.supersedes_kind() : corrected.kind();
+    // Writing a correction needs the class of what it corrects (a role
+    // cannot write health notes by "correcting" one).
+    CaseUpdate resolved = input;
+    resolved.set_supersedes_kind(corrected_kind);
+    REFX_RETURN_IF_ERROR(refuse_unwritable(resolved));
   }
 
   const absl::Time now = absl::FromUnixMicros(absl::ToUnixMicros(options_.clock->Now()));
@@ -299,8 +308,9 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
   if (update.has_consent()) *update.mutable_consent()->mutable_record_time() = now_proto;
   stored_update.document = SerializeDeterministic(update);
 
-  v1::Referral changed = std::move(visible.referral);
-  storage::StoredReferral referral = std::move(visible.stored);
+  // Copies: a racing retry (below) is answered from `visible`.
+  v1::Referral changed = visible.referral;
+  storage::StoredReferral referral = visible.stored;
   if (update.kind() == CaseUpdate::CONSENT_CHANGE) *changed.mutable_victim()->mutable_consent() = update.consent();
   referral.update_time = now;
   *changed.mutable_update_time() = now_proto;

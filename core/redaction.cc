@@ -135,6 +135,16 @@ v1::DataClass DataClassOf(const FieldDescriptor* field) { return field->options(
 v1::DataClass EffectiveClassOf(const Message& message, const FieldDescriptor* field) {
   const std::string& from = field->options().GetExtension(v1::class_from);
   if (!from.empty()) {
+    const FieldDescriptor* kind = message.GetDescriptor()->FindFieldByName(from);
+    const auto* value = kind != nullptr && !kind->is_repeated() && kind->cpp_type() == FieldDescriptor::CPPTYPE_ENUM
+                            ? message.GetReflection()->GetEnum(message, kind)
+                            : nullptr;
+    // A kind whose class comes from another field (a correction) and cannot
+    // be resolved is no class at all: deny by default, rather than fall back
+    // to a class that may be wider than what the text says.
+    if (value != nullptr && !value->options().GetExtension(v1::content_class_from).empty()) {
+      return ContentClassOfSibling(message, from, 0);
+    }
     const v1::DataClass content = ContentClassOfSibling(message, from, 0);
     if (content != v1::DATA_CLASS_UNSPECIFIED) return content;
   }

@@ -151,6 +151,14 @@ TEST(RedactionTest, CaseUpdateTextHasTheClassOfItsKind) {
   correction.set_kind(v1::CaseUpdate::CORRECTION);
   correction.set_supersedes_kind(v1::CaseUpdate::PERPETRATOR_ACTION);
   EXPECT_EQ(EffectiveClassOf(correction, text), v1::DATA_CLASS_SUBJECT);
+  // One whose corrected kind is not known has no class: nobody reads it,
+  // rather than everyone who reads the field's fallback class.
+  v1::CaseUpdate unresolved;
+  unresolved.set_kind(v1::CaseUpdate::CORRECTION);
+  unresolved.set_text("CANARY-UNRESOLVED");
+  EXPECT_EQ(EffectiveClassOf(unresolved, text), v1::DATA_CLASS_UNSPECIFIED);
+  Redact(DataClassSet::All(), &unresolved);
+  EXPECT_EQ(unresolved.text(), "");
   // Every kind has a class, stated in the schema.
   const auto* kinds = v1::CaseUpdate::Kind_descriptor();
   for (int i = 1; i < kinds->value_count(); ++i) {

@@ -333,21 +333,43 @@ absl::StatusOr<v1::ListReferralsResponse> ReferralManager::ListReferrals(const C
     storage::StoredReferral stored;
     v1::Referral referral;
   };
+  // Which rows the store reads must not depend on withheld data either (a
+  // query that reads one row more when a withheld strand matches is a
+  // timing oracle): a filter on a class beyond the routing facts every
+  // party reads is not given to the store, and is matched here on the
+  // caller's view instead.
+  v1::ReferralFilter strands_only;
+  *strands_only.mutable_strands() = params.filter.strands();
+  REFX_ASSIGN_OR_RETURN(const DataClassSet strand_classes,
+                        FilteredClasses(strands_only, v1::Referral::descriptor()));
+  const bool strands_in_store = DataClassSet({v1::DATA_CLASS_REFERRAL_CORE}).ContainsAll(strand_classes);
+  if (!strands_in_store) query.strands.clear();
+  auto has_a_filtered_strand = [&](const v1::Referral& r) {
+    for (const v1::Strand& strand : r.strands()) {
+      if (std::find(params.strands.begin(), params.strands.end(), strand.strand()) != params.strands.end()) return true;
+    }
+    return false;
+  };
   std::vector<Listed> listed;
   int chunk = page_size + 1;
   while (!nothing_matches && static_cast<int>(listed.size()) <= page_size) {
     query.limit = chunk;
     REFX_ASSIGN_OR_RETURN(std::vector<storage::StoredReferral> rows, options_.store->ListReferrals(query));
+    // Taken before rows are moved into the page.
+    const absl::optional<storage::ListCursor> next =
+        rows.empty() ? absl::nullopt : absl::make_optional(storage::ListCursor{rows.back().create_time, rows.back().id});
     for (storage::StoredReferral& row : rows) {
       auto r = Parse(caller, row);
       if (absl::IsNotFound(r.status())) continue;  // not for this role: as if it did not exist
       if (!r.ok()) return r.status();
       if (!caller.agreement->ReadableClasses(caller, *r).ContainsAll(tested)) continue;
+      // Readable, so the stored strands are the ones the caller sees.
+      if (!strands_in_store && !params.strands.empty() && !has_a_filtered_strand(*r)) continue;
       listed.push_back({std::move(row), *std::move(r)});
       if (static_cast<int>(listed.size()) > page_size) break;
     }
-    if (static_cast<int>(rows.size()) < chunk) break;  // the store has no more
-    query.after = storage::ListCursor{rows.back().create_time, rows.back().id};
+    if (static_cast<int>(rows.size()) < chunk || !next.has_value()) break;  // the store has no more
+    query.after = *next;
     chunk = std::min(chunk * 2, 1024);  // rows the caller cannot see: read on in larger steps
   }
 

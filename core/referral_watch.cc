@@ -89,7 +89,13 @@ void WatchSession::Pump() {
         if (sink_ != nullptr) standing = options.check_credentials(identity_, sink_);
       }
       if (!standing.ok()) {
-        Close(standing, /*abandon_pending=*/true);
+        // UNAVAILABLE: the caller may reconnect (its role changed); anything
+        // else ends it for good.
+        if (absl::IsUnavailable(standing)) {
+          CloseResumable(standing.message(), /*abandon_pending=*/true);
+        } else {
+          Close(standing, /*abandon_pending=*/true);
+        }
         return;
       }
     }
@@ -504,7 +510,11 @@ void WatchHub::CloseWhere(const std::function<absl::Status(WatchSink*)>& check) 
       if (session->sink_ == nullptr) continue;
       verdict = check(session->sink_);
     }
-    if (!verdict.ok()) session->Close(verdict, /*abandon_pending=*/true);
+    if (absl::IsUnavailable(verdict)) {
+      session->CloseResumable(verdict.message(), /*abandon_pending=*/true);
+    } else if (!verdict.ok()) {
+      session->Close(verdict, /*abandon_pending=*/true);
+    }
   }
 }
 

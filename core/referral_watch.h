@@ -139,7 +139,8 @@ class WatchHub {
     int64_t max_replay_events = 0;
     // Checked before every batch is sent: the subscriber's credential must
     // still stand (registry, expiry, revocation); otherwise the stream ends
-    // with its status and the batch is not sent. Optional.
+    // with its status and the batch is not sent (UNAVAILABLE ends it
+    // resumably: the caller may reconnect, e.g. its role changed). Optional.
     std::function<absl::Status(const Caller& identity, WatchSink* sink)> check_credentials;
     const Clock* clock = nullptr;  // default: system clock
   };
@@ -165,7 +166,8 @@ class WatchHub {
   // Closes every session resumably and refuses new ones (server shutdown).
   void CloseAll(absl::string_view why);
   // Closes each session for which `check(sink)` is not OK, with that status
-  // (revocation sweeps). `check` runs with the sink alive.
+  // (resumably for UNAVAILABLE) (credential sweeps). `check` runs with the
+  // sink alive.
   void CloseWhere(const std::function<absl::Status(WatchSink*)>& check);
 
   size_t subscriber_count() const;

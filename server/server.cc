@@ -258,7 +258,7 @@ void RefxServer::WatchLoop() {
   // usability or the registry changes, and every 30 s anyway (expiry).
   int64_t swept_sequence = -2;
   bool swept_healthy = true;
-  const core::Partnership* swept_registry = nullptr;
+  std::shared_ptr<const core::Partnership> swept_registry;
   absl::Time swept_at = absl::InfinitePast();
   do {
     watch_hub_->Tick();
@@ -266,13 +266,13 @@ void RefxServer::WatchLoop() {
     const int64_t sequence = revocation_->sequence();
     const bool healthy = revocation_->Health().ok();
     const std::shared_ptr<const core::Partnership> registry = registry_->Current();
-    if (sequence == swept_sequence && healthy == swept_healthy && registry.get() == swept_registry &&
+    if (sequence == swept_sequence && healthy == swept_healthy && registry == swept_registry &&
         absl::Now() - swept_at < absl::Seconds(30)) {
       continue;
     }
     swept_sequence = sequence;
     swept_healthy = healthy;
-    swept_registry = registry.get();
+    swept_registry = registry;
     swept_at = absl::Now();
     watch_hub_->CloseWhere([this](core::WatchSink* sink) -> absl::Status {
       auto* stream = static_cast<WatchStream*>(sink);
@@ -292,10 +292,18 @@ absl::Status RefxServer::CheckStreamCredential(const core::Caller& identity, con
   peer.leaf_pem = stream.leaf_pem();
   peer.chain_pem = stream.chain_pem();
   // The registry in force now (a suspension), then expiry and revocation.
-  absl::Status standing = auth::IdentifyCaller(peer, *registry_->Current(), identity.acting_user).status();
+  auto now = auth::IdentifyCaller(peer, *registry_->Current(), identity.acting_user);
+  absl::Status standing = now.status();
   if (standing.ok()) standing = credentials_->Check(identity, peer.leaf_pem, peer.chain_pem);
   if (!standing.ok()) {
     refusals_->Record(identity, core::kWatchMethod, standing.code(), ErrorReasonOf(standing));
+    return standing;
+  }
+  // A registry reload that changed the agency's role (or type) changes what
+  // it may read: the stream ends resumably, and the reconnection is decided
+  // under the new role.
+  if (now->role != identity.role || now->agency_type != identity.agency_type) {
+    return WithErrorInfo(absl::UnavailableError("this agency's role in the registry changed"), "WATCH_RESUME");
   }
   return standing;
 }
@@ -356,7 +364,6 @@ void RefxServer::Shutdown(absl::Duration grace) {
   stop_watch_ticks_.Notify();
   if (watch_thread_.joinable()) watch_thread_.join();
   server_->GetHealthCheckService()->Shutdown();
-  refusals_->Flush(/*all=*/true);
   // Watch streams never end on their own: end them first, each telling its
   // subscriber where to resume, so the grace period is for unary calls.
   watch_hub_->CloseAll("the server is shutting down");
@@ -364,6 +371,7 @@ void RefxServer::Shutdown(absl::Duration grace) {
                     std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
   server_->Wait();
   pool_.reset();   // runs and finishes any queued work
+  refusals_->Flush(/*all=*/true);  // counts still open, before the store closes
   // Every stream is done, so every session is closed: what the store's last
   // audit completions queue on the watch pool finds nothing to do.
   watch_hub_->StopListening();

@@ -149,7 +149,14 @@ int GovernanceCommands::RunAudit() const {
   } else {
     const std::string beside =
         (std::filesystem::path(database_).parent_path() / "audit-signing.pub").string();
-    if (ReadFileToString(beside, &key_pem).ok()) key_source = beside;
+    if (ReadFileToString(beside, &key_pem).ok()) {
+      key_source = beside;
+      // Whoever can rewrite the database can usually rewrite this file too.
+      std::fprintf(stderr,
+                   "refx-admin: %s: the public key is %s, beside the database; to hold the database to a key "
+                   "its writer cannot replace, pass --public-key FILE (a copy kept elsewhere) or --checkpoint FILE\n",
+                   what.c_str(), beside.c_str());
+    }
   }
   absl::optional<VerifyingKey> key;
   if (!key_pem.empty()) {

@@ -157,18 +157,25 @@ absl::Status InsertReferral(Connection* conn, const StoredReferral& r) {
   return absl::OkStatus();
 }
 
-// The head row as stored; sequence 0 when the log is empty.
-absl::StatusOr<AuditHead> ReadAuditHead(Connection* conn) {
-  AuditHead head;
-  head.hash = GenesisHash();
+// The head row as stored, if there is one.
+absl::StatusOr<absl::optional<AuditHead>> ReadAuditHeadRow(Connection* conn) {
   REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectAuditHead));
   REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
-  if (row) {
-    head.sequence = stmt->Int(0);
-    head.hash = stmt->Text(1);
-    if (!stmt->IsNull(2)) head.signature = stmt->Text(2);
-  }
-  return head;
+  if (!row) return absl::optional<AuditHead>();
+  AuditHead head;
+  head.sequence = stmt->Int(0);
+  head.hash = stmt->Text(1);
+  if (!stmt->IsNull(2)) head.signature = stmt->Text(2);
+  return absl::optional<AuditHead>(std::move(head));
+}
+
+// The head as stored; the genesis (sequence 0) when no row records one.
+absl::StatusOr<AuditHead> ReadAuditHead(Connection* conn) {
+  REFX_ASSIGN_OR_RETURN(auto row, ReadAuditHeadRow(conn));
+  if (row.has_value()) return *std::move(row);
+  AuditHead genesis;
+  genesis.hash = GenesisHash();
+  return genesis;
 }
 
 absl::StatusOr<AuditChainReport> VerifyAuditChainOn(Connection* conn, const VerifyingKey* key,
@@ -228,18 +235,23 @@ absl::StatusOr<AuditChainReport> VerifyAuditChainOn(Connection* conn, const Veri
       }
       page.after_sequence = events.back().sequence;
     }
-    REFX_ASSIGN_OR_RETURN(report.head, ReadAuditHead(conn));
+    REFX_ASSIGN_OR_RETURN(auto head_row, ReadAuditHeadRow(conn));
+    report.head = head_row.has_value() ? *head_row : AuditHead{0, GenesisHash(), ""};
     if (report.intact && (report.head.sequence != report.events_checked || report.head.hash != previous)) {
       fail(report.events_checked + 1,
            absl::StrCat("the chain ends at event ", report.events_checked, " but its recorded head is event ",
                         report.head.sequence, " (events removed from the end, or the head altered)"));
     }
-    if (key != nullptr && report.head.sequence > 0) {
+    if (key != nullptr) {
+      // Every head is signed, the empty log's (sequence 0) too: a log wiped
+      // whole, head and all, is not an empty log.
       report.head_signature_verified =
+          head_row.has_value() &&
           key->Verify(AuditHeadMessage(report.head.sequence, report.head.hash), report.head.signature);
       if (report.intact && !report.head_signature_verified) {
         fail(report.head.sequence,
-             report.head.signature.empty()
+             !head_row.has_value()      ? "no signed head is recorded (deleted with the log, or never signed)"
+             : report.head.signature.empty()
                  ? "the recorded head is not signed (written without the audit signing key)"
                  : "the recorded head's signature does not verify with the audit signing key (the head was "
                    "rewritten, e.g. over a cut tail, or this is another server's key)");
@@ -358,9 +370,9 @@ absl::Status SqliteStore::Open() {
   REFX_ASSIGN_OR_RETURN(writer_conn_, Connection::Open(options_.path, /*read_only=*/false));
   REFX_RETURN_IF_ERROR(Migrate(writer_conn_.get()));
   {
-    REFX_ASSIGN_OR_RETURN(AuditHead head, ReadAuditHead(writer_conn_.get()));
-    audit_sequence_ = head.sequence;
-    audit_hash_ = head.hash;
+    REFX_ASSIGN_OR_RETURN(auto head, ReadAuditHeadRow(writer_conn_.get()));
+    audit_sequence_ = head.has_value() ? head->sequence : 0;
+    audit_hash_ = head.has_value() ? head->hash : GenesisHash();
     REFX_RETURN_IF_ERROR(CheckHeadSignature(head));
   }
   REFX_RETURN_IF_ERROR(ReloadEventSequence(writer_conn_.get()));
@@ -411,30 +423,35 @@ void SqliteStore::BindHeadSignature(Statement* statement) const {
   }
 }
 
-absl::Status SqliteStore::CheckHeadSignature(const AuditHead& head) {
-  if (!options_.audit_head_key.has_value() || head.sequence == 0) return absl::OkStatus();
+absl::Status SqliteStore::CheckHeadSignature(const absl::optional<AuditHead>& head) {
+  if (!options_.audit_head_key.has_value()) return absl::OkStatus();
   const VerifyingKey key = options_.audit_head_key->Public();
-  if (!head.signature.empty()) {
-    if (key.Verify(AuditHeadMessage(head.sequence, head.hash), head.signature)) return absl::OkStatus();
+  auto sign_now = [&](const char* event) -> absl::Status {
+    REFX_ASSIGN_OR_RETURN(auto stmt, writer_conn_->Prepare(sql::kUpsertAuditHead));
+    stmt->Bind(":sequence", audit_sequence_).BindBlob(":hash", audit_hash_);
+    BindHeadSignature(stmt.get());
+    REFX_RETURN_IF_ERROR(stmt->Run());
+    log::Info(event, {{"sequence", absl::StrCat(audit_sequence_)}, {"key_id", key.KeyId()}});
+    return absl::OkStatus();
+  };
+  // A database that had no signed heads before this open: created now, or
+  // from before heads were signed (schema 9), met by a key made for it.
+  const bool before_signing = schema_version_at_open_ == 0 ||
+                              (schema_version_at_open_ < 9 && options_.adopt_unsigned_head);
+  if (head.has_value() && !head->signature.empty()) {
+    if (key.Verify(AuditHeadMessage(head->sequence, head->hash), head->signature)) return absl::OkStatus();
     // Audit state that cannot be vouched for is not carried on (fail closed).
     return absl::FailedPreconditionError(absl::StrCat(
         "database ", options_.path, ": the audit chain's head is not signed by the configured audit signing key "
         "(the head was rewritten, or the key is not this database's); run `refx-admin audit verify` and restore "
         "the right key or database"));
   }
-  if (!options_.adopt_unsigned_head) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "database ", options_.path, ": the audit chain's head is not signed, though the audit signing key exists "
-        "(its signature was removed?); run `refx-admin audit verify` against a checkpoint"));
-  }
-  // A log from before heads were signed, met by a key made for it now:
-  // vouch for it from now on.
-  REFX_ASSIGN_OR_RETURN(auto stmt, writer_conn_->Prepare(sql::kUpsertAuditHead));
-  stmt->Bind(":sequence", head.sequence).BindBlob(":hash", head.hash);
-  BindHeadSignature(stmt.get());
-  REFX_RETURN_IF_ERROR(stmt->Run());
-  log::Info("audit_head_signed", {{"sequence", absl::StrCat(head.sequence)}, {"key_id", key.KeyId()}});
-  return absl::OkStatus();
+  if (before_signing) return sign_now(head.has_value() ? "audit_head_signed" : "audit_head_created");
+  return absl::FailedPreconditionError(absl::StrCat(
+      "database ", options_.path, ": the audit chain's head is ",
+      head.has_value() ? "not signed" : "missing",
+      ", though heads are signed since schema 9 (removed with the log's tail?); run `refx-admin audit verify` "
+      "against a checkpoint"));
 }
 
 absl::Status SqliteStore::Migrate(Connection* conn) {
@@ -443,6 +460,7 @@ absl::Status SqliteStore::Migrate(Connection* conn) {
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql::kSelectSchemaVersion));
     REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
     schema_version_ = row ? static_cast<int>(stmt->Int(0)) : 0;
+    schema_version_at_open_ = schema_version_;
   }
   const auto& migrations = Migrations();
   const int latest = migrations.empty() ? 0 : migrations.back().version;

@@ -37,10 +37,10 @@ class SqliteStore final : public ReferralStore {
     // signing is signed then). Unset: heads are left unsigned (tests of the
     // store alone, and offline tools that only read).
     absl::optional<SigningKey> audit_head_key;
-    // Whether an unsigned head with events behind it may be signed on open:
-    // only when the key was made by this start (a database from before
-    // heads were signed). Otherwise an unsigned head means its signature was
-    // removed, and the open fails.
+    // Whether a database from before heads were signed (schema < 9) may
+    // have its head signed on open: only when the key was made by this start.
+    // Otherwise an unsigned or missing head means its signature (or the
+    // head) was removed, and the open fails.
     bool adopt_unsigned_head = false;
   };
 
@@ -110,15 +110,18 @@ class SqliteStore final : public ReferralStore {
   absl::Status ReloadEventSequence(Connection* conn);
   // Binds :signature of kUpsertAuditHead for the head in memory.
   void BindHeadSignature(Statement* statement) const;
-  // On open: the head found must carry this key's signature; an unsigned
-  // one (from before signing) is signed now.
-  absl::Status CheckHeadSignature(const AuditHead& head);
+  // On open: the head found must carry this key's signature. A database
+  // with no signed head is signed now only if it had none to have: created
+  // by this open, or from before schema 9 met by a key made for it; any
+  // other unsigned or missing head fails the open.
+  absl::Status CheckHeadSignature(const absl::optional<AuditHead>& head);
 
   std::unique_ptr<Connection> AcquireReader();
   void ReleaseReader(std::unique_ptr<Connection> conn);
 
   const Options options_;
   int schema_version_ = 0;
+  int schema_version_at_open_ = 0;  // before this open's migrations
   std::unique_ptr<Connection> writer_conn_;  // used only by writer_thread_
   // The audit chain's head as committed (plus, during a batch, as written so
   // far); touched only by Open() and the writer thread.

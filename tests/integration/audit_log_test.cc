@@ -326,15 +326,24 @@ TEST_F(AuditLogTest, TailDeletionWithARewrittenHeadIsCaught) {
   const VerifyingKey key = server_->server()->audit_public_key();
   server_->Stop();
   const int64_t n = AuditRows();
-  for (const bool drop_signature : {false, true}) {
-    SCOPED_TRACE(drop_signature ? "signature removed" : "signature kept");
+  const std::pair<const char*, std::string> kTampers[] = {
+      {"tail cut, head rewritten", absl::StrCat("DELETE FROM audit_events WHERE sequence > ", n - 3,
+                                                 "; UPDATE audit_head SET sequence = ", n - 3,
+                                                 ", hash = (SELECT hash FROM audit_events WHERE sequence = ", n - 3,
+                                                 ");")},
+      {"and its signature removed", absl::StrCat("DELETE FROM audit_events WHERE sequence > ", n - 3,
+                                                  "; UPDATE audit_head SET sequence = ", n - 3,
+                                                  ", hash = (SELECT hash FROM audit_events WHERE sequence = ", n - 3,
+                                                  "), signature = NULL;")},
+      {"the whole log wiped, head and all", "DELETE FROM audit_events; DELETE FROM audit_head;"},
+  };
+  for (const auto& [label, tamper] : kTampers) {
+    SCOPED_TRACE(label);
     const std::string dir = MakeTempDir("audit-rewritten-head");
     CopyDatabase(DbPath(), dir);
     {
       Db db(dir + "/refx.db", /*writable=*/true);
-      db.Exec(absl::StrCat("DELETE FROM audit_events WHERE sequence > ", n - 3, "; UPDATE audit_head SET sequence = ",
-                           n - 3, ", hash = (SELECT hash FROM audit_events WHERE sequence = ", n - 3, ")",
-                           drop_signature ? ", signature = NULL" : "", ";"));
+      db.Exec(tamper);
     }
     // Without the key, the chain looks whole: the rewrite is that good.
     auto unkeyed = storage::sqlite::VerifyAuditChainInFile(dir + "/refx.db");

@@ -388,6 +388,13 @@ TEST_F(CaseUpdatesTest, APerpetratorActionNoteReachesOnlyReadersOfSubjectData) {
   // And a council may not write one: it may not write subject data.
   auto refused = AddNow(kCityCouncil, referral.name(), Note(v1::CaseUpdate::PERPETRATOR_ACTION, "seen again"));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << refused.status();
+  // Nor write subject data by "correcting" the police note: a correction
+  // needs the class of what it corrects.
+  v1::CaseUpdate sneaky = Note(v1::CaseUpdate::CORRECTION, "CANARY-SUSPECT-7f3a lives at 1 High St");
+  sneaky.set_supersedes(added->name());
+  auto sneaked = AddNow(kCityCouncil, referral.name(), sneaky);
+  EXPECT_EQ(sneaked.status().code(), absl::StatusCode::kPermissionDenied) << sneaked.status();
+  EXPECT_EQ(ErrorReasonOf(sneaked.status()), "FIELD_NOT_WRITABLE");
 }
 
 TEST_F(CaseUpdatesTest, WithdrawingConsentChangesWhatTheNextReadDiscloses) {

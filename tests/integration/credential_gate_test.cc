@@ -262,6 +262,40 @@ TEST_F(CredentialGateTest, SuspendingAnAgencyTakesEffectWithoutARestart) {
   EXPECT_TRUE(Fresh(server_->pki().Agency(kCityCouncil)).WhoAmI().ok());
 }
 
+// A role changed by a registry reload changes what an open stream may
+// carry: it ends resumably, and the reconnection is decided under the new
+// role.
+TEST_F(CredentialGateTest, ARoleChangeEndsOpenStreamsResumably) {
+  Watcher watcher(Fresh(server_->pki().Agency(kCityCouncil)));
+  ASSERT_TRUE(watcher.WaitSubscribed());
+  const std::string path = server_->config().partnership_file();
+  config::v1::Partnership registry;
+  {
+    std::ifstream in(path);
+    std::string text(std::istreambuf_iterator<char>(in), {});
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(text, &registry).ok());
+  }
+  for (auto& agency : *registry.mutable_agencies()) {
+    if (agency.id() == kCityCouncil) agency.set_role("health");
+  }
+  std::string changed;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(registry, &changed).ok());
+  {
+    std::ofstream out(path + ".tmp");
+    out << changed;
+  }
+  std::filesystem::rename(path + ".tmp", path);
+  ASSERT_TRUE(server_->server()->ReloadRegistryIfChanged().ok());
+  ASSERT_TRUE(Fresh(server_->pki().Agency(kPolice)).CreateReferral(ValidReferral(kCityCouncil), "role").ok());
+  ASSERT_TRUE(watcher.WaitEnded(absl::Seconds(10)));
+  EXPECT_EQ(watcher.status().code(), absl::StatusCode::kUnavailable) << watcher.status();
+  EXPECT_EQ(ErrorReasonOf(watcher.status()), "WATCH_RESUME");
+  EXPECT_EQ(watcher.events(), 0);
+  auto me = Fresh(server_->pki().Agency(kCityCouncil)).WhoAmI();
+  ASSERT_TRUE(me.ok());
+  EXPECT_EQ(me->role(), "health");
+}
+
 // A revoked client calling in a loop does not write a row per call: the
 // first refusal at once, the rest as one event with their count when the
 // minute has passed.

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/clock.h"
 #include "common/hash.h"
 #include "common/status_details.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -167,6 +168,37 @@ TEST_F(SideChannelTest, AStrandFilterCannotFindAStrandTheAgreementWithholds) {
   auto found = As(kPolice).List(police);
   ASSERT_TRUE(found.ok());
   EXPECT_EQ(found->referrals_size(), 2);
+}
+
+// Pages filled from what the caller sees lose nothing and repeat nothing,
+// even when every referral has the same create time (a fixed clock) and
+// every other one is hidden from the caller (a Prevent-only role).
+TEST(SideChannelPagingTest, PagesOfAPartlyHiddenListingAreCompleteAndExact) {
+  FakeClock clock(absl::Now());
+  TestServer::Options options;
+  options.clock = &clock;
+  auto server = TestServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::set<std::string> visible;
+  for (int i = 0; i < 9; ++i) {
+    v1::Referral r = ValidReferral("llr-prevent");
+    r.set_prevent_concern(i % 2 == 0);
+    auto created = (*server)->Client(kPolice).CreateReferral(r, absl::StrCat("p", i));
+    ASSERT_TRUE(created.ok()) << created.status();
+    if (i % 2 == 0) visible.insert(created->name());
+  }
+  std::set<std::string> seen;
+  v1::ListReferralsRequest req;
+  req.set_page_size(2);
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = (*server)->Client("llr-prevent").ListReferrals(req);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& r : page->referrals()) EXPECT_TRUE(seen.insert(r.name()).second) << "repeated " << r.name();
+    if (page->next_page_token().empty()) break;
+    EXPECT_EQ(page->referrals_size(), 2);
+    req.set_page_token(page->next_page_token());
+  }
+  EXPECT_EQ(seen, visible);
 }
 
 // 5. Page tokens are opaque, authenticated and bound to the caller.
