@@ -10,7 +10,7 @@
 // refuses every agency, and Health() says why. Files are polled (default
 // every second) and re-read when they change, so a published revocation
 // reaches new handshakes in about a second, and calls on open connections
-// through the per-call gate (agency_verifier.h).
+// through the credential gate (credential_gate.h) on every call and watch batch.
 //
 // It also warns (log event `certificate_expiring`) when the server
 // certificate, an agency CA, the list or the newest CRL in the CRL directory

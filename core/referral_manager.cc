@@ -196,19 +196,32 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
   // known, so the audit event written with the referral records exactly
   // what the answer discloses (the count included, as a value derived from
   // other referrals, when the creator's role is granted it).
-  auto answer = std::make_shared<v1::Referral>();
+  // Everything but the count is known now, so the answer and its classes are
+  // worked out here, off the store's single writer thread; inside, the
+  // count alone is trimmed for the caller (through the same redaction) and
+  // added to both.
+  // The creator is a party: its own referral comes back even where its role
+  // would not see such referrals of others (a Prevent-only role).
+  auto answer = std::make_shared<v1::Referral>(referral);
+  const ReadView view = caller.agreement->ViewOf(caller, referral);
+  Redact(view, answer.get());
+  const Disclosure disclosed = DisclosureOf(*answer);
   const bool matching = !options_.victim_token_key.empty();
-  request.complete = [this, caller, referral, matching, answer, method = audit->method](
+  request.complete = [this, caller, referral, matching, answer, view, disclosed, method = audit->method](
                          int64_t earlier, storage::StoredReferral* r, storage::AuditRecord* event) mutable {
-    if (matching) referral.set_repeat_victim_count(static_cast<int32_t>(earlier));
+    Disclosure sent = disclosed;
+    if (matching) {
+      referral.set_repeat_victim_count(static_cast<int32_t>(earlier));
+      v1::Referral count;
+      count.set_repeat_victim_count(static_cast<int32_t>(earlier));
+      Redact(view, &count);
+      if (count.has_repeat_victim_count()) {
+        answer->set_repeat_victim_count(count.repeat_victim_count());
+        sent.Add(count);
+      }
+    }
     r->document = DeterministicBytes(referral);
-    *answer = referral;
-    // The creator is a party: its own referral comes back even where its
-    // role would not see such referrals of others (a Prevent-only role).
-    Trim(caller, {}, answer.get());
-    const Disclosure disclosed = DisclosureOf(*answer);
-    *event = options_.auditor->Build(caller, method, AuditAction::kCollection, {r->id}, disclosed,
-                                     absl::StatusCode::kOk);
+    *event = options_.auditor->Build(caller, method, AuditAction::kCollection, {r->id}, sent, absl::StatusCode::kOk);
   };
   request.audit = options_.auditor->Build(caller, audit->method, AuditAction::kCollection, {}, {}, absl::StatusCode::kOk);
   request.event = MakeEvent(stored, v1::WatchReferralsResponse::REFERRAL_CREATED);

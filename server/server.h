@@ -102,7 +102,7 @@ class RefxServer {
   std::unique_ptr<AuditServiceImpl> audit_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
-  // Revocation list state, shared with the TLS verifier and call gate.
+  // Revocation list state, shared with the TLS verifier and the credential gate.
   std::shared_ptr<auth::RevocationChecker> revocation_;
   std::unique_ptr<auth::CredentialGate> credentials_;
   std::unique_ptr<core::RefusalLog> refusals_;
