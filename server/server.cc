@@ -24,6 +24,7 @@
 #include "server/server_config.h"
 #include "server/server_keys.h"
 #include "server/watch_stream.h"
+#include "storage/make_store.h"
 
 namespace refx::server {
 namespace {
@@ -94,13 +95,11 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   // The signing key before the store: the store checks the head it finds
   // against it (a head signed by another key fails the start).
   REFX_ASSIGN_OR_RETURN(AuditSigningKeyFile signing, LoadOrCreateAuditSigningKey(config.audit_signing_key_file()));
-  storage::sqlite::SqliteStore::Options store_options;
-  store_options.path = config.storage().sqlite_path();
-  store_options.max_batch_size = config.storage().max_batch_size();
-  store_options.read_connections = config.storage().read_connections();
+  storage::MakeStoreOptions store_options;
+  store_options.config = config.storage();
   store_options.audit_head_key = signing.key;
   store_options.adopt_unsigned_head = signing.created;
-  auto store = storage::sqlite::SqliteStore::Create(store_options);
+  auto store = storage::MakeStore(store_options);
   if (!store.ok()) {
     if (signing.created) DiscardCreatedAuditSigningKey(config.audit_signing_key_file());
     return store.status();
@@ -217,7 +216,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
                                {"port", absl::StrCat(server->port_)},
                                {"partnership", partnership->id()},
                                {"agencies", absl::StrCat(partnership->config().agencies_size())},
-                               {"schema_version", absl::StrCat(server->store_->schema_version())},
+                               {"schema_version", absl::StrCat(server->store_->SchemaVersion())},
                                {"agreement", server->agreements_->Current()->Label()},
                                {"reflection", config.development().enable_reflection() ? "on" : "off"}});
   return server;

@@ -28,7 +28,7 @@
 #include "server/audit_service.h"
 #include "server/referral_service.h"
 #include "server/work_pool.h"
-#include "storage/sqlite/sqlite_store.h"
+#include "storage/referral_store.h"
 
 namespace refx::server {
 
@@ -89,7 +89,7 @@ class RefxServer {
   absl::Mutex reload_mu_;
   std::string agreement_file_stamp_ ABSL_GUARDED_BY(reload_mu_);  // of the file last examined
   std::string registry_file_stamp_ ABSL_GUARDED_BY(reload_mu_);
-  std::unique_ptr<storage::sqlite::SqliteStore> store_;
+  std::unique_ptr<storage::ReferralStore> store_;
   absl::optional<VerifyingKey> audit_public_key_;
   std::unique_ptr<core::Auditor> auditor_;
   std::unique_ptr<core::ReferralManager> referrals_;

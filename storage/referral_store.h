@@ -308,6 +308,9 @@ class ReferralStore {
 
   // Whether the store can serve (for health checks).
   virtual absl::Status CheckHealth() = 0;
+
+  // The schema version of the database (logged at start).
+  virtual int SchemaVersion() const = 0;
 };
 
 }  // namespace refx::storage

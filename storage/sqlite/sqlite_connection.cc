@@ -40,25 +40,25 @@ int IndexOf(sqlite3_stmt* stmt, const char* name, absl::Status* error) {
 }
 }  // namespace
 
-Statement& Statement::Bind(const char* name, absl::string_view text) {
+SqlStatement& Statement::Bind(const char* name, absl::string_view text) {
   int i = IndexOf(stmt_, name, &bind_error_);
   if (i > 0) sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
   return *this;
 }
 
-Statement& Statement::BindBlob(const char* name, absl::string_view bytes) {
+SqlStatement& Statement::BindBlob(const char* name, absl::string_view bytes) {
   int i = IndexOf(stmt_, name, &bind_error_);
   if (i > 0) sqlite3_bind_blob(stmt_, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
   return *this;
 }
 
-Statement& Statement::Bind(const char* name, int64_t value) {
+SqlStatement& Statement::Bind(const char* name, int64_t value) {
   int i = IndexOf(stmt_, name, &bind_error_);
   if (i > 0) sqlite3_bind_int64(stmt_, i, value);
   return *this;
 }
 
-Statement& Statement::Bind(const char* name, absl::optional<int64_t> value) {
+SqlStatement& Statement::Bind(const char* name, absl::optional<int64_t> value) {
   if (value.has_value()) return Bind(name, *value);
   int i = IndexOf(stmt_, name, &bind_error_);
   if (i > 0) sqlite3_bind_null(stmt_, i);
@@ -123,7 +123,7 @@ Connection::~Connection() {
   sqlite3_close(db_);
 }
 
-absl::StatusOr<std::unique_ptr<Statement>> Connection::Prepare(const char* sql) {
+absl::StatusOr<std::unique_ptr<SqlStatement>> Connection::Prepare(const char* sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
     sqlite3_stmt* stmt = nullptr;
@@ -139,20 +139,29 @@ absl::Status Connection::Exec(const char* sql) {
   return StatusFromSqlite(rc, "sqlite exec", db_);
 }
 
-absl::StatusOr<Transaction> Transaction::Begin(Connection* conn) {
-  absl::Status s = conn->Exec("BEGIN IMMEDIATE");
-  if (!s.ok()) return s;
-  return Transaction(conn);
+absl::Status Connection::RunCached(const char* sql) {
+  auto stmt = Prepare(sql);
+  if (!stmt.ok()) return stmt.status();
+  return (*stmt)->Run();
 }
 
-Transaction::~Transaction() {
-  if (conn_ != nullptr) conn_->Exec("ROLLBACK").IgnoreError();
-}
+absl::Status Connection::BeginWrite() { return Exec("BEGIN IMMEDIATE"); }
+absl::Status Connection::BeginRead() { return Exec("BEGIN"); }
+absl::Status Connection::Commit() { return Exec("COMMIT"); }
+absl::Status Connection::Rollback() { return Exec("ROLLBACK"); }
 
-absl::Status Transaction::Commit() {
-  absl::Status s = conn_->Exec("COMMIT");
-  if (s.ok()) conn_ = nullptr;
-  return s;
+namespace {
+constexpr char kSavepoint[] = "SAVEPOINT write";
+constexpr char kRelease[] = "RELEASE write";
+constexpr char kRollbackTo[] = "ROLLBACK TO write";
+}  // namespace
+
+absl::Status Connection::Savepoint() { return RunCached(kSavepoint); }
+absl::Status Connection::ReleaseSavepoint() { return RunCached(kRelease); }
+absl::Status Connection::RollbackToSavepoint() {
+  absl::Status rolled_back = RunCached(kRollbackTo);
+  absl::Status released = RunCached(kRelease);
+  return rolled_back.ok() ? released : rolled_back;
 }
 
 }  // namespace refx::storage::sqlite

@@ -1,7 +1,7 @@
-// A thin RAII layer over one sqlite3 connection: open with the durability
-// pragmas refx relies on, prepared-statement cache, bind-by-name, and a
-// transaction guard that rolls back unless committed. SQLite result codes
-// become absl::Status here and go no further.
+// The SQLite driver's connection (storage/sql_driver.h) over one sqlite3
+// handle: opened with the durability pragmas refx relies on, a
+// prepared-statement cache, bind-by-name, transactions and savepoints.
+// SQLite result codes become absl::Status here and go no further.
 #ifndef REFX_STORAGE_SQLITE_SQLITE_CONNECTION_H_
 #define REFX_STORAGE_SQLITE_SQLITE_CONNECTION_H_
 
@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/optional.h"
 #include "absl/strings/string_view.h"
+#include "storage/sql_driver.h"
 
 namespace refx::storage::sqlite {
 
@@ -25,29 +26,25 @@ absl::Status StatusFromSqlite(int rc, absl::string_view what, sqlite3* db);
 
 // A prepared statement borrowed from a Connection's cache; reset and
 // unbound when it goes out of scope.
-class Statement {
+class Statement final : public SqlStatement {
  public:
   explicit Statement(sqlite3_stmt* stmt, sqlite3* db) : stmt_(stmt), db_(db) {}
-  ~Statement();
+  ~Statement() override;
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
-  // Bind by parameter name (":name"). Unknown names are a programming error
-  // reported as INTERNAL by Step().
-  Statement& Bind(const char* name, absl::string_view text);
-  Statement& BindBlob(const char* name, absl::string_view bytes);
-  Statement& Bind(const char* name, int64_t value);
-  // NULL when `value` is empty.
-  Statement& Bind(const char* name, absl::optional<int64_t> value);
+  using SqlStatement::Bind;
+  SqlStatement& Bind(const char* name, absl::string_view text) override;
+  SqlStatement& BindBlob(const char* name, absl::string_view bytes) override;
+  SqlStatement& Bind(const char* name, int64_t value) override;
+  SqlStatement& Bind(const char* name, absl::optional<int64_t> value) override;
 
-  // Runs one step: true if a row is available, false when done.
-  absl::StatusOr<bool> Step();
-  // Runs to completion, expecting no rows.
-  absl::Status Run();
+  absl::StatusOr<bool> Step() override;
+  absl::Status Run() override;
 
-  int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
-  bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-  std::string Text(int column) const;
+  int64_t Int(int column) const override { return sqlite3_column_int64(stmt_, column); }
+  bool IsNull(int column) const override { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+  std::string Text(int column) const override;
 
  private:
   sqlite3_stmt* stmt_;
@@ -55,37 +52,36 @@ class Statement {
   absl::Status bind_error_;
 };
 
-class Connection {
+class Connection final : public SqlConnection {
  public:
   // Opens (creating if asked) with WAL, synchronous=FULL, foreign keys on
   // and a busy timeout. Read-only connections refuse writes.
   static absl::StatusOr<std::unique_ptr<Connection>> Open(const std::string& path, bool read_only);
-  ~Connection();
+  ~Connection() override;
 
   // A cached prepared statement for `sql` (the pointer is the cache key, so
-  // pass the constants from sqlite_statements.h).
-  absl::StatusOr<std::unique_ptr<Statement>> Prepare(const char* sql);
-  // Runs SQL text with no parameters (pragmas, migrations, BEGIN/COMMIT).
-  absl::Status Exec(const char* sql);
+  // pass the dialect's constants).
+  absl::StatusOr<std::unique_ptr<SqlStatement>> Prepare(const char* sql) override;
+  // Runs SQL text with no parameters (pragmas, migrations).
+  absl::Status Exec(const char* sql) override;
+
+  absl::Status BeginWrite() override;  // BEGIN IMMEDIATE: the write lock at once
+  absl::Status BeginRead() override;   // BEGIN (deferred): a snapshot from the first read
+  absl::Status Commit() override;
+  absl::Status Rollback() override;
+  // Through the statement cache: the writer runs them around every write,
+  // and sqlite3_exec would parse and compile them each time.
+  absl::Status Savepoint() override;
+  absl::Status ReleaseSavepoint() override;
+  absl::Status RollbackToSavepoint() override;  // rolls back to it and releases it
+
   sqlite3* raw() const { return db_; }
 
  private:
   explicit Connection(sqlite3* db) : db_(db) {}
+  absl::Status RunCached(const char* sql);
   sqlite3* db_;
   std::map<const char*, sqlite3_stmt*> cache_;
-};
-
-// Rolls back in its destructor unless Commit() succeeded.
-class Transaction {
- public:
-  static absl::StatusOr<Transaction> Begin(Connection* conn);  // BEGIN IMMEDIATE
-  Transaction(Transaction&& other) noexcept : conn_(other.conn_) { other.conn_ = nullptr; }
-  ~Transaction();
-  absl::Status Commit();
-
- private:
-  explicit Transaction(Connection* conn) : conn_(conn) {}
-  Connection* conn_;
 };
 
 }  // namespace refx::storage::sqlite

@@ -333,9 +333,54 @@ const char kCountRepeatVictims[] =
 
 const char kAnyVictimToken[] = "SELECT EXISTS (SELECT 1 FROM victim_tokens)";
 
+const char kHealthCheck[] = "SELECT 1 FROM referrals LIMIT 1";
+
 const char kInsertVictimToken[] =
     "INSERT OR IGNORE INTO victim_tokens (token, referral_id, create_time_us) "
     "VALUES (:token, :referral_id, :create_time_us)";
 
 }  // namespace sql
+
+const SqlDialect& SqliteDialect() {
+  static const SqlDialect* const kDialect = new SqlDialect{
+      "sqlite",
+      Migrations(),
+      sql::kCreateMigrationsTable,
+      sql::kSelectSchemaVersion,
+      sql::kRecordMigration,
+      sql::kHealthCheck,
+      sql::kInsertReferral,
+      sql::kInsertParty,
+      sql::kInsertPartyIfAbsent,
+      sql::kInsertStrand,
+      sql::kSelectReferral,
+      sql::kSelectRecipients,
+      sql::kSelectStrands,
+      sql::kListReferrals,
+      sql::kSelectReferralEtag,
+      sql::kUpdateReferral,
+      sql::kMarkRedirected,
+      sql::kSelectCreateRequest,
+      sql::kInsertCreateRequest,
+      sql::kSelectUpdateRequest,
+      sql::kInsertUpdateRequest,
+      sql::kInsertAudit,
+      sql::kUpsertAuditHead,
+      sql::kSelectAuditHead,
+      sql::kListAudit,
+      sql::kInsertEvent,
+      sql::kInsertEventAudience,
+      sql::kSelectLatestEvent,
+      sql::kListEvents,
+      sql::kNextCaseUpdateSequence,
+      sql::kInsertCaseUpdate,
+      sql::kListCaseUpdates,
+      sql::kSelectCaseUpdate,
+      sql::kCountRepeatVictims,
+      sql::kInsertVictimToken,
+      sql::kAnyVictimToken,
+  };
+  return *kDialect;
+}
+
 }  // namespace refx::storage::sqlite

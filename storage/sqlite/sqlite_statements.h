@@ -1,19 +1,18 @@
 // Every SQL statement of the SQLite backend, in one place, with named
-// parameters only (values are always bound, never spliced into the text).
+// parameters only (values are always bound, never spliced into the text):
+// the SQLite dialect of the store engine (storage/sql_driver.h).
 #ifndef REFX_STORAGE_SQLITE_SQLITE_STATEMENTS_H_
 #define REFX_STORAGE_SQLITE_SQLITE_STATEMENTS_H_
 
 #include <vector>
 
+#include "storage/sql_driver.h"
+
 namespace refx::storage::sqlite {
 
-// A numbered schema migration. Applied in order, each in its own transaction,
-// recorded in schema_migrations; never edited once released.
-struct Migration {
-  int version;
-  const char* name;
-  const char* sql;
-};
+// The SQLite dialect: every statement the store engine runs, and the
+// schema's migrations, as SQLite spells them.
+const SqlDialect& SqliteDialect();
 const std::vector<Migration>& Migrations();
 
 namespace sql {
@@ -50,6 +49,7 @@ extern const char kMarkRedirected[];
 extern const char kCountRepeatVictims[];
 extern const char kInsertVictimToken[];
 extern const char kAnyVictimToken[];
+extern const char kHealthCheck[];
 }  // namespace sql
 
 }  // namespace refx::storage::sqlite

@@ -1,0 +1,149 @@
+// What the database-neutral store engine (storage/sql_store.h) needs from a
+// SQL database, and nothing more: a connection that prepares named-parameter
+// statements and runs transactions and savepoints, and a dialect that spells
+// every statement the engine runs. A backend adds SQL (one dialect file) and a
+// connection, never logic: group commit, idempotency, the etag check, the
+// audit chain and the event log are the engine's, once (the PowerDNS lesson,
+// notes/aesthetics.md).
+#ifndef REFX_STORAGE_SQL_DRIVER_H_
+#define REFX_STORAGE_SQL_DRIVER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
+
+namespace refx::storage {
+
+// A prepared statement with its parameters bound by name (":name"); reset and
+// unbound when it goes out of scope. Values are always bound, never spliced.
+// An unknown parameter name is a programming error, reported as INTERNAL by
+// Step().
+class SqlStatement {
+ public:
+  virtual ~SqlStatement() = default;
+  virtual SqlStatement& Bind(const char* name, absl::string_view text) = 0;
+  virtual SqlStatement& BindBlob(const char* name, absl::string_view bytes) = 0;
+  virtual SqlStatement& Bind(const char* name, int64_t value) = 0;
+  // NULL when `value` is empty.
+  virtual SqlStatement& Bind(const char* name, absl::optional<int64_t> value) = 0;
+  SqlStatement& Bind(const char* name, const char* text) { return Bind(name, absl::string_view(text)); }
+
+  // One step: true if a row is available, false when done. Errors map the
+  // database's codes: busy/locked/I/O -> UNAVAILABLE, a constraint ->
+  // ALREADY_EXISTS, anything else INTERNAL.
+  virtual absl::StatusOr<bool> Step() = 0;
+  // Runs to completion, expecting no rows.
+  virtual absl::Status Run() = 0;
+
+  virtual int64_t Int(int column) const = 0;
+  virtual bool IsNull(int column) const = 0;
+  // Text or blob bytes.
+  virtual std::string Text(int column) const = 0;
+};
+
+// One connection. Not thread-safe: the engine gives each to one thread at a
+// time.
+class SqlConnection {
+ public:
+  virtual ~SqlConnection() = default;
+  // A statement of the dialect (the pointer is the cache key: pass the
+  // dialect's own strings), prepared once per connection.
+  virtual absl::StatusOr<std::unique_ptr<SqlStatement>> Prepare(const char* sql) = 0;
+  // SQL text without parameters, any number of statements (migrations).
+  virtual absl::Status Exec(const char* sql) = 0;
+
+  // A transaction that will write (taking the write lock at once where the
+  // database has one), one that reads a single consistent snapshot, and
+  // their end.
+  virtual absl::Status BeginWrite() = 0;
+  virtual absl::Status BeginRead() = 0;
+  virtual absl::Status Commit() = 0;
+  virtual absl::Status Rollback() = 0;
+
+  // One savepoint inside a write transaction (each write of a group commit
+  // runs in one, so a failed write is undone alone).
+  virtual absl::Status Savepoint() = 0;
+  virtual absl::Status ReleaseSavepoint() = 0;
+  virtual absl::Status RollbackToSavepoint() = 0;
+};
+
+// A write transaction that rolls back in its destructor unless committed.
+class SqlTransaction {
+ public:
+  static absl::StatusOr<SqlTransaction> Begin(SqlConnection* conn);
+  SqlTransaction(SqlTransaction&& other) noexcept : conn_(other.conn_) { other.conn_ = nullptr; }
+  SqlTransaction(const SqlTransaction&) = delete;
+  ~SqlTransaction();
+  absl::Status Commit();
+
+ private:
+  explicit SqlTransaction(SqlConnection* conn) : conn_(conn) {}
+  SqlConnection* conn_;
+};
+
+// A numbered schema migration. Applied in order, each in its own
+// transaction, recorded in schema_migrations; never edited once released.
+struct Migration {
+  int version;
+  const char* name;
+  const char* sql;
+};
+
+// Every statement the engine runs, as one dialect writes it. Lists are bound
+// as one JSON array each (the statement text never changes with the number
+// of values). Each dialect defines one of these, with its migrations, in one
+// file.
+struct SqlDialect {
+  const char* name;  // e.g. "sqlite"
+  std::vector<Migration> migrations;
+  const char* create_migrations_table;
+  const char* select_schema_version;
+  const char* record_migration;
+  const char* health_check;
+  // Referrals and their parties and strands.
+  const char* insert_referral;
+  const char* insert_party;
+  const char* insert_party_if_absent;
+  const char* insert_strand;
+  const char* select_referral;
+  const char* select_recipients;
+  const char* select_strands;
+  const char* list_referrals;
+  const char* select_referral_etag;
+  const char* update_referral;
+  const char* mark_redirected;
+  // Idempotency keys.
+  const char* select_create_request;
+  const char* insert_create_request;
+  const char* select_update_request;
+  const char* insert_update_request;
+  // The audit chain.
+  const char* insert_audit;
+  const char* upsert_audit_head;
+  const char* select_audit_head;
+  const char* list_audit;
+  // The event log.
+  const char* insert_event;
+  const char* insert_event_audience;
+  const char* select_latest_event;
+  const char* list_events;
+  // Case updates.
+  const char* next_case_update_sequence;
+  const char* insert_case_update;
+  const char* list_case_updates;
+  const char* select_case_update;
+  // Repeat-victim tokens.
+  const char* count_repeat_victims;
+  const char* insert_victim_token;
+  const char* any_victim_token;
+};
+
+}  // namespace refx::storage
+
+#endif  // REFX_STORAGE_SQL_DRIVER_H_

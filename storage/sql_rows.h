@@ -1,0 +1,46 @@
+// Row-level helpers of the store engine, shared by its writer, its change
+// path and its reads: reading a referral, an audit event or the audit head
+// from a dialect's statements, and binding lists as JSON arrays. Internal to
+// storage/.
+#ifndef REFX_STORAGE_SQL_ROWS_H_
+#define REFX_STORAGE_SQL_ROWS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/optional.h"
+#include "storage/referral_store.h"
+#include "storage/sql_driver.h"
+
+namespace refx::storage::rows {
+
+// A JSON array of the values, bound as one parameter (values are escaped,
+// never spliced into SQL).
+std::string JsonArray(const std::vector<std::string>& values);
+std::string JsonArray(const std::vector<int32_t>& values);
+
+// The referral columns in select_referral / list_referrals order.
+StoredReferral ReadReferral(const SqlStatement& row);
+// Fills the recipients and strands of `r` from their tables.
+absl::Status ReadChildren(SqlConnection* conn, const SqlDialect& sql, StoredReferral* r);
+// The referral with its children; nullopt if there is none.
+absl::StatusOr<absl::optional<StoredReferral>> SelectReferral(SqlConnection* conn, const SqlDialect& sql,
+                                                              absl::string_view id);
+// The referral's response deadline in microseconds, or NULL.
+absl::optional<int64_t> DeadlineMicros(const StoredReferral& r);
+
+// The audit columns in list_audit order.
+AuditRecord ReadAudit(const SqlStatement& row);
+// The head row as stored, if there is one.
+absl::StatusOr<absl::optional<AuditHead>> ReadAuditHeadRow(SqlConnection* conn, const SqlDialect& sql);
+// The head as stored; the genesis (sequence 0) when no row records one.
+absl::StatusOr<AuditHead> ReadAuditHead(SqlConnection* conn, const SqlDialect& sql);
+
+// The case update columns in list_case_updates / select_case_update order.
+StoredCaseUpdate ReadCaseUpdate(const SqlStatement& row);
+
+}  // namespace refx::storage::rows
+
+#endif  // REFX_STORAGE_SQL_ROWS_H_

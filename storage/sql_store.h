@@ -1,0 +1,199 @@
+// The database-neutral store engine: ReferralStore over any SQL database a
+// driver (storage/sql_driver.h) connects to.
+//
+// Durability and throughput come from one design: a single writer thread owns
+// the only read-write connection and commits every write waiting in its queue
+// in one transaction (group commit: many calls, one sync). A caller's write
+// returns only after the COMMIT holding it has returned, so an acknowledged
+// write survives a crash. Each write runs in its own savepoint, so one bad
+// write fails alone and never takes its batch-mates with it. Reads use a small
+// pool of read connections and never wait for the writer.
+//
+// Every change to a referral (a create, a lifecycle change, a case update)
+// goes through one path, ApplyChange: the idempotency key first (a retry is
+// answered from the first result and writes nothing), then the etag, then
+// the change's own rows, its key, its event-log entry and its audit event, in
+// one savepoint. The audit chain's head is kept in memory by the writer,
+// written (and signed) once per batch in the batch's transaction.
+#ifndef REFX_STORAGE_SQL_STORE_H_
+#define REFX_STORAGE_SQL_STORE_H_
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/types/optional.h"
+#include "common/signing.h"
+#include "storage/referral_store.h"
+#include "storage/sql_driver.h"
+
+namespace refx::storage {
+
+class SqlStore : public ReferralStore {
+ public:
+  struct Options {
+    const SqlDialect* dialect = nullptr;  // required, outlives the store
+    // Opens a connection (read-only ones for the read pool). Required.
+    std::function<absl::StatusOr<std::unique_ptr<SqlConnection>>(bool read_only)> connect;
+    std::string description;  // names the database in messages (a file, a host)
+    int max_batch_size = 256;  // writes per transaction at most
+    int read_connections = 4;
+    // Signs the audit chain's head at every commit, and must verify the head
+    // found on open (FAILED_PRECONDITION otherwise). Unset: heads are left
+    // unsigned (tests of the store alone).
+    absl::optional<SigningKey> audit_head_key;
+    // Whether a database from before heads were signed (schema < 9) may have
+    // its head signed on open: only when the key was made by this start.
+    // Otherwise an unsigned or missing head means its signature (or the
+    // head) was removed, and the open fails.
+    bool adopt_unsigned_head = false;
+  };
+
+  // Connects, applies pending migrations and starts the writer.
+  // FAILED_PRECONDITION if the database's schema is newer than this binary,
+  // or its audit head cannot be vouched for.
+  static absl::StatusOr<std::unique_ptr<SqlStore>> Open(Options options);
+
+  // Finishes queued writes, then stops the writer.
+  ~SqlStore() override;
+
+  absl::StatusOr<CreateReferralResult> CreateReferral(const CreateReferralRequest& request) override;
+  absl::StatusOr<UpdateReferralResult> UpdateReferral(const UpdateReferralRequest& request) override;
+  absl::StatusOr<absl::optional<UpdateReplay>> FindUpdate(absl::string_view agency_id,
+                                                          absl::string_view request_id) override;
+  absl::StatusOr<AddCaseUpdateResult> AddCaseUpdate(const AddCaseUpdateRequest& request) override;
+  absl::StatusOr<std::vector<StoredCaseUpdate>> ListCaseUpdates(absl::string_view referral_id,
+                                                                int64_t after_sequence, int limit) override;
+  absl::StatusOr<StoredCaseUpdate> GetCaseUpdate(absl::string_view referral_id,
+                                                 absl::string_view update_id) override;
+  absl::StatusOr<StoredReferral> GetReferral(absl::string_view id) override;
+  absl::StatusOr<std::vector<StoredReferral>> ListReferrals(const ListReferralsQuery& query) override;
+  absl::Status RecordAudit(const AuditRecord& record) override;
+  void RecordAuditAsync(const AuditRecord& record, std::function<void(absl::Status)> done) override;
+  absl::StatusOr<std::vector<ReferralEvent>> ListEvents(const EventQuery& query) override;
+  absl::StatusOr<int64_t> LatestEventSequence() override;
+  void SetEventListener(EventListener listener) override;
+  absl::StatusOr<std::vector<AuditRecord>> ListAuditEvents(const AuditQuery& query) override;
+  absl::StatusOr<AuditChainReport> VerifyAuditChain(const AuditHead* checkpoint = nullptr) override;
+  absl::StatusOr<AuditHead> AuditChainHead() override;
+  absl::StatusOr<bool> HasVictimTokens() override;
+  absl::Status CheckHealth() override;
+  int SchemaVersion() const override { return schema_version_; }
+
+  // Transactions committed by the writer so far (for group-commit tests).
+  int64_t commits() const;
+  // The schema version on disk.
+  int schema_version() const { return schema_version_; }
+
+ protected:
+  explicit SqlStore(Options options) : options_(std::move(options)), sql_(*options_.dialect) {}
+  // Connects and migrates, checks the audit head, starts the writer.
+  absl::Status Start();
+
+ private:
+  // One queued write: runs inside the writer's transaction and a savepoint.
+  struct Write {
+    std::function<absl::Status(SqlConnection*)> apply;
+    absl::Status result;
+    bool done = false;
+    // Set for writes nobody waits on: called with the result, then the
+    // Write is deleted by the writer.
+    std::function<void(absl::Status)> on_done;
+  };
+
+  // One change to a referral as the writer applies it (see the file
+  // comment); built by CreateReferral, UpdateReferral and AddCaseUpdate.
+  struct Change {
+    bool create = false;  // keyed by (sender, request id) in its own table
+    std::string agency_id;
+    std::string request_id;
+    std::string fingerprint;
+    absl::optional<std::string> expected_etag;  // a change to an existing referral
+    StoredReferral referral;                    // as the change leaves it
+    std::string replay_document;                // what a retry gets back (non-creates)
+    AuditRecord audit;
+    absl::optional<ReferralEvent> event;
+    // The change's own rows; may rewrite `referral`'s document and the audit
+    // event (a create's repeat count).
+    std::function<absl::Status(SqlConnection*, Change*)> write_rows;
+  };
+  // What ApplyChange did: on a replay, the first result.
+  struct ChangeOutcome {
+    bool replayed = false;
+    StoredReferral referral;  // a create's stored referral (as it is now on a replay)
+    std::string referral_id;  // a non-create replay
+    std::string document;     // a non-create replay: the document first returned
+  };
+  // The one path of every change (writer thread, inside the write's
+  // savepoint). ALREADY_EXISTS if the request id was used for a different
+  // request; ABORTED on a stale etag; NOT_FOUND without the referral;
+  // UNAVAILABLE if the audit event cannot be written.
+  absl::Status ApplyChange(SqlConnection* conn, Change* change, ChangeOutcome* outcome);
+
+  absl::Status Migrate(SqlConnection* conn);
+  // Queues `apply` and waits until the transaction holding it committed.
+  absl::Status Submit(std::function<absl::Status(SqlConnection*)> apply);
+  // Queues `apply`; `done` gets the result after the commit (or failure).
+  void SubmitAsync(std::function<absl::Status(SqlConnection*)> apply, std::function<void(absl::Status)> done);
+  void WriterLoop();
+  // Appends `record` to the audit chain inside the writer's transaction
+  // (writer thread only).
+  absl::Status AppendAudit(SqlConnection* conn, AuditRecord record);
+  // Appends `event` to the event log inside the writer's transaction
+  // (writer thread only); it is announced once the transaction commits.
+  absl::Status AppendEvent(SqlConnection* conn, ReferralEvent event);
+  // The newest event's sequence as committed (writer thread).
+  absl::Status ReloadEventSequence(SqlConnection* conn);
+  // Binds :signature of the head upsert for the head in memory.
+  void BindHeadSignature(SqlStatement* statement) const;
+  // On open: the head found must carry this key's signature. A database
+  // with no signed head is signed now only if it had none to have: created
+  // by this open, or from before schema 9 met by a key made for it; any
+  // other unsigned or missing head fails the open.
+  absl::Status CheckHeadSignature(const absl::optional<AuditHead>& head);
+
+  // A read connection for the duration of `read` (waits for a free one).
+  template <typename T>
+  absl::StatusOr<T> WithReader(const std::function<absl::StatusOr<T>(SqlConnection*)>& read);
+
+  const Options options_;
+  const SqlDialect& sql_;
+  int schema_version_ = 0;
+  int schema_version_at_open_ = 0;  // before this open's migrations
+  std::unique_ptr<SqlConnection> writer_conn_;  // used only by writer_thread_
+  // The audit chain's head as committed (plus, during a batch, as written so
+  // far); touched only by Start() and the writer thread.
+  int64_t audit_sequence_ = 0;
+  std::string audit_hash_;
+  // The event log's head and the events of the batch being written; writer
+  // thread (and Start) only.
+  int64_t event_sequence_ = 0;
+  std::vector<ReferralEvent> batch_events_;
+  std::thread writer_thread_;
+
+  absl::Mutex listener_mu_;
+  EventListener listener_ ABSL_GUARDED_BY(listener_mu_);
+
+  mutable absl::Mutex mu_;
+  std::deque<Write*> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
+
+  absl::Mutex readers_mu_;
+  std::vector<std::unique_ptr<SqlConnection>> readers_ ABSL_GUARDED_BY(readers_mu_);
+};
+
+// Verifies the audit chain read through `conn` (one snapshot; changes
+// nothing): every hash and link, the recorded head and, with `key`, its
+// signature; with `checkpoint` (an earlier signed head, checked against
+// `key`), that the log still holds its event.
+absl::StatusOr<AuditChainReport> VerifyAuditChainOn(SqlConnection* conn, const SqlDialect& sql,
+                                                    const VerifyingKey* key, const AuditHead* checkpoint);
+
+}  // namespace refx::storage
+
+#endif  // REFX_STORAGE_SQL_STORE_H_

@@ -1,0 +1,278 @@
+// SqlStore's reads, each on a connection of the read pool (never waiting for
+// the writer), and the audit chain's verification.
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "storage/sql_rows.h"
+#include "storage/sql_store.h"
+
+namespace refx::storage {
+
+template <typename T>
+absl::StatusOr<T> SqlStore::WithReader(const std::function<absl::StatusOr<T>(SqlConnection*)>& read) {
+  std::unique_ptr<SqlConnection> conn;
+  {
+    absl::MutexLock lock(&readers_mu_);
+    readers_mu_.Await(absl::Condition(
+        +[](std::vector<std::unique_ptr<SqlConnection>>* v) { return !v->empty(); }, &readers_));
+    conn = std::move(readers_.back());
+    readers_.pop_back();
+  }
+  absl::StatusOr<T> result = read(conn.get());
+  absl::MutexLock lock(&readers_mu_);
+  readers_.push_back(std::move(conn));
+  return result;
+}
+
+absl::StatusOr<StoredReferral> SqlStore::GetReferral(absl::string_view id) {
+  auto found = WithReader<absl::optional<StoredReferral>>(
+      [&](SqlConnection* conn) { return rows::SelectReferral(conn, sql_, id); });
+  if (!found.ok()) return found.status();
+  if (!found->has_value()) return absl::NotFoundError("referral not found");
+  return std::move(**found);
+}
+
+absl::StatusOr<std::vector<StoredReferral>> SqlStore::ListReferrals(const ListReferralsQuery& query) {
+  return WithReader<std::vector<StoredReferral>>([&](SqlConnection* conn) -> absl::StatusOr<std::vector<StoredReferral>> {
+    std::vector<StoredReferral> out;
+    {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.list_referrals));
+      stmt->Bind(":agency_id", query.party_agency)
+          .Bind(":cursor_time_us",
+                query.after ? absl::ToUnixMicros(query.after->create_time) : std::numeric_limits<int64_t>::max())
+          .Bind(":cursor_id", query.after ? query.after->id : std::string())
+          .Bind(":has_from", int64_t{query.created_from.has_value()})
+          .Bind(":from_us", query.created_from ? absl::ToUnixMicros(*query.created_from) : 0)
+          .Bind(":has_to", int64_t{query.created_to.has_value()})
+          .Bind(":to_us", query.created_to ? absl::ToUnixMicros(*query.created_to) : 0)
+          .Bind(":has_deadline_before", int64_t{query.deadline_before.has_value()})
+          .Bind(":deadline_before_us", query.deadline_before ? absl::ToUnixMicros(*query.deadline_before) : 0)
+          .Bind(":must_respond", int64_t{query.party_must_respond})
+          .Bind(":states", rows::JsonArray(query.states))
+          .Bind(":areas", rows::JsonArray(query.areas))
+          .Bind(":report_types", rows::JsonArray(query.report_types))
+          .Bind(":strands", rows::JsonArray(query.strands))
+          .Bind(":limit", int64_t{query.limit});
+      while (true) {
+        REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (!row) break;
+        out.push_back(rows::ReadReferral(*stmt));
+      }
+    }
+    for (StoredReferral& r : out) REFX_RETURN_IF_ERROR(rows::ReadChildren(conn, sql_, &r));
+    return out;
+  });
+}
+
+absl::Status SqlStore::CheckHealth() {
+  return WithReader<bool>([&](SqlConnection* conn) -> absl::StatusOr<bool> {
+           REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.health_check));
+           return stmt->Step();
+         })
+      .status();
+}
+
+absl::StatusOr<absl::optional<UpdateReplay>> SqlStore::FindUpdate(absl::string_view agency_id,
+                                                                  absl::string_view request_id) {
+  return WithReader<absl::optional<UpdateReplay>>(
+      [&](SqlConnection* conn) -> absl::StatusOr<absl::optional<UpdateReplay>> {
+        REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.select_update_request));
+        stmt->Bind(":agency_id", agency_id).Bind(":request_id", request_id);
+        REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (!row) return absl::optional<UpdateReplay>();
+        return absl::optional<UpdateReplay>(UpdateReplay{stmt->Text(0), stmt->Text(1), stmt->Text(2)});
+      });
+}
+
+absl::StatusOr<std::vector<StoredCaseUpdate>> SqlStore::ListCaseUpdates(absl::string_view referral_id,
+                                                                        int64_t after_sequence, int limit) {
+  return WithReader<std::vector<StoredCaseUpdate>>(
+      [&](SqlConnection* conn) -> absl::StatusOr<std::vector<StoredCaseUpdate>> {
+        REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.list_case_updates));
+        stmt->Bind(":referral_id", referral_id).Bind(":after", after_sequence).Bind(":limit", int64_t{limit});
+        std::vector<StoredCaseUpdate> out;
+        while (true) {
+          REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+          if (!row) break;
+          out.push_back(rows::ReadCaseUpdate(*stmt));
+        }
+        return out;
+      });
+}
+
+absl::StatusOr<StoredCaseUpdate> SqlStore::GetCaseUpdate(absl::string_view referral_id, absl::string_view update_id) {
+  return WithReader<StoredCaseUpdate>([&](SqlConnection* conn) -> absl::StatusOr<StoredCaseUpdate> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.select_case_update));
+    stmt->Bind(":referral_id", referral_id).Bind(":update_id", update_id);
+    REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return absl::NotFoundError("case update not found");
+    return rows::ReadCaseUpdate(*stmt);
+  });
+}
+
+absl::StatusOr<std::vector<ReferralEvent>> SqlStore::ListEvents(const EventQuery& query) {
+  return WithReader<std::vector<ReferralEvent>>([&](SqlConnection* conn) -> absl::StatusOr<std::vector<ReferralEvent>> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.list_events));
+    stmt->Bind(":agency_id", query.agency_id).Bind(":after", query.after_sequence).Bind(":limit", int64_t{query.limit});
+    std::vector<ReferralEvent> out;
+    while (true) {
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      ReferralEvent e;
+      e.sequence = stmt->Int(0);
+      e.time = absl::FromUnixMicros(stmt->Int(1));
+      e.kind = static_cast<int32_t>(stmt->Int(2));
+      e.referral_id = stmt->Text(3);
+      e.referral_document = stmt->Text(4);
+      e.update_document = stmt->Text(5);
+      e.audience = {query.agency_id};
+      out.push_back(std::move(e));
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<bool> SqlStore::HasVictimTokens() {
+  return WithReader<bool>([&](SqlConnection* conn) -> absl::StatusOr<bool> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.any_victim_token));
+    REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    return row && stmt->Int(0) != 0;
+  });
+}
+
+absl::StatusOr<AuditHead> SqlStore::AuditChainHead() {
+  return WithReader<AuditHead>([&](SqlConnection* conn) { return rows::ReadAuditHead(conn, sql_); });
+}
+
+absl::StatusOr<int64_t> SqlStore::LatestEventSequence() {
+  return WithReader<int64_t>([&](SqlConnection* conn) -> absl::StatusOr<int64_t> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.select_latest_event));
+    REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    return row ? stmt->Int(0) : int64_t{0};
+  });
+}
+
+absl::StatusOr<std::vector<AuditRecord>> SqlStore::ListAuditEvents(const AuditQuery& query) {
+  return WithReader<std::vector<AuditRecord>>([&](SqlConnection* conn) -> absl::StatusOr<std::vector<AuditRecord>> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.list_audit));
+    stmt->Bind(":after", query.after_sequence)
+        .Bind(":agency_id", query.agency_id)
+        .Bind(":action", query.action)
+        .Bind(":referral_id", query.referral_id)
+        .Bind(":has_from", int64_t{query.from.has_value()})
+        .Bind(":from_us", query.from ? absl::ToUnixMicros(*query.from) : 0)
+        .Bind(":has_to", int64_t{query.to.has_value()})
+        .Bind(":to_us", query.to ? absl::ToUnixMicros(*query.to) : 0)
+        .Bind(":limit", int64_t{query.limit});
+    std::vector<AuditRecord> out;
+    while (true) {
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      out.push_back(rows::ReadAudit(*stmt));
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<AuditChainReport> SqlStore::VerifyAuditChain(const AuditHead* checkpoint) {
+  absl::optional<VerifyingKey> key;
+  if (options_.audit_head_key.has_value()) key = options_.audit_head_key->Public();
+  return WithReader<AuditChainReport>([&](SqlConnection* conn) {
+    return VerifyAuditChainOn(conn, sql_, key.has_value() ? &*key : nullptr, checkpoint);
+  });
+}
+
+absl::StatusOr<AuditChainReport> VerifyAuditChainOn(SqlConnection* conn, const SqlDialect& sql,
+                                                    const VerifyingKey* key, const AuditHead* checkpoint) {
+  auto run = [&]() -> absl::StatusOr<AuditChainReport> {
+    AuditChainReport report;
+    std::string previous = GenesisHash();
+    int64_t expected = 1;
+    auto fail = [&](int64_t sequence, std::string problem) {
+      report.intact = false;
+      report.first_bad_sequence = sequence;
+      report.problem = std::move(problem);
+    };
+    if (checkpoint != nullptr && key != nullptr &&
+        !key->Verify(AuditHeadMessage(checkpoint->sequence, checkpoint->hash), checkpoint->signature)) {
+      fail(checkpoint->sequence, "the checkpoint is not signed by this audit signing key (forged, or another key)");
+      return report;
+    }
+    int64_t after = 0;
+    while (report.intact) {
+      std::vector<AuditRecord> events;
+      {
+        REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql.list_audit));
+        stmt->Bind(":after", after).Bind(":agency_id", "").Bind(":action", "").Bind(":referral_id", "")
+            .Bind(":has_from", int64_t{0}).Bind(":from_us", int64_t{0}).Bind(":has_to", int64_t{0})
+            .Bind(":to_us", int64_t{0}).Bind(":limit", int64_t{1000});
+        while (true) {
+          REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+          if (!row) break;
+          events.push_back(rows::ReadAudit(*stmt));
+        }
+      }
+      if (events.empty()) break;
+      for (const AuditRecord& e : events) {
+        if (e.sequence != expected) {
+          fail(expected, absl::StrCat("event ", expected, " is missing (next is ", e.sequence, ")"));
+          break;
+        }
+        if (e.previous_hash != previous) {
+          fail(e.sequence, "does not link to the event before it (deleted, inserted or reordered)");
+          break;
+        }
+        if (AuditHash(e, previous) != e.hash) {
+          fail(e.sequence, "its contents do not match its hash (altered)");
+          break;
+        }
+        if (checkpoint != nullptr && e.sequence == checkpoint->sequence && e.hash != checkpoint->hash) {
+          fail(e.sequence, "differs from the checkpoint (the log was rewritten from here on)");
+          break;
+        }
+        previous = e.hash;
+        ++expected;
+        ++report.events_checked;
+      }
+      after = events.back().sequence;
+    }
+    REFX_ASSIGN_OR_RETURN(auto head_row, rows::ReadAuditHeadRow(conn, sql));
+    report.head = head_row.has_value() ? *head_row : AuditHead{0, GenesisHash(), ""};
+    if (report.intact && (report.head.sequence != report.events_checked || report.head.hash != previous)) {
+      fail(report.events_checked + 1,
+           absl::StrCat("the chain ends at event ", report.events_checked, " but its recorded head is event ",
+                        report.head.sequence, " (events removed from the end, or the head altered)"));
+    }
+    if (key != nullptr) {
+      // Every head is signed, the empty log's (sequence 0) too: a log wiped
+      // whole, head and all, is not an empty log.
+      report.head_signature_verified =
+          head_row.has_value() &&
+          key->Verify(AuditHeadMessage(report.head.sequence, report.head.hash), report.head.signature);
+      if (report.intact && !report.head_signature_verified) {
+        fail(report.head.sequence,
+             !head_row.has_value()           ? "no signed head is recorded (deleted with the log, or never signed)"
+             : report.head.signature.empty() ? "the recorded head is not signed (written without the audit signing key)"
+                                             : "the recorded head's signature does not verify with the audit signing "
+                                               "key (the head was rewritten, e.g. over a cut tail, or this is "
+                                               "another server's key)");
+      }
+    }
+    if (report.intact && checkpoint != nullptr && report.events_checked < checkpoint->sequence) {
+      report.missing_events = checkpoint->sequence - report.events_checked;
+      fail(report.events_checked + 1,
+           absl::StrCat("the log ends at event ", report.events_checked, " but the checkpoint records event ",
+                        checkpoint->sequence, ": ", report.missing_events,
+                        " events are missing (the log was truncated, or an older copy of the database restored)"));
+    }
+    return report;
+  };
+  // One snapshot: every page and the head as of one moment.
+  REFX_RETURN_IF_ERROR(conn->BeginRead());
+  auto result = run();
+  conn->Commit().IgnoreError();
+  return result;
+}
+
+}  // namespace refx::storage

@@ -1,0 +1,344 @@
+// SqlStore's writer: opening and migrating, the group-commit writer thread,
+// the audit chain (appended per write, its head written and signed per
+// batch) and the event log (appended per write, announced per batch).
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "storage/sql_rows.h"
+#include "storage/sql_store.h"
+
+namespace refx::storage {
+
+absl::StatusOr<SqlTransaction> SqlTransaction::Begin(SqlConnection* conn) {
+  REFX_RETURN_IF_ERROR(conn->BeginWrite());
+  return SqlTransaction(conn);
+}
+
+SqlTransaction::~SqlTransaction() {
+  if (conn_ != nullptr) conn_->Rollback().IgnoreError();
+}
+
+absl::Status SqlTransaction::Commit() {
+  absl::Status s = conn_->Commit();
+  if (s.ok()) conn_ = nullptr;
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<SqlStore>> SqlStore::Open(Options options) {
+  if (options.dialect == nullptr || !options.connect) {
+    return absl::InvalidArgumentError("storage: a dialect and a connection factory are required");
+  }
+  if (options.max_batch_size < 1 || options.read_connections < 1) {
+    return absl::InvalidArgumentError("storage: max_batch_size and read_connections must be >= 1");
+  }
+  auto store = std::unique_ptr<SqlStore>(new SqlStore(std::move(options)));
+  REFX_RETURN_IF_ERROR(store->Start());
+  return store;
+}
+
+absl::Status SqlStore::Start() {
+  REFX_ASSIGN_OR_RETURN(writer_conn_, options_.connect(/*read_only=*/false));
+  REFX_RETURN_IF_ERROR(Migrate(writer_conn_.get()));
+  {
+    REFX_ASSIGN_OR_RETURN(auto head, rows::ReadAuditHeadRow(writer_conn_.get(), sql_));
+    audit_sequence_ = head.has_value() ? head->sequence : 0;
+    audit_hash_ = head.has_value() ? head->hash : GenesisHash();
+    REFX_RETURN_IF_ERROR(CheckHeadSignature(head));
+  }
+  REFX_RETURN_IF_ERROR(ReloadEventSequence(writer_conn_.get()));
+  {
+    absl::MutexLock lock(&readers_mu_);
+    for (int i = 0; i < options_.read_connections; ++i) {
+      REFX_ASSIGN_OR_RETURN(auto reader, options_.connect(/*read_only=*/true));
+      readers_.push_back(std::move(reader));
+    }
+  }
+  writer_thread_ = std::thread([this] { WriterLoop(); });
+  return absl::OkStatus();
+}
+
+absl::Status SqlStore::Migrate(SqlConnection* conn) {
+  REFX_RETURN_IF_ERROR(conn->Exec(sql_.create_migrations_table));
+  {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.select_schema_version));
+    REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    schema_version_ = row ? static_cast<int>(stmt->Int(0)) : 0;
+    schema_version_at_open_ = schema_version_;
+  }
+  const auto& migrations = sql_.migrations;
+  const int latest = migrations.empty() ? 0 : migrations.back().version;
+  if (schema_version_ > latest) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database ", options_.description, " has schema version ", schema_version_,
+        ", newer than this binary understands (", latest, "); use a newer refx-server"));
+  }
+  for (const Migration& m : migrations) {
+    if (m.version <= schema_version_) continue;
+    REFX_ASSIGN_OR_RETURN(SqlTransaction txn, SqlTransaction::Begin(conn));
+    REFX_RETURN_IF_ERROR(conn->Exec(m.sql));
+    {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.record_migration));
+      stmt->Bind(":version", int64_t{m.version})
+          .Bind(":name", m.name)
+          .Bind(":applied_time_us", absl::ToUnixMicros(absl::Now()));
+      REFX_RETURN_IF_ERROR(stmt->Run());
+    }
+    REFX_RETURN_IF_ERROR(txn.Commit());
+    schema_version_ = m.version;
+    log::Info("storage_migrated", {{"version", absl::StrCat(m.version)}, {"name", m.name}});
+  }
+  return absl::OkStatus();
+}
+
+void SqlStore::BindHeadSignature(SqlStatement* statement) const {
+  if (options_.audit_head_key.has_value()) {
+    statement->BindBlob(":signature", options_.audit_head_key->Sign(AuditHeadMessage(audit_sequence_, audit_hash_)));
+  } else {
+    statement->Bind(":signature", absl::optional<int64_t>());
+  }
+}
+
+absl::Status SqlStore::CheckHeadSignature(const absl::optional<AuditHead>& head) {
+  if (!options_.audit_head_key.has_value()) return absl::OkStatus();
+  const VerifyingKey key = options_.audit_head_key->Public();
+  auto sign_now = [&](const char* event) -> absl::Status {
+    REFX_ASSIGN_OR_RETURN(auto stmt, writer_conn_->Prepare(sql_.upsert_audit_head));
+    stmt->Bind(":sequence", audit_sequence_).BindBlob(":hash", audit_hash_);
+    BindHeadSignature(stmt.get());
+    REFX_RETURN_IF_ERROR(stmt->Run());
+    log::Info(event, {{"sequence", absl::StrCat(audit_sequence_)}, {"key_id", key.KeyId()}});
+    return absl::OkStatus();
+  };
+  // A database that had no signed heads before this open: created now, or
+  // from before heads were signed (schema 9), met by a key made for it.
+  const bool before_signing =
+      schema_version_at_open_ == 0 || (schema_version_at_open_ < 9 && options_.adopt_unsigned_head);
+  if (head.has_value() && !head->signature.empty()) {
+    if (key.Verify(AuditHeadMessage(head->sequence, head->hash), head->signature)) return absl::OkStatus();
+    // Audit state that cannot be vouched for is not carried on (fail closed).
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database ", options_.description,
+        ": the audit chain's head is not signed by the configured audit signing key (the head was rewritten, or "
+        "the key is not this database's); run `refx-admin audit verify` and restore the right key or database"));
+  }
+  if (before_signing) return sign_now(head.has_value() ? "audit_head_signed" : "audit_head_created");
+  return absl::FailedPreconditionError(absl::StrCat(
+      "database ", options_.description, ": the audit chain's head is ", head.has_value() ? "not signed" : "missing",
+      ", though heads are signed since schema 9 (removed with the log's tail?); run `refx-admin audit verify` "
+      "against a checkpoint"));
+}
+
+SqlStore::~SqlStore() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (writer_thread_.joinable()) writer_thread_.join();
+}
+
+absl::Status SqlStore::Submit(std::function<absl::Status(SqlConnection*)> apply) {
+  Write write;
+  write.apply = std::move(apply);
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("storage is shutting down");
+  queue_.push_back(&write);
+  mu_.Await(absl::Condition(+[](Write* w) { return w->done; }, &write));
+  return write.result;
+}
+
+void SqlStore::SubmitAsync(std::function<absl::Status(SqlConnection*)> apply, std::function<void(absl::Status)> done) {
+  auto* write = new Write;
+  write->apply = std::move(apply);
+  write->on_done = std::move(done);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      queue_.push_back(write);
+      return;
+    }
+  }
+  write->on_done(absl::UnavailableError("storage is shutting down"));
+  delete write;
+}
+
+absl::Status SqlStore::ReloadEventSequence(SqlConnection* conn) {
+  REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.select_latest_event));
+  REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  event_sequence_ = row ? stmt->Int(0) : 0;
+  return absl::OkStatus();
+}
+
+void SqlStore::WriterLoop() {
+  SqlConnection* conn = writer_conn_.get();
+  while (true) {
+    std::vector<Write*> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](SqlStore* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->stopping_ || !s->queue_.empty(); }, this));
+      if (queue_.empty()) return;  // stopping, and every queued write is answered
+      while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch_size) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    absl::Status txn_status;
+    const int64_t event_sequence_at_start = event_sequence_;
+    auto txn = SqlTransaction::Begin(conn);
+    if (!txn.ok()) {
+      txn_status = txn.status();
+    } else {
+      const int64_t batch_audit_start = audit_sequence_;
+      for (Write* w : batch) {
+        // A savepoint per write: a failed write is undone alone, audit
+        // chain position included.
+        const int64_t sequence_before = audit_sequence_;
+        const std::string hash_before = audit_hash_;
+        const int64_t event_sequence_before = event_sequence_;
+        const size_t events_before = batch_events_.size();
+        w->result = conn->Savepoint();
+        if (w->result.ok()) w->result = w->apply(conn);
+        if (w->result.ok()) {
+          w->result = conn->ReleaseSavepoint();
+        } else {
+          conn->RollbackToSavepoint().IgnoreError();
+          audit_sequence_ = sequence_before;
+          audit_hash_ = hash_before;
+          event_sequence_ = event_sequence_before;
+          batch_events_.resize(events_before);
+        }
+      }
+      // The chain's head, once per batch, in the batch's transaction: a
+      // deleted tail still no longer matches it, and its signature is made
+      // with a key outside the database.
+      if (audit_sequence_ != batch_audit_start) {
+        auto head = conn->Prepare(sql_.upsert_audit_head);
+        txn_status = head.status();
+        if (head.ok()) {
+          (*head)->Bind(":sequence", audit_sequence_).BindBlob(":hash", audit_hash_);
+          BindHeadSignature(head->get());
+          txn_status = (*head)->Run();
+        }
+      }
+      if (txn_status.ok()) txn_status = txn->Commit();
+    }
+    if (!txn_status.ok()) {
+      // Nothing of the batch is on disk: the chain continues from its
+      // committed head, re-read so memory and disk cannot disagree.
+      audit_sequence_ = 0;
+      audit_hash_ = GenesisHash();
+      auto head = rows::ReadAuditHead(conn, sql_);
+      if (head.ok()) {
+        audit_sequence_ = head->sequence;
+        audit_hash_ = head->hash;
+      }
+      batch_events_.clear();
+      // Nothing of the batch is on disk, so the log's head is where the
+      // batch found it (re-read when possible, so memory follows disk).
+      event_sequence_ = event_sequence_at_start;
+      ReloadEventSequence(conn).IgnoreError();
+      log::Error("storage_commit_failed", {{"code", absl::StatusCodeToString(txn_status.code())},
+                                           {"writes", absl::StrCat(batch.size())}});
+    }
+    // Watchers hear of committed events before any writer is answered, so
+    // a change acknowledged to its maker is already on its way to them.
+    if (!batch_events_.empty()) {
+      absl::MutexLock lock(&listener_mu_);
+      if (listener_) listener_(batch_events_);
+      batch_events_.clear();
+    }
+    std::vector<Write*> detached;
+    {
+      absl::MutexLock lock(&mu_);
+      if (txn_status.ok()) ++commits_;
+      for (Write* w : batch) {
+        // Nothing in a batch is acknowledged unless the COMMIT itself succeeded.
+        if (!txn_status.ok()) w->result = absl::UnavailableError("storage commit failed; nothing was written");
+        if (w->on_done) {
+          detached.push_back(w);
+        } else {
+          w->done = true;  // the waiting caller owns `w`: not touched after this
+        }
+      }
+    }
+    for (Write* w : detached) {
+      w->on_done(w->result);
+      delete w;
+    }
+  }
+}
+
+void SqlStore::SetEventListener(EventListener listener) {
+  absl::MutexLock lock(&listener_mu_);
+  listener_ = std::move(listener);
+}
+
+absl::Status SqlStore::AppendEvent(SqlConnection* conn, ReferralEvent event) {
+  event.sequence = event_sequence_ + 1;
+  {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.insert_event));
+    stmt->Bind(":sequence", event.sequence)
+        .Bind(":time_us", absl::ToUnixMicros(event.time))
+        .Bind(":kind", int64_t{event.kind})
+        .Bind(":referral_id", event.referral_id)
+        .BindBlob(":referral_document", event.referral_document)
+        .BindBlob(":update_document", event.update_document);
+    REFX_RETURN_IF_ERROR(stmt->Run());
+  }
+  for (const std::string& agency : event.audience) {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.insert_event_audience));
+    stmt->Bind(":agency_id", agency).Bind(":sequence", event.sequence);
+    REFX_RETURN_IF_ERROR(stmt->Run());
+  }
+  event_sequence_ = event.sequence;
+  batch_events_.push_back(std::move(event));
+  return absl::OkStatus();
+}
+
+int64_t SqlStore::commits() const {
+  absl::MutexLock lock(&mu_);
+  return commits_;
+}
+
+absl::Status SqlStore::AppendAudit(SqlConnection* conn, AuditRecord record) {
+  record.sequence = audit_sequence_ + 1;
+  record.previous_hash = audit_hash_;
+  record.hash = AuditHash(record, record.previous_hash);
+  {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.insert_audit));
+    stmt->Bind(":sequence", record.sequence)
+        .Bind(":time_us", absl::ToUnixMicros(record.time))
+        .Bind(":action", record.action)
+        .Bind(":method", record.method)
+        .Bind(":agency_id", record.agency_id)
+        .Bind(":certificate_serial", record.certificate_serial)
+        .Bind(":acting_user_hmac", record.acting_user_hmac)
+        .Bind(":purpose", record.purpose)
+        .Bind(":referral_ids", record.referral_ids)
+        .Bind(":data_classes", record.data_classes)
+        .Bind(":outcome", record.outcome)
+        .Bind(":agreement", record.agreement)
+        .BindBlob(":previous_hash", record.previous_hash)
+        .BindBlob(":hash", record.hash)
+        .Bind(":derived", record.derived)
+        .Bind(":reason", record.reason)
+        .Bind(":event_count", record.count);
+    REFX_RETURN_IF_ERROR(stmt->Run());
+  }
+  audit_sequence_ = record.sequence;
+  audit_hash_ = record.hash;
+  return absl::OkStatus();
+}
+
+absl::Status SqlStore::RecordAudit(const AuditRecord& record) {
+  return Submit([&](SqlConnection* conn) { return AppendAudit(conn, record); });
+}
+
+void SqlStore::RecordAuditAsync(const AuditRecord& record, std::function<void(absl::Status)> done) {
+  SubmitAsync([this, record](SqlConnection* conn) { return AppendAudit(conn, record); }, std::move(done));
+}
+
+}  // namespace refx::storage
