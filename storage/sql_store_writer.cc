@@ -12,21 +12,6 @@
 
 namespace refx::storage {
 
-absl::StatusOr<SqlTransaction> SqlTransaction::Begin(SqlConnection* conn) {
-  REFX_RETURN_IF_ERROR(conn->BeginWrite());
-  return SqlTransaction(conn);
-}
-
-SqlTransaction::~SqlTransaction() {
-  if (conn_ != nullptr) conn_->Rollback().IgnoreError();
-}
-
-absl::Status SqlTransaction::Commit() {
-  absl::Status s = conn_->Commit();
-  if (s.ok()) conn_ = nullptr;
-  return s;
-}
-
 absl::StatusOr<std::unique_ptr<SqlStore>> SqlStore::Open(Options options) {
   if (options.dialect == nullptr || !options.connect) {
     return absl::InvalidArgumentError("storage: a dialect and a connection factory are required");

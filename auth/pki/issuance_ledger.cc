@@ -1,7 +1,6 @@
 #include "auth/pki/issuance_ledger.h"
 
 #include <openssl/evp.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <string>
@@ -10,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "storage/sqlite/sqlite_connection.h"
 
 namespace refx::pki {
 namespace {
@@ -35,88 +35,60 @@ constexpr const char* kSchema[] = {
 
 constexpr char kGenesisHash[] = "0000000000000000000000000000000000000000000000000000000000000000";
 
-// A prepared statement that finalizes itself, with typed binders.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement& Bind(const std::string& value) {
-    if (rc_ == SQLITE_OK) {
-      rc_ = sqlite3_bind_text(stmt_, ++index_, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
-    }
-    return *this;
-  }
-  Statement& Bind(int64_t value) {
-    if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_int64(stmt_, ++index_, value);
-    return *this;
-  }
-  Statement& BindNull() {
-    if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_null(stmt_, ++index_);
-    return *this;
-  }
-  // SQLITE_ROW, SQLITE_DONE or an error code.
-  int Step() { return rc_ == SQLITE_OK ? sqlite3_step(stmt_) : rc_; }
-  absl::Status Run(std::string_view what) {
-    const int rc = Step();
-    if (rc == SQLITE_DONE) return absl::OkStatus();
-    return Error(what, rc);
-  }
-  absl::Status Error(std::string_view what, int rc) const {
-    const std::string message = absl::StrCat("ledger: ", std::string(what), ": ", sqlite3_errmsg(db_));
-    if (rc == SQLITE_CONSTRAINT || sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) {
-      return absl::AlreadyExistsError(message);
-    }
-    return absl::InternalError(message);
-  }
-  std::string Text(int column) const {
-    const unsigned char* text = sqlite3_column_text(stmt_, column);
-    return text == nullptr ? "" : std::string(reinterpret_cast<const char*>(text),
-                                              static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
-  }
-  int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
-  bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+#define REFX_LEDGER_CERT_COLUMNS                                                                \
+  "SELECT serial, kind, subject_id, subject, sha256_fingerprint, not_before, not_after, issued_at, status," \
+  " revoked_at, revocation_reason, operator, csr_sha256, pem FROM certificates "
 
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_ = SQLITE_OK;
-  int index_ = 0;
-};
+// Every statement the ledger runs: constants, so the connection's cache keys
+// on them, and every value bound by name.
+constexpr char kSetMeta[] =
+    "INSERT INTO meta (key, value) VALUES (:key, :value) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+constexpr char kGetMeta[] = "SELECT value FROM meta WHERE key = :key";
+constexpr char kLastAction[] = "SELECT seq, hash FROM actions ORDER BY seq DESC LIMIT 1";
+constexpr char kInsertAction[] =
+    "INSERT INTO actions (seq, at, operator, action, details, prev_hash, hash)"
+    " VALUES (:seq, :at, :operator, :action, :details, :prev_hash, :hash)";
+constexpr char kInsertCertificate[] =
+    "INSERT INTO certificates (serial, kind, subject_id, subject, sha256_fingerprint,"
+    " not_before, not_after, issued_at, status, operator, csr_sha256, pem)"
+    " VALUES (:serial, :kind, :subject_id, :subject, :fingerprint, :not_before, :not_after, :issued_at,"
+    " 'valid', :operator, :csr_sha256, :pem)";
+constexpr char kCertificateStatus[] = "SELECT status FROM certificates WHERE serial = :serial";
+constexpr char kRevoke[] =
+    "UPDATE certificates SET status = 'revoked', revoked_at = :at, revocation_reason = :reason"
+    " WHERE serial = :serial";
+constexpr char kSetPending[] = "UPDATE publication SET pending = 1, pending_reason = :reason WHERE id = 1";
+constexpr char kFindCertificate[] = REFX_LEDGER_CERT_COLUMNS "WHERE serial = :serial";
+constexpr char kListCertificates[] = REFX_LEDGER_CERT_COLUMNS
+    "WHERE (:subject_id = '' OR subject_id = :subject_id) AND (:kind = '' OR kind = :kind)"
+    " ORDER BY issued_at DESC, serial";
+constexpr char kRevokedCertificates[] = REFX_LEDGER_CERT_COLUMNS "WHERE status = 'revoked' ORDER BY revoked_at, serial";
+constexpr char kPublication[] =
+    "SELECT pending, pending_reason, next_sequence, last_published FROM publication WHERE id = 1";
+constexpr char kCompletePublication[] =
+    "UPDATE publication SET pending = 0, pending_reason = '', next_sequence = :next, last_published = :at"
+    " WHERE id = 1";
+constexpr char kActions[] = "SELECT seq, at, operator, action, details, prev_hash, hash FROM actions ORDER BY seq";
+#undef REFX_LEDGER_CERT_COLUMNS
 
-// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : db_(db) {
-    begun_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
-  }
-  ~Transaction() {
-    if (begun_ && !committed_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  absl::Status Begun() const {
-    return begun_ ? absl::OkStatus()
-                  : absl::UnavailableError(absl::StrCat("ledger is busy: ", sqlite3_errmsg(db_)));
-  }
-  absl::Status Commit() {
-    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return absl::InternalError(absl::StrCat("ledger commit failed: ", sqlite3_errmsg(db_)));
-    }
-    committed_ = true;
-    return absl::OkStatus();
-  }
+// Adds what the ledger was doing to a driver error; a constraint stays
+// ALREADY_EXISTS, the rest keep their code.
+absl::Status LedgerError(const absl::Status& status, absl::string_view what) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat("ledger: ", what, ": ", status.message()));
+}
 
- private:
-  sqlite3* db_;
-  bool begun_ = false;
-  bool committed_ = false;
-};
+// Runs `body` in a write transaction (BEGIN IMMEDIATE), committed if it
+// succeeds and rolled back otherwise.
+template <typename Body>
+absl::Status InTransaction(storage::SqlConnection* conn, Body body) {
+  absl::StatusOr<storage::SqlTransaction> txn = storage::SqlTransaction::Begin(conn);
+  if (!txn.ok()) return absl::UnavailableError(absl::StrCat("ledger is busy: ", txn.status().message()));
+  if (absl::Status s = body(); !s.ok()) return s;
+  return LedgerError(txn->Commit(), "commit");
+}
 
-constexpr char kCertColumns[] =
-    "serial, kind, subject_id, subject, sha256_fingerprint, not_before, not_after, issued_at, status,"
-    " revoked_at, revocation_reason, operator, csr_sha256, pem";
-
-LedgerCertificate ReadCert(const Statement& s) {
+LedgerCertificate ReadCert(const storage::SqlStatement& s) {
   LedgerCertificate c;
   c.serial_hex = s.Text(0);
   c.kind = s.Text(1);
@@ -135,7 +107,23 @@ LedgerCertificate ReadCert(const Statement& s) {
   return c;
 }
 
+absl::StatusOr<std::vector<LedgerCertificate>> ReadCerts(storage::SqlStatement& s, absl::string_view what) {
+  std::vector<LedgerCertificate> out;
+  while (true) {
+    absl::StatusOr<bool> row = s.Step();
+    if (!row.ok()) return LedgerError(row.status(), what);
+    if (!*row) return out;
+    out.push_back(ReadCert(s));
+  }
+}
+
 }  // namespace
+
+// Prepares `sql` on the ledger's connection as `name`, or returns the error.
+#define REFX_LEDGER_PREPARE(name, sql, what)                                          \
+  absl::StatusOr<std::unique_ptr<storage::SqlStatement>> name##_prepared = conn_->Prepare(sql); \
+  if (!name##_prepared.ok()) return LedgerError(name##_prepared.status(), what);      \
+  storage::SqlStatement* name = name##_prepared->get()
 
 std::string ActionHash(const std::string& prev_hash, int64_t seq, int64_t at_unix,
                        const std::string& operator_name, const std::string& action,
@@ -167,58 +155,38 @@ absl::StatusOr<std::unique_ptr<IssuanceLedger>> IssuanceLedger::Open(const std::
     return absl::NotFoundError(absl::StrCat("no issuance ledger at ", path,
                                             " (is this a CA directory made by `refx-admin ca init`?)"));
   }
-  sqlite3* db = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
-    std::string message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return absl::UnavailableError(absl::StrCat("cannot open ledger ", path, ": ", message));
+  absl::StatusOr<std::unique_ptr<storage::sqlite::Connection>> conn =
+      storage::sqlite::Connection::Open(path, /*read_only=*/false);
+  if (!conn.ok()) return LedgerError(conn.status(), "open");
+  std::unique_ptr<IssuanceLedger> ledger(new IssuanceLedger(*std::move(conn)));
+  if (create) {
+    storage::SqlConnection* c = ledger->conn_.get();
+    absl::Status status = InTransaction(c, [&]() -> absl::Status {
+      for (const char* sql : kSchema) {
+        if (absl::Status s = c->Exec(sql); !s.ok()) return LedgerError(s, "create schema");
+      }
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    chmod(path.c_str(), 0600);
   }
-  std::unique_ptr<IssuanceLedger> ledger(new IssuanceLedger(db));
-  sqlite3_busy_timeout(db, 5000);
-  absl::Status status = ledger->Exec("PRAGMA journal_mode=WAL");
-  if (status.ok()) status = ledger->Exec("PRAGMA synchronous=FULL");
-  if (status.ok()) status = ledger->Exec("PRAGMA foreign_keys=ON");
-  if (status.ok() && create) {
-    Transaction txn(db);
-    status = txn.Begun();
-    for (const char* sql : kSchema) {
-      if (status.ok()) status = ledger->Exec(sql);
-    }
-    if (status.ok()) status = txn.Commit();
-    if (status.ok()) chmod(path.c_str(), 0600);
-  }
-  if (!status.ok()) return status;
   return ledger;
 }
 
-IssuanceLedger::~IssuanceLedger() { sqlite3_close(db_); }
-
-absl::Status IssuanceLedger::Exec(const char* sql) {
-  char* error = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    std::string message = error != nullptr ? error : "unknown error";
-    sqlite3_free(error);
-    return absl::InternalError(absl::StrCat("ledger: ", message));
-  }
-  return absl::OkStatus();
-}
+IssuanceLedger::IssuanceLedger(std::unique_ptr<storage::SqlConnection> conn) : conn_(std::move(conn)) {}
+IssuanceLedger::~IssuanceLedger() = default;
 
 absl::Status IssuanceLedger::SetMeta(const std::string& key, const std::string& value) {
-  return Statement(db_, "INSERT INTO meta (key, value) VALUES (?, ?)"
-                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-      .Bind(key)
-      .Bind(value)
-      .Run("set " + key);
+  REFX_LEDGER_PREPARE(set, kSetMeta, "set " + key);
+  return LedgerError(set->Bind(":key", key).Bind(":value", value).Run(), "set " + key);
 }
 
 absl::StatusOr<std::string> IssuanceLedger::GetMeta(const std::string& key) const {
-  Statement s(db_, "SELECT value FROM meta WHERE key = ?");
-  s.Bind(key);
-  const int rc = s.Step();
-  if (rc == SQLITE_ROW) return s.Text(0);
-  if (rc == SQLITE_DONE) return absl::NotFoundError(absl::StrCat("ledger has no ", key));
-  return s.Error("read " + key, rc);
+  REFX_LEDGER_PREPARE(get, kGetMeta, "read " + key);
+  absl::StatusOr<bool> row = get->Bind(":key", key).Step();
+  if (!row.ok()) return LedgerError(row.status(), "read " + key);
+  if (!*row) return absl::NotFoundError(absl::StrCat("ledger has no ", key));
+  return get->Text(0);
 }
 
 absl::Status IssuanceLedger::AppendActionLocked(const std::string& operator_name, const std::string& action,
@@ -226,169 +194,138 @@ absl::Status IssuanceLedger::AppendActionLocked(const std::string& operator_name
   std::string prev_hash = kGenesisHash;
   int64_t seq = 1;
   {
-    Statement last(db_, "SELECT seq, hash FROM actions ORDER BY seq DESC LIMIT 1");
-    const int rc = last.Step();
-    if (rc == SQLITE_ROW) {
-      seq = last.Int(0) + 1;
-      prev_hash = last.Text(1);
-    } else if (rc != SQLITE_DONE) {
-      return last.Error("read action log", rc);
+    REFX_LEDGER_PREPARE(last, kLastAction, "read action log");
+    absl::StatusOr<bool> row = last->Step();
+    if (!row.ok()) return LedgerError(row.status(), "read action log");
+    if (*row) {
+      seq = last->Int(0) + 1;
+      prev_hash = last->Text(1);
     }
   }
   const int64_t at = absl::ToUnixSeconds(now);
-  return Statement(db_, "INSERT INTO actions (seq, at, operator, action, details, prev_hash, hash)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)")
-      .Bind(seq)
-      .Bind(at)
-      .Bind(operator_name)
-      .Bind(action)
-      .Bind(details)
-      .Bind(prev_hash)
-      .Bind(ActionHash(prev_hash, seq, at, operator_name, action, details))
-      .Run("append action");
+  REFX_LEDGER_PREPARE(insert, kInsertAction, "append action");
+  return LedgerError(insert->Bind(":seq", seq)
+                         .Bind(":at", at)
+                         .Bind(":operator", operator_name)
+                         .Bind(":action", action)
+                         .Bind(":details", details)
+                         .Bind(":prev_hash", prev_hash)
+                         .Bind(":hash", ActionHash(prev_hash, seq, at, operator_name, action, details))
+                         .Run(),
+                     "append action");
 }
 
 absl::Status IssuanceLedger::AppendAction(const std::string& operator_name, const std::string& action,
                                           const std::string& details, absl::Time now) {
-  Transaction txn(db_);
-  if (absl::Status s = txn.Begun(); !s.ok()) return s;
-  if (absl::Status s = AppendActionLocked(operator_name, action, details, now); !s.ok()) return s;
-  return txn.Commit();
+  return InTransaction(conn_.get(), [&] { return AppendActionLocked(operator_name, action, details, now); });
 }
 
 absl::Status IssuanceLedger::RecordIssued(const LedgerCertificate& c, const std::string& action,
                                           const std::string& details, absl::Time now) {
-  Transaction txn(db_);
-  if (absl::Status s = txn.Begun(); !s.ok()) return s;
-  absl::Status status =
-      Statement(db_, "INSERT INTO certificates (serial, kind, subject_id, subject, sha256_fingerprint,"
-                     " not_before, not_after, issued_at, status, operator, csr_sha256, pem)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'valid', ?, ?, ?)")
-          .Bind(c.serial_hex)
-          .Bind(c.kind)
-          .Bind(c.subject_id)
-          .Bind(c.subject)
-          .Bind(c.sha256_fingerprint)
-          .Bind(absl::ToUnixSeconds(c.not_before))
-          .Bind(absl::ToUnixSeconds(c.not_after))
-          .Bind(absl::ToUnixSeconds(c.issued_at))
-          .Bind(c.operator_name)
-          .Bind(c.csr_sha256)
-          .Bind(c.pem)
-          .Run("record certificate");
-  if (status.ok()) status = AppendActionLocked(c.operator_name, action, details, now);
-  if (status.ok()) status = txn.Commit();
-  return status;
+  return InTransaction(conn_.get(), [&]() -> absl::Status {
+    REFX_LEDGER_PREPARE(insert, kInsertCertificate, "record certificate");
+    absl::Status status = insert->Bind(":serial", c.serial_hex)
+                              .Bind(":kind", c.kind)
+                              .Bind(":subject_id", c.subject_id)
+                              .Bind(":subject", c.subject)
+                              .Bind(":fingerprint", c.sha256_fingerprint)
+                              .Bind(":not_before", absl::ToUnixSeconds(c.not_before))
+                              .Bind(":not_after", absl::ToUnixSeconds(c.not_after))
+                              .Bind(":issued_at", absl::ToUnixSeconds(c.issued_at))
+                              .Bind(":operator", c.operator_name)
+                              .Bind(":csr_sha256", c.csr_sha256)
+                              .Bind(":pem", c.pem)
+                              .Run();
+    if (!status.ok()) return LedgerError(status, "record certificate");
+    return AppendActionLocked(c.operator_name, action, details, now);
+  });
 }
 
 absl::Status IssuanceLedger::MarkRevoked(const std::vector<std::string>& serials, const std::string& reason,
                                          const std::string& operator_name, absl::Time now) {
   if (serials.empty()) return absl::InvalidArgumentError("nothing to revoke");
-  Transaction txn(db_);
-  if (absl::Status s = txn.Begun(); !s.ok()) return s;
-  for (const std::string& serial : serials) {
-    Statement find(db_, "SELECT status FROM certificates WHERE serial = ?");
-    find.Bind(serial);
-    const int rc = find.Step();
-    if (rc == SQLITE_DONE) return absl::NotFoundError(absl::StrCat("serial ", serial, " is not in the ledger"));
-    if (rc != SQLITE_ROW) return find.Error("find serial", rc);
-    if (find.Text(0) == "revoked") {
-      return absl::FailedPreconditionError(absl::StrCat("serial ", serial, " is already revoked"));
+  return InTransaction(conn_.get(), [&]() -> absl::Status {
+    for (const std::string& serial : serials) {
+      {
+        REFX_LEDGER_PREPARE(find, kCertificateStatus, "find serial");
+        absl::StatusOr<bool> row = find->Bind(":serial", serial).Step();
+        if (!row.ok()) return LedgerError(row.status(), "find serial");
+        if (!*row) return absl::NotFoundError(absl::StrCat("serial ", serial, " is not in the ledger"));
+        if (find->Text(0) == "revoked") {
+          return absl::FailedPreconditionError(absl::StrCat("serial ", serial, " is already revoked"));
+        }
+      }
+      REFX_LEDGER_PREPARE(revoke, kRevoke, "revoke");
+      absl::Status s =
+          revoke->Bind(":at", absl::ToUnixSeconds(now)).Bind(":reason", reason).Bind(":serial", serial).Run();
+      if (!s.ok()) return LedgerError(s, "revoke");
     }
-    if (absl::Status s = Statement(db_, "UPDATE certificates SET status = 'revoked', revoked_at = ?,"
-                                        " revocation_reason = ? WHERE serial = ?")
-                             .Bind(absl::ToUnixSeconds(now))
-                             .Bind(reason)
-                             .Bind(serial)
-                             .Run("revoke");
-        !s.ok()) {
-      return s;
-    }
-  }
-  const std::string details = absl::StrCat("serials=", absl::StrJoin(serials, ","), " reason=", reason);
-  absl::Status status = Statement(db_, "UPDATE publication SET pending = 1, pending_reason = ? WHERE id = 1")
-                            .Bind("revoke " + details)
-                            .Run("mark publication pending");
-  if (status.ok()) status = AppendActionLocked(operator_name, "revoke", details, now);
-  if (status.ok()) status = txn.Commit();
-  return status;
+    const std::string details = absl::StrCat("serials=", absl::StrJoin(serials, ","), " reason=", reason);
+    if (absl::Status s = SetPendingLocked("revoke " + details); !s.ok()) return s;
+    return AppendActionLocked(operator_name, "revoke", details, now);
+  });
 }
 
 absl::StatusOr<LedgerCertificate> IssuanceLedger::Find(const std::string& serial_hex) const {
-  Statement s(db_, absl::StrCat("SELECT ", kCertColumns, " FROM certificates WHERE serial = ?").c_str());
-  s.Bind(serial_hex);
-  const int rc = s.Step();
-  if (rc == SQLITE_ROW) return ReadCert(s);
-  if (rc == SQLITE_DONE) return absl::NotFoundError(absl::StrCat("serial ", serial_hex, " is not in the ledger"));
-  return s.Error("find", rc);
+  REFX_LEDGER_PREPARE(find, kFindCertificate, "find");
+  absl::StatusOr<bool> row = find->Bind(":serial", serial_hex).Step();
+  if (!row.ok()) return LedgerError(row.status(), "find");
+  if (!*row) return absl::NotFoundError(absl::StrCat("serial ", serial_hex, " is not in the ledger"));
+  return ReadCert(*find);
 }
 
 absl::StatusOr<std::vector<LedgerCertificate>> IssuanceLedger::List(const std::string& subject_id,
                                                                     const std::string& kind) const {
-  Statement s(db_, absl::StrCat("SELECT ", kCertColumns,
-                                " FROM certificates WHERE (?1 = '' OR subject_id = ?1) AND (?2 = '' OR kind = ?2)"
-                                " ORDER BY issued_at DESC, serial")
-                       .c_str());
-  s.Bind(subject_id).Bind(kind);
-  std::vector<LedgerCertificate> out;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadCert(s));
-  if (rc != SQLITE_DONE) return s.Error("list", rc);
-  return out;
+  REFX_LEDGER_PREPARE(list, kListCertificates, "list");
+  list->Bind(":subject_id", subject_id).Bind(":kind", kind);
+  return ReadCerts(*list, "list");
 }
 
 absl::StatusOr<std::vector<LedgerCertificate>> IssuanceLedger::Revoked() const {
-  Statement s(db_, absl::StrCat("SELECT ", kCertColumns,
-                                " FROM certificates WHERE status = 'revoked' ORDER BY revoked_at, serial")
-                       .c_str());
-  std::vector<LedgerCertificate> out;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadCert(s));
-  if (rc != SQLITE_DONE) return s.Error("list revoked", rc);
-  return out;
+  REFX_LEDGER_PREPARE(list, kRevokedCertificates, "list revoked");
+  return ReadCerts(*list, "list revoked");
 }
 
 absl::StatusOr<PublicationState> IssuanceLedger::Publication() const {
-  Statement s(db_, "SELECT pending, pending_reason, next_sequence, last_published FROM publication WHERE id = 1");
-  const int rc = s.Step();
-  if (rc != SQLITE_ROW) return s.Error("read publication state", rc);
+  REFX_LEDGER_PREPARE(read, kPublication, "read publication state");
+  absl::StatusOr<bool> row = read->Step();
+  if (!row.ok()) return LedgerError(row.status(), "read publication state");
+  if (!*row) return absl::InternalError("ledger: publication state is missing");
   PublicationState state;
-  state.pending = s.Int(0) != 0;
-  state.pending_reason = s.Text(1);
-  state.next_sequence = s.Int(2);
-  if (!s.IsNull(3)) state.last_published = absl::FromUnixSeconds(s.Int(3));
+  state.pending = read->Int(0) != 0;
+  state.pending_reason = read->Text(1);
+  state.next_sequence = read->Int(2);
+  if (!read->IsNull(3)) state.last_published = absl::FromUnixSeconds(read->Int(3));
   return state;
 }
 
-absl::Status IssuanceLedger::SetPending(const std::string& reason) {
-  return Statement(db_, "UPDATE publication SET pending = 1, pending_reason = ? WHERE id = 1")
-      .Bind(reason)
-      .Run("mark publication pending");
+absl::Status IssuanceLedger::SetPendingLocked(const std::string& reason) {
+  REFX_LEDGER_PREPARE(pending, kSetPending, "mark publication pending");
+  return LedgerError(pending->Bind(":reason", reason).Run(), "mark publication pending");
 }
+
+absl::Status IssuanceLedger::SetPending(const std::string& reason) { return SetPendingLocked(reason); }
 
 absl::Status IssuanceLedger::CompletePublication(int64_t sequence, const std::string& operator_name,
                                                  const std::string& details, absl::Time now) {
-  Transaction txn(db_);
-  if (absl::Status s = txn.Begun(); !s.ok()) return s;
-  absl::Status status = Statement(db_, "UPDATE publication SET pending = 0, pending_reason = '',"
-                                       " next_sequence = ?, last_published = ? WHERE id = 1")
-                            .Bind(sequence + 1)
-                            .Bind(absl::ToUnixSeconds(now))
-                            .Run("complete publication");
-  if (status.ok()) status = AppendActionLocked(operator_name, "publish", details, now);
-  if (status.ok()) status = txn.Commit();
-  return status;
+  return InTransaction(conn_.get(), [&]() -> absl::Status {
+    REFX_LEDGER_PREPARE(complete, kCompletePublication, "complete publication");
+    absl::Status s = complete->Bind(":next", sequence + 1).Bind(":at", absl::ToUnixSeconds(now)).Run();
+    if (!s.ok()) return LedgerError(s, "complete publication");
+    return AppendActionLocked(operator_name, "publish", details, now);
+  });
 }
 
 absl::StatusOr<std::vector<ActionLogEntry>> IssuanceLedger::Actions() const {
-  Statement s(db_, "SELECT seq, at, operator, action, details, prev_hash, hash FROM actions ORDER BY seq");
+  REFX_LEDGER_PREPARE(read, kActions, "read action log");
   std::vector<ActionLogEntry> out;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) {
-    out.push_back({s.Int(0), absl::FromUnixSeconds(s.Int(1)), s.Text(2), s.Text(3), s.Text(4), s.Text(5),
-                   s.Text(6)});
+  while (true) {
+    absl::StatusOr<bool> row = read->Step();
+    if (!row.ok()) return LedgerError(row.status(), "read action log");
+    if (!*row) break;
+    out.push_back({read->Int(0), absl::FromUnixSeconds(read->Int(1)), read->Text(2), read->Text(3),
+                   read->Text(4), read->Text(5), read->Text(6)});
   }
-  if (rc != SQLITE_DONE) return s.Error("read action log", rc);
   return out;
 }
 

@@ -14,6 +14,7 @@
 // construction: each entry stores SHA-256(previous hash, its own fields), so
 // editing or deleting an entry breaks every later hash (VerifyActionLog).
 //
+// It runs on the store's SQLite driver (storage/sqlite/sqlite_connection.h):
 // WAL mode, synchronous=FULL, and bound parameters for every value.
 #ifndef REFX_AUTH_PKI_ISSUANCE_LEDGER_H_
 #define REFX_AUTH_PKI_ISSUANCE_LEDGER_H_
@@ -27,8 +28,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "storage/sql_driver.h"
 
-struct sqlite3;
 
 namespace refx::pki {
 
@@ -122,11 +123,13 @@ class IssuanceLedger {
   absl::StatusOr<int64_t> VerifyActionLog() const;
 
  private:
-  explicit IssuanceLedger(sqlite3* db) : db_(db) {}
-  absl::Status Exec(const char* sql);
+  explicit IssuanceLedger(std::unique_ptr<storage::SqlConnection> conn);
+  // The *Locked helpers run inside a caller's transaction.
   absl::Status AppendActionLocked(const std::string& operator_name, const std::string& action,
                                   const std::string& details, absl::Time now);
-  sqlite3* db_;
+  absl::Status SetPendingLocked(const std::string& reason);
+  // One connection, used by one thread (refx-admin runs one command).
+  std::unique_ptr<storage::SqlConnection> conn_;
 };
 
 // The hash of one action-log entry given the previous entry's hash.
