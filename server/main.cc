@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "server/server.h"
 #include "server/server_config.h"
+#include "storage/make_store.h"
 
 namespace {
 
@@ -73,7 +74,13 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "refx-server: %s\n", std::string(s.message()).c_str());
       return 1;
     }
-    std::printf("configuration OK\n");
+    // Connects to (or opens) the database and says what it found.
+    auto store = refx::storage::DescribeStore(config->storage());
+    if (!store.ok()) {
+      std::fprintf(stderr, "refx-server: %s\n", std::string(store.status().message()).c_str());
+      return 1;
+    }
+    std::printf("%s\nconfiguration OK\n", store->c_str());
     return 0;
   }
 

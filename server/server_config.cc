@@ -8,6 +8,7 @@
 #include "auth/pki/certificate_authority.h"
 #include "common/status_macros.h"
 #include "common/yaml_proto.h"
+#include "storage/make_store.h"
 
 namespace refx::server {
 namespace {
@@ -45,6 +46,11 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
   Default(storage->mutable_sqlite_path(), "refx.db");
   if (storage->max_batch_size() == 0) storage->set_max_batch_size(256);
   if (storage->read_connections() == 0) storage->set_read_connections(4);
+  Default(storage->mutable_backend(), "sqlite");
+  auto* postgres = storage->mutable_postgres();
+  Default(postgres->mutable_sslmode(), "verify-full");
+  if (postgres->pool_size() == 0) postgres->set_pool_size(4);
+  if (postgres->statement_timeout_ms() == 0) postgres->set_statement_timeout_ms(30000);
   auto* limits = c->mutable_limits();
   if (limits->max_receive_message_bytes() == 0) limits->set_max_receive_message_bytes(1 << 20);
   if (limits->max_send_message_bytes() == 0) limits->set_max_send_message_bytes(4 << 20);
@@ -78,6 +84,8 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
   tls->set_revocation_list_file(Resolve(base_dir, tls->revocation_list_file()));
   tls->set_crl_directory(Resolve(base_dir, tls->crl_directory()));
   storage->set_sqlite_path(Resolve(base_dir, storage->sqlite_path()));
+  postgres->set_password_file(Resolve(base_dir, postgres->password_file()));
+  postgres->set_sslrootcert(Resolve(base_dir, postgres->sslrootcert()));
   if (c->audit_key_file().empty()) {
     c->set_audit_key_file(
         (std::filesystem::path(storage->sqlite_path()).parent_path() / "audit.key").string());
@@ -166,6 +174,7 @@ absl::Status ValidateServerConfig(const config::v1::ServerConfig& c) {
   REFX_RETURN_IF_ERROR(positive("watch.max_replay_events", w.max_replay_events()));
   REFX_RETURN_IF_ERROR(positive("limits.max_connection_age_seconds", l.max_connection_age_seconds()));
   REFX_RETURN_IF_ERROR(positive("tls.refresh_interval_seconds", tls.refresh_interval_seconds()));
+  REFX_RETURN_IF_ERROR(storage::CheckStorageConfig(c.storage()));
   if (c.logging().format() != "text" && c.logging().format() != "json") {
     return absl::InvalidArgumentError("logging.format: must be text or json");
   }

@@ -5,6 +5,7 @@
 #define REFX_STORAGE_MAKE_STORE_H_
 
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/types/optional.h"
@@ -21,9 +22,23 @@ struct MakeStoreOptions {
   bool adopt_unsigned_head = false;
 };
 
+// Checks `config` without connecting: a known backend, and for PostgreSQL
+// its settings (password file present and owner-only, no password in the
+// DSN, TLS to any host that is not local). The error names the key.
+absl::Status CheckStorageConfig(const config::v1::StorageConfig& config);
+
 // Opens (creating and migrating as needed) the configured backend.
 // INVALID_ARGUMENT for a config it cannot use; otherwise the backend's errors.
 absl::StatusOr<std::unique_ptr<ReferralStore>> MakeStore(const MakeStoreOptions& options);
+
+// What `--check-config` says about the database: the backend, where it is,
+// the server version, the schema version and pending migrations. Connects
+// (PostgreSQL) or opens read-only (SQLite); changes nothing.
+absl::StatusOr<std::string> DescribeStore(const config::v1::StorageConfig& config);
+
+// Verifies the configured database's audit chain without a server.
+absl::StatusOr<AuditChainReport> VerifyStoredAuditChain(const config::v1::StorageConfig& config,
+                                                        const VerifyingKey* key, const AuditHead* checkpoint);
 
 }  // namespace refx::storage
 

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/optional.h"
 
 namespace refx::storage {
@@ -71,6 +72,17 @@ class SqlConnection {
   virtual absl::Status Savepoint() = 0;
   virtual absl::Status ReleaseSavepoint() = 0;
   virtual absl::Status RollbackToSavepoint() = 0;
+
+  // Notifications between replicas of a shared database (dialects with
+  // listen_events): subscribe this connection to `channel`, then wait up to
+  // `timeout` for a notification (true if one came). UNIMPLEMENTED where the
+  // database has none.
+  virtual absl::Status Listen(absl::string_view channel) {
+    return absl::UnimplementedError("this database has no notifications");
+  }
+  virtual absl::StatusOr<bool> WaitForNotification(absl::Duration timeout) {
+    return absl::UnimplementedError("this database has no notifications");
+  }
 };
 
 // A write transaction that rolls back in its destructor unless committed.
@@ -142,6 +154,22 @@ struct SqlDialect {
   const char* count_repeat_victims;
   const char* insert_victim_token;
   const char* any_victim_token;
+
+  // Several replicas write to one database (PostgreSQL): the writer re-reads
+  // the audit chain's and the event log's heads in every write transaction
+  // (BeginWrite holds the database's write lock, so the chain stays linear
+  // and the sequence gapless across replicas), and events reach listeners
+  // from the log itself (list_all_events, after the batch's own commit and on
+  // notifications from other replicas), never from memory. False (SQLite):
+  // this process is the only writer; heads live in memory.
+  bool shared_by_replicas;
+  // Every event after :after (all audiences, comma-joined as column 6),
+  // oldest first, at most :limit. Shared databases only.
+  const char* list_all_events;
+  // The notification channel replicas LISTEN on, and the statement a batch
+  // that wrote events runs to notify it (delivered at commit). Optional.
+  const char* listen_events;
+  const char* notify_events;
 };
 
 }  // namespace refx::storage

@@ -18,6 +18,7 @@
 #ifndef REFX_STORAGE_SQL_STORE_H_
 #define REFX_STORAGE_SQL_STORE_H_
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -156,6 +157,19 @@ class SqlStore : public ReferralStore {
   // other unsigned or missing head fails the open.
   absl::Status CheckHeadSignature(const absl::optional<AuditHead>& head);
 
+  // Shared databases (sql_store_replicas.cc). Re-reads the audit chain's
+  // and the event log's heads inside the writer's transaction, under the
+  // write lock (writer thread).
+  absl::Status ReloadHeads(SqlConnection* conn);
+  // Opens the announcing connection and starts the thread that follows
+  // other replicas' commits; stops it.
+  absl::Status StartFollowing();
+  void StopFollowing();
+  // Announces every committed event after the last one announced, read from
+  // the log, in sequence order (from the writer after a commit, and from the
+  // follower on a notification or its poll).
+  void AnnounceFromLog();
+
   // A read connection for the duration of `read` (waits for a free one).
   template <typename T>
   absl::StatusOr<T> WithReader(const std::function<absl::StatusOr<T>(SqlConnection*)>& read);
@@ -182,6 +196,13 @@ class SqlStore : public ReferralStore {
   std::deque<Write*> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // Shared databases: what has been announced, and the follower.
+  absl::Mutex announce_mu_;
+  int64_t announced_sequence_ ABSL_GUARDED_BY(announce_mu_) = 0;
+  std::unique_ptr<SqlConnection> announce_conn_ ABSL_GUARDED_BY(announce_mu_);
+  std::thread follower_thread_;
+  std::atomic<bool> follower_stop_{false};
 
   absl::Mutex readers_mu_;
   std::vector<std::unique_ptr<SqlConnection>> readers_ ABSL_GUARDED_BY(readers_mu_);

@@ -41,6 +41,7 @@ absl::Status SqlStore::Start() {
       readers_.push_back(std::move(reader));
     }
   }
+  if (sql_.shared_by_replicas) REFX_RETURN_IF_ERROR(StartFollowing());
   writer_thread_ = std::thread([this] { WriterLoop(); });
   return absl::OkStatus();
 }
@@ -63,6 +64,15 @@ absl::Status SqlStore::Migrate(SqlConnection* conn) {
   for (const Migration& m : migrations) {
     if (m.version <= schema_version_) continue;
     REFX_ASSIGN_OR_RETURN(SqlTransaction txn, SqlTransaction::Begin(conn));
+    {
+      // Under the write lock: another replica may have migrated meanwhile.
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.select_schema_version));
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (row && stmt->Int(0) >= m.version) {
+        schema_version_ = static_cast<int>(stmt->Int(0));
+        continue;
+      }
+    }
     REFX_RETURN_IF_ERROR(conn->Exec(m.sql));
     {
       REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.record_migration));
@@ -117,6 +127,7 @@ absl::Status SqlStore::CheckHeadSignature(const absl::optional<AuditHead>& head)
 }
 
 SqlStore::~SqlStore() {
+  StopFollowing();
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -175,6 +186,9 @@ void SqlStore::WriterLoop() {
     auto txn = SqlTransaction::Begin(conn);
     if (!txn.ok()) {
       txn_status = txn.status();
+    } else if (sql_.shared_by_replicas && !(txn_status = ReloadHeads(conn)).ok()) {
+      // The write lock is held but the heads could not be read: the batch
+      // fails whole (the transaction rolls back below).
     } else {
       const int64_t batch_audit_start = audit_sequence_;
       for (Write* w : batch) {
@@ -208,9 +222,13 @@ void SqlStore::WriterLoop() {
           txn_status = (*head)->Run();
         }
       }
+      if (txn_status.ok() && sql_.notify_events != nullptr && !batch_events_.empty()) {
+        txn_status = conn->Exec(sql_.notify_events);
+      }
       if (txn_status.ok()) txn_status = txn->Commit();
     }
     if (!txn_status.ok()) {
+      if (txn.ok()) txn = absl::AbortedError("rolled back");  // ends the transaction before re-reading
       // Nothing of the batch is on disk: the chain continues from its
       // committed head, re-read so memory and disk cannot disagree.
       audit_sequence_ = 0;
@@ -230,7 +248,12 @@ void SqlStore::WriterLoop() {
     }
     // Watchers hear of committed events before any writer is answered, so
     // a change acknowledged to its maker is already on its way to them.
-    if (!batch_events_.empty()) {
+    if (sql_.shared_by_replicas) {
+      // Other replicas' events may come first: announce from the log.
+      const bool wrote_events = !batch_events_.empty();
+      batch_events_.clear();
+      if (wrote_events) AnnounceFromLog();
+    } else if (!batch_events_.empty()) {
       absl::MutexLock lock(&listener_mu_);
       if (listener_) listener_(batch_events_);
       batch_events_.clear();

@@ -379,6 +379,10 @@ const SqlDialect& SqliteDialect() {
       sql::kCountRepeatVictims,
       sql::kInsertVictimToken,
       sql::kAnyVictimToken,
+      /*shared_by_replicas=*/false,
+      /*list_all_events=*/nullptr,
+      /*listen_events=*/nullptr,
+      /*notify_events=*/nullptr,
   };
   return *kDialect;
 }

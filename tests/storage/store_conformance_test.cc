@@ -1,6 +1,6 @@
 // The contract every ReferralStore backend keeps (storage/referral_store.h),
-// run against each backend. SQLite now; PostgreSQL joins the parameter list
-// when its backend lands.
+// run unchanged against each backend: SQLite, and PostgreSQL when the test
+// server of scripts/postgres.sh is up (required in CI).
 #include <sqlite3.h>
 
 #include <atomic>
@@ -12,7 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/sqlite/sqlite_statements.h"
+#include "storage/make_store.h"
 #include "storage/sqlite/sqlite_store.h"
+#include "tests/testing/postgres_fixture.h"
 #include "tests/testing/server_fixture.h"
 
 namespace refx::storage {
@@ -30,6 +32,17 @@ std::unique_ptr<ReferralStore> OpenSqlite(const std::string& dir, int batch = 25
   options.path = dir + "/store.db";
   options.max_batch_size = batch;
   auto store = sqlite::SqliteStore::Create(options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+std::unique_ptr<ReferralStore> OpenPostgres(const std::string&) {
+  auto config = testing::NewPostgresDatabase();
+  EXPECT_TRUE(config.ok()) << config.status();
+  if (!config.ok()) return nullptr;
+  MakeStoreOptions options;
+  options.config = *config;
+  auto store = MakeStore(options);
   EXPECT_TRUE(store.ok()) << store.status();
   return store.ok() ? std::move(*store) : nullptr;
 }
@@ -61,6 +74,10 @@ CreateReferralRequest Request(StoredReferral r, const std::string& request_id, c
 class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
+    if (GetParam().name == "postgres" && !testing::PostgresAvailable()) {
+      if (testing::PostgresRequired()) FAIL() << "REFX_TEST_REQUIRE_POSTGRES=1 but no test PostgreSQL is configured";
+      GTEST_SKIP() << "no test PostgreSQL (eval \"$(bash scripts/postgres.sh start)\")";
+    }
     dir_ = testing::MakeTempDir("store");
     store_ = GetParam().open(dir_);
     ASSERT_NE(store_, nullptr);
@@ -481,7 +498,8 @@ TEST_P(StoreConformanceTest, DeadlineAndMustRespondFilters) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
-                         ::testing::Values(Backend{"sqlite", [](const std::string& d) { return OpenSqlite(d); }}),
+                         ::testing::Values(Backend{"sqlite", [](const std::string& d) { return OpenSqlite(d); }},
+                                           Backend{"postgres", OpenPostgres}),
                          [](const auto& info) { return info.param.name; });
 
 // SQLite specifics: durability settings, migrations and group commit.

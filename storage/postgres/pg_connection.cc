@@ -1,0 +1,334 @@
+#include "storage/postgres/pg_connection.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace refx::storage::postgres {
+namespace {
+
+// PostgreSQL type OIDs of the columns refx reads as integers.
+constexpr unsigned kBoolOid = 16;
+constexpr unsigned kInt8Oid = 20;
+constexpr unsigned kInt2Oid = 21;
+constexpr unsigned kInt4Oid = 23;
+
+int64_t BigEndian(const char* bytes, int size) {
+  uint64_t value = 0;
+  for (int i = 0; i < size; ++i) value = (value << 8) | static_cast<unsigned char>(bytes[i]);
+  if (size < 8 && size > 0 && (static_cast<unsigned char>(bytes[0]) & 0x80)) {
+    value |= ~uint64_t{0} << (8 * size);  // sign-extend int2/int4
+  }
+  return static_cast<int64_t>(value);
+}
+
+bool IsConnectionLevel(absl::string_view sqlstate) {
+  // 08: connection exception; 57P01-57P03: shutdown, crash, cannot connect
+  // now; 53: insufficient resources; 57014: statement timeout or cancel.
+  return absl::StartsWith(sqlstate, "08") || absl::StartsWith(sqlstate, "57P") ||
+         absl::StartsWith(sqlstate, "53") || sqlstate == "57014";
+}
+
+}  // namespace
+
+absl::Status StatusFromPostgres(PGconn* conn, const PGresult* result, absl::string_view what) {
+  std::string message = result != nullptr ? PQresultErrorMessage(result) : "";
+  if (message.empty() && conn != nullptr) message = PQerrorMessage(conn);
+  message = std::string(absl::StripAsciiWhitespace(message));
+  // Both texts name tables, constraints and the server; bound values appear
+  // only in DETAIL fields, which PQresultErrorMessage's first line does not
+  // carry with the default verbosity set in Configure (TERSE).
+  const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const std::string sqlstate = state != nullptr ? state : "";
+  const std::string text = absl::StrCat(what, ": ", message, sqlstate.empty() ? "" : " [", sqlstate,
+                                        sqlstate.empty() ? "" : "]");
+  if (conn == nullptr || PQstatus(conn) != CONNECTION_OK || sqlstate.empty() || IsConnectionLevel(sqlstate)) {
+    return absl::UnavailableError(text);
+  }
+  if (sqlstate == "23505") return absl::AlreadyExistsError(text);
+  if (sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "55P03") return absl::UnavailableError(text);
+  return absl::InternalError(text);
+}
+
+PreparedStatement TranslateParameters(absl::string_view sql, std::string* out) {
+  PreparedStatement prepared;
+  out->clear();
+  auto is_name = [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  for (size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {  // quoted text or identifier, '' escapes included
+      const size_t end = sql.find(c, i + 1);
+      const size_t stop = end == absl::string_view::npos ? sql.size() : end + 1;
+      out->append(sql.data() + i, stop - i);
+      i = stop - 1;
+      continue;
+    }
+    if (c == ':' && i + 1 < sql.size() && sql[i + 1] == ':') {  // a cast
+      out->append("::");
+      ++i;
+      continue;
+    }
+    if (c == ':' && i + 1 < sql.size() && (absl::ascii_isalpha(static_cast<unsigned char>(sql[i + 1])) ||
+                                           sql[i + 1] == '_')) {
+      size_t end = i + 1;
+      while (end < sql.size() && is_name(sql[end])) ++end;
+      const std::string name(sql.substr(i, end - i));
+      auto [it, inserted] = prepared.index.emplace(name, prepared.parameters);
+      if (inserted) ++prepared.parameters;
+      absl::StrAppend(out, "$", it->second + 1);
+      i = end - 1;
+      continue;
+    }
+    out->push_back(c);
+  }
+  return prepared;
+}
+
+Statement::Statement(Connection* conn, const PreparedStatement* prepared)
+    : conn_(conn),
+      prepared_(prepared),
+      values_(prepared->parameters),
+      null_(prepared->parameters, true),
+      formats_(prepared->parameters, 0) {}
+
+Statement::~Statement() { PQclear(result_); }
+
+int Statement::Slot(const char* name) {
+  auto it = prepared_->index.find(name);
+  if (it == prepared_->index.end()) {
+    if (bind_error_.ok()) bind_error_ = absl::InternalError(absl::StrCat("no SQL parameter ", name));
+    return -1;
+  }
+  null_[it->second] = false;
+  return it->second;
+}
+
+SqlStatement& Statement::Bind(const char* name, absl::string_view text) {
+  if (int i = Slot(name); i >= 0) {
+    values_[i] = std::string(text);
+    formats_[i] = 0;
+  }
+  return *this;
+}
+
+SqlStatement& Statement::BindBlob(const char* name, absl::string_view bytes) {
+  if (int i = Slot(name); i >= 0) {
+    values_[i] = std::string(bytes);
+    formats_[i] = 1;  // binary: bytea takes the bytes as they are
+  }
+  return *this;
+}
+
+SqlStatement& Statement::Bind(const char* name, int64_t value) {
+  if (int i = Slot(name); i >= 0) {
+    values_[i] = absl::StrCat(value);
+    formats_[i] = 0;
+  }
+  return *this;
+}
+
+SqlStatement& Statement::Bind(const char* name, absl::optional<int64_t> value) {
+  if (value.has_value()) return Bind(name, *value);
+  if (int i = Slot(name); i >= 0) null_[i] = true;
+  return *this;
+}
+
+absl::StatusOr<bool> Statement::Step() {
+  if (!bind_error_.ok()) return bind_error_;
+  if (result_ == nullptr) {
+    const int n = prepared_->parameters;
+    std::vector<const char*> values(n);
+    std::vector<int> lengths(n);
+    for (int i = 0; i < n; ++i) {
+      values[i] = null_[i] ? nullptr : values_[i].data();
+      lengths[i] = static_cast<int>(values_[i].size());
+    }
+    result_ = PQexecPrepared(conn_->conn_, prepared_->name.c_str(), n, values.data(), lengths.data(),
+                             formats_.data(), /*resultFormat=*/1);
+    const ExecStatusType status = PQresultStatus(result_);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+      absl::Status error = StatusFromPostgres(conn_->conn_, result_, "postgres statement");
+      PQclear(result_);
+      result_ = nullptr;
+      bind_error_ = error;  // a failed statement stays failed
+      return error;
+    }
+  }
+  ++row_;
+  return row_ < PQntuples(result_);
+}
+
+absl::Status Statement::Run() {
+  absl::StatusOr<bool> row = Step();
+  if (!row.ok()) return row.status();
+  if (*row) return absl::InternalError("statement returned rows unexpectedly");
+  return absl::OkStatus();
+}
+
+int64_t Statement::Int(int column) const {
+  if (result_ == nullptr || PQgetisnull(result_, row_, column)) return 0;
+  const char* bytes = PQgetvalue(result_, row_, column);
+  const int size = PQgetlength(result_, row_, column);
+  switch (PQftype(result_, column)) {
+    case kInt8Oid:
+    case kInt4Oid:
+    case kInt2Oid:
+      return BigEndian(bytes, size);
+    case kBoolOid:
+      return size > 0 && bytes[0] != 0 ? 1 : 0;
+    default: {
+      int64_t value = 0;
+      return absl::SimpleAtoi(absl::string_view(bytes, size), &value) ? value : 0;
+    }
+  }
+}
+
+bool Statement::IsNull(int column) const { return result_ == nullptr || PQgetisnull(result_, row_, column); }
+
+std::string Statement::Text(int column) const {
+  if (IsNull(column)) return "";
+  return std::string(PQgetvalue(result_, row_, column), PQgetlength(result_, row_, column));
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectParameters& parameters, bool read_only) {
+  std::vector<const char*> keys, values;
+  for (const auto& [key, value] : parameters.parameters) {
+    keys.push_back(key.c_str());
+    values.push_back(value.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  PGconn* raw = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
+  if (raw == nullptr) return absl::ResourceExhaustedError("postgres: out of memory");
+  auto conn = std::unique_ptr<Connection>(new Connection(raw, parameters, read_only));
+  if (PQstatus(raw) != CONNECTION_OK) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot connect to PostgreSQL: ", absl::StripAsciiWhitespace(PQerrorMessage(raw))));
+  }
+  if (absl::Status s = conn->Configure(); !s.ok()) return s;
+  return conn;
+}
+
+Connection::~Connection() { PQfinish(conn_); }
+
+absl::Status Connection::Simple(const char* sql, absl::string_view what) {
+  PGresult* result = PQexec(conn_, sql);
+  const ExecStatusType status = PQresultStatus(result);
+  absl::Status out = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK
+                         ? absl::OkStatus()
+                         : StatusFromPostgres(conn_, result, what);
+  PQclear(result);
+  return out;
+}
+
+absl::Status Connection::Configure() {
+  PQsetErrorVerbosity(conn_, PQERRORS_TERSE);  // no DETAIL lines: they can quote values
+  cache_.clear();
+  std::string setup = "SET client_encoding = 'UTF8'; SET client_min_messages = warning;";
+  if (parameters_.statement_timeout_ms > 0) {
+    absl::StrAppend(&setup, " SET statement_timeout = ", parameters_.statement_timeout_ms, ";");
+  }
+  if (read_only_) absl::StrAppend(&setup, " SET default_transaction_read_only = on;");
+  if (absl::Status s = Simple(setup.c_str(), "postgres session setup"); !s.ok()) return s;
+  if (!listening_.empty()) {
+    return Simple(absl::StrCat("LISTEN ", listening_).c_str(), "postgres listen");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Connection::EnsureConnected() {
+  if (PQstatus(conn_) == CONNECTION_OK) return absl::OkStatus();
+  PQreset(conn_);
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    return absl::UnavailableError(absl::StrCat("PostgreSQL is unreachable: ",
+                                               absl::StripAsciiWhitespace(PQerrorMessage(conn_))));
+  }
+  return Configure();
+}
+
+absl::StatusOr<std::unique_ptr<SqlStatement>> Connection::Prepare(const char* sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    if (absl::Status s = EnsureConnected(); !s.ok()) return s;
+    std::string text;
+    auto prepared = std::make_unique<PreparedStatement>(TranslateParameters(sql, &text));
+    prepared->name = absl::StrCat("refx_", ++next_statement_);
+    PGresult* result = PQprepare(conn_, prepared->name.c_str(), text.c_str(), 0, nullptr);
+    const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
+    absl::Status error = ok ? absl::OkStatus() : StatusFromPostgres(conn_, result, "postgres prepare");
+    PQclear(result);
+    if (!ok) return error;
+    it = cache_.emplace(sql, std::move(prepared)).first;
+  }
+  return std::make_unique<Statement>(this, it->second.get());
+}
+
+absl::Status Connection::Exec(const char* sql) {
+  if (absl::Status s = EnsureConnected(); !s.ok()) return s;
+  return Simple(sql, "postgres exec");
+}
+
+absl::Status Connection::BeginWrite() {
+  if (absl::Status s = EnsureConnected(); !s.ok()) return s;
+  const std::string begin =
+      absl::StrCat("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(", kWriteLockKey, ")");
+  return Simple(begin.c_str(), "postgres begin");
+}
+
+absl::Status Connection::BeginRead() {
+  if (absl::Status s = EnsureConnected(); !s.ok()) return s;
+  return Simple("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "postgres begin");
+}
+
+absl::Status Connection::Commit() { return Simple("COMMIT", "postgres commit"); }
+absl::Status Connection::Rollback() { return Simple("ROLLBACK", "postgres rollback"); }
+absl::Status Connection::Savepoint() { return Simple("SAVEPOINT write", "postgres savepoint"); }
+absl::Status Connection::ReleaseSavepoint() { return Simple("RELEASE SAVEPOINT write", "postgres release"); }
+absl::Status Connection::RollbackToSavepoint() {
+  absl::Status rolled_back = Simple("ROLLBACK TO SAVEPOINT write", "postgres rollback to savepoint");
+  absl::Status released = Simple("RELEASE SAVEPOINT write", "postgres release");
+  return rolled_back.ok() ? released : rolled_back;
+}
+
+absl::Status Connection::Listen(absl::string_view channel) {
+  listening_ = std::string(channel);  // a fixed identifier of the store's, never input
+  if (absl::Status s = EnsureConnected(); !s.ok()) return s;
+  return Simple(absl::StrCat("LISTEN ", listening_).c_str(), "postgres listen");
+}
+
+absl::StatusOr<bool> Connection::WaitForNotification(absl::Duration timeout) {
+  if (absl::Status s = EnsureConnected(); !s.ok()) return s;
+  auto drain = [this] {
+    bool any = false;
+    while (PGnotify* n = PQnotifies(conn_)) {
+      any = true;
+      PQfreemem(n);
+    }
+    return any;
+  };
+  if (drain()) return true;
+  pollfd fd{PQsocket(conn_), POLLIN, 0};
+  const int ready = ::poll(&fd, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  if (ready < 0) return absl::UnavailableError("postgres: poll failed");
+  if (ready == 0) return false;
+  if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) {
+    return absl::UnavailableError(absl::StrCat("PostgreSQL connection lost: ",
+                                               absl::StripAsciiWhitespace(PQerrorMessage(conn_))));
+  }
+  return drain();
+}
+
+std::string Connection::ServerVersion() const {
+  const char* version = PQparameterStatus(conn_, "server_version");
+  return version != nullptr ? version : "";
+}
+
+bool Connection::UsesTls() const { return PQsslInUse(conn_) != 0; }
+
+}  // namespace refx::storage::postgres

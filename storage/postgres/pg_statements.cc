@@ -1,0 +1,411 @@
+#include "storage/postgres/pg_statements.h"
+
+namespace refx::storage::postgres {
+
+// The same migrations, numbered and named as SQLite's (storage/sqlite/
+// sqlite_statements.cc), in PostgreSQL's types: every integer BIGINT (the
+// driver reads int8), every blob BYTEA.
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1, "referrals", R"sql(
+CREATE TABLE referrals (
+  id              TEXT    NOT NULL PRIMARY KEY,
+  sender_agency   TEXT    NOT NULL,
+  state           BIGINT NOT NULL,
+  area            TEXT    NOT NULL,
+  report_type     BIGINT NOT NULL,
+  create_time_us  BIGINT NOT NULL,
+  update_time_us  BIGINT NOT NULL,
+  etag            TEXT    NOT NULL,
+  document        BYTEA    NOT NULL
+);
+
+-- One row per agency that may see a referral (sender and each recipient):
+-- the record gate and the per-agency listing order in one index.
+CREATE TABLE referral_parties (
+  agency_id       TEXT    NOT NULL,
+  referral_id     TEXT    NOT NULL REFERENCES referrals(id),
+  party_role      TEXT    NOT NULL CHECK (party_role IN ('sender', 'recipient')),
+  create_time_us  BIGINT NOT NULL,
+  PRIMARY KEY (agency_id, referral_id)
+);
+CREATE INDEX referral_parties_by_time
+  ON referral_parties (agency_id, create_time_us DESC, referral_id DESC);
+
+CREATE TABLE referral_strands (
+  referral_id     TEXT    NOT NULL REFERENCES referrals(id),
+  strand          TEXT    NOT NULL,
+  PRIMARY KEY (referral_id, strand)
+);
+
+-- Idempotency keys of CreateReferral, per sending agency.
+CREATE TABLE create_requests (
+  sender_agency   TEXT    NOT NULL,
+  request_id      TEXT    NOT NULL,
+  fingerprint     BYTEA    NOT NULL,
+  referral_id     TEXT    NOT NULL REFERENCES referrals(id),
+  PRIMARY KEY (sender_agency, request_id)
+);
+)sql"},
+      {2, "audit_log", R"sql(
+-- The tamper-evident audit log: one row per call, chained by SHA-256.
+CREATE TABLE audit_events (
+  sequence            BIGINT NOT NULL PRIMARY KEY,
+  time_us             BIGINT NOT NULL,
+  action              TEXT    NOT NULL,
+  method              TEXT    NOT NULL,
+  agency_id           TEXT    NOT NULL,
+  certificate_serial  TEXT    NOT NULL,
+  acting_user_hmac    TEXT    NOT NULL,
+  purpose             TEXT    NOT NULL,
+  referral_ids        TEXT    NOT NULL,
+  data_classes        TEXT    NOT NULL,
+  outcome             TEXT    NOT NULL,
+  agreement           TEXT    NOT NULL,
+  previous_hash       BYTEA    NOT NULL,
+  hash                BYTEA    NOT NULL
+);
+CREATE INDEX audit_events_by_agency ON audit_events (agency_id, sequence);
+
+-- The chain's head, updated in the same transaction as every append: a
+-- deleted tail no longer matches it.
+CREATE TABLE audit_head (
+  id        BIGINT NOT NULL PRIMARY KEY CHECK (id = 1),
+  sequence  BIGINT NOT NULL,
+  hash      BYTEA    NOT NULL
+);
+)sql"},
+      {3, "parties_by_referral", R"sql(
+-- Recipients are read by referral on every Get and every listed row:
+-- without this the lookup scanned every party row (found by refx-bench).
+CREATE INDEX referral_parties_by_referral ON referral_parties (referral_id, party_role, agency_id);
+)sql"},
+      {4, "update_requests", R"sql(
+-- Idempotency keys of lifecycle changes, per acting agency, with the
+-- document each change produced (what a retry gets back).
+CREATE TABLE update_requests (
+  agency_id       TEXT    NOT NULL,
+  request_id      TEXT    NOT NULL,
+  fingerprint     BYTEA    NOT NULL,
+  referral_id     TEXT    NOT NULL REFERENCES referrals(id),
+  document        BYTEA    NOT NULL,
+  PRIMARY KEY (agency_id, request_id)
+);
+)sql"},
+      {5, "referral_events", R"sql(
+-- What happened to referrals, in commit order, for WatchReferrals: written
+-- in the transaction of the change itself, so a subscriber resuming from a
+-- sequence number misses nothing and sees nothing twice.
+CREATE TABLE referral_events (
+  sequence           BIGINT NOT NULL PRIMARY KEY,
+  time_us            BIGINT NOT NULL,
+  kind               BIGINT NOT NULL,
+  referral_id        TEXT    NOT NULL REFERENCES referrals(id),
+  referral_document  BYTEA    NOT NULL,
+  update_document    BYTEA    NOT NULL
+);
+
+-- Who hears about each event: the referral's parties when it happened.
+CREATE TABLE referral_event_audience (
+  agency_id  TEXT    NOT NULL,
+  sequence   BIGINT NOT NULL REFERENCES referral_events(sequence),
+  PRIMARY KEY (agency_id, sequence)
+);
+)sql"},
+      {6, "case_updates", R"sql(
+-- A referral's case record: append-only (the store has no statement that
+-- updates or deletes a row). A correction is a new row whose document names
+-- the row it supersedes. The idempotency key of an AddCaseUpdate is a row of
+-- update_requests (request ids are one namespace per agency), whose
+-- document is then the serialized CaseUpdate a retry gets back.
+CREATE TABLE case_updates (
+  referral_id     TEXT    NOT NULL REFERENCES referrals(id),
+  sequence        BIGINT NOT NULL,
+  update_id       TEXT    NOT NULL,
+  kind            BIGINT NOT NULL,
+  author_agency   TEXT    NOT NULL,
+  create_time_us  BIGINT NOT NULL,
+  document        BYTEA    NOT NULL,
+  PRIMARY KEY (referral_id, sequence),
+  UNIQUE (referral_id, update_id)
+);
+)sql"},
+      {7, "response_deadlines", R"sql(
+-- When a current recipient must respond (microseconds since the epoch).
+-- NULL for referrals stored before this version: they have no priority, so
+-- no deadline, and are never listed as overdue.
+ALTER TABLE referrals ADD COLUMN response_deadline_us BIGINT;
+
+-- 1 once this recipient redirected the referral: it stays a party (it may
+-- still read it) but no longer owes a response. Pre-existing redirects are
+-- not back-filled (the fact is only in the document); they predate
+-- deadlines, so at worst an old redirected referral is listed as awaiting
+-- the agency that passed it on.
+ALTER TABLE referral_parties ADD COLUMN redirected BIGINT NOT NULL DEFAULT 0;
+
+-- No new index: listings walk referral_parties_by_time for one agency and
+-- check the deadline on the joined row; an index on the deadline alone
+-- would serve a partnership-wide sweep, which no call makes.
+)sql"},
+      {8, "victim_tokens", R"sql(
+-- Repeat-victim tokens: lowercase hex HMAC-SHA256 of normalised victim
+-- identifiers under the server's victim token key (core/victim_tokens.h).
+-- No identifier is stored here in any form; the key is not in the database.
+CREATE TABLE victim_tokens (
+  token           TEXT    NOT NULL,
+  referral_id     TEXT    NOT NULL REFERENCES referrals(id),
+  create_time_us  BIGINT NOT NULL,
+  PRIMARY KEY (token, create_time_us, referral_id)
+);
+)sql"},
+      {9, "audit_disclosure_detail_and_signed_head", R"sql(
+-- What an event records beyond the classes: values derived from other
+-- referrals, the reason of a refusal or a replay, and how many calls an
+-- aggregated refusal stands for (storage/audit_record.h).
+ALTER TABLE audit_events ADD COLUMN derived TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_events ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_events ADD COLUMN event_count BIGINT NOT NULL DEFAULT 1;
+
+-- The head's Ed25519 signature by the server's audit signing key (kept
+-- outside the database): a head rewritten over a cut tail no longer
+-- verifies. NULL until the server first signs it.
+ALTER TABLE audit_head ADD COLUMN signature BYTEA;
+)sql"},
+  };
+  return kMigrations;
+}
+
+namespace sql {
+
+const char kCreateMigrationsTable[] = R"sql(
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version         BIGINT  NOT NULL PRIMARY KEY,
+  name            TEXT    NOT NULL,
+  applied_time_us BIGINT  NOT NULL
+))sql";
+
+const char kSelectSchemaVersion[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+
+const char kRecordMigration[] =
+    "INSERT INTO schema_migrations (version, name, applied_time_us) "
+    "VALUES (:version, :name, :applied_time_us)";
+
+const char kSelectCreateRequest[] =
+    "SELECT fingerprint, referral_id FROM create_requests "
+    "WHERE sender_agency = :sender_agency AND request_id = :request_id";
+
+const char kInsertCreateRequest[] =
+    "INSERT INTO create_requests (sender_agency, request_id, fingerprint, referral_id) "
+    "VALUES (:sender_agency, :request_id, :fingerprint, :referral_id)";
+
+const char kInsertReferral[] =
+    "INSERT INTO referrals (id, sender_agency, state, area, report_type, create_time_us, "
+    "update_time_us, response_deadline_us, etag, document) VALUES (:id, :sender_agency, :state, :area, "
+    ":report_type, :create_time_us, :update_time_us, :response_deadline_us, :etag, :document)";
+
+const char kInsertParty[] =
+    "INSERT INTO referral_parties (agency_id, referral_id, party_role, create_time_us) "
+    "VALUES (:agency_id, :referral_id, :party_role, :create_time_us)";
+
+const char kInsertStrand[] =
+    "INSERT INTO referral_strands (referral_id, strand) VALUES (:referral_id, :strand) ON CONFLICT DO NOTHING";
+
+const char kSelectReferral[] =
+    "SELECT id, sender_agency, state, area, report_type, create_time_us, update_time_us, "
+    "etag, document, response_deadline_us FROM referrals WHERE id = :id";
+
+const char kSelectRecipients[] =
+    "SELECT agency_id FROM referral_parties WHERE referral_id = :referral_id "
+    "AND party_role = 'recipient' ORDER BY agency_id";
+
+const char kSelectStrands[] =
+    "SELECT strand FROM referral_strands WHERE referral_id = :referral_id ORDER BY strand";
+
+const char kInsertAudit[] =
+    "INSERT INTO audit_events (sequence, time_us, action, method, agency_id, certificate_serial, "
+    "acting_user_hmac, purpose, referral_ids, data_classes, outcome, agreement, previous_hash, hash, derived, "
+    "reason, event_count) "
+    "VALUES (:sequence, :time_us, :action, :method, :agency_id, :certificate_serial, :acting_user_hmac, "
+    ":purpose, :referral_ids, :data_classes, :outcome, :agreement, :previous_hash, :hash, :derived, :reason, "
+    ":event_count)";
+
+const char kUpsertAuditHead[] =
+    "INSERT INTO audit_head (id, sequence, hash, signature) VALUES (1, :sequence, :hash, :signature) "
+    "ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash, "
+    "signature = excluded.signature";
+
+const char kSelectAuditHead[] = "SELECT sequence, hash, signature FROM audit_head WHERE id = 1";
+
+// Parameters whose type PostgreSQL cannot infer from a column are cast.
+const char kListAudit[] = R"sql(
+SELECT sequence, time_us, action, method, agency_id, certificate_serial, acting_user_hmac, purpose,
+       referral_ids, data_classes, outcome, agreement, previous_hash, hash, derived, reason, event_count
+FROM audit_events
+WHERE sequence > CAST(:after AS BIGINT)
+  AND (CAST(:agency_id AS TEXT) = '' OR agency_id = :agency_id)
+  AND (CAST(:action AS TEXT) = '' OR action = :action)
+  AND (CAST(:referral_id AS TEXT) = ''
+       OR strpos(',' || referral_ids || ',', ',' || CAST(:referral_id AS TEXT) || ',') > 0)
+  AND (CAST(:has_from AS BIGINT) = 0 OR time_us >= CAST(:from_us AS BIGINT))
+  AND (CAST(:has_to AS BIGINT) = 0 OR time_us < CAST(:to_us AS BIGINT))
+ORDER BY sequence
+LIMIT CAST(:limit AS BIGINT))sql";
+
+// Lists are JSON arrays bound as one jsonb parameter each. The keyset cursor
+// is a row-value comparison the (agency, time, id) index serves.
+const char kListReferrals[] = R"sql(
+SELECT r.id, r.sender_agency, r.state, r.area, r.report_type, r.create_time_us,
+       r.update_time_us, r.etag, r.document, r.response_deadline_us
+FROM referral_parties p JOIN referrals r ON r.id = p.referral_id
+WHERE p.agency_id = CAST(:agency_id AS TEXT)
+  AND (p.create_time_us, p.referral_id) < (CAST(:cursor_time_us AS BIGINT), CAST(:cursor_id AS TEXT))
+  AND (CAST(:has_from AS BIGINT) = 0 OR p.create_time_us >= CAST(:from_us AS BIGINT))
+  AND (CAST(:has_to AS BIGINT) = 0 OR p.create_time_us < CAST(:to_us AS BIGINT))
+  AND (CAST(:has_deadline_before AS BIGINT) = 0 OR r.response_deadline_us < CAST(:deadline_before_us AS BIGINT))
+  AND (CAST(:must_respond AS BIGINT) = 0 OR (p.party_role = 'recipient' AND p.redirected = 0))
+  AND (jsonb_array_length(CAST(:states AS JSONB)) = 0
+       OR r.state IN (SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text(CAST(:states AS JSONB))))
+  AND (jsonb_array_length(CAST(:areas AS JSONB)) = 0
+       OR r.area IN (SELECT value FROM jsonb_array_elements_text(CAST(:areas AS JSONB))))
+  AND (jsonb_array_length(CAST(:report_types AS JSONB)) = 0
+       OR r.report_type IN (SELECT CAST(value AS BIGINT)
+                            FROM jsonb_array_elements_text(CAST(:report_types AS JSONB))))
+  AND (jsonb_array_length(CAST(:strands AS JSONB)) = 0 OR EXISTS (
+         SELECT 1 FROM referral_strands s
+         WHERE s.referral_id = r.id
+           AND s.strand IN (SELECT value FROM jsonb_array_elements_text(CAST(:strands AS JSONB)))))
+ORDER BY p.create_time_us DESC, p.referral_id DESC
+LIMIT CAST(:limit AS BIGINT))sql";
+
+const char kSelectUpdateRequest[] =
+    "SELECT fingerprint, referral_id, document FROM update_requests "
+    "WHERE agency_id = :agency_id AND request_id = :request_id";
+
+const char kInsertUpdateRequest[] =
+    "INSERT INTO update_requests (agency_id, request_id, fingerprint, referral_id, document) "
+    "VALUES (:agency_id, :request_id, :fingerprint, :referral_id, :document)";
+
+const char kSelectReferralEtag[] = "SELECT etag FROM referrals WHERE id = :id";
+
+const char kUpdateReferral[] =
+    "UPDATE referrals SET state = :state, update_time_us = :update_time_us, "
+    "response_deadline_us = :response_deadline_us, etag = :etag, document = :document WHERE id = :id";
+
+const char kMarkRedirected[] =
+    "UPDATE referral_parties SET redirected = 1 WHERE referral_id = :referral_id AND party_role = 'recipient' "
+    "AND agency_id IN (SELECT value FROM jsonb_array_elements_text(CAST(:agencies AS JSONB)))";
+
+const char kInsertPartyIfAbsent[] =
+    "INSERT INTO referral_parties (agency_id, referral_id, party_role, create_time_us) "
+    "VALUES (:agency_id, :referral_id, 'recipient', :create_time_us) ON CONFLICT DO NOTHING";
+
+const char kInsertEvent[] =
+    "INSERT INTO referral_events (sequence, time_us, kind, referral_id, referral_document, update_document) "
+    "VALUES (:sequence, :time_us, :kind, :referral_id, :referral_document, :update_document)";
+
+const char kInsertEventAudience[] =
+    "INSERT INTO referral_event_audience (agency_id, sequence) VALUES (:agency_id, :sequence) "
+    "ON CONFLICT DO NOTHING";
+
+const char kSelectLatestEvent[] = "SELECT COALESCE(MAX(sequence), 0) FROM referral_events";
+
+const char kListEvents[] = R"sql(
+SELECT e.sequence, e.time_us, e.kind, e.referral_id, e.referral_document, e.update_document
+FROM referral_event_audience a JOIN referral_events e ON e.sequence = a.sequence
+WHERE a.agency_id = CAST(:agency_id AS TEXT) AND a.sequence > CAST(:after AS BIGINT)
+ORDER BY a.sequence
+LIMIT CAST(:limit AS BIGINT))sql";
+
+const char kListAllEvents[] = R"sql(
+SELECT e.sequence, e.time_us, e.kind, e.referral_id, e.referral_document, e.update_document,
+       COALESCE((SELECT string_agg(a.agency_id, ',' ORDER BY a.agency_id)
+                 FROM referral_event_audience a WHERE a.sequence = e.sequence), '')
+FROM referral_events e
+WHERE e.sequence > CAST(:after AS BIGINT)
+ORDER BY e.sequence
+LIMIT CAST(:limit AS BIGINT))sql";
+
+const char kNextCaseUpdateSequence[] =
+    "SELECT COALESCE(MAX(sequence), 0) + 1 FROM case_updates WHERE referral_id = :referral_id";
+
+const char kInsertCaseUpdate[] =
+    "INSERT INTO case_updates (referral_id, sequence, update_id, kind, author_agency, create_time_us, document) "
+    "VALUES (:referral_id, :sequence, :update_id, :kind, :author_agency, :create_time_us, :document)";
+
+const char kListCaseUpdates[] =
+    "SELECT referral_id, sequence, update_id, kind, author_agency, create_time_us, document FROM case_updates "
+    "WHERE referral_id = CAST(:referral_id AS TEXT) AND sequence > CAST(:after AS BIGINT) ORDER BY sequence "
+    "LIMIT CAST(:limit AS BIGINT)";
+
+const char kSelectCaseUpdate[] =
+    "SELECT referral_id, sequence, update_id, kind, author_agency, create_time_us, document FROM case_updates "
+    "WHERE referral_id = :referral_id AND update_id = :update_id";
+
+const char kCountRepeatVictims[] =
+    "SELECT COUNT(DISTINCT referral_id) FROM victim_tokens "
+    "WHERE token IN (SELECT value FROM jsonb_array_elements_text(CAST(:tokens AS JSONB))) "
+    "AND create_time_us >= CAST(:since_us AS BIGINT) AND create_time_us <= CAST(:now_us AS BIGINT) "
+    "AND referral_id <> CAST(:referral_id AS TEXT)";
+
+const char kAnyVictimToken[] = "SELECT CASE WHEN EXISTS (SELECT 1 FROM victim_tokens) THEN 1 ELSE 0 END";
+
+const char kHealthCheck[] = "SELECT 1 FROM referrals LIMIT 1";
+
+const char kInsertVictimToken[] =
+    "INSERT INTO victim_tokens (token, referral_id, create_time_us) "
+    "VALUES (:token, :referral_id, :create_time_us) ON CONFLICT DO NOTHING";
+
+// Every replica's store LISTENs here; a batch that wrote events NOTIFYs in
+// its transaction, so the others hear of it when it commits.
+const char kListenEvents[] = "refx_events";
+const char kNotifyEvents[] = "NOTIFY refx_events";
+
+}  // namespace sql
+
+const SqlDialect& PostgresDialect() {
+  static const SqlDialect* const kDialect = new SqlDialect{
+      "postgres",
+      Migrations(),
+      sql::kCreateMigrationsTable,
+      sql::kSelectSchemaVersion,
+      sql::kRecordMigration,
+      sql::kHealthCheck,
+      sql::kInsertReferral,
+      sql::kInsertParty,
+      sql::kInsertPartyIfAbsent,
+      sql::kInsertStrand,
+      sql::kSelectReferral,
+      sql::kSelectRecipients,
+      sql::kSelectStrands,
+      sql::kListReferrals,
+      sql::kSelectReferralEtag,
+      sql::kUpdateReferral,
+      sql::kMarkRedirected,
+      sql::kSelectCreateRequest,
+      sql::kInsertCreateRequest,
+      sql::kSelectUpdateRequest,
+      sql::kInsertUpdateRequest,
+      sql::kInsertAudit,
+      sql::kUpsertAuditHead,
+      sql::kSelectAuditHead,
+      sql::kListAudit,
+      sql::kInsertEvent,
+      sql::kInsertEventAudience,
+      sql::kSelectLatestEvent,
+      sql::kListEvents,
+      sql::kNextCaseUpdateSequence,
+      sql::kInsertCaseUpdate,
+      sql::kListCaseUpdates,
+      sql::kSelectCaseUpdate,
+      sql::kCountRepeatVictims,
+      sql::kInsertVictimToken,
+      sql::kAnyVictimToken,
+      /*shared_by_replicas=*/true,
+      sql::kListAllEvents,
+      sql::kListenEvents,
+      sql::kNotifyEvents,
+  };
+  return *kDialect;
+}
+
+}  // namespace refx::storage::postgres
