@@ -5,8 +5,11 @@ add_compile_definitions(OPENSSL_API_COMPAT=30000 OPENSSL_NO_DEPRECATED)
 
 # refx_test(NAME name SOURCES ... DEPS ... [LABELS ...])
 # Builds one GoogleTest binary and registers each test case with CTest.
+# POSTGRES: the suite runs a second time on PostgreSQL (tests named
+# "postgres:<suite>.<test>", label postgres), through the TestServer fixture
+# (REFX_TEST_BACKEND=postgres, tests/testing/postgres_fixture.h).
 function(refx_test)
-  cmake_parse_arguments(T "" "NAME" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "POSTGRES" "NAME" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${T_NAME} ${T_SOURCES})
   target_compile_options(${T_NAME} PRIVATE ${REFX_WARNINGS})
   target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} GTest::gmock GTest::gtest_main)
@@ -14,6 +17,10 @@ function(refx_test)
     set(T_LABELS unit)
   endif()
   gtest_discover_tests(${T_NAME} PROPERTIES LABELS "${T_LABELS}" DISCOVERY_TIMEOUT 60)
+  if(T_POSTGRES)
+    gtest_discover_tests(${T_NAME} TEST_PREFIX "postgres:" DISCOVERY_TIMEOUT 60
+      PROPERTIES LABELS postgres ENVIRONMENT "REFX_TEST_BACKEND=postgres")
+  endif()
 endfunction()
 
 # refx_warnings(target): the strict warning set for our own code.

@@ -6,8 +6,9 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libssl-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev
+  libabsl-dev libssl-dev libsqlite3-dev libpq-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev
+  postgresql python3
 )
 
 missing=()

@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
-# The whole test suite: install what is missing, build, run every test
-# (unit, integration over real mTLS, process-level). Exits non-zero on any
-# failure. CI runs exactly this (.ci/run).
+# The whole test suite: install what is missing, build, start a throwaway
+# PostgreSQL (scripts/postgres.sh), run every test (unit, integration over
+# real mTLS on SQLite and again on PostgreSQL, process-level), stop
+# PostgreSQL. Exits non-zero on any failure. CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
+eval "$(bash scripts/postgres.sh start)"
+root=$(pwd)
+stop_postgres() {
+  local status=$?
+  bash "$root/scripts/postgres.sh" stop "$REFX_TEST_POSTGRES_DIR" || true
+  exit "$status"
+}
+trap stop_postgres EXIT
+# The PostgreSQL tests fail rather than skip if the server is missing.
+export REFX_TEST_REQUIRE_POSTGRES=1
 cd build
 ctest --output-on-failure --timeout 300 -j2 "$@"

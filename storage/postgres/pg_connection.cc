@@ -253,9 +253,15 @@ absl::Status Connection::EnsureConnected() {
 }
 
 absl::StatusOr<std::unique_ptr<SqlStatement>> Connection::Prepare(const char* sql) {
+  // A connection that dropped (the database restarted) is reset here, on
+  // its next use, and its statements prepared again: a replica recovers by
+  // itself once PostgreSQL is back. Inside a transaction a reset would lose
+  // it, so a dropped connection then fails the statement (UNAVAILABLE).
+  if (!in_transaction_) {
+    if (absl::Status s = EnsureConnected(); !s.ok()) return s;
+  }
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
-    if (absl::Status s = EnsureConnected(); !s.ok()) return s;
     std::string text;
     auto prepared = std::make_unique<PreparedStatement>(TranslateParameters(sql, &text));
     prepared->name = absl::StrCat("refx_", ++next_statement_);
@@ -278,16 +284,29 @@ absl::Status Connection::BeginWrite() {
   if (absl::Status s = EnsureConnected(); !s.ok()) return s;
   const std::string begin =
       absl::StrCat("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(", kWriteLockKey, ")");
-  return Simple(begin.c_str(), "postgres begin");
+  absl::Status s = Simple(begin.c_str(), "postgres begin");
+  in_transaction_ = PQtransactionStatus(conn_) != PQTRANS_IDLE && PQstatus(conn_) == CONNECTION_OK;
+  return s;
 }
 
 absl::Status Connection::BeginRead() {
   if (absl::Status s = EnsureConnected(); !s.ok()) return s;
-  return Simple("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "postgres begin");
+  absl::Status s = Simple("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "postgres begin");
+  in_transaction_ = s.ok();
+  return s;
 }
 
-absl::Status Connection::Commit() { return Simple("COMMIT", "postgres commit"); }
-absl::Status Connection::Rollback() { return Simple("ROLLBACK", "postgres rollback"); }
+// Whatever COMMIT or ROLLBACK return, the transaction is over (a dropped
+// connection's was rolled back by the server, or its outcome is unknown and
+// reported as UNAVAILABLE: the caller retries by request id).
+absl::Status Connection::Commit() {
+  in_transaction_ = false;
+  return Simple("COMMIT", "postgres commit");
+}
+absl::Status Connection::Rollback() {
+  in_transaction_ = false;
+  return Simple("ROLLBACK", "postgres rollback");
+}
 absl::Status Connection::Savepoint() { return Simple("SAVEPOINT write", "postgres savepoint"); }
 absl::Status Connection::ReleaseSavepoint() { return Simple("RELEASE SAVEPOINT write", "postgres release"); }
 absl::Status Connection::RollbackToSavepoint() {

@@ -136,6 +136,9 @@ class Connection final : public SqlConnection {
   const ConnectParameters parameters_;
   const bool read_only_;
   std::string listening_;
+  // Inside BEGIN..COMMIT/ROLLBACK: a dropped connection is then not reset
+  // under the transaction (its statements would run outside it).
+  bool in_transaction_ = false;
   std::map<const char*, std::unique_ptr<PreparedStatement>> cache_;
   int next_statement_ = 0;
 };

@@ -10,7 +10,6 @@
 // the audit rows), the non-party probe of 1,000 ids, consent withdrawn,
 // Prevent-only records, and agreement reload.
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -44,6 +43,7 @@
 #include "refx/v1/referral_service.grpc.pb.h"
 #include "tests/testing/raw_api.h"
 #include "tests/testing/server_fixture.h"
+#include "tests/testing/test_database.h"
 
 namespace refx::testing {
 namespace {
@@ -287,42 +287,18 @@ void SetFieldOfClass(v1::DataClass c, v1::Referral* r) {
 // The top-level field name of a path ("victim" for "victim.phone").
 std::string Top(const std::string& path) { return path.substr(0, path.find_first_of(".[")); }
 
-// Rows of the referrals table (what is stored), read beside the server.
-int64_t CountRows(const std::string& db_path, const std::string& table) {
-  sqlite3* db = nullptr;
-  int64_t n = -1;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt* stmt = nullptr;
-    const std::string sql = absl::StrCat("SELECT count(*) FROM ", table);
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
-      n = sqlite3_column_int64(stmt, 0);
-    }
-    sqlite3_finalize(stmt);
-  }
-  sqlite3_close(db);
-  return n;
+// Rows of a table (what is stored), read beside the server.
+int64_t CountRows(const config::v1::StorageConfig& storage, const std::string& table) {
+  return TestDatabase(storage).Int(absl::StrCat("SELECT count(*) FROM ", table));
 }
 
-// Every audit row as text (all columns, hashes hex), for leak scans.
-std::string AuditRowsText(const std::string& db_path) {
-  sqlite3* db = nullptr;
+// Every audit row as text (all columns), for leak scans.
+std::string AuditRowsText(const config::v1::StorageConfig& storage) {
   std::string out;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT * FROM audit_events ORDER BY sequence", -1, &stmt, nullptr) == SQLITE_OK) {
-      while (sqlite3_step(stmt) == SQLITE_ROW) {
-        for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
-          const unsigned char* t = sqlite3_column_text(stmt, i);
-          absl::StrAppend(&out, t == nullptr ? "" : reinterpret_cast<const char*>(t), "|");
-        }
-        out += "\n";
-      }
-    }
-    sqlite3_finalize(stmt);
+  for (const auto& row : TestDatabase(storage).Rows("SELECT * FROM audit_events ORDER BY sequence")) {
+    for (const auto& column : row) absl::StrAppend(&out, column, "|");
+    out += "\n";
   }
-  sqlite3_close(db);
   return out;
 }
 
@@ -370,7 +346,7 @@ class AgreementEnforcementTest : public ::testing::Test {
     if (it == channels_.end()) it = channels_.emplace(agency, server_->Channel(server_->pki().Agency(agency))).first;
     return Api(it->second, acting, purpose);
   }
-  std::string Db() const { return server_->config().storage().sqlite_path(); }
+  const config::v1::StorageConfig& Db() const { return server_->config().storage(); }
   std::string NextId() { return absl::StrCat("isa-", ++request_counter_); }
 
   const RoleRules* Role(const std::string& name) const {

@@ -6,7 +6,6 @@
 // fresh server over a fresh copy; an untouched log intact across restarts;
 // no acting-person name or referral content in any row; and fail-closed:
 // when the audit table cannot be written, calls fail and return nothing.
-#include <sqlite3.h>
 
 #include <filesystem>
 #include <map>
@@ -26,7 +25,9 @@
 #include "refx/v1/audit_service.grpc.pb.h"
 #include "refx/v1/referral_service.grpc.pb.h"
 #include "tests/testing/raw_api.h"
+#include "tests/testing/postgres_fixture.h"
 #include "tests/testing/server_fixture.h"
+#include "tests/testing/test_database.h"
 
 namespace refx::testing {
 namespace {
@@ -40,47 +41,34 @@ constexpr char kContentCanary[] = "QZCONTENTCANARY";
 
 
 // ---------------------------------------------------------------------------
-// The SQLite file, read and tampered with beside (or without) the server.
-struct Db {
-  explicit Db(const std::string& path, bool writable = false) {
-    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY, nullptr),
-              SQLITE_OK)
-        << path;
-    sqlite3_busy_timeout(db, 5000);
-  }
-  ~Db() { sqlite3_close(db); }
-  int64_t Int(const std::string& sql) {
-    sqlite3_stmt* stmt = nullptr;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
-      n = sqlite3_column_int64(stmt, 0);
-    }
-    sqlite3_finalize(stmt);
-    return n;
-  }
-  // Rows as vectors of text columns.
-  std::vector<std::vector<std::string>> Rows(const std::string& sql) {
-    std::vector<std::vector<std::string>> out;
-    sqlite3_stmt* stmt = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-    while (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
-      std::vector<std::string> row;
-      for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
-        const unsigned char* t = sqlite3_column_text(stmt, i);
-        row.push_back(t == nullptr ? "" : std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(stmt, i)));
-      }
-      out.push_back(std::move(row));
-    }
-    sqlite3_finalize(stmt);
-    return out;
-  }
-  void Exec(const std::string& sql) {
-    char* error = nullptr;
-    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << sql << ": " << (error ? error : "");
-    sqlite3_free(error);
-  }
-  sqlite3* db = nullptr;
-};
+// The database, read and tampered with beside (or without) the server.
+using Db = TestDatabase;
+
+config::v1::StorageConfig SqliteAt(const std::string& path) {
+  config::v1::StorageConfig storage;
+  storage.set_backend("sqlite");
+  storage.set_sqlite_path(path);
+  return storage;
+}
+
+// Makes every insert into the audit log fail (as a full or read-only disk
+// would), and undoes it, in the suite's database.
+std::string BlockAuditSql(const Db& db) {
+  return db.postgres()
+             ? "CREATE FUNCTION refx_test_block() RETURNS trigger LANGUAGE plpgsql AS "
+               "$$ BEGIN RAISE EXCEPTION 'blocked'; END $$; CREATE TRIGGER block_audit BEFORE INSERT ON "
+               "audit_events FOR EACH ROW EXECUTE FUNCTION refx_test_block();"
+             : "CREATE TRIGGER block_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'blocked'); END;";
+}
+std::string UnblockAuditSql(const Db& db) {
+  return db.postgres() ? "DROP TRIGGER block_audit ON audit_events; DROP FUNCTION refx_test_block();"
+                       : "DROP TRIGGER block_audit;";
+}
+
+// Tests that copy the SQLite file itself (a restored backup, a tampered
+// copy) run on SQLite only.
+#define REFX_SQLITE_FILE_ONLY()                                                      \
+  if (SuiteBackendIsPostgres()) GTEST_SKIP() << "copies the SQLite database file"
 
 int Count(const std::string& haystack, const std::string& needle) {
   int count = 0;
@@ -105,7 +93,8 @@ class AuditLogTest : public ::testing::Test {
     return it->second;
   }
   std::string DbPath() const { return server_->config().storage().sqlite_path(); }
-  int64_t AuditRows() { return Db(DbPath()).Int("SELECT count(*) FROM audit_events"); }
+  const config::v1::StorageConfig& Storage() const { return server_->config().storage(); }
+  int64_t AuditRows() { return Db(Storage()).Int("SELECT count(*) FROM audit_events"); }
   std::string NextId() { return absl::StrCat("audit-", ++counter_); }
 
   // Verifies through the DPO on `server`.
@@ -130,7 +119,7 @@ class AuditLogTest : public ::testing::Test {
       fs::copy_file(src.parent_path() / secret, fs::path(dir) / secret, fs::copy_options::overwrite_existing);
     }
     if (!tamper.empty()) {
-      Db db(dir + "/refx.db", /*writable=*/true);
+      Db db(SqliteAt(dir + "/refx.db"), /*writable=*/true);
       db.Exec(tamper);
     }
     auto fresh = TestServer::Start(TestServer::Options{[&](config::v1::ServerConfig* c) {
@@ -205,7 +194,7 @@ TEST_F(AuditLogTest, MixedRunOfAThousandCallsHasExactlyOneMatchingEventEach) {
   EXPECT_EQ(codes[absl::StatusCode::kPermissionDenied], 125);
   EXPECT_EQ(codes[absl::StatusCode::kInvalidArgument], 62 + 2 * 125);
 
-  Db db(DbPath());
+  Db db(Storage());
   auto rows = db.Rows(absl::StrCat(
       "SELECT sequence, method, agency_id, outcome, acting_user_hmac FROM audit_events WHERE sequence > ", before,
       " ORDER BY sequence"));
@@ -256,6 +245,7 @@ TEST_F(AuditLogTest, MixedRunOfAThousandCallsHasExactlyOneMatchingEventEach) {
 // Tampering with the file directly: each of four kinds, on a fresh copy,
 // verified by a fresh server, is detected and (except the tail) named.
 TEST_F(AuditLogTest, VerifyDetectsFlippedByteDeletionReorderingAndTruncatedTail) {
+  REFX_SQLITE_FILE_ONLY();
   Api police = As(kPolice);
   for (int i = 0; i < 30; ++i) {
     auto r = police.Create(ValidReferral(kCityCouncil), NextId());
@@ -322,6 +312,7 @@ void CopyDatabase(const std::string& from, const std::string& to) {
 // out, but the head's signature (a key outside the database) does not. Nor
 // does removing the signature: a key exists, so an unsigned head is refused.
 TEST_F(AuditLogTest, TailDeletionWithARewrittenHeadIsCaught) {
+  REFX_SQLITE_FILE_ONLY();
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(As(kPolice).Create(ValidReferral(kCityCouncil), NextId()).ok());
   const VerifyingKey key = server_->server()->audit_public_key();
   server_->Stop();
@@ -342,7 +333,7 @@ TEST_F(AuditLogTest, TailDeletionWithARewrittenHeadIsCaught) {
     const std::string dir = MakeTempDir("audit-rewritten-head");
     CopyDatabase(DbPath(), dir);
     {
-      Db db(dir + "/refx.db", /*writable=*/true);
+      Db db(SqliteAt(dir + "/refx.db"), /*writable=*/true);
       db.Exec(tamper);
     }
     // Without the key, the chain looks whole: the rewrite is that good.
@@ -367,13 +358,14 @@ TEST_F(AuditLogTest, TailDeletionWithARewrittenHeadIsCaught) {
 // hash and its signed head check out): only a checkpoint taken later shows
 // that events are missing, and how many.
 TEST_F(AuditLogTest, RestoringAnOlderCopyIsCaughtAgainstALaterCheckpoint) {
+  REFX_SQLITE_FILE_ONLY();
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(As(kPolice).Create(ValidReferral(kCityCouncil), NextId()).ok());
   ASSERT_TRUE(server_->Restart().ok());  // a clean copy: everything checkpointed into the file
   channels_.clear();
   server_->Stop();
   const std::string backup = MakeTempDir("audit-backup");
   CopyDatabase(DbPath(), backup);
-  const int64_t backed_up = Db(backup + "/refx.db").Int("SELECT count(*) FROM audit_events");
+  const int64_t backed_up = Db(SqliteAt(backup + "/refx.db")).Int("SELECT count(*) FROM audit_events");
   ASSERT_TRUE(server_->Restart().ok());
   channels_.clear();
   for (int i = 0; i < 7; ++i) ASSERT_TRUE(As(kPolice).Create(ValidReferral(kCityCouncil), NextId()).ok());
@@ -453,10 +445,10 @@ TEST_F(AuditLogTest, UnwritableAuditTableFailsEveryCallAndStoresNothing) {
   Api council = As(kCityCouncil);
   ASSERT_TRUE(council.Get(r->name()).ok());
   {
-    Db db(DbPath(), /*writable=*/true);
-    db.Exec("CREATE TRIGGER block_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'blocked'); END;");
+    Db db(Storage(), /*writable=*/true);
+    db.Exec(BlockAuditSql(db));
   }
-  const int64_t referrals = Db(DbPath()).Int("SELECT count(*) FROM referrals");
+  const int64_t referrals = Db(Storage()).Int("SELECT count(*) FROM referrals");
   const int64_t events = AuditRows();
 
   auto got = council.Get(r->name());
@@ -470,18 +462,18 @@ TEST_F(AuditLogTest, UnwritableAuditTableFailsEveryCallAndStoresNothing) {
   // A refusal whose event cannot be written still answers its refusal.
   EXPECT_EQ(As(kBlaby).Get(r->name()).status().code(), absl::StatusCode::kNotFound);
 
-  EXPECT_EQ(Db(DbPath()).Int("SELECT count(*) FROM referrals"), referrals);
+  EXPECT_EQ(Db(Storage()).Int("SELECT count(*) FROM referrals"), referrals);
   EXPECT_EQ(AuditRows(), events);
 
   {
-    Db db(DbPath(), /*writable=*/true);
-    db.Exec("DROP TRIGGER block_audit;");
+    Db db(Storage(), /*writable=*/true);
+    db.Exec(UnblockAuditSql(db));
   }
   EXPECT_TRUE(council.Get(r->name()).ok());
   EXPECT_TRUE(council.List(v1::ListReferralsRequest()).ok());
   EXPECT_TRUE(council.WhoAmI().ok());
   EXPECT_TRUE(As(kPolice).Create(ValidReferral(kCityCouncil), NextId()).ok());
-  EXPECT_EQ(Db(DbPath()).Int("SELECT count(*) FROM referrals"), referrals + 1);
+  EXPECT_EQ(Db(Storage()).Int("SELECT count(*) FROM referrals"), referrals + 1);
   EXPECT_EQ(AuditRows(), events + 4);
   auto verdict = Verify(server_.get());
   EXPECT_TRUE(verdict.intact()) << verdict.problem();
@@ -491,8 +483,8 @@ TEST_F(AuditLogTest, UnwritableAuditTableFailsEveryCallAndStoresNothing) {
 // the same request id), never "use a new request id", and nothing is stored.
 TEST_F(AuditLogTest, CreateWithUnwritableAuditTableIsUnavailable) {
   {
-    Db db(DbPath(), /*writable=*/true);
-    db.Exec("CREATE TRIGGER block_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'blocked'); END;");
+    Db db(Storage(), /*writable=*/true);
+    db.Exec(BlockAuditSql(db));
   }
   auto created = As(kPolice).Create(ValidReferral(kCityCouncil), NextId());
   EXPECT_EQ(created.status().code(), absl::StatusCode::kUnavailable) << created.status();

@@ -10,8 +10,9 @@
 #include "common/status_details.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "sqlite3.h"
+#include "tests/testing/postgres_fixture.h"
 #include "tests/testing/server_fixture.h"
+#include "tests/testing/test_database.h"
 
 namespace refx::testing {
 namespace {
@@ -79,19 +80,7 @@ class CaseUpdatesTest : public ::testing::Test {
   std::string NextId() { return absl::StrCat("upd-", ++ids_); }
 
   int64_t Count(const std::string& table, const std::string& where) {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open_v2(server_->config().storage().sqlite_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
-              SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt* stmt = nullptr;
-    int64_t n = -1;
-    const std::string sql = absl::StrCat("SELECT count(*) FROM ", table, " WHERE ", where);
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
-      n = sqlite3_column_int64(stmt, 0);
-    }
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return n;
+    return TestDatabase(server_->config().storage()).Int(absl::StrCat("SELECT count(*) FROM ", table, " WHERE ", where));
   }
 
   std::unique_ptr<TestServer> server_;
@@ -537,7 +526,10 @@ TEST_F(CaseUpdatesTest, UpdateTextNeverReachesLogsErrorsOrTheAuditLog) {
                                                kCanary, "%'")),
             0);
   // The canary was really stored.
-  EXPECT_EQ(Count("case_updates", absl::StrCat("instr(document, '", kCanary, "') > 0")), 1);
+  const std::string holds_canary = SuiteBackendIsPostgres()
+                                       ? absl::StrCat("position('", kCanary, "'::bytea in document) > 0")
+                                       : absl::StrCat("instr(document, '", kCanary, "') > 0");
+  EXPECT_EQ(Count("case_updates", holds_canary), 1);
 }
 
 }  // namespace

@@ -10,8 +10,8 @@
 #include "common/status_details.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "sqlite3.h"
 #include "tests/testing/server_fixture.h"
+#include "tests/testing/test_database.h"
 
 namespace refx::testing {
 namespace {
@@ -143,19 +143,7 @@ class ReferralLifecycleTest : public ::testing::Test {
   }
 
   int64_t AuditCount(const std::string& where) {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open_v2(server_->config().storage().sqlite_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
-              SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt* stmt = nullptr;
-    int64_t n = -1;
-    const std::string sql = absl::StrCat("SELECT count(*) FROM audit_events WHERE ", where);
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
-      n = sqlite3_column_int64(stmt, 0);
-    }
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return n;
+    return TestDatabase(server_->config().storage()).Int(absl::StrCat("SELECT count(*) FROM audit_events WHERE ", where));
   }
 
   std::unique_ptr<TestServer> server_;

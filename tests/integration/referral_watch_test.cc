@@ -17,8 +17,8 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "sqlite3.h"
 #include "tests/testing/server_fixture.h"
+#include "tests/testing/test_database.h"
 
 namespace refx::testing {
 namespace {
@@ -114,16 +114,8 @@ class ReferralWatchTest : public ::testing::Test {
   std::string NewRequestId() { return absl::StrCat("watch-test-", ++request_counter_); }
 
   int CountAuditRows(const std::string& sql_where) {
-    sqlite3* db = nullptr;
-    sqlite3_open_v2(server_->config().storage().sqlite_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-    sqlite3_stmt* stmt = nullptr;
-    const std::string sql = "SELECT COUNT(*) FROM audit_events WHERE " + sql_where;
-    sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
-    int n = -1;
-    if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) n = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return n;
+    return static_cast<int>(
+        TestDatabase(server_->config().storage()).Int("SELECT COUNT(*) FROM audit_events WHERE " + sql_where));
   }
 
   std::unique_ptr<TestServer> server_;

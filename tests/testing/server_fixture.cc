@@ -1,4 +1,5 @@
 #include "tests/testing/server_fixture.h"
+#include "tests/testing/postgres_fixture.h"
 
 #include <stdlib.h>
 
@@ -94,6 +95,11 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(Options options) {
   c.mutable_tls()->set_refresh_interval_seconds(1);
   c.mutable_limits()->set_shutdown_grace_seconds(1);
   c.mutable_limits()->set_worker_threads(8);
+  if (SuiteBackendIsPostgres()) {
+    // The suite's second run: the same tests on a fresh PostgreSQL database
+    // (key files still default to this directory).
+    REFX_ASSIGN_OR_RETURN(*c.mutable_storage(), NewPostgresDatabase());
+  }
   if (options.customize) options.customize(&c);
   server::ApplyDefaults(ts->directory_, &c);
   REFX_RETURN_IF_ERROR(WriteFile(ts->config_path(), ToJson(c)));
