@@ -44,8 +44,8 @@ class EchoService final : public bench::v1::Echo::CallbackService {
   }
 };
 
-// The refx-server defaults of config/v1 LimitsConfig (README,
-// "Configuration reference"), so both servers run with the same settings.
+// The refx-server defaults of config/v1 LimitsConfig
+// (docs/configuration.md), so both servers run with the same settings.
 constexpr int kMaxReceiveMessageBytes = 1048576;
 constexpr int kMaxSendMessageBytes = 4194304;
 constexpr int kKeepaliveTimeSeconds = 60;

@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev libsqlite3-dev libpq-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev
-  postgresql python3
+  postgresql python3 openssl
 )
 
 missing=()

@@ -227,11 +227,22 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
 void RefxServer::HealthLoop() {
   bool last = false;
   bool first = true;
+  bool store_was_healthy = true;
   do {
     ReloadAgreementIfChanged().IgnoreError();  // logged inside
     ReloadRegistryIfChanged().IgnoreError();   // logged inside
     refusals_->Flush();
     absl::Status health = store_->CheckHealth();
+    if (!health.ok() && store_was_healthy) {
+      // An idle stream would otherwise stay open on a server that can
+      // neither read the event log nor audit a batch: end every stream
+      // resumably, so its subscriber reconnects (perhaps to another
+      // replica) from its last sequence.
+      watch_hub_->CloseWhere([](core::WatchSink*) {
+        return absl::UnavailableError("the database is unavailable; reconnect from your last sequence");
+      });
+    }
+    store_was_healthy = health.ok();
     // A configured but unusable revocation list refuses every agency, so
     // the server is not serving either (the checker logs why as well).
     if (health.ok() && revocation_ != nullptr) health = revocation_->Health();

@@ -46,6 +46,14 @@ class SqlStatement {
   virtual bool IsNull(int column) const = 0;
   // Text or blob bytes.
   virtual std::string Text(int column) const = 0;
+
+  // The current row's shape, for copying whole tables between databases
+  // (storage/store_copy.h): how many columns, each one's name and the kind
+  // of its value in this row.
+  enum class ValueKind { kNull, kInteger, kText, kBlob };
+  virtual int ColumnCount() const = 0;
+  virtual std::string ColumnName(int column) const = 0;
+  virtual ValueKind Kind(int column) const = 0;
 };
 
 // One connection. Not thread-safe: the engine gives each to one thread at a

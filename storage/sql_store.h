@@ -214,6 +214,9 @@ class SqlStore : public ReferralStore {
 // `key`), that the log still holds its event.
 absl::StatusOr<AuditChainReport> VerifyAuditChainOn(SqlConnection* conn, const SqlDialect& sql,
                                                     const VerifyingKey* key, const AuditHead* checkpoint);
+// The same, inside a transaction the caller holds (and ends).
+absl::StatusOr<AuditChainReport> VerifyAuditChainWithin(SqlConnection* conn, const SqlDialect& sql,
+                                                        const VerifyingKey* key, const AuditHead* checkpoint);
 
 }  // namespace refx::storage
 

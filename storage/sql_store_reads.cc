@@ -183,8 +183,8 @@ absl::StatusOr<AuditChainReport> SqlStore::VerifyAuditChain(const AuditHead* che
   });
 }
 
-absl::StatusOr<AuditChainReport> VerifyAuditChainOn(SqlConnection* conn, const SqlDialect& sql,
-                                                    const VerifyingKey* key, const AuditHead* checkpoint) {
+absl::StatusOr<AuditChainReport> VerifyAuditChainWithin(SqlConnection* conn, const SqlDialect& sql,
+                                                        const VerifyingKey* key, const AuditHead* checkpoint) {
   auto run = [&]() -> absl::StatusOr<AuditChainReport> {
     AuditChainReport report;
     std::string previous = GenesisHash();
@@ -268,9 +268,14 @@ absl::StatusOr<AuditChainReport> VerifyAuditChainOn(SqlConnection* conn, const S
     }
     return report;
   };
+  return run();
+}
+
+absl::StatusOr<AuditChainReport> VerifyAuditChainOn(SqlConnection* conn, const SqlDialect& sql,
+                                                    const VerifyingKey* key, const AuditHead* checkpoint) {
   // One snapshot: every page and the head as of one moment.
   REFX_RETURN_IF_ERROR(conn->BeginRead());
-  auto result = run();
+  auto result = VerifyAuditChainWithin(conn, sql, key, checkpoint);
   conn->Commit().IgnoreError();
   return result;
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "clients/admin/governance_commands.h"
+#include "clients/admin/storage_commands.h"
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -826,6 +827,7 @@ refuses every agency (fail closed). It also completes an interrupted revocation.
   auto* log_verify = log->add_subcommand("verify", "Recompute the chain; fails if any entry was altered");
 
   refx::admin::GovernanceCommands governance(&app);
+  refx::admin::StorageCommands storage_commands(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -833,6 +835,7 @@ refuses every agency (fail closed). It also completes an interrupted revocation.
     return rc == 0 ? 0 : kUsage;
   }
   if (std::optional<int> rc = governance.RunIfParsed()) return *rc;
+  if (std::optional<int> rc = storage_commands.RunIfParsed()) return *rc;
   auto needs_key_source = [](const IssueFlags& f, CLI::App* cmd) {
     if (f.csr.empty() && !f.generate_key) {
       std::fprintf(stderr, "refx-admin: %s: pass --csr FILE or --generate-key\n", cmd->get_name().c_str());

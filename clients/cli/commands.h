@@ -2,10 +2,10 @@
 // updates, audit): their flags, and the code that turns parsed flags into one
 // ReferralClient call and its output.
 //
-// Flags exist only here and in main.cc; everything below works on
-// ConnectionOptions and protos. Commands return the process exit code (see
-// output.h) and never throw: every failure is printed to stderr in the
-// format chosen by --output.
+// Flags exist only in the commands files (commands_internal.h lists them) and
+// main.cc; everything below works on ConnectionOptions and protos. Commands
+// return the process exit code (see output.h) and never throw: every failure
+// is printed to stderr in the format chosen by --output.
 #ifndef REFX_CLIENTS_CLI_COMMANDS_H_
 #define REFX_CLIENTS_CLI_COMMANDS_H_
 
@@ -19,7 +19,7 @@ class App;
 
 namespace refx::cli {
 
-struct CommandLine;  // Flag storage, defined in commands.cc.
+struct CommandLine;  // Flag storage, defined in commands_internal.h.
 
 class Commands {
  public:

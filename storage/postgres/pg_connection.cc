@@ -18,6 +18,7 @@ constexpr unsigned kBoolOid = 16;
 constexpr unsigned kInt8Oid = 20;
 constexpr unsigned kInt2Oid = 21;
 constexpr unsigned kInt4Oid = 23;
+constexpr unsigned kByteaOid = 17;
 
 int64_t BigEndian(const char* bytes, int size) {
   uint64_t value = 0;
@@ -194,6 +195,28 @@ bool Statement::IsNull(int column) const { return result_ == nullptr || PQgetisn
 std::string Statement::Text(int column) const {
   if (IsNull(column)) return "";
   return std::string(PQgetvalue(result_, row_, column), PQgetlength(result_, row_, column));
+}
+
+int Statement::ColumnCount() const { return result_ == nullptr ? 0 : PQnfields(result_); }
+
+std::string Statement::ColumnName(int column) const {
+  const char* name = result_ == nullptr ? nullptr : PQfname(result_, column);
+  return name != nullptr ? name : "";
+}
+
+SqlStatement::ValueKind Statement::Kind(int column) const {
+  if (IsNull(column)) return ValueKind::kNull;
+  switch (PQftype(result_, column)) {
+    case kInt8Oid:
+    case kInt4Oid:
+    case kInt2Oid:
+    case kBoolOid:
+      return ValueKind::kInteger;
+    case kByteaOid:
+      return ValueKind::kBlob;
+    default:
+      return ValueKind::kText;
+  }
 }
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectParameters& parameters, bool read_only) {

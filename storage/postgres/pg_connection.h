@@ -82,6 +82,9 @@ class Statement final : public SqlStatement {
   int64_t Int(int column) const override;
   bool IsNull(int column) const override;
   std::string Text(int column) const override;
+  int ColumnCount() const override;
+  std::string ColumnName(int column) const override;
+  ValueKind Kind(int column) const override;
 
  private:
   int Slot(const char* name);

@@ -1,7 +1,9 @@
 #include "storage/postgres/pg_store.h"
 
+#include <libpq-fe.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "absl/strings/ascii.h"
@@ -37,20 +39,37 @@ absl::StatusOr<std::string> ReadPassword(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<ConnectParameters> ParametersFromConfig(const config::v1::PostgresConfig& c) {
-  const std::string dsn_lower = absl::AsciiStrToLower(c.dsn());
-  if (absl::StrContains(dsn_lower, "password")) {
-    return absl::InvalidArgumentError(
-        "storage.postgres.dsn: carries a password; put it in storage.postgres.password_file or PGPASSFILE");
-  }
-  if (c.dsn().find("://") != std::string::npos) {
-    // postgresql://user:secret@host: a password after the user's colon.
-    const std::string rest = c.dsn().substr(c.dsn().find("://") + 3);
-    const size_t at = rest.find('@');
-    if (at != std::string::npos && rest.substr(0, at).find(':') != std::string::npos) {
+  // Where the connection will go: the config's host, else the DSN's, else
+  // libpq's environment (PGHOST/PGHOSTADDR), else the local socket.
+  std::string dsn_host, dsn_hostaddr;
+  if (!c.dsn().empty()) {
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(c.dsn().c_str(), &error);
+    if (options == nullptr) {
+      std::string why = error != nullptr ? std::string(absl::StripAsciiWhitespace(error)) : "out of memory";
+      PQfreemem(error);
+      return absl::InvalidArgumentError(absl::StrCat("storage.postgres.dsn: cannot be parsed: ", why));
+    }
+    bool has_password = false;
+    for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+      if (o->val == nullptr) continue;
+      const std::string keyword = o->keyword;
+      if (keyword == "password") has_password = true;
+      if (keyword == "host") dsn_host = o->val;
+      if (keyword == "hostaddr") dsn_hostaddr = o->val;
+    }
+    PQconninfoFree(options);
+    if (has_password) {
       return absl::InvalidArgumentError(
           "storage.postgres.dsn: carries a password; put it in storage.postgres.password_file or PGPASSFILE");
     }
   }
+  auto from_env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return value != nullptr ? std::string(value) : std::string();
+  };
+  const std::string host = !c.host().empty() ? c.host() : !dsn_host.empty() ? dsn_host : from_env("PGHOST");
+  const std::string hostaddr = !dsn_hostaddr.empty() ? dsn_hostaddr : from_env("PGHOSTADDR");
   static const char* const kModes[] = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
   bool known = false;
   for (const char* mode : kModes) known = known || c.sslmode() == mode;
@@ -60,9 +79,10 @@ absl::StatusOr<ConnectParameters> ParametersFromConfig(const config::v1::Postgre
         "verify-ca, verify-full"));
   }
   const bool plaintext_possible = c.sslmode() == "disable" || c.sslmode() == "allow" || c.sslmode() == "prefer";
-  if (plaintext_possible && !IsLocalHost(c.host())) {
+  if (plaintext_possible && (!IsLocalHost(host) || !IsLocalHost(hostaddr))) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "storage.postgres.sslmode: \"", c.sslmode(), "\" may send victims' data unencrypted to ", c.host(),
+        "storage.postgres.sslmode: \"", c.sslmode(), "\" may send victims' data unencrypted to ",
+        host.empty() ? hostaddr : host,
         "; use verify-full (or require) for a database on another host"));
   }
   if (c.pool_size() < 1) return absl::InvalidArgumentError("storage.postgres.pool_size: must be positive");

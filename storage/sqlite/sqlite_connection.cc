@@ -86,6 +86,19 @@ std::string Statement::Text(int column) const {
   return data ? std::string(static_cast<const char*>(data), size) : std::string();
 }
 
+SqlStatement::ValueKind Statement::Kind(int column) const {
+  switch (sqlite3_column_type(stmt_, column)) {
+    case SQLITE_NULL:
+      return ValueKind::kNull;
+    case SQLITE_INTEGER:
+      return ValueKind::kInteger;
+    case SQLITE_BLOB:
+      return ValueKind::kBlob;
+    default:
+      return ValueKind::kText;  // refx stores no REAL
+  }
+}
+
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bool read_only) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_NOMUTEX | (read_only ? SQLITE_OPEN_READONLY

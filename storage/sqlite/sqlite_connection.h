@@ -45,6 +45,9 @@ class Statement final : public SqlStatement {
   int64_t Int(int column) const override { return sqlite3_column_int64(stmt_, column); }
   bool IsNull(int column) const override { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
   std::string Text(int column) const override;
+  int ColumnCount() const override { return sqlite3_column_count(stmt_); }
+  std::string ColumnName(int column) const override { return sqlite3_column_name(stmt_, column); }
+  ValueKind Kind(int column) const override;
 
  private:
   sqlite3_stmt* stmt_;

@@ -8,6 +8,7 @@
 //
 // PostgreSQL only (the test server of scripts/postgres.sh; required in CI).
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -69,6 +70,30 @@ TEST(PostgresOutageTest, UnreachableDatabaseIsNotServingAndUnavailableThenRecove
   ASSERT_TRUE(police.CreateReferral(ValidReferral(), "outage-before").ok());
   ASSERT_TRUE(Serving(channel));
 
+  // An idle watch stream, open when the database goes away.
+  absl::Status watch_end;
+  absl::Notification watch_ended, subscribed;
+  client::WatchCancellation cancel_watch;
+  client::ReferralClient council = (*server)->Client(kCityCouncil);
+  std::thread watcher([&] {
+    v1::WatchReferralsRequest request;
+    request.set_start_at_head(true);
+    watch_end = council.Watch(request, [&](const v1::WatchReferralsResponse& m) {
+      if (m.kind() == v1::WatchReferralsResponse::SUBSCRIBED) subscribed.Notify();
+      return true;
+    }, &cancel_watch);
+    watch_ended.Notify();
+  });
+  struct JoinWatcher {
+    std::thread* thread;
+    client::WatchCancellation* cancel;
+    ~JoinWatcher() {
+      cancel->Cancel();
+      thread->join();
+    }
+  } join_watcher{&watcher, &cancel_watch};
+  ASSERT_TRUE(subscribed.WaitForNotificationWithTimeout(absl::Seconds(20)));
+
   const std::string db = storage->postgres().dbname();
   ASSERT_TRUE(RunPostgresSql("postgres", absl::StrCat("ALTER DATABASE ", db, " ALLOW_CONNECTIONS false")).ok());
   ASSERT_TRUE(RunPostgresSql("postgres", absl::StrCat("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -87,6 +112,8 @@ TEST(PostgresOutageTest, UnreachableDatabaseIsNotServingAndUnavailableThenRecove
     EXPECT_EQ(listed.status().code(), absl::StatusCode::kUnavailable) << listed.status();
   }
   EXPECT_TRUE(Eventually([&] { return !Serving(channel); })) << "health stayed SERVING without its database";
+  ASSERT_TRUE(watch_ended.WaitForNotificationWithTimeout(absl::Seconds(20))) << "the idle watch stayed open";
+  EXPECT_TRUE(client::IsResumableWatchEnd(watch_end)) << watch_end;
 
   ASSERT_TRUE(RunPostgresSql("postgres", absl::StrCat("ALTER DATABASE ", db, " ALLOW_CONNECTIONS true")).ok());
   EXPECT_TRUE(Eventually([&] { return Serving(channel); })) << "the server did not recover by itself";

@@ -1,0 +1,46 @@
+// What refx-bench sets up before it measures, and removes after: a
+// temporary directory, a throwaway PKI for every agency of the partnership,
+// and the configuration file of the refx-server it starts.
+#ifndef REFX_BENCH_RUN_ENVIRONMENT_H_
+#define REFX_BENCH_RUN_ENVIRONMENT_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/partnership.h"
+
+namespace refx::bench {
+
+// Removes the temporary directory on every exit path.
+class TempDir {
+ public:
+  static absl::StatusOr<std::unique_ptr<TempDir>> Create();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit TempDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+absl::Status WriteText(const std::string& path, const std::string& text);
+
+// Writes a throwaway PKI to `directory`: every agency of `partnership`, with
+// the production profiles, and a signed (empty) revocation list as every
+// production server has, so the server checks revocation in each handshake
+// and on every call.
+absl::Status WriteThrowawayPki(const refx::core::Partnership& partnership, const std::string& directory);
+
+// The started refx-server's configuration, its paths relative to the run's
+// directory. Without `agreement_path`, agreement.yaml beside the partnership
+// file when that exists; "" names none.
+std::string ServerConfigYaml(const std::string& partnership_path, std::optional<std::string> agreement_path,
+                             const std::string& server_log_level, int most_subscribers);
+
+}  // namespace refx::bench
+
+#endif  // REFX_BENCH_RUN_ENVIRONMENT_H_

@@ -1,0 +1,143 @@
+// How refx reaches PostgreSQL: the settings it refuses before connecting
+// (a password in the DSN, a plaintext sslmode to a host that is not local,
+// a password file others can read or that is missing, an unknown sslmode),
+// and over TCP: verify-full against the server's CA connects encrypted,
+// while plaintext (the test server has hostssl lines only) and a wrong CA
+// are refused. Uses the test server of scripts/postgres.sh for the TCP part.
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/make_store.h"
+#include "storage/postgres/pg_store.h"
+#include "tests/testing/postgres_fixture.h"
+#include "tests/testing/server_fixture.h"
+#include "tests/testing/test_pki.h"
+
+namespace refx::storage {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+config::v1::StorageConfig Postgres() {
+  config::v1::StorageConfig c;
+  c.set_backend("postgres");
+  c.mutable_postgres()->set_sslmode("verify-full");
+  c.mutable_postgres()->set_pool_size(1);
+  c.mutable_postgres()->set_statement_timeout_ms(30000);
+  return c;
+}
+
+std::string WriteSecret(const std::string& dir, mode_t mode) {
+  const std::string path = dir + "/password";
+  std::ofstream(path) << "QZSECRETCANARY\n";
+  chmod(path.c_str(), mode);
+  return path;
+}
+
+TEST(PostgresSettingsTest, RefusesWhatWouldLeakBeforeConnecting) {
+  const std::string dir = testing::MakeTempDir("pg-settings");
+  struct Case {
+    const char* what;
+    std::function<void(config::v1::PostgresConfig*)> set;
+    absl::StatusCode code;
+    const char* names;
+  };
+  const std::vector<Case> cases = {
+      {"password in a DSN", [](auto* p) { p->set_dsn("host=db.example.org dbname=refx password=QZSECRETCANARY"); },
+       absl::StatusCode::kInvalidArgument, "storage.postgres.dsn"},
+      {"password in a URI", [](auto* p) { p->set_dsn("postgresql://refx:QZSECRETCANARY@db.example.org/refx"); },
+       absl::StatusCode::kInvalidArgument, "storage.postgres.dsn"},
+      {"plaintext to a remote host",
+       [](auto* p) {
+         p->set_host("db.example.org");
+         p->set_sslmode("disable");
+       },
+       absl::StatusCode::kInvalidArgument, "storage.postgres.sslmode"},
+      {"plaintext to a remote host named in the DSN",
+       [](auto* p) {
+         p->set_dsn("host=db.example.org dbname=refx");
+         p->set_sslmode("prefer");
+       },
+       absl::StatusCode::kInvalidArgument, "storage.postgres.sslmode"},
+      {"unknown sslmode", [](auto* p) { p->set_sslmode("verify-some"); }, absl::StatusCode::kInvalidArgument,
+       "storage.postgres.sslmode"},
+      {"missing password file", [&](auto* p) { p->set_password_file(dir + "/absent"); },
+       absl::StatusCode::kNotFound, "storage.postgres.password_file"},
+      {"password file others can read", [&](auto* p) { p->set_password_file(WriteSecret(dir, 0644)); },
+       absl::StatusCode::kPermissionDenied, "storage.postgres.password_file"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    config::v1::StorageConfig config = Postgres();
+    c.set(config.mutable_postgres());
+    absl::Status status = CheckStorageConfig(config);
+    EXPECT_EQ(status.code(), c.code) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr(c.names));
+    EXPECT_THAT(std::string(status.message()), Not(HasSubstr("QZSECRETCANARY")));
+  }
+  config::v1::StorageConfig unknown = Postgres();
+  unknown.set_backend("mysql");
+  EXPECT_THAT(std::string(CheckStorageConfig(unknown).message()), HasSubstr("storage.backend"));
+
+  // Accepted: TLS to a remote host; plaintext to a socket or loopback.
+  config::v1::StorageConfig remote = Postgres();
+  remote.mutable_postgres()->set_host("db.example.org");
+  remote.mutable_postgres()->set_password_file(WriteSecret(dir, 0600));
+  EXPECT_TRUE(CheckStorageConfig(remote).ok());
+  for (const char* local : {"/var/run/postgresql", "localhost", "127.0.0.1"}) {
+    config::v1::StorageConfig plain = Postgres();
+    plain.mutable_postgres()->set_host(local);
+    plain.mutable_postgres()->set_sslmode("disable");
+    EXPECT_TRUE(CheckStorageConfig(plain).ok()) << local;
+  }
+}
+
+TEST(PostgresSettingsTest, TcpIsVerifiedTlsOnly) {
+  if (!testing::PostgresAvailable()) {
+    if (testing::PostgresRequired()) FAIL() << "REFX_TEST_REQUIRE_POSTGRES=1 but no test PostgreSQL is configured";
+    GTEST_SKIP() << "no test PostgreSQL";
+  }
+  const char* ca = std::getenv("REFX_TEST_POSTGRES_CA");
+  ASSERT_NE(ca, nullptr) << "scripts/postgres.sh sets REFX_TEST_POSTGRES_CA";
+  auto base = testing::NewPostgresDatabase();
+  ASSERT_TRUE(base.ok()) << base.status();
+  auto over_tcp = [&](const std::string& sslmode, const std::string& root) {
+    config::v1::StorageConfig c = *base;
+    c.mutable_postgres()->set_host("localhost");
+    c.mutable_postgres()->set_sslmode(sslmode);
+    c.mutable_postgres()->set_sslrootcert(root);
+    return c;
+  };
+
+  auto described = DescribeStore(over_tcp("verify-full", ca));
+  ASSERT_TRUE(described.ok()) << described.status();
+  EXPECT_THAT(*described, HasSubstr("over TLS"));
+  MakeStoreOptions options;
+  options.config = over_tcp("verify-full", ca);
+  auto store = MakeStore(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_TRUE((*store)->CheckHealth().ok());
+  store->reset();
+
+  // Plaintext over TCP: the server has no entry for it.
+  options.config = over_tcp("disable", "");
+  auto plaintext = MakeStore(options);
+  EXPECT_EQ(plaintext.status().code(), absl::StatusCode::kUnavailable) << plaintext.status();
+  // A certificate that does not chain to the configured root.
+  const std::string dir = testing::MakeTempDir("pg-other-root");
+  auto other_pki = testing::TestPki::Create(dir + "/pki", "other.example", {});
+  ASSERT_TRUE(other_pki.ok()) << other_pki.status();
+  const std::string other_root = dir + "/other-root.pem";
+  std::ofstream(other_root) << (*other_pki)->root_ca_pem();
+  options.config = over_tcp("verify-full", other_root);
+  auto wrong_root = MakeStore(options);
+  EXPECT_EQ(wrong_root.status().code(), absl::StatusCode::kUnavailable) << wrong_root.status();
+}
+
+}  // namespace
+}  // namespace refx::storage
