@@ -148,6 +148,7 @@ int Main(int argc, char** argv) {
   std::vector<int> levels = {1, 16, 64};
   std::vector<int> connect_levels = {1, 16};
   std::string server_binary = REFX_SERVER_BINARY, echo_binary = REFX_BENCH_ECHO_BINARY;
+  std::string backend = "sqlite", postgres_script = REFX_POSTGRES_SCRIPT;
   std::string partnership_path = REFX_DEFAULT_PARTNERSHIP;
   std::optional<std::string> agreement_path;
   std::string sender = "leicestershire-police", recipient = "leicester-city-council";
@@ -192,6 +193,13 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(0.1, 600.0))
       ->capture_default_str();
   app.add_option("--server-binary", server_binary, "refx-server to start")->capture_default_str();
+  app.add_option("--backend", backend,
+                 "Database of the started refx-server: sqlite, or postgres (a throwaway PostgreSQL 15 started "
+                 "with --postgres-script for the run, reached over its Unix socket)")
+      ->check(CLI::IsMember({"sqlite", "postgres"}))
+      ->capture_default_str();
+  app.add_option("--postgres-script", postgres_script, "Starts and stops the throwaway PostgreSQL")
+      ->capture_default_str();
   app.add_option("--echo-binary", echo_binary, "refx-bench-echo to start")->capture_default_str();
   app.add_option("--partnership", partnership_path, "Partnership registry (agencies for the PKI and server)")
       ->capture_default_str();
@@ -264,12 +272,21 @@ int Main(int argc, char** argv) {
        pki_dir + "/server.key", "--client-ca-file", pki_dir + "/agency-ca.pem"},
       dir + "/echo.log", absl::Seconds(15));
   if (!echo.ok()) return fail(echo.status());
+  // Declared first, so destroyed last: PostgreSQL stops after the server.
+  std::unique_ptr<refx::bench::ThrowawayPostgres> postgres;
   std::unique_ptr<refx::bench::ChildServer> refx_server;
   Bench b;
   b.quick = quick;
+  if (!external && backend == "postgres") {
+    Progress("starting a throwaway PostgreSQL");
+    auto started = refx::bench::ThrowawayPostgres::Start(postgres_script);
+    if (!started.ok()) return fail(started.status());
+    postgres = *std::move(started);
+  }
   if (!external) {
-    const std::string config =
-        ServerConfigYaml(partnership_path, agreement_path, server_log_level, most_subscribers);
+    const std::string config = ServerConfigYaml(partnership_path, agreement_path, server_log_level, most_subscribers,
+                                                postgres != nullptr ? postgres->StorageYaml()
+                                                                    : std::string(refx::bench::kSqliteStorageYaml));
     if (auto s = WriteText(dir + "/server.yaml", config); !s.ok()) return fail(s);
     auto started = refx::bench::ChildServer::Start("refx-server", {server_binary, "--config", dir + "/server.yaml"},
                                                    dir + "/refx-server.log", absl::Seconds(30));
@@ -281,7 +298,8 @@ int Main(int argc, char** argv) {
     b.connection.ca_file = pki_dir + "/root-ca.pem";
     b.connection.cert_file = absl::StrCat(pki_dir, "/agencies/", sender, ".pem");
     b.connection.key_file = absl::StrCat(pki_dir, "/agencies/", sender, ".key");
-    b.report.server = absl::StrCat("refx-server child pid ", refx_server->pid(), " on ", b.refx_target);
+    b.report.server = absl::StrCat("refx-server child pid ", refx_server->pid(), " on ", b.refx_target, ", ",
+                                   postgres != nullptr ? "PostgreSQL (local socket)" : "SQLite");
   } else {
     b.refx_target = server;
     b.connection.server = server;
@@ -416,7 +434,7 @@ int Main(int argc, char** argv) {
       if (!s.ok()) return s;
     }
     if (runs("list")) {
-      s = RunUnaryWorkload(b, "list_referrals", "SQLite range read of 50 rows + serializing 50 referrals", false);
+      s = RunUnaryWorkload(b, "list_referrals", "a database range read of 50 rows + serializing 50 referrals", false);
       if (!s.ok()) return s;
     }
     if (runs("transition") && !external) {

@@ -11,6 +11,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "auth/pki/certificate_authority.h"
 #include "auth/pki/dev_pki.h"
@@ -62,7 +64,8 @@ absl::Status WriteThrowawayPki(const refx::core::Partnership& partnership, const
 }
 
 std::string ServerConfigYaml(const std::string& partnership_path, std::optional<std::string> agreement_path,
-                             const std::string& server_log_level, int most_subscribers) {
+                             const std::string& server_log_level, int most_subscribers,
+                             const std::string& storage_yaml) {
   // Servers that enforce an agreement need its file; older ones have no
   // such key, so it is written only when there is a file to name.
   if (!agreement_path.has_value()) {
@@ -79,7 +82,7 @@ std::string ServerConfigYaml(const std::string& partnership_path, std::optional<
           : absl::StrCat("agreement_file: ", std::filesystem::absolute(*agreement_path).string(), "\n"),
       "tls:\n  server_cert_file: pki/server.pem\n  server_key_file: pki/server.key\n",
       "  client_ca_file: pki/agency-ca.pem\n  revocation_list_file: pki/revocations.txt\n",
-      "storage:\n  sqlite_path: db/refx.db\n",
+      storage_yaml,
       "logging:\n  level: ", server_log_level, "\n",
       // The server's default (20,000 watch streams) only when the tiers fit.
       // Every benchmark subscriber is one agency: its per-agency cap
@@ -87,6 +90,40 @@ std::string ServerConfigYaml(const std::string& partnership_path, std::optional<
       absl::StrCat("watch:\n  max_subscribers_per_agency: ", std::max(most_subscribers + 100, 2000), "\n",
                    most_subscribers + 100 > 20000 ? absl::StrCat("  max_subscribers: ", most_subscribers + 100, "\n")
                                                   : ""));
+}
+
+absl::StatusOr<std::unique_ptr<ThrowawayPostgres>> ThrowawayPostgres::Start(const std::string& script) {
+  const std::string command = absl::StrCat("/bin/bash '", script, "' start");
+  FILE* out = popen(command.c_str(), "r");
+  if (out == nullptr) return absl::UnavailableError(absl::StrCat("cannot run ", script));
+  std::string text;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, out) != nullptr) text += buffer;
+  const int rc = pclose(out);
+  auto pg = std::unique_ptr<ThrowawayPostgres>(new ThrowawayPostgres());
+  pg->script_ = script;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    if (!absl::ConsumePrefix(&line, "export ")) continue;
+    std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+    if (kv.first == "REFX_TEST_POSTGRES_DIR") pg->directory_ = kv.second;
+    if (kv.first == "REFX_TEST_POSTGRES_PORT") pg->port_ = kv.second;
+    if (kv.first == "REFX_TEST_POSTGRES_PASSWORD_FILE") pg->password_file_ = kv.second;
+  }
+  if (rc != 0 || pg->directory_.empty()) {
+    return absl::UnavailableError(absl::StrCat(script, " start failed (is the postgresql package installed?)"));
+  }
+  return pg;
+}
+
+ThrowawayPostgres::~ThrowawayPostgres() {
+  const std::string command = absl::StrCat("/bin/bash '", script_, "' stop '", directory_, "'");
+  if (std::system(command.c_str()) != 0) std::fprintf(stderr, "refx-bench: could not stop %s\n", directory_.c_str());
+}
+
+std::string ThrowawayPostgres::StorageYaml() const {
+  return absl::StrCat("storage:\n  backend: postgres\n  sqlite_path: db/refx.db\n  postgres:\n    host: ", directory_,
+                      "\n    port: ", port_, "\n    user: refx\n    dbname: postgres\n    password_file: ",
+                      password_file_, "\n    sslmode: disable\n");
 }
 
 }  // namespace refx::bench

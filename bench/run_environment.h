@@ -35,11 +35,31 @@ absl::Status WriteText(const std::string& path, const std::string& text);
 // and on every call.
 absl::Status WriteThrowawayPki(const refx::core::Partnership& partnership, const std::string& directory);
 
+// A throwaway PostgreSQL for the run (scripts/postgres.sh): started by
+// Start, stopped and removed by the destructor.
+class ThrowawayPostgres {
+ public:
+  static absl::StatusOr<std::unique_ptr<ThrowawayPostgres>> Start(const std::string& script);
+  ~ThrowawayPostgres();
+  // The refx-server `storage:` section that reaches it (Unix socket).
+  std::string StorageYaml() const;
+  const std::string& directory() const { return directory_; }
+
+ private:
+  ThrowawayPostgres() = default;
+  std::string script_, directory_, port_, password_file_;
+};
+
+// The `storage:` section of a SQLite run.
+inline constexpr char kSqliteStorageYaml[] = "storage:\n  sqlite_path: db/refx.db\n";
+
 // The started refx-server's configuration, its paths relative to the run's
-// directory. Without `agreement_path`, agreement.yaml beside the partnership
-// file when that exists; "" names none.
+// directory, with `storage_yaml` as its storage section. Without
+// `agreement_path`, agreement.yaml beside the partnership file when that
+// exists; "" names none.
 std::string ServerConfigYaml(const std::string& partnership_path, std::optional<std::string> agreement_path,
-                             const std::string& server_log_level, int most_subscribers);
+                             const std::string& server_log_level, int most_subscribers,
+                             const std::string& storage_yaml = kSqliteStorageYaml);
 
 }  // namespace refx::bench
 
