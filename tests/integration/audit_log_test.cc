@@ -18,13 +18,13 @@
 #include "clients/lib/referral_client.h"
 #include "common/signing.h"
 #include "common/status_details.h"
-#include "storage/sqlite/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 #include "refx/v1/audit_service.grpc.pb.h"
 #include "refx/v1/referral_service.grpc.pb.h"
 #include "tests/testing/raw_api.h"
+#include "storage/make_store.h"
 #include "tests/testing/postgres_fixture.h"
 #include "tests/testing/server_fixture.h"
 #include "tests/testing/test_database.h"
@@ -44,13 +44,6 @@ constexpr char kContentCanary[] = "QZCONTENTCANARY";
 // The database, read and tampered with beside (or without) the server.
 using Db = TestDatabase;
 
-config::v1::StorageConfig SqliteAt(const std::string& path) {
-  config::v1::StorageConfig storage;
-  storage.set_backend("sqlite");
-  storage.set_sqlite_path(path);
-  return storage;
-}
-
 // Makes every insert into the audit log fail (as a full or read-only disk
 // would), and undoes it, in the suite's database.
 std::string BlockAuditSql(const Db& db) {
@@ -64,11 +57,6 @@ std::string UnblockAuditSql(const Db& db) {
   return db.postgres() ? "DROP TRIGGER block_audit ON audit_events; DROP FUNCTION refx_test_block();"
                        : "DROP TRIGGER block_audit;";
 }
-
-// Tests that copy the SQLite file itself (a restored backup, a tampered
-// copy) run on SQLite only.
-#define REFX_SQLITE_FILE_ONLY()                                                      \
-  if (SuiteBackendIsPostgres()) GTEST_SKIP() << "copies the SQLite database file"
 
 int Count(const std::string& haystack, const std::string& needle) {
   int count = 0;
@@ -104,27 +92,51 @@ class AuditLogTest : public ::testing::Test {
     return v.ok() ? *v : v1::VerifyAuditChainResponse();
   }
 
-  // Copies the stopped server's database (and its audit key) into a fresh
-  // directory, applies `tamper` to the copy, starts a fresh server on it and
-  // returns its verdict.
-  v1::VerifyAuditChainResponse VerifyTamperedCopy(const std::string& label, const std::string& tamper) {
+  // Copies the stopped server's database, with its keys, into a fresh
+  // directory (SQLite: the files; PostgreSQL: a new database made from it as
+  // a template) and returns the storage config of the copy. The keys sit
+  // beside the copy's sqlite_path, where a server looks for them by default.
+  config::v1::StorageConfig CopyOfDatabase(const std::string& label) {
     namespace fs = std::filesystem;
     const std::string dir = MakeTempDir(absl::StrCat("audit-", label));
     const fs::path src = DbPath();
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      const fs::path from = src.string() + suffix;
-      if (fs::exists(from)) fs::copy_file(from, dir + "/refx.db" + suffix, fs::copy_options::overwrite_existing);
+    for (const char* secret : {"audit.key", "audit-signing.key", "audit-signing.pub", "victim-token.key"}) {
+      if (fs::exists(src.parent_path() / secret)) {
+        fs::copy_file(src.parent_path() / secret, fs::path(dir) / secret, fs::copy_options::overwrite_existing);
+      }
     }
-    for (const char* secret : {"audit.key", "audit-signing.key", "audit-signing.pub"}) {
-      fs::copy_file(src.parent_path() / secret, fs::path(dir) / secret, fs::copy_options::overwrite_existing);
+    config::v1::StorageConfig copy = Storage();
+    copy.set_sqlite_path(dir + "/refx.db");
+    if (SuiteBackendIsPostgres()) {
+      const std::string name = absl::StrCat(Storage().postgres().dbname(), "_", ++copies_);
+      EXPECT_TRUE(RunPostgresSql("postgres", absl::StrCat("CREATE DATABASE ", name, " TEMPLATE ",
+                                                          Storage().postgres().dbname()))
+                      .ok());
+      copy.mutable_postgres()->set_dbname(name);
+    } else {
+      for (const char* suffix : {"", "-wal", "-shm"}) {
+        const fs::path from = src.string() + suffix;
+        if (fs::exists(from)) fs::copy_file(from, dir + "/refx.db" + suffix, fs::copy_options::overwrite_existing);
+      }
     }
+    return copy;
+  }
+
+  // A server on `storage` (a copy), with the keys beside it.
+  absl::StatusOr<std::unique_ptr<TestServer>> ServerOn(const config::v1::StorageConfig& storage) {
+    return TestServer::Start(
+        TestServer::Options{[&](config::v1::ServerConfig* c) { *c->mutable_storage() = storage; }});
+  }
+
+  // Copies the stopped server's database, applies `tamper` to the copy,
+  // starts a fresh server on it and returns its verdict.
+  v1::VerifyAuditChainResponse VerifyTamperedCopy(const std::string& label, const std::string& tamper) {
+    const config::v1::StorageConfig copy = CopyOfDatabase(label);
     if (!tamper.empty()) {
-      Db db(SqliteAt(dir + "/refx.db"), /*writable=*/true);
+      Db db(copy, /*writable=*/true);
       db.Exec(tamper);
     }
-    auto fresh = TestServer::Start(TestServer::Options{[&](config::v1::ServerConfig* c) {
-      c->mutable_storage()->set_sqlite_path(dir + "/refx.db");
-    }});
+    auto fresh = ServerOn(copy);
     EXPECT_TRUE(fresh.ok()) << fresh.status();
     if (!fresh.ok()) return {};
     v1::VerifyAuditChainResponse verdict = Verify(fresh->get());
@@ -135,6 +147,7 @@ class AuditLogTest : public ::testing::Test {
   std::unique_ptr<TestServer> server_;
   std::map<std::pair<TestServer*, std::string>, std::shared_ptr<grpc::Channel>> channels_;
   int counter_ = 0;
+  int copies_ = 0;
 };
 
 // A mixed run of 1,000 calls: every call has exactly one event, in order,
@@ -245,7 +258,6 @@ TEST_F(AuditLogTest, MixedRunOfAThousandCallsHasExactlyOneMatchingEventEach) {
 // Tampering with the file directly: each of four kinds, on a fresh copy,
 // verified by a fresh server, is detected and (except the tail) named.
 TEST_F(AuditLogTest, VerifyDetectsFlippedByteDeletionReorderingAndTruncatedTail) {
-  REFX_SQLITE_FILE_ONLY();
   Api police = As(kPolice);
   for (int i = 0; i < 30; ++i) {
     auto r = police.Create(ValidReferral(kCityCouncil), NextId());
@@ -292,27 +304,10 @@ TEST_F(AuditLogTest, VerifyDetectsFlippedByteDeletionReorderingAndTruncatedTail)
   EXPECT_EQ(truncated.first_bad_sequence(), n - 2) << truncated.problem();
 }
 
-// Copies the database files of `from` (stopped) into the fresh directory
-// `to`, with the server's keys.
-void CopyDatabase(const std::string& from, const std::string& to) {
-  namespace fs = std::filesystem;
-  const fs::path src = from;
-  for (const char* suffix : {"", "-wal", "-shm"}) {
-    const fs::path f = src.string() + suffix;
-    if (fs::exists(f)) fs::copy_file(f, to + "/refx.db" + suffix, fs::copy_options::overwrite_existing);
-  }
-  for (const char* secret : {"audit.key", "audit-signing.key", "audit-signing.pub", "victim-token.key"}) {
-    if (fs::exists(src.parent_path() / secret)) {
-      fs::copy_file(src.parent_path() / secret, fs::path(to) / secret, fs::copy_options::overwrite_existing);
-    }
-  }
-}
-
 // Cutting the tail and writing a new head to match: the hashes all check
 // out, but the head's signature (a key outside the database) does not. Nor
 // does removing the signature: a key exists, so an unsigned head is refused.
 TEST_F(AuditLogTest, TailDeletionWithARewrittenHeadIsCaught) {
-  REFX_SQLITE_FILE_ONLY();
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(As(kPolice).Create(ValidReferral(kCityCouncil), NextId()).ok());
   const VerifyingKey key = server_->server()->audit_public_key();
   server_->Stop();
@@ -330,25 +325,22 @@ TEST_F(AuditLogTest, TailDeletionWithARewrittenHeadIsCaught) {
   };
   for (const auto& [label, tamper] : kTampers) {
     SCOPED_TRACE(label);
-    const std::string dir = MakeTempDir("audit-rewritten-head");
-    CopyDatabase(DbPath(), dir);
+    const config::v1::StorageConfig copy = CopyOfDatabase("rewritten-head");
     {
-      Db db(SqliteAt(dir + "/refx.db"), /*writable=*/true);
+      Db db(copy, /*writable=*/true);
       db.Exec(tamper);
     }
     // Without the key, the chain looks whole: the rewrite is that good.
-    auto unkeyed = storage::sqlite::VerifyAuditChainInFile(dir + "/refx.db");
+    auto unkeyed = storage::VerifyStoredAuditChain(copy, nullptr, nullptr);
     ASSERT_TRUE(unkeyed.ok());
     EXPECT_TRUE(unkeyed->intact) << unkeyed->problem;
     // With the public key, it is caught.
-    auto keyed = storage::sqlite::VerifyAuditChainInFile(dir + "/refx.db", &key);
+    auto keyed = storage::VerifyStoredAuditChain(copy, &key, nullptr);
     ASSERT_TRUE(keyed.ok());
     EXPECT_FALSE(keyed->intact);
     EXPECT_THAT(keyed->problem, HasSubstr("head")) << keyed->problem;
     // And a server refuses to start on it rather than carry it on.
-    auto refused = TestServer::Start(TestServer::Options{[&](config::v1::ServerConfig* c) {
-      c->mutable_storage()->set_sqlite_path(dir + "/refx.db");
-    }});
+    auto refused = ServerOn(copy);
     EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
     EXPECT_THAT(refused.status().message(), HasSubstr("head"));
   }
@@ -358,14 +350,12 @@ TEST_F(AuditLogTest, TailDeletionWithARewrittenHeadIsCaught) {
 // hash and its signed head check out): only a checkpoint taken later shows
 // that events are missing, and how many.
 TEST_F(AuditLogTest, RestoringAnOlderCopyIsCaughtAgainstALaterCheckpoint) {
-  REFX_SQLITE_FILE_ONLY();
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(As(kPolice).Create(ValidReferral(kCityCouncil), NextId()).ok());
   ASSERT_TRUE(server_->Restart().ok());  // a clean copy: everything checkpointed into the file
   channels_.clear();
   server_->Stop();
-  const std::string backup = MakeTempDir("audit-backup");
-  CopyDatabase(DbPath(), backup);
-  const int64_t backed_up = Db(SqliteAt(backup + "/refx.db")).Int("SELECT count(*) FROM audit_events");
+  const config::v1::StorageConfig backup = CopyOfDatabase("backup");
+  const int64_t backed_up = Db(backup).Int("SELECT count(*) FROM audit_events");
   ASSERT_TRUE(server_->Restart().ok());
   channels_.clear();
   for (int i = 0; i < 7; ++i) ASSERT_TRUE(As(kPolice).Create(ValidReferral(kCityCouncil), NextId()).ok());
@@ -381,9 +371,7 @@ TEST_F(AuditLogTest, RestoringAnOlderCopyIsCaughtAgainstALaterCheckpoint) {
   channels_.clear();
 
   // The backup is restored. On its own it verifies intact...
-  auto restored = TestServer::Start(TestServer::Options{[&](config::v1::ServerConfig* c) {
-    c->mutable_storage()->set_sqlite_path(backup + "/refx.db");
-  }});
+  auto restored = ServerOn(backup);
   ASSERT_TRUE(restored.ok()) << restored.status();
   EXPECT_TRUE(Verify(restored->get()).intact());
   // ...but not against the later checkpoint, through the API...
@@ -401,13 +389,13 @@ TEST_F(AuditLogTest, RestoringAnOlderCopyIsCaughtAgainstALaterCheckpoint) {
   head.sequence = checkpoint.sequence();
   head.hash = absl::HexStringToBytes(checkpoint.hash());
   ASSERT_TRUE(absl::Base64Unescape(checkpoint.signature(), &head.signature));
-  auto offline = storage::sqlite::VerifyAuditChainInFile(backup + "/refx.db", &key, &head);
+  auto offline = storage::VerifyStoredAuditChain(backup, &key, &head);
   ASSERT_TRUE(offline.ok());
   EXPECT_FALSE(offline->intact);
   EXPECT_EQ(offline->missing_events, checkpoint.sequence() - offline->events_checked);
   EXPECT_GT(offline->missing_events, 0);
   // The live database holds it.
-  auto live = storage::sqlite::VerifyAuditChainInFile(DbPath(), &key, &head);
+  auto live = storage::VerifyStoredAuditChain(Storage(), &key, &head);
   ASSERT_TRUE(live.ok());
   EXPECT_TRUE(live->intact) << live->problem;
   // A forged checkpoint (another key's signature) is refused as such.
@@ -415,7 +403,7 @@ TEST_F(AuditLogTest, RestoringAnOlderCopyIsCaughtAgainstALaterCheckpoint) {
   ASSERT_TRUE(other.ok());
   storage::AuditHead forged = head;
   forged.signature = other->Sign(storage::AuditHeadMessage(head.sequence, head.hash));
-  auto refused = storage::sqlite::VerifyAuditChainInFile(DbPath(), &key, &forged);
+  auto refused = storage::VerifyStoredAuditChain(Storage(), &key, &forged);
   ASSERT_TRUE(refused.ok());
   EXPECT_FALSE(refused->intact);
   EXPECT_THAT(refused->problem, HasSubstr("checkpoint"));
