@@ -1,0 +1,41 @@
+// What every refx-admin command shares: the global options (--ca-dir,
+// --partnership, the passphrase files, --operator), the exit codes, the error
+// exit, and the time and duration texts of its output and flags.
+#ifndef REFX_CLIENTS_ADMIN_ADMIN_COMMON_H_
+#define REFX_CLIENTS_ADMIN_ADMIN_COMMON_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace refx::admin {
+
+// Exit codes, as for refx: 0 success, 1 failure, 2 usage.
+constexpr int kFailure = 1;
+constexpr int kUsage = 2;
+
+// The options given before (or, by fallthrough, after) the subcommand.
+struct GlobalOptions {
+  std::string ca_dir;
+  std::string partnership = "config/partnership.yaml";
+  std::string passphrase_file;       // the issuing CA key's
+  std::string root_passphrase_file;  // the root CA key's
+  std::string operator_name;
+};
+
+// Prints "refx-admin: WHAT: MESSAGE" to stderr and returns kFailure.
+int Fail(const std::string& what, const absl::Status& status);
+
+std::string Rfc3339(absl::Time t);
+
+// $USER, else the account name of the uid, else "uid-N".
+std::string DefaultOperator();
+
+// "30d", "12h", "90m" or plain days.
+std::optional<absl::Duration> ParseDays(std::string text);
+
+}  // namespace refx::admin
+
+#endif  // REFX_CLIENTS_ADMIN_ADMIN_COMMON_H_
