@@ -118,7 +118,8 @@ struct Migration {
 // Every statement the engine runs, as one dialect writes it. Lists are bound
 // as one JSON array each (the statement text never changes with the number
 // of values). Each dialect defines one of these, with its migrations, in one
-// file.
+// file, with designated initialisers (a statement cannot land in the wrong
+// field).
 struct SqlDialect {
   const char* name;  // e.g. "sqlite"
   std::vector<Migration> migrations;
@@ -131,9 +132,10 @@ struct SqlDialect {
   const char* insert_party;
   const char* insert_party_if_absent;
   const char* insert_strand;
+  // select_referral and list_referrals return the referral's columns in
+  // rows::ReadReferral's order, then its recipients and its strands, each
+  // comma-joined.
   const char* select_referral;
-  const char* select_recipients;
-  const char* select_strands;
   const char* list_referrals;
   const char* select_referral_etag;
   const char* update_referral;
@@ -173,11 +175,11 @@ struct SqlDialect {
   bool shared_by_replicas;
   // Every event after :after (all audiences, comma-joined as column 6),
   // oldest first, at most :limit. Shared databases only.
-  const char* list_all_events;
+  const char* list_all_events = nullptr;
   // The notification channel replicas LISTEN on, and the statement a batch
   // that wrote events runs to notify it (delivered at commit). Optional.
-  const char* listen_events;
-  const char* notify_events;
+  const char* listen_events = nullptr;
+  const char* notify_events = nullptr;
 };
 
 }  // namespace refx::storage

@@ -1,6 +1,9 @@
 #include "storage/sql_rows.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/json_text.h"
 #include "common/status_macros.h"
 
@@ -30,27 +33,13 @@ StoredReferral ReadReferral(const SqlStatement& row) {
   r.etag = row.Text(7);
   r.document = row.Text(8);
   if (!row.IsNull(9)) r.response_deadline = absl::FromUnixMicros(row.Int(9));
+  // Joined in the statement in no promised order: sorted here, as the
+  // contract lists them.
+  r.recipient_agencies = absl::StrSplit(row.Text(10), ',', absl::SkipEmpty());
+  std::sort(r.recipient_agencies.begin(), r.recipient_agencies.end());
+  r.strands = absl::StrSplit(row.Text(11), ',', absl::SkipEmpty());
+  std::sort(r.strands.begin(), r.strands.end());
   return r;
-}
-
-absl::Status ReadChildren(SqlConnection* conn, const SqlDialect& sql, StoredReferral* r) {
-  {
-    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql.select_recipients));
-    stmt->Bind(":referral_id", r->id);
-    while (true) {
-      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (!row) break;
-      r->recipient_agencies.push_back(stmt->Text(0));
-    }
-  }
-  REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql.select_strands));
-  stmt->Bind(":referral_id", r->id);
-  while (true) {
-    REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (!row) break;
-    r->strands.push_back(stmt->Text(0));
-  }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<absl::optional<StoredReferral>> SelectReferral(SqlConnection* conn, const SqlDialect& sql,
@@ -63,7 +52,6 @@ absl::StatusOr<absl::optional<StoredReferral>> SelectReferral(SqlConnection* con
     if (!row) return absl::optional<StoredReferral>();
     r = ReadReferral(*stmt);
   }
-  REFX_RETURN_IF_ERROR(ReadChildren(conn, sql, &r));
   return absl::optional<StoredReferral>(std::move(r));
 }
 

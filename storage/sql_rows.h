@@ -21,10 +21,9 @@ namespace refx::storage::rows {
 std::string JsonArray(const std::vector<std::string>& values);
 std::string JsonArray(const std::vector<int32_t>& values);
 
-// The referral columns in select_referral / list_referrals order.
+// The referral columns in select_referral / list_referrals order, its
+// recipients and strands included.
 StoredReferral ReadReferral(const SqlStatement& row);
-// Fills the recipients and strands of `r` from their tables.
-absl::Status ReadChildren(SqlConnection* conn, const SqlDialect& sql, StoredReferral* r);
 // The referral with its children; nullopt if there is none.
 absl::StatusOr<absl::optional<StoredReferral>> SelectReferral(SqlConnection* conn, const SqlDialect& sql,
                                                               absl::string_view id);

@@ -141,6 +141,15 @@ class SqlStore : public ReferralStore {
   // Queues `apply`; `done` gets the result after the commit (or failure).
   void SubmitAsync(std::function<absl::Status(SqlConnection*)> apply, std::function<void(absl::Status)> done);
   void WriterLoop();
+  // One transaction over `batch` (writer thread only): with `savepoints`, a
+  // failed write is undone alone; without, the first failed write sets
+  // `write_failed` and ends the transaction uncommitted. Returns the
+  // transaction's status (a write's own failure is in its `result`).
+  absl::Status CommitBatch(SqlConnection* conn, const std::vector<Write*>& batch, bool savepoints,
+                           bool* write_failed);
+  // After a transaction that did not commit: the audit and event heads in
+  // memory are set back to what the database holds.
+  void RestoreCommittedHeads(SqlConnection* conn, int64_t event_sequence_at_start);
   // Appends `record` to the audit chain inside the writer's transaction
   // (writer thread only).
   absl::Status AppendAudit(SqlConnection* conn, AuditRecord record);

@@ -60,7 +60,6 @@ absl::StatusOr<std::vector<StoredReferral>> SqlStore::ListReferrals(const ListRe
         out.push_back(rows::ReadReferral(*stmt));
       }
     }
-    for (StoredReferral& r : out) REFX_RETURN_IF_ERROR(rows::ReadChildren(conn, sql_, &r));
     return out;
   });
 }

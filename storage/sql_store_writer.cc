@@ -167,6 +167,70 @@ absl::Status SqlStore::ReloadEventSequence(SqlConnection* conn) {
   return absl::OkStatus();
 }
 
+absl::Status SqlStore::CommitBatch(SqlConnection* conn, const std::vector<Write*>& batch, bool savepoints,
+                                   bool* write_failed) {
+  *write_failed = false;
+  REFX_ASSIGN_OR_RETURN(SqlTransaction txn, SqlTransaction::Begin(conn));
+  // Under the write lock, before any write: another replica may have moved
+  // the heads. If they cannot be read the batch fails whole.
+  if (sql_.shared_by_replicas) REFX_RETURN_IF_ERROR(ReloadHeads(conn));
+  const int64_t batch_audit_start = audit_sequence_;
+  for (Write* w : batch) {
+    if (!savepoints) {
+      w->result = w->apply(conn);
+      if (!w->result.ok()) {
+        *write_failed = true;
+        return w->result;  // `txn` rolls back; the caller runs the batch again
+      }
+      continue;
+    }
+    // A savepoint per write: a failed write is undone alone, audit chain
+    // position included.
+    const int64_t sequence_before = audit_sequence_;
+    const std::string hash_before = audit_hash_;
+    const int64_t event_sequence_before = event_sequence_;
+    const size_t events_before = batch_events_.size();
+    w->result = conn->Savepoint();
+    if (w->result.ok()) w->result = w->apply(conn);
+    if (w->result.ok()) {
+      w->result = conn->ReleaseSavepoint();
+    } else {
+      conn->RollbackToSavepoint().IgnoreError();
+      audit_sequence_ = sequence_before;
+      audit_hash_ = hash_before;
+      event_sequence_ = event_sequence_before;
+      batch_events_.resize(events_before);
+    }
+  }
+  // The chain's head, once per batch, in the batch's transaction: a deleted
+  // tail still no longer matches it, and its signature is made with a key
+  // outside the database.
+  if (audit_sequence_ != batch_audit_start) {
+    REFX_ASSIGN_OR_RETURN(auto head, conn->Prepare(sql_.upsert_audit_head));
+    head->Bind(":sequence", audit_sequence_).BindBlob(":hash", audit_hash_);
+    BindHeadSignature(head.get());
+    REFX_RETURN_IF_ERROR(head->Run());
+  }
+  if (sql_.notify_events != nullptr && !batch_events_.empty()) REFX_RETURN_IF_ERROR(conn->Exec(sql_.notify_events));
+  return txn.Commit();
+}
+
+void SqlStore::RestoreCommittedHeads(SqlConnection* conn, int64_t event_sequence_at_start) {
+  // Nothing of the batch is on disk: the chain continues from its committed
+  // head, re-read so memory and disk cannot disagree.
+  audit_sequence_ = 0;
+  audit_hash_ = GenesisHash();
+  auto head = rows::ReadAuditHead(conn, sql_);
+  if (head.ok()) {
+    audit_sequence_ = head->sequence;
+    audit_hash_ = head->hash;
+  }
+  batch_events_.clear();
+  // The log's head is where the batch found it (re-read when possible).
+  event_sequence_ = event_sequence_at_start;
+  ReloadEventSequence(conn).IgnoreError();
+}
+
 void SqlStore::WriterLoop() {
   SqlConnection* conn = writer_conn_.get();
   while (true) {
@@ -181,68 +245,21 @@ void SqlStore::WriterLoop() {
         queue_.pop_front();
       }
     }
-    absl::Status txn_status;
     const int64_t event_sequence_at_start = event_sequence_;
-    auto txn = SqlTransaction::Begin(conn);
-    if (!txn.ok()) {
-      txn_status = txn.status();
-    } else if (sql_.shared_by_replicas && !(txn_status = ReloadHeads(conn)).ok()) {
-      // The write lock is held but the heads could not be read: the batch
-      // fails whole (the transaction rolls back below).
-    } else {
-      const int64_t batch_audit_start = audit_sequence_;
-      for (Write* w : batch) {
-        // A savepoint per write: a failed write is undone alone, audit
-        // chain position included.
-        const int64_t sequence_before = audit_sequence_;
-        const std::string hash_before = audit_hash_;
-        const int64_t event_sequence_before = event_sequence_;
-        const size_t events_before = batch_events_.size();
-        w->result = conn->Savepoint();
-        if (w->result.ok()) w->result = w->apply(conn);
-        if (w->result.ok()) {
-          w->result = conn->ReleaseSavepoint();
-        } else {
-          conn->RollbackToSavepoint().IgnoreError();
-          audit_sequence_ = sequence_before;
-          audit_hash_ = hash_before;
-          event_sequence_ = event_sequence_before;
-          batch_events_.resize(events_before);
-        }
-      }
-      // The chain's head, once per batch, in the batch's transaction: a
-      // deleted tail still no longer matches it, and its signature is made
-      // with a key outside the database.
-      if (audit_sequence_ != batch_audit_start) {
-        auto head = conn->Prepare(sql_.upsert_audit_head);
-        txn_status = head.status();
-        if (head.ok()) {
-          (*head)->Bind(":sequence", audit_sequence_).BindBlob(":hash", audit_hash_);
-          BindHeadSignature(head->get());
-          txn_status = (*head)->Run();
-        }
-      }
-      if (txn_status.ok() && sql_.notify_events != nullptr && !batch_events_.empty()) {
-        txn_status = conn->Exec(sql_.notify_events);
-      }
-      if (txn_status.ok()) txn_status = txn->Commit();
+    // First without a savepoint per write: each costs two round trips on a
+    // networked database, and writes almost never fail. If one does, the
+    // whole transaction is rolled back and the batch runs again with a
+    // savepoint per write, so the failed write is undone alone. Every apply
+    // is a function of the database and its request, so running a write's
+    // apply twice writes what running it once would.
+    bool write_failed = false;
+    absl::Status txn_status = CommitBatch(conn, batch, /*savepoints=*/false, &write_failed);
+    if (write_failed) {
+      RestoreCommittedHeads(conn, event_sequence_at_start);
+      txn_status = CommitBatch(conn, batch, /*savepoints=*/true, &write_failed);
     }
     if (!txn_status.ok()) {
-      if (txn.ok()) txn = absl::AbortedError("rolled back");  // ends the transaction before re-reading
-      // Nothing of the batch is on disk: the chain continues from its
-      // committed head, re-read so memory and disk cannot disagree.
-      audit_sequence_ = 0;
-      audit_hash_ = GenesisHash();
-      auto head = rows::ReadAuditHead(conn, sql_);
-      if (head.ok()) {
-        audit_sequence_ = head->sequence;
-        audit_hash_ = head->hash;
-      }
-      batch_events_.clear();
-      // Nothing of the batch is on disk, so the log's head is where the
-      // batch found it (re-read when possible, so memory follows disk).
-      event_sequence_ = event_sequence_at_start;
-      ReloadEventSequence(conn).IgnoreError();
+      RestoreCommittedHeads(conn, event_sequence_at_start);
       log::Error("storage_commit_failed", {{"code", absl::StatusCodeToString(txn_status.code())},
                                            {"writes", absl::StrCat(batch.size())}});
     }

@@ -210,16 +210,15 @@ const char kInsertParty[] =
 const char kInsertStrand[] =
     "INSERT INTO referral_strands (referral_id, strand) VALUES (:referral_id, :strand) ON CONFLICT DO NOTHING";
 
+// The referral with its recipients and strands (comma-joined: ids are
+// [a-z0-9_-]), in one statement: one round trip and one snapshot.
 const char kSelectReferral[] =
-    "SELECT id, sender_agency, state, area, report_type, create_time_us, update_time_us, "
-    "etag, document, response_deadline_us FROM referrals WHERE id = :id";
-
-const char kSelectRecipients[] =
-    "SELECT agency_id FROM referral_parties WHERE referral_id = :referral_id "
-    "AND party_role = 'recipient' ORDER BY agency_id";
-
-const char kSelectStrands[] =
-    "SELECT strand FROM referral_strands WHERE referral_id = :referral_id ORDER BY strand";
+    "SELECT r.id, r.sender_agency, r.state, r.area, r.report_type, r.create_time_us, r.update_time_us, "
+    "r.etag, r.document, r.response_deadline_us, "
+    "(SELECT string_agg(agency_id, ',' ORDER BY agency_id) FROM referral_parties "
+    "WHERE referral_id = r.id AND party_role = 'recipient'), "
+    "(SELECT string_agg(strand, ',' ORDER BY strand) FROM referral_strands WHERE referral_id = r.id) "
+    "FROM referrals r WHERE r.id = :id";
 
 const char kInsertAudit[] =
     "INSERT INTO audit_events (sequence, time_us, action, method, agency_id, certificate_serial, "
@@ -255,7 +254,9 @@ LIMIT CAST(:limit AS BIGINT))sql";
 // is a row-value comparison the (agency, time, id) index serves.
 const char kListReferrals[] = R"sql(
 SELECT r.id, r.sender_agency, r.state, r.area, r.report_type, r.create_time_us,
-       r.update_time_us, r.etag, r.document, r.response_deadline_us
+       r.update_time_us, r.etag, r.document, r.response_deadline_us,
+       (SELECT string_agg(agency_id, ',' ORDER BY agency_id) FROM referral_parties WHERE referral_id = r.id AND party_role = 'recipient'),
+       (SELECT string_agg(strand, ',' ORDER BY strand) FROM referral_strands WHERE referral_id = r.id)
 FROM referral_parties p JOIN referrals r ON r.id = p.referral_id
 WHERE p.agency_id = CAST(:agency_id AS TEXT)
   AND (p.create_time_us, p.referral_id) < (CAST(:cursor_time_us AS BIGINT), CAST(:cursor_id AS TEXT))
@@ -364,46 +365,44 @@ const char kNotifyEvents[] = "NOTIFY refx_events";
 
 const SqlDialect& PostgresDialect() {
   static const SqlDialect* const kDialect = new SqlDialect{
-      "postgres",
-      Migrations(),
-      sql::kCreateMigrationsTable,
-      sql::kSelectSchemaVersion,
-      sql::kRecordMigration,
-      sql::kHealthCheck,
-      sql::kInsertReferral,
-      sql::kInsertParty,
-      sql::kInsertPartyIfAbsent,
-      sql::kInsertStrand,
-      sql::kSelectReferral,
-      sql::kSelectRecipients,
-      sql::kSelectStrands,
-      sql::kListReferrals,
-      sql::kSelectReferralEtag,
-      sql::kUpdateReferral,
-      sql::kMarkRedirected,
-      sql::kSelectCreateRequest,
-      sql::kInsertCreateRequest,
-      sql::kSelectUpdateRequest,
-      sql::kInsertUpdateRequest,
-      sql::kInsertAudit,
-      sql::kUpsertAuditHead,
-      sql::kSelectAuditHead,
-      sql::kListAudit,
-      sql::kInsertEvent,
-      sql::kInsertEventAudience,
-      sql::kSelectLatestEvent,
-      sql::kListEvents,
-      sql::kNextCaseUpdateSequence,
-      sql::kInsertCaseUpdate,
-      sql::kListCaseUpdates,
-      sql::kSelectCaseUpdate,
-      sql::kCountRepeatVictims,
-      sql::kInsertVictimToken,
-      sql::kAnyVictimToken,
-      /*shared_by_replicas=*/true,
-      sql::kListAllEvents,
-      sql::kListenEvents,
-      sql::kNotifyEvents,
+      .name = "postgres",
+      .migrations = Migrations(),
+      .create_migrations_table = sql::kCreateMigrationsTable,
+      .select_schema_version = sql::kSelectSchemaVersion,
+      .record_migration = sql::kRecordMigration,
+      .health_check = sql::kHealthCheck,
+      .insert_referral = sql::kInsertReferral,
+      .insert_party = sql::kInsertParty,
+      .insert_party_if_absent = sql::kInsertPartyIfAbsent,
+      .insert_strand = sql::kInsertStrand,
+      .select_referral = sql::kSelectReferral,
+      .list_referrals = sql::kListReferrals,
+      .select_referral_etag = sql::kSelectReferralEtag,
+      .update_referral = sql::kUpdateReferral,
+      .mark_redirected = sql::kMarkRedirected,
+      .select_create_request = sql::kSelectCreateRequest,
+      .insert_create_request = sql::kInsertCreateRequest,
+      .select_update_request = sql::kSelectUpdateRequest,
+      .insert_update_request = sql::kInsertUpdateRequest,
+      .insert_audit = sql::kInsertAudit,
+      .upsert_audit_head = sql::kUpsertAuditHead,
+      .select_audit_head = sql::kSelectAuditHead,
+      .list_audit = sql::kListAudit,
+      .insert_event = sql::kInsertEvent,
+      .insert_event_audience = sql::kInsertEventAudience,
+      .select_latest_event = sql::kSelectLatestEvent,
+      .list_events = sql::kListEvents,
+      .next_case_update_sequence = sql::kNextCaseUpdateSequence,
+      .insert_case_update = sql::kInsertCaseUpdate,
+      .list_case_updates = sql::kListCaseUpdates,
+      .select_case_update = sql::kSelectCaseUpdate,
+      .count_repeat_victims = sql::kCountRepeatVictims,
+      .insert_victim_token = sql::kInsertVictimToken,
+      .any_victim_token = sql::kAnyVictimToken,
+      .shared_by_replicas = true,
+      .list_all_events = sql::kListAllEvents,
+      .listen_events = sql::kListenEvents,
+      .notify_events = sql::kNotifyEvents,
   };
   return *kDialect;
 }

@@ -229,6 +229,12 @@ TEST_P(StoreConformanceTest, ConcurrentWritersGetGaplessSequencesAnnouncedInOrde
   auto all = store_->ListEvents(EventQuery{"city", 0, 1000});
   ASSERT_EQ(all->size(), 200u);
   EXPECT_EQ(all->back().sequence, 200);
+  // The failed writes left nothing in the audit chain either (a batch that
+  // meets one is run again with a savepoint per write), and it is intact.
+  AuditQuery audit;
+  audit.limit = 1000;
+  EXPECT_EQ(store_->ListAuditEvents(audit)->size(), 200u);
+  EXPECT_TRUE(store_->VerifyAuditChain()->intact);
 }
 
 TEST_P(StoreConformanceTest, AsyncAuditCompletesOnceDurable) {
