@@ -35,13 +35,16 @@
 #include "absl/time/time.h"
 #include "bench/bench_workloads.h"
 #include "bench/child_process.h"
+#include "bench/libpq_ceiling.h"
 #include "bench/report.h"
 #include "bench/run_environment.h"
 #include "bench/v1/echo.grpc.pb.h"
 #include "clients/lib/referral_client.h"
+#include "common/status_macros.h"
 #include "core/partnership.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/grpcpp.h"
+#include "storage/postgres/pg_store.h"
 
 namespace refx::bench {
 namespace {
@@ -149,6 +152,7 @@ int Main(int argc, char** argv) {
   std::vector<int> connect_levels = {1, 16};
   std::string server_binary = REFX_SERVER_BINARY, echo_binary = REFX_BENCH_ECHO_BINARY;
   std::string backend = "sqlite", postgres_script = REFX_POSTGRES_SCRIPT;
+  int64_t postgres_seed = 20000;
   std::string partnership_path = REFX_DEFAULT_PARTNERSHIP;
   std::optional<std::string> agreement_path;
   std::string sender = "leicestershire-police", recipient = "leicester-city-council";
@@ -194,11 +198,17 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--server-binary", server_binary, "refx-server to start")->capture_default_str();
   app.add_option("--backend", backend,
-                 "Database of the started refx-server: sqlite, or postgres (a throwaway PostgreSQL 15 started "
-                 "with --postgres-script for the run, reached over its Unix socket)")
+                 "sqlite: rows on a refx-server over SQLite; postgres: the same rows again, in the same run, on "
+                 "refx-server replicas over a throwaway PostgreSQL 15 (--postgres-script, Unix socket), prefixed "
+                 "pg_, with PostgreSQL's own ceiling (pg_libpq_ceiling) and two replicas (pg_create_referral_2_"
+                 "replicas)")
       ->check(CLI::IsMember({"sqlite", "postgres"}))
       ->capture_default_str();
   app.add_option("--postgres-script", postgres_script, "Starts and stops the throwaway PostgreSQL")
+      ->capture_default_str();
+  app.add_option("--postgres-seed", postgres_seed,
+                 "Referrals stored on PostgreSQL before its Get/List rows (--quick: 2000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{10000000}))
       ->capture_default_str();
   app.add_option("--echo-binary", echo_binary, "refx-bench-echo to start")->capture_default_str();
   app.add_option("--partnership", partnership_path, "Partnership registry (agencies for the PKI and server)")
@@ -233,6 +243,7 @@ int Main(int argc, char** argv) {
     duration_seconds = std::min(duration_seconds, 0.4);
     warmup_seconds = std::min(warmup_seconds, 0.2);
     if (app.count("--seed") == 0) seed = 2000;
+    if (app.count("--postgres-seed") == 0) postgres_seed = 2000;
     if (app.count("--watch-subscribers") == 0) watch_subscribers = {50};
     watch_seconds = std::min(watch_seconds, 0.5);
   }
@@ -272,9 +283,13 @@ int Main(int argc, char** argv) {
        pki_dir + "/server.key", "--client-ca-file", pki_dir + "/agency-ca.pem"},
       dir + "/echo.log", absl::Seconds(15));
   if (!echo.ok()) return fail(echo.status());
-  // Declared first, so destroyed last: PostgreSQL stops after the server.
+  // Declared first, so destroyed last: PostgreSQL stops after the servers.
   std::unique_ptr<refx::bench::ThrowawayPostgres> postgres;
   std::unique_ptr<refx::bench::ChildServer> refx_server;
+  std::vector<std::unique_ptr<refx::bench::ChildServer>> pg_replicas;
+  ServerUnderTest on_postgres;
+  on_postgres.row_prefix = "pg_";
+  std::vector<std::string> replica_targets;
   Bench b;
   b.quick = quick;
   if (!external && backend == "postgres") {
@@ -284,9 +299,7 @@ int Main(int argc, char** argv) {
     postgres = *std::move(started);
   }
   if (!external) {
-    const std::string config = ServerConfigYaml(partnership_path, agreement_path, server_log_level, most_subscribers,
-                                                postgres != nullptr ? postgres->StorageYaml()
-                                                                    : std::string(refx::bench::kSqliteStorageYaml));
+    const std::string config = ServerConfigYaml(partnership_path, agreement_path, server_log_level, most_subscribers);
     if (auto s = WriteText(dir + "/server.yaml", config); !s.ok()) return fail(s);
     auto started = refx::bench::ChildServer::Start("refx-server", {server_binary, "--config", dir + "/server.yaml"},
                                                    dir + "/refx-server.log", absl::Seconds(30));
@@ -298,8 +311,31 @@ int Main(int argc, char** argv) {
     b.connection.ca_file = pki_dir + "/root-ca.pem";
     b.connection.cert_file = absl::StrCat(pki_dir, "/agencies/", sender, ".pem");
     b.connection.key_file = absl::StrCat(pki_dir, "/agencies/", sender, ".key");
-    b.report.server = absl::StrCat("refx-server child pid ", refx_server->pid(), " on ", b.refx_target, ", ",
-                                   postgres != nullptr ? "PostgreSQL (local socket)" : "SQLite");
+    b.report.server = absl::StrCat("refx-server child pid ", refx_server->pid(), " on ", b.refx_target, ", SQLite");
+    if (postgres != nullptr) {
+      // Two replicas of one database, one config (so one set of keys); the
+      // pg_ rows use the first, the replica row both.
+      if (auto s = WriteText(dir + "/server-pg.yaml",
+                             ServerConfigYaml(partnership_path, agreement_path, server_log_level, most_subscribers,
+                                              postgres->StorageYaml("pg")));
+          !s.ok()) {
+        return fail(s);
+      }
+      for (int i = 0; i < 2; ++i) {
+        auto replica = refx::bench::ChildServer::Start(absl::StrCat("refx-server (PostgreSQL replica ", i + 1, ")"),
+                                                       {server_binary, "--config", dir + "/server-pg.yaml"},
+                                                       absl::StrCat(dir, "/refx-server-pg", i + 1, ".log"),
+                                                       absl::Seconds(30));
+        if (!replica.ok()) return fail(replica.status());
+        replica_targets.push_back(absl::StrCat("127.0.0.1:", (*replica)->port()));
+        pg_replicas.push_back(*std::move(replica));
+      }
+      on_postgres.target = replica_targets[0];
+      on_postgres.pid = pg_replicas[0]->pid();
+      absl::StrAppend(&b.report.server, "; refx-server replicas pids ", pg_replicas[0]->pid(), " and ",
+                      pg_replicas[1]->pid(), " on ", replica_targets[0], " and ", replica_targets[1],
+                      ", one PostgreSQL 15 (local socket, fsync on)");
+    }
   } else {
     b.refx_target = server;
     b.connection.server = server;
@@ -414,6 +450,22 @@ int Main(int argc, char** argv) {
       s = RunUnaryWorkload(b, "create_referral",
                            "fsync per commit (WAL, synchronous=FULL); group commit batches calls in flight", false);
       if (!s.ok()) return s;
+      if (postgres != nullptr) {
+        Enter(b, on_postgres);
+        s = RunUnaryWorkload(b, "create_referral", "PostgreSQL commit per batch (write lock, heads, rows, NOTIFY)",
+                             false);
+        if (s.ok()) s = RunReplicaScaling(b, replica_targets, *std::max_element(b.levels.begin(), b.levels.end()));
+        Leave(b, on_postgres);
+        if (!s.ok()) return s;
+        auto parameters = refx::storage::postgres::ParametersFromConfig(postgres->Config());
+        if (!parameters.ok()) return parameters.status();
+        auto ceiling = LibpqCeiling::Prepare(*parameters, "refx_bench_ceiling");
+        if (!ceiling.ok()) return ceiling.status();
+        b.row_prefix = "pg_";
+        s = RunLibpqCeilingRows(b, **ceiling);
+        b.row_prefix.clear();
+        if (!s.ok()) return s;
+      }
     }
     // Connections before seeding: Get/List at 100k can leave the server busy.
     if (runs("connect")) {
@@ -428,13 +480,29 @@ int Main(int argc, char** argv) {
       s = Seed(b, seed);
       if (!s.ok()) return s;
       b.report.stored_referrals = static_cast<double>(b.stored.load());
+      if (postgres != nullptr) {
+        Enter(b, on_postgres);
+        s = Seed(b, postgres_seed);
+        Leave(b, on_postgres);
+        if (!s.ok()) return s;
+      }
     }
+    // Each row on SQLite, then at once on PostgreSQL, so both meet the
+    // machine in the same state.
+    const auto on_each = [&](const std::string& workload, const std::string& bounded_by) -> absl::Status {
+      REFX_RETURN_IF_ERROR(RunUnaryWorkload(b, workload, bounded_by, false));
+      if (postgres == nullptr) return absl::OkStatus();
+      Enter(b, on_postgres);
+      absl::Status pg = RunUnaryWorkload(b, workload, bounded_by, false);
+      Leave(b, on_postgres);
+      return pg;
+    };
     if (runs("get")) {
-      s = RunUnaryWorkload(b, "get_referral", "SQLite read + record gate + serialization + work-pool hop", false);
+      s = on_each("get_referral", "database read + record gate + serialization + work-pool hop + audit commit");
       if (!s.ok()) return s;
     }
     if (runs("list")) {
-      s = RunUnaryWorkload(b, "list_referrals", "a database range read of 50 rows + serializing 50 referrals", false);
+      s = on_each("list_referrals", "a database range read of 50 rows + serializing 50 referrals");
       if (!s.ok()) return s;
     }
     if (runs("transition") && !external) {

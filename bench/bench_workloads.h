@@ -80,7 +80,26 @@ struct Bench {
   std::vector<std::string> names;  // Created referrals, for Get (capped).
   refx::bench::Report report;
   bool any_empty_row = false;  // A row with no successful call.
+  // Put before every row's workload name: "pg_" while measuring the
+  // PostgreSQL server of --backend postgres.
+  std::string row_prefix;
 };
+
+// A refx-server the rows are measured on: the run's SQLite server, and with
+// --backend postgres a PostgreSQL one too. What is created on one is read
+// back from it, so each keeps its own referral names and count.
+struct ServerUnderTest {
+  std::string row_prefix;  // "" or "pg_"
+  std::string target;
+  std::optional<pid_t> pid;
+  std::vector<std::string> names;
+  int64_t stored = 0;
+};
+
+// Points the workloads at `s` (target, pid, names, count, row prefix) until
+// Leave puts back what it took.
+void Enter(Bench& b, ServerUnderTest& s);
+void Leave(Bench& b, ServerUnderTest& s);
 
 // Waits (at most 30 s) until `pid` uses under 10% of a CPU, so work queued by
 // the previous measurement (e.g. calls that timed out on the client but still
@@ -141,6 +160,18 @@ struct WatchSettings {
 // referrals published at `rate` and every subscriber's publish-to-receive
 // latency.
 absl::Status RunWatchWorkload(Bench& b, WatchSettings settings);
+
+// --- postgres_rows.cc ---
+
+class LibpqCeiling;
+
+// pg_libpq_ceiling at each level: the bare libpq loop (libpq_ceiling.h)
+// with `level` creates per transaction.
+absl::Status RunLibpqCeilingRows(Bench& b, LibpqCeiling& ceiling);
+
+// pg_create_referral_2_replicas at `level` in flight: the slots alternate
+// between `targets`, replicas of one PostgreSQL database.
+absl::Status RunReplicaScaling(Bench& b, const std::vector<std::string>& targets, int level);
 
 // --- findings.cc ---
 

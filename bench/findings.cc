@@ -71,6 +71,7 @@ void Conclude(Bench& b) {
   for (const Row& r : b.report.rows) rate[{r.workload, r.in_flight}] = r.calls_per_second;
   for (Row& r : b.report.rows) {
     if (r.workload.rfind("watch_", 0) == 0) continue;  // fan-out: judged against targets, not a ceiling
+    if (r.workload == "pg_libpq_ceiling") continue;      // a ceiling itself
     r.ceiling = r.workload.rfind("connect_", 0) == 0 ? "connect_echo" : "echo";
     auto it = rate.find({r.ceiling, r.in_flight});
     if (it != rate.end() && it->second > 0) r.ratio_to_ceiling = r.calls_per_second / it->second;
@@ -101,6 +102,22 @@ void Conclude(Bench& b) {
   }
   ratio_target(absl::StrCat("new connections vs bare mTLS at ", connect_top, " in flight"), "connect_refx",
                connect_top, 0.9);
+  // PostgreSQL (--backend postgres), same-run ratios between rows.
+  auto between = [&](const std::string& text, const std::string& measured, const std::string& against, double goal) {
+    const Row* m = find(measured, top);
+    const Row* a = find(against, top);
+    std::optional<double> ratio;
+    if (m != nullptr && a != nullptr && a->calls_per_second > 0) ratio = m->calls_per_second / a->calls_per_second;
+    b.report.targets.push_back(Target{text, ratio, goal, true, "x"});
+  };
+  if (find("pg_create_referral", top) != nullptr) {
+    between(absl::StrCat("PostgreSQL: CreateReferral vs the bare libpq loop at ", top, " in flight"),
+            "pg_create_referral", "pg_libpq_ceiling", 0.8);
+    between(absl::StrCat("PostgreSQL: GetReferral vs GetReferral on SQLite at ", top, " in flight"),
+            "pg_get_referral", "get_referral", 0.8);
+    between(absl::StrCat("PostgreSQL: CreateReferral on 2 replicas vs 1 at ", top, " in flight"),
+            "pg_create_referral_2_replicas", "pg_create_referral", 1.6);
+  }
   const Row* watch1k = nullptr;
   const Row* watch10k = nullptr;
   std::optional<double> worst_rss;

@@ -74,8 +74,23 @@ void WaitForIdle(pid_t pid) {
   Progress(absl::StrCat("  pid ", pid, " still busy after 30 s; measuring anyway"));
 }
 
-Row Measure(Bench& b, const std::string& workload, const std::string& bounded_by, int in_flight,
+void Enter(Bench& b, ServerUnderTest& s) {
+  std::swap(b.refx_target, s.target);
+  std::swap(b.server_pid, s.pid);
+  std::lock_guard<std::mutex> lock(b.names_mu);
+  std::swap(b.names, s.names);
+  s.stored = b.stored.exchange(s.stored);
+  b.row_prefix = s.row_prefix;
+}
+
+void Leave(Bench& b, ServerUnderTest& s) {
+  Enter(b, s);  // swapping back
+  b.row_prefix.clear();
+}
+
+Row Measure(Bench& b, const std::string& unprefixed, const std::string& bounded_by, int in_flight,
             std::optional<pid_t> cpu_pid, const std::function<LoadResult(const LoadOptions&)>& run) {
+  const std::string workload = b.row_prefix + unprefixed;
   Progress(absl::StrFormat("%s at %d in flight: warm-up %.1fs, measure %.1fs", workload, in_flight,
                            absl::ToDoubleSeconds(b.warmup), absl::ToDoubleSeconds(b.measure)));
   if (cpu_pid.has_value()) WaitForIdle(*cpu_pid);

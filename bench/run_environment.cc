@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -120,8 +121,22 @@ ThrowawayPostgres::~ThrowawayPostgres() {
   if (std::system(command.c_str()) != 0) std::fprintf(stderr, "refx-bench: could not stop %s\n", directory_.c_str());
 }
 
-std::string ThrowawayPostgres::StorageYaml() const {
-  return absl::StrCat("storage:\n  backend: postgres\n  sqlite_path: db/refx.db\n  postgres:\n    host: ", directory_,
+refx::config::v1::PostgresConfig ThrowawayPostgres::Config() const {
+  refx::config::v1::PostgresConfig config;
+  config.set_host(directory_);
+  int port = 0;
+  config.set_port(absl::SimpleAtoi(port_, &port) ? port : 0);
+  config.set_user("refx");
+  config.set_dbname("postgres");
+  config.set_password_file(password_file_);
+  config.set_sslmode("disable");
+  config.set_pool_size(1);
+  return config;
+}
+
+std::string ThrowawayPostgres::StorageYaml(const std::string& key_directory) const {
+  return absl::StrCat("storage:\n  backend: postgres\n  sqlite_path: ", key_directory,
+                      "/refx.db\n  postgres:\n    host: ", directory_,
                       "\n    port: ", port_, "\n    user: refx\n    dbname: postgres\n    password_file: ",
                       password_file_, "\n    sslmode: disable\n");
 }

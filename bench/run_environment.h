@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/partnership.h"
+#include "refx/config/v1/server_config.pb.h"
 
 namespace refx::bench {
 
@@ -41,8 +42,11 @@ class ThrowawayPostgres {
  public:
   static absl::StatusOr<std::unique_ptr<ThrowawayPostgres>> Start(const std::string& script);
   ~ThrowawayPostgres();
-  // The refx-server `storage:` section that reaches it (Unix socket).
-  std::string StorageYaml() const;
+  // The refx-server `storage:` section that reaches it (Unix socket); the
+  // server's keys go in `key_directory` (relative to its config file).
+  std::string StorageYaml(const std::string& key_directory) const;
+  // The same database as connection settings for this process.
+  refx::config::v1::PostgresConfig Config() const;
   const std::string& directory() const { return directory_; }
 
  private:
