@@ -81,6 +81,15 @@ class SqlConnection {
   virtual absl::Status ReleaseSavepoint() = 0;
   virtual absl::Status RollbackToSavepoint() = 0;
 
+  // Waits until every statement sent so far is answered; the first failure
+  // among them. Drivers that send statements without waiting (PostgreSQL's
+  // pipeline) report a statement's failure late; this makes it now.
+  virtual absl::Status Flush() { return absl::OkStatus(); }
+  // Whether later write transactions may send statements without waiting
+  // (on by default where the driver can). Off, every statement's failure is
+  // reported by that statement.
+  virtual void SetPipelining(bool on) {}
+
   // Notifications between replicas of a shared database (dialects with
   // listen_events): subscribe this connection to `channel`, then wait up to
   // `timeout` for a notification (true if one came). UNIMPLEMENTED where the

@@ -196,6 +196,11 @@ class SqlStore : public ReferralStore {
   // thread (and Start) only.
   int64_t event_sequence_ = 0;
   std::vector<ReferralEvent> batch_events_;
+  // The batch's first run, without savepoints (writer thread only): a
+  // create then skips its idempotency lookup, and a retried request id
+  // meets the key's unique constraint instead, which sends the batch to the
+  // run with savepoints, where it is looked up and replayed.
+  bool first_run_ = false;
   std::thread writer_thread_;
 
   absl::Mutex listener_mu_;

@@ -82,8 +82,10 @@ absl::Status WriteReferralChange(SqlConnection* conn, const SqlDialect& sql, con
 }  // namespace
 
 absl::Status SqlStore::ApplyChange(SqlConnection* conn, Change* change, ChangeOutcome* outcome) {
-  // The idempotency key first: a retry's etag is stale by design.
-  if (change->create) {
+  // The idempotency key first: a retry's etag is stale by design. (A
+  // create's is looked up only if the batch's first run failed: see
+  // first_run_. Retries are rare; a round trip per create is not.)
+  if (change->create && !first_run_) {
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.select_create_request));
     stmt->Bind(":sender_agency", change->agency_id).Bind(":request_id", change->request_id);
     REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());

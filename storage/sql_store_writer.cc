@@ -170,6 +170,12 @@ absl::Status SqlStore::ReloadEventSequence(SqlConnection* conn) {
 absl::Status SqlStore::CommitBatch(SqlConnection* conn, const std::vector<Write*>& batch, bool savepoints,
                                    bool* write_failed) {
   *write_failed = false;
+  // Without savepoints, statements whose rows are not needed go out without
+  // waiting (where the driver can); any failure sends the batch to the run
+  // with savepoints, where each statement waits, so each failure is reported
+  // by its own statement and mapped as that statement's.
+  conn->SetPipelining(!savepoints);
+  first_run_ = !savepoints;
   REFX_ASSIGN_OR_RETURN(SqlTransaction txn, SqlTransaction::Begin(conn));
   // Under the write lock, before any write: another replica may have moved
   // the heads. If they cannot be read the batch fails whole.
@@ -192,14 +198,23 @@ absl::Status SqlStore::CommitBatch(SqlConnection* conn, const std::vector<Write*
     const size_t events_before = batch_events_.size();
     w->result = conn->Savepoint();
     if (w->result.ok()) w->result = w->apply(conn);
-    if (w->result.ok()) {
-      w->result = conn->ReleaseSavepoint();
-    } else {
+    // Releasing is also where a driver reports a statement it sent without
+    // waiting; a write that fails there is undone like any other.
+    if (w->result.ok()) w->result = conn->ReleaseSavepoint();
+    if (!w->result.ok()) {
       conn->RollbackToSavepoint().IgnoreError();
       audit_sequence_ = sequence_before;
       audit_hash_ = hash_before;
       event_sequence_ = event_sequence_before;
       batch_events_.resize(events_before);
+    }
+  }
+  if (!savepoints) {
+    // A statement the driver sent without waiting may have failed: that is a
+    // failed write too (which one is found by the run with savepoints).
+    if (absl::Status sent = conn->Flush(); !sent.ok()) {
+      *write_failed = true;
+      return sent;
     }
   }
   // The chain's head, once per batch, in the batch's transaction: a deleted

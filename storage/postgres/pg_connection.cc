@@ -20,6 +20,9 @@ constexpr unsigned kInt2Oid = 21;
 constexpr unsigned kInt4Oid = 23;
 constexpr unsigned kByteaOid = 17;
 
+// Statements sent in a pipeline before their answers are read.
+constexpr int kMaxPending = 128;
+
 int64_t BigEndian(const char* bytes, int size) {
   uint64_t value = 0;
   for (int i = 0; i < size; ++i) value = (value << 8) | static_cast<unsigned char>(bytes[i]);
@@ -140,25 +143,45 @@ SqlStatement& Statement::Bind(const char* name, absl::optional<int64_t> value) {
   return *this;
 }
 
+absl::Status Statement::Execute(bool need_result) {
+  const int n = prepared_->parameters;
+  std::vector<const char*> values(n);
+  std::vector<int> lengths(n);
+  for (int i = 0; i < n; ++i) {
+    values[i] = null_[i] ? nullptr : values_[i].data();
+    lengths[i] = static_cast<int>(values_[i].size());
+  }
+  if (conn_->pipelining_) {
+    // Sent now, answered later: a statement whose rows are not needed costs
+    // no round trip of its own. Its failure is reported by the next
+    // statement that waits (and aborts the transaction, as it would anyway).
+    if (PQsendQueryPrepared(conn_->conn_, prepared_->name.c_str(), n, values.data(), lengths.data(),
+                            formats_.data(), /*resultFormat=*/1) == 0) {
+      return StatusFromPostgres(conn_->conn_, nullptr, "postgres statement");
+    }
+    ++conn_->pending_;
+    // Answers are read at least every kMaxPending statements, so neither
+    // side's socket buffer fills with answers nobody reads (libpq's
+    // pipeline deadlock).
+    if (!need_result) return conn_->pending_ >= kMaxPending ? conn_->SyncPipeline(nullptr) : absl::OkStatus();
+    return conn_->SyncPipeline(&result_);
+  }
+  result_ = PQexecPrepared(conn_->conn_, prepared_->name.c_str(), n, values.data(), lengths.data(), formats_.data(),
+                           /*resultFormat=*/1);
+  const ExecStatusType status = PQresultStatus(result_);
+  if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return absl::OkStatus();
+  absl::Status error = StatusFromPostgres(conn_->conn_, result_, "postgres statement");
+  PQclear(result_);
+  result_ = nullptr;
+  return error;
+}
+
 absl::StatusOr<bool> Statement::Step() {
   if (!bind_error_.ok()) return bind_error_;
   if (result_ == nullptr) {
-    const int n = prepared_->parameters;
-    std::vector<const char*> values(n);
-    std::vector<int> lengths(n);
-    for (int i = 0; i < n; ++i) {
-      values[i] = null_[i] ? nullptr : values_[i].data();
-      lengths[i] = static_cast<int>(values_[i].size());
-    }
-    result_ = PQexecPrepared(conn_->conn_, prepared_->name.c_str(), n, values.data(), lengths.data(),
-                             formats_.data(), /*resultFormat=*/1);
-    const ExecStatusType status = PQresultStatus(result_);
-    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-      absl::Status error = StatusFromPostgres(conn_->conn_, result_, "postgres statement");
-      PQclear(result_);
-      result_ = nullptr;
-      bind_error_ = error;  // a failed statement stays failed
-      return error;
+    if (absl::Status s = Execute(/*need_result=*/true); !s.ok()) {
+      bind_error_ = s;  // a failed statement stays failed
+      return s;
     }
   }
   ++row_;
@@ -166,6 +189,12 @@ absl::StatusOr<bool> Statement::Step() {
 }
 
 absl::Status Statement::Run() {
+  if (!bind_error_.ok()) return bind_error_;
+  if (conn_->pipelining_ && result_ == nullptr) {
+    absl::Status s = Execute(/*need_result=*/false);
+    if (!s.ok()) bind_error_ = s;
+    return s;
+  }
   absl::StatusOr<bool> row = Step();
   if (!row.ok()) return row.status();
   if (*row) return absl::InternalError("statement returned rows unexpectedly");
@@ -240,13 +269,84 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectParame
 
 Connection::~Connection() { PQfinish(conn_); }
 
-absl::Status Connection::Simple(const char* sql, absl::string_view what) {
+absl::Status Connection::SyncPipeline(PGresult** last) {
+  if (!pipelining_) return absl::OkStatus();
+  absl::Status first_failure;
+  auto fail = [&](absl::Status s) {
+    if (first_failure.ok()) first_failure = std::move(s);
+  };
+  if (pending_ > 0 && PQpipelineSync(conn_) == 0) {
+    pending_ = 0;
+    pipelining_ = false;  // the connection is broken; it is reset on its next use
+    return StatusFromPostgres(conn_, nullptr, "postgres pipeline");
+  }
+  const bool synced = pending_ > 0;
+  for (; pending_ > 0; --pending_) {
+    PGresult* result = PQgetResult(conn_);
+    if (result == nullptr) {
+      pending_ = 0;
+      pipelining_ = false;
+      return absl::UnavailableError(absl::StrCat("postgres pipeline: connection lost: ",
+                                                 absl::StripAsciiWhitespace(PQerrorMessage(conn_))));
+    }
+    const ExecStatusType status = PQresultStatus(result);
+    if (status == PGRES_FATAL_ERROR) {
+      fail(StatusFromPostgres(conn_, result, "postgres statement"));
+    } else if (status == PGRES_PIPELINE_ABORTED) {
+      fail(absl::InternalError("postgres statement: not run, an earlier statement of the transaction failed"));
+    }
+    if (pending_ == 1 && last != nullptr && (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)) {
+      *last = result;  // the waiting statement's rows
+    } else {
+      PQclear(result);
+    }
+    // Each statement's results end with a null.
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+  }
+  if (synced) {
+    PGresult* sync = PQgetResult(conn_);
+    if (sync == nullptr || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+      fail(absl::UnavailableError("postgres pipeline: no sync point (connection lost?)"));
+      pipelining_ = false;
+    }
+    PQclear(sync);
+  }
+  if (!first_failure.ok() && last != nullptr && *last != nullptr) {
+    PQclear(*last);
+    *last = nullptr;
+  }
+  return first_failure;
+}
+
+absl::Status Connection::LeavePipeline() {
+  if (!pipelining_) return absl::OkStatus();
+  absl::Status pending = SyncPipeline(nullptr);
+  if (pipelining_ && PQexitPipelineMode(conn_) == 0 && pending.ok()) {
+    pending = absl::UnavailableError("postgres: cannot leave pipeline mode");
+  }
+  pipelining_ = false;
+  return pending;
+}
+
+void Connection::EnterPipeline() {
+  if (pipeline_enabled_ && in_write_transaction_ && !pipelining_ && PQstatus(conn_) == CONNECTION_OK) {
+    pipelining_ = PQenterPipelineMode(conn_) == 1;
+  }
+}
+
+absl::Status Connection::Simple(const char* sql, absl::string_view what, bool after_failure) {
+  // Commands run outside the pipeline; what it still owes is read first,
+  // and a statement of it that failed is this command's failure too (unless
+  // the command is the one that recovers from it).
+  absl::Status pending = LeavePipeline();
+  if (!pending.ok() && !after_failure) return pending;
   PGresult* result = PQexec(conn_, sql);
   const ExecStatusType status = PQresultStatus(result);
   absl::Status out = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK
                          ? absl::OkStatus()
                          : StatusFromPostgres(conn_, result, what);
   PQclear(result);
+  EnterPipeline();
   return out;
 }
 
@@ -267,6 +367,8 @@ absl::Status Connection::Configure() {
 
 absl::Status Connection::EnsureConnected() {
   if (PQstatus(conn_) == CONNECTION_OK) return absl::OkStatus();
+  pipelining_ = false;
+  pending_ = 0;
   PQreset(conn_);
   if (PQstatus(conn_) != CONNECTION_OK) {
     return absl::UnavailableError(absl::StrCat("PostgreSQL is unreachable: ",
@@ -285,6 +387,9 @@ absl::StatusOr<std::unique_ptr<SqlStatement>> Connection::Prepare(const char* sq
   }
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
+    // Preparing waits for its answer: outside the pipeline (once per
+    // statement and connection).
+    if (absl::Status s = LeavePipeline(); !s.ok()) return s;
     std::string text;
     auto prepared = std::make_unique<PreparedStatement>(TranslateParameters(sql, &text));
     prepared->name = absl::StrCat("refx_", ++next_statement_);
@@ -292,6 +397,7 @@ absl::StatusOr<std::unique_ptr<SqlStatement>> Connection::Prepare(const char* sq
     const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
     absl::Status error = ok ? absl::OkStatus() : StatusFromPostgres(conn_, result, "postgres prepare");
     PQclear(result);
+    EnterPipeline();
     if (!ok) return error;
     it = cache_.emplace(sql, std::move(prepared)).first;
   }
@@ -309,6 +415,8 @@ absl::Status Connection::BeginWrite() {
       absl::StrCat("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(", kWriteLockKey, ")");
   absl::Status s = Simple(begin.c_str(), "postgres begin");
   in_transaction_ = PQtransactionStatus(conn_) != PQTRANS_IDLE && PQstatus(conn_) == CONNECTION_OK;
+  in_write_transaction_ = in_transaction_ && s.ok();
+  EnterPipeline();
   return s;
 }
 
@@ -323,17 +431,24 @@ absl::Status Connection::BeginRead() {
 // connection's was rolled back by the server, or its outcome is unknown and
 // reported as UNAVAILABLE: the caller retries by request id).
 absl::Status Connection::Commit() {
-  in_transaction_ = false;
-  return Simple("COMMIT", "postgres commit");
+  in_write_transaction_ = false;
+  // A statement of the transaction that failed in the pipeline fails the
+  // commit (COMMIT of an aborted transaction would roll back silently); the
+  // transaction stays open for the caller's ROLLBACK.
+  absl::Status s = Simple("COMMIT", "postgres commit");
+  in_transaction_ = PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) != PQTRANS_IDLE;
+  return s;
 }
 absl::Status Connection::Rollback() {
   in_transaction_ = false;
-  return Simple("ROLLBACK", "postgres rollback");
+  in_write_transaction_ = false;
+  return Simple("ROLLBACK", "postgres rollback", /*after_failure=*/true);
 }
 absl::Status Connection::Savepoint() { return Simple("SAVEPOINT write", "postgres savepoint"); }
 absl::Status Connection::ReleaseSavepoint() { return Simple("RELEASE SAVEPOINT write", "postgres release"); }
 absl::Status Connection::RollbackToSavepoint() {
-  absl::Status rolled_back = Simple("ROLLBACK TO SAVEPOINT write", "postgres rollback to savepoint");
+  absl::Status rolled_back =
+      Simple("ROLLBACK TO SAVEPOINT write", "postgres rollback to savepoint", /*after_failure=*/true);
   absl::Status released = Simple("RELEASE SAVEPOINT write", "postgres release");
   return rolled_back.ok() ? released : rolled_back;
 }

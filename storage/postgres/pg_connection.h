@@ -88,6 +88,9 @@ class Statement final : public SqlStatement {
 
  private:
   int Slot(const char* name);
+  // Sends the statement; in a pipelined write transaction it is answered
+  // later unless `need_result`.
+  absl::Status Execute(bool need_result);
   Connection* conn_;
   const PreparedStatement* prepared_;
   std::vector<std::string> values_;
@@ -114,6 +117,8 @@ class Connection final : public SqlConnection {
   absl::Status Savepoint() override;
   absl::Status ReleaseSavepoint() override;
   absl::Status RollbackToSavepoint() override;
+  absl::Status Flush() override { return SyncPipeline(nullptr); }
+  void SetPipelining(bool on) override { pipeline_enabled_ = on; }
 
   // LISTEN on `channel` (re-subscribed after a reset).
   absl::Status Listen(absl::string_view channel) override;
@@ -133,7 +138,14 @@ class Connection final : public SqlConnection {
   absl::Status Configure();
   // Resets a dropped connection (prepared statements are gone with it).
   absl::Status EnsureConnected();
-  absl::Status Simple(const char* sql, absl::string_view what);
+  // A command outside the pipeline. With `after_failure` it runs even when
+  // a pipelined statement failed (ROLLBACK and ROLLBACK TO SAVEPOINT).
+  absl::Status Simple(const char* sql, absl::string_view what, bool after_failure = false);
+  // Reads every answer the pipeline owes, through a sync point; the first
+  // failure. `last`, if given, receives the last statement's result.
+  absl::Status SyncPipeline(PGresult** last);
+  absl::Status LeavePipeline();
+  void EnterPipeline();
 
   PGconn* conn_;
   const ConnectParameters parameters_;
@@ -142,6 +154,13 @@ class Connection final : public SqlConnection {
   // Inside BEGIN..COMMIT/ROLLBACK: a dropped connection is then not reset
   // under the transaction (its statements would run outside it).
   bool in_transaction_ = false;
+  // Write transactions run in libpq's pipeline mode: statements whose rows
+  // are not needed (every INSERT and UPDATE) are sent without waiting, so a
+  // batch of writes costs a few round trips rather than one per row.
+  bool in_write_transaction_ = false;
+  bool pipeline_enabled_ = true;
+  bool pipelining_ = false;
+  int pending_ = 0;  // statements sent in the pipeline, not yet answered
   std::map<const char*, std::unique_ptr<PreparedStatement>> cache_;
   int next_statement_ = 0;
 };
