@@ -345,6 +345,11 @@ absl::Status Connection::Simple(const char* sql, absl::string_view what, bool af
   absl::Status out = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK
                          ? absl::OkStatus()
                          : StatusFromPostgres(conn_, result, what);
+  // COMMIT of a transaction in which a statement failed succeeds as a
+  // ROLLBACK: never taken for a commit.
+  if (out.ok() && std::strcmp(sql, "COMMIT") == 0 && std::strcmp(PQcmdStatus(result), "ROLLBACK") == 0) {
+    out = absl::InternalError("postgres commit: a statement of the transaction had failed; it was rolled back");
+  }
   PQclear(result);
   EnterPipeline();
   return out;

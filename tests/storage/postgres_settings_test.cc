@@ -4,6 +4,9 @@
 // and over TCP: verify-full against the server's CA connects encrypted,
 // while plaintext (the test server has hostssl lines only) and a wrong CA
 // are refused. Uses the test server of scripts/postgres.sh for the TCP part.
+// And the driver's pipelined write transactions: a statement sent without
+// waiting that fails is reported by the next one that waits, and fails the
+// commit rather than being rolled back in silence.
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -138,6 +141,74 @@ TEST(PostgresSettingsTest, TcpIsVerifiedTlsOnly) {
   auto wrong_root = MakeStore(options);
   EXPECT_EQ(wrong_root.status().code(), absl::StatusCode::kUnavailable) << wrong_root.status();
 }
+
+TEST(PostgresSettingsTest, APipelinedStatementThatFailsFailsItsTransaction) {
+  if (!testing::PostgresAvailable()) {
+    if (testing::PostgresRequired()) FAIL() << "REFX_TEST_REQUIRE_POSTGRES=1 but no test PostgreSQL is configured";
+    GTEST_SKIP() << "no test PostgreSQL";
+  }
+  auto config = testing::NewPostgresDatabase();
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto parameters = postgres::ParametersFromConfig(config->postgres());
+  ASSERT_TRUE(parameters.ok()) << parameters.status();
+  auto conn = postgres::Connection::Open(*parameters, /*read_only=*/false);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  postgres::Connection& c = **conn;
+  ASSERT_TRUE(c.Exec("CREATE TABLE t (k BIGINT PRIMARY KEY)").ok());
+  static const char kInsert[] = "INSERT INTO t (k) VALUES (CAST(:k AS BIGINT))";
+  static const char kCount[] = "SELECT COUNT(*) FROM t";
+  auto insert = [&](int64_t k) {
+    auto stmt = c.Prepare(kInsert);
+    EXPECT_TRUE(stmt.ok()) << stmt.status();
+    return stmt.ok() ? (*stmt)->Bind(":k", k).Run() : stmt.status();
+  };
+  auto count = [&]() -> absl::StatusOr<int64_t> {
+    auto stmt = c.Prepare(kCount);
+    if (!stmt.ok()) return stmt.status();
+    auto row = (*stmt)->Step();
+    if (!row.ok()) return row.status();
+    return (*stmt)->Int(0);
+  };
+
+  // Sent without waiting: 300 inserts (past the pipeline's read-every-128)
+  // and a read that waits for them all.
+  ASSERT_TRUE(c.BeginWrite().ok());
+  for (int64_t k = 1; k <= 300; ++k) ASSERT_TRUE(insert(k).ok());
+  auto counted = count();
+  ASSERT_TRUE(counted.ok()) << counted.status();
+  EXPECT_EQ(*counted, 300);
+  ASSERT_TRUE(c.Commit().ok());
+
+  // A duplicate key: accepted when sent, reported by the next statement
+  // that waits, as the constraint it broke.
+  ASSERT_TRUE(c.BeginWrite().ok());
+  ASSERT_TRUE(insert(1).ok());
+  ASSERT_TRUE(insert(1000).ok());
+  EXPECT_EQ(count().status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_FALSE(c.Commit().ok());
+  ASSERT_TRUE(c.Rollback().ok());
+
+  // Reported at COMMIT when nothing waited before it: the commit fails and
+  // nothing of the transaction is stored.
+  ASSERT_TRUE(c.BeginWrite().ok());
+  ASSERT_TRUE(insert(2000).ok());
+  ASSERT_TRUE(insert(2).ok());
+  const absl::Status committed = c.Commit();
+  EXPECT_EQ(committed.code(), absl::StatusCode::kAlreadyExists) << committed;
+  ASSERT_TRUE(c.Rollback().ok());
+  EXPECT_EQ(*count(), 300);
+
+  // Flush reports what was sent, and the connection goes on afterwards.
+  ASSERT_TRUE(c.BeginWrite().ok());
+  ASSERT_TRUE(insert(3).ok());
+  EXPECT_EQ(c.Flush().code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(c.Rollback().ok());
+  ASSERT_TRUE(c.BeginWrite().ok());
+  ASSERT_TRUE(insert(301).ok());
+  ASSERT_TRUE(c.Commit().ok());
+  EXPECT_EQ(*count(), 301);
+}
+
 
 }  // namespace
 }  // namespace refx::storage
