@@ -158,6 +158,9 @@ struct SqlDialect {
   const char* insert_audit;
   const char* upsert_audit_head;
   const char* select_audit_head;
+  // The hash of the audit event at :sequence: whether a batch whose COMMIT
+  // went unanswered was committed (its last event is there, with its hash).
+  const char* select_audit_hash;
   const char* list_audit;
   // The event log.
   const char* insert_event;
@@ -189,6 +192,12 @@ struct SqlDialect {
   // that wrote events runs to notify it (delivered at commit). Optional.
   const char* listen_events = nullptr;
   const char* notify_events = nullptr;
+  // A database reached over a network: a batch whose transaction failed
+  // with UNAVAILABLE (a dropped connection, a restart) is looked for in the
+  // database (select_audit_hash) and, if it is not there, run again, a few
+  // times, so each write is applied exactly once. Locally (SQLite) such a
+  // failure is not transient and is reported at once.
+  bool retry_failed_commits = false;
 };
 
 }  // namespace refx::storage

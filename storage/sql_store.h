@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "common/signing.h"
 #include "storage/referral_store.h"
@@ -147,6 +148,14 @@ class SqlStore : public ReferralStore {
   // transaction's status (a write's own failure is in its `result`).
   absl::Status CommitBatch(SqlConnection* conn, const std::vector<Write*>& batch, bool savepoints,
                            bool* write_failed);
+  // The batch's transaction, run again after a write fails (with
+  // savepoints) and, where the dialect retries failed commits, after a
+  // transient failure that did not commit; the transaction's status.
+  absl::Status RunBatch(SqlConnection* conn, const std::vector<Write*>& batch, int64_t event_sequence_at_start);
+  // Whether the audit event `sequence` is stored with `hash`.
+  absl::StatusOr<bool> AuditEventIsStored(SqlConnection* conn, int64_t sequence, const std::string& hash);
+  static constexpr int kCommitAttempts = 3;
+  static constexpr absl::Duration kCommitRetryBackoff = absl::Milliseconds(100);
   // After a transaction that did not commit: the audit and event heads in
   // memory are set back to what the database holds.
   void RestoreCommittedHeads(SqlConnection* conn, int64_t event_sequence_at_start);
@@ -201,6 +210,9 @@ class SqlStore : public ReferralStore {
   // meets the key's unique constraint instead, which sends the batch to the
   // run with savepoints, where it is looked up and replayed.
   bool first_run_ = false;
+  // The audit chain's head when the batch's transaction began (under the
+  // write lock): events past it are the batch's.
+  int64_t batch_audit_start_ = 0;
   std::thread writer_thread_;
 
   absl::Mutex listener_mu_;

@@ -181,6 +181,7 @@ absl::Status SqlStore::CommitBatch(SqlConnection* conn, const std::vector<Write*
   // the heads. If they cannot be read the batch fails whole.
   if (sql_.shared_by_replicas) REFX_RETURN_IF_ERROR(ReloadHeads(conn));
   const int64_t batch_audit_start = audit_sequence_;
+  batch_audit_start_ = batch_audit_start;
   for (Write* w : batch) {
     if (!savepoints) {
       w->result = w->apply(conn);
@@ -246,6 +247,54 @@ void SqlStore::RestoreCommittedHeads(SqlConnection* conn, int64_t event_sequence
   ReloadEventSequence(conn).IgnoreError();
 }
 
+absl::Status SqlStore::RunBatch(SqlConnection* conn, const std::vector<Write*>& batch,
+                                int64_t event_sequence_at_start) {
+  const int attempts = sql_.retry_failed_commits ? kCommitAttempts : 1;
+  absl::Status status;
+  for (int attempt = 1;; ++attempt) {
+    // First without a savepoint per write: each costs two round trips on a
+    // networked database, and writes almost never fail. If one does, the
+    // whole transaction is rolled back and the batch runs again with a
+    // savepoint per write, so the failed write is undone alone. Every apply
+    // is a function of the database and its request, so running a write's
+    // apply twice writes what running it once would.
+    bool write_failed = false;
+    status = CommitBatch(conn, batch, /*savepoints=*/false, &write_failed);
+    if (write_failed) {
+      RestoreCommittedHeads(conn, event_sequence_at_start);
+      status = CommitBatch(conn, batch, /*savepoints=*/true, &write_failed);
+    }
+    if (status.ok() || !absl::IsUnavailable(status) || attempts == 1) return status;
+    // The transaction failed on the way (a dropped connection, a restart):
+    // perhaps after COMMIT was applied and before its answer came back. The
+    // batch's last audit event says which: there, with this batch's hash,
+    // it committed; absent, nothing of it did and it may run again. Unknown
+    // (the database is still unreachable): reported, never run twice.
+    if (audit_sequence_ > batch_audit_start_) {
+      auto committed = AuditEventIsStored(conn, audit_sequence_, audit_hash_);
+      if (!committed.ok()) return status;
+      if (*committed) {
+        log::Warning("storage_commit_confirmed", {{"writes", absl::StrCat(batch.size())},
+                                                   {"attempt", absl::StrCat(attempt)}});
+        return absl::OkStatus();
+      }
+    }
+    if (attempt >= attempts) return status;
+    log::Warning("storage_commit_retried", {{"code", absl::StatusCodeToString(status.code())},
+                                            {"writes", absl::StrCat(batch.size())},
+                                            {"attempt", absl::StrCat(attempt)}});
+    RestoreCommittedHeads(conn, event_sequence_at_start);
+    absl::SleepFor(kCommitRetryBackoff * attempt);
+  }
+}
+
+absl::StatusOr<bool> SqlStore::AuditEventIsStored(SqlConnection* conn, int64_t sequence, const std::string& hash) {
+  REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.select_audit_hash));
+  stmt->Bind(":sequence", sequence);
+  REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  return row && stmt->Text(0) == hash;
+}
+
 void SqlStore::WriterLoop() {
   SqlConnection* conn = writer_conn_.get();
   while (true) {
@@ -261,18 +310,7 @@ void SqlStore::WriterLoop() {
       }
     }
     const int64_t event_sequence_at_start = event_sequence_;
-    // First without a savepoint per write: each costs two round trips on a
-    // networked database, and writes almost never fail. If one does, the
-    // whole transaction is rolled back and the batch runs again with a
-    // savepoint per write, so the failed write is undone alone. Every apply
-    // is a function of the database and its request, so running a write's
-    // apply twice writes what running it once would.
-    bool write_failed = false;
-    absl::Status txn_status = CommitBatch(conn, batch, /*savepoints=*/false, &write_failed);
-    if (write_failed) {
-      RestoreCommittedHeads(conn, event_sequence_at_start);
-      txn_status = CommitBatch(conn, batch, /*savepoints=*/true, &write_failed);
-    }
+    const absl::Status txn_status = RunBatch(conn, batch, event_sequence_at_start);
     if (!txn_status.ok()) {
       RestoreCommittedHeads(conn, event_sequence_at_start);
       log::Error("storage_commit_failed", {{"code", absl::StatusCodeToString(txn_status.code())},

@@ -233,6 +233,8 @@ const char kUpsertAuditHead[] =
     "ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash, "
     "signature = excluded.signature";
 
+const char kSelectAuditHash[] = "SELECT hash FROM audit_events WHERE sequence = :sequence";
+
 const char kSelectAuditHead[] = "SELECT sequence, hash, signature FROM audit_head WHERE id = 1";
 
 // Parameters whose type PostgreSQL cannot infer from a column are cast.
@@ -387,6 +389,7 @@ const SqlDialect& PostgresDialect() {
       .insert_audit = sql::kInsertAudit,
       .upsert_audit_head = sql::kUpsertAuditHead,
       .select_audit_head = sql::kSelectAuditHead,
+      .select_audit_hash = sql::kSelectAuditHash,
       .list_audit = sql::kListAudit,
       .insert_event = sql::kInsertEvent,
       .insert_event_audience = sql::kInsertEventAudience,
@@ -403,6 +406,7 @@ const SqlDialect& PostgresDialect() {
       .list_all_events = sql::kListAllEvents,
       .listen_events = sql::kListenEvents,
       .notify_events = sql::kNotifyEvents,
+      .retry_failed_commits = true,
   };
   return *kDialect;
 }

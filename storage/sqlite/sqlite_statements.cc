@@ -233,6 +233,8 @@ const char kUpsertAuditHead[] =
     "ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash, "
     "signature = excluded.signature";
 
+const char kSelectAuditHash[] = "SELECT hash FROM audit_events WHERE sequence = :sequence";
+
 const char kSelectAuditHead[] = "SELECT sequence, hash, signature FROM audit_head WHERE id = 1";
 
 const char kListAudit[] = R"sql(
@@ -366,6 +368,7 @@ const SqlDialect& SqliteDialect() {
       .insert_audit = sql::kInsertAudit,
       .upsert_audit_head = sql::kUpsertAuditHead,
       .select_audit_head = sql::kSelectAuditHead,
+      .select_audit_hash = sql::kSelectAuditHash,
       .list_audit = sql::kListAudit,
       .insert_event = sql::kInsertEvent,
       .insert_event_audience = sql::kInsertEventAudience,
