@@ -185,11 +185,16 @@ struct SqlDialect {
   // notifications from other replicas), never from memory. False (SQLite):
   // this process is the only writer; heads live in memory.
   bool shared_by_replicas;
+  // Both heads in one row, read at the start of every write transaction of
+  // a shared database: the audit head's sequence and hash (NULL, NULL before
+  // the first event) and the event log's latest sequence (0 when empty).
+  const char* select_heads = nullptr;
   // Every event after :after (all audiences, comma-joined as column 6),
   // oldest first, at most :limit. Shared databases only.
   const char* list_all_events = nullptr;
-  // The notification channel replicas LISTEN on, and the statement a batch
-  // that wrote events runs to notify it (delivered at commit). Optional.
+  // The notification channel replicas LISTEN on, and the statement (no
+  // parameters, no rows read) a batch that wrote events runs to notify it,
+  // delivered at commit. Optional.
   const char* listen_events = nullptr;
   const char* notify_events = nullptr;
   // A database reached over a network: a batch whose transaction failed

@@ -29,6 +29,15 @@ constexpr int64_t kAnnouncePage = 256;
 }  // namespace
 
 absl::Status SqlStore::ReloadHeads(SqlConnection* conn) {
+  if (sql_.select_heads != nullptr) {  // one round trip
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.select_heads));
+    REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return absl::InternalError("storage: the heads query returned no row");
+    audit_sequence_ = stmt->IsNull(0) ? 0 : stmt->Int(0);
+    audit_hash_ = stmt->IsNull(1) ? GenesisHash() : stmt->Text(1);
+    event_sequence_ = stmt->Int(2);
+    return absl::OkStatus();
+  }
   REFX_ASSIGN_OR_RETURN(AuditHead head, rows::ReadAuditHead(conn, sql_));
   audit_sequence_ = head.sequence;
   audit_hash_ = head.hash;

@@ -227,7 +227,10 @@ absl::Status SqlStore::CommitBatch(SqlConnection* conn, const std::vector<Write*
     BindHeadSignature(head.get());
     REFX_RETURN_IF_ERROR(head->Run());
   }
-  if (sql_.notify_events != nullptr && !batch_events_.empty()) REFX_RETURN_IF_ERROR(conn->Exec(sql_.notify_events));
+  if (sql_.notify_events != nullptr && !batch_events_.empty()) {
+    REFX_ASSIGN_OR_RETURN(auto notify, conn->Prepare(sql_.notify_events));
+    REFX_RETURN_IF_ERROR(notify->Run());
+  }
   return txn.Commit();
 }
 

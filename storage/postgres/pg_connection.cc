@@ -414,10 +414,28 @@ absl::Status Connection::Exec(const char* sql) {
   return Simple(sql, "postgres exec");
 }
 
+absl::Status Connection::SendInPipeline(const char* sql) {
+  if (PQsendQueryParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, /*resultFormat=*/1) == 0) {
+    return StatusFromPostgres(conn_, nullptr, "postgres pipeline");
+  }
+  ++pending_;
+  return absl::OkStatus();
+}
+
 absl::Status Connection::BeginWrite() {
   if (absl::Status s = EnsureConnected(); !s.ok()) return s;
-  const std::string begin =
-      absl::StrCat("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(", kWriteLockKey, ")");
+  const std::string lock = absl::StrCat("SELECT pg_advisory_xact_lock(", kWriteLockKey, ")");
+  if (pipeline_enabled_ && PQenterPipelineMode(conn_) == 1) {
+    // BEGIN and the lock go out with the transaction's first statement that
+    // waits: one round trip for all three. Their failure is that
+    // statement's (or the commit's).
+    pipelining_ = true;
+    in_transaction_ = in_write_transaction_ = true;
+    absl::Status s = SendInPipeline("BEGIN ISOLATION LEVEL READ COMMITTED");
+    if (s.ok()) s = SendInPipeline(lock.c_str());
+    return s;
+  }
+  const std::string begin = absl::StrCat("BEGIN ISOLATION LEVEL READ COMMITTED; ", lock);
   absl::Status s = Simple(begin.c_str(), "postgres begin");
   in_transaction_ = PQtransactionStatus(conn_) != PQTRANS_IDLE && PQstatus(conn_) == CONNECTION_OK;
   in_write_transaction_ = in_transaction_ && s.ok();
@@ -437,10 +455,26 @@ absl::Status Connection::BeginRead() {
 // reported as UNAVAILABLE: the caller retries by request id).
 absl::Status Connection::Commit() {
   in_write_transaction_ = false;
-  // A statement of the transaction that failed in the pipeline fails the
-  // commit (COMMIT of an aborted transaction would roll back silently); the
-  // transaction stays open for the caller's ROLLBACK.
-  absl::Status s = Simple("COMMIT", "postgres commit");
+  absl::Status s;
+  if (pipelining_) {
+    // COMMIT goes out behind what the pipeline holds, answered with it. If
+    // a statement before it failed, the pipeline skips the COMMIT and that
+    // failure is returned; the transaction stays open (aborted) for the
+    // caller's ROLLBACK.
+    PGresult* commit = nullptr;
+    s = SendInPipeline("COMMIT");
+    if (s.ok()) s = SyncPipeline(&commit);
+    if (s.ok() && commit != nullptr && std::strcmp(PQcmdStatus(commit), "ROLLBACK") == 0) {
+      s = absl::InternalError("postgres commit: a statement of the transaction had failed; it was rolled back");
+    }
+    PQclear(commit);
+    if (absl::Status left = LeavePipeline(); s.ok()) s = left;
+  } else {
+    // A statement of the transaction that failed in the pipeline fails the
+    // commit (COMMIT of an aborted transaction would roll back silently);
+    // the transaction stays open for the caller's ROLLBACK.
+    s = Simple("COMMIT", "postgres commit");
+  }
   in_transaction_ = PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) != PQTRANS_IDLE;
   return s;
 }

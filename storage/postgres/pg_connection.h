@@ -145,6 +145,8 @@ class Connection final : public SqlConnection {
   // failure. `last`, if given, receives the last statement's result.
   absl::Status SyncPipeline(PGresult** last);
   absl::Status LeavePipeline();
+  // Sends parameterless `sql` in the pipeline, answered at the next sync.
+  absl::Status SendInPipeline(const char* sql);
   void EnterPipeline();
 
   PGconn* conn_;

@@ -235,6 +235,10 @@ const char kUpsertAuditHead[] =
 
 const char kSelectAuditHash[] = "SELECT hash FROM audit_events WHERE sequence = :sequence";
 
+const char kSelectHeads[] =
+    "SELECT h.sequence, h.hash, (SELECT COALESCE(MAX(sequence), 0) FROM referral_events) "
+    "FROM (SELECT 1) AS one LEFT JOIN audit_head h ON h.id = 1";
+
 const char kSelectAuditHead[] = "SELECT sequence, hash, signature FROM audit_head WHERE id = 1";
 
 // Parameters whose type PostgreSQL cannot infer from a column are cast.
@@ -361,6 +365,9 @@ const char kInsertVictimToken[] =
 // Every replica's store LISTENs here; a batch that wrote events NOTIFYs in
 // its transaction, so the others hear of it when it commits.
 const char kListenEvents[] = "refx_events";
+// Prepared like the rest (the extended protocol takes utility statements),
+// so it is sent in the write transaction's pipeline without a round trip of
+// its own.
 const char kNotifyEvents[] = "NOTIFY refx_events";
 
 }  // namespace sql
@@ -403,6 +410,7 @@ const SqlDialect& PostgresDialect() {
       .insert_victim_token = sql::kInsertVictimToken,
       .any_victim_token = sql::kAnyVictimToken,
       .shared_by_replicas = true,
+      .select_heads = sql::kSelectHeads,
       .list_all_events = sql::kListAllEvents,
       .listen_events = sql::kListenEvents,
       .notify_events = sql::kNotifyEvents,
