@@ -171,6 +171,12 @@ ALTER TABLE audit_events ADD COLUMN event_count BIGINT NOT NULL DEFAULT 1;
 -- verifies. NULL until the server first signs it.
 ALTER TABLE audit_head ADD COLUMN signature BYTEA;
 )sql"},
+      {10, "event_audience_by_sequence", R"sql(
+-- Replicas read the event log by sequence (list_all_events), each event
+-- with its audience: without this index every event read scanned the whole
+-- audience table (its key starts with agency_id).
+CREATE INDEX referral_event_audience_by_sequence ON referral_event_audience (sequence);
+)sql"},
   };
   return kMigrations;
 }

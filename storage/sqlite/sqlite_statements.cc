@@ -168,6 +168,13 @@ ALTER TABLE audit_events ADD COLUMN event_count INTEGER NOT NULL DEFAULT 1;
 -- verifies. NULL until the server first signs it.
 ALTER TABLE audit_head ADD COLUMN signature BLOB;
 )sql"},
+      {10, "event_audience_by_sequence", R"sql(
+-- PostgreSQL's replicas read the event log by sequence with each event's
+-- audience, which needs referral_event_audience indexed by sequence there.
+-- One process reads SQLite's events from memory: nothing to add, the number
+-- is kept so that both backends' schema versions mean the same.
+SELECT 1;
+)sql"},
   };
   return kMigrations;
 }

@@ -210,5 +210,37 @@ TEST(PostgresSettingsTest, APipelinedStatementThatFailsFailsItsTransaction) {
 }
 
 
+TEST(PostgresSettingsTest, ReplicasReadTheEventLogThroughAnIndex) {
+  if (!testing::PostgresAvailable()) {
+    if (testing::PostgresRequired()) FAIL() << "REFX_TEST_REQUIRE_POSTGRES=1 but no test PostgreSQL is configured";
+    GTEST_SKIP() << "no test PostgreSQL";
+  }
+  auto config = testing::NewPostgresDatabase();
+  ASSERT_TRUE(config.ok()) << config.status();
+  MakeStoreOptions options;
+  options.config = *config;
+  ASSERT_TRUE(MakeStore(options).ok());  // migrates
+  auto parameters = postgres::ParametersFromConfig(config->postgres());
+  ASSERT_TRUE(parameters.ok()) << parameters.status();
+  auto conn = postgres::Connection::Open(*parameters, /*read_only=*/true);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  // Every event read by a replica looks its audience up by sequence; a scan
+  // per event made creates slower the more events were stored. With scans
+  // priced out, a missing index still shows as a scan.
+  ASSERT_TRUE((*conn)->Exec("SET enable_seqscan = off").ok());
+  static const char kPlan[] =
+      "EXPLAIN SELECT string_agg(agency_id, ',') FROM referral_event_audience WHERE sequence = 42";
+  auto plan = (*conn)->Prepare(kPlan);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::string text;
+  while (true) {
+    auto row = (*plan)->Step();
+    ASSERT_TRUE(row.ok()) << row.status();
+    if (!*row) break;
+    text += (*plan)->Text(0) + "\n";
+  }
+  EXPECT_THAT(text, Not(HasSubstr("Seq Scan"))) << text;
+}
+
 }  // namespace
 }  // namespace refx::storage
