@@ -1,10 +1,20 @@
 # The CTest check of `refx-bench --quick --output json` (label `bench`): it
 # must exit 0 and print one JSON object with the expected keys. No
 # performance thresholds: the figures vary by machine.
-#   cmake -DBENCH=/path/refx-bench -DOUT=/path/quick.json -P check_quick.cmake
+#   cmake -DBENCH=/path/refx-bench -DOUT=/path/quick.json [-DBACKEND=postgres] -P check_quick.cmake
+# With BACKEND=postgres: the unary groups on both backends (its own
+# throwaway PostgreSQL), the PostgreSQL rows, ceiling and replica row too.
 cmake_minimum_required(VERSION 3.25)
-execute_process(COMMAND ${BENCH} --quick --output json
-  OUTPUT_FILE ${OUT} RESULT_VARIABLE rc TIMEOUT 80)
+set(args --quick --output json)
+set(expected echo create_referral get_referral list_referrals connect_echo connect_refx accept_referral
+             watch_fanout)
+if(BACKEND STREQUAL "postgres")
+  list(APPEND args --backend postgres --only echo,create,get,list)
+  set(expected echo create_referral get_referral list_referrals pg_create_referral pg_get_referral
+               pg_list_referrals pg_libpq_ceiling pg_create_referral_2_replicas)
+endif()
+execute_process(COMMAND ${BENCH} ${args}
+  OUTPUT_FILE ${OUT} RESULT_VARIABLE rc TIMEOUT 110)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "refx-bench --quick exited with ${rc}")
 endif()
@@ -45,8 +55,7 @@ foreach(i RANGE ${last})
     message(FATAL_ERROR "results[${i}] (${workload}) has no successful call")
   endif()
 endforeach()
-foreach(workload echo create_referral get_referral list_referrals connect_echo connect_refx accept_referral
-                 watch_fanout)
+foreach(workload ${expected})
   if(NOT workload IN_LIST seen)
     message(FATAL_ERROR "no ${workload} result")
   endif()
