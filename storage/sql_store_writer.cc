@@ -170,6 +170,9 @@ absl::Status SqlStore::ReloadEventSequence(SqlConnection* conn) {
 absl::Status SqlStore::CommitBatch(SqlConnection* conn, const std::vector<Write*>& batch, bool savepoints,
                                    bool* write_failed) {
   *write_failed = false;
+  // Nothing of this batch is in the chain until its writes append to it (a
+  // failure before then must not be mistaken for the previous batch's).
+  batch_audit_start_ = audit_sequence_;
   // Without savepoints, statements whose rows are not needed go out without
   // waiting (where the driver can); any failure sends the batch to the run
   // with savepoints, where each statement waits, so each failure is reported

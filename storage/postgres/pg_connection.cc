@@ -450,9 +450,10 @@ absl::Status Connection::BeginRead() {
   return s;
 }
 
-// Whatever COMMIT or ROLLBACK return, the transaction is over (a dropped
-// connection's was rolled back by the server, or its outcome is unknown and
-// reported as UNAVAILABLE: the caller retries by request id).
+// A failed COMMIT leaves the transaction open only if the server still
+// holds it (aborted, awaiting ROLLBACK). On a dropped connection it is over:
+// rolled back by the server, or committed with the answer lost; UNAVAILABLE
+// either way, and the store engine finds out which (RunBatch).
 absl::Status Connection::Commit() {
   in_write_transaction_ = false;
   absl::Status s;

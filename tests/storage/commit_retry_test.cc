@@ -20,6 +20,7 @@ namespace refx::storage {
 namespace {
 
 struct Faults {
+  std::atomic<int> fail_begin{0};          // BEGINs refused
   std::atomic<int> fail_before_commit{0};  // COMMITs refused (nothing committed)
   std::atomic<int> lose_commit_answer{0};  // COMMITs applied, answered UNAVAILABLE
 };
@@ -31,7 +32,11 @@ class FaultyConnection final : public SqlConnection {
       : inner_(std::move(inner)), faults_(faults) {}
   absl::StatusOr<std::unique_ptr<SqlStatement>> Prepare(const char* sql) override { return inner_->Prepare(sql); }
   absl::Status Exec(const char* sql) override { return inner_->Exec(sql); }
-  absl::Status BeginWrite() override { return inner_->BeginWrite(); }
+  absl::Status BeginWrite() override {
+    if (faults_->fail_begin.fetch_sub(1) > 0) return absl::UnavailableError("connection lost at BEGIN");
+    faults_->fail_begin.store(0);
+    return inner_->BeginWrite();
+  }
   absl::Status BeginRead() override { return inner_->BeginRead(); }
   absl::Status Commit() override {
     if (faults_->fail_before_commit.fetch_sub(1) > 0) {
@@ -119,6 +124,18 @@ TEST_F(CommitRetryTest, ABatchThatDidNotCommitRunsAgainOnce) {
   query.party_agency = "city";
   query.limit = 10;
   EXPECT_EQ(store_->ListReferrals(query)->size(), 1u);
+  EXPECT_TRUE(store_->VerifyAuditChain()->intact);
+}
+
+TEST_F(CommitRetryTest, ABatchThatNeverBeganIsNotTakenForThePreviousOne) {
+  ASSERT_TRUE(store_->CreateReferral(Create("before")).ok());
+  // The previous batch's last audit event is stored: it must not vouch for
+  // a batch that failed before writing anything.
+  faults_.fail_begin = 1;
+  auto created = store_->CreateReferral(Create("d"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(store_->GetReferral("d").ok());
+  EXPECT_EQ(AuditEvents(), 2u);
   EXPECT_TRUE(store_->VerifyAuditChain()->intact);
 }
 
