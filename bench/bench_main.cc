@@ -487,8 +487,8 @@ int Main(int argc, char** argv) {
         if (!s.ok()) return s;
       }
     }
-    // Each row on SQLite, then at once on PostgreSQL, so both meet the
-    // machine in the same state.
+    // Each workload on SQLite, then at once on PostgreSQL, so both meet
+    // the machine in much the same state.
     const auto on_each = [&](const std::string& workload, const std::string& bounded_by) -> absl::Status {
       REFX_RETURN_IF_ERROR(RunUnaryWorkload(b, workload, bounded_by, false));
       if (postgres == nullptr) return absl::OkStatus();
@@ -523,6 +523,12 @@ int Main(int argc, char** argv) {
   if (refx_server != nullptr && !refx_server->Running()) {
     return fail(absl::InternalError(absl::StrCat("refx-server died during the run:\n",
                                                  refx::bench::FileTail(refx_server->log_path(), 2000))));
+  }
+  for (const auto& replica : pg_replicas) {
+    if (!replica->Running()) {
+      return fail(absl::InternalError(absl::StrCat("a PostgreSQL refx-server replica died during the run:\n",
+                                                   refx::bench::FileTail(replica->log_path(), 2000))));
+    }
   }
   Conclude(b);
   b.report.total_seconds = absl::ToDoubleSeconds(absl::Now() - run_start);

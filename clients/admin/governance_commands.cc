@@ -10,8 +10,9 @@
 #include "core/agreement.h"
 #include "core/agreement_table.h"
 #include "core/partnership.h"
-#include "storage/sqlite/sqlite_store.h"
+#include "storage/make_store.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
 #include "auth/pki/certificate_authority.h"
@@ -22,6 +23,37 @@
 #include "refx/v1/audit_service.pb.h"
 
 namespace refx::admin {
+namespace {
+
+constexpr char kDatabaseHelp[] =
+    "The refx-server database: its SQLite file (or sqlite:FILE), or postgres:DSN (a libpq connection string or "
+    "URI without a password; see --password-file)";
+
+}  // namespace
+
+void GovernanceCommands::AddPostgresOptions(CLI::App* command) {
+  command->add_option("--password-file", password_file_,
+                      "With postgres:DSN: the file holding the database password (mode 0600); else PGPASSFILE");
+  command->add_option("--sslmode", sslmode_, "With postgres:DSN: libpq sslmode")->capture_default_str();
+  command->add_option("--sslrootcert", sslrootcert_, "With postgres:DSN: the CA of the database server");
+}
+
+config::v1::StorageConfig GovernanceCommands::DatabaseConfig() const {
+  config::v1::StorageConfig config;
+  if (absl::StartsWith(database_, "postgres:")) {
+    config.set_backend("postgres");
+    auto* pg = config.mutable_postgres();
+    pg->set_dsn(database_.substr(9));
+    pg->set_password_file(password_file_);
+    pg->set_sslmode(sslmode_);
+    pg->set_sslrootcert(sslrootcert_);
+    pg->set_pool_size(1);
+  } else {
+    config.set_backend("sqlite");
+    config.set_sqlite_path(absl::StartsWith(database_, "sqlite:") ? database_.substr(7) : database_);
+  }
+  return config;
+}
 
 GovernanceCommands::GovernanceCommands(CLI::App* app) {
   CLI::App* agreement = app->add_subcommand("agreement", "Check the information-sharing agreement; show who sees what");
@@ -44,7 +76,8 @@ GovernanceCommands::GovernanceCommands(CLI::App* app) {
   CLI::App* audit = app->add_subcommand("audit", "The server's audit log");
   audit->require_subcommand(1);
   audit_verify_ = audit->add_subcommand("verify", "Verify a database's audit chain offline (read-only)");
-  audit_verify_->add_option("--db", database_, "The refx-server SQLite database file")->required();
+  audit_verify_->add_option("--db", database_, kDatabaseHelp)->required();
+  AddPostgresOptions(audit_verify_);
   audit_verify_->add_option("--public-key", public_key_file_,
                             "The server's audit signing public key (default: audit-signing.pub beside the "
                             "database, or the checkpoint's)");
@@ -62,10 +95,13 @@ GovernanceCommands::GovernanceCommands(CLI::App* app) {
       "older copy of the database restored). Safe on a live server's database.\n\n"
       "EXAMPLES\n"
       "  refx-admin audit verify --db /var/lib/refx/refx.db\n"
-      "  refx-admin audit verify --db restored.db --checkpoint audit-2026-12-01.json\n");
+      "  refx-admin audit verify --db restored.db --checkpoint audit-2026-12-01.json\n"
+      "  refx-admin audit verify --db 'postgres:host=db.internal dbname=refx user=refx' \\\n"
+      "      --password-file /etc/refx/db-password --public-key audit-signing.pub\n");
   audit_checkpoint_ = audit->add_subcommand(
       "checkpoint", "Verify a database's audit chain and save its signed head, to keep apart from it");
-  audit_checkpoint_->add_option("--db", database_, "The refx-server SQLite database file")->required();
+  audit_checkpoint_->add_option("--db", database_, kDatabaseHelp)->required();
+  AddPostgresOptions(audit_checkpoint_);
   audit_checkpoint_->add_option("--public-key", public_key_file_,
                                 "The server's audit signing public key (default: audit-signing.pub beside the "
                                 "database)");
@@ -75,7 +111,9 @@ GovernanceCommands::GovernanceCommands(CLI::App* app) {
       "where whoever can change the database cannot; `audit verify --checkpoint` then proves nothing up\n"
       "to it was lost or rewritten. Refuses to write one for a broken or unsigned chain.\n\n"
       "EXAMPLES\n"
-      "  refx-admin audit checkpoint --db /var/lib/refx/refx.db --out audit-$(date +%F).json\n");
+      "  refx-admin audit checkpoint --db /var/lib/refx/refx.db --out audit-$(date +%F).json\n"
+      "  refx-admin audit checkpoint --db 'postgres:host=db.internal dbname=refx user=refx' \\\n"
+      "      --password-file /etc/refx/db-password --public-key audit-signing.pub --out audit-$(date +%F).json\n");
 }
 
 std::optional<int> GovernanceCommands::RunIfParsed() const {
@@ -138,6 +176,9 @@ int GovernanceCommands::RunAudit() const {
   // The key: named, else the checkpoint's, else the one the server wrote
   // beside its database. A checkpoint holds the database to its own key,
   // so a replaced signing key shows up as a head signed by another key.
+  const config::v1::StorageConfig database = DatabaseConfig();
+  // The operator's own --db (a DSN with a password is refused before this).
+  const std::string& where = database_;
   std::string key_pem;
   std::string key_source;
   if (!public_key_file_.empty()) {
@@ -146,9 +187,9 @@ int GovernanceCommands::RunAudit() const {
   } else if (checkpoint.has_value() && !checkpoint->public_key().empty()) {
     key_pem = checkpoint->public_key();
     key_source = checkpoint_file_;
-  } else {
+  } else if (database.backend() == "sqlite") {
     const std::string beside =
-        (std::filesystem::path(database_).parent_path() / "audit-signing.pub").string();
+        (std::filesystem::path(database.sqlite_path()).parent_path() / "audit-signing.pub").string();
     if (ReadFileToString(beside, &key_pem).ok()) {
       key_source = beside;
       // Whoever can rewrite the database can usually rewrite this file too.
@@ -172,8 +213,8 @@ int GovernanceCommands::RunAudit() const {
   if (audit_checkpoint_->parsed() && !key.has_value()) {
     return fail("no public key to check the head's signature with: pass --public-key");
   }
-  auto report = storage::sqlite::VerifyAuditChainInFile(database_, key.has_value() ? &*key : nullptr,
-                                                        checkpoint_head.has_value() ? &*checkpoint_head : nullptr);
+  auto report = storage::VerifyStoredAuditChain(database, key.has_value() ? &*key : nullptr,
+                                                checkpoint_head.has_value() ? &*checkpoint_head : nullptr);
   if (!report.ok()) return fail(std::string(report.status().message()));
   const std::string signature = !key.has_value()                    ? "not checked (no public key)"
                                 : report->head.sequence == 0         ? "none (empty log)"
@@ -212,7 +253,7 @@ int GovernanceCommands::RunAudit() const {
                 static_cast<long long>(report->missing_events));
   } else if (report->intact) {
     std::printf("audit chain intact: %lld events verified in %s; head signature %s%s\n",
-                static_cast<long long>(report->events_checked), database_.c_str(), signature.c_str(),
+                static_cast<long long>(report->events_checked), where.c_str(), signature.c_str(),
                 checkpoint.has_value() ? absl::StrCat("; holds the checkpoint of event ", checkpoint->sequence()).c_str()
                                        : "");
   } else {

@@ -1,12 +1,15 @@
 // refx-admin's information-governance commands: check an agreement file
 // before it is deployed, print the "who sees what" table from it, and verify
-// a server's audit chain offline from its database file, its signed head
-// included, and against a checkpoint taken earlier.
+// a server's audit chain offline from its database (a SQLite file or a
+// PostgreSQL database), its signed head included, and against a checkpoint
+// taken earlier.
 #ifndef REFX_CLIENTS_ADMIN_GOVERNANCE_COMMANDS_H_
 #define REFX_CLIENTS_ADMIN_GOVERNANCE_COMMANDS_H_
 
 #include <optional>
 #include <string>
+
+#include "refx/config/v1/server_config.pb.h"
 
 namespace CLI {
 class App;
@@ -28,6 +31,10 @@ class GovernanceCommands {
  private:
   // `audit verify` and `audit checkpoint`.
   int RunAudit() const;
+  // --password-file, --sslmode, --sslrootcert (for --db postgres:DSN).
+  void AddPostgresOptions(CLI::App* command);
+  // The storage settings --db and those options name.
+  config::v1::StorageConfig DatabaseConfig() const;
 
   CLI::App* agreement_check_ = nullptr;
   CLI::App* agreement_table_ = nullptr;
@@ -36,6 +43,7 @@ class GovernanceCommands {
   std::string agreement_file_ = "config/agreement.yaml";
   std::string partnership_file_ = "config/partnership.yaml";
   std::string database_;
+  std::string password_file_, sslmode_ = "verify-full", sslrootcert_;
   std::string output_ = "table";
   std::string public_key_file_;
   std::string checkpoint_file_;

@@ -6,6 +6,7 @@
 // the SQLite schema's.
 //
 // PostgreSQL only (the test server of scripts/postgres.sh; required in CI).
+#include <filesystem>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -93,6 +94,34 @@ TEST(StorageCopyTest, SqliteToPostgresRoundTripKeepsReferralsAndTheAuditChain) {
   EXPECT_TRUE(verdict->intact()) << verdict->problem();
   EXPECT_GT(verdict->events_checked(), source_events);
   (*copy_server)->Stop();
+
+  // refx-admin verifies the copy offline and checkpoints it, as it does a
+  // SQLite file, and holds it to that checkpoint.
+  const std::string public_key =
+      std::filesystem::path(source_config.audit_signing_key_file()).replace_extension(".pub").string();
+  const std::vector<std::string> on_postgres = {"--db", dsn, "--password-file", pg.password_file(), "--sslmode",
+                                                "disable", "--public-key", public_key};
+  auto admin = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), kAdminBinary);
+    args.insert(args.end(), on_postgres.begin(), on_postgres.end());
+    return RunCommand(args, scratch, {}, absl::Seconds(60));
+  };
+  CommandResult verified = admin({"audit", "verify"});
+  ASSERT_EQ(verified.exit_code, 0) << verified.Describe();
+  EXPECT_THAT(verified.out, HasSubstr("audit chain intact"));
+  EXPECT_THAT(verified.out, HasSubstr("head signature verified"));
+  EXPECT_THAT(verified.out, HasSubstr(pg.dbname()));
+  const std::string checkpoint = scratch + "/checkpoint.json";
+  CommandResult checkpointed = admin({"audit", "checkpoint", "--out", checkpoint});
+  ASSERT_EQ(checkpointed.exit_code, 0) << checkpointed.Describe();
+  CommandResult against = admin({"audit", "verify", "--checkpoint", checkpoint, "--output", "json"});
+  ASSERT_EQ(against.exit_code, 0) << against.Describe();
+  EXPECT_THAT(against.out, HasSubstr("\"intact\":true"));
+  // A tail cut off the copy is caught against the checkpoint.
+  TestDatabase(*target).Exec("DELETE FROM audit_events WHERE sequence = (SELECT MAX(sequence) FROM audit_events)");
+  CommandResult cut = admin({"audit", "verify", "--checkpoint", checkpoint});
+  EXPECT_EQ(cut.exit_code, 1) << cut.Describe();
+  EXPECT_THAT(cut.out, HasSubstr("BROKEN"));
 
   // The target now holds data: a second copy is refused and changes nothing.
   const int64_t events_before = TestDatabase(*target).Int("SELECT count(*) FROM audit_events");
