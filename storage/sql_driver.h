@@ -85,6 +85,9 @@ class SqlConnection {
   // among them. Drivers that send statements without waiting (PostgreSQL's
   // pipeline) report a statement's failure late; this makes it now.
   virtual absl::Status Flush() { return absl::OkStatus(); }
+  // After a failed Commit: whether it failed because a statement sent
+  // earlier without waiting had failed (the COMMIT itself was never run).
+  virtual bool CommitFailedOnAStatement() const { return false; }
   // Whether later write transactions may send statements without waiting
   // (on by default where the driver can). Off, every statement's failure is
   // reported by that statement.

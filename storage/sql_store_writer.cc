@@ -213,28 +213,31 @@ absl::Status SqlStore::CommitBatch(SqlConnection* conn, const std::vector<Write*
       batch_events_.resize(events_before);
     }
   }
-  if (!savepoints) {
-    // A statement the driver sent without waiting may have failed: that is a
-    // failed write too (which one is found by the run with savepoints).
-    if (absl::Status sent = conn->Flush(); !sent.ok()) {
-      *write_failed = true;
-      return sent;
+  absl::Status finished = [&]() -> absl::Status {
+    // The chain's head, once per batch, in the batch's transaction: a
+    // deleted tail still no longer matches it, and its signature is made
+    // with a key outside the database.
+    if (audit_sequence_ != batch_audit_start) {
+      REFX_ASSIGN_OR_RETURN(auto head, conn->Prepare(sql_.upsert_audit_head));
+      head->Bind(":sequence", audit_sequence_).BindBlob(":hash", audit_hash_);
+      BindHeadSignature(head.get());
+      REFX_RETURN_IF_ERROR(head->Run());
     }
+    if (sql_.notify_events != nullptr && !batch_events_.empty()) {
+      REFX_ASSIGN_OR_RETURN(auto notify, conn->Prepare(sql_.notify_events));
+      REFX_RETURN_IF_ERROR(notify->Run());
+    }
+    return txn.Commit();
+  }();
+  // A statement the driver sent without waiting may have failed, reported
+  // by a later one or by the commit: that is a failed write too (which one
+  // is found by the run with savepoints). So is any failure that is not
+  // transient, which left nothing committed. A transient one may have
+  // followed the COMMIT itself: RunBatch finds out whether it committed.
+  if (!finished.ok() && !savepoints && (conn->CommitFailedOnAStatement() || !absl::IsUnavailable(finished))) {
+    *write_failed = true;
   }
-  // The chain's head, once per batch, in the batch's transaction: a deleted
-  // tail still no longer matches it, and its signature is made with a key
-  // outside the database.
-  if (audit_sequence_ != batch_audit_start) {
-    REFX_ASSIGN_OR_RETURN(auto head, conn->Prepare(sql_.upsert_audit_head));
-    head->Bind(":sequence", audit_sequence_).BindBlob(":hash", audit_hash_);
-    BindHeadSignature(head.get());
-    REFX_RETURN_IF_ERROR(head->Run());
-  }
-  if (sql_.notify_events != nullptr && !batch_events_.empty()) {
-    REFX_ASSIGN_OR_RETURN(auto notify, conn->Prepare(sql_.notify_events));
-    REFX_RETURN_IF_ERROR(notify->Run());
-  }
-  return txn.Commit();
+  return finished;
 }
 
 void SqlStore::RestoreCommittedHeads(SqlConnection* conn, int64_t event_sequence_at_start) {

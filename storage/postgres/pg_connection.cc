@@ -271,6 +271,7 @@ Connection::~Connection() { PQfinish(conn_); }
 
 absl::Status Connection::SyncPipeline(PGresult** last) {
   if (!pipelining_) return absl::OkStatus();
+  failed_before_last_ = false;
   absl::Status first_failure;
   auto fail = [&](absl::Status s) {
     if (first_failure.ok()) first_failure = std::move(s);
@@ -291,6 +292,7 @@ absl::Status Connection::SyncPipeline(PGresult** last) {
     }
     const ExecStatusType status = PQresultStatus(result);
     if (status == PGRES_FATAL_ERROR) {
+      if (first_failure.ok()) failed_before_last_ = pending_ > 1;
       fail(StatusFromPostgres(conn_, result, "postgres statement"));
     } else if (status == PGRES_PIPELINE_ABORTED) {
       fail(absl::InternalError("postgres statement: not run, an earlier statement of the transaction failed"));
@@ -456,6 +458,7 @@ absl::Status Connection::BeginRead() {
 // either way, and the store engine finds out which (RunBatch).
 absl::Status Connection::Commit() {
   in_write_transaction_ = false;
+  commit_failed_on_statement_ = false;
   absl::Status s;
   if (pipelining_) {
     // COMMIT goes out behind what the pipeline holds, answered with it. If
@@ -464,7 +467,10 @@ absl::Status Connection::Commit() {
     // caller's ROLLBACK.
     PGresult* commit = nullptr;
     s = SendInPipeline("COMMIT");
-    if (s.ok()) s = SyncPipeline(&commit);
+    if (s.ok()) {
+      s = SyncPipeline(&commit);
+      commit_failed_on_statement_ = !s.ok() && failed_before_last_;
+    }
     if (s.ok() && commit != nullptr && std::strcmp(PQcmdStatus(commit), "ROLLBACK") == 0) {
       s = absl::InternalError("postgres commit: a statement of the transaction had failed; it was rolled back");
     }

@@ -118,6 +118,7 @@ class Connection final : public SqlConnection {
   absl::Status ReleaseSavepoint() override;
   absl::Status RollbackToSavepoint() override;
   absl::Status Flush() override { return SyncPipeline(nullptr); }
+  bool CommitFailedOnAStatement() const override { return commit_failed_on_statement_; }
   void SetPipelining(bool on) override { pipeline_enabled_ = on; }
 
   // LISTEN on `channel` (re-subscribed after a reset).
@@ -163,6 +164,9 @@ class Connection final : public SqlConnection {
   bool pipeline_enabled_ = true;
   bool pipelining_ = false;
   int pending_ = 0;  // statements sent in the pipeline, not yet answered
+  // Set by SyncPipeline: its first failure was not the last statement's.
+  bool failed_before_last_ = false;
+  bool commit_failed_on_statement_ = false;
   std::map<const char*, std::unique_ptr<PreparedStatement>> cache_;
   int next_statement_ = 0;
 };

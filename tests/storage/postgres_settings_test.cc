@@ -195,6 +195,7 @@ TEST(PostgresSettingsTest, APipelinedStatementThatFailsFailsItsTransaction) {
   ASSERT_TRUE(insert(2).ok());
   const absl::Status committed = c.Commit();
   EXPECT_EQ(committed.code(), absl::StatusCode::kAlreadyExists) << committed;
+  EXPECT_TRUE(c.CommitFailedOnAStatement());  // the COMMIT itself never ran
   ASSERT_TRUE(c.Rollback().ok());
   EXPECT_EQ(*count(), 300);
 
