@@ -204,7 +204,8 @@ struct SqlDialect {
   // with UNAVAILABLE (a dropped connection, a restart) is looked for in the
   // database (select_audit_hash) and, if it is not there, run again, a few
   // times, so each write is applied exactly once. Locally (SQLite) such a
-  // failure is not transient and is reported at once.
+  // failure is not transient and is reported at once. Reads that fail
+  // UNAVAILABLE (a pooled connection cut while idle) are run once more.
   bool retry_failed_commits = false;
 };
 

@@ -20,6 +20,10 @@ absl::StatusOr<T> SqlStore::WithReader(const std::function<absl::StatusOr<T>(Sql
     readers_.pop_back();
   }
   absl::StatusOr<T> result = read(conn.get());
+  // A pooled connection to a networked database can have been cut while it
+  // sat idle (the server restarted); that is found only by using it. The
+  // driver reconnects on the next use, and a read is safe to run again.
+  if (!result.ok() && absl::IsUnavailable(result.status()) && sql_.retry_failed_commits) result = read(conn.get());
   absl::MutexLock lock(&readers_mu_);
   readers_.push_back(std::move(conn));
   return result;
