@@ -4,6 +4,7 @@
 #include "absl/synchronization/mutex.h"
 #include "auth/caller_identity.h"
 #include "auth/pki/certificate_authority.h"
+#include "common/status_details.h"
 #include "common/log.h"
 #include "grpc/grpc_security_constants.h"
 
@@ -44,8 +45,9 @@ class ProfileVerdicts {
 class AgencyCertificateVerifier final : public grpc::experimental::ExternalCertificateVerifier {
  public:
   AgencyCertificateVerifier(std::shared_ptr<const core::PartnershipHolder> registry,
-                            std::shared_ptr<const RevocationChecker> revocation)
-      : registry_(std::move(registry)), revocation_(std::move(revocation)) {}
+                            std::shared_ptr<const RevocationChecker> revocation,
+                            std::function<void(std::string_view)> on_refused)
+      : registry_(std::move(registry)), revocation_(std::move(revocation)), on_refused_(std::move(on_refused)) {}
 
   bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
               std::function<void(grpc::Status)> callback, grpc::Status* sync_status) override {
@@ -65,6 +67,10 @@ class AgencyCertificateVerifier final : public grpc::experimental::ExternalCerti
     } else {
       log::Warning("tls_client_refused", {{"reason", std::string(status.message())},
                                           {"certificate_serial", SerialOf(leaf)}});
+      if (on_refused_) {
+        const std::string reason = ErrorReasonOf(status);
+        on_refused_(reason.empty() ? "CERTIFICATE_REFUSED" : reason);
+      }
       *sync_status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(status.message()));
     }
     return true;  // answered synchronously
@@ -75,15 +81,17 @@ class AgencyCertificateVerifier final : public grpc::experimental::ExternalCerti
  private:
   std::shared_ptr<const core::PartnershipHolder> registry_;
   std::shared_ptr<const RevocationChecker> revocation_;
+  const std::function<void(std::string_view)> on_refused_;
   ProfileVerdicts profiles_;
 };
 
 }  // namespace
 
 std::shared_ptr<grpc::experimental::CertificateVerifier> MakeAgencyCertificateVerifier(
-    std::shared_ptr<const core::PartnershipHolder> registry, std::shared_ptr<const RevocationChecker> revocation) {
-  return grpc::experimental::ExternalCertificateVerifier::Create<AgencyCertificateVerifier>(std::move(registry),
-                                                                                           std::move(revocation));
+    std::shared_ptr<const core::PartnershipHolder> registry, std::shared_ptr<const RevocationChecker> revocation,
+    std::function<void(std::string_view reason)> on_refused) {
+  return grpc::experimental::ExternalCertificateVerifier::Create<AgencyCertificateVerifier>(
+      std::move(registry), std::move(revocation), std::move(on_refused));
 }
 
 }  // namespace refx::auth

@@ -22,7 +22,9 @@
 #ifndef REFX_AUTH_AGENCY_VERIFIER_H_
 #define REFX_AUTH_AGENCY_VERIFIER_H_
 
+#include <functional>
 #include <memory>
+#include <string_view>
 
 #include "auth/revocation_checker.h"
 #include "core/partnership.h"
@@ -33,10 +35,14 @@ namespace refx::auth {
 // A verifier for TlsServerCredentialsOptions::set_certificate_verifier.
 // `revocation` may be null (no revocation checks beyond the partnership's).
 // `registry` is read at each handshake (an agency suspended by a registry
-// reload is refused from then on).
+// reload is refused from then on). `on_refused`, if set, is told the
+// reason of each refusal (an ErrorInfo reason such as CERTIFICATE_REVOKED,
+// or CERTIFICATE_REFUSED when the check gave none): a bounded set, for
+// metrics.
 std::shared_ptr<grpc::experimental::CertificateVerifier> MakeAgencyCertificateVerifier(
     std::shared_ptr<const core::PartnershipHolder> registry,
-    std::shared_ptr<const RevocationChecker> revocation = nullptr);
+    std::shared_ptr<const RevocationChecker> revocation = nullptr,
+    std::function<void(std::string_view reason)> on_refused = nullptr);
 
 }  // namespace refx::auth
 

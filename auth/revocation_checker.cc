@@ -117,6 +117,21 @@ absl::Status RevocationChecker::Health() const {
   return s == nullptr ? absl::UnavailableError("revocation list not loaded yet") : HealthOf(*s);
 }
 
+RevocationChecker::Timings RevocationChecker::CurrentTimings() const {
+  Timings timings;
+  auto s = snapshot();
+  if (!options_.revocation_list_file.empty() && s != nullptr && s->load_status.ok()) {
+    timings.list_generated = s->list.generated;
+    timings.list_next_update = s->list.next_update;
+  }
+  if (!options_.server_cert_file.empty()) {
+    auto pem = pki::ReadWholeFile(options_.server_cert_file);
+    auto info = pem.ok() ? pki::InspectCertificatePem(*pem) : absl::StatusOr<pki::CertificateInfo>(pem.status());
+    if (info.ok()) timings.server_certificate_not_after = info->not_after;
+  }
+  return timings;
+}
+
 absl::Status RevocationChecker::CheckPeer(std::string_view leaf_pem, std::string_view chain_pem) const {
   if (options_.revocation_list_file.empty()) return absl::OkStatus();
   auto s = snapshot();

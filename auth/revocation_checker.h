@@ -32,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "absl/types/optional.h"
 #include "auth/pki/certificate_authority.h"
 #include "auth/pki/revocation_list.h"
 
@@ -81,6 +82,17 @@ class RevocationChecker {
 
   // Current expiry warnings, one line each (also logged, rate-limited).
   std::vector<std::string> Warnings() const;
+
+  // What the operations listener's gauges read: when the list in force was
+  // generated and must be replaced (unset when no list is configured or it
+  // is unusable) and when the server certificate expires (unset when it is
+  // not configured or unreadable). Reads the server certificate file.
+  struct Timings {
+    absl::optional<absl::Time> list_generated;
+    absl::optional<absl::Time> list_next_update;
+    absl::optional<absl::Time> server_certificate_not_after;
+  };
+  Timings CurrentTimings() const;
 
   // The sequence number of the list in force; -1 when there is none.
   int64_t sequence() const;

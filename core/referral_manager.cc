@@ -269,6 +269,11 @@ absl::StatusOr<v1::Referral> ReferralManager::GetReferral(const Caller& caller, 
   return referral;
 }
 
+absl::StatusOr<std::map<std::string, int64_t>> ReferralManager::CountOverdueByRecipient() {
+  return options_.store->CountOverdueByRecipient(options_.clock->Now(),
+                                                 {v1::Referral::REQUESTED, v1::Referral::REDIRECTED});
+}
+
 absl::StatusOr<v1::ListReferralsResponse> ReferralManager::ListReferrals(const Caller& caller,
                                                                          const ListReferralsParams& params,
                                                                          CallAudit* audit) {

@@ -15,6 +15,7 @@
 #ifndef REFX_CORE_REFERRAL_MANAGER_H_
 #define REFX_CORE_REFERRAL_MANAGER_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -135,6 +136,12 @@ class ReferralManager {
   // depend on nothing else. The page token is sealed (opaque, authenticated)
   // and bound to the caller's agency and filters: any other token is
   // INVALID_ARGUMENT.
+  // Referrals awaiting a response (REQUESTED or REDIRECTED) past their
+  // deadline now, counted per recipient agency that must still respond: the
+  // operator's overdue gauge. Counts of routing facts only, for the
+  // platform, not for any agency: no caller, no audit event.
+  absl::StatusOr<std::map<std::string, int64_t>> CountOverdueByRecipient();
+
   absl::StatusOr<v1::ListReferralsResponse> ListReferrals(const Caller& caller, const ListReferralsParams& params,
                                                           CallAudit* audit);
 

@@ -8,7 +8,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev libsqlite3-dev libpq-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev
-  postgresql python3 openssl
+  prometheus-cpp-dev libcpp-httplib-dev prometheus
+  postgresql python3 openssl unzip tzdata
 )
 
 missing=()

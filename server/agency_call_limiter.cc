@@ -7,6 +7,7 @@ bool AgencyCallLimiter::TryAcquire(const std::string& agency) {
   int& count = in_flight_[agency];
   if (count >= max_) return false;
   ++count;
+  ++total_;
   return true;
 }
 
@@ -14,7 +15,13 @@ void AgencyCallLimiter::Release(const std::string& agency) {
   absl::MutexLock lock(&mu_);
   auto it = in_flight_.find(agency);
   if (it == in_flight_.end()) return;
+  --total_;
   if (--it->second <= 0) in_flight_.erase(it);
+}
+
+int AgencyCallLimiter::TotalInFlight() const {
+  absl::MutexLock lock(&mu_);
+  return total_;
 }
 
 int AgencyCallLimiter::InFlight(const std::string& agency) const {

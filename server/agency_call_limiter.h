@@ -23,11 +23,14 @@ class AgencyCallLimiter {
   void Release(const std::string& agency);
   // Calls of `agency` in flight or queued (tests).
   int InFlight(const std::string& agency) const;
+  // Calls of every agency in flight or queued (graceful shutdown).
+  int TotalInFlight() const;
 
  private:
   const int max_;
   mutable absl::Mutex mu_;
   std::map<std::string, int> in_flight_ ABSL_GUARDED_BY(mu_);
+  int total_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace refx::server

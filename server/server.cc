@@ -13,17 +13,17 @@
 #include "common/yaml_proto.h"
 #include "common/status_details.h"
 #include "common/status_macros.h"
+#include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
-#include "grpcpp/impl/server_builder_option.h"
-#include "grpcpp/impl/server_builder_plugin.h"
 #include "grpcpp/server_builder.h"
 #include "server/server_config.h"
 #include "server/server_keys.h"
 #include "server/watch_stream.h"
+#include "server/without_reflection.h"
 #include "storage/make_store.h"
 
 namespace refx::server {
@@ -45,31 +45,19 @@ std::string FileStamp(const std::string& path) {
 // also checks CRLs there (defence in depth only: it fails open, V7).
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
     const config::v1::TlsConfig& tls, std::shared_ptr<const core::PartnershipHolder> registry,
-    std::shared_ptr<const auth::RevocationChecker> revocation) {
+    std::shared_ptr<const auth::RevocationChecker> revocation, ServerMetrics* metrics) {
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
       tls.server_key_file(), tls.server_cert_file(), tls.client_ca_file(), tls.refresh_interval_seconds());
   grpc::experimental::TlsServerCredentialsOptions options(provider);
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
   options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  options.set_certificate_verifier(auth::MakeAgencyCertificateVerifier(std::move(registry), revocation));
+  options.set_certificate_verifier(auth::MakeAgencyCertificateVerifier(
+      std::move(registry), revocation, [metrics](std::string_view reason) { metrics->ObserveHandshakeRefused(reason); }));
   options.set_check_call_host(false);
   if (!tls.crl_directory().empty()) options.set_crl_directory(tls.crl_directory());
   return grpc::experimental::TlsServerCredentials(options);
 }
-
-// Linking grpc++_reflection registers its plugin with every ServerBuilder
-// from a static initializer, which would serve reflection to any agency in
-// production. This option takes it out again unless reflection is wanted.
-class WithoutReflection final : public grpc::ServerBuilderOption {
- public:
-  void UpdateArguments(grpc::ChannelArguments*) override {}
-  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
-    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
-                                  [](const auto& p) { return p->name().find("reflection") != std::string::npos; }),
-                   plugins->end());
-  }
-};
 
 }  // namespace
 
@@ -77,6 +65,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   REFX_RETURN_IF_ERROR(ValidateServerConfig(options.config));
   auto server = std::unique_ptr<RefxServer>(new RefxServer());
   server->options_ = std::move(options);
+  server->metrics_ = std::make_unique<ServerMetrics>();
   const auto& config = server->options_.config;
   {
     absl::MutexLock lock(&server->reload_mu_);
@@ -99,6 +88,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   store_options.config = config.storage();
   store_options.audit_head_key = signing.key;
   store_options.adopt_unsigned_head = signing.created;
+  store_options.commit_observer = [s = server.get()](const storage::CommitReport& report) { s->OnCommit(report); };
   auto store = storage::MakeStore(store_options);
   if (!store.ok()) {
     if (signing.created) DiscardCreatedAuditSigningKey(config.audit_signing_key_file());
@@ -155,6 +145,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   service_context.credentials = server->credentials_.get();
   service_context.refusals = server->refusals_.get();
   service_context.limiter = server->limiter_.get();
+  service_context.metrics = server->metrics_.get();
   const auto& watch = config.watch();
   // Its own pool, with a deep queue: a wake must never be shed, and watch
   // work must never take a unary call's worker.
@@ -190,7 +181,8 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
     builder.SetOption(std::make_unique<WithoutReflection>());
   }
   builder.AddListeningPort(config.listen_address(),
-                           MakeServerCredentials(config.tls(), server->registry_, server->revocation_),
+                           MakeServerCredentials(config.tls(), server->registry_, server->revocation_,
+                                                 server->metrics_.get()),
                            &server->port_);
   builder.RegisterService(server->referral_service_.get());
   builder.RegisterService(server->audit_service_.get());
@@ -209,6 +201,19 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("listen_address: cannot listen on ", config.listen_address(),
                                                " (address in use, or not a local address?)"));
+  }
+  OpsListener::Options ops_options;
+  ops_options.http_address = config.ops().listen_address();
+  ops_options.grpc_health_address = config.ops().grpc_health_address();
+  ops_options.readiness = [s = server.get()] { return s->Readiness(); };
+  ops_options.metrics = [s = server.get()] { return s->RenderMetrics(); };
+  if (!ops_options.http_address.empty() || !ops_options.grpc_health_address.empty()) {
+    auto ops = OpsListener::Start(std::move(ops_options));
+    if (!ops.ok()) {
+      server->Shutdown(absl::ZeroDuration());
+      return ops.status();
+    }
+    server->ops_ = *std::move(ops);
   }
   server->health_thread_ = std::thread([s = server.get()] { s->HealthLoop(); });
   server->watch_thread_ = std::thread([s = server.get()] { s->WatchLoop(); });
@@ -243,10 +248,12 @@ void RefxServer::HealthLoop() {
       });
     }
     store_was_healthy = health.ok();
-    // A configured but unusable revocation list refuses every agency, so
-    // the server is not serving either (the checker logs why as well).
-    if (health.ok() && revocation_ != nullptr) health = revocation_->Health();
+    // A configured but unusable revocation list refuses every agency, and
+    // a log that cannot take audit events fails every call: the server is
+    // not serving then either (the checker logs why as well).
+    if (health.ok()) health = Readiness();
     const bool serving = health.ok();
+    if (ops_ != nullptr) ops_->SetServing(serving);
     if (first || serving != last) {
       auto* service = server_->GetHealthCheckService();
       service->SetServingStatus(serving);
@@ -260,6 +267,66 @@ void RefxServer::HealthLoop() {
       first = false;
     }
   } while (!stop_health_.WaitForNotificationWithTimeout(absl::Seconds(2)));
+}
+
+// How long a failed commit keeps the server unready when no later commit
+// succeeds: long enough for a load balancer to send calls elsewhere, short
+// enough that a recovered disk is tried again without a write to prove it.
+constexpr absl::Duration kAuditRetryAfter = absl::Seconds(10);
+
+absl::Status RefxServer::Readiness() {
+  if (draining_.load()) return absl::UnavailableError("shutting down");
+  if (absl::Status db = store_->CheckHealth(); !db.ok()) {
+    return absl::UnavailableError(absl::StrCat("database: ", db.message()));
+  }
+  if (revocation_ != nullptr) {
+    if (absl::Status list = revocation_->Health(); !list.ok()) {
+      return absl::UnavailableError(absl::StrCat("revocation list: ", list.message()));
+    }
+  }
+  absl::MutexLock lock(&commit_mu_);
+  if (!last_commit_.ok() && absl::Now() - last_commit_failed_at_ < kAuditRetryAfter) {
+    return absl::UnavailableError(absl::StrCat("audit log: the last group commit failed (",
+                                               absl::StatusCodeToString(last_commit_.code()),
+                                               "); calls that change data or disclose it cannot be audited"));
+  }
+  return absl::OkStatus();
+}
+
+void RefxServer::OnCommit(const storage::CommitReport& report) {
+  metrics_->ObserveCommit(report);
+  absl::MutexLock lock(&commit_mu_);
+  if (report.committed) {
+    last_commit_ = absl::OkStatus();
+  } else {
+    last_commit_ = absl::UnavailableError("commit failed");
+    last_commit_failed_at_ = absl::Now();
+  }
+}
+
+std::string RefxServer::RenderMetrics() {
+  ServerMetrics::Gauges gauges;
+  gauges.now = absl::Now();
+  gauges.watch_subscribers = watch_hub_->subscriber_count();
+  const auth::RevocationChecker::Timings timings = revocation_->CurrentTimings();
+  gauges.server_certificate_not_after = timings.server_certificate_not_after;
+  gauges.revocation_list_generated = timings.list_generated;
+  gauges.revocation_list_next_update = timings.list_next_update;
+  gauges.ready = Readiness().ok();
+  {
+    absl::MutexLock lock(&overdue_mu_);
+    if (gauges.now - overdue_read_at_ >= absl::Seconds(30)) {
+      auto counts = referrals_->CountOverdueByRecipient();
+      overdue_read_at_ = gauges.now;
+      if (counts.ok()) {
+        overdue_ = *std::move(counts);
+      } else {
+        overdue_.reset();  // left out rather than stale
+      }
+    }
+    gauges.overdue_by_recipient = overdue_;
+  }
+  return metrics_->Render(gauges);
 }
 
 void RefxServer::WatchLoop() {
@@ -369,6 +436,8 @@ void RefxServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   log::Info("server_stopping", {{"grace_ms", absl::StrCat(absl::ToInt64Milliseconds(grace))}});
+  draining_.store(true);
+  if (ops_ != nullptr) ops_->SetServing(false);
   stop_health_.Notify();
   if (health_thread_.joinable()) health_thread_.join();
   stop_watch_ticks_.Notify();
@@ -377,14 +446,32 @@ void RefxServer::Shutdown(absl::Duration grace) {
   // Watch streams never end on their own: end them first, each telling its
   // subscriber where to resume, so the grace period is for unary calls.
   watch_hub_->CloseAll("the server is shutting down");
+  // gRPC's shutdown stops accepting at once and tells every connection to
+  // go away, but then waits until every connection is gone, which a client
+  // that sends nothing more ends only when the grace runs out. Once no call
+  // is in flight here, cancelling "all calls" (none) disconnects those idle
+  // clients, so the server exits as soon as its work is done. Repeated
+  // while shutting down: the first may come before gRPC's shutdown began.
+  absl::Notification shut_down;
+  std::thread disconnect_idle([&] {
+    const absl::Time give_up = absl::Now() + grace;
+    while (!shut_down.WaitForNotificationWithTimeout(absl::Milliseconds(20)) && absl::Now() < give_up) {
+      if (limiter_->TotalInFlight() == 0 && watch_hub_->subscriber_count() == 0) {
+        grpc_server_cancel_all_calls(server_->c_server());
+      }
+    }
+  });
   server_->Shutdown(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
+  shut_down.Notify();
+  disconnect_idle.join();
   server_->Wait();
   pool_.reset();   // runs and finishes any queued work
   refusals_->Flush(/*all=*/true);  // counts still open, before the store closes
   // Every stream is done, so every session is closed: what the store's last
   // audit completions queue on the watch pool finds nothing to do.
   watch_hub_->StopListening();
+  if (ops_ != nullptr) ops_->Shutdown();
   store_.reset();  // commits the last batch
   watch_pool_.reset();
   watch_hub_.reset();

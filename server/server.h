@@ -5,7 +5,10 @@
 #ifndef REFX_SERVER_SERVER_H_
 #define REFX_SERVER_SERVER_H_
 
+#include <atomic>
+#include <map>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "absl/status/statusor.h"
@@ -26,6 +29,8 @@
 #include "grpcpp/server.h"
 #include "refx/config/v1/server_config.pb.h"
 #include "server/audit_service.h"
+#include "server/ops_listener.h"
+#include "server/server_metrics.h"
 #include "server/referral_service.h"
 #include "server/work_pool.h"
 #include "storage/referral_store.h"
@@ -58,6 +63,13 @@ class RefxServer {
 
   // The port bound (useful with port 0).
   int port() const { return port_; }
+  // The operations ports bound (0 when not configured).
+  int ops_http_port() const { return ops_ == nullptr ? 0 : ops_->http_port(); }
+  int ops_grpc_health_port() const { return ops_ == nullptr ? 0 : ops_->grpc_health_port(); }
+  // OK when the server is ready for calls; otherwise which part is not
+  // (database, revocation list, audit log) or that it is shutting down.
+  // Readiness steers load balancers only: calls are still served.
+  absl::Status Readiness();
   // The registry in force (it changes when its file does).
   std::shared_ptr<const core::Partnership> partnership() const { return registry_->Current(); }
   // The agreement in force (it changes when its file does).
@@ -82,8 +94,25 @@ class RefxServer {
   // The watch's per-batch (and sweep) check of a stream's credential: the
   // registry in force, expiry and revocation; a refusal is recorded.
   absl::Status CheckStreamCredential(const core::Caller& identity, const WatchStream& stream);
+  // Told of each group commit: metrics, and the audit log's usability.
+  void OnCommit(const storage::CommitReport& report);
+  // The metrics exposition for a scrape.
+  std::string RenderMetrics();
 
   Options options_;
+  // First, so that everything recording into it may rely on it to the end.
+  std::unique_ptr<ServerMetrics> metrics_;
+  std::atomic<bool> draining_{false};  // Shutdown began: not ready
+  // The audit log's usability as the last group commit found it: a failed
+  // commit makes the server unready until one succeeds or kAuditRetryAfter
+  // passes (so a load balancer tries it again).
+  absl::Mutex commit_mu_;
+  absl::Status last_commit_ ABSL_GUARDED_BY(commit_mu_);
+  absl::Time last_commit_failed_at_ ABSL_GUARDED_BY(commit_mu_) = absl::InfinitePast();
+  // Overdue counts are a query: read at most every 30 s, whatever the scrape rate.
+  absl::Mutex overdue_mu_;
+  absl::Time overdue_read_at_ ABSL_GUARDED_BY(overdue_mu_) = absl::InfinitePast();
+  absl::optional<std::map<std::string, int64_t>> overdue_ ABSL_GUARDED_BY(overdue_mu_);
   std::shared_ptr<core::PartnershipHolder> registry_;
   std::unique_ptr<core::AgreementHolder> agreements_;
   absl::Mutex reload_mu_;
@@ -102,6 +131,7 @@ class RefxServer {
   std::unique_ptr<AuditServiceImpl> audit_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::unique_ptr<OpsListener> ops_;
   // Revocation list state, shared with the TLS verifier and the credential gate.
   std::shared_ptr<auth::RevocationChecker> revocation_;
   std::unique_ptr<auth::CredentialGate> credentials_;

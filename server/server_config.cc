@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "auth/pki/certificate_authority.h"
 #include "common/status_macros.h"
@@ -175,6 +176,18 @@ absl::Status ValidateServerConfig(const config::v1::ServerConfig& c) {
   REFX_RETURN_IF_ERROR(positive("limits.max_connection_age_seconds", l.max_connection_age_seconds()));
   REFX_RETURN_IF_ERROR(positive("tls.refresh_interval_seconds", tls.refresh_interval_seconds()));
   REFX_RETURN_IF_ERROR(storage::CheckStorageConfig(c.storage()));
+  for (const auto& [key, address] : {std::pair<const char*, std::string>{"ops.listen_address", c.ops().listen_address()},
+                                     {"ops.grpc_health_address", c.ops().grpc_health_address()}}) {
+    const bool same_as_api = address == c.listen_address() && !absl::EndsWith(address, ":0");
+    if (!address.empty() && (same_as_api || address.rfind(':') == std::string::npos)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(key, ": must be host:port, and not the API's listen_address (", address, ")"));
+    }
+  }
+  if (!c.ops().listen_address().empty() && c.ops().listen_address() == c.ops().grpc_health_address() &&
+      !absl::EndsWith(c.ops().listen_address(), ":0")) {
+    return absl::InvalidArgumentError("ops.grpc_health_address: must differ from ops.listen_address");
+  }
   if (c.logging().format() != "text" && c.logging().format() != "json") {
     return absl::InvalidArgumentError("logging.format: must be text or json");
   }

@@ -45,23 +45,6 @@ absl::StatusOr<std::string> ReadSecret(const std::string& setting, const std::st
 
 }  // namespace
 
-absl::Status CheckSecretFileMode(const std::string& setting, const std::string& path) {
-  struct stat info;
-  if (::stat(path.c_str(), &info) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(setting, ": ", path, " cannot be read"));
-  }
-  if (!S_ISREG(info.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat(setting, ": ", path, " is not a regular file"));
-  }
-  if ((info.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s: %s has mode %04o: other users can read or change it, so it must be treated as disclosed. If it "
-        "never left your control, run `chmod 600 %s`; otherwise replace it",
-        setting, path, info.st_mode & 07777, path));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<AuditSigningKeyFile> LoadOrCreateAuditSigningKey(const std::string& path) {
   if (Exists(path)) {
     REFX_ASSIGN_OR_RETURN(std::string pem, ReadSecret("audit_signing_key_file", path));

@@ -14,13 +14,13 @@
 #include "absl/status/statusor.h"
 #include "common/signing.h"
 #include "refx/config/v1/server_config.pb.h"
+#include "common/secret_file.h"
 #include "storage/referral_store.h"
 
 namespace refx::server {
 
-// FAILED_PRECONDITION naming `setting` and `path` when the file exists but
-// is not a regular file that only its owner may read and write.
-absl::Status CheckSecretFileMode(const std::string& setting, const std::string& path);
+// Secret files are checked by refx::CheckSecretFileMode (common/secret_file.h).
+using ::refx::CheckSecretFileMode;
 
 // The audit signing key: read (mode checked), or generated and written
 // (0600, with its public key beside it, PublicKeyFileFor) when the file does

@@ -29,6 +29,7 @@
 #include "core/referral_manager.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/server_context.h"
+#include "server/server_metrics.h"
 #include "server/status_mapping.h"
 #include "server/work_pool.h"
 
@@ -50,6 +51,7 @@ struct ServiceContext {
   const auth::CredentialGate* credentials = nullptr;  // expiry and revocation, per call
   core::RefusalLog* refusals = nullptr;               // calls refused before the service ran
   AgencyCallLimiter* limiter = nullptr;               // each agency's share of the server
+  ServerMetrics* metrics = nullptr;                   // what the operations listener exposes
 };
 
 namespace internal {
@@ -127,13 +129,20 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
   const GateVerdict gate = PassGate(*ctx, service, auth::ReadPeerCredential(*ctx->auth_context()));
   // The agency's place, given back when the call is answered.
   const std::string share = gate.claimed.agency_id.empty() ? "-" : gate.claimed.agency_id;
-  auto finish = [reactor, method, start, share, limiter = service.limiter](const absl::Status& status,
-                                                                          const std::string& agency) {
+  const bool identified_by_registry = gate.caller.ok();
+  auto finish = [reactor, method, start, share, limiter = service.limiter, metrics = service.metrics,
+                 identified_by_registry](const absl::Status& status, const std::string& agency) {
+    const absl::Duration latency = absl::Now() - start;
     log::Event(status.ok() ? log::Level::kInfo : log::Level::kWarning, "rpc",
                {{"method", method},
                 {"agency", agency.empty() ? "-" : agency},
                 {"code", absl::StatusCodeToString(status.code())},
-                {"latency_ms", absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - start))}});
+                {"latency_ms", absl::StrCat(absl::ToDoubleMilliseconds(latency))}});
+    // An agency label only for a caller the registry identified (a bounded
+    // set); a refused certificate may claim any name, so it is "-".
+    if (metrics != nullptr) {
+      metrics->ObserveRpc(method, status.code(), identified_by_registry && !agency.empty() ? agency : "-", latency);
+    }
     limiter->Release(share);
     reactor->Finish(ToGrpcStatus(status));
   };
@@ -145,13 +154,18 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
   if (!service.limiter->TryAcquire(share)) {
     log::Warning("call_refused_agency_limit", {{"agency", share}});
     service.refusals->Record(gate.claimed, full_method, absl::StatusCode::kResourceExhausted, "AGENCY_CALL_LIMIT");
-    reactor->Finish(ToGrpcStatus(WithErrorInfo(
+    const absl::Status limited = WithErrorInfo(
         absl::ResourceExhaustedError("this agency has as many calls in flight as it may; retry with backoff"),
-        "AGENCY_CALL_LIMIT")));
+        "AGENCY_CALL_LIMIT");
+    if (service.metrics != nullptr) service.metrics->ObserveRpc(method, limited.code(), "-", absl::Now() - start);
+    reactor->Finish(ToGrpcStatus(limited));
     return reactor;
   }
   if (!gate.caller.ok()) return refuse(gate.caller.status());
   const core::Caller identified = *gate.caller;
+  if (service.metrics != nullptr) {
+    service.metrics->ObserveAgencyCertificate(identified.agency_id, identified.certificate_not_after);
+  }
   const std::string purpose = Metadata(*ctx, kPurposeHeader);
   const bool queued = service.pool->TrySubmit([ctx, service, full_method = std::string(full_method), finish, handler,
                                                raw_response, purpose, identified,
@@ -190,8 +204,10 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
       finish(status, agency);
       return;
     }
-    service.auditor->RecordAsync(*pending, [finish, status, agency, raw_response, full_method](absl::Status audited) mutable {
+    service.auditor->RecordAsync(*pending, [finish, status, agency, raw_response, full_method,
+                                            metrics = service.metrics](absl::Status audited) mutable {
       if (!audited.ok()) {
+        if (metrics != nullptr) metrics->ObserveAuditFailure();
         log::Error("audit_write_failed", {{"method", full_method}, {"code", absl::StatusCodeToString(status.code())}});
         if (status.ok()) {
           *raw_response = grpc::ByteBuffer();  // nothing leaves without its event

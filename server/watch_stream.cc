@@ -38,6 +38,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackSer
                                                                const grpc::ByteBuffer* request,
                                                                const ServiceContext& service, core::WatchHub* hub) {
   auto* stream = new WatchStream(ctx, hub);
+  stream->metrics_ = service.metrics;
   // On the reactor thread only what the context holds, and the credential
   // gate (a refusal there never reaches the pool); the rest on the pool.
   const auth::PeerCredential peer = auth::ReadPeerCredential(*ctx->auth_context());
@@ -178,6 +179,7 @@ void WatchStream::Send(std::vector<core::WatchMessageBytes> messages) {
   queue_.reserve(messages.size());
   for (const auto& message : messages) queue_.push_back(SharedBuffer(message));
   writing_ = true;
+  if (metrics_ != nullptr) metrics_->ObserveWatchMessages(messages.size());
   StartWrite(&queue_[next_]);
 }
 
@@ -253,6 +255,7 @@ void WatchStream::OnCancel() {
 void WatchStream::FinishLocked(const grpc::Status& status) {
   if (finished_) return;
   finished_ = true;
+  if (metrics_ != nullptr) metrics_->ObserveWatchEnded(static_cast<absl::StatusCode>(status.error_code()));
   Finish(status);
 }
 

@@ -58,6 +58,7 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
 
   grpc::CallbackServerContext* const ctx_;
   core::WatchHub* const hub_;
+  ServerMetrics* metrics_ = nullptr;  // may be null (no metrics)
   // Shared by every stream presenting the same bytes (Intern): thousands of
   // streams of one agency hold one copy.
   std::shared_ptr<const std::string> leaf_pem_;

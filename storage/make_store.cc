@@ -28,6 +28,7 @@ absl::StatusOr<std::unique_ptr<ReferralStore>> MakeStore(const MakeStoreOptions&
     pg.pool_size = options.config.postgres().pool_size();
     pg.audit_head_key = options.audit_head_key;
     pg.adopt_unsigned_head = options.adopt_unsigned_head;
+    pg.commit_observer = options.commit_observer;
     REFX_ASSIGN_OR_RETURN(auto store, postgres::PostgresStore::Create(pg));
     return std::unique_ptr<ReferralStore>(std::move(store));
   }
@@ -37,6 +38,7 @@ absl::StatusOr<std::unique_ptr<ReferralStore>> MakeStore(const MakeStoreOptions&
   sqlite.read_connections = options.config.read_connections();
   sqlite.audit_head_key = options.audit_head_key;
   sqlite.adopt_unsigned_head = options.adopt_unsigned_head;
+  sqlite.commit_observer = options.commit_observer;
   REFX_ASSIGN_OR_RETURN(auto store, sqlite::SqliteStore::Create(sqlite));
   return std::unique_ptr<ReferralStore>(std::move(store));
 }

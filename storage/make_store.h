@@ -20,6 +20,7 @@ struct MakeStoreOptions {
   // Signs the audit chain's head (SqlStore::Options).
   absl::optional<SigningKey> audit_head_key;
   bool adopt_unsigned_head = false;
+  CommitObserver commit_observer;  // told of every group commit (metrics)
 };
 
 // Checks `config` without connecting: a known backend, and for PostgreSQL

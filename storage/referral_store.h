@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,16 @@ struct EventQuery {
 // Receives committed events in sequence order, once each, from the store's
 // writer: must be quick and must not call back into the store's writes.
 using EventListener = std::function<void(const std::vector<ReferralEvent>& events)>;
+
+// What one group commit did, for the server's metrics: told on the writer
+// thread after each transaction, committed or not, so it must be quick.
+struct CommitReport {
+  size_t writes = 0;          // writes in the transaction
+  int64_t audit_events = 0;   // audit events it committed (0 if it failed)
+  absl::Duration duration;    // from the batch's start to its commit (or failure)
+  bool committed = false;
+};
+using CommitObserver = std::function<void(const CommitReport& report)>;
 
 // A create with its idempotency key and the audit event that records it
 // (written in the same transaction). A replay writes no event: the caller
@@ -308,6 +319,12 @@ class ReferralStore {
 
   // Whether the store can serve (for health checks).
   virtual absl::Status CheckHealth() = 0;
+
+  // Referrals in one of `awaiting_states` whose response deadline is before
+  // `now`, counted per recipient that must still respond (has not
+  // redirected): the operator's overdue gauge. Agencies with none are absent.
+  virtual absl::StatusOr<std::map<std::string, int64_t>> CountOverdueByRecipient(
+      absl::Time now, const std::vector<int32_t>& awaiting_states) = 0;
 
   // The schema version of the database (logged at start).
   virtual int SchemaVersion() const = 0;

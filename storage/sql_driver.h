@@ -150,6 +150,9 @@ struct SqlDialect {
   const char* select_referral;
   const char* list_referrals;
   const char* select_referral_etag;
+  // Referrals past their deadline (:now_us) in one of :states (a JSON
+  // array), counted per recipient that must still respond: agency_id, count.
+  const char* count_overdue_by_recipient;
   const char* update_referral;
   const char* mark_redirected;
   // Idempotency keys.

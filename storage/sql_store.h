@@ -53,6 +53,8 @@ class SqlStore : public ReferralStore {
     // Otherwise an unsigned or missing head means its signature (or the
     // head) was removed, and the open fails.
     bool adopt_unsigned_head = false;
+    // Told of every group commit, on the writer thread (metrics); optional.
+    CommitObserver commit_observer;
   };
 
   // Connects, applies pending migrations and starts the writer.
@@ -84,6 +86,8 @@ class SqlStore : public ReferralStore {
   absl::StatusOr<AuditHead> AuditChainHead() override;
   absl::StatusOr<bool> HasVictimTokens() override;
   absl::Status CheckHealth() override;
+  absl::StatusOr<std::map<std::string, int64_t>> CountOverdueByRecipient(
+      absl::Time now, const std::vector<int32_t>& awaiting_states) override;
   int SchemaVersion() const override { return schema_version_; }
 
   // Transactions committed by the writer so far (for group-commit tests).

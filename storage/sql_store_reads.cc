@@ -76,6 +76,21 @@ absl::Status SqlStore::CheckHealth() {
       .status();
 }
 
+absl::StatusOr<std::map<std::string, int64_t>> SqlStore::CountOverdueByRecipient(
+    absl::Time now, const std::vector<int32_t>& awaiting_states) {
+  using Counts = std::map<std::string, int64_t>;
+  return WithReader<Counts>([&](SqlConnection* conn) -> absl::StatusOr<Counts> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.count_overdue_by_recipient));
+    stmt->Bind(":states", rows::JsonArray(awaiting_states)).Bind(":now_us", absl::ToUnixMicros(now));
+    Counts counts;
+    while (true) {
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) return counts;
+      counts[stmt->Text(0)] = stmt->Int(1);
+    }
+  });
+}
+
 absl::StatusOr<absl::optional<UpdateReplay>> SqlStore::FindUpdate(absl::string_view agency_id,
                                                                   absl::string_view request_id) {
   return WithReader<absl::optional<UpdateReplay>>(

@@ -319,7 +319,17 @@ void SqlStore::WriterLoop() {
       }
     }
     const int64_t event_sequence_at_start = event_sequence_;
+    const int64_t audit_sequence_at_start = audit_sequence_;
+    const absl::Time batch_start = absl::Now();
     const absl::Status txn_status = RunBatch(conn, batch, event_sequence_at_start);
+    if (options_.commit_observer) {
+      CommitReport report;
+      report.writes = batch.size();
+      report.committed = txn_status.ok();
+      report.audit_events = txn_status.ok() ? audit_sequence_ - audit_sequence_at_start : 0;
+      report.duration = absl::Now() - batch_start;
+      options_.commit_observer(report);
+    }
     if (!txn_status.ok()) {
       RestoreCommittedHeads(conn, event_sequence_at_start);
       log::Error("storage_commit_failed", {{"code", absl::StatusCodeToString(txn_status.code())},

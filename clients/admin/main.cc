@@ -18,6 +18,7 @@
 #include "clients/admin/ca_commands.h"
 #include "clients/admin/dev_pki_command.h"
 #include "clients/admin/governance_commands.h"
+#include "clients/admin/backup_commands.h"
 #include "clients/admin/storage_commands.h"
 
 int main(int argc, char** argv) {
@@ -60,6 +61,7 @@ Quick tour:
   refx::admin::CaCommands ca_commands(&app, &g);
   refx::admin::GovernanceCommands governance(&app);
   refx::admin::StorageCommands storage_commands(&app);
+  refx::admin::BackupCommands backup_commands(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -68,6 +70,7 @@ Quick tour:
   }
   if (std::optional<int> rc = governance.RunIfParsed()) return *rc;
   if (std::optional<int> rc = storage_commands.RunIfParsed()) return *rc;
+  if (std::optional<int> rc = backup_commands.RunIfParsed()) return *rc;
   if (std::optional<int> rc = dev_pki.RunIfParsed()) return *rc;
   if (std::optional<int> rc = ca_commands.RunIfParsed()) return *rc;
   return refx::admin::kUsage;

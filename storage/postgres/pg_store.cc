@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/secret_file.h"
 #include "common/status_macros.h"
 #include "storage/postgres/pg_statements.h"
 
@@ -20,14 +22,10 @@ bool IsLocalHost(const std::string& host) {
 }
 
 absl::StatusOr<std::string> ReadPassword(const std::string& path) {
-  struct stat info;
-  if (::stat(path.c_str(), &info) != 0) {
+  if (::access(path.c_str(), F_OK) != 0) {
     return absl::NotFoundError(absl::StrCat("storage.postgres.password_file: ", path, " does not exist"));
   }
-  if ((info.st_mode & 077) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat("storage.postgres.password_file: ", path,
-                                                    " is readable by others; chmod 600 it"));
-  }
+  REFX_RETURN_IF_ERROR(CheckSecretFileMode("storage.postgres.password_file", path));
   std::ifstream in(path);
   std::string line;
   if (!in || !std::getline(in, line)) {
@@ -130,6 +128,7 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Create(const Optio
   engine.read_connections = options.pool_size;
   engine.audit_head_key = options.audit_head_key;
   engine.adopt_unsigned_head = options.adopt_unsigned_head;
+  engine.commit_observer = options.commit_observer;
   auto store = std::unique_ptr<PostgresStore>(new PostgresStore(std::move(engine)));
   REFX_RETURN_IF_ERROR(store->Start());
   return store;

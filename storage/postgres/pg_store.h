@@ -38,6 +38,7 @@ class PostgresStore final : public SqlStore {
     int pool_size = 4;  // read connections
     absl::optional<SigningKey> audit_head_key;
     bool adopt_unsigned_head = false;
+    CommitObserver commit_observer;  // optional: told of every group commit
   };
 
   // Connects, migrates (under the write lock: replicas starting together

@@ -283,6 +283,15 @@ WHERE p.agency_id = :agency_id
 ORDER BY p.create_time_us DESC, p.referral_id DESC
 LIMIT :limit)sql";
 
+const char kCountOverdueByRecipient[] = R"sql(
+SELECT p.agency_id, COUNT(*)
+FROM referrals r JOIN referral_parties p ON p.referral_id = r.id
+WHERE r.state IN (SELECT value FROM json_each(:states))
+  AND r.response_deadline_us < :now_us
+  AND p.party_role = 'recipient' AND p.redirected = 0
+GROUP BY p.agency_id
+ORDER BY p.agency_id)sql";
+
 const char kSelectUpdateRequest[] =
     "SELECT fingerprint, referral_id, document FROM update_requests "
     "WHERE agency_id = :agency_id AND request_id = :request_id";
@@ -366,6 +375,7 @@ const SqlDialect& SqliteDialect() {
       .select_referral = sql::kSelectReferral,
       .list_referrals = sql::kListReferrals,
       .select_referral_etag = sql::kSelectReferralEtag,
+      .count_overdue_by_recipient = sql::kCountOverdueByRecipient,
       .update_referral = sql::kUpdateReferral,
       .mark_redirected = sql::kMarkRedirected,
       .select_create_request = sql::kSelectCreateRequest,

@@ -74,6 +74,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Create(const Options& 
   engine.read_connections = options.read_connections;
   engine.audit_head_key = options.audit_head_key;
   engine.adopt_unsigned_head = options.adopt_unsigned_head;
+  engine.commit_observer = options.commit_observer;
   auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(engine)));
   REFX_RETURN_IF_ERROR(store->Start());
   return store;

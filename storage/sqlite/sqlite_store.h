@@ -24,6 +24,7 @@ class SqliteStore final : public SqlStore {
     // As SqlStore::Options.
     absl::optional<SigningKey> audit_head_key;
     bool adopt_unsigned_head = false;
+    CommitObserver commit_observer;  // optional: told of every group commit
   };
 
   // Creates the file (0600) and its directory (0700) if absent, narrows

@@ -80,7 +80,7 @@ TEST(ServerFilesTest, SecretsOthersCanReadAreRefusedAtStart) {
   };
   for (const auto& [setting, path] : kSecrets) {
     SCOPED_TRACE(setting);
-    ASSERT_EQ(::chmod(path.c_str(), 0640), 0) << path;
+    ASSERT_EQ(::chmod(path.c_str(), 0644), 0) << path;
     absl::Status started = (*server)->Restart();
     EXPECT_EQ(started.code(), absl::StatusCode::kFailedPrecondition) << started;
     EXPECT_THAT(started.message(), HasSubstr(setting));

@@ -72,7 +72,7 @@ TEST(PostgresSettingsTest, RefusesWhatWouldLeakBeforeConnecting) {
       {"missing password file", [&](auto* p) { p->set_password_file(dir + "/absent"); },
        absl::StatusCode::kNotFound, "storage.postgres.password_file"},
       {"password file others can read", [&](auto* p) { p->set_password_file(WriteSecret(dir, 0644)); },
-       absl::StatusCode::kPermissionDenied, "storage.postgres.password_file"},
+       absl::StatusCode::kFailedPrecondition, "storage.postgres.password_file"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);

@@ -479,6 +479,41 @@ TEST_P(StoreConformanceTest, DeadlineAndMustRespondFilters) {
   EXPECT_EQ(ids("county", {}), std::set<std::string>{"late"});
 }
 
+TEST_P(StoreConformanceTest, OverdueCountsPerRecipientThatMustStillRespond) {
+  const absl::Time base = absl::FromUnixSeconds(1790000000);
+  auto a = Referral("a", "police", {"city", "county"}, base);
+  a.response_deadline = base + absl::Hours(24);
+  auto b = Referral("b", "police", {"city"}, base + absl::Seconds(1));
+  b.response_deadline = base + absl::Hours(48);
+  auto answered = Referral("answered", "police", {"city"}, base + absl::Seconds(2));
+  answered.response_deadline = base + absl::Hours(24);
+  answered.state = 2;  // not awaiting a response
+  auto none = Referral("none", "police", {"city"}, base + absl::Seconds(3));  // no deadline: never overdue
+  for (const auto* r : {&a, &b, &answered, &none}) ASSERT_TRUE(store_->CreateReferral(Request(*r, r->id)).ok());
+  const std::vector<int32_t> awaiting = {1, 5};
+
+  auto counts = store_->CountOverdueByRecipient(base + absl::Hours(24), awaiting);  // strictly before: none yet
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_TRUE(counts->empty());
+  counts = store_->CountOverdueByRecipient(base + absl::Hours(30), awaiting);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"city", 1}, {"county", 1}}));
+  counts = store_->CountOverdueByRecipient(base + absl::Hours(1000), awaiting);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"city", 2}, {"county", 1}}));
+
+  // A recipient that redirected no longer owes a response; the new one does.
+  StoredReferral redirected = a;
+  redirected.recipient_agencies.push_back("blaby");
+  redirected.redirected_agencies = {"county"};
+  UpdateReferralRequest redirect = Update(redirected, "county", "redirect", "e-a", "e-a2");
+  redirect.referral.state = 5;  // REDIRECTED: still awaiting a response
+  ASSERT_TRUE(store_->UpdateReferral(redirect).ok());
+  counts = store_->CountOverdueByRecipient(base + absl::Hours(1000), awaiting);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"blaby", 1}, {"city", 2}}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
                          ::testing::Values(Backend{"sqlite", [](const std::string& d) { return OpenSqlite(d); }},
                                            Backend{"postgres", OpenPostgres}),

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The container image's root filesystem, run as the Helm chart runs it, on a
+# machine that cannot run containers: scripts/build-image.sh --rootfs-only,
+# the server.yaml that `helm template` renders for the SQLite profile, the
+# secrets laid out as Kubernetes mounts them (mode 0440, group = fsGroup
+# 65532), a read-only root, user 65532:65532, in its own network and mount
+# namespaces. Then a referral flow with the CLI over mTLS, the ops port's
+# readiness and metrics, and SIGTERM: exit 0 within 2 s.
+# Needs root (namespaces, chroot). Exit 77 (skipped) without it.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "rootfs-smoke: needs root for namespaces and chroot (CI runs as root): skipped"
+  exit 77
+fi
+work=$(mktemp -d /tmp/refx-rootfs.XXXXXX)
+cleanup() {
+  local status=$?
+  if [ "$status" -ne 0 ] && [ -f "$work/server.log" ]; then
+    echo "--- server log"
+    tail -40 "$work/server.log"
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+
+bash scripts/build-image.sh --rootfs-only --out "$work/image" >/dev/null
+rootfs="$work/image/rootfs"
+bash scripts/check-chart.sh --keep "$work/rendered" >/dev/null
+# The ConfigMaps' files, exactly as rendered (node, with the validator's yaml package).
+(cd helm/validate && node --input-type=module -e '
+  import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+  import { parseAllDocuments } from "yaml";
+  const [rendered, out] = process.argv.slice(1);
+  for (const doc of parseAllDocuments(readFileSync(rendered, "utf8"))) {
+    const o = doc.toJS();
+    if (o?.kind !== "ConfigMap") continue;
+    const dir = `${out}/${o.metadata.name.replace(/^refx-/, "")}`;
+    mkdirSync(dir, { recursive: true });
+    for (const [name, text] of Object.entries(o.data)) writeFileSync(`${dir}/${name}`, text);
+  }' "$work/rendered/sqlite.yaml" "$work/cm")
+test -s "$work/cm/server/server.yaml" && test -s "$work/cm/partnership/agreement.yaml"
+
+# The Secrets the chart references, made as docs/operations.md says.
+./build/clients/admin/refx-admin dev-pki "$work/pki" --partnership config/partnership.yaml >/dev/null
+secrets="$work/secrets"
+mkdir -p "$secrets"/{tls,agency-ca,revocation,keys}
+cp "$work/pki/server.pem" "$secrets/tls/tls.crt"
+cp "$work/pki/server.key" "$secrets/tls/tls.key"
+cp "$work/pki/agency-ca.pem" "$secrets/agency-ca/ca.crt"
+cp "$work/pki/revocations.txt" "$secrets/revocation/revocations.txt"
+head -c 32 /dev/urandom >"$secrets/keys/audit.key"
+head -c 32 /dev/urandom >"$secrets/keys/victim-token.key"
+openssl genpkey -algorithm ed25519 -out "$secrets/keys/audit-signing.key" 2>/dev/null
+# As kubelet presents them to a pod with fsGroup 65532: root-owned, 0440.
+chown -R 0:65532 "$secrets"
+find "$secrets" -type f -exec chmod 0440 {} +
+find "$secrets" -type d -exec chmod 0750 {} +
+chown -R 0:65532 "$work/cm" && find "$work/cm" -type f -exec chmod 0444 {} +
+mkdir -p "$work/data" && chown 0:65532 "$work/data" && chmod 2775 "$work/data"
+chmod 0755 "$work"
+
+cat >"$work/inside.sh" <<'INSIDE'
+set -euo pipefail
+work=$1 rootfs=$2 root=$3
+ip link set lo up
+# Read-only root, writable volumes, as the chart's securityContext and mounts.
+mount --bind "$rootfs" "$rootfs"
+mount -o remount,bind,ro "$rootfs"
+for m in config:cm/server partnership:cm/partnership tls:secrets/tls agency-ca:secrets/agency-ca \
+         revocation:secrets/revocation keys:secrets/keys; do
+  mount --bind -o ro "$work/${m#*:}" "$rootfs/etc/refx/${m%%:*}"
+done
+mount --bind "$work/data" "$rootfs/var/lib/refx"
+mount -t tmpfs -o size=16m,mode=1777 tmpfs "$rootfs/tmp"
+# User and group 65532 (the fsGroup too), no new privileges; leaving uid 0
+# clears every capability.
+setpriv --no-new-privs chroot --userspec=65532:65532 --groups=65532 "$rootfs" /usr/local/bin/refx-server \
+  --config /etc/refx/config/server.yaml >"$work/server.log" 2>&1 &
+server=$!
+ready=0
+for _ in $(seq 1 100); do
+  if curl -fsS http://127.0.0.1:9090/readyz >/dev/null 2>&1; then ready=1; break; fi
+  kill -0 "$server" 2>/dev/null || break
+  sleep 0.1
+done
+[ "$ready" -eq 1 ] || { echo "rootfs-smoke: not ready"; curl -sS http://127.0.0.1:9090/readyz || true; exit 1; }
+pid=$(pgrep -f -n "^/usr/local/bin/refx-server") || pid=$server
+grep -qE '^Uid:\s+65532\s' "/proc/$pid/status" || { echo "rootfs-smoke: FAIL: not running as 65532"; exit 1; }
+grep -qE '^CapEff:\s+0+$' "/proc/$pid/status" || { echo "rootfs-smoke: FAIL: has capabilities"; exit 1; }
+echo "rootfs-smoke: ready as uid 65532 without capabilities on a read-only root"
+if chroot "$rootfs" /usr/local/bin/refx-server --version >/dev/null 2>&1 && touch "$rootfs/usr/local/bin/x" 2>/dev/null; then
+  echo "rootfs-smoke: FAIL: the root filesystem is writable"; exit 1
+fi
+refx() { "$root/build/clients/cli/refx" --config "$work/pki/profiles.yaml" --server 127.0.0.1:50051 "$@"; }
+refx --profile leicestershire-police whoami >/dev/null
+created=$(refx --profile leicestershire-police --output json create \
+  --report-type hate-crime --strand race:perceived --perceived-by victim --channel police \
+  --area leicester --narrative "Rootfs smoke test referral." \
+  --victim-given-name Sam --victim-family-name Smoketest --consent given --recipient leicester-city-council)
+name=$(printf '%s' "$created" | grep -oE '"name": *"referrals/[^"]+"' | head -1 | grep -oE 'referrals/[^"]+')
+[ -n "$name" ] || { echo "rootfs-smoke: no referral name in: $created"; exit 1; }
+refx --profile leicester-city-council get "$name" | grep -q Smoketest
+refx --profile leicester-city-council accept "$name" >/dev/null
+echo "rootfs-smoke: created, read and accepted $name through the CLI over mTLS"
+metrics=$(curl -fsS http://127.0.0.1:9090/metrics)
+printf '%s\n' "$metrics" | grep -q 'refx_rpc_requests_total{agency="leicestershire-police",code="OK",method="CreateReferral"} 1'
+printf '%s\n' "$metrics" | promtool check metrics
+if printf '%s\n' "$metrics" | grep -q Smoketest; then echo "rootfs-smoke: FAIL: personal data in metrics"; exit 1; fi
+echo "rootfs-smoke: metrics valid (promtool) and free of the referral's data"
+start=$(date +%s%N)
+kill -TERM "$server"
+wait "$server" && code=0 || code=$?
+took_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$code" -eq 0 ] || { echo "rootfs-smoke: FAIL: exit code $code after SIGTERM"; exit 1; }
+[ "$took_ms" -lt 2000 ] || { echo "rootfs-smoke: FAIL: SIGTERM took ${took_ms} ms"; exit 1; }
+echo "rootfs-smoke: SIGTERM: exit 0 in ${took_ms} ms"
+if grep -q Smoketest "$work/server.log"; then echo "rootfs-smoke: FAIL: personal data in the log"; exit 1; fi
+INSIDE
+unshare --mount --net --fork bash "$work/inside.sh" "$work" "$rootfs" "$root"
+echo "rootfs-smoke: OK"
