@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev
   prometheus-cpp-dev libcpp-httplib-dev prometheus
   postgresql python3 openssl unzip tzdata
+  podman runc
 )
 
 missing=()

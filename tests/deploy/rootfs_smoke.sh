@@ -7,9 +7,20 @@
 # namespaces. Then a referral flow with the CLI over mTLS, the ops port's
 # readiness and metrics, and SIGTERM: exit 0 within 2 s.
 # Needs root (namespaces, chroot). Exit 77 (skipped) without it.
+#
+# usage: tests/deploy/rootfs_smoke.sh [--podman]
+#   --podman  run the built image (scripts/build-image.sh) with podman instead,
+#             same mounts, user and read-only root; needs ports 50051, 9090 and
+#             9091 free on the host (--network host)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+mode=rootfs
+if [ "${1:-}" = "--podman" ]; then mode=podman; fi
+if [ "$mode" = podman ] && ! command -v podman >/dev/null; then
+  echo "rootfs-smoke: podman is not installed: skipped"
+  exit 77
+fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "rootfs-smoke: needs root for namespaces and chroot (CI runs as root): skipped"
   exit 77
@@ -62,6 +73,35 @@ chown -R 0:65532 "$work/cm" && find "$work/cm" -type f -exec chmod 0444 {} +
 mkdir -p "$work/data" && chown 0:65532 "$work/data" && chmod 2775 "$work/data"
 chmod 0755 "$work"
 
+# The flow, the same for both ways of running the image: wait for
+# readiness, a referral between two agencies through the CLI, metrics.
+cat >"$work/flow.sh" <<'FLOW'
+set -euo pipefail
+work=$1 root=$2
+ready=0
+for _ in $(seq 1 150); do
+  if curl -fsS http://127.0.0.1:9090/readyz >/dev/null 2>&1; then ready=1; break; fi
+  sleep 0.1
+done
+[ "$ready" -eq 1 ] || { echo "rootfs-smoke: not ready"; curl -sS http://127.0.0.1:9090/readyz || true; exit 1; }
+refx() { "$root/build/clients/cli/refx" --config "$work/pki/profiles.yaml" --server 127.0.0.1:50051 "$@"; }
+refx --profile leicestershire-police whoami >/dev/null
+created=$(refx --profile leicestershire-police --output json create \
+  --report-type hate-crime --strand race:perceived --perceived-by victim --channel police \
+  --area leicester --narrative "Rootfs smoke test referral." \
+  --victim-given-name Sam --victim-family-name Smoketest --consent given --recipient leicester-city-council)
+name=$(printf '%s' "$created" | grep -oE '"name": *"referrals/[^"]+"' | head -1 | grep -oE 'referrals/[^"]+')
+[ -n "$name" ] || { echo "rootfs-smoke: no referral name in: $created"; exit 1; }
+refx --profile leicester-city-council get "$name" | grep -q Smoketest
+refx --profile leicester-city-council accept "$name" >/dev/null
+echo "rootfs-smoke: created, read and accepted $name through the CLI over mTLS"
+metrics=$(curl -fsS http://127.0.0.1:9090/metrics)
+printf '%s\n' "$metrics" | grep -q 'refx_rpc_requests_total{agency="leicestershire-police",code="OK",method="CreateReferral"} 1'
+printf '%s\n' "$metrics" | promtool check metrics
+if printf '%s\n' "$metrics" | grep -q Smoketest; then echo "rootfs-smoke: FAIL: personal data in metrics"; exit 1; fi
+echo "rootfs-smoke: metrics valid (promtool) and free of the referral's data"
+FLOW
+
 cat >"$work/inside.sh" <<'INSIDE'
 set -euo pipefail
 work=$1 rootfs=$2 root=$3
@@ -80,36 +120,17 @@ mount -t tmpfs -o size=16m,mode=1777 tmpfs "$rootfs/tmp"
 setpriv --no-new-privs chroot --userspec=65532:65532 --groups=65532 "$rootfs" /usr/local/bin/refx-server \
   --config /etc/refx/config/server.yaml >"$work/server.log" 2>&1 &
 server=$!
-ready=0
-for _ in $(seq 1 100); do
-  if curl -fsS http://127.0.0.1:9090/readyz >/dev/null 2>&1; then ready=1; break; fi
-  kill -0 "$server" 2>/dev/null || break
+# setpriv execs chroot, which execs the server: the same process, once exec'ed.
+for _ in $(seq 1 50); do
+  case "$(readlink "/proc/$server/exe" 2>/dev/null)" in *refx-server) break ;; esac
   sleep 0.1
 done
-[ "$ready" -eq 1 ] || { echo "rootfs-smoke: not ready"; curl -sS http://127.0.0.1:9090/readyz || true; exit 1; }
-pid=$(pgrep -f -n "^/usr/local/bin/refx-server") || pid=$server
+pid=$server
 grep -qE '^Uid:\s+65532\s' "/proc/$pid/status" || { echo "rootfs-smoke: FAIL: not running as 65532"; exit 1; }
 grep -qE '^CapEff:\s+0+$' "/proc/$pid/status" || { echo "rootfs-smoke: FAIL: has capabilities"; exit 1; }
-echo "rootfs-smoke: ready as uid 65532 without capabilities on a read-only root"
-if chroot "$rootfs" /usr/local/bin/refx-server --version >/dev/null 2>&1 && touch "$rootfs/usr/local/bin/x" 2>/dev/null; then
-  echo "rootfs-smoke: FAIL: the root filesystem is writable"; exit 1
-fi
-refx() { "$root/build/clients/cli/refx" --config "$work/pki/profiles.yaml" --server 127.0.0.1:50051 "$@"; }
-refx --profile leicestershire-police whoami >/dev/null
-created=$(refx --profile leicestershire-police --output json create \
-  --report-type hate-crime --strand race:perceived --perceived-by victim --channel police \
-  --area leicester --narrative "Rootfs smoke test referral." \
-  --victim-given-name Sam --victim-family-name Smoketest --consent given --recipient leicester-city-council)
-name=$(printf '%s' "$created" | grep -oE '"name": *"referrals/[^"]+"' | head -1 | grep -oE 'referrals/[^"]+')
-[ -n "$name" ] || { echo "rootfs-smoke: no referral name in: $created"; exit 1; }
-refx --profile leicester-city-council get "$name" | grep -q Smoketest
-refx --profile leicester-city-council accept "$name" >/dev/null
-echo "rootfs-smoke: created, read and accepted $name through the CLI over mTLS"
-metrics=$(curl -fsS http://127.0.0.1:9090/metrics)
-printf '%s\n' "$metrics" | grep -q 'refx_rpc_requests_total{agency="leicestershire-police",code="OK",method="CreateReferral"} 1'
-printf '%s\n' "$metrics" | promtool check metrics
-if printf '%s\n' "$metrics" | grep -q Smoketest; then echo "rootfs-smoke: FAIL: personal data in metrics"; exit 1; fi
-echo "rootfs-smoke: metrics valid (promtool) and free of the referral's data"
+if touch "$rootfs/usr/local/bin/x" 2>/dev/null; then echo "rootfs-smoke: FAIL: the root filesystem is writable"; exit 1; fi
+echo "rootfs-smoke: running as uid 65532 without capabilities on a read-only root"
+bash "$work/flow.sh" "$work" "$root"
 start=$(date +%s%N)
 kill -TERM "$server"
 wait "$server" && code=0 || code=$?
@@ -117,7 +138,27 @@ took_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$code" -eq 0 ] || { echo "rootfs-smoke: FAIL: exit code $code after SIGTERM"; exit 1; }
 [ "$took_ms" -lt 2000 ] || { echo "rootfs-smoke: FAIL: SIGTERM took ${took_ms} ms"; exit 1; }
 echo "rootfs-smoke: SIGTERM: exit 0 in ${took_ms} ms"
-if grep -q Smoketest "$work/server.log"; then echo "rootfs-smoke: FAIL: personal data in the log"; exit 1; fi
 INSIDE
-unshare --mount --net --fork bash "$work/inside.sh" "$work" "$rootfs" "$root"
-echo "rootfs-smoke: OK"
+if [ "$mode" = rootfs ]; then
+  unshare --mount --net --fork bash "$work/inside.sh" "$work" "$rootfs" "$root"
+else
+  export CONTAINERS_CONF="$root/deploy/containers.conf"
+  bash scripts/build-image.sh --out "$work/image" >/dev/null
+  cid=$(podman run -d --init --network host --user 65532:65532 --group-add 65532 --read-only \
+    --cap-drop ALL --security-opt no-new-privileges --tmpfs /tmp:size=16m \
+    -v "$work/cm/server:/etc/refx/config:ro" -v "$work/cm/partnership:/etc/refx/partnership:ro" \
+    -v "$work/secrets/tls:/etc/refx/tls:ro" -v "$work/secrets/agency-ca:/etc/refx/agency-ca:ro" \
+    -v "$work/secrets/revocation:/etc/refx/revocation:ro" -v "$work/secrets/keys:/etc/refx/keys:ro" \
+    -v "$work/data:/var/lib/refx" localhost/refx:0.1.0)
+  trap 'podman logs "$cid" >"$work/server.log" 2>&1 || true; podman rm -f "$cid" >/dev/null 2>&1 || true; cleanup' EXIT
+  echo "rootfs-smoke: container $cid running as $(podman exec "$cid" /usr/local/bin/refx-server --version 2>/dev/null || echo refx-server) (user 65532, read-only root)"
+  bash "$work/flow.sh" "$work" "$root"
+  start=$(date +%s%N)
+  podman kill --signal TERM "$cid" >/dev/null
+  code=$(podman wait "$cid")
+  took_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  [ "$code" -eq 0 ] || { echo "rootfs-smoke: FAIL: exit code $code after SIGTERM"; exit 1; }
+  echo "rootfs-smoke: SIGTERM: exit 0 in ${took_ms} ms (podman)"
+fi
+if grep -q Smoketest "$work/server.log" 2>/dev/null; then echo "rootfs-smoke: FAIL: personal data in the log"; exit 1; fi
+echo "rootfs-smoke: OK ($mode)"
