@@ -279,7 +279,9 @@ Example:
       ->excludes(server_csr);
   server_issue_->add_option("--days", server_flags_.days, "Lifetime, days")->check(CLI::Range(1, 366))
       ->capture_default_str();
-  server_issue_->add_option("--out", server_flags_.out, "Output name without .pem (default: server)");
+  server_issue_->add_option("--out", server_flags_.out,
+                            "Certificate file; .pem is added if missing, the key goes beside it as NAME.key "
+                            "(default: server.pem)");
   server_issue_->add_flag("--force", server_flags_.force, "Replace existing output files");
 
   // agency issue / renew / revoke
@@ -302,7 +304,9 @@ Examples:
     csr->excludes(gen);
     cmd->add_option("--days", f->days, "Lifetime, days (max 366)")->check(CLI::Range(1, 366))
         ->capture_default_str();
-    cmd->add_option("--out", f->out, "Certificate chain file (default: ID.pem; key beside it as ID.key)");
+    cmd->add_option("--out", f->out,
+                    "Certificate chain file; .pem is added if missing, the key goes beside it as NAME.key "
+                    "(default: ID.pem)");
     cmd->add_flag("--force", f->force, "Replace existing output files");
   };
   agency_issue_ = agency->add_subcommand("issue", "Issue an agency certificate from its CSR");

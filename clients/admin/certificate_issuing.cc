@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
@@ -51,6 +52,14 @@ absl::StatusOr<SubjectKey> LoadSubjectKey(const IssueFlags& f) {
   return key;
 }
 
+// --out names the certificate file, for agency and server certificates
+// alike: ".pem" is added when it is missing (default NAME.pem), and the key
+// goes beside it as NAME.key.
+std::string CertificatePathFor(const std::string& out, const std::string& default_name) {
+  const std::string name = out.empty() ? default_name : out;
+  return absl::EndsWith(name, ".pem") ? name : name + ".pem";
+}
+
 std::string KeyPathFor(const std::string& cert_path) {
   return absl::StrCat(absl::StripSuffix(cert_path, ".pem"), ".key");
 }
@@ -90,7 +99,7 @@ int RunAgencyIssue(const GlobalOptions& g, const IssueFlags& f, bool renew) {
                             "agency ", f.agency, " has no valid certificate to renew; use `agency issue`")));
     }
   }
-  const std::string out = f.out.empty() ? f.agency + ".pem" : f.out;
+  const std::string out = CertificatePathFor(f.out, f.agency);
   const std::string key_out = KeyPathFor(out);
   if (!f.force && access(out.c_str(), F_OK) == 0) {
     return Fail(what, absl::AlreadyExistsError(absl::StrCat(out, " already exists (use --force or --out)")));
@@ -148,8 +157,7 @@ int RunServerIssue(const GlobalOptions& g, const IssueFlags& f) {
   auto passphrase = GetPassphrase(g, CaKey::kRoot, false);
   if (!passphrase.ok()) return Fail("server issue", passphrase.status());
   if (absl::Status s = (*ca)->UnlockRootKey(*passphrase); !s.ok()) return Fail("server issue", s);
-  const std::string out = (f.out.empty() ? std::string("server") : std::string(absl::StripSuffix(f.out, ".pem"))) +
-                          ".pem";
+  const std::string out = CertificatePathFor(f.out, "server");
   const std::string key_out = KeyPathFor(out);
   if (!f.force && access(out.c_str(), F_OK) == 0) {
     return Fail("server issue", absl::AlreadyExistsError(absl::StrCat(out, " already exists (use --force)")));

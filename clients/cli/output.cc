@@ -442,8 +442,17 @@ std::string FormatError(const absl::Status& status, OutputFormat format,
   }
   if (!reason.empty()) absl::StrAppend(&out, "  reason: ", Sanitize(reason), "\n");
   if (!request_id.empty()) {
-    absl::StrAppend(&out, "  request id: ", request_id, " (retry with --request-id ",
-                    request_id, " to avoid creating a duplicate)\n");
+    // Only when the outcome is unknown is a retry with the same id the way
+    // to avoid a duplicate; a refusal (invalid, denied, stale) needs a change.
+    const absl::StatusCode c = status.code();
+    const bool outcome_unknown = c == absl::StatusCode::kUnavailable || c == absl::StatusCode::kDeadlineExceeded ||
+                                 c == absl::StatusCode::kInternal || c == absl::StatusCode::kUnknown ||
+                                 c == absl::StatusCode::kCancelled;
+    absl::StrAppend(&out, "  request id: ", request_id,
+                    outcome_unknown ? absl::StrCat(" (the outcome is unknown: retry with --request-id ", request_id,
+                                                   " to avoid creating a duplicate)")
+                                    : std::string(),
+                    "\n");
   }
   return out;
 }

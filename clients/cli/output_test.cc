@@ -191,8 +191,16 @@ TEST(FormatError, TextListsViolationsReasonAndRequestId) {
             "  field referral.area: unknown area id\n"
             "  field referral.strands: at least one is required\n"
             "  reason: REFERRAL_INVALID\n"
-            "  request id: abc-123 (retry with --request-id abc-123 to avoid creating a "
-            "duplicate)\n");
+            "  request id: abc-123\n");
+  // Only an unknown outcome suggests retrying with the same id.
+  EXPECT_EQ(FormatError(absl::UnavailableError("connection reset"), OutputFormat::kTable, "abc-123"),
+            "refx: UNAVAILABLE: connection reset\n"
+            "  request id: abc-123 (the outcome is unknown: retry with --request-id abc-123 to avoid creating "
+            "a duplicate)\n");
+  EXPECT_EQ(FormatError(absl::DeadlineExceededError("deadline"), OutputFormat::kTable, "r-1"),
+            "refx: DEADLINE_EXCEEDED: deadline\n"
+            "  request id: r-1 (the outcome is unknown: retry with --request-id r-1 to avoid creating "
+            "a duplicate)\n");
   EXPECT_EQ(FormatError(absl::NotFoundError("referral not found"), OutputFormat::kTable),
             "refx: NOT_FOUND: referral not found\n");
 }
