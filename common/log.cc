@@ -76,8 +76,9 @@ bool ParseLevel(absl::string_view text, Level* level) {
   return true;
 }
 
-void Event(Level level, absl::string_view event, std::initializer_list<Field> fields) {
-  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
+namespace {
+
+void Write(Level level, absl::string_view event, std::initializer_list<Field> fields) {
   const std::string ts = Timestamp(absl::Now());
   std::string line;
   line.reserve(128);
@@ -113,5 +114,14 @@ void Event(Level level, absl::string_view event, std::initializer_list<Field> fi
   // One fwrite per line keeps concurrent events from interleaving.
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
+
+}  // namespace
+
+void Event(Level level, absl::string_view event, std::initializer_list<Field> fields) {
+  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
+  Write(level, event, fields);
+}
+
+void Announce(absl::string_view event, std::initializer_list<Field> fields) { Write(Level::kInfo, event, fields); }
 
 }  // namespace refx::log

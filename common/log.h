@@ -30,6 +30,10 @@ using Field = std::pair<absl::string_view, std::string>;
 // Values are escaped so a hostile value cannot forge a line or a field.
 void Event(Level level, absl::string_view event, std::initializer_list<Field> fields = {});
 
+// As Event at info level, but written whatever the minimum level: what a
+// supervisor must always be able to read (the port the server listens on).
+void Announce(absl::string_view event, std::initializer_list<Field> fields = {});
+
 inline void Info(absl::string_view event, std::initializer_list<Field> fields = {}) {
   Event(Level::kInfo, event, fields);
 }

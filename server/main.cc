@@ -7,6 +7,7 @@
 
 #include "CLI/CLI.hpp"
 #include "common/log.h"
+#include "server/grpc_log_bridge.h"
 #include "server/server.h"
 #include "server/server_config.h"
 #include "storage/make_store.h"
@@ -65,8 +66,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "refx-server: logging.level: must be debug, info, warning or error\n");
     return 1;
   }
-  refx::log::Configure(level, config->logging().format() == "json" ? refx::log::Format::kJson
-                                                                    : refx::log::Format::kText);
+  const bool json = config->logging().format() == "json";
+  refx::log::Configure(level, json ? refx::log::Format::kJson : refx::log::Format::kText);
+  refx::server::RouteGrpcLogsToRefxLog();
   if (check_only) {
     absl::Status s = refx::server::ValidateServerConfig(*config);
     if (s.ok()) s = refx::core::Partnership::Load(config->partnership_file()).status();
@@ -96,10 +98,20 @@ int main(int argc, char** argv) {
   options.config = *config;
   auto server = refx::server::RefxServer::Start(std::move(options));
   if (!server.ok()) {
-    std::fprintf(stderr, "refx-server: cannot start: %s\n", std::string(server.status().message()).c_str());
+    if (json) {
+      refx::log::Error("start_failed", {{"reason", std::string(server.status().message())}});
+    } else {
+      std::fprintf(stderr, "refx-server: cannot start: %s\n", std::string(server.status().message()).c_str());
+    }
     return 1;
   }
-  std::fprintf(stderr, "refx-server: serving on port %d (Ctrl-C to stop)\n", (*server)->port());
+  // In JSON mode stderr carries only JSON lines: the port is in the
+  // server_started event (and here in a JSON line of its own).
+  if (json) {
+    refx::log::Announce("serving", {{"port", std::to_string((*server)->port())}});
+  } else {
+    std::fprintf(stderr, "refx-server: serving on port %d (Ctrl-C to stop)\n", (*server)->port());
+  }
   int received = 0;
   sigwait(&stop_signals, &received);
   refx::log::Info("signal_received", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});

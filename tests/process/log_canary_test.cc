@@ -9,6 +9,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/process/process_helpers.h"
@@ -229,6 +233,58 @@ TEST_P(LogCanaryTest, NoReferralContentReachesTheServerLog) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, LogCanaryTest, ::testing::Values("text", "json"),
                          [](const auto& info) { return std::string(info.param); });
+
+// In JSON mode every line the server writes is one JSON object, including
+// gRPC's own lines about refused handshakes (no certificate, a foreign CA),
+// which reach the log as "grpc_log" events instead of free text.
+TEST(JsonLogTest, EveryLineIsOneJsonObjectThroughRefusedHandshakes) {
+  auto source = TestServer::Start();
+  ASSERT_TRUE(source.ok()) << source.status();
+  (*source)->Stop();
+  const std::string scratch = MakeTempDir("json-log");
+  ServerProcess::Options options;
+  options.config_path = (*source)->config_path();
+  options.log_dir = scratch;
+  options.pki_directory = (*source)->pki().directory();
+  options.extra_args = {"--log-format", "json", "--log-level", "debug"};
+  auto server = ServerProcess::Start(std::move(options));
+  ASSERT_TRUE(server.ok()) << server.status();
+
+  auto refused_with = [&](const TestPki::ClientCert& cert) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = (*source)->pki().root_ca_pem();
+    ssl.pem_cert_chain = cert.cert_chain_pem;
+    ssl.pem_private_key = cert.key_pem;
+    auto channel = grpc::CreateChannel((*server)->address(), grpc::SslCredentials(ssl));
+    return !channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  };
+  EXPECT_TRUE(refused_with({}));  // no client certificate
+  auto foreign = (*source)->pki().Issue(kPolice, Variant::kForeignCa);
+  ASSERT_TRUE(foreign.ok()) << foreign.status();
+  EXPECT_TRUE(refused_with(*foreign));
+  ASSERT_TRUE((*server)->Client(kPolice).CreateReferral(ValidReferral(), "json-log-1").ok());
+  auto code = (*server)->Terminate(absl::Seconds(10));
+  ASSERT_TRUE(code.ok()) << code.status();
+
+  const std::string err = (*server)->Stderr();
+  int lines = 0;
+  bool grpc_lines = false;
+  for (absl::string_view line : absl::StrSplit(err, '\n', absl::SkipEmpty())) {
+    ++lines;
+    google::protobuf::Struct parsed;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(std::string(line), &parsed).ok())
+        << "not one JSON object: " << line;
+    EXPECT_TRUE(parsed.fields().contains("event")) << line;
+    EXPECT_TRUE(parsed.fields().contains("ts")) << line;
+    if (parsed.fields().contains("event") && parsed.fields().at("event").string_value() == "grpc_log") {
+      grpc_lines = true;
+    }
+  }
+  EXPECT_GT(lines, 5);
+  EXPECT_TRUE(grpc_lines) << "gRPC logged nothing about the refused handshakes:\n" << err;
+  EXPECT_EQ((*server)->Stdout(), "");
+  std::filesystem::remove_all(scratch);
+}
 
 }  // namespace
 }  // namespace refx::testing

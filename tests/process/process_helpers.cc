@@ -267,7 +267,7 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(Options opti
   if (!process.ok()) return process.status();
   server->process_ = *std::move(process);
 
-  std::string last_problem = "no \"serving on port\" line on stderr yet";
+  std::string last_problem = "no \"serving on port\" line (or serving event) on stderr yet";
   while (absl::Now() < deadline) {
     if (!server->process_->Running()) {
       return absl::InternalError(absl::StrCat("refx-server exited (code ", server->process_->exit_code(),
@@ -275,11 +275,11 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(Options opti
                                               ") before it was ready; stderr:\n", server->process_->Stderr()));
     }
     if (server->port_ == 0) {
-      const std::string marker = "refx-server: serving on port ";
+      // Text mode prints a line for people; JSON mode an event.
       const std::string err = server->process_->Stderr();
-      const size_t at = err.find(marker);
-      if (at != std::string::npos) {
-        server->port_ = std::atoi(err.c_str() + at + marker.size());
+      for (const std::string marker : {"refx-server: serving on port ", "\"event\":\"serving\",\"port\":\""}) {
+        const size_t at = err.find(marker);
+        if (at != std::string::npos) server->port_ = std::atoi(err.c_str() + at + marker.size());
       }
     }
     if (server->port_ != 0) {
