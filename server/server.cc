@@ -14,6 +14,7 @@
 #include "common/status_details.h"
 #include "common/status_macros.h"
 #include "grpc/grpc.h"
+#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -176,6 +177,10 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   if (config.development().enable_reflection()) {
+    // Reflection describes what the generated pool holds; naming the health
+    // protocol's descriptor links it in (proto/grpc/health/v1/health.proto),
+    // so the health service it lists can be described too.
+    grpc::health::v1::HealthCheckRequest::descriptor();
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   } else {
     builder.SetOption(std::make_unique<WithoutReflection>());

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "absl/synchronization/notification.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "tests/testing/server_fixture.h"
@@ -85,6 +86,37 @@ TEST(ServerSurfaceTest, ReflectionListsTheServiceWhenEnabled) {
   grpc::Status s = RawCall((*server)->Channel((*server)->pki().Agency(kPolice)), kReflection, kListServices, &response);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_NE(response.find("refx.v1.ReferralService"), std::string::npos);
+}
+
+// Every service the server exposes can be described, health included
+// (gRPC serves health from code reflection cannot see; proto/grpc/health).
+TEST(ServerSurfaceTest, ReflectionDescribesEveryServiceItLists) {
+  TestServer::Options options;
+  options.customize = [](config::v1::ServerConfig* c) { c->mutable_development()->set_enable_reflection(true); };
+  auto server = TestServer::Start(options);
+  ASSERT_TRUE(server.ok());
+  auto channel = (*server)->Channel((*server)->pki().Agency(kPolice));
+  std::string listed;
+  ASSERT_TRUE(RawCall(channel, kReflection, kListServices, &listed).ok());
+  for (const std::string service : {"grpc.health.v1.Health", "refx.v1.ReferralService", "refx.v1.AuditService",
+                                    "grpc.reflection.v1alpha.ServerReflection"}) {
+    EXPECT_NE(listed.find(service), std::string::npos) << service << " is not listed";
+    // ServerReflectionRequest{file_containing_symbol: service}: answered with
+    // file_descriptor_response (field 4, tag 0x22), not error_response (field 7).
+    const std::string request = std::string("\x22", 1) + static_cast<char>(service.size()) + service;
+    std::string response;
+    grpc::Status s = RawCall(channel, kReflection, request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    google::protobuf::UnknownFieldSet fields;
+    ASSERT_TRUE(fields.ParseFromString(response)) << service;
+    bool descriptor = false, error = false;
+    for (int i = 0; i < fields.field_count(); ++i) {
+      descriptor |= fields.field(i).number() == 4;
+      error |= fields.field(i).number() == 7;
+    }
+    EXPECT_TRUE(descriptor) << service << " has no descriptor";
+    EXPECT_FALSE(error) << service;
+  }
 }
 
 TEST(ServerSurfaceTest, ServerCertificateRotatesWithoutARestart) {
