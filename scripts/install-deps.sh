@@ -11,6 +11,7 @@ packages=(
   prometheus-cpp-dev libcpp-httplib-dev prometheus
   postgresql python3 openssl unzip tzdata
   podman runc
+  python3-grpcio python3-protobuf python3-pytest python3-yaml
 )
 
 missing=()
