@@ -68,6 +68,58 @@ absl::Status WithErrorInfo(absl::Status status, absl::string_view reason,
   return status;
 }
 
+absl::Status ReferralNotFoundError(absl::string_view name) {
+  google::rpc::ResourceInfo resource;
+  resource.set_resource_type("refx.v1.Referral");
+  resource.set_resource_name(std::string(name));
+  resource.set_description("no such referral, or your agency is not a party to it");
+  absl::Status status = absl::NotFoundError(absl::StrCat("referral ", name, " not found"));
+  status.SetPayload(TypeUrlOf(resource), absl::Cord(resource.SerializeAsString()));
+  return WithErrorInfo(std::move(status), "REFERRAL_NOT_FOUND");
+}
+
+absl::Status WithRetryInfo(absl::Status status, absl::Duration delay) {
+  google::rpc::RetryInfo retry;
+  const int64_t nanos = absl::ToInt64Nanoseconds(delay);
+  retry.mutable_retry_delay()->set_seconds(nanos / 1000000000);
+  retry.mutable_retry_delay()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  status.SetPayload(TypeUrlOf(retry), absl::Cord(retry.SerializeAsString()));
+  return status;
+}
+
+absl::string_view GenericErrorReason(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kCancelled: return "CANCELLED";
+    case absl::StatusCode::kInvalidArgument: return "INVALID_REQUEST";
+    case absl::StatusCode::kDeadlineExceeded: return "DEADLINE_EXCEEDED";
+    case absl::StatusCode::kNotFound: return "NOT_FOUND";
+    case absl::StatusCode::kAlreadyExists: return "ALREADY_EXISTS";
+    case absl::StatusCode::kPermissionDenied: return "PERMISSION_DENIED";
+    case absl::StatusCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
+    case absl::StatusCode::kFailedPrecondition: return "PRECONDITION_FAILED";
+    case absl::StatusCode::kAborted: return "CONFLICT";
+    case absl::StatusCode::kOutOfRange: return "OUT_OF_RANGE";
+    case absl::StatusCode::kUnimplemented: return "NOT_IMPLEMENTED";
+    case absl::StatusCode::kUnavailable: return "SERVICE_UNAVAILABLE";
+    case absl::StatusCode::kUnauthenticated: return "UNAUTHENTICATED";
+    case absl::StatusCode::kDataLoss: return "DATA_LOSS";
+    default: return "INTERNAL_ERROR";
+  }
+}
+
+absl::Status WithDefaultErrorDetails(absl::Status status) {
+  if (status.ok()) return status;
+  if (!status.GetPayload(TypeUrlOf(google::rpc::ErrorInfo())).has_value()) {
+    status = WithErrorInfo(std::move(status), GenericErrorReason(status.code()));
+  }
+  const bool retryable = status.code() == absl::StatusCode::kUnavailable ||
+                         status.code() == absl::StatusCode::kResourceExhausted;
+  if (retryable && !status.GetPayload(TypeUrlOf(google::rpc::RetryInfo())).has_value()) {
+    status = WithRetryInfo(std::move(status), absl::Seconds(1));
+  }
+  return status;
+}
+
 std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status) {
   std::vector<FieldViolation> out;
   auto payload = status.GetPayload(TypeUrlOf(google::rpc::BadRequest()));
@@ -101,12 +153,19 @@ google::rpc::Status ToRpcStatus(const absl::Status& status) {
   google::rpc::Status out;
   out.set_code(static_cast<int>(status.code()));
   out.set_message(std::string(status.message()));
-  status.ForEachPayload([&out](absl::string_view type_url, const absl::Cord& payload) {
+  // Payloads come in no stable order: sorted by type, so the same error is
+  // always the same bytes (an answer must not vary with anything but its
+  // content, or the variation itself could tell a caller something).
+  std::map<std::string, std::string> details;
+  status.ForEachPayload([&details](absl::string_view type_url, const absl::Cord& payload) {
     if (type_url.substr(0, kTypeUrlPrefix.size()) != kTypeUrlPrefix) return;
-    auto* any = out.add_details();
-    any->set_type_url(std::string(type_url));
-    any->set_value(std::string(payload));
+    details[std::string(type_url)] = std::string(payload);
   });
+  for (const auto& [type_url, value] : details) {
+    auto* any = out.add_details();
+    any->set_type_url(type_url);
+    any->set_value(value);
+  }
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
@@ -57,6 +58,23 @@ absl::Status WithErrorInfo(absl::Status status, absl::string_view reason,
 
 // The field violations attached to `status`, if any.
 std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
+
+// NOT_FOUND for `name` (`referrals/{id}`), the same answer, byte for byte,
+// whether the referral does not exist or the caller is not a party to it:
+// ErrorInfo REFERRAL_NOT_FOUND and a ResourceInfo naming what was asked for.
+absl::Status ReferralNotFoundError(absl::string_view name);
+
+// Attaches a google.rpc.RetryInfo: how long a client should wait first.
+absl::Status WithRetryInfo(absl::Status status, absl::Duration delay);
+
+// `status` with an ErrorInfo if it had none, its reason the generic one of
+// its code (GenericErrorReason), so that every error a client sees carries a
+// reason it can branch on; overload and unavailability also get a
+// RetryInfo. What the server's edge applies to every error it returns.
+absl::Status WithDefaultErrorDetails(absl::Status status);
+
+// The reason WithDefaultErrorDetails gives an error of `code` that has none.
+absl::string_view GenericErrorReason(absl::StatusCode code);
 
 // The ErrorInfo reason attached to `status`, or "" if none.
 std::string ErrorReasonOf(const absl::Status& status);

@@ -13,6 +13,7 @@
 #include "google/protobuf/util/field_mask_util.h"
 #include "common/hash.h"
 #include "common/status_macros.h"
+#include "common/status_details.h"
 #include "core/referral_validation.h"
 #include "core/victim_tokens.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -417,7 +418,7 @@ absl::StatusOr<ReferralManager::VisibleReferral> ReferralManager::LoadVisible(co
                                                                              const std::string& id) const {
   // Absent and not-yours give the same status and message, so a caller
   // cannot probe for referrals it is not a party to.
-  const absl::Status not_found = absl::NotFoundError(absl::StrCat("referral ", name, " not found"));
+  const absl::Status not_found = ReferralNotFoundError(name);
   auto stored = options_.store->GetReferral(id);
   if (absl::IsNotFound(stored.status())) return not_found;
   if (!stored.ok()) return stored.status();

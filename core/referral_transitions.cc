@@ -106,7 +106,7 @@ absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, c
     v1::Referral out;
     if (!out.ParseFromString(document)) return absl::InternalError("stored referral is unreadable");
     absl::optional<ReadView> view = ReplayView(caller, out, visible.referral);
-    if (!view.has_value()) return absl::NotFoundError(absl::StrCat("referral ", params.name, " not found"));
+    if (!view.has_value()) return ReferralNotFoundError(params.name);
     Redact(*view, &out);
     storage::AuditRecord event = options_.auditor->Build(
         caller, audit->method, ReadAction(caller, visible.stored.sender_agency), {referral_id}, DisclosureOf(out),
@@ -236,7 +236,7 @@ absl::Status ReferralManager::ChangeRefused(const absl::Status& store_status, co
   if (absl::IsAlreadyExists(store_status)) return request_id_reused;
   if (absl::IsAborted(store_status)) return stale;
   // The same answer as for a referral that never existed.
-  if (absl::IsNotFound(store_status)) return absl::NotFoundError(absl::StrCat("referral ", name, " not found"));
+  if (absl::IsNotFound(store_status)) return ReferralNotFoundError(name);
   return store_status;
 }
 
