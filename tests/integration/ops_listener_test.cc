@@ -26,6 +26,7 @@
 #include "httplib.h"
 #include "refx/v1/audit_service.grpc.pb.h"
 #include "refx/v1/referral_service.grpc.pb.h"
+#include "tests/testing/raw_api.h"
 #include "tests/testing/server_fixture.h"
 
 namespace refx::testing {
@@ -42,27 +43,6 @@ bool WaitUntil(const std::function<bool()>& condition, absl::Duration limit = ab
   return condition();
 }
 
-// A unary call with raw request bytes over `channel`.
-grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
-                     const std::string& request, std::string* response = nullptr) {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::Slice slice(request);
-  grpc::ByteBuffer in(&slice, 1), out;
-  grpc::Status result;
-  absl::Notification done;
-  stub.UnaryCall(&ctx, method, grpc::StubOptions(), &in, &out, [&](grpc::Status s) {
-    result = std::move(s);
-    done.Notify();
-  });
-  done.WaitForNotification();
-  std::vector<grpc::Slice> slices;
-  if (response != nullptr && result.ok() && out.Dump(&slices).ok()) {
-    for (const auto& s : slices) response->append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  return result;
-}
 
 std::string HealthRequest(const std::string& service) {
   return std::string("\x0a", 1) + static_cast<char>(service.size()) + service;
@@ -117,7 +97,7 @@ class OpsListenerTest : public ::testing::Test {
 
   std::string HealthOf(const std::string& service) {
     std::string response;
-    grpc::Status s = RawCall(HealthChannel(), "/grpc.health.v1.Health/Check", HealthRequest(service), &response);
+    grpc::Status s = RawUnaryCall(HealthChannel(), "/grpc.health.v1.Health/Check", HealthRequest(service), &response);
     return s.ok() ? response : absl::StrCat("error ", s.error_code());
   }
 
@@ -133,7 +113,7 @@ TEST_F(OpsListenerTest, ServesProbesWithoutAClientCertificate) {
   EXPECT_EQ(HealthOf("refx.v1.ReferralService"), kServing);
   EXPECT_EQ(HealthOf("liveness"), kServing);
   std::string response;
-  EXPECT_EQ(RawCall(HealthChannel(), "/grpc.health.v1.Health/Check", HealthRequest("no.such.Service"), &response)
+  EXPECT_EQ(RawUnaryCall(HealthChannel(), "/grpc.health.v1.Health/Check", HealthRequest("no.such.Service"), &response)
                 .error_code(),
             grpc::StatusCode::NOT_FOUND);
 }
@@ -184,7 +164,7 @@ TEST_F(OpsListenerTest, ServesNoRefxRpcAndNoReflection) {
     ASSERT_GE(service->method_count(), 2) << name;
     for (int i = 0; i < service->method_count(); ++i) {
       const std::string method = absl::StrCat("/", service->full_name(), "/", service->method(i)->name());
-      EXPECT_EQ(RawCall(HealthChannel(), method, "").error_code(), grpc::StatusCode::UNIMPLEMENTED) << method;
+      EXPECT_EQ(RawUnaryCall(HealthChannel(), method, "").error_code(), grpc::StatusCode::UNIMPLEMENTED) << method;
       // And over HTTP/1.1 on the other port: not found.
       httplib::Client http("127.0.0.1", server_->server()->ops_http_port());
       auto posted = http.Post(method.c_str(), "", "application/grpc");
@@ -192,7 +172,7 @@ TEST_F(OpsListenerTest, ServesNoRefxRpcAndNoReflection) {
       EXPECT_EQ(posted->status, 404) << method;
     }
   }
-  EXPECT_EQ(RawCall(HealthChannel(), "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+  EXPECT_EQ(RawUnaryCall(HealthChannel(), "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
                     std::string("\x3a\x00", 2))
                 .error_code(),
             grpc::StatusCode::UNIMPLEMENTED);

@@ -7,33 +7,12 @@
 #include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "tests/testing/raw_api.h"
 #include "tests/testing/server_fixture.h"
 
 namespace refx::testing {
 namespace {
 
-// Calls a unary method with hand-encoded request bytes; returns the status
-// and fills `response` with the raw response bytes.
-grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
-                     const std::string& request, std::string* response) {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::Slice slice(request);
-  grpc::ByteBuffer in(&slice, 1), out;
-  grpc::Status result;
-  absl::Notification done;
-  stub.UnaryCall(&ctx, method, grpc::StubOptions(), &in, &out, [&](grpc::Status s) {
-    result = std::move(s);
-    done.Notify();
-  });
-  done.WaitForNotification();
-  std::vector<grpc::Slice> slices;
-  if (result.ok() && out.Dump(&slices).ok()) {
-    for (const auto& s : slices) response->append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  return result;
-}
 
 // grpc.health.v1.HealthCheckRequest{service} and the SERVING response.
 std::string HealthRequest(const std::string& service) {
@@ -51,12 +30,12 @@ TEST(ServerSurfaceTest, HealthIsServingForTheServerAndTheService) {
   auto channel = (*server)->Channel((*server)->pki().Agency(kPolice));
   for (const std::string service : {"", "refx.v1.ReferralService"}) {
     std::string response;
-    grpc::Status s = RawCall(channel, kHealthCheck, HealthRequest(service), &response);
+    grpc::Status s = RawUnaryCall(channel, kHealthCheck, HealthRequest(service), &response);
     ASSERT_TRUE(s.ok()) << service << ": " << s.error_message();
     EXPECT_EQ(response, kServing) << service;
   }
   std::string response;
-  EXPECT_EQ(RawCall(channel, kHealthCheck, HealthRequest("no.such.Service"), &response).error_code(),
+  EXPECT_EQ(RawUnaryCall(channel, kHealthCheck, HealthRequest("no.such.Service"), &response).error_code(),
             grpc::StatusCode::NOT_FOUND);
 }
 
@@ -64,7 +43,7 @@ TEST(ServerSurfaceTest, HealthNeedsAClientCertificateToo) {
   auto server = TestServer::Start();
   ASSERT_TRUE(server.ok());
   std::string response;
-  grpc::Status s = RawCall((*server)->Channel({}), kHealthCheck, HealthRequest(""), &response);
+  grpc::Status s = RawUnaryCall((*server)->Channel({}), kHealthCheck, HealthRequest(""), &response);
   EXPECT_FALSE(s.ok());
   EXPECT_TRUE(response.empty());
 }
@@ -73,7 +52,7 @@ TEST(ServerSurfaceTest, ReflectionIsOffByDefault) {
   auto server = TestServer::Start();
   ASSERT_TRUE(server.ok());
   std::string response;
-  grpc::Status s = RawCall((*server)->Channel((*server)->pki().Agency(kPolice)), kReflection, kListServices, &response);
+  grpc::Status s = RawUnaryCall((*server)->Channel((*server)->pki().Agency(kPolice)), kReflection, kListServices, &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED) << s.error_message();
 }
 
@@ -83,7 +62,7 @@ TEST(ServerSurfaceTest, ReflectionListsTheServiceWhenEnabled) {
   auto server = TestServer::Start(options);
   ASSERT_TRUE(server.ok());
   std::string response;
-  grpc::Status s = RawCall((*server)->Channel((*server)->pki().Agency(kPolice)), kReflection, kListServices, &response);
+  grpc::Status s = RawUnaryCall((*server)->Channel((*server)->pki().Agency(kPolice)), kReflection, kListServices, &response);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_NE(response.find("refx.v1.ReferralService"), std::string::npos);
 }
@@ -97,7 +76,7 @@ TEST(ServerSurfaceTest, ReflectionDescribesEveryServiceItLists) {
   ASSERT_TRUE(server.ok());
   auto channel = (*server)->Channel((*server)->pki().Agency(kPolice));
   std::string listed;
-  ASSERT_TRUE(RawCall(channel, kReflection, kListServices, &listed).ok());
+  ASSERT_TRUE(RawUnaryCall(channel, kReflection, kListServices, &listed).ok());
   for (const std::string service : {"grpc.health.v1.Health", "refx.v1.ReferralService", "refx.v1.AuditService",
                                     "grpc.reflection.v1alpha.ServerReflection"}) {
     EXPECT_NE(listed.find(service), std::string::npos) << service << " is not listed";
@@ -105,7 +84,7 @@ TEST(ServerSurfaceTest, ReflectionDescribesEveryServiceItLists) {
     // file_descriptor_response (field 4, tag 0x22), not error_response (field 7).
     const std::string request = std::string("\x22", 1) + static_cast<char>(service.size()) + service;
     std::string response;
-    grpc::Status s = RawCall(channel, kReflection, request, &response);
+    grpc::Status s = RawUnaryCall(channel, kReflection, request, &response);
     ASSERT_TRUE(s.ok()) << s.error_message();
     google::protobuf::UnknownFieldSet fields;
     ASSERT_TRUE(fields.ParseFromString(response)) << service;

@@ -35,13 +35,18 @@ class GracefulShutdownTest : public ::testing::Test {
     source_ = *std::move(source);
     source_->Stop();
     scratch_ = MakeTempDir("graceful");
+    auto server = StartServer();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
+
+  // refx-server as a child process on the TestServer's files.
+  absl::StatusOr<std::unique_ptr<ServerProcess>> StartServer() {
     ServerProcess::Options options;
     options.config_path = source_->config_path();
     options.log_dir = scratch_;
     options.pki_directory = source_->pki().directory();
-    auto server = ServerProcess::Start(std::move(options));
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
+    return ServerProcess::Start(std::move(options));
   }
 
   void TearDown() override {
@@ -93,11 +98,7 @@ TEST_F(GracefulShutdownTest, ACallInFlightCompletesAndThenTheServerExits) {
   EXPECT_EQ(server_->process().exit_code(), 0) << server_->Stderr();
 
   // What was answered is there after a restart.
-  ServerProcess::Options options;
-  options.config_path = source_->config_path();
-  options.log_dir = scratch_;
-  options.pki_directory = source_->pki().directory();
-  auto again = ServerProcess::Start(std::move(options));
+  auto again = StartServer();
   ASSERT_TRUE(again.ok()) << again.status();
   auto got = (*again)->Client(kCityCouncil).GetReferral(created->name());
   ASSERT_TRUE(got.ok()) << got.status();

@@ -12,11 +12,37 @@
 #include "absl/status/statusor.h"
 #include "clients/lib/referral_client.h"
 #include "grpcpp/channel.h"
+#include "absl/synchronization/notification.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "refx/v1/audit_service.grpc.pb.h"
 #include "refx/v1/referral_service.grpc.pb.h"
 
 namespace refx::testing {
+
+// Calls a unary method by its full name with hand-encoded request bytes
+// (any service, any port): returns the status, and the raw response bytes
+// in `response` if given.
+inline grpc::Status RawUnaryCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                                 const std::string& request, std::string* response = nullptr) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice slice(request);
+  grpc::ByteBuffer in(&slice, 1), out;
+  grpc::Status result;
+  absl::Notification done;
+  stub.UnaryCall(&ctx, method, grpc::StubOptions(), &in, &out, [&](grpc::Status s) {
+    result = std::move(s);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  std::vector<grpc::Slice> slices;
+  if (response != nullptr && result.ok() && out.Dump(&slices).ok()) {
+    for (const auto& s : slices) response->append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return result;
+}
 
 // A raw client over the fixture's TLS channel, so that a test controls every
 // piece of metadata (acting user, purpose) and the read_mask, which the
