@@ -10,8 +10,8 @@
 #
 # usage: tests/deploy/rootfs_smoke.sh [--podman]
 #   --podman  run the built image (scripts/build-image.sh) with podman instead,
-#             same mounts, user and read-only root; needs ports 50051, 9090 and
-#             9091 free on the host (--network host)
+#             same mounts, user and read-only root, on the host's network with
+#             free ports in place of the chart's
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -77,14 +77,14 @@ chmod 0755 "$work"
 # readiness, a referral between two agencies through the CLI, metrics.
 cat >"$work/flow.sh" <<'FLOW'
 set -euo pipefail
-work=$1 root=$2
+work=$1 root=$2 api=${3:-50051} ops=${4:-9090}
 ready=0
 for _ in $(seq 1 150); do
-  if curl -fsS http://127.0.0.1:9090/readyz >/dev/null 2>&1; then ready=1; break; fi
+  if curl -fsS "http://127.0.0.1:$ops/readyz" >/dev/null 2>&1; then ready=1; break; fi
   sleep 0.1
 done
-[ "$ready" -eq 1 ] || { echo "rootfs-smoke: not ready"; curl -sS http://127.0.0.1:9090/readyz || true; exit 1; }
-refx() { "$root/build/clients/cli/refx" --config "$work/pki/profiles.yaml" --server 127.0.0.1:50051 "$@"; }
+[ "$ready" -eq 1 ] || { echo "rootfs-smoke: not ready"; curl -sS "http://127.0.0.1:$ops/readyz" || true; exit 1; }
+refx() { "$root/build/clients/cli/refx" --config "$work/pki/profiles.yaml" --server "127.0.0.1:$api" "$@"; }
 refx --profile leicestershire-police whoami >/dev/null
 created=$(refx --profile leicestershire-police --output json create \
   --report-type hate-crime --strand race:perceived --perceived-by victim --channel police \
@@ -95,7 +95,7 @@ name=$(printf '%s' "$created" | grep -oE '"name": *"referrals/[^"]+"' | head -1 
 refx --profile leicester-city-council get "$name" | grep -q Smoketest
 refx --profile leicester-city-council accept "$name" >/dev/null
 echo "rootfs-smoke: created, read and accepted $name through the CLI over mTLS"
-metrics=$(curl -fsS http://127.0.0.1:9090/metrics)
+metrics=$(curl -fsS "http://127.0.0.1:$ops/metrics")
 printf '%s\n' "$metrics" | grep -q 'refx_rpc_requests_total{agency="leicestershire-police",code="OK",method="CreateReferral"} 1'
 printf '%s\n' "$metrics" | promtool check metrics
 if printf '%s\n' "$metrics" | grep -q Smoketest; then echo "rootfs-smoke: FAIL: personal data in metrics"; exit 1; fi
@@ -144,6 +144,14 @@ if [ "$mode" = rootfs ]; then
 else
   export CONTAINERS_CONF="$root/deploy/containers.conf"
   bash scripts/build-image.sh --out "$work/image" >/dev/null
+  # The container shares the host's network: free ports instead of the
+  # chart's fixed ones, so nothing else listening there can collide.
+  read -r api http grpc < <(python3 -c 'import socket
+s=[socket.socket() for _ in range(3)]
+[x.bind(("127.0.0.1", 0)) for x in s]
+print(*[x.getsockname()[1] for x in s])')
+  sed -i "s/:50051\$/:$api/; s/:9090\$/:$http/; s/:9091\$/:$grpc/" "$work/cm/server/server.yaml"
+  grep -q ":$api" "$work/cm/server/server.yaml" || { echo "rootfs-smoke: could not set the ports"; exit 1; }
   cid=$(podman run -d --init --network host --user 65532:65532 --group-add 65532 --read-only \
     --cap-drop ALL --security-opt no-new-privileges --tmpfs /tmp:size=16m \
     -v "$work/cm/server:/etc/refx/config:ro" -v "$work/cm/partnership:/etc/refx/partnership:ro" \
@@ -152,7 +160,7 @@ else
     -v "$work/data:/var/lib/refx" localhost/refx:0.1.0)
   trap 'podman logs "$cid" >"$work/server.log" 2>&1 || true; podman rm -f "$cid" >/dev/null 2>&1 || true; cleanup' EXIT
   echo "rootfs-smoke: container $cid running as $(podman exec "$cid" /usr/local/bin/refx-server --version 2>/dev/null || echo refx-server) (user 65532, read-only root)"
-  bash "$work/flow.sh" "$work" "$root"
+  bash "$work/flow.sh" "$work" "$root" "$api" "$http"
   start=$(date +%s%N)
   podman kill --signal TERM "$cid" >/dev/null
   code=$(podman wait "$cid")
