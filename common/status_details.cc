@@ -112,8 +112,13 @@ absl::Status WithDefaultErrorDetails(absl::Status status) {
   if (!status.GetPayload(TypeUrlOf(google::rpc::ErrorInfo())).has_value()) {
     status = WithErrorInfo(std::move(status), GenericErrorReason(status.code()));
   }
+  // Waiting helps an unavailable server and a full queue or share, not a
+  // request that is simply too large (READ_MASK_TOO_LARGE and the like).
+  const std::string reason = ErrorReasonOf(status);
   const bool retryable = status.code() == absl::StatusCode::kUnavailable ||
-                         status.code() == absl::StatusCode::kResourceExhausted;
+                         (status.code() == absl::StatusCode::kResourceExhausted &&
+                          (reason == "SERVER_OVERLOADED" || reason == "AGENCY_CALL_LIMIT" ||
+                           reason == "WATCH_CAPACITY"));
   if (retryable && !status.GetPayload(TypeUrlOf(google::rpc::RetryInfo())).has_value()) {
     status = WithRetryInfo(std::move(status), absl::Seconds(1));
   }

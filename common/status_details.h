@@ -69,7 +69,8 @@ absl::Status WithRetryInfo(absl::Status status, absl::Duration delay);
 
 // `status` with an ErrorInfo if it had none, its reason the generic one of
 // its code (GenericErrorReason), so that every error a client sees carries a
-// reason it can branch on; overload and unavailability also get a
+// reason it can branch on; unavailability and a full queue or share
+// (SERVER_OVERLOADED, AGENCY_CALL_LIMIT, WATCH_CAPACITY) also get a
 // RetryInfo. What the server's edge applies to every error it returns.
 absl::Status WithDefaultErrorDetails(absl::Status status);
 

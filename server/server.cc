@@ -256,7 +256,7 @@ void RefxServer::HealthLoop() {
     // A configured but unusable revocation list refuses every agency, and
     // a log that cannot take audit events fails every call: the server is
     // not serving then either (the checker logs why as well).
-    if (health.ok()) health = Readiness();
+    health = ReadinessGiven(health);
     const bool serving = health.ok();
     if (ops_ != nullptr) ops_->SetServing(serving);
     if (first || serving != last) {
@@ -279,11 +279,11 @@ void RefxServer::HealthLoop() {
 // enough that a recovered disk is tried again without a write to prove it.
 constexpr absl::Duration kAuditRetryAfter = absl::Seconds(10);
 
-absl::Status RefxServer::Readiness() {
+absl::Status RefxServer::Readiness() { return ReadinessGiven(store_->CheckHealth()); }
+
+absl::Status RefxServer::ReadinessGiven(const absl::Status& store_health) {
   if (draining_.load()) return absl::UnavailableError("shutting down");
-  if (absl::Status db = store_->CheckHealth(); !db.ok()) {
-    return absl::UnavailableError(absl::StrCat("database: ", db.message()));
-  }
+  if (!store_health.ok()) return absl::UnavailableError(absl::StrCat("database: ", store_health.message()));
   if (revocation_ != nullptr) {
     if (absl::Status list = revocation_->Health(); !list.ok()) {
       return absl::UnavailableError(absl::StrCat("revocation list: ", list.message()));

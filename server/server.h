@@ -94,6 +94,9 @@ class RefxServer {
   // The watch's per-batch (and sweep) check of a stream's credential: the
   // registry in force, expiry and revocation; a refusal is recorded.
   absl::Status CheckStreamCredential(const core::Caller& identity, const WatchStream& stream);
+  // Readiness given the store's health, already asked (the health loop asks
+  // it once for both the watch streams and readiness).
+  absl::Status ReadinessGiven(const absl::Status& store_health);
   // Told of each group commit: metrics, and the audit log's usability.
   void OnCommit(const storage::CommitReport& report);
   // The metrics exposition for a scrape.

@@ -8,9 +8,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/yaml_proto.h"
 #include "auth/pki/revocation_list.h"
 
 namespace refx::admin {
@@ -39,6 +41,21 @@ std::optional<absl::Duration> ParseDays(std::string text) {
   int64_t n = 0;
   if (!absl::SimpleAtoi(text, &n) || n < 0) return std::nullopt;
   return unit * n;
+}
+
+absl::StatusOr<std::optional<VerifyingKey>> LoadAuditPublicKey(const std::string& flag,
+                                                              const std::string& database) {
+  std::string file = flag;
+  if (file.empty()) {
+    const std::string beside = (std::filesystem::path(database).parent_path() / "audit-signing.pub").string();
+    if (::access(beside.c_str(), R_OK) != 0) return std::optional<VerifyingKey>();
+    file = beside;
+  }
+  std::string pem;
+  if (!ReadFileToString(file, &pem).ok()) return absl::NotFoundError(absl::StrCat("cannot read ", file));
+  auto key = VerifyingKey::FromPem(pem);
+  if (!key.ok()) return absl::InvalidArgumentError(absl::StrCat(file, " holds no Ed25519 public key"));
+  return std::optional<VerifyingKey>(*key);
 }
 
 }  // namespace refx::admin

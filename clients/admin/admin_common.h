@@ -8,7 +8,9 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/signing.h"
 
 namespace refx::admin {
 
@@ -35,6 +37,13 @@ std::string DefaultOperator();
 
 // "30d", "12h", "90m" or plain days.
 std::optional<absl::Duration> ParseDays(std::string text);
+
+// The audit signing public key that checks a SQLite database's signed head:
+// the file `flag` names, else audit-signing.pub beside `database` if there,
+// else none. NOT_FOUND / INVALID_ARGUMENT naming the file when it cannot be
+// used.
+absl::StatusOr<std::optional<VerifyingKey>> LoadAuditPublicKey(const std::string& flag,
+                                                              const std::string& database);
 
 }  // namespace refx::admin
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "CLI/CLI.hpp"
+#include "clients/admin/admin_common.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
@@ -20,26 +21,10 @@ namespace {
 
 std::string FileOf(const std::string& spec) { return absl::StartsWith(spec, "sqlite:") ? spec.substr(7) : spec; }
 
-// The key that checks the head's signature: --public-key, else
-// audit-signing.pub beside `database` if there, else none.
-absl::StatusOr<absl::optional<VerifyingKey>> LoadKey(const std::string& flag, const std::string& database) {
-  std::string file = flag;
-  if (file.empty()) {
-    const std::string beside = (std::filesystem::path(database).parent_path() / "audit-signing.pub").string();
-    if (::access(beside.c_str(), R_OK) != 0) return absl::optional<VerifyingKey>();
-    file = beside;
-  }
-  std::string pem;
-  if (!ReadFileToString(file, &pem).ok()) return absl::NotFoundError(absl::StrCat("cannot read ", file));
-  auto key = VerifyingKey::FromPem(pem);
-  if (!key.ok()) return absl::InvalidArgumentError(absl::StrCat(file, " holds no Ed25519 public key"));
-  return absl::optional<VerifyingKey>(*key);
-}
-
 // Verifies `file`'s audit chain; a description on success, an error naming
 // the first bad event otherwise.
 absl::StatusOr<storage::AuditChainReport> Verify(const std::string& what, const std::string& file,
-                                                 const absl::optional<VerifyingKey>& key) {
+                                                 const std::optional<VerifyingKey>& key) {
   auto report = storage::sqlite::VerifyAuditChainInFile(file, key.has_value() ? &*key : nullptr);
   if (!report.ok()) return report.status();
   if (!report->intact) {
@@ -110,7 +95,7 @@ int BackupCommands::RunBackup() const {
   if (absl::StartsWith(database_, "postgres:")) {
     return fail(2, "PostgreSQL is backed up with pg_dump (docs/operations.md), not refx-admin backup");
   }
-  auto key = LoadKey(public_key_file_, database);
+  auto key = LoadAuditPublicKey(public_key_file_, database);
   if (!key.ok()) return fail(2, std::string(key.status().message()));
   storage::sqlite::BackupOptions options;
   options.from = database;
@@ -151,7 +136,7 @@ int BackupCommands::RunRestore() const {
                                   "database and its -wal/-shm files away, then restore"));
     }
   }
-  auto key = LoadKey(public_key_file_, from_);
+  auto key = LoadAuditPublicKey(public_key_file_, from_);
   if (!key.ok()) return fail(2, std::string(key.status().message()));
   auto before = Verify("the backup", from_, *key);
   if (!before.ok()) return fail(1, absl::StrCat(before.status().message(), "; nothing was restored"));

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "CLI/CLI.hpp"
+#include "clients/admin/admin_common.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
@@ -68,19 +69,9 @@ int StorageCommands::RunCopy() const {
   const std::string file = from_.substr(7);
   if (::access(file.c_str(), R_OK) != 0) return fail(2, absl::StrCat("cannot read ", file));
 
-  absl::optional<VerifyingKey> key;
-  std::string key_file = public_key_file_;
-  if (key_file.empty()) {
-    const std::string beside = (std::filesystem::path(file).parent_path() / "audit-signing.pub").string();
-    if (::access(beside.c_str(), R_OK) == 0) key_file = beside;
-  }
-  if (!key_file.empty()) {
-    std::string pem;
-    if (!ReadFileToString(key_file, &pem).ok()) return fail(2, absl::StrCat("cannot read ", key_file));
-    auto parsed = VerifyingKey::FromPem(pem);
-    if (!parsed.ok()) return fail(2, absl::StrCat(key_file, " holds no Ed25519 public key"));
-    key = *parsed;
-  }
+  auto loaded = LoadAuditPublicKey(public_key_file_, file);
+  if (!loaded.ok()) return fail(2, std::string(loaded.status().message()));
+  const std::optional<VerifyingKey> key = *std::move(loaded);
 
   config::v1::PostgresConfig target;
   target.set_dsn(to_.substr(9));
