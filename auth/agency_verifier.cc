@@ -57,6 +57,7 @@ class AgencyCertificateVerifier final : public grpc::experimental::ExternalCerti
     // The profile first: only an agency client certificate may name an
     // agency, however its URI SAN reads.
     absl::Status status = profiles_.Check(leaf);
+    const bool outside_profile = !status.ok();
     if (status.ok()) status = AgencyIdFromUriSans(uris, *registry_->Current()).status();
     if (status.ok() && revocation_ != nullptr) {
       const std::string chain(request->peer_cert_full_chain().data(), request->peer_cert_full_chain().size());
@@ -65,12 +66,15 @@ class AgencyCertificateVerifier final : public grpc::experimental::ExternalCerti
     if (status.ok()) {
       *sync_status = grpc::Status::OK;
     } else {
-      log::Warning("tls_client_refused", {{"reason", std::string(status.message())},
-                                          {"certificate_serial", SerialOf(leaf)}});
-      if (on_refused_) {
-        const std::string reason = ErrorReasonOf(status);
-        on_refused_(reason.empty() ? "CERTIFICATE_REFUSED" : reason);
-      }
+      std::string reason = ErrorReasonOf(status);
+      if (reason.empty()) reason = outside_profile ? "CERTIFICATE_PROFILE" : "CERTIFICATE_REFUSED";
+      // The same event as the refusals of the TLS stack below (the log
+      // bridge), at the verifier's stage, naming the certificate.
+      log::Warning("tls_handshake_refused", {{"reason", reason},
+                                             {"stage", "verifier"},
+                                             {"detail", std::string(status.message())},
+                                             {"certificate_serial", SerialOf(leaf)}});
+      if (on_refused_) on_refused_(reason);
       *sync_status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(status.message()));
     }
     return true;  // answered synchronously

@@ -296,8 +296,8 @@ void RevocationChecker::Poll() {
           (current == nullptr || !current->load_status.ok() || current->list.sequence != fresh->list.sequence ||
            first_poll_)) {
         log::Info("revocation_list_loaded", {{"file", options_.revocation_list_file},
-                                             {"sequence", absl::StrCat(fresh->list.sequence)},
-                                             {"revoked", absl::StrCat(fresh->list.revoked.size())},
+                                             {"sequence", fresh->list.sequence},
+                                             {"revoked", fresh->list.revoked.size()},
                                              {"next_update", Rfc3339(fresh->list.next_update)}});
       }
       absl::MutexLock lock(&mu_);

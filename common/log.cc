@@ -1,6 +1,7 @@
 #include "common/log.h"
 
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -62,6 +63,8 @@ std::string Timestamp(absl::Time now) {
 
 }  // namespace
 
+Value::Value(double number) : text_(absl::StrCat(number)), number_(std::isfinite(number)) {}
+
 void Configure(Level min_level, Format format) {
   g_min_level = static_cast<int>(min_level);
   g_json = format == Format::kJson;
@@ -89,9 +92,14 @@ void Write(Level level, absl::string_view event, std::initializer_list<Field> fi
     for (const auto& [key, value] : fields) {
       line.append(",\"");
       AppendJsonEscaped(&line, key);
-      line.append("\":\"");
-      AppendJsonEscaped(&line, value);
-      line.push_back('"');
+      line.append("\":");
+      if (value.bare()) {
+        line.append(value.text());
+      } else {
+        line.push_back('"');
+        AppendJsonEscaped(&line, value.text());
+        line.push_back('"');
+      }
     }
     line.append("}\n");
   } else {
@@ -101,12 +109,12 @@ void Write(Level level, absl::string_view event, std::initializer_list<Field> fi
       line.push_back(' ');
       line.append(key.data(), key.size());
       line.push_back('=');
-      if (NeedsQuotes(value)) {
+      if (NeedsQuotes(value.text())) {
         line.push_back('"');
-        AppendJsonEscaped(&line, value);
+        AppendJsonEscaped(&line, value.text());
         line.push_back('"');
       } else {
-        line.append(value);
+        line.append(value.text());
       }
     }
     line.push_back('\n');

@@ -10,8 +10,11 @@
 
 #include <initializer_list>
 #include <string>
-#include "absl/strings/string_view.h"
+#include <type_traits>
 #include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace refx::log {
 
@@ -24,7 +27,30 @@ void Configure(Level min_level, Format format);
 // Parses "debug" | "info" | "warning" | "error"; false if unknown.
 bool ParseLevel(absl::string_view text, Level* level);
 
-using Field = std::pair<absl::string_view, std::string>;
+// One field's value: text, or a number that JSON mode writes as a JSON
+// number (counts, ports, latencies), so a log pipeline can sum and compare
+// without parsing strings.
+class Value {
+ public:
+  Value(std::string text) : text_(std::move(text)) {}  // NOLINT: implicit by design
+  Value(const char* text) : text_(text) {}             // NOLINT
+  Value(absl::string_view text) : text_(text) {}       // NOLINT
+  template <typename Integer,
+            std::enable_if_t<std::is_integral_v<Integer> && !std::is_same_v<Integer, bool>, int> = 0>
+  Value(Integer number) : text_(absl::StrCat(number)), number_(true) {}  // NOLINT
+  Value(double number);                                                  // NOLINT
+  Value(bool flag) : text_(flag ? "true" : "false"), number_(true) {}   // NOLINT
+
+  const std::string& text() const { return text_; }
+  // Written bare in JSON (a number or a boolean), quoted otherwise.
+  bool bare() const { return number_; }
+
+ private:
+  std::string text_;
+  bool number_ = false;
+};
+
+using Field = std::pair<absl::string_view, Value>;
 
 // Writes one event line, e.g. `ts=... level=info event=rpc method=GetReferral`.
 // Values are escaped so a hostile value cannot forge a line or a field.

@@ -78,6 +78,32 @@ absl::Status ReferralNotFoundError(absl::string_view name) {
   return WithErrorInfo(std::move(status), "REFERRAL_NOT_FOUND");
 }
 
+absl::Status QuotaExceededError(absl::string_view message, absl::string_view reason, absl::string_view subject,
+                                absl::string_view limit, const std::map<std::string, std::string>& metadata) {
+  google::rpc::QuotaFailure failure;
+  auto* violation = failure.add_violations();
+  violation->set_subject(std::string(subject));
+  violation->set_description(std::string(limit));
+  absl::Status status = absl::ResourceExhaustedError(message);
+  status.SetPayload(TypeUrlOf(failure), absl::Cord(failure.SerializeAsString()));
+  return WithErrorInfo(std::move(status), reason, metadata);
+}
+
+absl::Status WithRequestInfo(absl::Status status, absl::string_view call_id) {
+  google::rpc::RequestInfo info;
+  info.set_request_id(std::string(call_id));
+  status.SetPayload(TypeUrlOf(info), absl::Cord(info.SerializeAsString()));
+  return status;
+}
+
+std::string CallIdOf(const absl::Status& status) {
+  auto payload = status.GetPayload(TypeUrlOf(google::rpc::RequestInfo()));
+  if (!payload.has_value()) return "";
+  google::rpc::RequestInfo info;
+  if (!info.ParseFromString(std::string(*payload))) return "";
+  return info.request_id();
+}
+
 absl::Status WithRetryInfo(absl::Status status, absl::Duration delay) {
   google::rpc::RetryInfo retry;
   const int64_t nanos = absl::ToInt64Nanoseconds(delay);

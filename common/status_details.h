@@ -64,6 +64,21 @@ std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
 // ErrorInfo REFERRAL_NOT_FOUND and a ResourceInfo naming what was asked for.
 absl::Status ReferralNotFoundError(absl::string_view name);
 
+// RESOURCE_EXHAUSTED for a quota the caller ran into: an ErrorInfo with
+// `reason` (and `metadata`) and a google.rpc.QuotaFailure naming what ran
+// out (`subject`, e.g. `agencies/met-police`) and the limit in words.
+absl::Status QuotaExceededError(absl::string_view message, absl::string_view reason, absl::string_view subject,
+                                absl::string_view limit, const std::map<std::string, std::string>& metadata = {});
+
+// Attaches a google.rpc.RequestInfo whose request_id is the call id: the
+// server's name for one call, on every log line about it, so a user can
+// quote it and an operator can find the call. (Not the client-chosen
+// idempotency key that requests call `request_id`.)
+absl::Status WithRequestInfo(absl::Status status, absl::string_view call_id);
+
+// The call id attached to `status` (RequestInfo.request_id), or "" if none.
+std::string CallIdOf(const absl::Status& status);
+
 // Attaches a google.rpc.RetryInfo: how long a client should wait first.
 absl::Status WithRetryInfo(absl::Status status, absl::Duration delay);
 

@@ -12,6 +12,7 @@
 #include "common/status_details.h"
 #include "common/status_macros.h"
 #include "core/agreement.h"
+#include "core/field_behavior.h"
 #include "core/referral_manager.h"
 #include "core/referral_validation.h"
 #include "google/protobuf/io/coded_stream.h"

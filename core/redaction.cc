@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "google/api/field_behavior.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
 
@@ -23,13 +22,6 @@ bool HasClassedFields(const FieldDescriptor* field) {
          field->message_type()->file()->package() == "refx.v1";
 }
 
-bool IsOutputOnly(const FieldDescriptor* field) {
-  const auto& options = field->options();
-  for (int i = 0; i < options.ExtensionSize(google::api::field_behavior); ++i) {
-    if (options.GetExtension(google::api::field_behavior, i) == google::api::OUTPUT_ONLY) return true;
-  }
-  return false;
-}
 
 // The content class of the value of enum field `name` in `message`, or
 // UNSPECIFIED when there is no such enum field or its value has none.
@@ -223,26 +215,5 @@ void Redact(const ReadView& view, Message* message) {
 }
 
 void Redact(const DataClassSet& allowed, Message* message) { Redact(ReadView{allowed, false}, message); }
-
-void ClearOutputOnly(Message* message) {
-  const auto* reflection = message->GetReflection();
-  reflection->MutableUnknownFields(message)->Clear();
-  std::vector<const FieldDescriptor*> fields;
-  reflection->ListFields(*message, &fields);
-  for (const FieldDescriptor* field : fields) {
-    if (IsOutputOnly(field)) {
-      reflection->ClearField(message, field);
-      continue;
-    }
-    if (!HasClassedFields(field)) continue;
-    if (field->is_repeated()) {
-      for (int i = 0; i < reflection->FieldSize(*message, field); ++i) {
-        ClearOutputOnly(reflection->MutableRepeatedMessage(message, field, i));
-      }
-    } else {
-      ClearOutputOnly(reflection->MutableMessage(message, field));
-    }
-  }
-}
 
 }  // namespace refx::core

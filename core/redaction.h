@@ -7,10 +7,10 @@
 // declares each field's class (`(refx.v1.data_class)`), free text whose class
 // depends on what it records names the enum that decides it
 // (`(refx.v1.class_from)`), values learnt from other referrals say so
-// (`(refx.v1.derived_from_other_referrals)`), and output-only fields are
-// marked with `google.api.field_behavior`. So a new field is redacted,
-// audited and protected from writes correctly the day it is added (and a
-// test fails if it has no class).
+// (`(refx.v1.derived_from_other_referrals)`); output-only fields are
+// marked with `google.api.field_behavior` (core/field_behavior.h). So a new
+// field is redacted, audited and protected from writes correctly the day it
+// is added (and a test fails if it has no class).
 #ifndef REFX_CORE_REDACTION_H_
 #define REFX_CORE_REDACTION_H_
 
@@ -114,10 +114,6 @@ void Redact(const ReadView& view, google::protobuf::Message* message);
 // As above, with no derived values.
 void Redact(const DataClassSet& allowed, google::protobuf::Message* message);
 
-// Clears every field marked OUTPUT_ONLY (google.api.field_behavior),
-// recursively, and unknown fields: what a client sends there is ignored
-// (AIP-203), on every write path.
-void ClearOutputOnly(google::protobuf::Message* message);
 
 }  // namespace refx::core
 

@@ -1,4 +1,5 @@
 #include "core/redaction.h"
+#include "core/field_behavior.h"
 
 #include <set>
 

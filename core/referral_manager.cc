@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/agreement.h"
+#include "core/field_behavior.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "common/hash.h"
@@ -116,9 +117,11 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
   // a sender cannot name an owner, a history or a repeat count. Fields this
   // schema does not know would bypass validation and redaction: they go too.
   if (input.recipient_agencies_size() > options_.max_recipients) {
-    return WithErrorInfo(absl::ResourceExhaustedError(absl::StrCat("a referral may have at most ",
-                                                                   options_.max_recipients, " recipients")),
-                         "TOO_MANY_RECIPIENTS", {{"limit", absl::StrCat(options_.max_recipients)}});
+    return QuotaExceededError(absl::StrCat("a referral may have at most ", options_.max_recipients, " recipients"),
+                              "TOO_MANY_RECIPIENTS", "referral.recipient_agencies",
+                              absl::StrCat("at most ", options_.max_recipients,
+                                           " recipients (limits.max_recipients_per_referral)"),
+                              {{"limit", absl::StrCat(options_.max_recipients)}});
   }
   v1::Referral referral = input;
   ClearOutputOnly(&referral);
@@ -538,9 +541,11 @@ absl::Status ReferralManager::CheckReadMask(const Caller& caller, const std::vec
                                             const std::string& field) const {
   if (static_cast<int>(mask.size()) > options_.max_read_mask_paths) {
     // Refused before a violation is listed for each: the answer stays small.
-    return WithErrorInfo(absl::ResourceExhaustedError(absl::StrCat("a read mask may name at most ",
-                                                                   options_.max_read_mask_paths, " paths")),
-                         "READ_MASK_TOO_LARGE", {{"limit", absl::StrCat(options_.max_read_mask_paths)}});
+    return QuotaExceededError(absl::StrCat("a read mask may name at most ", options_.max_read_mask_paths, " paths"),
+                              "READ_MASK_TOO_LARGE", field,
+                              absl::StrCat("at most ", options_.max_read_mask_paths,
+                                           " read mask paths (limits.max_read_mask_paths)"),
+                              {{"limit", absl::StrCat(options_.max_read_mask_paths)}});
   }
   const DataClassSet readable = caller.agreement->MaxReadableClasses(caller);
   std::vector<FieldViolation> invalid;

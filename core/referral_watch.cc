@@ -424,14 +424,14 @@ absl::StatusOr<std::shared_ptr<WatchSession>> WatchHub::Subscribe(const Caller& 
     absl::MutexLock lock(&mu_);
     if (closing_) return absl::UnavailableError("the server is shutting down; reconnect shortly");
     if (count_ >= options_.max_subscribers) {
-      return WithErrorInfo(absl::ResourceExhaustedError("too many watch streams on this server; retry later"),
-                           "WATCH_CAPACITY");
+      return QuotaExceededError("too many watch streams on this server; retry later", "WATCH_CAPACITY",
+                                "refx-server", "watch streams per server (watch.max_subscribers)");
     }
     if (auto it = by_agency_.find(identity.agency_id);
         it != by_agency_.end() && it->second.size() >= options_.max_subscribers_per_agency) {
-      return WithErrorInfo(
-          absl::ResourceExhaustedError("this agency holds as many watch streams as it may; close one or retry later"),
-          "WATCH_AGENCY_CAPACITY");
+      return QuotaExceededError("this agency holds as many watch streams as it may; close one or retry later",
+                                "WATCH_AGENCY_CAPACITY", absl::StrCat("agencies/", identity.agency_id),
+                                "watch streams per agency (watch.max_subscribers_per_agency)");
     }
     if (params.after_sequence > head_) {
       return InvalidArgumentError("after_sequence is beyond the newest event",
@@ -439,11 +439,12 @@ absl::StatusOr<std::shared_ptr<WatchSession>> WatchHub::Subscribe(const Caller& 
     }
     if (!params.start_at_head && options_.max_replay_events > 0 &&
         head_ - params.after_sequence > options_.max_replay_events) {
-      return WithErrorInfo(
-          absl::ResourceExhaustedError(absl::StrCat(
-              "a replay may start at most ", options_.max_replay_events, " events before the newest (", head_,
-              "); list the referrals (ListReferrals) and watch with start_at_head instead")),
-          "WATCH_REPLAY_TOO_LONG", {{"newest_sequence", absl::StrCat(head_)}});
+      return QuotaExceededError(
+          absl::StrCat("a replay may start at most ", options_.max_replay_events, " events before the newest (", head_,
+                       "); list the referrals (ListReferrals) and watch with start_at_head instead"),
+          "WATCH_REPLAY_TOO_LONG", "after_sequence",
+          absl::StrCat("at most ", options_.max_replay_events, " events replayed (watch.max_replay_events)"),
+          {{"newest_sequence", absl::StrCat(head_)}});
     }
     // Registered under the same lock that reads the head, so every event
     // after the start either wakes this session or is already in the log.

@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   // In JSON mode stderr carries only JSON lines: the port is in the
   // server_started event (and here in a JSON line of its own).
   if (json) {
-    refx::log::Announce("serving", {{"port", std::to_string((*server)->port())}});
+    refx::log::Announce("serving", {{"port", (*server)->port()}});
   } else {
     std::fprintf(stderr, "refx-server: serving on port %d (Ctrl-C to stop)\n", (*server)->port());
   }

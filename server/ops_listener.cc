@@ -111,8 +111,8 @@ absl::StatusOr<std::unique_ptr<OpsListener>> OpsListener::Start(Options options)
     // stop() before the accept loop runs would be lost: wait until it does.
     for (int i = 0; i < 500 && !server->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  log::Info("ops_listening", {{"http_port", absl::StrCat(ops->http_port_)},
-                              {"grpc_health_port", absl::StrCat(ops->grpc_health_port_)}});
+  log::Info("ops_listening", {{"http_port", ops->http_port_},
+                              {"grpc_health_port", ops->grpc_health_port_}});
   return ops;
 }
 

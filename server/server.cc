@@ -21,6 +21,7 @@
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/server_builder.h"
+#include "server/grpc_log_bridge.h"
 #include "server/server_config.h"
 #include "server/server_keys.h"
 #include "server/watch_stream.h"
@@ -67,6 +68,12 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   auto server = std::unique_ptr<RefxServer>(new RefxServer());
   server->options_ = std::move(options);
   server->metrics_ = std::make_unique<ServerMetrics>();
+  // Handshakes the TLS stack refuses before the verifier runs are counted
+  // too (seen through gRPC's log, server/grpc_log_bridge.h).
+  SetTlsRefusalObserver(
+      [metrics = server->metrics_.get()](absl::string_view reason) {
+        metrics->ObserveHandshakeRefused(std::string_view(reason.data(), reason.size()));
+      });
   const auto& config = server->options_.config;
   {
     absl::MutexLock lock(&server->reload_mu_);
@@ -223,10 +230,10 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   server->health_thread_ = std::thread([s = server.get()] { s->HealthLoop(); });
   server->watch_thread_ = std::thread([s = server.get()] { s->WatchLoop(); });
   log::Info("server_started", {{"address", config.listen_address()},
-                               {"port", absl::StrCat(server->port_)},
+                               {"port", server->port_},
                                {"partnership", partnership->id()},
-                               {"agencies", absl::StrCat(partnership->config().agencies_size())},
-                               {"schema_version", absl::StrCat(server->store_->SchemaVersion())},
+                               {"agencies", partnership->config().agencies_size()},
+                               {"schema_version", server->store_->SchemaVersion()},
                                {"agreement", server->agreements_->Current()->Label()},
                                {"reflection", config.development().enable_reflection() ? "on" : "off"}});
   return server;
@@ -361,7 +368,9 @@ void RefxServer::WatchLoop() {
       const core::Caller* identity = stream->identity();
       if (identity == nullptr) return absl::OkStatus();  // still opening: its first batch checks
       absl::Status standing = CheckStreamCredential(*identity, *stream);
-      if (!standing.ok()) log::Warning("watch_closed_credential", {{"reason", ErrorReasonOf(standing)}});
+      if (!standing.ok()) {
+        log::Warning("watch_closed_credential", {{"call_id", stream->call_id()}, {"reason", ErrorReasonOf(standing)}});
+      }
       return standing;
     });
   } while (!stop_watch_ticks_.WaitForNotificationWithTimeout(absl::Milliseconds(500)));
@@ -412,8 +421,8 @@ absl::Status RefxServer::ReloadRegistryIfChanged() {
   if (!covered.ok()) return refuse(covered.status());
   int suspended = 0;
   for (const auto& agency : (*next)->config().agencies()) suspended += agency.suspended() ? 1 : 0;
-  log::Info("registry_loaded", {{"agencies", absl::StrCat((*next)->config().agencies_size())},
-                                {"suspended", absl::StrCat(suspended)}});
+  log::Info("registry_loaded", {{"agencies", (*next)->config().agencies_size()},
+                                {"suspended", suspended}});
   registry_->Replace(*std::move(next));
   return absl::OkStatus();
 }
@@ -440,9 +449,10 @@ absl::Status RefxServer::ReloadAgreementIfChanged() {
 void RefxServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
-  log::Info("server_stopping", {{"grace_ms", absl::StrCat(absl::ToInt64Milliseconds(grace))}});
+  log::Info("server_stopping", {{"grace_ms", absl::ToInt64Milliseconds(grace)}});
   draining_.store(true);
   if (ops_ != nullptr) ops_->SetServing(false);
+  SetTlsRefusalObserver(nullptr);
   stop_health_.Notify();
   if (health_thread_.joinable()) health_thread_.join();
   stop_watch_ticks_.Notify();

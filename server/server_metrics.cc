@@ -57,9 +57,9 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                          .Add({});
   handshakes_refused_ = &prometheus::BuildCounter()
                              .Name("refx_tls_handshakes_refused_total")
-                             .Help("TLS handshakes refused by the agency certificate verifier, by reason "
-                                   "(handshakes without a client certificate or from a foreign CA are refused "
-                                   "by TLS itself before the verifier runs)")
+                             .Help("TLS handshakes refused, by reason: by the TLS stack (no client certificate, "
+                                   "an issuer outside the partnership CA, expired, not TLS) or by the agency "
+                                   "certificate verifier (revoked, unknown or suspended agency, profile)")
                              .Register(r);
   watch_messages_ = &prometheus::BuildCounter()
                          .Name("refx_watch_messages_total")

@@ -24,6 +24,7 @@
 #include "common/status_macros.h"
 #include "core/agreement.h"
 #include "core/auditor.h"
+#include "core/field_behavior.h"
 #include "core/method_permissions.h"
 #include "core/partnership.h"
 #include "core/referral_manager.h"
@@ -92,14 +93,15 @@ struct GateVerdict {
 };
 
 inline GateVerdict PassGate(const grpc::CallbackServerContext& ctx, const ServiceContext& service,
-                            const auth::PeerCredential& peer) {
+                            const auth::PeerCredential& peer, const std::string& call_id) {
   const std::shared_ptr<const core::Partnership> registry = service.registry->Current();
   GateVerdict verdict{auth::IdentifyCaller(peer, *registry, Metadata(ctx, kActingUserHeader)), {}};
   if (verdict.caller.ok()) {
     absl::Status standing = service.credentials->Check(*verdict.caller, peer.leaf_pem, peer.chain_pem);
     verdict.claimed = *verdict.caller;
     if (!standing.ok()) {
-      log::Warning("call_refused_credential", {{"agency", verdict.claimed.agency_id},
+      log::Warning("call_refused_credential", {{"call_id", call_id},
+                                               {"agency", verdict.claimed.agency_id},
                                                {"certificate_serial", verdict.claimed.certificate_serial},
                                                {"reason", ErrorReasonOf(standing)}});
       verdict.caller = standing;
@@ -110,8 +112,18 @@ inline GateVerdict PassGate(const grpc::CallbackServerContext& ctx, const Servic
   return verdict;
 }
 
-// The common shape of every unary method. On the reactor thread it reads the
-// context (certificate, metadata, request bytes), identifies the caller and
+// A request as a handler may see it: output-only fields dropped (AIP-203)
+// and every REQUIRED field set, both decided by the schema's
+// google.api.field_behavior annotations (core/field_behavior.h).
+inline absl::Status ApplyFieldBehavior(google::protobuf::Message* request) {
+  core::ClearOutputOnly(request);
+  return core::CheckRequiredFields(*request);
+}
+
+// The common shape of every unary method. On the reactor thread it names
+// the call (a call id, sent back as metadata, in every error and on every
+// log line about it), reads the context (certificate, metadata, request
+// bytes), identifies the caller and
 // checks its credential still stands, and takes a place in its agency's
 // share: calls refused there never reach the queue, and are recorded by the
 // refusal log (aggregated per agency and minute). The closure on the work
@@ -125,26 +137,29 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
                                    const ServiceContext& service, Handler handler) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   const absl::Time start = absl::Now();
+  const std::string call_id = StartCall(ctx);
   const std::string method = std::string(full_method).substr(std::string(full_method).rfind('.') + 1);
-  const GateVerdict gate = PassGate(*ctx, service, auth::ReadPeerCredential(*ctx->auth_context()));
+  const GateVerdict gate = PassGate(*ctx, service, auth::ReadPeerCredential(*ctx->auth_context()), call_id);
   // The agency's place, given back when the call is answered.
   const std::string share = gate.claimed.agency_id.empty() ? "-" : gate.claimed.agency_id;
   const bool identified_by_registry = gate.caller.ok();
-  auto finish = [reactor, method, start, share, limiter = service.limiter, metrics = service.metrics,
+  auto finish = [reactor, method, start, share, call_id, limiter = service.limiter, metrics = service.metrics,
                  identified_by_registry](const absl::Status& status, const std::string& agency) {
     const absl::Duration latency = absl::Now() - start;
     log::Event(status.ok() ? log::Level::kInfo : log::Level::kWarning, "rpc",
-               {{"method", method},
+               {{"call_id", call_id},
+                {"method", method},
                 {"agency", agency.empty() ? "-" : agency},
                 {"code", absl::StatusCodeToString(status.code())},
-                {"latency_ms", absl::StrCat(absl::ToDoubleMilliseconds(latency))}});
+                {"reason", status.ok() ? std::string("-") : ErrorReasonOf(status)},
+                {"latency_ms", absl::ToDoubleMilliseconds(latency)}});
     // An agency label only for a caller the registry identified (a bounded
     // set); a refused certificate may claim any name, so it is "-".
     if (metrics != nullptr) {
       metrics->ObserveRpc(method, status.code(), identified_by_registry && !agency.empty() ? agency : "-", latency);
     }
     limiter->Release(share);
-    reactor->Finish(ToGrpcStatus(status));
+    reactor->Finish(ToGrpcStatus(status, call_id));
   };
   auto refuse = [&](const absl::Status& status) {
     service.refusals->Record(gate.claimed, full_method, status.code(), ErrorReasonOf(status));
@@ -152,13 +167,13 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
     return reactor;
   };
   if (!service.limiter->TryAcquire(share)) {
-    log::Warning("call_refused_agency_limit", {{"agency", share}});
+    log::Warning("call_refused_agency_limit", {{"call_id", call_id}, {"method", method}, {"agency", share}});
     service.refusals->Record(gate.claimed, full_method, absl::StatusCode::kResourceExhausted, "AGENCY_CALL_LIMIT");
-    const absl::Status limited = WithErrorInfo(
-        absl::ResourceExhaustedError("this agency has as many calls in flight as it may; retry with backoff"),
-        "AGENCY_CALL_LIMIT");
+    const absl::Status limited = QuotaExceededError(
+        "this agency has as many calls in flight as it may; retry with backoff", "AGENCY_CALL_LIMIT",
+        absl::StrCat("agencies/", share), "calls in flight per agency (limits.max_calls_per_agency)");
     if (service.metrics != nullptr) service.metrics->ObserveRpc(method, limited.code(), "-", absl::Now() - start);
-    reactor->Finish(ToGrpcStatus(limited));
+    reactor->Finish(ToGrpcStatus(limited, call_id));
     return reactor;
   }
   if (!gate.caller.ok()) return refuse(gate.caller.status());
@@ -168,7 +183,7 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
   }
   const std::string purpose = Metadata(*ctx, kPurposeHeader);
   const bool queued = service.pool->TrySubmit([ctx, service, full_method = std::string(full_method), finish, handler,
-                                               raw_response, purpose, identified,
+                                               raw_response, purpose, identified, call_id,
                                                bytes = ByteBufferToString(*raw_request)]() mutable {
     core::CallAudit audit{full_method};
     absl::optional<core::Caller> caller;
@@ -182,6 +197,7 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
       caller = *std::move(admitted);
       Request request;
       REFX_RETURN_IF_ERROR(ParseMessageOrExplain(bytes, &request));
+      REFX_RETURN_IF_ERROR(ApplyFieldBehavior(&request));
       Response response;
       REFX_RETURN_IF_ERROR(handler(*caller, request, &response, &audit));
       ToByteBuffer(response, raw_response);
@@ -204,11 +220,13 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
       finish(status, agency);
       return;
     }
-    service.auditor->RecordAsync(*pending, [finish, status, agency, raw_response, full_method,
+    service.auditor->RecordAsync(*pending, [finish, status, agency, raw_response, full_method, call_id,
                                             metrics = service.metrics](absl::Status audited) mutable {
       if (!audited.ok()) {
         if (metrics != nullptr) metrics->ObserveAuditFailure();
-        log::Error("audit_write_failed", {{"method", full_method}, {"code", absl::StatusCodeToString(status.code())}});
+        log::Error("audit_write_failed", {{"call_id", call_id},
+                                          {"method", full_method},
+                                          {"code", absl::StatusCodeToString(status.code())}});
         if (status.ok()) {
           *raw_response = grpc::ByteBuffer();  // nothing leaves without its event
           status = audited;

@@ -39,10 +39,11 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackSer
                                                                const ServiceContext& service, core::WatchHub* hub) {
   auto* stream = new WatchStream(ctx, hub);
   stream->metrics_ = service.metrics;
+  stream->call_id_ = StartCall(ctx);
   // On the reactor thread only what the context holds, and the credential
   // gate (a refusal there never reaches the pool); the rest on the pool.
   const auth::PeerCredential peer = auth::ReadPeerCredential(*ctx->auth_context());
-  internal::GateVerdict gate = internal::PassGate(*ctx, service, peer);
+  internal::GateVerdict gate = internal::PassGate(*ctx, service, peer, stream->call_id_);
   stream->leaf_pem_ = Intern(peer.leaf_pem);
   stream->chain_pem_ = Intern(peer.chain_pem);
   const bool gate_refused = !gate.caller.ok();
@@ -71,7 +72,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackSer
     absl::MutexLock lock(&stream->mu_);
     stream->pins_ = 0;
     stream->opened_ = true;
-    stream->FinishLocked(ToGrpcStatus(shed));
+    stream->FinishLocked(ToGrpcStatus(shed, stream->call_id_));
   }
   return stream;
 }
@@ -87,6 +88,7 @@ void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Calle
     admitted = *std::move(admission);
     v1::WatchReferralsRequest request;
     REFX_RETURN_IF_ERROR(ParseMessageOrExplain(request_bytes, &request));
+    REFX_RETURN_IF_ERROR(internal::ApplyFieldBehavior(&request));
     core::WatchParams params;
     params.after_sequence = request.after_sequence();
     params.start_at_head = request.start_at_head();
@@ -107,11 +109,14 @@ void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Calle
   }
   absl::Status outcome = session.status();
   if (outcome.ok() && !audited.ok()) {
-    log::Error("audit_write_failed", {{"method", core::kWatchMethod}});
+    log::Error("audit_write_failed", {{"call_id", call_id_}, {"method", core::kWatchMethod}});
     outcome = audited;
   }
   log::Event(outcome.ok() ? log::Level::kInfo : log::Level::kWarning, "watch_opened",
-             {{"agency", agency_.empty() ? "-" : agency_}, {"code", absl::StatusCodeToString(outcome.code())}});
+             {{"call_id", call_id_},
+              {"agency", agency_.empty() ? "-" : agency_},
+              {"code", absl::StatusCodeToString(outcome.code())},
+              {"reason", outcome.ok() ? std::string("-") : ErrorReasonOf(outcome)}});
   if (session.ok() && !outcome.ok()) {
     // Subscribed, but its opening could not be audited: out of the hub
     // before the stream is finished.
@@ -134,7 +139,7 @@ void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Calle
         cancelled = cancelled_;
       }
     } else if (!finish_.has_value()) {
-      finish_ = ToGrpcStatus(outcome);
+      finish_ = ToGrpcStatus(outcome, call_id_);
       if (!writing_) FinishLocked(*finish_);
     }
   }
@@ -186,7 +191,7 @@ void WatchStream::Send(std::vector<core::WatchMessageBytes> messages) {
 void WatchStream::Close(const absl::Status& status, bool abandon_pending) {
   absl::MutexLock lock(&mu_);
   if (finish_.has_value()) return;
-  finish_ = ToGrpcStatus(status);
+  finish_ = ToGrpcStatus(status, call_id_);
   if (!writing_) {
     FinishLocked(*finish_);
   } else if (abandon_pending) {
@@ -269,7 +274,7 @@ void WatchStream::OnDone() {
     unpinned = pins_ == 0;
   }
   if (session != nullptr) session->Detach();
-  log::Info("watch_closed", {{"agency", agency_.empty() ? "-" : agency_}});
+  log::Info("watch_closed", {{"call_id", call_id_}, {"agency", agency_.empty() ? "-" : agency_}});
   if (unpinned) delete this;  // else the last Unpin() does
 }
 

@@ -36,6 +36,7 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
   // Who opened the stream, as identified when it opened; null if it was
   // refused. Set before the stream can be in the hub, never changed.
   const core::Caller* identity() const { return identity_.has_value() ? &*identity_ : nullptr; }
+  const std::string& call_id() const { return call_id_; }
 
   // core::WatchSink
   void Send(std::vector<core::WatchMessageBytes> messages) override;
@@ -64,6 +65,7 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
   std::shared_ptr<const std::string> leaf_pem_;
   std::shared_ptr<const std::string> chain_pem_;
   std::string agency_;  // for the operational log only
+  std::string call_id_;  // set in Start, before any other thread sees the stream
   absl::optional<core::Caller> identity_;
 
   absl::Mutex mu_;

@@ -83,7 +83,7 @@ absl::Status SqlStore::Migrate(SqlConnection* conn) {
     }
     REFX_RETURN_IF_ERROR(txn.Commit());
     schema_version_ = m.version;
-    log::Info("storage_migrated", {{"version", absl::StrCat(m.version)}, {"name", m.name}});
+    log::Info("storage_migrated", {{"version", m.version}, {"name", m.name}});
   }
   return absl::OkStatus();
 }
@@ -104,7 +104,7 @@ absl::Status SqlStore::CheckHeadSignature(const absl::optional<AuditHead>& head)
     stmt->Bind(":sequence", audit_sequence_).BindBlob(":hash", audit_hash_);
     BindHeadSignature(stmt.get());
     REFX_RETURN_IF_ERROR(stmt->Run());
-    log::Info(event, {{"sequence", absl::StrCat(audit_sequence_)}, {"key_id", key.KeyId()}});
+    log::Info(event, {{"sequence", audit_sequence_}, {"key_id", key.KeyId()}});
     return absl::OkStatus();
   };
   // A database that had no signed heads before this open: created now, or
@@ -283,15 +283,15 @@ absl::Status SqlStore::RunBatch(SqlConnection* conn, const std::vector<Write*>& 
       auto committed = AuditEventIsStored(conn, audit_sequence_, audit_hash_);
       if (!committed.ok()) return status;
       if (*committed) {
-        log::Warning("storage_commit_confirmed", {{"writes", absl::StrCat(batch.size())},
-                                                   {"attempt", absl::StrCat(attempt)}});
+        log::Warning("storage_commit_confirmed", {{"writes", batch.size()},
+                                                   {"attempt", attempt}});
         return absl::OkStatus();
       }
     }
     if (attempt >= attempts) return status;
     log::Warning("storage_commit_retried", {{"code", absl::StatusCodeToString(status.code())},
-                                            {"writes", absl::StrCat(batch.size())},
-                                            {"attempt", absl::StrCat(attempt)}});
+                                            {"writes", batch.size()},
+                                            {"attempt", attempt}});
     RestoreCommittedHeads(conn, event_sequence_at_start);
     absl::SleepFor(kCommitRetryBackoff * attempt);
   }
@@ -333,7 +333,7 @@ void SqlStore::WriterLoop() {
     if (!txn_status.ok()) {
       RestoreCommittedHeads(conn, event_sequence_at_start);
       log::Error("storage_commit_failed", {{"code", absl::StatusCodeToString(txn_status.code())},
-                                           {"writes", absl::StrCat(batch.size())}});
+                                           {"writes", batch.size()}});
     }
     // Watchers hear of committed events before any writer is answered, so
     // a change acknowledged to its maker is already on its way to them.

@@ -420,6 +420,8 @@ std::string FormatError(const absl::Status& status, OutputFormat format,
   const std::string code = absl::StatusCodeToString(status.code());
   const std::vector<FieldViolation> violations = FieldViolationsOf(status);
   const std::string reason = ErrorReasonOf(status);
+  // The server's name for the call: what an operator needs to find it.
+  const std::string call_id = CallIdOf(status);
   if (format == OutputFormat::kJson) {
     std::string out = absl::StrCat("{\"code\":", JsonQuote(code),
                                    ",\"message\":", JsonQuote(std::string(status.message())));
@@ -433,6 +435,7 @@ std::string FormatError(const absl::Status& status, OutputFormat format,
     }
     if (!reason.empty()) absl::StrAppend(&out, ",\"reason\":", JsonQuote(reason));
     if (!request_id.empty()) absl::StrAppend(&out, ",\"requestId\":", JsonQuote(request_id));
+    if (!call_id.empty()) absl::StrAppend(&out, ",\"callId\":", JsonQuote(call_id));
     return out + "}\n";
   }
   std::string out =
@@ -441,6 +444,7 @@ std::string FormatError(const absl::Status& status, OutputFormat format,
     absl::StrAppend(&out, "  field ", Sanitize(v.field), ": ", Sanitize(v.description), "\n");
   }
   if (!reason.empty()) absl::StrAppend(&out, "  reason: ", Sanitize(reason), "\n");
+  if (!call_id.empty()) absl::StrAppend(&out, "  call id: ", Sanitize(call_id), " (quote it when reporting this)\n");
   if (!request_id.empty()) {
     // Only when the outcome is unknown is a retry with the same id the way
     // to avoid a duplicate; a refusal (invalid, denied, stale) needs a change.

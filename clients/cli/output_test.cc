@@ -215,6 +215,16 @@ TEST(FormatError, JsonIsOneObject) {
             "{\"code\":\"UNAVAILABLE\",\"message\":\"say \\\"hi\\\"\\n\",\"requestId\":\"r\"}\n");
 }
 
+// The server's call id (RequestInfo) is shown so that a user can quote it.
+TEST(FormatError, ShowsTheCallId) {
+  const absl::Status status = WithRequestInfo(absl::PermissionDeniedError("no"), "0123456789abcdef");
+  EXPECT_EQ(FormatError(status, OutputFormat::kTable),
+            "refx: PERMISSION_DENIED: no\n"
+            "  call id: 0123456789abcdef (quote it when reporting this)\n");
+  EXPECT_EQ(FormatError(status, OutputFormat::kJson),
+            "{\"code\":\"PERMISSION_DENIED\",\"message\":\"no\",\"callId\":\"0123456789abcdef\"}\n");
+}
+
 
 }  // namespace
 }  // namespace refx::cli

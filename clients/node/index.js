@@ -36,6 +36,8 @@ const DETAILS = {
   "type.googleapis.com/google.rpc.ErrorInfo": rich.lookupType("google.rpc.ErrorInfo"),
   "type.googleapis.com/google.rpc.BadRequest": rich.lookupType("google.rpc.BadRequest"),
   "type.googleapis.com/google.rpc.RetryInfo": rich.lookupType("google.rpc.RetryInfo"),
+  "type.googleapis.com/google.rpc.RequestInfo": rich.lookupType("google.rpc.RequestInfo"),
+  "type.googleapis.com/google.rpc.QuotaFailure": rich.lookupType("google.rpc.QuotaFailure"),
 };
 
 const CODE_NAMES = Object.fromEntries(Object.entries(grpc.status).map(([name, code]) => [code, name]));
@@ -43,8 +45,9 @@ const RETRYABLE = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDE
 
 // An RPC refx refused or could not complete, with its details decoded.
 export class RefxError extends Error {
-  constructor({ code, message, reason = "", metadata = {}, fieldViolations = [], retryDelay = null, requestId = null }) {
-    super(`${CODE_NAMES[code] ?? code}: ${message}${reason ? ` [${reason}]` : ""}`);
+  constructor({ code, message, reason = "", metadata = {}, fieldViolations = [], retryDelay = null, requestId = null,
+                callId = null, quotaViolations = [] }) {
+    super(`${CODE_NAMES[code] ?? code}: ${message}${reason ? ` [${reason}]` : ""}${callId ? ` (call ${callId})` : ""}`);
     this.name = "RefxError";
     this.code = code;              // a grpc.status value
     this.codeName = CODE_NAMES[code] ?? String(code);
@@ -53,6 +56,8 @@ export class RefxError extends Error {
     this.fieldViolations = fieldViolations;  // [{ field, description }]
     this.retryDelay = retryDelay;  // seconds, or null
     this.requestId = requestId;    // a write's idempotency key
+    this.callId = callId;          // the server's name for the call (RequestInfo): quote it in a report
+    this.quotaViolations = quotaViolations;  // [{ subject, description }]: what limit was hit
   }
   // Whether a write may or may not have happened: retry with the same request id.
   get outcomeUnknown() {
@@ -64,7 +69,7 @@ export class RefxError extends Error {
 // The RefxError of a grpc-js error, its details decoded.
 export function errorFromRpc(error, requestId = null) {
   let message = error.details ?? error.message;
-  let reason = "", metadata = {}, fieldViolations = [], retryDelay = null;
+  let reason = "", metadata = {}, fieldViolations = [], retryDelay = null, callId = null, quotaViolations = [];
   const bin = error.metadata?.get("grpc-status-details-bin") ?? [];
   if (bin.length > 0) {
     const status = Status.decode(bin[0]);
@@ -80,10 +85,15 @@ export function errorFromRpc(error, requestId = null) {
         fieldViolations.push(...(decoded.field_violations ?? []));
       } else if (detail.type_url.endsWith("RetryInfo")) {
         retryDelay = (decoded.retry_delay?.seconds ?? 0) + (decoded.retry_delay?.nanos ?? 0) / 1e9;
+      } else if (detail.type_url.endsWith("RequestInfo")) {
+        callId = decoded.request_id || null;
+      } else if (detail.type_url.endsWith("QuotaFailure")) {
+        quotaViolations.push(...(decoded.violations ?? []));
       }
     }
   }
-  return new RefxError({ code: error.code, message, reason, metadata, fieldViolations, retryDelay, requestId });
+  return new RefxError({ code: error.code, message, reason, metadata, fieldViolations, retryDelay, requestId, callId,
+                         quotaViolations });
 }
 
 function seconds(text) {

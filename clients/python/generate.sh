@@ -11,7 +11,7 @@ proto="$here/../../proto"
 out="$here/refx_client/_generated"
 rm -rf "$out"
 mkdir -p "$out"
-protos=(google/rpc/status.proto google/rpc/error_details.proto google/api/field_behavior.proto
+protos=(google/rpc/status.proto google/rpc/error_details.proto google/api/field_behavior.proto google/api/resource.proto
         refx/v1/data_class.proto refx/v1/referral.proto refx/v1/case_update.proto
         refx/v1/referral_service.proto refx/v1/audit_service.proto)
 protoc -I "$proto" --python_out="$out" "${protos[@]}"

@@ -84,7 +84,12 @@ TEST_F(AgreementEnforcementTest, NonPartyProbingAThousandIdsLearnsNothing) {
     auto got = blaby.Get(name);
     ASSERT_EQ(got.status().code(), absl::StatusCode::kNotFound) << name << ": " << got.status();
     EXPECT_EQ(absl::StrReplaceAll(got.status().message(), {{name, "<NAME>"}}), "referral <NAME> not found");
-    google::rpc::Status rpc = ToRpcStatus(got.status());
+    // The call id (RequestInfo) is random per call and is left out; it must
+    // be there, and everything else the same for every probe.
+    EXPECT_EQ(CallIdOf(got.status()).size(), 16u);
+    absl::Status without_call_id = got.status();
+    without_call_id.ErasePayload("type.googleapis.com/google.rpc.RequestInfo");
+    google::rpc::Status rpc = ToRpcStatus(without_call_id);
     rpc.clear_message();
     // The details name the referral asked for (ResourceInfo): that is the
     // caller's own input; everything else must be the same for every probe.

@@ -435,7 +435,7 @@ TEST_F(AdminCaTest, RevokeInterruptedAfterLedgerWriteThenRerunIsConsistentAndBit
     absl::SleepFor(absl::Milliseconds(20));
   }
   const std::string log = server_->Stderr();
-  EXPECT_THAT(log, HasSubstr("tls_client_refused")) << log;
+  EXPECT_THAT(log, HasSubstr("event=tls_handshake_refused reason=CERTIFICATE_REVOKED stage=verifier")) << log;
   EXPECT_THAT(log, HasSubstr(absl::StrCat("serial ", council, " was revoked"))) << log;
 }
 

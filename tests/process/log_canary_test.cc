@@ -6,6 +6,8 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <set>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -262,6 +264,9 @@ TEST(JsonLogTest, EveryLineIsOneJsonObjectThroughRefusedHandshakes) {
   auto foreign = (*source)->pki().Issue(kPolice, Variant::kForeignCa);
   ASSERT_TRUE(foreign.ok()) << foreign.status();
   EXPECT_TRUE(refused_with(*foreign));
+  auto expired = (*source)->pki().Issue(kPolice, Variant::kExpired);
+  ASSERT_TRUE(expired.ok()) << expired.status();
+  EXPECT_TRUE(refused_with(*expired));
   ASSERT_TRUE((*server)->Client(kPolice).CreateReferral(ValidReferral(), "json-log-1").ok());
   auto code = (*server)->Terminate(absl::Seconds(10));
   ASSERT_TRUE(code.ok()) << code.status();
@@ -269,6 +274,8 @@ TEST(JsonLogTest, EveryLineIsOneJsonObjectThroughRefusedHandshakes) {
   const std::string err = (*server)->Stderr();
   int lines = 0;
   bool grpc_lines = false;
+  std::set<std::string> refusal_reasons;
+  int rpc_events = 0;
   for (absl::string_view line : absl::StrSplit(err, '\n', absl::SkipEmpty())) {
     ++lines;
     google::protobuf::Struct parsed;
@@ -276,12 +283,35 @@ TEST(JsonLogTest, EveryLineIsOneJsonObjectThroughRefusedHandshakes) {
         << "not one JSON object: " << line;
     EXPECT_TRUE(parsed.fields().contains("event")) << line;
     EXPECT_TRUE(parsed.fields().contains("ts")) << line;
-    if (parsed.fields().contains("event") && parsed.fields().at("event").string_value() == "grpc_log") {
+    if (!parsed.fields().contains("event")) continue;
+    const std::string event = parsed.fields().at("event").string_value();
+    const auto& f = parsed.fields();
+    if (event == "grpc_log") {
       grpc_lines = true;
+      EXPECT_TRUE(f.contains("line") && f.at("line").has_number_value()) << line;
+    }
+    if (event == "tls_handshake_refused") {
+      refusal_reasons.insert(f.at("reason").string_value());
+      EXPECT_TRUE(f.contains("verify_code") && f.at("verify_code").has_number_value()) << line;
+    }
+    if (event == "serving") {
+      EXPECT_TRUE(f.at("port").has_number_value()) << line;
+    }
+    if (event == "rpc") {
+      ++rpc_events;
+      // Numbers are numbers, and every call line names its call.
+      EXPECT_TRUE(f.contains("latency_ms") && f.at("latency_ms").has_number_value()) << line;
+      EXPECT_TRUE(f.contains("call_id") && f.at("call_id").string_value().size() == 16) << line;
     }
   }
   EXPECT_GT(lines, 5);
+  EXPECT_GE(rpc_events, 1);
   EXPECT_TRUE(grpc_lines) << "gRPC logged nothing about the refused handshakes:\n" << err;
+  // Each refused handshake is a refx event with its reason.
+  EXPECT_TRUE(refusal_reasons.count("NO_CLIENT_CERTIFICATE")) << err;
+  // gRPC 1.51 logs only OpenSSL's "certificate verify failed" for an
+  // expired certificate (no X.509 code unless tls.crl_directory is set).
+  EXPECT_TRUE(refusal_reasons.count("CERTIFICATE_INVALID")) << err;
   EXPECT_EQ((*server)->Stdout(), "");
   std::filesystem::remove_all(scratch);
 }

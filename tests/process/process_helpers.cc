@@ -277,7 +277,7 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(Options opti
     if (server->port_ == 0) {
       // Text mode prints a line for people; JSON mode an event.
       const std::string err = server->process_->Stderr();
-      for (const std::string marker : {"refx-server: serving on port ", "\"event\":\"serving\",\"port\":\""}) {
+      for (const std::string marker : {"refx-server: serving on port ", "\"event\":\"serving\",\"port\":"}) {
         const size_t at = err.find(marker);
         if (at != std::string::npos) server->port_ = std::atoi(err.c_str() + at + marker.size());
       }

@@ -117,6 +117,9 @@ test("NOT_FOUND is the same for an absent referral and one the caller is not a p
   assert.equal(notParty.code, grpc.status.NOT_FOUND);
   assert.equal(absent.code, grpc.status.NOT_FOUND);
   assert.equal(notParty.reason, absent.reason);
+  // Each call has its own call id (RequestInfo) to quote, random per call.
+  assert.match(notParty.callId, /^[0-9a-f]{16}$/);
+  assert.notEqual(notParty.callId, absent.callId);
 });
 
 test("INVALID_ARGUMENT carries field violations and is not worth retrying unchanged", async () => {

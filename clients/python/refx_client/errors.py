@@ -16,11 +16,13 @@ class RefxError(Exception):
     ErrorInfo reason ("" if none); metadata: the ErrorInfo metadata;
     field_violations: [(field, description)]; retry_delay: seconds the server
     asks a retry to wait, or None; request_id: the idempotency key of a write
-    whose outcome is unknown (retry with it), or None.
+    whose outcome is unknown (retry with it), or None; call_id: the server's
+    name for the call (RequestInfo), to quote when reporting a problem;
+    quota_violations: [(subject, description)] of a limit that was hit.
     """
 
     def __init__(self, code, message, reason="", metadata=None, field_violations=(), retry_delay=None,
-                 request_id=None):
+                 request_id=None, call_id=None, quota_violations=()):
         self.code = code
         self.message = message
         self.reason = reason
@@ -28,9 +30,13 @@ class RefxError(Exception):
         self.field_violations = list(field_violations)
         self.retry_delay = retry_delay
         self.request_id = request_id
+        self.call_id = call_id
+        self.quota_violations = list(quota_violations)
         text = f"{code.name}: {message}"
         if reason:
             text += f" [{reason}]"
+        if call_id:
+            text += f" (call {call_id})"
         for field, description in self.field_violations:
             text += f"\n  {field}: {description}"
         super().__init__(text)
@@ -73,7 +79,7 @@ def error_from_rpc(error, request_id=None):
     """The RefxError subclass for a grpc.RpcError, its details decoded."""
     code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     message = error.details() if hasattr(error, "details") else str(error)
-    reason, metadata, violations, retry_delay = "", {}, [], None
+    reason, metadata, violations, retry_delay, call_id, quotas = "", {}, [], None, None, []
     trailers = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
     for key, value in trailers or ():
         if key != "grpc-status-details-bin":
@@ -93,4 +99,13 @@ def error_from_rpc(error, request_id=None):
                 retry = error_details_pb2.RetryInfo()
                 detail.Unpack(retry)
                 retry_delay = retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
-    return _BY_CODE.get(code, RefxError)(code, message, reason, metadata, violations, retry_delay, request_id)
+            elif detail.Is(error_details_pb2.RequestInfo.DESCRIPTOR):
+                info = error_details_pb2.RequestInfo()
+                detail.Unpack(info)
+                call_id = info.request_id or None
+            elif detail.Is(error_details_pb2.QuotaFailure.DESCRIPTOR):
+                quota = error_details_pb2.QuotaFailure()
+                detail.Unpack(quota)
+                quotas += [(v.subject, v.description) for v in quota.violations]
+    return _BY_CODE.get(code, RefxError)(code, message, reason, metadata, violations, retry_delay, request_id,
+                                         call_id, quotas)

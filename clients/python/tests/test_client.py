@@ -63,6 +63,11 @@ def test_not_found_is_typed_and_the_same_for_absent_and_not_a_party(server):
         blaby.get_referral("referrals/" + "0" * 32)
     assert not_party.value.code == grpc.StatusCode.NOT_FOUND
     assert not_party.value.reason == absent.value.reason
+    # Each call has its own call id (RequestInfo) to quote; it is random,
+    # not derived from the referral.
+    assert len(not_party.value.call_id) == 16 and len(absent.value.call_id) == 16
+    assert not_party.value.call_id != absent.value.call_id
+    assert not_party.value.call_id in str(not_party.value)
 
 
 def test_invalid_argument_carries_field_violations(server):
