@@ -153,6 +153,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   service_context.credentials = server->credentials_.get();
   service_context.refusals = server->refusals_.get();
   service_context.limiter = server->limiter_.get();
+  service_context.max_request_bytes = config.limits().max_receive_message_bytes();
   service_context.metrics = server->metrics_.get();
   const auto& watch = config.watch();
   // Its own pool, with a deep queue: a wake must never be shed, and watch
@@ -199,7 +200,13 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   builder.RegisterService(server->referral_service_.get());
   builder.RegisterService(server->audit_service_.get());
   const auto& limits = config.limits();
-  builder.SetMaxReceiveMessageSize(limits.max_receive_message_bytes());
+  // gRPC refuses a message over its own limit before any handler sees it,
+  // with a bare RESOURCE_EXHAUSTED. Up to twice the configured limit, the
+  // message reaches RunUnary, which refuses it with REQUEST_TOO_LARGE and a
+  // QuotaFailure a client can act on; beyond that gRPC still refuses it
+  // unread, so memory stays bounded.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(
+      std::min<int64_t>(2 * static_cast<int64_t>(limits.max_receive_message_bytes()), INT32_MAX)));
   builder.SetMaxSendMessageSize(limits.max_send_message_bytes());
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, limits.keepalive_time_seconds() * 1000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, limits.keepalive_timeout_seconds() * 1000);

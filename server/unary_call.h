@@ -53,7 +53,18 @@ struct ServiceContext {
   core::RefusalLog* refusals = nullptr;               // calls refused before the service ran
   AgencyCallLimiter* limiter = nullptr;               // each agency's share of the server
   ServerMetrics* metrics = nullptr;                   // what the operations listener exposes
+  int64_t max_request_bytes = 1 << 20;                // limits.max_receive_message_bytes
 };
+
+// REQUEST_TOO_LARGE for a request over limits.max_receive_message_bytes, or
+// OK. (gRPC itself refuses, without details, what is over twice that.)
+inline absl::Status CheckRequestSize(int64_t size, int64_t limit) {
+  if (size <= limit) return absl::OkStatus();
+  return QuotaExceededError(absl::StrCat("the request is ", size, " bytes; at most ", limit, " are accepted"),
+                            "REQUEST_TOO_LARGE", "request",
+                            absl::StrCat("at most ", limit, " bytes (limits.max_receive_message_bytes)"),
+                            {{"limit", absl::StrCat(limit)}});
+}
 
 namespace internal {
 
@@ -177,6 +188,7 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
     return reactor;
   }
   if (!gate.caller.ok()) return refuse(gate.caller.status());
+  if (absl::Status size = CheckRequestSize(static_cast<int64_t>(raw_request->Length()), service.max_request_bytes); !size.ok()) return refuse(size);
   const core::Caller identified = *gate.caller;
   if (service.metrics != nullptr) {
     service.metrics->ObserveAgencyCertificate(identified.agency_id, identified.certificate_not_after);

@@ -86,6 +86,7 @@ void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Calle
     auto admission = core::AdmitCall(*identified, core::kWatchMethod, service.agreements->Current(), purpose);
     if (!admission.ok()) return admission.status();
     admitted = *std::move(admission);
+    REFX_RETURN_IF_ERROR(CheckRequestSize(static_cast<int64_t>(request_bytes.size()), service.max_request_bytes));
     v1::WatchReferralsRequest request;
     REFX_RETURN_IF_ERROR(ParseMessageOrExplain(request_bytes, &request));
     REFX_RETURN_IF_ERROR(internal::ApplyFieldBehavior(&request));

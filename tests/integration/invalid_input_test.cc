@@ -262,10 +262,17 @@ TEST_F(InvalidInputTest, InvalidUtf8IsInvalidArgumentNamingTheField) {
 
 TEST_F(InvalidInputTest, MessageOverTheReceiveLimitIsResourceExhausted) {
   ASSERT_EQ(server_->config().limits().max_receive_message_bytes(), 1 << 20);
+  // Over the limit: refused with a reason and the limit it broke.
   v1::Referral referral = ValidReferral(kCityCouncil);
-  referral.set_incident_narrative(std::string(2 << 20, 'x'));
+  referral.set_incident_narrative(std::string(3 << 19, 'x'));
   auto created = server_->Client(kPolice).CreateReferral(referral, "too-big");
   EXPECT_EQ(created.status().code(), absl::StatusCode::kResourceExhausted) << created.status();
+  EXPECT_EQ(ErrorReasonOf(created.status()), "REQUEST_TOO_LARGE");
+  EXPECT_TRUE(created.status().GetPayload("type.googleapis.com/google.rpc.QuotaFailure").has_value());
+  // Over twice the limit: gRPC refuses it unread (no details).
+  referral.set_incident_narrative(std::string(3 << 20, 'x'));
+  auto huge = server_->Client(kPolice).CreateReferral(referral, "too-big-2");
+  EXPECT_EQ(huge.status().code(), absl::StatusCode::kResourceExhausted) << huge.status();
   ExpectNothingStored();
 }
 
