@@ -55,7 +55,10 @@ class Converter {
     *out += "{";
     bool first = true;
     for (const auto& kv : node) {
-      const std::string key = kv.first.as<std::string>();
+      // A key that is itself a list or a mapping names no field (found by
+      // fuzzing: as<std::string>() threw and ended the process).
+      if (!kv.first.IsScalar()) return Error(path, "a key must be a plain name");
+      const std::string key = kv.first.Scalar();
       const FieldDescriptor* f = d->FindFieldByName(key);
       if (f == nullptr) {
         for (int i = 0; i < d->field_count() && f == nullptr; ++i) {
@@ -88,7 +91,8 @@ class Converter {
       for (const auto& kv : node) {
         if (!first) *out += ",";
         first = false;
-        const std::string key = kv.first.as<std::string>();
+        if (!kv.first.IsScalar()) return Error(path, "a key must be a plain name");
+        const std::string key = kv.first.Scalar();
         *out += JsonQuote(key) + ":";
         REFX_RETURN_IF_ERROR(Single(kv.second, value_field, JoinPath(path, key), out));
       }
@@ -185,7 +189,16 @@ absl::Status ParseYamlToProto(absl::string_view text, absl::string_view source,
   }
   std::string json;
   Converter converter(source);
-  REFX_RETURN_IF_ERROR(converter.Message(root, message->GetDescriptor(), "", &json));
+  try {
+    REFX_RETURN_IF_ERROR(converter.Message(root, message->GetDescriptor(), "", &json));
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp throws from node access too (aliases, conversions); whatever
+    // it throws is a bad file, never a crash. Its message may quote a key,
+    // so only the position is kept.
+    if (e.mark.is_null()) return absl::InvalidArgumentError(absl::StrCat(source, ": not valid YAML"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": not valid YAML at line ", e.mark.line + 1, ", column ", e.mark.column + 1));
+  }
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(json, message, options);

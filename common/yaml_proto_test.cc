@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "refx/config/v1/client_config.pb.h"
 #include "refx/config/v1/server_config.pb.h"
 #include "refx/v1/referral.pb.h"
 
@@ -34,6 +35,19 @@ TEST(YamlProtoTest, UnknownKeyIsNamedWithItsPath) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("server.yaml"));
   EXPECT_THAT(s.message(), HasSubstr("storage.sqlite_pth: unknown key"));
+}
+
+// Found by fuzzing (fuzz/regressions/): a key that is a list or a mapping
+// made yaml-cpp throw, which ended the process.
+TEST(YamlProtoTest, KeysThatAreNotPlainNamesAreRefusedNotThrown) {
+  config::v1::ServerConfig config;
+  absl::Status s = ParseYamlToProto("? [a, b]\n: 1\n", "server.yaml", &config);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("a key must be a plain name"));
+  config::v1::ClientConfig profiles;
+  s = ParseYamlToProto("profiles:\n  ? {x: y}\n  : {server: a}\n", "config.yaml", &profiles);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("profiles: a key must be a plain name"));
 }
 
 TEST(YamlProtoTest, WrongTypesAreRefused) {

@@ -2,7 +2,9 @@
 # The whole test suite: install what is missing, build, start a throwaway
 # PostgreSQL (scripts/postgres.sh), run every test (unit, integration over
 # real mTLS on SQLite and again on PostgreSQL, process-level), stop
-# PostgreSQL. Exits non-zero on any failure. CI runs exactly this (.ci/run).
+# PostgreSQL, then a short fuzzing smoke of every parser that takes outside
+# bytes (scripts/fuzz.sh: clang-14 with libFuzzer, 20 s per target). Exits
+# non-zero on any failure. CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -17,5 +19,8 @@ stop_postgres() {
 trap stop_postgres EXIT
 # The PostgreSQL tests fail rather than skip if the server is missing.
 export REFX_TEST_REQUIRE_POSTGRES=1
-cd build
-ctest --output-on-failure --timeout 300 -j2 "$@"
+(cd build && ctest --output-on-failure --timeout 300 -j2 "$@")
+# With ctest arguments (a subset), the fuzzing smoke is left out.
+if [ $# -eq 0 ]; then
+  bash scripts/fuzz.sh --seconds "${REFX_FUZZ_SECONDS:-20}"
+fi
