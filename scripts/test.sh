@@ -3,8 +3,9 @@
 # PostgreSQL (scripts/postgres.sh), run every test (unit, integration over
 # real mTLS on SQLite and again on PostgreSQL, process-level), stop
 # PostgreSQL, then a short fuzzing smoke of every parser that takes outside
-# bytes (scripts/fuzz.sh: clang-14 with libFuzzer, 20 s per target). Exits
-# non-zero on any failure. CI runs exactly this (.ci/run).
+# bytes (scripts/fuzz.sh: clang-14 with libFuzzer, 20 s per target) and the
+# core and storage suites under ASan and UBSan. Exits non-zero on any
+# failure. CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -23,4 +24,7 @@ export REFX_TEST_REQUIRE_POSTGRES=1
 # With ctest arguments (a subset), the fuzzing smoke is left out.
 if [ $# -eq 0 ]; then
   bash scripts/fuzz.sh --seconds "${REFX_FUZZ_SECONDS:-20}"
+  # The core and storage suites again under ASan and UBSan (clang, the fuzz
+  # build): the whole suite under sanitizers is scripts/test-sanitizers.sh.
+  bash scripts/test-sanitizers.sh --quick
 fi

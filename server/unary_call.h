@@ -134,11 +134,12 @@ inline absl::Status ApplyFieldBehavior(google::protobuf::Message* request) {
 // The common shape of every unary method. On the reactor thread it names
 // the call (a call id, sent back as metadata, in every error and on every
 // log line about it), reads the context (certificate, metadata, request
-// bytes), identifies the caller and
-// checks its credential still stands, and takes a place in its agency's
+// bytes), identifies the caller and checks its credential still stands,
+// refuses a request over the size limit, and takes a place in its agency's
 // share: calls refused there never reach the queue, and are recorded by the
 // refusal log (aggregated per agency and minute). The closure on the work
-// pool admits the caller (method gate), parses, runs `handler`, and writes
+// pool admits the caller (method gate), parses, applies the schema's field
+// behaviour (ApplyFieldBehavior), runs `handler`, and writes
 // the call's audit event when the handler did not (refusals, and calls that
 // touch no stored data) before answering. If that event cannot be written,
 // the call fails and returns no data.
@@ -188,7 +189,8 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
     return reactor;
   }
   if (!gate.caller.ok()) return refuse(gate.caller.status());
-  if (absl::Status size = CheckRequestSize(static_cast<int64_t>(raw_request->Length()), service.max_request_bytes); !size.ok()) return refuse(size);
+  const absl::Status size = CheckRequestSize(static_cast<int64_t>(raw_request->Length()), service.max_request_bytes);
+  if (!size.ok()) return refuse(size);
   const core::Caller identified = *gate.caller;
   if (service.metrics != nullptr) {
     service.metrics->ObserveAgencyCertificate(identified.agency_id, identified.certificate_not_after);
