@@ -16,6 +16,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+case "${1:-}" in
+  -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+esac
 if [ "${1:-}" = "--quick" ]; then
   suites=(common/refx_common_test core/refx_core_test auth/pki/refx_pki_test auth/pki/refx_ca_test
           tests/storage/refx_store_conformance_test tests/storage/refx_commit_retry_test)
