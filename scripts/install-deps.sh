@@ -12,7 +12,7 @@ packages=(
   postgresql python3 openssl unzip tzdata
   podman runc
   python3-grpcio python3-protobuf python3-pytest python3-yaml
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev testssl.sh
 )
 
 missing=()
