@@ -11,7 +11,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/testing/raw_api.h"
 #include "tests/testing/server_fixture.h"
@@ -19,14 +18,9 @@
 namespace refx::testing {
 namespace {
 
-using google::protobuf::util::TimeUtil;
 using ::testing::UnorderedElementsAre;
 
 constexpr char kDpo[] = "llr-information-governance";
-
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t));
-}
 
 class ClockJumpTest : public ::testing::Test {
  protected:

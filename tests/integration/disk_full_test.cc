@@ -14,45 +14,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "tests/testing/server_fixture.h"
 
 namespace refx::testing {
 namespace {
-
-// grpc.health.v1.Health/Check for the whole server; true if SERVING.
-bool Serving(const std::shared_ptr<grpc::Channel>& channel) {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::Slice slice(std::string("\x0a\x00", 2));  // HealthCheckRequest{service: ""}
-  grpc::ByteBuffer in(&slice, 1), out;
-  grpc::Status result;
-  absl::Notification done;
-  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &in, &out, [&](grpc::Status s) {
-    result = std::move(s);
-    done.Notify();
-  });
-  done.WaitForNotification();
-  std::vector<grpc::Slice> slices;
-  std::string response;
-  if (result.ok() && out.Dump(&slices).ok()) {
-    for (const auto& s : slices) response.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  return result.ok() && response == std::string("\x08\x01", 2);
-}
-
-template <typename F>
-bool Eventually(F condition, absl::Duration limit = absl::Seconds(30)) {
-  const absl::Time end = absl::Now() + limit;
-  while (absl::Now() < end) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  return condition();
-}
 
 class DiskFullTest : public ::testing::Test {
  protected:
@@ -81,7 +47,7 @@ TEST_F(DiskFullTest, NoAcknowledgedWriteIsLostAndTheServerRecoversWhenSpaceRetur
   server_ = *std::move(server);
   auto channel = server_->Channel(server_->pki().Agency(kPolice));
   client::ReferralClient police = server_->Client(kPolice);
-  ASSERT_TRUE(Serving(channel));
+  ASSERT_TRUE(HealthServing(channel));
 
   // Fill the disk: each referral carries a 30 KB narrative of its own.
   struct Acknowledged {
@@ -111,11 +77,11 @@ TEST_F(DiskFullTest, NoAcknowledgedWriteIsLostAndTheServerRecoversWhenSpaceRetur
     auto created = police.CreateReferral(r, absl::StrCat("full-", i));
     EXPECT_FALSE(created.ok()) << "a create was acknowledged on a full disk";
   }
-  EXPECT_TRUE(Eventually([&] { return !Serving(channel); })) << "health stayed SERVING on a full disk";
+  EXPECT_TRUE(Eventually([&] { return !HealthServing(channel); }, absl::Seconds(30))) << "health stayed SERVING on a full disk";
 
   // Space returns: the server serves again by itself, and stores again.
   ASSERT_EQ(mount("tmpfs", disk_.c_str(), "tmpfs", MS_REMOUNT, "size=64m,mode=0700"), 0) << errno;
-  EXPECT_TRUE(Eventually([&] { return Serving(channel); })) << "health did not come back";
+  EXPECT_TRUE(Eventually([&] { return HealthServing(channel); }, absl::Seconds(30))) << "health did not come back";
   absl::StatusOr<v1::Referral> after = absl::UnavailableError("not tried");
   EXPECT_TRUE(Eventually([&] {
     after = police.CreateReferral(ValidReferral(), "after-space-returned");

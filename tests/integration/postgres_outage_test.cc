@@ -21,39 +21,6 @@
 namespace refx::testing {
 namespace {
 
-// grpc.health.v1.Health/Check for the whole server; true if SERVING.
-bool Serving(const std::shared_ptr<grpc::Channel>& channel) {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::Slice slice(std::string("\x0a\x00", 2));  // HealthCheckRequest{service: ""}
-  grpc::ByteBuffer in(&slice, 1), out;
-  grpc::Status result;
-  absl::Notification done;
-  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &in, &out, [&](grpc::Status s) {
-    result = std::move(s);
-    done.Notify();
-  });
-  done.WaitForNotification();
-  std::vector<grpc::Slice> slices;
-  std::string response;
-  if (result.ok() && out.Dump(&slices).ok()) {
-    for (const auto& s : slices) response.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  return result.ok() && response == std::string("\x08\x01", 2);
-}
-
-// Polls `condition` every 100 ms for up to `limit`.
-template <typename F>
-bool Eventually(F condition, absl::Duration limit = absl::Seconds(20)) {
-  const absl::Time end = absl::Now() + limit;
-  while (absl::Now() < end) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  return condition();
-}
-
 TEST(PostgresOutageTest, UnreachableDatabaseIsNotServingAndUnavailableThenRecoversByItself) {
   if (!PostgresAvailable()) {
     if (PostgresRequired()) FAIL() << "REFX_TEST_REQUIRE_POSTGRES=1 but no test PostgreSQL is configured";
@@ -68,7 +35,7 @@ TEST(PostgresOutageTest, UnreachableDatabaseIsNotServingAndUnavailableThenRecove
   auto channel = (*server)->Channel((*server)->pki().Agency(kPolice));
   client::ReferralClient police = (*server)->Client(kPolice);
   ASSERT_TRUE(police.CreateReferral(ValidReferral(), "outage-before").ok());
-  ASSERT_TRUE(Serving(channel));
+  ASSERT_TRUE(HealthServing(channel));
 
   // An idle watch stream, open when the database goes away.
   absl::Status watch_end;
@@ -111,12 +78,12 @@ TEST(PostgresOutageTest, UnreachableDatabaseIsNotServingAndUnavailableThenRecove
     auto listed = police.ListReferrals(v1::ListReferralsRequest());
     EXPECT_EQ(listed.status().code(), absl::StatusCode::kUnavailable) << listed.status();
   }
-  EXPECT_TRUE(Eventually([&] { return !Serving(channel); })) << "health stayed SERVING without its database";
+  EXPECT_TRUE(Eventually([&] { return !HealthServing(channel); })) << "health stayed SERVING without its database";
   ASSERT_TRUE(watch_ended.WaitForNotificationWithTimeout(absl::Seconds(20))) << "the idle watch stayed open";
   EXPECT_TRUE(client::IsResumableWatchEnd(watch_end)) << watch_end;
 
   ASSERT_TRUE(RunPostgresSql("postgres", absl::StrCat("ALTER DATABASE ", db, " ALLOW_CONNECTIONS true")).ok());
-  EXPECT_TRUE(Eventually([&] { return Serving(channel); })) << "the server did not recover by itself";
+  EXPECT_TRUE(Eventually([&] { return HealthServing(channel); })) << "the server did not recover by itself";
   EXPECT_TRUE(Eventually([&] { return police.ListReferrals(v1::ListReferralsRequest()).ok(); }));
 
   // Retried by request id, every create is stored exactly once.

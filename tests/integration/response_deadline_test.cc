@@ -27,10 +27,6 @@ absl::Time London(int y, int m, int d, int hh, int mm = 0) {
   return absl::FromCivil(absl::CivilSecond(y, m, d, hh, mm, 0), tz);
 }
 
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t));
-}
-
 class ResponseDeadlineTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -11,7 +11,10 @@
 #include "common/status_macros.h"
 #include "common/yaml_proto.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "absl/synchronization/notification.h"
 #include "grpcpp/security/credentials.h"
 #include "refx/config/v1/partnership.pb.h"
 #include "server/server_config.h"
@@ -155,6 +158,31 @@ client::ReferralClient TestServer::ClientWith(const TestPki::ClientCert& cert) c
   options.timeout = absl::Seconds(10);
   options.acting_user = "test-caseworker";
   return client::ReferralClient(Channel(cert), options);
+}
+
+bool HealthServing(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice slice(std::string("\x0a\x00", 2));  // HealthCheckRequest{service: ""}
+  grpc::ByteBuffer in(&slice, 1), out;
+  grpc::Status result;
+  absl::Notification done;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &in, &out, [&](grpc::Status s) {
+    result = std::move(s);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  std::vector<grpc::Slice> slices;
+  std::string response;
+  if (result.ok() && out.Dump(&slices).ok()) {
+    for (const auto& s : slices) response.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return result.ok() && response == std::string("\x08\x01", 2);  // status: SERVING
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& time) {
+  return absl::FromUnixMicros(google::protobuf::util::TimeUtil::TimestampToMicroseconds(time));
 }
 
 }  // namespace refx::testing

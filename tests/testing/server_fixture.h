@@ -13,6 +13,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "clients/lib/referral_client.h"
 #include "common/clock.h"
 #include "grpcpp/channel.h"
@@ -35,6 +38,24 @@ std::string MakeTempDir(const std::string& label);
 
 // The path of a file in the source tree (e.g. "config/partnership.yaml").
 std::string SourcePath(const std::string& relative);
+
+// grpc.health.v1.Health/Check for the whole server over `channel`; true if
+// it answers SERVING (10 s deadline).
+bool HealthServing(const std::shared_ptr<grpc::Channel>& channel);
+
+// Polls `condition` every 100 ms for up to `limit`; its last answer.
+template <typename Condition>
+bool Eventually(Condition condition, absl::Duration limit = absl::Seconds(20)) {
+  const absl::Time end = absl::Now() + limit;
+  while (absl::Now() < end) {
+    if (condition()) return true;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return condition();
+}
+
+// A protobuf Timestamp as absl::Time.
+absl::Time FromProto(const google::protobuf::Timestamp& time);
 
 // A referral that passes validation, from kPolice to `recipient`.
 v1::Referral ValidReferral(const std::string& recipient = kCityCouncil);
