@@ -18,11 +18,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -33,11 +35,14 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "auth/pki/certificate_authority.h"
 #include "bench/bench_workloads.h"
 #include "bench/child_process.h"
 #include "bench/libpq_ceiling.h"
 #include "bench/report.h"
 #include "bench/run_environment.h"
+#include "bench/overload.h"
+#include "bench/soak.h"
 #include "bench/v1/echo.grpc.pb.h"
 #include "clients/lib/referral_client.h"
 #include "common/status_macros.h"
@@ -135,9 +140,35 @@ Examples:
                                               an existing server (it gets
                                               --seed new referrals!)
 
+Overload (--overload SECONDS, e.g. --overload 60): no table of rows;
+instead (1) capacity: three agencies (the police, the city council,
+Rutland) create closed-loop, 32 in flight each; (2) a fourth, well-behaved
+agency (the county council) alone at --overload-good-rate creates/s: its
+unloaded p99; (3) the three at --overload-multiple x capacity, open loop
+(calls started on schedule whatever the answers), the fourth as before,
+for SECONDS, the server's RSS sampled every 250 ms; (4) every acknowledged
+create read back. Pass: peak RSS under --memory-bound-mb, every shed call
+RESOURCE_EXHAUSTED with RetryInfo (no deadline or other error), the
+well-behaved agency's p99 within 5x its unloaded p99 and none of its calls
+refused, no acknowledged create missing.
+
+Soak (--soak MINUTES, e.g. --soak 30): no table of rows; instead a steady
+load for MINUTES against the started server (--soak-rate creates/s, each
+read back, every second one accepted, a list page every tenth; a long-lived
+watch stream measuring event-log lag; six more streams opening and closing
+all the time; the revocation list republished every minute and the
+agreement file rewritten every three), sampled every --sample-seconds:
+the server's RSS, open file descriptors, threads, calls, streams opened and
+watch lag. Verdict: the first fifth of the samples is warm-up; the rest is
+split in halves, and the run fails if the second half's max exceeds the
+first half's by more than: RSS 10% (at least 4 MB), fds 8, threads 4,
+watch lag p99 50% (at least 50 ms); or if any call failed, any referral never reached the
+watch stream, or a reload did not happen. Fewer than six samples after
+warm-up: growth is not judged, the other checks are.
+
 Exit codes: 0 done (rows whose calls failed, e.g. DEADLINE_EXCEEDED under
 overload, are reported with their errors), 1 setup failed, 2 usage,
-130 interrupted.)";
+3 the soak or overload verdict failed, 130 interrupted.)";
 
 void OnStopSignal(int) { g_cancel.store(true); }
 
@@ -153,6 +184,8 @@ int Main(int argc, char** argv) {
   std::string server_binary = REFX_SERVER_BINARY, echo_binary = REFX_BENCH_ECHO_BINARY;
   std::string backend = "sqlite", postgres_script = REFX_POSTGRES_SCRIPT;
   int64_t postgres_seed = 20000;
+  double overload_seconds = 0, overload_multiple = 3, overload_good_rate = 10, memory_bound_mb = 1024;
+  double soak_minutes = 0, sample_seconds = 60, soak_rate = 20, revocation_seconds = 60, agreement_seconds = 180;
   std::string partnership_path = REFX_DEFAULT_PARTNERSHIP;
   std::optional<std::string> agreement_path;
   std::string sender = "leicestershire-police", recipient = "leicester-city-council";
@@ -196,6 +229,39 @@ int Main(int argc, char** argv) {
   app.add_option("--watch-seconds", watch_seconds, "Seconds of publishing per watch tier (--quick: 0.5)")
       ->check(CLI::Range(0.1, 600.0))
       ->capture_default_str();
+  app.add_option("--soak", soak_minutes,
+                 "Soak for MINUTES instead of measuring: steady creates, reads, accepts, lists, watch streams "
+                 "opening and closing, revocation list republished every minute, agreement rewritten every "
+                 "three; samples the server's RSS, fds, threads and watch lag (see below)")
+      ->check(CLI::Range(0.1, 1440.0));
+  app.add_option("--sample-seconds", sample_seconds, "With --soak: seconds between samples")
+      ->check(CLI::Range(1.0, 3600.0))
+      ->capture_default_str();
+  app.add_option("--soak-rate", soak_rate, "With --soak: referrals created per second")
+      ->check(CLI::Range(0.1, 1000.0))
+      ->capture_default_str();
+  app.add_option("--overload", overload_seconds,
+                 "Overload for SECONDS instead of measuring: several agencies at --overload-multiple x the "
+                 "measured capacity, one well-behaved agency beside them (see below)")
+      ->check(CLI::Range(1.0, 3600.0));
+  app.add_option("--overload-multiple", overload_multiple, "With --overload: offered load / capacity")
+      ->check(CLI::Range(1.0, 20.0))
+      ->capture_default_str();
+  app.add_option("--overload-good-rate", overload_good_rate,
+                 "With --overload: creates per second of the well-behaved agency")
+      ->check(CLI::Range(0.1, 1000.0))
+      ->capture_default_str();
+  app.add_option("--memory-bound-mb", memory_bound_mb,
+                 "With --overload: the server's RSS must stay under this (the Helm chart's memory limit)")
+      ->check(CLI::Range(16.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--revocation-seconds", revocation_seconds,
+                 "With --soak: seconds between republished revocation lists")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--agreement-seconds", agreement_seconds, "With --soak: seconds between agreement rewrites")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
   app.add_option("--server-binary", server_binary, "refx-server to start")->capture_default_str();
   app.add_option("--backend", backend,
                  "sqlite: rows on a refx-server over SQLite; postgres: the same rows again, in the same run, on "
@@ -235,6 +301,20 @@ int Main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   const bool external = !server.empty();
+  if (soak_minutes > 0 && overload_seconds > 0) {
+    std::fprintf(stderr, "refx-bench: --soak and --overload are separate runs; choose one\n");
+    return 2;
+  }
+  if (external && overload_seconds > 0) {
+    std::fprintf(stderr, "refx-bench: --overload needs several agencies' keys, so it starts its own server; it "
+                         "cannot be used with --server\n");
+    return 2;
+  }
+  if (external && soak_minutes > 0) {
+    std::fprintf(stderr, "refx-bench: --soak starts its own server (it republishes the revocation list and "
+                         "rewrites the agreement); it cannot be used with --server\n");
+    return 2;
+  }
   if (external && (ca_file.empty() || cert_file.empty() || key_file.empty())) {
     std::fprintf(stderr, "refx-bench: --server needs --ca-file, --cert-file and --key-file\n");
     return 2;
@@ -273,7 +353,19 @@ int Main(int argc, char** argv) {
 
   // A throwaway PKI: every agency, with the production profiles.
   const std::string pki_dir = dir + "/pki";
-  if (auto s = WriteThrowawayPki(**partnership, pki_dir); !s.ok()) return fail(s);
+  auto pki = WriteThrowawayPki(**partnership, pki_dir);
+  if (!pki.ok()) return fail(pki.status());
+  // A soak rewrites the agreement now and then, so the server runs on a copy.
+  std::string agreement_text;
+  if (soak_minutes > 0) {
+    const std::string original = agreement_path.value_or(
+        (std::filesystem::absolute(partnership_path).parent_path() / "agreement.yaml").string());
+    auto text = ReadText(original);
+    if (!text.ok()) return fail(text.status());
+    agreement_text = *text;
+    agreement_path = dir + "/agreement.yaml";
+    if (auto s = WriteText(*agreement_path, agreement_text); !s.ok()) return fail(s);
+  }
   Progress(absl::StrCat("throwaway PKI and database in ", dir));
 
   // The children. Started before any gRPC object exists in this process.
@@ -399,6 +491,93 @@ int Main(int argc, char** argv) {
     auto who = client->WhoAmI();
     if (!who.ok()) return fail(who.status());
     Progress(absl::StrCat("calling as ", who->agency(), " (", who->role(), ")"));
+  }
+
+  if (overload_seconds > 0) {
+    OverloadSettings overload;
+    overload.duration = absl::Seconds(overload_seconds);
+    overload.multiple = overload_multiple;
+    overload.good_rate = overload_good_rate;
+    overload.memory_bound_mb = memory_bound_mb;
+    overload.target = b.refx_target;
+    overload.acting_user = acting_user;
+    overload.server_pid = refx_server->pid();
+    // Three agencies flood (the police to the city, the city and Rutland to
+    // the police); the county council is the well-behaved one. The police
+    // are a party to every referral, so they read them all back.
+    auto agency = [&](const std::string& id, const std::string& to,
+                      const std::string& area) -> absl::StatusOr<OverloadAgency> {
+      refx::client::ConnectionOptions options = b.connection;
+      options.cert_file = absl::StrCat(pki_dir, "/agencies/", id, ".pem");
+      options.key_file = absl::StrCat(pki_dir, "/agencies/", id, ".key");
+      auto creds = refx::client::MakeChannelCredentials(options);
+      if (!creds.ok()) return creds.status();
+      OverloadAgency a{id, *creds, SampleReferral(to)};
+      a.referral.set_area(area);
+      return a;
+    };
+    const std::string police = "leicestershire-police";
+    for (const auto& [id, to, area] : std::vector<std::tuple<std::string, std::string, std::string>>{
+             {police, "leicester-city-council", "leicester"},
+             {"leicester-city-council", police, "leicester"},
+             {"rutland-county-council", police, "rutland"}}) {
+      auto a = agency(id, to, area);
+      if (!a.ok()) return fail(a.status());
+      overload.flooders.push_back(*std::move(a));
+    }
+    auto good = agency("leicestershire-county-council", police, "blaby");
+    if (!good.ok()) return fail(good.status());
+    overload.good = *std::move(good);
+    overload.verifier_creds = overload.flooders[0].creds;
+    auto overloaded = RunOverload(overload);
+    if (!overloaded.ok()) return fail(overloaded.status());
+    if (!refx_server->Running()) {
+      return fail(absl::InternalError(absl::StrCat("refx-server died under overload:\n",
+                                                   refx::bench::FileTail(refx_server->log_path(), 2000))));
+    }
+    const std::string text =
+        output == "json" ? FormatOverloadJson(*overloaded) : FormatOverloadTable(*overloaded);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    if (!json_file.empty()) {
+      if (auto s = WriteText(json_file, FormatOverloadJson(*overloaded)); !s.ok()) return fail(s);
+    }
+    return overloaded->passed ? 0 : 3;
+  }
+  if (soak_minutes > 0) {
+    SoakSettings soak;
+    soak.duration = absl::Seconds(soak_minutes * 60);
+    soak.sample_every = absl::Seconds(sample_seconds);
+    soak.creates_per_second = soak_rate;
+    soak.revocation_every = absl::Seconds(revocation_seconds);
+    soak.agreement_every = absl::Seconds(agreement_seconds);
+    soak.server_pid = refx_server->pid();
+    soak.server_log = refx_server->log_path();
+    soak.sender = b.connection;
+    soak.recipient = b.connection;
+    soak.recipient.cert_file = absl::StrCat(pki_dir, "/agencies/", recipient, ".pem");
+    soak.recipient.key_file = absl::StrCat(pki_dir, "/agencies/", recipient, ".key");
+    soak.referral = SampleReferral(recipient);
+    soak.publish_revocations = [&](int64_t sequence) { return PublishRevocationList(*pki, pki_dir, sequence); };
+    soak.rewrite_agreement = [&](int64_t generation) {
+      return refx::pki::WriteFileAtomically(
+          *agreement_path, absl::StrCat(agreement_text, "\n# refx-bench --soak: rewrite ", generation, "\n"), 0644);
+    };
+    Progress(absl::StrFormat("soak: %.1f minutes, a sample every %.0f s, %.0f creates/s", soak_minutes,
+                             sample_seconds, soak_rate));
+    auto soaked = RunSoak(soak);
+    if (!soaked.ok()) return fail(soaked.status());
+    if (refx_server != nullptr && !refx_server->Running()) {
+      return fail(absl::InternalError(absl::StrCat("refx-server died during the soak:\n",
+                                                   refx::bench::FileTail(refx_server->log_path(), 2000))));
+    }
+    const std::string text = output == "json" ? FormatSoakJson(*soaked) : FormatSoakTable(*soaked);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    if (!json_file.empty()) {
+      if (auto s = WriteText(json_file, FormatSoakJson(*soaked)); !s.ok()) return fail(s);
+    }
+    return soaked->failed ? 3 : 0;
   }
 
   b.warmup = absl::Seconds(warmup_seconds);

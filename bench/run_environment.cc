@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <system_error>
 
 #include "absl/strings/ascii.h"
@@ -42,7 +44,16 @@ absl::Status WriteText(const std::string& path, const std::string& text) {
   return std::fclose(f) == 0 && ok ? absl::OkStatus() : absl::UnavailableError(absl::StrCat("cannot write ", path));
 }
 
-absl::Status WriteThrowawayPki(const refx::core::Partnership& partnership, const std::string& directory) {
+absl::StatusOr<std::string> ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::StatusOr<refx::pki::DevPki> WriteThrowawayPki(const refx::core::Partnership& partnership,
+                                                    const std::string& directory) {
   refx::pki::DevPkiOptions pki_options;
   pki_options.directory = directory;
   pki_options.trust_domain = partnership.trust_domain();
@@ -55,11 +66,16 @@ absl::Status WriteThrowawayPki(const refx::core::Partnership& partnership, const
   if (auto written = refx::pki::WriteDevelopmentPkiFiles(*pki, pki_options); !written.ok()) {
     return written.status();
   }
+  if (auto s = PublishRevocationList(*pki, directory, 1); !s.ok()) return s;
+  return pki;
+}
+
+absl::Status PublishRevocationList(const refx::pki::DevPki& pki, const std::string& directory, int64_t sequence) {
   refx::pki::RevocationList list;
-  list.sequence = 1;
+  list.sequence = sequence;
   list.generated = absl::Now();
   list.next_update = absl::Now() + absl::Hours(24);
-  auto text = refx::pki::SignRevocationList(list, pki->agency_ca, pki->agency_ca_key);
+  auto text = refx::pki::SignRevocationList(list, pki.agency_ca, pki.agency_ca_key);
   if (!text.ok()) return text.status();
   return refx::pki::WriteFileAtomically(directory + "/revocations.txt", *text, 0644);
 }

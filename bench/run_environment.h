@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "auth/pki/dev_pki.h"
 #include "core/partnership.h"
 #include "refx/config/v1/server_config.pb.h"
 
@@ -29,12 +30,20 @@ class TempDir {
 };
 
 absl::Status WriteText(const std::string& path, const std::string& text);
+absl::StatusOr<std::string> ReadText(const std::string& path);
 
 // Writes a throwaway PKI to `directory`: every agency of `partnership`, with
 // the production profiles, and a signed (empty) revocation list as every
 // production server has, so the server checks revocation in each handshake
 // and on every call.
-absl::Status WriteThrowawayPki(const refx::core::Partnership& partnership, const std::string& directory);
+// Returns the PKI, whose CA keys re-sign the revocation list.
+absl::StatusOr<refx::pki::DevPki> WriteThrowawayPki(const refx::core::Partnership& partnership,
+                                                    const std::string& directory);
+
+// Signs an empty revocation list numbered `sequence`, valid for a day from
+// now, and puts it in place of `directory`/revocations.txt atomically (as
+// `refx-admin` publishes one).
+absl::Status PublishRevocationList(const refx::pki::DevPki& pki, const std::string& directory, int64_t sequence);
 
 // A throwaway PostgreSQL for the run (scripts/postgres.sh): started by
 // Start, stopped and removed by the destructor.

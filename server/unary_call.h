@@ -248,7 +248,7 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
       }
       finish(status, agency);
     });
-  });
+  }, share);  // served in turn with other agencies' calls (WorkPool)
   if (!queued) {
     // Shed at once, and recorded by the refusal log (aggregated: an event
     // per shed call would turn overload into disk load).

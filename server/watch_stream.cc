@@ -64,7 +64,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackSer
        bytes = internal::ByteBufferToString(*request)]() mutable {
         stream->Open(service, std::move(identified), gate_refused, purpose, bytes);
         stream->Unpin();
-      });
+      },
+      gate.claimed.agency_id);
   if (!queued) {
     const absl::Status shed =
         WithErrorInfo(absl::ResourceExhaustedError("server busy; retry with backoff"), "SERVER_OVERLOADED");

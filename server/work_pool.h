@@ -3,14 +3,23 @@
 // submit a closure and return; the closure finishes the RPC. The queue is
 // bounded so that overload is refused at once (RESOURCE_EXHAUSTED, retry)
 // instead of growing memory until the process dies.
+//
+// Queued work is served fairly by key (the calling agency): one queue per
+// key, taken in turn, so a partner with hundreds of calls queued delays
+// another partner's call by at most one call per busy partner, not by its
+// whole backlog (issue 17: a well-behaved agency keeps its latency while
+// another floods the server).
 #ifndef REFX_SERVER_WORK_POOL_H_
 #define REFX_SERVER_WORK_POOL_H_
 
 #include <deque>
 #include <functional>
+#include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
 namespace refx::server {
@@ -23,14 +32,16 @@ class WorkPool {
   WorkPool(const WorkPool&) = delete;
   WorkPool& operator=(const WorkPool&) = delete;
 
-  // Queues `work`; false (and `work` dropped) if max_queued closures are
-  // already waiting.
-  bool TrySubmit(std::function<void()> work);
+  // Queues `work` behind the earlier work of the same `key`; false (and
+  // `work` dropped) if max_queued closures are already waiting in all.
+  bool TrySubmit(std::function<void()> work, absl::string_view key = {});
 
  private:
   void Loop();
   absl::Mutex mu_;
-  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::deque<std::function<void()>>, std::less<>> queues_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> turns_ ABSL_GUARDED_BY(mu_);  // Keys with work queued, in serving order.
+  size_t queued_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   const size_t max_queued_;
   std::vector<std::thread> threads_;

@@ -1,7 +1,10 @@
 #include "server/work_pool.h"
 
 #include <atomic>
+#include <string>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
@@ -29,6 +32,53 @@ TEST(WorkPoolTest, RefusesWorkBeyondTheQueueBound) {
   EXPECT_TRUE(pool.TrySubmit([] {}));
   EXPECT_TRUE(pool.TrySubmit([] {}));
   EXPECT_FALSE(pool.TrySubmit([] {}));
+  release.Notify();
+}
+
+TEST(WorkPoolTest, ServesKeysInTurnSoOneBacklogDoesNotDelayAnother) {
+  absl::Notification release, started;
+  std::vector<std::string> order;
+  absl::Mutex mu;
+  {
+    WorkPool pool(1, 1000);
+    ASSERT_TRUE(pool.TrySubmit([&] {
+      started.Notify();
+      release.WaitForNotification();
+    }));
+    started.WaitForNotification();  // the only thread is busy: what follows queues
+    for (int i = 0; i < 100; ++i) {
+      ASSERT_TRUE(pool.TrySubmit(
+          [&] {
+            absl::MutexLock lock(&mu);
+            order.push_back("flood");
+          },
+          "flooding-agency"));
+    }
+    ASSERT_TRUE(pool.TrySubmit(
+        [&] {
+          absl::MutexLock lock(&mu);
+          order.push_back("polite");
+        },
+        "polite-agency"));
+    release.Notify();
+  }
+  ASSERT_EQ(order.size(), 101u);
+  // The polite agency's one call runs second, not after the 100 queued first.
+  EXPECT_EQ(order[1], "polite");
+}
+
+TEST(WorkPoolTest, TheQueueBoundCountsEveryKey) {
+  absl::Notification release, started;
+  WorkPool pool(1, 3);
+  ASSERT_TRUE(pool.TrySubmit([&] {
+    started.Notify();
+    release.WaitForNotification();
+  }));
+  started.WaitForNotification();
+  EXPECT_TRUE(pool.TrySubmit([] {}, "a"));
+  EXPECT_TRUE(pool.TrySubmit([] {}, "b"));
+  EXPECT_TRUE(pool.TrySubmit([] {}, "c"));
+  EXPECT_FALSE(pool.TrySubmit([] {}, "d"));
   release.Notify();
 }
 

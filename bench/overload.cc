@@ -1,0 +1,399 @@
+#include "bench/overload.h"
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "bench/bench_workloads.h"
+#include "bench/child_process.h"
+#include "bench/load.h"
+#include "common/json_text.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
+namespace refx::bench {
+namespace {
+
+using Stubs = std::vector<std::unique_ptr<refx::v1::ReferralService::Stub>>;
+
+constexpr int kClientCap = 4096;  // Unanswered calls per agency, at most.
+
+// The answers one open loop got.
+class Outcomes {
+ public:
+  explicit Outcomes(bool keep_names) : keep_names_(keep_names) {}
+
+  void Answered(const grpc::Status& status, const refx::v1::Referral& created, int64_t latency_ns) {
+    absl::MutexLock lock(&mu_);
+    if (status.ok()) {
+      ++ok_;
+      latencies_ns_.push_back(latency_ns);
+      if (keep_names_) names_.push_back(created.name());
+      return;
+    }
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      google::rpc::Status details;
+      bool retry_info = false;
+      std::string reason = "(no ErrorInfo)";
+      if (details.ParseFromString(status.error_details())) {
+        for (const auto& any : details.details()) {
+          if (any.Is<google::rpc::RetryInfo>()) retry_info = true;
+          google::rpc::ErrorInfo info;
+          if (any.UnpackTo(&info)) reason = info.reason();
+        }
+      }
+      ++refused_;
+      ++reasons_[reason];
+      if (retry_info) ++shed_with_retry_info_;
+      return;
+    }
+    ++refused_;
+    ++others_[absl::StrCat(static_cast<int>(status.error_code()), " ", status.error_message())];
+  }
+
+  int64_t ok() const {
+    absl::MutexLock lock(&mu_);
+    return ok_;
+  }
+  int64_t refused() const {
+    absl::MutexLock lock(&mu_);
+    return refused_;
+  }
+  // Latency quantile of acknowledged calls, ms.
+  double QuantileMs(double q) const {
+    absl::MutexLock lock(&mu_);
+    if (latencies_ns_.empty()) return 0;
+    std::vector<int64_t> sorted = latencies_ns_;
+    std::sort(sorted.begin(), sorted.end());
+    return static_cast<double>(sorted[std::min(sorted.size() - 1, static_cast<size_t>(q * sorted.size()))]) / 1e6;
+  }
+  void AddTo(OverloadResult* r) const {
+    absl::MutexLock lock(&mu_);
+    r->flood_ok += ok_;
+    r->shed_with_retry_info += shed_with_retry_info_;
+    for (const auto& [k, v] : reasons_) r->shed_reasons[k] += v;
+    for (const auto& [k, v] : others_) r->other_errors[k] += v;
+  }
+  std::vector<std::string> names() const {
+    absl::MutexLock lock(&mu_);
+    return names_;
+  }
+
+ private:
+  const bool keep_names_;
+  mutable absl::Mutex mu_;
+  int64_t ok_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t shed_with_retry_info_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int64_t> reasons_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> others_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> latencies_ns_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> names_ ABSL_GUARDED_BY(mu_);
+};
+
+std::atomic<int64_t> g_request_counter{0};
+
+struct CreateCall {
+  grpc::ClientContext context;
+  refx::v1::CreateReferralRequest request;
+  refx::v1::Referral response;
+  int64_t started_ns = 0;
+};
+
+void StartCreate(const OverloadSettings& s, const OverloadAgency& agency, refx::v1::ReferralService::Stub* stub,
+                 const std::string& run_id, Outcomes* outcomes, std::atomic<int64_t>* unanswered,
+                 std::function<void()> then = nullptr) {
+  auto* call = new CreateCall;
+  call->context.set_deadline(DeadlineIn(kCallTimeout));
+  call->context.AddMetadata("x-refx-acting-user", s.acting_user);
+  *call->request.mutable_referral() = agency.referral;
+  call->request.set_request_id(absl::StrCat(run_id, "-", agency.id, "-", g_request_counter.fetch_add(1)));
+  call->started_ns = absl::GetCurrentTimeNanos();
+  unanswered->fetch_add(1);
+  stub->async()->CreateReferral(&call->context, &call->request, &call->response,
+                                [call, outcomes, unanswered, then](grpc::Status status) {
+                                  outcomes->Answered(status, call->response,
+                                                     absl::GetCurrentTimeNanos() - call->started_ns);
+                                  delete call;
+                                  unanswered->fetch_sub(1);
+                                  if (then) then();
+                                });
+}
+
+// Starts creates at `rate` per second for `duration`, whatever the answers,
+// then waits for every answer. Returns the calls started and those held back
+// by the client's cap.
+std::pair<int64_t, int64_t> OpenLoop(const OverloadSettings& s, const OverloadAgency& agency, Stubs& stubs,
+                                     double rate, absl::Duration duration, const std::string& run_id,
+                                     Outcomes* outcomes) {
+  std::atomic<int64_t> unanswered{0};
+  int64_t started = 0, held_back = 0;
+  const absl::Time start = absl::Now();
+  while (!g_cancel.load()) {
+    const absl::Duration elapsed = absl::Now() - start;
+    if (elapsed >= duration) break;
+    const auto due = static_cast<int64_t>(rate * absl::ToDoubleSeconds(elapsed));
+    while (started + held_back < due) {
+      if (unanswered.load() >= kClientCap) {
+        ++held_back;
+        continue;
+      }
+      StartCreate(s, agency, stubs[static_cast<size_t>(started) % stubs.size()].get(), run_id, outcomes, &unanswered);
+      ++started;
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  const absl::Time drain_until = absl::Now() + kCallTimeout + absl::Seconds(5);
+  while (unanswered.load() > 0 && absl::Now() < drain_until) absl::SleepFor(absl::Milliseconds(10));
+  return {started, held_back};
+}
+
+absl::StatusOr<Stubs> StubsFor(const OverloadSettings& s, const std::shared_ptr<grpc::ChannelCredentials>& creds,
+                               int channels) {
+  auto made = MakeChannels(s.target, creds, channels);
+  if (!made.ok()) return made.status();
+  return RefxStubs(*made);
+}
+
+double RssMb(pid_t pid) {
+  auto rss = ReadRssBytes(pid);
+  return rss.ok() ? static_cast<double>(*rss) / (1024.0 * 1024.0) : 0;
+}
+
+}  // namespace
+
+absl::StatusOr<OverloadResult> RunOverload(const OverloadSettings& s) {
+  OverloadResult result;
+  result.memory_bound_mb = s.memory_bound_mb;
+  const std::string run_id = absl::StrCat("overload-", absl::ToUnixMicros(absl::Now()));
+  std::vector<Stubs> flood_stubs;
+  for (const auto& agency : s.flooders) {
+    auto stubs = StubsFor(s, agency.creds, 4);
+    if (!stubs.ok()) return stubs.status();
+    flood_stubs.push_back(*std::move(stubs));
+  }
+  auto good_stubs = StubsFor(s, s.good.creds, 1);
+  if (!good_stubs.ok()) return good_stubs.status();
+
+  // 1. Capacity: every flooder closed-loop, 32 in flight each.
+  {
+    Progress("overload: measuring capacity (flooders closed-loop, 32 in flight each, 1 s warm-up + 4 s)");
+    std::vector<std::unique_ptr<Outcomes>> outcomes;
+    std::vector<std::thread> threads;
+    std::atomic<int64_t> unanswered{0};
+    for (size_t i = 0; i < s.flooders.size(); ++i) {
+      outcomes.push_back(std::make_unique<Outcomes>(false));
+      threads.emplace_back([&, i] {
+        LoadOptions warm;
+        warm.in_flight = 32;
+        warm.duration = absl::Seconds(1);
+        auto start_call = [&, i](int slot, CallDone done) {
+          StartCreate(s, s.flooders[i], flood_stubs[i][static_cast<size_t>(slot) % flood_stubs[i].size()].get(),
+                      run_id, outcomes[i].get(), &unanswered, [done] { done(true, ""); });
+        };
+        RunClosedLoop(warm, start_call);
+        const int64_t before = outcomes[i]->ok();
+        const absl::Time start = absl::Now();
+        LoadOptions measured = warm;
+        measured.duration = absl::Seconds(4);
+        RunClosedLoop(measured, start_call);
+        const double rate =
+            static_cast<double>(outcomes[i]->ok() - before) / absl::ToDoubleSeconds(absl::Now() - start);
+        static absl::Mutex mu;
+        absl::MutexLock lock(&mu);
+        result.capacity_per_second += rate;
+      });
+    }
+    for (auto& t : threads) t.join();
+    if (result.capacity_per_second <= 0) return absl::UnavailableError("no create succeeded while measuring capacity");
+    result.acknowledged = 0;  // capacity creates are not part of the verified set
+    Progress(absl::StrFormat("overload: capacity %.0f creates/s", result.capacity_per_second));
+  }
+  WaitForIdle(s.server_pid);
+
+  // 2. The well-behaved agency alone.
+  {
+    Progress(absl::StrFormat("overload: the well-behaved agency alone, %.0f creates/s for 10 s", s.good_rate));
+    Outcomes alone(false);
+    OpenLoop(s, s.good, *good_stubs, s.good_rate, absl::Seconds(10), run_id, &alone);
+    result.good_unloaded_p50_ms = alone.QuantileMs(0.5);
+    result.good_unloaded_p99_ms = alone.QuantileMs(0.99);
+  }
+
+  // 3. Overload.
+  result.offered_per_second = s.multiple * result.capacity_per_second;
+  result.seconds = absl::ToDoubleSeconds(s.duration);
+  result.start_rss_mb = RssMb(s.server_pid);
+  Progress(absl::StrFormat("overload: %.0f creates/s offered (%.1fx capacity) by %d agencies for %.0f s, "
+                           "the well-behaved one at %.0f/s",
+                           result.offered_per_second, s.multiple, s.flooders.size(), result.seconds, s.good_rate));
+  std::atomic<bool> sampling{true};
+  std::thread sampler([&] {
+    while (sampling.load()) {
+      result.peak_rss_mb = std::max(result.peak_rss_mb, RssMb(s.server_pid));
+      absl::SleepFor(absl::Milliseconds(250));
+    }
+  });
+  std::vector<std::unique_ptr<Outcomes>> flood;
+  std::vector<std::thread> threads;
+  std::vector<std::pair<int64_t, int64_t>> sent(s.flooders.size());
+  const double per_agency = result.offered_per_second / static_cast<double>(s.flooders.size());
+  for (size_t i = 0; i < s.flooders.size(); ++i) {
+    flood.push_back(std::make_unique<Outcomes>(true));
+    threads.emplace_back([&, i] {
+      sent[i] = OpenLoop(s, s.flooders[i], flood_stubs[i], per_agency, s.duration, run_id, flood[i].get());
+    });
+  }
+  Outcomes good(true);
+  OpenLoop(s, s.good, *good_stubs, s.good_rate, s.duration, run_id, &good);
+  for (auto& t : threads) t.join();
+  sampling = false;
+  sampler.join();
+  if (g_cancel.load()) return absl::CancelledError("interrupted");
+  std::vector<std::string> acknowledged = good.names();
+  for (size_t i = 0; i < s.flooders.size(); ++i) {
+    result.flood_sent += sent[i].first;
+    result.not_sent_client_cap += sent[i].second;
+    flood[i]->AddTo(&result);
+    const auto names = flood[i]->names();
+    acknowledged.insert(acknowledged.end(), names.begin(), names.end());
+  }
+  result.good_ok = good.ok();
+  result.good_refused = good.refused();
+  result.good_loaded_p50_ms = good.QuantileMs(0.5);
+  result.good_loaded_p99_ms = good.QuantileMs(0.99);
+  result.acknowledged = static_cast<int64_t>(acknowledged.size());
+
+  // 4. Every acknowledged create, read back.
+  WaitForIdle(s.server_pid);
+  Progress(absl::StrCat("overload: reading back ", acknowledged.size(), " acknowledged creates"));
+  {
+    auto verifier = StubsFor(s, s.verifier_creds, 4);
+    if (!verifier.ok()) return verifier.status();
+    std::atomic<size_t> next{0};
+    std::atomic<int64_t> verified{0}, missing{0};
+    LoadOptions options;
+    options.in_flight = 64;
+    options.duration = absl::Minutes(10);
+    options.max_calls = static_cast<int64_t>(acknowledged.size());
+    RunClosedLoop(options, [&](int slot, CallDone done) {
+      const size_t index = next.fetch_add(1);
+      if (index >= acknowledged.size()) {
+        done(true, "");
+        return;
+      }
+      auto* call = new Call<refx::v1::GetReferralRequest, refx::v1::Referral>;
+      call->context.set_deadline(DeadlineIn(kCallTimeout));
+      call->context.AddMetadata("x-refx-acting-user", s.acting_user);
+      call->request.set_name(acknowledged[index]);
+      (*verifier)[static_cast<size_t>(slot) % verifier->size()]->async()->GetReferral(
+          &call->context, &call->request, &call->response, [&, call, done](grpc::Status status) {
+            if (status.ok()) {
+              verified.fetch_add(1);
+            } else if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+              missing.fetch_add(1);
+            }
+            delete call;
+            done(status.ok(), status.error_message());
+          });
+    });
+    result.verified = verified.load();
+    result.missing = missing.load();
+  }
+
+  // The verdict.
+  bool passed = true;
+  auto finding = [&](bool bad, std::string what) {
+    if (bad) passed = false;
+    result.findings.push_back(absl::StrCat(bad ? "FAIL " : "ok   ", what));
+  };
+  const int64_t shed = [&] {
+    int64_t n = 0;
+    for (const auto& [reason, calls] : result.shed_reasons) n += calls;
+    return n;
+  }();
+  finding(result.peak_rss_mb > result.memory_bound_mb,
+          absl::StrFormat("peak RSS %.1f MB (%.1f MB before), bound %.0f MB", result.peak_rss_mb,
+                          result.start_rss_mb, result.memory_bound_mb));
+  finding(shed == 0, absl::StrCat(shed, " calls shed (RESOURCE_EXHAUSTED): overload was reached"));
+  finding(result.shed_with_retry_info != shed,
+          absl::StrCat(result.shed_with_retry_info, " of ", shed, " shed calls carried RetryInfo"));
+  int64_t others = 0;
+  for (const auto& [code, calls] : result.other_errors) others += calls;
+  finding(others > 0, absl::StrCat(others, " calls failed otherwise (deadline, internal, ...)"));
+  const double bound = 5 * result.good_unloaded_p99_ms;
+  finding(result.good_loaded_p99_ms > bound || result.good_refused > 0,
+          absl::StrFormat("well-behaved agency: p99 %.2f ms under overload, %.2f ms alone (bound 5x = %.2f ms), "
+                          "%d refused",
+                          result.good_loaded_p99_ms, result.good_unloaded_p99_ms, bound, result.good_refused));
+  finding(result.missing > 0 || result.verified != result.acknowledged,
+          absl::StrCat(result.verified, " of ", result.acknowledged, " acknowledged creates read back, ",
+                       result.missing, " missing"));
+  result.passed = passed;
+  return result;
+}
+
+std::string FormatOverloadTable(const OverloadResult& r) {
+  std::string out;
+  absl::StrAppendFormat(&out, "capacity            %8.0f creates/s (closed loop)\n", r.capacity_per_second);
+  absl::StrAppendFormat(&out, "offered             %8.0f creates/s for %.0f s (%d sent, %d held back by the client)\n",
+                        r.offered_per_second, r.seconds, r.flood_sent, r.not_sent_client_cap);
+  absl::StrAppendFormat(&out, "acknowledged        %8d flood creates (%.0f/s)\n", r.flood_ok,
+                        r.seconds > 0 ? static_cast<double>(r.flood_ok) / r.seconds : 0.0);
+  for (const auto& [reason, calls] : r.shed_reasons) {
+    absl::StrAppendFormat(&out, "shed                %8d RESOURCE_EXHAUSTED %s\n", calls, reason);
+  }
+  for (const auto& [code, calls] : r.other_errors) absl::StrAppendFormat(&out, "other error         %8d %s\n", calls, code);
+  absl::StrAppendFormat(&out, "server RSS          %8.1f MB peak (%.1f MB before; bound %.0f MB)\n", r.peak_rss_mb,
+                        r.start_rss_mb, r.memory_bound_mb);
+  absl::StrAppendFormat(&out, "well-behaved alone  p50 %.2f ms, p99 %.2f ms\n", r.good_unloaded_p50_ms,
+                        r.good_unloaded_p99_ms);
+  absl::StrAppendFormat(&out, "well-behaved loaded p50 %.2f ms, p99 %.2f ms (%d ok, %d refused)\n",
+                        r.good_loaded_p50_ms, r.good_loaded_p99_ms, r.good_ok, r.good_refused);
+  absl::StrAppendFormat(&out, "read back           %8d of %d acknowledged, %d missing\n", r.verified, r.acknowledged,
+                        r.missing);
+  for (const auto& f : r.findings) absl::StrAppend(&out, f, "\n");
+  absl::StrAppend(&out, "verdict: ", r.passed ? "PASS" : "FAIL", "\n");
+  return out;
+}
+
+std::string FormatOverloadJson(const OverloadResult& r) {
+  std::string out;
+  absl::StrAppendFormat(&out,
+                        "{\"capacityPerSecond\": %.1f, \"offeredPerSecond\": %.1f, \"seconds\": %.1f, "
+                        "\"floodSent\": %d, \"floodOk\": %d, \"heldBackByClient\": %d, \"shedWithRetryInfo\": %d,\n"
+                        " \"peakRssMb\": %.1f, \"startRssMb\": %.1f, \"memoryBoundMb\": %.0f,\n"
+                        " \"goodUnloadedP50Ms\": %.3f, \"goodUnloadedP99Ms\": %.3f, \"goodLoadedP50Ms\": %.3f, "
+                        "\"goodLoadedP99Ms\": %.3f, \"goodOk\": %d, \"goodRefused\": %d,\n"
+                        " \"acknowledged\": %d, \"verified\": %d, \"missing\": %d, \"passed\": %s,\n \"shedReasons\": {",
+                        r.capacity_per_second, r.offered_per_second, r.seconds, r.flood_sent, r.flood_ok,
+                        r.not_sent_client_cap, r.shed_with_retry_info, r.peak_rss_mb, r.start_rss_mb,
+                        r.memory_bound_mb, r.good_unloaded_p50_ms, r.good_unloaded_p99_ms, r.good_loaded_p50_ms,
+                        r.good_loaded_p99_ms, r.good_ok, r.good_refused, r.acknowledged, r.verified, r.missing,
+                        r.passed ? "true" : "false");
+  const char* sep = "";
+  for (const auto& [reason, calls] : r.shed_reasons) {
+    absl::StrAppend(&out, sep, refx::JsonQuote(reason), ": ", calls);
+    sep = ", ";
+  }
+  absl::StrAppend(&out, "}, \"otherErrors\": {");
+  sep = "";
+  for (const auto& [code, calls] : r.other_errors) {
+    absl::StrAppend(&out, sep, refx::JsonQuote(code), ": ", calls);
+    sep = ", ";
+  }
+  absl::StrAppend(&out, "}, \"findings\": [");
+  sep = "";
+  for (const auto& f : r.findings) {
+    absl::StrAppend(&out, sep, refx::JsonQuote(f));
+    sep = ", ";
+  }
+  absl::StrAppend(&out, "]}\n");
+  return out;
+}
+
+}  // namespace refx::bench

@@ -1,0 +1,84 @@
+// refx-bench --overload SECONDS: drives the started refx-server at a
+// multiple (3x by default) of its measured capacity from several agencies
+// at once, while one well-behaved agency keeps to a modest rate (issue 17).
+//
+// The run:
+//   1. capacity: every flooding agency creates referrals closed-loop
+//      (32 in flight each) for a few seconds; capacity is their sum of
+//      acknowledged creates per second;
+//   2. the well-behaved agency alone, creating at --overload-good-rate per
+//      second (open loop): its unloaded p99;
+//   3. overload: every flooding agency opens calls at (multiple x
+//      capacity / agencies) per second regardless of answers (open loop,
+//      at most 4,096 unanswered per agency on the client), the
+//      well-behaved agency as in 2, for SECONDS; the server's RSS sampled
+//      every 250 ms;
+//   4. every acknowledged create is read back (GetReferral as the police,
+//      a party to all of them): none may be missing.
+// Pass: peak RSS under the memory bound, every shed call RESOURCE_EXHAUSTED
+// with RetryInfo (no DEADLINE_EXCEEDED, no INTERNAL), the well-behaved
+// agency's p99 within 5x its unloaded p99 with no call refused, and no
+// acknowledged create missing.
+#ifndef REFX_BENCH_OVERLOAD_H_
+#define REFX_BENCH_OVERLOAD_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
+#include "refx/v1/referral.pb.h"
+
+namespace refx::bench {
+
+struct OverloadAgency {
+  std::string id;
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  refx::v1::Referral referral;  // What its creates send.
+};
+
+struct OverloadSettings {
+  absl::Duration duration = absl::Seconds(60);
+  double multiple = 3;
+  double good_rate = 10;  // Creates per second of the well-behaved agency.
+  double memory_bound_mb = 1024;
+  std::string target, acting_user;
+  pid_t server_pid = 0;
+  std::vector<OverloadAgency> flooders;
+  OverloadAgency good;
+  // Reads every acknowledged referral back (a party to all of them).
+  std::shared_ptr<grpc::ChannelCredentials> verifier_creds;
+};
+
+struct OverloadResult {
+  double capacity_per_second = 0;
+  double offered_per_second = 0;  // Flooders together, during overload.
+  double seconds = 0;
+  int64_t flood_sent = 0, flood_ok = 0;
+  int64_t shed_with_retry_info = 0;     // RESOURCE_EXHAUSTED carrying RetryInfo.
+  std::map<std::string, int64_t> shed_reasons;  // ErrorInfo reason -> calls.
+  std::map<std::string, int64_t> other_errors;  // Code -> calls (should be none).
+  int64_t not_sent_client_cap = 0;      // Open loop held back by the client's cap.
+  double peak_rss_mb = 0, start_rss_mb = 0, memory_bound_mb = 0;
+  double good_unloaded_p50_ms = 0, good_unloaded_p99_ms = 0;
+  double good_loaded_p50_ms = 0, good_loaded_p99_ms = 0;
+  int64_t good_ok = 0, good_refused = 0;
+  int64_t acknowledged = 0, verified = 0, missing = 0;
+  std::vector<std::string> findings;
+  bool passed = false;
+};
+
+absl::StatusOr<OverloadResult> RunOverload(const OverloadSettings& settings);
+
+std::string FormatOverloadTable(const OverloadResult& result);
+std::string FormatOverloadJson(const OverloadResult& result);
+
+}  // namespace refx::bench
+
+#endif  // REFX_BENCH_OVERLOAD_H_

@@ -1,0 +1,245 @@
+// I/O faults under a running server (issue 17), injected by a SQLite VFS
+// shim (tests/testing/fault_vfs.h) into the in-process server's database:
+// a write that fails with SQLITE_FULL or SQLITE_IOERR_WRITE, an fsync that
+// fails with SQLITE_IOERR_FSYNC, once or from the Nth on.
+//
+// What must hold, for each kind:
+//   - no acknowledged write is lost and no refused write is stored: after
+//     the disk comes back, the referrals stored are exactly those answered
+//     OK, each whole;
+//   - no call is answered OK after its commit failed (UNAVAILABLE, "nothing
+//     was written");
+//   - health turns NOT_SERVING while commits fail, with the reason;
+//   - the audit log is in the same transactions, so while it cannot be
+//     written every call that would disclose personal data (Get, List,
+//     Watch) or change it (Create, Accept) fails, none answers and none
+//     hangs (each returns well inside its deadline);
+//   - the server recovers by itself once writes succeed again.
+#include <sqlite3.h>
+
+#include <atomic>
+#include <map>
+#include <cstdio>
+#include <mutex>
+#include <ostream>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/fault_vfs.h"
+#include "tests/testing/server_fixture.h"
+
+namespace refx::testing {
+namespace {
+
+struct Fault {
+  const char* name;
+  FaultVfs::Operation operation;
+  int error;
+};
+
+const Fault kFaults[] = {
+    {"FullOnWrite", FaultVfs::Operation::kWrite, SQLITE_FULL},
+    {"IoErrorOnWrite", FaultVfs::Operation::kWrite, SQLITE_IOERR_WRITE},
+    {"IoErrorOnFsync", FaultVfs::Operation::kSync, SQLITE_IOERR_FSYNC},
+};
+
+void PrintTo(const Fault& fault, std::ostream* os) { *os << fault.name; }
+
+// Calls that fail must fail within this, far inside the client's deadline:
+// a call that waits for a commit that will never come is a hang.
+constexpr absl::Duration kPrompt = absl::Seconds(8);
+
+class IoFaultTest : public ::testing::TestWithParam<Fault> {
+ protected:
+  void SetUp() override {
+    vfs_ = &FaultVfs::Install();  // Before the server opens its database.
+    vfs_->Clear();
+    auto server = TestServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    database_ = server_->config().storage().sqlite_path();
+    ASSERT_FALSE(database_.empty());
+  }
+  void TearDown() override {
+    if (vfs_ != nullptr) vfs_->Clear();
+    server_.reset();
+  }
+
+  // Every referral the sender can list, by name -> narrative.
+  std::map<std::string, std::string> Stored() {
+    std::map<std::string, std::string> stored;
+    v1::ListReferralsRequest list;
+    list.set_page_size(500);
+    auto page = server_->Client(kPolice).ListReferrals(list);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const auto& r : page->referrals()) stored[r.name()] = r.incident_narrative();
+    }
+    return stored;
+  }
+
+  FaultVfs* vfs_ = nullptr;
+  std::unique_ptr<TestServer> server_;
+  std::string database_;
+};
+
+TEST_P(IoFaultTest, WhileWritesFailNothingIsAnsweredOrHangsAndTheServerRecoversByItself) {
+  const Fault fault = GetParam();
+  client::ReferralClient police = server_->Client(kPolice);
+  client::ReferralClient city = server_->Client(kCityCouncil);
+  auto channel = server_->Channel(server_->pki().Agency(kPolice));
+  std::map<std::string, std::string> acknowledged;
+  for (int i = 0; i < 5; ++i) {
+    v1::Referral r = ValidReferral();
+    r.set_incident_narrative(absl::StrCat("before the fault ", i));
+    auto created = police.CreateReferral(r, absl::StrCat("before-", i));
+    ASSERT_TRUE(created.ok()) << created.status();
+    acknowledged[created->name()] = created->incident_narrative();
+  }
+  auto to_accept = city.GetReferral(acknowledged.begin()->first);
+  ASSERT_TRUE(to_accept.ok()) << to_accept.status();
+
+  vfs_->Arm(database_, fault.operation, 1, fault.error, /*once=*/false);
+  const int64_t injected_before = vfs_->faults_injected();
+
+  // Changes: refused UNAVAILABLE, promptly, nothing stored.
+  for (int i = 0; i < 3; ++i) {
+    const absl::Time start = absl::Now();
+    v1::Referral r = ValidReferral();
+    r.set_incident_narrative(absl::StrCat("refused ", i));
+    auto created = police.CreateReferral(r, absl::StrCat("during-", i));
+    EXPECT_FALSE(created.ok()) << "a create was acknowledged while commits fail";
+    EXPECT_EQ(created.status().code(), absl::StatusCode::kUnavailable) << created.status();
+    EXPECT_LT(absl::Now() - start, kPrompt);
+  }
+  EXPECT_GT(vfs_->faults_injected(), injected_before) << "no fault was injected: the test proves nothing";
+  {
+    v1::AcceptReferralRequest accept;
+    accept.set_name(to_accept->name());
+    accept.set_request_id("accept-during-fault");
+    accept.set_etag(to_accept->etag());
+    const absl::Time start = absl::Now();
+    auto accepted = city.AcceptReferral(accept);
+    EXPECT_FALSE(accepted.ok()) << "a transition was acknowledged while commits fail";
+    EXPECT_EQ(accepted.status().code(), absl::StatusCode::kUnavailable) << accepted.status();
+    EXPECT_LT(absl::Now() - start, kPrompt);
+  }
+  // Disclosures: each read commits its audit event before it answers, and
+  // that commit fails, so the data already durable is not disclosed.
+  {
+    const absl::Time start = absl::Now();
+    auto got = police.GetReferral(acknowledged.begin()->first);
+    EXPECT_FALSE(got.ok()) << "a read was answered without its audit event";
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable) << got.status();
+    EXPECT_LT(absl::Now() - start, kPrompt);
+  }
+  {
+    const absl::Time start = absl::Now();
+    v1::ListReferralsRequest list;
+    auto page = police.ListReferrals(list);
+    EXPECT_FALSE(page.ok()) << "a list was answered without its audit event";
+    EXPECT_EQ(page.status().code(), absl::StatusCode::kUnavailable) << page.status();
+    EXPECT_LT(absl::Now() - start, kPrompt);
+  }
+  {
+    // A watch from the start of the history: its first batch of events
+    // cannot be audited, so none is sent and the stream ends.
+    std::atomic<int> events{0};
+    client::WatchCancellation cancel;
+    absl::Status watched;
+    std::thread watcher([&] {
+      v1::WatchReferralsRequest request;
+      watched = city.Watch(
+          request,
+          [&](const v1::WatchReferralsResponse& m) {
+            if (m.kind() != v1::WatchReferralsResponse::SUBSCRIBED) ++events;
+            return true;
+          },
+          &cancel);
+    });
+    const absl::Time start = absl::Now();
+    std::atomic<bool> done{false};
+    std::thread timer([&] {
+      while (!done.load() && absl::Now() - start < kPrompt) absl::SleepFor(absl::Milliseconds(50));
+      cancel.Cancel();
+    });
+    watcher.join();
+    done = true;
+    timer.join();
+    EXPECT_EQ(events.load(), 0) << "events were sent without their audit event";
+    EXPECT_FALSE(watched.ok());
+    EXPECT_NE(watched.code(), absl::StatusCode::kCancelled) << "the watch hung instead of ending";
+  }
+  EXPECT_TRUE(Eventually([&] { return !HealthServing(channel); }, absl::Seconds(20)))
+      << "health stayed SERVING while commits fail";
+
+  // The disk comes back: the server serves and stores again by itself.
+  vfs_->Clear();
+  EXPECT_TRUE(Eventually([&] { return HealthServing(channel); }, absl::Seconds(30))) << "health did not come back";
+  absl::StatusOr<v1::Referral> after = absl::UnavailableError("not tried");
+  EXPECT_TRUE(Eventually([&] {
+    after = police.CreateReferral(ValidReferral(), "after-recovery");
+    return after.ok();
+  })) << after.status();
+  if (after.ok()) acknowledged[after->name()] = after->incident_narrative();
+  EXPECT_EQ(Stored(), acknowledged) << "stored referrals differ from the acknowledged ones";
+  // The failed commits left no trace in the audit chain: it verifies whole.
+  auto chain = server_->Client("llr-information-governance").VerifyAuditChain(v1::VerifyAuditChainRequest());
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  EXPECT_TRUE(chain->intact()) << chain->DebugString();
+}
+
+TEST_P(IoFaultTest, OneFailedCommitAmongConcurrentWritesLosesNoAcknowledgedOneAndStoresNoRefusedOne) {
+  const Fault fault = GetParam();
+  // The third matching write or fsync fails, once: it falls inside a group
+  // commit of concurrent creates, so a whole batch is refused together.
+  vfs_->Arm(database_, fault.operation, 3, fault.error, /*once=*/true);
+  std::mutex mu;
+  std::map<std::string, std::string> acknowledged;
+  std::set<std::string> refused_narratives;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      client::ReferralClient police = server_->Client(kPolice);
+      for (int i = 0; i < 6; ++i) {
+        v1::Referral r = ValidReferral();
+        r.set_incident_narrative(absl::StrCat("concurrent ", t, "-", i));
+        auto created = police.CreateReferral(r, absl::StrCat("concurrent-", t, "-", i));
+        std::lock_guard<std::mutex> lock(mu);
+        if (created.ok()) {
+          acknowledged[created->name()] = created->incident_narrative();
+        } else {
+          EXPECT_EQ(created.status().code(), absl::StatusCode::kUnavailable) << created.status();
+          refused_narratives.insert(r.incident_narrative());
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(vfs_->faults_injected() > 0, true) << "the fault never fired";
+  EXPECT_FALSE(refused_narratives.empty()) << "the failed commit refused no call";
+  EXPECT_FALSE(acknowledged.empty());
+  std::printf("%s: %zu acknowledged, %zu refused by the failed commit\n", fault.name, acknowledged.size(),
+              refused_narratives.size());
+  vfs_->Clear();
+  std::map<std::string, std::string> stored;
+  EXPECT_TRUE(Eventually([&] {
+    stored = Stored();
+    return !stored.empty();
+  }));
+  EXPECT_EQ(stored, acknowledged) << "stored referrals differ from the acknowledged ones";
+  for (const auto& [name, narrative] : stored) {
+    EXPECT_EQ(refused_narratives.count(narrative), 0u) << "a refused create was stored";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, IoFaultTest, ::testing::ValuesIn(kFaults),
+                         [](const ::testing::TestParamInfo<Fault>& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace refx::testing
