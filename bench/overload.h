@@ -7,7 +7,10 @@
 //      (32 in flight each) for a few seconds; capacity is their sum of
 //      acknowledged creates per second;
 //   2. the well-behaved agency alone, creating at --overload-good-rate per
-//      second (open loop): its unloaded p99;
+//      second (calls started on schedule, blocking calls on threads of its
+//      own: in reality it is another agency's system, so its answers must
+//      not queue behind the flooders' on this process's callback threads):
+//      its unloaded p99;
 //   3. overload: every flooding agency opens calls at (multiple x
 //      capacity / agencies) per second regardless of answers (open loop,
 //      at most 4,096 unanswered per agency on the client), the

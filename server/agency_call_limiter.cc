@@ -30,4 +30,18 @@ int AgencyCallLimiter::InFlight(const std::string& agency) const {
   return it == in_flight_.end() ? 0 : it->second;
 }
 
+bool AgencyCallLimiter::ShouldLogRefusal(const std::string& agency, int64_t* suppressed) {
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  RefusalLog& log = refusal_log_[agency];  // one entry per agency holding a partnership certificate
+  if (now - log.last_logged < log_interval_) {
+    ++log.suppressed;
+    return false;
+  }
+  *suppressed = log.suppressed;
+  log.suppressed = 0;
+  log.last_logged = now;
+  return true;
+}
+
 }  // namespace refx::server

@@ -179,7 +179,12 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
     return reactor;
   };
   if (!service.limiter->TryAcquire(share)) {
-    log::Warning("call_refused_agency_limit", {{"call_id", call_id}, {"method", method}, {"agency", share}});
+    if (int64_t suppressed = 0; service.limiter->ShouldLogRefusal(share, &suppressed)) {
+      log::Warning("call_refused_agency_limit", {{"call_id", call_id},
+                                                 {"method", method},
+                                                 {"agency", share},
+                                                 {"not_logged_since_last", suppressed}});
+    }
     service.refusals->Record(gate.claimed, full_method, absl::StatusCode::kResourceExhausted, "AGENCY_CALL_LIMIT");
     const absl::Status limited = QuotaExceededError(
         "this agency has as many calls in flight as it may; retry with backoff", "AGENCY_CALL_LIMIT",
