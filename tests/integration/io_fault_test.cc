@@ -196,9 +196,10 @@ TEST_P(IoFaultTest, WhileWritesFailNothingIsAnsweredOrHangsAndTheServerRecoversB
 
 TEST_P(IoFaultTest, OneFailedCommitAmongConcurrentWritesLosesNoAcknowledgedOneAndStoresNoRefusedOne) {
   const Fault fault = GetParam();
-  // The third matching write or fsync fails, once: it falls inside a group
-  // commit of concurrent creates, so a whole batch is refused together.
-  vfs_->Arm(database_, fault.operation, 3, fault.error, /*once=*/true);
+  // The tenth matching write or fsync fails, once, while eight clients
+  // create at once: the group commit it falls in may hold several creates,
+  // all refused together.
+  vfs_->Arm(database_, fault.operation, 10, fault.error, /*once=*/true);
   std::mutex mu;
   std::map<std::string, std::string> acknowledged;
   std::set<std::string> refused_narratives;
