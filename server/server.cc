@@ -127,7 +127,10 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   REFX_ASSIGN_OR_RETURN(manager_options.victim_token_key, LoadVictimTokenKey(config, server->store_.get()));
   REFX_ASSIGN_OR_RETURN(server->referrals_, core::ReferralManager::Create(manager_options));
 
-  server->pool_ = std::make_unique<WorkPool>(config.limits().worker_threads(), config.limits().max_queued_calls());
+  // One thread stays for an agency with no call running: a partner's flood
+  // cannot make another partner wait for one of its calls to finish.
+  server->pool_ = std::make_unique<WorkPool>(config.limits().worker_threads(), config.limits().max_queued_calls(),
+                                             /*spare_thread_for_idle_keys=*/true);
   // Revocation, expiry and the registry stand behind every call and every
   // watch batch, not only the handshake; refusals there are audited.
   auth::RevocationChecker::Options revocation_options;

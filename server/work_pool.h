@@ -8,7 +8,10 @@
 // key, taken in turn, so a partner with hundreds of calls queued delays
 // another partner's call by at most one call per busy partner, not by its
 // whole backlog (issue 17: a well-behaved agency keeps its latency while
-// another floods the server).
+// another floods the server). With `spare_thread_for_idle_keys`, the last
+// free thread goes only to a key with nothing running, so a partner that
+// is not flooding finds a thread at once instead of waiting for one of the
+// flooders' calls to finish.
 #ifndef REFX_SERVER_WORK_POOL_H_
 #define REFX_SERVER_WORK_POOL_H_
 
@@ -26,7 +29,7 @@ namespace refx::server {
 
 class WorkPool {
  public:
-  WorkPool(int threads, int max_queued);
+  WorkPool(int threads, int max_queued, bool spare_thread_for_idle_keys = false);
   // Runs every queued closure, then joins the threads.
   ~WorkPool();
   WorkPool(const WorkPool&) = delete;
@@ -38,12 +41,18 @@ class WorkPool {
 
  private:
   void Loop();
+  // The index in turns_ of the next key that may take a thread; -1: none.
+  int NextTurn() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Mutex mu_;
   std::map<std::string, std::deque<std::function<void()>>, std::less<>> queues_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> turns_ ABSL_GUARDED_BY(mu_);  // Keys with work queued, in serving order.
   size_t queued_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int, std::less<>> running_ ABSL_GUARDED_BY(mu_);  // per key, when > 0
+  int busy_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   const size_t max_queued_;
+  const int thread_count_;
+  const bool spare_thread_for_idle_keys_;
   std::vector<std::thread> threads_;
 };
 

@@ -6,6 +6,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace refx::server {
@@ -80,6 +81,30 @@ TEST(WorkPoolTest, TheQueueBoundCountsEveryKey) {
   EXPECT_TRUE(pool.TrySubmit([] {}, "c"));
   EXPECT_FALSE(pool.TrySubmit([] {}, "d"));
   release.Notify();
+}
+
+TEST(WorkPoolTest, TheLastFreeThreadWaitsForAKeyWithNothingRunning) {
+  absl::Notification release, first_started, polite_ran;
+  std::atomic<bool> second_ran{false};
+  {
+    WorkPool pool(2, 100, /*spare_thread_for_idle_keys=*/true);
+    ASSERT_TRUE(pool.TrySubmit(
+        [&] {
+          first_started.Notify();
+          release.WaitForNotification();
+        },
+        "flooding-agency"));
+    first_started.WaitForNotification();
+    ASSERT_TRUE(pool.TrySubmit([&] { second_ran = true; }, "flooding-agency"));
+    ASSERT_TRUE(pool.TrySubmit([&] { polite_ran.Notify(); }, "polite-agency"));
+    // The polite agency's call runs on the spare thread while the flood's
+    // first call still holds the other; the flood's second waits.
+    EXPECT_TRUE(polite_ran.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    absl::SleepFor(absl::Milliseconds(50));
+    EXPECT_FALSE(second_ran.load());
+    release.Notify();
+  }
+  EXPECT_TRUE(second_ran.load()) << "queued work still runs once a thread frees";
 }
 
 }  // namespace
