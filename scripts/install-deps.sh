@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev
   prometheus-cpp-dev libcpp-httplib-dev prometheus
   postgresql python3 openssl unzip tzdata
-  podman runc
+  podman runc catatonit
   python3-grpcio python3-protobuf python3-pytest python3-yaml
   clang-14 libclang-rt-14-dev testssl.sh
 )
