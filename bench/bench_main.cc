@@ -13,18 +13,17 @@
 // path, including Ctrl-C.
 //
 // This file holds the flags and the order of a run; bench_workloads.h lists
-// where the workloads are, run_environment.h what is set up around them.
+// where the workloads are, run_environment.h what is set up around them,
+// soak.h and overload.h the two runs that replace the rows.
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -32,10 +31,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "auth/pki/certificate_authority.h"
 #include "bench/bench_workloads.h"
 #include "bench/child_process.h"
 #include "bench/libpq_ceiling.h"
@@ -43,11 +40,9 @@
 #include "bench/run_environment.h"
 #include "bench/overload.h"
 #include "bench/soak.h"
-#include "bench/v1/echo.grpc.pb.h"
 #include "clients/lib/referral_client.h"
 #include "common/status_macros.h"
 #include "core/partnership.h"
-#include "grpcpp/create_channel.h"
 #include "grpcpp/grpcpp.h"
 #include "storage/postgres/pg_store.h"
 
@@ -139,33 +134,10 @@ Examples:
       --key-file dev-pki/agencies/leicestershire-police.key
                                               an existing server (it gets
                                               --seed new referrals!)
+)";
 
-Overload (--overload SECONDS, e.g. --overload 60): no table of rows;
-instead (1) capacity: three agencies (the police, the city council,
-Rutland) create closed-loop, 32 in flight each; (2) a fourth, well-behaved
-agency (the county council) alone at --overload-good-rate creates/s: its
-unloaded p99; (3) the three at --overload-multiple x capacity, open loop
-(calls started on schedule whatever the answers), the fourth as before,
-for SECONDS, the server's RSS sampled every 250 ms; (4) every acknowledged
-create read back. Pass: peak RSS under --memory-bound-mb, every shed call
-RESOURCE_EXHAUSTED with RetryInfo (no deadline or other error), the
-well-behaved agency's p99 within 5x its unloaded p99 and none of its calls
-refused, no acknowledged create missing.
-
-Soak (--soak MINUTES, e.g. --soak 30): no table of rows; instead a steady
-load for MINUTES against the started server (--soak-rate creates/s, each
-read back, every second one accepted, a list page every tenth; a long-lived
-watch stream measuring event-log lag; six more streams opening and closing
-all the time; the revocation list republished every minute and the
-agreement file rewritten every three), sampled every --sample-seconds:
-the server's RSS, open file descriptors, threads, calls, streams opened and
-watch lag. Verdict: the first fifth of the samples is warm-up; the rest is
-split in halves, and the run fails if the second half's max exceeds the
-first half's by more than: RSS 10% (at least 4 MB), fds 8, threads 4,
-watch lag p99 50% (at least 50 ms); or if any call failed, any referral never reached the
-watch stream, or a reload did not happen. Fewer than six samples after
-warm-up: growth is not judged, the other checks are.
-
+// The footer's last paragraph, after those of --overload and --soak.
+constexpr char kExitCodes[] = R"(
 Exit codes: 0 done (rows whose calls failed, e.g. DEADLINE_EXCEEDED under
 overload, are reported with their errors), 1 setup failed, 2 usage,
 3 the soak or overload verdict failed, 130 interrupted.)";
@@ -174,9 +146,9 @@ void OnStopSignal(int) { g_cancel.store(true); }
 
 int Main(int argc, char** argv) {
   CLI::App app{"refx-bench: measure refx-server against this machine's own ceilings, in one run"};
-  app.footer(kFooter);
+  app.footer(absl::StrCat(kFooter, kOverloadHelp, kSoakHelp, kExitCodes));
   bool quick = false;
-  std::string output = "table", json_file;
+  OutputOptions output;
   double duration_seconds = 4, warmup_seconds = 1;
   int64_t seed = 100000;
   std::vector<int> levels = {1, 16, 64};
@@ -184,8 +156,8 @@ int Main(int argc, char** argv) {
   std::string server_binary = REFX_SERVER_BINARY, echo_binary = REFX_BENCH_ECHO_BINARY;
   std::string backend = "sqlite", postgres_script = REFX_POSTGRES_SCRIPT;
   int64_t postgres_seed = 20000;
-  double overload_seconds = 0, overload_multiple = 3, overload_good_rate = 10, memory_bound_mb = 1024;
-  double soak_minutes = 0, sample_seconds = 60, soak_rate = 20, revocation_seconds = 60, agreement_seconds = 180;
+  OverloadOptions overload;
+  SoakOptions soak;
   std::string partnership_path = REFX_DEFAULT_PARTNERSHIP;
   std::optional<std::string> agreement_path;
   std::string sender = "leicestershire-police", recipient = "leicester-city-council";
@@ -195,10 +167,10 @@ int Main(int argc, char** argv) {
   std::vector<int> watch_subscribers = {1000, 10000};
   double watch_rate = 10, watch_seconds = 10;
   app.add_flag("--quick", quick, "A few seconds in all: proves the benchmark works (what CI runs)");
-  app.add_option("--output", output, "table | json (JSON on stdout; progress always on stderr)")
+  app.add_option("--output", output.format, "table | json (JSON on stdout; progress always on stderr)")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
-  app.add_option("--json-file", json_file, "Also write the JSON report to this file");
+  app.add_option("--json-file", output.json_file, "Also write the JSON report to this file");
   app.add_option("--duration", duration_seconds, "Seconds measured per row")->check(CLI::Range(0.1, 600.0))
       ->capture_default_str();
   app.add_option("--warmup", warmup_seconds, "Seconds of warm-up before each row")->check(CLI::Range(0.0, 600.0))
@@ -229,37 +201,37 @@ int Main(int argc, char** argv) {
   app.add_option("--watch-seconds", watch_seconds, "Seconds of publishing per watch tier (--quick: 0.5)")
       ->check(CLI::Range(0.1, 600.0))
       ->capture_default_str();
-  app.add_option("--soak", soak_minutes,
+  app.add_option("--soak", soak.minutes,
                  "Soak for MINUTES instead of measuring: steady creates, reads, accepts, lists, watch streams "
                  "opening and closing, revocation list republished every minute, agreement rewritten every "
                  "three; samples the server's RSS, fds, threads and watch lag (see below)")
       ->check(CLI::Range(0.1, 1440.0));
-  app.add_option("--sample-seconds", sample_seconds, "With --soak: seconds between samples")
+  app.add_option("--sample-seconds", soak.sample_seconds, "With --soak: seconds between samples")
       ->check(CLI::Range(1.0, 3600.0))
       ->capture_default_str();
-  app.add_option("--soak-rate", soak_rate, "With --soak: referrals created per second")
+  app.add_option("--soak-rate", soak.creates_per_second, "With --soak: referrals created per second")
       ->check(CLI::Range(0.1, 1000.0))
       ->capture_default_str();
-  app.add_option("--overload", overload_seconds,
+  app.add_option("--overload", overload.seconds,
                  "Overload for SECONDS instead of measuring: several agencies at --overload-multiple x the "
                  "measured capacity, one well-behaved agency beside them (see below)")
       ->check(CLI::Range(1.0, 3600.0));
-  app.add_option("--overload-multiple", overload_multiple, "With --overload: offered load / capacity")
+  app.add_option("--overload-multiple", overload.multiple, "With --overload: offered load / capacity")
       ->check(CLI::Range(1.0, 20.0))
       ->capture_default_str();
-  app.add_option("--overload-good-rate", overload_good_rate,
+  app.add_option("--overload-good-rate", overload.good_rate,
                  "With --overload: creates per second of the well-behaved agency")
       ->check(CLI::Range(0.1, 1000.0))
       ->capture_default_str();
-  app.add_option("--memory-bound-mb", memory_bound_mb,
+  app.add_option("--memory-bound-mb", overload.memory_bound_mb,
                  "With --overload: the server's RSS must stay under this (the Helm chart's memory limit)")
       ->check(CLI::Range(16.0, 1e6))
       ->capture_default_str();
-  app.add_option("--revocation-seconds", revocation_seconds,
+  app.add_option("--revocation-seconds", soak.revocation_seconds,
                  "With --soak: seconds between republished revocation lists")
       ->check(CLI::Range(1.0, 86400.0))
       ->capture_default_str();
-  app.add_option("--agreement-seconds", agreement_seconds, "With --soak: seconds between agreement rewrites")
+  app.add_option("--agreement-seconds", soak.agreement_seconds, "With --soak: seconds between agreement rewrites")
       ->check(CLI::Range(1.0, 86400.0))
       ->capture_default_str();
   app.add_option("--server-binary", server_binary, "refx-server to start")->capture_default_str();
@@ -301,19 +273,12 @@ int Main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   const bool external = !server.empty();
-  if (soak_minutes > 0 && overload_seconds > 0) {
-    std::fprintf(stderr, "refx-bench: --soak and --overload are separate runs; choose one\n");
-    return 2;
-  }
-  if (external && overload_seconds > 0) {
-    std::fprintf(stderr, "refx-bench: --overload needs several agencies' keys, so it starts its own server; it "
-                         "cannot be used with --server\n");
-    return 2;
-  }
-  if (external && soak_minutes > 0) {
-    std::fprintf(stderr, "refx-bench: --soak starts its own server (it republishes the revocation list and "
-                         "rewrites the agreement); it cannot be used with --server\n");
-    return 2;
+  for (const absl::Status& s : {CheckOverloadOptions(overload, soak.minutes > 0, external),
+                                 CheckSoakOptions(soak, external)}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "refx-bench: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
   }
   if (external && (ca_file.empty() || cert_file.empty() || key_file.empty())) {
     std::fprintf(stderr, "refx-bench: --server needs --ca-file, --cert-file and --key-file\n");
@@ -356,15 +321,12 @@ int Main(int argc, char** argv) {
   auto pki = WriteThrowawayPki(**partnership, pki_dir);
   if (!pki.ok()) return fail(pki.status());
   // A soak rewrites the agreement now and then, so the server runs on a copy.
-  std::string agreement_text;
-  if (soak_minutes > 0) {
-    const std::string original = agreement_path.value_or(
-        (std::filesystem::absolute(partnership_path).parent_path() / "agreement.yaml").string());
-    auto text = ReadText(original);
-    if (!text.ok()) return fail(text.status());
-    agreement_text = *text;
-    agreement_path = dir + "/agreement.yaml";
-    if (auto s = WriteText(*agreement_path, agreement_text); !s.ok()) return fail(s);
+  SoakAgreement soak_agreement;
+  if (soak.minutes > 0) {
+    auto copied = CopySoakAgreement(partnership_path, agreement_path, dir);
+    if (!copied.ok()) return fail(copied.status());
+    soak_agreement = *std::move(copied);
+    agreement_path = soak_agreement.path;
   }
   Progress(absl::StrCat("throwaway PKI and database in ", dir));
 
@@ -452,25 +414,9 @@ int Main(int argc, char** argv) {
     if (!rc.ok()) return fail(rc.status());
     b.recipient_creds = *rc;
   }
-  // gRPC 1.51 runs client callbacks on a process-wide "alternative" queue
-  // with its own threads; a channel takes a reference on its first callback
-  // call and drops it when destroyed, and when the last one goes the queue is
-  // shut down. Starting it again while its threads exit crashes in
-  // grpc_completion_queue_next. This channel makes one callback call and
-  // lives for the whole run, so the queue outlives every measurement's
-  // channels.
-  const std::shared_ptr<grpc::Channel> keep_callback_queue =
-      grpc::CreateChannel(b.echo_target, grpc::InsecureChannelCredentials());
-  {
-    auto stub = ::bench::v1::Echo::NewStub(keep_callback_queue);
-    grpc::ClientContext context;
-    context.set_deadline(DeadlineIn(absl::Seconds(2)));
-    ::bench::v1::EchoMessage request, response;
-    absl::Notification answered;
-    // Fails (plaintext to a TLS port); only the queue reference matters.
-    stub->async()->Echo(&context, &request, &response, [&answered](grpc::Status) { answered.Notify(); });
-    answered.WaitForNotificationWithTimeout(absl::Seconds(5));
-  }
+  // Lives for the whole run, so gRPC's callback queue outlives every
+  // measurement's channels (see HoldCallbackQueue).
+  const std::shared_ptr<grpc::Channel> keep_callback_queue = HoldCallbackQueue(b.echo_target);
   // The echo ceiling trusts the throwaway PKI: with --server, its own
   // agency certificate is used against it.
   std::shared_ptr<grpc::ChannelCredentials> echo_creds = b.creds;
@@ -493,91 +439,15 @@ int Main(int argc, char** argv) {
     Progress(absl::StrCat("calling as ", who->agency(), " (", who->role(), ")"));
   }
 
-  if (overload_seconds > 0) {
-    OverloadSettings overload;
-    overload.duration = absl::Seconds(overload_seconds);
-    overload.multiple = overload_multiple;
-    overload.good_rate = overload_good_rate;
-    overload.memory_bound_mb = memory_bound_mb;
-    overload.target = b.refx_target;
-    overload.acting_user = acting_user;
-    overload.server_pid = refx_server->pid();
-    // Three agencies flood (the police to the city, the city and Rutland to
-    // the police); the county council is the well-behaved one. The police
-    // are a party to every referral, so they read them all back.
-    auto agency = [&](const std::string& id, const std::string& to,
-                      const std::string& area) -> absl::StatusOr<OverloadAgency> {
-      refx::client::ConnectionOptions options = b.connection;
-      options.cert_file = absl::StrCat(pki_dir, "/agencies/", id, ".pem");
-      options.key_file = absl::StrCat(pki_dir, "/agencies/", id, ".key");
-      auto creds = refx::client::MakeChannelCredentials(options);
-      if (!creds.ok()) return creds.status();
-      OverloadAgency a{id, *creds, SampleReferral(to)};
-      a.referral.set_area(area);
-      return a;
-    };
-    const std::string police = "leicestershire-police";
-    for (const auto& [id, to, area] : std::vector<std::tuple<std::string, std::string, std::string>>{
-             {police, "leicester-city-council", "leicester"},
-             {"leicester-city-council", police, "leicester"},
-             {"rutland-county-council", police, "rutland"}}) {
-      auto a = agency(id, to, area);
-      if (!a.ok()) return fail(a.status());
-      overload.flooders.push_back(*std::move(a));
-    }
-    auto good = agency("leicestershire-county-council", police, "blaby");
-    if (!good.ok()) return fail(good.status());
-    overload.good = *std::move(good);
-    overload.verifier_creds = overload.flooders[0].creds;
-    auto overloaded = RunOverload(overload);
-    if (!overloaded.ok()) return fail(overloaded.status());
-    if (!refx_server->Running()) {
-      return fail(absl::InternalError(absl::StrCat("refx-server died under overload:\n",
-                                                   refx::bench::FileTail(refx_server->log_path(), 2000))));
-    }
-    const std::string text =
-        output == "json" ? FormatOverloadJson(*overloaded) : FormatOverloadTable(*overloaded);
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
-    if (!json_file.empty()) {
-      if (auto s = WriteText(json_file, FormatOverloadJson(*overloaded)); !s.ok()) return fail(s);
-    }
-    return overloaded->passed ? 0 : 3;
-  }
-  if (soak_minutes > 0) {
-    SoakSettings soak;
-    soak.duration = absl::Seconds(soak_minutes * 60);
-    soak.sample_every = absl::Seconds(sample_seconds);
-    soak.creates_per_second = soak_rate;
-    soak.revocation_every = absl::Seconds(revocation_seconds);
-    soak.agreement_every = absl::Seconds(agreement_seconds);
-    soak.server_pid = refx_server->pid();
-    soak.server_log = refx_server->log_path();
-    soak.sender = b.connection;
-    soak.recipient = b.connection;
-    soak.recipient.cert_file = absl::StrCat(pki_dir, "/agencies/", recipient, ".pem");
-    soak.recipient.key_file = absl::StrCat(pki_dir, "/agencies/", recipient, ".key");
-    soak.referral = SampleReferral(recipient);
-    soak.publish_revocations = [&](int64_t sequence) { return PublishRevocationList(*pki, pki_dir, sequence); };
-    soak.rewrite_agreement = [&](int64_t generation) {
-      return refx::pki::WriteFileAtomically(
-          *agreement_path, absl::StrCat(agreement_text, "\n# refx-bench --soak: rewrite ", generation, "\n"), 0644);
-    };
-    Progress(absl::StrFormat("soak: %.1f minutes, a sample every %.0f s, %.0f creates/s", soak_minutes,
-                             sample_seconds, soak_rate));
-    auto soaked = RunSoak(soak);
-    if (!soaked.ok()) return fail(soaked.status());
-    if (refx_server != nullptr && !refx_server->Running()) {
-      return fail(absl::InternalError(absl::StrCat("refx-server died during the soak:\n",
-                                                   refx::bench::FileTail(refx_server->log_path(), 2000))));
-    }
-    const std::string text = output == "json" ? FormatSoakJson(*soaked) : FormatSoakTable(*soaked);
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
-    if (!json_file.empty()) {
-      if (auto s = WriteText(json_file, FormatSoakJson(*soaked)); !s.ok()) return fail(s);
-    }
-    return soaked->failed ? 3 : 0;
+  // --overload and --soak replace the rows: exit 3 when their verdict fails.
+  const auto verdict = [&fail](const absl::StatusOr<bool>& passed) {
+    if (!passed.ok()) return fail(passed.status());
+    return *passed ? 0 : 3;
+  };
+  if (overload.seconds > 0) return verdict(RunOverloadAndReport(overload, *refx_server, b.connection, pki_dir, output));
+  if (soak.minutes > 0) {
+    return verdict(
+        RunSoakAndReport(soak, *refx_server, b.connection, recipient, *pki, pki_dir, soak_agreement, output));
   }
 
   b.warmup = absl::Seconds(warmup_seconds);
@@ -711,13 +581,7 @@ int Main(int argc, char** argv) {
   }
   Conclude(b);
   b.report.total_seconds = absl::ToDoubleSeconds(absl::Now() - run_start);
-  const std::string text =
-      output == "json" ? refx::bench::FormatJson(b.report) : refx::bench::FormatTable(b.report);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
-  if (!json_file.empty()) {
-    if (auto s = WriteText(json_file, refx::bench::FormatJson(b.report)); !s.ok()) return fail(s);
-  }
+  if (auto s = WriteOutput(output, FormatTable(b.report), FormatJson(b.report)); !s.ok()) return fail(s);
   if (b.any_empty_row) {
     Progress("warning: a row had no successful call (see its errors); that is a finding, not a failure");
   }

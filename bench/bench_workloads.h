@@ -3,7 +3,9 @@
 // row, and the callback-API calls the workloads are made of. bench_main.cc
 // parses the flags, starts the servers and runs the workloads in order.
 //
-//   measurement.cc      channels, Measure, the CreateReferral calls
+//   measurement.cc      channels (and the one that holds gRPC's callback
+//                       queue), Measure, the CreateReferral and GetReferral
+//                       calls
 //   unary_workloads.cc  echo, create_referral, get_referral, list_referrals,
 //                       connect_*, seeding, accept_referral
 //   watch_workload.cc   watch_fanout
@@ -55,6 +57,15 @@ absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> MakeChannels(
 
 // Channels for `in_flight` calls: one per 16 calls in flight, at least one.
 int ChannelsFor(int in_flight);
+
+// gRPC 1.51 runs client callbacks on a process-wide "alternative" queue
+// with its own threads; a channel takes a reference on its first callback
+// call and drops it when destroyed, and when the last one goes the queue is
+// shut down. Starting it again while its threads exit crashes in
+// grpc_completion_queue_next. The channel returned has made one callback
+// call (to the echo server at `echo_target`); held for the whole run, it
+// keeps the queue alive past every measurement's channels.
+std::shared_ptr<grpc::Channel> HoldCallbackQueue(const std::string& echo_target);
 
 // Everything one run measures with.
 struct Bench {
@@ -125,6 +136,18 @@ using OnCreated = std::function<void(const refx::v1::Referral&)>;
 // Created names go to `b.names` (capped), or to `on_created` when given.
 refx::bench::StartCall CreateCalls(Bench& b, std::vector<std::unique_ptr<refx::v1::ReferralService::Stub>>& stubs,
                                    OnCreated on_created = nullptr);
+
+// The referral slot `slot` reads next, or nullptr when none is left (the
+// slot then finishes, OK, without a call).
+using NextName = std::function<const std::string*(int slot)>;
+// Hears each GetReferral answer (from gRPC's callback threads).
+using OnGot = std::function<void(const grpc::Status&)>;
+
+// A StartCall for GetReferral over `stubs` (slot i uses stub i % n), sent as
+// `acting_user`, of the names `next_name` picks. Takes no Bench, so that the
+// overload run's read-back shares it.
+refx::bench::StartCall GetCalls(std::vector<std::unique_ptr<refx::v1::ReferralService::Stub>>& stubs,
+                                const std::string& acting_user, NextName next_name, OnGot on_got = nullptr);
 
 std::vector<std::unique_ptr<refx::v1::ReferralService::Stub>> RefxStubs(
     const std::vector<std::shared_ptr<grpc::Channel>>& channels);

@@ -1,7 +1,9 @@
 // What every refx-bench workload measures with: the shared cancel flag and
-// progress lines, mTLS channels, the warm-up-then-measure loop that makes a
-// report row, and the CreateReferral calls that seeding, accept_referral and
-// create_referral share.
+// progress lines, mTLS channels (and the one channel that keeps gRPC's
+// callback queue alive), the warm-up-then-measure loop that makes a
+// report row, the CreateReferral calls that seeding, accept_referral and
+// create_referral share, and the GetReferral calls of get_referral and the
+// overload run's read-back.
 #include "bench/bench_workloads.h"
 
 #include <algorithm>
@@ -10,8 +12,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "bench/child_process.h"
+#include "bench/v1/echo.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 
 namespace refx::bench {
@@ -61,6 +65,19 @@ absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> MakeChannels(
 }
 
 int ChannelsFor(int in_flight) { return std::max(1, in_flight / 16); }
+
+std::shared_ptr<grpc::Channel> HoldCallbackQueue(const std::string& echo_target) {
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(echo_target, grpc::InsecureChannelCredentials());
+  auto stub = ::bench::v1::Echo::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(absl::Seconds(2)));
+  ::bench::v1::EchoMessage request, response;
+  absl::Notification answered;
+  // Fails (plaintext to a TLS port); only the queue reference matters.
+  stub->async()->Echo(&context, &request, &response, [&answered](grpc::Status) { answered.Notify(); });
+  answered.WaitForNotificationWithTimeout(absl::Seconds(5));
+  return channel;
+}
 
 void WaitForIdle(pid_t pid) {
   const absl::Time give_up = absl::Now() + absl::Seconds(30);
@@ -156,6 +173,27 @@ refx::bench::StartCall CreateCalls(Bench& b, std::vector<std::unique_ptr<refx::v
           // Free the call (its context refers to the channel) before `done`:
           // the last `done` lets the caller destroy the channels.
           delete call;
+          done(status.ok(), status.error_message());
+        });
+  };
+}
+
+refx::bench::StartCall GetCalls(std::vector<std::unique_ptr<refx::v1::ReferralService::Stub>>& stubs,
+                                const std::string& acting_user, NextName next_name, OnGot on_got) {
+  return [&stubs, acting_user, next_name, on_got](int slot, refx::bench::CallDone done) {
+    const std::string* name = next_name(slot);
+    if (name == nullptr) {
+      done(true, "");
+      return;
+    }
+    auto* call = new Call<refx::v1::GetReferralRequest, refx::v1::Referral>;
+    call->context.set_deadline(DeadlineIn(kCallTimeout));
+    call->context.AddMetadata(refx::client::kActingUserMetadataKey, acting_user);
+    call->request.set_name(*name);
+    stubs[static_cast<size_t>(slot) % stubs.size()]->async()->GetReferral(
+        &call->context, &call->request, &call->response, [call, done, on_got](grpc::Status status) {
+          if (on_got) on_got(status);
+          delete call;  // before `done`: see CreateCalls
           done(status.ok(), status.error_message());
         });
   };

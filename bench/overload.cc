@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -11,6 +13,8 @@
 #include "bench/bench_workloads.h"
 #include "bench/child_process.h"
 #include "bench/load.h"
+#include "bench/run_environment.h"
+#include "clients/lib/referral_client.h"
 #include "common/json_text.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -310,27 +314,18 @@ absl::StatusOr<OverloadResult> RunOverload(const OverloadSettings& s) {
     options.in_flight = 64;
     options.duration = absl::Minutes(10);
     options.max_calls = static_cast<int64_t>(acknowledged.size());
-    RunClosedLoop(options, [&](int slot, CallDone done) {
+    const auto next_name = [&](int) -> const std::string* {
       const size_t index = next.fetch_add(1);
-      if (index >= acknowledged.size()) {
-        done(true, "");
-        return;
+      return index < acknowledged.size() ? &acknowledged[index] : nullptr;
+    };
+    const auto on_got = [&](const grpc::Status& status) {
+      if (status.ok()) {
+        verified.fetch_add(1);
+      } else if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+        missing.fetch_add(1);
       }
-      auto* call = new Call<refx::v1::GetReferralRequest, refx::v1::Referral>;
-      call->context.set_deadline(DeadlineIn(kCallTimeout));
-      call->context.AddMetadata("x-refx-acting-user", s.acting_user);
-      call->request.set_name(acknowledged[index]);
-      (*verifier)[static_cast<size_t>(slot) % verifier->size()]->async()->GetReferral(
-          &call->context, &call->request, &call->response, [&, call, done](grpc::Status status) {
-            if (status.ok()) {
-              verified.fetch_add(1);
-            } else if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
-              missing.fetch_add(1);
-            }
-            delete call;
-            done(status.ok(), status.error_message());
-          });
-    });
+    };
+    RunClosedLoop(options, GetCalls(*verifier, s.acting_user, next_name, on_got));
     result.verified = verified.load();
     result.missing = missing.load();
   }
@@ -424,6 +419,66 @@ std::string FormatOverloadJson(const OverloadResult& r) {
   }
   absl::StrAppend(&out, "]}\n");
   return out;
+}
+
+absl::Status CheckOverloadOptions(const OverloadOptions& options, bool soak, bool external) {
+  if (options.seconds <= 0) return absl::OkStatus();
+  if (soak) return absl::InvalidArgumentError("--soak and --overload are separate runs; choose one");
+  if (external) {
+    return absl::InvalidArgumentError(
+        "--overload needs several agencies' keys, so it starts its own server; it cannot be used with --server");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> RunOverloadAndReport(const OverloadOptions& options, ChildServer& server,
+                                          const refx::client::ConnectionOptions& connection,
+                                          const std::string& pki_dir, const OutputOptions& output) {
+  OverloadSettings overload;
+  overload.duration = absl::Seconds(options.seconds);
+  overload.multiple = options.multiple;
+  overload.good_rate = options.good_rate;
+  overload.memory_bound_mb = options.memory_bound_mb;
+  overload.target = connection.server;
+  overload.acting_user = connection.acting_user;
+  overload.server_pid = server.pid();
+  // Three agencies flood (the police to the city, the city and Rutland to
+  // the police); the county council is the well-behaved one. The police
+  // are a party to every referral, so they read them all back.
+  auto agency = [&](const std::string& id, const std::string& to,
+                    const std::string& area) -> absl::StatusOr<OverloadAgency> {
+    refx::client::ConnectionOptions as_agency = connection;
+    as_agency.cert_file = absl::StrCat(pki_dir, "/agencies/", id, ".pem");
+    as_agency.key_file = absl::StrCat(pki_dir, "/agencies/", id, ".key");
+    auto creds = refx::client::MakeChannelCredentials(as_agency);
+    if (!creds.ok()) return creds.status();
+    OverloadAgency a{id, *creds, SampleReferral(to)};
+    a.referral.set_area(area);
+    return a;
+  };
+  const std::string police = "leicestershire-police";
+  for (const auto& [id, to, area] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {police, "leicester-city-council", "leicester"},
+           {"leicester-city-council", police, "leicester"},
+           {"rutland-county-council", police, "rutland"}}) {
+    auto a = agency(id, to, area);
+    if (!a.ok()) return a.status();
+    overload.flooders.push_back(*std::move(a));
+  }
+  auto good = agency("leicestershire-county-council", police, "blaby");
+  if (!good.ok()) return good.status();
+  overload.good = *std::move(good);
+  overload.verifier_creds = overload.flooders[0].creds;
+  auto overloaded = RunOverload(overload);
+  if (!overloaded.ok()) return overloaded.status();
+  if (!server.Running()) {
+    return absl::InternalError(
+        absl::StrCat("refx-server died under overload:\n", FileTail(server.log_path(), 2000)));
+  }
+  if (auto s = WriteOutput(output, FormatOverloadTable(*overloaded), FormatOverloadJson(*overloaded)); !s.ok()) {
+    return s;
+  }
+  return overloaded->passed;
 }
 
 }  // namespace refx::bench

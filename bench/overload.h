@@ -22,6 +22,9 @@
 // with RetryInfo (no DEADLINE_EXCEEDED, no INTERNAL), the well-behaved
 // agency's p99 within 5x its unloaded p99 with no call refused, and no
 // acknowledged create missing.
+//
+// main reads the flags into OverloadOptions and starts the server;
+// RunOverloadAndReport does the rest.
 #ifndef REFX_BENCH_OVERLOAD_H_
 #define REFX_BENCH_OVERLOAD_H_
 
@@ -33,12 +36,54 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "bench/child_process.h"
+#include "bench/run_environment.h"
+#include "clients/lib/connection_options.h"
 #include "grpcpp/security/credentials.h"
 #include "refx/v1/referral.pb.h"
 
 namespace refx::bench {
+
+// The --overload paragraph of `refx-bench --help`, kept beside the run it
+// describes.
+inline constexpr char kOverloadHelp[] = R"(
+Overload (--overload SECONDS, e.g. --overload 60): no table of rows;
+instead (1) capacity: three agencies (the police, the city council,
+Rutland) create closed-loop, 32 in flight each; (2) a fourth, well-behaved
+agency (the county council) alone at --overload-good-rate creates/s: its
+unloaded p99; (3) the three at --overload-multiple x capacity, open loop
+(calls started on schedule whatever the answers), the fourth as before,
+for SECONDS, the server's RSS sampled every 250 ms; (4) every acknowledged
+create read back. Pass: peak RSS under --memory-bound-mb, every shed call
+RESOURCE_EXHAUSTED with RetryInfo (no deadline or other error), the
+well-behaved agency's p99 within 5x its unloaded p99 and none of its calls
+refused, no acknowledged create missing.
+)";
+
+// The --overload flags, read in main.
+struct OverloadOptions {
+  double seconds = 0;  // 0: no overload run; main measures instead.
+  double multiple = 3;
+  double good_rate = 10;  // Creates per second of the well-behaved agency.
+  double memory_bound_mb = 1024;
+};
+
+// INVALID_ARGUMENT, saying why, when `options` ask for an overload run that
+// cannot be made: beside a soak (`soak`), or on a server given by --server
+// (`external`; the run needs several agencies' keys, so it starts its own).
+absl::Status CheckOverloadOptions(const OverloadOptions& options, bool soak, bool external);
+
+// The overload run as main runs it, on `server`: the refx-server it started
+// on the throwaway PKI written to `pki_dir`, reached as `connection` says
+// (each agency with its own key from `pki_dir`). Prints the result as
+// `output` says. Returns false when the verdict failed (main exits 3); an
+// error when the run could not be made or the server died.
+absl::StatusOr<bool> RunOverloadAndReport(const OverloadOptions& options, ChildServer& server,
+                                          const refx::client::ConnectionOptions& connection,
+                                          const std::string& pki_dir, const OutputOptions& output);
 
 struct OverloadAgency {
   std::string id;

@@ -52,6 +52,13 @@ absl::StatusOr<std::string> ReadText(const std::string& path) {
   return text.str();
 }
 
+absl::Status WriteOutput(const OutputOptions& output, const std::string& table, const std::string& json) {
+  const std::string& text = output.format == "json" ? json : table;
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  return output.json_file.empty() ? absl::OkStatus() : WriteText(output.json_file, json);
+}
+
 absl::StatusOr<refx::pki::DevPki> WriteThrowawayPki(const refx::core::Partnership& partnership,
                                                     const std::string& directory) {
   refx::pki::DevPkiOptions pki_options;

@@ -1,6 +1,7 @@
 // What refx-bench sets up before it measures, and removes after: a
 // temporary directory, a throwaway PKI for every agency of the partnership,
-// and the configuration file of the refx-server it starts.
+// and the configuration file of the refx-server it starts; and where its
+// result goes, the same for a measured run, a soak and an overload.
 #ifndef REFX_BENCH_RUN_ENVIRONMENT_H_
 #define REFX_BENCH_RUN_ENVIRONMENT_H_
 
@@ -31,6 +32,16 @@ class TempDir {
 
 absl::Status WriteText(const std::string& path, const std::string& text);
 absl::StatusOr<std::string> ReadText(const std::string& path);
+
+// --output and --json-file, read in main.
+struct OutputOptions {
+  std::string format = "table";  // "table" or "json", on stdout.
+  std::string json_file;         // "" for none.
+};
+
+// Prints `table` or `json` on stdout, as `output.format` says, then writes
+// `json` to `output.json_file` when one is named (UNAVAILABLE if it cannot).
+absl::Status WriteOutput(const OutputOptions& output, const std::string& table, const std::string& json);
 
 // Writes a throwaway PKI to `directory`: every agency of `partnership`, with
 // the production profiles, and a signed (empty) revocation list as every

@@ -16,8 +16,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "auth/pki/certificate_authority.h"
 #include "bench/bench_workloads.h"
 #include "bench/child_process.h"
+#include "bench/run_environment.h"
 
 namespace refx::bench {
 namespace {
@@ -303,6 +305,61 @@ absl::StatusOr<SoakResult> RunSoak(const SoakSettings& settings) {
   result.agreements_loaded = CountInFile(settings.server_log, "agreement_loaded");
   JudgeSoak(&result);
   return result;
+}
+
+absl::Status CheckSoakOptions(const SoakOptions& options, bool external) {
+  if (options.minutes > 0 && external) {
+    return absl::InvalidArgumentError(
+        "--soak starts its own server (it republishes the revocation list and rewrites the agreement); it cannot "
+        "be used with --server");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SoakAgreement> CopySoakAgreement(const std::string& partnership_path,
+                                                const std::optional<std::string>& agreement_path,
+                                                const std::string& directory) {
+  const std::string original = agreement_path.value_or(
+      (std::filesystem::absolute(partnership_path).parent_path() / "agreement.yaml").string());
+  auto text = ReadText(original);
+  if (!text.ok()) return text.status();
+  SoakAgreement copy{directory + "/agreement.yaml", *std::move(text)};
+  if (auto s = WriteText(copy.path, copy.text); !s.ok()) return s;
+  return copy;
+}
+
+absl::StatusOr<bool> RunSoakAndReport(const SoakOptions& options, ChildServer& server,
+                                      const refx::client::ConnectionOptions& sender, const std::string& recipient,
+                                      const refx::pki::DevPki& pki, const std::string& pki_dir,
+                                      const SoakAgreement& agreement, const OutputOptions& output) {
+  SoakSettings soak;
+  soak.duration = absl::Seconds(options.minutes * 60);
+  soak.sample_every = absl::Seconds(options.sample_seconds);
+  soak.creates_per_second = options.creates_per_second;
+  soak.revocation_every = absl::Seconds(options.revocation_seconds);
+  soak.agreement_every = absl::Seconds(options.agreement_seconds);
+  soak.server_pid = server.pid();
+  soak.server_log = server.log_path();
+  soak.sender = sender;
+  soak.recipient = sender;
+  soak.recipient.cert_file = absl::StrCat(pki_dir, "/agencies/", recipient, ".pem");
+  soak.recipient.key_file = absl::StrCat(pki_dir, "/agencies/", recipient, ".key");
+  soak.referral = SampleReferral(recipient);
+  soak.publish_revocations = [&](int64_t sequence) { return PublishRevocationList(pki, pki_dir, sequence); };
+  soak.rewrite_agreement = [&](int64_t generation) {
+    return refx::pki::WriteFileAtomically(
+        agreement.path, absl::StrCat(agreement.text, "\n# refx-bench --soak: rewrite ", generation, "\n"), 0644);
+  };
+  Progress(absl::StrFormat("soak: %.1f minutes, a sample every %.0f s, %.0f creates/s", options.minutes,
+                           options.sample_seconds, options.creates_per_second));
+  auto soaked = RunSoak(soak);
+  if (!soaked.ok()) return soaked.status();
+  if (!server.Running()) {
+    return absl::InternalError(
+        absl::StrCat("refx-server died during the soak:\n", FileTail(server.log_path(), 2000)));
+  }
+  if (auto s = WriteOutput(output, FormatSoakTable(*soaked), FormatSoakJson(*soaked)); !s.ok()) return s;
+  return !soaked->failed;
 }
 
 }  // namespace refx::bench

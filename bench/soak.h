@@ -23,6 +23,9 @@
 // or if any call failed, any created referral never reached the long-lived
 // watcher, or the reloads did not happen. Under six judged samples growth
 // is not judged (the other checks still are).
+//
+// main reads the flags into SoakOptions and starts the server on a copy of
+// the agreement (CopySoakAgreement); RunSoakAndReport does the rest.
 #ifndef REFX_BENCH_SOAK_H_
 #define REFX_BENCH_SOAK_H_
 
@@ -30,15 +33,77 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "auth/pki/dev_pki.h"
+#include "bench/child_process.h"
+#include "bench/run_environment.h"
 #include "clients/lib/referral_client.h"
 #include "refx/v1/referral.pb.h"
 
 namespace refx::bench {
+
+// The --soak paragraph of `refx-bench --help`, kept beside the run it
+// describes.
+inline constexpr char kSoakHelp[] = R"(
+Soak (--soak MINUTES, e.g. --soak 30): no table of rows; instead a steady
+load for MINUTES against the started server (--soak-rate creates/s, each
+read back, every second one accepted, a list page every tenth; a long-lived
+watch stream measuring event-log lag; six more streams opening and closing
+all the time; the revocation list republished every minute and the
+agreement file rewritten every three), sampled every --sample-seconds:
+the server's RSS, open file descriptors, threads, calls, streams opened and
+watch lag. Verdict: the first fifth of the samples is warm-up; the rest is
+split in halves, and the run fails if the second half's max exceeds the
+first half's by more than: RSS 10% (at least 4 MB), fds 8, threads 4,
+watch lag p99 50% (at least 50 ms); or if any call failed, any referral never reached the
+watch stream, or a reload did not happen. Fewer than six samples after
+warm-up: growth is not judged, the other checks are.
+)";
+
+// The --soak flags, read in main.
+struct SoakOptions {
+  double minutes = 0;  // 0: no soak; main measures instead.
+  double sample_seconds = 60;
+  double creates_per_second = 20;
+  double revocation_seconds = 60;
+  double agreement_seconds = 180;
+};
+
+// INVALID_ARGUMENT, saying why, when `options` ask for a soak on a server
+// given by --server (`external`): a soak starts its own, since it
+// republishes the revocation list and rewrites the agreement.
+absl::Status CheckSoakOptions(const SoakOptions& options, bool external);
+
+// The agreement file a soak rewrites: a copy in the run's directory, made
+// before the server starts on it, so that the original is never touched.
+struct SoakAgreement {
+  std::string path;
+  std::string text;  // The original's bytes; each rewrite appends a comment.
+};
+
+// Copies `agreement_path` (without it, agreement.yaml beside
+// `partnership_path`) to `directory`/agreement.yaml. NOT_FOUND when there is
+// no agreement to copy (a soak needs one to rewrite).
+absl::StatusOr<SoakAgreement> CopySoakAgreement(const std::string& partnership_path,
+                                                const std::optional<std::string>& agreement_path,
+                                                const std::string& directory);
+
+// The soak as main runs it, on `server`: the refx-server it started on the
+// throwaway PKI (`pki`, written to `pki_dir`) and on `agreement`. Creates
+// are sent as `sender`; accepts and the watch streams come from the agency
+// `recipient`. Prints the result as `output` says. Returns false when a
+// check failed (main exits 3); an error when the soak could not run or the
+// server died.
+absl::StatusOr<bool> RunSoakAndReport(const SoakOptions& options, ChildServer& server,
+                                      const refx::client::ConnectionOptions& sender, const std::string& recipient,
+                                      const refx::pki::DevPki& pki, const std::string& pki_dir,
+                                      const SoakAgreement& agreement, const OutputOptions& output);
 
 struct SoakSettings {
   absl::Duration duration = absl::Minutes(30);

@@ -84,20 +84,10 @@ absl::Status RunUnaryWorkload(Bench& b, const std::string& workload, const std::
       }
       if (names.empty()) return absl::FailedPreconditionError("no referral to get: seeding failed");
       for (int s = 0; s < level; ++s) cursors[static_cast<size_t>(s)] = s * 7919;
-      start = [&](int slot, refx::bench::CallDone done) {
-        auto* call = new Call<refx::v1::GetReferralRequest, refx::v1::Referral>;
-        call->context.set_deadline(DeadlineIn(kCallTimeout));
-        call->context.AddMetadata(refx::client::kActingUserMetadataKey, b.connection.acting_user);
+      start = GetCalls(stubs, b.connection.acting_user, [&names, &cursors](int slot) {
         int64_t& cursor = cursors[static_cast<size_t>(slot)];
-        call->request.set_name(names[static_cast<size_t>(cursor++) % names.size()]);
-        stubs[static_cast<size_t>(slot) % stubs.size()]->async()->GetReferral(
-            &call->context, &call->request, &call->response, [call, done](grpc::Status status) {
-              // Free the call (its context refers to the channel) before `done`:
-              // the last `done` lets the caller destroy the channels.
-              delete call;
-              done(status.ok(), status.error_message());
-            });
-      };
+        return &names[static_cast<size_t>(cursor++) % names.size()];
+      });
     } else {  // list_referrals
       start = [&](int slot, refx::bench::CallDone done) {
         auto* call = new Call<refx::v1::ListReferralsRequest, refx::v1::ListReferralsResponse>;

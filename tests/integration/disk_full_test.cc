@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 #include <string>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -50,10 +50,7 @@ TEST_F(DiskFullTest, NoAcknowledgedWriteIsLostAndTheServerRecoversWhenSpaceRetur
   ASSERT_TRUE(HealthServing(channel));
 
   // Fill the disk: each referral carries a 30 KB narrative of its own.
-  struct Acknowledged {
-    std::string name, narrative;
-  };
-  std::vector<Acknowledged> acknowledged;
+  std::map<std::string, std::string> acknowledged;  // name -> narrative
   absl::Status refused;
   for (int i = 0; i < 400 && refused.ok(); ++i) {
     v1::Referral r = ValidReferral();
@@ -61,7 +58,7 @@ TEST_F(DiskFullTest, NoAcknowledgedWriteIsLostAndTheServerRecoversWhenSpaceRetur
     r.set_incident_narrative(narrative);
     auto created = police.CreateReferral(r, absl::StrCat("fill-", i));
     if (created.ok()) {
-      acknowledged.push_back({created->name(), narrative});
+      acknowledged[created->name()] = narrative;
     } else {
       refused = created.status();
     }
@@ -87,18 +84,10 @@ TEST_F(DiskFullTest, NoAcknowledgedWriteIsLostAndTheServerRecoversWhenSpaceRetur
     after = police.CreateReferral(ValidReferral(), "after-space-returned");
     return after.ok();
   })) << after.status();
+  if (after.ok()) acknowledged[after->name()] = after->incident_narrative();
 
   // Every acknowledged create is there, whole; the refused ones are not.
-  for (const auto& a : acknowledged) {
-    auto got = police.GetReferral(a.name);
-    ASSERT_TRUE(got.ok()) << a.name << ": " << got.status();
-    EXPECT_EQ(got->incident_narrative(), a.narrative);
-  }
-  v1::ListReferralsRequest list;
-  list.set_page_size(500);
-  auto page = police.ListReferrals(list);
-  ASSERT_TRUE(page.ok()) << page.status();
-  EXPECT_EQ(page->referrals_size(), static_cast<int>(acknowledged.size()) + 1);
+  EXPECT_TRUE(AcknowledgedReadBackWhole(acknowledged, StoredNarratives(police)));
 }
 
 }  // namespace

@@ -22,10 +22,7 @@ namespace refx::testing {
 namespace {
 
 TEST(PostgresOutageTest, UnreachableDatabaseIsNotServingAndUnavailableThenRecoversByItself) {
-  if (!PostgresAvailable()) {
-    if (PostgresRequired()) FAIL() << "REFX_TEST_REQUIRE_POSTGRES=1 but no test PostgreSQL is configured";
-    GTEST_SKIP() << "no test PostgreSQL";
-  }
+  REFX_SKIP_UNLESS_POSTGRES();
   auto storage = NewPostgresDatabase();
   ASSERT_TRUE(storage.ok()) << storage.status();
   TestServer::Options options;

@@ -29,12 +29,6 @@ namespace {
 constexpr int kCycles = 20;
 constexpr char kDpo[] = "llr-information-governance";
 
-#define REFX_REQUIRE_POSTGRES()                                                                  \
-  if (!PostgresAvailable()) {                                                                    \
-    if (PostgresRequired()) FAIL() << "REFX_TEST_REQUIRE_POSTGRES=1 but no test PostgreSQL";     \
-    GTEST_SKIP() << "no test PostgreSQL";                                                        \
-  }
-
 // What each request id got: acknowledged at least once, or not (yet).
 class Ledger {
  public:
@@ -142,7 +136,7 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> StartReplica(const TestServer& so
 }
 
 TEST(PostgresCrashTest, KillNineOfAReplicaUnderWriteLoadTwentyTimes) {
-  REFX_REQUIRE_POSTGRES();
+  REFX_SKIP_UNLESS_POSTGRES();
   auto storage = NewPostgresDatabase();
   ASSERT_TRUE(storage.ok()) << storage.status();
   TestServer::Options options;
@@ -175,7 +169,7 @@ TEST(PostgresCrashTest, KillNineOfAReplicaUnderWriteLoadTwentyTimes) {
 }
 
 TEST(PostgresCrashTest, ImmediateStopOfPostgresUnderWriteLoadTwentyTimes) {
-  REFX_REQUIRE_POSTGRES();
+  REFX_SKIP_UNLESS_POSTGRES();
   const std::string scratch = MakeTempDir("pg-immediate");
   const std::string script = SourcePath("scripts/postgres.sh");
   CommandResult started = RunCommand({"/bin/bash", script, "start"}, scratch, {}, absl::Seconds(120));

@@ -28,10 +28,7 @@ constexpr char kDpo[] = "llr-information-governance";
 class ReplicasTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!PostgresAvailable()) {
-      if (PostgresRequired()) FAIL() << "REFX_TEST_REQUIRE_POSTGRES=1 but no test PostgreSQL is configured";
-      GTEST_SKIP() << "no test PostgreSQL (eval \"$(bash scripts/postgres.sh start)\")";
-    }
+    REFX_SKIP_UNLESS_POSTGRES();
     auto storage = NewPostgresDatabase();
     ASSERT_TRUE(storage.ok()) << storage.status();
     // The TestServer writes a complete config (PKI, keys, partnership) on

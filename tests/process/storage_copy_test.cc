@@ -24,10 +24,7 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(StorageCopyTest, SqliteToPostgresRoundTripKeepsReferralsAndTheAuditChain) {
-  if (!PostgresAvailable()) {
-    if (PostgresRequired()) FAIL() << "REFX_TEST_REQUIRE_POSTGRES=1 but no test PostgreSQL is configured";
-    GTEST_SKIP() << "no test PostgreSQL";
-  }
+  REFX_SKIP_UNLESS_POSTGRES();
   auto source = TestServer::Start();
   ASSERT_TRUE(source.ok()) << source.status();
   std::string accepted_name;

@@ -101,10 +101,7 @@ TEST(PostgresSettingsTest, RefusesWhatWouldLeakBeforeConnecting) {
 }
 
 TEST(PostgresSettingsTest, TcpIsVerifiedTlsOnly) {
-  if (!testing::PostgresAvailable()) {
-    if (testing::PostgresRequired()) FAIL() << "REFX_TEST_REQUIRE_POSTGRES=1 but no test PostgreSQL is configured";
-    GTEST_SKIP() << "no test PostgreSQL";
-  }
+  REFX_SKIP_UNLESS_POSTGRES();
   const char* ca = std::getenv("REFX_TEST_POSTGRES_CA");
   ASSERT_NE(ca, nullptr) << "scripts/postgres.sh sets REFX_TEST_POSTGRES_CA";
   auto base = testing::NewPostgresDatabase();
@@ -143,10 +140,7 @@ TEST(PostgresSettingsTest, TcpIsVerifiedTlsOnly) {
 }
 
 TEST(PostgresSettingsTest, APipelinedStatementThatFailsFailsItsTransaction) {
-  if (!testing::PostgresAvailable()) {
-    if (testing::PostgresRequired()) FAIL() << "REFX_TEST_REQUIRE_POSTGRES=1 but no test PostgreSQL is configured";
-    GTEST_SKIP() << "no test PostgreSQL";
-  }
+  REFX_SKIP_UNLESS_POSTGRES();
   auto config = testing::NewPostgresDatabase();
   ASSERT_TRUE(config.ok()) << config.status();
   auto parameters = postgres::ParametersFromConfig(config->postgres());
@@ -212,10 +206,7 @@ TEST(PostgresSettingsTest, APipelinedStatementThatFailsFailsItsTransaction) {
 
 
 TEST(PostgresSettingsTest, ReplicasReadTheEventLogThroughAnIndex) {
-  if (!testing::PostgresAvailable()) {
-    if (testing::PostgresRequired()) FAIL() << "REFX_TEST_REQUIRE_POSTGRES=1 but no test PostgreSQL is configured";
-    GTEST_SKIP() << "no test PostgreSQL";
-  }
+  REFX_SKIP_UNLESS_POSTGRES();
   auto config = testing::NewPostgresDatabase();
   ASSERT_TRUE(config.ok()) << config.status();
   MakeStoreOptions options;

@@ -50,10 +50,7 @@ std::unique_ptr<ReferralStore> OpenPostgres(const std::string&) {
 class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    if (GetParam().name == "postgres" && !testing::PostgresAvailable()) {
-      if (testing::PostgresRequired()) FAIL() << "REFX_TEST_REQUIRE_POSTGRES=1 but no test PostgreSQL is configured";
-      GTEST_SKIP() << "no test PostgreSQL (eval \"$(bash scripts/postgres.sh start)\")";
-    }
+    if (GetParam().name == "postgres") REFX_SKIP_UNLESS_POSTGRES();
     dir_ = testing::MakeTempDir("store");
     store_ = GetParam().open(dir_);
     ASSERT_NE(store_, nullptr);

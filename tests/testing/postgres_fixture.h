@@ -4,13 +4,15 @@
 //
 // Without those variables the PostgreSQL tests skip, unless
 // REFX_TEST_REQUIRE_POSTGRES=1 (set by scripts/test.sh, so CI can never
-// pass by skipping them): then they fail.
+// pass by skipping them): then they fail. REFX_SKIP_UNLESS_POSTGRES() is
+// that rule, written once.
 #ifndef REFX_TESTS_TESTING_POSTGRES_FIXTURE_H_
 #define REFX_TESTS_TESTING_POSTGRES_FIXTURE_H_
 
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "gtest/gtest.h"
 #include "refx/config/v1/server_config.pb.h"
 
 namespace refx::testing {
@@ -33,5 +35,18 @@ absl::StatusOr<config::v1::StorageConfig> NewPostgresDatabase();
 absl::Status RunPostgresSql(const std::string& dbname, const std::string& sql);
 
 }  // namespace refx::testing
+
+// Opens a test (or a SetUp) that needs the test PostgreSQL: skips it when
+// none is configured, or fails it when PostgresRequired(). A macro because
+// GTEST_SKIP and FAIL end only the function they are written in.
+#define REFX_SKIP_UNLESS_POSTGRES()                                                                 \
+  do {                                                                                              \
+    if (!::refx::testing::PostgresAvailable()) {                                                    \
+      if (::refx::testing::PostgresRequired()) {                                                    \
+        FAIL() << "REFX_TEST_REQUIRE_POSTGRES=1 but no test PostgreSQL is configured";              \
+      }                                                                                             \
+      GTEST_SKIP() << "no test PostgreSQL (eval \"$(bash scripts/postgres.sh start)\")";            \
+    }                                                                                               \
+  } while (false)
 
 #endif  // REFX_TESTS_TESTING_POSTGRES_FIXTURE_H_

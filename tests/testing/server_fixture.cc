@@ -6,8 +6,10 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "common/yaml_proto.h"
 #include "google/protobuf/util/json_util.h"
@@ -68,6 +70,40 @@ v1::Referral ValidReferral(const std::string& recipient) {
   r.mutable_victim()->mutable_consent()->set_status(v1::Consent::GIVEN);
   r.add_recipient_agencies(absl::StrCat("agencies/", recipient));
   return r;
+}
+
+std::map<std::string, std::string> StoredNarratives(client::ReferralClient reader) {
+  std::map<std::string, std::string> stored;
+  v1::ListReferralsRequest list;
+  list.set_page_size(500);
+  auto page = reader.ListReferrals(list);
+  EXPECT_TRUE(page.ok()) << page.status();
+  if (page.ok()) {
+    for (const auto& r : page->referrals()) stored[r.name()] = r.incident_narrative();
+  }
+  return stored;
+}
+
+::testing::AssertionResult AcknowledgedReadBackWhole(const std::map<std::string, std::string>& acknowledged,
+                                                     const std::map<std::string, std::string>& stored) {
+  if (stored == acknowledged) return ::testing::AssertionSuccess();
+  std::vector<std::string> lost, different, unacknowledged;
+  for (const auto& [name, narrative] : acknowledged) {
+    const auto it = stored.find(name);
+    if (it == stored.end()) {
+      lost.push_back(name);
+    } else if (it->second != narrative) {
+      different.push_back(name);
+    }
+  }
+  for (const auto& [name, narrative] : stored) {
+    if (!acknowledged.contains(name)) unacknowledged.push_back(name);
+  }
+  return ::testing::AssertionFailure() << "stored referrals differ from the acknowledged ones (" << acknowledged.size()
+                                       << " acknowledged, " << stored.size() << " stored): lost ["
+                                       << absl::StrJoin(lost, ", ") << "], read back different ["
+                                       << absl::StrJoin(different, ", ") << "], stored but never acknowledged ["
+                                       << absl::StrJoin(unacknowledged, ", ") << "]";
 }
 
 absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(Options options) {

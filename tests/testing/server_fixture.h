@@ -9,6 +9,7 @@
 #define REFX_TESTS_TESTING_SERVER_FIXTURE_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -19,6 +20,7 @@
 #include "clients/lib/referral_client.h"
 #include "common/clock.h"
 #include "grpcpp/channel.h"
+#include "gtest/gtest.h"
 #include "refx/config/v1/server_config.pb.h"
 #include "refx/v1/referral.pb.h"
 #include "server/server.h"
@@ -59,6 +61,19 @@ absl::Time FromProto(const google::protobuf::Timestamp& time);
 
 // A referral that passes validation, from kPolice to `recipient`.
 v1::Referral ValidReferral(const std::string& recipient = kCityCouncil);
+
+// Name -> incident narrative of every referral `reader` lists: one page of
+// up to 500, more than any test here stores. A failed list is a test
+// failure and reads back nothing.
+std::map<std::string, std::string> StoredNarratives(client::ReferralClient reader);
+
+// Whether `stored` (as StoredNarratives reads it) is exactly `acknowledged`,
+// the referrals a test got an OK for (name -> incident narrative): after a
+// fault, no acknowledged write may be lost or read back different, and no
+// refused one may be stored. A failure names the referrals, not their
+// narratives, which may be large.
+::testing::AssertionResult AcknowledgedReadBackWhole(const std::map<std::string, std::string>& acknowledged,
+                                                     const std::map<std::string, std::string>& stored);
 
 class TestServer {
  public:
