@@ -11,6 +11,7 @@
 #include "common/hash.h"
 #include "common/status_details.h"
 #include "common/status_macros.h"
+#include "common/wait_for.h"
 #include "core/agreement.h"
 #include "core/field_behavior.h"
 #include "core/referral_manager.h"
@@ -188,8 +189,63 @@ std::string CaseUpdateName(const std::string& referral_id, const std::string& up
   return absl::StrCat(ReferralName(referral_id), kUpdatesSegment, update_id);
 }
 
+// A case update checked and built on a worker thread: answered at once (a
+// retry), or waiting for the write's commit.
+struct ReferralManager::PreparedCaseUpdate {
+  absl::optional<CaseUpdate> answered;
+  storage::AddCaseUpdateRequest request;
+  CaseUpdate answer;        // the update trimmed for the caller
+  VisibleReferral visible;  // as read before the update: a racing retry is answered from it
+  absl::Status request_id_reused, stale;
+};
+
 absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, const AddCaseUpdateParams& params,
                                                           CallAudit* audit) {
+  return WaitFor<CaseUpdate>(
+      [&](Done<CaseUpdate> done) { AddCaseUpdateAsync(caller, params, audit, std::move(done)); });
+}
+
+void ReferralManager::AddCaseUpdateAsync(const Caller& caller, const AddCaseUpdateParams& params, CallAudit* audit,
+                                         Done<CaseUpdate> done) {
+  absl::StatusOr<PreparedCaseUpdate> prepared = PrepareCaseUpdate(caller, params, audit);
+  if (!prepared.ok()) return done(prepared.status());
+  if (prepared->answered.has_value()) return done(*std::move(prepared->answered));
+  storage::AddCaseUpdateRequest request = std::move(prepared->request);
+  auto waiting = std::make_shared<PreparedCaseUpdate>(*std::move(prepared));
+  options_.store->AddCaseUpdateAsync(
+      std::move(request), [this, caller, audit, parent = params.parent, waiting, done = std::move(done)](
+                              absl::StatusOr<storage::AddCaseUpdateResult> result) {
+        if (!result.ok()) {
+          return done(ChangeRefused(result.status(), parent, waiting->request_id_reused, waiting->stale));
+        }
+        // A retry of the same request that committed between our look-up
+        // and this write is answered as any retry is.
+        if (result->replayed) {
+          return done(
+              ReplayCaseUpdate(caller, waiting->visible, result->update.referral_id, result->update.document, audit));
+        }
+        audit->recorded = true;  // in the transaction that stored the update
+        done(std::move(waiting->answer));
+      });
+}
+
+// A retry gets the first result, whatever happened since, trimmed under the
+// referral's consent now (as ListCaseUpdates would trim it) and audited as
+// the read it is.
+absl::StatusOr<CaseUpdate> ReferralManager::ReplayCaseUpdate(const Caller& caller, const VisibleReferral& visible,
+                                                             const std::string& referral_id,
+                                                             const std::string& document, CallAudit* audit) const {
+  REFX_ASSIGN_OR_RETURN(CaseUpdate replayed, TrimmedUpdate(caller, visible.referral, document));
+  storage::AuditRecord event =
+      options_.auditor->Build(caller, audit->method, ReadAction(caller, visible.stored.sender_agency), {referral_id},
+                              DisclosureOf(replayed), absl::StatusCode::kOk);
+  event.reason = "REPLAYED";
+  audit->WriteBeforeAnswer(std::move(event));
+  return replayed;
+}
+
+absl::StatusOr<ReferralManager::PreparedCaseUpdate> ReferralManager::PrepareCaseUpdate(
+    const Caller& caller, const AddCaseUpdateParams& params, CallAudit* audit) {
   if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
   const Agreement& agreement = *caller.agreement;
   const CaseUpdate input = ClientFields(params.update);
@@ -214,6 +270,7 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
 
   const std::string id = ReferralIdFromName(params.parent);
   const std::string fingerprint = Fingerprint(params, input);
+  PreparedCaseUpdate prepared;
   const absl::Status request_id_reused = InvalidArgumentError(
       "request_id was already used for a different request",
       {{"request_id", "already used by this agency with a different request; use a new id"}});
@@ -221,22 +278,12 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
   // The record gate, the same one as GetReferral's.
   REFX_ASSIGN_OR_RETURN(VisibleReferral visible, LoadVisible(caller, params.parent, id));
 
-  // A retry gets the first result, whatever happened since, trimmed under
-  // the referral's consent now (as ListCaseUpdates would trim it) and
-  // audited as the read it is.
-  auto replay = [&](const std::string& referral_id, const std::string& document) -> absl::StatusOr<CaseUpdate> {
-    REFX_ASSIGN_OR_RETURN(CaseUpdate replayed, TrimmedUpdate(caller, visible.referral, document));
-    storage::AuditRecord event = options_.auditor->Build(
-        caller, audit->method, ReadAction(caller, visible.stored.sender_agency), {referral_id},
-        DisclosureOf(replayed), absl::StatusCode::kOk);
-    event.reason = "REPLAYED";
-    audit->WriteBeforeAnswer(std::move(event));
-    return replayed;
-  };
   REFX_ASSIGN_OR_RETURN(auto earlier, options_.store->FindUpdate(caller.agency_id, params.request_id));
   if (earlier.has_value()) {
     if (earlier->fingerprint != fingerprint) return request_id_reused;
-    return replay(earlier->referral_id, earlier->document);
+    REFX_ASSIGN_OR_RETURN(prepared.answered,
+                          ReplayCaseUpdate(caller, visible, earlier->referral_id, earlier->document, audit));
+    return prepared;
   }
 
   const absl::Status stale = WithErrorInfo(
@@ -333,13 +380,12 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
   // Watchers hear of the update in the same transaction that stores it.
   request.event = MakeEvent(request.referral, v1::WatchReferralsResponse::CASE_UPDATE_ADDED);
   request.event->update_document = request.update.document;
-  auto result = options_.store->AddCaseUpdate(request);
-  if (!result.ok()) return ChangeRefused(result.status(), params.parent, request_id_reused, stale);
-  // A retry of the same request that committed between our look-up and
-  // this write is answered as any retry is.
-  if (result->replayed) return replay(result->update.referral_id, result->update.document);
-  audit->recorded = true;  // in the transaction that stored the update
-  return answer;
+  prepared.request = std::move(request);
+  prepared.answer = std::move(answer);
+  prepared.visible = std::move(visible);
+  prepared.request_id_reused = request_id_reused;
+  prepared.stale = stale;
+  return prepared;
 }
 
 absl::StatusOr<v1::ListCaseUpdatesResponse> ReferralManager::ListCaseUpdates(const Caller& caller,

@@ -14,6 +14,7 @@
 #include "google/protobuf/util/field_mask_util.h"
 #include "common/hash.h"
 #include "common/status_macros.h"
+#include "common/wait_for.h"
 #include "common/status_details.h"
 #include "core/referral_validation.h"
 #include "core/victim_tokens.h"
@@ -107,8 +108,34 @@ absl::StatusOr<std::unique_ptr<ReferralManager>> ReferralManager::Create(Options
   return std::unique_ptr<ReferralManager>(new ReferralManager(std::move(options), *std::move(sealer)));
 }
 
+// A create checked and built on a worker thread, waiting for its commit.
+struct ReferralManager::PreparedCreate {
+  storage::CreateReferralRequest request;
+  // Completed by the store inside the create's transaction (the repeat
+  // count), read once the write has committed.
+  std::shared_ptr<v1::Referral> answer;
+};
+
 absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& caller, const v1::Referral& input,
                                                              const std::string& request_id, CallAudit* audit) {
+  return WaitFor<v1::Referral>(
+      [&](Done<v1::Referral> done) { CreateReferralAsync(caller, input, request_id, audit, std::move(done)); });
+}
+
+void ReferralManager::CreateReferralAsync(const Caller& caller, const v1::Referral& input,
+                                          const std::string& request_id, CallAudit* audit, Done<v1::Referral> done) {
+  absl::StatusOr<PreparedCreate> prepared = PrepareCreate(caller, input, request_id, audit);
+  if (!prepared.ok()) return done(prepared.status());
+  options_.store->CreateReferralAsync(
+      std::move(prepared->request),
+      [this, caller, audit, answer = prepared->answer, done = std::move(done)](
+          absl::StatusOr<storage::CreateReferralResult> result) { done(FinishCreate(caller, audit, *answer, result)); });
+}
+
+absl::StatusOr<ReferralManager::PreparedCreate> ReferralManager::PrepareCreate(const Caller& caller,
+                                                                               const v1::Referral& input,
+                                                                               const std::string& request_id,
+                                                                               CallAudit* audit) {
   if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
   const Agreement& agreement = *caller.agreement;
   const absl::Time now = options_.clock->Now();
@@ -229,7 +256,12 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
   };
   request.audit = options_.auditor->Build(caller, audit->method, AuditAction::kCollection, {}, {}, absl::StatusCode::kOk);
   request.event = MakeEvent(stored, v1::WatchReferralsResponse::REFERRAL_CREATED);
-  auto result = options_.store->CreateReferral(request);
+  return PreparedCreate{std::move(request), std::move(answer)};
+}
+
+absl::StatusOr<v1::Referral> ReferralManager::FinishCreate(const Caller& caller, CallAudit* audit,
+                                                           const v1::Referral& answer,
+                                                           const absl::StatusOr<storage::CreateReferralResult>& result) {
   if (!result.ok()) {
     if (absl::IsAlreadyExists(result.status())) {
       return InvalidArgumentError(
@@ -240,7 +272,7 @@ absl::StatusOr<v1::Referral> ReferralManager::CreateReferral(const Caller& calle
   }
   if (!result->replayed) {
     audit->recorded = true;  // in the transaction that stored the referral
-    return *answer;
+    return answer;
   }
   // A retry: the referral as it is now, under today's agreement and
   // consent, audited as the read it is.

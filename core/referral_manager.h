@@ -15,6 +15,7 @@
 #ifndef REFX_CORE_REFERRAL_MANAGER_H_
 #define REFX_CORE_REFERRAL_MANAGER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -125,6 +126,23 @@ class ReferralManager {
   absl::StatusOr<v1::Referral> CreateReferral(const Caller& caller, const v1::Referral& input,
                                               const std::string& request_id, CallAudit* audit);
 
+  // The writes (CreateReferral, Transition, AddCaseUpdate) without holding
+  // the calling thread while the store commits: the checks and the change
+  // are made on the calling thread, then `done` runs once with what the
+  // blocking form returns, from the store's thread after the commit (or at
+  // once, on the calling thread, for a refusal or a retry answered without a
+  // write). `audit` must live until then. The server answers its write
+  // calls from `done`, so writes in flight share group commits instead of
+  // each keeping a worker thread waiting for its own.
+  template <typename T>
+  using Done = std::function<void(absl::StatusOr<T>)>;
+  void CreateReferralAsync(const Caller& caller, const v1::Referral& input, const std::string& request_id,
+                           CallAudit* audit, Done<v1::Referral> done);
+  void TransitionAsync(const Caller& caller, const TransitionParams& params, CallAudit* audit,
+                       Done<v1::Referral> done);
+  void AddCaseUpdateAsync(const Caller& caller, const AddCaseUpdateParams& params, CallAudit* audit,
+                          Done<v1::CaseUpdate> done);
+
   // `name` is `referrals/{id}`; `read_mask` as in ListReferralsParams.
   absl::StatusOr<v1::Referral> GetReferral(const Caller& caller, const std::string& name,
                                            const std::vector<std::string>& read_mask, CallAudit* audit);
@@ -217,6 +235,27 @@ class ReferralManager {
   // request id reused, the etag stale, the referral gone; anything else as is.
   static absl::Status ChangeRefused(const absl::Status& store_status, const std::string& name,
                                     const absl::Status& request_id_reused, const absl::Status& stale);
+  // The writes' two halves: checked and built on the calling thread
+  // (Prepare*), answered from the store's completion.
+  struct PreparedCreate;
+  struct PreparedTransition;
+  struct PreparedCaseUpdate;
+  absl::StatusOr<PreparedCreate> PrepareCreate(const Caller& caller, const v1::Referral& input,
+                                               const std::string& request_id, CallAudit* audit);
+  absl::StatusOr<v1::Referral> FinishCreate(const Caller& caller, CallAudit* audit, const v1::Referral& answer,
+                                            const absl::StatusOr<storage::CreateReferralResult>& result);
+  absl::StatusOr<PreparedTransition> PrepareTransition(const Caller& caller, const TransitionParams& params,
+                                                       CallAudit* audit);
+  absl::StatusOr<PreparedCaseUpdate> PrepareCaseUpdate(const Caller& caller, const AddCaseUpdateParams& params,
+                                                       CallAudit* audit);
+  // The answer to a retried change (its first result under today's
+  // agreement and consent), with its audit event to write before answering.
+  absl::StatusOr<v1::Referral> ReplayTransition(const Caller& caller, const std::string& name,
+                                                const VisibleReferral& visible, const std::string& referral_id,
+                                                const std::string& document, CallAudit* audit) const;
+  absl::StatusOr<v1::CaseUpdate> ReplayCaseUpdate(const Caller& caller, const VisibleReferral& visible,
+                                                  const std::string& referral_id, const std::string& document,
+                                                  CallAudit* audit) const;
   // Keeps only the fields in `mask` (and the name); nothing if it is empty.
   static void TrimToMask(const std::vector<std::string>& mask, v1::Referral* referral);
   // PERMISSION_DENIED (FIELD_NOT_SHARED) if `mask` asks for a class the

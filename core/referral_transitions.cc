@@ -6,6 +6,7 @@
 #include "common/hash.h"
 #include "common/status_details.h"
 #include "common/status_macros.h"
+#include "common/wait_for.h"
 #include "core/agreement.h"
 #include "core/referral_lifecycle.h"
 #include "core/referral_manager.h"
@@ -82,14 +83,74 @@ std::vector<FieldViolation> ValidateTransition(const TransitionParams& p, const 
 
 }  // namespace
 
+// A transition checked and built on a worker thread: answered at once (a
+// retry), or waiting for the write's commit.
+struct ReferralManager::PreparedTransition {
+  absl::optional<v1::Referral> answered;
+  storage::UpdateReferralRequest request;
+  v1::Referral answer;      // the referral as changed, trimmed for the caller
+  VisibleReferral visible;  // as read before the change: a racing retry is answered from it
+  absl::Status request_id_reused, stale;
+};
+
 absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, const TransitionParams& params,
                                                          CallAudit* audit) {
+  return WaitFor<v1::Referral>(
+      [&](Done<v1::Referral> done) { TransitionAsync(caller, params, audit, std::move(done)); });
+}
+
+void ReferralManager::TransitionAsync(const Caller& caller, const TransitionParams& params, CallAudit* audit,
+                                      Done<v1::Referral> done) {
+  absl::StatusOr<PreparedTransition> prepared = PrepareTransition(caller, params, audit);
+  if (!prepared.ok()) return done(prepared.status());
+  if (prepared->answered.has_value()) return done(*std::move(prepared->answered));
+  storage::UpdateReferralRequest request = std::move(prepared->request);
+  auto waiting = std::make_shared<PreparedTransition>(*std::move(prepared));
+  options_.store->UpdateReferralAsync(
+      std::move(request), [this, caller, audit, name = params.name, waiting, done = std::move(done)](
+                              absl::StatusOr<storage::UpdateReferralResult> result) {
+        if (!result.ok()) return done(ChangeRefused(result.status(), name, waiting->request_id_reused, waiting->stale));
+        // A retry of the same request that committed between our look-up
+        // and this write is answered as any retry is.
+        if (result->replayed) {
+          return done(ReplayTransition(caller, name, waiting->visible, result->referral.id,
+                                       result->referral.document, audit));
+        }
+        audit->recorded = true;  // in the transaction that changed the referral
+        done(std::move(waiting->answer));
+      });
+}
+
+// A retry gets the first result, whatever happened since (its etag is stale
+// by then, and the state may no longer allow the transition), but under
+// today's agreement and consent, audited as the read it is.
+absl::StatusOr<v1::Referral> ReferralManager::ReplayTransition(const Caller& caller, const std::string& name,
+                                                               const VisibleReferral& visible,
+                                                               const std::string& referral_id,
+                                                               const std::string& document, CallAudit* audit) const {
+  v1::Referral out;
+  if (!out.ParseFromString(document)) return absl::InternalError("stored referral is unreadable");
+  absl::optional<ReadView> view = ReplayView(caller, out, visible.referral);
+  if (!view.has_value()) return ReferralNotFoundError(name);
+  Redact(*view, &out);
+  storage::AuditRecord event =
+      options_.auditor->Build(caller, audit->method, ReadAction(caller, visible.stored.sender_agency), {referral_id},
+                              DisclosureOf(out), absl::StatusCode::kOk);
+  event.reason = "REPLAYED";
+  audit->WriteBeforeAnswer(std::move(event));
+  return out;
+}
+
+absl::StatusOr<ReferralManager::PreparedTransition> ReferralManager::PrepareTransition(const Caller& caller,
+                                                                                       const TransitionParams& params,
+                                                                                       CallAudit* audit) {
   if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
   const std::vector<FieldViolation> violations =
       ValidateTransition(params, *options_.registry->Current(), *caller.agreement);
   if (!violations.empty()) return InvalidArgumentError("invalid request", violations);
   const std::string id = ReferralIdFromName(params.name);
   const std::string fingerprint = Fingerprint(params);
+  PreparedTransition prepared;
   const absl::Status request_id_reused = InvalidArgumentError(
       "request_id was already used for a different request",
       {{"request_id", "already used by this agency with a different request; use a new id"}});
@@ -99,26 +160,12 @@ absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, c
   const storage::StoredReferral* stored = &visible.stored;
   const v1::Referral* current = &visible.referral;
 
-  // A retry gets the first result, whatever happened since (its etag is
-  // stale by then, and the state may no longer allow the transition), but
-  // under today's agreement and consent, audited as the read it is.
-  auto replay = [&](const std::string& referral_id, const std::string& document) -> absl::StatusOr<v1::Referral> {
-    v1::Referral out;
-    if (!out.ParseFromString(document)) return absl::InternalError("stored referral is unreadable");
-    absl::optional<ReadView> view = ReplayView(caller, out, visible.referral);
-    if (!view.has_value()) return ReferralNotFoundError(params.name);
-    Redact(*view, &out);
-    storage::AuditRecord event = options_.auditor->Build(
-        caller, audit->method, ReadAction(caller, visible.stored.sender_agency), {referral_id}, DisclosureOf(out),
-        absl::StatusCode::kOk);
-    event.reason = "REPLAYED";
-    audit->WriteBeforeAnswer(std::move(event));
-    return out;
-  };
   REFX_ASSIGN_OR_RETURN(auto earlier, options_.store->FindUpdate(caller.agency_id, params.request_id));
   if (earlier.has_value()) {
     if (earlier->fingerprint != fingerprint) return request_id_reused;
-    return replay(earlier->referral_id, earlier->document);
+    REFX_ASSIGN_OR_RETURN(prepared.answered,
+                          ReplayTransition(caller, params.name, visible, earlier->referral_id, earlier->document, audit));
+    return prepared;
   }
 
   const absl::Status stale = WithErrorInfo(
@@ -222,13 +269,12 @@ absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, c
   request.audit = options_.auditor->Build(caller, audit->method, AuditAction::kAlteration, {}, DisclosureOf(answer),
                                          absl::StatusCode::kOk);
   request.event = MakeEvent(update, v1::WatchReferralsResponse::REFERRAL_CHANGED);
-  auto result = options_.store->UpdateReferral(request);
-  if (!result.ok()) return ChangeRefused(result.status(), params.name, request_id_reused, stale);
-  // A retry of the same request that committed between our look-up and
-  // this write is answered as any retry is.
-  if (result->replayed) return replay(result->referral.id, result->referral.document);
-  audit->recorded = true;  // in the transaction that changed the referral
-  return answer;
+  prepared.request = std::move(request);
+  prepared.answer = std::move(answer);
+  prepared.visible = std::move(visible);
+  prepared.request_id_reused = request_id_reused;
+  prepared.stale = stale;
+  return prepared;
 }
 
 absl::Status ReferralManager::ChangeRefused(const absl::Status& store_status, const std::string& name,

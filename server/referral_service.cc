@@ -1,5 +1,6 @@
 #include "server/referral_service.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -7,18 +8,29 @@
 #include "server/watch_stream.h"
 
 namespace refx::server {
+namespace {
+
+// A write's completion as RunUnaryAsync wants it: the answer into `out`,
+// then the call's status to `done`.
+template <typename T>
+std::function<void(absl::StatusOr<T>)> Answer(T* out, std::function<void(absl::Status)> done) {
+  return [out, done = std::move(done)](absl::StatusOr<T> result) {
+    if (result.ok()) *out = *std::move(result);
+    done(result.status());
+  };
+}
+
+}  // namespace
 
 grpc::ServerUnaryReactor* ReferralServiceImpl::CreateReferral(grpc::CallbackServerContext* ctx,
                                                               const grpc::ByteBuffer* request,
                                                               grpc::ByteBuffer* response) {
-  return RunUnary<v1::CreateReferralRequest, v1::Referral>(
+  return RunUnaryAsync<v1::CreateReferralRequest, v1::Referral>(
       "refx.v1.ReferralService.CreateReferral", ctx, request, response, context_,
       [this](const core::Caller& caller, const v1::CreateReferralRequest& req, v1::Referral* out,
-             core::CallAudit* audit) {
-        auto created = context_.referrals->CreateReferral(caller, req.referral(), req.request_id(), audit);
-        if (!created.ok()) return created.status();
-        *out = *std::move(created);
-        return absl::OkStatus();
+             core::CallAudit* audit, std::function<void(absl::Status)> done) {
+        context_.referrals->CreateReferralAsync(caller, req.referral(), req.request_id(), audit,
+                                                Answer(out, std::move(done)));
       });
 }
 
@@ -74,18 +86,16 @@ template <typename Request, typename Convert>
 grpc::ServerUnaryReactor* ReferralServiceImpl::RunTransition(const char* method, grpc::CallbackServerContext* ctx,
                                                              const grpc::ByteBuffer* request,
                                                              grpc::ByteBuffer* response, Convert convert) {
-  return RunUnary<Request, v1::Referral>(
+  return RunUnaryAsync<Request, v1::Referral>(
       method, ctx, request, response, context_,
-      [this, convert](const core::Caller& caller, const Request& req, v1::Referral* out, core::CallAudit* audit) {
+      [this, convert](const core::Caller& caller, const Request& req, v1::Referral* out, core::CallAudit* audit,
+                      std::function<void(absl::Status)> done) {
         core::TransitionParams params;
         params.name = req.name();
         params.request_id = req.request_id();
         params.etag = req.etag();
         convert(req, &params);
-        auto changed = context_.referrals->Transition(caller, params, audit);
-        if (!changed.ok()) return changed.status();
-        *out = *std::move(changed);
-        return absl::OkStatus();
+        context_.referrals->TransitionAsync(caller, params, audit, Answer(out, std::move(done)));
       });
 }
 
@@ -165,15 +175,12 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ReopenReferral(grpc::CallbackServ
 grpc::ServerUnaryReactor* ReferralServiceImpl::AddCaseUpdate(grpc::CallbackServerContext* ctx,
                                                              const grpc::ByteBuffer* request,
                                                              grpc::ByteBuffer* response) {
-  return RunUnary<v1::AddCaseUpdateRequest, v1::CaseUpdate>(
+  return RunUnaryAsync<v1::AddCaseUpdateRequest, v1::CaseUpdate>(
       "refx.v1.ReferralService.AddCaseUpdate", ctx, request, response, context_,
       [this](const core::Caller& caller, const v1::AddCaseUpdateRequest& req, v1::CaseUpdate* out,
-             core::CallAudit* audit) {
+             core::CallAudit* audit, std::function<void(absl::Status)> done) {
         core::AddCaseUpdateParams params{req.parent(), req.request_id(), req.etag(), req.update()};
-        auto added = context_.referrals->AddCaseUpdate(caller, params, audit);
-        if (!added.ok()) return added.status();
-        *out = *std::move(added);
-        return absl::OkStatus();
+        context_.referrals->AddCaseUpdateAsync(caller, params, audit, Answer(out, std::move(done)));
       });
 }
 

@@ -7,6 +7,8 @@
 #define REFX_SERVER_UNARY_CALL_H_
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -139,12 +141,15 @@ inline absl::Status ApplyFieldBehavior(google::protobuf::Message* request) {
 // share: calls refused there never reach the queue, and are recorded by the
 // refusal log (aggregated per agency and minute). The closure on the work
 // pool admits the caller (method gate), parses, applies the schema's field
-// behaviour (ApplyFieldBehavior), runs `handler`, and writes
-// the call's audit event when the handler did not (refusals, and calls that
-// touch no stored data) before answering. If that event cannot be written,
+// behaviour (ApplyFieldBehavior) and starts `handler(caller, request,
+// &response, &audit, done)`, which calls `done(status)` once, then or later
+// from another thread (a write, from its commit: the worker is free while
+// it waits). From `done` the call's audit event is written when the
+// handler did not write one (refusals, and calls that touch no stored
+// data), and then the call is answered. If that event cannot be written,
 // the call fails and returns no data.
 template <typename Request, typename Response, typename Handler>
-grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* RunUnaryAsync(const char* full_method, grpc::CallbackServerContext* ctx,
                                    const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
                                    const ServiceContext& service, Handler handler) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
@@ -204,55 +209,64 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
   const bool queued = service.pool->TrySubmit([ctx, service, full_method = std::string(full_method), finish, handler,
                                                raw_response, purpose, identified, call_id,
                                                bytes = ByteBufferToString(*raw_request)]() mutable {
-    core::CallAudit audit{full_method};
-    absl::optional<core::Caller> caller;
+    // What the call needs until it is answered, which for a write is after
+    // this worker has moved on (the store answers from its commit).
+    struct CallState {
+      core::CallAudit audit;
+      absl::optional<core::Caller> caller;
+      Request request;
+      Response response;
+    };
+    auto state = std::make_shared<CallState>();
+    state->audit.method = full_method;
+    auto complete = [state, service, finish, raw_response, full_method, identified, call_id](absl::Status status) {
+      if (status.ok()) ToByteBuffer(state->response, raw_response);
+      // The call's event: the one the handler left to write before
+      // answering, or, for a refusal or a call that stored nothing, one
+      // built here. It is written without holding a thread: the store
+      // completes it on its writer thread, and only then is the answer sent.
+      const core::CallAudit& audit = state->audit;
+      absl::optional<storage::AuditRecord> pending;
+      if (audit.before_answer.has_value() && status.ok()) {
+        pending = *audit.before_answer;
+      } else if (!audit.recorded || audit.before_answer.has_value()) {
+        const core::AuditAction action = core::DefaultActionFor(full_method);
+        pending = service.auditor->Build(state->caller.has_value() ? *state->caller : identified, full_method, action,
+                                         {}, {}, status.code());
+      }
+      const std::string agency = identified.agency_id;
+      if (!pending.has_value()) {
+        finish(status, agency);
+        return;
+      }
+      service.auditor->RecordAsync(*pending, [finish, status, agency, raw_response, full_method, call_id,
+                                              metrics = service.metrics](absl::Status audited) mutable {
+        if (!audited.ok()) {
+          if (metrics != nullptr) metrics->ObserveAuditFailure();
+          log::Error("audit_write_failed", {{"call_id", call_id},
+                                            {"method", full_method},
+                                            {"code", absl::StatusCodeToString(status.code())}});
+          if (status.ok()) {
+            *raw_response = grpc::ByteBuffer();  // nothing leaves without its event
+            status = audited;
+          }
+        }
+        finish(status, agency);
+      });
+    };
     // The method gate, before the request is parsed.
-    absl::Status status = [&]() -> absl::Status {
+    const absl::Status admitted = [&]() -> absl::Status {
       // A call whose client gave up (deadline, cancel) while it queued is not
       // run: under overload that work would only delay live calls.
       if (ctx->IsCancelled()) return absl::CancelledError("the client gave up before the call ran");
-      auto admitted = core::AdmitCall(identified, full_method, service.agreements->Current(), purpose);
-      if (!admitted.ok()) return admitted.status();
-      caller = *std::move(admitted);
-      Request request;
-      REFX_RETURN_IF_ERROR(ParseMessageOrExplain(bytes, &request));
-      REFX_RETURN_IF_ERROR(ApplyFieldBehavior(&request));
-      Response response;
-      REFX_RETURN_IF_ERROR(handler(*caller, request, &response, &audit));
-      ToByteBuffer(response, raw_response);
-      return absl::OkStatus();
+      auto caller = core::AdmitCall(identified, full_method, service.agreements->Current(), purpose);
+      if (!caller.ok()) return caller.status();
+      state->caller = *std::move(caller);
+      REFX_RETURN_IF_ERROR(ParseMessageOrExplain(bytes, &state->request));
+      return ApplyFieldBehavior(&state->request);
     }();
-    // The call's event: the one the handler left to write before answering,
-    // or, for a refusal or a call that stored nothing, one built here. It is
-    // written without holding this worker: the store completes it on its
-    // writer thread, and only then is the answer sent.
-    absl::optional<storage::AuditRecord> pending;
-    if (audit.before_answer.has_value() && status.ok()) {
-      pending = std::move(*audit.before_answer);
-    } else if (!audit.recorded || audit.before_answer.has_value()) {
-      const core::AuditAction action = core::DefaultActionFor(full_method);
-      pending = service.auditor->Build(caller.has_value() ? *caller : identified, full_method, action, {}, {},
-                                       status.code());
-    }
-    const std::string agency = identified.agency_id;
-    if (!pending.has_value()) {
-      finish(status, agency);
-      return;
-    }
-    service.auditor->RecordAsync(*pending, [finish, status, agency, raw_response, full_method, call_id,
-                                            metrics = service.metrics](absl::Status audited) mutable {
-      if (!audited.ok()) {
-        if (metrics != nullptr) metrics->ObserveAuditFailure();
-        log::Error("audit_write_failed", {{"call_id", call_id},
-                                          {"method", full_method},
-                                          {"code", absl::StatusCodeToString(status.code())}});
-        if (status.ok()) {
-          *raw_response = grpc::ByteBuffer();  // nothing leaves without its event
-          status = audited;
-        }
-      }
-      finish(status, agency);
-    });
+    if (!admitted.ok()) return complete(admitted);
+    handler(*state->caller, state->request, &state->response, &state->audit, std::move(complete));
   }, share);  // served in turn with other agencies' calls (WorkPool)
   if (!queued) {
     // Shed at once, and recorded by the refusal log (aggregated: an event
@@ -262,9 +276,22 @@ grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServer
   return reactor;
 }
 
+// RunUnaryAsync for a handler that answers before it returns:
+// `handler(caller, request, &response, &audit)` returns the call's status.
+template <typename Request, typename Response, typename Handler>
+grpc::ServerUnaryReactor* RunUnary(const char* full_method, grpc::CallbackServerContext* ctx,
+                                   const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
+                                   const ServiceContext& service, Handler handler) {
+  return RunUnaryAsync<Request, Response>(
+      full_method, ctx, raw_request, raw_response, service,
+      [handler](const core::Caller& caller, const Request& request, Response* response, core::CallAudit* audit,
+                const std::function<void(absl::Status)>& done) { done(handler(caller, request, response, audit)); });
+}
+
 }  // namespace internal
 
 using internal::RunUnary;
+using internal::RunUnaryAsync;
 
 }  // namespace refx::server
 

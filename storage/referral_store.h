@@ -258,6 +258,24 @@ class ReferralStore {
   // Durable on OK. There is no way to change or delete an update.
   virtual absl::StatusOr<AddCaseUpdateResult> AddCaseUpdate(const AddCaseUpdateRequest& request) = 0;
 
+  // CreateReferral, UpdateReferral and AddCaseUpdate without blocking the
+  // calling thread: `done` runs once, with what the blocking form would
+  // return, after the write is durable or has failed (on a thread of the
+  // store's: keep it quick, and never call a blocking write from it). The
+  // server completes its write calls from here, so concurrent writes share
+  // a group commit instead of each holding a worker thread until its own.
+  template <typename T>
+  using Done = std::function<void(absl::StatusOr<T>)>;
+  virtual void CreateReferralAsync(CreateReferralRequest request, Done<CreateReferralResult> done) {
+    done(CreateReferral(request));
+  }
+  virtual void UpdateReferralAsync(UpdateReferralRequest request, Done<UpdateReferralResult> done) {
+    done(UpdateReferral(request));
+  }
+  virtual void AddCaseUpdateAsync(AddCaseUpdateRequest request, Done<AddCaseUpdateResult> done) {
+    done(AddCaseUpdate(request));
+  }
+
   // The updates of a referral with sequence > `after_sequence`, oldest
   // first, at most `limit`. Empty (not NOT_FOUND) for an unknown referral:
   // the record gate is core's.

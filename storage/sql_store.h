@@ -70,6 +70,9 @@ class SqlStore : public ReferralStore {
   absl::StatusOr<absl::optional<UpdateReplay>> FindUpdate(absl::string_view agency_id,
                                                           absl::string_view request_id) override;
   absl::StatusOr<AddCaseUpdateResult> AddCaseUpdate(const AddCaseUpdateRequest& request) override;
+  void CreateReferralAsync(CreateReferralRequest request, Done<CreateReferralResult> done) override;
+  void UpdateReferralAsync(UpdateReferralRequest request, Done<UpdateReferralResult> done) override;
+  void AddCaseUpdateAsync(AddCaseUpdateRequest request, Done<AddCaseUpdateResult> done) override;
   absl::StatusOr<std::vector<StoredCaseUpdate>> ListCaseUpdates(absl::string_view referral_id,
                                                                 int64_t after_sequence, int limit) override;
   absl::StatusOr<StoredCaseUpdate> GetCaseUpdate(absl::string_view referral_id,
@@ -139,6 +142,13 @@ class SqlStore : public ReferralStore {
   // request; ABORTED on a stale etag; NOT_FOUND without the referral;
   // UNAVAILABLE if the audit event cannot be written.
   absl::Status ApplyChange(SqlConnection* conn, Change* change, ChangeOutcome* outcome);
+  // A change queued for the writer with what it needs until it is answered
+  // (sql_store_changes.cc); `result` makes the answer from it once committed.
+  template <typename Request>
+  struct PendingChange;
+  template <typename Request, typename Result>
+  void SubmitChange(std::shared_ptr<PendingChange<Request>> pending,
+                    std::function<Result(PendingChange<Request>*)> result, Done<Result> done);
 
   absl::Status Migrate(SqlConnection* conn);
   // Queues `apply` and waits until the transaction holding it committed.

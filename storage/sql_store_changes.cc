@@ -2,6 +2,7 @@
 // Change applied by the one ApplyChange path inside the writer's batch.
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/wait_for.h"
 #include "storage/sql_rows.h"
 #include "storage/sql_store.h"
 
@@ -153,16 +154,46 @@ absl::Status SqlStore::ApplyChange(SqlConnection* conn, Change* change, ChangeOu
   return absl::OkStatus();
 }
 
-absl::StatusOr<CreateReferralResult> SqlStore::CreateReferral(const CreateReferralRequest& request) {
+// Everything a queued change needs until its `done` has run: the writer may
+// apply it twice (a batch re-run with savepoints), so it is rebuilt from
+// `change` each time and `outcome` is reset.
+template <typename Request>
+struct SqlStore::PendingChange {
+  Request request;
   Change change;
+  ChangeOutcome outcome;
+  StoredCaseUpdate update;  // a case update as written (sequence assigned)
+};
+
+template <typename Request, typename Result>
+void SqlStore::SubmitChange(std::shared_ptr<PendingChange<Request>> pending,
+                            std::function<Result(PendingChange<Request>*)> result, Done<Result> done) {
+  SubmitAsync(
+      [this, op = pending.get()](SqlConnection* conn) {
+        op->outcome = ChangeOutcome();
+        return ApplyChange(conn, &op->change, &op->outcome);
+      },
+      [pending, result = std::move(result), done = std::move(done)](absl::Status status) {
+        if (!status.ok()) return done(status);
+        done(result(pending.get()));
+      });
+}
+
+void SqlStore::CreateReferralAsync(CreateReferralRequest request, Done<CreateReferralResult> done) {
+  auto pending = std::make_shared<PendingChange<CreateReferralRequest>>();
+  pending->request = std::move(request);
+  Change& change = pending->change;
+  const CreateReferralRequest& r = pending->request;
   change.create = true;
-  change.agency_id = request.referral.sender_agency;
-  change.request_id = request.request_id;
-  change.fingerprint = request.request_fingerprint;
-  change.referral = request.referral;
-  change.audit = request.audit;
-  change.event = request.event;
-  change.write_rows = [this, &request](SqlConnection* conn, Change* c) -> absl::Status {
+  change.agency_id = r.referral.sender_agency;
+  change.request_id = r.request_id;
+  change.fingerprint = r.request_fingerprint;
+  change.referral = r.referral;
+  change.audit = r.audit;
+  change.event = r.event;
+  // A raw pointer: `pending` owns the change that owns this function.
+  change.write_rows = [this, op = pending.get()](SqlConnection* conn, Change* c) -> absl::Status {
+    const CreateReferralRequest& request = op->request;
     if (request.complete) {
       int64_t earlier = 0;
       if (!request.victim_tokens.empty()) {
@@ -186,53 +217,68 @@ absl::StatusOr<CreateReferralResult> SqlStore::CreateReferral(const CreateReferr
     }
     return absl::OkStatus();
   };
-  ChangeOutcome outcome;
-  REFX_RETURN_IF_ERROR(Submit([&](SqlConnection* conn) {
-    outcome = ChangeOutcome();
-    return ApplyChange(conn, &change, &outcome);
-  }));
-  return CreateReferralResult{std::move(outcome.referral), outcome.replayed};
+  SubmitChange<CreateReferralRequest, CreateReferralResult>(
+      std::move(pending),
+      [](PendingChange<CreateReferralRequest>* op) {
+        return CreateReferralResult{std::move(op->outcome.referral), op->outcome.replayed};
+      },
+      std::move(done));
+}
+
+absl::StatusOr<CreateReferralResult> SqlStore::CreateReferral(const CreateReferralRequest& request) {
+  return WaitFor<CreateReferralResult>([&](Done<CreateReferralResult> done) { CreateReferralAsync(request, done); });
+}
+
+void SqlStore::UpdateReferralAsync(UpdateReferralRequest request, Done<UpdateReferralResult> done) {
+  auto pending = std::make_shared<PendingChange<UpdateReferralRequest>>();
+  pending->request = std::move(request);
+  Change& change = pending->change;
+  const UpdateReferralRequest& r = pending->request;
+  change.agency_id = r.agency_id;
+  change.request_id = r.request_id;
+  change.fingerprint = r.request_fingerprint;
+  change.expected_etag = r.expected_etag;
+  change.referral = r.referral;
+  change.replay_document = r.referral.document;  // a retry gets the referral as changed
+  change.audit = r.audit;
+  change.event = r.event;
+  change.write_rows = [this](SqlConnection* conn, Change* c) { return WriteReferralChange(conn, sql_, c->referral); };
+  SubmitChange<UpdateReferralRequest, UpdateReferralResult>(
+      std::move(pending),
+      [](PendingChange<UpdateReferralRequest>* op) {
+        UpdateReferralResult result;
+        result.replayed = op->outcome.replayed;
+        if (op->outcome.replayed) {
+          result.referral.id = op->outcome.referral_id;
+          result.referral.document = op->outcome.document;
+        } else {
+          result.referral = std::move(op->outcome.referral);
+        }
+        return result;
+      },
+      std::move(done));
 }
 
 absl::StatusOr<UpdateReferralResult> SqlStore::UpdateReferral(const UpdateReferralRequest& request) {
-  Change change;
-  change.agency_id = request.agency_id;
-  change.request_id = request.request_id;
-  change.fingerprint = request.request_fingerprint;
-  change.expected_etag = request.expected_etag;
-  change.referral = request.referral;
-  change.replay_document = request.referral.document;  // a retry gets the referral as changed
-  change.audit = request.audit;
-  change.event = request.event;
-  change.write_rows = [this](SqlConnection* conn, Change* c) { return WriteReferralChange(conn, sql_, c->referral); };
-  ChangeOutcome outcome;
-  REFX_RETURN_IF_ERROR(Submit([&](SqlConnection* conn) {
-    outcome = ChangeOutcome();
-    return ApplyChange(conn, &change, &outcome);
-  }));
-  UpdateReferralResult result;
-  result.replayed = outcome.replayed;
-  if (outcome.replayed) {
-    result.referral.id = outcome.referral_id;
-    result.referral.document = outcome.document;
-  } else {
-    result.referral = std::move(outcome.referral);
-  }
-  return result;
+  return WaitFor<UpdateReferralResult>([&](Done<UpdateReferralResult> done) { UpdateReferralAsync(request, done); });
 }
 
-absl::StatusOr<AddCaseUpdateResult> SqlStore::AddCaseUpdate(const AddCaseUpdateRequest& request) {
-  Change change;
-  change.agency_id = request.agency_id;
-  change.request_id = request.request_id;
-  change.fingerprint = request.request_fingerprint;
-  change.expected_etag = request.expected_etag;
-  change.referral = request.referral;
-  change.replay_document = request.update.document;  // a retry gets the update
-  change.audit = request.audit;
-  change.event = request.event;
-  StoredCaseUpdate update = request.update;
-  change.write_rows = [this, &update](SqlConnection* conn, Change* c) -> absl::Status {
+void SqlStore::AddCaseUpdateAsync(AddCaseUpdateRequest request, Done<AddCaseUpdateResult> done) {
+  auto pending = std::make_shared<PendingChange<AddCaseUpdateRequest>>();
+  pending->request = std::move(request);
+  Change& change = pending->change;
+  const AddCaseUpdateRequest& r = pending->request;
+  change.agency_id = r.agency_id;
+  change.request_id = r.request_id;
+  change.fingerprint = r.request_fingerprint;
+  change.expected_etag = r.expected_etag;
+  change.referral = r.referral;
+  change.replay_document = r.update.document;  // a retry gets the update
+  change.audit = r.audit;
+  change.event = r.event;
+  change.write_rows = [this, op = pending.get()](SqlConnection* conn, Change* c) -> absl::Status {
+    StoredCaseUpdate& update = op->update;
+    update = op->request.update;
     update.referral_id = c->referral.id;
     {
       REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.next_case_update_sequence));
@@ -254,20 +300,24 @@ absl::StatusOr<AddCaseUpdateResult> SqlStore::AddCaseUpdate(const AddCaseUpdateR
     }
     return WriteReferralChange(conn, sql_, c->referral);
   };
-  ChangeOutcome outcome;
-  REFX_RETURN_IF_ERROR(Submit([&](SqlConnection* conn) {
-    outcome = ChangeOutcome();
-    return ApplyChange(conn, &change, &outcome);
-  }));
-  AddCaseUpdateResult result;
-  result.replayed = outcome.replayed;
-  if (outcome.replayed) {
-    result.update.referral_id = outcome.referral_id;
-    result.update.document = outcome.document;
-  } else {
-    result.update = std::move(update);
-  }
-  return result;
+  SubmitChange<AddCaseUpdateRequest, AddCaseUpdateResult>(
+      std::move(pending),
+      [](PendingChange<AddCaseUpdateRequest>* op) {
+        AddCaseUpdateResult result;
+        result.replayed = op->outcome.replayed;
+        if (op->outcome.replayed) {
+          result.update.referral_id = op->outcome.referral_id;
+          result.update.document = op->outcome.document;
+        } else {
+          result.update = std::move(op->update);
+        }
+        return result;
+      },
+      std::move(done));
+}
+
+absl::StatusOr<AddCaseUpdateResult> SqlStore::AddCaseUpdate(const AddCaseUpdateRequest& request) {
+  return WaitFor<AddCaseUpdateResult>([&](Done<AddCaseUpdateResult> done) { AddCaseUpdateAsync(request, done); });
 }
 
 }  // namespace refx::storage

@@ -2,6 +2,7 @@
 // with RESOURCE_EXHAUSTED and an ErrorInfo reason, and while one agency is at
 // its limit another is served. Real mTLS against the in-process server.
 #include <atomic>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "common/status_details.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "tests/testing/raw_api.h"
 #include "tests/testing/server_fixture.h"
 
@@ -98,6 +100,53 @@ TEST(LimitsTest, OneAgencyAtItsCallLimitWhileAnotherIsServed) {
   EXPECT_GT(council_ok.load(), 0);
   EXPECT_EQ(council_failed.load(), 0) << "the council was refused while the police were at their limit";
   EXPECT_GT(AuditedRefusals(*server, "AGENCY_CALL_LIMIT"), 0);
+}
+
+// A write waits for its group commit without holding a worker thread (the
+// store answers it from the commit), so one commit can hold every write in
+// flight, not just one per worker: with 2 workers and 48 concurrent
+// creates, some commit holds more than 4 (before, never more than 2).
+TEST(LimitsTest, WritesInFlightShareACommitWhateverTheWorkerThreads) {
+  auto server = StartWith([](config::v1::ServerConfig* c) {
+    c->mutable_limits()->set_worker_threads(2);
+    c->mutable_ops()->set_listen_address("127.0.0.1:0");
+  });
+  ASSERT_NE(server, nullptr);
+  auto channel = server->Channel(server->pki().Agency(kPolice));
+  constexpr int kClients = 48, kEach = 4;
+  std::atomic<int> created{0};
+  std::vector<std::thread> clients;
+  absl::Notification go;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      go.WaitForNotification();
+      for (int j = 0; j < kEach; ++j) {
+        auto r = On(*server, channel).CreateReferral(ValidReferral(), absl::StrCat("shared-commit-", i, "-", j));
+        EXPECT_TRUE(r.ok()) << r.status();
+        if (r.ok()) ++created;
+      }
+    });
+  }
+  go.Notify();
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(created.load(), kClients * kEach);
+
+  httplib::Client http("127.0.0.1", server->server()->ops_http_port());
+  http.set_read_timeout(std::chrono::seconds(10));
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  auto number = [&](const std::string& series) -> double {
+    std::smatch m;
+    const std::regex line("\\n" + std::regex_replace(series, std::regex("[{}\"=.]"), "\\$&") + " ([0-9.e+]+)");
+    return std::regex_search(metrics->body, m, line) ? std::stod(m[1]) : -1;
+  };
+  const double commits = number("refx_store_commit_batch_writes_count");
+  const double at_most_four = number("refx_store_commit_batch_writes_bucket{le=\"4\"}");
+  ASSERT_GT(commits, 0) << metrics->body;
+  ASSERT_GE(at_most_four, 0) << metrics->body;
+  EXPECT_LT(at_most_four, commits) << "no commit held more than 4 writes: writes still wait on a worker thread";
+  // And they shared: far fewer commits than writes.
+  EXPECT_LT(commits, kClients * kEach / 2);
 }
 
 TEST(LimitsTest, ShedCallsAreRefusedWithAReasonAndAudited) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "storage/sqlite/sqlite_statements.h"
 #include "storage/sqlite/sqlite_store.h"
@@ -46,6 +47,50 @@ TEST(SqliteStoreTest, ConcurrentWritesShareCommits) {
   q.party_agency = "city";
   q.limit = 10000;
   EXPECT_EQ((*store)->ListReferrals(q)->size(), static_cast<size_t>(kThreads * kEach));
+}
+
+// The non-blocking writes: one thread hands over many without waiting; each
+// is answered once, from its commit, with what the blocking form returns
+// (a reused request id with another payload fails alone), and they share
+// commits.
+TEST(SqliteStoreTest, AsyncWritesFromOneThreadShareCommitsAndAreEachAnsweredOnce) {
+  const std::string dir = testing::MakeTempDir("async");
+  sqlite::SqliteStore::Options options;
+  options.path = dir + "/a.db";
+  auto store = sqlite::SqliteStore::Create(options);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->CreateReferral(Request(Referral("taken", "police", {"city"}, absl::Now()), "taken", "fp-1")).ok());
+  const int64_t commits_before = (*store)->commits();
+  constexpr int kWrites = 64;
+  absl::Mutex mu;
+  int answered = 0, ok = 0;
+  std::vector<int> answers(kWrites + 1, 0);
+  std::vector<absl::Status> statuses(kWrites + 1);
+  for (int i = 0; i <= kWrites; ++i) {
+    // The last one reuses a request id with a different fingerprint.
+    CreateReferralRequest request = i < kWrites
+                                        ? Request(Referral(absl::StrCat("async-", i), "police", {"city"}, absl::Now()),
+                                                  absl::StrCat("async-", i))
+                                        : Request(Referral("other", "police", {"city"}, absl::Now()), "taken", "fp-2");
+    (*store)->CreateReferralAsync(std::move(request), [&, i](absl::StatusOr<CreateReferralResult> result) {
+      absl::MutexLock lock(&mu);
+      ++answers[i];
+      ++answered;
+      statuses[i] = result.status();
+      if (result.ok() && !result->replayed && result->referral.id == absl::StrCat("async-", i)) ++ok;
+    });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(+[](int* n) { return *n == kWrites + 1; }, &answered),
+                                    absl::Seconds(30)));
+    EXPECT_EQ(ok, kWrites);
+    for (int n : answers) EXPECT_EQ(n, 1);
+    EXPECT_EQ(statuses[kWrites].code(), absl::StatusCode::kAlreadyExists) << statuses[kWrites];
+  }
+  EXPECT_LT((*store)->commits() - commits_before, kWrites / 2) << "commits=" << (*store)->commits();
+  for (int i = 0; i < kWrites; ++i) EXPECT_TRUE((*store)->GetReferral(absl::StrCat("async-", i)).ok()) << i;
+  EXPECT_EQ((*store)->GetReferral("other").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(SqliteStoreTest, AFailedWriteDoesNotTakeItsBatchMatesWithIt) {
