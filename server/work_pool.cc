@@ -1,5 +1,6 @@
 #include "server/work_pool.h"
 
+#include <optional>
 #include <utility>
 
 namespace refx::server {
@@ -21,57 +22,37 @@ WorkPool::~WorkPool() {
 
 bool WorkPool::TrySubmit(std::function<void()> work, absl::string_view key) {
   absl::MutexLock lock(&mu_);
-  if (queued_ >= max_queued_) return false;
-  auto queue = queues_.find(key);
-  if (queue == queues_.end()) {
-    queue = queues_.emplace(std::string(key), std::deque<std::function<void()>>()).first;
-    turns_.push_back(queue->first);
-  }
-  queue->second.push_back(std::move(work));
-  ++queued_;
+  if (queued_.size() >= max_queued_) return false;
+  queued_.Push(key, std::move(work));
   return true;
 }
 
-int WorkPool::NextTurn() const {
+bool WorkPool::MayServe(const std::string& key) const {
   const bool last_free_thread = thread_count_ - busy_ <= 1;
-  for (size_t i = 0; i < turns_.size(); ++i) {
-    if (!spare_thread_for_idle_keys_ || !last_free_thread || running_.find(turns_[i]) == running_.end()) {
-      return static_cast<int>(i);
-    }
-  }
-  return -1;
+  return !spare_thread_for_idle_keys_ || !last_free_thread || running_.find(key) == running_.end();
 }
 
 void WorkPool::Loop() {
+  const auto may_serve = [this](const std::string& key) ABSL_NO_THREAD_SAFETY_ANALYSIS { return MayServe(key); };
   while (true) {
-    std::function<void()> work;
+    std::optional<std::function<void()>> work;
     std::string key;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](WorkPool* p) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return (p->stopping_ && p->queued_ == 0) || p->NextTurn() >= 0;
+            return (p->stopping_ && p->queued_.empty()) ||
+                   p->queued_.CanPop([p](const std::string& k) ABSL_NO_THREAD_SAFETY_ANALYSIS { return p->MayServe(k); });
           },
           this));
-      const int turn = NextTurn();
-      if (turn < 0) return;  // stopping, and nothing is queued
       // The key whose turn it is gives one closure, then waits for its next
       // turn behind every other key with work.
-      key = std::move(turns_[static_cast<size_t>(turn)]);
-      turns_.erase(turns_.begin() + turn);
-      auto queue = queues_.find(key);
-      work = std::move(queue->second.front());
-      queue->second.pop_front();
-      --queued_;
-      if (queue->second.empty()) {
-        queues_.erase(queue);
-      } else {
-        turns_.push_back(key);
-      }
+      work = queued_.Pop(may_serve, &key);
+      if (!work.has_value()) return;  // stopping, and nothing is queued
       ++running_[key];
       ++busy_;
     }
-    work();
+    (*work)();
     absl::MutexLock lock(&mu_);
     --busy_;
     auto running = running_.find(key);

@@ -15,7 +15,6 @@
 #ifndef REFX_SERVER_WORK_POOL_H_
 #define REFX_SERVER_WORK_POOL_H_
 
-#include <deque>
 #include <functional>
 #include <map>
 #include <string>
@@ -24,6 +23,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/fair_queue.h"
 
 namespace refx::server {
 
@@ -41,12 +41,10 @@ class WorkPool {
 
  private:
   void Loop();
-  // The index in turns_ of the next key that may take a thread; -1: none.
-  int NextTurn() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a thread may go to `key` now (the spare-thread rule).
+  bool MayServe(const std::string& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Mutex mu_;
-  std::map<std::string, std::deque<std::function<void()>>, std::less<>> queues_ ABSL_GUARDED_BY(mu_);
-  std::deque<std::string> turns_ ABSL_GUARDED_BY(mu_);  // Keys with work queued, in serving order.
-  size_t queued_ ABSL_GUARDED_BY(mu_) = 0;
+  FairQueue<std::function<void()>> queued_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int, std::less<>> running_ ABSL_GUARDED_BY(mu_);  // per key, when > 0
   int busy_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -19,7 +19,6 @@
 #define REFX_STORAGE_SQL_STORE_H_
 
 #include <atomic>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "common/fair_queue.h"
 #include "common/signing.h"
 #include "storage/referral_store.h"
 #include "storage/sql_driver.h"
@@ -106,6 +106,7 @@ class SqlStore : public ReferralStore {
  private:
   // One queued write: runs inside the writer's transaction and a savepoint.
   struct Write {
+    std::string key;  // the agency it is for: batches are filled in turn by key
     std::function<absl::Status(SqlConnection*)> apply;
     absl::Status result;
     bool done = false;
@@ -151,10 +152,22 @@ class SqlStore : public ReferralStore {
                     std::function<Result(PendingChange<Request>*)> result, Done<Result> done);
 
   absl::Status Migrate(SqlConnection* conn);
-  // Queues `apply` and waits until the transaction holding it committed.
-  absl::Status Submit(std::function<absl::Status(SqlConnection*)> apply);
-  // Queues `apply`; `done` gets the result after the commit (or failure).
-  void SubmitAsync(std::function<absl::Status(SqlConnection*)> apply, std::function<void(absl::Status)> done);
+  // Queues `apply` for agency `key` and waits until the transaction holding
+  // it committed.
+  absl::Status Submit(absl::string_view key, std::function<absl::Status(SqlConnection*)> apply);
+  // Queues `apply` for agency `key`; `done` gets the result after the commit
+  // (or failure).
+  void SubmitAsync(absl::string_view key, std::function<absl::Status(SqlConnection*)> apply,
+                   std::function<void(absl::Status)> done);
+  // Writes the next batch may take (writer thread): as many as the recent
+  // cost per write says fit in kBatchTimeTarget, within [kMinBatch,
+  // max_batch_size]. A write queued now waits for at most the batch being
+  // written and then its own, so bounding a batch's time bounds every
+  // write's wait, whatever the queue holds; and batches still grow as large
+  // as that time allows, so throughput rises with the writes in flight.
+  int NextBatchLimit() const;
+  static constexpr absl::Duration kBatchTimeTarget = absl::Milliseconds(10);
+  static constexpr int kMinBatch = 16;
   void WriterLoop();
   // One transaction over `batch` (writer thread only): with `savepoints`, a
   // failed write is undone alone; without, the first failed write sets
@@ -227,13 +240,19 @@ class SqlStore : public ReferralStore {
   // The audit chain's head when the batch's transaction began (under the
   // write lock): events past it are the batch's.
   int64_t batch_audit_start_ = 0;
+  // Recent time per write of a whole batch, commit and answers included
+  // (writer thread only); zero until a batch has run.
+  double batch_micros_per_write_ = 0;
   std::thread writer_thread_;
 
   absl::Mutex listener_mu_;
   EventListener listener_ ABSL_GUARDED_BY(listener_mu_);
 
   mutable absl::Mutex mu_;
-  std::deque<Write*> queue_ ABSL_GUARDED_BY(mu_);
+  // Served in turn by agency (common/fair_queue.h): a batch holds as many
+  // writes of each agency with writes queued as of any other, so a partner's
+  // write is in the next batch however many another partner has queued.
+  FairQueue<Write*> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
 

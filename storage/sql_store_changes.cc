@@ -169,7 +169,7 @@ template <typename Request, typename Result>
 void SqlStore::SubmitChange(std::shared_ptr<PendingChange<Request>> pending,
                             std::function<Result(PendingChange<Request>*)> result, Done<Result> done) {
   SubmitAsync(
-      [this, op = pending.get()](SqlConnection* conn) {
+      pending->change.agency_id, [this, op = pending.get()](SqlConnection* conn) {
         op->outcome = ChangeOutcome();
         return ApplyChange(conn, &op->change, &op->outcome);
       },

@@ -1,6 +1,7 @@
 // SqlStore's writer: opening and migrating, the group-commit writer thread,
 // the audit chain (appended per write, its head written and signed per
 // batch) and the event log (appended per write, announced per batch).
+#include <algorithm>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -135,24 +136,25 @@ SqlStore::~SqlStore() {
   if (writer_thread_.joinable()) writer_thread_.join();
 }
 
-absl::Status SqlStore::Submit(std::function<absl::Status(SqlConnection*)> apply) {
+absl::Status SqlStore::Submit(absl::string_view key, std::function<absl::Status(SqlConnection*)> apply) {
   Write write;
   write.apply = std::move(apply);
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("storage is shutting down");
-  queue_.push_back(&write);
+  queue_.Push(key, &write);
   mu_.Await(absl::Condition(+[](Write* w) { return w->done; }, &write));
   return write.result;
 }
 
-void SqlStore::SubmitAsync(std::function<absl::Status(SqlConnection*)> apply, std::function<void(absl::Status)> done) {
+void SqlStore::SubmitAsync(absl::string_view key, std::function<absl::Status(SqlConnection*)> apply,
+                           std::function<void(absl::Status)> done) {
   auto* write = new Write;
   write->apply = std::move(apply);
   write->on_done = std::move(done);
   {
     absl::MutexLock lock(&mu_);
     if (!stopping_) {
-      queue_.push_back(write);
+      queue_.Push(key, write);
       return;
     }
   }
@@ -313,10 +315,8 @@ void SqlStore::WriterLoop() {
       mu_.Await(absl::Condition(
           +[](SqlStore* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->stopping_ || !s->queue_.empty(); }, this));
       if (queue_.empty()) return;  // stopping, and every queued write is answered
-      while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch_size) {
-        batch.push_back(queue_.front());
-        queue_.pop_front();
-      }
+      const int limit = NextBatchLimit();
+      while (!queue_.empty() && static_cast<int>(batch.size()) < limit) batch.push_back(*queue_.Pop());
     }
     const int64_t event_sequence_at_start = event_sequence_;
     const int64_t audit_sequence_at_start = audit_sequence_;
@@ -361,11 +361,27 @@ void SqlStore::WriterLoop() {
         }
       }
     }
+    // Answered here, in commit order, before the next batch starts: the
+    // writer cannot run ahead of its answers, so under overload the answer
+    // of a partner's write (early in its batch, by turn) never queues behind
+    // batches of another partner's answers.
     for (Write* w : detached) {
       w->on_done(w->result);
       delete w;
     }
+    if (txn_status.ok()) {
+      const double per_write = absl::ToDoubleMicroseconds(absl::Now() - batch_start) / batch.size();
+      batch_micros_per_write_ =
+          batch_micros_per_write_ == 0 ? per_write : 0.7 * batch_micros_per_write_ + 0.3 * per_write;
+    }
   }
+}
+
+int SqlStore::NextBatchLimit() const {
+  const int most = options_.max_batch_size;
+  if (batch_micros_per_write_ <= 0) return most;
+  const double fits = absl::ToDoubleMicroseconds(kBatchTimeTarget) / batch_micros_per_write_;
+  return static_cast<int>(std::clamp<double>(fits, std::min(kMinBatch, most), most));
 }
 
 void SqlStore::SetEventListener(EventListener listener) {
@@ -431,11 +447,12 @@ absl::Status SqlStore::AppendAudit(SqlConnection* conn, AuditRecord record) {
 }
 
 absl::Status SqlStore::RecordAudit(const AuditRecord& record) {
-  return Submit([&](SqlConnection* conn) { return AppendAudit(conn, record); });
+  return Submit(record.agency_id, [&](SqlConnection* conn) { return AppendAudit(conn, record); });
 }
 
 void SqlStore::RecordAuditAsync(const AuditRecord& record, std::function<void(absl::Status)> done) {
-  SubmitAsync([this, record](SqlConnection* conn) { return AppendAudit(conn, record); }, std::move(done));
+  SubmitAsync(record.agency_id, [this, record](SqlConnection* conn) { return AppendAudit(conn, record); },
+              std::move(done));
 }
 
 }  // namespace refx::storage

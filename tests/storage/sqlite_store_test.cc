@@ -93,6 +93,41 @@ TEST(SqliteStoreTest, AsyncWritesFromOneThreadShareCommitsAndAreEachAnsweredOnce
   EXPECT_EQ((*store)->GetReferral("other").status().code(), absl::StatusCode::kNotFound);
 }
 
+// Batches are filled in turn by agency: one agency's write queued behind
+// another's backlog of 200 goes in the next batch, not after the backlog.
+TEST(SqliteStoreTest, AnAgencysWriteDoesNotWaitBehindAnotherAgencysBacklog) {
+  const std::string dir = testing::MakeTempDir("fair");
+  sqlite::SqliteStore::Options options;
+  options.path = dir + "/f.db";
+  options.max_batch_size = 16;
+  auto store = sqlite::SqliteStore::Create(options);
+  ASSERT_TRUE(store.ok());
+  constexpr int kBacklog = 200;
+  absl::Mutex mu;
+  int flood_done = 0, flood_done_before_polite = -1;
+  auto flood_answer = [&](absl::StatusOr<CreateReferralResult> r) {
+    EXPECT_TRUE(r.ok()) << r.status();
+    absl::MutexLock lock(&mu);
+    ++flood_done;
+  };
+  for (int i = 0; i < kBacklog; ++i) {
+    const std::string id = absl::StrCat("flood-", i);
+    (*store)->CreateReferralAsync(Request(Referral(id, "flooder", {"city"}, absl::Now()), id), flood_answer);
+  }
+  (*store)->CreateReferralAsync(Request(Referral("polite-1", "polite", {"city"}, absl::Now()), "polite-1"),
+                                [&](absl::StatusOr<CreateReferralResult> r) {
+                                  EXPECT_TRUE(r.ok()) << r.status();
+                                  absl::MutexLock lock(&mu);
+                                  flood_done_before_polite = flood_done;
+                                });
+  absl::MutexLock lock(&mu);
+  ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(+[](int* n) { return *n == kBacklog; }, &flood_done),
+                                  absl::Seconds(60)));
+  ASSERT_GE(flood_done_before_polite, 0);
+  // At most the batch being written and the polite write's own batch-mates.
+  EXPECT_LE(flood_done_before_polite, 2 * options.max_batch_size) << "of " << kBacklog;
+}
+
 TEST(SqliteStoreTest, AFailedWriteDoesNotTakeItsBatchMatesWithIt) {
   const std::string dir = testing::MakeTempDir("savepoint");
   sqlite::SqliteStore::Options options;
