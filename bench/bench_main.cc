@@ -75,11 +75,12 @@ The workloads and what bounds each:
                    protobuf, gRPC's callback server; payload sized like a
                    referral. Bounded by TLS record crypto + HTTP/2 + syscalls,
                    and on 2 cores by sharing them with this client.
-  create_referral  CreateReferral, durable: answered only after the SQLite
-                   transaction holding it is fsynced (WAL, synchronous=FULL).
-                   At 1 in flight bounded by one fsync per call; with more in
-                   flight by group commit (one fsync per batch) and the single
-                   writer thread; also validation, idempotency lookup, logging.
+  fsync_floor      4 KiB written + fdatasync, one at a time, in the database's
+                   directory, no refx: the floor under a durable write.
+  create_referral  CreateReferral, answered after its commit is fsynced (WAL,
+                   synchronous=FULL): one fsync per batch of the calls in
+                   flight (group commit), the single writer thread,
+                   validation, idempotency lookup, logging.
   get_referral     GetReferral of seeded referrals (the sender reads): record
                    gate, SQLite read on a reader connection, decode and
                    serialize the referral, the work-pool hop, logging.
@@ -496,8 +497,9 @@ int Main(int argc, char** argv) {
       if (!s.ok()) return s;
     }
     if (runs("create")) {
-      s = RunUnaryWorkload(b, "create_referral",
-                           "fsync per commit (WAL, synchronous=FULL); group commit batches calls in flight", false);
+      if (!external) s = RunFsyncFloor(b, dir + "/db");
+      const char* bound = "fsync per commit (WAL, synchronous=FULL); group commit batches calls in flight";
+      if (s.ok()) s = RunUnaryWorkload(b, "create_referral", bound, false);
       if (!s.ok()) return s;
       if (postgres != nullptr) {
         Enter(b, on_postgres);

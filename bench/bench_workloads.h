@@ -121,6 +121,10 @@ void WaitForIdle(pid_t pid);
 Row Measure(Bench& b, const std::string& workload, const std::string& bounded_by, int in_flight,
             std::optional<pid_t> cpu_pid, const std::function<LoadResult(const LoadOptions&)>& run);
 
+// The fsync_floor row: small writes made durable one at a time in
+// `directory` (the database's), the floor under a durable write's latency.
+absl::Status RunFsyncFloor(Bench& b, const std::string& directory);
+
 // A unary call on the callback API with its own context and messages.
 template <typename Request, typename Response>
 struct Call {
