@@ -150,8 +150,8 @@ inline absl::Status ApplyFieldBehavior(google::protobuf::Message* request) {
 // the call fails and returns no data.
 template <typename Request, typename Response, typename Handler>
 grpc::ServerUnaryReactor* RunUnaryAsync(const char* full_method, grpc::CallbackServerContext* ctx,
-                                   const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
-                                   const ServiceContext& service, Handler handler) {
+                                        const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
+                                        const ServiceContext& service, Handler handler) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   const absl::Time start = absl::Now();
   const std::string call_id = StartCall(ctx);

@@ -2,12 +2,16 @@
 // driver (storage/sql_driver.h) connects to.
 //
 // Durability and throughput come from one design: a single writer thread owns
-// the only read-write connection and commits every write waiting in its queue
-// in one transaction (group commit: many calls, one sync). A caller's write
-// returns only after the COMMIT holding it has returned, so an acknowledged
-// write survives a crash. Each write runs in its own savepoint, so one bad
-// write fails alone and never takes its batch-mates with it. Reads use a small
-// pool of read connections and never wait for the writer.
+// the only read-write connection and commits the writes waiting in its queue
+// in one transaction (group commit: many calls, one sync). A write is
+// acknowledged only after the COMMIT holding it has returned, so an
+// acknowledged write survives a crash; the non-blocking forms are answered by
+// the writer right after that COMMIT, so no caller's thread waits (ADR 0007).
+// The queue is served in turn by agency and a batch is sized to about 10 ms,
+// so one partner's backlog never stands between another partner's write and
+// its commit. Each write runs in its own savepoint, so one bad write fails
+// alone and never takes its batch-mates with it. Reads use a small pool of
+// read connections and never wait for the writer.
 //
 // Every change to a referral (a create, a lifecycle change, a case update)
 // goes through one path, ApplyChange: the idempotency key first (a retry is
