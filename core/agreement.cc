@@ -195,6 +195,28 @@ absl::StatusOr<std::shared_ptr<const Agreement>> Agreement::Create(config::v1::A
     if (!absl::ParseCivilTime(config.bank_holidays(i), &day)) return bad(key, "must be a date, YYYY-MM-DD");
     if (!holidays.insert(day).second) return bad(key, "listed twice");
   }
+  // Aggregates: the rules every release applies, defaults filled in.
+  config::v1::StatisticalDisclosure& sdc = *config.mutable_statistical_disclosure();
+  if (sdc.suppress_below() == 0) sdc.set_suppress_below(8);
+  if (sdc.round_to() == 0) sdc.set_round_to(5);
+  if (sdc.source().empty() && sdc.suppress_below() == 8 && sdc.round_to() == 5) {
+    sdc.set_source("NHS Digital rule for sub-national counts");
+  }
+  if (sdc.suppress_below() < 2 || sdc.suppress_below() > 1000) {
+    return bad("statistical_disclosure.suppress_below", "must be between 2 and 1000");
+  }
+  if (absl::Status rules = reporting::CheckDisclosureRules({sdc.suppress_below(), sdc.round_to()}); !rules.ok()) {
+    return bad("statistical_disclosure", std::string(rules.message()));
+  }
+  config::v1::TensionMonitoring& tension = *config.mutable_tension_monitoring();
+  if (tension.baseline_weeks() == 0) tension.set_baseline_weeks(12);
+  if (tension.false_alarm_rate() == 0) tension.set_false_alarm_rate(0.001);
+  if (tension.minimum_count() == 0) tension.set_minimum_count(5);
+  if (absl::Status rules = reporting::CheckTensionRules(
+          {tension.baseline_weeks(), tension.false_alarm_rate(), tension.minimum_count()});
+      !rules.ok()) {
+    return bad("tension_monitoring", std::string(rules.message()));
+  }
   for (const auto& agency : partnership.config().agencies()) {
     if (!roles.count(agency.role())) {
       return bad("roles", absl::StrCat("no rules for role '", agency.role(), "' of agency ", agency.id()));
@@ -292,6 +314,16 @@ bool Agreement::IsLawfulBasis(absl::string_view id) const {
     if (b.id() == id) return true;
   }
   return false;
+}
+
+reporting::DisclosureRules Agreement::disclosure_rules() const {
+  return reporting::DisclosureRules{config_.statistical_disclosure().suppress_below(),
+                                    config_.statistical_disclosure().round_to()};
+}
+
+reporting::TensionRules Agreement::tension_rules() const {
+  const config::v1::TensionMonitoring& t = config_.tension_monitoring();
+  return reporting::TensionRules{t.baseline_weeks(), t.false_alarm_rate(), t.minimum_count()};
 }
 
 }  // namespace refx::core

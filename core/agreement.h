@@ -19,6 +19,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "core/caller.h"
+#include "core/reporting/disclosure_control.h"
+#include "core/reporting/tension_monitor.h"
 #include "core/partnership.h"
 #include "core/redaction.h"
 #include "core/response_deadline.h"
@@ -70,6 +72,10 @@ class Agreement {
   // redirected) at `from`; PRIORITY_UNSPECIFIED counts as ROUTINE.
   absl::Time ResponseDeadline(v1::Priority priority, absl::Time from) const;
   const WorkingCalendar& calendar() const { return calendar_; }
+  // The disclosure control and tension detector rules (defaults filled in).
+  reporting::DisclosureRules disclosure_rules() const;
+  std::string disclosure_source() const { return config_.statistical_disclosure().source(); }
+  reporting::TensionRules tension_rules() const;
 
  private:
   explicit Agreement(config::v1::Agreement config);

@@ -84,6 +84,41 @@ TEST_F(AgreementTest, ResponseDeadlineErrorsNameTheKey) {
   EXPECT_THAT(Build(c).status().message(), HasSubstr("deadline_time_zone: unknown time zone 'Europe/Leicester'"));
 }
 
+TEST_F(AgreementTest, AggregateRulesComeFromTheAgreementWithTheNhsDigitalRuleByDefault) {
+  auto shipped = Build(config_);
+  ASSERT_TRUE(shipped.ok()) << shipped.status();
+  EXPECT_EQ((*shipped)->disclosure_rules().suppress_below, 8);
+  EXPECT_EQ((*shipped)->disclosure_rules().round_to, 5);
+  EXPECT_EQ((*shipped)->tension_rules().baseline_weeks, 12);
+  auto c = config_;
+  c.clear_statistical_disclosure();
+  c.clear_tension_monitoring();
+  auto defaults = Build(c);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ((*defaults)->disclosure_rules().suppress_below, 8);
+  EXPECT_EQ((*defaults)->disclosure_rules().round_to, 5);
+  EXPECT_EQ((*defaults)->disclosure_source(), "NHS Digital rule for sub-national counts");
+  EXPECT_DOUBLE_EQ((*defaults)->tension_rules().false_alarm_rate, 0.001);
+  EXPECT_EQ((*defaults)->tension_rules().minimum_count, 5);
+  c.mutable_statistical_disclosure()->set_suppress_below(10);  // ONS research outputs
+  c.mutable_statistical_disclosure()->set_round_to(1);
+  auto ons = Build(c);
+  ASSERT_TRUE(ons.ok()) << ons.status();
+  EXPECT_EQ((*ons)->disclosure_rules().suppress_below, 10);
+  EXPECT_EQ((*ons)->disclosure_rules().round_to, 1);
+  EXPECT_EQ((*ons)->disclosure_source(), "");
+
+  c = config_;
+  c.mutable_statistical_disclosure()->set_suppress_below(1);
+  EXPECT_THAT(Build(c).status().message(), HasSubstr("statistical_disclosure.suppress_below: must be between 2"));
+  c = config_;
+  c.mutable_statistical_disclosure()->set_round_to(40);
+  EXPECT_THAT(Build(c).status().message(), HasSubstr("statistical_disclosure: round_to is too large"));
+  c = config_;
+  c.mutable_tension_monitoring()->set_false_alarm_rate(0.7);
+  EXPECT_THAT(Build(c).status().message(), HasSubstr("tension_monitoring: false_alarm_rate must be"));
+}
+
 TEST_F(AgreementTest, ErrorsNameTheFileTheKeyAndTheProblem) {
   auto c = config_;
   c.mutable_roles(0)->mutable_grants(0)->set_purpose("marketing");

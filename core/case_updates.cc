@@ -207,26 +207,15 @@ absl::StatusOr<CaseUpdate> ReferralManager::AddCaseUpdate(const Caller& caller, 
 
 void ReferralManager::AddCaseUpdateAsync(const Caller& caller, const AddCaseUpdateParams& params, CallAudit* audit,
                                          Done<CaseUpdate> done) {
-  absl::StatusOr<PreparedCaseUpdate> prepared = PrepareCaseUpdate(caller, params, audit);
-  if (!prepared.ok()) return done(prepared.status());
-  if (prepared->answered.has_value()) return done(*std::move(prepared->answered));
-  storage::AddCaseUpdateRequest request = std::move(prepared->request);
-  auto waiting = std::make_shared<PreparedCaseUpdate>(*std::move(prepared));
-  options_.store->AddCaseUpdateAsync(
-      std::move(request), [this, caller, audit, parent = params.parent, waiting, done = std::move(done)](
-                              absl::StatusOr<storage::AddCaseUpdateResult> result) {
-        if (!result.ok()) {
-          return done(ChangeRefused(result.status(), parent, waiting->request_id_reused, waiting->stale));
-        }
-        // A retry of the same request that committed between our look-up
-        // and this write is answered as any retry is.
-        if (result->replayed) {
-          return done(
-              ReplayCaseUpdate(caller, waiting->visible, result->update.referral_id, result->update.document, audit));
-        }
-        audit->recorded = true;  // in the transaction that stored the update
-        done(std::move(waiting->answer));
-      });
+  SubmitPrepared<CaseUpdate, PreparedCaseUpdate, storage::AddCaseUpdateResult>(
+      PrepareCaseUpdate(caller, params, audit), params.parent, audit,
+      [this](storage::AddCaseUpdateRequest request, Done<storage::AddCaseUpdateResult> stored) {
+        options_.store->AddCaseUpdateAsync(std::move(request), std::move(stored));
+      },
+      [this, caller, audit](const PreparedCaseUpdate& waiting, const storage::AddCaseUpdateResult& result) {
+        return ReplayCaseUpdate(caller, waiting.visible, result.update.referral_id, result.update.document, audit);
+      },
+      std::move(done));
 }
 
 // A retry gets the first result, whatever happened since, trimmed under the

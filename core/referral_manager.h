@@ -248,6 +248,15 @@ class ReferralManager {
                                                        CallAudit* audit);
   absl::StatusOr<PreparedCaseUpdate> PrepareCaseUpdate(const Caller& caller, const AddCaseUpdateParams& params,
                                                        CallAudit* audit);
+  // The second half of a change to an existing referral: answers at once if
+  // `prepared` already holds the answer (or a refusal), else hands its store
+  // request to `submit` and answers from the commit (`replay` makes the
+  // answer when a racing retry committed first).
+  template <typename Answer, typename Prepared, typename Result>
+  static void SubmitPrepared(absl::StatusOr<Prepared> prepared, const std::string& name, CallAudit* audit,
+                             std::function<void(decltype(Prepared::request), Done<Result>)> submit,
+                             std::function<absl::StatusOr<Answer>(const Prepared&, const Result&)> replay,
+                             Done<Answer> done);
   // The answer to a retried change (its first result under today's
   // agreement and consent), with its audit event to write before answering.
   absl::StatusOr<v1::Referral> ReplayTransition(const Caller& caller, const std::string& name,
@@ -266,6 +275,26 @@ class ReferralManager {
   Options options_;
   TokenSealer page_tokens_;
 };
+
+template <typename Answer, typename Prepared, typename Result>
+void ReferralManager::SubmitPrepared(absl::StatusOr<Prepared> prepared, const std::string& name, CallAudit* audit,
+                                     std::function<void(decltype(Prepared::request), Done<Result>)> submit,
+                                     std::function<absl::StatusOr<Answer>(const Prepared&, const Result&)> replay,
+                                     Done<Answer> done) {
+  if (!prepared.ok()) return done(prepared.status());
+  if (prepared->answered.has_value()) return done(*std::move(prepared->answered));
+  auto request = std::move(prepared->request);
+  auto waiting = std::make_shared<Prepared>(*std::move(prepared));
+  submit(std::move(request), [name, audit, waiting, replay = std::move(replay),
+                              done = std::move(done)](absl::StatusOr<Result> result) {
+    if (!result.ok()) return done(ChangeRefused(result.status(), name, waiting->request_id_reused, waiting->stale));
+    // A retry of the same request that committed between our look-up and
+    // this write is answered as any retry is.
+    if (result->replayed) return done(replay(*waiting, *result));
+    audit->recorded = true;  // in the transaction that made the change
+    done(std::move(waiting->answer));
+  });
+}
 
 // The event a change to `stored` (as changed) puts in the event log: its
 // audience is the referral's parties after the change.

@@ -101,24 +101,16 @@ absl::StatusOr<v1::Referral> ReferralManager::Transition(const Caller& caller, c
 
 void ReferralManager::TransitionAsync(const Caller& caller, const TransitionParams& params, CallAudit* audit,
                                       Done<v1::Referral> done) {
-  absl::StatusOr<PreparedTransition> prepared = PrepareTransition(caller, params, audit);
-  if (!prepared.ok()) return done(prepared.status());
-  if (prepared->answered.has_value()) return done(*std::move(prepared->answered));
-  storage::UpdateReferralRequest request = std::move(prepared->request);
-  auto waiting = std::make_shared<PreparedTransition>(*std::move(prepared));
-  options_.store->UpdateReferralAsync(
-      std::move(request), [this, caller, audit, name = params.name, waiting, done = std::move(done)](
-                              absl::StatusOr<storage::UpdateReferralResult> result) {
-        if (!result.ok()) return done(ChangeRefused(result.status(), name, waiting->request_id_reused, waiting->stale));
-        // A retry of the same request that committed between our look-up
-        // and this write is answered as any retry is.
-        if (result->replayed) {
-          return done(ReplayTransition(caller, name, waiting->visible, result->referral.id,
-                                       result->referral.document, audit));
-        }
-        audit->recorded = true;  // in the transaction that changed the referral
-        done(std::move(waiting->answer));
-      });
+  SubmitPrepared<v1::Referral, PreparedTransition, storage::UpdateReferralResult>(
+      PrepareTransition(caller, params, audit), params.name, audit,
+      [this](storage::UpdateReferralRequest request, Done<storage::UpdateReferralResult> stored) {
+        options_.store->UpdateReferralAsync(std::move(request), std::move(stored));
+      },
+      [this, caller, audit, name = params.name](const PreparedTransition& waiting,
+                                                const storage::UpdateReferralResult& result) {
+        return ReplayTransition(caller, name, waiting.visible, result.referral.id, result.referral.document, audit);
+      },
+      std::move(done));
 }
 
 // A retry gets the first result, whatever happened since (its etag is stale

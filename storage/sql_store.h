@@ -151,6 +151,11 @@ class SqlStore : public ReferralStore {
   // (sql_store_changes.cc); `result` makes the answer from it once committed.
   template <typename Request>
   struct PendingChange;
+  // The change of an update or a case update to an existing referral, as
+  // their requests carry the same fields; `replay_document` is what a retry
+  // gets back.
+  template <typename Request>
+  static void FillExistingReferralChange(const Request& request, std::string replay_document, Change* change);
   template <typename Request, typename Result>
   void SubmitChange(std::shared_ptr<PendingChange<Request>> pending,
                     std::function<Result(PendingChange<Request>*)> result, Done<Result> done);

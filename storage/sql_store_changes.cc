@@ -165,6 +165,18 @@ struct SqlStore::PendingChange {
   StoredCaseUpdate update;  // a case update as written (sequence assigned)
 };
 
+template <typename Request>
+void SqlStore::FillExistingReferralChange(const Request& request, std::string replay_document, Change* change) {
+  change->agency_id = request.agency_id;
+  change->request_id = request.request_id;
+  change->fingerprint = request.request_fingerprint;
+  change->expected_etag = request.expected_etag;
+  change->referral = request.referral;
+  change->replay_document = std::move(replay_document);
+  change->audit = request.audit;
+  change->event = request.event;
+}
+
 template <typename Request, typename Result>
 void SqlStore::SubmitChange(std::shared_ptr<PendingChange<Request>> pending,
                             std::function<Result(PendingChange<Request>*)> result, Done<Result> done) {
@@ -233,15 +245,8 @@ void SqlStore::UpdateReferralAsync(UpdateReferralRequest request, Done<UpdateRef
   auto pending = std::make_shared<PendingChange<UpdateReferralRequest>>();
   pending->request = std::move(request);
   Change& change = pending->change;
-  const UpdateReferralRequest& r = pending->request;
-  change.agency_id = r.agency_id;
-  change.request_id = r.request_id;
-  change.fingerprint = r.request_fingerprint;
-  change.expected_etag = r.expected_etag;
-  change.referral = r.referral;
-  change.replay_document = r.referral.document;  // a retry gets the referral as changed
-  change.audit = r.audit;
-  change.event = r.event;
+  // A retry gets the referral as changed.
+  FillExistingReferralChange(pending->request, pending->request.referral.document, &change);
   change.write_rows = [this](SqlConnection* conn, Change* c) { return WriteReferralChange(conn, sql_, c->referral); };
   SubmitChange<UpdateReferralRequest, UpdateReferralResult>(
       std::move(pending),
@@ -267,15 +272,8 @@ void SqlStore::AddCaseUpdateAsync(AddCaseUpdateRequest request, Done<AddCaseUpda
   auto pending = std::make_shared<PendingChange<AddCaseUpdateRequest>>();
   pending->request = std::move(request);
   Change& change = pending->change;
-  const AddCaseUpdateRequest& r = pending->request;
-  change.agency_id = r.agency_id;
-  change.request_id = r.request_id;
-  change.fingerprint = r.request_fingerprint;
-  change.expected_etag = r.expected_etag;
-  change.referral = r.referral;
-  change.replay_document = r.update.document;  // a retry gets the update
-  change.audit = r.audit;
-  change.event = r.event;
+  // A retry gets the update.
+  FillExistingReferralChange(pending->request, pending->request.update.document, &change);
   change.write_rows = [this, op = pending.get()](SqlConnection* conn, Change* c) -> absl::Status {
     StoredCaseUpdate& update = op->update;
     update = op->request.update;

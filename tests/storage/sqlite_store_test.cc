@@ -21,13 +21,20 @@
 namespace refx::storage {
 namespace {
 
+// A fresh store in a file of `name` under a new temporary directory.
+std::unique_ptr<sqlite::SqliteStore> OpenStore(const std::string& name, int max_batch_size = 0) {
+  sqlite::SqliteStore::Options options;
+  options.path = testing::MakeTempDir(name) + "/" + name + ".db";
+  if (max_batch_size > 0) options.max_batch_size = max_batch_size;
+  auto store = sqlite::SqliteStore::Create(options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? *std::move(store) : nullptr;
+}
+
 // SQLite specifics: durability settings, migrations and group commit.
 TEST(SqliteStoreTest, ConcurrentWritesShareCommits) {
-  const std::string dir = testing::MakeTempDir("group");
-  sqlite::SqliteStore::Options options;
-  options.path = dir + "/g.db";
-  auto store = sqlite::SqliteStore::Create(options);
-  ASSERT_TRUE(store.ok());
+  auto store = OpenStore("group");
+  ASSERT_NE(store, nullptr);
   constexpr int kThreads = 32, kEach = 20;
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
@@ -35,18 +42,18 @@ TEST(SqliteStoreTest, ConcurrentWritesShareCommits) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
         const std::string id = absl::StrCat("t", t, "-", i);
-        if ((*store)->CreateReferral(Request(Referral(id, "police", {"city"}, absl::Now()), id)).ok()) ++ok;
+        if (store->CreateReferral(Request(Referral(id, "police", {"city"}, absl::Now()), id)).ok()) ++ok;
       }
     });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), kThreads * kEach);
   // Group commit: many calls per fsync. One commit per call would be 640.
-  EXPECT_LT((*store)->commits(), kThreads * kEach / 2) << "commits=" << (*store)->commits();
+  EXPECT_LT(store->commits(), kThreads * kEach / 2) << "commits=" << store->commits();
   ListReferralsQuery q;
   q.party_agency = "city";
   q.limit = 10000;
-  EXPECT_EQ((*store)->ListReferrals(q)->size(), static_cast<size_t>(kThreads * kEach));
+  EXPECT_EQ(store->ListReferrals(q)->size(), static_cast<size_t>(kThreads * kEach));
 }
 
 // The non-blocking writes: one thread hands over many without waiting; each
@@ -54,13 +61,10 @@ TEST(SqliteStoreTest, ConcurrentWritesShareCommits) {
 // (a reused request id with another payload fails alone), and they share
 // commits.
 TEST(SqliteStoreTest, AsyncWritesFromOneThreadShareCommitsAndAreEachAnsweredOnce) {
-  const std::string dir = testing::MakeTempDir("async");
-  sqlite::SqliteStore::Options options;
-  options.path = dir + "/a.db";
-  auto store = sqlite::SqliteStore::Create(options);
-  ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->CreateReferral(Request(Referral("taken", "police", {"city"}, absl::Now()), "taken", "fp-1")).ok());
-  const int64_t commits_before = (*store)->commits();
+  auto store = OpenStore("async");
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->CreateReferral(Request(Referral("taken", "police", {"city"}, absl::Now()), "taken", "fp-1")).ok());
+  const int64_t commits_before = store->commits();
   constexpr int kWrites = 64;
   absl::Mutex mu;
   int answered = 0, ok = 0;
@@ -72,7 +76,7 @@ TEST(SqliteStoreTest, AsyncWritesFromOneThreadShareCommitsAndAreEachAnsweredOnce
                                         ? Request(Referral(absl::StrCat("async-", i), "police", {"city"}, absl::Now()),
                                                   absl::StrCat("async-", i))
                                         : Request(Referral("other", "police", {"city"}, absl::Now()), "taken", "fp-2");
-    (*store)->CreateReferralAsync(std::move(request), [&, i](absl::StatusOr<CreateReferralResult> result) {
+    store->CreateReferralAsync(std::move(request), [&, i](absl::StatusOr<CreateReferralResult> result) {
       absl::MutexLock lock(&mu);
       ++answers[i];
       ++answered;
@@ -88,20 +92,17 @@ TEST(SqliteStoreTest, AsyncWritesFromOneThreadShareCommitsAndAreEachAnsweredOnce
     for (int n : answers) EXPECT_EQ(n, 1);
     EXPECT_EQ(statuses[kWrites].code(), absl::StatusCode::kAlreadyExists) << statuses[kWrites];
   }
-  EXPECT_LT((*store)->commits() - commits_before, kWrites / 2) << "commits=" << (*store)->commits();
-  for (int i = 0; i < kWrites; ++i) EXPECT_TRUE((*store)->GetReferral(absl::StrCat("async-", i)).ok()) << i;
-  EXPECT_EQ((*store)->GetReferral("other").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_LT(store->commits() - commits_before, kWrites / 2) << "commits=" << store->commits();
+  for (int i = 0; i < kWrites; ++i) EXPECT_TRUE(store->GetReferral(absl::StrCat("async-", i)).ok()) << i;
+  EXPECT_EQ(store->GetReferral("other").status().code(), absl::StatusCode::kNotFound);
 }
 
 // Batches are filled in turn by agency: one agency's write queued behind
 // another's backlog of 200 goes in the next batch, not after the backlog.
 TEST(SqliteStoreTest, AnAgencysWriteDoesNotWaitBehindAnotherAgencysBacklog) {
-  const std::string dir = testing::MakeTempDir("fair");
-  sqlite::SqliteStore::Options options;
-  options.path = dir + "/f.db";
-  options.max_batch_size = 16;
-  auto store = sqlite::SqliteStore::Create(options);
-  ASSERT_TRUE(store.ok());
+  constexpr int kMaxBatch = 16;
+  auto store = OpenStore("fair", kMaxBatch);
+  ASSERT_NE(store, nullptr);
   constexpr int kBacklog = 200;
   absl::Mutex mu;
   int flood_done = 0, flood_done_before_polite = -1;
@@ -112,9 +113,9 @@ TEST(SqliteStoreTest, AnAgencysWriteDoesNotWaitBehindAnotherAgencysBacklog) {
   };
   for (int i = 0; i < kBacklog; ++i) {
     const std::string id = absl::StrCat("flood-", i);
-    (*store)->CreateReferralAsync(Request(Referral(id, "flooder", {"city"}, absl::Now()), id), flood_answer);
+    store->CreateReferralAsync(Request(Referral(id, "flooder", {"city"}, absl::Now()), id), flood_answer);
   }
-  (*store)->CreateReferralAsync(Request(Referral("polite-1", "polite", {"city"}, absl::Now()), "polite-1"),
+  store->CreateReferralAsync(Request(Referral("polite-1", "polite", {"city"}, absl::Now()), "polite-1"),
                                 [&](absl::StatusOr<CreateReferralResult> r) {
                                   EXPECT_TRUE(r.ok()) << r.status();
                                   absl::MutexLock lock(&mu);
@@ -125,30 +126,27 @@ TEST(SqliteStoreTest, AnAgencysWriteDoesNotWaitBehindAnotherAgencysBacklog) {
                                   absl::Seconds(60)));
   ASSERT_GE(flood_done_before_polite, 0);
   // At most the batch being written and the polite write's own batch-mates.
-  EXPECT_LE(flood_done_before_polite, 2 * options.max_batch_size) << "of " << kBacklog;
+  EXPECT_LE(flood_done_before_polite, 2 * kMaxBatch) << "of " << kBacklog;
 }
 
 TEST(SqliteStoreTest, AFailedWriteDoesNotTakeItsBatchMatesWithIt) {
-  const std::string dir = testing::MakeTempDir("savepoint");
-  sqlite::SqliteStore::Options options;
-  options.path = dir + "/s.db";
-  auto store = sqlite::SqliteStore::Create(options);
-  ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->CreateReferral(Request(Referral("dup", "police", {"city"}, absl::Now()), "first")).ok());
+  auto store = OpenStore("savepoint");
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->CreateReferral(Request(Referral("dup", "police", {"city"}, absl::Now()), "first")).ok());
   std::vector<std::thread> threads;
   std::atomic<int> ok{0}, failed{0};
   for (int t = 0; t < 16; ++t) {
     threads.emplace_back([&, t] {
       // Even threads reuse the primary key "dup" (a constraint failure).
       const std::string id = t % 2 == 0 ? "dup" : absl::StrCat("fine", t);
-      auto r = (*store)->CreateReferral(Request(Referral(id, "police", {"city"}, absl::Now()), absl::StrCat("q", t)));
+      auto r = store->CreateReferral(Request(Referral(id, "police", {"city"}, absl::Now()), absl::StrCat("q", t)));
       (r.ok() ? ok : failed)++;
     });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 8);
   EXPECT_EQ(failed.load(), 8);
-  for (int t = 1; t < 16; t += 2) EXPECT_TRUE((*store)->GetReferral(absl::StrCat("fine", t)).ok());
+  for (int t = 1; t < 16; t += 2) EXPECT_TRUE(store->GetReferral(absl::StrCat("fine", t)).ok());
 }
 
 TEST(SqliteStoreTest, OpensWithWalFullSyncAndRecordsTheSchemaVersion) {

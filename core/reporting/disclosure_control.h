@@ -1,0 +1,86 @@
+// Statistical disclosure control of the count tables refx releases to
+// oversight groups: a small count can identify a victim ("2 disability hate
+// incidents in Rutland in March"), so no released table may let a reader
+// learn one, whether it is printed or worked out from the table's totals.
+//
+// The rules (the agreement's `statistical_disclosure`, LLR default the NHS
+// Digital rule for sub-national counts): a zero is shown; a count from 1 to
+// `suppress_below - 1` is withheld (primary suppression); every other count,
+// totals included, is rounded to the nearest multiple of `round_to`, halves
+// up. Then the table is attacked as a reader would attack it: the released
+// values are turned into linear constraints (each row and column sums to its
+// total, a rounded value is an interval, a withheld count is at least 1,
+// since zeros are shown) and solved for the least and greatest value each
+// withheld count can take (linear_bounds.h). A primary count is protected
+// only if that range leaves the reader at least as many candidate values as
+// the band 1..suppress_below-1 holds (and never fewer than two), so the
+// release pins it no closer than the rule itself does; while one is not,
+// the smallest shown non-zero count in its row or column is withheld too
+// (secondary suppression) and the attack is run again.
+#ifndef REFX_CORE_REPORTING_DISCLOSURE_CONTROL_H_
+#define REFX_CORE_REPORTING_DISCLOSURE_CONTROL_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace refx::core::reporting {
+
+struct DisclosureRules {
+  // Counts 1 .. suppress_below-1 are withheld (NHS Digital: 8, so 1-7; ONS
+  // research outputs: 10).
+  int64_t suppress_below = 8;
+  // Every shown count is rounded to the nearest multiple (1: exact).
+  int64_t round_to = 5;
+};
+
+// INVALID_ARGUMENT unless 1 <= suppress_below <= 1000, 1 <= round_to <= 100
+// and a count of suppress_below does not round to 0.
+absl::Status CheckDisclosureRules(const DisclosureRules& rules);
+
+// The rules in the words printed on every release.
+std::string DescribeRules(const DisclosureRules& rules);
+
+// A two-way table of true counts; a one-way table has one column.
+struct CountTable {
+  std::vector<std::string> row_labels, column_labels;
+  std::vector<std::vector<int64_t>> counts;  // [row][column], each >= 0
+};
+
+// One released count: a value, or withheld (primary and secondary
+// suppression look the same to the reader).
+struct ReleasedCount {
+  bool withheld = false;
+  int64_t value = 0;  // 0 when withheld
+  bool operator==(const ReleasedCount&) const = default;
+};
+
+struct ProtectedTable {
+  std::vector<std::string> row_labels, column_labels;
+  // (rows + 1) x (columns + 1): the last column holds the row totals, the
+  // last row the column totals, the last cell the grand total.
+  std::vector<std::vector<ReleasedCount>> cells;
+  int primary_withheld = 0;
+  int secondary_withheld = 0;
+};
+
+// The table as released under `rules`. INVALID_ARGUMENT for a ragged table,
+// a negative count or rules out of range.
+absl::StatusOr<ProtectedTable> ProtectCounts(const CountTable& table, const DisclosureRules& rules);
+
+// What a reader of `released` can work out about each cell: the least and
+// greatest value consistent with everything released (for a shown count,
+// its rounding interval narrowed by the rest). Same shape as `cells`;
+// `max` is -1 where nothing caps the cell.
+struct DeducibleRange {
+  int64_t min = 0;
+  int64_t max = 0;
+};
+absl::StatusOr<std::vector<std::vector<DeducibleRange>>> DeducibleRanges(const ProtectedTable& released,
+                                                                         const DisclosureRules& rules);
+
+}  // namespace refx::core::reporting
+
+#endif  // REFX_CORE_REPORTING_DISCLOSURE_CONTROL_H_
