@@ -1,5 +1,6 @@
 #include "core/agreement.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include <set>
@@ -8,6 +9,7 @@
 #include "absl/time/civil_time.h"
 #include "common/status_macros.h"
 #include "common/yaml_proto.h"
+#include "core/partnership.h"
 
 namespace refx::core {
 namespace {
@@ -217,6 +219,18 @@ absl::StatusOr<std::shared_ptr<const Agreement>> Agreement::Create(config::v1::A
       !rules.ok()) {
     return bad("tension_monitoring", std::string(rules.message()));
   }
+  // Former parties: the routing facts at least, by default nothing more.
+  config::v1::FormerParties& former = *config.mutable_former_parties();
+  if (former.read_size() == 0) former.add_read(v1::DATA_CLASS_REFERRAL_CORE);
+  std::set<int> former_classes;
+  for (int i = 0; i < former.read_size(); ++i) {
+    const std::string key = absl::StrCat("former_parties.read[", i, "]");
+    if (former.read(i) == v1::DATA_CLASS_UNSPECIFIED) return bad(key, "must name a data class");
+    if (!former_classes.insert(former.read(i)).second) return bad(key, "listed twice");
+  }
+  if (!former_classes.count(v1::DATA_CLASS_REFERRAL_CORE)) {
+    return bad("former_parties.read", "must include DATA_CLASS_REFERRAL_CORE: a party always sees the routing facts");
+  }
   for (const auto& agency : partnership.config().agencies()) {
     if (!roles.count(agency.role())) {
       return bad("roles", absl::StrCat("no rules for role '", agency.role(), "' of agency ", agency.id()));
@@ -266,6 +280,12 @@ const Grant* Agreement::GrantFor(const Caller& caller) const {
 }
 
 DataClassSet Agreement::ReadableClasses(const Caller& caller, const v1::Referral& referral) const {
+  DataClassSet readable = GrantedClasses(caller, referral);
+  if (IsFormerParty(caller, referral)) readable.RetainOnly(ToSet(config_.former_parties().read()));
+  return readable;
+}
+
+DataClassSet Agreement::GrantedClasses(const Caller& caller, const v1::Referral& referral) const {
   const Grant* grant = GrantFor(caller);
   if (grant == nullptr) return {};
   const auto& consent = referral.victim().consent();
@@ -280,9 +300,16 @@ DataClassSet Agreement::ReadableClasses(const Caller& caller, const v1::Referral
   return core;
 }
 
+bool Agreement::IsFormerParty(const Caller& caller, const v1::Referral& referral) {
+  const std::string me = AgencyName(caller.agency_id);
+  const auto& redirected = referral.redirected_agencies();
+  return std::find(redirected.begin(), redirected.end(), me) != redirected.end();
+}
+
 ReadView Agreement::ViewOf(const Caller& caller, const v1::Referral& referral) const {
   const Grant* grant = GrantFor(caller);
-  return ReadView{ReadableClasses(caller, referral), grant != nullptr && grant->read_derived()};
+  return ReadView{ReadableClasses(caller, referral),
+                  grant != nullptr && grant->read_derived() && !IsFormerParty(caller, referral)};
 }
 
 DataClassSet Agreement::MaxReadableClasses(const Caller& caller) const {

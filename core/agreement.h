@@ -55,7 +55,8 @@ class Agreement {
   absl::StatusOr<std::string> ResolvePurpose(absl::string_view role, absl::string_view requested) const;
 
   // The classes `caller` (role and resolved purpose) may read of `referral`,
-  // given the victim's consent or the lawful basis the referral records.
+  // given the victim's consent or the lawful basis the referral records;
+  // for an agency that redirected it away, no more than `former_parties`.
   DataClassSet ReadableClasses(const Caller& caller, const v1::Referral& referral) const;
   // ReadableClasses, and whether values derived from other referrals reach
   // the caller (its grant's read_derived): everything redaction needs.
@@ -64,6 +65,9 @@ class Agreement {
   DataClassSet MaxReadableClasses(const Caller& caller) const;
   // The classes `caller` may set on a referral it writes.
   DataClassSet WritableClasses(const Caller& caller) const;
+  // True if the caller's agency redirected `referral` away: it reads only
+  // the agreement's `former_parties` classes of it, and no derived values.
+  static bool IsFormerParty(const Caller& caller, const v1::Referral& referral);
   // False for a Prevent-only role and a referral without a Prevent concern.
   bool RecordVisible(const Caller& caller, const v1::Referral& referral) const;
   bool IsLawfulBasis(absl::string_view id) const;
@@ -81,6 +85,8 @@ class Agreement {
   explicit Agreement(config::v1::Agreement config);
   uint64_t instance_;
   const config::v1::Grant* GrantFor(const Caller& caller) const;
+  // What the caller's grant allows of `referral`, before data minimisation.
+  DataClassSet GrantedClasses(const Caller& caller, const v1::Referral& referral) const;
 
   config::v1::Agreement config_;
   std::map<std::string, int, std::less<>> roles_;

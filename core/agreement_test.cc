@@ -39,7 +39,7 @@ class AgreementTest : public ::testing::Test {
 TEST_F(AgreementTest, TheShippedAgreementCoversEveryRoleOfThePartnership) {
   auto agreement = Build(config_);
   ASSERT_TRUE(agreement.ok()) << agreement.status();
-  EXPECT_EQ((*agreement)->Label(), "llr-hate-isa@2026.2");
+  EXPECT_EQ((*agreement)->Label(), "llr-hate-isa@2026.3");
   for (const auto& agency : partnership_->config().agencies()) {
     EXPECT_TRUE((*agreement)->ResolvePurpose(agency.role(), "").ok()) << agency.id();
   }
@@ -82,6 +82,50 @@ TEST_F(AgreementTest, ResponseDeadlineErrorsNameTheKey) {
   c = config_;
   c.set_deadline_time_zone("Europe/Leicester");
   EXPECT_THAT(Build(c).status().message(), HasSubstr("deadline_time_zone: unknown time zone 'Europe/Leicester'"));
+}
+
+TEST_F(AgreementTest, AnAgencyThatRedirectedAReferralAwayReadsOnlyTheFormerPartyClasses) {
+  auto agreement = Build(config_);
+  ASSERT_TRUE(agreement.ok()) << agreement.status();
+  Caller council;
+  council.agency_id = "leicester-city-council";
+  council.role = "community_safety";
+  council.purpose = "victim_support";
+  v1::Referral r;
+  r.mutable_victim()->mutable_consent()->set_status(v1::Consent::GIVEN);
+  r.add_recipient_agencies("agencies/leicester-city-council");
+  const DataClassSet acting = (*agreement)->ReadableClasses(council, r);
+  EXPECT_TRUE(acting.Contains(v1::DATA_CLASS_VICTIM_IDENTITY));
+  EXPECT_TRUE((*agreement)->ViewOf(council, r).derived);
+  EXPECT_FALSE(Agreement::IsFormerParty(council, r));
+
+  r.add_recipient_agencies("agencies/leicestershire-county-council");
+  r.add_redirected_agencies("agencies/leicester-city-council");
+  EXPECT_TRUE(Agreement::IsFormerParty(council, r));
+  EXPECT_EQ((*agreement)->ReadableClasses(council, r), DataClassSet({v1::DATA_CLASS_REFERRAL_CORE}));
+  EXPECT_FALSE((*agreement)->ViewOf(council, r).derived);
+
+  // The agreement may let former parties keep more, never more than the grant.
+  auto c = config_;
+  c.mutable_former_parties()->add_read(v1::DATA_CLASS_SAFEGUARDING_RISK);
+  c.mutable_former_parties()->add_read(v1::DATA_CLASS_SUBJECT);  // not in the council's grant
+  auto wider = Build(c);
+  ASSERT_TRUE(wider.ok()) << wider.status();
+  EXPECT_EQ((*wider)->ReadableClasses(council, r),
+            DataClassSet({v1::DATA_CLASS_REFERRAL_CORE, v1::DATA_CLASS_SAFEGUARDING_RISK}));
+
+  c = config_;
+  c.mutable_former_parties()->clear_read();
+  c.mutable_former_parties()->add_read(v1::DATA_CLASS_SAFEGUARDING_RISK);
+  EXPECT_THAT(Build(c).status().message(), HasSubstr("former_parties.read: must include DATA_CLASS_REFERRAL_CORE"));
+  c = config_;
+  c.mutable_former_parties()->add_read(v1::DATA_CLASS_REFERRAL_CORE);
+  EXPECT_THAT(Build(c).status().message(), HasSubstr("former_parties.read[1]: listed twice"));
+  c = config_;
+  c.clear_former_parties();
+  auto defaults = Build(c);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ((*defaults)->ReadableClasses(council, r), DataClassSet({v1::DATA_CLASS_REFERRAL_CORE}));
 }
 
 TEST_F(AgreementTest, AggregateRulesComeFromTheAgreementWithTheNhsDigitalRuleByDefault) {

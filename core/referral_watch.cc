@@ -311,6 +311,7 @@ void WatchHub::Publish(const std::vector<storage::ReferralEvent>& events) {
       const int64_t front = ring_.front()->sequence;
       absl::MutexLock views_lock(&views_mu_);
       views_.erase(views_.begin(), views_.lower_bound(std::make_pair(front, std::string())));
+      redirected_.erase(redirected_.begin(), redirected_.lower_bound(front));
     }
     for (const std::string& agency : agencies) {
       auto it = by_agency_.find(agency);
@@ -384,6 +385,11 @@ absl::StatusOr<std::shared_ptr<const WatchHub::View>> WatchHub::Render(const Cal
     absl::MutexLock lock(&mu_);
     shareable = !ring_.empty() && event.sequence >= ring_.front()->sequence;
   }
+  if (shareable) {
+    // A former party reads less than the rest of its role: its view is its own.
+    REFX_ASSIGN_OR_RETURN(bool former, RedirectedAwayBy(event, admitted.agency_id));
+    shareable = !former;
+  }
   const auto key = std::make_pair(event.sequence, view_key);
   if (shareable) {
     absl::MutexLock lock(&views_mu_);
@@ -407,6 +413,28 @@ absl::StatusOr<std::shared_ptr<const WatchHub::View>> WatchHub::Render(const Cal
     views_.emplace(key, view);  // a concurrent render of the same view keeps the first
   }
   return view;
+}
+
+absl::StatusOr<bool> WatchHub::RedirectedAwayBy(const storage::ReferralEvent& event, const std::string& agency_id) {
+  const std::string name = AgencyName(agency_id);
+  auto holds = [&name](const std::vector<std::string>& names) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  {
+    absl::MutexLock lock(&views_mu_);
+    auto it = redirected_.find(event.sequence);
+    if (it != redirected_.end()) return holds(*it->second);
+  }
+  v1::Referral referral;
+  if (!referral.ParseFromString(event.referral_document)) {
+    return absl::InternalError(absl::StrCat("stored event ", event.sequence, " is unreadable"));
+  }
+  auto names = std::make_shared<const std::vector<std::string>>(referral.redirected_agencies().begin(),
+                                                                referral.redirected_agencies().end());
+  absl::MutexLock lock(&views_mu_);
+  if (redirected_.size() >= 4 * options_.ring_capacity) redirected_.erase(redirected_.begin());
+  redirected_.emplace(event.sequence, names);
+  return holds(*names);
 }
 
 absl::StatusOr<std::shared_ptr<WatchSession>> WatchHub::Subscribe(const Caller& identity, const Caller& admitted,

@@ -203,6 +203,10 @@ class WatchHub {
                                                      const std::string& current_document,
                                                      const std::vector<std::string>& read_mask,
                                                      const std::string& view_key);
+  // Whether `agency_id` redirected the event's referral away before or in
+  // it (so reads less of it than others of its role): the event's document
+  // is parsed once, whatever the number of subscribers.
+  absl::StatusOr<bool> RedirectedAwayBy(const storage::ReferralEvent& event, const std::string& agency_id);
   void Remove(const std::shared_ptr<WatchSession>& session);
   std::vector<std::shared_ptr<WatchSession>> AllSessions() const;
 
@@ -220,6 +224,8 @@ class WatchHub {
   // event's place in the ring.
   absl::Mutex views_mu_;
   std::map<std::pair<int64_t, std::string>, std::shared_ptr<const View>> views_ ABSL_GUARDED_BY(views_mu_);
+  // The agencies (names) that had redirected each ring event's referral away.
+  std::map<int64_t, std::shared_ptr<const std::vector<std::string>>> redirected_ ABSL_GUARDED_BY(views_mu_);
 };
 
 }  // namespace refx::core

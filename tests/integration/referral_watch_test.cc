@@ -171,6 +171,57 @@ TEST_F(ReferralWatchTest, StateChangesReachThePartiesAndARedirectReachesTheNewRe
   EXPECT_EQ(police.events()[0].referral().state(), v1::Referral::REDIRECTED);
 }
 
+// Events are rendered once per view and shared by subscribers alike, but
+// an agency that redirected the referral away is not alike the rest of its
+// role: on the same events the city council (former party) gets the routing
+// facts while Blaby (acting, also community_safety) gets the victim.
+TEST_F(ReferralWatchTest, AFormerPartyNeverReceivesTheViewOfTheAgencyActingNow) {
+  const v1::Referral created = Create(kCityCouncil);
+  v1::RedirectReferralRequest redirect;
+  redirect.set_name(created.name());
+  redirect.set_etag(created.etag());
+  redirect.set_request_id(NewRequestId());
+  redirect.set_target_agency(absl::StrCat("agencies/", kBlaby));
+  auto redirected = server_->Client(kCityCouncil).RedirectReferral(redirect);
+  ASSERT_TRUE(redirected.ok()) << redirected.status();
+
+  Watcher city(server_->Client(kCityCouncil), FromNow());
+  Watcher blaby(server_->Client(kBlaby), FromNow());
+  ASSERT_TRUE(city.WaitSubscribed() && blaby.WaitSubscribed());
+  // Five events on the referral: Blaby accepts, then adds four notes.
+  v1::AcceptReferralRequest accept;
+  accept.set_name(created.name());
+  accept.set_etag(redirected->etag());
+  accept.set_request_id(NewRequestId());
+  auto accepted = server_->Client(kBlaby).AcceptReferral(accept);
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  std::string etag = accepted->etag();
+  for (int i = 0; i < 4; ++i) {
+    v1::AddCaseUpdateRequest note;
+    note.set_parent(created.name());
+    note.set_etag(etag);
+    note.set_request_id(NewRequestId());
+    note.mutable_update()->set_kind(v1::CaseUpdate::CONTACT_MADE);
+    note.mutable_update()->set_text("Home visit arranged with Sam");
+    ASSERT_TRUE(server_->Client(kBlaby).AddCaseUpdate(note).ok());
+    auto now = server_->Client(kBlaby).GetReferral(created.name());
+    ASSERT_TRUE(now.ok());
+    etag = now->etag();
+  }
+  ASSERT_TRUE(blaby.WaitEvents(5));
+  ASSERT_TRUE(city.WaitEvents(5));
+  for (const Response& event : blaby.events()) {
+    EXPECT_EQ(event.referral().victim().given_name(), "Sam") << event.sequence();
+  }
+  for (const Response& event : city.events()) {
+    EXPECT_EQ(event.referral().name(), created.name());
+    EXPECT_TRUE(event.referral().victim().given_name().empty()) << event.sequence();
+    EXPECT_TRUE(event.referral().incident_narrative().empty()) << event.sequence();
+    EXPECT_TRUE(event.update().text().empty()) << event.sequence();
+    EXPECT_EQ(event.SerializeAsString().find("Sam"), std::string::npos) << event.sequence();
+  }
+}
+
 TEST_F(ReferralWatchTest, HundredForcedDisconnectsDuringAThousandEventsLoseAndRepeatNothing) {
   constexpr int kEvents = 1000;
   constexpr int kDisconnects = 100;

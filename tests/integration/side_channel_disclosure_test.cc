@@ -259,5 +259,91 @@ TEST_F(SideChannelTest, OnlyGrantedRolesLearnTheRepeatVictimCount) {
   EXPECT_EQ(DerivedOf(LastEvent("GetReferral", kCityCouncil)), std::vector<std::string>({"repeat_victim_count"}));
 }
 
+// 7. Data minimisation (issue 16): once the council redirects a referral
+// to Blaby, it reads only the routing facts and state of it, on every path,
+// and each answer's audit event records just that; Blaby, of the same role,
+// reads it whole.
+TEST_F(SideChannelTest, AnAgencyThatRedirectedAReferralAwayReadsOnlyItsRoutingFacts) {
+  v1::Referral input = ValidReferral(kCityCouncil);
+  input.mutable_victim()->set_vulnerability_notes(kHealthCanary);
+  auto police = server_->Client(kPolice);
+  auto council = server_->Client(kCityCouncil);
+  auto created = police.CreateReferral(input, "minimise-create");
+  ASSERT_TRUE(created.ok()) << created.status();
+  auto before = council.GetReferral(created->name());
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(before->victim().given_name(), "Sam");
+  EXPECT_TRUE(before->has_repeat_victim_count());
+
+  // A note while it still acts on the referral.
+  v1::AddCaseUpdateRequest note;
+  note.set_parent(created->name());
+  note.set_etag(before->etag());
+  note.set_request_id("minimise-note");
+  note.mutable_update()->set_kind(v1::CaseUpdate::CONTACT_MADE);
+  note.mutable_update()->set_text("CANARY-NOTE Spoke to Sam on 07700 900123");
+  auto noted = council.AddCaseUpdate(note);
+  ASSERT_TRUE(noted.ok()) << noted.status();
+
+  auto current = council.GetReferral(created->name());
+  ASSERT_TRUE(current.ok());
+  v1::RedirectReferralRequest redirect;
+  redirect.set_name(created->name());
+  redirect.set_etag(current->etag());
+  redirect.set_request_id("minimise-redirect");
+  redirect.set_target_agency(absl::StrCat("agencies/", kBlaby));
+  auto redirected = council.RedirectReferral(redirect);
+  ASSERT_TRUE(redirected.ok()) << redirected.status();
+  ExpectAuditMatches("RedirectReferral", kCityCouncil, *redirected);
+
+  const std::set<int> routing_facts = {v1::DATA_CLASS_REFERRAL_CORE};
+  std::string everything_sent = redirected->SerializeAsString();
+  auto after = council.GetReferral(created->name());
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(ClassesOf(*after), routing_facts) << after->DebugString();
+  EXPECT_EQ(after->state(), v1::Referral::REDIRECTED);
+  EXPECT_EQ(after->area(), "leicester");
+  EXPECT_TRUE(after->victim().given_name().empty());
+  EXPECT_TRUE(after->incident_narrative().empty());
+  EXPECT_EQ(after->strands_size(), 0);
+  EXPECT_FALSE(after->has_repeat_victim_count());
+  ExpectAuditMatches("GetReferral", kCityCouncil, *after);
+  everything_sent += after->SerializeAsString();
+
+  v1::ListReferralsRequest list;
+  list.set_page_size(100);
+  auto listed = council.ListReferrals(list);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->referrals_size(), 1);
+  EXPECT_EQ(ClassesOf(listed->referrals(0)), routing_facts);
+  ExpectAuditMatches("ListReferrals", kCityCouncil, *listed);
+  everything_sent += listed->SerializeAsString();
+  // A filter on a class it no longer reads passes the referral over.
+  list.mutable_filter()->add_strands("race");
+  auto filtered = council.ListReferrals(list);
+  ASSERT_TRUE(filtered.ok()) << filtered.status();
+  EXPECT_EQ(filtered->referrals_size(), 0);
+
+  // Its own note, now about a victim it no longer handles, is withheld too.
+  v1::ListCaseUpdatesRequest updates;
+  updates.set_parent(created->name());
+  auto notes = council.ListCaseUpdates(updates);
+  ASSERT_TRUE(notes.ok()) << notes.status();
+  ASSERT_EQ(notes->updates_size(), 1);
+  EXPECT_TRUE(notes->updates(0).text().empty());
+  ExpectAuditMatches("ListCaseUpdates", kCityCouncil, *notes);
+  everything_sent += notes->SerializeAsString();
+
+  for (const std::string canary : {"Sam", "Example", "CANARY-NOTE", "CANARY-HEALTH", "bus stop", "race"}) {
+    EXPECT_EQ(everything_sent.find(canary), std::string::npos) << canary;
+  }
+
+  // The agency now acting on it, of the same role, reads it whole.
+  auto blaby = server_->Client(kBlaby).GetReferral(created->name());
+  ASSERT_TRUE(blaby.ok()) << blaby.status();
+  EXPECT_EQ(blaby->victim().given_name(), "Sam");
+  EXPECT_FALSE(blaby->incident_narrative().empty());
+}
+
 }  // namespace
 }  // namespace refx::testing
