@@ -35,7 +35,7 @@
 #include "absl/time/time.h"
 #include "bench/bench_workloads.h"
 #include "bench/child_process.h"
-#include "bench/libpq_ceiling.h"
+#include "bench/store_ceiling.h"
 #include "bench/report.h"
 #include "bench/run_environment.h"
 #include "bench/overload.h"
@@ -81,6 +81,10 @@ The workloads and what bounds each:
                    synchronous=FULL): one fsync per batch of the calls in
                    flight (group commit), the single writer thread,
                    validation, idempotency lookup, logging.
+  sqlite_ceiling   the rows refx-server wrote for one of its creates, copied
+                   by a bare SQLite loop in this process with refx's own
+                   statements, 'in flight' creates per commit: the storage
+                   ceiling of create_referral on this disk.
   get_referral     GetReferral of seeded referrals (the sender reads): record
                    gate, SQLite read on a reader connection, decode and
                    serialize the referral, the work-pool hop, logging.
@@ -500,6 +504,7 @@ int Main(int argc, char** argv) {
       if (!external) s = RunFsyncFloor(b, dir + "/db");
       const char* bound = "fsync per commit (WAL, synchronous=FULL); group commit batches calls in flight";
       if (s.ok()) s = RunUnaryWorkload(b, "create_referral", bound, false);
+      if (s.ok() && !external) s = RunSqliteCeilingRows(b, dir + "/db/refx.db");
       if (!s.ok()) return s;
       if (postgres != nullptr) {
         Enter(b, on_postgres);
@@ -510,7 +515,7 @@ int Main(int argc, char** argv) {
         if (!s.ok()) return s;
         auto parameters = refx::storage::postgres::ParametersFromConfig(postgres->Config());
         if (!parameters.ok()) return parameters.status();
-        auto ceiling = LibpqCeiling::Prepare(*parameters, "refx_bench_ceiling");
+        auto ceiling = StoreCeiling::PreparePostgres(*parameters, "refx_bench_ceiling");
         if (!ceiling.ok()) return ceiling.status();
         b.row_prefix = "pg_";
         s = RunLibpqCeilingRows(b, **ceiling);

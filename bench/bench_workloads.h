@@ -190,11 +190,16 @@ absl::Status RunWatchWorkload(Bench& b, WatchSettings settings);
 
 // --- postgres_rows.cc ---
 
-class LibpqCeiling;
+class StoreCeiling;
 
-// pg_libpq_ceiling at each level: the bare libpq loop (libpq_ceiling.h)
+// pg_libpq_ceiling at each level: the bare libpq loop (store_ceiling.h)
 // with `level` creates per transaction.
-absl::Status RunLibpqCeilingRows(Bench& b, LibpqCeiling& ceiling);
+absl::Status RunLibpqCeilingRows(Bench& b, StoreCeiling& ceiling);
+
+// sqlite_ceiling at each level: the bare SQLite loop (store_ceiling.h)
+// copying a referral refx-server wrote to `server_db`, writing to a file
+// beside it, with `level` creates per transaction.
+absl::Status RunSqliteCeilingRows(Bench& b, const std::string& server_db);
 
 // pg_create_referral_2_replicas at `level` in flight: the slots alternate
 // between `targets`, replicas of one PostgreSQL database.

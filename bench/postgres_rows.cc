@@ -1,27 +1,49 @@
-// The rows only --backend postgres measures: PostgreSQL's own ceiling (a
-// bare libpq loop writing a create's rows) and CreateReferral spread over
-// two refx-server replicas of one database.
+// The storage ceilings (bare loops writing a create's rows: SQLite's, and
+// PostgreSQL's under --backend postgres) and the row only --backend
+// postgres measures, CreateReferral spread over two refx-server replicas of
+// one database.
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "bench/bench_workloads.h"
-#include "bench/libpq_ceiling.h"
+#include "bench/store_ceiling.h"
 
 namespace refx::bench {
 
-absl::Status RunLibpqCeilingRows(Bench& b, LibpqCeiling& ceiling) {
+namespace {
+
+// `workload` at each level: `ceiling` with `level` creates per transaction.
+absl::Status RunCeilingRows(Bench& b, StoreCeiling& ceiling, const std::string& workload, const std::string& bound) {
+  for (int level : b.levels) {
+    if (g_cancel.load()) return absl::CancelledError("interrupted");
+    b.report.rows.push_back(Measure(b, workload, bound, level, std::nullopt,
+                                    [&](const LoadOptions& o) { return ceiling.Run(o, level); }));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunLibpqCeilingRows(Bench& b, StoreCeiling& ceiling) {
   b.report.notes.push_back(absl::StrCat(
       "pg_libpq_ceiling: one libpq connection in this process writing, per create, the rows refx-server wrote for "
       "one of its referrals in this run (", ceiling.rows_per_create(),
       ") with refx's own prepared statements, 'in flight' creates per transaction, no gRPC, TLS, agreement, "
       "hashing or signing; latency is the transaction's"));
-  for (int level : b.levels) {
-    if (g_cancel.load()) return absl::CancelledError("interrupted");
-    b.report.rows.push_back(Measure(b, "libpq_ceiling", "PostgreSQL: the create's rows, one commit per 'in flight'",
-                                    level, std::nullopt,
-                                    [&](const LoadOptions& o) { return ceiling.Run(o, level); }));
-  }
-  return absl::OkStatus();
+  return RunCeilingRows(b, ceiling, "libpq_ceiling", "PostgreSQL: the create's rows, one commit per 'in flight'");
+}
+
+absl::Status RunSqliteCeilingRows(Bench& b, const std::string& server_db) {
+  const std::string scratch = (std::filesystem::path(server_db).parent_path() / "ceiling.db").string();
+  auto ceiling = StoreCeiling::PrepareSqlite(server_db, scratch);
+  if (!ceiling.ok()) return ceiling.status();
+  b.report.notes.push_back(absl::StrCat(
+      "sqlite_ceiling: one SQLite connection in this process writing, per create, the rows refx-server wrote for "
+      "one of its referrals in this run (", (*ceiling)->rows_per_create(),
+      ") with refx's own statements into a file beside refx-server's (WAL, synchronous=FULL), 'in flight' creates "
+      "per transaction, no gRPC, TLS, agreement, hashing or signing; latency is the transaction's"));
+  return RunCeilingRows(b, **ceiling, "sqlite_ceiling", "SQLite: the create's rows, one commit per 'in flight'");
 }
 
 absl::Status RunReplicaScaling(Bench& b, const std::vector<std::string>& targets, int level) {

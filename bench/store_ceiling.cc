@@ -1,8 +1,9 @@
-// The bare libpq loop refx-bench measures PostgreSQL's own ceiling with;
-// see libpq_ceiling.h. The template is read with the bench's own SELECTs
-// (this is a measuring tool reading what refx wrote); everything the loop
-// writes uses refx's PostgreSQL dialect, so its rows are refx's rows.
-#include "bench/libpq_ceiling.h"
+// The bare loops refx-bench measures the databases' own ceilings with; see
+// store_ceiling.h. The template is read with the bench's own SELECTs (this
+// is a measuring tool reading what refx wrote, in SQL both backends accept);
+// everything the loop writes uses refx's dialect for the backend, so its
+// rows are refx's rows.
+#include "bench/store_ceiling.h"
 
 #include <utility>
 #include <vector>
@@ -13,13 +14,15 @@
 #include "common/status_macros.h"
 #include "storage/postgres/pg_statements.h"
 #include "storage/postgres/pg_store.h"
+#include "storage/sqlite/sqlite_connection.h"
+#include "storage/sqlite/sqlite_statements.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace refx::bench {
 namespace {
 
 using refx::storage::SqlConnection;
 using refx::storage::SqlStatement;
-using refx::storage::postgres::Connection;
 using refx::storage::postgres::ConnectParameters;
 
 ConnectParameters WithDatabase(ConnectParameters parameters, const std::string& dbname) {
@@ -60,7 +63,7 @@ absl::StatusOr<std::vector<std::string>> Column(SqlConnection* conn, const char*
 
 }  // namespace
 
-struct LibpqCeiling::Template {
+struct StoreCeiling::Template {
   std::vector<std::string> referral;  // referrals' columns, as below
   std::vector<std::string> recipients, strands, audience;
   int victim_tokens = 0;
@@ -69,53 +72,62 @@ struct LibpqCeiling::Template {
   std::vector<std::string> audit;  // action .. event_count, as below
 };
 
-absl::StatusOr<std::unique_ptr<LibpqCeiling>> LibpqCeiling::Prepare(const ConnectParameters& source,
-                                                                    const std::string& scratch_db) {
-  auto ceiling = std::unique_ptr<LibpqCeiling>(new LibpqCeiling());
+absl::Status StoreCeiling::ReadTemplate(SqlConnection* conn) {
   auto t = std::make_unique<Template>();
+  REFX_ASSIGN_OR_RETURN(auto newest, Rows(conn,
+                                          "SELECT id FROM referrals WHERE id <> CAST(:id AS TEXT) "
+                                          "ORDER BY create_time_us DESC LIMIT 1",
+                                          ""));
+  if (newest.empty()) return absl::FailedPreconditionError("storage ceiling: refx-server created no referral");
+  const std::string id = newest[0][0];
+  REFX_ASSIGN_OR_RETURN(auto referral, Rows(conn,
+                                            "SELECT sender_agency, state, area, report_type, etag, document, "
+                                            "response_deadline_us FROM referrals WHERE id = :id",
+                                            id));
+  if (referral.empty()) return absl::FailedPreconditionError("storage ceiling: the template referral vanished");
+  t->referral = referral[0];
+  REFX_ASSIGN_OR_RETURN(t->recipients, Column(conn,
+                                               "SELECT agency_id FROM referral_parties WHERE referral_id = :id "
+                                               "AND party_role = 'recipient'",
+                                               id));
+  REFX_ASSIGN_OR_RETURN(t->strands, Column(conn, "SELECT strand FROM referral_strands WHERE referral_id = :id", id));
+  REFX_ASSIGN_OR_RETURN(auto tokens, Column(conn, "SELECT token FROM victim_tokens WHERE referral_id = :id", id));
+  t->victim_tokens = static_cast<int>(tokens.size());
+  REFX_ASSIGN_OR_RETURN(auto key, Rows(conn, "SELECT fingerprint FROM create_requests WHERE referral_id = :id", id));
+  t->fingerprint = key.empty() ? "" : key[0][0];
+  REFX_ASSIGN_OR_RETURN(auto event, Rows(conn,
+                                         "SELECT kind, referral_document, update_document, sequence "
+                                         "FROM referral_events WHERE referral_id = :id ORDER BY sequence LIMIT 1",
+                                         id));
+  if (event.empty()) return absl::FailedPreconditionError("storage ceiling: the template referral has no event");
+  t->event = event[0];
+  REFX_ASSIGN_OR_RETURN(t->audience, Column(conn,
+                                             "SELECT agency_id FROM referral_event_audience "
+                                             "WHERE sequence = CAST(:id AS BIGINT)",
+                                             t->event[3]));
+  REFX_ASSIGN_OR_RETURN(auto audit, Rows(conn,
+                                         "SELECT action, method, agency_id, certificate_serial, acting_user_hmac, "
+                                         "purpose, referral_ids, data_classes, outcome, agreement, derived, reason, "
+                                         "event_count FROM audit_events WHERE referral_ids = :id "
+                                         "ORDER BY sequence LIMIT 1",
+                                         id));
+  if (audit.empty()) return absl::FailedPreconditionError("storage ceiling: the template referral has no audit event");
+  t->audit = audit[0];
+  rows_description_ = absl::StrCat("1 referral, ", 1 + t->recipients.size(), " parties, ", t->strands.size(),
+                                   " strands, ", t->victim_tokens, " victim tokens, 1 idempotency key, 1 event for ",
+                                   t->audience.size(), " agencies, 1 audit event; 2 reads (idempotency key, repeat victims)");
+  template_ = std::move(t);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<StoreCeiling>> StoreCeiling::PreparePostgres(const ConnectParameters& source,
+                                                                           const std::string& scratch_db) {
+  using refx::storage::postgres::Connection;
+  auto ceiling = std::unique_ptr<StoreCeiling>(new StoreCeiling());
+  ceiling->dialect_ = &refx::storage::postgres::PostgresDialect();
   {
     REFX_ASSIGN_OR_RETURN(auto conn, Connection::Open(source, /*read_only=*/false));
-    REFX_ASSIGN_OR_RETURN(auto newest, Rows(conn.get(),
-                                            "SELECT id FROM referrals WHERE id <> CAST(:id AS TEXT) "
-                                            "ORDER BY create_time_us DESC LIMIT 1",
-                                            ""));
-    if (newest.empty()) return absl::FailedPreconditionError("libpq ceiling: refx-server created no referral");
-    const std::string id = newest[0][0];
-    REFX_ASSIGN_OR_RETURN(auto referral, Rows(conn.get(),
-                                              "SELECT sender_agency, state, area, report_type, etag, document, "
-                                              "response_deadline_us FROM referrals WHERE id = :id",
-                                              id));
-    if (referral.empty()) return absl::FailedPreconditionError("libpq ceiling: the template referral vanished");
-    t->referral = referral[0];
-    REFX_ASSIGN_OR_RETURN(t->recipients, Column(conn.get(),
-                                                 "SELECT agency_id FROM referral_parties WHERE referral_id = :id "
-                                                 "AND party_role = 'recipient'",
-                                                 id));
-    REFX_ASSIGN_OR_RETURN(t->strands,
-                          Column(conn.get(), "SELECT strand FROM referral_strands WHERE referral_id = :id", id));
-    REFX_ASSIGN_OR_RETURN(auto tokens, Column(conn.get(), "SELECT token FROM victim_tokens WHERE referral_id = :id", id));
-    t->victim_tokens = static_cast<int>(tokens.size());
-    REFX_ASSIGN_OR_RETURN(auto key, Rows(conn.get(), "SELECT fingerprint FROM create_requests WHERE referral_id = :id",
-                                         id));
-    t->fingerprint = key.empty() ? "" : key[0][0];
-    REFX_ASSIGN_OR_RETURN(auto event, Rows(conn.get(),
-                                           "SELECT kind, referral_document, update_document, sequence "
-                                           "FROM referral_events WHERE referral_id = :id ORDER BY sequence LIMIT 1",
-                                           id));
-    if (event.empty()) return absl::FailedPreconditionError("libpq ceiling: the template referral has no event");
-    t->event = event[0];
-    REFX_ASSIGN_OR_RETURN(t->audience, Column(conn.get(),
-                                               "SELECT agency_id FROM referral_event_audience "
-                                               "WHERE sequence = CAST(:id AS BIGINT)",
-                                               t->event[3]));
-    REFX_ASSIGN_OR_RETURN(auto audit, Rows(conn.get(),
-                                           "SELECT action, method, agency_id, certificate_serial, acting_user_hmac, "
-                                           "purpose, referral_ids, data_classes, outcome, agreement, derived, reason, "
-                                           "event_count FROM audit_events WHERE referral_ids = :id "
-                                           "ORDER BY sequence LIMIT 1",
-                                           id));
-    if (audit.empty()) return absl::FailedPreconditionError("libpq ceiling: the template referral has no audit event");
-    t->audit = audit[0];
+    REFX_RETURN_IF_ERROR(ceiling->ReadTemplate(conn.get()));
     // A database of the loop's own, made by refx's migrations.
     REFX_RETURN_IF_ERROR(conn->Exec(absl::StrCat("DROP DATABASE IF EXISTS ", scratch_db).c_str()));
     REFX_RETURN_IF_ERROR(conn->Exec(absl::StrCat("CREATE DATABASE ", scratch_db).c_str()));
@@ -129,20 +141,34 @@ absl::StatusOr<std::unique_ptr<LibpqCeiling>> LibpqCeiling::Prepare(const Connec
     REFX_ASSIGN_OR_RETURN(auto store, refx::storage::postgres::PostgresStore::Create(migrate));
   }
   REFX_ASSIGN_OR_RETURN(ceiling->conn_, Connection::Open(scratch, /*read_only=*/false));
-  ceiling->rows_description_ = absl::StrCat(
-      "1 referral, ", 1 + t->recipients.size(), " parties, ", t->strands.size(), " strands, ", t->victim_tokens,
-      " victim tokens, 1 idempotency key, 1 event for ", t->audience.size(),
-      " agencies, 1 audit event; 2 reads (idempotency key, repeat victims)");
-  ceiling->template_ = std::move(t);
   return ceiling;
 }
 
-LibpqCeiling::~LibpqCeiling() = default;
+absl::StatusOr<std::unique_ptr<StoreCeiling>> StoreCeiling::PrepareSqlite(const std::string& source_path,
+                                                                         const std::string& scratch_path) {
+  using refx::storage::sqlite::Connection;
+  auto ceiling = std::unique_ptr<StoreCeiling>(new StoreCeiling());
+  ceiling->dialect_ = &refx::storage::sqlite::SqliteDialect();
+  {
+    REFX_ASSIGN_OR_RETURN(auto conn, Connection::Open(source_path, /*read_only=*/true));
+    REFX_RETURN_IF_ERROR(ceiling->ReadTemplate(conn.get()));
+  }
+  {
+    // A file of the loop's own, made by refx's migrations.
+    refx::storage::sqlite::SqliteStore::Options migrate;
+    migrate.path = scratch_path;
+    REFX_ASSIGN_OR_RETURN(auto store, refx::storage::sqlite::SqliteStore::Create(migrate));
+  }
+  REFX_ASSIGN_OR_RETURN(ceiling->conn_, Connection::Open(scratch_path, /*read_only=*/false));
+  return ceiling;
+}
 
-absl::Status LibpqCeiling::WriteOneCreate(int64_t n) {
-  const auto& sql = refx::storage::postgres::PostgresDialect();
+StoreCeiling::~StoreCeiling() = default;
+
+absl::Status StoreCeiling::WriteOneCreate(int64_t n) {
+  const auto& sql = *dialect_;
   const Template& t = *template_;
-  Connection* conn = conn_.get();
+  SqlConnection* conn = conn_.get();
   const std::string id = absl::StrCat("ceiling", n);
   const int64_t now_us = absl::ToUnixMicros(absl::Now());
   const std::string sender = t.audit[2];
@@ -243,8 +269,8 @@ absl::Status LibpqCeiling::WriteOneCreate(int64_t n) {
   return stmt->Run();
 }
 
-LoadResult LibpqCeiling::Run(const LoadOptions& options, int creates_per_transaction) {
-  const auto& sql = refx::storage::postgres::PostgresDialect();
+LoadResult StoreCeiling::Run(const LoadOptions& options, int creates_per_transaction) {
+  const auto& sql = *dialect_;
   LoadResult result;
   const absl::Time start = absl::Now();
   const absl::Time stop = start + options.duration;
