@@ -112,6 +112,15 @@ class ReferralWatchTest : public ::testing::Test {
     return created.ok() ? *created : v1::Referral();
   }
   std::string NewRequestId() { return absl::StrCat("watch-test-", ++request_counter_); }
+  // The city council (the recipient of Create) passes `created` on to Blaby.
+  absl::StatusOr<v1::Referral> RedirectToBlaby(const v1::Referral& created) {
+    v1::RedirectReferralRequest redirect;
+    redirect.set_name(created.name());
+    redirect.set_etag(created.etag());
+    redirect.set_request_id(NewRequestId());
+    redirect.set_target_agency(absl::StrCat("agencies/", kBlaby));
+    return server_->Client(kCityCouncil).RedirectReferral(redirect);
+  }
 
   int CountAuditRows(const std::string& sql_where) {
     return static_cast<int>(
@@ -157,12 +166,7 @@ TEST_F(ReferralWatchTest, StateChangesReachThePartiesAndARedirectReachesTheNewRe
   Watcher police(server_->Client(kPolice), FromNow());
   Watcher blaby(server_->Client(kBlaby), FromNow());
   ASSERT_TRUE(police.WaitSubscribed() && blaby.WaitSubscribed());
-  v1::RedirectReferralRequest redirect;
-  redirect.set_name(created.name());
-  redirect.set_etag(created.etag());
-  redirect.set_request_id(NewRequestId());
-  redirect.set_target_agency(absl::StrCat("agencies/", kBlaby));
-  auto redirected = server_->Client(kCityCouncil).RedirectReferral(redirect);
+  auto redirected = RedirectToBlaby(created);
   ASSERT_TRUE(redirected.ok()) << redirected.status();
   ASSERT_TRUE(blaby.WaitEvents(1));
   EXPECT_EQ(blaby.events()[0].kind(), Response::REFERRAL_CHANGED);
@@ -177,12 +181,7 @@ TEST_F(ReferralWatchTest, StateChangesReachThePartiesAndARedirectReachesTheNewRe
 // facts while Blaby (acting, also community_safety) gets the victim.
 TEST_F(ReferralWatchTest, AFormerPartyNeverReceivesTheViewOfTheAgencyActingNow) {
   const v1::Referral created = Create(kCityCouncil);
-  v1::RedirectReferralRequest redirect;
-  redirect.set_name(created.name());
-  redirect.set_etag(created.etag());
-  redirect.set_request_id(NewRequestId());
-  redirect.set_target_agency(absl::StrCat("agencies/", kBlaby));
-  auto redirected = server_->Client(kCityCouncil).RedirectReferral(redirect);
+  auto redirected = RedirectToBlaby(created);
   ASSERT_TRUE(redirected.ok()) << redirected.status();
 
   Watcher city(server_->Client(kCityCouncil), FromNow());
