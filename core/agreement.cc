@@ -204,8 +204,8 @@ absl::StatusOr<std::shared_ptr<const Agreement>> Agreement::Create(config::v1::A
   if (sdc.source().empty() && sdc.suppress_below() == 8 && sdc.round_to() == 5) {
     sdc.set_source("NHS Digital rule for sub-national counts");
   }
-  if (sdc.suppress_below() < 2 || sdc.suppress_below() > 1000) {
-    return bad("statistical_disclosure.suppress_below", "must be between 2 and 1000");
+  if (sdc.release_period() == config::v1::RELEASE_PERIOD_UNSPECIFIED) {
+    sdc.set_release_period(config::v1::RELEASE_PERIOD_QUARTER);
   }
   if (absl::Status rules = reporting::CheckDisclosureRules({sdc.suppress_below(), sdc.round_to()}); !rules.ok()) {
     return bad("statistical_disclosure", std::string(rules.message()));
@@ -346,6 +346,14 @@ bool Agreement::IsLawfulBasis(absl::string_view id) const {
 reporting::DisclosureRules Agreement::disclosure_rules() const {
   return reporting::DisclosureRules{config_.statistical_disclosure().suppress_below(),
                                     config_.statistical_disclosure().round_to()};
+}
+
+reporting::PeriodKind Agreement::release_period() const {
+  switch (config_.statistical_disclosure().release_period()) {
+    case config::v1::RELEASE_PERIOD_MONTH: return reporting::PeriodKind::kMonth;
+    case config::v1::RELEASE_PERIOD_YEAR: return reporting::PeriodKind::kYear;
+    default: return reporting::PeriodKind::kQuarter;
+  }
 }
 
 reporting::TensionRules Agreement::tension_rules() const {

@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/caller.h"
 #include "core/reporting/disclosure_control.h"
+#include "core/reporting/release_period.h"
 #include "core/reporting/tension_monitor.h"
 #include "core/partnership.h"
 #include "core/redaction.h"
@@ -80,6 +81,8 @@ class Agreement {
   reporting::DisclosureRules disclosure_rules() const;
   std::string disclosure_source() const { return config_.statistical_disclosure().source(); }
   reporting::TensionRules tension_rules() const;
+  // The one period grid aggregate tables are released on (ADR 8).
+  reporting::PeriodKind release_period() const;
 
  private:
   explicit Agreement(config::v1::Agreement config);

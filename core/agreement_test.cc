@@ -39,7 +39,7 @@ class AgreementTest : public ::testing::Test {
 TEST_F(AgreementTest, TheShippedAgreementCoversEveryRoleOfThePartnership) {
   auto agreement = Build(config_);
   ASSERT_TRUE(agreement.ok()) << agreement.status();
-  EXPECT_EQ((*agreement)->Label(), "llr-hate-isa@2026.3");
+  EXPECT_EQ((*agreement)->Label(), "llr-hate-isa@2026.4");
   for (const auto& agency : partnership_->config().agencies()) {
     EXPECT_TRUE((*agreement)->ResolvePurpose(agency.role(), "").ok()) << agency.id();
   }
@@ -154,7 +154,7 @@ TEST_F(AgreementTest, AggregateRulesComeFromTheAgreementWithTheNhsDigitalRuleByD
 
   c = config_;
   c.mutable_statistical_disclosure()->set_suppress_below(1);
-  EXPECT_THAT(Build(c).status().message(), HasSubstr("statistical_disclosure.suppress_below: must be between 2"));
+  EXPECT_THAT(Build(c).status().message(), HasSubstr("statistical_disclosure: suppress_below must be between 2"));
   c = config_;
   c.mutable_statistical_disclosure()->set_round_to(40);
   EXPECT_THAT(Build(c).status().message(), HasSubstr("statistical_disclosure: round_to is too large"));
@@ -294,8 +294,8 @@ TEST(AgreementTableTest, CellsFollowTheGrants) {
   config::v1::Agreement config;
   ASSERT_TRUE(ReadYamlFileToProto(Source("config/agreement.yaml"), &config).ok());
   const std::string table = AgreementTableMarkdown(config);
-  EXPECT_NE(table.find("| oversight | (none: no referral access) |"), std::string::npos) << table;
-  EXPECT_NE(table.find("| data_protection_officer | (none: AUDIT_READ) |"), std::string::npos);
+  EXPECT_NE(table.find("| oversight | (none: REPORT_READ, REPORT_PARTNERSHIP) |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| data_protection_officer | (none: AUDIT_READ, REPORT_READ, REPORT_PARTNERSHIP) |"), std::string::npos);
   EXPECT_NE(table.find("| prevent (Prevent-relevant only) | prevent (default) |"), std::string::npos);
 }
 

@@ -36,6 +36,10 @@ const std::map<std::string, MethodRule, std::less<>>& Table() {
       // The audit log holds no personal data (identifiers and HMACs only).
       {"refx.v1.AuditService.ListAuditEvents", {config::v1::AUDIT_READ, false}},
       {"refx.v1.AuditService.VerifyAuditChain", {config::v1::AUDIT_READ, false}},
+      // Aggregates, protected before release; a release is a disclosure of
+      // aggregate data, so the person asking is named. The partnership
+      // scope needs REPORT_PARTNERSHIP too (core/report_manager.cc).
+      {"refx.v1.ReportingService.CountReferrals", {config::v1::REPORT_READ, true}},
   };
   return *kTable;
 }

@@ -42,6 +42,7 @@ void ToProto(const storage::AuditRecord& r, v1::AuditEvent* out) {
   for (absl::string_view name : absl::StrSplit(r.derived, ',', absl::SkipEmpty())) out->add_derived(std::string(name));
   out->set_reason(r.reason);
   out->set_count(r.count);
+  out->set_release(r.release);
 }
 
 // A signed head as a checkpoint a DPO can keep.

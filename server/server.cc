@@ -126,6 +126,12 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   manager_options.page_token_key = HmacSha256(audit_options_key, "refx page token key v1");
   REFX_ASSIGN_OR_RETURN(manager_options.victim_token_key, LoadVictimTokenKey(config, server->store_.get()));
   REFX_ASSIGN_OR_RETURN(server->referrals_, core::ReferralManager::Create(manager_options));
+  core::ReportManager::Options report_options;
+  report_options.registry = server->registry_.get();
+  report_options.store = server->store_.get();
+  report_options.auditor = server->auditor_.get();
+  report_options.clock = server->options_.clock;
+  REFX_ASSIGN_OR_RETURN(server->reports_, core::ReportManager::Create(report_options));
 
   // One thread stays for an agency with no call running: a partner's flood
   // cannot make another partner wait for one of its calls to finish.
@@ -184,6 +190,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   service_context.watch_hub = server->watch_hub_.get();
   server->referral_service_ = std::make_unique<ReferralServiceImpl>(service_context);
   server->audit_service_ = std::make_unique<AuditServiceImpl>(service_context);
+  server->reporting_service_ = std::make_unique<ReportingServiceImpl>(service_context, server->reports_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -202,6 +209,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
                            &server->port_);
   builder.RegisterService(server->referral_service_.get());
   builder.RegisterService(server->audit_service_.get());
+  builder.RegisterService(server->reporting_service_.get());
   const auto& limits = config.limits();
   // gRPC refuses a message over its own limit before any handler sees it,
   // with a bare RESOURCE_EXHAUSTED. Up to twice the configured limit, the

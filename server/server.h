@@ -29,6 +29,7 @@
 #include "grpcpp/server.h"
 #include "refx/config/v1/server_config.pb.h"
 #include "server/audit_service.h"
+#include "server/reporting_service.h"
 #include "server/ops_listener.h"
 #include "server/server_metrics.h"
 #include "server/referral_service.h"
@@ -125,6 +126,7 @@ class RefxServer {
   absl::optional<VerifyingKey> audit_public_key_;
   std::unique_ptr<core::Auditor> auditor_;
   std::unique_ptr<core::ReferralManager> referrals_;
+  std::unique_ptr<core::ReportManager> reports_;
   std::unique_ptr<WorkPool> pool_;
   std::unique_ptr<WorkPool> watch_pool_;  // prepares and sends watch batches
   std::unique_ptr<core::WatchHub> watch_hub_;
@@ -132,6 +134,7 @@ class RefxServer {
   std::thread watch_thread_;
   std::unique_ptr<ReferralServiceImpl> referral_service_;
   std::unique_ptr<AuditServiceImpl> audit_service_;
+  std::unique_ptr<ReportingServiceImpl> reporting_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::unique_ptr<OpsListener> ops_;

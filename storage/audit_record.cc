@@ -33,6 +33,10 @@ std::string AuditHash(const AuditRecord& r, const std::string& previous_hash) {
     Append(&canonical, r.reason);
     Append(&canonical, absl::StrCat(r.count));
   }
+  if (!r.release.empty()) {
+    canonical += "ext2;";
+    Append(&canonical, r.release);
+  }
   return Sha256(canonical);
 }
 

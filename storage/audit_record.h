@@ -43,13 +43,18 @@ struct AuditRecord {
   std::string reason;
   // The calls this event stands for (aggregated refusals); 1 otherwise.
   int64_t count = 1;
+  // For an aggregate release, which one: the query and a digest of the
+  // released cells (core/report_manager.h), "" otherwise. With it the audit
+  // log is the release ledger.
+  std::string release;
 };
 
 // The hash of `record` chained to `previous_hash`: SHA-256 over the previous
 // hash and every field in a fixed order, each length-prefixed, so no two
 // different events can encode the same bytes. The fields added later
 // (derived, reason, count) follow an "ext" marker only when one differs from
-// its default, so events written before they existed hash as they did.
+// its default, and `release` an "ext2" marker only when set, so events
+// written before they existed hash as they did.
 std::string AuditHash(const AuditRecord& record, const std::string& previous_hash);
 
 // 32 zero bytes: the previous hash of event 1.

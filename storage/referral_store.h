@@ -224,6 +224,18 @@ struct ListReferralsQuery {
   int limit = 50;
 };
 
+// What a report counts: the referrals created in [created_from,
+// created_to), oldest first, strictly after `after` in (create_time, id)
+// order, at most `limit`; only those `party_agency` is a party to (sender
+// or recipient, redirected or not) when it is set.
+struct ScanReferralsQuery {
+  absl::Time created_from;
+  absl::Time created_to;
+  std::string party_agency;
+  absl::optional<ListCursor> after;
+  int limit = 500;
+};
+
 class ReferralStore {
  public:
   virtual ~ReferralStore() = default;
@@ -293,6 +305,9 @@ class ReferralStore {
   // Referrals matching `query`, newest first, at most `query.limit`.
   virtual absl::StatusOr<std::vector<StoredReferral>> ListReferrals(
       const ListReferralsQuery& query) = 0;
+
+  // Referrals matching `query`, oldest first, at most `query.limit`.
+  virtual absl::StatusOr<std::vector<StoredReferral>> ScanReferrals(const ScanReferralsQuery& query) = 0;
 
   // Appends one audit event (durable on OK). UNAVAILABLE if it cannot be
   // written: the caller must then fail its call and return no data.

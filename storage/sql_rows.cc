@@ -79,6 +79,7 @@ AuditRecord ReadAudit(const SqlStatement& row) {
   r.derived = row.Text(14);
   r.reason = row.Text(15);
   r.count = row.Int(16);
+  r.release = row.Text(17);
   return r;
 }
 

@@ -68,6 +68,26 @@ absl::StatusOr<std::vector<StoredReferral>> SqlStore::ListReferrals(const ListRe
   });
 }
 
+absl::StatusOr<std::vector<StoredReferral>> SqlStore::ScanReferrals(const ScanReferralsQuery& query) {
+  return WithReader<std::vector<StoredReferral>>([&](SqlConnection* conn) -> absl::StatusOr<std::vector<StoredReferral>> {
+    std::vector<StoredReferral> out;
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.scan_referrals));
+    stmt->Bind(":from_us", absl::ToUnixMicros(query.created_from))
+        .Bind(":to_us", absl::ToUnixMicros(query.created_to))
+        .Bind(":cursor_time_us",
+              query.after ? absl::ToUnixMicros(query.after->create_time) : std::numeric_limits<int64_t>::min())
+        .Bind(":cursor_id", query.after ? query.after->id : std::string())
+        .Bind(":agency_id", query.party_agency)
+        .Bind(":limit", int64_t{query.limit});
+    while (true) {
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      out.push_back(rows::ReadReferral(*stmt));
+    }
+    return out;
+  });
+}
+
 absl::Status SqlStore::CheckHealth() {
   return WithReader<bool>([&](SqlConnection* conn) -> absl::StatusOr<bool> {
            REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.health_check));

@@ -438,7 +438,8 @@ absl::Status SqlStore::AppendAudit(SqlConnection* conn, AuditRecord record) {
         .BindBlob(":hash", record.hash)
         .Bind(":derived", record.derived)
         .Bind(":reason", record.reason)
-        .Bind(":event_count", record.count);
+        .Bind(":event_count", record.count)
+        .Bind(":release", record.release);
     REFX_RETURN_IF_ERROR(stmt->Run());
   }
   audit_sequence_ = record.sequence;

@@ -68,6 +68,7 @@ Commands::Commands(CLI::App* app) : app_(app), flags_(std::make_unique<CommandLi
   AddLifecycle(app, f);
   AddWatch(app, f);
   AddCaseUpdates(app, f);
+  AddReport(app, f);
   for (CLI::App* sub : {f->whoami, f->create, f->get, f->list}) sub->fallthrough();
 }
 
@@ -129,6 +130,13 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
     audit_request = *std::move(built);
   }
 
+  refx::v1::CountReferralsRequest count_request;
+  if (f.report_counts->parsed()) {
+    auto built = BuildCountRequest(f);
+    if (!built.ok()) return Fail(built.status(), format, /*local=*/true);
+    count_request = *std::move(built);
+  }
+
   refx::v1::WatchReferralsRequest watch_request;
   if (f.watch->parsed()) {
     auto built = BuildWatchRequest(f);
@@ -152,6 +160,7 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
   if (f.updates->parsed()) return RunUpdates(*client, f, name, format);
   if (f.audit_verify->parsed() || f.audit_checkpoint->parsed()) return RunAuditVerify(*client, f, format);
   if (f.audit_list->parsed()) return RunAuditList(*client, f, std::move(audit_request), format);
+  if (f.report_counts->parsed()) return RunReportCounts(*client, f, count_request, format);
   return RunList(*client, f, std::move(list_request), format);
 }
 

@@ -49,10 +49,16 @@ struct CommandLine {
   CLI::App* audit_verify = nullptr;
   CLI::App* audit_checkpoint = nullptr;
   CLI::App* watch = nullptr;
+  CLI::App* report = nullptr;
+  CLI::App* report_counts = nullptr;
   CLI::App* update = nullptr;
   CLI::App* updates = nullptr;
   // Lifecycle: accept, decline, redirect, start, complete, cancel, reopen.
   std::map<std::string, CLI::App*> lifecycle;
+
+  // report counts.
+  std::string report_period, report_by, report_scope = "own";
+  bool report_csv = false;
 
   // create.
   std::string from_file, report_type, perceived_by, channel, platform, area, occurred,
@@ -161,6 +167,13 @@ int RunUpdates(refx::client::ReferralClient& client, const CommandLine& f, const
 
 void AddAudit(CLI::App* app, CommandLine* f);
 void AddWatch(CLI::App* app, CommandLine* f);
+
+// --- report counts (report_commands.cc) ---
+
+void AddReport(CLI::App* app, CommandLine* f);
+absl::StatusOr<refx::v1::CountReferralsRequest> BuildCountRequest(const CommandLine& f);
+int RunReportCounts(refx::client::ReferralClient& client, const CommandLine& f,
+                    const refx::v1::CountReferralsRequest& request, OutputFormat format);
 
 absl::StatusOr<refx::v1::ListAuditEventsRequest> BuildAuditListRequest(const CommandLine& f);
 absl::StatusOr<refx::v1::WatchReferralsRequest> BuildWatchRequest(const CommandLine& f);

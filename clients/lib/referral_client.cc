@@ -90,6 +90,7 @@ ReferralClient::ReferralClient(std::shared_ptr<grpc::Channel> channel,
     : channel_(std::move(channel)),
       stub_(refx::v1::ReferralService::NewStub(channel_)),
       audit_stub_(refx::v1::AuditService::NewStub(channel_)),
+      reporting_stub_(refx::v1::ReportingService::NewStub(channel_)),
       options_(std::move(options)) {}
 
 ReferralClient::ReferralClient(
@@ -330,6 +331,17 @@ absl::StatusOr<refx::v1::ListAuditEventsResponse> ReferralClient::ListAuditEvent
   Prepare(&context);
   refx::v1::ListAuditEventsResponse response;
   grpc::Status status = audit_stub_->ListAuditEvents(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+absl::StatusOr<refx::v1::CountReferralsResponse> ReferralClient::CountReferrals(
+    const refx::v1::CountReferralsRequest& request) {
+  if (reporting_stub_ == nullptr) return absl::FailedPreconditionError("no ReportingService stub on this client");
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::CountReferralsResponse response;
+  grpc::Status status = reporting_stub_->CountReferrals(&context, request, &response);
   if (!status.ok()) return Finish(status);
   return response;
 }

@@ -27,6 +27,7 @@
 #include "grpcpp/support/status.h"
 #include "refx/v1/audit_service.grpc.pb.h"
 #include "refx/v1/referral_service.grpc.pb.h"
+#include "refx/v1/reporting_service.grpc.pb.h"
 
 namespace refx::client {
 
@@ -158,6 +159,10 @@ class ReferralClient {
   absl::StatusOr<refx::v1::VerifyAuditChainResponse> VerifyAuditChain(
       const refx::v1::VerifyAuditChainRequest& request = refx::v1::VerifyAuditChainRequest());
 
+  // A protected aggregate table (roles with REPORT_READ).
+  // FAILED_PRECONDITION for a client built from a ReferralService stub alone.
+  absl::StatusOr<refx::v1::CountReferralsResponse> CountReferrals(const refx::v1::CountReferralsRequest& request);
+
   const ConnectionOptions& options() const { return options_; }
 
  private:
@@ -171,6 +176,7 @@ class ReferralClient {
   std::shared_ptr<grpc::Channel> channel_;  // Null when built from a stub.
   std::shared_ptr<refx::v1::ReferralService::StubInterface> stub_;
   std::shared_ptr<refx::v1::AuditService::StubInterface> audit_stub_;  // null without a channel
+  std::shared_ptr<refx::v1::ReportingService::StubInterface> reporting_stub_;  // null without a channel
   ConnectionOptions options_;
 };
 

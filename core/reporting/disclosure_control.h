@@ -36,7 +36,7 @@ struct DisclosureRules {
   int64_t round_to = 5;
 };
 
-// INVALID_ARGUMENT unless 1 <= suppress_below <= 1000, 1 <= round_to <= 100
+// INVALID_ARGUMENT unless 2 <= suppress_below <= 1000, 1 <= round_to <= 100
 // and a count of suppress_below does not round to 0.
 absl::Status CheckDisclosureRules(const DisclosureRules& rules);
 
@@ -62,13 +62,32 @@ struct ProtectedTable {
   // (rows + 1) x (columns + 1): the last column holds the row totals, the
   // last row the column totals, the last cell the grand total.
   std::vector<std::vector<ReleasedCount>> cells;
+  // How many counts were withheld by each rule: for tests and for the
+  // server's own figures only. Never release them: the number of primary
+  // suppressions says how many cells hold 1..suppress_below-1, which the
+  // release exists to hide (a reader must not tell the two kinds apart).
   int primary_withheld = 0;
   int secondary_withheld = 0;
+  bool inner_withheld_entirely = false;
 };
 
 // The table as released under `rules`. INVALID_ARGUMENT for a ragged table,
 // a negative count or rules out of range.
 absl::StatusOr<ProtectedTable> ProtectCounts(const CountTable& table, const DisclosureRules& rules);
+
+// A two-way table released beside the one-way tables of its two dimensions
+// (ADR 8, margins first): its row totals, column totals and grand total are
+// taken as those tables released them (`row_margins` has one row per row of
+// `table`, `column_margins` one per column; both one-way, same unit), so
+// every release shows each total the same way, and only inner counts are
+// withheld to protect the primary counts and the margins' withheld totals.
+// If no inner count is left to withhold while one is still exposed, every
+// inner count is withheld (`inner_withheld_entirely`): the release is then
+// its margins, already protected on their own. INVALID_ARGUMENT when the
+// margins do not match the table's shape or grand total.
+absl::StatusOr<ProtectedTable> ProtectCrossCounts(const CountTable& table, const ProtectedTable& row_margins,
+                                                  const ProtectedTable& column_margins,
+                                                  const DisclosureRules& rules);
 
 // What a reader of `released` can work out about each cell: the least and
 // greatest value consistent with everything released (for a shown count,

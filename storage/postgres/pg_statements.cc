@@ -177,6 +177,15 @@ ALTER TABLE audit_head ADD COLUMN signature BYTEA;
 -- audience table (its key starts with agency_id).
 CREATE INDEX referral_event_audience_by_sequence ON referral_event_audience (sequence);
 )sql"},
+      {11, "audit_release", R"sql(
+-- An aggregate release (refx.v1.ReportingService) names the release in its
+-- audit event: the query and a digest of the released cells. The audit log
+-- is the release ledger (storage/audit_record.h).
+ALTER TABLE audit_events ADD COLUMN release TEXT NOT NULL DEFAULT '';
+
+-- Reports count the referrals created in a period, in creation order.
+CREATE INDEX referrals_by_create_time ON referrals (create_time_us, id);
+)sql"},
   };
   return kMigrations;
 }
@@ -229,10 +238,10 @@ const char kSelectReferral[] =
 const char kInsertAudit[] =
     "INSERT INTO audit_events (sequence, time_us, action, method, agency_id, certificate_serial, "
     "acting_user_hmac, purpose, referral_ids, data_classes, outcome, agreement, previous_hash, hash, derived, "
-    "reason, event_count) "
+    "reason, event_count, release) "
     "VALUES (:sequence, :time_us, :action, :method, :agency_id, :certificate_serial, :acting_user_hmac, "
     ":purpose, :referral_ids, :data_classes, :outcome, :agreement, :previous_hash, :hash, :derived, :reason, "
-    ":event_count)";
+    ":event_count, :release)";
 
 const char kUpsertAuditHead[] =
     "INSERT INTO audit_head (id, sequence, hash, signature) VALUES (1, :sequence, :hash, :signature) "
@@ -250,7 +259,8 @@ const char kSelectAuditHead[] = "SELECT sequence, hash, signature FROM audit_hea
 // Parameters whose type PostgreSQL cannot infer from a column are cast.
 const char kListAudit[] = R"sql(
 SELECT sequence, time_us, action, method, agency_id, certificate_serial, acting_user_hmac, purpose,
-       referral_ids, data_classes, outcome, agreement, previous_hash, hash, derived, reason, event_count
+       referral_ids, data_classes, outcome, agreement, previous_hash, hash, derived, reason, event_count,
+       release
 FROM audit_events
 WHERE sequence > CAST(:after AS BIGINT)
   AND (CAST(:agency_id AS TEXT) = '' OR agency_id = :agency_id)
@@ -288,6 +298,19 @@ WHERE p.agency_id = CAST(:agency_id AS TEXT)
          WHERE s.referral_id = r.id
            AND s.strand IN (SELECT value FROM jsonb_array_elements_text(CAST(:strands AS JSONB)))))
 ORDER BY p.create_time_us DESC, p.referral_id DESC
+LIMIT CAST(:limit AS BIGINT))sql";
+
+const char kScanReferrals[] = R"sql(
+SELECT r.id, r.sender_agency, r.state, r.area, r.report_type, r.create_time_us,
+       r.update_time_us, r.etag, r.document, r.response_deadline_us,
+       (SELECT string_agg(agency_id, ',' ORDER BY agency_id) FROM referral_parties WHERE referral_id = r.id AND party_role = 'recipient'),
+       (SELECT string_agg(strand, ',' ORDER BY strand) FROM referral_strands WHERE referral_id = r.id)
+FROM referrals r
+WHERE r.create_time_us >= CAST(:from_us AS BIGINT) AND r.create_time_us < CAST(:to_us AS BIGINT)
+  AND (r.create_time_us, r.id) > (CAST(:cursor_time_us AS BIGINT), CAST(:cursor_id AS TEXT))
+  AND (CAST(:agency_id AS TEXT) = '' OR EXISTS (
+         SELECT 1 FROM referral_parties p WHERE p.agency_id = CAST(:agency_id AS TEXT) AND p.referral_id = r.id))
+ORDER BY r.create_time_us, r.id
 LIMIT CAST(:limit AS BIGINT))sql";
 
 const char kCountOverdueByRecipient[] = R"sql(
@@ -401,6 +424,7 @@ const SqlDialect& PostgresDialect() {
       .insert_strand = sql::kInsertStrand,
       .select_referral = sql::kSelectReferral,
       .list_referrals = sql::kListReferrals,
+      .scan_referrals = sql::kScanReferrals,
       .select_referral_etag = sql::kSelectReferralEtag,
       .count_overdue_by_recipient = sql::kCountOverdueByRecipient,
       .update_referral = sql::kUpdateReferral,

@@ -175,6 +175,15 @@ ALTER TABLE audit_head ADD COLUMN signature BLOB;
 -- is kept so that both backends' schema versions mean the same.
 SELECT 1;
 )sql"},
+      {11, "audit_release", R"sql(
+-- An aggregate release (refx.v1.ReportingService) names the release in its
+-- audit event: the query and a digest of the released cells. The audit log
+-- is the release ledger (storage/audit_record.h).
+ALTER TABLE audit_events ADD COLUMN release TEXT NOT NULL DEFAULT '';
+
+-- Reports count the referrals created in a period, in creation order.
+CREATE INDEX referrals_by_create_time ON referrals (create_time_us, id);
+)sql"},
   };
   return kMigrations;
 }
@@ -230,10 +239,10 @@ const char kSelectReferral[] =
 const char kInsertAudit[] =
     "INSERT INTO audit_events (sequence, time_us, action, method, agency_id, certificate_serial, "
     "acting_user_hmac, purpose, referral_ids, data_classes, outcome, agreement, previous_hash, hash, derived, "
-    "reason, event_count) "
+    "reason, event_count, release) "
     "VALUES (:sequence, :time_us, :action, :method, :agency_id, :certificate_serial, :acting_user_hmac, "
     ":purpose, :referral_ids, :data_classes, :outcome, :agreement, :previous_hash, :hash, :derived, :reason, "
-    ":event_count)";
+    ":event_count, :release)";
 
 const char kUpsertAuditHead[] =
     "INSERT INTO audit_head (id, sequence, hash, signature) VALUES (1, :sequence, :hash, :signature) "
@@ -246,7 +255,8 @@ const char kSelectAuditHead[] = "SELECT sequence, hash, signature FROM audit_hea
 
 const char kListAudit[] = R"sql(
 SELECT sequence, time_us, action, method, agency_id, certificate_serial, acting_user_hmac, purpose,
-       referral_ids, data_classes, outcome, agreement, previous_hash, hash, derived, reason, event_count
+       referral_ids, data_classes, outcome, agreement, previous_hash, hash, derived, reason, event_count,
+       release
 FROM audit_events
 WHERE sequence > :after
   AND (:agency_id = '' OR agency_id = :agency_id)
@@ -281,6 +291,19 @@ WHERE p.agency_id = :agency_id
          SELECT 1 FROM referral_strands s
          WHERE s.referral_id = r.id AND s.strand IN (SELECT value FROM json_each(:strands))))
 ORDER BY p.create_time_us DESC, p.referral_id DESC
+LIMIT :limit)sql";
+
+const char kScanReferrals[] = R"sql(
+SELECT r.id, r.sender_agency, r.state, r.area, r.report_type, r.create_time_us,
+       r.update_time_us, r.etag, r.document, r.response_deadline_us,
+       (SELECT group_concat(agency_id, ',') FROM referral_parties WHERE referral_id = r.id AND party_role = 'recipient'),
+       (SELECT group_concat(strand, ',') FROM referral_strands WHERE referral_id = r.id)
+FROM referrals r
+WHERE r.create_time_us >= :from_us AND r.create_time_us < :to_us
+  AND (r.create_time_us, r.id) > (:cursor_time_us, :cursor_id)
+  AND (:agency_id = '' OR EXISTS (
+         SELECT 1 FROM referral_parties p WHERE p.agency_id = :agency_id AND p.referral_id = r.id))
+ORDER BY r.create_time_us, r.id
 LIMIT :limit)sql";
 
 const char kCountOverdueByRecipient[] = R"sql(
@@ -374,6 +397,7 @@ const SqlDialect& SqliteDialect() {
       .insert_strand = sql::kInsertStrand,
       .select_referral = sql::kSelectReferral,
       .list_referrals = sql::kListReferrals,
+      .scan_referrals = sql::kScanReferrals,
       .select_referral_etag = sql::kSelectReferralEtag,
       .count_overdue_by_recipient = sql::kCountOverdueByRecipient,
       .update_referral = sql::kUpdateReferral,

@@ -77,7 +77,7 @@ TEST(ServerSurfaceTest, ReflectionDescribesEveryServiceItLists) {
   auto channel = (*server)->Channel((*server)->pki().Agency(kPolice));
   std::string listed;
   ASSERT_TRUE(RawUnaryCall(channel, kReflection, kListServices, &listed).ok());
-  for (const std::string service : {"grpc.health.v1.Health", "refx.v1.ReferralService", "refx.v1.AuditService",
+  for (const std::string service : {"grpc.health.v1.Health", "refx.v1.ReferralService", "refx.v1.AuditService", "refx.v1.ReportingService",
                                     "grpc.reflection.v1alpha.ServerReflection"}) {
     EXPECT_NE(listed.find(service), std::string::npos) << service << " is not listed";
     // ServerReflectionRequest{file_containing_symbol: service}: answered with

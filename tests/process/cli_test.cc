@@ -121,10 +121,8 @@ TEST_F(CliTest, GetAsAThirdAgencyIsNotFound) {
   EXPECT_THAT(json.err, HasSubstr("\"code\":\"NOT_FOUND\"")) << json.Describe();
 }
 
-// A server whose clock starts three days ago and is moved to the present,
-// so referrals made "then" are overdue both by the server's clock (the
-// filter) and by the CLI's own (the OVERDUE marker).
-class CliDeadlineTest : public CliTest {
+// A server whose clock the test drives, starting three days ago.
+class CliClockTest : public CliTest {
  protected:
   void SetUp() override {
     TestServer::Options options;
@@ -137,7 +135,10 @@ class CliDeadlineTest : public CliTest {
   FakeClock clock_{absl::Now() - absl::Hours(72)};
 };
 
-TEST_F(CliDeadlineTest, ListOverdueAndAwaiting) {
+// The clock is moved to the present, so referrals made "then" are overdue
+// both by the server's clock (the filter) and by the CLI's own (the OVERDUE
+// marker).
+TEST_F(CliClockTest, ListOverdueAndAwaiting) {
   auto create = [&](const std::string& priority) {
     CommandResult r = Refx(kPolice, {"create", "--report-type", "hate-crime", "--strand", "race:perceived",
                                      "--perceived-by", "victim", "--channel", "police", "--area", "leicester",
@@ -172,6 +173,59 @@ TEST_F(CliDeadlineTest, ListOverdueAndAwaiting) {
   CommandResult help = RefxBare({"list", "--help"});
   EXPECT_THAT(help.out, HasSubstr("--overdue"));
   EXPECT_THAT(help.out, HasSubstr("refx list --awaiting --overdue --all"));
+}
+
+// `refx report counts` for an oversight group: the server's clock is moved
+// into the first quarter of 2026, then past its end.
+TEST_F(CliClockTest, ReportCountsAsATableCsvAndJsonWithWithheldCountsMarked) {
+  clock_.Set(absl::FromCivil(absl::CivilSecond(2026, 2, 2, 12, 0, 0), absl::UTCTimeZone()));
+  for (int i = 0; i < 9; ++i) CreatedByPolice("Shouted at outside the library.");
+  clock_.Set(absl::FromCivil(absl::CivilSecond(2026, 4, 2, 12, 0, 0), absl::UTCTimeZone()));
+  const char* kOversight = "asb-hate-prevent-strategy-group";
+  const std::vector<std::string> query = {"report", "counts", "--period", "2026-Q1", "--by", "area", "--scope",
+                                          "partnership"};
+
+  CommandResult table = Refx(kOversight, query);
+  ASSERT_EQ(table.exit_code, kExitOk) << table.Describe();
+  EXPECT_THAT(table.out, HasSubstr("2026-Q1, referrals (whole partnership)"));
+  EXPECT_THAT(table.out, ::testing::ContainsRegex("leicester +10\n"));  // 9, rounded
+  EXPECT_THAT(table.out, HasSubstr("* withheld. Counts from 1 to 7 are withheld"));
+  EXPECT_THAT(table.out, HasSubstr("releases/"));
+
+  std::vector<std::string> csv_args = query;
+  csv_args.push_back("--csv");
+  CommandResult csv = Refx(kOversight, csv_args);
+  ASSERT_EQ(csv.exit_code, kExitOk) << csv.Describe();
+  EXPECT_THAT(csv.out, StartsWith(",Count\n"));
+  EXPECT_THAT(csv.out, HasSubstr("\nleicester,10\n"));
+  EXPECT_THAT(csv.out, HasSubstr("\nTotal,10\n"));
+
+  std::vector<std::string> json_args = query;
+  json_args.insert(json_args.end(), {"--output", "json"});
+  CommandResult json = Refx(kOversight, json_args);
+  ASSERT_EQ(json.exit_code, kExitOk) << json.Describe();
+  v1::CountReferralsResponse release;
+  ASSERT_TRUE(ParseJson(json.out, &release).ok()) << json.Describe();
+  EXPECT_EQ(release.period(), "2026-Q1");
+  EXPECT_EQ(release.scope(), v1::PARTNERSHIP);
+
+  // The city council may count only its own referrals.
+  CommandResult denied = Refx(kCityCouncil, query);
+  EXPECT_EQ(denied.exit_code, kExitAuth) << denied.Describe();
+  EXPECT_THAT(denied.err, HasSubstr("own referrals")) << denied.Describe();
+  CommandResult own = Refx(kCityCouncil, {"report", "counts", "--period", "2026-Q1", "--by", "area,report-type"});
+  EXPECT_EQ(own.exit_code, kExitOk) << own.Describe();
+  EXPECT_THAT(own.out, HasSubstr("your agency's referrals"));
+
+  // Mistakes are caught before any call, and `--help` teaches.
+  CommandResult bad = Refx(kOversight, {"report", "counts", "--period", "2026-Q1", "--by", "postcode"});
+  EXPECT_NE(bad.exit_code, kExitOk);
+  EXPECT_THAT(bad.err, HasSubstr("--by")) << bad.Describe();
+  CommandResult off_grid = Refx(kOversight, {"report", "counts", "--period", "2026-03", "--by", "area"});
+  EXPECT_EQ(off_grid.exit_code, kExitInvalid) << off_grid.Describe();
+  EXPECT_THAT(off_grid.err, HasSubstr("by quarter only")) << off_grid.Describe();
+  CommandResult help = RefxBare({"report", "counts", "--help"});
+  EXPECT_THAT(help.out, HasSubstr("refx report counts --period 2026-Q3 --by area,strand"));
 }
 
 TEST_F(CliTest, ListAsJsonContainsTheRecipientsReferral) {

@@ -25,6 +25,7 @@ namespace refx::testing {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitNotFound = 3;
+inline constexpr int kExitAuth = 4;
 inline constexpr int kExitInvalid = 5;
 inline constexpr int kExitUnavailable = 6;
 inline constexpr int kExitConflict = 7;

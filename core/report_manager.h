@@ -1,0 +1,62 @@
+// Aggregate releases (refx.v1.ReportingService): counts of referrals for one
+// ended period on the agreement's release grid, by one or two coded
+// dimensions, protected by the agreement's disclosure control before they
+// leave core (docs/adr/0008-aggregate-releases.md).
+//
+// What is counted comes from routing facts and coded fields only (area,
+// strands, report type, channel, online): no free text, identity or contact
+// value is read. The own-referrals scope counts each referral by the values
+// the agreement lets the caller read of it; a value it may not read counts
+// under `not shared`, so no count depends on a withheld value. Row and
+// column labels are the registry's and the API's, never the data's.
+//
+// Two-way tables take their totals from the one-way tables of their
+// dimensions (ProtectCrossCounts), so every release shows a total the same
+// way. Each release is audited as a DISCLOSURE whose `release` names the
+// query and a digest of the released cells: the audit log is the ledger.
+#ifndef REFX_CORE_REPORT_MANAGER_H_
+#define REFX_CORE_REPORT_MANAGER_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "core/auditor.h"
+#include "core/caller.h"
+#include "core/partnership.h"
+#include "refx/v1/reporting_service.pb.h"
+#include "storage/referral_store.h"
+
+namespace refx::core {
+
+class ReportManager {
+ public:
+  struct Options {
+    const PartnershipHolder* registry = nullptr;  // not owned; the registry in force
+    storage::ReferralStore* store = nullptr;      // not owned
+    Auditor* auditor = nullptr;                   // not owned
+    const Clock* clock = nullptr;                 // default: SystemClock
+    // Referrals read per store call while counting.
+    int scan_page = 500;
+  };
+  // INVALID_ARGUMENT without a registry, store or auditor.
+  static absl::StatusOr<std::unique_ptr<ReportManager>> Create(Options options);
+
+  // The protected table `request` asks for, with the release's audit event
+  // handed to `audit` (written before the answer). PERMISSION_DENIED for the
+  // partnership scope without REPORT_PARTNERSHIP (the method gate checked
+  // REPORT_READ); INVALID_ARGUMENT for a malformed period or dimensions;
+  // FAILED_PRECONDITION for a period not ended or not on the grid;
+  // UNAVAILABLE from storage.
+  absl::StatusOr<v1::CountReferralsResponse> CountReferrals(const Caller& caller,
+                                                            const v1::CountReferralsRequest& request,
+                                                            CallAudit* audit);
+
+ private:
+  explicit ReportManager(Options options) : options_(std::move(options)) {}
+  Options options_;
+};
+
+}  // namespace refx::core
+
+#endif  // REFX_CORE_REPORT_MANAGER_H_

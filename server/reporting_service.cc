@@ -1,0 +1,17 @@
+#include "server/reporting_service.h"
+
+namespace refx::server {
+
+grpc::ServerUnaryReactor* ReportingServiceImpl::CountReferrals(grpc::CallbackServerContext* ctx,
+                                                               const grpc::ByteBuffer* request,
+                                                               grpc::ByteBuffer* response) {
+  return RunUnary<v1::CountReferralsRequest, v1::CountReferralsResponse>(
+      "refx.v1.ReportingService.CountReferrals", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::CountReferralsRequest& req, v1::CountReferralsResponse* out,
+             core::CallAudit* audit) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(*out, reports_->CountReferrals(caller, req, audit));
+        return absl::OkStatus();
+      });
+}
+
+}  // namespace refx::server

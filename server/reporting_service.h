@@ -1,0 +1,30 @@
+// The gRPC face of refx.v1.ReportingService: protected aggregate tables
+// (core/report_manager.h). Every method is RunUnary around one core call.
+#ifndef REFX_SERVER_REPORTING_SERVICE_H_
+#define REFX_SERVER_REPORTING_SERVICE_H_
+
+#include "core/report_manager.h"
+#include "refx/v1/reporting_service.grpc.pb.h"
+#include "server/unary_call.h"
+
+namespace refx::server {
+
+using RawReportingServiceBase =
+    v1::ReportingService::WithRawCallbackMethod_CountReferrals<v1::ReportingService::Service>;
+
+class ReportingServiceImpl final : public RawReportingServiceBase {
+ public:
+  ReportingServiceImpl(ServiceContext context, core::ReportManager* reports)
+      : context_(std::move(context)), reports_(reports) {}
+
+  grpc::ServerUnaryReactor* CountReferrals(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
+
+ private:
+  ServiceContext context_;
+  core::ReportManager* reports_;  // not owned
+};
+
+}  // namespace refx::server
+
+#endif  // REFX_SERVER_REPORTING_SERVICE_H_
