@@ -108,7 +108,7 @@ absl::Status StoreCeiling::ReadTemplate(SqlConnection* conn) {
   REFX_ASSIGN_OR_RETURN(auto audit, Rows(conn,
                                          "SELECT action, method, agency_id, certificate_serial, acting_user_hmac, "
                                          "purpose, referral_ids, data_classes, outcome, agreement, derived, reason, "
-                                         "event_count FROM audit_events WHERE referral_ids = :id "
+                                         "event_count, release FROM audit_events WHERE referral_ids = :id "
                                          "ORDER BY sequence LIMIT 1",
                                          id));
   if (audit.empty()) return absl::FailedPreconditionError("storage ceiling: the template referral has no audit event");
@@ -265,7 +265,8 @@ absl::Status StoreCeiling::WriteOneCreate(int64_t n) {
       .BindBlob(":hash", hash)
       .Bind(":derived", t.audit[10])
       .Bind(":reason", t.audit[11])
-      .Bind(":event_count", event_count);
+      .Bind(":event_count", event_count)
+      .Bind(":release", t.audit[13]);
   return stmt->Run();
 }
 

@@ -40,6 +40,9 @@ const std::map<std::string, MethodRule, std::less<>>& Table() {
       // aggregate data, so the person asking is named. The partnership
       // scope needs REPORT_PARTNERSHIP too (core/report_manager.cc).
       {"refx.v1.ReportingService.CountReferrals", {config::v1::REPORT_READ, true}},
+      {"refx.v1.ReportingService.ReportResponseTimes", {config::v1::REPORT_READ, true}},
+      // Tension alerts are partnership-wide by nature.
+      {"refx.v1.ReportingService.ListTensionAlerts", {config::v1::REPORT_PARTNERSHIP, true}},
   };
   return *kTable;
 }

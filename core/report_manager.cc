@@ -16,6 +16,8 @@
 #include "core/agreement.h"
 #include "core/reporting/disclosure_control.h"
 #include "core/reporting/release_period.h"
+#include "core/reporting/response_times.h"
+#include "refx/v1/referral_service.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "refx/v1/referral.pb.h"
 
@@ -25,6 +27,7 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr char kMethod[] = "refx.v1.ReportingService.CountReferrals";
+constexpr char kResponseTimesMethod[] = "refx.v1.ReportingService.ReportResponseTimes";
 // A value the caller's view of a referral withholds (own-referrals scope).
 constexpr char kNotShared[] = "not shared";
 // A value no label of the registry or the API names (e.g. an area since
@@ -41,6 +44,8 @@ struct Dimension {
   std::map<int, int> by_number;                      // enum values
   int unlisted = -1;
   int not_shared = -1;
+  int several = -1;            // recipient agency type: more than one
+  bool derived = false;        // derived from other referrals (read_derived)
 
   int Add(std::string label) {
     labels.push_back(std::move(label));
@@ -89,6 +94,29 @@ absl::StatusOr<Dimension> MakeDimension(v1::ReportDimension id, const Partnershi
       d.by_number[1] = d.Add("online");
       d.by_number[0] = d.Add("not online");
       break;
+    case v1::RECIPIENT_AGENCY_TYPE: {
+      // Labels are the types, fixed; agencies map onto them.
+      std::map<int, int> by_type;
+      const auto* types = config::v1::AgencyType_descriptor();
+      for (int i = 0; i < types->value_count(); ++i) {
+        if (types->value(i)->number() == 0) continue;
+        by_type[types->value(i)->number()] = d.Add(EnumLabel(types->value(i)->name(), ""));
+      }
+      for (const auto& agency : registry.config().agencies()) {
+        auto it = by_type.find(agency.type());
+        if (it != by_type.end()) d.by_text[agency.id()] = it->second;
+      }
+      d.several = d.Add("several types");
+      d.unlisted = d.Add(kUnlisted);
+      break;
+    }
+    case v1::REPEAT_VICTIM:
+      d.data_class = v1::DATA_CLASS_SAFEGUARDING_RISK;
+      d.derived = true;
+      d.by_number[1] = d.Add("repeat victim");
+      d.by_number[0] = d.Add("no earlier referral");
+      d.unlisted = d.Add("not matched");
+      break;
     default:
       return absl::InvalidArgumentError("unknown dimension");
   }
@@ -98,8 +126,8 @@ absl::StatusOr<Dimension> MakeDimension(v1::ReportDimension id, const Partnershi
 
 // The label indices of `referral`'s values in `d` (a strand list gives
 // several, each once); `not shared` when the caller may not read them.
-std::vector<int> ValuesOf(const Dimension& d, const v1::Referral& referral, bool readable) {
-  if (!readable) return {d.not_shared};
+std::vector<int> ValuesOf(const Dimension& d, const v1::Referral& referral, const ReadView& view) {
+  if (!view.classes.Contains(d.data_class) || (d.derived && !view.derived)) return {d.not_shared};
   auto text = [&](absl::string_view value) {
     auto it = d.by_text.find(value);
     return it == d.by_text.end() ? d.unlisted : it->second;
@@ -118,6 +146,17 @@ std::vector<int> ValuesOf(const Dimension& d, const v1::Referral& referral, bool
     case v1::REPORT_TYPE: return {number(referral.report_type())};
     case v1::REPORTING_CHANNEL: return {number(referral.reporting_channel())};
     case v1::ONLINE: return {number(referral.online() ? 1 : 0)};
+    case v1::RECIPIENT_AGENCY_TYPE: {
+      // The recipients at creation: each redirect appended one.
+      const int original = referral.recipient_agencies_size() - referral.redirected_agencies_size();
+      std::set<int> types;
+      for (int i = 0; i < original; ++i) types.insert(text(AgencyIdFromName(referral.recipient_agencies(i))));
+      if (types.empty()) return {d.unlisted};
+      return {types.size() == 1 ? *types.begin() : d.several};
+    }
+    case v1::REPEAT_VICTIM:
+      if (!referral.has_repeat_victim_count()) return {d.unlisted};
+      return {number(referral.repeat_victim_count() > 0 ? 1 : 0)};
     default: return {};
   }
 }
@@ -132,8 +171,9 @@ absl::Status CheckDimensions(const v1::CountReferralsRequest& request) {
   for (int i = 0; i < request.dimensions_size(); ++i) {
     const int d = request.dimensions(i);
     if (d == v1::REPORT_DIMENSION_UNSPECIFIED || !v1::ReportDimension_IsValid(d)) {
-      violations.push_back({absl::StrCat("dimensions[", i, "]"), "not a dimension (area, strand, report type, "
-                                                                 "reporting channel, online)"});
+      violations.push_back({absl::StrCat("dimensions[", i, "]"),
+                            "not a dimension (area, strand, report type, reporting channel, online, recipient "
+                            "agency type, repeat victim)"});
     } else if (!seen.insert(d).second) {
       violations.push_back({absl::StrCat("dimensions[", i, "]"), "given twice"});
     }
@@ -163,6 +203,89 @@ std::string Canonical(const v1::CountReferralsResponse& release, absl::string_vi
   return text;
 }
 
+// A two-way table protected margins first: each total as the one-way table
+// of its dimension (in this table's unit) releases it.
+absl::StatusOr<reporting::ProtectedTable> ProtectTwoWay(const reporting::CountTable& table,
+                                                        const reporting::DisclosureRules& rules) {
+  const size_t rows = table.row_labels.size(), columns = table.column_labels.size();
+  reporting::CountTable by_row, by_column;
+  by_row.column_labels = by_column.column_labels = {"Count"};
+  by_row.row_labels = table.row_labels;
+  by_column.row_labels = table.column_labels;
+  by_row.counts.assign(rows, {0});
+  by_column.counts.assign(columns, {0});
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < columns; ++c) {
+      by_row.counts[r][0] += table.counts[r][c];
+      by_column.counts[c][0] += table.counts[r][c];
+    }
+  }
+  REFX_ASSIGN_OR_RETURN(reporting::ProtectedTable row_margins, reporting::ProtectCounts(by_row, rules));
+  REFX_ASSIGN_OR_RETURN(reporting::ProtectedTable column_margins, reporting::ProtectCounts(by_column, rules));
+  return reporting::ProtectCrossCounts(table, row_margins, column_margins, rules);
+}
+
+// The released rows of `released` (a one-way table: its counts only; a
+// two-way table: its counts and totals), then the totals row.
+void AddRows(const reporting::ProtectedTable& released, bool two_way,
+             google::protobuf::RepeatedPtrField<v1::ReleasedRow>* out) {
+  const size_t rows = released.row_labels.size(), columns = released.column_labels.size();
+  for (size_t r = 0; r <= rows; ++r) {
+    v1::ReleasedRow* row = out->Add();
+    row->set_label(r < rows ? released.row_labels[r] : "Total");
+    for (size_t c = 0; c < columns; ++c) SetCount(released.cells[r][c], row->add_counts());
+    if (two_way) SetCount(released.cells[r][columns], row->add_counts());
+  }
+}
+
+std::string RulesText(const Agreement& agreement, absl::string_view extra) {
+  std::string text = reporting::DescribeRules(agreement.disclosure_rules());
+  if (!agreement.disclosure_source().empty()) absl::StrAppend(&text, " (", agreement.disclosure_source(), ")");
+  if (!extra.empty()) absl::StrAppend(&text, " ", extra);
+  return text;
+}
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+}
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t));
+}
+
+// A response-times table: the protected counts, then one median per row
+// (the totals row's last), each gated on what the released counts show
+// (core/reporting/response_times.h).
+absl::Status FillTimesTable(const reporting::ProtectedTable& released, int timed_bands,
+                            const std::vector<std::vector<absl::Duration>>& times,
+                            const reporting::DisclosureRules& rules, v1::ResponseTimesTable* out) {
+  for (const std::string& label : released.column_labels) out->add_column_labels(label);
+  out->add_column_labels("Total");
+  AddRows(released, /*two_way=*/true, out->mutable_rows());
+  REFX_ASSIGN_OR_RETURN(auto ranges, reporting::DeducibleRanges(released, rules));
+  for (size_t r = 0; r < times.size(); ++r) {
+    const std::vector<reporting::DeducibleRange> behind(ranges[r].begin(), ranges[r].begin() + timed_bands);
+    const reporting::MedianRelease median = reporting::ReleaseMedian(times[r], behind, rules);
+    v1::ReleasedMedian* m = out->add_medians();
+    m->set_withheld(median.withheld);
+    m->set_hours(median.hours);
+  }
+  return absl::OkStatus();
+}
+
+void AppendCanonical(const v1::ResponseTimesTable& table, std::string* text) {
+  for (const std::string& label : table.column_labels()) absl::StrAppend(text, label.size(), ":", label);
+  for (const v1::ReleasedRow& row : table.rows()) {
+    absl::StrAppend(text, ";", row.label().size(), ":", row.label());
+    for (const v1::ReleasedCount& count : row.counts()) {
+      absl::StrAppend(text, ",", count.withheld() ? "w" : absl::StrCat(count.value()));
+    }
+  }
+  for (const v1::ReleasedMedian& m : table.medians()) {
+    absl::StrAppend(text, ";m", m.withheld() ? "w" : absl::StrCat(m.hours()));
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ReportManager>> ReportManager::Create(Options options) {
@@ -174,20 +297,19 @@ absl::StatusOr<std::unique_ptr<ReportManager>> ReportManager::Create(Options opt
   return std::unique_ptr<ReportManager>(new ReportManager(std::move(options)));
 }
 
-absl::StatusOr<v1::CountReferralsResponse> ReportManager::CountReferrals(const Caller& caller,
-                                                                         const v1::CountReferralsRequest& request,
-                                                                         CallAudit* audit) {
+absl::StatusOr<ReportManager::ReleaseQuery> ReportManager::CheckRelease(const Caller& caller,
+                                                                        absl::string_view period_text,
+                                                                        v1::ReportScope scope) const {
   const Agreement& agreement = *caller.agreement;
-  REFX_RETURN_IF_ERROR(CheckDimensions(request));
   absl::StatusOr<reporting::ReleasePeriod> period =
-      reporting::ParseReleasePeriod(request.period(), agreement.calendar().zone());
+      reporting::ParseReleasePeriod(period_text, agreement.calendar().zone());
   if (!period.ok()) return InvalidArgumentError("invalid report query", {{"period", std::string(period.status().message())}});
   if (period->kind != agreement.release_period()) {
     const char* grid = reporting::PeriodKindName(agreement.release_period());
     return WithErrorInfo(
         FailedPreconditionError(
             absl::StrCat("the agreement releases tables by ", grid, " only; ask for a ", grid),
-            {{"RELEASE_GRID", request.period(),
+            {{"RELEASE_GRID", std::string(period_text),
               absl::StrCat("tables of other periods beside these would give away the ", grid,
                            " a withheld count is in")}}),
         "PERIOD_NOT_ON_RELEASE_GRID", {{"release_period", grid}});
@@ -198,13 +320,66 @@ absl::StatusOr<v1::CountReferralsResponse> ReportManager::CountReferrals(const C
                                 {{"PERIOD_ENDED", period->label, "the period must have ended"}}),
         "PERIOD_NOT_ENDED", {{"period_end", absl::FormatTime(absl::RFC3339_sec, period->end, absl::UTCTimeZone())}});
   }
-  const bool own_scope = request.scope() != v1::PARTNERSHIP;
+  const bool own_scope = scope != v1::PARTNERSHIP;
   if (!own_scope && !agreement.Allows(caller.role, config::v1::REPORT_PARTNERSHIP)) {
     const absl::Status denied = absl::PermissionDeniedError(
         absl::StrCat("the agreement does not permit role '", caller.role,
                      "' reports over the whole partnership; ask for the agency's own referrals"));
-    return WithErrorInfo(denied, "SCOPE_NOT_PERMITTED", {{"permission", config::v1::Permission_Name(config::v1::REPORT_PARTNERSHIP)}});
+    return WithErrorInfo(denied, "SCOPE_NOT_PERMITTED",
+                         {{"permission", config::v1::Permission_Name(config::v1::REPORT_PARTNERSHIP)}});
   }
+  return ReleaseQuery{*std::move(period), own_scope};
+}
+
+absl::Status ReportManager::ForEachReferral(
+    const Caller& caller, const ReleaseQuery& query,
+    const std::function<void(const storage::StoredReferral&, const v1::Referral&, const ReadView&)>& count) const {
+  const Agreement& agreement = *caller.agreement;
+  storage::ScanReferralsQuery scan;
+  scan.created_from = query.period.start;
+  scan.created_to = query.period.end;
+  scan.party_agency = query.own_scope ? caller.agency_id : std::string();
+  scan.limit = options_.scan_page;
+  for (;;) {
+    REFX_ASSIGN_OR_RETURN(std::vector<storage::StoredReferral> page, options_.store->ScanReferrals(scan));
+    for (const storage::StoredReferral& row : page) {
+      v1::Referral referral;
+      if (!referral.ParseFromString(row.document)) return absl::InternalError("a stored referral could not be read");
+      ReadView view{DataClassSet::All(), true};
+      if (query.own_scope) {
+        if (!agreement.RecordVisible(caller, referral)) continue;
+        view = agreement.ViewOf(caller, referral);
+      }
+      count(row, referral, view);
+    }
+    if (static_cast<int>(page.size()) < scan.limit) return absl::OkStatus();
+    scan.after = storage::ListCursor{page.back().create_time, page.back().id};
+  }
+}
+
+absl::Status ReportManager::ForEachEvent(const reporting::ReleasePeriod& period, int32_t kind,
+                                         const std::function<absl::Status(const storage::ReferralEvent&)>& fn) const {
+  storage::ScanEventsQuery scan;
+  scan.from = period.start;
+  scan.to = period.end;
+  scan.kind = kind;
+  scan.limit = options_.scan_page;
+  for (;;) {
+    REFX_ASSIGN_OR_RETURN(std::vector<storage::ReferralEvent> page, options_.store->ScanEvents(scan));
+    for (const storage::ReferralEvent& event : page) REFX_RETURN_IF_ERROR(fn(event));
+    if (static_cast<int>(page.size()) < scan.limit) return absl::OkStatus();
+    scan.after_sequence = page.back().sequence;
+  }
+}
+
+absl::StatusOr<v1::CountReferralsResponse> ReportManager::CountReferrals(const Caller& caller,
+                                                                         const v1::CountReferralsRequest& request,
+                                                                         CallAudit* audit) {
+  const Agreement& agreement = *caller.agreement;
+  REFX_RETURN_IF_ERROR(CheckDimensions(request));
+  REFX_ASSIGN_OR_RETURN(const ReleaseQuery query, CheckRelease(caller, request.period(), request.scope()));
+  const reporting::ReleasePeriod& period = query.period;
+  const bool own_scope = query.own_scope;
 
   const std::shared_ptr<const Partnership> registry = options_.registry->Current();
   std::vector<Dimension> dims;
@@ -215,32 +390,14 @@ absl::StatusOr<v1::CountReferralsResponse> ReportManager::CountReferrals(const C
   const bool two_way = dims.size() == 2;
   const size_t rows = dims[0].labels.size(), columns = two_way ? dims[1].labels.size() : 1;
   std::vector<std::vector<int64_t>> counts(rows, std::vector<int64_t>(columns, 0));
-
-  storage::ScanReferralsQuery scan;
-  scan.created_from = period->start;
-  scan.created_to = period->end;
-  scan.party_agency = own_scope ? caller.agency_id : std::string();
-  scan.limit = options_.scan_page;
-  for (;;) {
-    REFX_ASSIGN_OR_RETURN(std::vector<storage::StoredReferral> page, options_.store->ScanReferrals(scan));
-    for (const storage::StoredReferral& row : page) {
-      v1::Referral referral;
-      if (!referral.ParseFromString(row.document)) return absl::InternalError("a stored referral could not be read");
-      DataClassSet readable = DataClassSet::All();
-      if (own_scope) {
-        if (!agreement.RecordVisible(caller, referral)) continue;
-        readable = agreement.ReadableClasses(caller, referral);
-      }
-      const std::vector<int> first = ValuesOf(dims[0], referral, readable.Contains(dims[0].data_class));
-      const std::vector<int> second =
-          two_way ? ValuesOf(dims[1], referral, readable.Contains(dims[1].data_class)) : std::vector<int>{0};
-      for (int r : first) {
-        for (int c : second) ++counts[r][c];
-      }
-    }
-    if (static_cast<int>(page.size()) < scan.limit) break;
-    scan.after = storage::ListCursor{page.back().create_time, page.back().id};
-  }
+  REFX_RETURN_IF_ERROR(ForEachReferral(
+      caller, query, [&](const storage::StoredReferral&, const v1::Referral& referral, const ReadView& view) {
+        const std::vector<int> first = ValuesOf(dims[0], referral, view);
+        const std::vector<int> second = two_way ? ValuesOf(dims[1], referral, view) : std::vector<int>{0};
+        for (int r : first) {
+          for (int c : second) ++counts[r][c];
+        }
+      }));
 
   const reporting::DisclosureRules rules = agreement.disclosure_rules();
   reporting::CountTable table;
@@ -251,49 +408,25 @@ absl::StatusOr<v1::CountReferralsResponse> ReportManager::CountReferrals(const C
   if (!two_way) {
     REFX_ASSIGN_OR_RETURN(released, reporting::ProtectCounts(table, rules));
   } else {
-    // Margins first: each total as the one-way table of its dimension (in
-    // this table's unit) releases it.
-    reporting::CountTable by_row, by_column;
-    by_row.column_labels = by_column.column_labels = {"Count"};
-    by_row.row_labels = table.row_labels;
-    by_column.row_labels = table.column_labels;
-    by_row.counts.assign(rows, {0});
-    by_column.counts.assign(columns, {0});
-    for (size_t r = 0; r < rows; ++r) {
-      for (size_t c = 0; c < columns; ++c) {
-        by_row.counts[r][0] += counts[r][c];
-        by_column.counts[c][0] += counts[r][c];
-      }
-    }
-    REFX_ASSIGN_OR_RETURN(reporting::ProtectedTable row_margins, reporting::ProtectCounts(by_row, rules));
-    REFX_ASSIGN_OR_RETURN(reporting::ProtectedTable column_margins, reporting::ProtectCounts(by_column, rules));
-    REFX_ASSIGN_OR_RETURN(released, reporting::ProtectCrossCounts(table, row_margins, column_margins, rules));
+    REFX_ASSIGN_OR_RETURN(released, ProtectTwoWay(table, rules));
   }
 
   v1::CountReferralsResponse out;
-  out.set_period(period->label);
-  *out.mutable_period_start() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(period->start));
-  *out.mutable_period_end() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(period->end));
+  out.set_period(period.label);
+  *out.mutable_period_start() = ToTimestamp(period.start);
+  *out.mutable_period_end() = ToTimestamp(period.end);
   for (const Dimension& d : dims) out.add_dimensions(d.id);
   out.set_scope(own_scope ? v1::OWN_REFERRALS : v1::PARTNERSHIP);
   const bool mentions = std::any_of(dims.begin(), dims.end(), [](const Dimension& d) { return d.id == v1::STRAND; });
   out.set_unit(mentions ? "strand mentions" : "referrals");
   for (const std::string& label : table.column_labels) out.add_column_labels(label);
   if (two_way) out.add_column_labels("Total");
-  for (size_t r = 0; r <= rows; ++r) {
-    v1::ReleasedRow* row = out.add_rows();
-    row->set_label(r < rows ? table.row_labels[r] : "Total");
-    for (size_t c = 0; c < columns; ++c) SetCount(released.cells[r][c], row->add_counts());
-    if (two_way) SetCount(released.cells[r][columns], row->add_counts());
-  }
-  std::string rules_text = reporting::DescribeRules(rules);
-  if (!agreement.disclosure_source().empty()) absl::StrAppend(&rules_text, " (", agreement.disclosure_source(), ")");
-  if (mentions) absl::StrAppend(&rules_text, " A referral with several strands counts once under each.");
-  out.set_rules(rules_text);
+  AddRows(released, two_way, out.mutable_rows());
+  out.set_rules(RulesText(agreement, mentions ? "A referral with several strands counts once under each." : ""));
   out.set_agreement(agreement.Label());
   const std::string digest = HexEncode(Sha256(Canonical(out, own_scope ? caller.agency_id : "")));
   out.set_release(absl::StrCat("releases/", digest.substr(0, 32)));
-  *out.mutable_release_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(options_.clock->Now()));
+  *out.mutable_release_time() = ToTimestamp(options_.clock->Now());
 
   // The ledger entry: which release, of which query, went to whom.
   std::vector<std::string> dimension_names;
@@ -303,11 +436,145 @@ absl::StatusOr<v1::CountReferralsResponse> ReportManager::CountReferrals(const C
     dimension_names.push_back(absl::AsciiStrToLower(v1::ReportDimension_Name(d.id)));
     disclosed.classes.Add(d.data_class);
   }
+  if (std::any_of(dims.begin(), dims.end(), [](const Dimension& d) { return d.derived; })) {
+    disclosed.derived.push_back("repeat_victim_count");
+  }
   storage::AuditRecord event = options_.auditor->Build(caller, kMethod, AuditAction::kDisclosure, {}, disclosed,
                                                        absl::StatusCode::kOk);
-  event.release = absl::StrCat(out.release(), " counts period=", period->label,
+  event.release = absl::StrCat(out.release(), " counts period=", period.label,
                                " by=", absl::StrJoin(dimension_names, ","),
                                " scope=", own_scope ? "own" : "partnership");
+  audit->WriteBeforeAnswer(std::move(event));
+  return out;
+}
+
+absl::StatusOr<v1::ReportResponseTimesResponse> ReportManager::ReportResponseTimes(
+    const Caller& caller, const v1::ReportResponseTimesRequest& request, CallAudit* audit) {
+  const Agreement& agreement = *caller.agreement;
+  if (!v1::ReportScope_IsValid(request.scope())) {
+    return InvalidArgumentError("invalid report query", {{"scope", "not a scope"}});
+  }
+  REFX_ASSIGN_OR_RETURN(const ReleaseQuery query, CheckRelease(caller, request.period(), request.scope()));
+  const reporting::ReleasePeriod& period = query.period;
+  const std::shared_ptr<const Partnership> registry = options_.registry->Current();
+  REFX_ASSIGN_OR_RETURN(const Dimension by_type, MakeDimension(v1::RECIPIENT_AGENCY_TYPE, *registry, query.own_scope));
+
+  // The cohort: referrals created in the period, as CountReferrals counts
+  // them, so the rows' totals are that table's by recipient agency type.
+  struct Counted {
+    int row = 0;
+    reporting::ReferralTimeline timeline;
+    bool redirected = false;  // its deadline may since have been reset
+  };
+  std::map<std::string, Counted, std::less<>> cohort;
+  REFX_RETURN_IF_ERROR(ForEachReferral(
+      caller, query, [&](const storage::StoredReferral& row, const v1::Referral& referral, const ReadView& view) {
+        Counted c;
+        c.row = ValuesOf(by_type, referral, view).front();
+        c.timeline.create = row.create_time;
+        c.timeline.deadline = FromTimestamp(referral.response_deadline());
+        c.redirected = referral.redirected_agencies_size() > 0;
+        cohort.emplace(row.id, std::move(c));
+      }));
+  // What happened to them before the period ended: the event log, never
+  // their state now, so the release does not change after the period.
+  REFX_RETURN_IF_ERROR(ForEachEvent(period, v1::WatchReferralsResponse::REFERRAL_CHANGED,
+                                    [&](const storage::ReferralEvent& event) -> absl::Status {
+    auto it = cohort.find(event.referral_id);
+    if (it == cohort.end()) return absl::OkStatus();
+    v1::Referral changed;
+    if (!changed.ParseFromString(event.referral_document)) return absl::InternalError("a stored event could not be read");
+    reporting::ReferralTimeline& t = it->second.timeline;
+    switch (changed.state()) {
+      case v1::Referral::ACCEPTED:
+      case v1::Referral::DECLINED:
+      case v1::Referral::REDIRECTED:
+        if (!t.first_response && !t.withdrawn) t.first_response = event.time;
+        break;
+      case v1::Referral::CANCELLED:
+        if (!t.first_response && !t.withdrawn) t.withdrawn = event.time;
+        break;
+      case v1::Referral::COMPLETED:
+        if (!t.completed) t.completed = event.time;
+        break;
+      default:
+        break;
+    }
+    return absl::OkStatus();
+  }));
+  // A referral unanswered at the period's end and redirected since has a
+  // deadline reset by the redirect: its own is the one it was created with.
+  std::set<std::string, std::less<>> reset;
+  for (const auto& [id, c] : cohort) {
+    if (c.redirected && !c.timeline.first_response && !c.timeline.withdrawn) reset.insert(id);
+  }
+  if (!reset.empty()) {
+    REFX_RETURN_IF_ERROR(ForEachEvent(period, v1::WatchReferralsResponse::REFERRAL_CREATED,
+                                      [&](const storage::ReferralEvent& event) -> absl::Status {
+      if (!reset.contains(event.referral_id)) return absl::OkStatus();
+      v1::Referral created;
+      if (!created.ParseFromString(event.referral_document)) {
+        return absl::InternalError("a stored event could not be read");
+      }
+      cohort[event.referral_id].timeline.deadline = FromTimestamp(created.response_deadline());
+      return absl::OkStatus();
+    }));
+  }
+
+  const size_t rows = by_type.labels.size();
+  reporting::CountTable response, completion;
+  response.row_labels = completion.row_labels = by_type.labels;
+  response.column_labels = reporting::FirstResponseBands();
+  completion.column_labels = reporting::CompletionBands();
+  response.counts.assign(rows, std::vector<int64_t>(response.column_labels.size(), 0));
+  completion.counts.assign(rows, std::vector<int64_t>(completion.column_labels.size(), 0));
+  std::vector<std::vector<absl::Duration>> to_response(rows + 1), to_completion(rows + 1);
+  for (const auto& [id, c] : cohort) {
+    const reporting::ReferralTimeline& t = c.timeline;
+    const int band = reporting::FirstResponseBand(t, period.end);
+    ++response.counts[c.row][band];
+    if (band < reporting::kAnsweredBands) {
+      to_response[c.row].push_back(*t.first_response - t.create);
+      to_response[rows].push_back(*t.first_response - t.create);
+    }
+    const int done = reporting::CompletionBand(t, period.end);
+    ++completion.counts[c.row][done];
+    if (done < reporting::kCompletedBands) {
+      to_completion[c.row].push_back(*t.completed - t.create);
+      to_completion[rows].push_back(*t.completed - t.create);
+    }
+  }
+
+  const reporting::DisclosureRules rules = agreement.disclosure_rules();
+  REFX_ASSIGN_OR_RETURN(const reporting::ProtectedTable released_response, ProtectTwoWay(response, rules));
+  REFX_ASSIGN_OR_RETURN(const reporting::ProtectedTable released_completion, ProtectTwoWay(completion, rules));
+
+  v1::ReportResponseTimesResponse out;
+  out.set_period(period.label);
+  *out.mutable_period_start() = ToTimestamp(period.start);
+  *out.mutable_period_end() = ToTimestamp(period.end);
+  out.set_scope(query.own_scope ? v1::OWN_REFERRALS : v1::PARTNERSHIP);
+  REFX_RETURN_IF_ERROR(FillTimesTable(released_response, reporting::kAnsweredBands, to_response, rules,
+                                      out.mutable_first_response()));
+  REFX_RETURN_IF_ERROR(FillTimesTable(released_completion, reporting::kCompletedBands, to_completion, rules,
+                                      out.mutable_completion()));
+  out.set_rules(RulesText(agreement,
+                          "Medians are withheld unless the released counts show at least the threshold of "
+                          "referrals behind them."));
+  out.set_agreement(agreement.Label());
+  std::string canonical = absl::StrCat("refx-release-v1;response-times;", out.period(), ";", out.scope(), ";",
+                                       query.own_scope ? caller.agency_id : "", ";", out.agreement(), ";");
+  AppendCanonical(out.first_response(), &canonical);
+  AppendCanonical(out.completion(), &canonical);
+  out.set_release(absl::StrCat("releases/", HexEncode(Sha256(canonical)).substr(0, 32)));
+  *out.mutable_release_time() = ToTimestamp(options_.clock->Now());
+
+  Disclosure disclosed;
+  disclosed.classes.Add(v1::DATA_CLASS_REFERRAL_CORE);
+  storage::AuditRecord event = options_.auditor->Build(caller, kResponseTimesMethod, AuditAction::kDisclosure, {},
+                                                       disclosed, absl::StatusCode::kOk);
+  event.release = absl::StrCat(out.release(), " response-times period=", period.label,
+                               " scope=", query.own_scope ? "own" : "partnership");
   audit->WriteBeforeAnswer(std::move(event));
   return out;
 }

@@ -17,6 +17,7 @@
 #ifndef REFX_CORE_REPORT_MANAGER_H_
 #define REFX_CORE_REPORT_MANAGER_H_
 
+#include <functional>
 #include <memory>
 
 #include "absl/status/statusor.h"
@@ -24,6 +25,9 @@
 #include "core/auditor.h"
 #include "core/caller.h"
 #include "core/partnership.h"
+#include "core/redaction.h"
+#include "core/reporting/release_period.h"
+#include "refx/v1/referral.pb.h"
 #include "refx/v1/reporting_service.pb.h"
 #include "storage/referral_store.h"
 
@@ -52,8 +56,34 @@ class ReportManager {
                                                             const v1::CountReferralsRequest& request,
                                                             CallAudit* audit);
 
+  // How fast the referrals created in `request`'s period were answered and
+  // completed, as at the period's end (from the event log), per type of
+  // recipient agency, protected as CountReferrals is, with medians gated on
+  // the released counts. Refusals as for CountReferrals.
+  absl::StatusOr<v1::ReportResponseTimesResponse> ReportResponseTimes(const Caller& caller,
+                                                                      const v1::ReportResponseTimesRequest& request,
+                                                                      CallAudit* audit);
+
  private:
+  struct ReleaseQuery {
+    reporting::ReleasePeriod period;
+    bool own_scope = true;
+  };
+
   explicit ReportManager(Options options) : options_(std::move(options)) {}
+  // The period and scope of a release, or the refusal: decided by the query,
+  // the agreement and the clock only, never by the data.
+  absl::StatusOr<ReleaseQuery> CheckRelease(const Caller& caller, absl::string_view period,
+                                            v1::ReportScope scope) const;
+  // Calls `count` with each referral the release counts and the caller's
+  // view of it (everything, for the partnership scope).
+  absl::Status ForEachReferral(
+      const Caller& caller, const ReleaseQuery& query,
+      const std::function<void(const storage::StoredReferral&, const v1::Referral&, const ReadView&)>& count) const;
+  // Calls `fn` with each event of `kind` in the period, in log order.
+  absl::Status ForEachEvent(const reporting::ReleasePeriod& period, int32_t kind,
+                            const std::function<absl::Status(const storage::ReferralEvent&)>& fn) const;
+
   Options options_;
 };
 

@@ -14,4 +14,28 @@ grpc::ServerUnaryReactor* ReportingServiceImpl::CountReferrals(grpc::CallbackSer
       });
 }
 
+grpc::ServerUnaryReactor* ReportingServiceImpl::ReportResponseTimes(grpc::CallbackServerContext* ctx,
+                                                                    const grpc::ByteBuffer* request,
+                                                                    grpc::ByteBuffer* response) {
+  return RunUnary<v1::ReportResponseTimesRequest, v1::ReportResponseTimesResponse>(
+      "refx.v1.ReportingService.ReportResponseTimes", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::ReportResponseTimesRequest& req,
+             v1::ReportResponseTimesResponse* out, core::CallAudit* audit) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(*out, reports_->ReportResponseTimes(caller, req, audit));
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* ReportingServiceImpl::ListTensionAlerts(grpc::CallbackServerContext* ctx,
+                                                                  const grpc::ByteBuffer* request,
+                                                                  grpc::ByteBuffer* response) {
+  return RunUnary<v1::ListTensionAlertsRequest, v1::ListTensionAlertsResponse>(
+      "refx.v1.ReportingService.ListTensionAlerts", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::ListTensionAlertsRequest& req, v1::ListTensionAlertsResponse* out,
+             core::CallAudit* audit) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(*out, tensions_->List(caller, req, audit));
+        return absl::OkStatus();
+      });
+}
+
 }  // namespace refx::server

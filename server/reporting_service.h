@@ -4,25 +4,32 @@
 #define REFX_SERVER_REPORTING_SERVICE_H_
 
 #include "core/report_manager.h"
+#include "core/tension_alerts.h"
 #include "refx/v1/reporting_service.grpc.pb.h"
 #include "server/unary_call.h"
 
 namespace refx::server {
 
-using RawReportingServiceBase =
-    v1::ReportingService::WithRawCallbackMethod_CountReferrals<v1::ReportingService::Service>;
+using RawReportingServiceBase = v1::ReportingService::WithRawCallbackMethod_CountReferrals<
+    v1::ReportingService::WithRawCallbackMethod_ReportResponseTimes<
+        v1::ReportingService::WithRawCallbackMethod_ListTensionAlerts<v1::ReportingService::Service>>>;
 
 class ReportingServiceImpl final : public RawReportingServiceBase {
  public:
-  ReportingServiceImpl(ServiceContext context, core::ReportManager* reports)
-      : context_(std::move(context)), reports_(reports) {}
+  ReportingServiceImpl(ServiceContext context, core::ReportManager* reports, core::TensionAlerts* tensions)
+      : context_(std::move(context)), reports_(reports), tensions_(tensions) {}
 
   grpc::ServerUnaryReactor* CountReferrals(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                            grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ReportResponseTimes(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                                grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListTensionAlerts(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                              grpc::ByteBuffer* response) override;
 
  private:
   ServiceContext context_;
-  core::ReportManager* reports_;  // not owned
+  core::ReportManager* reports_;    // not owned
+  core::TensionAlerts* tensions_;   // not owned
 };
 
 }  // namespace refx::server

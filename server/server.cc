@@ -132,6 +132,12 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   report_options.auditor = server->auditor_.get();
   report_options.clock = server->options_.clock;
   REFX_ASSIGN_OR_RETURN(server->reports_, core::ReportManager::Create(report_options));
+  core::TensionAlerts::Options tension_options;
+  tension_options.registry = server->registry_.get();
+  tension_options.store = server->store_.get();
+  tension_options.auditor = server->auditor_.get();
+  tension_options.clock = server->options_.clock;
+  REFX_ASSIGN_OR_RETURN(server->tensions_, core::TensionAlerts::Create(tension_options));
 
   // One thread stays for an agency with no call running: a partner's flood
   // cannot make another partner wait for one of its calls to finish.
@@ -190,7 +196,8 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   service_context.watch_hub = server->watch_hub_.get();
   server->referral_service_ = std::make_unique<ReferralServiceImpl>(service_context);
   server->audit_service_ = std::make_unique<AuditServiceImpl>(service_context);
-  server->reporting_service_ = std::make_unique<ReportingServiceImpl>(service_context, server->reports_.get());
+  server->reporting_service_ = std::make_unique<ReportingServiceImpl>(service_context, server->reports_.get(),
+                                                                  server->tensions_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;

@@ -236,6 +236,17 @@ struct ScanReferralsQuery {
   int limit = 500;
 };
 
+// Events of one kind that happened in [from, to), in sequence order, for
+// reports that need what happened as at a period's end; `after_sequence`
+// pages on.
+struct ScanEventsQuery {
+  absl::Time from;
+  absl::Time to;
+  int32_t kind = 0;  // refx.v1.WatchReferralsResponse.Kind value
+  int64_t after_sequence = 0;
+  int limit = 500;
+};
+
 class ReferralStore {
  public:
   virtual ~ReferralStore() = default;
@@ -308,6 +319,8 @@ class ReferralStore {
 
   // Referrals matching `query`, oldest first, at most `query.limit`.
   virtual absl::StatusOr<std::vector<StoredReferral>> ScanReferrals(const ScanReferralsQuery& query) = 0;
+  // The events `query` selects, without their audience or update document.
+  virtual absl::StatusOr<std::vector<ReferralEvent>> ScanEvents(const ScanEventsQuery& query) = 0;
 
   // Appends one audit event (durable on OK). UNAVAILABLE if it cannot be
   // written: the caller must then fail its call and return no data.

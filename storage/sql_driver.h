@@ -151,6 +151,7 @@ struct SqlDialect {
   const char* list_referrals;
   // Referrals created in a period, oldest first (reports).
   const char* scan_referrals;
+  const char* scan_events;
   const char* select_referral_etag;
   // Referrals past their deadline (:now_us) in one of :states (a JSON
   // array), counted per recipient that must still respond: agency_id, count.

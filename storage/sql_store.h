@@ -84,6 +84,7 @@ class SqlStore : public ReferralStore {
   absl::StatusOr<StoredReferral> GetReferral(absl::string_view id) override;
   absl::StatusOr<std::vector<StoredReferral>> ListReferrals(const ListReferralsQuery& query) override;
   absl::StatusOr<std::vector<StoredReferral>> ScanReferrals(const ScanReferralsQuery& query) override;
+  absl::StatusOr<std::vector<ReferralEvent>> ScanEvents(const ScanEventsQuery& query) override;
   absl::Status RecordAudit(const AuditRecord& record) override;
   void RecordAuditAsync(const AuditRecord& record, std::function<void(absl::Status)> done) override;
   absl::StatusOr<std::vector<ReferralEvent>> ListEvents(const EventQuery& query) override;

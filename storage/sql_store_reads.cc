@@ -88,6 +88,30 @@ absl::StatusOr<std::vector<StoredReferral>> SqlStore::ScanReferrals(const ScanRe
   });
 }
 
+absl::StatusOr<std::vector<ReferralEvent>> SqlStore::ScanEvents(const ScanEventsQuery& query) {
+  return WithReader<std::vector<ReferralEvent>>([&](SqlConnection* conn) -> absl::StatusOr<std::vector<ReferralEvent>> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.scan_events));
+    stmt->Bind(":from_us", absl::ToUnixMicros(query.from))
+        .Bind(":to_us", absl::ToUnixMicros(query.to))
+        .Bind(":kind", int64_t{query.kind})
+        .Bind(":after", query.after_sequence)
+        .Bind(":limit", int64_t{query.limit});
+    std::vector<ReferralEvent> out;
+    while (true) {
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      ReferralEvent e;
+      e.sequence = stmt->Int(0);
+      e.time = absl::FromUnixMicros(stmt->Int(1));
+      e.kind = static_cast<int32_t>(stmt->Int(2));
+      e.referral_id = stmt->Text(3);
+      e.referral_document = stmt->Text(4);
+      out.push_back(std::move(e));
+    }
+    return out;
+  });
+}
+
 absl::Status SqlStore::CheckHealth() {
   return WithReader<bool>([&](SqlConnection* conn) -> absl::StatusOr<bool> {
            REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.health_check));

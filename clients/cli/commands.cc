@@ -161,6 +161,8 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
   if (f.audit_verify->parsed() || f.audit_checkpoint->parsed()) return RunAuditVerify(*client, f, format);
   if (f.audit_list->parsed()) return RunAuditList(*client, f, std::move(audit_request), format);
   if (f.report_counts->parsed()) return RunReportCounts(*client, f, count_request, format);
+  if (f.report_response_times->parsed()) return RunReportResponseTimes(*client, f, format);
+  if (f.report_tensions->parsed()) return RunReportTensions(*client, f, format);
   return RunList(*client, f, std::move(list_request), format);
 }
 

@@ -51,13 +51,16 @@ struct CommandLine {
   CLI::App* watch = nullptr;
   CLI::App* report = nullptr;
   CLI::App* report_counts = nullptr;
+  CLI::App* report_response_times = nullptr;
+  CLI::App* report_tensions = nullptr;
   CLI::App* update = nullptr;
   CLI::App* updates = nullptr;
   // Lifecycle: accept, decline, redirect, start, complete, cancel, reopen.
   std::map<std::string, CLI::App*> lifecycle;
 
-  // report counts.
+  // report counts, response-times, tensions.
   std::string report_period, report_by, report_scope = "own";
+  std::string report_first_week, report_last_week;
   bool report_csv = false;
 
   // create.
@@ -168,12 +171,14 @@ int RunUpdates(refx::client::ReferralClient& client, const CommandLine& f, const
 void AddAudit(CLI::App* app, CommandLine* f);
 void AddWatch(CLI::App* app, CommandLine* f);
 
-// --- report counts (report_commands.cc) ---
+// --- report counts, response-times, tensions (report_commands.cc) ---
 
 void AddReport(CLI::App* app, CommandLine* f);
 absl::StatusOr<refx::v1::CountReferralsRequest> BuildCountRequest(const CommandLine& f);
 int RunReportCounts(refx::client::ReferralClient& client, const CommandLine& f,
                     const refx::v1::CountReferralsRequest& request, OutputFormat format);
+int RunReportResponseTimes(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
+int RunReportTensions(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
 
 absl::StatusOr<refx::v1::ListAuditEventsRequest> BuildAuditListRequest(const CommandLine& f);
 absl::StatusOr<refx::v1::WatchReferralsRequest> BuildWatchRequest(const CommandLine& f);

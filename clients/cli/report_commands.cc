@@ -1,6 +1,7 @@
-// `refx report counts`: a protected aggregate table (ReportingService), as
-// a table, CSV or JSON. The server applies disclosure control; this prints
-// what it released, withheld counts as `*`, and the rules under the table.
+// `refx report counts`, `response-times` and `tensions`: protected aggregate
+// tables (ReportingService), as a table, CSV or JSON. The server applies
+// disclosure control; this prints what it released, withheld counts and
+// medians as `*`, and the rules under the tables.
 #include <iostream>
 #include <map>
 #include <string>
@@ -31,6 +32,61 @@ std::string CsvField(const std::string& text) {
   return quoted + "\"";
 }
 
+std::string MedianText(const refx::v1::ReleasedMedian& median) {
+  return median.withheld() ? "*" : absl::StrCat(median.hours());
+}
+
+// Prints `grid` (a header line, then rows) as CSV or as aligned columns.
+void PrintGrid(const std::vector<std::vector<std::string>>& grid, bool csv) {
+  if (csv) {
+    for (const auto& line : grid) {
+      std::vector<std::string> fields;
+      for (const auto& cell : line) fields.push_back(CsvField(cell));
+      std::cout << absl::StrJoin(fields, ",") << "\n";
+    }
+    return;
+  }
+  std::vector<size_t> widths(grid[0].size(), 0);
+  for (const auto& line : grid) {
+    for (size_t i = 0; i < line.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], line[i].size());
+  }
+  for (const auto& line : grid) {
+    for (size_t i = 0; i < line.size() && i < widths.size(); ++i) {
+      const std::string pad(widths[i] - line[i].size(), ' ');
+      std::cout << (i == 0 ? line[i] + pad : "  " + pad + line[i]);
+    }
+    std::cout << "\n";
+  }
+}
+
+// A response-times table with its medians as the last column.
+std::vector<std::vector<std::string>> TimesGrid(const refx::v1::ResponseTimesTable& table, const std::string& name) {
+  std::vector<std::vector<std::string>> grid;
+  std::vector<std::string> header = {name};
+  for (const auto& label : table.column_labels()) header.push_back(Sanitize(label));
+  header.push_back("median hours");
+  grid.push_back(header);
+  for (int r = 0; r < table.rows_size(); ++r) {
+    std::vector<std::string> line = {Sanitize(table.rows(r).label())};
+    for (const auto& count : table.rows(r).counts()) line.push_back(CountText(count));
+    line.push_back(r < table.medians_size() ? MedianText(table.medians(r)) : "*");
+    grid.push_back(line);
+  }
+  return grid;
+}
+
+// Both tables in one long CSV: table, recipient agency type, column, value.
+void AppendTimesCsv(const refx::v1::ResponseTimesTable& table, const std::string& name,
+                    std::vector<std::vector<std::string>>* csv) {
+  for (int r = 0; r < table.rows_size(); ++r) {
+    const std::string row = Sanitize(table.rows(r).label());
+    for (int c = 0; c < table.rows(r).counts_size() && c < table.column_labels_size(); ++c) {
+      csv->push_back({name, row, Sanitize(table.column_labels(c)), CountText(table.rows(r).counts(c))});
+    }
+    if (r < table.medians_size()) csv->push_back({name, row, "median hours", MedianText(table.medians(r))});
+  }
+}
+
 }  // namespace
 
 void AddReport(CLI::App* app, CommandLine* f) {
@@ -41,7 +97,8 @@ void AddReport(CLI::App* app, CommandLine* f) {
   c->add_option("--period", f->report_period, "A month (2026-07), quarter (2026-Q3) or year (2026), as the "
                                               "agreement's release grid says; it must have ended")
       ->required();
-  c->add_option("--by", f->report_by, "One or two of: area, strand, report-type, channel, online (rows,columns)")
+  c->add_option("--by", f->report_by, "One or two of: area, strand, report-type, channel, online, recipient-type, repeat-victim "
+                                          "(rows,columns)")
       ->required();
   c->add_option("--scope", f->report_scope, "own: your agency's referrals (default); partnership: every referral "
                                             "(REPORT_PARTNERSHIP)")
@@ -55,21 +112,58 @@ void AddReport(CLI::App* app, CommandLine* f) {
       "EXAMPLES\n"
       "  refx report counts --period 2026-Q3 --by area,strand --scope partnership --profile oversight\n"
       "  refx report counts --period 2026-Q3 --by report-type --csv > q3.csv\n");
-  for (CLI::App* sub : {f->report, f->report_counts}) sub->fallthrough();
+  f->report_response_times = f->report->add_subcommand(
+      "response-times", "How fast referrals created in one ended period were answered and completed");
+  CLI::App* t = f->report_response_times;
+  t->add_option("--period", f->report_period, "A month, quarter or year on the agreement's release grid, ended")
+      ->required();
+  t->add_option("--scope", f->report_scope, "own (default) or partnership (REPORT_PARTNERSHIP)")
+      ->check(CLI::IsMember({"own", "partnership"}));
+  t->add_flag("--csv", f->report_csv, "Print both tables as one long CSV: table, recipient agency type, column, "
+                                      "value (withheld as *)");
+  t->footer(
+      "Per type of recipient agency: referrals created in the period by time to the first response\n"
+      "(accept, decline or redirect), withdrawn unanswered, or still awaiting one at the period's\n"
+      "end (overdue or not yet due); the same by time to completion; and the median hours to each.\n"
+      "Everything is as at the period's end, so a release never changes. Counts are protected as for\n"
+      "`refx report counts`; a median is shown only when the released counts show at least the\n"
+      "threshold of referrals behind it.\n\n"
+      "EXAMPLES\n"
+      "  refx report response-times --period 2026-Q3 --scope partnership --profile oversight\n"
+      "  refx report response-times --period 2026-Q3 -o json | jq '.firstResponse.medians'\n");
+  f->report_tensions = f->report->add_subcommand(
+      "tensions", "Community-tension alerts: weeks unusually high for an area and strand (REPORT_PARTNERSHIP)");
+  CLI::App* w = f->report_tensions;
+  w->add_option("--first-week", f->report_first_week, "First ISO week, e.g. 2026-W14 (default: 12 weeks before "
+                                                       "the last)");
+  w->add_option("--last-week", f->report_last_week, "Last ISO week, ended (default: the last ended week)");
+  w->add_flag("--csv", f->report_csv, "Print CSV: week, area, strand, count band, baseline band");
+  w->footer(
+      "Each area and strand, and online hate per strand, is counted by ISO week (Monday to Sunday,\n"
+      "Europe/London) and a week alerts when its count is unusually high against the weeks before it,\n"
+      "by the agreement's tension_monitoring test (printed with the alerts). Counts and baselines are\n"
+      "bands, never exact counts. At most 104 weeks at a time.\n\n"
+      "EXAMPLES\n"
+      "  refx report tensions --profile oversight\n"
+      "  refx report tensions --first-week 2026-W01 --last-week 2026-W26 --csv > alerts.csv\n");
+  for (CLI::App* sub : {f->report, f->report_counts, f->report_response_times, f->report_tensions}) {
+    sub->fallthrough();
+  }
 }
 
 absl::StatusOr<refx::v1::CountReferralsRequest> BuildCountRequest(const CommandLine& f) {
   static const std::map<std::string, refx::v1::ReportDimension> kDimensions = {
       {"area", refx::v1::AREA},       {"strand", refx::v1::STRAND},
       {"report-type", refx::v1::REPORT_TYPE}, {"channel", refx::v1::REPORTING_CHANNEL},
-      {"online", refx::v1::ONLINE}};
+      {"online", refx::v1::ONLINE},           {"recipient-type", refx::v1::RECIPIENT_AGENCY_TYPE},
+      {"repeat-victim", refx::v1::REPEAT_VICTIM}};
   refx::v1::CountReferralsRequest request;
   request.set_period(f.report_period);
   for (absl::string_view part : absl::StrSplit(f.report_by, ',', absl::SkipWhitespace())) {
     auto it = kDimensions.find(absl::AsciiStrToLower(absl::StripAsciiWhitespace(part)));
     if (it == kDimensions.end()) {
       return InvalidArgumentError("invalid --by",
-                                  {{"--by", "each of: area, strand, report-type, channel, online"}});
+                                  {{"--by", "each of: area, strand, report-type, channel, online, recipient-type, repeat-victim"}});
     }
     request.add_dimensions(it->second);
   }
@@ -95,29 +189,72 @@ int RunReportCounts(ReferralClient& client, const CommandLine& f, const refx::v1
     grid.push_back(line);
   }
   if (f.report_csv) {
-    for (const auto& line : grid) {
-      std::vector<std::string> fields;
-      for (const auto& cell : line) fields.push_back(CsvField(cell));
-      std::cout << absl::StrJoin(fields, ",") << "\n";
-    }
+    PrintGrid(grid, /*csv=*/true);
     return kExitOk;
-  }
-  std::vector<size_t> widths(grid[0].size(), 0);
-  for (const auto& line : grid) {
-    for (size_t i = 0; i < line.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], line[i].size());
   }
   std::cout << Sanitize(release->period()) << ", " << Sanitize(release->unit()) << " ("
             << (release->scope() == refx::v1::PARTNERSHIP ? "whole partnership" : "your agency's referrals")
             << ")\n";
-  for (const auto& line : grid) {
-    for (size_t i = 0; i < line.size() && i < widths.size(); ++i) {
-      const std::string pad(widths[i] - line[i].size(), ' ');
-      std::cout << (i == 0 ? line[i] + pad : "  " + pad + line[i]);
-    }
-    std::cout << "\n";
-  }
+  PrintGrid(grid, /*csv=*/false);
   std::cout << "* withheld. " << Sanitize(release->rules()) << "\n"
             << Sanitize(release->release()) << " under " << Sanitize(release->agreement()) << "\n";
+  return kExitOk;
+}
+
+int RunReportResponseTimes(ReferralClient& client, const CommandLine& f, OutputFormat format) {
+  refx::v1::ReportResponseTimesRequest request;
+  request.set_period(f.report_period);
+  request.set_scope(f.report_scope == "partnership" ? refx::v1::PARTNERSHIP : refx::v1::OWN_REFERRALS);
+  auto release = client.ReportResponseTimes(request);
+  if (!release.ok()) return Fail(release.status(), format, false);
+  if (format == OutputFormat::kJson) {
+    std::cout << RenderJson(*release);
+    return kExitOk;
+  }
+  if (f.report_csv) {
+    std::vector<std::vector<std::string>> csv = {{"table", "recipient agency type", "column", "value"}};
+    AppendTimesCsv(release->first_response(), "first response", &csv);
+    AppendTimesCsv(release->completion(), "completion", &csv);
+    PrintGrid(csv, /*csv=*/true);
+    return kExitOk;
+  }
+  const auto first = TimesGrid(release->first_response(), "first response");
+  const auto completion = TimesGrid(release->completion(), "completion");
+  std::cout << Sanitize(release->period()) << ", referrals created in it, as at its end ("
+            << (release->scope() == refx::v1::PARTNERSHIP ? "whole partnership" : "your agency's referrals")
+            << ")\n";
+  PrintGrid(first, /*csv=*/false);
+  std::cout << "\n";
+  PrintGrid(completion, /*csv=*/false);
+  std::cout << "* withheld. " << Sanitize(release->rules()) << "\n"
+            << Sanitize(release->release()) << " under " << Sanitize(release->agreement()) << "\n";
+  return kExitOk;
+}
+
+int RunReportTensions(ReferralClient& client, const CommandLine& f, OutputFormat format) {
+  refx::v1::ListTensionAlertsRequest request;
+  request.set_first_week(f.report_first_week);
+  request.set_last_week(f.report_last_week);
+  auto listed = client.ListTensionAlerts(request);
+  if (!listed.ok()) return Fail(listed.status(), format, false);
+  if (format == OutputFormat::kJson) {
+    std::cout << RenderJson(*listed);
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> grid = {{"week", "area", "strand", "count", "baseline"}};
+  for (const auto& alert : listed->alerts()) {
+    grid.push_back({Sanitize(alert.week()), Sanitize(alert.area()), Sanitize(alert.strand()),
+                    Sanitize(alert.count_band()), Sanitize(alert.baseline_band())});
+  }
+  if (f.report_csv) {
+    PrintGrid(grid, /*csv=*/true);
+    return kExitOk;
+  }
+  std::cout << listed->alerts_size() << (listed->alerts_size() == 1 ? " alert" : " alerts") << " in "
+            << Sanitize(listed->first_week()) << " to " << Sanitize(listed->last_week()) << " (" << listed->series()
+            << " series tested each week)\n";
+  if (listed->alerts_size() > 0) PrintGrid(grid, /*csv=*/false);
+  std::cout << Sanitize(listed->method()) << "\nUnder " << Sanitize(listed->agreement()) << "\n";
   return kExitOk;
 }
 

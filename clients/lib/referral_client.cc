@@ -346,6 +346,28 @@ absl::StatusOr<refx::v1::CountReferralsResponse> ReferralClient::CountReferrals(
   return response;
 }
 
+absl::StatusOr<refx::v1::ReportResponseTimesResponse> ReferralClient::ReportResponseTimes(
+    const refx::v1::ReportResponseTimesRequest& request) {
+  if (reporting_stub_ == nullptr) return absl::FailedPreconditionError("no ReportingService stub on this client");
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::ReportResponseTimesResponse response;
+  grpc::Status status = reporting_stub_->ReportResponseTimes(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+absl::StatusOr<refx::v1::ListTensionAlertsResponse> ReferralClient::ListTensionAlerts(
+    const refx::v1::ListTensionAlertsRequest& request) {
+  if (reporting_stub_ == nullptr) return absl::FailedPreconditionError("no ReportingService stub on this client");
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::ListTensionAlertsResponse response;
+  grpc::Status status = reporting_stub_->ListTensionAlerts(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
 absl::StatusOr<refx::v1::VerifyAuditChainResponse> ReferralClient::VerifyAuditChain(
     const refx::v1::VerifyAuditChainRequest& request) {
   if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");

@@ -162,6 +162,10 @@ class ReferralClient {
   // A protected aggregate table (roles with REPORT_READ).
   // FAILED_PRECONDITION for a client built from a ReferralService stub alone.
   absl::StatusOr<refx::v1::CountReferralsResponse> CountReferrals(const refx::v1::CountReferralsRequest& request);
+  absl::StatusOr<refx::v1::ReportResponseTimesResponse> ReportResponseTimes(
+      const refx::v1::ReportResponseTimesRequest& request);
+  absl::StatusOr<refx::v1::ListTensionAlertsResponse> ListTensionAlerts(
+      const refx::v1::ListTensionAlertsRequest& request);
 
   const ConnectionOptions& options() const { return options_; }
 

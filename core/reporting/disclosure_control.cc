@@ -23,11 +23,20 @@ int64_t RoundHalfUp(int64_t count, int64_t base) { return (count + base / 2) / b
 LinearSystem ReaderConstraints(const std::vector<std::vector<ReleasedCount>>& cells, const DisclosureRules& rules) {
   const int rows = static_cast<int>(cells.size()) - 1, columns = static_cast<int>(cells[0].size()) - 1;
   const int width = columns + 1;
+  // Zeros are shown, so a withheld count is not one; except where a
+  // cross-table withheld every inner count (ProtectCrossCounts' last
+  // resort), zeros with the rest, which the reader sees.
+  bool every_inner_withheld = true;
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < columns; ++c) every_inner_withheld = every_inner_withheld && cells[r][c].withheld;
+  }
   LinearSystem system;
-  for (const auto& row : cells) {
-    for (const ReleasedCount& count : row) {
+  for (int r = 0; r <= rows; ++r) {
+    for (int c = 0; c <= columns; ++c) {
+      const ReleasedCount& count = cells[r][c];
       if (count.withheld) {
-        system.lower.push_back(1);  // zeros are shown, so a withheld count is not one
+        const bool inner = r < rows && c < columns;
+        system.lower.push_back(inner && every_inner_withheld ? 0 : 1);
         system.upper.push_back(LinearSystem::kUnbounded);
       } else if (count.value == 0) {
         system.lower.push_back(0);

@@ -186,6 +186,11 @@ ALTER TABLE audit_events ADD COLUMN release TEXT NOT NULL DEFAULT '';
 -- Reports count the referrals created in a period, in creation order.
 CREATE INDEX referrals_by_create_time ON referrals (create_time_us, id);
 )sql"},
+      {12, "events_by_time", R"sql(
+-- Response-time reports read what happened to referrals as at a period's
+-- end: the lifecycle events of the period, by time.
+CREATE INDEX referral_events_by_time ON referral_events (time_us, kind);
+)sql"},
   };
   return kMigrations;
 }
@@ -313,6 +318,14 @@ WHERE r.create_time_us >= CAST(:from_us AS BIGINT) AND r.create_time_us < CAST(:
 ORDER BY r.create_time_us, r.id
 LIMIT CAST(:limit AS BIGINT))sql";
 
+const char kScanEvents[] = R"sql(
+SELECT sequence, time_us, kind, referral_id, referral_document
+FROM referral_events
+WHERE time_us >= CAST(:from_us AS BIGINT) AND time_us < CAST(:to_us AS BIGINT)
+  AND kind = CAST(:kind AS BIGINT) AND sequence > CAST(:after AS BIGINT)
+ORDER BY sequence
+LIMIT CAST(:limit AS BIGINT))sql";
+
 const char kCountOverdueByRecipient[] = R"sql(
 SELECT p.agency_id, COUNT(*)
 FROM referrals r JOIN referral_parties p ON p.referral_id = r.id
@@ -425,6 +438,7 @@ const SqlDialect& PostgresDialect() {
       .select_referral = sql::kSelectReferral,
       .list_referrals = sql::kListReferrals,
       .scan_referrals = sql::kScanReferrals,
+      .scan_events = sql::kScanEvents,
       .select_referral_etag = sql::kSelectReferralEtag,
       .count_overdue_by_recipient = sql::kCountOverdueByRecipient,
       .update_referral = sql::kUpdateReferral,

@@ -184,6 +184,11 @@ ALTER TABLE audit_events ADD COLUMN release TEXT NOT NULL DEFAULT '';
 -- Reports count the referrals created in a period, in creation order.
 CREATE INDEX referrals_by_create_time ON referrals (create_time_us, id);
 )sql"},
+      {12, "events_by_time", R"sql(
+-- Response-time reports read what happened to referrals as at a period's
+-- end: the lifecycle events of the period, by time.
+CREATE INDEX referral_events_by_time ON referral_events (time_us, kind);
+)sql"},
   };
   return kMigrations;
 }
@@ -306,6 +311,13 @@ WHERE r.create_time_us >= :from_us AND r.create_time_us < :to_us
 ORDER BY r.create_time_us, r.id
 LIMIT :limit)sql";
 
+const char kScanEvents[] = R"sql(
+SELECT sequence, time_us, kind, referral_id, referral_document
+FROM referral_events
+WHERE time_us >= :from_us AND time_us < :to_us AND kind = :kind AND sequence > :after
+ORDER BY sequence
+LIMIT :limit)sql";
+
 const char kCountOverdueByRecipient[] = R"sql(
 SELECT p.agency_id, COUNT(*)
 FROM referrals r JOIN referral_parties p ON p.referral_id = r.id
@@ -398,6 +410,7 @@ const SqlDialect& SqliteDialect() {
       .select_referral = sql::kSelectReferral,
       .list_referrals = sql::kListReferrals,
       .scan_referrals = sql::kScanReferrals,
+      .scan_events = sql::kScanEvents,
       .select_referral_etag = sql::kSelectReferralEtag,
       .count_overdue_by_recipient = sql::kCountOverdueByRecipient,
       .update_referral = sql::kUpdateReferral,

@@ -6,7 +6,10 @@
 // any release, and the refusals: a role without the grant, the partnership
 // scope without REPORT_PARTNERSHIP, a period off the release grid, not
 // ended, or a date range (the differencing attack), malformed dimensions,
-// no acting person, no certificate and an unregistered agency.
+// no acting person, no certificate and an unregistered agency. Response
+// times are taken from the event log as at the period's end, their rows'
+// totals are the counts by recipient agency type, and a median shows only
+// where the released counts show enough referrals behind it.
 #include <map>
 #include <string>
 #include <vector>
@@ -251,6 +254,269 @@ TEST_F(ReportingTest, AnAgencyCountsOnlyItsOwnReferralsAndOnlyWhatItMayRead) {
   ASSERT_TRUE(police.ok()) << police.status();
   EXPECT_NE(police->release(), city->release());
   EXPECT_EQ(Cell(*police, "Total").value(), 15);
+}
+
+// The ResponseTimesTable row labelled `row`.
+const v1::ReleasedRow& Row(const v1::ResponseTimesTable& table, const std::string& row, int* index = nullptr) {
+  for (int r = 0; r < table.rows_size(); ++r) {
+    if (table.rows(r).label() == row) {
+      if (index != nullptr) *index = r;
+      return table.rows(r);
+    }
+  }
+  ADD_FAILURE() << "no row " << row;
+  static const v1::ReleasedRow kNone;
+  return kNone;
+}
+
+int Band(const v1::ResponseTimesTable& table, const std::string& label) {
+  for (int i = 0; i < table.column_labels_size(); ++i) {
+    if (table.column_labels(i) == label) return i;
+  }
+  ADD_FAILURE() << "no band " << label;
+  return 0;
+}
+
+v1::ReportResponseTimesRequest TimesQuery(const std::string& period, v1::ReportScope scope = v1::PARTNERSHIP) {
+  v1::ReportResponseTimesRequest request;
+  request.set_period(period);
+  request.set_scope(scope);
+  return request;
+}
+
+TEST_F(ReportingTest, ResponseTimesAreTakenAsAtThePeriodsEndWithMediansOnlyWhereTheCountsShowEnough) {
+  // The city council answers all twelve of its referrals within a day
+  // (eleven accepted five hours after each arrived, one declined after
+  // twenty) and completes none before the quarter ends; it completes them
+  // all in April, which no first-quarter release may show. Blaby answers
+  // none of its three.
+  const absl::Time created0 = London(2026, 1, 5, 9);
+  auto at = [&](int i, absl::Duration after) { clock_.Set(created0 + absl::Hours(20) * i + after); };
+  auto current = [&](int i) {
+    auto got = server_->Client(kCityCouncil).GetReferral(city_[i].name());
+    EXPECT_TRUE(got.ok()) << got.status();
+    return got.ok() ? *got : v1::Referral();
+  };
+  for (int i = 0; i < 11; ++i) {
+    at(i, absl::Hours(5));
+    v1::AcceptReferralRequest accept;
+    accept.set_name(city_[i].name());
+    accept.set_etag(current(i).etag());
+    accept.set_request_id(absl::StrCat("accept-", i));
+    ASSERT_TRUE(server_->Client(kCityCouncil).AcceptReferral(accept).ok());
+  }
+  at(11, absl::Hours(20));
+  v1::DeclineReferralRequest decline;
+  decline.set_name(city_[11].name());
+  decline.set_etag(current(11).etag());
+  decline.set_request_id("decline-11");
+  decline.set_reason(v1::DECLINE_REASON_OUT_OF_AREA);
+  ASSERT_TRUE(server_->Client(kCityCouncil).DeclineReferral(decline).ok());
+
+  clock_.Set(London(2026, 4, 1, 12));
+  auto before = server_->Client(kOversight).ReportResponseTimes(TimesQuery("2026-Q1"));
+  ASSERT_TRUE(before.ok()) << before.status();
+  for (int i = 0; i < 11; ++i) {
+    clock_.Set(London(2026, 4, 2, 9) + absl::Minutes(i));
+    v1::CompleteReferralRequest complete;
+    complete.set_name(city_[i].name());
+    complete.set_etag(current(i).etag());
+    complete.set_request_id(absl::StrCat("complete-", i));
+    complete.set_outcome(v1::OUTCOME_SUPPORTED);
+    ASSERT_TRUE(server_->Client(kCityCouncil).CompleteReferral(complete).ok());
+  }
+  clock_.Set(London(2026, 7, 2, 9));
+
+  auto release = server_->Client(kOversight).ReportResponseTimes(TimesQuery("2026-Q1"));
+  ASSERT_TRUE(release.ok()) << release.status();
+  EXPECT_EQ(release->period(), "2026-Q1");
+  EXPECT_EQ(release->scope(), v1::PARTNERSHIP);
+  const v1::ResponseTimesTable& first = release->first_response();
+  EXPECT_THAT(first.column_labels(),
+              ::testing::ElementsAre("within 1 day", "1 to 3 days", "3 to 7 days", "over 7 days",
+                                     "withdrawn unanswered", "awaiting, overdue", "awaiting, not yet due", "Total"));
+  int city_row = 0;
+  const v1::ReleasedRow& city = Row(first, "unitary council", &city_row);
+  EXPECT_EQ(city.counts(Band(first, "within 1 day")).value(), 10);  // 12
+  EXPECT_EQ(city.counts(Band(first, "1 to 3 days")).value(), 0);
+  EXPECT_EQ(city.counts(Band(first, "awaiting, overdue")).value(), 0);
+  EXPECT_EQ(city.counts(Band(first, "Total")).value(), 10);
+  // Ten shown means at least eight: the median (eleven at five hours, one
+  // at twenty) is released.
+  EXPECT_FALSE(first.medians(city_row).withheld());
+  EXPECT_EQ(first.medians(city_row).hours(), 5);
+  int blaby_row = 0;
+  const v1::ReleasedRow& blaby = Row(first, "district council", &blaby_row);
+  EXPECT_TRUE(blaby.counts(Band(first, "awaiting, overdue")).withheld());  // 3
+  EXPECT_TRUE(blaby.counts(Band(first, "Total")).withheld());
+  EXPECT_TRUE(first.medians(blaby_row).withheld());
+  EXPECT_EQ(first.medians_size(), first.rows_size());
+
+  // Completion as at the quarter's end: none, although all are completed
+  // now; no completion median.
+  const v1::ResponseTimesTable& completion = release->completion();
+  EXPECT_THAT(completion.column_labels(),
+              ::testing::ElementsAre("within 7 days", "7 to 28 days", "over 28 days", "not completed", "Total"));
+  const v1::ReleasedRow& done = Row(completion, "unitary council");
+  EXPECT_EQ(done.counts(Band(completion, "not completed")).value(), 10);
+  EXPECT_EQ(done.counts(Band(completion, "7 to 28 days")).value(), 0);
+  EXPECT_TRUE(completion.medians(city_row).withheld());
+  EXPECT_THAT(release->rules(), HasSubstr("Medians are withheld unless"));
+  EXPECT_EQ(release->release(), before->release());
+
+  // Margins first: each row's total is the one-way count by recipient
+  // agency type, released the same way.
+  auto by_type = Count(kOversight, Query("2026-Q1", {v1::RECIPIENT_AGENCY_TYPE}));
+  ASSERT_TRUE(by_type.ok()) << by_type.status();
+  const int total = first.column_labels_size() - 1;
+  for (int r = 0; r < first.rows_size(); ++r) {
+    const v1::ReleasedCount& one_way = Cell(*by_type, first.rows(r).label());
+    EXPECT_EQ(first.rows(r).counts(total).SerializeAsString(), one_way.SerializeAsString()) << first.rows(r).label();
+    EXPECT_EQ(completion.rows(r).counts(completion.column_labels_size() - 1).SerializeAsString(),
+              one_way.SerializeAsString());
+  }
+
+  // Asked again later, the same release; audited as a DISCLOSURE naming it;
+  // no free text or identity anywhere in it.
+  clock_.Advance(absl::Hours(24 * 30));
+  auto again = server_->Client(kOversight).ReportResponseTimes(TimesQuery("2026-Q1"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->release(), release->release());
+  const std::string bytes = release->SerializeAsString();
+  EXPECT_FALSE(absl::StrContains(bytes, kNameCanary));
+  EXPECT_FALSE(absl::StrContains(bytes, "QZNARRATIVECANARY"));
+  v1::ListAuditEventsRequest list;
+  list.set_action("DISCLOSURE");
+  list.set_agency(absl::StrCat("agencies/", kOversight));
+  auto events = server_->Client(kDpo).ListAuditEvents(list);
+  ASSERT_TRUE(events.ok()) << events.status();
+  int releases = 0;
+  for (const auto& e : events->events()) {
+    if (e.method() != "refx.v1.ReportingService.ReportResponseTimes") continue;
+    ++releases;
+    EXPECT_EQ(e.release(), absl::StrCat(release->release(), " response-times period=2026-Q1 scope=partnership"));
+  }
+  EXPECT_EQ(releases, 3);  // before the April completions, after, and again
+}
+
+TEST_F(ReportingTest, ResponseTimesOfAnAgencysOwnReferralsAndTheirRefusals) {
+  auto blaby = server_->Client(kBlaby).ReportResponseTimes(TimesQuery("2026-Q1", v1::OWN_REFERRALS));
+  ASSERT_TRUE(blaby.ok()) << blaby.status();
+  int row = 0;
+  EXPECT_TRUE(Row(blaby->first_response(), "district council", &row).counts(0).value() == 0);
+  EXPECT_EQ(Row(blaby->first_response(), "unitary council").counts(Band(blaby->first_response(), "Total")).value(), 0);
+  EXPECT_TRUE(blaby->first_response().medians(row).withheld());
+
+  auto refused = [&](const std::string& agency, const v1::ReportResponseTimesRequest& q, absl::StatusCode code,
+                     const std::string& reason) {
+    auto got = server_->Client(agency).ReportResponseTimes(q);
+    ASSERT_FALSE(got.ok()) << agency;
+    EXPECT_EQ(got.status().code(), code) << got.status();
+    EXPECT_EQ(ErrorReasonOf(got.status()), reason) << got.status();
+  };
+  refused(kHealth, TimesQuery("2026-Q1", v1::OWN_REFERRALS), absl::StatusCode::kPermissionDenied,
+          "METHOD_NOT_PERMITTED");
+  refused(kCityCouncil, TimesQuery("2026-Q1"), absl::StatusCode::kPermissionDenied, "SCOPE_NOT_PERMITTED");
+  refused(kOversight, TimesQuery("2026-Q3"), absl::StatusCode::kFailedPrecondition, "PERIOD_NOT_ENDED");
+  refused(kOversight, TimesQuery("2026-02"), absl::StatusCode::kFailedPrecondition, "PERIOD_NOT_ON_RELEASE_GRID");
+  refused(kOversight, TimesQuery("2026-01-01..2026-04-02"), absl::StatusCode::kInvalidArgument, "INVALID_REQUEST");
+  v1::ReportResponseTimesRequest bad_scope = TimesQuery("2026-Q1");
+  bad_scope.set_scope(static_cast<v1::ReportScope>(42));
+  refused(kOversight, bad_scope, absl::StatusCode::kInvalidArgument, "INVALID_REQUEST");
+  auto no_cert = server_->ClientWith(TestPki::ClientCert{}).ReportResponseTimes(TimesQuery("2026-Q1"));
+  EXPECT_EQ(no_cert.status().code(), absl::StatusCode::kUnavailable) << no_cert.status();
+  auto outsider = server_->Client(kUnregistered).ReportResponseTimes(TimesQuery("2026-Q1"));
+  EXPECT_EQ(outsider.status().code(), absl::StatusCode::kUnavailable) << outsider.status();
+}
+
+TEST_F(ReportingTest, RepeatVictimsAreCountedOnlyWhereTheViewGrantsDerivedValues) {
+  auto all = Count(kOversight, Query("2026-Q1", {v1::REPEAT_VICTIM}));
+  ASSERT_TRUE(all.ok()) << all.status();
+  std::vector<std::string> labels;
+  for (const auto& row : all->rows()) labels.push_back(row.label());
+  EXPECT_THAT(labels, ::testing::ElementsAre("repeat victim", "no earlier referral", "not matched", "Total"));
+  EXPECT_EQ(Cell(*all, "Total").value(), 15);
+  // The repeat-victim count is derived from other agencies' referrals: the
+  // audit event records it as a derived value disclosed in aggregate.
+  v1::ListAuditEventsRequest list;
+  list.set_action("DISCLOSURE");
+  list.set_agency(absl::StrCat("agencies/", kOversight));
+  auto events = server_->Client(kDpo).ListAuditEvents(list);
+  ASSERT_TRUE(events.ok()) << events.status();
+  int releases = 0;
+  for (const auto& e : events->events()) {
+    if (e.method() != "refx.v1.ReportingService.CountReferrals") continue;
+    ++releases;
+    EXPECT_THAT(e.derived(), ::testing::Contains("repeat_victim_count"));
+  }
+  EXPECT_EQ(releases, 1);
+}
+
+TEST_F(ReportingTest, TensionAlertsFindAPlantedSpikeAndGiveOnlyBands) {
+  // Twelve race referrals in Leicester over the first weeks of the year,
+  // then sixteen in 2026-W14 (fifteen planted, one from the fixture).
+  for (int i = 0; i < 15; ++i) {
+    clock_.Set(London(2026, 3, 31, 10) + absl::Minutes(i));
+    ASSERT_TRUE(server_->Client(kPolice).CreateReferral(ValidReferral(kCityCouncil), absl::StrCat("w14-", i)).ok());
+  }
+  clock_.Set(London(2026, 7, 2, 9));
+
+  // By default the last 13 ended weeks: 2026-W14 to 2026-W26.
+  auto listed = server_->Client(kOversight).ListTensionAlerts({});
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->first_week(), "2026-W14");
+  EXPECT_EQ(listed->last_week(), "2026-W26");
+  ASSERT_EQ(listed->alerts_size(), 1) << listed->ShortDebugString();
+  const v1::TensionAlert& alert = listed->alerts(0);
+  EXPECT_EQ(alert.area(), "leicester");
+  EXPECT_EQ(alert.strand(), "race");
+  EXPECT_EQ(alert.week(), "2026-W14");
+  EXPECT_EQ(FromProto(alert.week_start()), London(2026, 3, 30, 0));
+  EXPECT_EQ(alert.count_band(), "10 to 19");
+  EXPECT_EQ(alert.baseline_band(), "1 to 2 a week");
+  EXPECT_EQ(listed->series(), (9 + 1) * 6);  // nine areas and online, by six strands
+  EXPECT_THAT(listed->method(), HasSubstr("at most 0.001"));
+  EXPECT_EQ(listed->agreement(), "llr-hate-isa@2026.4");
+
+  // A range without the spike has no alert; the listing is audited.
+  v1::ListTensionAlertsRequest later;
+  later.set_first_week("2026-W15");
+  later.set_last_week("2026-W20");
+  auto quiet = server_->Client(kOversight).ListTensionAlerts(later);
+  ASSERT_TRUE(quiet.ok()) << quiet.status();
+  EXPECT_EQ(quiet->alerts_size(), 0);
+  v1::ListAuditEventsRequest list;
+  list.set_action("DISCLOSURE");
+  list.set_agency(absl::StrCat("agencies/", kOversight));
+  auto events = server_->Client(kDpo).ListAuditEvents(list);
+  ASSERT_TRUE(events.ok()) << events.status();
+  std::vector<std::string> releases;
+  for (const auto& e : events->events()) {
+    if (e.method() == "refx.v1.ReportingService.ListTensionAlerts") releases.push_back(e.release());
+  }
+  EXPECT_THAT(releases, ::testing::ElementsAre("tension-alerts weeks=2026-W14..2026-W26 alerts=1",
+                                               "tension-alerts weeks=2026-W15..2026-W20 alerts=0"));
+
+  // Refusals: a role without REPORT_PARTNERSHIP, a week not ended, a
+  // malformed week, a range backwards or too long, no certificate.
+  auto refused = [&](const std::string& agency, const std::string& first, const std::string& last,
+                     absl::StatusCode code, const std::string& reason) {
+    v1::ListTensionAlertsRequest q;
+    q.set_first_week(first);
+    q.set_last_week(last);
+    auto got = server_->Client(agency).ListTensionAlerts(q);
+    ASSERT_FALSE(got.ok()) << agency << " " << first << ".." << last;
+    EXPECT_EQ(got.status().code(), code) << got.status();
+    EXPECT_EQ(ErrorReasonOf(got.status()), reason) << got.status();
+  };
+  refused(kCityCouncil, "", "", absl::StatusCode::kPermissionDenied, "METHOD_NOT_PERMITTED");
+  refused(kHealth, "", "", absl::StatusCode::kPermissionDenied, "METHOD_NOT_PERMITTED");
+  refused(kOversight, "", "2026-W27", absl::StatusCode::kFailedPrecondition, "PERIOD_NOT_ENDED");
+  refused(kOversight, "2026-14", "", absl::StatusCode::kInvalidArgument, "INVALID_REQUEST");
+  refused(kOversight, "2026-W20", "2026-W14", absl::StatusCode::kInvalidArgument, "INVALID_REQUEST");
+  refused(kOversight, "2023-W01", "2026-W14", absl::StatusCode::kInvalidArgument, "INVALID_REQUEST");
+  auto no_cert = server_->ClientWith(TestPki::ClientCert{}).ListTensionAlerts({});
+  EXPECT_EQ(no_cert.status().code(), absl::StatusCode::kUnavailable) << no_cert.status();
 }
 
 TEST_F(ReportingTest, EveryRefusalIsPreciseAndReleasesNothing) {

@@ -228,6 +228,51 @@ TEST_F(CliClockTest, ReportCountsAsATableCsvAndJsonWithWithheldCountsMarked) {
   EXPECT_THAT(help.out, HasSubstr("refx report counts --period 2026-Q3 --by area,strand"));
 }
 
+TEST_F(CliClockTest, ReportResponseTimesAsTablesLongCsvAndJson) {
+  clock_.Set(absl::FromCivil(absl::CivilSecond(2026, 2, 2, 12, 0, 0), absl::UTCTimeZone()));
+  for (int i = 0; i < 9; ++i) CreatedByPolice("Shouted at outside the library.");
+  clock_.Set(absl::FromCivil(absl::CivilSecond(2026, 4, 2, 12, 0, 0), absl::UTCTimeZone()));
+  const char* kOversight = "asb-hate-prevent-strategy-group";
+  const std::vector<std::string> query = {"report", "response-times", "--period", "2026-Q1", "--scope",
+                                          "partnership"};
+
+  // Nine referrals to the city council, none answered by the quarter's
+  // end, all past their five working days: shown as 10, rounded.
+  CommandResult table = Refx(kOversight, query);
+  ASSERT_EQ(table.exit_code, kExitOk) << table.Describe();
+  EXPECT_THAT(table.out, HasSubstr("2026-Q1, referrals created in it, as at its end (whole partnership)"));
+  EXPECT_THAT(table.out, HasSubstr("awaiting, overdue"));
+  EXPECT_THAT(table.out, HasSubstr("median hours"));
+  EXPECT_THAT(table.out, ::testing::ContainsRegex("unitary council +0 +0 +0 +0 +0 +10 +0 +10 +\\*\n"));
+  EXPECT_THAT(table.out, HasSubstr("Medians are withheld unless"));
+
+  std::vector<std::string> csv_args = query;
+  csv_args.push_back("--csv");
+  CommandResult csv = Refx(kOversight, csv_args);
+  ASSERT_EQ(csv.exit_code, kExitOk) << csv.Describe();
+  EXPECT_THAT(csv.out, StartsWith("table,recipient agency type,column,value\n"));
+  EXPECT_THAT(csv.out, HasSubstr("\nfirst response,unitary council,\"awaiting, overdue\",10\n"));
+  EXPECT_THAT(csv.out, HasSubstr("\nfirst response,unitary council,median hours,*\n"));
+  EXPECT_THAT(csv.out, HasSubstr("\ncompletion,unitary council,not completed,10\n"));
+
+  std::vector<std::string> json_args = query;
+  json_args.insert(json_args.end(), {"--output", "json"});
+  CommandResult json = Refx(kOversight, json_args);
+  ASSERT_EQ(json.exit_code, kExitOk) << json.Describe();
+  v1::ReportResponseTimesResponse release;
+  ASSERT_TRUE(ParseJson(json.out, &release).ok()) << json.Describe();
+  EXPECT_EQ(release.period(), "2026-Q1");
+  EXPECT_EQ(release.first_response().medians_size(), release.first_response().rows_size());
+
+  CommandResult denied = Refx(kCityCouncil, query);
+  EXPECT_EQ(denied.exit_code, kExitAuth) << denied.Describe();
+  CommandResult not_ended = Refx(kOversight, {"report", "response-times", "--period", "2026-Q2"});
+  EXPECT_EQ(not_ended.exit_code, kExitInvalid) << not_ended.Describe();
+  EXPECT_THAT(not_ended.err, HasSubstr("has not ended")) << not_ended.Describe();
+  CommandResult help = RefxBare({"report", "response-times", "--help"});
+  EXPECT_THAT(help.out, HasSubstr("as at the period's end"));
+}
+
 TEST_F(CliTest, ListAsJsonContainsTheRecipientsReferral) {
   const v1::Referral a = CreatedByPolice("First.");
   const v1::Referral b = CreatedByPolice("Second.");

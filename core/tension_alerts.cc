@@ -1,0 +1,181 @@
+#include "core/tension_alerts.h"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_details.h"
+#include "common/status_macros.h"
+#include "core/agreement.h"
+#include "core/reporting/iso_week.h"
+#include "core/reporting/tension_monitor.h"
+#include "google/protobuf/util/time_util.h"
+#include "refx/v1/referral.pb.h"
+
+namespace refx::core {
+namespace {
+
+constexpr char kMethod[] = "refx.v1.ReportingService.ListTensionAlerts";
+constexpr int kMaxWeeks = 104;
+constexpr int kDefaultWeeks = 13;
+constexpr char kOnline[] = "online";
+
+absl::Status BadWeek(absl::string_view field, absl::string_view why) {
+  return InvalidArgumentError("invalid tension query", {{std::string(field), std::string(why)}});
+}
+
+}  // namespace
+
+std::string CountBand(int64_t count) {
+  if (count < 10) return "fewer than 10";
+  if (count < 20) return "10 to 19";
+  if (count < 50) return "20 to 49";
+  return "50 or more";
+}
+
+std::string BaselineBand(double per_week) {
+  if (per_week < 1) return "under 1 a week";
+  if (per_week < 2) return "1 to 2 a week";
+  if (per_week < 5) return "2 to 5 a week";
+  if (per_week < 10) return "5 to 10 a week";
+  return "10 or more a week";
+}
+
+absl::StatusOr<std::unique_ptr<TensionAlerts>> TensionAlerts::Create(Options options) {
+  if (options.registry == nullptr || options.store == nullptr || options.auditor == nullptr) {
+    return absl::InvalidArgumentError("TensionAlerts needs a registry, a store and an auditor");
+  }
+  if (options.clock == nullptr) options.clock = SystemClock::Get();
+  if (options.scan_page < 1) options.scan_page = 500;
+  return std::unique_ptr<TensionAlerts>(new TensionAlerts(std::move(options)));
+}
+
+absl::StatusOr<v1::ListTensionAlertsResponse> TensionAlerts::List(const Caller& caller,
+                                                                   const v1::ListTensionAlertsRequest& request,
+                                                                   CallAudit* audit) {
+  const Agreement& agreement = *caller.agreement;
+  const absl::TimeZone zone = agreement.calendar().zone();
+  const absl::Time now = options_.clock->Now();
+  // The weeks: decided by the query and the clock only.
+  const reporting::IsoWeek current = reporting::WeekOf(absl::ToCivilDay(now, zone), zone);
+  reporting::IsoWeek last = reporting::WeeksAfter(current, -1, zone);
+  if (!request.last_week().empty()) {
+    absl::StatusOr<reporting::IsoWeek> parsed = reporting::ParseIsoWeek(request.last_week(), zone);
+    if (!parsed.ok()) return BadWeek("last_week", parsed.status().message());
+    last = *parsed;
+  }
+  reporting::IsoWeek first = reporting::WeeksAfter(last, -(kDefaultWeeks - 1), zone);
+  if (!request.first_week().empty()) {
+    absl::StatusOr<reporting::IsoWeek> parsed = reporting::ParseIsoWeek(request.first_week(), zone);
+    if (!parsed.ok()) return BadWeek("first_week", parsed.status().message());
+    first = *parsed;
+  }
+  if (first.monday > last.monday) return BadWeek("first_week", "must not be after last_week");
+  const int weeks = static_cast<int>((last.monday - first.monday) / 7) + 1;
+  if (weeks > kMaxWeeks) return BadWeek("first_week", absl::StrCat("at most ", kMaxWeeks, " weeks at a time"));
+  if (now < last.end) {
+    return WithErrorInfo(
+        FailedPreconditionError(absl::StrCat(last.label, " has not ended; alerts are computed for ended weeks"),
+                                {{"PERIOD_ENDED", last.label, "the week must have ended"}}),
+        "PERIOD_NOT_ENDED", {{"period_end", absl::FormatTime(absl::RFC3339_sec, last.end, absl::UTCTimeZone())}});
+  }
+
+  // Series: every registry area by strand, then online by strand; labels
+  // fixed before any referral is read.
+  const std::shared_ptr<const Partnership> registry = options_.registry->Current();
+  const reporting::TensionRules rules = agreement.tension_rules();
+  std::vector<std::string> areas, strands;
+  for (const auto& area : registry->config().areas()) areas.push_back(area.id());
+  areas.push_back(kOnline);
+  for (const auto& strand : registry->config().strands()) strands.push_back(strand.id());
+  std::map<std::string, int, std::less<>> area_index, strand_index;
+  for (size_t i = 0; i < areas.size(); ++i) area_index[areas[i]] = static_cast<int>(i);
+  for (size_t i = 0; i < strands.size(); ++i) strand_index[strands[i]] = static_cast<int>(i);
+  const int span = rules.baseline_weeks + weeks;  // the baseline of the first week, then the weeks
+  const reporting::IsoWeek origin = reporting::WeeksAfter(first, -rules.baseline_weeks, zone);
+  // counts[area][strand][week]
+  std::vector<std::vector<std::vector<int64_t>>> counts(
+      areas.size(), std::vector<std::vector<int64_t>>(strands.size(), std::vector<int64_t>(span, 0)));
+
+  storage::ScanReferralsQuery scan;
+  scan.created_from = origin.start;
+  scan.created_to = last.end;
+  scan.limit = options_.scan_page;
+  for (;;) {
+    REFX_ASSIGN_OR_RETURN(std::vector<storage::StoredReferral> page, options_.store->ScanReferrals(scan));
+    for (const storage::StoredReferral& row : page) {
+      v1::Referral referral;
+      if (!referral.ParseFromString(row.document)) return absl::InternalError("a stored referral could not be read");
+      const reporting::IsoWeek week = reporting::WeekOf(absl::ToCivilDay(row.create_time, zone), zone);
+      const int64_t w = (week.monday - origin.monday) / 7;
+      if (w < 0 || w >= span) continue;
+      auto area = area_index.find(referral.area());
+      std::vector<int> rows;
+      if (area != area_index.end()) rows.push_back(area->second);
+      if (referral.online()) rows.push_back(area_index[kOnline]);
+      std::vector<bool> seen(strands.size(), false);
+      for (const v1::Strand& s : referral.strands()) {
+        auto strand = strand_index.find(s.strand());
+        if (strand == strand_index.end() || seen[strand->second]) continue;
+        seen[strand->second] = true;
+        for (int a : rows) ++counts[a][strand->second][w];
+      }
+    }
+    if (static_cast<int>(page.size()) < scan.limit) break;
+    scan.after = storage::ListCursor{page.back().create_time, page.back().id};
+  }
+
+  struct Found {
+    int week, area, strand;
+    reporting::TensionAlert alert;
+  };
+  std::vector<Found> found;
+  for (size_t a = 0; a < areas.size(); ++a) {
+    for (size_t s = 0; s < strands.size(); ++s) {
+      for (const reporting::TensionAlert& alert : reporting::DetectRises(counts[a][s], rules)) {
+        found.push_back({alert.week, static_cast<int>(a), static_cast<int>(s), alert});
+      }
+    }
+  }
+  std::sort(found.begin(), found.end(), [](const Found& x, const Found& y) {
+    return std::tie(x.week, x.area, x.strand) < std::tie(y.week, y.area, y.strand);
+  });
+
+  v1::ListTensionAlertsResponse out;
+  out.set_first_week(first.label);
+  out.set_last_week(last.label);
+  for (const Found& f : found) {
+    const reporting::IsoWeek week = reporting::WeeksAfter(origin, f.week, zone);
+    v1::TensionAlert* alert = out.add_alerts();
+    alert->set_area(areas[f.area]);
+    alert->set_strand(strands[f.strand]);
+    alert->set_week(week.label);
+    *alert->mutable_week_start() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(week.start));
+    alert->set_count_band(CountBand(f.alert.count));
+    alert->set_baseline_band(BaselineBand(f.alert.baseline));
+  }
+  out.set_series(static_cast<int32_t>(areas.size() * strands.size()));
+  out.set_method(absl::StrFormat(
+      "A week alerts when its count is at least %d and, against the %d weeks before it, at least as high a "
+      "count would arise by chance with probability at most %g if the weekly rate had not changed "
+      "(conditional binomial test); a week with no change alerts with probability at most %g. Counts and "
+      "baselines are given as bands.",
+      rules.minimum_count, rules.baseline_weeks, rules.false_alarm_rate, rules.false_alarm_rate));
+  out.set_agreement(agreement.Label());
+
+  Disclosure disclosed;
+  disclosed.classes.Add(v1::DATA_CLASS_REFERRAL_CORE);
+  disclosed.classes.Add(v1::DATA_CLASS_PROTECTED_CHARACTERISTICS);
+  storage::AuditRecord event =
+      options_.auditor->Build(caller, kMethod, AuditAction::kDisclosure, {}, disclosed, absl::StatusCode::kOk);
+  event.release = absl::StrCat("tension-alerts weeks=", first.label, "..", last.label, " alerts=", out.alerts_size());
+  audit->WriteBeforeAnswer(std::move(event));
+  return out;
+}
+
+}  // namespace refx::core

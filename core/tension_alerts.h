@@ -1,0 +1,56 @@
+// Community-tension alerts (refx.v1.ReportingService.ListTensionAlerts):
+// weekly counts of referrals per area and strand, and of online hate per
+// strand, each tested against the weeks before it by the agreement's
+// tension_monitoring rules (core/reporting/tension_monitor.h).
+//
+// Computed on demand from creation times and coded fields (area, strands,
+// online) of the whole partnership's referrals; nothing is stored. An alert
+// names its series and week and gives the count and baseline as bands, so
+// no alert discloses an exact count. Each listing is audited as a
+// DISCLOSURE of aggregate data.
+#ifndef REFX_CORE_TENSION_ALERTS_H_
+#define REFX_CORE_TENSION_ALERTS_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "core/auditor.h"
+#include "core/caller.h"
+#include "core/partnership.h"
+#include "refx/v1/reporting_service.pb.h"
+#include "storage/referral_store.h"
+
+namespace refx::core {
+
+class TensionAlerts {
+ public:
+  struct Options {
+    const PartnershipHolder* registry = nullptr;  // not owned
+    storage::ReferralStore* store = nullptr;      // not owned
+    Auditor* auditor = nullptr;                   // not owned
+    const Clock* clock = nullptr;                 // default: SystemClock
+    int scan_page = 500;                          // referrals per store call
+  };
+  // INVALID_ARGUMENT without a registry, store or auditor.
+  static absl::StatusOr<std::unique_ptr<TensionAlerts>> Create(Options options);
+
+  // The alerts of the weeks `request` names (the method gate checked
+  // REPORT_PARTNERSHIP). INVALID_ARGUMENT for a malformed week, a range
+  // backwards or over 104 weeks; FAILED_PRECONDITION (PERIOD_NOT_ENDED)
+  // for a week not ended; UNAVAILABLE from storage.
+  absl::StatusOr<v1::ListTensionAlertsResponse> List(const Caller& caller,
+                                                      const v1::ListTensionAlertsRequest& request, CallAudit* audit);
+
+ private:
+  explicit TensionAlerts(Options options) : options_(std::move(options)) {}
+  Options options_;
+};
+
+// The band an alert gives for a week's count, and for a mean weekly count.
+std::string CountBand(int64_t count);
+std::string BaselineBand(double per_week);
+
+}  // namespace refx::core
+
+#endif  // REFX_CORE_TENSION_ALERTS_H_
