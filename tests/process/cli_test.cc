@@ -273,6 +273,50 @@ TEST_F(CliClockTest, ReportResponseTimesAsTablesLongCsvAndJson) {
   EXPECT_THAT(help.out, HasSubstr("as at the period's end"));
 }
 
+TEST_F(CliClockTest, ReportTensionsListsAlertsAsBandsInTableCsvAndJson) {
+  // Quiet weeks, then twelve race referrals in Leicester in 2026-W14.
+  for (int week = 2; week < 14; ++week) {
+    clock_.Set(absl::FromCivil(absl::CivilDay(2026, 1, 7) + 7 * (week - 2), absl::UTCTimeZone()));
+    CreatedByPolice("Shouted at outside the library.");
+  }
+  for (int i = 0; i < 12; ++i) {
+    clock_.Set(absl::FromCivil(absl::CivilSecond(2026, 4, 1, 10, i, 0), absl::UTCTimeZone()));
+    CreatedByPolice("Shouted at outside the library.");
+  }
+  clock_.Set(absl::FromCivil(absl::CivilSecond(2026, 4, 20, 12, 0, 0), absl::UTCTimeZone()));
+  const char* kOversight = "asb-hate-prevent-strategy-group";
+  const std::vector<std::string> query = {"report", "tensions", "--first-week", "2026-W14", "--last-week",
+                                          "2026-W15"};
+
+  CommandResult table = Refx(kOversight, query);
+  ASSERT_EQ(table.exit_code, kExitOk) << table.Describe();
+  EXPECT_THAT(table.out, HasSubstr("1 alert in 2026-W14 to 2026-W15"));
+  EXPECT_THAT(table.out, ::testing::ContainsRegex("2026-W14 +leicester +race +10 to 19 +1 to 2 a week\n"));
+  EXPECT_THAT(table.out, HasSubstr("conditional binomial test"));
+
+  std::vector<std::string> csv_args = query;
+  csv_args.push_back("--csv");
+  CommandResult csv = Refx(kOversight, csv_args);
+  ASSERT_EQ(csv.exit_code, kExitOk) << csv.Describe();
+  EXPECT_EQ(csv.out, "week,area,strand,count,baseline\n2026-W14,leicester,race,10 to 19,1 to 2 a week\n");
+
+  std::vector<std::string> json_args = query;
+  json_args.insert(json_args.end(), {"--output", "json"});
+  CommandResult json = Refx(kOversight, json_args);
+  ASSERT_EQ(json.exit_code, kExitOk) << json.Describe();
+  v1::ListTensionAlertsResponse listed;
+  ASSERT_TRUE(ParseJson(json.out, &listed).ok()) << json.Describe();
+  ASSERT_EQ(listed.alerts_size(), 1);
+  EXPECT_EQ(listed.alerts(0).week(), "2026-W14");
+
+  CommandResult denied = Refx(kCityCouncil, query);
+  EXPECT_EQ(denied.exit_code, kExitAuth) << denied.Describe();
+  CommandResult not_ended = Refx(kOversight, {"report", "tensions", "--last-week", "2026-W17"});
+  EXPECT_EQ(not_ended.exit_code, kExitInvalid) << not_ended.Describe();
+  CommandResult help = RefxBare({"report", "tensions", "--help"});
+  EXPECT_THAT(help.out, HasSubstr("never exact counts"));
+}
+
 TEST_F(CliTest, ListAsJsonContainsTheRecipientsReferral) {
   const v1::Referral a = CreatedByPolice("First.");
   const v1::Referral b = CreatedByPolice("Second.");
