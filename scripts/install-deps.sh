@@ -13,6 +13,7 @@ packages=(
   podman runc catatonit
   python3-grpcio python3-protobuf python3-pytest python3-yaml
   clang-14 libclang-rt-14-dev testssl.sh
+  chromium fonts-dejavu-core
 )
 
 missing=()

@@ -53,14 +53,15 @@ struct CommandLine {
   CLI::App* report_counts = nullptr;
   CLI::App* report_response_times = nullptr;
   CLI::App* report_tensions = nullptr;
+  CLI::App* report_summary = nullptr;
   CLI::App* update = nullptr;
   CLI::App* updates = nullptr;
   // Lifecycle: accept, decline, redirect, start, complete, cancel, reopen.
   std::map<std::string, CLI::App*> lifecycle;
 
   // report counts, response-times, tensions.
-  std::string report_period, report_by, report_scope = "own";
-  std::string report_first_week, report_last_week;
+  std::string report_period, report_by, report_scope = "own", report_summary_scope = "partnership";
+  std::string report_first_week, report_last_week, report_html;
   bool report_csv = false;
 
   // create.
@@ -179,6 +180,7 @@ int RunReportCounts(refx::client::ReferralClient& client, const CommandLine& f,
                     const refx::v1::CountReferralsRequest& request, OutputFormat format);
 int RunReportResponseTimes(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
 int RunReportTensions(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
+int RunReportSummary(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
 
 absl::StatusOr<refx::v1::ListAuditEventsRequest> BuildAuditListRequest(const CommandLine& f);
 absl::StatusOr<refx::v1::WatchReferralsRequest> BuildWatchRequest(const CommandLine& f);

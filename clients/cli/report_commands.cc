@@ -2,6 +2,7 @@
 // tables (ReportingService), as a table, CSV or JSON. The server applies
 // disclosure control; this prints what it released, withheld counts and
 // medians as `*`, and the rules under the tables.
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
@@ -9,10 +10,14 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "clients/cli/commands_internal.h"
+#include "clients/cli/report_html.h"
+#include "core/reporting/iso_week.h"
+#include "google/protobuf/struct.pb.h"
 #include "common/status_details.h"
 
 namespace refx::cli {
@@ -146,7 +151,24 @@ void AddReport(CLI::App* app, CommandLine* f) {
       "EXAMPLES\n"
       "  refx report tensions --profile oversight\n"
       "  refx report tensions --first-week 2026-W01 --last-week 2026-W26 --csv > alerts.csv\n");
-  for (CLI::App* sub : {f->report, f->report_counts, f->report_response_times, f->report_tensions}) {
+  f->report_summary = f->report->add_subcommand(
+      "summary", "One quarter's partnership report as a self-contained HTML file with charts");
+  CLI::App* h = f->report_summary;
+  h->add_option("--period", f->report_period, "An ended quarter, e.g. 2026-Q3")->required();
+  h->add_option("--html", f->report_html, "Write the report here (one HTML file: no scripts, no fetches)")
+      ->required();
+  h->add_option("--scope", f->report_summary_scope, "partnership (default) or own")
+      ->check(CLI::IsMember({"own", "partnership"}));
+  h->footer(
+      "Asks the server for the quarter's releases (counts by area, strand, report type and channel; the\n"
+      "area counts of the quarter and the three before it; response times; the quarter's tension alerts)\n"
+      "and draws them as inline SVG charts, each with its figures as a table. Withheld counts stay\n"
+      "withheld: the file holds only what the server released, and states the rules applied. Every\n"
+      "release is audited as usual. Tension alerts need REPORT_PARTNERSHIP.\n\n"
+      "EXAMPLE\n"
+      "  refx report summary --period 2026-Q3 --html q3.html --profile oversight\n");
+  for (CLI::App* sub :
+       {f->report, f->report_counts, f->report_response_times, f->report_tensions, f->report_summary}) {
     sub->fallthrough();
   }
 }
@@ -255,6 +277,97 @@ int RunReportTensions(ReferralClient& client, const CommandLine& f, OutputFormat
             << " series tested each week)\n";
   if (listed->alerts_size() > 0) PrintGrid(grid, /*csv=*/false);
   std::cout << Sanitize(listed->method()) << "\nUnder " << Sanitize(listed->agreement()) << "\n";
+  return kExitOk;
+}
+
+namespace {
+
+// The quarter `quarters_back` before `period` (2026-Q1, 1 -> 2025-Q4).
+std::string QuarterBefore(const std::string& period, int quarters_back) {
+  int year = 0, quarter = 0;
+  if (period.size() != 7 || period[4] != '-' || (period[5] != 'Q' && period[5] != 'q') ||
+      !absl::SimpleAtoi(period.substr(0, 4), &year) || !absl::SimpleAtoi(period.substr(6, 1), &quarter)) {
+    return "";
+  }
+  int index = year * 4 + quarter - 1 - quarters_back;
+  return absl::StrCat(index / 4, "-Q", index % 4 + 1);
+}
+
+}  // namespace
+
+int RunReportSummary(ReferralClient& client, const CommandLine& f, OutputFormat format) {
+  const bool partnership = f.report_summary_scope != "own";
+  const auto scope = partnership ? refx::v1::PARTNERSHIP : refx::v1::OWN_REFERRALS;
+  if (QuarterBefore(f.report_period, 0).empty()) {
+    return Fail(InvalidArgumentError("invalid --period", {{"--period", "a quarter, e.g. 2026-Q3"}}), format, true);
+  }
+  ReportBundle bundle;
+  bundle.period = QuarterBefore(f.report_period, 0);
+  auto count = [&](std::vector<refx::v1::ReportDimension> dims,
+                   const std::string& period) -> absl::StatusOr<refx::v1::CountReferralsResponse> {
+    refx::v1::CountReferralsRequest request;
+    request.set_period(period);
+    request.set_scope(scope);
+    for (auto d : dims) request.add_dimensions(d);
+    return client.CountReferrals(request);
+  };
+  struct Table {
+    refx::v1::ReportDimension dimension;
+    refx::v1::CountReferralsResponse* out;
+  };
+  for (const Table& t : {Table{refx::v1::AREA, &bundle.by_area}, Table{refx::v1::STRAND, &bundle.by_strand},
+                         Table{refx::v1::REPORT_TYPE, &bundle.by_report_type},
+                         Table{refx::v1::REPORTING_CHANNEL, &bundle.by_channel}}) {
+    auto release = count({t.dimension}, bundle.period);
+    if (!release.ok()) return Fail(release.status(), format, false);
+    *t.out = *std::move(release);
+  }
+  for (int back = 3; back >= 0; --back) {
+    auto release = count({refx::v1::AREA}, QuarterBefore(bundle.period, back));
+    if (!release.ok()) return Fail(release.status(), format, false);
+    bundle.area_trend.push_back(*std::move(release));
+  }
+  refx::v1::ReportResponseTimesRequest times;
+  times.set_period(bundle.period);
+  times.set_scope(scope);
+  auto response_times = client.ReportResponseTimes(times);
+  if (!response_times.ok()) return Fail(response_times.status(), format, false);
+  bundle.response_times = *std::move(response_times);
+
+  // The ISO weeks of the quarter that have ended.
+  absl::TimeZone london;
+  if (!absl::LoadTimeZone("Europe/London", &london)) london = absl::UTCTimeZone();
+  const absl::Time start = absl::FromUnixMicros(
+      bundle.response_times.period_start().seconds() * 1000000 + bundle.response_times.period_start().nanos() / 1000);
+  const absl::Time end = absl::FromUnixMicros(bundle.response_times.period_end().seconds() * 1000000 +
+                                              bundle.response_times.period_end().nanos() / 1000);
+  const auto first = refx::core::reporting::WeekOf(absl::ToCivilDay(start, london), london);
+  auto last = refx::core::reporting::WeekOf(absl::ToCivilDay(end - absl::Seconds(1), london), london);
+  if (absl::Now() < last.end) last = refx::core::reporting::WeeksAfter(last, -1, london);
+  refx::v1::ListTensionAlertsRequest alerts;
+  alerts.set_first_week(first.label);
+  alerts.set_last_week(last.label);
+  auto tensions = client.ListTensionAlerts(alerts);
+  if (!tensions.ok()) return Fail(tensions.status(), format, false);
+  bundle.tensions = *std::move(tensions);
+  bundle.generated = absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone());
+
+  const std::string html = RenderReportHtml(bundle);
+  std::ofstream out(f.report_html, std::ios::binary | std::ios::trunc);
+  out << html;
+  out.close();
+  if (!out) {
+    return Fail(absl::UnavailableError(absl::StrCat("could not write ", f.report_html)), format, true);
+  }
+  if (format == OutputFormat::kJson) {
+    google::protobuf::Struct written;
+    (*written.mutable_fields())["file"].set_string_value(f.report_html);
+    (*written.mutable_fields())["bytes"].set_number_value(static_cast<double>(html.size()));
+    std::cout << RenderJson(written);
+  } else {
+    std::cout << "wrote " << Sanitize(f.report_html) << " (" << html.size() << " bytes): " << bundle.period
+              << ", 9 releases and the tension alerts of " << first.label << " to " << last.label << "\n";
+  }
   return kExitOk;
 }
 
