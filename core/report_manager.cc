@@ -14,6 +14,8 @@
 #include "common/status_details.h"
 #include "common/status_macros.h"
 #include "core/agreement.h"
+#include "core/referral_manager.h"
+#include "core/report_dimensions.h"
 #include "core/reporting/disclosure_control.h"
 #include "core/reporting/release_period.h"
 #include "core/reporting/response_times.h"
@@ -24,143 +26,14 @@
 namespace refx::core {
 namespace {
 
+using reporting_dimensions::Dimension;
+using reporting_dimensions::MakeDimension;
+using reporting_dimensions::ValuesOf;
+
 using google::protobuf::util::TimeUtil;
 
 constexpr char kMethod[] = "refx.v1.ReportingService.CountReferrals";
 constexpr char kResponseTimesMethod[] = "refx.v1.ReportingService.ReportResponseTimes";
-// A value the caller's view of a referral withholds (own-referrals scope).
-constexpr char kNotShared[] = "not shared";
-// A value no label of the registry or the API names (e.g. an area since
-// removed from the registry).
-constexpr char kUnlisted[] = "unlisted";
-
-// One dimension of a table: its labels, fixed before any referral is read,
-// and how a referral's values map onto them.
-struct Dimension {
-  v1::ReportDimension id = v1::REPORT_DIMENSION_UNSPECIFIED;
-  v1::DataClass data_class = v1::DATA_CLASS_REFERRAL_CORE;
-  std::vector<std::string> labels;
-  std::map<std::string, int, std::less<>> by_text;  // area and strand ids
-  std::map<int, int> by_number;                      // enum values
-  int unlisted = -1;
-  int not_shared = -1;
-  int several = -1;            // recipient agency type: more than one
-  bool derived = false;        // derived from other referrals (read_derived)
-
-  int Add(std::string label) {
-    labels.push_back(std::move(label));
-    return static_cast<int>(labels.size()) - 1;
-  }
-};
-
-// `HATE_CRIME` -> `hate crime`; `REPORTING_CHANNEL_THIRD_PARTY_CENTRE` ->
-// `third party centre`.
-std::string EnumLabel(absl::string_view name, absl::string_view prefix) {
-  if (absl::StartsWith(name, prefix)) name.remove_prefix(prefix.size());
-  std::string label = absl::AsciiStrToLower(name);
-  for (char& c : label) c = c == '_' ? ' ' : c;
-  return label;
-}
-
-void AddEnumLabels(const google::protobuf::EnumDescriptor* type, absl::string_view prefix, Dimension* d) {
-  for (int i = 0; i < type->value_count(); ++i) {
-    if (type->value(i)->number() == 0) continue;
-    d->by_number[type->value(i)->number()] = d->Add(EnumLabel(type->value(i)->name(), prefix));
-  }
-}
-
-absl::StatusOr<Dimension> MakeDimension(v1::ReportDimension id, const Partnership& registry, bool own_scope) {
-  Dimension d;
-  d.id = id;
-  switch (id) {
-    case v1::AREA:
-      for (const auto& area : registry.config().areas()) d.by_text[area.id()] = d.Add(area.id());
-      d.unlisted = d.Add(kUnlisted);
-      break;
-    case v1::STRAND:
-      d.data_class = v1::DATA_CLASS_PROTECTED_CHARACTERISTICS;
-      for (const auto& strand : registry.config().strands()) d.by_text[strand.id()] = d.Add(strand.id());
-      d.unlisted = d.Add(kUnlisted);
-      break;
-    case v1::REPORT_TYPE:
-      AddEnumLabels(v1::ReportType_descriptor(), "", &d);
-      d.unlisted = d.Add(kUnlisted);
-      break;
-    case v1::REPORTING_CHANNEL:
-      AddEnumLabels(v1::ReportingChannel_descriptor(), "REPORTING_CHANNEL_", &d);
-      d.unlisted = d.Add(kUnlisted);
-      break;
-    case v1::ONLINE:
-      d.by_number[1] = d.Add("online");
-      d.by_number[0] = d.Add("not online");
-      break;
-    case v1::RECIPIENT_AGENCY_TYPE: {
-      // Labels are the types, fixed; agencies map onto them.
-      std::map<int, int> by_type;
-      const auto* types = config::v1::AgencyType_descriptor();
-      for (int i = 0; i < types->value_count(); ++i) {
-        if (types->value(i)->number() == 0) continue;
-        by_type[types->value(i)->number()] = d.Add(EnumLabel(types->value(i)->name(), ""));
-      }
-      for (const auto& agency : registry.config().agencies()) {
-        auto it = by_type.find(agency.type());
-        if (it != by_type.end()) d.by_text[agency.id()] = it->second;
-      }
-      d.several = d.Add("several types");
-      d.unlisted = d.Add(kUnlisted);
-      break;
-    }
-    case v1::REPEAT_VICTIM:
-      d.data_class = v1::DATA_CLASS_SAFEGUARDING_RISK;
-      d.derived = true;
-      d.by_number[1] = d.Add("repeat victim");
-      d.by_number[0] = d.Add("no earlier referral");
-      d.unlisted = d.Add("not matched");
-      break;
-    default:
-      return absl::InvalidArgumentError("unknown dimension");
-  }
-  if (own_scope) d.not_shared = d.Add(kNotShared);
-  return d;
-}
-
-// The label indices of `referral`'s values in `d` (a strand list gives
-// several, each once); `not shared` when the caller may not read them.
-std::vector<int> ValuesOf(const Dimension& d, const v1::Referral& referral, const ReadView& view) {
-  if (!view.classes.Contains(d.data_class) || (d.derived && !view.derived)) return {d.not_shared};
-  auto text = [&](absl::string_view value) {
-    auto it = d.by_text.find(value);
-    return it == d.by_text.end() ? d.unlisted : it->second;
-  };
-  auto number = [&](int value) {
-    auto it = d.by_number.find(value);
-    return it == d.by_number.end() ? d.unlisted : it->second;
-  };
-  switch (d.id) {
-    case v1::AREA: return {text(referral.area())};
-    case v1::STRAND: {
-      std::set<int> seen;
-      for (const v1::Strand& s : referral.strands()) seen.insert(text(s.strand()));
-      return {seen.begin(), seen.end()};
-    }
-    case v1::REPORT_TYPE: return {number(referral.report_type())};
-    case v1::REPORTING_CHANNEL: return {number(referral.reporting_channel())};
-    case v1::ONLINE: return {number(referral.online() ? 1 : 0)};
-    case v1::RECIPIENT_AGENCY_TYPE: {
-      // The recipients at creation: each redirect appended one.
-      const int original = referral.recipient_agencies_size() - referral.redirected_agencies_size();
-      std::set<int> types;
-      for (int i = 0; i < original; ++i) types.insert(text(AgencyIdFromName(referral.recipient_agencies(i))));
-      if (types.empty()) return {d.unlisted};
-      return {types.size() == 1 ? *types.begin() : d.several};
-    }
-    case v1::REPEAT_VICTIM:
-      if (!referral.has_repeat_victim_count()) return {d.unlisted};
-      return {number(referral.repeat_victim_count() > 0 ? 1 : 0)};
-    default: return {};
-  }
-}
-
 // INVALID_ARGUMENT naming `dimensions` unless one or two distinct, known ones.
 absl::Status CheckDimensions(const v1::CountReferralsRequest& request) {
   std::vector<FieldViolation> violations;
@@ -173,7 +46,7 @@ absl::Status CheckDimensions(const v1::CountReferralsRequest& request) {
     if (d == v1::REPORT_DIMENSION_UNSPECIFIED || !v1::ReportDimension_IsValid(d)) {
       violations.push_back({absl::StrCat("dimensions[", i, "]"),
                             "not a dimension (area, strand, report type, reporting channel, online, recipient "
-                            "agency type, repeat victim)"});
+                            "agency type, repeat victim, outcome)"});
     } else if (!seen.insert(d).second) {
       violations.push_back({absl::StrCat("dimensions[", i, "]"), "given twice"});
     }
@@ -385,6 +258,18 @@ absl::StatusOr<v1::CountReferralsResponse> ReportManager::CountReferrals(const C
   std::vector<Dimension> dims;
   for (int d : request.dimensions()) {
     REFX_ASSIGN_OR_RETURN(Dimension dim, MakeDimension(static_cast<v1::ReportDimension>(d), *registry, own_scope));
+    if (dim.id == v1::OUTCOME) {
+      // As at the period's end: the last change in it decides.
+      REFX_RETURN_IF_ERROR(ForEachEvent(period, v1::WatchReferralsResponse::REFERRAL_CHANGED,
+                                        [&](const storage::ReferralEvent& event) -> absl::Status {
+        v1::Referral changed;
+        if (!changed.ParseFromString(event.referral_document)) {
+          return absl::InternalError("a stored event could not be read");
+        }
+        dim.outcome_at_end[event.referral_id] = changed.state() == v1::Referral::COMPLETED ? changed.outcome() : 0;
+        return absl::OkStatus();
+      }));
+    }
     dims.push_back(std::move(dim));
   }
   const bool two_way = dims.size() == 2;

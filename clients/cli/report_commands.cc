@@ -102,8 +102,8 @@ void AddReport(CLI::App* app, CommandLine* f) {
   c->add_option("--period", f->report_period, "A month (2026-07), quarter (2026-Q3) or year (2026), as the "
                                               "agreement's release grid says; it must have ended")
       ->required();
-  c->add_option("--by", f->report_by, "One or two of: area, strand, report-type, channel, online, recipient-type, repeat-victim "
-                                          "(rows,columns)")
+  c->add_option("--by", f->report_by, "One or two of: area, strand, report-type, channel, online, recipient-type, repeat-victim, "
+                                          "outcome (rows,columns)")
       ->required();
   c->add_option("--scope", f->report_scope, "own: your agency's referrals (default); partnership: every referral "
                                             "(REPORT_PARTNERSHIP)")
@@ -178,14 +178,15 @@ absl::StatusOr<refx::v1::CountReferralsRequest> BuildCountRequest(const CommandL
       {"area", refx::v1::AREA},       {"strand", refx::v1::STRAND},
       {"report-type", refx::v1::REPORT_TYPE}, {"channel", refx::v1::REPORTING_CHANNEL},
       {"online", refx::v1::ONLINE},           {"recipient-type", refx::v1::RECIPIENT_AGENCY_TYPE},
-      {"repeat-victim", refx::v1::REPEAT_VICTIM}};
+      {"repeat-victim", refx::v1::REPEAT_VICTIM}, {"outcome", refx::v1::OUTCOME}};
   refx::v1::CountReferralsRequest request;
   request.set_period(f.report_period);
   for (absl::string_view part : absl::StrSplit(f.report_by, ',', absl::SkipWhitespace())) {
     auto it = kDimensions.find(absl::AsciiStrToLower(absl::StripAsciiWhitespace(part)));
     if (it == kDimensions.end()) {
       return InvalidArgumentError("invalid --by",
-                                  {{"--by", "each of: area, strand, report-type, channel, online, recipient-type, repeat-victim"}});
+                                  {{"--by", "each of: area, strand, report-type, channel, online, recipient-type, repeat-victim, "
+                                             "outcome"}});
     }
     request.add_dimensions(it->second);
   }

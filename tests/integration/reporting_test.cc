@@ -363,6 +363,12 @@ TEST_F(ReportingTest, ResponseTimesAreTakenAsAtThePeriodsEndWithMediansOnlyWhere
   EXPECT_TRUE(completion.medians(city_row).withheld());
   EXPECT_THAT(release->rules(), HasSubstr("Medians are withheld unless"));
   EXPECT_EQ(release->release(), before->release());
+  // Outcomes are counted as at the period's end too: none completed then.
+  auto outcomes = Count(kOversight, Query("2026-Q1", {v1::OUTCOME}));
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_EQ(Cell(*outcomes, "not completed").value(), 15);
+  EXPECT_EQ(Cell(*outcomes, "supported").value(), 0);
+  EXPECT_EQ(Cell(*outcomes, "Total").value(), 15);
 
   // Margins first: each row's total is the one-way count by recipient
   // agency type, released the same way.
@@ -517,6 +523,51 @@ TEST_F(ReportingTest, TensionAlertsFindAPlantedSpikeAndGiveOnlyBands) {
   refused(kOversight, "2023-W01", "2026-W14", absl::StatusCode::kInvalidArgument, "INVALID_REQUEST");
   auto no_cert = server_->ClientWith(TestPki::ClientCert{}).ListTensionAlerts({});
   EXPECT_EQ(no_cert.status().code(), absl::StatusCode::kUnavailable) << no_cert.status();
+}
+
+TEST_F(ReportingTest, OutcomesAreCountedAsAtThePeriodsEnd) {
+  // Ten of the city's referrals are completed in March (supported); three
+  // of them are re-opened in April, which the first quarter's table ignores
+  // (counted as they are now, 7 would be withheld).
+  auto current = [&](int i) {
+    auto got = server_->Client(kCityCouncil).GetReferral(city_[i].name());
+    EXPECT_TRUE(got.ok()) << got.status();
+    return got.ok() ? *got : v1::Referral();
+  };
+  for (int i = 0; i < 10; ++i) {
+    clock_.Set(London(2026, 3, 2, 9) + absl::Minutes(i));
+    v1::AcceptReferralRequest accept;
+    accept.set_name(city_[i].name());
+    accept.set_etag(current(i).etag());
+    accept.set_request_id(absl::StrCat("accept-", i));
+    ASSERT_TRUE(server_->Client(kCityCouncil).AcceptReferral(accept).ok());
+    v1::CompleteReferralRequest complete;
+    complete.set_name(city_[i].name());
+    complete.set_etag(current(i).etag());
+    complete.set_request_id(absl::StrCat("complete-", i));
+    complete.set_outcome(v1::OUTCOME_SUPPORTED);
+    ASSERT_TRUE(server_->Client(kCityCouncil).CompleteReferral(complete).ok());
+  }
+  for (int i = 0; i < 3; ++i) {
+    clock_.Set(London(2026, 4, 3, 9) + absl::Minutes(i));
+    v1::ReopenReferralRequest reopen;
+    reopen.set_name(city_[i].name());
+    reopen.set_etag(current(i).etag());
+    reopen.set_request_id(absl::StrCat("reopen-", i));
+    reopen.set_reason("new information");
+    ASSERT_TRUE(server_->Client(kPolice).ReopenReferral(reopen).ok()) << "reopen " << i;  // police only
+  }
+  clock_.Set(London(2026, 7, 2, 9));
+
+  auto outcomes = Count(kOversight, Query("2026-Q1", {v1::OUTCOME}));
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  std::vector<std::string> labels;
+  for (const auto& row : outcomes->rows()) labels.push_back(row.label());
+  EXPECT_THAT(labels, ::testing::Contains("not completed"));
+  EXPECT_THAT(labels, ::testing::Contains("support declined"));
+  EXPECT_EQ(Cell(*outcomes, "supported").value(), 10);
+  EXPECT_TRUE(Cell(*outcomes, "not completed").withheld());  // 5
+  EXPECT_EQ(Cell(*outcomes, "Total").value(), 15);
 }
 
 TEST_F(ReportingTest, EveryRefusalIsPreciseAndReleasesNothing) {
