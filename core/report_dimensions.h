@@ -23,7 +23,7 @@ struct Dimension {
   v1::ReportDimension id = v1::REPORT_DIMENSION_UNSPECIFIED;
   v1::DataClass data_class = v1::DATA_CLASS_REFERRAL_CORE;
   std::vector<std::string> labels;
-  std::map<std::string, int, std::less<>> by_text;  // area and strand ids
+  std::map<std::string, int, std::less<>> by_text;  // area, strand and agency ids
   std::map<int, int> by_number;                      // enum values
   int unlisted = -1;
   int not_shared = -1;
