@@ -114,4 +114,15 @@ StoredCaseUpdate ReadCaseUpdate(const SqlStatement& row) {
   return u;
 }
 
+ReferralEvent ReadEvent(const SqlStatement& row) {
+  ReferralEvent e;
+  e.sequence = row.Int(0);
+  e.time = absl::FromUnixMicros(row.Int(1));
+  e.kind = static_cast<int32_t>(row.Int(2));
+  e.referral_id = row.Text(3);
+  e.referral_document = row.Text(4);
+  e.update_document = row.Text(5);
+  return e;
+}
+
 }  // namespace refx::storage::rows

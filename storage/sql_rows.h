@@ -37,6 +37,11 @@ absl::StatusOr<absl::optional<AuditHead>> ReadAuditHeadRow(SqlConnection* conn, 
 // The head as stored; the genesis (sequence 0) when no row records one.
 absl::StatusOr<AuditHead> ReadAuditHead(SqlConnection* conn, const SqlDialect& sql);
 
+// The event columns in list_events / scan_events / list_all_events order
+// (sequence, time, kind, referral id, referral document, update document),
+// without the audience.
+ReferralEvent ReadEvent(const SqlStatement& row);
+
 // The case update columns in list_case_updates / select_case_update order.
 StoredCaseUpdate ReadCaseUpdate(const SqlStatement& row);
 

@@ -100,13 +100,7 @@ absl::StatusOr<std::vector<ReferralEvent>> SqlStore::ScanEvents(const ScanEvents
     while (true) {
       REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) break;
-      ReferralEvent e;
-      e.sequence = stmt->Int(0);
-      e.time = absl::FromUnixMicros(stmt->Int(1));
-      e.kind = static_cast<int32_t>(stmt->Int(2));
-      e.referral_id = stmt->Text(3);
-      e.referral_document = stmt->Text(4);
-      out.push_back(std::move(e));
+      out.push_back(rows::ReadEvent(*stmt));
     }
     return out;
   });
@@ -181,13 +175,7 @@ absl::StatusOr<std::vector<ReferralEvent>> SqlStore::ListEvents(const EventQuery
     while (true) {
       REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) break;
-      ReferralEvent e;
-      e.sequence = stmt->Int(0);
-      e.time = absl::FromUnixMicros(stmt->Int(1));
-      e.kind = static_cast<int32_t>(stmt->Int(2));
-      e.referral_id = stmt->Text(3);
-      e.referral_document = stmt->Text(4);
-      e.update_document = stmt->Text(5);
+      ReferralEvent e = rows::ReadEvent(*stmt);
       e.audience = {query.agency_id};
       out.push_back(std::move(e));
     }

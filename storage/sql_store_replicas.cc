@@ -87,13 +87,7 @@ void SqlStore::AnnounceFromLog() {
       while (true) {
         REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
         if (!row) return absl::OkStatus();
-        ReferralEvent e;
-        e.sequence = stmt->Int(0);
-        e.time = absl::FromUnixMicros(stmt->Int(1));
-        e.kind = static_cast<int32_t>(stmt->Int(2));
-        e.referral_id = stmt->Text(3);
-        e.referral_document = stmt->Text(4);
-        e.update_document = stmt->Text(5);
+        ReferralEvent e = rows::ReadEvent(*stmt);
         e.audience = absl::StrSplit(stmt->Text(6), ',', absl::SkipEmpty());
         events.push_back(std::move(e));
       }

@@ -319,7 +319,7 @@ ORDER BY r.create_time_us, r.id
 LIMIT CAST(:limit AS BIGINT))sql";
 
 const char kScanEvents[] = R"sql(
-SELECT sequence, time_us, kind, referral_id, referral_document
+SELECT sequence, time_us, kind, referral_id, referral_document, '' AS update_document
 FROM referral_events
 WHERE time_us >= CAST(:from_us AS BIGINT) AND time_us < CAST(:to_us AS BIGINT)
   AND kind = CAST(:kind AS BIGINT) AND sequence > CAST(:after AS BIGINT)

@@ -312,7 +312,7 @@ ORDER BY r.create_time_us, r.id
 LIMIT :limit)sql";
 
 const char kScanEvents[] = R"sql(
-SELECT sequence, time_us, kind, referral_id, referral_document
+SELECT sequence, time_us, kind, referral_id, referral_document, '' AS update_document
 FROM referral_events
 WHERE time_us >= :from_us AND time_us < :to_us AND kind = :kind AND sequence > :after
 ORDER BY sequence
