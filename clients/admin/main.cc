@@ -10,12 +10,15 @@
 //   dev_pki_command.cc      dev-pki
 //   governance_commands.cc  agreement check|table, audit verify|checkpoint
 //   storage_commands.cc     storage copy
+//   backup_commands.cc      backup, restore
+//   demo_commands.cc        demo seed (demo_seed.cc plans and writes)
 #include <optional>
 #include <string>
 
 #include "CLI/CLI.hpp"
 #include "clients/admin/admin_common.h"
 #include "clients/admin/ca_commands.h"
+#include "clients/admin/demo_commands.h"
 #include "clients/admin/dev_pki_command.h"
 #include "clients/admin/governance_commands.h"
 #include "clients/admin/backup_commands.h"
@@ -62,6 +65,7 @@ Quick tour:
   refx::admin::GovernanceCommands governance(&app);
   refx::admin::StorageCommands storage_commands(&app);
   refx::admin::BackupCommands backup_commands(&app);
+  refx::admin::DemoCommands demo_commands(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -71,6 +75,7 @@ Quick tour:
   if (std::optional<int> rc = governance.RunIfParsed()) return *rc;
   if (std::optional<int> rc = storage_commands.RunIfParsed()) return *rc;
   if (std::optional<int> rc = backup_commands.RunIfParsed()) return *rc;
+  if (std::optional<int> rc = demo_commands.RunIfParsed()) return *rc;
   if (std::optional<int> rc = dev_pki.RunIfParsed()) return *rc;
   if (std::optional<int> rc = ca_commands.RunIfParsed()) return *rc;
   return refx::admin::kUsage;

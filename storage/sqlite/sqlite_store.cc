@@ -1,12 +1,14 @@
 #include "storage/sqlite/sqlite_store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -55,6 +57,39 @@ absl::Status PrepareDatabaseFiles(const std::string& path) {
   return absl::OkStatus();
 }
 
+// The engine keeps the chain's head and the event sequence in memory, so a
+// second process writing the same file would fork the audit chain. An
+// exclusive lock on a file beside the database (not the database itself:
+// closing any descriptor of a file drops the POSIX locks SQLite holds on
+// it) makes a second writer fail at start. The kernel drops it when the
+// holder exits, however it exits.
+class WriterLock {
+ public:
+  static absl::StatusOr<std::shared_ptr<WriterLock>> Take(const std::string& database) {
+    const std::string file = database + ".writer-lock";
+    const int fd = ::open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot open ", file, ": ", std::strerror(errno)));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      ::close(fd);
+      if (error == EWOULDBLOCK) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "database ", database, " is open for writing by another process (a running refx-server?); one process "
+            "at a time may write an SQLite database: stop it first"));
+      }
+      return absl::UnavailableError(absl::StrCat("cannot lock ", file, ": ", std::strerror(error)));
+    }
+    return std::shared_ptr<WriterLock>(new WriterLock(fd));
+  }
+  ~WriterLock() { ::close(fd_); }
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+
+ private:
+  explicit WriterLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Create(const Options& options) {
@@ -63,9 +98,11 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Create(const Options& 
     return absl::InvalidArgumentError("storage: max_batch_size and read_connections must be >= 1");
   }
   REFX_RETURN_IF_ERROR(PrepareDatabaseFiles(options.path));
+  REFX_ASSIGN_OR_RETURN(std::shared_ptr<WriterLock> lock, WriterLock::Take(options.path));
   SqlStore::Options engine;
   engine.dialect = &SqliteDialect();
-  engine.connect = [path = options.path](bool read_only) -> absl::StatusOr<std::unique_ptr<SqlConnection>> {
+  // The lock lives as long as the engine's way to connect, i.e. the store.
+  engine.connect = [path = options.path, lock](bool read_only) -> absl::StatusOr<std::unique_ptr<SqlConnection>> {
     REFX_ASSIGN_OR_RETURN(auto conn, Connection::Open(path, read_only));
     return std::unique_ptr<SqlConnection>(std::move(conn));
   };

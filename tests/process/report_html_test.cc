@@ -3,7 +3,6 @@
 // without a console error or a refused fetch, show every chart with its
 // title, keep withheld counts withheld, and carry no script, external
 // reference or value of a free-text or identity field.
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -128,8 +127,8 @@ TEST_F(ReportHtmlTest, TheReportRendersInChromiumWithEveryChartAndNothingWithhel
   EXPECT_FALSE(absl::StrContains(dom.err, "CONSOLE")) << dom.err;
   EXPECT_FALSE(absl::StrContains(dom.err, "Refused to")) << dom.err;
 
-  // A screenshot, for the README (REFX_REPORT_SCREENSHOT names where to
-  // keep it).
+  // It paints (the README's screenshot comes from the seeded demo instead,
+  // tests/process/demo_seed_test.cc).
   const std::string png = dir_ + "/q1.png";
   CommandResult shot = RunCommand({kChromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                                    "--hide-scrollbars", "--window-size=900,2600", "--screenshot=" + png,
@@ -138,9 +137,6 @@ TEST_F(ReportHtmlTest, TheReportRendersInChromiumWithEveryChartAndNothingWithhel
   ASSERT_EQ(shot.exit_code, 0) << shot.Describe();
   ASSERT_TRUE(std::filesystem::exists(png));
   EXPECT_GT(std::filesystem::file_size(png), 20000u);
-  if (const char* keep = std::getenv("REFX_REPORT_SCREENSHOT"); keep != nullptr && *keep != '\0') {
-    std::filesystem::copy_file(png, keep, std::filesystem::copy_options::overwrite_existing);
-  }
 
   // Refusals pass through: a role without REPORT_READ, a quarter not ended.
   CommandResult denied = Refx("nhs-hate-crime-healthcare-partnership", {"report", "summary", "--period", "2026-Q1", "--html",

@@ -197,6 +197,27 @@ TEST(SqliteStoreTest, OpensWithWalFullSyncAndRecordsTheSchemaVersion) {
   EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// The chain's head and the event sequence live in the writer's memory: a
+// second writer on the file would fork the audit chain, so it is refused
+// until the first closes the file.
+TEST(SqliteStoreTest, OneWriterAtATime) {
+  const std::string dir = testing::MakeTempDir("writer-lock");
+  sqlite::SqliteStore::Options options;
+  options.path = dir + "/w.db";
+  {
+    auto first = sqlite::SqliteStore::Create(options);
+    ASSERT_TRUE(first.ok()) << first.status();
+    auto second = sqlite::SqliteStore::Create(options);
+    EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(second.status().message().find("open for writing by another process"), absl::string_view::npos)
+        << second.status();
+    // Reading the file offline stays possible (refx-admin audit verify).
+    EXPECT_TRUE(sqlite::VerifyAuditChainInFile(options.path).ok());
+  }
+  auto after = sqlite::SqliteStore::Create(options);
+  EXPECT_TRUE(after.ok()) << after.status();
+}
+
 TEST(SqliteStoreTest, UnwritableLocationIsAClearError) {
   sqlite::SqliteStore::Options options;
   options.path = "/proc/refx-cannot-exist/refx.db";
