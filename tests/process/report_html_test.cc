@@ -90,6 +90,15 @@ TEST_F(ReportHtmlTest, TheReportRendersInChromiumWithEveryChartAndNothingWithhel
                              {"report", "summary", "--period", "2026-Q1", "--html", html_path});
   ASSERT_EQ(wrote.exit_code, kExitOk) << wrote.Describe();
   EXPECT_THAT(wrote.out, HasSubstr("wrote " + html_path));
+  EXPECT_THAT(wrote.out, HasSubstr("8 releases"));
+  // Each release asked once, so audited once: four tables of the quarter,
+  // the three quarters before it by area, and the response times.
+  CommandResult audit = Refx("llr-information-governance",
+                             {"--output", "json", "audit", "list", "--agency", "asb-hate-prevent-strategy-group",
+                              "--action", "DISCLOSURE", "--all"});
+  ASSERT_EQ(audit.exit_code, kExitOk) << audit.Describe();
+  EXPECT_EQ(CountCaseInsensitive(audit.out, "ReportingService.CountReferrals\""), 7) << audit.out;
+  EXPECT_EQ(CountCaseInsensitive(audit.out, "ReportingService.ReportResponseTimes\""), 1) << audit.out;
   const std::string html = ReadAll(html_path);
 
   // Self-contained: no script, no reference to anywhere else.
