@@ -69,13 +69,19 @@ absl::Status WithErrorInfo(absl::Status status, absl::string_view reason,
 }
 
 absl::Status ReferralNotFoundError(absl::string_view name) {
+  return ResourceNotFoundError(absl::StrCat("referral ", name, " not found"), "refx.v1.Referral", name,
+                               "no such referral, or your agency is not a party to it", "REFERRAL_NOT_FOUND");
+}
+
+absl::Status ResourceNotFoundError(absl::string_view message, absl::string_view resource_type,
+                                   absl::string_view name, absl::string_view description, absl::string_view reason) {
   google::rpc::ResourceInfo resource;
-  resource.set_resource_type("refx.v1.Referral");
+  resource.set_resource_type(std::string(resource_type));
   resource.set_resource_name(std::string(name));
-  resource.set_description("no such referral, or your agency is not a party to it");
-  absl::Status status = absl::NotFoundError(absl::StrCat("referral ", name, " not found"));
+  resource.set_description(std::string(description));
+  absl::Status status = absl::NotFoundError(message);
   status.SetPayload(TypeUrlOf(resource), absl::Cord(resource.SerializeAsString()));
-  return WithErrorInfo(std::move(status), "REFERRAL_NOT_FOUND");
+  return WithErrorInfo(std::move(status), reason);
 }
 
 absl::Status QuotaExceededError(absl::string_view message, absl::string_view reason, absl::string_view subject,

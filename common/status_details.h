@@ -64,6 +64,12 @@ std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
 // ErrorInfo REFERRAL_NOT_FOUND and a ResourceInfo naming what was asked for.
 absl::Status ReferralNotFoundError(absl::string_view name);
 
+// NOT_FOUND with `message`, an ErrorInfo with `reason` and a ResourceInfo
+// of `resource_type` (e.g. `refx.v1.TensionAlert`), the name asked for and
+// `description`.
+absl::Status ResourceNotFoundError(absl::string_view message, absl::string_view resource_type,
+                                   absl::string_view name, absl::string_view description, absl::string_view reason);
+
 // RESOURCE_EXHAUSTED for a quota the caller ran into: an ErrorInfo with
 // `reason` (and `metadata`) and a google.rpc.QuotaFailure naming what ran
 // out (`subject`, e.g. `agencies/met-police`) and the limit in words.

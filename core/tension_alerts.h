@@ -4,10 +4,11 @@
 // tension_monitoring rules (core/reporting/tension_monitor.h).
 //
 // Computed on demand from creation times and coded fields (area, strands,
-// online) of the whole partnership's referrals; nothing is stored. An alert
-// names its series and week and gives the count and baseline as bands, so
-// no alert discloses an exact count. Each listing is audited as a
-// DISCLOSURE of aggregate data.
+// online) of the whole partnership's referrals; only the tensions group's
+// acknowledgements are stored. An alert names its series and week and
+// gives the count and baseline as bands, so no alert discloses an exact
+// count. Each listing and acknowledgement is audited as a DISCLOSURE of
+// aggregate data (an acknowledgement in the transaction that stores it).
 #ifndef REFX_CORE_TENSION_ALERTS_H_
 #define REFX_CORE_TENSION_ALERTS_H_
 
@@ -18,10 +19,13 @@
 #include "core/auditor.h"
 #include "core/caller.h"
 #include "core/partnership.h"
+#include "core/reporting/iso_week.h"
 #include "refx/v1/reporting_service.pb.h"
 #include "storage/referral_store.h"
 
 namespace refx::core {
+
+class Agreement;
 
 class TensionAlerts {
  public:
@@ -42,8 +46,18 @@ class TensionAlerts {
   absl::StatusOr<v1::ListTensionAlertsResponse> List(const Caller& caller,
                                                       const v1::ListTensionAlertsRequest& request, CallAudit* audit);
 
+  // Records the tensions group's note on an alert (the method gate checked
+  // TENSION_ACKNOWLEDGE): the alert with its acknowledgement. See
+  // refx.v1.ReportingService.AcknowledgeTensionAlert for the refusals.
+  absl::StatusOr<v1::TensionAlert> Acknowledge(const Caller& caller, const v1::AcknowledgeTensionAlertRequest& request,
+                                               CallAudit* audit);
+
  private:
   explicit TensionAlerts(Options options) : options_(std::move(options)) {}
+  // The alerts of weeks first..last (ended, checked by the caller), named,
+  // without acknowledgements.
+  absl::Status Compute(const Agreement& agreement, const reporting::IsoWeek& first, const reporting::IsoWeek& last,
+                       v1::ListTensionAlertsResponse* out) const;
   Options options_;
 };
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks docs/errors.md against the code: every ErrorInfo reason the server
-can send (each `WithErrorInfo(..., "REASON")` and `QuotaExceededError(msg, "REASON", ...)` in
-the sources, ReferralNotFoundError's,
+can send (each `WithErrorInfo(..., "REASON")`, `QuotaExceededError(msg, "REASON", ...)` and
+`ResourceNotFoundError(..., "REASON")` in the sources,
 and the generic reason of every status code in common/status_details.cc) has a
 row in the table, and the table has no row for a reason the code no longer sends.
 
@@ -23,16 +23,17 @@ def reasons_in_code():
             if not path.endswith((".cc", ".h")) or path.endswith("_test.cc"):
                 continue
             text = open(path, encoding="utf-8").read()
-            for match in re.finditer(r"\b(WithErrorInfo|QuotaExceededError)\(", text):
+            for match in re.finditer(r"\b(WithErrorInfo|QuotaExceededError|ResourceNotFoundError)\(", text):
                 depth, i = 1, match.end()
                 while depth and i < len(text):
                     depth += {"(": 1, ")": -1}.get(text[i], 0)
                     i += 1
                 literals = re.findall(r'"([A-Z][A-Z0-9_]{2,})"', text[match.end():i])
                 if literals:
-                    # WithErrorInfo(status, "REASON"): the last literal;
+                    # WithErrorInfo(status, "REASON") and ResourceNotFoundError(
+                    # ..., "REASON"): the last literal;
                     # QuotaExceededError(message, "REASON", ...): the first.
-                    reason = literals[-1] if match.group(1) == "WithErrorInfo" else literals[0]
+                    reason = literals[0] if match.group(1) == "QuotaExceededError" else literals[-1]
                     found.setdefault(reason, os.path.relpath(path, ROOT))
             if path.endswith("status_details.cc"):
                 body = text[text.index("GenericErrorReason(absl::StatusCode code)"):]

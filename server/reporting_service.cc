@@ -38,4 +38,16 @@ grpc::ServerUnaryReactor* ReportingServiceImpl::ListTensionAlerts(grpc::Callback
       });
 }
 
+grpc::ServerUnaryReactor* ReportingServiceImpl::AcknowledgeTensionAlert(grpc::CallbackServerContext* ctx,
+                                                                        const grpc::ByteBuffer* request,
+                                                                        grpc::ByteBuffer* response) {
+  return RunUnary<v1::AcknowledgeTensionAlertRequest, v1::TensionAlert>(
+      "refx.v1.ReportingService.AcknowledgeTensionAlert", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::AcknowledgeTensionAlertRequest& req, v1::TensionAlert* out,
+             core::CallAudit* audit) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(*out, tensions_->Acknowledge(caller, req, audit));
+        return absl::OkStatus();
+      });
+}
+
 }  // namespace refx::server

@@ -1,5 +1,6 @@
 // The gRPC face of refx.v1.ReportingService: protected aggregate tables
-// (core/report_manager.h). Every method is RunUnary around one core call.
+// (core/report_manager.h) and community-tension alerts
+// (core/tension_alerts.h). Every method is RunUnary around one core call.
 #ifndef REFX_SERVER_REPORTING_SERVICE_H_
 #define REFX_SERVER_REPORTING_SERVICE_H_
 
@@ -12,7 +13,8 @@ namespace refx::server {
 
 using RawReportingServiceBase = v1::ReportingService::WithRawCallbackMethod_CountReferrals<
     v1::ReportingService::WithRawCallbackMethod_ReportResponseTimes<
-        v1::ReportingService::WithRawCallbackMethod_ListTensionAlerts<v1::ReportingService::Service>>>;
+        v1::ReportingService::WithRawCallbackMethod_ListTensionAlerts<
+            v1::ReportingService::WithRawCallbackMethod_AcknowledgeTensionAlert<v1::ReportingService::Service>>>>;
 
 class ReportingServiceImpl final : public RawReportingServiceBase {
  public:
@@ -25,6 +27,8 @@ class ReportingServiceImpl final : public RawReportingServiceBase {
                                                 grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListTensionAlerts(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                               grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* AcknowledgeTensionAlert(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                                    grpc::ByteBuffer* response) override;
 
  private:
   ServiceContext context_;

@@ -247,6 +247,22 @@ struct ScanEventsQuery {
   int limit = 500;
 };
 
+// The tensions group's acknowledgement of a community-tension alert. Alerts
+// themselves are computed from referrals; only acknowledgements are stored.
+struct TensionAcknowledgement {
+  std::string alert;  // tensionAlerts/{week}/{area}/{strand}
+  std::string week;   // its ISO week label (sorts in time order)
+  std::string agency_id;
+  std::string request_id;
+  std::string note;
+  absl::Time time;
+};
+
+struct AcknowledgeTensionAlertResult {
+  TensionAcknowledgement acknowledgement;  // as stored
+  bool replayed = false;                   // stored before, by this request
+};
+
 class ReferralStore {
  public:
   virtual ~ReferralStore() = default;
@@ -362,6 +378,17 @@ class ReferralStore {
   // Whether any repeat-victim token is stored (a key made afresh would
   // silently stop them matching, so the server refuses to make one then).
   virtual absl::StatusOr<bool> HasVictimTokens() = 0;
+
+  // Stores `acknowledgement` with its audit event in one transaction. If
+  // the alert is acknowledged already: the stored acknowledgement, with
+  // `replayed`, when it came from the same agency under the same request
+  // id (nothing written, no audit event either); ALREADY_EXISTS otherwise.
+  virtual absl::StatusOr<AcknowledgeTensionAlertResult> AcknowledgeTensionAlert(
+      const TensionAcknowledgement& acknowledgement, const AuditRecord& audit) = 0;
+  // The acknowledgements of alerts of weeks `first_week`..`last_week`
+  // (labels, inclusive), by alert name.
+  virtual absl::StatusOr<std::vector<TensionAcknowledgement>> ListTensionAcknowledgements(
+      absl::string_view first_week, absl::string_view last_week) = 0;
 
   // Whether the store can serve (for health checks).
   virtual absl::Status CheckHealth() = 0;

@@ -185,6 +185,10 @@ struct SqlDialect {
   const char* count_repeat_victims;
   const char* insert_victim_token;
   const char* any_victim_token;
+  // Tension alert acknowledgements (migration 13).
+  const char* insert_tension_acknowledgement;
+  const char* select_tension_acknowledgement;
+  const char* list_tension_acknowledgements;
 
   // Several replicas write to one database (PostgreSQL): the writer re-reads
   // the audit chain's and the event log's heads in every write transaction

@@ -114,6 +114,17 @@ StoredCaseUpdate ReadCaseUpdate(const SqlStatement& row) {
   return u;
 }
 
+TensionAcknowledgement ReadTensionAcknowledgement(const SqlStatement& row) {
+  TensionAcknowledgement a;
+  a.alert = row.Text(0);
+  a.week = row.Text(1);
+  a.agency_id = row.Text(2);
+  a.request_id = row.Text(3);
+  a.note = row.Text(4);
+  a.time = absl::FromUnixMicros(row.Int(5));
+  return a;
+}
+
 ReferralEvent ReadEvent(const SqlStatement& row) {
   ReferralEvent e;
   e.sequence = row.Int(0);

@@ -45,6 +45,10 @@ ReferralEvent ReadEvent(const SqlStatement& row);
 // The case update columns in list_case_updates / select_case_update order.
 StoredCaseUpdate ReadCaseUpdate(const SqlStatement& row);
 
+// The acknowledgement columns in select_tension_acknowledgement /
+// list_tension_acknowledgements order.
+TensionAcknowledgement ReadTensionAcknowledgement(const SqlStatement& row);
+
 }  // namespace refx::storage::rows
 
 #endif  // REFX_STORAGE_SQL_ROWS_H_

@@ -94,6 +94,10 @@ class SqlStore : public ReferralStore {
   absl::StatusOr<AuditChainReport> VerifyAuditChain(const AuditHead* checkpoint = nullptr) override;
   absl::StatusOr<AuditHead> AuditChainHead() override;
   absl::StatusOr<bool> HasVictimTokens() override;
+  absl::StatusOr<AcknowledgeTensionAlertResult> AcknowledgeTensionAlert(
+      const TensionAcknowledgement& acknowledgement, const AuditRecord& audit) override;
+  absl::StatusOr<std::vector<TensionAcknowledgement>> ListTensionAcknowledgements(
+      absl::string_view first_week, absl::string_view last_week) override;
   absl::Status CheckHealth() override;
   absl::StatusOr<std::map<std::string, int64_t>> CountOverdueByRecipient(
       absl::Time now, const std::vector<int32_t>& awaiting_states) override;

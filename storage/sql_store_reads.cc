@@ -191,6 +191,22 @@ absl::StatusOr<bool> SqlStore::HasVictimTokens() {
   });
 }
 
+absl::StatusOr<std::vector<TensionAcknowledgement>> SqlStore::ListTensionAcknowledgements(
+    absl::string_view first_week, absl::string_view last_week) {
+  return WithReader<std::vector<TensionAcknowledgement>>(
+      [&](SqlConnection* conn) -> absl::StatusOr<std::vector<TensionAcknowledgement>> {
+        REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.list_tension_acknowledgements));
+        stmt->Bind(":first_week", first_week).Bind(":last_week", last_week);
+        std::vector<TensionAcknowledgement> out;
+        for (;;) {
+          REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+          if (!row) break;
+          out.push_back(rows::ReadTensionAcknowledgement(*stmt));
+        }
+        return out;
+      });
+}
+
 absl::StatusOr<AuditHead> SqlStore::AuditChainHead() {
   return WithReader<AuditHead>([&](SqlConnection* conn) { return rows::ReadAuditHead(conn, sql_); });
 }

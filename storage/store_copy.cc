@@ -74,7 +74,8 @@ const std::vector<std::string>& CopiedTables() {
   static const std::vector<std::string> kTables = {
       "referrals",       "referral_parties", "referral_strands",        "create_requests",
       "update_requests", "audit_events",     "audit_head",              "referral_events",
-      "referral_event_audience",              "case_updates",            "victim_tokens"};
+      "referral_event_audience",              "case_updates",            "victim_tokens",
+      "tension_acknowledgements"};
   return kTables;
 }
 

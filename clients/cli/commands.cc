@@ -163,6 +163,7 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
   if (f.report_counts->parsed()) return RunReportCounts(*client, f, count_request, format);
   if (f.report_response_times->parsed()) return RunReportResponseTimes(*client, f, format);
   if (f.report_tensions->parsed()) return RunReportTensions(*client, f, format);
+  if (f.report_acknowledge->parsed()) return RunReportAcknowledge(*client, f, format);
   if (f.report_summary->parsed()) return RunReportSummary(*client, f, format);
   return RunList(*client, f, std::move(list_request), format);
 }

@@ -53,6 +53,7 @@ struct CommandLine {
   CLI::App* report_counts = nullptr;
   CLI::App* report_response_times = nullptr;
   CLI::App* report_tensions = nullptr;
+  CLI::App* report_acknowledge = nullptr;
   CLI::App* report_summary = nullptr;
   CLI::App* update = nullptr;
   CLI::App* updates = nullptr;
@@ -62,6 +63,7 @@ struct CommandLine {
   // report counts, response-times, tensions.
   std::string report_period, report_by, report_scope = "own", report_summary_scope = "partnership";
   std::string report_first_week, report_last_week, report_html;
+  std::string tension_alert, tension_note;  // report acknowledge
   bool report_csv = false;
 
   // create.
@@ -180,6 +182,7 @@ int RunReportCounts(refx::client::ReferralClient& client, const CommandLine& f,
                     const refx::v1::CountReferralsRequest& request, OutputFormat format);
 int RunReportResponseTimes(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
 int RunReportTensions(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
+int RunReportAcknowledge(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
 int RunReportSummary(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
 
 absl::StatusOr<refx::v1::ListAuditEventsRequest> BuildAuditListRequest(const CommandLine& f);

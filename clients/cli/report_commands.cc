@@ -1,5 +1,6 @@
-// `refx report counts`, `response-times` and `tensions`: protected aggregate
-// tables (ReportingService), as a table, CSV or JSON. The server applies
+// `refx report counts`, `response-times`, `tensions`, `acknowledge` and
+// `summary`: protected aggregate tables and tension alerts
+// (ReportingService), as a table, CSV, JSON or HTML. The server applies
 // disclosure control; this prints what it released, withheld counts and
 // medians as `*`, and the rules under the tables.
 #include <fstream>
@@ -10,6 +11,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -142,15 +144,34 @@ void AddReport(CLI::App* app, CommandLine* f) {
   w->add_option("--first-week", f->report_first_week, "First ISO week, e.g. 2026-W14 (default: 12 weeks before "
                                                        "the last)");
   w->add_option("--last-week", f->report_last_week, "Last ISO week, ended (default: the last ended week)");
-  w->add_flag("--csv", f->report_csv, "Print CSV: week, area, strand, count band, baseline band");
+  w->add_flag("--csv", f->report_csv, "Print CSV: week, area, strand, count band, baseline band, name, "
+                                      "acknowledged by, acknowledged at, note");
   w->footer(
       "Each area and strand, and online hate per strand, is counted by ISO week (Monday to Sunday,\n"
       "Europe/London) and a week alerts when its count is unusually high against the weeks before it,\n"
       "by the agreement's tension_monitoring test (printed with the alerts). Counts and baselines are\n"
-      "bands, never exact counts. At most 104 weeks at a time.\n\n"
+      "bands, never exact counts. At most 104 weeks at a time. Each alert shows whether the tensions\n"
+      "group has acknowledged it (`refx report acknowledge`); its note is in the CSV and JSON.\n\n"
       "EXAMPLES\n"
       "  refx report tensions --profile oversight\n"
       "  refx report tensions --first-week 2026-W01 --last-week 2026-W26 --csv > alerts.csv\n");
+  f->report_acknowledge = f->report->add_subcommand(
+      "acknowledge", "Acknowledge a community-tension alert with a note (the tensions group: TENSION_ACKNOWLEDGE)");
+  CLI::App* k = f->report_acknowledge;
+  k->add_option("alert", f->tension_alert,
+                "The alert: tensionAlerts/WEEK/AREA/STRAND or WEEK/AREA/STRAND, as `refx report tensions` lists it")
+      ->required();
+  k->add_option("--note", f->tension_note,
+                "What the group did (at most 1024 bytes). Every role that lists alerts sees it: actions and "
+                "decisions, never a name")
+      ->required();
+  k->add_option("--request-id", f->request_id, "Idempotency key; a retry with the same id is safe (default: new)");
+  k->footer(
+      "One acknowledgement per alert; a second, from anyone, is refused (exit 7) and names the first.\n"
+      "The alert must be one `refx report tensions` lists (exit 3 otherwise).\n\n"
+      "EXAMPLE\n"
+      "  refx report acknowledge 2026-W39/charnwood/religion_or_belief --profile oversight \\\n"
+      "      --note \"Raised at the tension monitoring meeting; reassurance visits arranged\"\n");
   f->report_summary = f->report->add_subcommand(
       "summary", "One quarter's partnership report as a self-contained HTML file with charts");
   CLI::App* h = f->report_summary;
@@ -168,7 +189,8 @@ void AddReport(CLI::App* app, CommandLine* f) {
       "EXAMPLE\n"
       "  refx report summary --period 2026-Q3 --html q3.html --profile oversight\n");
   for (CLI::App* sub :
-       {f->report, f->report_counts, f->report_response_times, f->report_tensions, f->report_summary}) {
+       {f->report, f->report_counts, f->report_response_times, f->report_tensions, f->report_acknowledge,
+        f->report_summary}) {
     sub->fallthrough();
   }
 }
@@ -264,20 +286,52 @@ int RunReportTensions(ReferralClient& client, const CommandLine& f, OutputFormat
     std::cout << RenderJson(*listed);
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> grid = {{"week", "area", "strand", "count", "baseline"}};
-  for (const auto& alert : listed->alerts()) {
-    grid.push_back({Sanitize(alert.week()), Sanitize(alert.area()), Sanitize(alert.strand()),
-                    Sanitize(alert.count_band()), Sanitize(alert.baseline_band())});
-  }
+  auto acknowledged_at = [](const refx::v1::TensionAlert& alert) {
+    return alert.has_acknowledgement() ? FormatTimestamp(alert.acknowledgement().acknowledge_time()) : "";
+  };
   if (f.report_csv) {
-    PrintGrid(grid, /*csv=*/true);
+    std::vector<std::vector<std::string>> csv = {{"week", "area", "strand", "count", "baseline", "name",
+                                                  "acknowledged_by", "acknowledged_at", "note"}};
+    for (const auto& alert : listed->alerts()) {
+      csv.push_back({Sanitize(alert.week()), Sanitize(alert.area()), Sanitize(alert.strand()),
+                     Sanitize(alert.count_band()), Sanitize(alert.baseline_band()), Sanitize(alert.name()),
+                     Sanitize(alert.acknowledgement().agency()), acknowledged_at(alert),
+                     Sanitize(alert.acknowledgement().note())});
+    }
+    PrintGrid(csv, /*csv=*/true);
     return kExitOk;
+  }
+  std::vector<std::vector<std::string>> grid = {{"week", "area", "strand", "count", "baseline", "acknowledged"}};
+  for (const auto& alert : listed->alerts()) {
+    const std::string by = alert.has_acknowledgement()
+                               ? absl::StrCat(Sanitize(alert.acknowledgement().agency()), " ",
+                                              acknowledged_at(alert).substr(0, 10))
+                               : "no";
+    grid.push_back({Sanitize(alert.week()), Sanitize(alert.area()), Sanitize(alert.strand()),
+                    Sanitize(alert.count_band()), Sanitize(alert.baseline_band()), by});
   }
   std::cout << listed->alerts_size() << (listed->alerts_size() == 1 ? " alert" : " alerts") << " in "
             << Sanitize(listed->first_week()) << " to " << Sanitize(listed->last_week()) << " (" << listed->series()
             << " series tested each week)\n";
   if (listed->alerts_size() > 0) PrintGrid(grid, /*csv=*/false);
   std::cout << Sanitize(listed->method()) << "\nUnder " << Sanitize(listed->agreement()) << "\n";
+  return kExitOk;
+}
+
+int RunReportAcknowledge(ReferralClient& client, const CommandLine& f, OutputFormat format) {
+  refx::v1::AcknowledgeTensionAlertRequest request;
+  request.set_name(absl::StartsWith(f.tension_alert, "tensionAlerts/") ? f.tension_alert
+                                                                       : "tensionAlerts/" + f.tension_alert);
+  request.set_note(f.tension_note);
+  request.set_request_id(f.request_id);
+  if (request.request_id().empty()) {
+    auto id = NewRequestId();
+    if (!id.ok()) return Fail(id.status(), format, /*local=*/false);
+    request.set_request_id(*id);
+  }
+  auto acknowledged = client.AcknowledgeTensionAlert(request);
+  if (!acknowledged.ok()) return Fail(acknowledged.status(), format, false, request.request_id());
+  std::cout << (format == OutputFormat::kJson ? RenderJson(*acknowledged) : RenderKeyValues(*acknowledged));
   return kExitOk;
 }
 

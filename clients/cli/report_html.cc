@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "clients/cli/output.h"
 
 namespace refx::cli {
 namespace {
@@ -228,8 +229,18 @@ std::string TensionTimeline(const refx::v1::ListTensionAlertsResponse& tensions)
     y += 16;
   }
   svg += "</svg>";
+  // What the tensions group did about each alert it acknowledged.
+  std::string acknowledged;
+  for (const auto& a : tensions.alerts()) {
+    if (!a.has_acknowledgement()) continue;
+    absl::StrAppend(&acknowledged, "<li>", Escape(a.week()), ", ", Escape(a.area()), ", ", Escape(a.strand()),
+                    ": acknowledged by ", Escape(a.acknowledgement().agency()), " on ",
+                    Escape(FormatTimestamp(a.acknowledgement().acknowledge_time()).substr(0, 10)), ": ",
+                    Escape(a.acknowledgement().note()), "</li>");
+  }
+  if (!acknowledged.empty()) acknowledged = absl::StrCat("<ul class=\"acknowledged\">", acknowledged, "</ul>");
   return absl::StrCat("<figure id=\"", id, "\"><h2>", Escape(title), "</h2>", svg, "<figcaption>", Escape(note),
-                      "</figcaption></figure>");
+                      "</figcaption>", acknowledged, "</figure>");
 }
 
 }  // namespace

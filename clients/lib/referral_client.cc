@@ -368,6 +368,17 @@ absl::StatusOr<refx::v1::ListTensionAlertsResponse> ReferralClient::ListTensionA
   return response;
 }
 
+absl::StatusOr<refx::v1::TensionAlert> ReferralClient::AcknowledgeTensionAlert(
+    const refx::v1::AcknowledgeTensionAlertRequest& request) {
+  if (reporting_stub_ == nullptr) return absl::FailedPreconditionError("no ReportingService stub on this client");
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::TensionAlert response;
+  grpc::Status status = reporting_stub_->AcknowledgeTensionAlert(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
 absl::StatusOr<refx::v1::VerifyAuditChainResponse> ReferralClient::VerifyAuditChain(
     const refx::v1::VerifyAuditChainRequest& request) {
   if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");

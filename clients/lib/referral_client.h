@@ -166,6 +166,9 @@ class ReferralClient {
       const refx::v1::ReportResponseTimesRequest& request);
   absl::StatusOr<refx::v1::ListTensionAlertsResponse> ListTensionAlerts(
       const refx::v1::ListTensionAlertsRequest& request);
+  // The tensions group's note on an alert (TENSION_ACKNOWLEDGE).
+  absl::StatusOr<refx::v1::TensionAlert> AcknowledgeTensionAlert(
+      const refx::v1::AcknowledgeTensionAlertRequest& request);
 
   const ConnectionOptions& options() const { return options_; }
 

@@ -189,6 +189,19 @@ CREATE INDEX referrals_by_create_time ON referrals (create_time_us, id);
 -- end: the lifecycle events of the period, by time.
 CREATE INDEX referral_events_by_time ON referral_events (time_us, kind);
 )sql"},
+      {13, "tension_acknowledgements", R"sql(
+-- The tensions group's acknowledgement of a community-tension alert, one
+-- per alert. Alerts are computed from referrals; only this is stored.
+CREATE TABLE tension_acknowledgements (
+  alert           TEXT    NOT NULL PRIMARY KEY,
+  week            TEXT    NOT NULL,
+  agency_id       TEXT    NOT NULL,
+  request_id      TEXT    NOT NULL,
+  note            TEXT    NOT NULL,
+  time_us         INTEGER NOT NULL
+);
+CREATE INDEX tension_acknowledgements_by_week ON tension_acknowledgements (week, alert);
+)sql"},
   };
   return kMigrations;
 }
@@ -393,6 +406,17 @@ const char kInsertVictimToken[] =
     "INSERT OR IGNORE INTO victim_tokens (token, referral_id, create_time_us) "
     "VALUES (:token, :referral_id, :create_time_us)";
 
+const char kInsertTensionAcknowledgement[] =
+    "INSERT INTO tension_acknowledgements (alert, week, agency_id, request_id, note, time_us) "
+    "VALUES (:alert, :week, :agency_id, :request_id, :note, :time_us)";
+
+const char kSelectTensionAcknowledgement[] =
+    "SELECT alert, week, agency_id, request_id, note, time_us FROM tension_acknowledgements WHERE alert = :alert";
+
+const char kListTensionAcknowledgements[] =
+    "SELECT alert, week, agency_id, request_id, note, time_us FROM tension_acknowledgements "
+    "WHERE week >= :first_week AND week <= :last_week ORDER BY alert";
+
 }  // namespace sql
 
 const SqlDialect& SqliteDialect() {
@@ -435,6 +459,9 @@ const SqlDialect& SqliteDialect() {
       .count_repeat_victims = sql::kCountRepeatVictims,
       .insert_victim_token = sql::kInsertVictimToken,
       .any_victim_token = sql::kAnyVictimToken,
+      .insert_tension_acknowledgement = sql::kInsertTensionAcknowledgement,
+      .select_tension_acknowledgement = sql::kSelectTensionAcknowledgement,
+      .list_tension_acknowledgements = sql::kListTensionAcknowledgements,
       .shared_by_replicas = false,
   };
   return *kDialect;

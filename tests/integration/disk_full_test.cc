@@ -49,24 +49,31 @@ TEST_F(DiskFullTest, NoAcknowledgedWriteIsLostAndTheServerRecoversWhenSpaceRetur
   client::ReferralClient police = server_->Client(kPolice);
   ASSERT_TRUE(HealthServing(channel));
 
-  // Fill the disk: each referral carries a 30 KB narrative of its own.
+  // Fill the disk: referrals with 30 KB narratives of their own until one
+  // is refused, then smaller ones into what space is left, to the brim (a
+  // disk with room for a small write is not full: the audit events of
+  // refused calls would still commit, and the server would rightly serve).
   std::map<std::string, std::string> acknowledged;  // name -> narrative
   absl::Status refused;
-  for (int i = 0; i < 400 && refused.ok(); ++i) {
-    v1::Referral r = ValidReferral();
-    const std::string narrative = absl::StrCat("narrative ", i, " ", std::string(30000, 'a' + i % 26));
-    r.set_incident_narrative(narrative);
-    auto created = police.CreateReferral(r, absl::StrCat("fill-", i));
-    if (created.ok()) {
-      acknowledged[created->name()] = narrative;
-    } else {
-      refused = created.status();
+  int sent = 0;
+  for (const size_t size : {30000, 2000, 100}) {
+    refused = absl::OkStatus();
+    for (int i = 0; i < 400 && refused.ok(); ++i, ++sent) {
+      v1::Referral r = ValidReferral();
+      const std::string narrative = absl::StrCat("narrative ", sent, " ", std::string(size, 'a' + sent % 26));
+      r.set_incident_narrative(narrative);
+      auto created = police.CreateReferral(r, absl::StrCat("fill-", sent));
+      if (created.ok()) {
+        acknowledged[created->name()] = narrative;
+      } else {
+        refused = created.status();
+      }
     }
+    ASSERT_FALSE(refused.ok()) << "3 MB never filled up with " << size << "-byte narratives";
+    EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
   }
-  ASSERT_FALSE(refused.ok()) << "3 MB never filled up";
   ASSERT_GT(acknowledged.size(), 5u);
   std::printf("disk full after %zu acknowledged creates: %s\n", acknowledged.size(), refused.ToString().c_str());
-  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
   // A few more while the disk is full: refused, none answered OK.
   for (int i = 0; i < 5; ++i) {
     v1::Referral r = ValidReferral();

@@ -525,6 +525,111 @@ TEST_F(ReportingTest, TensionAlertsFindAPlantedSpikeAndGiveOnlyBands) {
   EXPECT_EQ(no_cert.status().code(), absl::StatusCode::kUnavailable) << no_cert.status();
 }
 
+TEST_F(ReportingTest, TheTensionsGroupAcknowledgesAnAlertOnceWithANote) {
+  for (int i = 0; i < 15; ++i) {
+    clock_.Set(London(2026, 3, 31, 10) + absl::Minutes(i));
+    ASSERT_TRUE(server_->Client(kPolice).CreateReferral(ValidReferral(kCityCouncil), absl::StrCat("w14-", i)).ok());
+  }
+  clock_.Set(London(2026, 7, 2, 9));
+  const std::string name = "tensionAlerts/2026-W14/leicester/race";
+  auto listed = server_->Client(kOversight).ListTensionAlerts({});
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->alerts_size(), 1);
+  EXPECT_EQ(listed->alerts(0).name(), name);
+  EXPECT_FALSE(listed->alerts(0).has_acknowledgement());
+
+  auto acknowledge = [&](const std::string& agency, const std::string& alert, const std::string& note,
+                         const std::string& request_id) {
+    v1::AcknowledgeTensionAlertRequest request;
+    request.set_name(alert);
+    request.set_note(note);
+    request.set_request_id(request_id);
+    return server_->Client(agency).AcknowledgeTensionAlert(request);
+  };
+  const std::string note = "Raised at the tension monitoring meeting; reassurance patrols arranged";
+  clock_.Set(London(2026, 7, 2, 10));
+  auto first = acknowledge(kOversight, name, note, "ack-1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->name(), name);
+  EXPECT_EQ(first->count_band(), "10 to 19");
+  EXPECT_EQ(first->acknowledgement().agency(), absl::StrCat("agencies/", kOversight));
+  EXPECT_EQ(first->acknowledgement().note(), note);
+  EXPECT_EQ(FromProto(first->acknowledgement().acknowledge_time()), London(2026, 7, 2, 10));
+
+  // A retry of the same request gets the same answer; anyone else's second
+  // acknowledgement is refused and names the first.
+  clock_.Set(London(2026, 7, 2, 11));
+  auto retry = acknowledge(kOversight, name, note, "ack-1");
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(retry->SerializeAsString(), first->SerializeAsString());
+  auto second = acknowledge("hate-prevent-delivery-group", name, "Seen", "ack-2");
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kAlreadyExists) << second.status();
+  EXPECT_EQ(ErrorReasonOf(second.status()), "ALREADY_ACKNOWLEDGED");
+  EXPECT_THAT(second.status().message(), HasSubstr(kOversight));
+  auto other_id = acknowledge(kOversight, name, note, "ack-3");
+  EXPECT_EQ(other_id.status().code(), absl::StatusCode::kAlreadyExists) << other_id.status();
+
+  // The listing shows it from now on, to every role that lists alerts.
+  auto again = server_->Client(kDpo).ListTensionAlerts({});
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_EQ(again->alerts_size(), 1);
+  EXPECT_EQ(again->alerts(0).acknowledgement().SerializeAsString(), first->acknowledgement().SerializeAsString());
+
+  // Audited: the acknowledgement once with its write, the retry as a replay.
+  v1::ListAuditEventsRequest list;
+  list.set_agency(absl::StrCat("agencies/", kOversight));
+  auto events = server_->Client(kDpo).ListAuditEvents(list);
+  ASSERT_TRUE(events.ok()) << events.status();
+  std::vector<std::string> acknowledgements;
+  for (const auto& e : events->events()) {
+    if (e.method() == "refx.v1.ReportingService.AcknowledgeTensionAlert") {
+      acknowledgements.push_back(absl::StrCat(e.outcome(), " ", e.release(), " ", e.reason()));
+    }
+  }
+  EXPECT_THAT(acknowledgements,
+              ::testing::ElementsAre(absl::StrCat("OK tension-acknowledgement ", name, " "),
+                                     absl::StrCat("OK tension-acknowledgement ", name, " REPLAYED"),
+                                     ::testing::StartsWith("ALREADY_EXISTS")));
+
+  // Refusals.
+  auto refused = [&](const std::string& agency, const std::string& alert, const std::string& text,
+                     absl::StatusCode code, const std::string& reason) {
+    auto got = acknowledge(agency, alert, text, absl::StrCat("refused-", agency, alert.size(), text.size()));
+    ASSERT_FALSE(got.ok()) << agency << " " << alert;
+    EXPECT_EQ(got.status().code(), code) << got.status();
+    EXPECT_EQ(ErrorReasonOf(got.status()), reason) << got.status();
+  };
+  // Roles without TENSION_ACKNOWLEDGE: the DPO may list alerts but not
+  // acknowledge them; a council may do neither.
+  refused(kDpo, name, note, absl::StatusCode::kPermissionDenied, "METHOD_NOT_PERMITTED");
+  refused(kCityCouncil, name, note, absl::StatusCode::kPermissionDenied, "METHOD_NOT_PERMITTED");
+  // A week, area or strand that did not alert: NOT_FOUND with a ResourceInfo.
+  refused(kOversight, "tensionAlerts/2026-W15/leicester/race", note, absl::StatusCode::kNotFound,
+          "TENSION_ALERT_NOT_FOUND");
+  refused(kOversight, "tensionAlerts/2026-W14/blaby/race", note, absl::StatusCode::kNotFound,
+          "TENSION_ALERT_NOT_FOUND");
+  // Malformed names, notes; a week not ended.
+  refused(kOversight, "alerts/2026-W14/leicester/race", note, absl::StatusCode::kInvalidArgument, "INVALID_REQUEST");
+  refused(kOversight, "tensionAlerts/2026-14/leicester/race", note, absl::StatusCode::kInvalidArgument,
+          "INVALID_REQUEST");
+  refused(kOversight, "tensionAlerts/2026-W14/leicester", note, absl::StatusCode::kInvalidArgument,
+          "INVALID_REQUEST");
+  refused(kOversight, name, std::string(1025, 'x'), absl::StatusCode::kInvalidArgument, "INVALID_REQUEST");
+  refused(kOversight, "tensionAlerts/2026-W27/leicester/race", note, absl::StatusCode::kFailedPrecondition,
+          "PERIOD_NOT_ENDED");
+  v1::AcknowledgeTensionAlertRequest unnamed;
+  unnamed.set_request_id("unnamed");
+  auto missing = server_->Client(kOversight).AcknowledgeTensionAlert(unnamed);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument) << missing.status();
+  EXPECT_EQ(ErrorReasonOf(missing.status()), "REQUIRED_FIELD_MISSING");
+  auto no_cert = server_->ClientWith(TestPki::ClientCert{}).AcknowledgeTensionAlert(unnamed);
+  EXPECT_EQ(no_cert.status().code(), absl::StatusCode::kUnavailable) << no_cert.status();
+  // None of the refusals changed the stored acknowledgement.
+  auto after = server_->Client(kOversight).ListTensionAlerts({});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->alerts(0).acknowledgement().SerializeAsString(), first->acknowledgement().SerializeAsString());
+}
+
 TEST_F(ReportingTest, OutcomesAreCountedAsAtThePeriodsEnd) {
   // Ten of the city's referrals are completed in March (supported); three
   // of them are re-opened in April, which the first quarter's table ignores

@@ -291,14 +291,45 @@ TEST_F(CliClockTest, ReportTensionsListsAlertsAsBandsInTableCsvAndJson) {
   CommandResult table = Refx(kOversight, query);
   ASSERT_EQ(table.exit_code, kExitOk) << table.Describe();
   EXPECT_THAT(table.out, HasSubstr("1 alert in 2026-W14 to 2026-W15"));
-  EXPECT_THAT(table.out, ::testing::ContainsRegex("2026-W14 +leicester +race +10 to 19 +1 to 2 a week\n"));
+  EXPECT_THAT(table.out, ::testing::ContainsRegex("2026-W14 +leicester +race +10 to 19 +1 to 2 a week +no\n"));
   EXPECT_THAT(table.out, HasSubstr("conditional binomial test"));
 
   std::vector<std::string> csv_args = query;
   csv_args.push_back("--csv");
   CommandResult csv = Refx(kOversight, csv_args);
   ASSERT_EQ(csv.exit_code, kExitOk) << csv.Describe();
-  EXPECT_EQ(csv.out, "week,area,strand,count,baseline\n2026-W14,leicester,race,10 to 19,1 to 2 a week\n");
+  EXPECT_EQ(csv.out,
+            "week,area,strand,count,baseline,name,acknowledged_by,acknowledged_at,note\n"
+            "2026-W14,leicester,race,10 to 19,1 to 2 a week,tensionAlerts/2026-W14/leicester/race,,,\n");
+
+  // The tensions group acknowledges it with a note, by the name listed
+  // (with or without its collection prefix); then the listing shows it.
+  CommandResult acknowledged = Refx(kOversight, {"report", "acknowledge", "2026-W14/leicester/race", "--note",
+                                                 "Raised at the monitoring meeting, patrols arranged",
+                                                 "--request-id", "cli-ack-1", "--output", "json"});
+  ASSERT_EQ(acknowledged.exit_code, kExitOk) << acknowledged.Describe();
+  v1::TensionAlert alert;
+  ASSERT_TRUE(ParseJson(acknowledged.out, &alert).ok()) << acknowledged.Describe();
+  EXPECT_EQ(alert.acknowledgement().agency(), absl::StrCat("agencies/", kOversight));
+  CommandResult acknowledged_csv = Refx(kOversight, csv_args);
+  EXPECT_THAT(acknowledged_csv.out,
+              HasSubstr("tensionAlerts/2026-W14/leicester/race,agencies/asb-hate-prevent-strategy-group,"
+                        "2026-04-20T12:00:00Z,\"Raised at the monitoring meeting, patrols arranged\"\n"));
+  CommandResult acknowledged_table = Refx(kOversight, query);
+  EXPECT_THAT(acknowledged_table.out, HasSubstr("agencies/asb-hate-prevent-strategy-group 2026-04-20"));
+  // Once only (exit 7 names the first); not by a role without the grant
+  // (exit 4); not an alert that was never raised (exit 3); a note is needed.
+  CommandResult twice = Refx("hate-prevent-delivery-group",
+                             {"report", "acknowledge", "tensionAlerts/2026-W14/leicester/race", "--note", "Seen"});
+  EXPECT_EQ(twice.exit_code, kExitConflict) << twice.Describe();
+  EXPECT_THAT(twice.err, HasSubstr("acknowledged already, by agencies/asb-hate-prevent-strategy-group"));
+  CommandResult dpo = Refx("llr-information-governance",
+                           {"report", "acknowledge", "2026-W14/leicester/race", "--note", "Seen"});
+  EXPECT_EQ(dpo.exit_code, kExitAuth) << dpo.Describe();
+  CommandResult never = Refx(kOversight, {"report", "acknowledge", "2026-W15/leicester/race", "--note", "Seen"});
+  EXPECT_EQ(never.exit_code, kExitNotFound) << never.Describe();
+  CommandResult no_note = Refx(kOversight, {"report", "acknowledge", "2026-W14/leicester/race"});
+  EXPECT_EQ(no_note.exit_code, kExitUsage) << no_note.Describe();
 
   std::vector<std::string> json_args = query;
   json_args.insert(json_args.end(), {"--output", "json"});

@@ -134,6 +134,11 @@ TEST_F(DemoSeedTest, SeedsAnEmptyDatabaseThatTheServerReportsOnWithoutASynthetic
   EXPECT_THAT(tensions.out, HasSubstr("2026-W39,charnwood,religion_or_belief,"));
   EXPECT_EQ(CountCaseInsensitive(tensions.out, "charnwood,religion_or_belief"), 1) << tensions.out;
   ExpectNoSyntheticValue(tensions.out, "tensions");
+  // The tensions group acknowledges it; the report shows what it did.
+  CommandResult acknowledged =
+      Refx(kOversight, {"report", "acknowledge", "2026-W39/charnwood/religion_or_belief", "--note",
+                        "Raised at the tension monitoring meeting; reassurance visits with faith leaders arranged"});
+  ASSERT_EQ(acknowledged.exit_code, kExitOk) << acknowledged.Describe();
 
   // The quarter's HTML report, rendered by a real browser.
   const std::string html_path = dir_ + "/demo-q3.html";
@@ -142,10 +147,12 @@ TEST_F(DemoSeedTest, SeedsAnEmptyDatabaseThatTheServerReportsOnWithoutASynthetic
   const std::string html = ReadAll(html_path);
   ExpectNoSyntheticValue(html, "the HTML report");
   EXPECT_THAT(html, HasSubstr("2026-W39: charnwood, religion_or_belief"));
+  EXPECT_THAT(html, HasSubstr("2026-W39, charnwood, religion_or_belief: acknowledged by "
+                              "agencies/asb-hate-prevent-strategy-group"));
   ASSERT_TRUE(std::filesystem::exists(kChromium)) << "install Debian's chromium (scripts/install-deps.sh)";
   const std::string png = dir_ + "/demo-q3.png";
   CommandResult shot = RunCommand({kChromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                   "--hide-scrollbars", "--window-size=900,2700", "--screenshot=" + png,
+                                   "--hide-scrollbars", "--window-size=900,2800", "--screenshot=" + png,
                                    "file://" + html_path},
                                   dir_, {}, absl::Seconds(90));
   ASSERT_EQ(shot.exit_code, 0) << shot.Describe();

@@ -254,6 +254,59 @@ TEST_P(StoreConformanceTest, AsyncAuditCompletesOnceDurable) {
   EXPECT_TRUE(store_->VerifyAuditChain()->intact);
 }
 
+TEST_P(StoreConformanceTest, ATensionAlertIsAcknowledgedOnceWithItsAuditEvent) {
+  TensionAcknowledgement ack;
+  ack.alert = "tensionAlerts/2026-W14/leicester/race";
+  ack.week = "2026-W14";
+  ack.agency_id = "asb-hate-prevent-strategy-group";
+  ack.request_id = "r1";
+  ack.note = "Raised at the meeting";
+  ack.time = absl::FromUnixSeconds(1790000000);
+  AuditRecord audit;
+  audit.action = "DISCLOSURE";
+  audit.method = "refx.v1.ReportingService.AcknowledgeTensionAlert";
+  audit.agency_id = ack.agency_id;
+
+  auto first = store_->AcknowledgeTensionAlert(ack, audit);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->replayed);
+  // The same request again: the stored one, nothing written.
+  TensionAcknowledgement retry = ack;
+  retry.time += absl::Minutes(5);
+  auto replayed = store_->AcknowledgeTensionAlert(retry, audit);
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_TRUE(replayed->replayed);
+  EXPECT_EQ(replayed->acknowledgement.time, ack.time);
+  // Anyone else, or another request: ALREADY_EXISTS, nothing written.
+  TensionAcknowledgement other = ack;
+  other.agency_id = "hate-prevent-delivery-group";
+  EXPECT_EQ(store_->AcknowledgeTensionAlert(other, audit).status().code(), absl::StatusCode::kAlreadyExists);
+  other = ack;
+  other.request_id = "r2";
+  EXPECT_EQ(store_->AcknowledgeTensionAlert(other, audit).status().code(), absl::StatusCode::kAlreadyExists);
+  // Another alert, a later week.
+  TensionAcknowledgement later = ack;
+  later.alert = "tensionAlerts/2026-W20/online/race";
+  later.week = "2026-W20";
+  later.request_id = "r3";
+  ASSERT_TRUE(store_->AcknowledgeTensionAlert(later, audit).ok());
+
+  auto listed = store_->ListTensionAcknowledgements("2026-W01", "2026-W15");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].alert, ack.alert);
+  EXPECT_EQ((*listed)[0].agency_id, ack.agency_id);
+  EXPECT_EQ((*listed)[0].note, ack.note);
+  EXPECT_EQ((*listed)[0].time, ack.time);
+  EXPECT_EQ(store_->ListTensionAcknowledgements("2026-W14", "2026-W20")->size(), 2u);
+  EXPECT_EQ(store_->ListTensionAcknowledgements("2026-W21", "2026-W52")->size(), 0u);
+  // One audit event per acknowledgement stored, in the chain.
+  AuditQuery query;
+  query.limit = 100;
+  EXPECT_EQ(store_->ListAuditEvents(query)->size(), 2u);
+  EXPECT_TRUE(store_->VerifyAuditChain()->intact);
+}
+
 AddCaseUpdateRequest CaseUpdate(const StoredReferral& base, const std::string& agency, const std::string& request_id,
                                 const std::string& expected_etag, const std::string& new_etag,
                                 const std::string& update_id) {
