@@ -34,8 +34,16 @@ absl::StatusOr<AcknowledgeTensionAlertResult> SqlStore::AcknowledgeTensionAlert(
         .Bind(":request_id", acknowledgement.request_id)
         .Bind(":note", acknowledgement.note)
         .Bind(":time_us", absl::ToUnixMicros(acknowledgement.time));
-    REFX_RETURN_IF_ERROR(insert->Run());
-    REFX_RETURN_IF_ERROR(AppendAudit(conn, audit));
+    if (absl::Status inserted = insert->Run(); !inserted.ok()) {
+      // Another replica's acknowledgement committed between the read and
+      // this insert (the key is the alert); anything else is the store's.
+      return absl::IsAlreadyExists(inserted) ? absl::AlreadyExistsError("the alert was acknowledged already")
+                                             : absl::UnavailableError(inserted.message());
+    }
+    // A failed audit event is never mistaken for the insert's conflict.
+    if (!AppendAudit(conn, audit).ok()) {
+      return absl::UnavailableError("the audit log cannot be written; nothing was stored");
+    }
     result = {acknowledgement, /*replayed=*/false};
     return absl::OkStatus();
   }));

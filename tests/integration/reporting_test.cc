@@ -21,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/server_fixture.h"
+#include "tests/testing/test_database.h"
 
 namespace refx::testing {
 namespace {
@@ -628,6 +629,56 @@ TEST_F(ReportingTest, TheTensionsGroupAcknowledgesAnAlertOnceWithANote) {
   auto after = server_->Client(kOversight).ListTensionAlerts({});
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->alerts(0).acknowledgement().SerializeAsString(), first->acknowledgement().SerializeAsString());
+}
+
+// Fail closed: with the audit table unwritable, no release, listing or
+// acknowledgement is answered and no acknowledgement is stored; once it is
+// writable again, all of them work.
+TEST_F(ReportingTest, NothingIsReleasedOrAcknowledgedWhileTheAuditLogCannotBeWritten) {
+  for (int i = 0; i < 15; ++i) {
+    clock_.Set(London(2026, 3, 31, 10) + absl::Minutes(i));
+    ASSERT_TRUE(server_->Client(kPolice).CreateReferral(ValidReferral(kCityCouncil), absl::StrCat("w14-", i)).ok());
+  }
+  clock_.Set(London(2026, 7, 2, 9));
+  const config::v1::StorageConfig& storage = server_->config().storage();
+  auto block = [&](bool blocked) {
+    TestDatabase db(storage, /*writable=*/true);
+    if (db.postgres()) {
+      db.Exec(blocked ? "CREATE FUNCTION refx_test_block() RETURNS trigger LANGUAGE plpgsql AS "
+                        "$$ BEGIN RAISE EXCEPTION 'blocked'; END $$; CREATE TRIGGER block_audit BEFORE INSERT ON "
+                        "audit_events FOR EACH ROW EXECUTE FUNCTION refx_test_block();"
+                      : "DROP TRIGGER block_audit ON audit_events; DROP FUNCTION refx_test_block();");
+    } else {
+      db.Exec(blocked ? "CREATE TRIGGER block_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, "
+                        "'blocked'); END;"
+                      : "DROP TRIGGER block_audit;");
+    }
+  };
+  v1::AcknowledgeTensionAlertRequest acknowledge;
+  acknowledge.set_name("tensionAlerts/2026-W14/leicester/race");
+  acknowledge.set_note("Raised at the meeting");
+  acknowledge.set_request_id("ack-while-blocked");
+  auto calls = [&]() {
+    std::vector<absl::Status> out;
+    out.push_back(Count(kOversight, Query("2026-Q1", {v1::AREA})).status());
+    v1::ReportResponseTimesRequest times;
+    times.set_period("2026-Q1");
+    times.set_scope(v1::PARTNERSHIP);
+    out.push_back(server_->Client(kOversight).ReportResponseTimes(times).status());
+    out.push_back(server_->Client(kOversight).ListTensionAlerts({}).status());
+    out.push_back(server_->Client(kOversight).AcknowledgeTensionAlert(acknowledge).status());
+    return out;
+  };
+
+  block(true);
+  for (const absl::Status& status : calls()) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  }
+  EXPECT_EQ(TestDatabase(storage).Int("SELECT count(*) FROM tension_acknowledgements"), 0);
+
+  block(false);
+  for (const absl::Status& status : calls()) EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(TestDatabase(storage).Int("SELECT count(*) FROM tension_acknowledgements"), 1);
 }
 
 TEST_F(ReportingTest, OutcomesAreCountedAsAtThePeriodsEnd) {
