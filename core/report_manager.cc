@@ -15,6 +15,7 @@
 #include "common/status_macros.h"
 #include "core/agreement.h"
 #include "core/referral_manager.h"
+#include "core/referral_scan.h"
 #include "core/report_dimensions.h"
 #include "core/reporting/disclosure_control.h"
 #include "core/reporting/release_period.h"
@@ -208,26 +209,21 @@ absl::Status ReportManager::ForEachReferral(
     const Caller& caller, const ReleaseQuery& query,
     const std::function<void(const storage::StoredReferral&, const v1::Referral&, const ReadView&)>& count) const {
   const Agreement& agreement = *caller.agreement;
-  storage::ScanReferralsQuery scan;
+  ReferralScan scan;
   scan.created_from = query.period.start;
   scan.created_to = query.period.end;
   scan.party_agency = query.own_scope ? caller.agency_id : std::string();
-  scan.limit = options_.scan_page;
-  for (;;) {
-    REFX_ASSIGN_OR_RETURN(std::vector<storage::StoredReferral> page, options_.store->ScanReferrals(scan));
-    for (const storage::StoredReferral& row : page) {
-      v1::Referral referral;
-      if (!referral.ParseFromString(row.document)) return absl::InternalError("a stored referral could not be read");
-      ReadView view{DataClassSet::All(), true};
-      if (query.own_scope) {
-        if (!agreement.RecordVisible(caller, referral)) continue;
-        view = agreement.ViewOf(caller, referral);
-      }
-      count(row, referral, view);
-    }
-    if (static_cast<int>(page.size()) < scan.limit) return absl::OkStatus();
-    scan.after = storage::ListCursor{page.back().create_time, page.back().id};
-  }
+  scan.page = options_.scan_page;
+  return ForEachCreatedReferral(options_.store, scan,
+                                [&](const storage::StoredReferral& row, const v1::Referral& referral) {
+                                  ReadView view{DataClassSet::All(), true};
+                                  if (query.own_scope) {
+                                    if (!agreement.RecordVisible(caller, referral)) return absl::OkStatus();
+                                    view = agreement.ViewOf(caller, referral);
+                                  }
+                                  count(row, referral, view);
+                                  return absl::OkStatus();
+                                });
 }
 
 absl::Status ReportManager::ForEachEvent(const reporting::ReleasePeriod& period, int32_t kind,

@@ -13,6 +13,7 @@
 #include "common/status_macros.h"
 #include "core/agreement.h"
 #include "core/reporting/iso_week.h"
+#include "core/referral_scan.h"
 #include "core/reporting/tension_monitor.h"
 #include "google/protobuf/util/time_util.h"
 #include "refx/v1/referral.pb.h"
@@ -144,33 +145,28 @@ absl::Status TensionAlerts::Compute(const Agreement& agreement, const reporting:
   std::vector<std::vector<std::vector<int64_t>>> counts(
       areas.size(), std::vector<std::vector<int64_t>>(strands.size(), std::vector<int64_t>(span, 0)));
 
-  storage::ScanReferralsQuery scan;
+  ReferralScan scan;
   scan.created_from = origin.start;
   scan.created_to = last.end;
-  scan.limit = options_.scan_page;
-  for (;;) {
-    REFX_ASSIGN_OR_RETURN(std::vector<storage::StoredReferral> page, options_.store->ScanReferrals(scan));
-    for (const storage::StoredReferral& row : page) {
-      v1::Referral referral;
-      if (!referral.ParseFromString(row.document)) return absl::InternalError("a stored referral could not be read");
-      const reporting::IsoWeek week = reporting::WeekOf(absl::ToCivilDay(row.create_time, zone), zone);
-      const int64_t w = (week.monday - origin.monday) / 7;
-      if (w < 0 || w >= span) continue;
-      auto area = area_index.find(referral.area());
-      std::vector<int> rows;
-      if (area != area_index.end()) rows.push_back(area->second);
-      if (referral.online()) rows.push_back(area_index[kOnline]);
-      std::vector<bool> seen(strands.size(), false);
-      for (const v1::Strand& s : referral.strands()) {
-        auto strand = strand_index.find(s.strand());
-        if (strand == strand_index.end() || seen[strand->second]) continue;
-        seen[strand->second] = true;
-        for (int a : rows) ++counts[a][strand->second][w];
-      }
-    }
-    if (static_cast<int>(page.size()) < scan.limit) break;
-    scan.after = storage::ListCursor{page.back().create_time, page.back().id};
-  }
+  scan.page = options_.scan_page;
+  REFX_RETURN_IF_ERROR(ForEachCreatedReferral(
+      options_.store, scan, [&](const storage::StoredReferral& row, const v1::Referral& referral) {
+        const reporting::IsoWeek week = reporting::WeekOf(absl::ToCivilDay(row.create_time, zone), zone);
+        const int64_t w = (week.monday - origin.monday) / 7;
+        if (w < 0 || w >= span) return absl::OkStatus();
+        auto area = area_index.find(referral.area());
+        std::vector<int> rows;
+        if (area != area_index.end()) rows.push_back(area->second);
+        if (referral.online()) rows.push_back(area_index[kOnline]);
+        std::vector<bool> seen(strands.size(), false);
+        for (const v1::Strand& s : referral.strands()) {
+          auto strand = strand_index.find(s.strand());
+          if (strand == strand_index.end() || seen[strand->second]) continue;
+          seen[strand->second] = true;
+          for (int a : rows) ++counts[a][strand->second][w];
+        }
+        return absl::OkStatus();
+      }));
 
   struct Found {
     int week, area, strand;
