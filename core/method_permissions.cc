@@ -36,6 +36,9 @@ const std::map<std::string, MethodRule, std::less<>>& Table() {
       // The audit log holds no personal data (identifiers and HMACs only).
       {"refx.v1.AuditService.ListAuditEvents", {config::v1::AUDIT_READ, false}},
       {"refx.v1.AuditService.VerifyAuditChain", {config::v1::AUDIT_READ, false}},
+      // Subject access: the request holds a person's identifiers, and the
+      // answer says which referrals concern them.
+      {"refx.v1.AuditService.FindSubjectReferrals", {config::v1::SUBJECT_ACCESS, true}},
       // Aggregates, protected before release; a release is a disclosure of
       // aggregate data, so the person asking is named. The partnership
       // scope needs REPORT_PARTNERSHIP too (core/report_manager.cc).

@@ -76,14 +76,20 @@ std::vector<std::string> NormalisedVictimIdentifiers(const v1::Victim& victim) {
   return ids;
 }
 
-std::vector<std::string> VictimTokens(absl::string_view key, const v1::Victim& victim) {
-  std::vector<std::string> tokens;
+std::vector<KindedVictimToken> VictimTokensByKind(absl::string_view key, const v1::Victim& victim) {
+  std::vector<KindedVictimToken> tokens;
   if (key.empty()) return tokens;
   for (const std::string& id : NormalisedVictimIdentifiers(victim)) {
     // A version prefix, so a future change of normalisation can run beside
     // the old tokens instead of silently never matching them.
-    tokens.push_back(HexEncode(HmacSha256(key, absl::StrCat("refx-victim-v1|", id))));
+    tokens.push_back({id.substr(0, id.find(':')), HexEncode(HmacSha256(key, absl::StrCat("refx-victim-v1|", id)))});
   }
+  return tokens;
+}
+
+std::vector<std::string> VictimTokens(absl::string_view key, const v1::Victim& victim) {
+  std::vector<std::string> tokens;
+  for (KindedVictimToken& t : VictimTokensByKind(key, victim)) tokens.push_back(std::move(t.token));
   return tokens;
 }
 

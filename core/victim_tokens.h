@@ -36,6 +36,14 @@ std::vector<std::string> NormalisedVictimIdentifiers(const v1::Victim& victim);
 // Empty if `key` is empty (matching switched off).
 std::vector<std::string> VictimTokens(absl::string_view key, const v1::Victim& victim);
 
+// The same tokens, each with the kind of identifier it came from (`phone`,
+// `email`, `name-dob`): subject access says which identifiers matched.
+struct KindedVictimToken {
+  std::string kind;
+  std::string token;
+};
+std::vector<KindedVictimToken> VictimTokensByKind(absl::string_view key, const v1::Victim& victim);
+
 // How far back earlier referrals count as the same victim's.
 inline constexpr int kRepeatVictimWindowDays = 365;
 

@@ -156,4 +156,16 @@ grpc::ServerUnaryReactor* AuditServiceImpl::VerifyAuditChain(grpc::CallbackServe
       });
 }
 
+grpc::ServerUnaryReactor* AuditServiceImpl::FindSubjectReferrals(grpc::CallbackServerContext* ctx,
+                                                                 const grpc::ByteBuffer* request,
+                                                                 grpc::ByteBuffer* response) {
+  return RunUnary<v1::FindSubjectReferralsRequest, v1::FindSubjectReferralsResponse>(
+      "refx.v1.AuditService.FindSubjectReferrals", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::FindSubjectReferralsRequest& req,
+             v1::FindSubjectReferralsResponse* out, core::CallAudit* audit) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(*out, subject_access_->Find(caller, req, audit));
+        return absl::OkStatus();
+      });
+}
+
 }  // namespace refx::server

@@ -1,27 +1,34 @@
 // The gRPC face of refx.v1.AuditService: the audit log for data protection
-// officers (AUDIT_READ). Every method is RunUnary around one core call.
+// officers (AUDIT_READ) and subject access (SUBJECT_ACCESS,
+// core/subject_access.h). Every method is RunUnary around one core call.
 #ifndef REFX_SERVER_AUDIT_SERVICE_H_
 #define REFX_SERVER_AUDIT_SERVICE_H_
 
+#include "core/subject_access.h"
 #include "refx/v1/audit_service.grpc.pb.h"
 #include "server/unary_call.h"
 
 namespace refx::server {
 
 using RawAuditServiceBase = v1::AuditService::WithRawCallbackMethod_ListAuditEvents<
-    v1::AuditService::WithRawCallbackMethod_VerifyAuditChain<v1::AuditService::Service>>;
+    v1::AuditService::WithRawCallbackMethod_VerifyAuditChain<
+        v1::AuditService::WithRawCallbackMethod_FindSubjectReferrals<v1::AuditService::Service>>>;
 
 class AuditServiceImpl final : public RawAuditServiceBase {
  public:
-  explicit AuditServiceImpl(ServiceContext context) : context_(std::move(context)) {}
+  AuditServiceImpl(ServiceContext context, core::SubjectAccess* subject_access)
+      : context_(std::move(context)), subject_access_(subject_access) {}
 
   grpc::ServerUnaryReactor* ListAuditEvents(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                             grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* VerifyAuditChain(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                              grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* FindSubjectReferrals(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                                 grpc::ByteBuffer* response) override;
 
  private:
   ServiceContext context_;
+  core::SubjectAccess* subject_access_;  // not owned
 };
 
 }  // namespace refx::server

@@ -138,6 +138,11 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   tension_options.auditor = server->auditor_.get();
   tension_options.clock = server->options_.clock;
   REFX_ASSIGN_OR_RETURN(server->tensions_, core::TensionAlerts::Create(tension_options));
+  core::SubjectAccess::Options subject_options;
+  subject_options.store = server->store_.get();
+  subject_options.auditor = server->auditor_.get();
+  subject_options.victim_token_key = manager_options.victim_token_key;
+  REFX_ASSIGN_OR_RETURN(server->subject_access_, core::SubjectAccess::Create(subject_options));
 
   // One thread stays for an agency with no call running: a partner's flood
   // cannot make another partner wait for one of its calls to finish.
@@ -195,7 +200,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   REFX_ASSIGN_OR_RETURN(server->watch_hub_, core::WatchHub::Create(std::move(watch_options)));
   service_context.watch_hub = server->watch_hub_.get();
   server->referral_service_ = std::make_unique<ReferralServiceImpl>(service_context);
-  server->audit_service_ = std::make_unique<AuditServiceImpl>(service_context);
+  server->audit_service_ = std::make_unique<AuditServiceImpl>(service_context, server->subject_access_.get());
   server->reporting_service_ = std::make_unique<ReportingServiceImpl>(service_context, server->reports_.get(),
                                                                   server->tensions_.get());
 

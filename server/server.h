@@ -128,6 +128,7 @@ class RefxServer {
   std::unique_ptr<core::ReferralManager> referrals_;
   std::unique_ptr<core::ReportManager> reports_;
   std::unique_ptr<core::TensionAlerts> tensions_;
+  std::unique_ptr<core::SubjectAccess> subject_access_;
   std::unique_ptr<WorkPool> pool_;
   std::unique_ptr<WorkPool> watch_pool_;  // prepares and sends watch batches
   std::unique_ptr<core::WatchHub> watch_hub_;

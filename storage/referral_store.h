@@ -378,6 +378,8 @@ class ReferralStore {
   // Whether any repeat-victim token is stored (a key made afresh would
   // silently stop them matching, so the server refuses to make one then).
   virtual absl::StatusOr<bool> HasVictimTokens() = 0;
+  // The ids of the referrals whose victim has `token` (subject access).
+  virtual absl::StatusOr<std::vector<std::string>> FindReferralsByVictimToken(absl::string_view token) = 0;
 
   // Stores `acknowledgement` with its audit event in one transaction. If
   // the alert is acknowledged already: the stored acknowledgement, with

@@ -185,6 +185,7 @@ struct SqlDialect {
   const char* count_repeat_victims;
   const char* insert_victim_token;
   const char* any_victim_token;
+  const char* referrals_by_victim_token;  // subject access
   // Tension alert acknowledgements (migration 13).
   const char* insert_tension_acknowledgement;
   const char* select_tension_acknowledgement;

@@ -94,6 +94,7 @@ class SqlStore : public ReferralStore {
   absl::StatusOr<AuditChainReport> VerifyAuditChain(const AuditHead* checkpoint = nullptr) override;
   absl::StatusOr<AuditHead> AuditChainHead() override;
   absl::StatusOr<bool> HasVictimTokens() override;
+  absl::StatusOr<std::vector<std::string>> FindReferralsByVictimToken(absl::string_view token) override;
   absl::StatusOr<AcknowledgeTensionAlertResult> AcknowledgeTensionAlert(
       const TensionAcknowledgement& acknowledgement, const AuditRecord& audit) override;
   absl::StatusOr<std::vector<TensionAcknowledgement>> ListTensionAcknowledgements(

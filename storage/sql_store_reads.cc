@@ -207,6 +207,20 @@ absl::StatusOr<std::vector<TensionAcknowledgement>> SqlStore::ListTensionAcknowl
       });
 }
 
+absl::StatusOr<std::vector<std::string>> SqlStore::FindReferralsByVictimToken(absl::string_view token) {
+  return WithReader<std::vector<std::string>>(
+      [&](SqlConnection* conn) -> absl::StatusOr<std::vector<std::string>> {
+        REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.referrals_by_victim_token));
+        stmt->Bind(":token", token);
+        std::vector<std::string> ids;
+        for (;;) {
+          REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+          if (!row) return ids;
+          ids.push_back(stmt->Text(0));
+        }
+      });
+}
+
 absl::StatusOr<AuditHead> SqlStore::AuditChainHead() {
   return WithReader<AuditHead>([&](SqlConnection* conn) { return rows::ReadAuditHead(conn, sql_); });
 }

@@ -48,6 +48,7 @@ struct CommandLine {
   CLI::App* audit_list = nullptr;
   CLI::App* audit_verify = nullptr;
   CLI::App* audit_checkpoint = nullptr;
+  CLI::App* audit_subject = nullptr;
   CLI::App* watch = nullptr;
   CLI::App* report = nullptr;
   CLI::App* report_counts = nullptr;
@@ -64,6 +65,7 @@ struct CommandLine {
   std::string report_period, report_by, report_scope = "own", report_summary_scope = "partnership";
   std::string report_first_week, report_last_week, report_html;
   std::string tension_alert, tension_note;  // report acknowledge
+  std::string subject_file;                 // audit subject
   bool report_csv = false;
 
   // create.
@@ -193,6 +195,7 @@ int RunWatch(refx::client::ReferralClient& client, const CommandLine& f,
 // `audit verify` and `audit checkpoint`: both verify; checkpoint also saves
 // the signed head.
 int RunAuditVerify(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
+int RunAuditSubject(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
 int RunAuditList(refx::client::ReferralClient& client, const CommandLine& f,
                  refx::v1::ListAuditEventsRequest audit_request, OutputFormat format);
 

@@ -335,6 +335,17 @@ absl::StatusOr<refx::v1::ListAuditEventsResponse> ReferralClient::ListAuditEvent
   return response;
 }
 
+absl::StatusOr<refx::v1::FindSubjectReferralsResponse> ReferralClient::FindSubjectReferrals(
+    const refx::v1::FindSubjectReferralsRequest& request) {
+  if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::FindSubjectReferralsResponse response;
+  grpc::Status status = audit_stub_->FindSubjectReferrals(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
 absl::StatusOr<refx::v1::CountReferralsResponse> ReferralClient::CountReferrals(
     const refx::v1::CountReferralsRequest& request) {
   if (reporting_stub_ == nullptr) return absl::FailedPreconditionError("no ReportingService stub on this client");

@@ -158,6 +158,9 @@ class ReferralClient {
   // With a checkpoint in `request`, the server also holds its log to it.
   absl::StatusOr<refx::v1::VerifyAuditChainResponse> VerifyAuditChain(
       const refx::v1::VerifyAuditChainRequest& request = refx::v1::VerifyAuditChainRequest());
+  // Subject access (SUBJECT_ACCESS): the referrals about a person.
+  absl::StatusOr<refx::v1::FindSubjectReferralsResponse> FindSubjectReferrals(
+      const refx::v1::FindSubjectReferralsRequest& request);
 
   // A protected aggregate table (roles with REPORT_READ).
   // FAILED_PRECONDITION for a client built from a ReferralService stub alone.

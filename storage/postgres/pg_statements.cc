@@ -434,6 +434,9 @@ const char kListenEvents[] = "refx_events";
 // its own.
 const char kNotifyEvents[] = "NOTIFY refx_events";
 
+const char kReferralsByVictimToken[] =
+    "SELECT DISTINCT referral_id FROM victim_tokens WHERE token = :token ORDER BY referral_id";
+
 const char kInsertTensionAcknowledgement[] =
     "INSERT INTO tension_acknowledgements (alert, week, agency_id, request_id, note, time_us) "
     "VALUES (:alert, :week, :agency_id, :request_id, :note, :time_us)";
@@ -487,6 +490,7 @@ const SqlDialect& PostgresDialect() {
       .count_repeat_victims = sql::kCountRepeatVictims,
       .insert_victim_token = sql::kInsertVictimToken,
       .any_victim_token = sql::kAnyVictimToken,
+      .referrals_by_victim_token = sql::kReferralsByVictimToken,
       .insert_tension_acknowledgement = sql::kInsertTensionAcknowledgement,
       .select_tension_acknowledgement = sql::kSelectTensionAcknowledgement,
       .list_tension_acknowledgements = sql::kListTensionAcknowledgements,

@@ -348,6 +348,43 @@ TEST_F(CliClockTest, ReportTensionsListsAlertsAsBandsInTableCsvAndJson) {
   EXPECT_THAT(help.out, HasSubstr("never exact counts"));
 }
 
+// `refx audit subject`: the identifiers come from a file, never a flag.
+TEST_F(CliTest, AuditSubjectFindsAPersonsReferralsFromAnIdentifierFile) {
+  v1::Referral r = ValidReferral(kCityCouncil);
+  r.mutable_victim()->set_phone("07700 900321");
+  auto created = server_->Client(kPolice).CreateReferral(r, "subject-cli");
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::string file = dir_ + "/subject.yaml";
+  ASSERT_TRUE(WriteStringToFile(file, "phone: \"+44 7700 900321\"\n"));
+
+  CommandResult table = Refx("llr-information-governance", {"audit", "subject", "--subject-file", file});
+  ASSERT_EQ(table.exit_code, kExitOk) << table.Describe();
+  EXPECT_THAT(table.out, HasSubstr("1 referral about the person"));
+  EXPECT_THAT(table.out, HasSubstr(created->name() + "  from agencies/leicestershire-police to "
+                                                     "agencies/leicester-city-council"));
+  EXPECT_THAT(table.out, HasSubstr("matched on phone"));
+  CommandResult json = Refx("llr-information-governance",
+                            {"audit", "subject", "--subject-file", file, "--output", "json"});
+  ASSERT_EQ(json.exit_code, kExitOk) << json.Describe();
+  v1::FindSubjectReferralsResponse found;
+  ASSERT_TRUE(ParseJson(json.out, &found).ok()) << json.Describe();
+  ASSERT_EQ(found.referrals_size(), 1);
+  EXPECT_EQ(found.referrals(0).referral(), created->name());
+
+  // A police force may not search; a file without a usable identifier, or
+  // with a key the request does not have, is refused.
+  CommandResult police = Refx(kPolice, {"audit", "subject", "--subject-file", file});
+  EXPECT_EQ(police.exit_code, kExitAuth) << police.Describe();
+  ASSERT_TRUE(WriteStringToFile(dir_ + "/vague.yaml", "given_name: Sam\n"));
+  CommandResult vague = Refx("llr-information-governance", {"audit", "subject", "--subject-file", dir_ + "/vague.yaml"});
+  EXPECT_EQ(vague.exit_code, kExitInvalid) << vague.Describe();
+  ASSERT_TRUE(WriteStringToFile(dir_ + "/typo.yaml", "phnoe: \"07700 900321\"\n"));
+  CommandResult typo = Refx("llr-information-governance", {"audit", "subject", "--subject-file", dir_ + "/typo.yaml"});
+  EXPECT_EQ(typo.exit_code, kExitUsage) << typo.Describe();
+  EXPECT_THAT(typo.err, HasSubstr("phnoe"));
+  EXPECT_THAT(typo.err, ::testing::Not(HasSubstr("900321")));
+}
+
 TEST_F(CliTest, ListAsJsonContainsTheRecipientsReferral) {
   const v1::Referral a = CreatedByPolice("First.");
   const v1::Referral b = CreatedByPolice("Second.");
