@@ -505,6 +505,7 @@ int Main(int argc, char** argv) {
       const char* bound = "fsync per commit (WAL, synchronous=FULL); group commit batches calls in flight";
       if (s.ok()) s = RunUnaryWorkload(b, "create_referral", bound, false);
       if (s.ok() && !external) s = RunSqliteCeilingRows(b, dir + "/db/refx.db");
+      if (s.ok() && !external) s = RunEncryptionAtRestRows(b, dir + "/db");
       if (!s.ok()) return s;
       if (postgres != nullptr) {
         Enter(b, on_postgres);

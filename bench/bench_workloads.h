@@ -125,6 +125,12 @@ Row Measure(Bench& b, const std::string& workload, const std::string& bounded_by
 // `directory` (the database's), the floor under a durable write's latency.
 absl::Status RunFsyncFloor(Bench& b, const std::string& directory);
 
+// The store_create_plain and store_create_sealed rows (encryption_cost.cc):
+// the store engine alone on two SQLite files in `directory`, without and
+// with encryption at rest, at the highest level in flight; the sealed row's
+// ratio is to the plain one.
+absl::Status RunEncryptionAtRestRows(Bench& b, const std::string& directory);
+
 // A unary call on the callback API with its own context and messages.
 template <typename Request, typename Response>
 struct Call {

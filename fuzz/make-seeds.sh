@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=fuzz/corpus
 rm -rf "$out"
-mkdir -p "$out"/{api_requests,page_token,revocation_list,csr,server_config,partnership,agreement,client_profile,referral_file}
+mkdir -p "$out"/{api_requests,report_requests,page_token,revocation_list,csr,server_config,partnership,agreement,client_profile,referral_file}
 
 cp config/partnership.yaml "$out/partnership/llr.yaml"
 cat > "$out/partnership/minimal.yaml" <<'YAML'
@@ -93,4 +93,18 @@ api cancel 8 0 CancelReferralRequest 'name: "@1" request_id: "seed-cancel" etag:
 api reopen 9 0 ReopenReferralRequest 'name: "@0" request_id: "seed-reopen" etag: "@" reason: "new evidence"'
 api update 10 0 AddCaseUpdateRequest 'parent: "@0" request_id: "seed-update" etag: "@" update { kind: CONTACT_ATTEMPT text: "rang" }'
 api updates 11 1 ListCaseUpdatesRequest 'parent: "@0" page_size: 1'
+
+# Report requests: the same layout (indexes into report_requests_fuzzer.cc).
+report() {  # report FILE METHOD_INDEX AGENCY_INDEX PROTO MESSAGE TEXT
+  local file=$1 method=$2 agency=$3 proto=$4 message=$5 text=$6
+  { printf "\\x$(printf %02x "$method")\\x$(printf %02x "$agency")"
+    printf '%s' "$text" | protoc -I proto --encode="refx.v1.$message" "refx/v1/$proto"
+  } > "$out/report_requests/$file"
+}
+report counts 0 0 reporting_service.proto CountReferralsRequest 'period: "2026-Q1" dimensions: AREA dimensions: STRAND scope: PARTNERSHIP'
+report counts-own 0 2 reporting_service.proto CountReferralsRequest 'period: "2026-Q1" dimensions: OUTCOME scope: OWN_REFERRALS'
+report times 1 1 reporting_service.proto ReportResponseTimesRequest 'period: "2026-Q1" scope: PARTNERSHIP'
+report tensions 2 0 reporting_service.proto ListTensionAlertsRequest 'first_week: "2026-W10" last_week: "2026-W20"'
+report acknowledge 3 0 reporting_service.proto AcknowledgeTensionAlertRequest 'name: "tensionAlerts/2026-W14/leicester/race" note: "seen" request_id: "seed-ack"'
+report subject 4 1 audit_service.proto FindSubjectReferralsRequest 'phone: "+44 7700 900001" email: "a@example.org"'
 echo "seeds: $(find "$out" -type f | wc -l) files in $out"

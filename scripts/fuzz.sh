@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(api_requests page_token revocation_list csr server_config partnership agreement client_profile referral_file)
+all=(api_requests report_requests page_token revocation_list csr server_config partnership agreement client_profile referral_file)
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 
 if [ ! -f build-fuzz/CMakeCache.txt ]; then

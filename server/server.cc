@@ -97,6 +97,8 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   store_options.audit_head_key = signing.key;
   store_options.adopt_unsigned_head = signing.created;
   store_options.commit_observer = [s = server.get()](const storage::CommitReport& report) { s->OnCommit(report); };
+  REFX_ASSIGN_OR_RETURN(store_options.key_encryption_key,
+                        LoadOrPrepareKeyEncryptionKey(config.storage()));
   auto store = storage::MakeStore(store_options);
   if (!store.ok()) {
     if (signing.created) DiscardCreatedAuditSigningKey(config.audit_signing_key_file());
@@ -264,6 +266,8 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
                                {"partnership", partnership->id()},
                                {"agencies", partnership->config().agencies_size()},
                                {"schema_version", server->store_->SchemaVersion()},
+                               // Every start loads a key-encryption key or refuses to start.
+                               {"encryption", "aes-256-gcm-at-rest"},
                                {"agreement", server->agreements_->Current()->Label()},
                                {"reflection", config.development().enable_reflection() ? "on" : "off"}});
   return server;

@@ -99,6 +99,14 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
         (std::filesystem::path(storage->sqlite_path()).parent_path() / "audit-signing.key").string());
   }
   c->set_audit_signing_key_file(Resolve(base_dir, c->audit_signing_key_file()));
+  if (storage->encryption_key_file().empty()) {
+    storage->set_encryption_key_file(
+        (std::filesystem::path(storage->sqlite_path()).parent_path() / "data-encryption.key").string());
+  }
+  storage->set_encryption_key_file(Resolve(base_dir, storage->encryption_key_file()));
+  for (std::string& previous : *storage->mutable_previous_encryption_key_files()) {
+    previous = Resolve(base_dir, previous);
+  }
 }
 
 std::string PublicKeyFileFor(const std::string& private_key_file) {

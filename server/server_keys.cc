@@ -124,4 +124,41 @@ absl::StatusOr<std::string> LoadVictimTokenKey(const config::v1::ServerConfig& c
   return key;
 }
 
+namespace {
+
+// A key-encryption key file: exactly 32 bytes, owner-only.
+absl::StatusOr<std::string> ReadKeyEncryptionKey(const std::string& setting, const std::string& path) {
+  REFX_ASSIGN_OR_RETURN(std::string key, ReadSecret(setting, path));
+  if (key.size() != 32) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(setting, ": ", path, " must hold exactly 32 bytes (it holds ", key.size(),
+                     "); make one with `head -c 32 /dev/urandom > FILE; chmod 600 FILE`"));
+  }
+  return key;
+}
+
+}  // namespace
+
+absl::StatusOr<storage::KeyEncryptionKey> LoadOrPrepareKeyEncryptionKey(const config::v1::StorageConfig& storage) {
+  const std::string& path = storage.encryption_key_file();
+  storage::KeyEncryptionKey kek;
+  kek.source = absl::StrCat("storage.encryption_key_file ", path);
+  for (const std::string& previous : storage.previous_encryption_key_files()) {
+    REFX_ASSIGN_OR_RETURN(std::string key, ReadKeyEncryptionKey("storage.previous_encryption_key_files", previous));
+    kek.previous.push_back({std::move(key), absl::StrCat("storage.previous_encryption_key_files ", previous)});
+  }
+  if (Exists(path)) {
+    REFX_ASSIGN_OR_RETURN(kek.key, ReadKeyEncryptionKey("storage.encryption_key_file", path));
+    return kek;
+  }
+  kek.key = RandomBytes(32);
+  kek.save_new = [path, key = kek.key]() -> absl::Status {
+    REFX_RETURN_IF_ERROR(EnsureParentDirectory(path));
+    REFX_RETURN_IF_ERROR(pki::WriteFileAtomically(path, key, 0600));
+    log::Info("encryption_key_created", {{"file", path}});
+    return absl::OkStatus();
+  };
+  return kek;
+}
+
 }  // namespace refx::server

@@ -16,6 +16,7 @@
 #include "refx/config/v1/server_config.pb.h"
 #include "common/secret_file.h"
 #include "storage/referral_store.h"
+#include "storage/value_cipher.h"
 
 namespace refx::server {
 
@@ -43,6 +44,14 @@ absl::StatusOr<std::string> LoadOrCreateAuditKey(const std::string& path, storag
 // start; a file the config names must exist; a lost default key is not
 // replaced while tokens exist.
 absl::StatusOr<std::string> LoadVictimTokenKey(const config::v1::ServerConfig& config, storage::ReferralStore* store);
+
+// The key-encryption key of encryption at rest (storage.encryption_key_file,
+// exactly 32 bytes): read (mode checked), or, when the file does not exist,
+// made now and saved (0600) by the store only if the database holds no data
+// sealed under another key (storage/value_cipher.h). With the keys it
+// replaces (storage.previous_encryption_key_files), each of which must be
+// there.
+absl::StatusOr<storage::KeyEncryptionKey> LoadOrPrepareKeyEncryptionKey(const config::v1::StorageConfig& storage);
 
 }  // namespace refx::server
 

@@ -29,6 +29,7 @@ absl::StatusOr<std::unique_ptr<ReferralStore>> MakeStore(const MakeStoreOptions&
     pg.audit_head_key = options.audit_head_key;
     pg.adopt_unsigned_head = options.adopt_unsigned_head;
     pg.commit_observer = options.commit_observer;
+    pg.key_encryption_key = options.key_encryption_key;
     REFX_ASSIGN_OR_RETURN(auto store, postgres::PostgresStore::Create(pg));
     return std::unique_ptr<ReferralStore>(std::move(store));
   }
@@ -39,6 +40,7 @@ absl::StatusOr<std::unique_ptr<ReferralStore>> MakeStore(const MakeStoreOptions&
   sqlite.audit_head_key = options.audit_head_key;
   sqlite.adopt_unsigned_head = options.adopt_unsigned_head;
   sqlite.commit_observer = options.commit_observer;
+  sqlite.key_encryption_key = options.key_encryption_key;
   REFX_ASSIGN_OR_RETURN(auto store, sqlite::SqliteStore::Create(sqlite));
   return std::unique_ptr<ReferralStore>(std::move(store));
 }

@@ -12,6 +12,7 @@
 #include "common/signing.h"
 #include "refx/config/v1/server_config.pb.h"
 #include "storage/referral_store.h"
+#include "storage/value_cipher.h"
 
 namespace refx::storage {
 
@@ -21,6 +22,9 @@ struct MakeStoreOptions {
   absl::optional<SigningKey> audit_head_key;
   bool adopt_unsigned_head = false;
   CommitObserver commit_observer;  // told of every group commit (metrics)
+  // Encryption at rest (storage/value_cipher.h); without it documents are
+  // stored as they are (tests of the store alone).
+  KeyEncryptionKey key_encryption_key;
 };
 
 // Checks `config` without connecting: a known backend, and for PostgreSQL

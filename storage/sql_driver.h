@@ -190,6 +190,14 @@ struct SqlDialect {
   const char* insert_tension_acknowledgement;
   const char* select_tension_acknowledgement;
   const char* list_tension_acknowledgements;
+  // Data keys of encryption at rest (migration 14): all of them (key_id,
+  // kek_id, wrapped), and a new one, ignored if its id was taken meanwhile
+  // (another replica's first start).
+  const char* select_data_keys;
+  const char* insert_data_key;
+  // A data key re-wrapped under a new key-encryption key (rotation), if it
+  // is still wrapped by :old_kek_id.
+  const char* rewrap_data_key;
 
   // Several replicas write to one database (PostgreSQL): the writer re-reads
   // the audit chain's and the event log's heads in every write transaction

@@ -36,6 +36,7 @@
 #include "common/signing.h"
 #include "storage/referral_store.h"
 #include "storage/sql_driver.h"
+#include "storage/value_cipher.h"
 
 namespace refx::storage {
 
@@ -59,6 +60,13 @@ class SqlStore : public ReferralStore {
     bool adopt_unsigned_head = false;
     // Told of every group commit, on the writer thread (metrics); optional.
     CommitObserver commit_observer;
+    // Encryption at rest (storage/value_cipher.h); without a key documents
+    // are stored as they are, and a database holding data keys is refused.
+    KeyEncryptionKey key_encryption_key;
+    // Only apply pending migrations: no keys, no audit head, no writer (a
+    // copy's target schema, storage/store_copy.h). The store then serves
+    // nothing.
+    bool schema_only = false;
   };
 
   // Connects, applies pending migrations and starts the writer.
@@ -218,6 +226,19 @@ class SqlStore : public ReferralStore {
   // other unsigned or missing head fails the open.
   absl::Status CheckHeadSignature(const absl::optional<AuditHead>& head);
 
+  // Encryption at rest (sql_store_keys.cc). On open: unwraps the data
+  // keys (making the first, for a database without any), or refuses a
+  // missing or wrong key-encryption key (FAILED_PRECONDITION).
+  absl::Status LoadDataKeys(SqlConnection* conn);
+  // A document sealed for its column before it is bound, and opened after
+  // it is read; as it is without encryption. Never personal data in errors.
+  absl::StatusOr<std::string> SealValue(absl::string_view column, absl::string_view referral_id,
+                                        absl::string_view plaintext) const;
+  absl::Status OpenValue(absl::string_view column, absl::string_view referral_id, std::string* value) const;
+  absl::Status OpenReferral(StoredReferral* referral) const;
+  absl::Status OpenEvent(ReferralEvent* event) const;
+  absl::Status OpenCaseUpdate(StoredCaseUpdate* update) const;
+
   // Shared databases (sql_store_replicas.cc). Re-reads the audit chain's
   // and the event log's heads inside the writer's transaction, under the
   // write lock (writer thread).
@@ -237,6 +258,9 @@ class SqlStore : public ReferralStore {
 
   const Options options_;
   const SqlDialect& sql_;
+  // Seals documents at rest; unset without a key-encryption key. Set by
+  // Start, read-only after.
+  absl::optional<ValueCipher> cipher_;
   int schema_version_ = 0;
   int schema_version_at_open_ = 0;  // before this open's migrations
   std::unique_ptr<SqlConnection> writer_conn_;  // used only by writer_thread_

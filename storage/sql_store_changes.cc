@@ -15,7 +15,9 @@ absl::Status Internal(absl::Status s) {
   return absl::IsAlreadyExists(s) || absl::IsNotFound(s) || absl::IsAborted(s) ? absl::InternalError(s.message()) : s;
 }
 
-absl::Status InsertReferral(SqlConnection* conn, const SqlDialect& sql, const StoredReferral& r) {
+// `document` is the referral's document as stored (sealed at rest).
+absl::Status InsertReferral(SqlConnection* conn, const SqlDialect& sql, const StoredReferral& r,
+                            absl::string_view document) {
   const int64_t create_us = absl::ToUnixMicros(r.create_time);
   {
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql.insert_referral));
@@ -28,7 +30,7 @@ absl::Status InsertReferral(SqlConnection* conn, const SqlDialect& sql, const St
         .Bind(":update_time_us", absl::ToUnixMicros(r.update_time))
         .Bind(":response_deadline_us", rows::DeadlineMicros(r))
         .Bind(":etag", r.etag)
-        .BindBlob(":document", r.document);
+        .BindBlob(":document", document);
     REFX_RETURN_IF_ERROR(stmt->Run());
   }
   auto add_party = [&](const std::string& agency, const char* role) -> absl::Status {
@@ -54,7 +56,8 @@ absl::Status InsertReferral(SqlConnection* conn, const SqlDialect& sql, const St
 // Writes a changed referral's row, new recipients, and the redirect marks on
 // its parties: every change to an existing referral goes through here, so no
 // column is forgotten on one of its paths.
-absl::Status WriteReferralChange(SqlConnection* conn, const SqlDialect& sql, const StoredReferral& r) {
+absl::Status WriteReferralChange(SqlConnection* conn, const SqlDialect& sql, const StoredReferral& r,
+                                 absl::string_view document) {
   {
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql.update_referral));
     stmt->Bind(":id", r.id)
@@ -62,7 +65,7 @@ absl::Status WriteReferralChange(SqlConnection* conn, const SqlDialect& sql, con
         .Bind(":update_time_us", absl::ToUnixMicros(r.update_time))
         .Bind(":response_deadline_us", rows::DeadlineMicros(r))
         .Bind(":etag", r.etag)
-        .BindBlob(":document", r.document);
+        .BindBlob(":document", document);
     REFX_RETURN_IF_ERROR(stmt->Run());
   }
   for (const std::string& recipient : r.recipient_agencies) {
@@ -100,6 +103,7 @@ absl::Status SqlStore::ApplyChange(SqlConnection* conn, Change* change, ChangeOu
       if (!existing.has_value()) return absl::InternalError("idempotency key names a missing referral");
       outcome->replayed = true;
       outcome->referral = *std::move(existing);
+      REFX_RETURN_IF_ERROR(OpenReferral(&outcome->referral));
       return absl::OkStatus();
     }
   } else {
@@ -113,6 +117,7 @@ absl::Status SqlStore::ApplyChange(SqlConnection* conn, Change* change, ChangeOu
       outcome->replayed = true;
       outcome->referral_id = stmt->Text(1);
       outcome->document = stmt->Text(2);
+      REFX_RETURN_IF_ERROR(OpenValue(sealed_column::kReplay, outcome->referral_id, &outcome->document));
       return absl::OkStatus();
     }
   }
@@ -134,9 +139,11 @@ absl::Status SqlStore::ApplyChange(SqlConnection* conn, Change* change, ChangeOu
     if (change->create) {
       stmt->Bind(":sender_agency", change->agency_id).Bind(":referral_id", change->referral.id);
     } else {
+      REFX_ASSIGN_OR_RETURN(std::string replay,
+                            SealValue(sealed_column::kReplay, change->referral.id, change->replay_document));
       stmt->Bind(":agency_id", change->agency_id)
           .Bind(":referral_id", change->referral.id)
-          .BindBlob(":document", change->replay_document);
+          .BindBlob(":document", replay);
     }
     stmt->Bind(":request_id", change->request_id).BindBlob(":fingerprint", change->fingerprint);
     if (absl::Status recorded = stmt->Run(); !recorded.ok()) return Internal(recorded);
@@ -219,7 +226,9 @@ void SqlStore::CreateReferralAsync(CreateReferralRequest request, Done<CreateRef
       }
       request.complete(earlier, &c->referral, &c->audit);
     }
-    REFX_RETURN_IF_ERROR(InsertReferral(conn, sql_, c->referral));
+    REFX_ASSIGN_OR_RETURN(std::string document,
+                          SealValue(sealed_column::kReferral, c->referral.id, c->referral.document));
+    REFX_RETURN_IF_ERROR(InsertReferral(conn, sql_, c->referral, document));
     for (const std::string& token : request.victim_tokens) {
       REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.insert_victim_token));
       stmt->Bind(":token", token)
@@ -247,7 +256,11 @@ void SqlStore::UpdateReferralAsync(UpdateReferralRequest request, Done<UpdateRef
   Change& change = pending->change;
   // A retry gets the referral as changed.
   FillExistingReferralChange(pending->request, pending->request.referral.document, &change);
-  change.write_rows = [this](SqlConnection* conn, Change* c) { return WriteReferralChange(conn, sql_, c->referral); };
+  change.write_rows = [this](SqlConnection* conn, Change* c) -> absl::Status {
+    REFX_ASSIGN_OR_RETURN(std::string document,
+                          SealValue(sealed_column::kReferral, c->referral.id, c->referral.document));
+    return WriteReferralChange(conn, sql_, c->referral, document);
+  };
   SubmitChange<UpdateReferralRequest, UpdateReferralResult>(
       std::move(pending),
       [](PendingChange<UpdateReferralRequest>* op) {
@@ -286,6 +299,8 @@ void SqlStore::AddCaseUpdateAsync(AddCaseUpdateRequest request, Done<AddCaseUpda
       update.sequence = stmt->Int(0);
     }
     {
+      REFX_ASSIGN_OR_RETURN(std::string document,
+                            SealValue(sealed_column::kCaseUpdate, update.referral_id, update.document));
       REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.insert_case_update));
       stmt->Bind(":referral_id", update.referral_id)
           .Bind(":sequence", update.sequence)
@@ -293,10 +308,12 @@ void SqlStore::AddCaseUpdateAsync(AddCaseUpdateRequest request, Done<AddCaseUpda
           .Bind(":kind", int64_t{update.kind})
           .Bind(":author_agency", update.author_agency)
           .Bind(":create_time_us", absl::ToUnixMicros(update.create_time))
-          .BindBlob(":document", update.document);
+          .BindBlob(":document", document);
       REFX_RETURN_IF_ERROR(stmt->Run());
     }
-    return WriteReferralChange(conn, sql_, c->referral);
+    REFX_ASSIGN_OR_RETURN(std::string document,
+                          SealValue(sealed_column::kReferral, c->referral.id, c->referral.document));
+    return WriteReferralChange(conn, sql_, c->referral, document);
   };
   SubmitChange<AddCaseUpdateRequest, AddCaseUpdateResult>(
       std::move(pending),

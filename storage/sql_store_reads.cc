@@ -34,6 +34,7 @@ absl::StatusOr<StoredReferral> SqlStore::GetReferral(absl::string_view id) {
       [&](SqlConnection* conn) { return rows::SelectReferral(conn, sql_, id); });
   if (!found.ok()) return found.status();
   if (!found->has_value()) return absl::NotFoundError("referral not found");
+  REFX_RETURN_IF_ERROR(OpenReferral(&**found));
   return std::move(**found);
 }
 
@@ -62,6 +63,7 @@ absl::StatusOr<std::vector<StoredReferral>> SqlStore::ListReferrals(const ListRe
         REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
         if (!row) break;
         out.push_back(rows::ReadReferral(*stmt));
+        REFX_RETURN_IF_ERROR(OpenReferral(&out.back()));
       }
     }
     return out;
@@ -83,6 +85,7 @@ absl::StatusOr<std::vector<StoredReferral>> SqlStore::ScanReferrals(const ScanRe
       REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) break;
       out.push_back(rows::ReadReferral(*stmt));
+      REFX_RETURN_IF_ERROR(OpenReferral(&out.back()));
     }
     return out;
   });
@@ -101,6 +104,7 @@ absl::StatusOr<std::vector<ReferralEvent>> SqlStore::ScanEvents(const ScanEvents
       REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) break;
       out.push_back(rows::ReadEvent(*stmt));
+      REFX_RETURN_IF_ERROR(OpenEvent(&out.back()));
     }
     return out;
   });
@@ -137,7 +141,9 @@ absl::StatusOr<absl::optional<UpdateReplay>> SqlStore::FindUpdate(absl::string_v
         stmt->Bind(":agency_id", agency_id).Bind(":request_id", request_id);
         REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
         if (!row) return absl::optional<UpdateReplay>();
-        return absl::optional<UpdateReplay>(UpdateReplay{stmt->Text(0), stmt->Text(1), stmt->Text(2)});
+        UpdateReplay replay{stmt->Text(0), stmt->Text(1), stmt->Text(2)};
+        REFX_RETURN_IF_ERROR(OpenValue(sealed_column::kReplay, replay.referral_id, &replay.document));
+        return absl::optional<UpdateReplay>(std::move(replay));
       });
 }
 
@@ -152,6 +158,7 @@ absl::StatusOr<std::vector<StoredCaseUpdate>> SqlStore::ListCaseUpdates(absl::st
           REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
           if (!row) break;
           out.push_back(rows::ReadCaseUpdate(*stmt));
+          REFX_RETURN_IF_ERROR(OpenCaseUpdate(&out.back()));
         }
         return out;
       });
@@ -163,7 +170,9 @@ absl::StatusOr<StoredCaseUpdate> SqlStore::GetCaseUpdate(absl::string_view refer
     stmt->Bind(":referral_id", referral_id).Bind(":update_id", update_id);
     REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) return absl::NotFoundError("case update not found");
-    return rows::ReadCaseUpdate(*stmt);
+    StoredCaseUpdate update = rows::ReadCaseUpdate(*stmt);
+    REFX_RETURN_IF_ERROR(OpenCaseUpdate(&update));
+    return update;
   });
 }
 
@@ -176,6 +185,7 @@ absl::StatusOr<std::vector<ReferralEvent>> SqlStore::ListEvents(const EventQuery
       REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) break;
       ReferralEvent e = rows::ReadEvent(*stmt);
+      REFX_RETURN_IF_ERROR(OpenEvent(&e));
       e.audience = {query.agency_id};
       out.push_back(std::move(e));
     }

@@ -88,6 +88,7 @@ void SqlStore::AnnounceFromLog() {
         REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
         if (!row) return absl::OkStatus();
         ReferralEvent e = rows::ReadEvent(*stmt);
+        REFX_RETURN_IF_ERROR(OpenEvent(&e));
         e.audience = absl::StrSplit(stmt->Text(6), ',', absl::SkipEmpty());
         events.push_back(std::move(e));
       }

@@ -28,6 +28,8 @@ absl::StatusOr<std::unique_ptr<SqlStore>> SqlStore::Open(Options options) {
 absl::Status SqlStore::Start() {
   REFX_ASSIGN_OR_RETURN(writer_conn_, options_.connect(/*read_only=*/false));
   REFX_RETURN_IF_ERROR(Migrate(writer_conn_.get()));
+  if (options_.schema_only) return absl::OkStatus();
+  REFX_RETURN_IF_ERROR(LoadDataKeys(writer_conn_.get()));
   {
     REFX_ASSIGN_OR_RETURN(auto head, rows::ReadAuditHeadRow(writer_conn_.get(), sql_));
     audit_sequence_ = head.has_value() ? head->sequence : 0;
@@ -392,13 +394,17 @@ void SqlStore::SetEventListener(EventListener listener) {
 absl::Status SqlStore::AppendEvent(SqlConnection* conn, ReferralEvent event) {
   event.sequence = event_sequence_ + 1;
   {
+    REFX_ASSIGN_OR_RETURN(std::string referral_document,
+                          SealValue(sealed_column::kEventReferral, event.referral_id, event.referral_document));
+    REFX_ASSIGN_OR_RETURN(std::string update_document,
+                          SealValue(sealed_column::kEventUpdate, event.referral_id, event.update_document));
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.insert_event));
     stmt->Bind(":sequence", event.sequence)
         .Bind(":time_us", absl::ToUnixMicros(event.time))
         .Bind(":kind", int64_t{event.kind})
         .Bind(":referral_id", event.referral_id)
-        .BindBlob(":referral_document", event.referral_document)
-        .BindBlob(":update_document", event.update_document);
+        .BindBlob(":referral_document", referral_document)
+        .BindBlob(":update_document", update_document);
     REFX_RETURN_IF_ERROR(stmt->Run());
   }
   for (const std::string& agency : event.audience) {

@@ -59,7 +59,9 @@ BackupCommands::BackupCommands(CLI::App* app) {
       "The copy is the database as of one committed transaction (SQLite's online backup API); the\n"
       "server keeps serving meanwhile. The copy's audit chain is then verified; if it is not intact\n"
       "the copy is removed and the exit code is 1. Keep backups apart from the key files (audit.key,\n"
-      "victim-token.key, audit-signing.key): together they are everything an attacker needs.\n"
+      "victim-token.key, audit-signing.key, data-encryption.key): together they are everything an\n"
+      "attacker needs. Referrals in a backup are encrypted at rest: without data-encryption.key it\n"
+      "opens nothing, so keep that key safe too.\n"
       "For PostgreSQL use pg_dump (docs/operations.md).\n\n"
       "EXAMPLES\n"
       "  refx-admin backup --db /var/lib/refx/data/refx.db --out /backup/refx-$(date +%F).db\n");

@@ -42,6 +42,8 @@ absl::StatusOr<Seeded> Seed(const config::v1::ServerConfig& config, DemoPlanOpti
   store_options.config = config.storage();
   store_options.audit_head_key = signing.key;
   store_options.adopt_unsigned_head = signing.created;
+  REFX_ASSIGN_OR_RETURN(store_options.key_encryption_key,
+                        server::LoadOrPrepareKeyEncryptionKey(config.storage()));
   auto opened = storage::MakeStore(store_options);
   if (!opened.ok()) {
     if (signing.created) server::DiscardCreatedAuditSigningKey(config.audit_signing_key_file());

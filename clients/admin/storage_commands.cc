@@ -90,6 +90,7 @@ int StorageCommands::RunCopy() const {
     schema_only.connect = *parameters;
     schema_only.description = storage::postgres::Describe(target);
     schema_only.pool_size = 1;
+    schema_only.schema_only = true;
     auto store = storage::postgres::PostgresStore::Create(schema_only);
     if (!store.ok()) return fail(1, std::string(store.status().message()));
   }

@@ -204,6 +204,17 @@ CREATE TABLE tension_acknowledgements (
 );
 CREATE INDEX tension_acknowledgements_by_week ON tension_acknowledgements (week, alert);
 )sql"},
+      {14, "data_keys", R"sql(
+-- The data keys that seal personal data at rest (storage/value_cipher.h),
+-- each wrapped by the key-encryption key, which is never stored here:
+-- kek_id names it so a wrong key file is recognised as such.
+CREATE TABLE data_keys (
+  key_id          BIGINT NOT NULL PRIMARY KEY,
+  kek_id          TEXT    NOT NULL,
+  wrapped         BYTEA    NOT NULL,
+  create_time_us  BIGINT NOT NULL
+);
+)sql"},
   };
   return kMigrations;
 }
@@ -448,6 +459,16 @@ const char kListTensionAcknowledgements[] =
     "SELECT alert, week, agency_id, request_id, note, time_us FROM tension_acknowledgements "
     "WHERE week >= :first_week AND week <= :last_week ORDER BY alert";
 
+
+const char kSelectDataKeys[] = "SELECT key_id, kek_id, wrapped FROM data_keys ORDER BY key_id";
+
+const char kInsertDataKey[] =
+    "INSERT INTO data_keys (key_id, kek_id, wrapped, create_time_us) "
+    "VALUES (:key_id, :kek_id, :wrapped, :create_time_us) ON CONFLICT DO NOTHING";
+
+const char kRewrapDataKey[] =
+    "UPDATE data_keys SET kek_id = :kek_id, wrapped = :wrapped WHERE key_id = :key_id AND kek_id = :old_kek_id";
+
 }  // namespace sql
 
 const SqlDialect& PostgresDialect() {
@@ -494,6 +515,9 @@ const SqlDialect& PostgresDialect() {
       .insert_tension_acknowledgement = sql::kInsertTensionAcknowledgement,
       .select_tension_acknowledgement = sql::kSelectTensionAcknowledgement,
       .list_tension_acknowledgements = sql::kListTensionAcknowledgements,
+      .select_data_keys = sql::kSelectDataKeys,
+      .insert_data_key = sql::kInsertDataKey,
+      .rewrap_data_key = sql::kRewrapDataKey,
       .shared_by_replicas = true,
       .select_heads = sql::kSelectHeads,
       .list_all_events = sql::kListAllEvents,

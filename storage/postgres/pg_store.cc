@@ -129,6 +129,8 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Create(const Optio
   engine.audit_head_key = options.audit_head_key;
   engine.adopt_unsigned_head = options.adopt_unsigned_head;
   engine.commit_observer = options.commit_observer;
+  engine.key_encryption_key = options.key_encryption_key;
+  engine.schema_only = options.schema_only;
   auto store = std::unique_ptr<PostgresStore>(new PostgresStore(std::move(engine)));
   REFX_RETURN_IF_ERROR(store->Start());
   return store;

@@ -39,6 +39,8 @@ class PostgresStore final : public SqlStore {
     absl::optional<SigningKey> audit_head_key;
     bool adopt_unsigned_head = false;
     CommitObserver commit_observer;  // optional: told of every group commit
+    KeyEncryptionKey key_encryption_key;  // as SqlStore::Options
+    bool schema_only = false;             // as SqlStore::Options
   };
 
   // Connects, migrates (under the write lock: replicas starting together

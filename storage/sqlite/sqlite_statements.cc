@@ -202,6 +202,17 @@ CREATE TABLE tension_acknowledgements (
 );
 CREATE INDEX tension_acknowledgements_by_week ON tension_acknowledgements (week, alert);
 )sql"},
+      {14, "data_keys", R"sql(
+-- The data keys that seal personal data at rest (storage/value_cipher.h),
+-- each wrapped by the key-encryption key, which is never stored here:
+-- kek_id names it so a wrong key file is recognised as such.
+CREATE TABLE data_keys (
+  key_id          INTEGER NOT NULL PRIMARY KEY,
+  kek_id          TEXT    NOT NULL,
+  wrapped         BLOB    NOT NULL,
+  create_time_us  INTEGER NOT NULL
+) STRICT;
+)sql"},
   };
   return kMigrations;
 }
@@ -420,6 +431,16 @@ const char kListTensionAcknowledgements[] =
     "SELECT alert, week, agency_id, request_id, note, time_us FROM tension_acknowledgements "
     "WHERE week >= :first_week AND week <= :last_week ORDER BY alert";
 
+
+const char kSelectDataKeys[] = "SELECT key_id, kek_id, wrapped FROM data_keys ORDER BY key_id";
+
+const char kInsertDataKey[] =
+    "INSERT INTO data_keys (key_id, kek_id, wrapped, create_time_us) "
+    "VALUES (:key_id, :kek_id, :wrapped, :create_time_us) ON CONFLICT DO NOTHING";
+
+const char kRewrapDataKey[] =
+    "UPDATE data_keys SET kek_id = :kek_id, wrapped = :wrapped WHERE key_id = :key_id AND kek_id = :old_kek_id";
+
 }  // namespace sql
 
 const SqlDialect& SqliteDialect() {
@@ -466,6 +487,9 @@ const SqlDialect& SqliteDialect() {
       .insert_tension_acknowledgement = sql::kInsertTensionAcknowledgement,
       .select_tension_acknowledgement = sql::kSelectTensionAcknowledgement,
       .list_tension_acknowledgements = sql::kListTensionAcknowledgements,
+      .select_data_keys = sql::kSelectDataKeys,
+      .insert_data_key = sql::kInsertDataKey,
+      .rewrap_data_key = sql::kRewrapDataKey,
       .shared_by_replicas = false,
   };
   return *kDialect;

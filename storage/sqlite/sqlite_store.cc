@@ -112,6 +112,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Create(const Options& 
   engine.audit_head_key = options.audit_head_key;
   engine.adopt_unsigned_head = options.adopt_unsigned_head;
   engine.commit_observer = options.commit_observer;
+  engine.key_encryption_key = options.key_encryption_key;
   auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(engine)));
   REFX_RETURN_IF_ERROR(store->Start());
   return store;

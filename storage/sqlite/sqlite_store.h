@@ -25,6 +25,7 @@ class SqliteStore final : public SqlStore {
     absl::optional<SigningKey> audit_head_key;
     bool adopt_unsigned_head = false;
     CommitObserver commit_observer;  // optional: told of every group commit
+    KeyEncryptionKey key_encryption_key;  // as SqlStore::Options
   };
 
   // Creates the file (0600) and its directory (0700) if absent, narrows

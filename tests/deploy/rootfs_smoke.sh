@@ -64,6 +64,7 @@ cp "$work/pki/agency-ca.pem" "$secrets/agency-ca/ca.crt"
 cp "$work/pki/revocations.txt" "$secrets/revocation/revocations.txt"
 head -c 32 /dev/urandom >"$secrets/keys/audit.key"
 head -c 32 /dev/urandom >"$secrets/keys/victim-token.key"
+head -c 32 /dev/urandom >"$secrets/keys/data-encryption.key"
 openssl genpkey -algorithm ed25519 -out "$secrets/keys/audit-signing.key" 2>/dev/null
 # As kubelet presents them to a pod with fsGroup 65532: root-owned, 0440.
 chown -R 0:65532 "$secrets"

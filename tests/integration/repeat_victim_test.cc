@@ -132,9 +132,9 @@ TEST_F(RepeatVictimTest, CountsEarlierReferralsOfTheSameVictimAcrossAgencies) {
   EXPECT_EQ(rows, 2 + 2 + 1 + 3 + 2);
 
   // The whole file and its WAL: the normalised identifiers the tokens are
-  // made from never reach disk in any form (the referral documents hold the
-  // identifiers as each agency wrote them, which is the victim's record;
-  // the normalised forms exist only in memory during a create).
+  // made from never reach disk in any form (the normalised forms exist only
+  // in memory during a create), and the identifiers as each agency wrote
+  // them are there only sealed (encryption at rest).
   if (SuiteBackendIsPostgres()) return;  // the bytes of the SQLite file and WAL
   const std::string bytes = ReadBytes(db_path) + ReadBytes(db_path + "-wal");
   ASSERT_FALSE(bytes.empty());
@@ -142,7 +142,7 @@ TEST_F(RepeatVictimTest, CountsEarlierReferralsOfTheSameVictimAcrossAgencies) {
                                  "name-dob:zebedee quixotic canary|1987-06-05", "refx-victim-v1|"}) {
     EXPECT_EQ(bytes.find(normalised), std::string::npos) << normalised;
   }
-  EXPECT_NE(bytes.find(kCanaryPhone), std::string::npos) << "the referral document should hold the phone as written";
+  EXPECT_EQ(bytes.find(kCanaryPhone), std::string::npos) << "the phone as written is stored in plaintext";
 }
 
 TEST_F(RepeatVictimTest, TheCountIsTrimmedForReadersTheAgreementDoesNotShareRiskWith) {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,12 @@ int ModeOf(const std::string& path) {
   struct stat info;
   if (::stat(path.c_str(), &info) != 0) return -1;
   return static_cast<int>(info.st_mode & 07777);
+}
+
+// Writes `bytes` to `path` as an owner-only secret.
+void WriteSecret(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
 }
 
 // Sets the process umask for one scope.
@@ -47,7 +54,7 @@ TEST(ServerFilesTest, DatabaseAndItsWalAreOwnerOnlyWhateverTheUmask) {
       EXPECT_EQ(ModeOf(file), 0600) << file;
     }
     const std::string dir = fs::path(db).parent_path().string();
-    for (const char* secret : {"audit.key", "audit-signing.key", "victim-token.key"}) {
+    for (const char* secret : {"audit.key", "audit-signing.key", "victim-token.key", "data-encryption.key"}) {
       EXPECT_EQ(ModeOf(dir + "/" + secret), 0600) << secret;
     }
     EXPECT_EQ(ModeOf(dir + "/audit-signing.pub"), 0644);
@@ -77,6 +84,7 @@ TEST(ServerFilesTest, SecretsOthersCanReadAreRefusedAtStart) {
       {"audit_key_file", config.audit_key_file()},
       {"audit_signing_key_file", config.audit_signing_key_file()},
       {"victim_token_key_file", config.victim_token_key_file()},
+      {"storage.encryption_key_file", config.storage().encryption_key_file()},
   };
   for (const auto& [setting, path] : kSecrets) {
     SCOPED_TRACE(setting);
@@ -116,6 +124,42 @@ TEST(ServerFilesTest, LostKeysAreNotReplacedUnderTheDataMadeWithThem) {
   EXPECT_THAT(without_signing_key.message(), HasSubstr("head"));
   EXPECT_FALSE(fs::exists(signing_key)) << "a key made for a database that refused it was left behind";
   fs::rename(signing_key + ".saved", signing_key);
+
+  // Encryption at rest: the key-encryption key lost, replaced by another,
+  // or cut short. Each start is refused, naming the setting and what to do,
+  // and no key is made over the sealed data.
+  const std::string kek = config.storage().encryption_key_file();
+  fs::rename(kek, kek + ".saved");
+  absl::Status without_kek = (*server)->Restart();
+  EXPECT_EQ(without_kek.code(), absl::StatusCode::kFailedPrecondition) << without_kek;
+  EXPECT_THAT(without_kek.message(), HasSubstr("storage.encryption_key_file"));
+  EXPECT_THAT(without_kek.message(), HasSubstr("restore"));
+  EXPECT_FALSE(fs::exists(kek)) << "a key was made over data sealed under another";
+  WriteSecret(kek, std::string(32, 'w'));
+  absl::Status wrong_kek = (*server)->Restart();
+  EXPECT_EQ(wrong_kek.code(), absl::StatusCode::kFailedPrecondition) << wrong_kek;
+  EXPECT_THAT(wrong_kek.message(), HasSubstr("is wrapped by"));
+  WriteSecret(kek, std::string(31, 'w'));
+  absl::Status short_kek = (*server)->Restart();
+  EXPECT_EQ(short_kek.code(), absl::StatusCode::kFailedPrecondition) << short_kek;
+  EXPECT_THAT(short_kek.message(), HasSubstr("exactly 32 bytes"));
+  fs::rename(kek + ".saved", kek);
+
+  // Rotation: a new key in the file and the old one listed as previous.
+  // The server starts, re-wraps, and serves; then the new key alone does.
+  const std::string old_kek = kek + ".old";
+  fs::rename(kek, old_kek);
+  WriteSecret(kek, std::string(32, 'n'));
+  config::v1::ServerConfig rotating = config;
+  rotating.mutable_storage()->add_previous_encryption_key_files(old_kek);
+  absl::Status rotated = (*server)->Restart(rotating);
+  ASSERT_TRUE(rotated.ok()) << rotated;
+  auto listed = (*server)->Client(kPolice).ListReferrals(v1::ListReferralsRequest());
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->referrals_size(), 1);
+  ASSERT_TRUE((*server)->Restart(config).ok());
+  EXPECT_EQ((*server)->Client(kPolice).ListReferrals(v1::ListReferralsRequest())->referrals_size(), 1);
+  (*server)->Stop();
 
   EXPECT_TRUE((*server)->Restart().ok());
   EXPECT_TRUE((*server)->Client(kCityCouncil).WhoAmI().ok());

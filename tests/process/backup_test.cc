@@ -101,6 +101,7 @@ TEST_F(BackupTest, BackupWhileServingThenRestoreServesTheSameReferrals) {
   TestServer::Options on_restored;
   on_restored.customize = [&](config::v1::ServerConfig* c) {
     c->mutable_storage()->set_sqlite_path(restored);
+    c->mutable_storage()->set_encryption_key_file(config_.storage().encryption_key_file());
     c->set_audit_key_file(config_.audit_key_file());
     c->set_audit_signing_key_file(config_.audit_signing_key_file());
     c->set_victim_token_key_file(config_.victim_token_key_file());

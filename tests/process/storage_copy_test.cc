@@ -70,6 +70,8 @@ TEST(StorageCopyTest, SqliteToPostgresRoundTripKeepsReferralsAndTheAuditChain) {
   TestServer::Options on_copy;
   on_copy.customize = [&](config::v1::ServerConfig* c) {
     *c->mutable_storage() = *target;
+    // The data keys are copied wrapped; the key that unwraps them goes too.
+    c->mutable_storage()->set_encryption_key_file(source_config.storage().encryption_key_file());
     c->set_audit_key_file(source_config.audit_key_file());
     c->set_audit_signing_key_file(source_config.audit_signing_key_file());
     c->set_victim_token_key_file(source_config.victim_token_key_file());

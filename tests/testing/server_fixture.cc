@@ -168,6 +168,12 @@ absl::Status TestServer::Restart() {
   return StartServer();
 }
 
+absl::Status TestServer::Restart(const config::v1::ServerConfig& config) {
+  Stop();
+  config_ = config;
+  return StartServer();
+}
+
 std::string TestServer::address() const { return absl::StrCat("localhost:", server_->port()); }
 
 std::shared_ptr<grpc::Channel> TestServer::Channel(const TestPki::ClientCert& cert) const {

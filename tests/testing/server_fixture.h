@@ -107,6 +107,8 @@ class TestServer {
 
   // Stops the server and starts a new one on the same files (new port).
   absl::Status Restart();
+  // The same with `config` from now on (e.g. a rotated key's settings).
+  absl::Status Restart(const config::v1::ServerConfig& config);
   void Stop();
 
  private:

@@ -82,9 +82,9 @@ volume: a second replica would be a second, diverging database.
 {{- if $pg.rootCertSecret.name -}}
 {{- $_ := set $postgres "sslrootcert" "/etc/refx/db-ca/ca.crt" -}}
 {{- end -}}
-{{- $_ := set $config "storage" (dict "backend" "postgres" "postgres" $postgres) -}}
+{{- $_ := set $config "storage" (dict "backend" "postgres" "postgres" $postgres "encryption_key_file" "/etc/refx/keys/data-encryption.key") -}}
 {{- else -}}
-{{- $_ := set $config "storage" (dict "backend" "sqlite" "sqlite_path" "/var/lib/refx/data/refx.db") -}}
+{{- $_ := set $config "storage" (dict "backend" "sqlite" "sqlite_path" "/var/lib/refx/data/refx.db" "encryption_key_file" "/etc/refx/keys/data-encryption.key") -}}
 {{- end -}}
 {{- mergeOverwrite $config $v.server.extraConfig | toYaml -}}
 {{- end -}}
