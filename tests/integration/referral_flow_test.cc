@@ -157,7 +157,13 @@ TEST_F(ReferralFlowTest, FiltersNarrowTheList) {
   EXPECT_EQ(count([](auto* f) { f->add_report_types(v1::HATE_CRIME); }), 1);
   EXPECT_EQ(count([](auto* f) { f->add_states(v1::Referral::REQUESTED); }), 2);
   EXPECT_EQ(count([](auto* f) { f->add_states(v1::Referral::ACCEPTED); }), 0);
-  EXPECT_EQ(count([&](auto* f) { f->mutable_create_time_from()->set_seconds(absl::ToUnixSeconds(between) + 1); }), 0);
+  // A second after `between` (not its next whole second, which can fall
+  // a moment after b was created).
+  EXPECT_EQ(count([&](auto* f) {
+              *f->mutable_create_time_from() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+                  absl::ToUnixMicros(between + absl::Seconds(1)));
+            }),
+            0);
   EXPECT_EQ(count([&](auto* f) {
               *f->mutable_create_time_from() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
                   absl::ToUnixMicros(between));
