@@ -137,6 +137,11 @@ absl::Status ValidateServerConfig(const config::v1::ServerConfig& c) {
   REFX_RETURN_IF_ERROR(CheckReadable("tls.server_cert_file", tls.server_cert_file()));
   REFX_RETURN_IF_ERROR(CheckReadable("tls.server_key_file", tls.server_key_file()));
   REFX_RETURN_IF_ERROR(CheckReadable("tls.client_ca_file", tls.client_ca_file()));
+  // A rotation's old keys must all be there: the data keys they wrap cannot
+  // be re-wrapped (or read) without them.
+  for (const std::string& previous : c.storage().previous_encryption_key_files()) {
+    REFX_RETURN_IF_ERROR(CheckReadable("storage.previous_encryption_key_files", previous));
+  }
   // A missing revocation list is not a start-up error: the server starts and
   // refuses agencies until it appears (fail closed, logged, health).
   if (!tls.crl_directory().empty() && !std::filesystem::is_directory(tls.crl_directory())) {
