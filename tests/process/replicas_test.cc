@@ -2,17 +2,21 @@
 // processes: a change made through one replica reaches a watcher on the
 // other live (LISTEN/NOTIFY) and on resume; accepts of one referral racing
 // through both replicas resolve by etag (exactly one wins); the event log
-// stays one gapless sequence and the audit chain one intact chain.
+// stays one gapless sequence and the audit chain one intact chain; the
+// key-encryption key rotates with replicas restarted one at a time under
+// load, with no failed call.
 //
 // PostgreSQL only (the test server of scripts/postgres.sh; required in CI).
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/process/process_helpers.h"
 #include "tests/testing/postgres_fixture.h"
@@ -188,6 +192,100 @@ TEST_F(ReplicasTest, EightAcceptsRacingThroughBothReplicasHaveExactlyOneWinner) 
     EXPECT_TRUE(verdict->intact()) << verdict->problem();
     EXPECT_GT(verdict->events_checked(), 10);
   }
+}
+
+// Key-encryption key rotation under load: replica A restarts on a new key
+// (the old one listed as previous, so it re-wraps the data keys) while B
+// keeps serving reads and writes; no call fails. Then B restarts on the new
+// key alone, and the old key no longer opens the database.
+TEST_F(ReplicasTest, TheKeyEncryptionKeyRotatesUnderLoadWithNoFailedCall) {
+  const v1::Referral first = Create(replicas_[0].get(), "rotate-first");
+  ASSERT_FALSE(first.name().empty());
+  const config::v1::ServerConfig base = source_->config();
+  const std::string new_key = scratch_ + "/data-encryption-2.key";
+  {
+    std::ofstream out(new_key, std::ios::binary);
+    out << std::string(32, 'R');
+  }
+  std::filesystem::permissions(new_key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  auto write_config = [&](const config::v1::ServerConfig& config, const std::string& name) {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions print;
+    print.preserve_proto_field_names = true;
+    EXPECT_TRUE(google::protobuf::util::MessageToJsonString(config, &json, print).ok());
+    const std::string path = absl::StrCat(scratch_, "/", name);
+    std::ofstream(path) << json;
+    return path;
+  };
+  config::v1::ServerConfig rotating = base;
+  rotating.mutable_storage()->set_encryption_key_file(new_key);
+  rotating.mutable_storage()->add_previous_encryption_key_files(base.storage().encryption_key_file());
+  config::v1::ServerConfig rotated = base;
+  rotated.mutable_storage()->set_encryption_key_file(new_key);
+  const std::string rotating_path = write_config(rotating, "rotating.json");
+  const std::string rotated_path = write_config(rotated, "rotated.json");
+  auto restart = [&](int i, const std::string& config_path) {
+    ASSERT_TRUE(replicas_[i]->Terminate(absl::Seconds(10)).ok());
+    ServerProcess::Options server;
+    server.config_path = config_path;
+    server.log_dir = absl::StrCat(scratch_, "/replica-", i, "-rotated");
+    std::filesystem::create_directories(server.log_dir);
+    server.pki_directory = source_->pki().directory();
+    auto replica = ServerProcess::Start(std::move(server));
+    ASSERT_TRUE(replica.ok()) << replica.status();
+    replicas_[i] = *std::move(replica);
+  };
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> calls{0};
+  std::mutex mu;
+  std::vector<std::string> failures;
+  std::thread load([&] {
+    auto police = replicas_[1]->Client(kPolice);
+    for (int i = 0; !stop.load(); ++i) {
+      const absl::Status read = police.GetReferral(first.name()).status();
+      const absl::Status write =
+          police.CreateReferral(ValidReferral(kCityCouncil), absl::StrCat("rotate-load-", i)).status();
+      calls += 2;
+      for (const absl::Status& s : {read, write}) {
+        if (s.ok()) continue;
+        std::lock_guard<std::mutex> lock(mu);
+        failures.push_back(s.ToString());
+      }
+    }
+  });
+  restart(0, rotating_path);
+  // A, on the new key, reads what was sealed before and what B seals now.
+  auto on_a = replicas_[0]->Client(kPolice);
+  EXPECT_TRUE(on_a.GetReferral(first.name()).ok());
+  ASSERT_TRUE(Eventually([&] { return calls.load() >= 40; }));
+  EXPECT_TRUE(on_a.CreateReferral(ValidReferral(kCityCouncil), "rotate-on-a").ok());
+  stop = true;
+  load.join();
+  EXPECT_GE(calls.load(), 40);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_TRUE(failures.empty()) << failures.size() << " failed calls, the first: " << failures.front();
+  }
+  auto listed = on_a.ListReferrals(v1::ListReferralsRequest());
+  ASSERT_TRUE(listed.ok()) << listed.status();
+
+  // B on the new key alone; both replicas read everything.
+  restart(1, rotated_path);
+  auto on_b = replicas_[1]->Client(kPolice);
+  auto listed_on_b = on_b.ListReferrals(v1::ListReferralsRequest());
+  ASSERT_TRUE(listed_on_b.ok()) << listed_on_b.status();
+  EXPECT_EQ(listed_on_b->referrals_size(), listed->referrals_size());
+
+  // The old key alone is refused now, naming the key it needs.
+  ServerProcess::Options old;
+  old.config_path = source_->config_path();
+  old.log_dir = absl::StrCat(scratch_, "/old-key");
+  std::filesystem::create_directories(old.log_dir);
+  old.pki_directory = source_->pki().directory();
+  auto refused = ServerProcess::Start(std::move(old));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("storage.encryption_key_file"), std::string::npos) << refused.status();
 }
 
 }  // namespace
