@@ -232,9 +232,10 @@ class SqlStore : public ReferralStore {
   absl::Status LoadDataKeys(SqlConnection* conn);
   // A document sealed for its column before it is bound, and opened after
   // it is read; as it is without encryption. Never personal data in errors.
-  absl::StatusOr<std::string> SealValue(absl::string_view column, absl::string_view referral_id,
+  // `row` is the row's identity (storage/value_cipher.h, SealedRow).
+  absl::StatusOr<std::string> SealValue(absl::string_view column, absl::string_view row,
                                         absl::string_view plaintext) const;
-  absl::Status OpenValue(absl::string_view column, absl::string_view referral_id, std::string* value) const;
+  absl::Status OpenValue(absl::string_view column, absl::string_view row, std::string* value) const;
   absl::Status OpenReferral(StoredReferral* referral) const;
   absl::Status OpenEvent(ReferralEvent* event) const;
   absl::Status OpenCaseUpdate(StoredCaseUpdate* update) const;

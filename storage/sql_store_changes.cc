@@ -117,7 +117,9 @@ absl::Status SqlStore::ApplyChange(SqlConnection* conn, Change* change, ChangeOu
       outcome->replayed = true;
       outcome->referral_id = stmt->Text(1);
       outcome->document = stmt->Text(2);
-      REFX_RETURN_IF_ERROR(OpenValue(sealed_column::kReplay, outcome->referral_id, &outcome->document));
+      REFX_RETURN_IF_ERROR(OpenValue(sealed_column::kReplay,
+                                     SealedRow(outcome->referral_id, change->agency_id, change->request_id),
+                                     &outcome->document));
       return absl::OkStatus();
     }
   }
@@ -139,8 +141,10 @@ absl::Status SqlStore::ApplyChange(SqlConnection* conn, Change* change, ChangeOu
     if (change->create) {
       stmt->Bind(":sender_agency", change->agency_id).Bind(":referral_id", change->referral.id);
     } else {
-      REFX_ASSIGN_OR_RETURN(std::string replay,
-                            SealValue(sealed_column::kReplay, change->referral.id, change->replay_document));
+      REFX_ASSIGN_OR_RETURN(
+          std::string replay,
+          SealValue(sealed_column::kReplay, SealedRow(change->referral.id, change->agency_id, change->request_id),
+                    change->replay_document));
       stmt->Bind(":agency_id", change->agency_id)
           .Bind(":referral_id", change->referral.id)
           .BindBlob(":document", replay);
@@ -227,7 +231,7 @@ void SqlStore::CreateReferralAsync(CreateReferralRequest request, Done<CreateRef
       request.complete(earlier, &c->referral, &c->audit);
     }
     REFX_ASSIGN_OR_RETURN(std::string document,
-                          SealValue(sealed_column::kReferral, c->referral.id, c->referral.document));
+                          SealValue(sealed_column::kReferral, SealedRow(c->referral.id), c->referral.document));
     REFX_RETURN_IF_ERROR(InsertReferral(conn, sql_, c->referral, document));
     for (const std::string& token : request.victim_tokens) {
       REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.insert_victim_token));
@@ -258,7 +262,7 @@ void SqlStore::UpdateReferralAsync(UpdateReferralRequest request, Done<UpdateRef
   FillExistingReferralChange(pending->request, pending->request.referral.document, &change);
   change.write_rows = [this](SqlConnection* conn, Change* c) -> absl::Status {
     REFX_ASSIGN_OR_RETURN(std::string document,
-                          SealValue(sealed_column::kReferral, c->referral.id, c->referral.document));
+                          SealValue(sealed_column::kReferral, SealedRow(c->referral.id), c->referral.document));
     return WriteReferralChange(conn, sql_, c->referral, document);
   };
   SubmitChange<UpdateReferralRequest, UpdateReferralResult>(
@@ -299,8 +303,9 @@ void SqlStore::AddCaseUpdateAsync(AddCaseUpdateRequest request, Done<AddCaseUpda
       update.sequence = stmt->Int(0);
     }
     {
-      REFX_ASSIGN_OR_RETURN(std::string document,
-                            SealValue(sealed_column::kCaseUpdate, update.referral_id, update.document));
+      REFX_ASSIGN_OR_RETURN(std::string document, SealValue(sealed_column::kCaseUpdate,
+                                                            SealedRow(update.referral_id, update.sequence),
+                                                            update.document));
       REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.insert_case_update));
       stmt->Bind(":referral_id", update.referral_id)
           .Bind(":sequence", update.sequence)
@@ -312,7 +317,7 @@ void SqlStore::AddCaseUpdateAsync(AddCaseUpdateRequest request, Done<AddCaseUpda
       REFX_RETURN_IF_ERROR(stmt->Run());
     }
     REFX_ASSIGN_OR_RETURN(std::string document,
-                          SealValue(sealed_column::kReferral, c->referral.id, c->referral.document));
+                          SealValue(sealed_column::kReferral, SealedRow(c->referral.id), c->referral.document));
     return WriteReferralChange(conn, sql_, c->referral, document);
   };
   SubmitChange<AddCaseUpdateRequest, AddCaseUpdateResult>(

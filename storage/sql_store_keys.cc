@@ -105,32 +105,33 @@ absl::Status SqlStore::LoadDataKeys(SqlConnection* conn) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> SqlStore::SealValue(absl::string_view column, absl::string_view referral_id,
+absl::StatusOr<std::string> SqlStore::SealValue(absl::string_view column, absl::string_view row,
                                                 absl::string_view plaintext) const {
   if (!cipher_.has_value()) return std::string(plaintext);
-  return cipher_->Seal(column, referral_id, plaintext);
+  return cipher_->Seal(column, row, plaintext);
 }
 
-absl::Status SqlStore::OpenValue(absl::string_view column, absl::string_view referral_id, std::string* value) const {
+absl::Status SqlStore::OpenValue(absl::string_view column, absl::string_view row, std::string* value) const {
   if (!ValueCipher::IsSealed(*value)) return absl::OkStatus();
   if (!cipher_.has_value()) {
     return absl::DataLossError(absl::StrCat("a value in ", column, " is encrypted and this store has no key"));
   }
-  REFX_ASSIGN_OR_RETURN(*value, cipher_->Open(column, referral_id, *value));
+  REFX_ASSIGN_OR_RETURN(*value, cipher_->Open(column, row, *value));
   return absl::OkStatus();
 }
 
 absl::Status SqlStore::OpenReferral(StoredReferral* referral) const {
-  return OpenValue(sealed_column::kReferral, referral->id, &referral->document);
+  return OpenValue(sealed_column::kReferral, SealedRow(referral->id), &referral->document);
 }
 
 absl::Status SqlStore::OpenEvent(ReferralEvent* event) const {
-  REFX_RETURN_IF_ERROR(OpenValue(sealed_column::kEventReferral, event->referral_id, &event->referral_document));
-  return OpenValue(sealed_column::kEventUpdate, event->referral_id, &event->update_document);
+  const std::string row = SealedRow(event->referral_id, event->sequence);
+  REFX_RETURN_IF_ERROR(OpenValue(sealed_column::kEventReferral, row, &event->referral_document));
+  return OpenValue(sealed_column::kEventUpdate, row, &event->update_document);
 }
 
 absl::Status SqlStore::OpenCaseUpdate(StoredCaseUpdate* update) const {
-  return OpenValue(sealed_column::kCaseUpdate, update->referral_id, &update->document);
+  return OpenValue(sealed_column::kCaseUpdate, SealedRow(update->referral_id, update->sequence), &update->document);
 }
 
 }  // namespace refx::storage

@@ -142,7 +142,8 @@ absl::StatusOr<absl::optional<UpdateReplay>> SqlStore::FindUpdate(absl::string_v
         REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
         if (!row) return absl::optional<UpdateReplay>();
         UpdateReplay replay{stmt->Text(0), stmt->Text(1), stmt->Text(2)};
-        REFX_RETURN_IF_ERROR(OpenValue(sealed_column::kReplay, replay.referral_id, &replay.document));
+        REFX_RETURN_IF_ERROR(OpenValue(sealed_column::kReplay, SealedRow(replay.referral_id, agency_id, request_id),
+                                       &replay.document));
         return absl::optional<UpdateReplay>(std::move(replay));
       });
 }

@@ -394,10 +394,11 @@ void SqlStore::SetEventListener(EventListener listener) {
 absl::Status SqlStore::AppendEvent(SqlConnection* conn, ReferralEvent event) {
   event.sequence = event_sequence_ + 1;
   {
+    const std::string row = SealedRow(event.referral_id, event.sequence);
     REFX_ASSIGN_OR_RETURN(std::string referral_document,
-                          SealValue(sealed_column::kEventReferral, event.referral_id, event.referral_document));
+                          SealValue(sealed_column::kEventReferral, row, event.referral_document));
     REFX_ASSIGN_OR_RETURN(std::string update_document,
-                          SealValue(sealed_column::kEventUpdate, event.referral_id, event.update_document));
+                          SealValue(sealed_column::kEventUpdate, row, event.update_document));
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.insert_event));
     stmt->Bind(":sequence", event.sequence)
         .Bind(":time_us", absl::ToUnixMicros(event.time))

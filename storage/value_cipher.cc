@@ -12,9 +12,10 @@ constexpr absl::string_view kMagic("\0RXE", 4);
 constexpr char kVersion = 1;
 constexpr size_t kHeaderBytes = kMagic.size() + 1 + 4;
 
-std::string AssociatedData(absl::string_view column, absl::string_view referral_id) {
-  return absl::StrCat("refx sealed value v1", absl::string_view("\0", 1), column, absl::string_view("\0", 1),
-                      referral_id);
+constexpr absl::string_view kSeparator("\0", 1);
+
+std::string AssociatedData(absl::string_view column, absl::string_view row) {
+  return absl::StrCat("refx sealed value v1", kSeparator, column, kSeparator, row);
 }
 
 std::string KeyIdBytes(uint32_t id) {
@@ -23,6 +24,16 @@ std::string KeyIdBytes(uint32_t id) {
 }
 
 }  // namespace
+
+std::string SealedRow(absl::string_view referral_id) { return std::string(referral_id); }
+
+std::string SealedRow(absl::string_view referral_id, int64_t sequence) {
+  return absl::StrCat(referral_id, kSeparator, sequence);
+}
+
+std::string SealedRow(absl::string_view referral_id, absl::string_view agency_id, absl::string_view request_id) {
+  return absl::StrCat(referral_id, kSeparator, agency_id, kSeparator, request_id);
+}
 
 ValueCipher::ValueCipher(std::map<uint32_t, std::string> data_keys)
     : data_keys_(std::move(data_keys)), active_key_id_(data_keys_.rbegin()->first) {}
@@ -47,16 +58,16 @@ uint32_t ValueCipher::KeyIdOf(absl::string_view stored) {
   return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | uint32_t{b[3]};
 }
 
-absl::StatusOr<std::string> ValueCipher::Seal(absl::string_view column, absl::string_view referral_id,
+absl::StatusOr<std::string> ValueCipher::Seal(absl::string_view column, absl::string_view row,
                                               absl::string_view plaintext) const {
   if (plaintext.empty()) return std::string();
   const std::string& key = data_keys_.at(active_key_id_);
-  absl::StatusOr<std::string> sealed = AeadSeal(key, AssociatedData(column, referral_id), plaintext);
+  absl::StatusOr<std::string> sealed = AeadSeal(key, AssociatedData(column, row), plaintext);
   if (!sealed.ok()) return sealed.status();
   return absl::StrCat(kMagic, absl::string_view(&kVersion, 1), KeyIdBytes(active_key_id_), *sealed);
 }
 
-absl::StatusOr<std::string> ValueCipher::Open(absl::string_view column, absl::string_view referral_id,
+absl::StatusOr<std::string> ValueCipher::Open(absl::string_view column, absl::string_view row,
                                               absl::string_view stored) const {
   if (!IsSealed(stored)) return std::string(stored);
   const uint32_t key_id = KeyIdOf(stored);
@@ -69,7 +80,7 @@ absl::StatusOr<std::string> ValueCipher::Open(absl::string_view column, absl::st
         absl::StrCat("a value in ", column, " is sealed with data key ", key_id, ", which this store does not hold"));
   }
   absl::StatusOr<std::string> plaintext =
-      AeadOpen(key->second, AssociatedData(column, referral_id), stored.substr(kHeaderBytes));
+      AeadOpen(key->second, AssociatedData(column, row), stored.substr(kHeaderBytes));
   if (!plaintext.ok()) {
     return absl::DataLossError(absl::StrCat("a value in ", column, " sealed with data key ", key_id,
                                             " does not open: altered, or moved from another row"));

@@ -7,7 +7,10 @@
 //
 // A sealed value is `\0RXE` | version 1 | data key id (4 bytes, big-endian)
 // | nonce | cipher text | tag. The associated data is the column and the
-// referral id, so a value copied into another row or column does not open.
+// row's identity (the referral id, and for the event log the event's
+// sequence, for the case record the update's sequence, for a retry's stored
+// response the agency and request id), so a value copied into another row
+// or column, even another row of the same referral, does not open.
 // A serialized protobuf never starts with a zero byte (field number 0 is
 // invalid), so a value stored before encryption was turned on is told apart
 // and read as it is (`refx-admin keys reencrypt` is the issue that seals
@@ -42,21 +45,27 @@ inline constexpr absl::string_view kReplay = "update_requests.document";
 inline constexpr absl::string_view kCaseUpdate = "case_updates.document";
 }  // namespace sealed_column
 
+// A row's identity as a sealed value's associated data: the referral id,
+// then (for rows a referral has many of) what tells them apart.
+std::string SealedRow(absl::string_view referral_id);
+std::string SealedRow(absl::string_view referral_id, int64_t sequence);
+std::string SealedRow(absl::string_view referral_id, absl::string_view agency_id, absl::string_view request_id);
+
 class ValueCipher {
  public:
   // `data_keys` by id (each 32 bytes, at least one); values are sealed with
   // the highest id. INVALID_ARGUMENT otherwise.
   static absl::StatusOr<ValueCipher> Create(std::map<uint32_t, std::string> data_keys);
 
-  // `plaintext` sealed for `column` of referral `referral_id`. An empty
+  // `plaintext` sealed for `column` of the row `row` (SealedRow). An empty
   // value stays empty (it says nothing the row's kind does not).
-  absl::StatusOr<std::string> Seal(absl::string_view column, absl::string_view referral_id,
+  absl::StatusOr<std::string> Seal(absl::string_view column, absl::string_view row,
                                    absl::string_view plaintext) const;
-  // The plaintext of a value read from `column` of referral `referral_id`:
+  // The plaintext of a value read from `column` of the row `row`:
   // opened if sealed, as it is if stored before encryption. DATA_LOSS if it
   // does not open (altered, moved, or sealed with a key this store does not
   // hold), naming only the column and the key id, never content.
-  absl::StatusOr<std::string> Open(absl::string_view column, absl::string_view referral_id,
+  absl::StatusOr<std::string> Open(absl::string_view column, absl::string_view row,
                                    absl::string_view stored) const;
 
   uint32_t active_key_id() const { return active_key_id_; }

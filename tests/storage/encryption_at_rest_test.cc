@@ -261,6 +261,31 @@ TEST(EncryptionAtRestTest, ASealedDocumentMovedToAnotherReferralDoesNotOpen) {
   EXPECT_EQ(moved.status().message().find("doc-m1"), std::string::npos);
 }
 
+// Rows a referral has many of are told apart too: its event-log copies
+// (bound to their sequence) cannot be swapped or replayed into another.
+TEST(EncryptionAtRestTest, OneReferralsEventCopiesCannotBeSwapped) {
+  const std::string path = testing::MakeTempDir("at-rest-swap") + "/refx.db";
+  {
+    auto store = OpenSqlite(path, TestKey());
+    ASSERT_TRUE(store.ok());
+    WriteEverything(store->get());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE referral_events SET referral_document = (SELECT referral_document FROM "
+                             "referral_events WHERE sequence = 1) WHERE sequence = 2",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = OpenSqlite(path, TestKey());
+  ASSERT_TRUE(store.ok());
+  auto events = (*store)->ListEvents(EventQuery{"city", 0, 10});
+  EXPECT_EQ(events.status().code(), absl::StatusCode::kDataLoss) << events.status();
+  auto first = (*store)->ListEvents(EventQuery{"city", 0, 1});  // the untouched one still opens
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_NE((*first)[0].referral_document.find(kCanary), std::string::npos);
+}
+
 TEST(EncryptionAtRestTest, DocumentsStoredBeforeEncryptionStayReadableAndNewOnesAreSealed) {
   const std::string path = testing::MakeTempDir("at-rest-legacy") + "/refx.db";
   const absl::Time t = absl::Now();
