@@ -19,14 +19,12 @@
 
 #include "common/proto_parse.h"
 #include "common/status_macros.h"
-#include "common/signing.h"
 #include "core/auditor.h"
 #include "core/field_behavior.h"
 #include "core/referral_manager.h"
 #include "fuzz/fuzz_support.h"
 #include "refx/v1/referral_service.pb.h"
 #include "server/referral_convert.h"
-#include "storage/make_store.h"
 
 namespace refx::fuzz {
 namespace {
@@ -63,18 +61,7 @@ v1::Referral SampleReferral(const char* recipient) {
 Stack& TheStack() {
   static Stack* stack = [] {
     auto* s = new Stack();
-    storage::MakeStoreOptions store_options;
-    store_options.config.set_backend("sqlite");
-    store_options.config.set_sqlite_path(ScratchDir() + "/refx.db");
-    store_options.config.set_max_batch_size(64);
-    store_options.config.set_read_connections(2);
-    auto key = SigningKey::Generate();
-    if (!key.ok()) std::abort();
-    store_options.audit_head_key = *std::move(key);
-    store_options.adopt_unsigned_head = true;
-    auto store = storage::MakeStore(store_options);
-    if (!store.ok()) std::abort();
-    s->store = *std::move(store);
+    s->store = OpenScratchStore("refx.db");
     s->auditor = std::make_unique<core::Auditor>(core::Auditor::Options{s->store.get(), std::string(32, 'a'), nullptr});
     auto partnership = core::Partnership::Load(std::string(REFX_SOURCE_DIR) + "/config/partnership.yaml");
     if (!partnership.ok()) std::abort();

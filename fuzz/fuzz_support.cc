@@ -9,6 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/signing.h"
+#include "storage/make_store.h"
 #include "core/method_permissions.h"
 
 namespace refx::fuzz {
@@ -77,6 +79,21 @@ const std::string& ScratchDir() {
   }();
   (void)made;
   return *scratch_dir;
+}
+
+std::unique_ptr<storage::ReferralStore> OpenScratchStore(const std::string& file) {
+  storage::MakeStoreOptions options;
+  options.config.set_backend("sqlite");
+  options.config.set_sqlite_path(ScratchDir() + "/" + file);
+  options.config.set_max_batch_size(64);
+  options.config.set_read_connections(2);
+  auto key = SigningKey::Generate();
+  if (!key.ok()) Die("SigningKey::Generate");
+  options.audit_head_key = *std::move(key);
+  options.adopt_unsigned_head = true;
+  auto store = storage::MakeStore(options);
+  if (!store.ok()) Die("MakeStore");
+  return *std::move(store);
 }
 
 }  // namespace refx::fuzz

@@ -16,6 +16,7 @@
 #include "core/agreement.h"
 #include "core/caller.h"
 #include "core/partnership.h"
+#include "storage/referral_store.h"
 
 namespace refx::fuzz {
 
@@ -31,6 +32,10 @@ std::optional<core::Caller> AdmittedCaller(absl::string_view agency_id, absl::st
 
 // A scratch directory for this process, removed at exit.
 const std::string& ScratchDir();
+
+// A new SQLite store in ScratchDir() named `file`, as a server opens it
+// (signed audit head, small batches); aborts if it cannot be opened.
+std::unique_ptr<storage::ReferralStore> OpenScratchStore(const std::string& file);
 
 // `data` as text (the bytes as they are, not necessarily UTF-8), for the
 // Abseil-based code and for the OpenSSL-based PKI code (std::string_view).

@@ -17,7 +17,6 @@
 #include "absl/time/civil_time.h"
 #include "common/clock.h"
 #include "common/proto_parse.h"
-#include "common/signing.h"
 #include "common/status_macros.h"
 #include "core/auditor.h"
 #include "core/field_behavior.h"
@@ -28,7 +27,6 @@
 #include "fuzz/fuzz_support.h"
 #include "refx/v1/audit_service.pb.h"
 #include "refx/v1/reporting_service.pb.h"
-#include "storage/make_store.h"
 
 namespace refx::fuzz {
 namespace {
@@ -56,18 +54,7 @@ struct Stack {
 Stack& TheStack() {
   static Stack* stack = [] {
     auto* s = new Stack();
-    storage::MakeStoreOptions store_options;
-    store_options.config.set_backend("sqlite");
-    store_options.config.set_sqlite_path(ScratchDir() + "/reports.db");
-    store_options.config.set_max_batch_size(64);
-    store_options.config.set_read_connections(2);
-    auto key = SigningKey::Generate();
-    if (!key.ok()) std::abort();
-    store_options.audit_head_key = *std::move(key);
-    store_options.adopt_unsigned_head = true;
-    auto store = storage::MakeStore(store_options);
-    if (!store.ok()) std::abort();
-    s->store = *std::move(store);
+    s->store = OpenScratchStore("reports.db");
     s->auditor = std::make_unique<core::Auditor>(core::Auditor::Options{s->store.get(), std::string(32, 'a'), &s->clock});
     auto partnership = core::Partnership::Load(std::string(REFX_SOURCE_DIR) + "/config/partnership.yaml");
     if (!partnership.ok()) std::abort();
