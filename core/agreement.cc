@@ -153,6 +153,7 @@ absl::StatusOr<std::shared_ptr<const Agreement>> Agreement::Create(config::v1::A
     if (!retained.insert(config.retention(i).data_class()).second) return bad(key + ".data_class", "listed twice");
     if (config.retention(i).days() <= 0) return bad(key + ".days", "must be positive");
   }
+  if (config.abandoned_after_days() < 0) return bad("abandoned_after_days", "must be 0 (never) or positive");
   // Response deadlines: one period per priority, in a zone this host knows.
   if (config.deadline_time_zone().empty()) config.set_deadline_time_zone("Europe/London");
   absl::TimeZone zone;

@@ -295,7 +295,7 @@ TEST(AgreementTableTest, CellsFollowTheGrants) {
   ASSERT_TRUE(ReadYamlFileToProto(Source("config/agreement.yaml"), &config).ok());
   const std::string table = AgreementTableMarkdown(config);
   EXPECT_NE(table.find("| oversight | (none: REPORT_READ, REPORT_PARTNERSHIP, TENSION_ACKNOWLEDGE) |"), std::string::npos) << table;
-  EXPECT_NE(table.find("| data_protection_officer | (none: AUDIT_READ, REPORT_READ, REPORT_PARTNERSHIP, SUBJECT_ACCESS) |"), std::string::npos);
+  EXPECT_NE(table.find("| data_protection_officer | (none: AUDIT_READ, REPORT_READ, REPORT_PARTNERSHIP, SUBJECT_ACCESS, RETENTION_MANAGE) |"), std::string::npos);
   EXPECT_NE(table.find("| prevent (Prevent-relevant only) | prevent (default) |"), std::string::npos);
 }
 

@@ -28,16 +28,6 @@ using v1::CaseUpdate;
 constexpr char kUpdatesSegment[] = "/updates/";
 constexpr size_t kUpdatesSegmentSize = sizeof(kUpdatesSegment) - 1;
 
-std::string SerializeDeterministic(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
-
 bool IsHexId(absl::string_view id) {
   return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');

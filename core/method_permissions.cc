@@ -39,6 +39,13 @@ const std::map<std::string, MethodRule, std::less<>>& Table() {
       // Subject access: the request holds a person's identifiers, and the
       // answer says which referrals concern them.
       {"refx.v1.AuditService.FindSubjectReferrals", {config::v1::SUBJECT_ACCESS, true}},
+      // Retention: the preview names referrals and classes, a hold pauses
+      // erasures; each changes or shows what happens to personal data, so
+      // the person acting is named.
+      {"refx.v1.AuditService.PreviewRetention", {config::v1::RETENTION_MANAGE, true}},
+      {"refx.v1.AuditService.PlaceLegalHold", {config::v1::RETENTION_MANAGE, true}},
+      {"refx.v1.AuditService.ReleaseLegalHold", {config::v1::RETENTION_MANAGE, true}},
+      {"refx.v1.AuditService.ListLegalHolds", {config::v1::RETENTION_MANAGE, true}},
       // Aggregates, protected before release; a release is a disclosure of
       // aggregate data, so the person asking is named. The partnership
       // scope needs REPORT_PARTNERSHIP too (core/report_manager.cc).

@@ -36,6 +36,7 @@ class DataClassSet {
   }
   static DataClassSet All();
   void Add(v1::DataClass c) { bits_.set(static_cast<size_t>(c)); }
+  void Remove(v1::DataClass c) { bits_.reset(static_cast<size_t>(c)); }
   bool Contains(v1::DataClass c) const { return bits_.test(static_cast<size_t>(c)); }
   bool ContainsAll(const DataClassSet& other) const { return (other.bits_ & ~bits_).none(); }
   void AddAll(const DataClassSet& other) { bits_ |= other.bits_; }

@@ -17,6 +17,7 @@
 #include "common/wait_for.h"
 #include "common/status_details.h"
 #include "core/referral_validation.h"
+#include "core/retention.h"
 #include "core/victim_tokens.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -28,16 +29,6 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr absl::string_view kReferralPrefix = "referrals/";
-
-std::string DeterministicBytes(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
 
 google::protobuf::Timestamp ToProtoTime(absl::Time t) {
   return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
@@ -85,6 +76,16 @@ absl::StatusOr<storage::ListCursor> DecodePageToken(const TokenSealer& sealer, c
 }  // namespace
 
 std::string ReferralName(const std::string& id) { return absl::StrCat(kReferralPrefix, id); }
+
+std::string SerializeDeterministic(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
 
 std::string NewEtag() { return HexEncode(RandomBytes(10)); }
 
@@ -185,7 +186,7 @@ absl::StatusOr<ReferralManager::PreparedCreate> ReferralManager::PrepareCreate(c
 
   // The fingerprint covers exactly what the client controls, so a retry of
   // the same request matches whatever output-only fields it carried.
-  const std::string fingerprint = Sha256(DeterministicBytes(referral));
+  const std::string fingerprint = Sha256(SerializeDeterministic(referral));
   // After the fingerprint, so a retry that spells "routine" as unset matches.
   if (referral.priority() == v1::PRIORITY_UNSPECIFIED) referral.set_priority(v1::PRIORITY_ROUTINE);
 
@@ -251,7 +252,7 @@ absl::StatusOr<ReferralManager::PreparedCreate> ReferralManager::PrepareCreate(c
         sent.Add(count);
       }
     }
-    r->document = DeterministicBytes(referral);
+    r->document = SerializeDeterministic(referral);
     *event = options_.auditor->Build(caller, method, AuditAction::kCollection, {r->id}, sent, absl::StatusCode::kOk);
   };
   request.audit = options_.auditor->Build(caller, audit->method, AuditAction::kCollection, {}, {}, absl::StatusCode::kOk);
@@ -508,6 +509,9 @@ absl::StatusOr<absl::optional<RenderedEvent>> ReferralManager::RenderEvent(const
     }
     if (!caller.agreement->RecordVisible(caller, now)) return absl::nullopt;
     view.RetainOnly(caller.agreement->ViewOf(caller, now));
+    // Nor what retention has erased since (the store rewrites its copies;
+    // this holds for copies in memory too).
+    for (v1::DataClass erased : ErasedClasses(now).Members()) view.classes.Remove(erased);
   }
   const bool sender = referral->sender_agency() == AgencyName(caller.agency_id);
   Redact(view, referral);
@@ -552,6 +556,7 @@ absl::optional<ReadView> ReferralManager::ReplayView(const Caller& caller, const
   if (!caller.agreement->RecordVisible(caller, now)) return absl::nullopt;
   ReadView view = caller.agreement->ViewOf(caller, then);
   view.RetainOnly(caller.agreement->ViewOf(caller, now));
+  for (v1::DataClass erased : ErasedClasses(now).Members()) view.classes.Remove(erased);
   return view;
 }
 

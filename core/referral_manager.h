@@ -302,6 +302,10 @@ storage::ReferralEvent MakeEvent(const storage::StoredReferral& stored, v1::Watc
 // Case update names: `referrals/{id}/updates/{update_id}`, both 32 hex digits.
 std::string CaseUpdateName(const std::string& referral_id, const std::string& update_id);
 
+// `m`'s bytes, the same every time for the same message (map order fixed):
+// stored documents and fingerprints are compared as bytes.
+std::string SerializeDeterministic(const google::protobuf::Message& m);
+
 // A fresh etag: a random version id (20 hex digits). It says only that the
 // referral changed, so it cannot be computed from (or test guesses of) any
 // field, visible or withheld.

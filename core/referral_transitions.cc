@@ -10,6 +10,7 @@
 #include "core/agreement.h"
 #include "core/referral_lifecycle.h"
 #include "core/referral_manager.h"
+#include "core/retention.h"
 #include "core/referral_validation.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -19,16 +20,6 @@ namespace refx::core {
 namespace {
 
 constexpr size_t kMaxTransitionText = 1024;
-
-std::string SerializeDeterministic(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
 
 // The digest of everything the client controls in a transition request.
 std::string Fingerprint(const TransitionParams& p) {
@@ -236,6 +227,13 @@ absl::StatusOr<ReferralManager::PreparedTransition> ReferralManager::PrepareTran
   update.update_time = absl::FromUnixMicros(absl::ToUnixMicros(options_.clock->Now()));
   *changed.mutable_update_time() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(update.update_time));
+  // Retention periods run from the closure (core/retention.h); a reopen
+  // stops the clock.
+  if (IsClosedState(rule->to)) {
+    *changed.mutable_close_time() = changed.update_time();
+  } else {
+    changed.clear_close_time();
+  }
   if (redirected) {
     // The new recipient gets the full period from the redirect, not what
     // was left of the previous recipient's.

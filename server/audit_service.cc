@@ -168,4 +168,49 @@ grpc::ServerUnaryReactor* AuditServiceImpl::FindSubjectReferrals(grpc::CallbackS
       });
 }
 
+grpc::ServerUnaryReactor* AuditServiceImpl::PreviewRetention(grpc::CallbackServerContext* ctx,
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response) {
+  return RunUnary<v1::PreviewRetentionRequest, v1::PreviewRetentionResponse>(
+      "refx.v1.AuditService.PreviewRetention", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::PreviewRetentionRequest& req, v1::PreviewRetentionResponse* out,
+             core::CallAudit* audit) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(*out, retention_->PreviewFor(caller, req, audit));
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::PlaceLegalHold(grpc::CallbackServerContext* ctx,
+                                                           const grpc::ByteBuffer* request,
+                                                           grpc::ByteBuffer* response) {
+  return RunUnary<v1::PlaceLegalHoldRequest, v1::LegalHold>(
+      "refx.v1.AuditService.PlaceLegalHold", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::PlaceLegalHoldRequest& req, v1::LegalHold* out,
+             core::CallAudit* audit) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(*out, retention_->PlaceHold(caller, req, audit));
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::ReleaseLegalHold(grpc::CallbackServerContext* ctx,
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response) {
+  return RunUnary<v1::ReleaseLegalHoldRequest, v1::ReleaseLegalHoldResponse>(
+      "refx.v1.AuditService.ReleaseLegalHold", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::ReleaseLegalHoldRequest& req, v1::ReleaseLegalHoldResponse*,
+             core::CallAudit* audit) { return retention_->ReleaseHold(caller, req, audit); });
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::ListLegalHolds(grpc::CallbackServerContext* ctx,
+                                                           const grpc::ByteBuffer* request,
+                                                           grpc::ByteBuffer* response) {
+  return RunUnary<v1::ListLegalHoldsRequest, v1::ListLegalHoldsResponse>(
+      "refx.v1.AuditService.ListLegalHolds", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::ListLegalHoldsRequest&, v1::ListLegalHoldsResponse* out,
+             core::CallAudit* audit) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(*out, retention_->ListHolds(caller, audit));
+        return absl::OkStatus();
+      });
+}
+
 }  // namespace refx::server

@@ -1,9 +1,10 @@
 // The gRPC face of refx.v1.AuditService: the audit log for data protection
-// officers (AUDIT_READ) and subject access (SUBJECT_ACCESS,
-// core/subject_access.h). Every method is RunUnary around one core call.
+// officers (AUDIT_READ), subject access (SUBJECT_ACCESS,
+// core/subject_access.h) and retention (RETENTION_MANAGE, core/retention.h). Every method is RunUnary around one core call.
 #ifndef REFX_SERVER_AUDIT_SERVICE_H_
 #define REFX_SERVER_AUDIT_SERVICE_H_
 
+#include "core/retention.h"
 #include "core/subject_access.h"
 #include "refx/v1/audit_service.grpc.pb.h"
 #include "server/unary_call.h"
@@ -11,13 +12,15 @@
 namespace refx::server {
 
 using RawAuditServiceBase = v1::AuditService::WithRawCallbackMethod_ListAuditEvents<
-    v1::AuditService::WithRawCallbackMethod_VerifyAuditChain<
-        v1::AuditService::WithRawCallbackMethod_FindSubjectReferrals<v1::AuditService::Service>>>;
+    v1::AuditService::WithRawCallbackMethod_VerifyAuditChain<v1::AuditService::WithRawCallbackMethod_FindSubjectReferrals<
+        v1::AuditService::WithRawCallbackMethod_PreviewRetention<v1::AuditService::WithRawCallbackMethod_PlaceLegalHold<
+            v1::AuditService::WithRawCallbackMethod_ReleaseLegalHold<
+                v1::AuditService::WithRawCallbackMethod_ListLegalHolds<v1::AuditService::Service>>>>>>>;
 
 class AuditServiceImpl final : public RawAuditServiceBase {
  public:
-  AuditServiceImpl(ServiceContext context, core::SubjectAccess* subject_access)
-      : context_(std::move(context)), subject_access_(subject_access) {}
+  AuditServiceImpl(ServiceContext context, core::SubjectAccess* subject_access, core::RetentionJob* retention)
+      : context_(std::move(context)), subject_access_(subject_access), retention_(retention) {}
 
   grpc::ServerUnaryReactor* ListAuditEvents(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                             grpc::ByteBuffer* response) override;
@@ -25,10 +28,19 @@ class AuditServiceImpl final : public RawAuditServiceBase {
                                              grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* FindSubjectReferrals(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                                  grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* PreviewRetention(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                             grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* PlaceLegalHold(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ReleaseLegalHold(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                             grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListLegalHolds(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
 
  private:
   ServiceContext context_;
   core::SubjectAccess* subject_access_;  // not owned
+  core::RetentionJob* retention_;        // not owned
 };
 
 }  // namespace refx::server

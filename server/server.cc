@@ -145,6 +145,14 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   subject_options.auditor = server->auditor_.get();
   subject_options.victim_token_key = manager_options.victim_token_key;
   REFX_ASSIGN_OR_RETURN(server->subject_access_, core::SubjectAccess::Create(subject_options));
+  core::RetentionJob::Options retention_options;
+  retention_options.store = server->store_.get();
+  retention_options.agreements = server->agreements_.get();
+  retention_options.clock = server->options_.clock;
+  retention_options.victim_token_key = manager_options.victim_token_key;
+  retention_options.auditor = server->auditor_.get();
+  REFX_ASSIGN_OR_RETURN(server->retention_, core::RetentionJob::Create(retention_options));
+  server->retention_interval_ = absl::Seconds(config.retention().purge_interval_seconds());
 
   // One thread stays for an agency with no call running: a partner's flood
   // cannot make another partner wait for one of its calls to finish.
@@ -202,7 +210,8 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   REFX_ASSIGN_OR_RETURN(server->watch_hub_, core::WatchHub::Create(std::move(watch_options)));
   service_context.watch_hub = server->watch_hub_.get();
   server->referral_service_ = std::make_unique<ReferralServiceImpl>(service_context);
-  server->audit_service_ = std::make_unique<AuditServiceImpl>(service_context, server->subject_access_.get());
+  server->audit_service_ =
+      std::make_unique<AuditServiceImpl>(service_context, server->subject_access_.get(), server->retention_.get());
   server->reporting_service_ = std::make_unique<ReportingServiceImpl>(service_context, server->reports_.get(),
                                                                   server->tensions_.get());
 
@@ -261,6 +270,9 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   }
   server->health_thread_ = std::thread([s = server.get()] { s->HealthLoop(); });
   server->watch_thread_ = std::thread([s = server.get()] { s->WatchLoop(); });
+  if (!config.retention().purge_disabled()) {
+    server->retention_thread_ = std::thread([s = server.get()] { s->RetentionLoop(); });
+  }
   log::Info("server_started", {{"address", config.listen_address()},
                                {"port", server->port_},
                                {"partnership", partnership->id()},
@@ -373,6 +385,40 @@ std::string RefxServer::RenderMetrics() {
     gauges.overdue_by_recipient = overdue_;
   }
   return metrics_->Render(gauges);
+}
+
+absl::StatusOr<core::RetentionJob::RunReport> RefxServer::RunRetentionNow() {
+  absl::MutexLock lock(&retention_mu_);
+  const absl::Time started = absl::Now();
+  absl::StatusOr<core::RetentionJob::RunReport> report = retention_->RunOnce();
+  if (!report.ok()) {
+    // Counts and codes only: a failure's message could name a referral.
+    log::Error("retention_run_failed", {{"code", absl::StatusCodeToString(report.status().code())}});
+    return report;
+  }
+  log::Info("retention_run", {{"referrals_examined", report->referrals_examined},
+                              {"referrals_erased", report->referrals_erased},
+                              {"classes_erased", report->classes_erased},
+                              {"copies_rewritten", report->copies_rewritten},
+                              {"held", report->held},
+                              {"changed_meanwhile", report->changed_meanwhile},
+                              {"duration_ms", absl::ToInt64Milliseconds(absl::Now() - started)}});
+  return report;
+}
+
+absl::StatusOr<std::vector<core::PlannedErasure>> RefxServer::PreviewRetention(absl::Duration within) {
+  return retention_->Preview(within);
+}
+
+void RefxServer::RetentionLoop() {
+  // A minute after start (not at once: a restart loop must not turn into a
+  // purge loop), then every interval. A failed run is logged and retried
+  // at the next; nothing is half-erased (each referral is one transaction).
+  absl::Duration wait = absl::Minutes(1);
+  while (!stop_retention_.WaitForNotificationWithTimeout(wait)) {
+    RunRetentionNow().IgnoreError();  // logged inside
+    wait = retention_interval_;
+  }
 }
 
 void RefxServer::WatchLoop() {
@@ -491,6 +537,8 @@ void RefxServer::Shutdown(absl::Duration grace) {
   if (health_thread_.joinable()) health_thread_.join();
   stop_watch_ticks_.Notify();
   if (watch_thread_.joinable()) watch_thread_.join();
+  stop_retention_.Notify();
+  if (retention_thread_.joinable()) retention_thread_.join();
   server_->GetHealthCheckService()->Shutdown();
   // Watch streams never end on their own: end them first, each telling its
   // subscriber where to resume, so the grace period is for unary calls.

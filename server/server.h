@@ -26,6 +26,7 @@
 #include "core/partnership.h"
 #include "core/referral_manager.h"
 #include "core/referral_watch.h"
+#include "core/retention.h"
 #include "grpcpp/server.h"
 #include "refx/config/v1/server_config.pb.h"
 #include "server/audit_service.h"
@@ -85,6 +86,11 @@ class RefxServer {
   // agreement in force does not cover is refused (logged) and the registry
   // in force kept. Also run every couple of seconds by the server itself.
   absl::Status ReloadRegistryIfChanged();
+  // Runs the retention job now (it also runs every
+  // retention.purge_interval_seconds unless purge_disabled).
+  absl::StatusOr<core::RetentionJob::RunReport> RunRetentionNow();
+  // What the retention job would erase within `within` of now.
+  absl::StatusOr<std::vector<core::PlannedErasure>> PreviewRetention(absl::Duration within);
 
  private:
   RefxServer() = default;
@@ -147,6 +153,13 @@ class RefxServer {
   std::unique_ptr<AgencyCallLimiter> limiter_;
   absl::Notification stop_health_;
   std::thread health_thread_;
+  // The retention job and the thread that runs it every interval.
+  std::unique_ptr<core::RetentionJob> retention_;
+  absl::Mutex retention_mu_;  // one run at a time
+  absl::Duration retention_interval_;
+  absl::Notification stop_retention_;
+  std::thread retention_thread_;
+  void RetentionLoop();
   bool shut_down_ = false;
 };
 

@@ -74,6 +74,8 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
   if (watch->threads() == 0) watch->set_threads(2);
   if (watch->max_subscribers_per_agency() == 0) watch->set_max_subscribers_per_agency(2000);
   if (watch->max_replay_events() == 0) watch->set_max_replay_events(100000);
+  auto* retention = c->mutable_retention();
+  if (retention->purge_interval_seconds() == 0) retention->set_purge_interval_seconds(3600);
   Default(c->mutable_logging()->mutable_level(), "info");
   Default(c->mutable_logging()->mutable_format(), "text");
 
@@ -186,6 +188,7 @@ absl::Status ValidateServerConfig(const config::v1::ServerConfig& c) {
   REFX_RETURN_IF_ERROR(positive("watch.threads", w.threads()));
   REFX_RETURN_IF_ERROR(positive("watch.max_subscribers_per_agency", w.max_subscribers_per_agency()));
   REFX_RETURN_IF_ERROR(positive("watch.max_replay_events", w.max_replay_events()));
+  REFX_RETURN_IF_ERROR(positive("retention.purge_interval_seconds", c.retention().purge_interval_seconds()));
   REFX_RETURN_IF_ERROR(positive("limits.max_connection_age_seconds", l.max_connection_age_seconds()));
   REFX_RETURN_IF_ERROR(positive("tls.refresh_interval_seconds", tls.refresh_interval_seconds()));
   REFX_RETURN_IF_ERROR(storage::CheckStorageConfig(c.storage()));

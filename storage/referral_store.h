@@ -263,6 +263,43 @@ struct AcknowledgeTensionAlertResult {
   bool replayed = false;                   // stored before, by this request
 };
 
+// Which stored copy of a referral's data EraseReferralData hands over to be
+// rewritten: an event-log copy of the referral or of a case update, a case
+// update of the case record, or a stored retry response (the referral as a
+// lifecycle change left it, or a case update as first added).
+enum class StoredDocumentKind { kReferral, kCaseUpdate, kReplay };
+
+// Data classes erased from one referral, everywhere the store holds them,
+// in one transaction with its audit event (ERASURE) and event-log entry.
+struct EraseReferralDataRequest {
+  // ABORTED unless the referral's stored etag is still this (a change made
+  // since the caller read it is erased on the next run).
+  std::string expected_etag;
+  // The referral as erased: its etag and document are written and its
+  // strands replace the stored ones; state, parties and times stay.
+  StoredReferral referral;
+  // Returns `document` (a stored copy, opened) with the classes erased.
+  // Called in the writer's transaction for every copy: quick and pure.
+  std::function<absl::StatusOr<std::string>(StoredDocumentKind kind, const std::string& document)> erase;
+  // The repeat-victim tokens of what remains; they replace the stored ones.
+  std::vector<std::string> victim_tokens;
+  AuditRecord audit;
+  absl::optional<ReferralEvent> event;
+};
+
+struct EraseReferralDataResult {
+  int64_t copies_rewritten = 0;  // event-log copies, retry responses, case updates
+};
+
+// A data protection officer's hold on a referral: its retention erasures
+// wait until the hold is released.
+struct LegalHold {
+  std::string referral_id;
+  std::string agency_id;  // who placed it
+  std::string reason;     // names the matter (a case reference), never a person
+  absl::Time time;
+};
+
 class ReferralStore {
  public:
   virtual ~ReferralStore() = default;
@@ -380,6 +417,21 @@ class ReferralStore {
   virtual absl::StatusOr<bool> HasVictimTokens() = 0;
   // The ids of the referrals whose victim has `token` (subject access).
   virtual absl::StatusOr<std::vector<std::string>> FindReferralsByVictimToken(absl::string_view token) = 0;
+
+  // Erases data classes of one referral everywhere it is stored (see
+  // EraseReferralDataRequest): NOT_FOUND without the referral, ABORTED on a
+  // stale etag, UNAVAILABLE if the audit event cannot be written. Durable
+  // on OK.
+  virtual absl::StatusOr<EraseReferralDataResult> EraseReferralData(const EraseReferralDataRequest& request) = 0;
+
+  // Places a legal hold with its audit event in one transaction:
+  // ALREADY_EXISTS if the referral is held already, NOT_FOUND without it.
+  virtual absl::Status PlaceLegalHold(const LegalHold& hold, const AuditRecord& audit) = 0;
+  // Releases the hold on `referral_id` with its audit event: NOT_FOUND if
+  // it is not held.
+  virtual absl::Status ReleaseLegalHold(absl::string_view referral_id, const AuditRecord& audit) = 0;
+  // Every hold, by referral id.
+  virtual absl::StatusOr<std::vector<LegalHold>> ListLegalHolds() = 0;
 
   // Stores `acknowledgement` with its audit event in one transaction. If
   // the alert is acknowledged already: the stored acknowledgement, with

@@ -198,6 +198,21 @@ struct SqlDialect {
   // A data key re-wrapped under a new key-encryption key (rotation), if it
   // is still wrapped by :old_kek_id.
   const char* rewrap_data_key;
+  // Retention (migration 15): every stored copy of one referral's data,
+  // read and rewritten by an erasure; its tokens and strands replaced.
+  const char* list_event_documents_of_referral;  // sequence, referral_document, update_document
+  const char* update_event_documents;
+  const char* list_replays_of_referral;  // agency_id, request_id, document
+  const char* update_replay_document;
+  const char* update_case_update_document;
+  const char* delete_victim_tokens_of_referral;
+  const char* delete_strands_of_referral;
+  const char* update_referral_document;  // etag and document only
+  // Legal holds: referral_id, agency_id, reason, time_us.
+  const char* insert_legal_hold;
+  const char* select_legal_hold;
+  const char* delete_legal_hold;
+  const char* list_legal_holds;
 
   // Several replicas write to one database (PostgreSQL): the writer re-reads
   // the audit chain's and the event log's heads in every write transaction

@@ -107,6 +107,10 @@ class SqlStore : public ReferralStore {
       const TensionAcknowledgement& acknowledgement, const AuditRecord& audit) override;
   absl::StatusOr<std::vector<TensionAcknowledgement>> ListTensionAcknowledgements(
       absl::string_view first_week, absl::string_view last_week) override;
+  absl::StatusOr<EraseReferralDataResult> EraseReferralData(const EraseReferralDataRequest& request) override;
+  absl::Status PlaceLegalHold(const LegalHold& hold, const AuditRecord& audit) override;
+  absl::Status ReleaseLegalHold(absl::string_view referral_id, const AuditRecord& audit) override;
+  absl::StatusOr<std::vector<LegalHold>> ListLegalHolds() override;
   absl::Status CheckHealth() override;
   absl::StatusOr<std::map<std::string, int64_t>> CountOverdueByRecipient(
       absl::Time now, const std::vector<int32_t>& awaiting_states) override;
@@ -149,6 +153,9 @@ class SqlStore : public ReferralStore {
     // The change's own rows; may rewrite `referral`'s document and the audit
     // event (a create's repeat count).
     std::function<absl::Status(SqlConnection*, Change*)> write_rows;
+    // A change the server makes by itself (a retention erasure) has no
+    // request id: no idempotency key is looked up or stored.
+    bool keyed() const { return !request_id.empty(); }
   };
   // What ApplyChange did: on a replay, the first result.
   struct ChangeOutcome {
@@ -239,6 +246,10 @@ class SqlStore : public ReferralStore {
   absl::Status OpenReferral(StoredReferral* referral) const;
   absl::Status OpenEvent(ReferralEvent* event) const;
   absl::Status OpenCaseUpdate(StoredCaseUpdate* update) const;
+
+  // Retention (sql_store_retention.cc): every stored copy of one
+  // referral's data passed through `erase` and sealed again (writer thread).
+  absl::StatusOr<int64_t> EraseStoredCopies(SqlConnection* conn, const EraseReferralDataRequest& request);
 
   // Shared databases (sql_store_replicas.cc). Re-reads the audit chain's
   // and the event log's heads inside the writer's transaction, under the

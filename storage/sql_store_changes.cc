@@ -89,7 +89,9 @@ absl::Status SqlStore::ApplyChange(SqlConnection* conn, Change* change, ChangeOu
   // The idempotency key first: a retry's etag is stale by design. (A
   // create's is looked up only if the batch's first run failed: see
   // first_run_. Retries are rare; a round trip per create is not.)
-  if (change->create && !first_run_) {
+  if (!change->keyed()) {
+    // A change the server makes by itself: nothing to replay.
+  } else if (change->create && !first_run_) {
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.select_create_request));
     stmt->Bind(":sender_agency", change->agency_id).Bind(":request_id", change->request_id);
     REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
@@ -135,7 +137,7 @@ absl::Status SqlStore::ApplyChange(SqlConnection* conn, Change* change, ChangeOu
     }
   }
   if (absl::Status written = change->write_rows(conn, change); !written.ok()) return Internal(written);
-  {
+  if (change->keyed()) {
     REFX_ASSIGN_OR_RETURN(auto stmt,
                           conn->Prepare(change->create ? sql_.insert_create_request : sql_.insert_update_request));
     if (change->create) {

@@ -371,4 +371,17 @@ absl::StatusOr<AuditChainReport> VerifyAuditChainOn(SqlConnection* conn, const S
   return result;
 }
 
+absl::StatusOr<std::vector<LegalHold>> SqlStore::ListLegalHolds() {
+  return WithReader<std::vector<LegalHold>>([&](SqlConnection* conn) -> absl::StatusOr<std::vector<LegalHold>> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.list_legal_holds));
+    std::vector<LegalHold> out;
+    while (true) {
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      out.push_back({stmt->Text(0), stmt->Text(1), stmt->Text(2), absl::FromUnixMicros(stmt->Int(3))});
+    }
+    return out;
+  });
+}
+
 }  // namespace refx::storage

@@ -65,6 +65,7 @@ Commands::Commands(CLI::App* app) : app_(app), flags_(std::make_unique<CommandLi
   AddGet(app, f);
   AddList(app, f);
   AddAudit(app, f);
+  AddRetention(app, f);
   AddLifecycle(app, f);
   AddWatch(app, f);
   AddCaseUpdates(app, f);
@@ -160,6 +161,7 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
   if (f.updates->parsed()) return RunUpdates(*client, f, name, format);
   if (f.audit_verify->parsed() || f.audit_checkpoint->parsed()) return RunAuditVerify(*client, f, format);
   if (f.audit_subject->parsed()) return RunAuditSubject(*client, f, format);
+  if (f.retention->parsed()) return RunRetention(*client, f, format);
   if (f.audit_list->parsed()) return RunAuditList(*client, f, std::move(audit_request), format);
   if (f.report_counts->parsed()) return RunReportCounts(*client, f, count_request, format);
   if (f.report_response_times->parsed()) return RunReportResponseTimes(*client, f, format);

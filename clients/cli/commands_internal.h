@@ -56,6 +56,11 @@ struct CommandLine {
   CLI::App* report_tensions = nullptr;
   CLI::App* report_acknowledge = nullptr;
   CLI::App* report_summary = nullptr;
+  CLI::App* retention = nullptr;
+  CLI::App* retention_preview = nullptr;
+  CLI::App* retention_hold = nullptr;
+  CLI::App* retention_release = nullptr;
+  CLI::App* retention_holds = nullptr;
   CLI::App* update = nullptr;
   CLI::App* updates = nullptr;
   // Lifecycle: accept, decline, redirect, start, complete, cancel, reopen.
@@ -66,6 +71,8 @@ struct CommandLine {
   std::string report_first_week, report_last_week, report_html;
   std::string tension_alert, tension_note;  // report acknowledge
   std::string subject_file;                 // audit subject
+  int retention_within_days = 0;            // retention preview
+  std::string hold_reason;                  // retention hold (NAME in `name`)
   bool report_csv = false;
 
   // create.
@@ -174,6 +181,8 @@ int RunUpdates(refx::client::ReferralClient& client, const CommandLine& f, const
 // --- audit list, verify, checkpoint, and watch (audit_watch_commands.cc) ---
 
 void AddAudit(CLI::App* app, CommandLine* f);
+void AddRetention(CLI::App* app, CommandLine* f);
+int RunRetention(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
 void AddWatch(CLI::App* app, CommandLine* f);
 
 // --- report counts, response-times, tensions (report_commands.cc) ---

@@ -346,6 +346,47 @@ absl::StatusOr<refx::v1::FindSubjectReferralsResponse> ReferralClient::FindSubje
   return response;
 }
 
+absl::StatusOr<refx::v1::PreviewRetentionResponse> ReferralClient::PreviewRetention(
+    const refx::v1::PreviewRetentionRequest& request) {
+  if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::PreviewRetentionResponse response;
+  grpc::Status status = audit_stub_->PreviewRetention(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+absl::StatusOr<refx::v1::LegalHold> ReferralClient::PlaceLegalHold(const refx::v1::PlaceLegalHoldRequest& request) {
+  if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::LegalHold response;
+  grpc::Status status = audit_stub_->PlaceLegalHold(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
+absl::Status ReferralClient::ReleaseLegalHold(const refx::v1::ReleaseLegalHoldRequest& request) {
+  if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::ReleaseLegalHoldResponse response;
+  grpc::Status status = audit_stub_->ReleaseLegalHold(&context, request, &response);
+  if (!status.ok()) return Finish(status);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<refx::v1::ListLegalHoldsResponse> ReferralClient::ListLegalHolds() {
+  if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");
+  grpc::ClientContext context;
+  Prepare(&context);
+  refx::v1::ListLegalHoldsResponse response;
+  grpc::Status status = audit_stub_->ListLegalHolds(&context, refx::v1::ListLegalHoldsRequest(), &response);
+  if (!status.ok()) return Finish(status);
+  return response;
+}
+
 absl::StatusOr<refx::v1::CountReferralsResponse> ReferralClient::CountReferrals(
     const refx::v1::CountReferralsRequest& request) {
   if (reporting_stub_ == nullptr) return absl::FailedPreconditionError("no ReportingService stub on this client");

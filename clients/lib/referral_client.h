@@ -161,6 +161,13 @@ class ReferralClient {
   // Subject access (SUBJECT_ACCESS): the referrals about a person.
   absl::StatusOr<refx::v1::FindSubjectReferralsResponse> FindSubjectReferrals(
       const refx::v1::FindSubjectReferralsRequest& request);
+  // Retention (RETENTION_MANAGE): what the retention job will erase, and
+  // the legal holds that pause it.
+  absl::StatusOr<refx::v1::PreviewRetentionResponse> PreviewRetention(
+      const refx::v1::PreviewRetentionRequest& request);
+  absl::StatusOr<refx::v1::LegalHold> PlaceLegalHold(const refx::v1::PlaceLegalHoldRequest& request);
+  absl::Status ReleaseLegalHold(const refx::v1::ReleaseLegalHoldRequest& request);
+  absl::StatusOr<refx::v1::ListLegalHoldsResponse> ListLegalHolds();
 
   // A protected aggregate table (roles with REPORT_READ).
   // FAILED_PRECONDITION for a client built from a ReferralService stub alone.

@@ -215,6 +215,23 @@ CREATE TABLE data_keys (
   create_time_us  BIGINT NOT NULL
 );
 )sql"},
+      {15, "retention", R"sql(
+-- A data protection officer's hold on a referral: its retention erasures
+-- wait until it is released (core/retention.h). The reason names the matter
+-- (a case reference), never a person.
+CREATE TABLE legal_holds (
+  referral_id     TEXT    NOT NULL PRIMARY KEY REFERENCES referrals(id),
+  agency_id       TEXT    NOT NULL,
+  reason          TEXT    NOT NULL,
+  time_us         BIGINT  NOT NULL
+);
+
+-- An erasure rewrites every stored copy of one referral's data: each found
+-- by its referral, not by a scan of the whole table.
+CREATE INDEX referral_events_by_referral ON referral_events (referral_id, sequence);
+CREATE INDEX update_requests_by_referral ON update_requests (referral_id);
+CREATE INDEX victim_tokens_by_referral ON victim_tokens (referral_id);
+)sql"},
   };
   return kMigrations;
 }
@@ -469,6 +486,41 @@ const char kInsertDataKey[] =
 const char kRewrapDataKey[] =
     "UPDATE data_keys SET kek_id = :kek_id, wrapped = :wrapped WHERE key_id = :key_id AND kek_id = :old_kek_id";
 
+const char kListEventDocumentsOfReferral[] =
+    "SELECT sequence, referral_document, update_document FROM referral_events "
+    "WHERE referral_id = :referral_id ORDER BY sequence";
+
+const char kUpdateEventDocuments[] =
+    "UPDATE referral_events SET referral_document = :referral_document, update_document = :update_document "
+    "WHERE sequence = :sequence";
+
+const char kListReplaysOfReferral[] =
+    "SELECT agency_id, request_id, document FROM update_requests WHERE referral_id = :referral_id "
+    "ORDER BY agency_id, request_id";
+
+const char kUpdateReplayDocument[] =
+    "UPDATE update_requests SET document = :document WHERE agency_id = :agency_id AND request_id = :request_id";
+
+const char kUpdateCaseUpdateDocument[] =
+    "UPDATE case_updates SET document = :document WHERE referral_id = :referral_id AND sequence = :sequence";
+
+const char kDeleteVictimTokensOfReferral[] = "DELETE FROM victim_tokens WHERE referral_id = :referral_id";
+
+const char kDeleteStrandsOfReferral[] = "DELETE FROM referral_strands WHERE referral_id = :referral_id";
+
+const char kUpdateReferralDocument[] = "UPDATE referrals SET etag = :etag, document = :document WHERE id = :id";
+
+const char kInsertLegalHold[] =
+    "INSERT INTO legal_holds (referral_id, agency_id, reason, time_us) "
+    "VALUES (:referral_id, :agency_id, :reason, :time_us)";
+
+const char kSelectLegalHold[] =
+    "SELECT referral_id, agency_id, reason, time_us FROM legal_holds WHERE referral_id = :referral_id";
+
+const char kDeleteLegalHold[] = "DELETE FROM legal_holds WHERE referral_id = :referral_id";
+
+const char kListLegalHolds[] = "SELECT referral_id, agency_id, reason, time_us FROM legal_holds ORDER BY referral_id";
+
 }  // namespace sql
 
 const SqlDialect& PostgresDialect() {
@@ -518,6 +570,18 @@ const SqlDialect& PostgresDialect() {
       .select_data_keys = sql::kSelectDataKeys,
       .insert_data_key = sql::kInsertDataKey,
       .rewrap_data_key = sql::kRewrapDataKey,
+      .list_event_documents_of_referral = sql::kListEventDocumentsOfReferral,
+      .update_event_documents = sql::kUpdateEventDocuments,
+      .list_replays_of_referral = sql::kListReplaysOfReferral,
+      .update_replay_document = sql::kUpdateReplayDocument,
+      .update_case_update_document = sql::kUpdateCaseUpdateDocument,
+      .delete_victim_tokens_of_referral = sql::kDeleteVictimTokensOfReferral,
+      .delete_strands_of_referral = sql::kDeleteStrandsOfReferral,
+      .update_referral_document = sql::kUpdateReferralDocument,
+      .insert_legal_hold = sql::kInsertLegalHold,
+      .select_legal_hold = sql::kSelectLegalHold,
+      .delete_legal_hold = sql::kDeleteLegalHold,
+      .list_legal_holds = sql::kListLegalHolds,
       .shared_by_replicas = true,
       .select_heads = sql::kSelectHeads,
       .list_all_events = sql::kListAllEvents,

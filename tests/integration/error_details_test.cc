@@ -248,6 +248,13 @@ TEST_F(ErrorDetailsTest, EveryOutputOnlyFieldSentOnCreateHasNoEffect) {
       case FD::CPPTYPE_ENUM: reflection->SetEnumValue(&forged, field, 1 + field->enum_type()->value_count() / 2); break;
       case FD::CPPTYPE_INT32: reflection->SetInt32(&forged, field, 99); break;
       case FD::CPPTYPE_MESSAGE: {
+        if (field->is_repeated()) {  // Referral.erasures
+          v1::Erasure erased;
+          erased.set_data_class(v1::DATA_CLASS_VICTIM_CONTACT);
+          erased.set_rule("forged");
+          reflection->AddMessage(&forged, field)->CopyFrom(erased);
+          break;
+        }
         google::protobuf::Timestamp forged_time;
         forged_time.set_seconds(86400);
         reflection->MutableMessage(&forged, field)->CopyFrom(forged_time);

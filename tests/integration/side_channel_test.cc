@@ -281,6 +281,13 @@ TEST_F(SideChannelTest, EveryOutputOnlyFieldSetOnCreateHasNoEffect) {
         reflection->SetInt32(&forged, field, 99);
         break;
       case google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE: {
+        if (field->is_repeated()) {  // Referral.erasures: a forged record of an erasure
+          v1::Erasure erased;
+          erased.set_data_class(v1::DATA_CLASS_VICTIM_CONTACT);
+          erased.set_rule("forged");
+          reflection->AddMessage(&forged, field)->CopyFrom(erased);
+          break;
+        }
         google::protobuf::Timestamp far;
         far.set_seconds(4102444800);  // 2100-01-01
         reflection->MutableMessage(&forged, field)->CopyFrom(far);

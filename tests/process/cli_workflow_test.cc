@@ -241,5 +241,39 @@ TEST_F(CliTest, UpdateAndUpdatesAsTwoAgencies) {
   EXPECT_THAT(RefxBare({"update", "--help"}).out, HasSubstr("contact-attempt"));
 }
 
+// `refx retention`: the DPO holds a referral, sees it listed, previews what
+// is due (nothing yet: it is open) and releases it; partners may not.
+TEST_F(CliTest, RetentionHoldsAndPreviewAsTheDataProtectionOfficer) {
+  const v1::Referral r = CreatedByPolice("kept for a complaint");
+  CommandResult held = Refx(kDpo, {"retention", "hold", r.name(), "--reason", "IOPC complaint 2026/0412"});
+  ASSERT_EQ(held.exit_code, kExitOk) << held.Describe();
+  EXPECT_THAT(held.out, HasSubstr("held " + r.name()));
+  CommandResult again = Refx(kDpo, {"retention", "hold", r.name(), "--reason", "twice"});
+  EXPECT_EQ(again.exit_code, kExitConflict) << again.Describe();
+  EXPECT_THAT(again.err, HasSubstr("LEGAL_HOLD_EXISTS"));
+
+  CommandResult holds = Refx(kDpo, {"retention", "holds", "--output", "json"});
+  ASSERT_EQ(holds.exit_code, kExitOk) << holds.Describe();
+  v1::ListLegalHoldsResponse listed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(holds.out, &listed).ok()) << holds.out;
+  ASSERT_EQ(listed.holds_size(), 1);
+  EXPECT_EQ(listed.holds(0).referral(), r.name());
+  EXPECT_EQ(listed.holds(0).reason(), "IOPC complaint 2026/0412");
+
+  CommandResult preview = Refx(kDpo, {"retention", "preview", "--within-days", "30"});
+  ASSERT_EQ(preview.exit_code, kExitOk) << preview.Describe();
+  EXPECT_THAT(preview.out, HasSubstr("0 erasures due within 30 days"));
+  CommandResult too_far = Refx(kDpo, {"retention", "preview", "--within-days", "4000"});
+  EXPECT_EQ(too_far.exit_code, kExitUsage) << too_far.Describe();
+
+  CommandResult police = Refx(kPolice, {"retention", "holds"});
+  EXPECT_EQ(police.exit_code, kExitAuth) << police.Describe();
+  CommandResult released = Refx(kDpo, {"retention", "release", r.name()});
+  ASSERT_EQ(released.exit_code, kExitOk) << released.Describe();
+  CommandResult not_held = Refx(kDpo, {"retention", "release", r.name()});
+  EXPECT_EQ(not_held.exit_code, kExitNotFound) << not_held.Describe();
+  EXPECT_THAT(RefxBare({"retention", "--help"}).out, HasSubstr("RETENTION_MANAGE"));
+}
+
 }  // namespace
 }  // namespace refx::testing

@@ -20,55 +20,7 @@
 namespace refx::storage {
 namespace {
 
-struct Backend {
-  std::string name;
-  std::function<std::unique_ptr<ReferralStore>(const std::string& dir)> open;
-};
-
-void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
-
-// The contract holds with encryption at rest on, as every server runs
-// (encryption_at_rest_test.cc covers it, and the store without it).
-KeyEncryptionKey ConformanceKey() {
-  KeyEncryptionKey kek;
-  kek.key = std::string(32, 'c');
-  kek.source = "conformance test key";
-  return kek;
-}
-
-std::unique_ptr<ReferralStore> OpenSqlite(const std::string& dir, int batch = 256) {
-  sqlite::SqliteStore::Options options;
-  options.path = dir + "/store.db";
-  options.max_batch_size = batch;
-  options.key_encryption_key = ConformanceKey();
-  auto store = sqlite::SqliteStore::Create(options);
-  EXPECT_TRUE(store.ok()) << store.status();
-  return store.ok() ? std::move(*store) : nullptr;
-}
-
-std::unique_ptr<ReferralStore> OpenPostgres(const std::string&) {
-  auto config = testing::NewPostgresDatabase();
-  EXPECT_TRUE(config.ok()) << config.status();
-  if (!config.ok()) return nullptr;
-  MakeStoreOptions options;
-  options.config = *config;
-  options.key_encryption_key = ConformanceKey();
-  auto store = MakeStore(options);
-  EXPECT_TRUE(store.ok()) << store.status();
-  return store.ok() ? std::move(*store) : nullptr;
-}
-
-class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
- protected:
-  void SetUp() override {
-    if (GetParam().name == "postgres") REFX_SKIP_UNLESS_POSTGRES();
-    dir_ = testing::MakeTempDir("store");
-    store_ = GetParam().open(dir_);
-    ASSERT_NE(store_, nullptr);
-  }
-  std::string dir_;
-  std::unique_ptr<ReferralStore> store_;
-};
+using StoreConformanceTest = StoreBackendTest;
 
 TEST_P(StoreConformanceTest, CreateThenGetReturnsEveryColumn) {
   const absl::Time t = absl::FromUnixMicros(1790000000123456);
@@ -99,21 +51,6 @@ TEST_P(StoreConformanceTest, IdempotencyKeysArePerSender) {
   auto other_sender = store_->CreateReferral(Request(Referral("a4", "city", {"police"}, t), "r1", "fp2"));
   ASSERT_TRUE(other_sender.ok());
   EXPECT_FALSE(other_sender->replayed);
-}
-
-UpdateReferralRequest Update(const StoredReferral& base, const std::string& agency, const std::string& request_id,
-                             const std::string& expected_etag, const std::string& new_etag) {
-  UpdateReferralRequest req;
-  req.agency_id = agency;
-  req.request_id = request_id;
-  req.request_fingerprint = "fp-" + request_id + new_etag;
-  req.expected_etag = expected_etag;
-  req.referral = base;
-  req.referral.state = 2;
-  req.referral.etag = new_etag;
-  req.referral.document = "doc-" + new_etag;
-  req.audit.action = "ALTERATION";
-  return req;
 }
 
 TEST_P(StoreConformanceTest, UpdateComparesTheEtagAndReplaysByRequestId) {
@@ -151,17 +88,6 @@ TEST_P(StoreConformanceTest, UpdateComparesTheEtagAndReplaysByRequestId) {
   EXPECT_FALSE(store_->FindUpdate("county", "a")->has_value());  // per agency
   EXPECT_EQ(store_->UpdateReferral(Update(Referral("nope", "police", {}, t), "city", "n", "e", "f")).status().code(),
             absl::StatusCode::kNotFound);
-}
-
-ReferralEvent Event(const StoredReferral& r, int32_t kind) {
-  ReferralEvent e;
-  e.time = r.update_time;
-  e.kind = kind;
-  e.referral_id = r.id;
-  e.audience = {r.sender_agency};
-  for (const auto& a : r.recipient_agencies) e.audience.push_back(a);
-  e.referral_document = r.document;
-  return e;
 }
 
 TEST_P(StoreConformanceTest, EventsAreWrittenWithTheirChangeNumberedInCommitOrderAndAnnounced) {
@@ -316,27 +242,6 @@ TEST_P(StoreConformanceTest, ATensionAlertIsAcknowledgedOnceWithItsAuditEvent) {
   query.limit = 100;
   EXPECT_EQ(store_->ListAuditEvents(query)->size(), 2u);
   EXPECT_TRUE(store_->VerifyAuditChain()->intact);
-}
-
-AddCaseUpdateRequest CaseUpdate(const StoredReferral& base, const std::string& agency, const std::string& request_id,
-                                const std::string& expected_etag, const std::string& new_etag,
-                                const std::string& update_id) {
-  AddCaseUpdateRequest req;
-  req.agency_id = agency;
-  req.request_id = request_id;
-  req.request_fingerprint = "fp-" + request_id + update_id;
-  req.expected_etag = expected_etag;
-  req.referral = base;
-  req.referral.etag = new_etag;
-  req.referral.update_time = base.update_time + absl::Seconds(1);
-  req.referral.document = "doc-" + new_etag;
-  req.update.update_id = update_id;
-  req.update.kind = 1;
-  req.update.author_agency = agency;
-  req.update.create_time = req.referral.update_time;
-  req.update.document = "update-" + update_id;
-  req.audit.action = "ALTERATION";
-  return req;
 }
 
 TEST_P(StoreConformanceTest, CaseUpdatesAppendInOrderWithTheReferralChangeAndTheirAuditEvent) {
@@ -575,10 +480,7 @@ TEST_P(StoreConformanceTest, OverdueCountsPerRecipientThatMustStillRespond) {
   EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"blaby", 1}, {"city", 2}}));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
-                         ::testing::Values(Backend{"sqlite", [](const std::string& d) { return OpenSqlite(d); }},
-                                           Backend{"postgres", OpenPostgres}),
-                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, AllBackends(), BackendName);
 
 }  // namespace
 }  // namespace refx::storage

@@ -1,15 +1,24 @@
 // What the storage suites share (store_conformance_test.cc,
-// sqlite_store_test.cc): a minimal valid referral row and the create request
-// that stores it, so each test states only what it is about.
+// sqlite_store_test.cc, store_retention_test.cc): a minimal valid referral
+// row, the requests that store and change it, and the backends, so each test
+// states only what it is about.
 #ifndef REFX_TESTS_STORAGE_STORE_TEST_SUPPORT_H_
 #define REFX_TESTS_STORAGE_STORE_TEST_SUPPORT_H_
 
+#include <functional>
+#include <memory>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "storage/make_store.h"
 #include "storage/referral_store.h"
+#include "storage/sqlite/sqlite_store.h"
+#include "tests/testing/postgres_fixture.h"
+#include "tests/testing/server_fixture.h"
 
 namespace refx::storage {
 
@@ -36,6 +45,114 @@ inline CreateReferralRequest Request(StoredReferral r, const std::string& reques
   req.referral = std::move(r);
   return req;
 }
+
+// Change requests over a referral made by Referral(): a lifecycle change to
+// state 2, a case update (a second later), and the event a change logs.
+inline UpdateReferralRequest Update(const StoredReferral& base, const std::string& agency, const std::string& request_id,
+                             const std::string& expected_etag, const std::string& new_etag) {
+  UpdateReferralRequest req;
+  req.agency_id = agency;
+  req.request_id = request_id;
+  req.request_fingerprint = "fp-" + request_id + new_etag;
+  req.expected_etag = expected_etag;
+  req.referral = base;
+  req.referral.state = 2;
+  req.referral.etag = new_etag;
+  req.referral.document = "doc-" + new_etag;
+  req.audit.action = "ALTERATION";
+  return req;
+}
+
+inline ReferralEvent Event(const StoredReferral& r, int32_t kind) {
+  ReferralEvent e;
+  e.time = r.update_time;
+  e.kind = kind;
+  e.referral_id = r.id;
+  e.audience = {r.sender_agency};
+  for (const auto& a : r.recipient_agencies) e.audience.push_back(a);
+  e.referral_document = r.document;
+  return e;
+}
+
+inline AddCaseUpdateRequest CaseUpdate(const StoredReferral& base, const std::string& agency, const std::string& request_id,
+                                const std::string& expected_etag, const std::string& new_etag,
+                                const std::string& update_id) {
+  AddCaseUpdateRequest req;
+  req.agency_id = agency;
+  req.request_id = request_id;
+  req.request_fingerprint = "fp-" + request_id + update_id;
+  req.expected_etag = expected_etag;
+  req.referral = base;
+  req.referral.etag = new_etag;
+  req.referral.update_time = base.update_time + absl::Seconds(1);
+  req.referral.document = "doc-" + new_etag;
+  req.update.update_id = update_id;
+  req.update.kind = 1;
+  req.update.author_agency = agency;
+  req.update.create_time = req.referral.update_time;
+  req.update.document = "update-" + update_id;
+  req.audit.action = "ALTERATION";
+  return req;
+}
+
+// The backends every store suite runs against: SQLite, and PostgreSQL when
+// the test server is up (required in CI). Suites derive their fixture from
+// StoreBackendTest and instantiate it with AllBackends().
+struct Backend {
+  std::string name;
+  std::function<std::unique_ptr<ReferralStore>(const std::string& dir)> open;
+};
+
+inline void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
+
+// The contract holds with encryption at rest on, as every server runs
+// (encryption_at_rest_test.cc covers it, and the store without it).
+inline KeyEncryptionKey ConformanceKey() {
+  KeyEncryptionKey kek;
+  kek.key = std::string(32, 'c');
+  kek.source = "conformance test key";
+  return kek;
+}
+
+inline std::unique_ptr<ReferralStore> OpenSqliteBackend(const std::string& dir, int batch = 256) {
+  sqlite::SqliteStore::Options options;
+  options.path = dir + "/store.db";
+  options.max_batch_size = batch;
+  options.key_encryption_key = ConformanceKey();
+  auto store = sqlite::SqliteStore::Create(options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+inline std::unique_ptr<ReferralStore> OpenPostgresBackend(const std::string&) {
+  auto config = testing::NewPostgresDatabase();
+  EXPECT_TRUE(config.ok()) << config.status();
+  if (!config.ok()) return nullptr;
+  MakeStoreOptions options;
+  options.config = *config;
+  options.key_encryption_key = ConformanceKey();
+  auto store = MakeStore(options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+class StoreBackendTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam().name == "postgres") REFX_SKIP_UNLESS_POSTGRES();
+    dir_ = testing::MakeTempDir("store");
+    store_ = GetParam().open(dir_);
+    ASSERT_NE(store_, nullptr);
+  }
+  std::string dir_;
+  std::unique_ptr<ReferralStore> store_;
+};
+
+inline auto AllBackends() {
+  return ::testing::Values(Backend{"sqlite", [](const std::string& d) { return OpenSqliteBackend(d); }},
+                           Backend{"postgres", OpenPostgresBackend});
+}
+inline std::string BackendName(const ::testing::TestParamInfo<Backend>& info) { return info.param.name; }
 
 }  // namespace refx::storage
 

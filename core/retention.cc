@@ -1,0 +1,241 @@
+#include "core/retention.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "core/auditor.h"
+#include "core/referral_manager.h"
+#include "core/victim_tokens.h"
+#include "google/protobuf/unknown_field_set.h"
+#include "google/protobuf/util/time_util.h"
+#include "refx/v1/case_update.pb.h"
+
+namespace refx::core {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+absl::Time ToTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t));
+}
+
+// The routing record: never erased by retention (see the header).
+bool Retained(v1::DataClass c) { return c == v1::DATA_CLASS_REFERRAL_CORE || c == v1::DATA_CLASS_OPERATIONAL; }
+
+// The audit method of the job's events: no RPC asked for them.
+constexpr char kRetentionMethod[] = "refx.server.RetentionJob";
+
+}  // namespace
+
+bool IsClosedState(v1::Referral::State state) {
+  return state == v1::Referral::COMPLETED || state == v1::Referral::CANCELLED || state == v1::Referral::DECLINED;
+}
+
+DataClassSet ErasedClasses(const v1::Referral& referral) {
+  DataClassSet erased;
+  for (const v1::Erasure& e : referral.erasures()) erased.Add(e.data_class());
+  return erased;
+}
+
+absl::StatusOr<std::string> EraseFromDocument(const DataClassSet& classes, storage::StoredDocumentKind kind,
+                                              const std::string& document) {
+  DataClassSet keep = DataClassSet::All();
+  for (v1::DataClass c : classes.Members()) keep.Remove(c);
+  // Derived values stay unless their own class goes: a view with `derived`.
+  const ReadView view{keep, /*derived=*/true};
+  if (kind == storage::StoredDocumentKind::kReplay) {
+    // A retry response is a referral (a lifecycle change) or a case update;
+    // both name themselves in field 1, read without assuming either.
+    google::protobuf::UnknownFieldSet fields;
+    if (!fields.ParseFromString(document)) return absl::DataLossError("a stored retry response is unreadable");
+    bool update = false;
+    for (int i = 0; i < fields.field_count(); ++i) {
+      const google::protobuf::UnknownField& field = fields.field(i);
+      if (field.number() == 1 && field.type() == google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) {
+        update = absl::StrContains(field.length_delimited(), "/updates/");
+      }
+    }
+    kind = update ? storage::StoredDocumentKind::kCaseUpdate : storage::StoredDocumentKind::kReferral;
+  }
+  if (kind == storage::StoredDocumentKind::kReferral) {
+    v1::Referral referral;
+    if (!referral.ParseFromString(document)) return absl::DataLossError("a stored referral copy is unreadable");
+    Redact(view, &referral);
+    return SerializeDeterministic(referral);
+  }
+  v1::CaseUpdate update;
+  if (!update.ParseFromString(document)) return absl::DataLossError("a stored case update copy is unreadable");
+  Redact(view, &update);
+  return SerializeDeterministic(update);
+}
+
+std::vector<PlannedErasure> RetentionSchedule(const Agreement& agreement, const v1::Referral& referral,
+                                              const std::string& referral_id, absl::Time update_time,
+                                              absl::Time now) {
+  const config::v1::Agreement& config = agreement.config();
+  absl::optional<absl::Time> start;
+  absl::string_view from;
+  if (IsClosedState(referral.state())) {
+    // Closed before close_time was recorded: its last change stands in
+    // (later than the closure, never earlier: kept longer, not shorter).
+    start = referral.has_close_time() ? ToTime(referral.close_time()) : update_time;
+    from = "closure";
+  } else if (config.abandoned_after_days() > 0 &&
+             now - update_time >= absl::Hours(24) * config.abandoned_after_days()) {
+    start = ToTime(referral.create_time());
+    from = "creation (abandoned)";
+  }
+  std::vector<PlannedErasure> out;
+  if (!start.has_value()) return out;
+  const DataClassSet erased = ErasedClasses(referral);
+  for (const config::v1::Retention& retention : config.retention()) {
+    if (Retained(retention.data_class()) || erased.Contains(retention.data_class())) continue;
+    PlannedErasure planned;
+    planned.referral_id = referral_id;
+    planned.data_class = retention.data_class();
+    planned.due = *start + absl::Hours(24) * retention.days();
+    planned.rule = absl::StrCat(agreement.Label(), " retention ", v1::DataClass_Name(retention.data_class()), ": ",
+                                retention.days(), " days after ", from);
+    out.push_back(std::move(planned));
+  }
+  std::sort(out.begin(), out.end(), [](const PlannedErasure& a, const PlannedErasure& b) {
+    return a.due != b.due ? a.due < b.due : a.data_class < b.data_class;
+  });
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<RetentionJob>> RetentionJob::Create(Options options) {
+  if (options.store == nullptr || options.agreements == nullptr) {
+    return absl::InvalidArgumentError("retention job: store and agreements are required");
+  }
+  if (options.clock == nullptr) options.clock = SystemClock::Get();
+  if (options.scan_page < 1) options.scan_page = 500;
+  return std::unique_ptr<RetentionJob>(new RetentionJob(std::move(options)));
+}
+
+absl::Status RetentionJob::ForEachReferral(
+    const std::function<absl::Status(const storage::StoredReferral&, const v1::Referral&)>& visit) {
+  storage::ScanReferralsQuery query;
+  query.created_from = absl::UnixEpoch();
+  query.created_to = absl::InfiniteFuture();
+  query.limit = options_.scan_page;
+  while (true) {
+    REFX_ASSIGN_OR_RETURN(auto page, options_.store->ScanReferrals(query));
+    for (const storage::StoredReferral& stored : page) {
+      v1::Referral referral;
+      if (!referral.ParseFromString(stored.document)) {
+        return absl::DataLossError(absl::StrCat("stored referral ", stored.id, " is unreadable"));
+      }
+      REFX_RETURN_IF_ERROR(visit(stored, referral));
+    }
+    if (static_cast<int>(page.size()) < query.limit) return absl::OkStatus();
+    query.after = storage::ListCursor{page.back().create_time, page.back().id};
+  }
+}
+
+absl::StatusOr<int64_t> RetentionJob::Erase(const Agreement& agreement, const storage::StoredReferral& stored,
+                                            const v1::Referral& referral, const std::vector<PlannedErasure>& due,
+                                            absl::Time now) {
+  DataClassSet classes;
+  v1::Referral erased = referral;
+  std::vector<std::string> class_names;
+  for (const PlannedErasure& planned : due) {
+    classes.Add(planned.data_class);
+    class_names.push_back(v1::DataClass_Name(planned.data_class));
+    v1::Erasure* record = erased.add_erasures();
+    record->set_data_class(planned.data_class);
+    *record->mutable_erase_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+    record->set_rule(planned.rule);
+  }
+  REFX_ASSIGN_OR_RETURN(std::string document, EraseFromDocument(classes, storage::StoredDocumentKind::kReferral,
+                                                                SerializeDeterministic(erased)));
+  if (!erased.ParseFromString(document)) return absl::InternalError("an erased referral does not parse");
+
+  storage::EraseReferralDataRequest request;
+  request.expected_etag = stored.etag;
+  request.referral = stored;
+  request.referral.etag = NewEtag();
+  erased.set_etag(request.referral.etag);
+  request.referral.document = SerializeDeterministic(erased);
+  if (erased.strands().empty()) request.referral.strands.clear();
+  request.erase = [classes](storage::StoredDocumentKind kind, const std::string& copy) {
+    return EraseFromDocument(classes, kind, copy);
+  };
+  // Tokens of what is left: a subject access search still finds the
+  // referral by what it still holds, and by nothing it no longer holds.
+  request.victim_tokens = VictimTokens(options_.victim_token_key, erased.victim());
+  request.audit.time = now;
+  request.audit.action = AuditActionName(AuditAction::kErasure);
+  request.audit.method = kRetentionMethod;
+  request.audit.agency_id = "refx";
+  request.audit.purpose = "retention";
+  request.audit.data_classes = absl::StrJoin(class_names, ",");
+  request.audit.outcome = "OK";
+  request.audit.agreement = agreement.Label();
+  request.audit.reason = "RETENTION";
+  storage::StoredReferral parties = request.referral;
+  parties.update_time = now;
+  request.event = MakeEvent(parties, v1::WatchReferralsResponse::REFERRAL_ERASED);
+  REFX_ASSIGN_OR_RETURN(storage::EraseReferralDataResult result, options_.store->EraseReferralData(request));
+  return result.copies_rewritten;
+}
+
+absl::StatusOr<RetentionJob::RunReport> RetentionJob::RunOnce() {
+  const std::shared_ptr<const Agreement> agreement = options_.agreements->Current();
+  const absl::Time now = options_.clock->Now();
+  REFX_ASSIGN_OR_RETURN(std::vector<storage::LegalHold> holds, options_.store->ListLegalHolds());
+  std::set<std::string> held;
+  for (const storage::LegalHold& hold : holds) held.insert(hold.referral_id);
+  RunReport report;
+  REFX_RETURN_IF_ERROR(ForEachReferral([&](const storage::StoredReferral& stored, const v1::Referral& referral) {
+    ++report.referrals_examined;
+    std::vector<PlannedErasure> due = RetentionSchedule(*agreement, referral, stored.id, stored.update_time, now);
+    due.erase(std::remove_if(due.begin(), due.end(), [now](const PlannedErasure& p) { return p.due > now; }),
+              due.end());
+    if (due.empty()) return absl::OkStatus();
+    if (held.count(stored.id) > 0) {
+      ++report.held;
+      return absl::OkStatus();
+    }
+    absl::StatusOr<int64_t> copies = Erase(*agreement, stored, referral, due, now);
+    if (absl::IsAborted(copies.status()) || absl::IsNotFound(copies.status())) {
+      ++report.changed_meanwhile;
+      return absl::OkStatus();
+    }
+    REFX_RETURN_IF_ERROR(copies.status());
+    ++report.referrals_erased;
+    report.classes_erased += static_cast<int64_t>(due.size());
+    report.copies_rewritten += *copies;
+    return absl::OkStatus();
+  }));
+  return report;
+}
+
+absl::StatusOr<std::vector<PlannedErasure>> RetentionJob::Preview(absl::Duration within) {
+  const std::shared_ptr<const Agreement> agreement = options_.agreements->Current();
+  const absl::Time now = options_.clock->Now();
+  REFX_ASSIGN_OR_RETURN(std::vector<storage::LegalHold> holds, options_.store->ListLegalHolds());
+  std::set<std::string> held;
+  for (const storage::LegalHold& hold : holds) held.insert(hold.referral_id);
+  std::vector<PlannedErasure> out;
+  REFX_RETURN_IF_ERROR(ForEachReferral([&](const storage::StoredReferral& stored, const v1::Referral& referral) {
+    // As at the horizon: a referral abandoned by then is planned too.
+    for (PlannedErasure& planned :
+         RetentionSchedule(*agreement, referral, stored.id, stored.update_time, now + within)) {
+      if (planned.due > now + within) continue;
+      planned.held = held.count(stored.id) > 0;
+      out.push_back(std::move(planned));
+    }
+    return absl::OkStatus();
+  }));
+  std::stable_sort(out.begin(), out.end(),
+                   [](const PlannedErasure& a, const PlannedErasure& b) { return a.due < b.due; });
+  return out;
+}
+
+}  // namespace refx::core

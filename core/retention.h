@@ -1,0 +1,125 @@
+// The agreement's retention periods, applied: when each data class of a
+// referral has outlived its period, and the job that then erases it from
+// everywhere the store holds it (storage::ReferralStore::EraseReferralData),
+// records the erasure in the referral itself, audits it (s62 ERASURE) and
+// tells the parties on the watch stream.
+//
+// A period runs from the referral's closure (completed, cancelled or
+// declined: Referral.close_time), or from its creation once it is abandoned
+// (open and unchanged for the agreement's `abandoned_after_days`). The
+// routing record itself (DATA_CLASS_REFERRAL_CORE) and operational data are
+// never erased here: they carry no victim data, and the audit log and the
+// reports rest on them. A legal hold (data protection officer only) pauses
+// every erasure of its referral.
+#ifndef REFX_CORE_RETENTION_H_
+#define REFX_CORE_RETENTION_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "common/clock.h"
+#include "core/agreement.h"
+#include "core/auditor.h"
+#include "core/caller.h"
+#include "core/redaction.h"
+#include "refx/v1/audit_service.pb.h"
+#include "refx/v1/referral.pb.h"
+#include "storage/referral_store.h"
+
+namespace refx::core {
+
+// Whether `state` closes a referral (no transition leads on, bar a reopen).
+bool IsClosedState(v1::Referral::State state);
+
+// The classes `referral` records as erased (Referral.erasures).
+DataClassSet ErasedClasses(const v1::Referral& referral);
+
+// `document` (a stored copy, opened: a referral, or a case update, told
+// apart by its name when `kind` is a retry response) with every field of
+// `classes` cleared.
+absl::StatusOr<std::string> EraseFromDocument(const DataClassSet& classes, storage::StoredDocumentKind kind,
+                                              const std::string& document);
+
+// One class of one referral that is, or will be, due for erasure.
+struct PlannedErasure {
+  std::string referral_id;
+  v1::DataClass data_class = v1::DATA_CLASS_UNSPECIFIED;
+  absl::Time due;
+  std::string rule;  // as Erasure.rule will say
+  bool held = false;  // under a legal hold: waits until it is released
+};
+
+// When each retained class of `referral` becomes due (`update_time` is the
+// stored referral's), given the agreement: classes already erased, classes
+// without a retention entry and the routing record are not listed. Empty
+// while the referral is open and not abandoned at `now`.
+std::vector<PlannedErasure> RetentionSchedule(const Agreement& agreement, const v1::Referral& referral,
+                                              const std::string& referral_id, absl::Time update_time,
+                                              absl::Time now);
+
+class RetentionJob {
+ public:
+  struct Options {
+    storage::ReferralStore* store = nullptr;     // not owned
+    const AgreementHolder* agreements = nullptr;  // not owned; the agreement in force
+    const Clock* clock = nullptr;                 // default: the system clock
+    // The repeat-victim token key (core/victim_tokens.h): the tokens of what
+    // an erasure leaves are recomputed with it ("" = matching off: none).
+    std::string victim_token_key;
+    int scan_page = 500;  // referrals read per page
+    // Audits the data protection officer's requests (below); not owned.
+    // Required for them, not for the job.
+    Auditor* auditor = nullptr;
+  };
+  static absl::StatusOr<std::unique_ptr<RetentionJob>> Create(Options options);
+
+  struct RunReport {
+    int64_t referrals_examined = 0;
+    int64_t referrals_erased = 0;     // referrals with at least one class erased
+    int64_t classes_erased = 0;       // (referral, class) pairs
+    int64_t copies_rewritten = 0;     // event-log copies, retry responses, case updates
+    int64_t held = 0;                 // referrals with a due class under a legal hold
+    int64_t changed_meanwhile = 0;    // changed between read and erasure: next run
+  };
+  // Erases every class due now, one write per referral. A referral changed
+  // while the job ran is left for the next run; any other store failure
+  // ends the run with it.
+  absl::StatusOr<RunReport> RunOnce();
+
+  // What is due now or falls due within `within` of now, soonest first,
+  // with held referrals marked; erases nothing.
+  absl::StatusOr<std::vector<PlannedErasure>> Preview(absl::Duration within);
+
+  // The data protection officer's requests (refx.v1.AuditService; the
+  // method gate checked RETENTION_MANAGE), each audited
+  // (retention_requests.cc). INVALID_ARGUMENT names the field; a referral
+  // that does not exist is REFERRAL_NOT_FOUND.
+  absl::StatusOr<v1::PreviewRetentionResponse> PreviewFor(const Caller& caller,
+                                                          const v1::PreviewRetentionRequest& request,
+                                                          CallAudit* audit);
+  absl::StatusOr<v1::LegalHold> PlaceHold(const Caller& caller, const v1::PlaceLegalHoldRequest& request,
+                                          CallAudit* audit);
+  absl::Status ReleaseHold(const Caller& caller, const v1::ReleaseLegalHoldRequest& request, CallAudit* audit);
+  absl::StatusOr<v1::ListLegalHoldsResponse> ListHolds(const Caller& caller, CallAudit* audit);
+
+ private:
+  explicit RetentionJob(Options options) : options_(std::move(options)) {}
+  // Calls `visit` with every stored referral (parsed), oldest first.
+  absl::Status ForEachReferral(
+      const std::function<absl::Status(const storage::StoredReferral&, const v1::Referral&)>& visit);
+  // Erases `due` (all due now) from one referral.
+  absl::StatusOr<int64_t> Erase(const Agreement& agreement, const storage::StoredReferral& stored,
+                                const v1::Referral& referral, const std::vector<PlannedErasure>& due,
+                                absl::Time now);
+
+  Options options_;
+};
+
+}  // namespace refx::core
+
+#endif  // REFX_CORE_RETENTION_H_

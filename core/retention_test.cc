@@ -1,0 +1,152 @@
+#include "core/retention.h"
+
+#include "common/yaml_proto.h"
+#include "core/referral_manager.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+#include "refx/v1/case_update.pb.h"
+
+namespace refx::core {
+namespace {
+
+using ::testing::HasSubstr;
+using google::protobuf::util::TimeUtil;
+
+std::string Source(const std::string& relative) { return std::string(REFX_SOURCE_DIR) + "/" + relative; }
+
+google::protobuf::Timestamp Proto(absl::Time t) { return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t)); }
+
+class RetentionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto partnership = Partnership::Load(Source("config/partnership.yaml"));
+    ASSERT_TRUE(partnership.ok()) << partnership.status();
+    config::v1::Agreement config;
+    ASSERT_TRUE(ReadYamlFileToProto(Source("config/agreement.yaml"), &config).ok());
+    auto agreement = Agreement::Create(config, "agreement.yaml", **partnership);
+    ASSERT_TRUE(agreement.ok()) << agreement.status();
+    agreement_ = *agreement;
+    referral_.set_name("referrals/00000000000000000000000000000001");
+    *referral_.mutable_create_time() = Proto(created_);
+    referral_.mutable_victim()->set_given_name("Canary");
+    referral_.mutable_victim()->set_phone("07700 900123");
+    referral_.mutable_victim()->mutable_address()->set_postcode("LE1 1AA");
+    referral_.set_incident_narrative("narrative canary");
+    referral_.mutable_location()->set_postcode("LE2 2BB");
+    referral_.add_strands()->set_strand("race");
+    referral_.set_area("leicester");
+  }
+
+  // The classes of a schedule, in its order.
+  static std::vector<v1::DataClass> Classes(const std::vector<PlannedErasure>& planned) {
+    std::vector<v1::DataClass> out;
+    for (const PlannedErasure& p : planned) out.push_back(p.data_class);
+    return out;
+  }
+
+  std::shared_ptr<const Agreement> agreement_;
+  const absl::Time created_ = absl::FromUnixSeconds(1767225600);  // 2026-01-01
+  v1::Referral referral_;
+};
+
+TEST_F(RetentionTest, AClosedReferralsClassesFallDueFromItsClosureByTheAgreementsPeriods) {
+  referral_.set_state(v1::Referral::COMPLETED);
+  const absl::Time closed = created_ + absl::Hours(24 * 30);
+  *referral_.mutable_close_time() = Proto(closed);
+  const auto planned = RetentionSchedule(*agreement_, referral_, "r1", closed + absl::Hours(1), closed);
+  // The routing record (REFERRAL_CORE) and OPERATIONAL are never listed.
+  EXPECT_THAT(Classes(planned),
+              ::testing::ElementsAre(v1::DATA_CLASS_VICTIM_CONTACT, v1::DATA_CLASS_HEALTH_AND_DISABILITY,
+                                     v1::DATA_CLASS_PRECISE_LOCATION, v1::DATA_CLASS_SUBJECT,
+                                     v1::DATA_CLASS_VICTIM_IDENTITY, v1::DATA_CLASS_INCIDENT_NARRATIVE,
+                                     v1::DATA_CLASS_SAFEGUARDING_RISK, v1::DATA_CLASS_PREVENT,
+                                     v1::DATA_CLASS_PROTECTED_CHARACTERISTICS, v1::DATA_CLASS_CRIME_DATA));
+  EXPECT_EQ(planned[0].due, closed + absl::Hours(24 * 365));
+  EXPECT_EQ(planned[0].referral_id, "r1");
+  EXPECT_EQ(planned[0].rule, "llr-hate-isa@2026.4 retention DATA_CLASS_VICTIM_CONTACT: 365 days after closure");
+  EXPECT_EQ(planned[4].due, closed + absl::Hours(24 * 730));
+  EXPECT_EQ(planned.back().due, closed + absl::Hours(24 * 2190));
+
+  // Erased classes are done with.
+  v1::Erasure* erased = referral_.add_erasures();
+  erased->set_data_class(v1::DATA_CLASS_VICTIM_CONTACT);
+  const auto rest = RetentionSchedule(*agreement_, referral_, "r1", closed, closed);
+  EXPECT_EQ(rest.size(), planned.size() - 1);
+  EXPECT_EQ(rest[0].data_class, v1::DATA_CLASS_HEALTH_AND_DISABILITY);
+}
+
+TEST_F(RetentionTest, AnOpenReferralKeepsEverythingUntilItIsAbandonedThenCountsFromCreation) {
+  referral_.set_state(v1::Referral::ACCEPTED);
+  const absl::Time touched = created_ + absl::Hours(24 * 10);
+  EXPECT_TRUE(RetentionSchedule(*agreement_, referral_, "r1", touched, touched + absl::Hours(24 * 364)).empty());
+  // 365 days untouched (config/agreement.yaml abandoned_after_days).
+  const auto abandoned = RetentionSchedule(*agreement_, referral_, "r1", touched, touched + absl::Hours(24 * 365));
+  ASSERT_FALSE(abandoned.empty());
+  EXPECT_EQ(abandoned[0].due, created_ + absl::Hours(24 * 365));
+  EXPECT_THAT(abandoned[0].rule, HasSubstr("365 days after creation (abandoned)"));
+}
+
+TEST_F(RetentionTest, AReferralClosedBeforeCloseTimeWasRecordedCountsFromItsLastChange) {
+  referral_.set_state(v1::Referral::CANCELLED);
+  const absl::Time last_change = created_ + absl::Hours(24 * 50);
+  const auto planned = RetentionSchedule(*agreement_, referral_, "r1", last_change, last_change);
+  ASSERT_FALSE(planned.empty());
+  EXPECT_EQ(planned[0].due, last_change + absl::Hours(24 * 365));
+}
+
+TEST_F(RetentionTest, ErasingClearsEveryFieldOfTheClassesAndNothingElse) {
+  referral_.add_erasures()->set_data_class(v1::DATA_CLASS_VICTIM_CONTACT);
+  auto erased = EraseFromDocument({v1::DATA_CLASS_VICTIM_CONTACT, v1::DATA_CLASS_PRECISE_LOCATION},
+                                  storage::StoredDocumentKind::kReferral, SerializeDeterministic(referral_));
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  v1::Referral out;
+  ASSERT_TRUE(out.ParseFromString(*erased));
+  EXPECT_EQ(out.victim().phone(), "");
+  EXPECT_FALSE(out.victim().has_address());
+  EXPECT_FALSE(out.has_location());
+  EXPECT_EQ(out.victim().given_name(), "Canary");
+  EXPECT_EQ(out.incident_narrative(), "narrative canary");
+  EXPECT_EQ(out.strands_size(), 1);
+  EXPECT_EQ(out.erasures_size(), 1);  // the record of erasures stays
+  EXPECT_EQ(out.name(), referral_.name());
+
+  // A case update's free text has the class its kind records.
+  v1::CaseUpdate contact;
+  contact.set_name("referrals/00000000000000000000000000000001/updates/00000000000000000000000000000002");
+  contact.set_kind(v1::CaseUpdate::CONTACT_ATTEMPT);
+  // Field 3 is a string here and a message in a Referral: a case update's
+  // bytes do not parse as a referral.
+  contact.set_author_agency("agencies/leicester-city-council");
+  contact.set_text("rang 07700 900123");
+  v1::CaseUpdate needs = contact;
+  needs.set_kind(v1::CaseUpdate::NEEDS_ASSESSMENT);
+  needs.set_text("needs canary");
+  // A stored retry response may be either; its name tells them apart.
+  for (storage::StoredDocumentKind kind : {storage::StoredDocumentKind::kCaseUpdate,
+                                           storage::StoredDocumentKind::kReplay}) {
+    auto contact_erased = EraseFromDocument({v1::DATA_CLASS_VICTIM_CONTACT}, kind, SerializeDeterministic(contact));
+    ASSERT_TRUE(contact_erased.ok()) << contact_erased.status();
+    v1::CaseUpdate a;
+    ASSERT_TRUE(a.ParseFromString(*contact_erased));
+    EXPECT_EQ(a.text(), "");
+    EXPECT_EQ(a.kind(), v1::CaseUpdate::CONTACT_ATTEMPT);
+    auto needs_kept = EraseFromDocument({v1::DATA_CLASS_VICTIM_CONTACT}, kind, SerializeDeterministic(needs));
+    ASSERT_TRUE(needs_kept.ok());
+    v1::CaseUpdate b;
+    ASSERT_TRUE(b.ParseFromString(*needs_kept));
+    EXPECT_EQ(b.text(), "needs canary");
+  }
+  auto replayed_referral = EraseFromDocument({v1::DATA_CLASS_INCIDENT_NARRATIVE},
+                                             storage::StoredDocumentKind::kReplay, SerializeDeterministic(referral_));
+  ASSERT_TRUE(replayed_referral.ok());
+  ASSERT_TRUE(out.ParseFromString(*replayed_referral));
+  EXPECT_EQ(out.incident_narrative(), "");
+  EXPECT_EQ(out.victim().phone(), "07700 900123");
+
+  EXPECT_EQ(EraseFromDocument({}, storage::StoredDocumentKind::kReferral, "\xff\xff").status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace refx::core

@@ -1,0 +1,172 @@
+// The store's side of retention (storage/referral_store.h): an erasure
+// reaches every stored copy of a referral's data in one transaction with its
+// audit event and its event, and legal holds are kept with theirs; on each
+// backend, with encryption at rest on.
+#include <string>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "tests/storage/store_test_support.h"
+
+namespace refx::storage {
+namespace {
+
+using StoreRetentionTest = StoreBackendTest;
+
+constexpr int32_t kCaseUpdateAdded = 4;
+constexpr int32_t kReferralErased = 5;
+
+// An erasure of `base` (as last changed to `etag`) whose erase function
+// marks every copy it is given, so the test sees which copies it reached.
+EraseReferralDataRequest Erasure(const StoredReferral& base, const std::string& etag) {
+  EraseReferralDataRequest request;
+  request.expected_etag = etag;
+  request.referral = base;
+  request.referral.etag = "e-erased";
+  request.referral.document = "doc-erased";
+  request.referral.strands.clear();
+  request.erase = [](StoredDocumentKind kind, const std::string& document) -> absl::StatusOr<std::string> {
+    const char* label = kind == StoredDocumentKind::kReferral ? "referral" : kind == StoredDocumentKind::kCaseUpdate
+                                                                                  ? "update"
+                                                                                  : "replay";
+    return absl::StrCat("erased-", label, ":", document);
+  };
+  request.victim_tokens = {"token-left"};
+  request.audit.action = "ERASURE";
+  request.audit.agency_id = "refx";
+  request.event = Event(request.referral, kReferralErased);
+  return request;
+}
+
+TEST_P(StoreRetentionTest, AnErasureRewritesEveryStoredCopyWithItsAuditEventAndEvent) {
+  const absl::Time t = absl::FromUnixMicros(1790000000000000);
+  const StoredReferral base = Referral("r1", "police", {"city"}, t);
+  CreateReferralRequest create = Request(base, "create");
+  create.event = Event(base, 2);
+  create.victim_tokens = {"token-phone", "token-name"};
+  ASSERT_TRUE(store_->CreateReferral(create).ok());
+  UpdateReferralRequest accept = Update(base, "city", "accept", "e-r1", "e2");
+  accept.event = Event(accept.referral, 3);
+  ASSERT_TRUE(store_->UpdateReferral(accept).ok());
+  AddCaseUpdateRequest note = CaseUpdate(accept.referral, "city", "note", "e2", "e3", "u1");
+  note.event = Event(note.referral, kCaseUpdateAdded);
+  note.event->update_document = note.update.document;
+  ASSERT_TRUE(store_->AddCaseUpdate(note).ok());
+  const StoredReferral untouched = Referral("r2", "police", {"city"}, t);
+  ASSERT_TRUE(store_->CreateReferral(Request(untouched, "other")).ok());
+  const size_t audit_before = store_->ListAuditEvents({})->size();
+
+  auto erased = store_->EraseReferralData(Erasure(note.referral, "e3"));
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  // Three event-log entries, two stored retry responses (the accept's and
+  // the note's), one case update.
+  EXPECT_EQ(erased->copies_rewritten, 6);
+
+  auto referral = store_->GetReferral("r1");
+  ASSERT_TRUE(referral.ok()) << referral.status();
+  EXPECT_EQ(referral->document, "doc-erased");
+  EXPECT_EQ(referral->etag, "e-erased");
+  EXPECT_TRUE(referral->strands.empty());
+  EXPECT_EQ(referral->state, accept.referral.state);  // state and times stay
+  EXPECT_EQ(referral->update_time, note.referral.update_time);
+
+  auto events = store_->ListEvents(EventQuery{"city", 0, 100});
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 4u);
+  EXPECT_EQ((*events)[0].referral_document, "erased-referral:doc-r1");
+  EXPECT_EQ((*events)[0].update_document, "");  // nothing there to erase
+  EXPECT_EQ((*events)[1].referral_document, "erased-referral:doc-e2");
+  EXPECT_EQ((*events)[2].referral_document, "erased-referral:doc-e3");
+  EXPECT_EQ((*events)[2].update_document, "erased-update:update-u1");
+  EXPECT_EQ((*events)[3].kind, kReferralErased);
+  EXPECT_EQ((*events)[3].referral_document, "doc-erased");
+
+  auto replay = store_->FindUpdate("city", "accept");
+  ASSERT_TRUE(replay.ok() && replay->has_value()) << replay.status();
+  EXPECT_EQ((*replay)->document, "erased-replay:doc-e2");
+  auto note_replay = store_->FindUpdate("city", "note");
+  ASSERT_TRUE(note_replay.ok() && note_replay->has_value());
+  EXPECT_EQ((*note_replay)->document, "erased-replay:update-u1");
+  auto updates = store_->ListCaseUpdates("r1", 0, 10);
+  ASSERT_TRUE(updates.ok()) << updates.status();
+  ASSERT_EQ(updates->size(), 1u);
+  EXPECT_EQ((*updates)[0].document, "erased-update:update-u1");
+
+  EXPECT_TRUE(store_->FindReferralsByVictimToken("token-phone")->empty());
+  EXPECT_EQ(*store_->FindReferralsByVictimToken("token-left"), std::vector<std::string>{"r1"});
+
+  auto audit = store_->ListAuditEvents({});
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->size(), audit_before + 1);
+  EXPECT_EQ(audit->back().action, "ERASURE");
+  EXPECT_EQ(audit->back().referral_ids, "r1");
+  EXPECT_TRUE(store_->VerifyAuditChain()->intact);
+
+  // The other referral is not touched.
+  EXPECT_EQ(store_->GetReferral("r2")->document, "doc-r2");
+}
+
+TEST_P(StoreRetentionTest, AnErasureOfAChangedOrMissingReferralWritesNothing) {
+  const absl::Time t = absl::FromUnixMicros(1790000000000000);
+  const StoredReferral base = Referral("r1", "police", {"city"}, t);
+  ASSERT_TRUE(store_->CreateReferral(Request(base, "create")).ok());
+  const size_t audit_before = store_->ListAuditEvents({})->size();
+  const int64_t events_before = *store_->LatestEventSequence();
+
+  EXPECT_EQ(store_->EraseReferralData(Erasure(base, "stale")).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->EraseReferralData(Erasure(Referral("nope", "police", {}, t), "e-nope")).status().code(),
+            absl::StatusCode::kNotFound);
+  EraseReferralDataRequest no_function = Erasure(base, "e-r1");
+  no_function.erase = nullptr;
+  EXPECT_EQ(store_->EraseReferralData(no_function).status().code(), absl::StatusCode::kInvalidArgument);
+  // A failing erase function fails the whole erasure: nothing half-erased.
+  EraseReferralDataRequest failing = Erasure(base, "e-r1");
+  failing.erase = [](StoredDocumentKind, const std::string&) -> absl::StatusOr<std::string> {
+    return absl::DataLossError("unreadable copy");
+  };
+  ASSERT_TRUE(store_->UpdateReferral([&] {
+                      UpdateReferralRequest u = Update(base, "city", "accept", "e-r1", "e2");
+                      u.event = Event(u.referral, 3);
+                      return u;
+                    }())
+                  .ok());
+  failing.expected_etag = "e2";
+  EXPECT_FALSE(store_->EraseReferralData(failing).ok());
+
+  EXPECT_EQ(store_->GetReferral("r1")->document, "doc-e2");
+  EXPECT_EQ(store_->ListAuditEvents({})->size(), audit_before + 1);  // the accept's only
+  EXPECT_EQ(*store_->LatestEventSequence(), events_before + 1);
+}
+
+TEST_P(StoreRetentionTest, ALegalHoldIsPlacedOnceAndReleasedWithTheirAuditEvents) {
+  const absl::Time t = absl::FromUnixMicros(1790000000000000);
+  ASSERT_TRUE(store_->CreateReferral(Request(Referral("r1", "police", {"city"}, t), "create")).ok());
+  const size_t audit_before = store_->ListAuditEvents({})->size();
+  AuditRecord audit;
+  audit.action = "NONE";
+  audit.agency_id = "dpo";
+  const LegalHold hold{"r1", "dpo", "IOPC matter 2026/123", t};
+
+  ASSERT_TRUE(store_->PlaceLegalHold(hold, audit).ok());
+  EXPECT_EQ(store_->PlaceLegalHold(hold, audit).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->PlaceLegalHold(LegalHold{"nope", "dpo", "x", t}, audit).code(), absl::StatusCode::kNotFound);
+  auto holds = store_->ListLegalHolds();
+  ASSERT_TRUE(holds.ok()) << holds.status();
+  ASSERT_EQ(holds->size(), 1u);
+  EXPECT_EQ((*holds)[0].referral_id, "r1");
+  EXPECT_EQ((*holds)[0].agency_id, "dpo");
+  EXPECT_EQ((*holds)[0].reason, "IOPC matter 2026/123");
+  EXPECT_EQ((*holds)[0].time, t);
+
+  ASSERT_TRUE(store_->ReleaseLegalHold("r1", audit).ok());
+  EXPECT_EQ(store_->ReleaseLegalHold("r1", audit).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store_->ListLegalHolds()->empty());
+  auto events = store_->ListAuditEvents({});
+  ASSERT_EQ(events->size(), audit_before + 2);  // the place and the release, nothing for refusals
+  EXPECT_EQ((*events)[audit_before].referral_ids, "r1");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreRetentionTest, AllBackends(), BackendName);
+
+}  // namespace
+}  // namespace refx::storage
