@@ -391,6 +391,7 @@ absl::StatusOr<core::RetentionJob::RunReport> RefxServer::RunRetentionNow() {
   absl::MutexLock lock(&retention_mu_);
   const absl::Time started = absl::Now();
   absl::StatusOr<core::RetentionJob::RunReport> report = retention_->RunOnce();
+  metrics_->ObserveRetentionRun(report.ok(), report.ok() ? report->classes_erased : 0, absl::Now());
   if (!report.ok()) {
     // Counts and codes only: a failure's message could name a referral.
     log::Error("retention_run_failed", {{"code", absl::StatusCodeToString(report.status().code())}});

@@ -50,6 +50,20 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                        .Help("Audit events committed to the tamper-evident log")
                        .Register(r)
                        .Add({});
+  retention_erasures_ = &prometheus::BuildCounter()
+                             .Name("refx_retention_erasures_total")
+                             .Help("Data classes erased from referrals by the retention job (one per referral and class)")
+                             .Register(r)
+                             .Add({});
+  retention_failures_ = &prometheus::BuildCounter()
+                             .Name("refx_retention_run_failures_total")
+                             .Help("Runs of the retention job that failed (retried at the next interval)")
+                             .Register(r)
+                             .Add({});
+  retention_last_run_ = &prometheus::BuildGauge()
+                             .Name("refx_retention_last_success_timestamp_seconds")
+                             .Help("When the retention job last completed a run (Unix time)")
+                             .Register(r);
   audit_failures_ = &prometheus::BuildCounter()
                          .Name("refx_audit_failures_total")
                          .Help("Calls answered with an error because their audit event could not be written")
@@ -120,6 +134,15 @@ void ServerMetrics::ObserveCommit(const storage::CommitReport& report) {
 }
 
 void ServerMetrics::ObserveAuditFailure() { audit_failures_->Increment(); }
+
+void ServerMetrics::ObserveRetentionRun(bool ok, int64_t classes_erased, absl::Time finished) {
+  if (!ok) {
+    retention_failures_->Increment();
+    return;
+  }
+  retention_erasures_->Increment(static_cast<double>(classes_erased));
+  retention_last_run_->Add({}).Set(static_cast<double>(absl::ToUnixMicros(finished)) / 1e6);
+}
 
 void ServerMetrics::ObserveHandshakeRefused(std::string_view reason) {
   handshakes_refused_->Add({{"reason", std::string(reason)}}).Increment();

@@ -52,6 +52,9 @@ class ServerMetrics {
   // Watch streams: messages written, and a stream ended with `code`.
   void ObserveWatchMessages(size_t messages);
   void ObserveWatchEnded(absl::StatusCode code);
+  // One run of the retention job: how many (referral, class) erasures it
+  // made, or that it failed.
+  void ObserveRetentionRun(bool ok, int64_t classes_erased, absl::Time finished);
   // The certificate an identified agency called with (its newest call wins).
   void ObserveAgencyCertificate(std::string_view agency, absl::Time not_after);
 
@@ -91,6 +94,10 @@ class ServerMetrics {
   prometheus::Family<prometheus::Gauge>* revocation_list_next_update_;
   prometheus::Family<prometheus::Gauge>* overdue_;
   prometheus::Gauge* ready_;
+  prometheus::Counter* retention_erasures_;
+  prometheus::Counter* retention_failures_;
+  // No series until the first run: 0 would read as "ran in 1970".
+  prometheus::Family<prometheus::Gauge>* retention_last_run_;
 
   absl::Mutex mu_;
   std::map<std::string, absl::Time, std::less<>> agency_not_after_ ABSL_GUARDED_BY(mu_);
