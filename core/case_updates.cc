@@ -16,8 +16,6 @@
 #include "core/field_behavior.h"
 #include "core/referral_manager.h"
 #include "core/referral_validation.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace refx::core {

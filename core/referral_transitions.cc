@@ -10,10 +10,8 @@
 #include "core/agreement.h"
 #include "core/referral_lifecycle.h"
 #include "core/referral_manager.h"
-#include "core/retention.h"
 #include "core/referral_validation.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "core/retention.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace refx::core {
