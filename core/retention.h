@@ -62,6 +62,9 @@ std::vector<PlannedErasure> RetentionSchedule(const Agreement& agreement, const 
                                               const std::string& referral_id, absl::Time update_time,
                                               absl::Time now);
 
+// `planned` as the API states it (refx.v1.PlannedErasure).
+v1::PlannedErasure ToProto(const PlannedErasure& planned);
+
 class RetentionJob {
  public:
   struct Options {

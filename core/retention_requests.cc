@@ -50,6 +50,16 @@ Disclosure RoutingFacts(bool any) {
 
 }  // namespace
 
+v1::PlannedErasure ToProto(const PlannedErasure& planned) {
+  v1::PlannedErasure out;
+  out.set_referral(ReferralName(planned.referral_id));
+  out.set_data_class(planned.data_class);
+  *out.mutable_due_time() = Proto(planned.due);
+  out.set_rule(planned.rule);
+  out.set_held(planned.held);
+  return out;
+}
+
 absl::StatusOr<v1::PreviewRetentionResponse> RetentionJob::PreviewFor(const Caller& caller,
                                                                      const v1::PreviewRetentionRequest& request,
                                                                      CallAudit* audit) {
@@ -61,12 +71,7 @@ absl::StatusOr<v1::PreviewRetentionResponse> RetentionJob::PreviewFor(const Call
   v1::PreviewRetentionResponse out;
   std::set<std::string> ids;
   for (const PlannedErasure& p : planned) {
-    v1::PlannedErasure* e = out.add_erasures();
-    e->set_referral(ReferralName(p.referral_id));
-    e->set_data_class(p.data_class);
-    *e->mutable_due_time() = Proto(p.due);
-    e->set_rule(p.rule);
-    e->set_held(p.held);
+    *out.add_erasures() = ToProto(p);
     ids.insert(p.referral_id);
   }
   audit->WriteBeforeAnswer(options_.auditor->Build(caller, kPreviewMethod, AuditAction::kConsultation,

@@ -12,6 +12,7 @@
 //   storage_commands.cc     storage copy
 //   backup_commands.cc      backup, restore
 //   demo_commands.cc        demo seed (demo_seed.cc plans and writes)
+//   retention_commands.cc   retention preview
 #include <optional>
 #include <string>
 
@@ -21,6 +22,7 @@
 #include "clients/admin/demo_commands.h"
 #include "clients/admin/dev_pki_command.h"
 #include "clients/admin/governance_commands.h"
+#include "clients/admin/retention_commands.h"
 #include "clients/admin/backup_commands.h"
 #include "clients/admin/storage_commands.h"
 
@@ -66,6 +68,7 @@ Quick tour:
   refx::admin::StorageCommands storage_commands(&app);
   refx::admin::BackupCommands backup_commands(&app);
   refx::admin::DemoCommands demo_commands(&app);
+  refx::admin::RetentionCommands retention_commands(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -76,6 +79,7 @@ Quick tour:
   if (std::optional<int> rc = storage_commands.RunIfParsed()) return *rc;
   if (std::optional<int> rc = backup_commands.RunIfParsed()) return *rc;
   if (std::optional<int> rc = demo_commands.RunIfParsed()) return *rc;
+  if (std::optional<int> rc = retention_commands.RunIfParsed()) return *rc;
   if (std::optional<int> rc = dev_pki.RunIfParsed()) return *rc;
   if (std::optional<int> rc = ca_commands.RunIfParsed()) return *rc;
   return refx::admin::kUsage;

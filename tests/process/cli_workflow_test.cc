@@ -275,5 +275,44 @@ TEST_F(CliTest, RetentionHoldsAndPreviewAsTheDataProtectionOfficer) {
   EXPECT_THAT(RefxBare({"retention", "--help"}).out, HasSubstr("RETENTION_MANAGE"));
 }
 
+// `refx-admin retention preview`: the operator's offline view, from the
+// server's own config and key files, of what retention will erase; refused
+// while the server holds the SQLite database.
+TEST_F(CliTest, AdminRetentionPreviewReadsTheStoppedServersDatabase) {
+  const v1::Referral r = CreatedByPolice("closed today");
+  v1::AcceptReferralRequest accept;
+  accept.set_name(r.name());
+  accept.set_etag(r.etag());
+  accept.set_request_id("preview-accept");
+  auto accepted = server_->Client(kCityCouncil).AcceptReferral(accept);
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  v1::CompleteReferralRequest complete;
+  complete.set_name(r.name());
+  complete.set_etag(accepted->etag());
+  complete.set_request_id("preview-complete");
+  complete.set_outcome(v1::OUTCOME_SUPPORTED);
+  ASSERT_TRUE(server_->Client(kCityCouncil).CompleteReferral(complete).ok());
+
+  const std::vector<std::string> preview = {kAdminBinary, "retention", "preview", "--config",
+                                            server_->config_path(), "--within-days", "400", "--output", "json"};
+  CommandResult busy = RunCommand(preview, dir_);
+  EXPECT_EQ(busy.exit_code, 1) << busy.Describe();
+  EXPECT_THAT(busy.err, HasSubstr("refx-server"));
+
+  server_->Stop();
+  CommandResult listed = RunCommand(preview, dir_);
+  ASSERT_EQ(listed.exit_code, 0) << listed.Describe();
+  v1::PreviewRetentionResponse planned;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(listed.out, &planned).ok()) << listed.out;
+  ASSERT_EQ(planned.erasures_size(), 4) << listed.out;  // the 365-day classes
+  EXPECT_EQ(planned.erasures(0).referral(), r.name());
+  EXPECT_THAT(planned.erasures(0).rule(), HasSubstr("365 days after closure"));
+  CommandResult now = RunCommand({kAdminBinary, "retention", "preview", "--config", server_->config_path()}, dir_);
+  ASSERT_EQ(now.exit_code, 0) << now.Describe();
+  EXPECT_THAT(now.out, HasSubstr("0 erasures due now"));
+  CommandResult help = RunCommand({kAdminBinary, "retention", "preview", "--help"}, dir_);
+  EXPECT_THAT(help.out, HasSubstr("exactly what the job's next run erases"));
+}
+
 }  // namespace
 }  // namespace refx::testing
