@@ -211,94 +211,44 @@ absl::StatusOr<refx::v1::Referral> ReferralClient::CreateReferral(
   refx::v1::CreateReferralRequest request;
   *request.mutable_referral() = referral;
   request.set_request_id(request_id);
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::Referral response;
-  grpc::Status status = stub_->CreateReferral(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReferralService::StubInterface::CreateReferral, stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::Referral> ReferralClient::AcceptReferral(const refx::v1::AcceptReferralRequest& request) {
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::Referral response;
-  grpc::Status status = stub_->AcceptReferral(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReferralService::StubInterface::AcceptReferral, stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::Referral> ReferralClient::DeclineReferral(const refx::v1::DeclineReferralRequest& request) {
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::Referral response;
-  grpc::Status status = stub_->DeclineReferral(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReferralService::StubInterface::DeclineReferral, stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::Referral> ReferralClient::RedirectReferral(const refx::v1::RedirectReferralRequest& request) {
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::Referral response;
-  grpc::Status status = stub_->RedirectReferral(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReferralService::StubInterface::RedirectReferral, stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::Referral> ReferralClient::StartReferral(const refx::v1::StartReferralRequest& request) {
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::Referral response;
-  grpc::Status status = stub_->StartReferral(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReferralService::StubInterface::StartReferral, stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::Referral> ReferralClient::CompleteReferral(const refx::v1::CompleteReferralRequest& request) {
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::Referral response;
-  grpc::Status status = stub_->CompleteReferral(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReferralService::StubInterface::CompleteReferral, stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::Referral> ReferralClient::CancelReferral(const refx::v1::CancelReferralRequest& request) {
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::Referral response;
-  grpc::Status status = stub_->CancelReferral(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReferralService::StubInterface::CancelReferral, stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::Referral> ReferralClient::ReopenReferral(const refx::v1::ReopenReferralRequest& request) {
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::Referral response;
-  grpc::Status status = stub_->ReopenReferral(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReferralService::StubInterface::ReopenReferral, stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::CaseUpdate> ReferralClient::AddCaseUpdate(const refx::v1::AddCaseUpdateRequest& request) {
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::CaseUpdate response;
-  grpc::Status status = stub_->AddCaseUpdate(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReferralService::StubInterface::AddCaseUpdate, stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::ListCaseUpdatesResponse> ReferralClient::ListCaseUpdates(
     const refx::v1::ListCaseUpdatesRequest& request) {
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::ListCaseUpdatesResponse response;
-  grpc::Status status = stub_->ListCaseUpdates(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReferralService::StubInterface::ListCaseUpdates, stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::Referral> ReferralClient::GetReferral(const std::string& name,
@@ -306,150 +256,69 @@ absl::StatusOr<refx::v1::Referral> ReferralClient::GetReferral(const std::string
   refx::v1::GetReferralRequest request;
   request.set_name(name);
   for (const std::string& path : read_mask) request.mutable_read_mask()->add_paths(path);
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::Referral response;
-  grpc::Status status = stub_->GetReferral(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReferralService::StubInterface::GetReferral, stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::ListReferralsResponse> ReferralClient::ListReferrals(
     const refx::v1::ListReferralsRequest& request) {
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::ListReferralsResponse response;
-  grpc::Status status = stub_->ListReferrals(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReferralService::StubInterface::ListReferrals, stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::ListAuditEventsResponse> ReferralClient::ListAuditEvents(
     const refx::v1::ListAuditEventsRequest& request) {
-  if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::ListAuditEventsResponse response;
-  grpc::Status status = audit_stub_->ListAuditEvents(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::AuditService::StubInterface::ListAuditEvents, audit_stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::FindSubjectReferralsResponse> ReferralClient::FindSubjectReferrals(
     const refx::v1::FindSubjectReferralsRequest& request) {
-  if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::FindSubjectReferralsResponse response;
-  grpc::Status status = audit_stub_->FindSubjectReferrals(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::AuditService::StubInterface::FindSubjectReferrals, audit_stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::PreviewRetentionResponse> ReferralClient::PreviewRetention(
     const refx::v1::PreviewRetentionRequest& request) {
-  if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::PreviewRetentionResponse response;
-  grpc::Status status = audit_stub_->PreviewRetention(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::AuditService::StubInterface::PreviewRetention, audit_stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::LegalHold> ReferralClient::PlaceLegalHold(const refx::v1::PlaceLegalHoldRequest& request) {
-  if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::LegalHold response;
-  grpc::Status status = audit_stub_->PlaceLegalHold(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::AuditService::StubInterface::PlaceLegalHold, audit_stub_.get(), request);
 }
 
 absl::Status ReferralClient::ReleaseLegalHold(const refx::v1::ReleaseLegalHoldRequest& request) {
-  if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::ReleaseLegalHoldResponse response;
-  grpc::Status status = audit_stub_->ReleaseLegalHold(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return absl::OkStatus();
+  return Unary(&refx::v1::AuditService::StubInterface::ReleaseLegalHold, audit_stub_.get(), request).status();
 }
 
 absl::StatusOr<refx::v1::ListLegalHoldsResponse> ReferralClient::ListLegalHolds() {
-  if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::ListLegalHoldsResponse response;
-  grpc::Status status = audit_stub_->ListLegalHolds(&context, refx::v1::ListLegalHoldsRequest(), &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::AuditService::StubInterface::ListLegalHolds, audit_stub_.get(),
+               refx::v1::ListLegalHoldsRequest());
 }
 
 absl::StatusOr<refx::v1::CountReferralsResponse> ReferralClient::CountReferrals(
     const refx::v1::CountReferralsRequest& request) {
-  if (reporting_stub_ == nullptr) return absl::FailedPreconditionError("no ReportingService stub on this client");
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::CountReferralsResponse response;
-  grpc::Status status = reporting_stub_->CountReferrals(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReportingService::StubInterface::CountReferrals, reporting_stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::ReportResponseTimesResponse> ReferralClient::ReportResponseTimes(
     const refx::v1::ReportResponseTimesRequest& request) {
-  if (reporting_stub_ == nullptr) return absl::FailedPreconditionError("no ReportingService stub on this client");
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::ReportResponseTimesResponse response;
-  grpc::Status status = reporting_stub_->ReportResponseTimes(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReportingService::StubInterface::ReportResponseTimes, reporting_stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::ListTensionAlertsResponse> ReferralClient::ListTensionAlerts(
     const refx::v1::ListTensionAlertsRequest& request) {
-  if (reporting_stub_ == nullptr) return absl::FailedPreconditionError("no ReportingService stub on this client");
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::ListTensionAlertsResponse response;
-  grpc::Status status = reporting_stub_->ListTensionAlerts(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReportingService::StubInterface::ListTensionAlerts, reporting_stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::TensionAlert> ReferralClient::AcknowledgeTensionAlert(
     const refx::v1::AcknowledgeTensionAlertRequest& request) {
-  if (reporting_stub_ == nullptr) return absl::FailedPreconditionError("no ReportingService stub on this client");
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::TensionAlert response;
-  grpc::Status status = reporting_stub_->AcknowledgeTensionAlert(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReportingService::StubInterface::AcknowledgeTensionAlert, reporting_stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::VerifyAuditChainResponse> ReferralClient::VerifyAuditChain(
     const refx::v1::VerifyAuditChainRequest& request) {
-  if (audit_stub_ == nullptr) return absl::FailedPreconditionError("no AuditService stub on this client");
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::VerifyAuditChainResponse response;
-  grpc::Status status = audit_stub_->VerifyAuditChain(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::AuditService::StubInterface::VerifyAuditChain, audit_stub_.get(), request);
 }
 
 absl::StatusOr<refx::v1::WhoAmIResponse> ReferralClient::WhoAmI() {
-  refx::v1::WhoAmIRequest request;
-  grpc::ClientContext context;
-  Prepare(&context);
-  refx::v1::WhoAmIResponse response;
-  grpc::Status status = stub_->WhoAmI(&context, request, &response);
-  if (!status.ok()) return Finish(status);
-  return response;
+  return Unary(&refx::v1::ReferralService::StubInterface::WhoAmI, stub_.get(), refx::v1::WhoAmIRequest());
 }
 
 }  // namespace refx::client

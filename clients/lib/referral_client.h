@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -189,6 +190,20 @@ class ReferralClient {
   void PrepareMetadata(grpc::ClientContext* context) const;
   // FromGrpcStatus plus connection-failure diagnosis.
   absl::Status Finish(const grpc::Status& status) const;
+  // Every unary call: a prepared context, the call through `stub` (null
+  // when the client was built from a ReferralService stub alone), and the
+  // one conversion of its status.
+  template <typename Stub, typename Request, typename Response>
+  absl::StatusOr<Response> Unary(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                                 Stub* stub, const std::type_identity_t<Request>& request) const {
+    if (stub == nullptr) return absl::FailedPreconditionError("this client has no stub for that service");
+    grpc::ClientContext context;
+    Prepare(&context);
+    Response response;
+    grpc::Status status = (stub->*method)(&context, request, &response);
+    if (!status.ok()) return Finish(status);
+    return response;
+  }
 
   std::shared_ptr<grpc::Channel> channel_;  // Null when built from a stub.
   std::shared_ptr<refx::v1::ReferralService::StubInterface> stub_;
