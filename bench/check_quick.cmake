@@ -6,11 +6,11 @@
 # throwaway PostgreSQL), the PostgreSQL rows, ceiling and replica row too.
 cmake_minimum_required(VERSION 3.25)
 set(args --quick --output json)
-set(expected echo fsync_floor create_referral sqlite_ceiling store_create_plain store_create_sealed get_referral list_referrals connect_echo connect_refx
+set(expected echo fsync_floor create_referral sqlite_ceiling store_create_plain store_create_sealed store_reencrypt get_referral list_referrals connect_echo connect_refx
              accept_referral watch_fanout)
 if(BACKEND STREQUAL "postgres")
   list(APPEND args --backend postgres --only echo,create,get,list)
-  set(expected echo fsync_floor create_referral sqlite_ceiling store_create_plain store_create_sealed get_referral list_referrals pg_create_referral pg_get_referral
+  set(expected echo fsync_floor create_referral sqlite_ceiling store_create_plain store_create_sealed store_reencrypt get_referral list_referrals pg_create_referral pg_get_referral
                pg_list_referrals pg_libpq_ceiling pg_create_referral_2_replicas)
 endif()
 execute_process(COMMAND ${BENCH} ${args}

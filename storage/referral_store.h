@@ -300,6 +300,37 @@ struct LegalHold {
   absl::Time time;
 };
 
+// A new data key (encryption at rest, storage/value_cipher.h): every value
+// the store seals from then on is sealed with it; older values stay
+// readable by the key id they carry until ReencryptStoredValues moves them.
+struct DataKeyRotation {
+  uint32_t key_id = 0;  // the new key
+  int data_keys = 0;    // keys the database holds, the new one included
+};
+
+// How far a re-encryption has gone: told after every page.
+struct ReencryptProgress {
+  int pass = 0;
+  std::string table;             // the table being rewritten, e.g. "referral_events"
+  int64_t values_examined = 0;   // this pass, so far
+  int64_t values_rewritten = 0;  // this pass, so far
+  bool table_done = false;       // the last page of this table in this pass
+};
+
+struct ReencryptReport {
+  uint32_t key_id = 0;  // the key every value examined is now sealed with
+  int passes = 0;
+  // The first pass's census: values found under each data key (0: stored
+  // before encryption at rest, in plaintext). Empty values are not counted.
+  std::map<uint32_t, int64_t> found_by_key;
+  int64_t values_examined = 0;   // first pass
+  int64_t values_rewritten = 0;  // every pass
+  // Values the last pass still had to rewrite: written under an older key by
+  // a replica that had not yet picked up the new one. Zero means every
+  // stored value is under `key_id`; otherwise run again.
+  int64_t values_left = 0;
+};
+
 class ReferralStore {
  public:
   virtual ~ReferralStore() = default;
@@ -444,7 +475,23 @@ class ReferralStore {
   virtual absl::StatusOr<std::vector<TensionAcknowledgement>> ListTensionAcknowledgements(
       absl::string_view first_week, absl::string_view last_week) = 0;
 
-  // Whether the store can serve (for health checks).
+  // Makes a new data key, wrapped by the key-encryption key, with its audit
+  // event in one transaction, and seals with it from then on. Other
+  // replicas pick it up at their next health check (every 2 s in the
+  // server) or on the first value they read under it.
+  // FAILED_PRECONDITION without encryption at rest.
+  virtual absl::StatusOr<DataKeyRotation> RotateDataKey(const AuditRecord& audit) = 0;
+  // Rewrites every stored value not sealed with the newest data key (older
+  // keys, and values stored before encryption at rest) under it, a page of
+  // `page_size` rows per transaction beside the live writes, without
+  // changing any document, etag or event. Repeats the scan (at most three
+  // passes) until a pass finds nothing left to move. FAILED_PRECONDITION
+  // without encryption at rest.
+  virtual absl::StatusOr<ReencryptReport> ReencryptStoredValues(
+      int page_size, const std::function<void(const ReencryptProgress&)>& progress) = 0;
+
+  // Whether the store can serve (for health checks). Also picks up data
+  // keys another replica made.
   virtual absl::Status CheckHealth() = 0;
 
   // Referrals in one of `awaiting_states` whose response deadline is before

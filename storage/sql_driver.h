@@ -208,6 +208,15 @@ struct SqlDialect {
   const char* delete_victim_tokens_of_referral;
   const char* delete_strands_of_referral;
   const char* update_referral_document;  // etag and document only
+  // Re-encryption (`refx-admin keys reencrypt`): each table's sealed
+  // values a page at a time in key order, after the last row's key, at most
+  // :limit; rewritten by the update statements above and
+  // update_referral_sealed_document (the document alone).
+  const char* page_referral_documents;     // id, document; after :after_id
+  const char* page_event_documents;        // sequence, referral_id, referral_document, update_document
+  const char* page_replay_documents;       // agency_id, request_id, referral_id, document
+  const char* page_case_update_documents;  // referral_id, sequence, document
+  const char* update_referral_sealed_document;
   // Legal holds: referral_id, agency_id, reason, time_us.
   const char* insert_legal_hold;
   const char* select_legal_hold;

@@ -111,6 +111,9 @@ class SqlStore : public ReferralStore {
   absl::Status PlaceLegalHold(const LegalHold& hold, const AuditRecord& audit) override;
   absl::Status ReleaseLegalHold(absl::string_view referral_id, const AuditRecord& audit) override;
   absl::StatusOr<std::vector<LegalHold>> ListLegalHolds() override;
+  absl::StatusOr<DataKeyRotation> RotateDataKey(const AuditRecord& audit) override;
+  absl::StatusOr<ReencryptReport> ReencryptStoredValues(
+      int page_size, const std::function<void(const ReencryptProgress&)>& progress) override;
   absl::Status CheckHealth() override;
   absl::StatusOr<std::map<std::string, int64_t>> CountOverdueByRecipient(
       absl::Time now, const std::vector<int32_t>& awaiting_states) override;
@@ -237,15 +240,38 @@ class SqlStore : public ReferralStore {
   // keys (making the first, for a database without any), or refuses a
   // missing or wrong key-encryption key (FAILED_PRECONDITION).
   absl::Status LoadDataKeys(SqlConnection* conn);
+  // Adds the data keys the database holds and this store does not (made by
+  // a rotation, perhaps on another replica), read through `conn`; the
+  // newest becomes the one values are sealed with. FAILED_PRECONDITION if
+  // one does not unwrap with the configured key-encryption keys.
+  absl::Status RefreshDataKeys(SqlConnection* conn);
+  // The same through the store's own key connection (opened on first use),
+  // for a read that met a value sealed with a key it does not hold yet:
+  // never waits for a read connection, as the read holds one.
+  absl::Status RefreshDataKeys();
+  // The cipher in use (null without encryption at rest).
+  std::shared_ptr<const ValueCipher> Cipher() const;
   // A document sealed for its column before it is bound, and opened after
   // it is read; as it is without encryption. Never personal data in errors.
   // `row` is the row's identity (storage/value_cipher.h, SealedRow).
   absl::StatusOr<std::string> SealValue(absl::string_view column, absl::string_view row,
                                         absl::string_view plaintext) const;
-  absl::Status OpenValue(absl::string_view column, absl::string_view row, std::string* value) const;
-  absl::Status OpenReferral(StoredReferral* referral) const;
-  absl::Status OpenEvent(ReferralEvent* event) const;
-  absl::Status OpenCaseUpdate(StoredCaseUpdate* update) const;
+  absl::Status OpenValue(absl::string_view column, absl::string_view row, std::string* value);
+  absl::Status OpenReferral(StoredReferral* referral);
+  absl::Status OpenEvent(ReferralEvent* event);
+  absl::Status OpenCaseUpdate(StoredCaseUpdate* update);
+
+  // Re-encryption (sql_store_reencrypt.cc): one page of one table's rows
+  // after `cursor`, each value not sealed with the newest key opened and
+  // sealed again (writer thread, in the writer's transaction).
+  struct ReencryptCursor;
+  struct ReencryptTally;
+  absl::Status ReencryptPage(SqlConnection* conn, int table, int limit, ReencryptCursor* cursor,
+                             ReencryptTally* tally);
+  // `stored` sealed again with the newest key unless it is already (or is
+  // empty); whether it changed.
+  absl::StatusOr<bool> Reseal(absl::string_view column, absl::string_view row, std::string* stored,
+                              ReencryptTally* tally);
 
   // Retention (sql_store_retention.cc): every stored copy of one
   // referral's data passed through `erase` and sealed again (writer thread).
@@ -270,9 +296,13 @@ class SqlStore : public ReferralStore {
 
   const Options options_;
   const SqlDialect& sql_;
-  // Seals documents at rest; unset without a key-encryption key. Set by
-  // Start, read-only after.
-  absl::optional<ValueCipher> cipher_;
+  // Seals documents at rest; null without a key-encryption key. Set by
+  // Start, replaced (never shrunk) when a rotation adds a data key.
+  mutable absl::Mutex cipher_mu_;
+  std::shared_ptr<const ValueCipher> cipher_ ABSL_GUARDED_BY(cipher_mu_);
+  // Reads the data keys when a value under an unknown key is met.
+  absl::Mutex key_conn_mu_;
+  std::unique_ptr<SqlConnection> key_conn_ ABSL_GUARDED_BY(key_conn_mu_);
   int schema_version_ = 0;
   int schema_version_at_open_ = 0;  // before this open's migrations
   std::unique_ptr<SqlConnection> writer_conn_;  // used only by writer_thread_

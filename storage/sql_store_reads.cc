@@ -112,8 +112,14 @@ absl::StatusOr<std::vector<ReferralEvent>> SqlStore::ScanEvents(const ScanEvents
 
 absl::Status SqlStore::CheckHealth() {
   return WithReader<bool>([&](SqlConnection* conn) -> absl::StatusOr<bool> {
-           REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.health_check));
-           return stmt->Step();
+           {
+             REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.health_check));
+             REFX_RETURN_IF_ERROR(stmt->Step().status());
+           }
+           // A data key another replica made since: sealed with from now
+           // on, so a re-encryption soon finds no value under the old key.
+           REFX_RETURN_IF_ERROR(RefreshDataKeys(conn));
+           return true;
          })
       .status();
 }

@@ -48,6 +48,11 @@ absl::StatusOr<ValueCipher> ValueCipher::Create(std::map<uint32_t, std::string> 
   return ValueCipher(std::move(data_keys));
 }
 
+absl::StatusOr<ValueCipher> ValueCipher::WithKeys(std::map<uint32_t, std::string> more) const {
+  more.insert(data_keys_.begin(), data_keys_.end());
+  return Create(std::move(more));
+}
+
 bool ValueCipher::IsSealed(absl::string_view stored) {
   return stored.size() >= kHeaderBytes && stored.substr(0, kMagic.size()) == kMagic;
 }

@@ -13,17 +13,19 @@
 // or column, even another row of the same referral, does not open.
 // A serialized protobuf never starts with a zero byte (field number 0 is
 // invalid), so a value stored before encryption was turned on is told apart
-// and read as it is (`refx-admin keys reencrypt` is the issue that seals
-// those).
+// and read as it is until `refx-admin keys reencrypt` seals it.
 //
 // Data keys (random, 32 bytes) live in the database's data_keys table,
 // each wrapped (AES-256-GCM) by the key-encryption key, which lives only in
 // a file beside the server (storage.encryption_key_file): a stolen database
 // or backup without that file opens nothing. New values are sealed with the
-// newest data key; older ones stay readable by the key id they carry.
+// newest data key; older ones stay readable by the key id they carry
+// (`refx-admin keys rotate` makes a new one, `keys reencrypt` moves every
+// value to it).
 #ifndef REFX_STORAGE_VALUE_CIPHER_H_
 #define REFX_STORAGE_VALUE_CIPHER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -69,6 +71,11 @@ class ValueCipher {
                                    absl::string_view stored) const;
 
   uint32_t active_key_id() const { return active_key_id_; }
+  bool HasKey(uint32_t key_id) const { return data_keys_.count(key_id) > 0; }
+  size_t key_count() const { return data_keys_.size(); }
+  // This cipher with `more` keys besides its own (a newer data key made by
+  // a rotation): the highest id becomes the active one.
+  absl::StatusOr<ValueCipher> WithKeys(std::map<uint32_t, std::string> more) const;
 
   // Whether `stored` is a sealed value, and the id of the data key that
   // sealed it (0 when it is not sealed).

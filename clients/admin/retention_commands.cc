@@ -1,7 +1,6 @@
 #include "clients/admin/retention_commands.h"
 
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 
 #include "CLI/CLI.hpp"
@@ -9,36 +8,21 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "clients/admin/admin_common.h"
+#include "clients/admin/server_store.h"
 #include "common/status_macros.h"
 #include "core/agreement.h"
 #include "core/partnership.h"
 #include "core/retention.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/server_config.h"
-#include "server/server_keys.h"
-#include "storage/make_store.h"
 
 namespace refx::admin {
 namespace {
 
 absl::StatusOr<v1::PreviewRetentionResponse> Preview(const config::v1::ServerConfig& config, int within_days) {
-  // Reads the server's data: never makes a key the server would then find.
-  for (const std::string& file : {config.audit_signing_key_file(), config.storage().encryption_key_file()}) {
-    if (!std::filesystem::exists(file)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(file, " does not exist: preview reads a database a server has run on, with its key files"));
-    }
-  }
   REFX_ASSIGN_OR_RETURN(auto partnership, core::Partnership::Load(config.partnership_file()));
   REFX_ASSIGN_OR_RETURN(auto agreement, core::Agreement::Load(config.agreement_file(), *partnership));
-  REFX_ASSIGN_OR_RETURN(server::AuditSigningKeyFile signing,
-                        server::LoadOrCreateAuditSigningKey(config.audit_signing_key_file()));
-  storage::MakeStoreOptions store_options;
-  store_options.config = config.storage();
-  store_options.audit_head_key = signing.key;
-  REFX_ASSIGN_OR_RETURN(store_options.key_encryption_key, server::LoadOrPrepareKeyEncryptionKey(config.storage()));
-  REFX_ASSIGN_OR_RETURN(std::unique_ptr<storage::ReferralStore> store, storage::MakeStore(store_options));
-
+  REFX_ASSIGN_OR_RETURN(std::unique_ptr<storage::ReferralStore> store, OpenServerStore(config, "preview"));
   core::AgreementHolder agreements(agreement);
   core::RetentionJob::Options options;
   options.store = store.get();

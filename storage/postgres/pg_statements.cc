@@ -1,5 +1,7 @@
 #include "storage/postgres/pg_statements.h"
 
+#include "storage/sql_portable_statements.h"
+
 namespace refx::storage::postgres {
 
 // The same migrations, numbered and named as SQLite's (storage/sqlite/
@@ -245,29 +247,6 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
   applied_time_us BIGINT  NOT NULL
 ))sql";
 
-const char kSelectSchemaVersion[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
-
-const char kRecordMigration[] =
-    "INSERT INTO schema_migrations (version, name, applied_time_us) "
-    "VALUES (:version, :name, :applied_time_us)";
-
-const char kSelectCreateRequest[] =
-    "SELECT fingerprint, referral_id FROM create_requests "
-    "WHERE sender_agency = :sender_agency AND request_id = :request_id";
-
-const char kInsertCreateRequest[] =
-    "INSERT INTO create_requests (sender_agency, request_id, fingerprint, referral_id) "
-    "VALUES (:sender_agency, :request_id, :fingerprint, :referral_id)";
-
-const char kInsertReferral[] =
-    "INSERT INTO referrals (id, sender_agency, state, area, report_type, create_time_us, "
-    "update_time_us, response_deadline_us, etag, document) VALUES (:id, :sender_agency, :state, :area, "
-    ":report_type, :create_time_us, :update_time_us, :response_deadline_us, :etag, :document)";
-
-const char kInsertParty[] =
-    "INSERT INTO referral_parties (agency_id, referral_id, party_role, create_time_us) "
-    "VALUES (:agency_id, :referral_id, :party_role, :create_time_us)";
-
 const char kInsertStrand[] =
     "INSERT INTO referral_strands (referral_id, strand) VALUES (:referral_id, :strand) ON CONFLICT DO NOTHING";
 
@@ -281,26 +260,9 @@ const char kSelectReferral[] =
     "(SELECT string_agg(strand, ',' ORDER BY strand) FROM referral_strands WHERE referral_id = r.id) "
     "FROM referrals r WHERE r.id = :id";
 
-const char kInsertAudit[] =
-    "INSERT INTO audit_events (sequence, time_us, action, method, agency_id, certificate_serial, "
-    "acting_user_hmac, purpose, referral_ids, data_classes, outcome, agreement, previous_hash, hash, derived, "
-    "reason, event_count, release) "
-    "VALUES (:sequence, :time_us, :action, :method, :agency_id, :certificate_serial, :acting_user_hmac, "
-    ":purpose, :referral_ids, :data_classes, :outcome, :agreement, :previous_hash, :hash, :derived, :reason, "
-    ":event_count, :release)";
-
-const char kUpsertAuditHead[] =
-    "INSERT INTO audit_head (id, sequence, hash, signature) VALUES (1, :sequence, :hash, :signature) "
-    "ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash, "
-    "signature = excluded.signature";
-
-const char kSelectAuditHash[] = "SELECT hash FROM audit_events WHERE sequence = :sequence";
-
 const char kSelectHeads[] =
     "SELECT h.sequence, h.hash, (SELECT COALESCE(MAX(sequence), 0) FROM referral_events) "
     "FROM (SELECT 1) AS one LEFT JOIN audit_head h ON h.id = 1";
-
-const char kSelectAuditHead[] = "SELECT sequence, hash, signature FROM audit_head WHERE id = 1";
 
 // Parameters whose type PostgreSQL cannot infer from a column are cast.
 const char kListAudit[] = R"sql(
@@ -376,20 +338,6 @@ WHERE r.state IN (SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text(CA
 GROUP BY p.agency_id
 ORDER BY p.agency_id)sql";
 
-const char kSelectUpdateRequest[] =
-    "SELECT fingerprint, referral_id, document FROM update_requests "
-    "WHERE agency_id = :agency_id AND request_id = :request_id";
-
-const char kInsertUpdateRequest[] =
-    "INSERT INTO update_requests (agency_id, request_id, fingerprint, referral_id, document) "
-    "VALUES (:agency_id, :request_id, :fingerprint, :referral_id, :document)";
-
-const char kSelectReferralEtag[] = "SELECT etag FROM referrals WHERE id = :id";
-
-const char kUpdateReferral[] =
-    "UPDATE referrals SET state = :state, update_time_us = :update_time_us, "
-    "response_deadline_us = :response_deadline_us, etag = :etag, document = :document WHERE id = :id";
-
 const char kMarkRedirected[] =
     "UPDATE referral_parties SET redirected = 1 WHERE referral_id = :referral_id AND party_role = 'recipient' "
     "AND agency_id IN (SELECT value FROM jsonb_array_elements_text(CAST(:agencies AS JSONB)))";
@@ -398,15 +346,9 @@ const char kInsertPartyIfAbsent[] =
     "INSERT INTO referral_parties (agency_id, referral_id, party_role, create_time_us) "
     "VALUES (:agency_id, :referral_id, 'recipient', :create_time_us) ON CONFLICT DO NOTHING";
 
-const char kInsertEvent[] =
-    "INSERT INTO referral_events (sequence, time_us, kind, referral_id, referral_document, update_document) "
-    "VALUES (:sequence, :time_us, :kind, :referral_id, :referral_document, :update_document)";
-
 const char kInsertEventAudience[] =
     "INSERT INTO referral_event_audience (agency_id, sequence) VALUES (:agency_id, :sequence) "
     "ON CONFLICT DO NOTHING";
-
-const char kSelectLatestEvent[] = "SELECT COALESCE(MAX(sequence), 0) FROM referral_events";
 
 const char kListEvents[] = R"sql(
 SELECT e.sequence, e.time_us, e.kind, e.referral_id, e.referral_document, e.update_document
@@ -424,21 +366,10 @@ WHERE e.sequence > CAST(:after AS BIGINT)
 ORDER BY e.sequence
 LIMIT CAST(:limit AS BIGINT))sql";
 
-const char kNextCaseUpdateSequence[] =
-    "SELECT COALESCE(MAX(sequence), 0) + 1 FROM case_updates WHERE referral_id = :referral_id";
-
-const char kInsertCaseUpdate[] =
-    "INSERT INTO case_updates (referral_id, sequence, update_id, kind, author_agency, create_time_us, document) "
-    "VALUES (:referral_id, :sequence, :update_id, :kind, :author_agency, :create_time_us, :document)";
-
 const char kListCaseUpdates[] =
     "SELECT referral_id, sequence, update_id, kind, author_agency, create_time_us, document FROM case_updates "
     "WHERE referral_id = CAST(:referral_id AS TEXT) AND sequence > CAST(:after AS BIGINT) ORDER BY sequence "
     "LIMIT CAST(:limit AS BIGINT)";
-
-const char kSelectCaseUpdate[] =
-    "SELECT referral_id, sequence, update_id, kind, author_agency, create_time_us, document FROM case_updates "
-    "WHERE referral_id = :referral_id AND update_id = :update_id";
 
 const char kCountRepeatVictims[] =
     "SELECT COUNT(DISTINCT referral_id) FROM victim_tokens "
@@ -447,8 +378,6 @@ const char kCountRepeatVictims[] =
     "AND referral_id <> CAST(:referral_id AS TEXT)";
 
 const char kAnyVictimToken[] = "SELECT CASE WHEN EXISTS (SELECT 1 FROM victim_tokens) THEN 1 ELSE 0 END";
-
-const char kHealthCheck[] = "SELECT 1 FROM referrals LIMIT 1";
 
 const char kInsertVictimToken[] =
     "INSERT INTO victim_tokens (token, referral_id, create_time_us) "
@@ -462,64 +391,6 @@ const char kListenEvents[] = "refx_events";
 // its own.
 const char kNotifyEvents[] = "NOTIFY refx_events";
 
-const char kReferralsByVictimToken[] =
-    "SELECT DISTINCT referral_id FROM victim_tokens WHERE token = :token ORDER BY referral_id";
-
-const char kInsertTensionAcknowledgement[] =
-    "INSERT INTO tension_acknowledgements (alert, week, agency_id, request_id, note, time_us) "
-    "VALUES (:alert, :week, :agency_id, :request_id, :note, :time_us)";
-
-const char kSelectTensionAcknowledgement[] =
-    "SELECT alert, week, agency_id, request_id, note, time_us FROM tension_acknowledgements WHERE alert = :alert";
-
-const char kListTensionAcknowledgements[] =
-    "SELECT alert, week, agency_id, request_id, note, time_us FROM tension_acknowledgements "
-    "WHERE week >= :first_week AND week <= :last_week ORDER BY alert";
-
-
-const char kSelectDataKeys[] = "SELECT key_id, kek_id, wrapped FROM data_keys ORDER BY key_id";
-
-const char kInsertDataKey[] =
-    "INSERT INTO data_keys (key_id, kek_id, wrapped, create_time_us) "
-    "VALUES (:key_id, :kek_id, :wrapped, :create_time_us) ON CONFLICT DO NOTHING";
-
-const char kRewrapDataKey[] =
-    "UPDATE data_keys SET kek_id = :kek_id, wrapped = :wrapped WHERE key_id = :key_id AND kek_id = :old_kek_id";
-
-const char kListEventDocumentsOfReferral[] =
-    "SELECT sequence, referral_document, update_document FROM referral_events "
-    "WHERE referral_id = :referral_id ORDER BY sequence";
-
-const char kUpdateEventDocuments[] =
-    "UPDATE referral_events SET referral_document = :referral_document, update_document = :update_document "
-    "WHERE sequence = :sequence";
-
-const char kListReplaysOfReferral[] =
-    "SELECT agency_id, request_id, document FROM update_requests WHERE referral_id = :referral_id "
-    "ORDER BY agency_id, request_id";
-
-const char kUpdateReplayDocument[] =
-    "UPDATE update_requests SET document = :document WHERE agency_id = :agency_id AND request_id = :request_id";
-
-const char kUpdateCaseUpdateDocument[] =
-    "UPDATE case_updates SET document = :document WHERE referral_id = :referral_id AND sequence = :sequence";
-
-const char kDeleteVictimTokensOfReferral[] = "DELETE FROM victim_tokens WHERE referral_id = :referral_id";
-
-const char kDeleteStrandsOfReferral[] = "DELETE FROM referral_strands WHERE referral_id = :referral_id";
-
-const char kUpdateReferralDocument[] = "UPDATE referrals SET etag = :etag, document = :document WHERE id = :id";
-
-const char kInsertLegalHold[] =
-    "INSERT INTO legal_holds (referral_id, agency_id, reason, time_us) "
-    "VALUES (:referral_id, :agency_id, :reason, :time_us)";
-
-const char kSelectLegalHold[] =
-    "SELECT referral_id, agency_id, reason, time_us FROM legal_holds WHERE referral_id = :referral_id";
-
-const char kDeleteLegalHold[] = "DELETE FROM legal_holds WHERE referral_id = :referral_id";
-
-const char kListLegalHolds[] = "SELECT referral_id, agency_id, reason, time_us FROM legal_holds ORDER BY referral_id";
 
 }  // namespace sql
 
@@ -528,60 +399,65 @@ const SqlDialect& PostgresDialect() {
       .name = "postgres",
       .migrations = Migrations(),
       .create_migrations_table = sql::kCreateMigrationsTable,
-      .select_schema_version = sql::kSelectSchemaVersion,
-      .record_migration = sql::kRecordMigration,
-      .health_check = sql::kHealthCheck,
-      .insert_referral = sql::kInsertReferral,
-      .insert_party = sql::kInsertParty,
+      .select_schema_version = portable_sql::kSelectSchemaVersion,
+      .record_migration = portable_sql::kRecordMigration,
+      .health_check = portable_sql::kHealthCheck,
+      .insert_referral = portable_sql::kInsertReferral,
+      .insert_party = portable_sql::kInsertParty,
       .insert_party_if_absent = sql::kInsertPartyIfAbsent,
       .insert_strand = sql::kInsertStrand,
       .select_referral = sql::kSelectReferral,
       .list_referrals = sql::kListReferrals,
       .scan_referrals = sql::kScanReferrals,
       .scan_events = sql::kScanEvents,
-      .select_referral_etag = sql::kSelectReferralEtag,
+      .select_referral_etag = portable_sql::kSelectReferralEtag,
       .count_overdue_by_recipient = sql::kCountOverdueByRecipient,
-      .update_referral = sql::kUpdateReferral,
+      .update_referral = portable_sql::kUpdateReferral,
       .mark_redirected = sql::kMarkRedirected,
-      .select_create_request = sql::kSelectCreateRequest,
-      .insert_create_request = sql::kInsertCreateRequest,
-      .select_update_request = sql::kSelectUpdateRequest,
-      .insert_update_request = sql::kInsertUpdateRequest,
-      .insert_audit = sql::kInsertAudit,
-      .upsert_audit_head = sql::kUpsertAuditHead,
-      .select_audit_head = sql::kSelectAuditHead,
-      .select_audit_hash = sql::kSelectAuditHash,
+      .select_create_request = portable_sql::kSelectCreateRequest,
+      .insert_create_request = portable_sql::kInsertCreateRequest,
+      .select_update_request = portable_sql::kSelectUpdateRequest,
+      .insert_update_request = portable_sql::kInsertUpdateRequest,
+      .insert_audit = portable_sql::kInsertAudit,
+      .upsert_audit_head = portable_sql::kUpsertAuditHead,
+      .select_audit_head = portable_sql::kSelectAuditHead,
+      .select_audit_hash = portable_sql::kSelectAuditHash,
       .list_audit = sql::kListAudit,
-      .insert_event = sql::kInsertEvent,
+      .insert_event = portable_sql::kInsertEvent,
       .insert_event_audience = sql::kInsertEventAudience,
-      .select_latest_event = sql::kSelectLatestEvent,
+      .select_latest_event = portable_sql::kSelectLatestEvent,
       .list_events = sql::kListEvents,
-      .next_case_update_sequence = sql::kNextCaseUpdateSequence,
-      .insert_case_update = sql::kInsertCaseUpdate,
+      .next_case_update_sequence = portable_sql::kNextCaseUpdateSequence,
+      .insert_case_update = portable_sql::kInsertCaseUpdate,
       .list_case_updates = sql::kListCaseUpdates,
-      .select_case_update = sql::kSelectCaseUpdate,
+      .select_case_update = portable_sql::kSelectCaseUpdate,
       .count_repeat_victims = sql::kCountRepeatVictims,
       .insert_victim_token = sql::kInsertVictimToken,
       .any_victim_token = sql::kAnyVictimToken,
-      .referrals_by_victim_token = sql::kReferralsByVictimToken,
-      .insert_tension_acknowledgement = sql::kInsertTensionAcknowledgement,
-      .select_tension_acknowledgement = sql::kSelectTensionAcknowledgement,
-      .list_tension_acknowledgements = sql::kListTensionAcknowledgements,
-      .select_data_keys = sql::kSelectDataKeys,
-      .insert_data_key = sql::kInsertDataKey,
-      .rewrap_data_key = sql::kRewrapDataKey,
-      .list_event_documents_of_referral = sql::kListEventDocumentsOfReferral,
-      .update_event_documents = sql::kUpdateEventDocuments,
-      .list_replays_of_referral = sql::kListReplaysOfReferral,
-      .update_replay_document = sql::kUpdateReplayDocument,
-      .update_case_update_document = sql::kUpdateCaseUpdateDocument,
-      .delete_victim_tokens_of_referral = sql::kDeleteVictimTokensOfReferral,
-      .delete_strands_of_referral = sql::kDeleteStrandsOfReferral,
-      .update_referral_document = sql::kUpdateReferralDocument,
-      .insert_legal_hold = sql::kInsertLegalHold,
-      .select_legal_hold = sql::kSelectLegalHold,
-      .delete_legal_hold = sql::kDeleteLegalHold,
-      .list_legal_holds = sql::kListLegalHolds,
+      .referrals_by_victim_token = portable_sql::kReferralsByVictimToken,
+      .insert_tension_acknowledgement = portable_sql::kInsertTensionAcknowledgement,
+      .select_tension_acknowledgement = portable_sql::kSelectTensionAcknowledgement,
+      .list_tension_acknowledgements = portable_sql::kListTensionAcknowledgements,
+      .select_data_keys = portable_sql::kSelectDataKeys,
+      .insert_data_key = portable_sql::kInsertDataKey,
+      .rewrap_data_key = portable_sql::kRewrapDataKey,
+      .list_event_documents_of_referral = portable_sql::kListEventDocumentsOfReferral,
+      .update_event_documents = portable_sql::kUpdateEventDocuments,
+      .list_replays_of_referral = portable_sql::kListReplaysOfReferral,
+      .update_replay_document = portable_sql::kUpdateReplayDocument,
+      .update_case_update_document = portable_sql::kUpdateCaseUpdateDocument,
+      .delete_victim_tokens_of_referral = portable_sql::kDeleteVictimTokensOfReferral,
+      .delete_strands_of_referral = portable_sql::kDeleteStrandsOfReferral,
+      .update_referral_document = portable_sql::kUpdateReferralDocument,
+      .page_referral_documents = portable_sql::kPageReferralDocuments,
+      .page_event_documents = portable_sql::kPageEventDocuments,
+      .page_replay_documents = portable_sql::kPageReplayDocuments,
+      .page_case_update_documents = portable_sql::kPageCaseUpdateDocuments,
+      .update_referral_sealed_document = portable_sql::kUpdateReferralSealedDocument,
+      .insert_legal_hold = portable_sql::kInsertLegalHold,
+      .select_legal_hold = portable_sql::kSelectLegalHold,
+      .delete_legal_hold = portable_sql::kDeleteLegalHold,
+      .list_legal_holds = portable_sql::kListLegalHolds,
       .shared_by_replicas = true,
       .select_heads = sql::kSelectHeads,
       .list_all_events = sql::kListAllEvents,

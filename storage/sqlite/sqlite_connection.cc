@@ -124,7 +124,10 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
       return absl::FailedPreconditionError(absl::StrCat("cannot enable WAL on ", path));
     }
   }
-  for (const char* pragma : {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+  // secure_delete: a value rewritten or deleted (a re-encryption, a
+  // retention erasure) is zeroed where it was, not left in the file's free
+  // space.
+  for (const char* pragma : {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON"}) {
     absl::Status s = conn->Exec(pragma);
     if (!s.ok()) return s;
   }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "refx/v1/audit_service.pb.h"
@@ -312,6 +313,45 @@ TEST_F(CliTest, AdminRetentionPreviewReadsTheStoppedServersDatabase) {
   EXPECT_THAT(now.out, HasSubstr("0 erasures due now"));
   CommandResult help = RunCommand({kAdminBinary, "retention", "preview", "--help"}, dir_);
   EXPECT_THAT(help.out, HasSubstr("exactly what the job's next run erases"));
+}
+
+// `refx-admin keys rotate` and `keys reencrypt` on the server's SQLite
+// database: refused while the server holds it; once stopped, a new data key,
+// every value moved to it (progress on stderr, a JSON report), and the
+// restarted server reads every referral.
+TEST_F(CliTest, AdminKeysRotateAndReencryptTheStoppedServersDatabase) {
+  const v1::Referral r = CreatedByPolice("sealed under the first key");
+  const std::vector<std::string> rotate = {kAdminBinary, "keys", "rotate", "--config", server_->config_path()};
+  CommandResult busy = RunCommand(rotate, dir_);
+  EXPECT_EQ(busy.exit_code, 1) << busy.Describe();
+  EXPECT_THAT(busy.err, HasSubstr("refx-server"));
+
+  server_->Stop();
+  CommandResult rotated = RunCommand(rotate, dir_);
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.Describe();
+  EXPECT_THAT(rotated.out, HasSubstr("data key 2 made"));
+  EXPECT_THAT(rotated.out, HasSubstr("next: refx-admin keys reencrypt"));
+  CommandResult moved = RunCommand(
+      {kAdminBinary, "keys", "reencrypt", "--config", server_->config_path(), "--output", "json"}, dir_);
+  ASSERT_EQ(moved.exit_code, 0) << moved.Describe();
+  google::protobuf::Struct report;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(moved.out, &report).ok()) << moved.out;
+  EXPECT_EQ(report.fields().at("keyId").number_value(), 2);
+  EXPECT_GT(report.fields().at("valuesRewritten").number_value(), 0);
+  EXPECT_EQ(report.fields().at("valuesLeft").number_value(), 0);
+  EXPECT_TRUE(report.fields().at("foundByKey").struct_value().fields().contains("1")) << moved.out;
+  EXPECT_THAT(moved.err, HasSubstr("pass 1  referrals"));
+  CommandResult again = RunCommand({kAdminBinary, "keys", "reencrypt", "--config", server_->config_path()}, dir_);
+  ASSERT_EQ(again.exit_code, 0) << again.Describe();
+  EXPECT_THAT(again.out, HasSubstr("moved 0 to data key 2 in 1 pass"));
+  EXPECT_THAT(again.out, Not(HasSubstr("key 1:")));
+
+  ASSERT_TRUE(server_->Restart().ok());
+  auto read = server_->Client(kCityCouncil).GetReferral(r.name());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->etag(), r.etag());
+  CommandResult help = RunCommand({kAdminBinary, "keys", "reencrypt", "--help"}, dir_);
+  EXPECT_THAT(help.out, HasSubstr("Safe to interrupt and to run again"));
 }
 
 }  // namespace

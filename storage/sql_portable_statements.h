@@ -1,0 +1,167 @@
+// The statements that read the same in every dialect refx supports
+// (SQLite and PostgreSQL): written once here and named by each dialect's
+// SqlDialect, so a portable statement cannot drift between backends. A
+// statement that needs a dialect's own syntax (upserts, JSON, casts the
+// PostgreSQL planner needs) lives in that dialect's statements file.
+#ifndef REFX_STORAGE_SQL_PORTABLE_STATEMENTS_H_
+#define REFX_STORAGE_SQL_PORTABLE_STATEMENTS_H_
+
+namespace refx::storage::portable_sql {
+
+inline constexpr char kSelectSchemaVersion[] =
+    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+
+inline constexpr char kRecordMigration[] =
+    "INSERT INTO schema_migrations (version, name, applied_time_us) "
+    "VALUES (:version, :name, :applied_time_us)";
+
+inline constexpr char kSelectCreateRequest[] =
+    "SELECT fingerprint, referral_id FROM create_requests "
+    "WHERE sender_agency = :sender_agency AND request_id = :request_id";
+
+inline constexpr char kInsertCreateRequest[] =
+    "INSERT INTO create_requests (sender_agency, request_id, fingerprint, referral_id) "
+    "VALUES (:sender_agency, :request_id, :fingerprint, :referral_id)";
+
+inline constexpr char kInsertReferral[] =
+    "INSERT INTO referrals (id, sender_agency, state, area, report_type, create_time_us, "
+    "update_time_us, response_deadline_us, etag, document) VALUES (:id, :sender_agency, :state, :area, "
+    ":report_type, :create_time_us, :update_time_us, :response_deadline_us, :etag, :document)";
+
+inline constexpr char kInsertParty[] =
+    "INSERT INTO referral_parties (agency_id, referral_id, party_role, create_time_us) "
+    "VALUES (:agency_id, :referral_id, :party_role, :create_time_us)";
+
+inline constexpr char kInsertAudit[] =
+    "INSERT INTO audit_events (sequence, time_us, action, method, agency_id, certificate_serial, "
+    "acting_user_hmac, purpose, referral_ids, data_classes, outcome, agreement, previous_hash, hash, derived, "
+    "reason, event_count, release) "
+    "VALUES (:sequence, :time_us, :action, :method, :agency_id, :certificate_serial, :acting_user_hmac, "
+    ":purpose, :referral_ids, :data_classes, :outcome, :agreement, :previous_hash, :hash, :derived, :reason, "
+    ":event_count, :release)";
+
+inline constexpr char kUpsertAuditHead[] =
+    "INSERT INTO audit_head (id, sequence, hash, signature) VALUES (1, :sequence, :hash, :signature) "
+    "ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash, "
+    "signature = excluded.signature";
+
+inline constexpr char kSelectAuditHash[] = "SELECT hash FROM audit_events WHERE sequence = :sequence";
+
+inline constexpr char kSelectAuditHead[] = "SELECT sequence, hash, signature FROM audit_head WHERE id = 1";
+
+inline constexpr char kSelectUpdateRequest[] =
+    "SELECT fingerprint, referral_id, document FROM update_requests "
+    "WHERE agency_id = :agency_id AND request_id = :request_id";
+
+inline constexpr char kInsertUpdateRequest[] =
+    "INSERT INTO update_requests (agency_id, request_id, fingerprint, referral_id, document) "
+    "VALUES (:agency_id, :request_id, :fingerprint, :referral_id, :document)";
+
+inline constexpr char kSelectReferralEtag[] = "SELECT etag FROM referrals WHERE id = :id";
+
+inline constexpr char kUpdateReferral[] =
+    "UPDATE referrals SET state = :state, update_time_us = :update_time_us, "
+    "response_deadline_us = :response_deadline_us, etag = :etag, document = :document WHERE id = :id";
+
+inline constexpr char kInsertEvent[] =
+    "INSERT INTO referral_events (sequence, time_us, kind, referral_id, referral_document, update_document) "
+    "VALUES (:sequence, :time_us, :kind, :referral_id, :referral_document, :update_document)";
+
+inline constexpr char kSelectLatestEvent[] = "SELECT COALESCE(MAX(sequence), 0) FROM referral_events";
+
+inline constexpr char kNextCaseUpdateSequence[] =
+    "SELECT COALESCE(MAX(sequence), 0) + 1 FROM case_updates WHERE referral_id = :referral_id";
+
+inline constexpr char kInsertCaseUpdate[] =
+    "INSERT INTO case_updates (referral_id, sequence, update_id, kind, author_agency, create_time_us, document) "
+    "VALUES (:referral_id, :sequence, :update_id, :kind, :author_agency, :create_time_us, :document)";
+
+inline constexpr char kSelectCaseUpdate[] =
+    "SELECT referral_id, sequence, update_id, kind, author_agency, create_time_us, document FROM case_updates "
+    "WHERE referral_id = :referral_id AND update_id = :update_id";
+
+inline constexpr char kHealthCheck[] = "SELECT 1 FROM referrals LIMIT 1";
+
+inline constexpr char kReferralsByVictimToken[] =
+    "SELECT DISTINCT referral_id FROM victim_tokens WHERE token = :token ORDER BY referral_id";
+
+inline constexpr char kInsertTensionAcknowledgement[] =
+    "INSERT INTO tension_acknowledgements (alert, week, agency_id, request_id, note, time_us) "
+    "VALUES (:alert, :week, :agency_id, :request_id, :note, :time_us)";
+
+inline constexpr char kSelectTensionAcknowledgement[] =
+    "SELECT alert, week, agency_id, request_id, note, time_us FROM tension_acknowledgements WHERE alert = :alert";
+
+inline constexpr char kListTensionAcknowledgements[] =
+    "SELECT alert, week, agency_id, request_id, note, time_us FROM tension_acknowledgements "
+    "WHERE week >= :first_week AND week <= :last_week ORDER BY alert";
+
+inline constexpr char kSelectDataKeys[] = "SELECT key_id, kek_id, wrapped FROM data_keys ORDER BY key_id";
+
+inline constexpr char kInsertDataKey[] =
+    "INSERT INTO data_keys (key_id, kek_id, wrapped, create_time_us) "
+    "VALUES (:key_id, :kek_id, :wrapped, :create_time_us) ON CONFLICT DO NOTHING";
+
+inline constexpr char kRewrapDataKey[] =
+    "UPDATE data_keys SET kek_id = :kek_id, wrapped = :wrapped WHERE key_id = :key_id AND kek_id = :old_kek_id";
+
+inline constexpr char kListEventDocumentsOfReferral[] =
+    "SELECT sequence, referral_document, update_document FROM referral_events "
+    "WHERE referral_id = :referral_id ORDER BY sequence";
+
+inline constexpr char kUpdateEventDocuments[] =
+    "UPDATE referral_events SET referral_document = :referral_document, update_document = :update_document "
+    "WHERE sequence = :sequence";
+
+inline constexpr char kListReplaysOfReferral[] =
+    "SELECT agency_id, request_id, document FROM update_requests WHERE referral_id = :referral_id "
+    "ORDER BY agency_id, request_id";
+
+inline constexpr char kUpdateReplayDocument[] =
+    "UPDATE update_requests SET document = :document WHERE agency_id = :agency_id AND request_id = :request_id";
+
+inline constexpr char kUpdateCaseUpdateDocument[] =
+    "UPDATE case_updates SET document = :document WHERE referral_id = :referral_id AND sequence = :sequence";
+
+inline constexpr char kDeleteVictimTokensOfReferral[] = "DELETE FROM victim_tokens WHERE referral_id = :referral_id";
+
+inline constexpr char kDeleteStrandsOfReferral[] = "DELETE FROM referral_strands WHERE referral_id = :referral_id";
+
+inline constexpr char kUpdateReferralDocument[] = "UPDATE referrals SET etag = :etag, document = :document WHERE id = :id";
+
+inline constexpr char kInsertLegalHold[] =
+    "INSERT INTO legal_holds (referral_id, agency_id, reason, time_us) "
+    "VALUES (:referral_id, :agency_id, :reason, :time_us)";
+
+inline constexpr char kSelectLegalHold[] =
+    "SELECT referral_id, agency_id, reason, time_us FROM legal_holds WHERE referral_id = :referral_id";
+
+inline constexpr char kDeleteLegalHold[] = "DELETE FROM legal_holds WHERE referral_id = :referral_id";
+
+inline constexpr char kListLegalHolds[] = "SELECT referral_id, agency_id, reason, time_us FROM legal_holds ORDER BY referral_id";
+
+// Re-encryption pages: row-value comparisons seek the primary key in both
+// dialects; the casts give PostgreSQL the parameters' types.
+inline constexpr char kPageReferralDocuments[] =
+    "SELECT id, document FROM referrals WHERE id > CAST(:after_id AS TEXT) ORDER BY id "
+    "LIMIT CAST(:limit AS BIGINT)";
+
+inline constexpr char kPageEventDocuments[] =
+    "SELECT sequence, referral_id, referral_document, update_document FROM referral_events "
+    "WHERE sequence > CAST(:after_sequence AS BIGINT) ORDER BY sequence LIMIT CAST(:limit AS BIGINT)";
+
+inline constexpr char kPageReplayDocuments[] =
+    "SELECT agency_id, request_id, referral_id, document FROM update_requests "
+    "WHERE (agency_id, request_id) > (CAST(:after_agency AS TEXT), CAST(:after_request AS TEXT)) "
+    "ORDER BY agency_id, request_id LIMIT CAST(:limit AS BIGINT)";
+
+inline constexpr char kPageCaseUpdateDocuments[] =
+    "SELECT referral_id, sequence, document FROM case_updates "
+    "WHERE (referral_id, sequence) > (CAST(:after_referral AS TEXT), CAST(:after_sequence AS BIGINT)) "
+    "ORDER BY referral_id, sequence LIMIT CAST(:limit AS BIGINT)";
+
+inline constexpr char kUpdateReferralSealedDocument[] = "UPDATE referrals SET document = :document WHERE id = :id";
+
+}  // namespace refx::storage::portable_sql
+
+#endif  // REFX_STORAGE_SQL_PORTABLE_STATEMENTS_H_
