@@ -131,97 +131,100 @@ struct Migration {
 // as one JSON array each (the statement text never changes with the number
 // of values). Each dialect defines one of these, with its migrations, in one
 // file, with designated initialisers (a statement cannot land in the wrong
-// field).
+// field), listing the statements it spells its own way; the portable ones
+// are filled in by portable_sql::WithPortableStatements
+// (storage/sql_portable_statements.h). Every statement is required: the
+// store contract suite runs each on both backends.
 struct SqlDialect {
-  const char* name;  // e.g. "sqlite"
+  const char* name = nullptr;  // e.g. "sqlite"
   std::vector<Migration> migrations;
-  const char* create_migrations_table;
-  const char* select_schema_version;
-  const char* record_migration;
-  const char* health_check;
+  const char* create_migrations_table = nullptr;
+  const char* select_schema_version = nullptr;
+  const char* record_migration = nullptr;
+  const char* health_check = nullptr;
   // Referrals and their parties and strands.
-  const char* insert_referral;
-  const char* insert_party;
-  const char* insert_party_if_absent;
-  const char* insert_strand;
+  const char* insert_referral = nullptr;
+  const char* insert_party = nullptr;
+  const char* insert_party_if_absent = nullptr;
+  const char* insert_strand = nullptr;
   // select_referral and list_referrals return the referral's columns in
   // rows::ReadReferral's order, then its recipients and its strands, each
   // comma-joined.
-  const char* select_referral;
-  const char* list_referrals;
+  const char* select_referral = nullptr;
+  const char* list_referrals = nullptr;
   // Referrals created in a period, oldest first (reports).
-  const char* scan_referrals;
-  const char* scan_events;
-  const char* select_referral_etag;
+  const char* scan_referrals = nullptr;
+  const char* scan_events = nullptr;
+  const char* select_referral_etag = nullptr;
   // Referrals past their deadline (:now_us) in one of :states (a JSON
   // array), counted per recipient that must still respond: agency_id, count.
-  const char* count_overdue_by_recipient;
-  const char* update_referral;
-  const char* mark_redirected;
+  const char* count_overdue_by_recipient = nullptr;
+  const char* update_referral = nullptr;
+  const char* mark_redirected = nullptr;
   // Idempotency keys.
-  const char* select_create_request;
-  const char* insert_create_request;
-  const char* select_update_request;
-  const char* insert_update_request;
+  const char* select_create_request = nullptr;
+  const char* insert_create_request = nullptr;
+  const char* select_update_request = nullptr;
+  const char* insert_update_request = nullptr;
   // The audit chain.
-  const char* insert_audit;
-  const char* upsert_audit_head;
-  const char* select_audit_head;
+  const char* insert_audit = nullptr;
+  const char* upsert_audit_head = nullptr;
+  const char* select_audit_head = nullptr;
   // The hash of the audit event at :sequence: whether a batch whose COMMIT
   // went unanswered was committed (its last event is there, with its hash).
-  const char* select_audit_hash;
-  const char* list_audit;
+  const char* select_audit_hash = nullptr;
+  const char* list_audit = nullptr;
   // The event log.
-  const char* insert_event;
-  const char* insert_event_audience;
-  const char* select_latest_event;
-  const char* list_events;
+  const char* insert_event = nullptr;
+  const char* insert_event_audience = nullptr;
+  const char* select_latest_event = nullptr;
+  const char* list_events = nullptr;
   // Case updates.
-  const char* next_case_update_sequence;
-  const char* insert_case_update;
-  const char* list_case_updates;
-  const char* select_case_update;
+  const char* next_case_update_sequence = nullptr;
+  const char* insert_case_update = nullptr;
+  const char* list_case_updates = nullptr;
+  const char* select_case_update = nullptr;
   // Repeat-victim tokens.
-  const char* count_repeat_victims;
-  const char* insert_victim_token;
-  const char* any_victim_token;
-  const char* referrals_by_victim_token;  // subject access
+  const char* count_repeat_victims = nullptr;
+  const char* insert_victim_token = nullptr;
+  const char* any_victim_token = nullptr;
+  const char* referrals_by_victim_token = nullptr;  // subject access
   // Tension alert acknowledgements (migration 13).
-  const char* insert_tension_acknowledgement;
-  const char* select_tension_acknowledgement;
-  const char* list_tension_acknowledgements;
+  const char* insert_tension_acknowledgement = nullptr;
+  const char* select_tension_acknowledgement = nullptr;
+  const char* list_tension_acknowledgements = nullptr;
   // Data keys of encryption at rest (migration 14): all of them (key_id,
   // kek_id, wrapped), and a new one, ignored if its id was taken meanwhile
   // (another replica's first start).
-  const char* select_data_keys;
-  const char* insert_data_key;
+  const char* select_data_keys = nullptr;
+  const char* insert_data_key = nullptr;
   // A data key re-wrapped under a new key-encryption key (rotation), if it
   // is still wrapped by :old_kek_id.
-  const char* rewrap_data_key;
+  const char* rewrap_data_key = nullptr;
   // Retention (migration 15): every stored copy of one referral's data,
   // read and rewritten by an erasure; its tokens and strands replaced.
-  const char* list_event_documents_of_referral;  // sequence, referral_document, update_document
-  const char* update_event_documents;
-  const char* list_replays_of_referral;  // agency_id, request_id, document
-  const char* update_replay_document;
-  const char* update_case_update_document;
-  const char* delete_victim_tokens_of_referral;
-  const char* delete_strands_of_referral;
-  const char* update_referral_document;  // etag and document only
+  const char* list_event_documents_of_referral = nullptr;  // sequence, referral_document, update_document
+  const char* update_event_documents = nullptr;
+  const char* list_replays_of_referral = nullptr;  // agency_id, request_id, document
+  const char* update_replay_document = nullptr;
+  const char* update_case_update_document = nullptr;
+  const char* delete_victim_tokens_of_referral = nullptr;
+  const char* delete_strands_of_referral = nullptr;
+  const char* update_referral_document = nullptr;  // etag and document only
   // Re-encryption (`refx-admin keys reencrypt`): each table's sealed
   // values a page at a time in key order, after the last row's key, at most
   // :limit; rewritten by the update statements above and
   // update_referral_sealed_document (the document alone).
-  const char* page_referral_documents;     // id, document; after :after_id
-  const char* page_event_documents;        // sequence, referral_id, referral_document, update_document
-  const char* page_replay_documents;       // agency_id, request_id, referral_id, document
-  const char* page_case_update_documents;  // referral_id, sequence, document
-  const char* update_referral_sealed_document;
+  const char* page_referral_documents = nullptr;     // id, document; after :after_id
+  const char* page_event_documents = nullptr;        // sequence, referral_id, referral_document, update_document
+  const char* page_replay_documents = nullptr;       // agency_id, request_id, referral_id, document
+  const char* page_case_update_documents = nullptr;  // referral_id, sequence, document
+  const char* update_referral_sealed_document = nullptr;
   // Legal holds: referral_id, agency_id, reason, time_us.
-  const char* insert_legal_hold;
-  const char* select_legal_hold;
-  const char* delete_legal_hold;
-  const char* list_legal_holds;
+  const char* insert_legal_hold = nullptr;
+  const char* select_legal_hold = nullptr;
+  const char* delete_legal_hold = nullptr;
+  const char* list_legal_holds = nullptr;
 
   // Several replicas write to one database (PostgreSQL): the writer re-reads
   // the audit chain's and the event log's heads in every write transaction
@@ -230,7 +233,7 @@ struct SqlDialect {
   // from the log itself (list_all_events, after the batch's own commit and on
   // notifications from other replicas), never from memory. False (SQLite):
   // this process is the only writer; heads live in memory.
-  bool shared_by_replicas;
+  bool shared_by_replicas = false;
   // Both heads in one row, read at the start of every write transaction of
   // a shared database: the audit head's sequence and hash (NULL, NULL before
   // the first event) and the event log's latest sequence (0 when empty).

@@ -1,10 +1,13 @@
-// The statements that read the same in every dialect refx supports
-// (SQLite and PostgreSQL): written once here and named by each dialect's
-// SqlDialect, so a portable statement cannot drift between backends. A
-// statement that needs a dialect's own syntax (upserts, JSON, casts the
-// PostgreSQL planner needs) lives in that dialect's statements file.
+// The statements that read the same in every dialect refx supports (SQLite
+// and PostgreSQL): written once here and filled into each dialect's
+// SqlDialect by WithPortableStatements, so a portable statement cannot drift
+// between backends. A statement that needs a dialect's own syntax (upserts,
+// JSON, casts the PostgreSQL planner needs) lives in that dialect's
+// statements file, and only those are listed there.
 #ifndef REFX_STORAGE_SQL_PORTABLE_STATEMENTS_H_
 #define REFX_STORAGE_SQL_PORTABLE_STATEMENTS_H_
+
+#include "storage/sql_driver.h"
 
 namespace refx::storage::portable_sql {
 
@@ -161,6 +164,56 @@ inline constexpr char kPageCaseUpdateDocuments[] =
     "ORDER BY referral_id, sequence LIMIT CAST(:limit AS BIGINT)";
 
 inline constexpr char kUpdateReferralSealedDocument[] = "UPDATE referrals SET document = :document WHERE id = :id";
+
+// `dialect` with every statement above filled in, so a dialect's own
+// SqlDialect lists only the statements it spells its own way.
+inline SqlDialect WithPortableStatements(SqlDialect dialect) {
+  dialect.select_schema_version = kSelectSchemaVersion;
+  dialect.record_migration = kRecordMigration;
+  dialect.health_check = kHealthCheck;
+  dialect.insert_referral = kInsertReferral;
+  dialect.insert_party = kInsertParty;
+  dialect.select_referral_etag = kSelectReferralEtag;
+  dialect.update_referral = kUpdateReferral;
+  dialect.select_create_request = kSelectCreateRequest;
+  dialect.insert_create_request = kInsertCreateRequest;
+  dialect.select_update_request = kSelectUpdateRequest;
+  dialect.insert_update_request = kInsertUpdateRequest;
+  dialect.insert_audit = kInsertAudit;
+  dialect.upsert_audit_head = kUpsertAuditHead;
+  dialect.select_audit_head = kSelectAuditHead;
+  dialect.select_audit_hash = kSelectAuditHash;
+  dialect.insert_event = kInsertEvent;
+  dialect.select_latest_event = kSelectLatestEvent;
+  dialect.next_case_update_sequence = kNextCaseUpdateSequence;
+  dialect.insert_case_update = kInsertCaseUpdate;
+  dialect.select_case_update = kSelectCaseUpdate;
+  dialect.referrals_by_victim_token = kReferralsByVictimToken;
+  dialect.insert_tension_acknowledgement = kInsertTensionAcknowledgement;
+  dialect.select_tension_acknowledgement = kSelectTensionAcknowledgement;
+  dialect.list_tension_acknowledgements = kListTensionAcknowledgements;
+  dialect.select_data_keys = kSelectDataKeys;
+  dialect.insert_data_key = kInsertDataKey;
+  dialect.rewrap_data_key = kRewrapDataKey;
+  dialect.list_event_documents_of_referral = kListEventDocumentsOfReferral;
+  dialect.update_event_documents = kUpdateEventDocuments;
+  dialect.list_replays_of_referral = kListReplaysOfReferral;
+  dialect.update_replay_document = kUpdateReplayDocument;
+  dialect.update_case_update_document = kUpdateCaseUpdateDocument;
+  dialect.delete_victim_tokens_of_referral = kDeleteVictimTokensOfReferral;
+  dialect.delete_strands_of_referral = kDeleteStrandsOfReferral;
+  dialect.update_referral_document = kUpdateReferralDocument;
+  dialect.page_referral_documents = kPageReferralDocuments;
+  dialect.page_event_documents = kPageEventDocuments;
+  dialect.page_replay_documents = kPageReplayDocuments;
+  dialect.page_case_update_documents = kPageCaseUpdateDocuments;
+  dialect.update_referral_sealed_document = kUpdateReferralSealedDocument;
+  dialect.insert_legal_hold = kInsertLegalHold;
+  dialect.select_legal_hold = kSelectLegalHold;
+  dialect.delete_legal_hold = kDeleteLegalHold;
+  dialect.list_legal_holds = kListLegalHolds;
+  return dialect;
+}
 
 }  // namespace refx::storage::portable_sql
 
