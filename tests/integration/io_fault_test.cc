@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <cstdio>
 #include <mutex>
@@ -223,6 +224,55 @@ TEST_P(IoFaultTest, OneFailedCommitAmongConcurrentWritesLosesNoAcknowledgedOneAn
   EXPECT_TRUE(AcknowledgedReadBackWhole(acknowledged, stored));
   for (const auto& [name, narrative] : stored) {
     EXPECT_EQ(refused_narratives.count(narrative), 0u) << "a refused create was stored";
+  }
+}
+
+// The data protection officer's retention requests while the audit log
+// cannot be written: each either changes data or discloses which referrals
+// are due or held, so each is refused UNAVAILABLE promptly, and a hold
+// refused is not stored.
+TEST_P(IoFaultTest, RetentionRequestsAreRefusedWhileTheAuditLogCannotBeWritten) {
+  const Fault fault = GetParam();
+  client::ReferralClient dpo = server_->Client("llr-information-governance");
+  auto held = server_->Client(kPolice).CreateReferral(ValidReferral(), "held-before-fault");
+  ASSERT_TRUE(held.ok()) << held.status();
+  auto other = server_->Client(kPolice).CreateReferral(ValidReferral(), "held-during-fault");
+  ASSERT_TRUE(other.ok()) << other.status();
+  v1::PlaceLegalHoldRequest hold;
+  hold.set_referral(held->name());
+  hold.set_reason("claim 7");
+  ASSERT_TRUE(dpo.PlaceLegalHold(hold).ok());
+  vfs_->Arm(database_, fault.operation, 1, fault.error, /*once=*/false);
+  const int64_t injected_before = vfs_->faults_injected();
+  std::vector<std::pair<std::string, absl::Status>> outcomes;
+  auto timed = [&](const std::string& method, const std::function<absl::Status()>& call) {
+    const absl::Time start = absl::Now();
+    outcomes.emplace_back(method, call());
+    EXPECT_LT(absl::Now() - start, kPrompt) << method;
+  };
+  v1::PlaceLegalHoldRequest second = hold;
+  second.set_referral(other->name());
+  timed("PlaceLegalHold", [&] { return dpo.PlaceLegalHold(second).status(); });
+  v1::ReleaseLegalHoldRequest release;
+  release.set_referral(held->name());
+  timed("ReleaseLegalHold", [&] { return dpo.ReleaseLegalHold(release); });
+  timed("PreviewRetention", [&] { return dpo.PreviewRetention(v1::PreviewRetentionRequest()).status(); });
+  timed("ListLegalHolds", [&] { return dpo.ListLegalHolds().status(); });
+  for (const auto& [method, status] : outcomes) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << method << ": " << status;
+  }
+  EXPECT_GT(vfs_->faults_injected(), injected_before) << "no fault was injected: the test proves nothing";
+
+  // Back: the hold placed before is still there, the one refused is not.
+  vfs_->Clear();
+  absl::StatusOr<v1::ListLegalHoldsResponse> holds = absl::UnavailableError("not tried");
+  EXPECT_TRUE(Eventually([&] {
+    holds = dpo.ListLegalHolds();
+    return holds.ok();
+  })) << holds.status();
+  if (holds.ok()) {
+    ASSERT_EQ(holds->holds_size(), 1) << holds->DebugString();
+    EXPECT_EQ(holds->holds(0).referral(), held->name());
   }
 }
 

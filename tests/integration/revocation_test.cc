@@ -222,6 +222,40 @@ TEST_F(RevocationTest, RevokedLeafIsRefusedInNewHandshakesWithinFiveSeconds) {
               static_cast<long long>(absl::ToInt64Milliseconds(took)));
 }
 
+// The data protection officer's retention requests (AuditService) with a
+// revoked certificate: every one refused in the handshake, nothing disclosed,
+// no hold placed; the officer's other certificate carries on.
+TEST_F(RevocationTest, ARevokedDataProtectionOfficerCertificateIsRefusedByEveryRetentionRequest) {
+  constexpr char kDpo[] = "llr-information-governance";
+  auto created = server_->Client(kPolice).CreateReferral(ValidReferral(), "held-by-revoked");
+  ASSERT_TRUE(created.ok()) << created.status();
+  const TestPki::ClientCert cert = Fresh(kDpo);
+  auto before = server_->ClientWith(cert).ListLegalHolds();
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_TRUE(PublishList({SerialOf(cert.cert_chain_pem)}).ok());
+  ASSERT_TRUE(WaitUntil([&] { return !WhoAmI(cert).ok(); })) << "still accepted after 5 s";
+
+  client::ReferralClient fresh = server_->ClientWith(cert);  // a new channel: a new handshake
+  v1::PlaceLegalHoldRequest hold;
+  hold.set_referral(created->name());
+  hold.set_reason("claim 9");
+  v1::ReleaseLegalHoldRequest release;
+  release.set_referral(created->name());
+  const std::vector<std::pair<std::string, absl::Status>> outcomes = {
+      {"PlaceLegalHold", fresh.PlaceLegalHold(hold).status()},
+      {"ReleaseLegalHold", fresh.ReleaseLegalHold(release)},
+      {"PreviewRetention", fresh.PreviewRetention(v1::PreviewRetentionRequest()).status()},
+      {"ListLegalHolds", fresh.ListLegalHolds().status()},
+  };
+  for (const auto& [method, status] : outcomes) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << method << ": " << status;
+    EXPECT_EQ(status.message().find(created->name()), std::string::npos) << method;
+  }
+  auto holds = server_->Client(kDpo).ListLegalHolds();
+  ASSERT_TRUE(holds.ok()) << holds.status();
+  EXPECT_EQ(holds->holds_size(), 0);
+}
+
 TEST_F(RevocationTest, LeafUnderRevokedIssuingCaIsRefusedEvenWithoutTheCaInItsChain) {
   const TestPki::ClientCert with_chain = server_->pki().Agency(kPolice);
   // The same leaf without the issuing CA: the server trusts that CA as an
