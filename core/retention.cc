@@ -42,6 +42,38 @@ DataClassSet ErasedClasses(const v1::Referral& referral) {
   return erased;
 }
 
+bool HoldsUnknownFields(const google::protobuf::Message& message) {
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  if (reflection->GetUnknownFields(message).field_count() > 0) return true;
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const google::protobuf::FieldDescriptor* field : fields) {
+    if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (field->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+        if (HoldsUnknownFields(reflection->GetRepeatedMessage(message, field, i))) return true;
+      }
+    } else if (HoldsUnknownFields(reflection->GetMessage(message, field))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+// Redaction drops fields it has no class for, so an erasure by this version
+// would lose, for good, whatever a newer version stored there: such a copy
+// is left for a replica that knows every field.
+absl::Status RefuseNewerFields(const google::protobuf::Message& message) {
+  if (!HoldsUnknownFields(message)) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      "a stored copy holds fields this version of refx does not know (written by a newer version): "
+      "left for a replica that knows them");
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> EraseFromDocument(const DataClassSet& classes, storage::StoredDocumentKind kind,
                                               const std::string& document) {
   DataClassSet keep = DataClassSet::All();
@@ -65,11 +97,13 @@ absl::StatusOr<std::string> EraseFromDocument(const DataClassSet& classes, stora
   if (kind == storage::StoredDocumentKind::kReferral) {
     v1::Referral referral;
     if (!referral.ParseFromString(document)) return absl::DataLossError("a stored referral copy is unreadable");
+    REFX_RETURN_IF_ERROR(RefuseNewerFields(referral));
     Redact(view, &referral);
     return SerializeDeterministic(referral);
   }
   v1::CaseUpdate update;
   if (!update.ParseFromString(document)) return absl::DataLossError("a stored case update copy is unreadable");
+  REFX_RETURN_IF_ERROR(RefuseNewerFields(update));
   Redact(view, &update);
   return SerializeDeterministic(update);
 }
@@ -205,6 +239,12 @@ absl::StatusOr<RetentionJob::RunReport> RetentionJob::RunOnce() {
     absl::StatusOr<int64_t> copies = Erase(*agreement, stored, referral, due, now);
     if (absl::IsAborted(copies.status()) || absl::IsNotFound(copies.status())) {
       ++report.changed_meanwhile;
+      return absl::OkStatus();
+    }
+    if (absl::IsFailedPrecondition(copies.status())) {
+      // A copy written by a newer version (RefuseNewerFields): nothing was
+      // changed; a replica of that version erases it.
+      ++report.left_for_newer_version;
       return absl::OkStatus();
     }
     REFX_RETURN_IF_ERROR(copies.status());

@@ -27,6 +27,7 @@
 #include "core/auditor.h"
 #include "core/caller.h"
 #include "core/redaction.h"
+#include "google/protobuf/message.h"
 #include "refx/v1/audit_service.pb.h"
 #include "refx/v1/referral.pb.h"
 #include "storage/referral_store.h"
@@ -39,9 +40,14 @@ bool IsClosedState(v1::Referral::State state);
 // The classes `referral` records as erased (Referral.erasures).
 DataClassSet ErasedClasses(const v1::Referral& referral);
 
+// Whether `message`, or a message inside it, holds fields this build of
+// refx does not know (written by a newer version).
+bool HoldsUnknownFields(const google::protobuf::Message& message);
+
 // `document` (a stored copy, opened: a referral, or a case update, told
 // apart by its name when `kind` is a retry response) with every field of
-// `classes` cleared.
+// `classes` cleared. FAILED_PRECONDITION if it holds fields this build does
+// not know: their class is unknown, and clearing them would lose them.
 absl::StatusOr<std::string> EraseFromDocument(const DataClassSet& classes, storage::StoredDocumentKind kind,
                                               const std::string& document);
 
@@ -88,10 +94,14 @@ class RetentionJob {
     int64_t copies_rewritten = 0;     // event-log copies, retry responses, case updates
     int64_t held = 0;                 // referrals with a due class under a legal hold
     int64_t changed_meanwhile = 0;    // changed between read and erasure: next run
+    // Holding fields a newer version of refx wrote (during a rolling
+    // upgrade): left for a replica of that version, which knows their class.
+    int64_t left_for_newer_version = 0;
   };
   // Erases every class due now, one write per referral. A referral changed
-  // while the job ran is left for the next run; any other store failure
-  // ends the run with it.
+  // while the job ran is left for the next run, one with a stored copy
+  // written by a newer version of refx for a replica of that version; any
+  // other store failure ends the run with it.
   absl::StatusOr<RunReport> RunOnce();
 
   // What is due now or falls due within `within` of now, soonest first,

@@ -1,11 +1,15 @@
 #include "core/retention.h"
 
+#include <cstdlib>
+#include <map>
+
 #include "common/yaml_proto.h"
 #include "core/referral_manager.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "refx/v1/case_update.pb.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace refx::core {
 namespace {
@@ -146,6 +150,94 @@ TEST_F(RetentionTest, ErasingClearsEveryFieldOfTheClassesAndNothingElse) {
 
   EXPECT_EQ(EraseFromDocument({}, storage::StoredDocumentKind::kReferral, "\xff\xff").status().code(),
             absl::StatusCode::kDataLoss);
+}
+
+// A rolling upgrade: a newer version may have stored fields this build does
+// not know. Redaction drops unknown fields, so erasing such a copy here would
+// lose them, whatever their class: it is refused, and the job leaves the
+// referral for a replica of the newer version.
+TEST_F(RetentionTest, ACopyHoldingFieldsOfANewerVersionIsNotErasedByThisOne) {
+  v1::Referral top = referral_;
+  top.GetReflection()->MutableUnknownFields(&top)->AddVarint(999, 1);
+  v1::Referral nested = referral_;
+  nested.mutable_victim()->GetReflection()->MutableUnknownFields(nested.mutable_victim())->AddVarint(999, 1);
+  EXPECT_FALSE(HoldsUnknownFields(referral_));
+  for (const v1::Referral& newer : {top, nested}) {
+    EXPECT_TRUE(HoldsUnknownFields(newer));
+    for (storage::StoredDocumentKind kind :
+         {storage::StoredDocumentKind::kReferral, storage::StoredDocumentKind::kReplay}) {
+      auto erased = EraseFromDocument({v1::DATA_CLASS_VICTIM_CONTACT}, kind, newer.SerializeAsString());
+      EXPECT_EQ(erased.status().code(), absl::StatusCode::kFailedPrecondition) << erased.status();
+      EXPECT_THAT(erased.status().message(), HasSubstr("newer version"));
+    }
+  }
+  v1::CaseUpdate update;
+  update.set_name("referrals/00000000000000000000000000000001/updates/00000000000000000000000000000002");
+  update.set_text("note");
+  update.GetReflection()->MutableUnknownFields(&update)->AddLengthDelimited(998, "newer");
+  EXPECT_EQ(EraseFromDocument({v1::DATA_CLASS_VICTIM_CONTACT}, storage::StoredDocumentKind::kCaseUpdate,
+                              update.SerializeAsString())
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(RetentionTest, TheJobLeavesAReferralANewerVersionWroteAndErasesTheOthers) {
+  char dir_template[] = "/tmp/refx-retention-newer-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  storage::sqlite::SqliteStore::Options store_options;
+  store_options.path = std::string(dir_template) + "/refx.db";
+  auto store = storage::sqlite::SqliteStore::Create(store_options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const absl::Time closed = created_ + absl::Hours(24);
+  std::map<std::string, std::string> documents;
+  for (const std::string id : {"00000000000000000000000000000001", "00000000000000000000000000000002"}) {
+    v1::Referral r = referral_;
+    r.set_name("referrals/" + id);
+    r.set_state(v1::Referral::COMPLETED);
+    *r.mutable_close_time() = Proto(closed);
+    if (id.back() == '2') {
+      r.mutable_victim()->GetReflection()->MutableUnknownFields(r.mutable_victim())->AddVarint(999, 1);
+    }
+    storage::CreateReferralRequest request;
+    storage::StoredReferral& stored = request.referral;
+    stored.id = id;
+    stored.sender_agency = "police";
+    stored.recipient_agencies = {"city"};
+    stored.state = v1::Referral::COMPLETED;
+    stored.area = "leicester";
+    stored.report_type = 1;
+    stored.create_time = created_;
+    stored.update_time = closed;
+    stored.etag = "e-" + id;
+    stored.document = documents[id] = r.SerializeAsString();
+    request.request_id = id;
+    request.request_fingerprint = "fp";
+    request.audit.action = "COLLECTION";
+    ASSERT_TRUE((*store)->CreateReferral(request).ok());
+  }
+  FakeClock clock(closed + absl::Hours(24) * 3000);  // every period but the routing record's has ended
+  AgreementHolder agreements(agreement_);
+  RetentionJob::Options options;
+  options.store = store->get();
+  options.agreements = &agreements;
+  options.clock = &clock;
+  auto job = RetentionJob::Create(options);
+  ASSERT_TRUE(job.ok()) << job.status();
+  auto report = (*job)->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->referrals_erased, 1);
+  EXPECT_EQ(report->left_for_newer_version, 1);
+
+  v1::Referral erased;
+  ASSERT_TRUE(erased.ParseFromString((*store)->GetReferral("00000000000000000000000000000001")->document));
+  EXPECT_EQ(erased.victim().phone(), "");
+  EXPECT_GT(erased.erasures_size(), 0);
+  // Untouched, byte for byte, with its etag.
+  auto newer = (*store)->GetReferral("00000000000000000000000000000002");
+  ASSERT_TRUE(newer.ok()) << newer.status();
+  EXPECT_EQ(newer->document, documents["00000000000000000000000000000002"]);
+  EXPECT_EQ(newer->etag, "e-00000000000000000000000000000002");
 }
 
 }  // namespace

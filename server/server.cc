@@ -403,6 +403,7 @@ absl::StatusOr<core::RetentionJob::RunReport> RefxServer::RunRetentionNow() {
                               {"copies_rewritten", report->copies_rewritten},
                               {"held", report->held},
                               {"changed_meanwhile", report->changed_meanwhile},
+                              {"left_for_newer_version", report->left_for_newer_version},
                               {"duration_ms", absl::ToInt64Milliseconds(absl::Now() - started)}});
   return report;
 }
