@@ -186,6 +186,9 @@ class SqlStore : public ReferralStore {
                     std::function<Result(PendingChange<Request>*)> result, Done<Result> done);
 
   absl::Status Migrate(SqlConnection* conn);
+  // The fair queue's key for key maintenance writes (rotation and
+  // re-encryption: no agency asked for them).
+  static constexpr char kKeysQueueKey[] = "refx-keys";
   // Queues `apply` for agency `key` and waits until the transaction holding
   // it committed.
   absl::Status Submit(absl::string_view key, std::function<absl::Status(SqlConnection*)> apply);

@@ -28,9 +28,6 @@ absl::StatusOr<std::vector<WrappedDataKey>> ReadDataKeys(SqlConnection* conn, co
   }
 }
 
-// The fair queue's key for key maintenance writes (no agency asked).
-constexpr char kKeysQueueKey[] = "refx-keys";
-
 // `key` unwrapped by whichever configured key-encryption key wrapped it
 // (the current one, or one it replaces); FAILED_PRECONDITION naming both
 // keys' ids when none did.

@@ -4,7 +4,9 @@
 // rewritten inside the writer's transaction, under the database's write
 // lock, so no change made meanwhile is overwritten; the plaintext does not
 // change, so no document, etag or event does either.
-#include <iterator>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -12,16 +14,6 @@
 #include "storage/sql_store.h"
 
 namespace refx::storage {
-namespace {
-
-constexpr char kKeysQueueKey[] = "refx-keys";
-
-// The tables holding sealed values, in the order a pass takes them.
-enum SealedTable { kReferrals, kEvents, kReplays, kCaseUpdates, kSealedTables };
-constexpr const char* kTableNames[kSealedTables] = {"referrals", "referral_events", "update_requests",
-                                                    "case_updates"};
-
-}  // namespace
 
 // Where a pass through one table has got to: the last row's key.
 struct SqlStore::ReencryptCursor {
@@ -35,6 +27,95 @@ struct SqlStore::ReencryptTally {
   int64_t rewritten = 0;
   std::map<uint32_t, int64_t> found_by_key;
 };
+
+namespace {
+
+// One row of a table holding sealed values: its key (as the cursor keeps
+// it), the identity its values are sealed to, and the values themselves.
+struct SealedCopy {
+  std::string text, second_text;
+  int64_t number = 0;
+  std::string row;                  // SealedRow(...)
+  std::vector<std::string> values;  // in the order of SealedTable::columns
+};
+
+// How one table is paged through and rewritten; the statements are named in
+// storage/sql_driver.h.
+struct SealedTable {
+  const char* name;
+  const char* SqlDialect::*page;
+  const char* SqlDialect::*update;
+  std::vector<absl::string_view> columns;
+  void (*bind_after)(SqlStatement*, const SealedCopy& after);  // the key fields only
+  SealedCopy (*read)(const SqlStatement&);
+  void (*bind_update)(SqlStatement*, const SealedCopy&);
+};
+
+const std::vector<SealedTable>& SealedTables() {
+  static const auto* tables = new std::vector<SealedTable>{
+      {"referrals", &SqlDialect::page_referral_documents, &SqlDialect::update_referral_sealed_document,
+       {sealed_column::kReferral},
+       [](SqlStatement* s, const SealedCopy& after) { s->Bind(":after_id", after.text); },
+       [](const SqlStatement& s) {  // id, document
+         SealedCopy c;
+         c.text = s.Text(0);
+         c.values = {s.Text(1)};
+         c.row = SealedRow(c.text);
+         return c;
+       },
+       [](SqlStatement* s, const SealedCopy& c) { s->Bind(":id", c.text).BindBlob(":document", c.values[0]); }},
+      {"referral_events", &SqlDialect::page_event_documents, &SqlDialect::update_event_documents,
+       {sealed_column::kEventReferral, sealed_column::kEventUpdate},
+       [](SqlStatement* s, const SealedCopy& after) { s->Bind(":after_sequence", after.number); },
+       [](const SqlStatement& s) {  // sequence, referral_id, referral_document, update_document
+         SealedCopy c;
+         c.number = s.Int(0);
+         c.values = {s.Text(2), s.Text(3)};
+         c.row = SealedRow(s.Text(1), c.number);
+         return c;
+       },
+       [](SqlStatement* s, const SealedCopy& c) {
+         s->Bind(":sequence", c.number)
+             .BindBlob(":referral_document", c.values[0])
+             .BindBlob(":update_document", c.values[1]);
+       }},
+      {"update_requests", &SqlDialect::page_replay_documents, &SqlDialect::update_replay_document,
+       {sealed_column::kReplay},
+       [](SqlStatement* s, const SealedCopy& after) {
+         s->Bind(":after_agency", after.text).Bind(":after_request", after.second_text);
+       },
+       [](const SqlStatement& s) {  // agency_id, request_id, referral_id, document
+         SealedCopy c;
+         c.text = s.Text(0);
+         c.second_text = s.Text(1);
+         c.values = {s.Text(3)};
+         c.row = SealedRow(s.Text(2), c.text, c.second_text);
+         return c;
+       },
+       [](SqlStatement* s, const SealedCopy& c) {
+         s->Bind(":agency_id", c.text).Bind(":request_id", c.second_text).BindBlob(":document", c.values[0]);
+       }},
+      {"case_updates", &SqlDialect::page_case_update_documents, &SqlDialect::update_case_update_document,
+       {sealed_column::kCaseUpdate},
+       [](SqlStatement* s, const SealedCopy& after) {
+         s->Bind(":after_referral", after.text).Bind(":after_sequence", after.number);
+       },
+       [](const SqlStatement& s) {  // referral_id, sequence, document
+         SealedCopy c;
+         c.text = s.Text(0);
+         c.number = s.Int(1);
+         c.values = {s.Text(2)};
+         c.row = SealedRow(c.text, c.number);
+         return c;
+       },
+       [](SqlStatement* s, const SealedCopy& c) {
+         s->Bind(":referral_id", c.text).Bind(":sequence", c.number).BindBlob(":document", c.values[0]);
+       }},
+  };
+  return *tables;
+}
+
+}  // namespace
 
 absl::StatusOr<bool> SqlStore::Reseal(absl::string_view column, absl::string_view row, std::string* stored,
                                       ReencryptTally* tally) {
@@ -50,139 +131,42 @@ absl::StatusOr<bool> SqlStore::Reseal(absl::string_view column, absl::string_vie
   return true;
 }
 
-absl::Status SqlStore::ReencryptPage(SqlConnection* conn, int table, int limit, ReencryptCursor* cursor,
+absl::Status SqlStore::ReencryptPage(SqlConnection* conn, int table_index, int limit, ReencryptCursor* cursor,
                                      ReencryptTally* tally) {
-  // Each page is read whole before a row of it is rewritten: no statement
+  const SealedTable& table = SealedTables().at(table_index);
+  // The page is read whole before a row of it is rewritten: no statement
   // steps through rows another is changing.
-  int rows = 0;
-  switch (table) {
-    case kReferrals: {
-      std::vector<std::pair<std::string, std::string>> page;  // id, document
-      {
-        REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.page_referral_documents));
-        stmt->Bind(":after_id", cursor->text).Bind(":limit", int64_t{limit});
-        while (true) {
-          REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
-          if (!row) break;
-          page.emplace_back(stmt->Text(0), stmt->Text(1));
-        }
-      }
-      for (auto& [id, document] : page) {
-        REFX_ASSIGN_OR_RETURN(bool changed, Reseal(sealed_column::kReferral, SealedRow(id), &document, tally));
-        if (changed) {
-          REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.update_referral_sealed_document));
-          stmt->Bind(":id", id).BindBlob(":document", document);
-          REFX_RETURN_IF_ERROR(stmt->Run());
-        }
-        cursor->text = id;
-      }
-      rows = static_cast<int>(page.size());
-      break;
+  std::vector<SealedCopy> page;
+  {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.*table.page));
+    SealedCopy after;
+    after.text = cursor->text;
+    after.second_text = cursor->second_text;
+    after.number = cursor->number;
+    table.bind_after(stmt.get(), after);
+    stmt->Bind(":limit", int64_t{limit});
+    while (true) {
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      page.push_back(table.read(*stmt));
     }
-    case kEvents: {
-      struct Copy {
-        int64_t sequence;
-        std::string referral_id, referral_document, update_document;
-      };
-      std::vector<Copy> page;
-      {
-        REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.page_event_documents));
-        stmt->Bind(":after_sequence", cursor->number).Bind(":limit", int64_t{limit});
-        while (true) {
-          REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
-          if (!row) break;
-          page.push_back({stmt->Int(0), stmt->Text(1), stmt->Text(2), stmt->Text(3)});
-        }
-      }
-      for (Copy& copy : page) {
-        const std::string row = SealedRow(copy.referral_id, copy.sequence);
-        REFX_ASSIGN_OR_RETURN(bool referral_changed,
-                              Reseal(sealed_column::kEventReferral, row, &copy.referral_document, tally));
-        REFX_ASSIGN_OR_RETURN(bool update_changed,
-                              Reseal(sealed_column::kEventUpdate, row, &copy.update_document, tally));
-        if (referral_changed || update_changed) {
-          REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.update_event_documents));
-          stmt->Bind(":sequence", copy.sequence)
-              .BindBlob(":referral_document", copy.referral_document)
-              .BindBlob(":update_document", copy.update_document);
-          REFX_RETURN_IF_ERROR(stmt->Run());
-        }
-        cursor->number = copy.sequence;
-      }
-      rows = static_cast<int>(page.size());
-      break;
-    }
-    case kReplays: {
-      struct Copy {
-        std::string agency_id, request_id, referral_id, document;
-      };
-      std::vector<Copy> page;
-      {
-        REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.page_replay_documents));
-        stmt->Bind(":after_agency", cursor->text)
-            .Bind(":after_request", cursor->second_text)
-            .Bind(":limit", int64_t{limit});
-        while (true) {
-          REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
-          if (!row) break;
-          page.push_back({stmt->Text(0), stmt->Text(1), stmt->Text(2), stmt->Text(3)});
-        }
-      }
-      for (Copy& copy : page) {
-        REFX_ASSIGN_OR_RETURN(bool changed,
-                              Reseal(sealed_column::kReplay, SealedRow(copy.referral_id, copy.agency_id, copy.request_id),
-                                     &copy.document, tally));
-        if (changed) {
-          REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.update_replay_document));
-          stmt->Bind(":agency_id", copy.agency_id)
-              .Bind(":request_id", copy.request_id)
-              .BindBlob(":document", copy.document);
-          REFX_RETURN_IF_ERROR(stmt->Run());
-        }
-        cursor->text = copy.agency_id;
-        cursor->second_text = copy.request_id;
-      }
-      rows = static_cast<int>(page.size());
-      break;
-    }
-    case kCaseUpdates: {
-      struct Copy {
-        std::string referral_id;
-        int64_t sequence;
-        std::string document;
-      };
-      std::vector<Copy> page;
-      {
-        REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.page_case_update_documents));
-        stmt->Bind(":after_referral", cursor->text)
-            .Bind(":after_sequence", cursor->number)
-            .Bind(":limit", int64_t{limit});
-        while (true) {
-          REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
-          if (!row) break;
-          page.push_back({stmt->Text(0), stmt->Int(1), stmt->Text(2)});
-        }
-      }
-      for (Copy& copy : page) {
-        REFX_ASSIGN_OR_RETURN(bool changed, Reseal(sealed_column::kCaseUpdate,
-                                                   SealedRow(copy.referral_id, copy.sequence), &copy.document, tally));
-        if (changed) {
-          REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.update_case_update_document));
-          stmt->Bind(":referral_id", copy.referral_id)
-              .Bind(":sequence", copy.sequence)
-              .BindBlob(":document", copy.document);
-          REFX_RETURN_IF_ERROR(stmt->Run());
-        }
-        cursor->text = copy.referral_id;
-        cursor->number = copy.sequence;
-      }
-      rows = static_cast<int>(page.size());
-      break;
-    }
-    default:
-      return absl::InternalError("no such sealed table");
   }
-  cursor->done = rows < limit;
+  for (SealedCopy& copy : page) {
+    bool changed = false;
+    for (size_t i = 0; i < table.columns.size(); ++i) {
+      REFX_ASSIGN_OR_RETURN(bool resealed, Reseal(table.columns[i], copy.row, &copy.values[i], tally));
+      changed = changed || resealed;
+    }
+    if (changed) {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.*table.update));
+      table.bind_update(stmt.get(), copy);
+      REFX_RETURN_IF_ERROR(stmt->Run());
+    }
+    cursor->text = copy.text;
+    cursor->second_text = copy.second_text;
+    cursor->number = copy.number;
+  }
+  cursor->done = static_cast<int>(page.size()) < limit;
   return absl::OkStatus();
 }
 
@@ -200,11 +184,11 @@ absl::StatusOr<ReencryptReport> SqlStore::ReencryptStoredValues(
   for (int pass = 1; pass <= kMaxPasses; ++pass) {
     report.passes = pass;
     ReencryptTally pass_tally;
-    for (int table = 0; table < kSealedTables; ++table) {
+    for (int table = 0; table < static_cast<int>(SealedTables().size()); ++table) {
       ReencryptCursor cursor;
       ReencryptProgress told;
       told.pass = pass;
-      told.table = kTableNames[table];
+      told.table = SealedTables()[table].name;
       while (!cursor.done) {
         ReencryptCursor next;
         ReencryptTally page;

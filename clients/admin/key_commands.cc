@@ -126,6 +126,11 @@ int KeyCommands::RunReencrypt() const {
   if (!config.ok()) return Fail("keys reencrypt", config.status());
   auto store = OpenServerStore(*config, "keys reencrypt");
   if (!store.ok()) return Fail("keys reencrypt", store.status());
+  // Audited before the first value moves (no audit, no run) and again with
+  // the result, so a run that fails midway is on the record too.
+  storage::AuditRecord started = KeyEvent("refx-admin keys reencrypt", "encryption key rotation");
+  started.reason = "started: every stored value to the newest data key";
+  if (absl::Status audited = (*store)->RecordAudit(started); !audited.ok()) return Fail("keys reencrypt", audited);
   const bool terminal = isatty(STDERR_FILENO) != 0;
   auto progress = [terminal](const storage::ReencryptProgress& p) {
     // Every page on a terminal (one line rewritten in place); otherwise a
@@ -137,10 +142,16 @@ int KeyCommands::RunReencrypt() const {
   };
   auto report = (*store)->ReencryptStoredValues(page_size_, progress);
   if (terminal) std::fprintf(stderr, "\n");
-  if (!report.ok()) return Fail("keys reencrypt", report.status());
-  storage::AuditRecord event = KeyEvent("refx-admin keys reencrypt", "encryption key rotation");
-  event.reason = absl::StrCat("data key ", report->key_id, ": ", report->values_rewritten, " values moved");
-  if (absl::Status audited = (*store)->RecordAudit(event); !audited.ok()) return Fail("keys reencrypt", audited);
+  storage::AuditRecord ended = KeyEvent("refx-admin keys reencrypt", "encryption key rotation");
+  if (!report.ok()) {
+    // Best effort: the store may be what failed. The start is on record.
+    ended.outcome = absl::StatusCodeToString(report.status().code());
+    ended.reason = "stopped before every value was moved";
+    (void)(*store)->RecordAudit(ended);
+    return Fail("keys reencrypt", report.status());
+  }
+  ended.reason = absl::StrCat("data key ", report->key_id, ": ", report->values_rewritten, " values moved");
+  if (absl::Status audited = (*store)->RecordAudit(ended); !audited.ok()) return Fail("keys reencrypt", audited);
   if (output_ == "json") {
     google::protobuf::Struct out;
     auto& fields = *out.mutable_fields();

@@ -3,6 +3,7 @@
 // case updates and a live watch; and the information-governance commands a
 // DPO and an administrator run (`refx audit`, `refx-admin audit|agreement`).
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -346,10 +347,40 @@ TEST_F(CliTest, AdminKeysRotateAndReencryptTheStoppedServersDatabase) {
   EXPECT_THAT(again.out, HasSubstr("moved 0 to data key 2 in 1 pass"));
   EXPECT_THAT(again.out, Not(HasSubstr("key 1:")));
 
+  // Without its key-encryption key the database is not opened: nothing is
+  // rotated, and the error names the setting and the file.
+  config::v1::ServerConfig keyless = server_->config();
+  const std::string missing = dir_ + "/no-such-kek";
+  keyless.mutable_storage()->set_encryption_key_file(missing);
+  std::string keyless_json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(keyless, &keyless_json).ok());
+  const std::string keyless_path = dir_ + "/keyless.yaml";
+  std::ofstream(keyless_path) << keyless_json;
+  for (const char* command : {"rotate", "reencrypt"}) {
+    CommandResult refused = RunCommand({kAdminBinary, "keys", command, "--config", keyless_path}, dir_);
+    EXPECT_EQ(refused.exit_code, 1) << refused.Describe();
+    EXPECT_THAT(refused.err, HasSubstr(missing)) << command;
+  }
+
   ASSERT_TRUE(server_->Restart().ok());
   auto read = server_->Client(kCityCouncil).GetReferral(r.name());
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->etag(), r.etag());
+  // On the record: the rotation, and each re-encryption when it started and
+  // when it ended.
+  CommandResult audit = Refx(kDpo, {"audit", "list", "--page-size", "1000", "--output", "json"});
+  ASSERT_EQ(audit.exit_code, 0) << audit.Describe();
+  v1::ListAuditEventsResponse events;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(audit.out, &events).ok()) << audit.out;
+  std::map<std::string, int> by_method;
+  for (const v1::AuditEvent& event : events.events()) {
+    if (event.method().starts_with("refx-admin keys")) {
+      ++by_method[event.method()];
+      EXPECT_EQ(event.action(), "ALTERATION");
+      EXPECT_EQ(event.outcome(), "OK");
+    }
+  }
+  EXPECT_EQ(by_method, (std::map<std::string, int>{{"refx-admin keys reencrypt", 4}, {"refx-admin keys rotate", 1}}));
   CommandResult help = RunCommand({kAdminBinary, "keys", "reencrypt", "--help"}, dir_);
   EXPECT_THAT(help.out, HasSubstr("Safe to interrupt and to run again"));
 }

@@ -18,8 +18,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "storage/postgres/pg_connection.h"
-#include "storage/postgres/pg_store.h"
 #include "storage/sqlite/sqlite_connection.h"
 #include "storage/value_cipher.h"
 #include "tests/storage/store_test_support.h"
@@ -151,27 +149,11 @@ class DataKeyRotationTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::unique_ptr<ReferralStore> Open(KeyEncryptionKey kek = ConformanceKey()) {
-    MakeStoreOptions options;
-    options.config = config_;
-    options.key_encryption_key = std::move(kek);
-    auto store = MakeStore(options);
-    EXPECT_TRUE(store.ok()) << store.status();
-    return store.ok() ? std::move(*store) : nullptr;
+    return OpenConfiguredStore(config_, std::move(kek));
   }
 
   std::map<uint32_t, int64_t> StoredKeys() {
-    std::unique_ptr<SqlConnection> conn;
-    if (GetParam() == "postgres") {
-      auto parameters = postgres::ParametersFromConfig(config_.postgres());
-      EXPECT_TRUE(parameters.ok()) << parameters.status();
-      auto opened = postgres::Connection::Open(*parameters, /*read_only=*/true);
-      EXPECT_TRUE(opened.ok()) << opened.status();
-      if (opened.ok()) conn = std::move(*opened);
-    } else {
-      auto opened = sqlite::Connection::Open(config_.sqlite_path(), /*read_only=*/true);
-      EXPECT_TRUE(opened.ok()) << opened.status();
-      if (opened.ok()) conn = std::move(*opened);
-    }
+    std::unique_ptr<SqlConnection> conn = OpenRawConnection(config_);
     return conn == nullptr ? std::map<uint32_t, int64_t>() : KeyCensus(conn.get());
   }
 
@@ -338,43 +320,38 @@ TEST(DataKeyReplicasTest, AReplicaPicksUpAnotherReplicasNewKeyWhenItMeetsItAndAt
   REFX_SKIP_UNLESS_POSTGRES();
   auto config = testing::NewPostgresDatabase();
   ASSERT_TRUE(config.ok()) << config.status();
-  MakeStoreOptions options;
-  options.config = *config;
-  options.key_encryption_key = ConformanceKey();
-  auto a = MakeStore(options);
-  ASSERT_TRUE(a.ok()) << a.status();
-  auto b = MakeStore(options);
-  ASSERT_TRUE(b.ok()) << b.status();
+  std::unique_ptr<ReferralStore> a = OpenConfiguredStore(*config);
+  ASSERT_NE(a, nullptr);
+  std::unique_ptr<ReferralStore> b = OpenConfiguredStore(*config);
+  ASSERT_NE(b, nullptr);
   auto key_of = [&](const std::string& id) {
-    auto parameters = postgres::ParametersFromConfig(config->postgres());
-    auto conn = postgres::Connection::Open(*parameters, /*read_only=*/true);
-    EXPECT_TRUE(conn.ok()) << conn.status();
-    auto stmt = (*conn)->Prepare("SELECT document FROM referrals WHERE id = :id");
+    std::unique_ptr<SqlConnection> conn = OpenRawConnection(*config);
+    auto stmt = conn->Prepare("SELECT document FROM referrals WHERE id = :id");
     (*stmt)->Bind(":id", id);
     EXPECT_TRUE(*(*stmt)->Step());
     return ValueCipher::KeyIdOf((*stmt)->Text(0));
   };
 
-  WriteReferral(a->get(), "on-a-1");
+  WriteReferral(a.get(), "on-a-1");
   EXPECT_EQ(key_of("on-a-1"), 1u);
-  ASSERT_TRUE((*b)->RotateDataKey(RotationAudit()).ok());
+  ASSERT_TRUE(b->RotateDataKey(RotationAudit()).ok());
   // A has not heard of key 2 yet: it still seals with key 1.
-  WriteReferral(a->get(), "on-a-1b");
+  WriteReferral(a.get(), "on-a-1b");
   EXPECT_EQ(key_of("on-a-1b"), 1u);
   // B's first value under key 2 reaches A (through the event log it
   // follows, or a read) and opens; A seals with key 2 from then on.
-  WriteReferral(b->get(), "on-b-2");
+  WriteReferral(b.get(), "on-b-2");
   EXPECT_EQ(key_of("on-b-2"), 2u);
-  Read(a->get(), "on-b-2");
-  WriteReferral(a->get(), "on-a-2");
+  Read(a.get(), "on-b-2");
+  WriteReferral(a.get(), "on-a-2");
   EXPECT_EQ(key_of("on-a-2"), 2u);
 
   // A third key, and no value under it yet: A takes it at its health check.
-  ASSERT_TRUE((*b)->RotateDataKey(RotationAudit()).ok());
-  WriteReferral(a->get(), "on-a-2b");
+  ASSERT_TRUE(b->RotateDataKey(RotationAudit()).ok());
+  WriteReferral(a.get(), "on-a-2b");
   EXPECT_EQ(key_of("on-a-2b"), 2u);
-  ASSERT_TRUE((*a)->CheckHealth().ok());
-  WriteReferral(a->get(), "on-a-3");
+  ASSERT_TRUE(a->CheckHealth().ok());
+  WriteReferral(a.get(), "on-a-3");
   EXPECT_EQ(key_of("on-a-3"), 3u);
 }
 
@@ -385,14 +362,11 @@ TEST(DataKeyReplicasTest, RotationAndReencryptionUnderLoadFailNoCall) {
   REFX_SKIP_UNLESS_POSTGRES();
   auto config = testing::NewPostgresDatabase();
   ASSERT_TRUE(config.ok()) << config.status();
-  MakeStoreOptions options;
-  options.config = *config;
-  options.key_encryption_key = ConformanceKey();
-  auto serving = MakeStore(options);
-  ASSERT_TRUE(serving.ok()) << serving.status();
-  auto admin = MakeStore(options);
-  ASSERT_TRUE(admin.ok()) << admin.status();
-  for (int i = 0; i < 20; ++i) WriteReferral(serving->get(), absl::StrCat("seed-", i));
+  std::unique_ptr<ReferralStore> serving = OpenConfiguredStore(*config);
+  ASSERT_NE(serving, nullptr);
+  std::unique_ptr<ReferralStore> admin = OpenConfiguredStore(*config);
+  ASSERT_NE(admin, nullptr);
+  for (int i = 0; i < 20; ++i) WriteReferral(serving.get(), absl::StrCat("seed-", i));
 
   std::atomic<bool> stop{false};
   std::atomic<int> calls{0};
@@ -405,19 +379,19 @@ TEST(DataKeyReplicasTest, RotationAndReencryptionUnderLoadFailNoCall) {
       r.document = absl::StrCat(kCanary, " ", id);
       CreateReferralRequest create = Request(r, "c-" + id);
       create.event = Event(r, 2);
-      std::vector<absl::Status> results = {(*serving)->CreateReferral(create).status(),
-                                           (*serving)->GetReferral(absl::StrCat("seed-", i % 20)).status(),
-                                           (*serving)->ListEvents(EventQuery{"city", 0, 50}).status()};
-      if (i % 5 == 0) results.push_back((*serving)->CheckHealth());
+      std::vector<absl::Status> results = {serving->CreateReferral(create).status(),
+                                           serving->GetReferral(absl::StrCat("seed-", i % 20)).status(),
+                                           serving->ListEvents(EventQuery{"city", 0, 50}).status()};
+      if (i % 5 == 0) results.push_back(serving->CheckHealth());
       for (const absl::Status& s : results) {
         ++calls;
         if (!s.ok() && failures++ == 0) first_failure = s.ToString();
       }
     }
   });
-  auto rotation = (*admin)->RotateDataKey(RotationAudit());
+  auto rotation = admin->RotateDataKey(RotationAudit());
   ASSERT_TRUE(rotation.ok()) << rotation.status();
-  auto report = (*admin)->ReencryptStoredValues(16, nullptr);
+  auto report = admin->ReencryptStoredValues(16, nullptr);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_GT(report->values_rewritten, 100);
   stop = true;
@@ -426,15 +400,15 @@ TEST(DataKeyReplicasTest, RotationAndReencryptionUnderLoadFailNoCall) {
   EXPECT_EQ(failures.load(), 0) << first_failure;
   // What the serving store wrote before it picked the key up is moved by a
   // last run; then everything is under key 2.
-  auto last = (*admin)->ReencryptStoredValues(200, nullptr);
+  auto last = admin->ReencryptStoredValues(200, nullptr);
   ASSERT_TRUE(last.ok()) << last.status();
   EXPECT_EQ(last->values_left, 0);
-  auto final_census = (*admin)->ReencryptStoredValues(200, nullptr);
+  auto final_census = admin->ReencryptStoredValues(200, nullptr);
   ASSERT_TRUE(final_census.ok());
   ASSERT_EQ(final_census->found_by_key.size(), 1u);
   EXPECT_EQ(final_census->found_by_key.begin()->first, 2u);
   EXPECT_EQ(final_census->values_rewritten, 0);
-  for (int i = 0; i < 20; ++i) Read(serving->get(), absl::StrCat("seed-", i));
+  for (int i = 0; i < 20; ++i) Read(serving.get(), absl::StrCat("seed-", i));
 }
 
 }  // namespace

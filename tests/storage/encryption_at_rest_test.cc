@@ -14,8 +14,6 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/make_store.h"
-#include "storage/postgres/pg_connection.h"
-#include "storage/postgres/pg_store.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/store_copy.h"
 #include "storage/value_cipher.h"
@@ -348,10 +346,8 @@ TEST(EncryptionAtRestTest, PostgresTablesHoldNoPlaintextAfterEveryKindOfWrite) {
     ASSERT_TRUE(store.ok()) << store.status();
     WriteEverything(store->get());
   }
-  auto parameters = postgres::ParametersFromConfig(config->postgres());
-  ASSERT_TRUE(parameters.ok()) << parameters.status();
-  auto conn = postgres::Connection::Open(*parameters, /*read_only=*/true);
-  ASSERT_TRUE(conn.ok()) << conn.status();
+  std::unique_ptr<SqlConnection> conn = OpenRawConnection(*config);
+  ASSERT_NE(conn, nullptr);
   static const std::vector<std::string>* const kDumps = [] {
     auto* dumps = new std::vector<std::string>;
     for (const std::string& table : CopiedTables()) {
@@ -361,7 +357,7 @@ TEST(EncryptionAtRestTest, PostgresTablesHoldNoPlaintextAfterEveryKindOfWrite) {
   }();
   std::string everything;
   for (const std::string& dump : *kDumps) {
-    auto stmt = (*conn)->Prepare(dump.c_str());
+    auto stmt = conn->Prepare(dump.c_str());
     ASSERT_TRUE(stmt.ok()) << stmt.status();
     ASSERT_TRUE(*(*stmt)->Step());
     absl::StrAppend(&everything, (*stmt)->Text(0), "\n");

@@ -1,7 +1,8 @@
 // What the storage suites share (store_conformance_test.cc,
-// sqlite_store_test.cc, store_retention_test.cc): a minimal valid referral
-// row, the requests that store and change it, and the backends, so each test
-// states only what it is about.
+// sqlite_store_test.cc, store_retention_test.cc, encryption_at_rest_test.cc,
+// data_key_rotation_test.cc): a minimal valid referral row, the requests that
+// store and change it, the backends, and a connection of the test's own to
+// the stored bytes, so each test states only what it is about.
 #ifndef REFX_TESTS_STORAGE_STORE_TEST_SUPPORT_H_
 #define REFX_TESTS_STORAGE_STORE_TEST_SUPPORT_H_
 
@@ -15,7 +16,10 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "storage/make_store.h"
+#include "storage/postgres/pg_connection.h"
+#include "storage/postgres/pg_store.h"
 #include "storage/referral_store.h"
+#include "storage/sqlite/sqlite_connection.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tests/testing/postgres_fixture.h"
 #include "tests/testing/server_fixture.h"
@@ -124,16 +128,39 @@ inline std::unique_ptr<ReferralStore> OpenSqliteBackend(const std::string& dir, 
   return store.ok() ? std::move(*store) : nullptr;
 }
 
-inline std::unique_ptr<ReferralStore> OpenPostgresBackend(const std::string&) {
-  auto config = testing::NewPostgresDatabase();
-  EXPECT_TRUE(config.ok()) << config.status();
-  if (!config.ok()) return nullptr;
+// A store (a replica: call it again for another) on the database `config`
+// names, as a server opens it; null, with a test failure, if it cannot.
+inline std::unique_ptr<ReferralStore> OpenConfiguredStore(const config::v1::StorageConfig& config,
+                                                          KeyEncryptionKey kek = ConformanceKey()) {
   MakeStoreOptions options;
-  options.config = *config;
-  options.key_encryption_key = ConformanceKey();
+  options.config = config;
+  options.key_encryption_key = std::move(kek);
   auto store = MakeStore(options);
   EXPECT_TRUE(store.ok()) << store.status();
   return store.ok() ? std::move(*store) : nullptr;
+}
+
+inline std::unique_ptr<ReferralStore> OpenPostgresBackend(const std::string&) {
+  auto config = testing::NewPostgresDatabase();
+  EXPECT_TRUE(config.ok()) << config.status();
+  return config.ok() ? OpenConfiguredStore(*config) : nullptr;
+}
+
+// A read-only connection of the test's own to the database `config` names,
+// to look at the stored bytes past the store; null, with a test failure, if
+// it cannot connect.
+inline std::unique_ptr<SqlConnection> OpenRawConnection(const config::v1::StorageConfig& config) {
+  if (config.backend() == "postgres") {
+    auto parameters = postgres::ParametersFromConfig(config.postgres());
+    EXPECT_TRUE(parameters.ok()) << parameters.status();
+    if (!parameters.ok()) return nullptr;
+    auto conn = postgres::Connection::Open(*parameters, /*read_only=*/true);
+    EXPECT_TRUE(conn.ok()) << conn.status();
+    return conn.ok() ? std::move(*conn) : nullptr;
+  }
+  auto conn = sqlite::Connection::Open(config.sqlite_path(), /*read_only=*/true);
+  EXPECT_TRUE(conn.ok()) << conn.status();
+  return conn.ok() ? std::move(*conn) : nullptr;
 }
 
 class StoreBackendTest : public ::testing::TestWithParam<Backend> {
