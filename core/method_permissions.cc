@@ -37,8 +37,10 @@ const std::map<std::string, MethodRule, std::less<>>& Table() {
       {"refx.v1.AuditService.ListAuditEvents", {config::v1::AUDIT_READ, false}},
       {"refx.v1.AuditService.VerifyAuditChain", {config::v1::AUDIT_READ, false}},
       // Subject access: the request holds a person's identifiers, and the
-      // answer says which referrals concern them.
+      // answer says which referrals concern them (and, for the bundle, what
+      // each controller holds of them).
       {"refx.v1.AuditService.FindSubjectReferrals", {config::v1::SUBJECT_ACCESS, true}},
+      {"refx.v1.AuditService.ExportSubjectAccessBundle", {config::v1::SUBJECT_ACCESS, true}},
       // Retention: the preview names referrals and classes, a hold pauses
       // erasures; each changes or shows what happens to personal data, so
       // the person acting is named.

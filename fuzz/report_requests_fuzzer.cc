@@ -1,4 +1,5 @@
-// Every ReportingService request, and AuditService.FindSubjectReferrals,
+// Every ReportingService request, and AuditService's subject access
+// (FindSubjectReferrals, ExportSubjectAccessBundle),
 // from its bytes through what the server does with it after the handshake:
 // parsing (as RunUnary parses), the schema's field behaviour, and the core
 // (periods and the release grid, dimensions, disclosure control, ISO weeks,
@@ -107,7 +108,12 @@ Stack& TheStack() {
     tension_options.auditor = s->auditor.get();
     tension_options.clock = &s->clock;
     auto tensions = core::TensionAlerts::Create(tension_options);
-    auto subjects = core::SubjectAccess::Create({s->store.get(), s->auditor.get(), victim_key});
+    core::SubjectAccess::Options subject_options;
+    subject_options.store = s->store.get();
+    subject_options.auditor = s->auditor.get();
+    subject_options.registry = s->registry.get();
+    subject_options.victim_token_key = victim_key;
+    auto subjects = core::SubjectAccess::Create(subject_options);
     if (!reports.ok() || !tensions.ok() || !subjects.ok()) std::abort();
     s->reports = *std::move(reports);
     s->tensions = *std::move(tensions);
@@ -148,10 +154,15 @@ absl::Status Run(int which, const core::Caller& caller, absl::string_view bytes,
       REFX_RETURN_IF_ERROR(Decode(bytes, &req));
       return s.tensions->Acknowledge(caller, req, audit).status();
     }
-    default: {
+    case 4: {
       v1::FindSubjectReferralsRequest req;
       REFX_RETURN_IF_ERROR(Decode(bytes, &req));
       return s.subjects->Find(caller, req, audit).status();
+    }
+    default: {
+      v1::ExportSubjectAccessBundleRequest req;
+      REFX_RETURN_IF_ERROR(Decode(bytes, &req));
+      return s.subjects->Export(caller, req, audit).status();
     }
   }
 }
@@ -159,7 +170,7 @@ absl::Status Run(int which, const core::Caller& caller, absl::string_view bytes,
 const char* const kMethods[] = {
     "refx.v1.ReportingService.CountReferrals", "refx.v1.ReportingService.ReportResponseTimes",
     "refx.v1.ReportingService.ListTensionAlerts", "refx.v1.ReportingService.AcknowledgeTensionAlert",
-    "refx.v1.AuditService.FindSubjectReferrals"};
+    "refx.v1.AuditService.FindSubjectReferrals", "refx.v1.AuditService.ExportSubjectAccessBundle"};
 
 }  // namespace
 }  // namespace refx::fuzz

@@ -168,6 +168,18 @@ grpc::ServerUnaryReactor* AuditServiceImpl::FindSubjectReferrals(grpc::CallbackS
       });
 }
 
+grpc::ServerUnaryReactor* AuditServiceImpl::ExportSubjectAccessBundle(grpc::CallbackServerContext* ctx,
+                                                                      const grpc::ByteBuffer* request,
+                                                                      grpc::ByteBuffer* response) {
+  return RunUnary<v1::ExportSubjectAccessBundleRequest, v1::SubjectAccessBundle>(
+      "refx.v1.AuditService.ExportSubjectAccessBundle", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::ExportSubjectAccessBundleRequest& req,
+             v1::SubjectAccessBundle* out, core::CallAudit* audit) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(*out, subject_access_->Export(caller, req, audit));
+        return absl::OkStatus();
+      });
+}
+
 grpc::ServerUnaryReactor* AuditServiceImpl::PreviewRetention(grpc::CallbackServerContext* ctx,
                                                              const grpc::ByteBuffer* request,
                                                              grpc::ByteBuffer* response) {

@@ -13,9 +13,10 @@ namespace refx::server {
 
 using RawAuditServiceBase = v1::AuditService::WithRawCallbackMethod_ListAuditEvents<
     v1::AuditService::WithRawCallbackMethod_VerifyAuditChain<v1::AuditService::WithRawCallbackMethod_FindSubjectReferrals<
-        v1::AuditService::WithRawCallbackMethod_PreviewRetention<v1::AuditService::WithRawCallbackMethod_PlaceLegalHold<
-            v1::AuditService::WithRawCallbackMethod_ReleaseLegalHold<
-                v1::AuditService::WithRawCallbackMethod_ListLegalHolds<v1::AuditService::Service>>>>>>>;
+        v1::AuditService::WithRawCallbackMethod_ExportSubjectAccessBundle<
+            v1::AuditService::WithRawCallbackMethod_PreviewRetention<v1::AuditService::WithRawCallbackMethod_PlaceLegalHold<
+                v1::AuditService::WithRawCallbackMethod_ReleaseLegalHold<
+                    v1::AuditService::WithRawCallbackMethod_ListLegalHolds<v1::AuditService::Service>>>>>>>>;
 
 class AuditServiceImpl final : public RawAuditServiceBase {
  public:
@@ -28,6 +29,9 @@ class AuditServiceImpl final : public RawAuditServiceBase {
                                              grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* FindSubjectReferrals(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                                  grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ExportSubjectAccessBundle(grpc::CallbackServerContext* ctx,
+                                                      const grpc::ByteBuffer* request,
+                                                      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* PreviewRetention(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                              grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* PlaceLegalHold(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,

@@ -1,6 +1,11 @@
 // The `refx` commands for oversight and integration: audit list, verify and
-// checkpoint (data protection officers), and watch (a live feed of events).
+// checkpoint, subject search and subject access bundle (data protection
+// officers), and watch (a live feed of events).
 #include "clients/cli/commands_internal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -9,6 +14,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "clients/cli/subject_access_html.h"
 #include "common/status_macros.h"
 #include "common/yaml_proto.h"
 #include "google/protobuf/util/json_util.h"
@@ -85,7 +91,26 @@ void AddAudit(CLI::App* app, CommandLine* f) {
       "naming the referrals found.\n\n"
       "EXAMPLE\n"
       "  printf 'phone: 07700 900123\\nemail: sam@example.org\\n' | refx audit subject --subject-file - --profile dpo\n");
-  for (CLI::App* sub : {f->audit, f->audit_list, f->audit_verify, f->audit_checkpoint, f->audit_subject}) {
+  f->audit_bundle = f->audit->add_subcommand(
+      "bundle", "Subject access bundle: what each controller holds about a person, as JSON and HTML (SUBJECT_ACCESS)");
+  f->audit_bundle->add_option("--subject-file", f->subject_file,
+                              "YAML or JSON with the person's identifiers (as for `refx audit subject`), or - for stdin")
+      ->required();
+  f->audit_bundle->add_option("--html", f->bundle_html, "Write the bundle here as one readable HTML file (mode 0600)");
+  f->audit_bundle->add_option("--json", f->bundle_json, "Write the bundle here as JSON (mode 0600)");
+  f->audit_bundle->footer(
+      "Finds the person's referrals as `refx audit subject` does, then shows, for each controller (agency),\n"
+      "every referral and case update about them exactly as that agency can read it under the agreement\n"
+      "(an agency that passed a referral on: its routing facts only), to whom the data was disclosed and\n"
+      "what each agency received, from the audit log. The files hold personal data: they are written\n"
+      "readable by you alone. `--output json` prints the bundle on stdout instead of a summary. Audited\n"
+      "as a disclosure to you of everything the bundle carries.\n\n"
+      "EXAMPLES\n"
+      "  refx audit bundle --subject-file person.yaml --html sar-2026-041.html --json sar-2026-041.json "
+      "--profile dpo\n"
+      "  printf 'phone: 07700 900123\\n' | refx audit bundle --subject-file - --output json --profile dpo\n");
+  for (CLI::App* sub :
+       {f->audit, f->audit_list, f->audit_verify, f->audit_checkpoint, f->audit_subject, f->audit_bundle}) {
     sub->fallthrough();
   }
 }
@@ -194,6 +219,68 @@ int RunAuditSubject(ReferralClient& client, const CommandLine& f, OutputFormat f
               << Sanitize(absl::StrJoin(r.recipient_agencies(), ", ")) << "  created "
               << FormatTimestamp(r.create_time()) << "  " << refx::v1::Referral::State_Name(r.state())
               << "  matched on " << Sanitize(absl::StrJoin(r.matched_on(), ", ")) << "\n";
+  }
+  return kExitOk;
+}
+
+namespace {
+
+// Writes `text` to `path`, readable and writable by the user alone whatever
+// the umask (the bundle holds personal data); an existing file is replaced.
+absl::Status WritePrivateFile(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("could not write ", path));
+  bool ok = ::fchmod(fd, 0600) == 0;
+  for (size_t done = 0; ok && done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  ok = ::close(fd) == 0 && ok;
+  return ok ? absl::OkStatus() : absl::UnavailableError(absl::StrCat("could not write ", path));
+}
+
+}  // namespace
+
+int RunAuditBundle(ReferralClient& client, const CommandLine& f, OutputFormat format) {
+  refx::v1::ExportSubjectAccessBundleRequest request;
+  auto text = ReadInput(f.subject_file);
+  if (!text.ok()) return Fail(text.status(), format, /*local=*/true);
+  if (absl::Status parsed = ParseYamlToProto(*text, f.subject_file == "-" ? "<stdin>" : f.subject_file, &request);
+      !parsed.ok()) {
+    return Fail(parsed, format, /*local=*/true);
+  }
+  auto bundle = client.ExportSubjectAccessBundle(request);
+  if (!bundle.ok()) return Fail(bundle.status(), format, false);
+  if (!f.bundle_json.empty()) {
+    if (absl::Status written = WritePrivateFile(f.bundle_json, RenderJson(*bundle)); !written.ok()) {
+      return Fail(written, format, true);
+    }
+  }
+  if (!f.bundle_html.empty()) {
+    if (absl::Status written = WritePrivateFile(f.bundle_html, RenderSubjectAccessHtml(*bundle)); !written.ok()) {
+      return Fail(written, format, true);
+    }
+  }
+  if (format == OutputFormat::kJson) {
+    std::cout << RenderJson(*bundle);
+    return kExitOk;
+  }
+  std::cout << bundle->referrals_size() << (bundle->referrals_size() == 1 ? " referral" : " referrals")
+            << " about the person, held by " << bundle->controllers_size()
+            << (bundle->controllers_size() == 1 ? " controller" : " controllers") << "\n";
+  for (const auto& controller : bundle->controllers()) {
+    int updates = 0, disclosures = 0;
+    for (const auto& holding : controller.holdings()) {
+      updates += holding.case_updates_size();
+      disclosures += holding.disclosures_size();
+    }
+    std::cout << "  " << Sanitize(controller.agency()) << "  " << controller.holdings_size()
+              << (controller.holdings_size() == 1 ? " referral, " : " referrals, ") << updates << " case updates, "
+              << disclosures << " disclosures to others\n";
+  }
+  for (const std::string& file : {f.bundle_json, f.bundle_html}) {
+    if (!file.empty()) std::cout << "wrote " << Sanitize(file) << "\n";
   }
   return kExitOk;
 }

@@ -161,6 +161,7 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
   if (f.updates->parsed()) return RunUpdates(*client, f, name, format);
   if (f.audit_verify->parsed() || f.audit_checkpoint->parsed()) return RunAuditVerify(*client, f, format);
   if (f.audit_subject->parsed()) return RunAuditSubject(*client, f, format);
+  if (f.audit_bundle->parsed()) return RunAuditBundle(*client, f, format);
   if (f.retention->parsed()) return RunRetention(*client, f, format);
   if (f.audit_list->parsed()) return RunAuditList(*client, f, std::move(audit_request), format);
   if (f.report_counts->parsed()) return RunReportCounts(*client, f, count_request, format);

@@ -49,6 +49,7 @@ struct CommandLine {
   CLI::App* audit_verify = nullptr;
   CLI::App* audit_checkpoint = nullptr;
   CLI::App* audit_subject = nullptr;
+  CLI::App* audit_bundle = nullptr;
   CLI::App* watch = nullptr;
   CLI::App* report = nullptr;
   CLI::App* report_counts = nullptr;
@@ -70,7 +71,8 @@ struct CommandLine {
   std::string report_period, report_by, report_scope = "own", report_summary_scope = "partnership";
   std::string report_first_week, report_last_week, report_html;
   std::string tension_alert, tension_note;  // report acknowledge
-  std::string subject_file;                 // audit subject
+  std::string subject_file;                 // audit subject, audit bundle
+  std::string bundle_html, bundle_json;     // audit bundle: files to write
   int retention_within_days = 0;            // retention preview
   std::string hold_reason;                  // retention hold (NAME in `name`)
   bool report_csv = false;
@@ -205,6 +207,7 @@ int RunWatch(refx::client::ReferralClient& client, const CommandLine& f,
 // the signed head.
 int RunAuditVerify(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
 int RunAuditSubject(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
+int RunAuditBundle(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
 int RunAuditList(refx::client::ReferralClient& client, const CommandLine& f,
                  refx::v1::ListAuditEventsRequest audit_request, OutputFormat format);
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "clients/cli/html_text.h"
 #include "clients/cli/output.h"
 
 namespace refx::cli {
@@ -16,20 +17,6 @@ namespace {
 constexpr const char* kPalette[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442"};
 constexpr int kWidth = 680, kLabelWidth = 210, kBar = 18, kGap = 6;
 
-std::string Escape(absl::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string ValueText(const refx::v1::ReleasedCount& count) {
   return count.withheld() ? "withheld" : absl::StrCat(count.value());
@@ -73,11 +60,11 @@ std::string BarChart(const std::string& id, const std::string& title, const std:
   std::string svg = absl::StrFormat(
       "<svg role=\"img\" aria-labelledby=\"%s-title %s-desc\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">"
       "<title id=\"%s-title\">%s</title><desc id=\"%s-desc\">%s</desc>",
-      id, id, kWidth, height, kWidth, height, id, Escape(title), id, Escape(note));
+      id, id, kWidth, height, kWidth, height, id, HtmlEscape(title), id, HtmlEscape(note));
   int y = kGap;
   for (const Bar& b : bars) {
     absl::StrAppendFormat(&svg, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"label\">%s</text>",
-                          kLabelWidth - 8, y + kBar - 5, Escape(b.label));
+                          kLabelWidth - 8, y + kBar - 5, HtmlEscape(b.label));
     if (b.count.withheld()) {
       absl::StrAppendFormat(&svg,
                             "<rect x=\"%d\" y=\"%d\" width=\"60\" height=\"%d\" fill=\"url(#withheld)\" "
@@ -95,11 +82,11 @@ std::string BarChart(const std::string& id, const std::string& title, const std:
   svg += "</svg>";
   std::string table = "<table><thead><tr><th scope=\"col\"></th><th scope=\"col\">Count</th></tr></thead><tbody>";
   for (const Bar& b : bars) {
-    absl::StrAppend(&table, "<tr><th scope=\"row\">", Escape(b.label), "</th><td>", ValueText(b.count),
+    absl::StrAppend(&table, "<tr><th scope=\"row\">", HtmlEscape(b.label), "</th><td>", ValueText(b.count),
                     "</td></tr>");
   }
   table += "</tbody></table>";
-  return absl::StrCat("<figure id=\"", id, "\"><h2>", Escape(title), "</h2>", svg, "<figcaption>", Escape(note),
+  return absl::StrCat("<figure id=\"", id, "\"><h2>", HtmlEscape(title), "</h2>", svg, "<figcaption>", HtmlEscape(note),
                       "</figcaption><details><summary>The figures</summary>", table, "</details></figure>");
 }
 
@@ -132,45 +119,45 @@ std::string TrendChart(const std::vector<refx::v1::CountReferralsResponse>& quar
   std::string svg = absl::StrFormat(
       "<svg role=\"img\" aria-labelledby=\"%s-title %s-desc\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">"
       "<title id=\"%s-title\">%s</title><desc id=\"%s-desc\">%s</desc>",
-      id, id, kWidth, height, kWidth, height, id, Escape(title), id, Escape(note));
+      id, id, kWidth, height, kWidth, height, id, HtmlEscape(title), id, HtmlEscape(note));
   for (size_t i = 0; i < quarters.size(); ++i) {  // legend
     absl::StrAppendFormat(&svg, "<rect x=\"%d\" y=\"4\" width=\"12\" height=\"12\" fill=\"%s\"/>"
                                 "<text x=\"%d\" y=\"14\" class=\"value\">%s</text>",
                           kLabelWidth + 90 * static_cast<int>(i), kPalette[i % 7],
-                          kLabelWidth + 90 * static_cast<int>(i) + 16, Escape(quarters[i].period()));
+                          kLabelWidth + 90 * static_cast<int>(i) + 16, HtmlEscape(quarters[i].period()));
   }
   int y = 28;
   for (const std::string& area : areas) {
     absl::StrAppendFormat(&svg, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"label\">%s</text>",
-                          kLabelWidth - 8, y + group / 2, Escape(area));
+                          kLabelWidth - 8, y + group / 2, HtmlEscape(area));
     for (size_t i = 0; i < quarters.size(); ++i) {
       const auto& c = by_area[area][i];
       const int top = y + static_cast<int>(i) * bar;
       if (c.withheld()) {
         absl::StrAppendFormat(&svg, "<rect x=\"%d\" y=\"%d\" width=\"30\" height=\"%d\" fill=\"url(#withheld)\" "
                                     "stroke=\"%s\"><title>%s %s: withheld</title></rect>",
-                              kLabelWidth, top, bar - 1, kPalette[i % 7], Escape(area),
-                              Escape(quarters[i].period()));
+                              kLabelWidth, top, bar - 1, kPalette[i % 7], HtmlEscape(area),
+                              HtmlEscape(quarters[i].period()));
       } else {
         absl::StrAppendFormat(&svg, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\">"
                                     "<title>%s %s: %d</title></rect>",
                               kLabelWidth, top, static_cast<int>(span * c.value() / max), bar - 1, kPalette[i % 7],
-                              Escape(area), Escape(quarters[i].period()), c.value());
+                              HtmlEscape(area), HtmlEscape(quarters[i].period()), c.value());
       }
     }
     y += group;
   }
   svg += "</svg>";
   std::string table = "<table><thead><tr><th scope=\"col\"></th>";
-  for (const auto& q : quarters) absl::StrAppend(&table, "<th scope=\"col\">", Escape(q.period()), "</th>");
+  for (const auto& q : quarters) absl::StrAppend(&table, "<th scope=\"col\">", HtmlEscape(q.period()), "</th>");
   table += "</tr></thead><tbody>";
   for (const std::string& area : areas) {
-    absl::StrAppend(&table, "<tr><th scope=\"row\">", Escape(area), "</th>");
+    absl::StrAppend(&table, "<tr><th scope=\"row\">", HtmlEscape(area), "</th>");
     for (const auto& c : by_area[area]) absl::StrAppend(&table, "<td>", ValueText(c), "</td>");
     table += "</tr>";
   }
   table += "</tbody></table>";
-  return absl::StrCat("<figure id=\"", id, "\"><h2>", Escape(title), "</h2>", svg, "<figcaption>", Escape(note),
+  return absl::StrCat("<figure id=\"", id, "\"><h2>", HtmlEscape(title), "</h2>", svg, "<figcaption>", HtmlEscape(note),
                       "</figcaption><details><summary>The figures</summary>", table, "</details></figure>");
 }
 
@@ -210,11 +197,11 @@ std::string TensionTimeline(const refx::v1::ListTensionAlertsResponse& tensions)
   std::string svg = absl::StrFormat(
       "<svg role=\"img\" aria-labelledby=\"%s-title %s-desc\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">"
       "<title id=\"%s-title\">%s</title><desc id=\"%s-desc\">%s</desc>",
-      id, id, kWidth, height, kWidth, height, id, Escape(title), id, Escape(note));
+      id, id, kWidth, height, kWidth, height, id, HtmlEscape(title), id, HtmlEscape(note));
   absl::StrAppendFormat(&svg, "<line x1=\"20\" y1=\"30\" x2=\"%d\" y2=\"30\" stroke=\"#333\"/>"
                               "<text x=\"20\" y=\"20\" class=\"value\">%s</text>"
                               "<text x=\"%d\" y=\"20\" text-anchor=\"end\" class=\"value\">%s</text>",
-                        kWidth - 20, Escape(tensions.first_week()), kWidth - 20, Escape(tensions.last_week()));
+                        kWidth - 20, HtmlEscape(tensions.first_week()), kWidth - 20, HtmlEscape(tensions.last_week()));
   // Each alert's dot at its week's place among the weeks that alerted.
   int y = 50;
   for (int i = 0; i < tensions.alerts_size(); ++i) {
@@ -224,8 +211,8 @@ std::string TensionTimeline(const refx::v1::ListTensionAlertsResponse& tensions)
                                                                                         (weeks.size() - 1)));
     absl::StrAppendFormat(&svg, "<circle cx=\"%d\" cy=\"30\" r=\"6\" fill=\"%s\"/>"
                                 "<text x=\"%d\" y=\"%d\" class=\"value\">%s: %s, %s (%s; baseline %s)</text>",
-                          x, kPalette[5], 20, y, Escape(a.week()), Escape(a.area()), Escape(a.strand()),
-                          Escape(a.count_band()), Escape(a.baseline_band()));
+                          x, kPalette[5], 20, y, HtmlEscape(a.week()), HtmlEscape(a.area()), HtmlEscape(a.strand()),
+                          HtmlEscape(a.count_band()), HtmlEscape(a.baseline_band()));
     y += 16;
   }
   svg += "</svg>";
@@ -233,13 +220,13 @@ std::string TensionTimeline(const refx::v1::ListTensionAlertsResponse& tensions)
   std::string acknowledged;
   for (const auto& a : tensions.alerts()) {
     if (!a.has_acknowledgement()) continue;
-    absl::StrAppend(&acknowledged, "<li>", Escape(a.week()), ", ", Escape(a.area()), ", ", Escape(a.strand()),
-                    ": acknowledged by ", Escape(a.acknowledgement().agency()), " on ",
-                    Escape(FormatTimestamp(a.acknowledgement().acknowledge_time()).substr(0, 10)), ": ",
-                    Escape(a.acknowledgement().note()), "</li>");
+    absl::StrAppend(&acknowledged, "<li>", HtmlEscape(a.week()), ", ", HtmlEscape(a.area()), ", ", HtmlEscape(a.strand()),
+                    ": acknowledged by ", HtmlEscape(a.acknowledgement().agency()), " on ",
+                    HtmlEscape(FormatTimestamp(a.acknowledgement().acknowledge_time()).substr(0, 10)), ": ",
+                    HtmlEscape(a.acknowledgement().note()), "</li>");
   }
   if (!acknowledged.empty()) acknowledged = absl::StrCat("<ul class=\"acknowledged\">", acknowledged, "</ul>");
-  return absl::StrCat("<figure id=\"", id, "\"><h2>", Escape(title), "</h2>", svg, "<figcaption>", Escape(note),
+  return absl::StrCat("<figure id=\"", id, "\"><h2>", HtmlEscape(title), "</h2>", svg, "<figcaption>", HtmlEscape(note),
                       "</figcaption>", acknowledged, "</figure>");
 }
 
@@ -251,7 +238,7 @@ std::string RenderReportHtml(const ReportBundle& b) {
       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
       "<title>Hate referrals, ",
-      Escape(b.period), "</title><style>"
+      HtmlEscape(b.period), "</title><style>"
       "body{font-family:sans-serif;margin:2em auto;max-width:46em;color:#111;line-height:1.4}"
       "h1{font-size:1.5em}h2{font-size:1.15em;margin-bottom:.3em}figure{margin:2em 0}"
       "figcaption{font-size:.9em;color:#333}svg{max-width:100%;height:auto;display:block}"
@@ -264,11 +251,11 @@ std::string RenderReportHtml(const ReportBundle& b) {
       "patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#fff\"/>"
       "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#555\" stroke-width=\"2\"/></pattern></defs></svg>"
       "<h1>Hate crime and hate incident referrals, ",
-      Escape(b.period), "</h1><p>Referrals between the partners of the Leicester, Leicestershire and Rutland "
-      "community safety partnership: ", TotalOf(b.by_area), " referrals created in ", Escape(b.period),
-      ". Generated ", Escape(b.generated), " under ", Escape(b.by_area.agreement()), ".</p>");
+      HtmlEscape(b.period), "</h1><p>Referrals between the partners of the Leicester, Leicestershire and Rutland "
+      "community safety partnership: ", TotalOf(b.by_area), " referrals created in ", HtmlEscape(b.period),
+      ". Generated ", HtmlEscape(b.generated), " under ", HtmlEscape(b.by_area.agreement()), ".</p>");
   absl::StrAppend(&html, "<section class=\"rules\"><h2>How these figures are protected</h2><p>",
-                  Escape(b.by_area.rules()), "</p><p>Hatched bars and \"withheld\" mark counts withheld to protect "
+                  HtmlEscape(b.by_area.rules()), "</p><p>Hatched bars and \"withheld\" mark counts withheld to protect "
                   "the people behind them. Strand figures count mentions: a referral with several strands counts "
                   "once under each.</p></section>");
   absl::StrAppend(&html, BarChart("area", "Referrals by area", absl::StrCat("Total: ", TotalOf(b.by_area), "."),
@@ -284,9 +271,9 @@ std::string RenderReportHtml(const ReportBundle& b) {
                                   kPalette[4]));
   absl::StrAppend(&html, ResponseChart(b.response_times));
   absl::StrAppend(&html, TensionTimeline(b.tensions));
-  absl::StrAppend(&html, "<p>Releases: ", Escape(b.by_area.release()), ", ", Escape(b.by_strand.release()), ", ",
-                  Escape(b.by_report_type.release()), ", ", Escape(b.by_channel.release()), ", ",
-                  Escape(b.response_times.release()), ".</p></body></html>\n");
+  absl::StrAppend(&html, "<p>Releases: ", HtmlEscape(b.by_area.release()), ", ", HtmlEscape(b.by_strand.release()), ", ",
+                  HtmlEscape(b.by_report_type.release()), ", ", HtmlEscape(b.by_channel.release()), ", ",
+                  HtmlEscape(b.response_times.release()), ".</p></body></html>\n");
   return html;
 }
 

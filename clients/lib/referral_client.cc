@@ -274,6 +274,11 @@ absl::StatusOr<refx::v1::FindSubjectReferralsResponse> ReferralClient::FindSubje
   return Unary(&refx::v1::AuditService::StubInterface::FindSubjectReferrals, audit_stub_.get(), request);
 }
 
+absl::StatusOr<refx::v1::SubjectAccessBundle> ReferralClient::ExportSubjectAccessBundle(
+    const refx::v1::ExportSubjectAccessBundleRequest& request) {
+  return Unary(&refx::v1::AuditService::StubInterface::ExportSubjectAccessBundle, audit_stub_.get(), request);
+}
+
 absl::StatusOr<refx::v1::PreviewRetentionResponse> ReferralClient::PreviewRetention(
     const refx::v1::PreviewRetentionRequest& request) {
   return Unary(&refx::v1::AuditService::StubInterface::PreviewRetention, audit_stub_.get(), request);

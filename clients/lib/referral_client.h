@@ -162,6 +162,8 @@ class ReferralClient {
   // Subject access (SUBJECT_ACCESS): the referrals about a person.
   absl::StatusOr<refx::v1::FindSubjectReferralsResponse> FindSubjectReferrals(
       const refx::v1::FindSubjectReferralsRequest& request);
+  absl::StatusOr<refx::v1::SubjectAccessBundle> ExportSubjectAccessBundle(
+      const refx::v1::ExportSubjectAccessBundleRequest& request);
   // Retention (RETENTION_MANAGE): what the retention job will erase, and
   // the legal holds that pause it.
   absl::StatusOr<refx::v1::PreviewRetentionResponse> PreviewRetention(

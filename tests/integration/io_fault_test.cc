@@ -227,10 +227,10 @@ TEST_P(IoFaultTest, OneFailedCommitAmongConcurrentWritesLosesNoAcknowledgedOneAn
   }
 }
 
-// The data protection officer's retention requests while the audit log
-// cannot be written: each either changes data or discloses which referrals
-// are due or held, so each is refused UNAVAILABLE promptly, and a hold
-// refused is not stored.
+// The data protection officer's retention requests, and the subject access
+// bundle, while the audit log cannot be written: each either changes data
+// or discloses which referrals are due, held or about a person, so each is
+// refused UNAVAILABLE promptly, and a hold refused is not stored.
 TEST_P(IoFaultTest, RetentionRequestsAreRefusedWhileTheAuditLogCannotBeWritten) {
   const Fault fault = GetParam();
   client::ReferralClient dpo = server_->Client("llr-information-governance");
@@ -258,6 +258,9 @@ TEST_P(IoFaultTest, RetentionRequestsAreRefusedWhileTheAuditLogCannotBeWritten) 
   timed("ReleaseLegalHold", [&] { return dpo.ReleaseLegalHold(release); });
   timed("PreviewRetention", [&] { return dpo.PreviewRetention(v1::PreviewRetentionRequest()).status(); });
   timed("ListLegalHolds", [&] { return dpo.ListLegalHolds().status(); });
+  v1::ExportSubjectAccessBundleRequest person;
+  person.set_phone("07700 900123");
+  timed("ExportSubjectAccessBundle", [&] { return dpo.ExportSubjectAccessBundle(person).status(); });
   for (const auto& [method, status] : outcomes) {
     EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << method << ": " << status;
   }

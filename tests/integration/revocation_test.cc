@@ -222,9 +222,10 @@ TEST_F(RevocationTest, RevokedLeafIsRefusedInNewHandshakesWithinFiveSeconds) {
               static_cast<long long>(absl::ToInt64Milliseconds(took)));
 }
 
-// The data protection officer's retention requests (AuditService) with a
-// revoked certificate: every one refused in the handshake, nothing disclosed,
-// no hold placed; the officer's other certificate carries on.
+// The data protection officer's retention and subject access requests
+// (AuditService) with a revoked certificate: every one refused in the
+// handshake, nothing disclosed, no hold placed; the officer's other
+// certificate carries on.
 TEST_F(RevocationTest, ARevokedDataProtectionOfficerCertificateIsRefusedByEveryRetentionRequest) {
   constexpr char kDpo[] = "llr-information-governance";
   auto created = server_->Client(kPolice).CreateReferral(ValidReferral(), "held-by-revoked");
@@ -241,7 +242,10 @@ TEST_F(RevocationTest, ARevokedDataProtectionOfficerCertificateIsRefusedByEveryR
   hold.set_reason("claim 9");
   v1::ReleaseLegalHoldRequest release;
   release.set_referral(created->name());
+  v1::ExportSubjectAccessBundleRequest person;
+  person.set_phone("07700 900123");
   const std::vector<std::pair<std::string, absl::Status>> outcomes = {
+      {"ExportSubjectAccessBundle", fresh.ExportSubjectAccessBundle(person).status()},
       {"PlaceLegalHold", fresh.PlaceLegalHold(hold).status()},
       {"ReleaseLegalHold", fresh.ReleaseLegalHold(release)},
       {"PreviewRetention", fresh.PreviewRetention(v1::PreviewRetentionRequest()).status()},

@@ -1,12 +1,19 @@
-// Subject access across partners (issue 16 item 3, the search): the data
-// protection officer finds every referral about one person, however three
-// agencies wrote the person's identifiers, by the keyed tokens and never a
-// plaintext search; the answer is routing facts with what matched; nobody
-// else may search; the identifiers are in no audit row.
+// Subject access across partners (issue 16 item 3): the data protection
+// officer finds every referral about one person, however three agencies
+// wrote the person's identifiers, by the keyed tokens and never a plaintext
+// search; the search answers with routing facts and what matched, the bundle
+// with each controller's part exactly as that controller reads it; nobody
+// else may search or export; the identifiers are in no audit row.
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_details.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/testing/server_fixture.h"
 #include "tests/testing/test_database.h"
@@ -15,6 +22,8 @@ namespace refx::testing {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAre;
+using google::protobuf::util::MessageDifferencer;
 using ::testing::HasSubstr;
 
 constexpr char kDpo[] = "llr-information-governance";
@@ -132,6 +141,148 @@ TEST_F(SubjectAccessTest, TheDpoFindsEveryReferralAboutAPersonHoweverEachAgencyW
     EXPECT_EQ(ErrorReasonOf(denied.status()), "METHOD_NOT_PERMITTED");
   }
   auto no_cert = server_->ClientWith(TestPki::ClientCert{}).FindSubjectReferrals(request);
+  EXPECT_EQ(no_cert.status().code(), absl::StatusCode::kUnavailable) << no_cert.status();
+}
+
+// The bundle: four controllers, each holding exactly what its own reads
+// return (the agency that redirected a referral away: routing facts only),
+// the sender told whom its data reached, each agency what it received; the
+// export audited as a disclosure to the DPO; every other role refused.
+TEST_F(SubjectAccessTest, TheBundleGivesEachControllersPartAsThatControllerReadsIt) {
+  v1::Victim police_wrote;
+  police_wrote.set_given_name("Qzbundle");
+  police_wrote.set_family_name("Person");
+  police_wrote.set_birth_date("1990-01-02");
+  police_wrote.set_phone("07700 900321");
+  v1::Victim council_wrote;
+  council_wrote.set_given_name("QZBUNDLE");
+  council_wrote.set_phone("+44 7700 900321");
+  v1::Victim health_wrote;
+  health_wrote.set_given_name("Q.");
+  health_wrote.set_email("qzbundle@example.org");
+  const v1::Referral a = Create(kPolice, kCityCouncil, police_wrote, "a");
+  const v1::Referral b = Create(kCityCouncil, kPolice, council_wrote, "b");
+  const v1::Referral c = Create(kHealth, kCityCouncil, health_wrote, "c");
+  // The council passes `a` on to Blaby, which reads it; the police add a
+  // case update to it.
+  ASSERT_TRUE(server_->Client(kCityCouncil).GetReferral(a.name()).ok());
+  v1::RedirectReferralRequest redirect;
+  redirect.set_name(a.name());
+  redirect.set_etag(a.etag());
+  redirect.set_request_id("redirect-a");
+  redirect.set_target_agency(absl::StrCat("agencies/", kBlaby));
+  auto redirected = server_->Client(kCityCouncil).RedirectReferral(redirect);
+  ASSERT_TRUE(redirected.ok()) << redirected.status();
+  ASSERT_TRUE(server_->Client(kBlaby).GetReferral(a.name()).ok());
+  v1::AddCaseUpdateRequest note;
+  note.set_parent(a.name());
+  note.set_etag(redirected->etag());
+  note.set_request_id("note-a");
+  note.mutable_update()->set_kind(v1::CaseUpdate::CONTACT_MADE);
+  note.mutable_update()->set_text("Qzbundle reached by phone");
+  ASSERT_TRUE(server_->Client(kPolice).AddCaseUpdate(note).ok());
+
+  v1::ExportSubjectAccessBundleRequest request;
+  request.set_phone("07700900321");
+  request.set_email("QZBUNDLE@example.org");
+  auto bundle = server_->Client(kDpo).ExportSubjectAccessBundle(request);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  ASSERT_EQ(bundle->referrals_size(), 3);
+  EXPECT_EQ(bundle->referrals(0).referral(), a.name());
+  EXPECT_FALSE(bundle->agreement().empty());
+  std::map<std::string, const v1::SubjectAccessController*> parts;
+  for (const auto& part : bundle->controllers()) parts[part.agency()] = &part;
+  ASSERT_EQ(parts.size(), 4u) << bundle->ShortDebugString();
+
+  // Each holding is exactly the controller's own read, now.
+  using Relationship = v1::SubjectAccessHolding;
+  std::map<std::string, std::vector<std::string>> relationships;
+  for (const auto& [agency_name, part] : parts) {
+    const std::string agency = agency_name.substr(std::string("agencies/").size());
+    for (const auto& holding : part->holdings()) {
+      relationships[agency].push_back(
+          absl::StrCat(holding.referral().name() == a.name()   ? "a"
+                       : holding.referral().name() == b.name() ? "b"
+                                                               : "c",
+                       " ", Relationship::Relationship_Name(holding.relationship())));
+      auto own = server_->Client(agency).GetReferral(holding.referral().name());
+      ASSERT_TRUE(own.ok()) << agency << " " << own.status();
+      EXPECT_TRUE(MessageDifferencer::Equals(holding.referral(), *own))
+          << agency << "\nbundle: " << holding.referral().ShortDebugString() << "\nown: " << own->ShortDebugString();
+      v1::ListCaseUpdatesRequest updates;
+      updates.set_parent(holding.referral().name());
+      auto own_updates = server_->Client(agency).ListCaseUpdates(updates);
+      ASSERT_TRUE(own_updates.ok()) << own_updates.status();
+      ASSERT_EQ(holding.case_updates_size(), own_updates->updates_size()) << agency;
+      for (int i = 0; i < holding.case_updates_size(); ++i) {
+        EXPECT_TRUE(MessageDifferencer::Equals(holding.case_updates(i), own_updates->updates(i))) << agency;
+      }
+    }
+  }
+  EXPECT_THAT(relationships[kPolice], ElementsAre("a SENDER", "b RECIPIENT"));
+  EXPECT_THAT(relationships[kCityCouncil], ElementsAre("a FORMER_RECIPIENT", "b SENDER", "c RECIPIENT"));
+  EXPECT_THAT(relationships[kBlaby], ElementsAre("a RECIPIENT"));
+  EXPECT_THAT(relationships[kHealth], ElementsAre("c SENDER"));
+  // What that means: the police hold the victim and the note; the council,
+  // having passed `a` on, holds none of its victim data.
+  const auto& police_a = parts[absl::StrCat("agencies/", kPolice)]->holdings(0);
+  EXPECT_EQ(police_a.referral().victim().given_name(), "Qzbundle");
+  ASSERT_EQ(police_a.case_updates_size(), 1);
+  EXPECT_EQ(police_a.case_updates(0).text(), "Qzbundle reached by phone");
+  const auto& council_a = parts[absl::StrCat("agencies/", kCityCouncil)]->holdings(0);
+  EXPECT_EQ(council_a.referral().victim().given_name(), "") << council_a.referral().victim().ShortDebugString();
+  EXPECT_EQ(council_a.referral().victim().phone(), "");
+  EXPECT_EQ(council_a.case_updates(0).text(), "");
+  EXPECT_EQ(parts[absl::StrCat("agencies/", kBlaby)]->display_name(), "Blaby District Council");
+
+  // Whom the police's data reached, and what Blaby received.
+  std::set<std::string> reached;
+  for (const auto& d : police_a.disclosures()) reached.insert(d.agency());
+  EXPECT_THAT(reached,
+              UnorderedElementsAre(absl::StrCat("agencies/", kCityCouncil), absl::StrCat("agencies/", kBlaby)));
+  const auto& blaby_a = parts[absl::StrCat("agencies/", kBlaby)]->holdings(0);
+  ASSERT_FALSE(blaby_a.receipts().empty());
+  EXPECT_EQ(blaby_a.receipts(0).method(), "refx.v1.ReferralService.GetReferral");
+  EXPECT_FALSE(blaby_a.receipts(0).data_classes().empty());
+  EXPECT_TRUE(blaby_a.disclosures().empty());  // only the sender's part says whom it reached
+
+  // Audited as a disclosure to the DPO of the three referrals and what the
+  // bundle carries; no identifier given is in any audit row.
+  v1::ListAuditEventsRequest list;
+  list.set_agency(absl::StrCat("agencies/", kDpo));
+  auto events = server_->Client(kDpo).ListAuditEvents(list);
+  ASSERT_TRUE(events.ok()) << events.status();
+  int exports = 0;
+  for (const auto& e : events->events()) {
+    if (e.method() != "refx.v1.AuditService.ExportSubjectAccessBundle") continue;
+    ++exports;
+    EXPECT_EQ(e.action(), "DISCLOSURE");
+    EXPECT_EQ(e.referrals_size(), 3);
+    EXPECT_THAT(e.data_classes(), ::testing::Contains(v1::DATA_CLASS_VICTIM_IDENTITY));
+  }
+  EXPECT_EQ(exports, 1);
+  TestDatabase db(server_->config().storage());
+  for (const char* canary : {"900321", "qzbundle", "QZBUNDLE"}) {
+    EXPECT_EQ(db.Int(absl::StrCat("SELECT count(*) FROM audit_events WHERE referral_ids LIKE '%", canary,
+                                  "%' OR reason LIKE '%", canary, "%' OR purpose LIKE '%", canary, "%'")),
+              0)
+        << canary;
+  }
+
+  // Refusals: no usable identifier, roles without SUBJECT_ACCESS (a party
+  // to every one of these referrals among them), no certificate.
+  v1::ExportSubjectAccessBundleRequest name_only;
+  name_only.set_given_name("Qzbundle");
+  auto vague = server_->Client(kDpo).ExportSubjectAccessBundle(name_only);
+  EXPECT_EQ(vague.status().code(), absl::StatusCode::kInvalidArgument) << vague.status();
+  EXPECT_FALSE(FieldViolationsOf(vague.status()).empty());
+  EXPECT_FALSE(absl::StrContains(vague.status().ToString(), "Qzbundle"));
+  for (const char* agency : {kPolice, kCityCouncil, kBlaby, kOversight}) {
+    auto denied = server_->Client(agency).ExportSubjectAccessBundle(request);
+    EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied) << agency << " " << denied.status();
+    EXPECT_EQ(ErrorReasonOf(denied.status()), "METHOD_NOT_PERMITTED");
+  }
+  auto no_cert = server_->ClientWith(TestPki::ClientCert{}).ExportSubjectAccessBundle(request);
   EXPECT_EQ(no_cert.status().code(), absl::StatusCode::kUnavailable) << no_cert.status();
 }
 

@@ -2,8 +2,10 @@
 // it against an in-process server over real mutual TLS: lifecycle commands,
 // case updates and a live watch; and the information-governance commands a
 // DPO and an administrator run (`refx audit`, `refx-admin audit|agreement`).
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -383,6 +385,75 @@ TEST_F(CliTest, AdminKeysRotateAndReencryptTheStoppedServersDatabase) {
   EXPECT_EQ(by_method, (std::map<std::string, int>{{"refx-admin keys reencrypt", 4}, {"refx-admin keys rotate", 1}}));
   CommandResult help = RunCommand({kAdminBinary, "keys", "reencrypt", "--help"}, dir_);
   EXPECT_THAT(help.out, HasSubstr("Safe to interrupt and to run again"));
+}
+
+// `refx audit bundle` as the DPO: the bundle as JSON and as HTML, each
+// readable by the DPO alone; every value escaped (a narrative holding markup
+// stays text); the HTML opens in a real browser with nothing fetched or
+// run; other roles refused and nothing written.
+TEST_F(CliTest, AuditBundleWritesTheSubjectAccessBundleAsJsonAndHtml) {
+  v1::Referral r = ValidReferral(kCityCouncil);
+  r.set_incident_narrative("Shouted <script>alert('qzx')</script> at the victim");
+  r.mutable_victim()->set_phone("07700 900456");
+  auto created = server_->Client(kPolice).CreateReferral(r, "bundle-1");
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::string subject = dir_ + "/person.yaml";
+  std::ofstream(subject) << "phone: '07700 900456'\n";
+  const std::string html = dir_ + "/sar.html";
+  const std::string json = dir_ + "/sar.json";
+
+  CommandResult made = Refx(kDpo, {"audit", "bundle", "--subject-file", subject, "--html", html, "--json", json});
+  ASSERT_EQ(made.exit_code, 0) << made.Describe();
+  EXPECT_THAT(made.out, HasSubstr("1 referral about the person, held by 2 controllers"));
+  EXPECT_THAT(made.out, HasSubstr("wrote " + html));
+  for (const std::string& file : {html, json}) {
+    EXPECT_EQ(std::filesystem::status(file).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write)
+        << file;
+  }
+  std::stringstream json_text, html_text;
+  json_text << std::ifstream(json).rdbuf();
+  html_text << std::ifstream(html).rdbuf();
+  v1::SubjectAccessBundle bundle;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json_text.str(), &bundle).ok()) << json_text.str();
+  ASSERT_EQ(bundle.controllers_size(), 2);
+  EXPECT_EQ(bundle.controllers(0).holdings(0).referral().name(), created->name());
+  const std::string page = html_text.str();
+  EXPECT_THAT(page, HasSubstr("default-src 'none'"));
+  EXPECT_THAT(page, HasSubstr("&lt;script&gt;alert(&#39;qzx&#39;)&lt;/script&gt;"));
+  EXPECT_THAT(page, Not(HasSubstr("<script")));
+
+  CommandResult dom = RunCommand({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                                  "--disable-dev-shm-usage", "--enable-logging=stderr", "--v=0", "--dump-dom",
+                                  "file://" + html},
+                                 dir_, {}, absl::Seconds(90));
+  ASSERT_EQ(dom.exit_code, 0) << dom.Describe();
+  EXPECT_THAT(dom.out, HasSubstr(">Subject access bundle<"));
+  EXPECT_THAT(dom.out, HasSubstr(">incident_narrative<"));
+  EXPECT_THAT(dom.out, HasSubstr(">made the referral<"));
+  EXPECT_THAT(dom.out, HasSubstr(">received the referral<"));
+  EXPECT_THAT(dom.out, Not(HasSubstr("<script")));
+  EXPECT_THAT(dom.err, Not(HasSubstr("CONSOLE"))) << dom.err;
+
+  // JSON on stdout for scripts.
+  CommandResult printed = Refx(kDpo, {"audit", "bundle", "--subject-file", subject, "--output", "json"});
+  ASSERT_EQ(printed.exit_code, 0) << printed.Describe();
+  v1::SubjectAccessBundle again;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(printed.out, &again).ok()) << printed.out;
+  EXPECT_EQ(again.referrals_size(), 1);
+
+  // Refused: a role without SUBJECT_ACCESS (and nothing written); no usable
+  // identifier.
+  CommandResult police = Refx(kPolice, {"audit", "bundle", "--subject-file", subject, "--html", dir_ + "/no.html"});
+  EXPECT_EQ(police.exit_code, kExitAuth) << police.Describe();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/no.html"));
+  const std::string vague = dir_ + "/vague.yaml";
+  std::ofstream(vague) << "given_name: Sam\n";
+  CommandResult invalid = Refx(kDpo, {"audit", "bundle", "--subject-file", vague});
+  EXPECT_EQ(invalid.exit_code, kExitInvalid) << invalid.Describe();
+  EXPECT_THAT(invalid.err, Not(HasSubstr("Sam")));
+  CommandResult help = Refx(kDpo, {"audit", "bundle", "--help"});
+  EXPECT_THAT(help.out, HasSubstr("readable by you alone"));
 }
 
 }  // namespace

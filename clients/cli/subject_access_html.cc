@@ -1,0 +1,158 @@
+#include "clients/cli/subject_access_html.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "clients/cli/html_text.h"
+#include "clients/cli/output.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/reflection.h"
+#include "google/protobuf/timestamp.pb.h"
+
+namespace refx::cli {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+// One scalar value of `field` (element `index` of a repeated one, or -1).
+std::string ScalarText(const Message& m, const FieldDescriptor* f, int index) {
+  const auto* r = m.GetReflection();
+  const bool rep = index >= 0;
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING:
+      return rep ? r->GetRepeatedString(m, f, index) : r->GetString(m, f);
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return rep ? r->GetRepeatedEnum(m, f, index)->name() : r->GetEnum(m, f)->name();
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return (rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "yes" : "no";
+    case FieldDescriptor::CPPTYPE_INT32:
+      return absl::StrCat(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f));
+    case FieldDescriptor::CPPTYPE_INT64:
+      return absl::StrCat(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f));
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return absl::StrCat(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f));
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return absl::StrCat(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f));
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return absl::StrCat(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f));
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return absl::StrCat(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f));
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      break;
+  }
+  return "";
+}
+
+// Every set field of `m` as table rows "path | value", depth first in
+// field order: what the controller holds, and nothing it does not (a
+// withheld field is not set, so it has no row).
+void AppendRows(const Message& m, const std::string& prefix, std::string* rows) {
+  std::vector<const FieldDescriptor*> fields;
+  m.GetReflection()->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
+    const int count = f->is_repeated() ? m.GetReflection()->FieldSize(m, f) : 1;
+    for (int i = 0; i < count; ++i) {
+      const std::string at = f->is_repeated() ? absl::StrCat(path, "[", i, "]") : path;
+      const int index = f->is_repeated() ? i : -1;
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        const Message& child = f->is_repeated() ? m.GetReflection()->GetRepeatedMessage(m, f, i)
+                                                : m.GetReflection()->GetMessage(m, f);
+        if (child.GetDescriptor() == google::protobuf::Timestamp::descriptor()) {
+          absl::StrAppend(rows, "<tr><th scope=\"row\">", HtmlEscape(at), "</th><td>",
+                          HtmlEscape(FormatTimestamp(static_cast<const google::protobuf::Timestamp&>(child))),
+                          "</td></tr>");
+        } else {
+          AppendRows(child, at, rows);
+        }
+        continue;
+      }
+      absl::StrAppend(rows, "<tr><th scope=\"row\">", HtmlEscape(at), "</th><td>",
+                      HtmlEscape(ScalarText(m, f, index)), "</td></tr>");
+    }
+  }
+}
+
+std::string FieldTable(const Message& m) {
+  std::string rows;
+  AppendRows(m, "", &rows);
+  if (rows.empty()) return "<p>Nothing readable.</p>";
+  return absl::StrCat("<table class=\"fields\"><tbody>", rows, "</tbody></table>");
+}
+
+std::string ClassNames(const refx::v1::SubjectDisclosure& d) {
+  std::vector<std::string> names;
+  for (int c : d.data_classes()) names.push_back(refx::v1::DataClass_Name(static_cast<refx::v1::DataClass>(c)));
+  return absl::StrJoin(names, ", ");
+}
+
+std::string DisclosureTable(const std::string& caption,
+                            const google::protobuf::RepeatedPtrField<refx::v1::SubjectDisclosure>& events) {
+  if (events.empty()) return "";
+  std::string out = absl::StrCat("<table><caption>", HtmlEscape(caption),
+                                 "</caption><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Agency</th>"
+                                 "<th scope=\"col\">How</th><th scope=\"col\">Purpose</th>"
+                                 "<th scope=\"col\">Classes of data</th></tr></thead><tbody>");
+  for (const auto& d : events) {
+    absl::StrAppend(&out, "<tr><td>", HtmlEscape(FormatTimestamp(d.time())), "</td><td>", HtmlEscape(d.agency()),
+                    "</td><td>", HtmlEscape(d.method()), "</td><td>", HtmlEscape(d.purpose()), "</td><td>",
+                    HtmlEscape(ClassNames(d)), "</td></tr>");
+  }
+  return absl::StrCat(out, "</tbody></table>");
+}
+
+const char* RelationshipText(refx::v1::SubjectAccessHolding::Relationship r) {
+  switch (r) {
+    case refx::v1::SubjectAccessHolding::SENDER: return "made the referral";
+    case refx::v1::SubjectAccessHolding::RECIPIENT: return "received the referral";
+    case refx::v1::SubjectAccessHolding::FORMER_RECIPIENT:
+      return "received the referral and passed it on (keeps routing facts only)";
+    default: return "party";
+  }
+}
+
+}  // namespace
+
+std::string RenderSubjectAccessHtml(const refx::v1::SubjectAccessBundle& bundle) {
+  std::string body;
+  absl::StrAppend(&body, "<h1>Subject access bundle</h1><p>Made ", HtmlEscape(FormatTimestamp(bundle.create_time())),
+                  " under the information-sharing agreement ", HtmlEscape(bundle.agreement()), ". ",
+                  bundle.referrals_size(), bundle.referrals_size() == 1 ? " referral" : " referrals",
+                  " about the person; ", bundle.controllers_size(),
+                  bundle.controllers_size() == 1 ? " controller holds" : " controllers hold",
+                  " data from them. Each controller's part shows exactly what it can read; a field it may not "
+                  "read is not shown.</p>");
+  if (bundle.controllers().empty()) absl::StrAppend(&body, "<p>No referral about the person was found.</p>");
+  for (const auto& controller : bundle.controllers()) {
+    const std::string title = controller.display_name().empty() ? controller.agency() : controller.display_name();
+    absl::StrAppend(&body, "<section class=\"controller\"><h2>", HtmlEscape(title), "</h2><p class=\"agency\">",
+                    HtmlEscape(controller.agency()), "</p>");
+    for (const auto& holding : controller.holdings()) {
+      absl::StrAppend(&body, "<article class=\"holding\"><h3>", HtmlEscape(holding.referral().name()), "</h3><p>",
+                      HtmlEscape(RelationshipText(holding.relationship())), "</p>", FieldTable(holding.referral()));
+      for (const auto& update : holding.case_updates()) {
+        absl::StrAppend(&body, "<h4>Case update ", HtmlEscape(update.name()), "</h4>", FieldTable(update));
+      }
+      absl::StrAppend(&body, DisclosureTable("Disclosed to other agencies", holding.disclosures()),
+                      DisclosureTable("Received by this agency", holding.receipts()), "</article>");
+    }
+    absl::StrAppend(&body, "</section>");
+  }
+  return absl::StrCat(
+      "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">"
+      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+      "<title>Subject access bundle</title><style>"
+      "body{font-family:sans-serif;margin:2em auto;max-width:50em;color:#111;line-height:1.4}"
+      "h1{font-size:1.5em}h2{font-size:1.2em;border-top:2px solid #0072B2;padding-top:.5em}"
+      "h3{font-size:1em;font-family:monospace}table{border-collapse:collapse;margin:.5em 0 1em;width:100%}"
+      "th,td{border:1px solid #bbb;padding:.2em .4em;text-align:left;vertical-align:top;font-size:.9em}"
+      "table.fields th{width:35%;font-weight:normal;font-family:monospace}caption{text-align:left;"
+      "font-weight:bold}.agency{font-family:monospace;color:#333}"
+      "</style></head><body>",
+      body, "</body></html>\n");
+}
+
+}  // namespace refx::cli
