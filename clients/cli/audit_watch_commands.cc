@@ -198,13 +198,22 @@ int RunWatch(ReferralClient& client, const CommandLine& f, const refx::v1::Watch
   return kExitOk;
 }
 
+namespace {
+
+// The person's identifiers from `path` (YAML or JSON; - for stdin), kept
+// out of the command line so they are in no shell history or process list.
+template <typename Request>
+absl::Status ReadSubjectFile(const std::string& path, Request* request) {
+  REFX_ASSIGN_OR_RETURN(std::string text, ReadInput(path));
+  return ParseYamlToProto(text, path == "-" ? "<stdin>" : path, request);
+}
+
+}  // namespace
+
 int RunAuditSubject(ReferralClient& client, const CommandLine& f, OutputFormat format) {
   refx::v1::FindSubjectReferralsRequest request;
-  auto text = ReadInput(f.subject_file);
-  if (!text.ok()) return Fail(text.status(), format, /*local=*/true);
-  if (absl::Status parsed = ParseYamlToProto(*text, f.subject_file == "-" ? "<stdin>" : f.subject_file, &request);
-      !parsed.ok()) {
-    return Fail(parsed, format, /*local=*/true);
+  if (absl::Status read = ReadSubjectFile(f.subject_file, &request); !read.ok()) {
+    return Fail(read, format, /*local=*/true);
   }
   auto found = client.FindSubjectReferrals(request);
   if (!found.ok()) return Fail(found.status(), format, false);
@@ -244,11 +253,8 @@ absl::Status WritePrivateFile(const std::string& path, const std::string& text) 
 
 int RunAuditBundle(ReferralClient& client, const CommandLine& f, OutputFormat format) {
   refx::v1::ExportSubjectAccessBundleRequest request;
-  auto text = ReadInput(f.subject_file);
-  if (!text.ok()) return Fail(text.status(), format, /*local=*/true);
-  if (absl::Status parsed = ParseYamlToProto(*text, f.subject_file == "-" ? "<stdin>" : f.subject_file, &request);
-      !parsed.ok()) {
-    return Fail(parsed, format, /*local=*/true);
+  if (absl::Status read = ReadSubjectFile(f.subject_file, &request); !read.ok()) {
+    return Fail(read, format, /*local=*/true);
   }
   auto bundle = client.ExportSubjectAccessBundle(request);
   if (!bundle.ok()) return Fail(bundle.status(), format, false);
