@@ -7,11 +7,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/status_details.h"
 #include "common/status_macros.h"
 #include "core/agreement.h"
 #include "core/redaction.h"
+#include "core/referral_manager.h"
 #include "core/victim_tokens.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -22,6 +25,7 @@ constexpr char kFindMethod[] = "refx.v1.AuditService.FindSubjectReferrals";
 constexpr char kExportMethod[] = "refx.v1.AuditService.ExportSubjectAccessBundle";
 // Rows read per store call while collecting a referral's updates and events.
 constexpr int kPage = 500;
+constexpr int kMaxRestrictions = 100;
 
 std::string MatchedOn(const std::string& kind) { return kind == "name-dob" ? "name-and-birth-date" : kind; }
 
@@ -62,6 +66,65 @@ v1::SubjectReferral RoutingFacts(const storage::StoredReferral& row, const std::
   r.set_state(static_cast<v1::Referral::State>(row.state));
   for (const std::string& kind : matched_on) r.add_matched_on(kind);
   return r;
+}
+
+// Checks each restriction against the referrals found: INVALID_ARGUMENT
+// naming every bad field.
+absl::Status CheckRestrictions(const v1::ExportSubjectAccessBundleRequest& request,
+                               const std::map<std::string, const storage::StoredReferral*>& found) {
+  std::vector<FieldViolation> violations;
+  if (request.restrictions_size() > kMaxRestrictions) {
+    violations.push_back({"restrictions", absl::StrCat("at most ", kMaxRestrictions)});
+  }
+  for (int i = 0; i < request.restrictions_size(); ++i) {
+    const v1::SubjectAccessRestriction& r = request.restrictions(i);
+    const std::string at = absl::StrCat("restrictions[", i, "]");
+    const auto referral = found.find(ReferralIdFromName(r.referral()));
+    if (referral == found.end()) {
+      violations.push_back({at + ".referral", "must be one of the referrals these identifiers find"});
+    }
+    if (r.data_classes().empty()) violations.push_back({at + ".data_classes", "name at least one class"});
+    for (int j = 0; j < r.data_classes_size(); ++j) {
+      const int c = r.data_classes(j);
+      if (c == v1::DATA_CLASS_REFERRAL_CORE || c == v1::DATA_CLASS_OPERATIONAL) {
+        violations.push_back({absl::StrCat(at, ".data_classes[", j, "]"),
+                              "the routing record cannot be withheld class by class: leave the referral out of "
+                              "the answer instead"});
+      } else if (!v1::DataClass_IsValid(c) || c == v1::DATA_CLASS_UNSPECIFIED) {
+        violations.push_back({absl::StrCat(at, ".data_classes[", j, "]"), "unknown data class"});
+      }
+    }
+    if (!v1::RestrictionBasis_IsValid(r.basis()) || r.basis() == v1::RESTRICTION_BASIS_UNSPECIFIED) {
+      violations.push_back({at + ".basis", "name the exemption the restriction rests on (RestrictionBasis)"});
+    }
+    if (!r.controller().empty() && referral != found.end()) {
+      const storage::StoredReferral& row = *referral->second;
+      const std::string agency = AgencyIdFromName(r.controller());
+      if (agency != row.sender_agency && std::find(row.recipient_agencies.begin(), row.recipient_agencies.end(),
+                                                   agency) == row.recipient_agencies.end()) {
+        violations.push_back({at + ".controller", "must be a party to the referral, agencies/{id}"});
+      }
+    }
+  }
+  if (violations.empty()) return absl::OkStatus();
+  return InvalidArgumentError("invalid subject access restriction", violations);
+}
+
+// The restrictions as the audit event records them: referral ids, class
+// names and the basis, never content.
+std::string RestrictionRecord(const v1::ExportSubjectAccessBundleRequest& request) {
+  std::vector<std::string> parts;
+  for (const v1::SubjectAccessRestriction& r : request.restrictions()) {
+    std::vector<std::string> classes;
+    for (int c : r.data_classes()) {
+      classes.push_back(std::string(absl::StripPrefix(v1::DataClass_Name(static_cast<v1::DataClass>(c)),
+                                                      "DATA_CLASS_")));
+    }
+    parts.push_back(absl::StrCat(ReferralIdFromName(r.referral()), ":", absl::StrJoin(classes, "+"), "@",
+                                 v1::RestrictionBasis_Name(r.basis()),
+                                 r.controller().empty() ? "" : absl::StrCat(">", AgencyIdFromName(r.controller()))));
+  }
+  return parts.empty() ? "" : absl::StrCat("restricted ", absl::StrJoin(parts, "; "));
 }
 
 }  // namespace
@@ -124,7 +187,8 @@ absl::StatusOr<v1::FindSubjectReferralsResponse> SubjectAccess::Find(const Calle
 v1::SubjectAccessHolding SubjectAccess::HoldingOf(
     const Caller& dpo, const std::string& agency_id, v1::SubjectAccessHolding::Relationship relationship,
     const v1::Referral& referral, const std::vector<v1::CaseUpdate>& updates,
-    const std::vector<storage::AuditRecord>& disclosures) {
+    const std::vector<storage::AuditRecord>& disclosures,
+    const std::vector<const v1::SubjectAccessRestriction*>& restrictions) {
   // The controller as it is registered now, reading for its role's default
   // purpose under the agreement the DPO's call runs under: exactly what its
   // own GetReferral and ListCaseUpdates would return.
@@ -138,7 +202,20 @@ v1::SubjectAccessHolding SubjectAccess::HoldingOf(
   v1::SubjectAccessHolding holding;
   holding.set_relationship(relationship);
   if (dpo.agreement->RecordVisible(controller, referral)) {
-    const ReadView view = dpo.agreement->ViewOf(controller, referral);
+    ReadView view = dpo.agreement->ViewOf(controller, referral);
+    // A restriction withholds only what the controller holds: a class it
+    // cannot read is not there to withhold.
+    for (const v1::SubjectAccessRestriction* r : restrictions) {
+      if (!r->controller().empty() && r->controller() != AgencyName(agency_id)) continue;
+      for (int c : r->data_classes()) {
+        const auto data_class = static_cast<v1::DataClass>(c);
+        if (!view.classes.Contains(data_class)) continue;
+        view.classes.Remove(data_class);
+        v1::WithheldData* withheld = holding.add_withheld();
+        withheld->set_data_class(data_class);
+        withheld->set_basis(r->basis());
+      }
+    }
     *holding.mutable_referral() = referral;
     Redact(view, holding.mutable_referral());
     for (const v1::CaseUpdate& update : updates) {
@@ -166,6 +243,9 @@ absl::StatusOr<v1::SubjectAccessBundle> SubjectAccess::Export(const Caller& call
                                                               CallAudit* audit) {
   if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
   REFX_ASSIGN_OR_RETURN(std::vector<Match> found, FindMatches(PersonOf(request)));
+  std::map<std::string, const storage::StoredReferral*> by_id;
+  for (const Match& match : found) by_id[match.row.id] = &match.row;
+  REFX_RETURN_IF_ERROR(CheckRestrictions(request, by_id));
   v1::SubjectAccessBundle bundle;
   *bundle.mutable_create_time() = ToTimestamp(absl::Now());
   bundle.set_agreement(caller.agreement->Label());
@@ -212,9 +292,13 @@ absl::StatusOr<v1::SubjectAccessBundle> SubjectAccess::Export(const Caller& call
                                                 ? v1::SubjectAccessHolding::FORMER_RECIPIENT
                                                 : v1::SubjectAccessHolding::RECIPIENT);
     }
+    std::vector<const v1::SubjectAccessRestriction*> restrictions;
+    for (const v1::SubjectAccessRestriction& r : request.restrictions()) {
+      if (ReferralIdFromName(r.referral()) == match.row.id) restrictions.push_back(&r);
+    }
     for (const auto& [agency_id, relationship] : parties) {
       *controllers[agency_id].add_holdings() =
-          HoldingOf(caller, agency_id, relationship, referral, updates, disclosures);
+          HoldingOf(caller, agency_id, relationship, referral, updates, disclosures, restrictions);
     }
   }
   const std::shared_ptr<const Partnership> partnership = options_.registry->Current();
@@ -225,9 +309,12 @@ absl::StatusOr<v1::SubjectAccessBundle> SubjectAccess::Export(const Caller& call
     }
     *bundle.add_controllers() = std::move(part);
   }
-  // Audit before answer: the DPO receives every class the bundle carries.
-  audit->WriteBeforeAnswer(options_.auditor->Build(caller, kExportMethod, AuditAction::kDisclosure, ids,
-                                                   DisclosureOf(bundle), absl::StatusCode::kOk));
+  // Audit before answer: the DPO receives every class the bundle carries,
+  // and the record says what was withheld and why.
+  storage::AuditRecord event = options_.auditor->Build(caller, kExportMethod, AuditAction::kDisclosure, ids,
+                                                       DisclosureOf(bundle), absl::StatusCode::kOk);
+  event.reason = RestrictionRecord(request);
+  audit->WriteBeforeAnswer(std::move(event));
   return bundle;
 }
 

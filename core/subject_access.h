@@ -48,8 +48,10 @@ class SubjectAccess {
 
   // The bundle of everything the partnership holds about the person (the
   // method gate checked SUBJECT_ACCESS): controllers by agency id, their
-  // holdings oldest first. Errors as Find; INTERNAL for an unreadable
-  // stored record.
+  // holdings oldest first, less what the request's restrictions withhold
+  // (marked, and recorded in the audit event). Errors as Find;
+  // INVALID_ARGUMENT naming each bad restriction; INTERNAL for an
+  // unreadable stored record.
   absl::StatusOr<v1::SubjectAccessBundle> Export(const Caller& caller,
                                                  const v1::ExportSubjectAccessBundleRequest& request,
                                                  CallAudit* audit);
@@ -63,12 +65,14 @@ class SubjectAccess {
   // The referrals about `person`, oldest first.
   absl::StatusOr<std::vector<Match>> FindMatches(const v1::Victim& person);
   // What `agency_id` holds of `referral` and its `updates` (as stored),
-  // read through that agency's view under the DPO's call's agreement, with
-  // the audit log's `disclosures` of the referral that concern it.
+  // read through that agency's view under the DPO's call's agreement, less
+  // the classes `restrictions` (those of this referral) withhold from it,
+  // with the audit log's `disclosures` of the referral that concern it.
   v1::SubjectAccessHolding HoldingOf(const Caller& dpo, const std::string& agency_id,
                                      v1::SubjectAccessHolding::Relationship relationship,
                                      const v1::Referral& referral, const std::vector<v1::CaseUpdate>& updates,
-                                     const std::vector<storage::AuditRecord>& disclosures);
+                                     const std::vector<storage::AuditRecord>& disclosures,
+                                     const std::vector<const v1::SubjectAccessRestriction*>& restrictions);
 
   explicit SubjectAccess(Options options) : options_(std::move(options)) {}
   Options options_;

@@ -107,4 +107,6 @@ report times 1 1 reporting_service.proto ReportResponseTimesRequest 'period: "20
 report tensions 2 0 reporting_service.proto ListTensionAlertsRequest 'first_week: "2026-W10" last_week: "2026-W20"'
 report acknowledge 3 0 reporting_service.proto AcknowledgeTensionAlertRequest 'name: "tensionAlerts/2026-W14/leicester/race" note: "seen" request_id: "seed-ack"'
 report subject 4 1 audit_service.proto FindSubjectReferralsRequest 'phone: "+44 7700 900001" email: "a@example.org"'
+report bundle 5 1 audit_service.proto ExportSubjectAccessBundleRequest 'phone: "+44 7700 900001" email: "a@example.org"'
+report bundle-restricted 5 1 audit_service.proto ExportSubjectAccessBundleRequest 'phone: "+44 7700 900001" restrictions { referral: "referrals/0123456789abcdef0123456789abcdef" data_classes: DATA_CLASS_SUBJECT basis: DPA_2018_S45_4_B_CRIME controller: "agencies/leicestershire-police" }'
 echo "seeds: $(find "$out" -type f | wc -l) files in $out"

@@ -103,6 +103,33 @@ std::string DisclosureTable(const std::string& caption,
   return absl::StrCat(out, "</tbody></table>");
 }
 
+// The exemption as a reader of the bundle knows it.
+const char* BasisText(refx::v1::RestrictionBasis basis) {
+  switch (basis) {
+    case refx::v1::DPA_2018_S45_4_A_INQUIRY: return "DPA 2018 s45(4)(a): would obstruct an inquiry, investigation or procedure";
+    case refx::v1::DPA_2018_S45_4_B_CRIME:
+      return "DPA 2018 s45(4)(b): would prejudice the prevention, detection, investigation or prosecution of crime";
+    case refx::v1::DPA_2018_S45_4_C_PUBLIC_SECURITY: return "DPA 2018 s45(4)(c): public security";
+    case refx::v1::DPA_2018_S45_4_D_NATIONAL_SECURITY: return "DPA 2018 s45(4)(d): national security";
+    case refx::v1::DPA_2018_S45_4_E_RIGHTS_OF_OTHERS: return "DPA 2018 s45(4)(e): the rights and freedoms of others";
+    case refx::v1::DPA_2018_SCH2_PARA2_CRIME: return "DPA 2018 Schedule 2 paragraph 2: crime";
+    case refx::v1::DPA_2018_SCH2_PARA16_THIRD_PARTY:
+      return "DPA 2018 Schedule 2 paragraph 16: information about another person";
+    case refx::v1::DPA_2018_SCH3_PARA5_SERIOUS_HARM: return "DPA 2018 Schedule 3 paragraph 5: serious harm";
+    default: return "an exemption";
+  }
+}
+
+std::string WithheldList(const refx::v1::SubjectAccessHolding& holding) {
+  if (holding.withheld().empty()) return "";
+  std::string items;
+  for (const auto& w : holding.withheld()) {
+    absl::StrAppend(&items, "<li><code>", HtmlEscape(refx::v1::DataClass_Name(w.data_class())), "</code>: ",
+                    HtmlEscape(BasisText(w.basis())), "</li>");
+  }
+  return absl::StrCat("<div class=\"withheld\"><p>Withheld from this bundle:</p><ul>", items, "</ul></div>");
+}
+
 const char* RelationshipText(refx::v1::SubjectAccessHolding::Relationship r) {
   switch (r) {
     case refx::v1::SubjectAccessHolding::SENDER: return "made the referral";
@@ -131,7 +158,8 @@ std::string RenderSubjectAccessHtml(const refx::v1::SubjectAccessBundle& bundle)
                     HtmlEscape(controller.agency()), "</p>");
     for (const auto& holding : controller.holdings()) {
       absl::StrAppend(&body, "<article class=\"holding\"><h3>", HtmlEscape(holding.referral().name()), "</h3><p>",
-                      HtmlEscape(RelationshipText(holding.relationship())), "</p>", FieldTable(holding.referral()));
+                      HtmlEscape(RelationshipText(holding.relationship())), "</p>", WithheldList(holding),
+                      FieldTable(holding.referral()));
       for (const auto& update : holding.case_updates()) {
         absl::StrAppend(&body, "<h4>Case update ", HtmlEscape(update.name()), "</h4>", FieldTable(update));
       }
@@ -151,6 +179,7 @@ std::string RenderSubjectAccessHtml(const refx::v1::SubjectAccessBundle& bundle)
       "th,td{border:1px solid #bbb;padding:.2em .4em;text-align:left;vertical-align:top;font-size:.9em}"
       "table.fields th{width:35%;font-weight:normal;font-family:monospace}caption{text-align:left;"
       "font-weight:bold}.agency{font-family:monospace;color:#333}"
+      ".withheld{border-left:4px solid #D55E00;padding-left:.6em}"
       "</style></head><body>",
       body, "</body></html>\n");
 }

@@ -286,5 +286,87 @@ TEST_F(SubjectAccessTest, TheBundleGivesEachControllersPartAsThatControllerReads
   EXPECT_EQ(no_cert.status().code(), absl::StatusCode::kUnavailable) << no_cert.status();
 }
 
+// A restriction withholds classes from one controller's part (or every
+// part), marked with the exemption it rests on and recorded in the export's
+// audit event; a bad restriction is refused naming its field.
+TEST_F(SubjectAccessTest, ARestrictionWithholdsClassesMarksThemAndIsRecorded) {
+  v1::Victim victim;
+  victim.set_given_name("Qzrestrict");
+  victim.set_phone("07700 900654");
+  const v1::Referral a = Create(kPolice, kCityCouncil, victim, "a");
+  const std::string police = absl::StrCat("agencies/", kPolice);
+  const std::string council = absl::StrCat("agencies/", kCityCouncil);
+
+  v1::ExportSubjectAccessBundleRequest request;
+  request.set_phone("07700 900654");
+  v1::SubjectAccessRestriction* restriction = request.add_restrictions();
+  restriction->set_referral(a.name());
+  restriction->add_data_classes(v1::DATA_CLASS_INCIDENT_NARRATIVE);
+  restriction->add_data_classes(v1::DATA_CLASS_VICTIM_CONTACT);
+  restriction->set_basis(v1::DPA_2018_S45_4_B_CRIME);
+  restriction->set_controller(police);
+  auto bundle = server_->Client(kDpo).ExportSubjectAccessBundle(request);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  std::map<std::string, const v1::SubjectAccessHolding*> holdings;
+  for (const auto& part : bundle->controllers()) holdings[part.agency()] = &part.holdings(0);
+  ASSERT_EQ(holdings.size(), 2u);
+
+  // The police part: both classes gone, and said to be withheld, and why.
+  const v1::SubjectAccessHolding& withheld = *holdings[police];
+  EXPECT_EQ(withheld.referral().incident_narrative(), "");
+  EXPECT_EQ(withheld.referral().victim().phone(), "");
+  EXPECT_EQ(withheld.referral().victim().given_name(), "Qzrestrict");  // not restricted
+  ASSERT_EQ(withheld.withheld_size(), 2);
+  EXPECT_EQ(withheld.withheld(0).data_class(), v1::DATA_CLASS_INCIDENT_NARRATIVE);
+  EXPECT_EQ(withheld.withheld(1).data_class(), v1::DATA_CLASS_VICTIM_CONTACT);
+  EXPECT_EQ(withheld.withheld(1).basis(), v1::DPA_2018_S45_4_B_CRIME);
+  // The council's part is untouched: exactly its own read.
+  const v1::SubjectAccessHolding& untouched = *holdings[council];
+  EXPECT_TRUE(untouched.withheld().empty());
+  auto own = server_->Client(kCityCouncil).GetReferral(a.name());
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_FALSE(own->incident_narrative().empty());
+  EXPECT_TRUE(MessageDifferencer::Equals(untouched.referral(), *own));
+
+  // Recorded with the export: ids, classes and the exemption, no content.
+  v1::ListAuditEventsRequest list;
+  list.set_agency(absl::StrCat("agencies/", kDpo));
+  auto events = server_->Client(kDpo).ListAuditEvents(list);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_FALSE(events->events().empty());
+  const v1::AuditEvent& exported = events->events(events->events_size() - 1);
+  EXPECT_EQ(exported.method(), "refx.v1.AuditService.ExportSubjectAccessBundle");
+  EXPECT_EQ(exported.reason(), absl::StrCat("restricted ", a.name().substr(std::string("referrals/").size()),
+                                            ":INCIDENT_NARRATIVE+VICTIM_CONTACT@DPA_2018_S45_4_B_CRIME>", kPolice));
+
+  // Refused, each bad field named: a referral the identifiers do not find,
+  // the routing record, a controller that is no party, an unknown class;
+  // and a restriction without its basis.
+  v1::ExportSubjectAccessBundleRequest bad;
+  bad.set_phone("07700 900654");
+  auto add = [&](const std::string& referral, v1::DataClass data_class, const std::string& controller) {
+    v1::SubjectAccessRestriction* r = bad.add_restrictions();
+    r->set_referral(referral);
+    r->add_data_classes(data_class);
+    r->set_basis(v1::DPA_2018_S45_4_A_INQUIRY);
+    r->set_controller(controller);
+  };
+  add("referrals/0123456789abcdef0123456789abcdef", v1::DATA_CLASS_SUBJECT, "");
+  add(a.name(), v1::DATA_CLASS_REFERRAL_CORE, "");
+  add(a.name(), v1::DATA_CLASS_SUBJECT, absl::StrCat("agencies/", kBlaby));
+  add(a.name(), static_cast<v1::DataClass>(77), "");
+  auto refused = server_->Client(kDpo).ExportSubjectAccessBundle(bad);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  std::vector<std::string> fields;
+  for (const auto& v : FieldViolationsOf(refused.status())) fields.push_back(v.field);
+  EXPECT_THAT(fields, ElementsAre("restrictions[0].referral", "restrictions[1].data_classes[0]",
+                                  "restrictions[2].controller", "restrictions[3].data_classes[0]"));
+  v1::ExportSubjectAccessBundleRequest no_basis = request;
+  no_basis.mutable_restrictions(0)->clear_basis();
+  auto unbased = server_->Client(kDpo).ExportSubjectAccessBundle(no_basis);
+  EXPECT_EQ(unbased.status().code(), absl::StatusCode::kInvalidArgument) << unbased.status();
+  EXPECT_THAT(unbased.status().ToString(), HasSubstr("restrictions[0].basis"));
+}
+
 }  // namespace
 }  // namespace refx::testing

@@ -435,6 +435,21 @@ TEST_F(CliTest, AuditBundleWritesTheSubjectAccessBundleAsJsonAndHtml) {
   EXPECT_THAT(dom.out, Not(HasSubstr("<script")));
   EXPECT_THAT(dom.err, Not(HasSubstr("CONSOLE"))) << dom.err;
 
+  // A restriction, given in the same file, withholds the narrative from
+  // every part and says so, with the exemption, in the page.
+  const std::string restricted = dir_ + "/restricted.yaml";
+  std::ofstream(restricted) << "phone: '07700 900456'\nrestrictions:\n  - referral: " << created->name()
+                            << "\n    data_classes: [DATA_CLASS_INCIDENT_NARRATIVE]\n"
+                               "    basis: DPA_2018_S45_4_B_CRIME\n";
+  const std::string restricted_html = dir_ + "/restricted.html";
+  CommandResult withheld = Refx(kDpo, {"audit", "bundle", "--subject-file", restricted, "--html", restricted_html});
+  ASSERT_EQ(withheld.exit_code, 0) << withheld.Describe();
+  std::stringstream restricted_text;
+  restricted_text << std::ifstream(restricted_html).rdbuf();
+  EXPECT_THAT(restricted_text.str(), HasSubstr("Withheld from this bundle"));
+  EXPECT_THAT(restricted_text.str(), HasSubstr("DPA 2018 s45(4)(b)"));
+  EXPECT_THAT(restricted_text.str(), Not(HasSubstr("alert(")));
+
   // JSON on stdout for scripts.
   CommandResult printed = Refx(kDpo, {"audit", "bundle", "--subject-file", subject, "--output", "json"});
   ASSERT_EQ(printed.exit_code, 0) << printed.Describe();
