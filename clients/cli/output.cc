@@ -121,6 +121,12 @@ void AppendPadded(std::string* out, const std::string& cell, size_t width) {
 
 }  // namespace
 
+std::vector<std::pair<std::string, std::string>> FlattenFields(const Message& message) {
+  KeyValues out;
+  Flatten(message, "", &out);
+  return out;
+}
+
 int ExitCodeFor(absl::StatusCode code) {
   switch (code) {
     case absl::StatusCode::kOk:
@@ -361,8 +367,7 @@ std::string RenderAuditTable(const refx::v1::ListAuditEventsResponse& events) {
 }
 
 std::string RenderKeyValues(const google::protobuf::Message& message) {
-  KeyValues kv;
-  Flatten(message, "", &kv);
+  const KeyValues kv = FlattenFields(message);
   size_t width = 0;
   for (const auto& [key, unused] : kv) width = std::max(width, key.size() + 1);
   width = std::min<size_t>(width, 40);

@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -91,6 +92,12 @@ std::string RenderCaseUpdateTable(const refx::v1::ListCaseUpdatesResponse& updat
 // replay, and "xN" for an aggregated refusal) ("no audit events" when
 // empty).
 std::string RenderAuditTable(const refx::v1::ListAuditEventsResponse& events);
+
+// Every set field of `message` as (path, value) pairs, depth-first in
+// field-number order: `strands[0].basis` and `perceived`; enums as labels,
+// timestamps as RFC 3339. Unset fields have no pair. RenderKeyValues and the
+// subject access bundle's HTML both show messages this way.
+std::vector<std::pair<std::string, std::string>> FlattenFields(const google::protobuf::Message& message);
 
 // Every set field of `message` as aligned `path: value` lines, depth-first
 // in field-number order (`strands[0].basis: perceived`, `victim.consent.status:

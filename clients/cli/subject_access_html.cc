@@ -6,78 +6,18 @@
 #include "absl/strings/str_join.h"
 #include "clients/cli/html_text.h"
 #include "clients/cli/output.h"
-#include "google/protobuf/descriptor.h"
-#include "google/protobuf/reflection.h"
-#include "google/protobuf/timestamp.pb.h"
 
 namespace refx::cli {
 namespace {
 
-using google::protobuf::FieldDescriptor;
-using google::protobuf::Message;
-
-// One scalar value of `field` (element `index` of a repeated one, or -1).
-std::string ScalarText(const Message& m, const FieldDescriptor* f, int index) {
-  const auto* r = m.GetReflection();
-  const bool rep = index >= 0;
-  switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_STRING:
-      return rep ? r->GetRepeatedString(m, f, index) : r->GetString(m, f);
-    case FieldDescriptor::CPPTYPE_ENUM:
-      return rep ? r->GetRepeatedEnum(m, f, index)->name() : r->GetEnum(m, f)->name();
-    case FieldDescriptor::CPPTYPE_BOOL:
-      return (rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "yes" : "no";
-    case FieldDescriptor::CPPTYPE_INT32:
-      return absl::StrCat(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f));
-    case FieldDescriptor::CPPTYPE_INT64:
-      return absl::StrCat(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f));
-    case FieldDescriptor::CPPTYPE_UINT32:
-      return absl::StrCat(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f));
-    case FieldDescriptor::CPPTYPE_UINT64:
-      return absl::StrCat(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f));
-    case FieldDescriptor::CPPTYPE_DOUBLE:
-      return absl::StrCat(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f));
-    case FieldDescriptor::CPPTYPE_FLOAT:
-      return absl::StrCat(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f));
-    case FieldDescriptor::CPPTYPE_MESSAGE:
-      break;
-  }
-  return "";
-}
-
-// Every set field of `m` as table rows "path | value", depth first in
-// field order: what the controller holds, and nothing it does not (a
-// withheld field is not set, so it has no row).
-void AppendRows(const Message& m, const std::string& prefix, std::string* rows) {
-  std::vector<const FieldDescriptor*> fields;
-  m.GetReflection()->ListFields(m, &fields);
-  for (const FieldDescriptor* f : fields) {
-    const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
-    const int count = f->is_repeated() ? m.GetReflection()->FieldSize(m, f) : 1;
-    for (int i = 0; i < count; ++i) {
-      const std::string at = f->is_repeated() ? absl::StrCat(path, "[", i, "]") : path;
-      const int index = f->is_repeated() ? i : -1;
-      if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-        const Message& child = f->is_repeated() ? m.GetReflection()->GetRepeatedMessage(m, f, i)
-                                                : m.GetReflection()->GetMessage(m, f);
-        if (child.GetDescriptor() == google::protobuf::Timestamp::descriptor()) {
-          absl::StrAppend(rows, "<tr><th scope=\"row\">", HtmlEscape(at), "</th><td>",
-                          HtmlEscape(FormatTimestamp(static_cast<const google::protobuf::Timestamp&>(child))),
-                          "</td></tr>");
-        } else {
-          AppendRows(child, at, rows);
-        }
-        continue;
-      }
-      absl::StrAppend(rows, "<tr><th scope=\"row\">", HtmlEscape(at), "</th><td>",
-                      HtmlEscape(ScalarText(m, f, index)), "</td></tr>");
-    }
-  }
-}
-
-std::string FieldTable(const Message& m) {
+// Every field the message holds, one row each, as `refx get` lists them:
+// what the controller holds, and nothing it does not (a withheld field is
+// not set, so it has no row).
+std::string FieldTable(const google::protobuf::Message& m) {
   std::string rows;
-  AppendRows(m, "", &rows);
+  for (const auto& [path, value] : FlattenFields(m)) {
+    absl::StrAppend(&rows, "<tr><th scope=\"row\">", HtmlEscape(path), "</th><td>", HtmlEscape(value), "</td></tr>");
+  }
   if (rows.empty()) return "<p>Nothing readable.</p>";
   return absl::StrCat("<table class=\"fields\"><tbody>", rows, "</tbody></table>");
 }
