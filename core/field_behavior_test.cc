@@ -93,7 +93,9 @@ TEST(FieldBehaviorTest, ResourcesAndReferencesAreDeclared) {
     if (field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) return;
     const std::string& n = field->name();
     const std::string& message = field->containing_type()->name();
-    const bool is_request = message.size() > 7 && message.substr(message.size() - 7) == "Request";
+    // A resource named ...Request (SubjectRequest) names itself.
+    const bool is_request = message.size() > 7 && message.substr(message.size() - 7) == "Request" &&
+                            !field->containing_type()->options().HasExtension(google::api::resource);
     // A request's `name` names a resource; elsewhere (a subject's name) it
     // may be a person's.
     const bool names_something = (n == "name" && is_request) || n == "parent" || n == "supersedes" || n == "referral" ||

@@ -41,6 +41,15 @@ const std::map<std::string, MethodRule, std::less<>>& Table() {
       // each controller holds of them).
       {"refx.v1.AuditService.FindSubjectReferrals", {config::v1::SUBJECT_ACCESS, true}},
       {"refx.v1.AuditService.ExportSubjectAccessBundle", {config::v1::SUBJECT_ACCESS, true}},
+      // The register of data subject requests: case references and the
+      // statutory clock, no personal data; changed by a named person.
+      {"refx.v1.AuditService.CreateSubjectRequest", {config::v1::SUBJECT_ACCESS, true}},
+      {"refx.v1.AuditService.GetSubjectRequest", {config::v1::SUBJECT_ACCESS, true}},
+      {"refx.v1.AuditService.ListSubjectRequests", {config::v1::SUBJECT_ACCESS, true}},
+      {"refx.v1.AuditService.RecordSubjectRequestStep", {config::v1::SUBJECT_ACCESS, true}},
+      // Actions an erasure request: erases personal data, so the person
+      // acting is named, as for every change.
+      {"refx.v1.AuditService.EraseSubjectData", {config::v1::SUBJECT_ACCESS, true}},
       // Retention: the preview names referrals and classes, a hold pauses
       // erasures; each changes or shows what happens to personal data, so
       // the person acting is named.

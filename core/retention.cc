@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -62,17 +63,38 @@ bool HoldsUnknownFields(const google::protobuf::Message& message) {
 
 namespace {
 
+// Marks the refusal below so the job tells it from any other failed
+// precondition (which is an error to report, not a referral to skip).
+constexpr char kLeftForNewerVersion[] = "type.refx.llr.example/refx.core.LeftForNewerVersion";
+
 // Redaction drops fields it has no class for, so an erasure by this version
 // would lose, for good, whatever a newer version stored there: such a copy
 // is left for a replica that knows every field.
 absl::Status RefuseNewerFields(const google::protobuf::Message& message) {
   if (!HoldsUnknownFields(message)) return absl::OkStatus();
-  return absl::FailedPreconditionError(
+  absl::Status refused = absl::FailedPreconditionError(
       "a stored copy holds fields this version of refx does not know (written by a newer version): "
       "left for a replica that knows them");
+  refused.SetPayload(kLeftForNewerVersion, absl::Cord("1"));
+  return refused;
+}
+
+// The job's own erasures: by refx, under the agreement's retention rules.
+storage::AuditRecord RetentionAudit(const Agreement& agreement) {
+  storage::AuditRecord audit;
+  audit.method = kRetentionMethod;
+  audit.agency_id = "refx";
+  audit.purpose = "retention";
+  audit.agreement = agreement.Label();
+  audit.reason = "RETENTION";
+  return audit;
 }
 
 }  // namespace
+
+bool IsLeftForNewerVersion(const absl::Status& status) {
+  return absl::IsFailedPrecondition(status) && status.GetPayload(kLeftForNewerVersion).has_value();
+}
 
 absl::StatusOr<std::string> EraseFromDocument(const DataClassSet& classes, storage::StoredDocumentKind kind,
                                               const std::string& document) {
@@ -172,9 +194,9 @@ absl::Status RetentionJob::ForEachReferral(
   }
 }
 
-absl::StatusOr<int64_t> RetentionJob::Erase(const Agreement& agreement, const storage::StoredReferral& stored,
-                                            const v1::Referral& referral, const std::vector<PlannedErasure>& due,
-                                            absl::Time now) {
+absl::StatusOr<int64_t> RetentionJob::Erase(const storage::StoredReferral& stored, const v1::Referral& referral,
+                                            const std::vector<PlannedErasure>& due, absl::Time now,
+                                            storage::AuditRecord audit) {
   DataClassSet classes;
   v1::Referral erased = referral;
   std::vector<std::string> class_names;
@@ -203,15 +225,12 @@ absl::StatusOr<int64_t> RetentionJob::Erase(const Agreement& agreement, const st
   // Tokens of what is left: a subject access search still finds the
   // referral by what it still holds, and by nothing it no longer holds.
   request.victim_tokens = VictimTokens(options_.victim_token_key, erased.victim());
+  request.audit = std::move(audit);
   request.audit.time = now;
   request.audit.action = AuditActionName(AuditAction::kErasure);
-  request.audit.method = kRetentionMethod;
-  request.audit.agency_id = "refx";
-  request.audit.purpose = "retention";
+  request.audit.referral_ids = stored.id;
   request.audit.data_classes = absl::StrJoin(class_names, ",");
   request.audit.outcome = "OK";
-  request.audit.agreement = agreement.Label();
-  request.audit.reason = "RETENTION";
   storage::StoredReferral parties = request.referral;
   parties.update_time = now;
   request.event = MakeEvent(parties, v1::WatchReferralsResponse::REFERRAL_ERASED);
@@ -236,12 +255,12 @@ absl::StatusOr<RetentionJob::RunReport> RetentionJob::RunOnce() {
       ++report.held;
       return absl::OkStatus();
     }
-    absl::StatusOr<int64_t> copies = Erase(*agreement, stored, referral, due, now);
+    absl::StatusOr<int64_t> copies = Erase(stored, referral, due, now, RetentionAudit(*agreement));
     if (absl::IsAborted(copies.status()) || absl::IsNotFound(copies.status())) {
       ++report.changed_meanwhile;
       return absl::OkStatus();
     }
-    if (absl::IsFailedPrecondition(copies.status())) {
+    if (IsLeftForNewerVersion(copies.status())) {
       // A copy written by a newer version (RefuseNewerFields): nothing was
       // changed; a replica of that version erases it.
       ++report.left_for_newer_version;

@@ -46,10 +46,15 @@ bool HoldsUnknownFields(const google::protobuf::Message& message);
 
 // `document` (a stored copy, opened: a referral, or a case update, told
 // apart by its name when `kind` is a retry response) with every field of
-// `classes` cleared. FAILED_PRECONDITION if it holds fields this build does
-// not know: their class is unknown, and clearing them would lose them.
+// `classes` cleared. FAILED_PRECONDITION, marked so IsLeftForNewerVersion
+// tells it, if it holds fields this build does not know: their class is
+// unknown, and clearing them would lose them.
 absl::StatusOr<std::string> EraseFromDocument(const DataClassSet& classes, storage::StoredDocumentKind kind,
                                               const std::string& document);
+
+// Whether `status` is EraseFromDocument's refusal of a copy a newer version
+// wrote (the retention job leaves that referral for such a replica).
+bool IsLeftForNewerVersion(const absl::Status& status);
 
 // One class of one referral that is, or will be, due for erasure.
 struct PlannedErasure {
@@ -120,15 +125,26 @@ class RetentionJob {
   absl::Status ReleaseHold(const Caller& caller, const v1::ReleaseLegalHoldRequest& request, CallAudit* audit);
   absl::StatusOr<v1::ListLegalHoldsResponse> ListHolds(const Caller& caller, CallAudit* audit);
 
+  // Erases `classes` of referral `referral_id` now, on the authority `rule`
+  // records in the referral's erasures (e.g. a data subject's erasure
+  // request), audited as an ERASURE by `caller` with `reason`. Classes
+  // erased before are skipped. REFERRAL_NOT_FOUND without the referral;
+  // FAILED_PRECONDITION (LEGAL_HOLD_IN_PLACE) under a legal hold, and for a
+  // stored copy a newer version wrote; ABORTED if the referral changed
+  // while it was erased (nothing erased: try again).
+  absl::StatusOr<v1::EraseSubjectDataResponse> EraseNow(const Caller& caller, const std::string& referral_id,
+                                                        const DataClassSet& classes, const std::string& rule,
+                                                        const std::string& reason, CallAudit* audit);
+
  private:
   explicit RetentionJob(Options options) : options_(std::move(options)) {}
   // Calls `visit` with every stored referral (parsed), oldest first.
   absl::Status ForEachReferral(
       const std::function<absl::Status(const storage::StoredReferral&, const v1::Referral&)>& visit);
-  // Erases `due` (all due now) from one referral.
-  absl::StatusOr<int64_t> Erase(const Agreement& agreement, const storage::StoredReferral& stored,
-                                const v1::Referral& referral, const std::vector<PlannedErasure>& due,
-                                absl::Time now);
+  // Erases `due` (all due now) from one referral, audited as `audit` (its
+  // action, classes and outcome filled in here).
+  absl::StatusOr<int64_t> Erase(const storage::StoredReferral& stored, const v1::Referral& referral,
+                                const std::vector<PlannedErasure>& due, absl::Time now, storage::AuditRecord audit);
 
   Options options_;
 };

@@ -21,6 +21,7 @@ constexpr char kPreviewMethod[] = "refx.v1.AuditService.PreviewRetention";
 constexpr char kPlaceMethod[] = "refx.v1.AuditService.PlaceLegalHold";
 constexpr char kReleaseMethod[] = "refx.v1.AuditService.ReleaseLegalHold";
 constexpr char kListMethod[] = "refx.v1.AuditService.ListLegalHolds";
+constexpr char kEraseMethod[] = "refx.v1.AuditService.EraseSubjectData";
 constexpr int kMaxWithinDays = 3650;
 constexpr size_t kMaxReasonLength = 200;
 
@@ -133,6 +134,52 @@ absl::StatusOr<v1::ListLegalHoldsResponse> RetentionJob::ListHolds(const Caller&
   }
   audit->WriteBeforeAnswer(options_.auditor->Build(caller, kListMethod, AuditAction::kConsultation, ids,
                                                    RoutingFacts(!ids.empty()), absl::StatusCode::kOk));
+  return out;
+}
+
+absl::StatusOr<v1::EraseSubjectDataResponse> RetentionJob::EraseNow(const Caller& caller,
+                                                                    const std::string& referral_id,
+                                                                    const DataClassSet& classes,
+                                                                    const std::string& rule, const std::string& reason,
+                                                                    CallAudit* audit) {
+  if (options_.auditor == nullptr) return absl::InternalError("retention requests need an auditor");
+  const std::string name = ReferralName(referral_id);
+  absl::StatusOr<storage::StoredReferral> stored = options_.store->GetReferral(referral_id);
+  if (absl::IsNotFound(stored.status())) return ReferralNotFoundError(name);
+  REFX_RETURN_IF_ERROR(stored.status());
+  REFX_ASSIGN_OR_RETURN(std::vector<storage::LegalHold> holds, options_.store->ListLegalHolds());
+  for (const storage::LegalHold& hold : holds) {
+    if (hold.referral_id == referral_id) {
+      return WithErrorInfo(FailedPreconditionError(absl::StrCat(name, " is under a legal hold: release it first"),
+                                                   {{"LEGAL_HOLD", name, "the referral is under a legal hold"}}),
+                           "LEGAL_HOLD_IN_PLACE", {{"referral", name}});
+    }
+  }
+  v1::Referral referral;
+  if (!referral.ParseFromString(stored->document)) return absl::DataLossError("a stored referral is unreadable");
+
+  v1::EraseSubjectDataResponse out;
+  out.set_referral(name);
+  const absl::Time now = options_.clock->Now();
+  const DataClassSet erased_before = ErasedClasses(referral);
+  std::vector<PlannedErasure> due;
+  for (v1::DataClass c : classes.Members()) {
+    if (erased_before.Contains(c)) continue;
+    due.push_back({referral_id, c, now, rule, false});
+    out.add_erased(c);
+  }
+  if (due.empty()) return out;  // each erased before: the call's own event says so
+
+  storage::AuditRecord event =
+      options_.auditor->Build(caller, kEraseMethod, AuditAction::kErasure, {referral_id}, {}, absl::StatusCode::kOk);
+  event.reason = reason;
+  absl::StatusOr<int64_t> copies = Erase(*stored, referral, due, now, std::move(event));
+  if (absl::IsAborted(copies.status()) || absl::IsNotFound(copies.status())) {
+    return absl::AbortedError(absl::StrCat(name, " changed while it was erased; nothing was erased: try again"));
+  }
+  REFX_RETURN_IF_ERROR(copies.status());
+  audit->recorded = true;  // written with the erasure
+  out.set_copies_rewritten(*copies);
   return out;
 }
 

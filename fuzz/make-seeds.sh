@@ -109,4 +109,9 @@ report acknowledge 3 0 reporting_service.proto AcknowledgeTensionAlertRequest 'n
 report subject 4 1 audit_service.proto FindSubjectReferralsRequest 'phone: "+44 7700 900001" email: "a@example.org"'
 report bundle 5 1 audit_service.proto ExportSubjectAccessBundleRequest 'phone: "+44 7700 900001" email: "a@example.org"'
 report bundle-restricted 5 1 audit_service.proto ExportSubjectAccessBundleRequest 'phone: "+44 7700 900001" restrictions { referral: "referrals/0123456789abcdef0123456789abcdef" data_classes: DATA_CLASS_SUBJECT basis: DPA_2018_S45_4_B_CRIME controller: "agencies/leicestershire-police" }'
+report sar-open 6 1 audit_service.proto CreateSubjectRequestRequest 'subject_request { kind: ACCESS reference: "DPO-2026-0001" received_date: "2026-01-02" } request_id: "seed-sar"'
+report sar-get 7 1 audit_service.proto GetSubjectRequestRequest 'name: "subjectRequests/0123456789abcdef0123456789abcdef"'
+report sar-list 8 1 audit_service.proto ListSubjectRequestsRequest 'page_size: 2'
+report sar-step 9 1 audit_service.proto RecordSubjectRequestStepRequest 'name: "subjectRequests/0123456789abcdef0123456789abcdef" step { action: EXTENDED date: "2026-01-05" ground: COMPLEXITY note: "several systems" } etag: "v1"'
+report sar-erase 10 1 audit_service.proto EraseSubjectDataRequest 'subject_request: "subjectRequests/0123456789abcdef0123456789abcdef" referral: "referrals/0123456789abcdef0123456789abcdef" data_classes: DATA_CLASS_VICTIM_CONTACT'
 echo "seeds: $(find "$out" -type f | wc -l) files in $out"

@@ -1,5 +1,6 @@
 // Every ReportingService request, and AuditService's subject access
-// (FindSubjectReferrals, ExportSubjectAccessBundle),
+// (FindSubjectReferrals, ExportSubjectAccessBundle, the data subject
+// request register),
 // from its bytes through what the server does with it after the handshake:
 // parsing (as RunUnary parses), the schema's field behaviour, and the core
 // (periods and the release grid, dimensions, disclosure control, ISO weeks,
@@ -23,7 +24,9 @@
 #include "core/field_behavior.h"
 #include "core/referral_manager.h"
 #include "core/report_manager.h"
+#include "core/retention.h"
 #include "core/subject_access.h"
+#include "core/subject_requests.h"
 #include "core/tension_alerts.h"
 #include "fuzz/fuzz_support.h"
 #include "refx/v1/audit_service.pb.h"
@@ -50,6 +53,9 @@ struct Stack {
   std::unique_ptr<core::ReportManager> reports;
   std::unique_ptr<core::TensionAlerts> tensions;
   std::unique_ptr<core::SubjectAccess> subjects;
+  std::unique_ptr<core::AgreementHolder> agreements;
+  std::unique_ptr<core::RetentionJob> retention;
+  std::unique_ptr<core::SubjectRequestRegister> register_;
 };
 
 Stack& TheStack() {
@@ -114,7 +120,20 @@ Stack& TheStack() {
     subject_options.registry = s->registry.get();
     subject_options.victim_token_key = victim_key;
     auto subjects = core::SubjectAccess::Create(subject_options);
-    if (!reports.ok() || !tensions.ok() || !subjects.ok()) std::abort();
+    s->agreements = std::make_unique<core::AgreementHolder>(LlrAgreement());
+    core::RetentionJob::Options retention_options;
+    retention_options.store = s->store.get();
+    retention_options.agreements = s->agreements.get();
+    retention_options.clock = &s->clock;
+    retention_options.victim_token_key = victim_key;
+    retention_options.auditor = s->auditor.get();
+    auto retention = core::RetentionJob::Create(retention_options);
+    if (!retention.ok()) std::abort();
+    s->retention = *std::move(retention);
+    auto register_ =
+        core::SubjectRequestRegister::Create({s->store.get(), s->auditor.get(), &s->clock, s->retention.get()});
+    if (!reports.ok() || !tensions.ok() || !subjects.ok() || !register_.ok()) std::abort();
+    s->register_ = *std::move(register_);
     s->reports = *std::move(reports);
     s->tensions = *std::move(tensions);
     s->subjects = *std::move(subjects);
@@ -159,10 +178,35 @@ absl::Status Run(int which, const core::Caller& caller, absl::string_view bytes,
       REFX_RETURN_IF_ERROR(Decode(bytes, &req));
       return s.subjects->Find(caller, req, audit).status();
     }
-    default: {
+    case 5: {
       v1::ExportSubjectAccessBundleRequest req;
       REFX_RETURN_IF_ERROR(Decode(bytes, &req));
       return s.subjects->Export(caller, req, audit).status();
+    }
+    case 6: {
+      v1::CreateSubjectRequestRequest req;
+      REFX_RETURN_IF_ERROR(Decode(bytes, &req));
+      return s.register_->Open(caller, req, audit).status();
+    }
+    case 7: {
+      v1::GetSubjectRequestRequest req;
+      REFX_RETURN_IF_ERROR(Decode(bytes, &req));
+      return s.register_->Get(caller, req, audit).status();
+    }
+    case 8: {
+      v1::ListSubjectRequestsRequest req;
+      REFX_RETURN_IF_ERROR(Decode(bytes, &req));
+      return s.register_->List(caller, req, audit).status();
+    }
+    case 9: {
+      v1::RecordSubjectRequestStepRequest req;
+      REFX_RETURN_IF_ERROR(Decode(bytes, &req));
+      return s.register_->RecordStep(caller, req, audit).status();
+    }
+    default: {
+      v1::EraseSubjectDataRequest req;
+      REFX_RETURN_IF_ERROR(Decode(bytes, &req));
+      return s.register_->EraseData(caller, req, audit).status();
     }
   }
 }
@@ -170,7 +214,10 @@ absl::Status Run(int which, const core::Caller& caller, absl::string_view bytes,
 const char* const kMethods[] = {
     "refx.v1.ReportingService.CountReferrals", "refx.v1.ReportingService.ReportResponseTimes",
     "refx.v1.ReportingService.ListTensionAlerts", "refx.v1.ReportingService.AcknowledgeTensionAlert",
-    "refx.v1.AuditService.FindSubjectReferrals", "refx.v1.AuditService.ExportSubjectAccessBundle"};
+    "refx.v1.AuditService.FindSubjectReferrals", "refx.v1.AuditService.ExportSubjectAccessBundle",
+    "refx.v1.AuditService.CreateSubjectRequest", "refx.v1.AuditService.GetSubjectRequest",
+    "refx.v1.AuditService.ListSubjectRequests", "refx.v1.AuditService.RecordSubjectRequestStep",
+    "refx.v1.AuditService.EraseSubjectData"};
 
 }  // namespace
 }  // namespace refx::fuzz

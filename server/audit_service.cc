@@ -225,4 +225,64 @@ grpc::ServerUnaryReactor* AuditServiceImpl::ListLegalHolds(grpc::CallbackServerC
       });
 }
 
+grpc::ServerUnaryReactor* AuditServiceImpl::CreateSubjectRequest(grpc::CallbackServerContext* ctx,
+                                                                 const grpc::ByteBuffer* request,
+                                                                 grpc::ByteBuffer* response) {
+  return RunUnary<v1::CreateSubjectRequestRequest, v1::SubjectRequest>(
+      "refx.v1.AuditService.CreateSubjectRequest", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::CreateSubjectRequestRequest& req, v1::SubjectRequest* out,
+             core::CallAudit* audit) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(*out, subject_requests_->Open(caller, req, audit));
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::GetSubjectRequest(grpc::CallbackServerContext* ctx,
+                                                              const grpc::ByteBuffer* request,
+                                                              grpc::ByteBuffer* response) {
+  return RunUnary<v1::GetSubjectRequestRequest, v1::SubjectRequest>(
+      "refx.v1.AuditService.GetSubjectRequest", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::GetSubjectRequestRequest& req, v1::SubjectRequest* out,
+             core::CallAudit* audit) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(*out, subject_requests_->Get(caller, req, audit));
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::ListSubjectRequests(grpc::CallbackServerContext* ctx,
+                                                                const grpc::ByteBuffer* request,
+                                                                grpc::ByteBuffer* response) {
+  return RunUnary<v1::ListSubjectRequestsRequest, v1::ListSubjectRequestsResponse>(
+      "refx.v1.AuditService.ListSubjectRequests", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::ListSubjectRequestsRequest& req,
+             v1::ListSubjectRequestsResponse* out, core::CallAudit* audit) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(*out, subject_requests_->List(caller, req, audit));
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::RecordSubjectRequestStep(grpc::CallbackServerContext* ctx,
+                                                                     const grpc::ByteBuffer* request,
+                                                                     grpc::ByteBuffer* response) {
+  return RunUnary<v1::RecordSubjectRequestStepRequest, v1::SubjectRequest>(
+      "refx.v1.AuditService.RecordSubjectRequestStep", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::RecordSubjectRequestStepRequest& req, v1::SubjectRequest* out,
+             core::CallAudit* audit) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(*out, subject_requests_->RecordStep(caller, req, audit));
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::EraseSubjectData(grpc::CallbackServerContext* ctx,
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response) {
+  return RunUnary<v1::EraseSubjectDataRequest, v1::EraseSubjectDataResponse>(
+      "refx.v1.AuditService.EraseSubjectData", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::EraseSubjectDataRequest& req, v1::EraseSubjectDataResponse* out,
+             core::CallAudit* audit) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(*out, subject_requests_->EraseData(caller, req, audit));
+        return absl::OkStatus();
+      });
+}
+
 }  // namespace refx::server

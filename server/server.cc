@@ -153,6 +153,11 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   retention_options.victim_token_key = manager_options.victim_token_key;
   retention_options.auditor = server->auditor_.get();
   REFX_ASSIGN_OR_RETURN(server->retention_, core::RetentionJob::Create(retention_options));
+  REFX_ASSIGN_OR_RETURN(server->subject_requests_,
+                        core::SubjectRequestRegister::Create({.store = server->store_.get(),
+                                                              .auditor = server->auditor_.get(),
+                                                              .clock = server->options_.clock,
+                                                              .retention = server->retention_.get()}));
   server->retention_interval_ = absl::Seconds(config.retention().purge_interval_seconds());
 
   // One thread stays for an agency with no call running: a partner's flood
@@ -212,7 +217,8 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   service_context.watch_hub = server->watch_hub_.get();
   server->referral_service_ = std::make_unique<ReferralServiceImpl>(service_context);
   server->audit_service_ =
-      std::make_unique<AuditServiceImpl>(service_context, server->subject_access_.get(), server->retention_.get());
+      std::make_unique<AuditServiceImpl>(service_context, server->subject_access_.get(),
+                                         server->subject_requests_.get(), server->retention_.get());
   server->reporting_service_ = std::make_unique<ReportingServiceImpl>(service_context, server->reports_.get(),
                                                                   server->tensions_.get());
 

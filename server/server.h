@@ -27,6 +27,7 @@
 #include "core/referral_manager.h"
 #include "core/referral_watch.h"
 #include "core/retention.h"
+#include "core/subject_requests.h"
 #include "grpcpp/server.h"
 #include "refx/config/v1/server_config.pb.h"
 #include "server/audit_service.h"
@@ -135,6 +136,7 @@ class RefxServer {
   std::unique_ptr<core::ReportManager> reports_;
   std::unique_ptr<core::TensionAlerts> tensions_;
   std::unique_ptr<core::SubjectAccess> subject_access_;
+  std::unique_ptr<core::SubjectRequestRegister> subject_requests_;
   std::unique_ptr<WorkPool> pool_;
   std::unique_ptr<WorkPool> watch_pool_;  // prepares and sends watch batches
   std::unique_ptr<core::WatchHub> watch_hub_;

@@ -300,6 +300,23 @@ struct LegalHold {
   absl::Time time;
 };
 
+// A data subject request (core/subject_requests.h) as stored: its record
+// holds a case reference and the clock's steps, never the person.
+struct StoredSubjectRequest {
+  std::string id;
+  std::string agency_id;   // who recorded it
+  std::string request_id;  // the idempotency key of its creation
+  std::string document;    // refx.v1.SubjectRequest, serialized
+  int64_t version = 1;     // one more with every step
+  absl::Time create_time;
+  absl::Time update_time;
+};
+
+struct CreateSubjectRequestResult {
+  StoredSubjectRequest stored;  // as stored: the first one on a replay
+  bool replayed = false;
+};
+
 // A new data key (encryption at rest, storage/value_cipher.h): every value
 // the store seals from then on is sealed with it; older values stay
 // readable by the key id they carry until ReencryptStoredValues moves them.
@@ -463,6 +480,24 @@ class ReferralStore {
   virtual absl::Status ReleaseLegalHold(absl::string_view referral_id, const AuditRecord& audit) = 0;
   // Every hold, by referral id.
   virtual absl::StatusOr<std::vector<LegalHold>> ListLegalHolds() = 0;
+
+  // Stores a new data subject request with its audit event in one
+  // transaction. If this agency stored one under the same request id
+  // already: that one, with `replayed` (nothing written, no audit event).
+  virtual absl::StatusOr<CreateSubjectRequestResult> CreateSubjectRequest(const StoredSubjectRequest& request,
+                                                                          const AuditRecord& audit) = 0;
+  // Replaces a data subject request's document and version with its audit
+  // event in one transaction, if its stored version is still
+  // `expected_version`: ABORTED otherwise, NOT_FOUND without it.
+  virtual absl::Status UpdateSubjectRequest(const StoredSubjectRequest& request, int64_t expected_version,
+                                            const AuditRecord& audit) = 0;
+  // The data subject request `id`, or nullopt.
+  virtual absl::StatusOr<absl::optional<StoredSubjectRequest>> GetSubjectRequest(absl::string_view id) = 0;
+  // Up to `limit` data subject requests in the order they were recorded,
+  // from the one after (`after_time`, `after_id`) (both empty: the first).
+  virtual absl::StatusOr<std::vector<StoredSubjectRequest>> ListSubjectRequests(absl::Time after_time,
+                                                                                absl::string_view after_id,
+                                                                                int limit) = 0;
 
   // Stores `acknowledgement` with its audit event in one transaction. If
   // the alert is acknowledged already: the stored acknowledgement, with

@@ -225,6 +225,13 @@ struct SqlDialect {
   const char* select_legal_hold = nullptr;
   const char* delete_legal_hold = nullptr;
   const char* list_legal_holds = nullptr;
+  // Data subject requests (migration 16): id, agency_id, request_id,
+  // document, version, create_time_us, update_time_us.
+  const char* insert_subject_request = nullptr;
+  const char* select_subject_request = nullptr;
+  const char* select_subject_request_by_request_id = nullptr;
+  const char* update_subject_request = nullptr;  // if version = :expected_version
+  const char* list_subject_requests = nullptr;   // after (:after_time_us, :after_id), at most :limit
 
   // Several replicas write to one database (PostgreSQL): the writer re-reads
   // the audit chain's and the event log's heads in every write transaction

@@ -143,6 +143,29 @@ inline constexpr char kDeleteLegalHold[] = "DELETE FROM legal_holds WHERE referr
 
 inline constexpr char kListLegalHolds[] = "SELECT referral_id, agency_id, reason, time_us FROM legal_holds ORDER BY referral_id";
 
+inline constexpr char kInsertSubjectRequest[] =
+    "INSERT INTO subject_requests (id, agency_id, request_id, document, version, create_time_us, update_time_us) "
+    "VALUES (:id, :agency_id, :request_id, :document, :version, :create_time_us, :update_time_us)";
+
+inline constexpr char kSelectSubjectRequest[] =
+    "SELECT id, agency_id, request_id, document, version, create_time_us, update_time_us FROM subject_requests "
+    "WHERE id = :id";
+
+inline constexpr char kSelectSubjectRequestByRequestId[] =
+    "SELECT id, agency_id, request_id, document, version, create_time_us, update_time_us FROM subject_requests "
+    "WHERE agency_id = :agency_id AND request_id = :request_id";
+
+inline constexpr char kUpdateSubjectRequest[] =
+    "UPDATE subject_requests SET document = :document, version = :version, update_time_us = :update_time_us "
+    "WHERE id = :id AND version = :expected_version";
+
+// Row-value comparison: one seek of subject_requests_in_order in both
+// dialects; the casts give PostgreSQL the parameters' types.
+inline constexpr char kListSubjectRequests[] =
+    "SELECT id, agency_id, request_id, document, version, create_time_us, update_time_us FROM subject_requests "
+    "WHERE (create_time_us, id) > (CAST(:after_time_us AS BIGINT), CAST(:after_id AS TEXT)) "
+    "ORDER BY create_time_us, id LIMIT CAST(:limit AS BIGINT)";
+
 // Re-encryption pages: row-value comparisons seek the primary key in both
 // dialects; the casts give PostgreSQL the parameters' types.
 inline constexpr char kPageReferralDocuments[] =
@@ -212,6 +235,11 @@ inline SqlDialect WithPortableStatements(SqlDialect dialect) {
   dialect.select_legal_hold = kSelectLegalHold;
   dialect.delete_legal_hold = kDeleteLegalHold;
   dialect.list_legal_holds = kListLegalHolds;
+  dialect.insert_subject_request = kInsertSubjectRequest;
+  dialect.select_subject_request = kSelectSubjectRequest;
+  dialect.select_subject_request_by_request_id = kSelectSubjectRequestByRequestId;
+  dialect.update_subject_request = kUpdateSubjectRequest;
+  dialect.list_subject_requests = kListSubjectRequests;
   return dialect;
 }
 

@@ -125,6 +125,18 @@ TensionAcknowledgement ReadTensionAcknowledgement(const SqlStatement& row) {
   return a;
 }
 
+StoredSubjectRequest ReadSubjectRequest(const SqlStatement& row) {
+  StoredSubjectRequest r;
+  r.id = row.Text(0);
+  r.agency_id = row.Text(1);
+  r.request_id = row.Text(2);
+  r.document = row.Text(3);
+  r.version = row.Int(4);
+  r.create_time = absl::FromUnixMicros(row.Int(5));
+  r.update_time = absl::FromUnixMicros(row.Int(6));
+  return r;
+}
+
 ReferralEvent ReadEvent(const SqlStatement& row) {
   ReferralEvent e;
   e.sequence = row.Int(0);

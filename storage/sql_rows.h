@@ -48,6 +48,8 @@ StoredCaseUpdate ReadCaseUpdate(const SqlStatement& row);
 // The acknowledgement columns in select_tension_acknowledgement /
 // list_tension_acknowledgements order.
 TensionAcknowledgement ReadTensionAcknowledgement(const SqlStatement& row);
+// id, agency_id, request_id, document, version, create_time_us, update_time_us.
+StoredSubjectRequest ReadSubjectRequest(const SqlStatement& row);
 
 }  // namespace refx::storage::rows
 

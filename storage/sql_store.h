@@ -103,6 +103,14 @@ class SqlStore : public ReferralStore {
   absl::StatusOr<AuditHead> AuditChainHead() override;
   absl::StatusOr<bool> HasVictimTokens() override;
   absl::StatusOr<std::vector<std::string>> FindReferralsByVictimToken(absl::string_view token) override;
+  absl::StatusOr<CreateSubjectRequestResult> CreateSubjectRequest(const StoredSubjectRequest& request,
+                                                                  const AuditRecord& audit) override;
+  absl::Status UpdateSubjectRequest(const StoredSubjectRequest& request, int64_t expected_version,
+                                    const AuditRecord& audit) override;
+  absl::StatusOr<absl::optional<StoredSubjectRequest>> GetSubjectRequest(absl::string_view id) override;
+  absl::StatusOr<std::vector<StoredSubjectRequest>> ListSubjectRequests(absl::Time after_time,
+                                                                        absl::string_view after_id,
+                                                                        int limit) override;
   absl::StatusOr<AcknowledgeTensionAlertResult> AcknowledgeTensionAlert(
       const TensionAcknowledgement& acknowledgement, const AuditRecord& audit) override;
   absl::StatusOr<std::vector<TensionAcknowledgement>> ListTensionAcknowledgements(

@@ -390,4 +390,34 @@ absl::StatusOr<std::vector<LegalHold>> SqlStore::ListLegalHolds() {
   });
 }
 
+absl::StatusOr<absl::optional<StoredSubjectRequest>> SqlStore::GetSubjectRequest(absl::string_view id) {
+  using Result = absl::optional<StoredSubjectRequest>;
+  return WithReader<Result>([&](SqlConnection* conn) -> absl::StatusOr<Result> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.select_subject_request));
+    stmt->Bind(":id", id);
+    REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return Result();
+    return Result(rows::ReadSubjectRequest(*stmt));
+  });
+}
+
+absl::StatusOr<std::vector<StoredSubjectRequest>> SqlStore::ListSubjectRequests(absl::Time after_time,
+                                                                                absl::string_view after_id,
+                                                                                int limit) {
+  using Result = std::vector<StoredSubjectRequest>;
+  return WithReader<Result>([&](SqlConnection* conn) -> absl::StatusOr<Result> {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.list_subject_requests));
+    // Before every stored time: the unix epoch less one microsecond.
+    const int64_t after_us = after_id.empty() ? int64_t{-1} : absl::ToUnixMicros(after_time);
+    stmt->Bind(":after_time_us", after_us).Bind(":after_id", after_id).Bind(":limit", int64_t{limit});
+    Result out;
+    while (true) {
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      out.push_back(rows::ReadSubjectRequest(*stmt));
+    }
+    return out;
+  });
+}
+
 }  // namespace refx::storage

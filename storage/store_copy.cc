@@ -75,7 +75,8 @@ const std::vector<std::string>& CopiedTables() {
       "referrals",       "referral_parties", "referral_strands",        "create_requests",
       "update_requests", "audit_events",     "audit_head",              "referral_events",
       "referral_event_audience",              "case_updates",            "victim_tokens",
-      "tension_acknowledgements", "data_keys",       "legal_holds"};
+      "tension_acknowledgements", "data_keys",       "legal_holds",
+      "subject_requests"};
   return kTables;
 }
 

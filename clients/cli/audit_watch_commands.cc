@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 
@@ -244,18 +246,28 @@ int RunAuditSubject(ReferralClient& client, const CommandLine& f, OutputFormat f
 namespace {
 
 // Writes `text` to `path`, readable and writable by the user alone whatever
-// the umask (the bundle holds personal data); an existing file is replaced.
+// the umask (the bundle holds personal data). The text goes to a new file
+// beside it (mkstemp: mode 0600, never an existing file or a symlink's
+// target), is flushed to disk and then renamed over `path`: a failed write
+// leaves no partial bundle behind, and a symlink planted at `path` is
+// replaced, not followed.
 absl::Status WritePrivateFile(const std::string& path, const std::string& text) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("could not write ", path));
+  const absl::Status failed = absl::UnavailableError(absl::StrCat("could not write ", path));
+  std::string temporary = path + ".XXXXXX";
+  const int fd = ::mkstemp(temporary.data());
+  if (fd < 0) return failed;
   bool ok = ::fchmod(fd, 0600) == 0;
   for (size_t done = 0; ok && done < text.size();) {
     const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
     ok = n > 0;
     if (ok) done += static_cast<size_t>(n);
   }
+  ok = ::fsync(fd) == 0 && ok;
   ok = ::close(fd) == 0 && ok;
-  return ok ? absl::OkStatus() : absl::UnavailableError(absl::StrCat("could not write ", path));
+  ok = ok && ::rename(temporary.c_str(), path.c_str()) == 0;
+  if (!ok) ::unlink(temporary.c_str());
+  return ok ? absl::OkStatus() : failed;
 }
 
 }  // namespace

@@ -66,6 +66,7 @@ Commands::Commands(CLI::App* app) : app_(app), flags_(std::make_unique<CommandLi
   AddList(app, f);
   AddAudit(app, f);
   AddRetention(app, f);
+  AddSubjectRequests(app, f);
   AddLifecycle(app, f);
   AddWatch(app, f);
   AddCaseUpdates(app, f);
@@ -163,6 +164,7 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
   if (f.audit_subject->parsed()) return RunAuditSubject(*client, f, format);
   if (f.audit_bundle->parsed()) return RunAuditBundle(*client, f, format);
   if (f.retention->parsed()) return RunRetention(*client, f, format);
+  if (f.sar->parsed()) return RunSubjectRequests(*client, f, format);
   if (f.audit_list->parsed()) return RunAuditList(*client, f, std::move(audit_request), format);
   if (f.report_counts->parsed()) return RunReportCounts(*client, f, count_request, format);
   if (f.report_response_times->parsed()) return RunReportResponseTimes(*client, f, format);

@@ -62,6 +62,12 @@ struct CommandLine {
   CLI::App* retention_hold = nullptr;
   CLI::App* retention_release = nullptr;
   CLI::App* retention_holds = nullptr;
+  CLI::App* sar = nullptr;
+  CLI::App* sar_open = nullptr;
+  CLI::App* sar_show = nullptr;
+  CLI::App* sar_list = nullptr;
+  CLI::App* sar_step = nullptr;
+  CLI::App* sar_erase = nullptr;
   CLI::App* update = nullptr;
   CLI::App* updates = nullptr;
   // Lifecycle: accept, decline, redirect, start, complete, cancel, reopen.
@@ -75,6 +81,10 @@ struct CommandLine {
   std::string bundle_html, bundle_json;     // audit bundle: files to write
   int retention_within_days = 0;            // retention preview
   std::string hold_reason;                  // retention hold (NAME in `name`)
+  // sar open, sar step (NAME in `name`, --note in `note`, --etag in `etag`).
+  std::string sar_kind, sar_reference, sar_date, sar_action, sar_ground;
+  std::string sar_referral;              // sar erase
+  std::vector<std::string> sar_classes;  // sar erase
   bool report_csv = false;
 
   // create.
@@ -185,6 +195,11 @@ int RunUpdates(refx::client::ReferralClient& client, const CommandLine& f, const
 void AddAudit(CLI::App* app, CommandLine* f);
 void AddRetention(CLI::App* app, CommandLine* f);
 int RunRetention(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
+
+// --- sar open, show, list, step (subject_request_commands.cc) ---
+
+void AddSubjectRequests(CLI::App* app, CommandLine* f);
+int RunSubjectRequests(refx::client::ReferralClient& client, const CommandLine& f, OutputFormat format);
 void AddWatch(CLI::App* app, CommandLine* f);
 
 // --- report counts, response-times, tensions (report_commands.cc) ---

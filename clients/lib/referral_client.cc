@@ -297,6 +297,31 @@ absl::StatusOr<refx::v1::ListLegalHoldsResponse> ReferralClient::ListLegalHolds(
                refx::v1::ListLegalHoldsRequest());
 }
 
+absl::StatusOr<refx::v1::SubjectRequest> ReferralClient::CreateSubjectRequest(
+    const refx::v1::CreateSubjectRequestRequest& request) {
+  return Unary(&refx::v1::AuditService::StubInterface::CreateSubjectRequest, audit_stub_.get(), request);
+}
+
+absl::StatusOr<refx::v1::SubjectRequest> ReferralClient::GetSubjectRequest(
+    const refx::v1::GetSubjectRequestRequest& request) {
+  return Unary(&refx::v1::AuditService::StubInterface::GetSubjectRequest, audit_stub_.get(), request);
+}
+
+absl::StatusOr<refx::v1::ListSubjectRequestsResponse> ReferralClient::ListSubjectRequests(
+    const refx::v1::ListSubjectRequestsRequest& request) {
+  return Unary(&refx::v1::AuditService::StubInterface::ListSubjectRequests, audit_stub_.get(), request);
+}
+
+absl::StatusOr<refx::v1::SubjectRequest> ReferralClient::RecordSubjectRequestStep(
+    const refx::v1::RecordSubjectRequestStepRequest& request) {
+  return Unary(&refx::v1::AuditService::StubInterface::RecordSubjectRequestStep, audit_stub_.get(), request);
+}
+
+absl::StatusOr<refx::v1::EraseSubjectDataResponse> ReferralClient::EraseSubjectData(
+    const refx::v1::EraseSubjectDataRequest& request) {
+  return Unary(&refx::v1::AuditService::StubInterface::EraseSubjectData, audit_stub_.get(), request);
+}
+
 absl::StatusOr<refx::v1::CountReferralsResponse> ReferralClient::CountReferrals(
     const refx::v1::CountReferralsRequest& request) {
   return Unary(&refx::v1::ReportingService::StubInterface::CountReferrals, reporting_stub_.get(), request);

@@ -171,6 +171,15 @@ class ReferralClient {
   absl::StatusOr<refx::v1::LegalHold> PlaceLegalHold(const refx::v1::PlaceLegalHoldRequest& request);
   absl::Status ReleaseLegalHold(const refx::v1::ReleaseLegalHoldRequest& request);
   absl::StatusOr<refx::v1::ListLegalHoldsResponse> ListLegalHolds();
+  // The register of data subject requests (SUBJECT_ACCESS).
+  absl::StatusOr<refx::v1::SubjectRequest> CreateSubjectRequest(const refx::v1::CreateSubjectRequestRequest& request);
+  absl::StatusOr<refx::v1::SubjectRequest> GetSubjectRequest(const refx::v1::GetSubjectRequestRequest& request);
+  absl::StatusOr<refx::v1::ListSubjectRequestsResponse> ListSubjectRequests(
+      const refx::v1::ListSubjectRequestsRequest& request);
+  absl::StatusOr<refx::v1::SubjectRequest> RecordSubjectRequestStep(
+      const refx::v1::RecordSubjectRequestStepRequest& request);
+  absl::StatusOr<refx::v1::EraseSubjectDataResponse> EraseSubjectData(
+      const refx::v1::EraseSubjectDataRequest& request);
 
   // A protected aggregate table (roles with REPORT_READ).
   // FAILED_PRECONDITION for a client built from a ReferralService stub alone.

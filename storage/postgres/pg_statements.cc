@@ -234,6 +234,22 @@ CREATE INDEX referral_events_by_referral ON referral_events (referral_id, sequen
 CREATE INDEX update_requests_by_referral ON update_requests (referral_id);
 CREATE INDEX victim_tokens_by_referral ON victim_tokens (referral_id);
 )sql"},
+      {16, "subject_requests", R"sql(
+-- Data subject requests and their statutory clocks (core/subject_requests.h):
+-- a case reference and the clock's steps, never the person. request_id makes
+-- a retried creation return the first.
+CREATE TABLE subject_requests (
+  id              TEXT    NOT NULL PRIMARY KEY,
+  agency_id       TEXT    NOT NULL,
+  request_id      TEXT    NOT NULL,
+  document        BYTEA   NOT NULL,
+  version         BIGINT  NOT NULL,
+  create_time_us  BIGINT  NOT NULL,
+  update_time_us  BIGINT  NOT NULL,
+  UNIQUE (agency_id, request_id)
+);
+CREATE INDEX subject_requests_in_order ON subject_requests (create_time_us, id);
+)sql"},
   };
   return kMigrations;
 }

@@ -227,10 +227,11 @@ TEST_P(IoFaultTest, OneFailedCommitAmongConcurrentWritesLosesNoAcknowledgedOneAn
   }
 }
 
-// The data protection officer's retention requests, and the subject access
-// bundle, while the audit log cannot be written: each either changes data
-// or discloses which referrals are due, held or about a person, so each is
-// refused UNAVAILABLE promptly, and a hold refused is not stored.
+// The data protection officer's retention requests, the subject access
+// bundle and the register of subject requests, while the audit log cannot
+// be written: each either changes data or discloses which referrals are
+// due, held or about a person, or which requests the DPO has, so each is
+// refused UNAVAILABLE promptly, and a hold or request refused is not stored.
 TEST_P(IoFaultTest, RetentionRequestsAreRefusedWhileTheAuditLogCannotBeWritten) {
   const Fault fault = GetParam();
   client::ReferralClient dpo = server_->Client("llr-information-governance");
@@ -242,6 +243,16 @@ TEST_P(IoFaultTest, RetentionRequestsAreRefusedWhileTheAuditLogCannotBeWritten) 
   hold.set_referral(held->name());
   hold.set_reason("claim 7");
   ASSERT_TRUE(dpo.PlaceLegalHold(hold).ok());
+  absl::TimeZone london;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/London", &london));
+  const std::string today = absl::FormatCivilTime(absl::ToCivilDay(absl::Now(), london));
+  v1::CreateSubjectRequestRequest sar;
+  sar.mutable_subject_request()->set_kind(v1::SubjectRequest::ACCESS);
+  sar.mutable_subject_request()->set_reference("DPO-FAULT-1");
+  sar.mutable_subject_request()->set_received_date(today);
+  sar.set_request_id("sar-before-fault");
+  auto recorded = dpo.CreateSubjectRequest(sar);
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
   vfs_->Arm(database_, fault.operation, 1, fault.error, /*once=*/false);
   const int64_t injected_before = vfs_->faults_injected();
   std::vector<std::pair<std::string, absl::Status>> outcomes;
@@ -261,6 +272,16 @@ TEST_P(IoFaultTest, RetentionRequestsAreRefusedWhileTheAuditLogCannotBeWritten) 
   v1::ExportSubjectAccessBundleRequest person;
   person.set_phone("07700 900123");
   timed("ExportSubjectAccessBundle", [&] { return dpo.ExportSubjectAccessBundle(person).status(); });
+  v1::CreateSubjectRequestRequest second_sar = sar;
+  second_sar.set_request_id("sar-during-fault");
+  timed("CreateSubjectRequest", [&] { return dpo.CreateSubjectRequest(second_sar).status(); });
+  v1::RecordSubjectRequestStepRequest step;
+  step.set_name(recorded->name());
+  step.mutable_step()->set_action(v1::SubjectRequestStep::ANSWERED);
+  step.mutable_step()->set_date(today);
+  timed("RecordSubjectRequestStep", [&] { return dpo.RecordSubjectRequestStep(step).status(); });
+  timed("ListSubjectRequests",
+        [&] { return dpo.ListSubjectRequests(v1::ListSubjectRequestsRequest()).status(); });
   for (const auto& [method, status] : outcomes) {
     EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << method << ": " << status;
   }
@@ -277,6 +298,13 @@ TEST_P(IoFaultTest, RetentionRequestsAreRefusedWhileTheAuditLogCannotBeWritten) 
     ASSERT_EQ(holds->holds_size(), 1) << holds->DebugString();
     EXPECT_EQ(holds->holds(0).referral(), held->name());
   }
+  // Nor was the subject request recorded during the fault, nor the step.
+  auto requests = dpo.ListSubjectRequests(v1::ListSubjectRequestsRequest());
+  ASSERT_TRUE(requests.ok()) << requests.status();
+  ASSERT_EQ(requests->subject_requests_size(), 1) << requests->DebugString();
+  EXPECT_EQ(requests->subject_requests(0).name(), recorded->name());
+  EXPECT_EQ(requests->subject_requests(0).state(), v1::SubjectRequest::OPEN);
+  EXPECT_EQ(requests->subject_requests(0).steps_size(), 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Faults, IoFaultTest, ::testing::ValuesIn(kFaults),

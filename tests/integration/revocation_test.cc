@@ -250,6 +250,7 @@ TEST_F(RevocationTest, ARevokedDataProtectionOfficerCertificateIsRefusedByEveryR
       {"ReleaseLegalHold", fresh.ReleaseLegalHold(release)},
       {"PreviewRetention", fresh.PreviewRetention(v1::PreviewRetentionRequest()).status()},
       {"ListLegalHolds", fresh.ListLegalHolds().status()},
+      {"ListSubjectRequests", fresh.ListSubjectRequests(v1::ListSubjectRequestsRequest()).status()},
   };
   for (const auto& [method, status] : outcomes) {
     EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << method << ": " << status;

@@ -279,6 +279,76 @@ TEST_F(CliTest, RetentionHoldsAndPreviewAsTheDataProtectionOfficer) {
   EXPECT_THAT(RefxBare({"retention", "--help"}).out, HasSubstr("RETENTION_MANAGE"));
 }
 
+// `refx sar`: the DPO records a request received today, pauses its clock
+// for identity, sees it listed and shown; a stale etag, a step the state
+// does not allow, a bad flag and a partner are refused.
+TEST_F(CliTest, SarRecordsARequestAndMovesItsClockAsTheDataProtectionOfficer) {
+  absl::TimeZone london;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/London", &london));
+  const std::string today = absl::FormatCivilTime(absl::ToCivilDay(absl::Now(), london));
+  CommandResult opened = Refx(kDpo, {"sar", "open", "--kind", "access", "--reference", "DPO-CLI-7",
+                                     "--received", today, "--request-id", "cli-sar-1", "--output", "json"});
+  ASSERT_EQ(opened.exit_code, kExitOk) << opened.Describe();
+  v1::SubjectRequest request;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(opened.out, &request).ok()) << opened.out;
+  EXPECT_EQ(request.state(), v1::SubjectRequest::OPEN);
+  EXPECT_EQ(request.received_date(), today);
+  EXPECT_GT(request.due_date(), today);
+
+  CommandResult paused = Refx(kDpo, {"sar", "step", request.name(), "--action", "paused", "--ground", "identity",
+                                     "--date", today, "--etag", request.etag()});
+  ASSERT_EQ(paused.exit_code, kExitOk) << paused.Describe();
+  EXPECT_THAT(paused.out, HasSubstr("state      paused"));
+  EXPECT_THAT(paused.out, HasSubstr("paused (identity)"));
+  CommandResult stale = Refx(kDpo, {"sar", "step", request.name(), "--action", "resumed", "--date", today,
+                                    "--etag", request.etag()});
+  EXPECT_EQ(stale.exit_code, kExitConflict) << stale.Describe();
+  EXPECT_THAT(stale.err, HasSubstr("ETAG_MISMATCH"));
+  CommandResult not_allowed = Refx(kDpo, {"sar", "step", request.name(), "--action", "answered", "--date", today});
+  EXPECT_EQ(not_allowed.exit_code, kExitInvalid) << not_allowed.Describe();
+  EXPECT_THAT(not_allowed.err, HasSubstr("SUBJECT_REQUEST_STEP_NOT_ALLOWED"));
+  CommandResult bad_action = Refx(kDpo, {"sar", "step", request.name(), "--action", "postponed", "--date", today});
+  EXPECT_EQ(bad_action.exit_code, kExitUsage) << bad_action.Describe();
+
+  CommandResult listed = Refx(kDpo, {"sar", "list"});
+  ASSERT_EQ(listed.exit_code, kExitOk) << listed.Describe();
+  EXPECT_THAT(listed.out, HasSubstr("DPO-CLI-7"));
+  EXPECT_THAT(listed.out, HasSubstr("paused"));
+  CommandResult shown = Refx(kDpo, {"sar", "show", request.name().substr(request.name().rfind('/') + 1)});
+  ASSERT_EQ(shown.exit_code, kExitOk) << shown.Describe();
+  EXPECT_THAT(shown.out, HasSubstr("received   " + today));
+  CommandResult unknown = Refx(kDpo, {"sar", "show", "00000000000000000000000000000000"});
+  EXPECT_EQ(unknown.exit_code, kExitNotFound) << unknown.Describe();
+
+  // An erasure request actioned on one referral.
+  const v1::Referral r = CreatedByPolice("erased on request");
+  CommandResult erasure = Refx(kDpo, {"sar", "open", "--kind", "erasure", "--reference", "DPO-CLI-8",
+                                      "--received", today, "--output", "json"});
+  ASSERT_EQ(erasure.exit_code, kExitOk) << erasure.Describe();
+  v1::SubjectRequest erasure_request;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(erasure.out, &erasure_request).ok()) << erasure.out;
+  CommandResult erased = Refx(kDpo, {"sar", "erase", erasure_request.name(), "--referral", r.name(), "--class",
+                                     "victim-contact", "--class", "incident-narrative"});
+  ASSERT_EQ(erased.exit_code, kExitOk) << erased.Describe();
+  EXPECT_THAT(erased.out, HasSubstr("erased victim-contact, incident-narrative from " + r.name()));
+  CommandResult twice = Refx(kDpo, {"sar", "erase", erasure_request.name(), "--referral", r.name(), "--class",
+                                    "victim-contact"});
+  ASSERT_EQ(twice.exit_code, kExitOk) << twice.Describe();
+  EXPECT_THAT(twice.out, HasSubstr("nothing to erase"));
+  CommandResult on_access = Refx(kDpo, {"sar", "erase", request.name(), "--referral", r.name(), "--class",
+                                        "victim-identity"});
+  EXPECT_EQ(on_access.exit_code, kExitInvalid) << on_access.Describe();
+  EXPECT_THAT(on_access.err, HasSubstr("SUBJECT_REQUEST_NOT_ERASABLE"));
+  auto read = server_->Client(kPolice).GetReferral(r.name());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->incident_narrative(), "");
+
+  CommandResult police = Refx(kPolice, {"sar", "list"});
+  EXPECT_EQ(police.exit_code, kExitAuth) << police.Describe();
+  EXPECT_THAT(RefxBare({"sar", "--help"}).out, HasSubstr("SUBJECT_ACCESS"));
+  EXPECT_THAT(RefxBare({"sar", "step", "--help"}).out, HasSubstr("manifestly-unfounded"));
+}
+
 // `refx-admin retention preview`: the operator's offline view, from the
 // server's own config and key files, of what retention will erase; refused
 // while the server holds the SQLite database.
@@ -442,8 +512,21 @@ TEST_F(CliTest, AuditBundleWritesTheSubjectAccessBundleAsJsonAndHtml) {
                             << "\n    data_classes: [DATA_CLASS_INCIDENT_NARRATIVE]\n"
                                "    basis: DPA_2018_S45_4_B_CRIME\n";
   const std::string restricted_html = dir_ + "/restricted.html";
+  // A symlink planted where the bundle goes is replaced, never followed.
+  const std::string decoy = dir_ + "/decoy.txt";
+  std::ofstream(decoy) << "decoy";
+  std::filesystem::create_symlink(decoy, restricted_html);
   CommandResult withheld = Refx(kDpo, {"audit", "bundle", "--subject-file", restricted, "--html", restricted_html});
   ASSERT_EQ(withheld.exit_code, 0) << withheld.Describe();
+  EXPECT_FALSE(std::filesystem::is_symlink(restricted_html));
+  std::stringstream decoy_text;
+  decoy_text << std::ifstream(decoy).rdbuf();
+  EXPECT_EQ(decoy_text.str(), "decoy");
+  // Each file was written beside its name and renamed: no temporary is left.
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    EXPECT_EQ(entry.path().filename().string().find(".html."), std::string::npos) << entry.path();
+    EXPECT_EQ(entry.path().filename().string().find(".json."), std::string::npos) << entry.path();
+  }
   std::stringstream restricted_text;
   restricted_text << std::ifstream(restricted_html).rdbuf();
   EXPECT_THAT(restricted_text.str(), HasSubstr("Withheld from this bundle"));
