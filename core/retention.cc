@@ -256,6 +256,12 @@ absl::StatusOr<RetentionJob::RunReport> RetentionJob::RunOnce() {
       return absl::OkStatus();
     }
     absl::StatusOr<int64_t> copies = Erase(stored, referral, due, now, RetentionAudit(*agreement));
+    if (storage::IsLegalHoldRefusal(copies.status())) {
+      // Held after the run listed the holds: the store refused in the
+      // erasure's own transaction.
+      ++report.held;
+      return absl::OkStatus();
+    }
     if (absl::IsAborted(copies.status()) || absl::IsNotFound(copies.status())) {
       ++report.changed_meanwhile;
       return absl::OkStatus();

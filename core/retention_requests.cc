@@ -147,14 +147,6 @@ absl::StatusOr<v1::EraseSubjectDataResponse> RetentionJob::EraseNow(const Caller
   absl::StatusOr<storage::StoredReferral> stored = options_.store->GetReferral(referral_id);
   if (absl::IsNotFound(stored.status())) return ReferralNotFoundError(name);
   REFX_RETURN_IF_ERROR(stored.status());
-  REFX_ASSIGN_OR_RETURN(std::vector<storage::LegalHold> holds, options_.store->ListLegalHolds());
-  for (const storage::LegalHold& hold : holds) {
-    if (hold.referral_id == referral_id) {
-      return WithErrorInfo(FailedPreconditionError(absl::StrCat(name, " is under a legal hold: release it first"),
-                                                   {{"LEGAL_HOLD", name, "the referral is under a legal hold"}}),
-                           "LEGAL_HOLD_IN_PLACE", {{"referral", name}});
-    }
-  }
   v1::Referral referral;
   if (!referral.ParseFromString(stored->document)) return absl::DataLossError("a stored referral is unreadable");
 
@@ -173,7 +165,13 @@ absl::StatusOr<v1::EraseSubjectDataResponse> RetentionJob::EraseNow(const Caller
   storage::AuditRecord event =
       options_.auditor->Build(caller, kEraseMethod, AuditAction::kErasure, {referral_id}, {}, absl::StatusCode::kOk);
   event.reason = reason;
+  // The store checks the legal hold in the erasure's own transaction.
   absl::StatusOr<int64_t> copies = Erase(*stored, referral, due, now, std::move(event));
+  if (storage::IsLegalHoldRefusal(copies.status())) {
+    return WithErrorInfo(FailedPreconditionError(absl::StrCat(name, " is under a legal hold: release it first"),
+                                                 {{"LEGAL_HOLD", name, "the referral is under a legal hold"}}),
+                         "LEGAL_HOLD_IN_PLACE", {{"referral", name}});
+  }
   if (absl::IsAborted(copies.status()) || absl::IsNotFound(copies.status())) {
     return absl::AbortedError(absl::StrCat(name, " changed while it was erased; nothing was erased: try again"));
   }

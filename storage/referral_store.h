@@ -263,6 +263,12 @@ struct AcknowledgeTensionAlertResult {
   bool replayed = false;                   // stored before, by this request
 };
 
+// Marks EraseReferralData's refusal of a referral under a legal hold.
+inline constexpr char kLegalHoldRefusal[] = "type.refx.llr.example/refx.storage.LegalHoldRefusal";
+inline bool IsLegalHoldRefusal(const absl::Status& status) {
+  return absl::IsFailedPrecondition(status) && status.GetPayload(kLegalHoldRefusal).has_value();
+}
+
 // Which stored copy of a referral's data EraseReferralData hands over to be
 // rewritten: an event-log copy of the referral or of a case update, a case
 // update of the case record, or a stored retry response (the referral as a
@@ -468,8 +474,10 @@ class ReferralStore {
 
   // Erases data classes of one referral everywhere it is stored (see
   // EraseReferralDataRequest): NOT_FOUND without the referral, ABORTED on a
-  // stale etag, UNAVAILABLE if the audit event cannot be written. Durable
-  // on OK.
+  // stale etag, FAILED_PRECONDITION marked IsLegalHoldRefusal if the
+  // referral is under a legal hold (checked in the erasure's transaction,
+  // so a hold placed after the caller looked still stops it), UNAVAILABLE
+  // if the audit event cannot be written. Durable on OK.
   virtual absl::StatusOr<EraseReferralDataResult> EraseReferralData(const EraseReferralDataRequest& request) = 0;
 
   // Places a legal hold with its audit event in one transaction:

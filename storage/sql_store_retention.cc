@@ -4,6 +4,7 @@
 // legal holds that pause erasures (their listing is with the other reads).
 #include <limits>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "storage/sql_rows.h"
@@ -14,6 +15,17 @@ namespace {
 
 // The fair queue's key for writes no agency asked for.
 constexpr char kRetentionQueueKey[] = "refx-retention";
+
+// FAILED_PRECONDITION (IsLegalHoldRefusal) if `referral_id` is held.
+absl::Status RefuseIfHeld(SqlConnection* conn, const SqlDialect& sql, const std::string& referral_id) {
+  REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql.select_legal_hold));
+  stmt->Bind(":referral_id", referral_id);
+  REFX_ASSIGN_OR_RETURN(bool held, stmt->Step());
+  if (!held) return absl::OkStatus();
+  absl::Status refused = absl::FailedPreconditionError("the referral is under a legal hold: nothing was erased");
+  refused.SetPayload(kLegalHoldRefusal, absl::Cord("1"));
+  return refused;
+}
 
 }  // namespace
 
@@ -147,6 +159,7 @@ absl::StatusOr<EraseReferralDataResult> SqlStore::EraseReferralData(const EraseR
   change.audit = request.audit;
   change.event = request.event;
   change.write_rows = [this, &request, op = pending.get()](SqlConnection* conn, Change*) -> absl::Status {
+    REFX_RETURN_IF_ERROR(RefuseIfHeld(conn, sql_, request.referral.id));
     REFX_ASSIGN_OR_RETURN(op->result.copies_rewritten, EraseStoredCopies(conn, request));
     return absl::OkStatus();
   };

@@ -166,6 +166,32 @@ TEST_P(StoreRetentionTest, ALegalHoldIsPlacedOnceAndReleasedWithTheirAuditEvents
   EXPECT_EQ((*events)[audit_before].referral_ids, "r1");
 }
 
+// The hold is checked in the erasure's own transaction: an erasure planned
+// before the hold was placed still erases nothing.
+TEST_P(StoreRetentionTest, AnErasureOfAHeldReferralIsRefusedInItsTransactionAndWritesNothing) {
+  const absl::Time t = absl::FromUnixMicros(1790000000000000);
+  const StoredReferral base = Referral("r1", "police", {"city"}, t);
+  ASSERT_TRUE(store_->CreateReferral(Request(base, "create")).ok());
+  const EraseReferralDataRequest planned = Erasure(base, "e-r1");
+  AuditRecord audit;
+  audit.action = "NONE";
+  audit.agency_id = "dpo";
+  ASSERT_TRUE(store_->PlaceLegalHold(LegalHold{"r1", "dpo", "IOPC matter 2026/124", t}, audit).ok());
+  const size_t audit_before = store_->ListAuditEvents({})->size();
+  const int64_t events_before = *store_->LatestEventSequence();
+
+  auto refused = store_->EraseReferralData(planned);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_TRUE(IsLegalHoldRefusal(refused.status())) << refused.status();
+  EXPECT_FALSE(IsLegalHoldRefusal(absl::FailedPreconditionError("another precondition")));
+  EXPECT_EQ(store_->GetReferral("r1")->document, base.document);
+  EXPECT_EQ(store_->ListAuditEvents({})->size(), audit_before);
+  EXPECT_EQ(*store_->LatestEventSequence(), events_before);
+
+  ASSERT_TRUE(store_->ReleaseLegalHold("r1", audit).ok());
+  EXPECT_TRUE(store_->EraseReferralData(planned).ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreRetentionTest, AllBackends(), BackendName);
 
 }  // namespace
