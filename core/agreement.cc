@@ -329,6 +329,11 @@ bool Agreement::RecordVisible(const Caller& caller, const v1::Referral& referral
   return !config_.roles(it->second).prevent_relevant_only() || referral.prevent_concern();
 }
 
+bool Agreement::NchiCodeApplies(absl::string_view role) const {
+  auto it = roles_.find(role);
+  return it != roles_.end() && config_.roles(it->second).nchi_code_applies();
+}
+
 absl::Time Agreement::ResponseDeadline(v1::Priority priority, absl::Time from) const {
   auto it = deadlines_.find(priority == v1::PRIORITY_UNSPECIFIED ? v1::PRIORITY_ROUTINE : priority);
   // Unreachable after validation; a referral without a period is due at once

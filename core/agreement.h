@@ -71,6 +71,9 @@ class Agreement {
   static bool IsFormerParty(const Caller& caller, const v1::Referral& referral);
   // False for a Prevent-only role and a referral without a Prevent concern.
   bool RecordVisible(const Caller& caller, const v1::Referral& referral) const;
+  // Whether `role` records non-crime hate incidents under the NCHI Code of
+  // Practice 2023 (RoleRules.nchi_code_applies).
+  bool NchiCodeApplies(absl::string_view role) const;
   bool IsLawfulBasis(absl::string_view id) const;
 
   // When a recipient must respond to a referral of `priority` sent (or

@@ -15,6 +15,7 @@
 #include "core/agreement.h"
 #include "core/field_behavior.h"
 #include "core/referral_manager.h"
+#include "core/recording_regime.h"
 #include "core/referral_validation.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -312,6 +313,20 @@ absl::StatusOr<ReferralManager::PreparedCaseUpdate> ReferralManager::PrepareCase
     CaseUpdate resolved = input;
     resolved.set_supersedes_kind(corrected_kind);
     REFX_RETURN_IF_ERROR(refuse_unwritable(resolved));
+  }
+
+  // The regime is a routing fact every party reads, so this refusal tells
+  // the caller nothing its view withholds.
+  CaseUpdate resolved = input;
+  resolved.set_supersedes_kind(corrected_kind);
+  const v1::RecordingRegime regime = visible.referral.recording_regime().regime();
+  if (!RegimeAllowsUpdate(regime, resolved)) {
+    return WithErrorInfo(
+        FailedPreconditionError(
+            "the referral is a non-crime hate incident under the NCHI Code of Practice 2023: subject data is "
+            "recorded only at create, with a threshold attestation",
+            {{"REGIME", params.parent, "recording regime NCHI_COP_2023 takes no subject data in case updates"}}),
+        "REGIME_REFUSES_SUBJECT_DATA", {{"regime", v1::RecordingRegime_Name(regime)}});
   }
 
   const absl::Time now = absl::FromUnixMicros(absl::ToUnixMicros(options_.clock->Now()));

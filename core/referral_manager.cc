@@ -16,6 +16,7 @@
 #include "common/status_macros.h"
 #include "common/wait_for.h"
 #include "common/status_details.h"
+#include "core/recording_regime.h"
 #include "core/referral_validation.h"
 #include "core/retention.h"
 #include "core/victim_tokens.h"
@@ -170,6 +171,11 @@ absl::StatusOr<ReferralManager::PreparedCreate> ReferralManager::PrepareCreate(c
   if (!consent.lawful_basis().empty() && !agreement.IsLawfulBasis(consent.lawful_basis())) {
     violations.push_back({"referral.victim.consent.lawful_basis", "not a lawful basis of the agreement"});
   }
+  // Where subject data may go follows from the regime the agreement puts the
+  // sender under (a police force's incidents: the NCHI Code of Practice).
+  const v1::RecordingRegime regime = RegimeFor(referral.report_type(), agreement.NchiCodeApplies(caller.role));
+  more = RegimeViolations(referral, regime, caller.acting_user, "referral");
+  violations.insert(violations.end(), more.begin(), more.end());
 
   if (!violations.empty()) return InvalidArgumentError("the referral is not valid", violations);
 
@@ -189,6 +195,8 @@ absl::StatusOr<ReferralManager::PreparedCreate> ReferralManager::PrepareCreate(c
   const std::string fingerprint = Sha256(SerializeDeterministic(referral));
   // After the fingerprint, so a retry that spells "routine" as unset matches.
   if (referral.priority() == v1::PRIORITY_UNSPECIFIED) referral.set_priority(v1::PRIORITY_ROUTINE);
+  StampRegime(regime, absl::FromUnixMicros(absl::ToUnixMicros(now)), agreement.Label(), caller.acting_user,
+              &referral);
 
   storage::CreateReferralRequest request;
   request.request_id = request_id;

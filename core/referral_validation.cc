@@ -54,6 +54,20 @@ bool IsIsoDate(const std::string& s) {
   return absl::ParseCivilTime(s, &day) && absl::FormatCivilTime(day) == s;
 }
 
+void CheckSubjects(const std::string& field, const google::protobuf::RepeatedPtrField<v1::Subject>& subjects,
+                   Checker* c) {
+  if (subjects.size() > kMaxSubjects) c->Add(field, absl::StrCat("at most ", kMaxSubjects, " subjects"));
+  for (int i = 0; i < subjects.size() && i < kMaxSubjects; ++i) {
+    const auto& s = subjects.Get(i);
+    const std::string at = absl::StrCat(field, "[", i, "]");
+    c->MaxBytes(at + ".name", s.name(), kMaxShortTextBytes);
+    c->MaxBytes(at + ".birth_date_or_age", s.birth_date_or_age(), 64);
+    c->MaxBytes(at + ".address", s.address(), kMaxShortTextBytes);
+    c->MaxBytes(at + ".description", s.description(), kMaxNoteBytes);
+    c->MaxBytes(at + ".relationship_to_victim", s.relationship_to_victim(), kMaxShortTextBytes);
+  }
+}
+
 }  // namespace
 
 bool IsValidTimestamp(const google::protobuf::Timestamp& ts) {
@@ -174,15 +188,22 @@ std::vector<FieldViolation> ValidateNewReferral(const v1::Referral& r, const Cal
     c.NotInFuture("victim.consent.record_time", v.consent().record_time(), now);
   }
 
-  if (r.subjects_size() > kMaxSubjects) c.Add("subjects", absl::StrCat("at most ", kMaxSubjects, " subjects"));
-  for (int i = 0; i < r.subjects_size() && i < kMaxSubjects; ++i) {
-    const auto& s = r.subjects(i);
-    const std::string at = absl::StrCat("subjects[", i, "]");
-    c.MaxBytes(at + ".name", s.name(), kMaxShortTextBytes);
-    c.MaxBytes(at + ".birth_date_or_age", s.birth_date_or_age(), 64);
-    c.MaxBytes(at + ".address", s.address(), kMaxShortTextBytes);
-    c.MaxBytes(at + ".description", s.description(), kMaxNoteBytes);
-    c.MaxBytes(at + ".relationship_to_victim", s.relationship_to_victim(), kMaxShortTextBytes);
+  CheckSubjects("subjects", r.subjects(), &c);
+  // Which regime allows subject data where is the agreement's (RegimeViolations);
+  // here only its form.
+  if (r.has_nchi_subject_record()) {
+    const auto& record = r.nchi_subject_record();
+    CheckSubjects("nchi_subject_record.subjects", record.subjects(), &c);
+    c.Required("nchi_subject_record.subjects", record.subjects_size() > 0);
+    c.Required("nchi_subject_record.attestation", record.has_attestation());
+    const auto& attestation = record.attestation();
+    c.KnownEnum<v1::ThresholdAttestation::Limb>("nchi_subject_record.attestation.limb", attestation.limb(),
+                                                v1::ThresholdAttestation::Limb_IsValid, true);
+    c.Required("nchi_subject_record.attestation.rationale", !attestation.rationale().empty());
+    c.MaxBytes("nchi_subject_record.attestation.rationale", attestation.rationale(), kMaxNoteBytes);
+    c.Required("nchi_subject_record.attestation.supervising_officer", !attestation.supervising_officer().empty());
+    c.MaxBytes("nchi_subject_record.attestation.supervising_officer", attestation.supervising_officer(),
+               kMaxShortTextBytes);
   }
   c.MaxBytes("police_crime_reference", r.police_crime_reference(), 64);
 

@@ -63,13 +63,14 @@ TEST_F(RetentionTest, AClosedReferralsClassesFallDueFromItsClosureByTheAgreement
   EXPECT_THAT(Classes(planned),
               ::testing::ElementsAre(v1::DATA_CLASS_VICTIM_CONTACT, v1::DATA_CLASS_HEALTH_AND_DISABILITY,
                                      v1::DATA_CLASS_PRECISE_LOCATION, v1::DATA_CLASS_SUBJECT,
-                                     v1::DATA_CLASS_VICTIM_IDENTITY, v1::DATA_CLASS_INCIDENT_NARRATIVE,
+                                     v1::DATA_CLASS_NCHI_SUBJECT, v1::DATA_CLASS_VICTIM_IDENTITY,
+                                     v1::DATA_CLASS_INCIDENT_NARRATIVE,
                                      v1::DATA_CLASS_SAFEGUARDING_RISK, v1::DATA_CLASS_PREVENT,
                                      v1::DATA_CLASS_PROTECTED_CHARACTERISTICS, v1::DATA_CLASS_CRIME_DATA));
   EXPECT_EQ(planned[0].due, closed + absl::Hours(24 * 365));
   EXPECT_EQ(planned[0].referral_id, "r1");
   EXPECT_EQ(planned[0].rule, "llr-hate-isa@2026.4 retention DATA_CLASS_VICTIM_CONTACT: 365 days after closure");
-  EXPECT_EQ(planned[4].due, closed + absl::Hours(24 * 730));
+  EXPECT_EQ(planned[5].due, closed + absl::Hours(24 * 730));
   EXPECT_EQ(planned.back().due, closed + absl::Hours(24 * 2190));
 
   // Erased classes are done with.

@@ -78,8 +78,8 @@ std::string PageToken(const storage::StoredSubjectRequest& last) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SubjectRequestRegister>> SubjectRequestRegister::Create(Options options) {
-  if (options.store == nullptr || options.auditor == nullptr) {
-    return absl::InvalidArgumentError("the subject request register needs a store and an auditor");
+  if (options.store == nullptr || options.auditor == nullptr || options.retention == nullptr) {
+    return absl::InvalidArgumentError("the subject request register needs a store, an auditor and the retention job");
   }
   if (options.clock == nullptr) options.clock = SystemClock::Get();
   return std::unique_ptr<SubjectRequestRegister>(new SubjectRequestRegister(options));
@@ -254,7 +254,6 @@ absl::StatusOr<v1::SubjectRequest> SubjectRequestRegister::RecordStep(
 
 absl::StatusOr<v1::EraseSubjectDataResponse> SubjectRequestRegister::EraseData(
     const Caller& caller, const v1::EraseSubjectDataRequest& request, CallAudit* audit) {
-  if (options_.retention == nullptr) return absl::UnimplementedError("erasure is not available on this server");
   std::vector<FieldViolation> violations;
   const std::string id = IdFromName(request.subject_request());
   if (id.empty()) violations.push_back({"subject_request", "must be subjectRequests/{32 hex digits}"});

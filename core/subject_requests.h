@@ -35,11 +35,10 @@ class SubjectRequestRegister {
     storage::ReferralStore* store = nullptr;  // not owned
     Auditor* auditor = nullptr;               // not owned
     const Clock* clock = nullptr;             // not owned; default: the system clock
-    // Erases what an erasure request asks (EraseData); not owned. Without
-    // it, EraseData is UNIMPLEMENTED.
+    // Erases what an erasure request asks (EraseData); not owned.
     RetentionJob* retention = nullptr;
   };
-  // INVALID_ARGUMENT without a store or an auditor.
+  // INVALID_ARGUMENT without a store, an auditor or the retention job.
   static absl::StatusOr<std::unique_ptr<SubjectRequestRegister>> Create(Options options);
 
   // Each method: the method gate checked SUBJECT_ACCESS; INVALID_ARGUMENT

@@ -255,6 +255,13 @@ TEST_F(ErrorDetailsTest, EveryOutputOnlyFieldSentOnCreateHasNoEffect) {
           reflection->AddMessage(&forged, field)->CopyFrom(erased);
           break;
         }
+        if (field->message_type() == v1::RegimeRecord::descriptor()) {  // Referral.recording_regime
+          v1::RegimeRecord regime;
+          regime.set_regime(v1::LOCAL_UK_GDPR);
+          regime.set_agreement("forged");
+          reflection->MutableMessage(&forged, field)->CopyFrom(regime);
+          break;
+        }
         google::protobuf::Timestamp forged_time;
         forged_time.set_seconds(86400);
         reflection->MutableMessage(&forged, field)->CopyFrom(forged_time);
@@ -279,6 +286,8 @@ TEST_F(ErrorDetailsTest, EveryOutputOnlyFieldSentOnCreateHasNoEffect) {
   EXPECT_GT(created->response_deadline().seconds(), 86400);
   EXPECT_NE(created->etag(), "forged");
   EXPECT_NE(created->repeat_victim_count(), 99);
+  EXPECT_EQ(created->recording_regime().regime(), v1::CRIME_RECORDING);
+  EXPECT_NE(created->recording_regime().agreement(), "forged");
 }
 
 // A limit says which one ran out (QuotaFailure) besides its reason.

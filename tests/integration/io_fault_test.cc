@@ -30,6 +30,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fault_vfs.h"
 #include "tests/testing/server_fixture.h"
@@ -231,7 +232,8 @@ TEST_P(IoFaultTest, OneFailedCommitAmongConcurrentWritesLosesNoAcknowledgedOneAn
 // bundle and the register of subject requests, while the audit log cannot
 // be written: each either changes data or discloses which referrals are
 // due, held or about a person, or which requests the DPO has, so each is
-// refused UNAVAILABLE promptly, and a hold or request refused is not stored.
+// refused UNAVAILABLE promptly, and a hold, request or erasure refused is
+// not stored.
 TEST_P(IoFaultTest, RetentionRequestsAreRefusedWhileTheAuditLogCannotBeWritten) {
   const Fault fault = GetParam();
   client::ReferralClient dpo = server_->Client("llr-information-governance");
@@ -253,6 +255,12 @@ TEST_P(IoFaultTest, RetentionRequestsAreRefusedWhileTheAuditLogCannotBeWritten) 
   sar.set_request_id("sar-before-fault");
   auto recorded = dpo.CreateSubjectRequest(sar);
   ASSERT_TRUE(recorded.ok()) << recorded.status();
+  v1::CreateSubjectRequestRequest erasure_request = sar;
+  erasure_request.mutable_subject_request()->set_kind(v1::SubjectRequest::ERASURE);
+  erasure_request.mutable_subject_request()->set_reference("DPO-FAULT-2");
+  erasure_request.set_request_id("erasure-before-fault");
+  auto erasure = dpo.CreateSubjectRequest(erasure_request);
+  ASSERT_TRUE(erasure.ok()) << erasure.status();
   vfs_->Arm(database_, fault.operation, 1, fault.error, /*once=*/false);
   const int64_t injected_before = vfs_->faults_injected();
   std::vector<std::pair<std::string, absl::Status>> outcomes;
@@ -282,6 +290,11 @@ TEST_P(IoFaultTest, RetentionRequestsAreRefusedWhileTheAuditLogCannotBeWritten) 
   timed("RecordSubjectRequestStep", [&] { return dpo.RecordSubjectRequestStep(step).status(); });
   timed("ListSubjectRequests",
         [&] { return dpo.ListSubjectRequests(v1::ListSubjectRequestsRequest()).status(); });
+  v1::EraseSubjectDataRequest erase;
+  erase.set_subject_request(erasure->name());
+  erase.set_referral(other->name());
+  erase.add_data_classes(v1::DATA_CLASS_INCIDENT_NARRATIVE);
+  timed("EraseSubjectData", [&] { return dpo.EraseSubjectData(erase).status(); });
   for (const auto& [method, status] : outcomes) {
     EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << method << ": " << status;
   }
@@ -301,10 +314,17 @@ TEST_P(IoFaultTest, RetentionRequestsAreRefusedWhileTheAuditLogCannotBeWritten) 
   // Nor was the subject request recorded during the fault, nor the step.
   auto requests = dpo.ListSubjectRequests(v1::ListSubjectRequestsRequest());
   ASSERT_TRUE(requests.ok()) << requests.status();
-  ASSERT_EQ(requests->subject_requests_size(), 1) << requests->DebugString();
-  EXPECT_EQ(requests->subject_requests(0).name(), recorded->name());
-  EXPECT_EQ(requests->subject_requests(0).state(), v1::SubjectRequest::OPEN);
-  EXPECT_EQ(requests->subject_requests(0).steps_size(), 1);
+  ASSERT_EQ(requests->subject_requests_size(), 2) << requests->DebugString();
+  for (const v1::SubjectRequest& request : requests->subject_requests()) {
+    EXPECT_THAT(request.name(), ::testing::AnyOf(recorded->name(), erasure->name()));
+    EXPECT_EQ(request.state(), v1::SubjectRequest::OPEN);
+    EXPECT_EQ(request.steps_size(), 1);
+  }
+  // Nor was anything erased.
+  auto kept = server_->Client(kPolice).GetReferral(other->name());
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->incident_narrative(), ValidReferral().incident_narrative());
+  EXPECT_EQ(kept->erasures_size(), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Faults, IoFaultTest, ::testing::ValuesIn(kFaults),

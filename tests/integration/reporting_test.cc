@@ -35,12 +35,6 @@ constexpr char kCharnwood[] = "charnwood-borough-council";
 constexpr char kNameCanary[] = "Qzreportcanary";
 constexpr char kNarrativeCanary[] = "QZNARRATIVECANARY abuse at the bus stop";
 
-absl::Time London(int y, int m, int d, int hh) {
-  absl::TimeZone tz;
-  EXPECT_TRUE(absl::LoadTimeZone("Europe/London", &tz));
-  return absl::FromCivil(absl::CivilSecond(y, m, d, hh, 0, 0), tz);
-}
-
 v1::CountReferralsRequest Query(const std::string& period, std::vector<v1::ReportDimension> dimensions,
                                 v1::ReportScope scope = v1::PARTNERSHIP) {
   v1::CountReferralsRequest request;
@@ -97,16 +91,16 @@ class ReportingTest : public ::testing::Test {
       ASSERT_TRUE(server_->Client(kPolice).CreateReferral(r, absl::StrCat("q1-blaby-", i)).ok());
     }
     // One in the second quarter, which no first-quarter table counts.
-    clock_.Set(London(2026, 4, 1, 0));
+    clock_.Set(LondonTime(2026, 4, 1, 0));
     ASSERT_TRUE(server_->Client(kPolice).CreateReferral(ValidReferral(kCityCouncil), "q2-city").ok());
-    clock_.Set(London(2026, 7, 2, 9));
+    clock_.Set(LondonTime(2026, 7, 2, 9));
   }
 
   absl::StatusOr<v1::CountReferralsResponse> Count(const std::string& agency, const v1::CountReferralsRequest& q) {
     return server_->Client(agency).CountReferrals(q);
   }
 
-  FakeClock clock_{London(2026, 1, 5, 9)};
+  FakeClock clock_{LondonTime(2026, 1, 5, 9)};
   std::unique_ptr<TestServer> server_;
   std::vector<v1::Referral> city_;
 };
@@ -116,8 +110,8 @@ TEST_F(ReportingTest, AnOversightGroupReadsProtectedCountsOfTheWholePartnership)
   ASSERT_TRUE(by_area.ok()) << by_area.status();
   EXPECT_EQ(by_area->period(), "2026-Q1");
   EXPECT_EQ(by_area->unit(), "referrals");
-  EXPECT_EQ(FromProto(by_area->period_start()), London(2026, 1, 1, 0));
-  EXPECT_EQ(FromProto(by_area->period_end()), London(2026, 4, 1, 0));
+  EXPECT_EQ(FromProto(by_area->period_start()), LondonTime(2026, 1, 1, 0));
+  EXPECT_EQ(FromProto(by_area->period_end()), LondonTime(2026, 4, 1, 0));
   // 12 is rounded to 10; 3 is withheld; a zero is shown; 15 is the total.
   EXPECT_EQ(Cell(*by_area, "leicester").value(), 10);
   EXPECT_FALSE(Cell(*by_area, "leicester").withheld());
@@ -218,14 +212,14 @@ TEST_F(ReportingTest, TheSameQueryReleasesTheSameTableAfterTheDataMovedOnAndEach
 TEST_F(ReportingTest, AnAgencyCountsOnlyItsOwnReferralsAndOnlyWhatItMayRead) {
   // The city council redirects one of its referrals away: it stays a party
   // but reads only routing facts of it from then on (former party).
-  clock_.Set(London(2026, 3, 30, 9));
+  clock_.Set(LondonTime(2026, 3, 30, 9));
   v1::RedirectReferralRequest redirect;
   redirect.set_name(city_[1].name());
   redirect.set_etag(city_[1].etag());
   redirect.set_request_id("redirect-1");
   redirect.set_target_agency(absl::StrCat("agencies/", kCharnwood));
   ASSERT_TRUE(server_->Client(kCityCouncil).RedirectReferral(redirect).ok());
-  clock_.Set(London(2026, 7, 2, 9));
+  clock_.Set(LondonTime(2026, 7, 2, 9));
 
   auto city = Count(kCityCouncil, Query("2026-Q1", {v1::AREA}, v1::OWN_REFERRALS));
   ASSERT_TRUE(city.ok()) << city.status();
@@ -291,7 +285,7 @@ TEST_F(ReportingTest, ResponseTimesAreTakenAsAtThePeriodsEndWithMediansOnlyWhere
   // twenty) and completes none before the quarter ends; it completes them
   // all in April, which no first-quarter release may show. Blaby answers
   // none of its three.
-  const absl::Time created0 = London(2026, 1, 5, 9);
+  const absl::Time created0 = LondonTime(2026, 1, 5, 9);
   auto at = [&](int i, absl::Duration after) { clock_.Set(created0 + absl::Hours(20) * i + after); };
   auto current = [&](int i) {
     auto got = server_->Client(kCityCouncil).GetReferral(city_[i].name());
@@ -314,11 +308,11 @@ TEST_F(ReportingTest, ResponseTimesAreTakenAsAtThePeriodsEndWithMediansOnlyWhere
   decline.set_reason(v1::DECLINE_REASON_OUT_OF_AREA);
   ASSERT_TRUE(server_->Client(kCityCouncil).DeclineReferral(decline).ok());
 
-  clock_.Set(London(2026, 4, 1, 12));
+  clock_.Set(LondonTime(2026, 4, 1, 12));
   auto before = server_->Client(kOversight).ReportResponseTimes(TimesQuery("2026-Q1"));
   ASSERT_TRUE(before.ok()) << before.status();
   for (int i = 0; i < 11; ++i) {
-    clock_.Set(London(2026, 4, 2, 9) + absl::Minutes(i));
+    clock_.Set(LondonTime(2026, 4, 2, 9) + absl::Minutes(i));
     v1::CompleteReferralRequest complete;
     complete.set_name(city_[i].name());
     complete.set_etag(current(i).etag());
@@ -326,7 +320,7 @@ TEST_F(ReportingTest, ResponseTimesAreTakenAsAtThePeriodsEndWithMediansOnlyWhere
     complete.set_outcome(v1::OUTCOME_SUPPORTED);
     ASSERT_TRUE(server_->Client(kCityCouncil).CompleteReferral(complete).ok());
   }
-  clock_.Set(London(2026, 7, 2, 9));
+  clock_.Set(LondonTime(2026, 7, 2, 9));
 
   auto release = server_->Client(kOversight).ReportResponseTimes(TimesQuery("2026-Q1"));
   ASSERT_TRUE(release.ok()) << release.status();
@@ -463,10 +457,10 @@ TEST_F(ReportingTest, TensionAlertsFindAPlantedSpikeAndGiveOnlyBands) {
   // Twelve race referrals in Leicester over the first weeks of the year,
   // then sixteen in 2026-W14 (fifteen planted, one from the fixture).
   for (int i = 0; i < 15; ++i) {
-    clock_.Set(London(2026, 3, 31, 10) + absl::Minutes(i));
+    clock_.Set(LondonTime(2026, 3, 31, 10) + absl::Minutes(i));
     ASSERT_TRUE(server_->Client(kPolice).CreateReferral(ValidReferral(kCityCouncil), absl::StrCat("w14-", i)).ok());
   }
-  clock_.Set(London(2026, 7, 2, 9));
+  clock_.Set(LondonTime(2026, 7, 2, 9));
 
   // By default the last 13 ended weeks: 2026-W14 to 2026-W26.
   auto listed = server_->Client(kOversight).ListTensionAlerts({});
@@ -478,7 +472,7 @@ TEST_F(ReportingTest, TensionAlertsFindAPlantedSpikeAndGiveOnlyBands) {
   EXPECT_EQ(alert.area(), "leicester");
   EXPECT_EQ(alert.strand(), "race");
   EXPECT_EQ(alert.week(), "2026-W14");
-  EXPECT_EQ(FromProto(alert.week_start()), London(2026, 3, 30, 0));
+  EXPECT_EQ(FromProto(alert.week_start()), LondonTime(2026, 3, 30, 0));
   EXPECT_EQ(alert.count_band(), "10 to 19");
   EXPECT_EQ(alert.baseline_band(), "1 to 2 a week");
   EXPECT_EQ(listed->series(), (9 + 1) * 6);  // nine areas and online, by six strands
@@ -528,10 +522,10 @@ TEST_F(ReportingTest, TensionAlertsFindAPlantedSpikeAndGiveOnlyBands) {
 
 TEST_F(ReportingTest, TheTensionsGroupAcknowledgesAnAlertOnceWithANote) {
   for (int i = 0; i < 15; ++i) {
-    clock_.Set(London(2026, 3, 31, 10) + absl::Minutes(i));
+    clock_.Set(LondonTime(2026, 3, 31, 10) + absl::Minutes(i));
     ASSERT_TRUE(server_->Client(kPolice).CreateReferral(ValidReferral(kCityCouncil), absl::StrCat("w14-", i)).ok());
   }
-  clock_.Set(London(2026, 7, 2, 9));
+  clock_.Set(LondonTime(2026, 7, 2, 9));
   const std::string name = "tensionAlerts/2026-W14/leicester/race";
   auto listed = server_->Client(kOversight).ListTensionAlerts({});
   ASSERT_TRUE(listed.ok()) << listed.status();
@@ -548,18 +542,18 @@ TEST_F(ReportingTest, TheTensionsGroupAcknowledgesAnAlertOnceWithANote) {
     return server_->Client(agency).AcknowledgeTensionAlert(request);
   };
   const std::string note = "Raised at the tension monitoring meeting; reassurance patrols arranged";
-  clock_.Set(London(2026, 7, 2, 10));
+  clock_.Set(LondonTime(2026, 7, 2, 10));
   auto first = acknowledge(kOversight, name, note, "ack-1");
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->name(), name);
   EXPECT_EQ(first->count_band(), "10 to 19");
   EXPECT_EQ(first->acknowledgement().agency(), absl::StrCat("agencies/", kOversight));
   EXPECT_EQ(first->acknowledgement().note(), note);
-  EXPECT_EQ(FromProto(first->acknowledgement().acknowledge_time()), London(2026, 7, 2, 10));
+  EXPECT_EQ(FromProto(first->acknowledgement().acknowledge_time()), LondonTime(2026, 7, 2, 10));
 
   // A retry of the same request gets the same answer; anyone else's second
   // acknowledgement is refused and names the first.
-  clock_.Set(London(2026, 7, 2, 11));
+  clock_.Set(LondonTime(2026, 7, 2, 11));
   auto retry = acknowledge(kOversight, name, note, "ack-1");
   ASSERT_TRUE(retry.ok()) << retry.status();
   EXPECT_EQ(retry->SerializeAsString(), first->SerializeAsString());
@@ -636,10 +630,10 @@ TEST_F(ReportingTest, TheTensionsGroupAcknowledgesAnAlertOnceWithANote) {
 // writable again, all of them work.
 TEST_F(ReportingTest, NothingIsReleasedOrAcknowledgedWhileTheAuditLogCannotBeWritten) {
   for (int i = 0; i < 15; ++i) {
-    clock_.Set(London(2026, 3, 31, 10) + absl::Minutes(i));
+    clock_.Set(LondonTime(2026, 3, 31, 10) + absl::Minutes(i));
     ASSERT_TRUE(server_->Client(kPolice).CreateReferral(ValidReferral(kCityCouncil), absl::StrCat("w14-", i)).ok());
   }
-  clock_.Set(London(2026, 7, 2, 9));
+  clock_.Set(LondonTime(2026, 7, 2, 9));
   const config::v1::StorageConfig& storage = server_->config().storage();
   auto block = [&](bool blocked) {
     TestDatabase db(storage, /*writable=*/true);
@@ -691,7 +685,7 @@ TEST_F(ReportingTest, OutcomesAreCountedAsAtThePeriodsEnd) {
     return got.ok() ? *got : v1::Referral();
   };
   for (int i = 0; i < 10; ++i) {
-    clock_.Set(London(2026, 3, 2, 9) + absl::Minutes(i));
+    clock_.Set(LondonTime(2026, 3, 2, 9) + absl::Minutes(i));
     v1::AcceptReferralRequest accept;
     accept.set_name(city_[i].name());
     accept.set_etag(current(i).etag());
@@ -705,7 +699,7 @@ TEST_F(ReportingTest, OutcomesAreCountedAsAtThePeriodsEnd) {
     ASSERT_TRUE(server_->Client(kCityCouncil).CompleteReferral(complete).ok());
   }
   for (int i = 0; i < 3; ++i) {
-    clock_.Set(London(2026, 4, 3, 9) + absl::Minutes(i));
+    clock_.Set(LondonTime(2026, 4, 3, 9) + absl::Minutes(i));
     v1::ReopenReferralRequest reopen;
     reopen.set_name(city_[i].name());
     reopen.set_etag(current(i).etag());
@@ -713,7 +707,7 @@ TEST_F(ReportingTest, OutcomesAreCountedAsAtThePeriodsEnd) {
     reopen.set_reason("new information");
     ASSERT_TRUE(server_->Client(kPolice).ReopenReferral(reopen).ok()) << "reopen " << i;  // police only
   }
-  clock_.Set(London(2026, 7, 2, 9));
+  clock_.Set(LondonTime(2026, 7, 2, 9));
 
   auto outcomes = Count(kOversight, Query("2026-Q1", {v1::OUTCOME}));
   ASSERT_TRUE(outcomes.ok()) << outcomes.status();

@@ -21,12 +21,6 @@ using ::testing::UnorderedElementsAreArray;
 
 constexpr char kCharnwood[] = "charnwood-borough-council";
 
-absl::Time London(int y, int m, int d, int hh, int mm = 0) {
-  absl::TimeZone tz;
-  EXPECT_TRUE(absl::LoadTimeZone("Europe/London", &tz));
-  return absl::FromCivil(absl::CivilSecond(y, m, d, hh, mm, 0), tz);
-}
-
 class ResponseDeadlineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -66,7 +60,7 @@ class ResponseDeadlineTest : public ::testing::Test {
   std::set<std::string> Awaiting(const std::string& agency) { return Names(agency, false, true); }
 
   // Monday 9 March 2026, 10:00 in London (GMT).
-  FakeClock clock_{London(2026, 3, 9, 10)};
+  FakeClock clock_{LondonTime(2026, 3, 9, 10)};
   std::unique_ptr<TestServer> server_;
 };
 
@@ -80,10 +74,10 @@ TEST_F(ResponseDeadlineTest, DeadlinesFollowPriorityAndTheFiltersFollowTheClock)
                     d = urgent_blaby.name(), e = redirected.name();
 
   // Urgent: one calendar day; routine: five working days; unset is routine.
-  EXPECT_EQ(FromProto(urgent_city.response_deadline()), London(2026, 3, 10, 10));
-  EXPECT_EQ(FromProto(routine_city.response_deadline()), London(2026, 3, 16, 10));
+  EXPECT_EQ(FromProto(urgent_city.response_deadline()), LondonTime(2026, 3, 10, 10));
+  EXPECT_EQ(FromProto(routine_city.response_deadline()), LondonTime(2026, 3, 16, 10));
   EXPECT_EQ(unset_blaby.priority(), v1::PRIORITY_ROUTINE);
-  EXPECT_EQ(FromProto(unset_blaby.response_deadline()), London(2026, 3, 16, 10));
+  EXPECT_EQ(FromProto(unset_blaby.response_deadline()), LondonTime(2026, 3, 16, 10));
 
   // Blaby answers D at once: it leaves every awaiting set.
   v1::AcceptReferralRequest accept;
@@ -97,19 +91,19 @@ TEST_F(ResponseDeadlineTest, DeadlinesFollowPriorityAndTheFiltersFollowTheClock)
 
   // Tuesday 09:00: the city council passes E on to Charnwood, whose clock
   // starts now (Wednesday 09:00), not at E's creation.
-  clock_.Set(London(2026, 3, 10, 9));
+  clock_.Set(LondonTime(2026, 3, 10, 9));
   v1::RedirectReferralRequest redirect;
   redirect.set_name(e), redirect.set_etag(redirected.etag()), redirect.set_request_id("redirect-e");
   redirect.set_target_agency(absl::StrCat("agencies/", kCharnwood));
   auto passed_on = server_->Client(kCityCouncil).RedirectReferral(redirect);
   ASSERT_TRUE(passed_on.ok()) << passed_on.status();
-  EXPECT_EQ(FromProto(passed_on->response_deadline()), London(2026, 3, 11, 9));
+  EXPECT_EQ(FromProto(passed_on->response_deadline()), LondonTime(2026, 3, 11, 9));
   EXPECT_THAT(Awaiting(kCityCouncil), UnorderedElementsAreArray({a, b}));  // E is no longer the city's to answer
   EXPECT_THAT(Awaiting(kCharnwood), UnorderedElementsAreArray({e}));
 
   // Tuesday 11:00: only A (urgent, due Tuesday 10:00) is late. E would have
   // been too, had the redirect not restarted its clock.
-  clock_.Set(London(2026, 3, 10, 11));
+  clock_.Set(LondonTime(2026, 3, 10, 11));
   EXPECT_THAT(Overdue(kPolice), UnorderedElementsAreArray({a}));
   EXPECT_THAT(Overdue(kCityCouncil), UnorderedElementsAreArray({a}));
   EXPECT_THAT(Overdue(kBlaby), ::testing::IsEmpty());
@@ -117,13 +111,13 @@ TEST_F(ResponseDeadlineTest, DeadlinesFollowPriorityAndTheFiltersFollowTheClock)
 
   // Wednesday 10:00: E is late at Charnwood too; the city council is still
   // a party to E (it may read it) and sees it listed as overdue.
-  clock_.Set(London(2026, 3, 11, 10));
+  clock_.Set(LondonTime(2026, 3, 11, 10));
   EXPECT_THAT(Overdue(kPolice), UnorderedElementsAreArray({a, e}));
   EXPECT_THAT(Names(kCharnwood, true, true), UnorderedElementsAreArray({e}));
   EXPECT_THAT(Names(kCityCouncil, true, true), UnorderedElementsAreArray({a}));
 
   // Monday 16 March, one second past 10:00: the routine ones are late.
-  clock_.Set(London(2026, 3, 16, 10) + absl::Seconds(1));
+  clock_.Set(LondonTime(2026, 3, 16, 10) + absl::Seconds(1));
   EXPECT_THAT(Overdue(kPolice), UnorderedElementsAreArray({a, b, c, e}));
   EXPECT_THAT(Overdue(kBlaby), UnorderedElementsAreArray({c}));
 

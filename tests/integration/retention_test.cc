@@ -132,8 +132,9 @@ TEST_F(RetentionTest, EachClassIsErasedEverywhereWhenItsPeriodEndsAuditedAndAnno
   clock_.Advance(absl::Hours(24 * 2));
   core::RetentionJob::RunReport due = Run();
   EXPECT_EQ(due.referrals_erased, 1);
-  // Contact, health, precise location and subject data (365 days).
-  EXPECT_EQ(due.classes_erased, 4);
+  // Contact, health, precise location, subject and NCHI subject data (365
+  // days): every class whose period ended, whether or not it held a value.
+  EXPECT_EQ(due.classes_erased, 5);
   // Four events (create, accept, note, complete), three stored retry
   // responses (the accept's, the note's, the complete's), the note itself.
   EXPECT_EQ(due.copies_rewritten, 8);
@@ -150,7 +151,7 @@ TEST_F(RetentionTest, EachClassIsErasedEverywhereWhenItsPeriodEndsAuditedAndAnno
     EXPECT_THAT(e.rule(), HasSubstr("days after closure"));
   }
   EXPECT_THAT(erased, ElementsAre("DATA_CLASS_VICTIM_CONTACT", "DATA_CLASS_HEALTH_AND_DISABILITY",
-                                  "DATA_CLASS_PRECISE_LOCATION", "DATA_CLASS_SUBJECT"));
+                                  "DATA_CLASS_PRECISE_LOCATION", "DATA_CLASS_SUBJECT", "DATA_CLASS_NCHI_SUBJECT"));
   EXPECT_NE(read->etag(), closed.etag());
 
   // Case updates, and the retry of a change, answer without it.
@@ -180,7 +181,7 @@ TEST_F(RetentionTest, EachClassIsErasedEverywhereWhenItsPeriodEndsAuditedAndAnno
       EXPECT_FALSE(absl::StrContains(m.SerializeAsString(), kContactNoteCanary)) << agency << " " << m.sequence();
     }
     EXPECT_EQ(events.back().kind(), Response::REFERRAL_ERASED);
-    EXPECT_EQ(events.back().referral().erasures_size(), 4);
+    EXPECT_EQ(events.back().referral().erasures_size(), 5);
   }
 
   // Audited as an ERASURE by the server itself, naming the classes.
@@ -191,7 +192,7 @@ TEST_F(RetentionTest, EachClassIsErasedEverywhereWhenItsPeriodEndsAuditedAndAnno
   ASSERT_EQ(audit->events_size(), 1);
   EXPECT_EQ(audit->events(0).method(), "refx.server.RetentionJob");
   EXPECT_THAT(audit->events(0).referrals(), ElementsAre(closed.name()));
-  EXPECT_EQ(audit->events(0).data_classes_size(), 4);
+  EXPECT_EQ(audit->events(0).data_classes_size(), 5);
 
   // A subject search no longer finds the person by the erased phone, still
   // by the name and birth date the referral still holds.
@@ -212,7 +213,7 @@ TEST_F(RetentionTest, EachClassIsErasedEverywhereWhenItsPeriodEndsAuditedAndAnno
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->incident_narrative(), "");
   EXPECT_EQ(read->victim().given_name(), "");
-  EXPECT_EQ(read->erasures_size(), 8);
+  EXPECT_EQ(read->erasures_size(), 9);
   EXPECT_EQ(server_->Client(kDpo).FindSubjectReferrals(by_name)->referrals_size(), 0);
 }
 
@@ -242,7 +243,7 @@ TEST_F(RetentionTest, APreviewListsExactlyWhatTheRunErasesAndALegalHoldPausesIt)
   within_a_year.set_within_days(366);
   auto coming = server_->Client(kDpo).PreviewRetention(within_a_year);
   ASSERT_TRUE(coming.ok()) << coming.status();
-  EXPECT_EQ(coming->erasures_size(), 12);  // the 365-day classes of each of the three
+  EXPECT_EQ(coming->erasures_size(), 15);  // the five 365-day classes of each of the three
   int abandoned = 0;
   for (const auto& e : coming->erasures()) {
     if (e.referral() == open->name()) {
@@ -250,7 +251,7 @@ TEST_F(RetentionTest, APreviewListsExactlyWhatTheRunErasesAndALegalHoldPausesIt)
       EXPECT_THAT(e.rule(), HasSubstr("after creation (abandoned)"));
     }
   }
-  EXPECT_EQ(abandoned, 4);
+  EXPECT_EQ(abandoned, 5);
 
   clock_.Advance(absl::Hours(24 * 366));
   auto due = server_->Client(kDpo).PreviewRetention(now);
@@ -265,8 +266,8 @@ TEST_F(RetentionTest, APreviewListsExactlyWhatTheRunErasesAndALegalHoldPausesIt)
     }
     previewed.insert(absl::StrCat(e.referral(), " ", v1::DataClass_Name(e.data_class())));
   }
-  EXPECT_EQ(held_rows, 4);
-  EXPECT_EQ(previewed.size(), 8u);
+  EXPECT_EQ(held_rows, 5);
+  EXPECT_EQ(previewed.size(), 10u);
   core::RetentionJob::RunReport report = Run();
   EXPECT_EQ(report.held, 1);
   EXPECT_EQ(report.referrals_erased, 2);
@@ -417,7 +418,7 @@ TEST(RetentionReplicasTest, JobsRacingOnTwoReplicasEraseEachClassOnce) {
     ASSERT_TRUE(stored.ok()) << stored.status();
     v1::Referral read;
     ASSERT_TRUE(read.ParseFromString(stored->document));
-    EXPECT_EQ(read.erasures_size(), 4) << stored->id;
+    EXPECT_EQ(read.erasures_size(), 5) << stored->id;
   }
   storage::AuditQuery erasures;
   erasures.action = "ERASURE";

@@ -288,6 +288,13 @@ TEST_F(SideChannelTest, EveryOutputOnlyFieldSetOnCreateHasNoEffect) {
           reflection->AddMessage(&forged, field)->CopyFrom(erased);
           break;
         }
+        if (field->message_type() == v1::RegimeRecord::descriptor()) {  // Referral.recording_regime
+          v1::RegimeRecord regime;
+          regime.set_regime(v1::NCHI_COP_2023);
+          regime.set_agreement("forged");
+          reflection->MutableMessage(&forged, field)->CopyFrom(regime);
+          break;
+        }
         google::protobuf::Timestamp far;
         far.set_seconds(4102444800);  // 2100-01-01
         reflection->MutableMessage(&forged, field)->CopyFrom(far);

@@ -27,18 +27,6 @@ constexpr char kDpo[] = "llr-information-governance";
 constexpr char kOversight[] = "asb-hate-prevent-strategy-group";
 constexpr char kReference[] = "DPO-2026-0142";
 
-absl::Time LondonNoon(int y, int m, int d) {
-  absl::TimeZone london;
-  EXPECT_TRUE(absl::LoadTimeZone("Europe/London", &london));
-  return absl::FromCivil(absl::CivilSecond(y, m, d, 12, 0, 0), london);
-}
-
-std::vector<std::string> FieldsOf(const absl::Status& status) {
-  std::vector<std::string> out;
-  for (const FieldViolation& v : FieldViolationsOf(status)) out.push_back(v.field);
-  return out;
-}
-
 class SubjectRequestsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -71,7 +59,7 @@ class SubjectRequestsTest : public ::testing::Test {
     return server_->Client(kDpo).RecordSubjectRequestStep(request);
   }
 
-  FakeClock clock_{LondonNoon(2026, 9, 15)};
+  FakeClock clock_{LondonTime(2026, 9, 15)};
   std::unique_ptr<TestServer> server_;
 };
 
@@ -98,7 +86,7 @@ TEST_F(SubjectRequestsTest, TheDpoRecordsARequestAndItsClockRunsByTheIcoRules) {
   EXPECT_EQ(retried->etag(), opened->etag());
   auto reused = server_->Client(kDpo).CreateSubjectRequest(NewRequest("2026-09-03", "sar-1"));
   EXPECT_EQ(reused.status().code(), absl::StatusCode::kInvalidArgument) << reused.status();
-  EXPECT_THAT(FieldsOf(reused.status()), ElementsAre("request_id"));
+  EXPECT_THAT(ViolatedFieldsOf(reused.status()), ElementsAre("request_id"));
 
   // Paused for identity on the 4th; the information arrives on the 14th:
   // a full month from then.
@@ -122,7 +110,7 @@ TEST_F(SubjectRequestsTest, TheDpoRecordsARequestAndItsClockRunsByTheIcoRules) {
   EXPECT_EQ(extended->extension_deadline(), "");
 
   // Past the due date it reads overdue; answered late, it stays so.
-  clock_.Set(LondonNoon(2026, 12, 16));
+  clock_.Set(LondonTime(2026, 12, 16));
   auto late = server_->Client(kDpo).GetSubjectRequest([&] {
     v1::GetSubjectRequestRequest get;
     get.set_name(extended->name());
@@ -168,7 +156,7 @@ TEST_F(SubjectRequestsTest, TheDpoRecordsARequestAndItsClockRunsByTheIcoRules) {
 TEST_F(SubjectRequestsTest, ADueDateOnTheAgreementsBankHolidaysMovesAndTheListPages) {
   // 25 November: 25 December is Christmas Day, then a weekend and the
   // substitute Boxing Day (28 December): due Tuesday 29 December.
-  clock_.Set(LondonNoon(2026, 11, 26));
+  clock_.Set(LondonTime(2026, 11, 26));
   auto christmas = server_->Client(kDpo).CreateSubjectRequest(NewRequest("2026-11-25", "sar-xmas"));
   ASSERT_TRUE(christmas.ok()) << christmas.status();
   EXPECT_EQ(christmas->due_date(), "2026-12-29");
@@ -196,7 +184,7 @@ TEST_F(SubjectRequestsTest, ADueDateOnTheAgreementsBankHolidaysMovesAndTheListPa
   list.set_page_token("not-a-token");
   auto bad_token = server_->Client(kDpo).ListSubjectRequests(list);
   EXPECT_EQ(bad_token.status().code(), absl::StatusCode::kInvalidArgument) << bad_token.status();
-  EXPECT_THAT(FieldsOf(bad_token.status()), ElementsAre("page_token"));
+  EXPECT_THAT(ViolatedFieldsOf(bad_token.status()), ElementsAre("page_token"));
 }
 
 TEST_F(SubjectRequestsTest, RolesWithoutSubjectAccessBadInputAndUnknownRequestsAreRefused) {
@@ -227,23 +215,23 @@ TEST_F(SubjectRequestsTest, RolesWithoutSubjectAccessBadInputAndUnknownRequestsA
   bad.mutable_subject_request()->set_reference("line one\nline two");
   auto refused = dpo.CreateSubjectRequest(bad);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
-  EXPECT_THAT(FieldsOf(refused.status()),
+  EXPECT_THAT(ViolatedFieldsOf(refused.status()),
               ElementsAre("subject_request.reference", "subject_request.received_date"));
   bad = NewRequest("2026-02-30", "sar-bad");
-  EXPECT_THAT(FieldsOf(dpo.CreateSubjectRequest(bad).status()), ElementsAre("subject_request.received_date"));
+  EXPECT_THAT(ViolatedFieldsOf(dpo.CreateSubjectRequest(bad).status()), ElementsAre("subject_request.received_date"));
   bad = NewRequest("2026-09-02", "");
   bad.mutable_subject_request()->clear_kind();
   auto missing = dpo.CreateSubjectRequest(bad);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument) << missing.status();
-  EXPECT_THAT(FieldsOf(missing.status()), ::testing::IsSupersetOf({"subject_request.kind", "request_id"}));
+  EXPECT_THAT(ViolatedFieldsOf(missing.status()), ::testing::IsSupersetOf({"subject_request.kind", "request_id"}));
   v1::RecordSubjectRequestStepRequest future = step;
   future.mutable_step()->set_date("2026-09-16");
   auto in_future = dpo.RecordSubjectRequestStep(future);
   EXPECT_EQ(in_future.status().code(), absl::StatusCode::kInvalidArgument) << in_future.status();
-  EXPECT_THAT(FieldsOf(in_future.status()), ElementsAre("step.date"));
+  EXPECT_THAT(ViolatedFieldsOf(in_future.status()), ElementsAre("step.date"));
   v1::RecordSubjectRequestStepRequest no_ground = step;
   no_ground.mutable_step()->set_action(Step::EXTENDED);
-  EXPECT_THAT(FieldsOf(dpo.RecordSubjectRequestStep(no_ground).status()), ElementsAre("step.ground"));
+  EXPECT_THAT(ViolatedFieldsOf(dpo.RecordSubjectRequestStep(no_ground).status()), ElementsAre("step.ground"));
 
   // Unknown and malformed names.
   v1::GetSubjectRequestRequest unknown;
@@ -257,7 +245,7 @@ TEST_F(SubjectRequestsTest, RolesWithoutSubjectAccessBadInputAndUnknownRequestsA
   unknown.set_name("referrals/00000000000000000000000000000000");
   auto malformed = dpo.GetSubjectRequest(unknown);
   EXPECT_EQ(malformed.status().code(), absl::StatusCode::kInvalidArgument) << malformed.status();
-  EXPECT_THAT(FieldsOf(malformed.status()), ElementsAre("name"));
+  EXPECT_THAT(ViolatedFieldsOf(malformed.status()), ElementsAre("name"));
 
   // Nothing refused changed the request.
   auto unchanged = dpo.GetSubjectRequest(get);
@@ -336,7 +324,7 @@ TEST_F(SubjectRequestsTest, AnErasureRequestErasesTheClassesItNamesAndIsRecorded
   core_class.add_data_classes(v1::DATA_CLASS_REFERRAL_CORE);
   auto routing = dpo.EraseSubjectData(core_class);
   EXPECT_EQ(routing.status().code(), absl::StatusCode::kInvalidArgument) << routing.status();
-  EXPECT_THAT(FieldsOf(routing.status()), ElementsAre("data_classes[1]"));
+  EXPECT_THAT(ViolatedFieldsOf(routing.status()), ElementsAre("data_classes[1]"));
   v1::PlaceLegalHoldRequest hold;
   hold.set_referral(created->name());
   hold.set_reason("IOPC complaint 2026/0412");

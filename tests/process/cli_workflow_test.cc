@@ -378,7 +378,7 @@ TEST_F(CliTest, AdminRetentionPreviewReadsTheStoppedServersDatabase) {
   ASSERT_EQ(listed.exit_code, 0) << listed.Describe();
   v1::PreviewRetentionResponse planned;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(listed.out, &planned).ok()) << listed.out;
-  ASSERT_EQ(planned.erasures_size(), 4) << listed.out;  // the 365-day classes
+  ASSERT_EQ(planned.erasures_size(), 5) << listed.out;  // the 365-day classes
   EXPECT_EQ(planned.erasures(0).referral(), r.name());
   EXPECT_THAT(planned.erasures(0).rule(), HasSubstr("365 days after closure"));
   CommandResult now = RunCommand({kAdminBinary, "retention", "preview", "--config", server_->config_path()}, dir_);

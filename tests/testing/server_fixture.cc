@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status_details.h"
 #include "common/status_macros.h"
 #include "common/yaml_proto.h"
 #include "google/protobuf/util/json_util.h"
@@ -221,6 +222,18 @@ bool HealthServing(const std::shared_ptr<grpc::Channel>& channel) {
     for (const auto& s : slices) response.append(reinterpret_cast<const char*>(s.begin()), s.size());
   }
   return result.ok() && response == std::string("\x08\x01", 2);  // status: SERVING
+}
+
+std::vector<std::string> ViolatedFieldsOf(const absl::Status& status) {
+  std::vector<std::string> out;
+  for (const FieldViolation& v : FieldViolationsOf(status)) out.push_back(v.field);
+  return out;
+}
+
+absl::Time LondonTime(int year, int month, int day, int hour, int minute) {
+  absl::TimeZone london;
+  EXPECT_TRUE(absl::LoadTimeZone("Europe/London", &london));
+  return absl::FromCivil(absl::CivilSecond(year, month, day, hour, minute, 0), london);
 }
 
 absl::Time FromProto(const google::protobuf::Timestamp& time) {

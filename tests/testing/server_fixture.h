@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
@@ -58,6 +59,12 @@ bool Eventually(Condition condition, absl::Duration limit = absl::Seconds(20)) {
 
 // A protobuf Timestamp as absl::Time.
 absl::Time FromProto(const google::protobuf::Timestamp& time);
+// The fields an INVALID_ARGUMENT's BadRequest names, in its order.
+std::vector<std::string> ViolatedFieldsOf(const absl::Status& status);
+
+// The instant of a wall-clock time in London (Europe/London, as the
+// agreement's calendar counts days): tests of deadlines and periods.
+absl::Time LondonTime(int year, int month, int day, int hour = 12, int minute = 0);
 
 // A referral that passes validation, from kPolice to `recipient`.
 v1::Referral ValidReferral(const std::string& recipient = kCityCouncil);

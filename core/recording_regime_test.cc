@@ -1,0 +1,95 @@
+#include "core/recording_regime.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace refx::core {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::IsEmpty;
+
+v1::Referral IncidentWithAttestedSubject() {
+  v1::Referral r;
+  r.set_report_type(v1::HATE_INCIDENT);
+  auto* record = r.mutable_nchi_subject_record();
+  record->add_subjects()->set_description("NCHI-SUBJECT-CANARY");
+  auto* attestation = record->mutable_attestation();
+  attestation->set_limb(v1::ThresholdAttestation::RISK_OF_SIGNIFICANT_HARM);
+  attestation->set_rationale("Repeated targeting of one family over weeks.");
+  attestation->set_supervising_officer("PS 1234 Patel");
+  return r;
+}
+
+TEST(RecordingRegimeTest, TheRegimeFollowsTheReportTypeAndTheSendersRole) {
+  EXPECT_EQ(RegimeFor(v1::HATE_CRIME, true), v1::CRIME_RECORDING);
+  EXPECT_EQ(RegimeFor(v1::HATE_CRIME, false), v1::CRIME_RECORDING);
+  EXPECT_EQ(RegimeFor(v1::HATE_INCIDENT, true), v1::NCHI_COP_2023);
+  EXPECT_EQ(RegimeFor(v1::UNDETERMINED, true), v1::NCHI_COP_2023);
+  EXPECT_EQ(RegimeFor(v1::HATE_INCIDENT, false), v1::LOCAL_UK_GDPR);
+  EXPECT_EQ(RegimeFor(v1::UNDETERMINED, false), v1::LOCAL_UK_GDPR);
+}
+
+TEST(RecordingRegimeTest, UnderTheCodeSubjectDataGoesOnlyInTheAttestedRecord) {
+  v1::Referral plain;
+  plain.set_report_type(v1::HATE_INCIDENT);
+  plain.add_subjects()->set_description("tall");
+  EXPECT_THAT(RegimeViolations(plain, v1::NCHI_COP_2023, "pc.smith", "referral"),
+              ElementsAre(Field(&FieldViolation::field, "referral.subjects")));
+  EXPECT_THAT(RegimeViolations(plain, v1::LOCAL_UK_GDPR, "pc.smith", "referral"), IsEmpty());
+  EXPECT_THAT(RegimeViolations(plain, v1::CRIME_RECORDING, "pc.smith", "referral"), IsEmpty());
+
+  const v1::Referral attested = IncidentWithAttestedSubject();
+  EXPECT_THAT(RegimeViolations(attested, v1::NCHI_COP_2023, "pc.smith", "referral"), IsEmpty());
+  EXPECT_THAT(RegimeViolations(attested, v1::LOCAL_UK_GDPR, "pc.smith", "referral"),
+              ElementsAre(Field(&FieldViolation::field, "referral.nchi_subject_record")));
+  EXPECT_THAT(RegimeViolations(attested, v1::CRIME_RECORDING, "pc.smith", "referral"),
+              ElementsAre(Field(&FieldViolation::field, "referral.nchi_subject_record")));
+}
+
+TEST(RecordingRegimeTest, TheAttestationNeedsAPersonAndASupervisorWhoIsSomeoneElse) {
+  const v1::Referral attested = IncidentWithAttestedSubject();
+  EXPECT_THAT(RegimeViolations(attested, v1::NCHI_COP_2023, "", "referral"),
+              ElementsAre(Field(&FieldViolation::field, "referral.nchi_subject_record.attestation")));
+  EXPECT_THAT(RegimeViolations(attested, v1::NCHI_COP_2023, " ps 1234 PATEL ", "referral"),
+              ElementsAre(Field(&FieldViolation::field,
+                                "referral.nchi_subject_record.attestation.supervising_officer")));
+  // No description echoes what was sent.
+  for (const auto& v : RegimeViolations(attested, v1::LOCAL_UK_GDPR, "", "referral")) {
+    EXPECT_EQ(v.description.find("CANARY"), std::string::npos);
+  }
+}
+
+TEST(RecordingRegimeTest, StampingDatesTheRegimeAndCompletesTheAttestation) {
+  v1::Referral r = IncidentWithAttestedSubject();
+  StampRegime(v1::NCHI_COP_2023, absl::FromUnixSeconds(1780000000), "llr-hate-isa@2026.4", "pc.smith", &r);
+  EXPECT_EQ(r.recording_regime().regime(), v1::NCHI_COP_2023);
+  EXPECT_EQ(r.recording_regime().apply_time().seconds(), 1780000000);
+  EXPECT_EQ(r.recording_regime().agreement(), "llr-hate-isa@2026.4");
+  EXPECT_EQ(r.nchi_subject_record().attestation().attested_by(), "pc.smith");
+  EXPECT_EQ(r.nchi_subject_record().attestation().attest_time().seconds(), 1780000000);
+
+  v1::Referral crime;
+  crime.set_report_type(v1::HATE_CRIME);
+  StampRegime(v1::CRIME_RECORDING, absl::FromUnixSeconds(1780000000), "a@1", "pc.smith", &crime);
+  EXPECT_FALSE(crime.has_nchi_subject_record());
+}
+
+TEST(RecordingRegimeTest, UnderTheCodeCaseUpdatesCarryNoSubjectData) {
+  v1::CaseUpdate action;
+  action.set_kind(v1::CaseUpdate::PERPETRATOR_ACTION);
+  v1::CaseUpdate correction;
+  correction.set_kind(v1::CaseUpdate::CORRECTION);
+  correction.set_supersedes_kind(v1::CaseUpdate::PERPETRATOR_ACTION);
+  v1::CaseUpdate contact;
+  contact.set_kind(v1::CaseUpdate::CONTACT_MADE);
+  EXPECT_FALSE(RegimeAllowsUpdate(v1::NCHI_COP_2023, action));
+  EXPECT_FALSE(RegimeAllowsUpdate(v1::NCHI_COP_2023, correction));
+  EXPECT_TRUE(RegimeAllowsUpdate(v1::NCHI_COP_2023, contact));
+  EXPECT_TRUE(RegimeAllowsUpdate(v1::LOCAL_UK_GDPR, action));
+  EXPECT_TRUE(RegimeAllowsUpdate(v1::RECORDING_REGIME_UNSPECIFIED, action));
+}
+
+}  // namespace
+}  // namespace refx::core
