@@ -133,6 +133,7 @@ absl::StatusOr<std::unique_ptr<SubjectAccess>> SubjectAccess::Create(Options opt
   if (options.store == nullptr || options.auditor == nullptr || options.registry == nullptr) {
     return absl::InvalidArgumentError("SubjectAccess needs a store, an auditor and the partnership registry");
   }
+  if (options.clock == nullptr) options.clock = SystemClock::Get();
   return std::unique_ptr<SubjectAccess>(new SubjectAccess(std::move(options)));
 }
 
@@ -247,7 +248,7 @@ absl::StatusOr<v1::SubjectAccessBundle> SubjectAccess::Export(const Caller& call
   for (const Match& match : found) by_id[match.row.id] = &match.row;
   REFX_RETURN_IF_ERROR(CheckRestrictions(request, by_id));
   v1::SubjectAccessBundle bundle;
-  *bundle.mutable_create_time() = ToTimestamp(absl::Now());
+  *bundle.mutable_create_time() = ToTimestamp(options_.clock->Now());
   bundle.set_agreement(caller.agreement->Label());
   std::map<std::string, v1::SubjectAccessController> controllers;  // by agency id
   std::vector<std::string> ids;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "core/auditor.h"
 #include "core/caller.h"
 #include "core/partnership.h"
@@ -35,6 +36,8 @@ class SubjectAccess {
     // The repeat-victim token key; empty (matching off) refuses every
     // search with FAILED_PRECONDITION, since no token was stored.
     std::string victim_token_key;
+    // Dates the bundle; not owned. Default: the system clock.
+    const Clock* clock = nullptr;
   };
   // INVALID_ARGUMENT without a store, auditor or registry.
   static absl::StatusOr<std::unique_ptr<SubjectAccess>> Create(Options options);

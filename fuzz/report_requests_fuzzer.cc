@@ -119,6 +119,7 @@ Stack& TheStack() {
     subject_options.auditor = s->auditor.get();
     subject_options.registry = s->registry.get();
     subject_options.victim_token_key = victim_key;
+    subject_options.clock = &s->clock;
     auto subjects = core::SubjectAccess::Create(subject_options);
     s->agreements = std::make_unique<core::AgreementHolder>(LlrAgreement());
     core::RetentionJob::Options retention_options;

@@ -145,6 +145,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   subject_options.auditor = server->auditor_.get();
   subject_options.registry = server->registry_.get();
   subject_options.victim_token_key = manager_options.victim_token_key;
+  subject_options.clock = server->options_.clock;
   REFX_ASSIGN_OR_RETURN(server->subject_access_, core::SubjectAccess::Create(subject_options));
   core::RetentionJob::Options retention_options;
   retention_options.store = server->store_.get();

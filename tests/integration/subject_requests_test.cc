@@ -347,5 +347,18 @@ TEST_F(SubjectRequestsTest, AnErasureRequestErasesTheClassesItNamesAndIsRecorded
   EXPECT_EQ(still->erasures_size(), 1);
 }
 
+// The bundle answering a request is dated by the server's clock (the one
+// the request's clock runs on), not the machine's.
+TEST_F(SubjectRequestsTest, TheBundleIsDatedByTheServersClock) {
+  v1::Referral r = ValidReferral();
+  r.mutable_victim()->set_phone("07700 900456");
+  ASSERT_TRUE(server_->Client(kPolice).CreateReferral(r, "bundle-dated").ok());
+  v1::ExportSubjectAccessBundleRequest person;
+  person.set_phone("07700 900456");
+  auto bundle = server_->Client(kDpo).ExportSubjectAccessBundle(person);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  EXPECT_EQ(FromProto(bundle->create_time()), clock_.Now());
+}
+
 }  // namespace
 }  // namespace refx::testing
