@@ -317,10 +317,8 @@ absl::StatusOr<ReferralManager::PreparedCaseUpdate> ReferralManager::PrepareCase
 
   // The regime is a routing fact every party reads, so this refusal tells
   // the caller nothing its view withholds.
-  CaseUpdate resolved = input;
-  resolved.set_supersedes_kind(corrected_kind);
   const v1::RecordingRegime regime = visible.referral.recording_regime().regime();
-  if (!RegimeAllowsUpdate(regime, resolved)) {
+  if (!RegimeAllowsUpdate(regime, input.kind() == CaseUpdate::CORRECTION ? corrected_kind : input.kind())) {
     return WithErrorInfo(
         FailedPreconditionError(
             "the referral is a non-crime hate incident under the NCHI Code of Practice 2023: subject data is "

@@ -53,12 +53,10 @@ void StampRegime(v1::RecordingRegime regime, absl::Time now, const std::string& 
   }
 }
 
-bool RegimeAllowsUpdate(v1::RecordingRegime regime, const v1::CaseUpdate& update) {
+bool RegimeAllowsUpdate(v1::RecordingRegime regime, v1::CaseUpdate::Kind content_kind) {
   if (regime != v1::NCHI_COP_2023) return true;
-  const bool about_subject = update.kind() == v1::CaseUpdate::PERPETRATOR_ACTION ||
-                             (update.kind() == v1::CaseUpdate::CORRECTION &&
-                              update.supersedes_kind() == v1::CaseUpdate::PERPETRATOR_ACTION);
-  return !about_subject;
+  const auto* value = v1::CaseUpdate::Kind_descriptor()->FindValueByNumber(content_kind);
+  return value == nullptr || value->options().GetExtension(v1::content_class) != v1::DATA_CLASS_SUBJECT;
 }
 
 }  // namespace refx::core

@@ -37,11 +37,12 @@ std::vector<FieldViolation> RegimeViolations(const v1::Referral& referral, v1::R
 void StampRegime(v1::RecordingRegime regime, absl::Time now, const std::string& agreement_label,
                  const std::string& acting_user, v1::Referral* referral);
 
-// Whether a case update of `kind` may be added to a referral under
-// `regime`: under the NCHI Code, subject data is recorded only at create,
-// with the attestation, so perpetrator actions (and corrections of them)
-// are refused.
-bool RegimeAllowsUpdate(v1::RecordingRegime regime, const v1::CaseUpdate& update);
+// Whether a case update whose text says what a `content_kind` update says
+// (its kind, or for a correction the kind it corrects) may be added to a
+// referral under `regime`: under the NCHI Code, subject data is recorded
+// only at create, with the attestation, so a kind whose `content_class` is
+// subject data (a perpetrator action) is refused.
+bool RegimeAllowsUpdate(v1::RecordingRegime regime, v1::CaseUpdate::Kind content_kind);
 
 }  // namespace refx::core
 

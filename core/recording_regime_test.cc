@@ -77,18 +77,18 @@ TEST(RecordingRegimeTest, StampingDatesTheRegimeAndCompletesTheAttestation) {
 }
 
 TEST(RecordingRegimeTest, UnderTheCodeCaseUpdatesCarryNoSubjectData) {
-  v1::CaseUpdate action;
-  action.set_kind(v1::CaseUpdate::PERPETRATOR_ACTION);
-  v1::CaseUpdate correction;
-  correction.set_kind(v1::CaseUpdate::CORRECTION);
-  correction.set_supersedes_kind(v1::CaseUpdate::PERPETRATOR_ACTION);
-  v1::CaseUpdate contact;
-  contact.set_kind(v1::CaseUpdate::CONTACT_MADE);
-  EXPECT_FALSE(RegimeAllowsUpdate(v1::NCHI_COP_2023, action));
-  EXPECT_FALSE(RegimeAllowsUpdate(v1::NCHI_COP_2023, correction));
-  EXPECT_TRUE(RegimeAllowsUpdate(v1::NCHI_COP_2023, contact));
-  EXPECT_TRUE(RegimeAllowsUpdate(v1::LOCAL_UK_GDPR, action));
-  EXPECT_TRUE(RegimeAllowsUpdate(v1::RECORDING_REGIME_UNSPECIFIED, action));
+  // A perpetrator action, or a correction of one (whose content is that kind's).
+  EXPECT_FALSE(RegimeAllowsUpdate(v1::NCHI_COP_2023, v1::CaseUpdate::PERPETRATOR_ACTION));
+  EXPECT_TRUE(RegimeAllowsUpdate(v1::NCHI_COP_2023, v1::CaseUpdate::CONTACT_MADE));
+  EXPECT_TRUE(RegimeAllowsUpdate(v1::LOCAL_UK_GDPR, v1::CaseUpdate::PERPETRATOR_ACTION));
+  EXPECT_TRUE(RegimeAllowsUpdate(v1::RECORDING_REGIME_UNSPECIFIED, v1::CaseUpdate::PERPETRATOR_ACTION));
+  // Every kind whose text is subject data is refused, not a list of names.
+  const auto* kinds = v1::CaseUpdate::Kind_descriptor();
+  for (int i = 0; i < kinds->value_count(); ++i) {
+    const auto kind = static_cast<v1::CaseUpdate::Kind>(kinds->value(i)->number());
+    const bool subject = kinds->value(i)->options().GetExtension(v1::content_class) == v1::DATA_CLASS_SUBJECT;
+    EXPECT_EQ(RegimeAllowsUpdate(v1::NCHI_COP_2023, kind), !subject) << kinds->value(i)->name();
+  }
 }
 
 }  // namespace

@@ -195,8 +195,6 @@ absl::StatusOr<ReferralManager::PreparedCreate> ReferralManager::PrepareCreate(c
   const std::string fingerprint = Sha256(SerializeDeterministic(referral));
   // After the fingerprint, so a retry that spells "routine" as unset matches.
   if (referral.priority() == v1::PRIORITY_UNSPECIFIED) referral.set_priority(v1::PRIORITY_ROUTINE);
-  StampRegime(regime, absl::FromUnixMicros(absl::ToUnixMicros(now)), agreement.Label(), caller.acting_user,
-              &referral);
 
   storage::CreateReferralRequest request;
   request.request_id = request_id;
@@ -212,6 +210,7 @@ absl::StatusOr<ReferralManager::PreparedCreate> ReferralManager::PrepareCreate(c
   stored.report_type = referral.report_type();
   for (const auto& s : referral.strands()) stored.strands.push_back(s.strand());
   stored.create_time = stored.update_time = absl::FromUnixMicros(absl::ToUnixMicros(now));
+  StampRegime(regime, stored.create_time, agreement.Label(), caller.acting_user, &referral);
   // The clock starts when the referral is sent, under the agreement the
   // call was admitted with; a later agreement does not move it.
   stored.response_deadline =
