@@ -3,6 +3,19 @@ set(REFX_WARNINGS -Wall -Wextra -Werror -Wno-unused-parameter)
 # OpenSSL 3 only: deprecated 1.1 APIs fail to compile.
 add_compile_definitions(OPENSSL_API_COMPAT=30000 OPENSSL_NO_DEPRECATED)
 
+# Build time is most of a CI run on two cores, so two choices serve it:
+# - lld (Debian "lld") links a test binary with its debug info in under a second
+#   where GNU ld takes about four; the linker is chosen only if it works here.
+# - Test code is compiled at -O1: a gMock-heavy test file spends its time in the
+#   optimiser, not at run time (-O1 compiles such a file about a fifth faster),
+#   and the code under test keeps the build type's -O2.
+include(CheckLinkerFlag)
+check_linker_flag(CXX -fuse-ld=lld REFX_LINKER_LLD)
+if(REFX_LINKER_LLD)
+  add_link_options(-fuse-ld=lld)
+endif()
+set(REFX_TEST_COMPILE_OPTIONS $<$<CONFIG:RelWithDebInfo,Release>:-O1>)
+
 # refx_test(NAME name SOURCES ... DEPS ... [LABELS ...])
 # Builds one GoogleTest binary and registers each test case with CTest.
 # POSTGRES: the suite runs a second time on PostgreSQL (tests named
@@ -11,7 +24,7 @@ add_compile_definitions(OPENSSL_API_COMPAT=30000 OPENSSL_NO_DEPRECATED)
 function(refx_test)
   cmake_parse_arguments(T "POSTGRES" "NAME" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${T_NAME} ${T_SOURCES})
-  target_compile_options(${T_NAME} PRIVATE ${REFX_WARNINGS})
+  target_compile_options(${T_NAME} PRIVATE ${REFX_WARNINGS} ${REFX_TEST_COMPILE_OPTIONS})
   target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} GTest::gmock GTest::gtest_main)
   if(NOT T_LABELS)
     set(T_LABELS unit)

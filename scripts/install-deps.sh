@@ -12,7 +12,7 @@ packages=(
   postgresql python3 openssl unzip tzdata
   podman runc catatonit
   python3-grpcio python3-protobuf python3-pytest python3-yaml
-  clang-14 libclang-rt-14-dev testssl.sh
+  clang-14 libclang-rt-14-dev lld testssl.sh
   chromium fonts-dejavu-core
 )
 

@@ -3,7 +3,8 @@
 # PostgreSQL (scripts/postgres.sh), run every test (unit, integration over
 # real mTLS on SQLite and again on PostgreSQL, process-level), stop
 # PostgreSQL, then a short fuzzing smoke of every parser that takes outside
-# bytes (scripts/fuzz.sh: clang-14 with libFuzzer, 20 s per target) and the
+# bytes (scripts/fuzz.sh: clang-14 with libFuzzer, 20 s per target, two
+# targets at once on the two cores) and the
 # core and storage suites under ASan and UBSan. Exits non-zero on any
 # failure. CI runs exactly this (.ci/run).
 set -euo pipefail
@@ -23,7 +24,7 @@ export REFX_TEST_REQUIRE_POSTGRES=1
 (cd build && ctest --output-on-failure --timeout 300 -j2 "$@")
 # With ctest arguments (a subset), the fuzzing smoke is left out.
 if [ $# -eq 0 ]; then
-  bash scripts/fuzz.sh --seconds "${REFX_FUZZ_SECONDS:-20}"
+  bash scripts/fuzz.sh --seconds "${REFX_FUZZ_SECONDS:-20}" --jobs 2
   # The core and storage suites again under ASan and UBSan (clang, the fuzz
   # build): the whole suite under sanitizers is scripts/test-sanitizers.sh.
   bash scripts/test-sanitizers.sh --quick

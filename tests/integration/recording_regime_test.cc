@@ -156,6 +156,18 @@ TEST_F(RecordingRegimeTest, UnderTheCodeSubjectDataWithoutAnAttestationIsRefused
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(ViolatedFieldsOf(refused.status()), Contains("referral.nchi_subject_record"));
 
+  // Nobody named to attest: a system sending without x-refx-acting-user is
+  // refused before the regime is looked at, and nothing is echoed.
+  client::ConnectionOptions unnamed;
+  unnamed.server = server_->address();
+  unnamed.timeout = absl::Seconds(10);
+  unnamed.acting_user = "";
+  refused = client::ReferralClient(server_->Channel(server_->pki().Agency(kPolice)), unnamed)
+                .CreateReferral(AttestedIncident(), "regime-unnamed");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  EXPECT_FALSE(absl::StrContains(refused.status().ToString(), kSubjectCanary));
+  EXPECT_FALSE(absl::StrContains(refused.status().ToString(), kRationaleCanary));
+
   EXPECT_EQ(StoredReferrals(), before);
 }
 

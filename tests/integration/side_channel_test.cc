@@ -22,9 +22,9 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "core/redaction.h"
 #include "gmock/gmock.h"
-#include "google/api/field_behavior.pb.h"
 #include "gtest/gtest.h"
 #include "tests/integration/side_channel_test_support.h"
+#include "tests/testing/output_only_forgery.h"
 
 namespace refx::testing {
 namespace {
@@ -250,59 +250,16 @@ TEST_F(SideChannelTest, EtagsCannotBeComputedFromTheReferral) {
 // 6. Output-only fields cannot be written: every field the schema marks
 // OUTPUT_ONLY, set on create to a value of the sender's choosing, is ignored.
 TEST_F(SideChannelTest, EveryOutputOnlyFieldSetOnCreateHasNoEffect) {
-  const auto* descriptor = v1::Referral::descriptor();
   int checked = 0;
-  for (int i = 0; i < descriptor->field_count(); ++i) {
-    const auto* field = descriptor->field(i);
-    bool output_only = false;
-    for (int b = 0; b < field->options().ExtensionSize(google::api::field_behavior); ++b) {
-      output_only = output_only ||
-                    field->options().GetExtension(google::api::field_behavior, b) == google::api::OUTPUT_ONLY;
-    }
-    if (!output_only) continue;
+  for (const auto* field : OutputOnlyReferralFields()) {
     SCOPED_TRACE(field->name());
     ++checked;
-    v1::Referral forged = ValidReferral(kCityCouncil);
-    const auto* reflection = forged.GetReflection();
     // A value no server would assign: an agency that is no party, a far-off
     // time, a final state, a large count.
-    switch (field->cpp_type()) {
-      case google::protobuf::FieldDescriptor::CPPTYPE_STRING:
-        if (field->is_repeated()) {
-          reflection->AddString(&forged, field, absl::StrCat("agencies/", kBlaby));
-        } else {
-          reflection->SetString(&forged, field, absl::StrCat("agencies/", kBlaby));
-        }
-        break;
-      case google::protobuf::FieldDescriptor::CPPTYPE_ENUM:
-        reflection->SetEnumValue(&forged, field, field->enum_type()->value(field->enum_type()->value_count() - 1)->number());
-        break;
-      case google::protobuf::FieldDescriptor::CPPTYPE_INT32:
-        reflection->SetInt32(&forged, field, 99);
-        break;
-      case google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE: {
-        if (field->is_repeated()) {  // Referral.erasures: a forged record of an erasure
-          v1::Erasure erased;
-          erased.set_data_class(v1::DATA_CLASS_VICTIM_CONTACT);
-          erased.set_rule("forged");
-          reflection->AddMessage(&forged, field)->CopyFrom(erased);
-          break;
-        }
-        if (field->message_type() == v1::RegimeRecord::descriptor()) {  // Referral.recording_regime
-          v1::RegimeRecord regime;
-          regime.set_regime(v1::NCHI_COP_2023);
-          regime.set_agreement("forged");
-          reflection->MutableMessage(&forged, field)->CopyFrom(regime);
-          break;
-        }
-        google::protobuf::Timestamp far;
-        far.set_seconds(4102444800);  // 2100-01-01
-        reflection->MutableMessage(&forged, field)->CopyFrom(far);
-        break;
-      }
-      default:
-        ADD_FAILURE() << "no forged value for this type";
-        continue;
+    v1::Referral forged = ValidReferral(kCityCouncil);
+    if (!ForgeOutputOnlyField(field, absl::StrCat("agencies/", kBlaby), &forged)) {
+      ADD_FAILURE() << "no forged value for this type";
+      continue;
     }
     const std::string forged_bytes = [&] {
       v1::Referral only;
