@@ -17,17 +17,28 @@ std::vector<FieldViolation> RegimeViolations(const v1::Referral& referral, v1::R
                                              const std::string& acting_user, const std::string& prefix) {
   std::vector<FieldViolation> out;
   const bool nchi = regime == v1::NCHI_COP_2023;
+  const bool screened_out = referral.nchi_screened_out() != v1::NCHI_SCREENED_OUT_UNSPECIFIED;
   if (nchi && referral.subjects_size() > 0) {
     out.push_back({absl::StrCat(prefix, ".subjects"),
-                   "a non-crime hate incident recorded under the NCHI Code of Practice 2023 takes subject data "
-                   "only in nchi_subject_record, with a threshold attestation"});
+                   screened_out ? "a report screened out under the NCHI Code of Practice 2023 keeps no subject data"
+                                : "a non-crime hate incident recorded under the NCHI Code of Practice 2023 takes "
+                                  "subject data only in nchi_subject_record, with a threshold attestation"});
   }
   if (!nchi && referral.has_nchi_subject_record()) {
     out.push_back({absl::StrCat(prefix, ".nchi_subject_record"),
                    "only for a non-crime hate incident recorded by a police force under the NCHI Code of "
                    "Practice 2023; use subjects"});
   }
-  if (nchi && referral.has_nchi_subject_record()) {
+  if (!nchi && screened_out) {
+    out.push_back({absl::StrCat(prefix, ".nchi_screened_out"),
+                   "only for a report a police force screened under the NCHI Code of Practice 2023 (a hate "
+                   "incident or an undetermined report)"});
+  }
+  if (nchi && screened_out && referral.has_nchi_subject_record()) {
+    out.push_back({absl::StrCat(prefix, ".nchi_subject_record"),
+                   "a report screened out under the NCHI Code of Practice 2023 keeps no subject data"});
+  }
+  if (nchi && !screened_out && referral.has_nchi_subject_record()) {
     const std::string at = absl::StrCat(prefix, ".nchi_subject_record.attestation");
     const std::string& supervisor = referral.nchi_subject_record().attestation().supervising_officer();
     if (acting_user.empty()) {

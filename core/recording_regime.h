@@ -27,8 +27,10 @@ v1::RecordingRegime RegimeFor(v1::ReportType type, bool nchi_code_applies);
 
 // Violations of where `referral` puts subject data under `regime`, with
 // paths prefixed by `prefix`. `acting_user` is the person creating it, who
-// attests (and so cannot also be the supervising officer). Descriptions
-// never echo a value.
+// attests (and so cannot also be the supervising officer). A report screened
+// out under the Code (`nchi_screened_out`) keeps no subject data at all, and
+// only a report under the Code can be screened out. Descriptions never echo
+// a value.
 std::vector<FieldViolation> RegimeViolations(const v1::Referral& referral, v1::RecordingRegime regime,
                                              const std::string& acting_user, const std::string& prefix);
 

@@ -61,6 +61,32 @@ TEST(RecordingRegimeTest, TheAttestationNeedsAPersonAndASupervisorWhoIsSomeoneEl
   }
 }
 
+TEST(RecordingRegimeTest, AReportScreenedOutUnderTheCodeKeepsNoSubjectData) {
+  v1::Referral screened;
+  screened.set_report_type(v1::HATE_INCIDENT);
+  screened.set_nchi_screened_out(v1::NCHI_SCREENED_OUT_MALICIOUS);
+  EXPECT_THAT(RegimeViolations(screened, v1::NCHI_COP_2023, "pc.smith", "referral"), IsEmpty());
+
+  // Not even attested: the Code does not record such a report as an NCHI.
+  v1::Referral attested = IncidentWithAttestedSubject();
+  attested.set_nchi_screened_out(v1::NCHI_SCREENED_OUT_TRIVIAL);
+  EXPECT_THAT(RegimeViolations(attested, v1::NCHI_COP_2023, "pc.smith", "referral"),
+              ElementsAre(Field(&FieldViolation::field, "referral.nchi_subject_record")));
+  screened.add_subjects()->set_description("NCHI-SUBJECT-CANARY");
+  const auto plain = RegimeViolations(screened, v1::NCHI_COP_2023, "pc.smith", "referral");
+  ASSERT_THAT(plain, ElementsAre(Field(&FieldViolation::field, "referral.subjects")));
+  EXPECT_THAT(plain[0].description, ::testing::HasSubstr("screened out"));
+  EXPECT_EQ(plain[0].description.find("CANARY"), std::string::npos);
+
+  // Only a report under the Code is screened under it.
+  v1::Referral elsewhere;
+  elsewhere.set_nchi_screened_out(v1::NCHI_SCREENED_OUT_IRRATIONAL);
+  for (v1::RecordingRegime regime : {v1::CRIME_RECORDING, v1::LOCAL_UK_GDPR}) {
+    EXPECT_THAT(RegimeViolations(elsewhere, regime, "pc.smith", "referral"),
+                ElementsAre(Field(&FieldViolation::field, "referral.nchi_screened_out")));
+  }
+}
+
 TEST(RecordingRegimeTest, StampingDatesTheRegimeAndCompletesTheAttestation) {
   v1::Referral r = IncidentWithAttestedSubject();
   StampRegime(v1::NCHI_COP_2023, absl::FromUnixSeconds(1780000000), "llr-hate-isa@2026.4", "pc.smith", &r);

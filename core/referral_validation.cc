@@ -101,6 +101,7 @@ std::vector<FieldViolation> ValidateNewReferral(const v1::Referral& r, const Cal
                                     v1::ReportingChannel_IsValid, true);
   c.KnownEnum<v1::RiskLevel>("risk_level", r.risk_level(), v1::RiskLevel_IsValid, false);
   c.KnownEnum<v1::Priority>("priority", r.priority(), v1::Priority_IsValid, false);
+  c.KnownEnum<v1::NchiScreenedOut>("nchi_screened_out", r.nchi_screened_out(), v1::NchiScreenedOut_IsValid, false);
 
   if (r.strands_size() == 0) c.Add("strands", "at least one strand is required");
   if (r.strands_size() > kMaxStrands) c.Add("strands", absl::StrCat("at most ", kMaxStrands, " strands"));

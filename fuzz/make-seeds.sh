@@ -89,6 +89,11 @@ nchi='referral { report_type: HATE_INCIDENT strands { strand: "race" basis: PERC
   nchi_subject_record { subjects { description: "synthetic" }
     attestation { limb: RISK_OF_SIGNIFICANT_HARM rationale: "synthetic" supervising_officer: "PS 1" } } }'
 api create-nchi 0 0 CreateReferralRequest "$nchi request_id: \"seed-create-nchi\""
+screened='referral { report_type: HATE_INCIDENT strands { strand: "race" basis: PERCEIVED }
+  perceived_by: PERCEIVED_BY_VICTIM reporting_channel: REPORTING_CHANNEL_POLICE area: "leicester"
+  incident_narrative: "synthetic" victim { given_name: "Synthetic" consent { status: GIVEN } }
+  recipient_agencies: "agencies/leicester-city-council" nchi_screened_out: NCHI_SCREENED_OUT_TRIVIAL }'
+api create-screened 0 0 CreateReferralRequest "$screened request_id: \"seed-create-screened\""
 api get 1 1 GetReferralRequest 'name: "@0" read_mask { paths: "victim.given_name" paths: "area" }'
 api list 2 1 ListReferralsRequest 'page_size: 2 filter { areas: "leicester" strands: "race" states: REQUESTED }'
 api accept 3 1 AcceptReferralRequest 'name: "@0" request_id: "seed-accept" etag: "@"'

@@ -90,7 +90,8 @@ struct CommandLine {
   // create.
   std::string from_file, report_type, perceived_by, channel, platform, area, occurred,
       narrative, narrative_file, given_name, family_name, birth_date, phone, email, consent,
-      lawful_basis, risk, crime_reference, request_id, priority;
+      lawful_basis, risk, crime_reference, request_id, priority,
+      nchi_screened_out;
   std::vector<std::string> strands, recipients;
   bool online = false, prevent_concern = false;
   std::map<std::string, CLI::Option*> create_options;

@@ -115,6 +115,10 @@ absl::StatusOr<Referral> BuildReferral(const CommandLine& f) {
         *ParseEnumLabel(refx::v1::Priority_descriptor(), f.priority)));
   }
   if (given("--crime-reference")) r.set_police_crime_reference(f.crime_reference);
+  if (given("--nchi-screened-out")) {
+    r.set_nchi_screened_out(static_cast<refx::v1::NchiScreenedOut>(
+        *ParseEnumLabel(refx::v1::NchiScreenedOut_descriptor(), f.nchi_screened_out)));
+  }
   return r;
 }
 
@@ -206,6 +210,10 @@ void AddCreate(CLI::App* app, CommandLine* f) {
       c->add_flag("--prevent-concern", f->prevent_concern, "There is a Prevent concern");
   o["--crime-reference"] =
       c->add_option("--crime-reference", f->crime_reference, "Police crime reference");
+  o["--nchi-screened-out"] = AddEnumOption(
+      c, "--nchi-screened-out", &f->nchi_screened_out, refx::v1::NchiScreenedOut_descriptor(),
+      "Police only, for an incident under the NCHI Code of Practice 2023: the report was screened out "
+      "and is not recorded as an NCHI; it then keeps no subject data");
   o["--priority"] = AddEnumOption(c, "--priority", &f->priority, refx::v1::Priority_descriptor(),
                                   "How soon the recipient must respond (default routine); the "
                                   "agreement sets the period of each");

@@ -238,6 +238,74 @@ TEST_F(RecordingRegimeTest, AnIncidentOutsideTheCodeHasNoCompartment) {
   EXPECT_EQ(StoredReferrals(), before);
 }
 
+// The Code: a report that is trivial, irrational or malicious is not
+// recorded as an NCHI. The police may still refer the victim for support,
+// and refx keeps no subject data of such a report.
+TEST_F(RecordingRegimeTest, AReportScreenedOutUnderTheCodeKeepsNoSubjectDataAndOnlyThePoliceSeeWhy) {
+  const int64_t before = StoredReferrals();
+  v1::Referral attested = AttestedIncident();
+  attested.set_nchi_screened_out(v1::NCHI_SCREENED_OUT_MALICIOUS);
+  auto refused = Create(kPolice, attested);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ViolatedFieldsOf(refused.status()), Contains("referral.nchi_subject_record"));
+  EXPECT_FALSE(absl::StrContains(refused.status().ToString(), kSubjectCanary));
+  EXPECT_FALSE(absl::StrContains(refused.status().ToString(), kRationaleCanary));
+
+  v1::Referral with_subjects = Incident();
+  with_subjects.set_nchi_screened_out(v1::NCHI_SCREENED_OUT_TRIVIAL);
+  with_subjects.add_subjects()->set_description(kSubjectCanary);
+  refused = Create(kPolice, with_subjects);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ViolatedFieldsOf(refused.status()), Contains("referral.subjects"));
+  EXPECT_FALSE(absl::StrContains(refused.status().ToString(), kSubjectCanary));
+
+  // Only a report under the Code is screened under it: not a crime, and not
+  // a council's incident (which the council may not write police data into
+  // either).
+  v1::Referral crime = Incident();
+  crime.set_report_type(v1::HATE_CRIME);
+  crime.set_nchi_screened_out(v1::NCHI_SCREENED_OUT_TRIVIAL);
+  refused = Create(kPolice, crime);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ViolatedFieldsOf(refused.status()), Contains("referral.nchi_screened_out"));
+  v1::Referral council = Incident(kPolice);
+  council.set_nchi_screened_out(v1::NCHI_SCREENED_OUT_TRIVIAL);
+  refused = Create(kCityCouncil, council);
+  EXPECT_FALSE(refused.ok());
+  v1::Referral unknown = Incident();
+  unknown.set_nchi_screened_out(static_cast<v1::NchiScreenedOut>(42));
+  refused = Create(kPolice, unknown);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ViolatedFieldsOf(refused.status()), Contains("referral.nchi_screened_out"));
+  EXPECT_EQ(StoredReferrals(), before);
+
+  v1::Referral screened = Incident();
+  screened.set_nchi_screened_out(v1::NCHI_SCREENED_OUT_MALICIOUS);
+  auto created = Create(kPolice, screened);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->recording_regime().regime(), v1::NCHI_COP_2023);
+  EXPECT_EQ(created->nchi_screened_out(), v1::NCHI_SCREENED_OUT_MALICIOUS);
+  EXPECT_EQ(created->subjects_size(), 0);
+  // The council supporting the victim is not told how the police judged the
+  // report: the field is police crime data, withheld and refused by a mask.
+  auto read = server_->Client(kCityCouncil).GetReferral(created->name());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->nchi_screened_out(), v1::NCHI_SCREENED_OUT_UNSPECIFIED);
+  auto masked = server_->Client(kCityCouncil).GetReferral(created->name(), {"nchi_screened_out"});
+  EXPECT_EQ(ErrorReasonOf(masked.status()), "FIELD_NOT_SHARED") << masked.status();
+
+  // And nothing adds subject data afterwards.
+  v1::AddCaseUpdateRequest add;
+  add.set_parent(created->name());
+  add.set_etag(created->etag());
+  add.set_request_id("regime-screened-update");
+  add.mutable_update()->set_kind(v1::CaseUpdate::PERPETRATOR_ACTION);
+  add.mutable_update()->set_text(kSubjectCanary);
+  auto update = server_->Client(kPolice).AddCaseUpdate(add);
+  EXPECT_EQ(update.status().code(), absl::StatusCode::kFailedPrecondition) << update.status();
+  EXPECT_EQ(ErrorReasonOf(update.status()), "REGIME_REFUSES_SUBJECT_DATA");
+}
+
 TEST_F(RecordingRegimeTest, UnderTheCodeNoCaseUpdateAddsSubjectDataAfterwards) {
   auto incident = Create(kPolice, AttestedIncident());
   ASSERT_TRUE(incident.ok()) << incident.status();

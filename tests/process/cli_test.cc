@@ -457,6 +457,36 @@ TEST_F(CliTest, FromFileWithAnUnknownKeyIsAUsageError) {
   EXPECT_EQ(server_->Client(kPolice).ListReferrals({})->referrals_size(), 0);
 }
 
+// A report the police screened out under the NCHI Code: sent with the flag,
+// read back by the police, and refused with a subject named.
+TEST_F(CliTest, CreateAScreenedOutIncident) {
+  const std::vector<std::string> incident = {"create", "--report-type", "hate-incident", "--strand", "race:perceived",
+                                             "--perceived-by", "victim", "--channel", "police", "--area", "leicester",
+                                             "--narrative", "Shouted at.", "--victim-given-name", "Sam", "--consent",
+                                             "given", "--recipient", kCityCouncil, "--nchi-screened-out", "trivial"};
+  std::vector<std::string> args = incident;
+  args.insert(args.end(), {"--output", "json"});
+  CommandResult r = Refx(kPolice, args);
+  ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  v1::Referral created;
+  ASSERT_TRUE(ParseJson(r.out, &created).ok()) << r.Describe();
+  EXPECT_EQ(created.nchi_screened_out(), v1::NCHI_SCREENED_OUT_TRIVIAL);
+  EXPECT_EQ(created.recording_regime().regime(), v1::NCHI_COP_2023);
+
+  const std::string file = dir_ + "/screened.yaml";
+  ASSERT_TRUE(WriteStringToFile(file, "subjects:\n  - description: tall\n"));
+  args = incident;
+  args.insert(args.end(), {"--from-file", file, "--request-id", "screened-subject-1"});
+  r = Refx(kPolice, args);
+  EXPECT_EQ(r.exit_code, kExitInvalid) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("field referral.subjects")) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("screened out")) << r.Describe();
+
+  r = Refx(kPolice, {"create", "--nchi-screened-out", "rude"});
+  EXPECT_EQ(r.exit_code, kExitUsage) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("irrational")) << r.Describe();
+}
+
 TEST_F(CliTest, InvalidCreateExitsFiveNamingTheField) {
   CommandResult r = Refx(kPolice, {"create", "--report-type", "hate-crime", "--strand", "race:perceived",
                                    "--perceived-by", "victim", "--channel", "police", "--area", "atlantis",
