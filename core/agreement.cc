@@ -63,6 +63,10 @@ Agreement::Agreement(config::v1::Agreement config) : config_(std::move(config)) 
     if (absl::ParseCivilTime(date, &day)) holidays.insert(day);
   }
   calendar_ = WorkingCalendar(zone, std::move(holidays));
+  for (const config::v1::RegimeSuccession& s : config_.regime_successions()) {
+    absl::CivilDay day;
+    if (absl::ParseCivilTime(s.effective_date(), &day)) successors_[s.from()] = {s.to(), absl::FromCivil(day, zone)};
+  }
 }
 
 absl::StatusOr<std::shared_ptr<const Agreement>> Agreement::Create(config::v1::Agreement config,
@@ -198,6 +202,26 @@ absl::StatusOr<std::shared_ptr<const Agreement>> Agreement::Create(config::v1::A
     if (!absl::ParseCivilTime(config.bank_holidays(i), &day)) return bad(key, "must be a date, YYYY-MM-DD");
     if (!holidays.insert(day).second) return bad(key, "listed twice");
   }
+  // Recording regimes: refx knows the rules of one succession, the Code's
+  // replacement after the 2026 review; what happens to subject data is the
+  // partnership's decision, never a default.
+  std::set<int> replaced;
+  for (int i = 0; i < config.regime_successions_size(); ++i) {
+    const config::v1::RegimeSuccession& s = config.regime_successions(i);
+    const std::string key = absl::StrCat("regime_successions[", i, "]");
+    if (s.from() != v1::NCHI_COP_2023) {
+      return bad(key + ".from", "must be NCHI_COP_2023 (the one succession refx knows)");
+    }
+    if (!replaced.insert(s.from()).second) return bad(key + ".from", "listed twice");
+    if (s.to() != v1::POLICE_POST_REVIEW) return bad(key + ".to", "must be POLICE_POST_REVIEW");
+    absl::CivilDay day;
+    if (!absl::ParseCivilTime(s.effective_date(), &day)) return bad(key + ".effective_date", "required, YYYY-MM-DD");
+    if (s.subject_data() != config::v1::RegimeSuccession::KEEP &&
+        s.subject_data() != config::v1::RegimeSuccession::PURGE) {
+      return bad(key + ".subject_data",
+                 "required: KEEP or PURGE (the partnership decides what happens to subject data)");
+    }
+  }
   // Aggregates: the rules every release applies, defaults filled in.
   config::v1::StatisticalDisclosure& sdc = *config.mutable_statistical_disclosure();
   if (sdc.suppress_below() == 0) sdc.set_suppress_below(8);
@@ -327,6 +351,11 @@ bool Agreement::RecordVisible(const Caller& caller, const v1::Referral& referral
   auto it = roles_.find(caller.role);
   if (it == roles_.end()) return false;
   return !config_.roles(it->second).prevent_relevant_only() || referral.prevent_concern();
+}
+
+v1::RecordingRegime Agreement::RegimeInForce(v1::RecordingRegime regime, absl::Time at) const {
+  auto it = successors_.find(regime);
+  return it != successors_.end() && at >= it->second.from ? it->second.regime : regime;
 }
 
 bool Agreement::NchiCodeApplies(absl::string_view role) const {

@@ -74,6 +74,10 @@ class Agreement {
   // Whether `role` records non-crime hate incidents under the NCHI Code of
   // Practice 2023 (RoleRules.nchi_code_applies).
   bool NchiCodeApplies(absl::string_view role) const;
+  // The regime a referral that `RegimeFor` places under `regime` is made
+  // under at `at`: its successor (`regime_successions`) once that is in
+  // force, else `regime`.
+  v1::RecordingRegime RegimeInForce(v1::RecordingRegime regime, absl::Time at) const;
   bool IsLawfulBasis(absl::string_view id) const;
 
   // When a recipient must respond to a referral of `priority` sent (or
@@ -98,6 +102,11 @@ class Agreement {
   std::map<std::string, int, std::less<>> roles_;
   std::map<int, DeadlinePeriod> deadlines_;  // by v1::Priority, complete once validated
   WorkingCalendar calendar_;
+  struct Successor {
+    v1::RecordingRegime regime;
+    absl::Time from;
+  };
+  std::map<int, Successor> successors_;  // by the v1::RecordingRegime replaced
 };
 
 // The agreement currently in force, shared by all calls; replaced whole.

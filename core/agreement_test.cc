@@ -204,6 +204,55 @@ TEST_F(AgreementTest, ConsentDecidesWhichClassesFlow) {
   EXPECT_FALSE(agreement->ReadableClasses(council, r).Contains(v1::DATA_CLASS_SAFEGUARDING_RISK));
 }
 
+TEST_F(AgreementTest, ASuccessorRegimeTakesOverFromTheStartOfItsDayInLondon) {
+  auto none = Build(config_);
+  ASSERT_TRUE(none.ok()) << none.status();
+  const absl::Time far = absl::FromUnixSeconds(4102444800);
+  EXPECT_EQ((*none)->RegimeInForce(v1::NCHI_COP_2023, far), v1::NCHI_COP_2023);
+
+  config::v1::Agreement c = config_;
+  auto* succession = c.add_regime_successions();
+  succession->set_from(v1::NCHI_COP_2023);
+  succession->set_to(v1::POLICE_POST_REVIEW);
+  succession->set_effective_date("2027-06-01");  // British Summer Time: 23:00 UTC the day before
+  succession->set_subject_data(config::v1::RegimeSuccession::PURGE);
+  auto agreement = Build(c);
+  ASSERT_TRUE(agreement.ok()) << agreement.status();
+  absl::TimeZone london;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/London", &london));
+  const absl::Time start = absl::FromCivil(absl::CivilDay(2027, 6, 1), london);
+  EXPECT_EQ(start, absl::FromCivil(absl::CivilSecond(2027, 5, 31, 23, 0, 0), absl::UTCTimeZone()));
+  EXPECT_EQ((*agreement)->RegimeInForce(v1::NCHI_COP_2023, start - absl::Seconds(1)), v1::NCHI_COP_2023);
+  EXPECT_EQ((*agreement)->RegimeInForce(v1::NCHI_COP_2023, start), v1::POLICE_POST_REVIEW);
+  // Other regimes have no successor.
+  EXPECT_EQ((*agreement)->RegimeInForce(v1::CRIME_RECORDING, start), v1::CRIME_RECORDING);
+  EXPECT_EQ((*agreement)->RegimeInForce(v1::LOCAL_UK_GDPR, start), v1::LOCAL_UK_GDPR);
+}
+
+TEST_F(AgreementTest, ASuccessionMustSayWhatHappensToSubjectData) {
+  auto with = [&](auto edit) {
+    config::v1::Agreement c = config_;
+    auto* s = c.add_regime_successions();
+    s->set_from(v1::NCHI_COP_2023);
+    s->set_to(v1::POLICE_POST_REVIEW);
+    s->set_effective_date("2027-06-01");
+    s->set_subject_data(config::v1::RegimeSuccession::KEEP);
+    edit(*s, c);
+    return Build(c).status();
+  };
+  EXPECT_TRUE(with([](auto&, auto&) {}).ok());
+  EXPECT_THAT(with([](auto& s, auto&) { s.clear_subject_data(); }).message(),
+              HasSubstr("regime_successions[0].subject_data: required: KEEP or PURGE"));
+  EXPECT_THAT(with([](auto& s, auto&) { s.set_effective_date("1 June 2027"); }).message(),
+              HasSubstr("regime_successions[0].effective_date: required, YYYY-MM-DD"));
+  EXPECT_THAT(with([](auto& s, auto&) { s.set_from(v1::CRIME_RECORDING); }).message(),
+              HasSubstr("regime_successions[0].from: must be NCHI_COP_2023"));
+  EXPECT_THAT(with([](auto& s, auto&) { s.set_to(v1::LOCAL_UK_GDPR); }).message(),
+              HasSubstr("regime_successions[0].to: must be POLICE_POST_REVIEW"));
+  EXPECT_THAT(with([](auto& s, auto& c) { *c.add_regime_successions() = s; }).message(),
+              HasSubstr("regime_successions[1].from: listed twice"));
+}
+
 TEST_F(AgreementTest, PurposeRoleAndPreventRules) {
   auto agreement = *Build(config_);
   EXPECT_EQ(*agreement->ResolvePurpose("police", ""), "investigation");

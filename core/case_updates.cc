@@ -321,9 +321,11 @@ absl::StatusOr<ReferralManager::PreparedCaseUpdate> ReferralManager::PrepareCase
   if (!RegimeAllowsUpdate(regime, input.kind() == CaseUpdate::CORRECTION ? corrected_kind : input.kind())) {
     return WithErrorInfo(
         FailedPreconditionError(
-            "the referral is a non-crime hate incident under the NCHI Code of Practice 2023: subject data is "
-            "recorded only at create, with a threshold attestation",
-            {{"REGIME", params.parent, "recording regime NCHI_COP_2023 takes no subject data in case updates"}}),
+            "the referral is a police incident under the NCHI Code of Practice 2023 or its successor: subject "
+            "data is recorded only at create, with a threshold attestation",
+            {{"REGIME", params.parent,
+              absl::StrCat("recording regime ", v1::RecordingRegime_Name(regime),
+                           " takes no subject data in case updates")}}),
         "REGIME_REFUSES_SUBJECT_DATA", {{"regime", v1::RecordingRegime_Name(regime)}});
   }
 

@@ -16,27 +16,29 @@ v1::RecordingRegime RegimeFor(v1::ReportType type, bool nchi_code_applies) {
 std::vector<FieldViolation> RegimeViolations(const v1::Referral& referral, v1::RecordingRegime regime,
                                              const std::string& acting_user, const std::string& prefix) {
   std::vector<FieldViolation> out;
-  const bool nchi = regime == v1::NCHI_COP_2023;
+  const bool nchi = RestrictsSubjectData(regime);
   const bool screened_out = referral.nchi_screened_out() != v1::NCHI_SCREENED_OUT_UNSPECIFIED;
   if (nchi && referral.subjects_size() > 0) {
     out.push_back({absl::StrCat(prefix, ".subjects"),
-                   screened_out ? "a report screened out under the NCHI Code of Practice 2023 keeps no subject data"
-                                : "a non-crime hate incident recorded under the NCHI Code of Practice 2023 takes "
+                   screened_out ? "a report screened out under the NCHI Code of Practice 2023 or its successor "
+                                  "keeps no subject data"
+                                : "a police incident under the NCHI Code of Practice 2023 or its successor takes "
                                   "subject data only in nchi_subject_record, with a threshold attestation"});
   }
   if (!nchi && referral.has_nchi_subject_record()) {
     out.push_back({absl::StrCat(prefix, ".nchi_subject_record"),
-                   "only for a non-crime hate incident recorded by a police force under the NCHI Code of "
-                   "Practice 2023; use subjects"});
+                   "only for a police force's incident under the NCHI Code of Practice 2023 or its successor; "
+                   "use subjects"});
   }
   if (!nchi && screened_out) {
     out.push_back({absl::StrCat(prefix, ".nchi_screened_out"),
-                   "only for a report a police force screened under the NCHI Code of Practice 2023 (a hate "
-                   "incident or an undetermined report)"});
+                   "only for a report a police force screened under the NCHI Code of Practice 2023 or its "
+                   "successor (a hate incident or an undetermined report)"});
   }
   if (nchi && screened_out && referral.has_nchi_subject_record()) {
     out.push_back({absl::StrCat(prefix, ".nchi_subject_record"),
-                   "a report screened out under the NCHI Code of Practice 2023 keeps no subject data"});
+                   "a report screened out under the NCHI Code of Practice 2023 or its successor keeps no "
+                   "subject data"});
   }
   if (nchi && !screened_out && referral.has_nchi_subject_record()) {
     const std::string at = absl::StrCat(prefix, ".nchi_subject_record.attestation");
@@ -65,9 +67,13 @@ void StampRegime(v1::RecordingRegime regime, absl::Time now, const std::string& 
 }
 
 bool RegimeAllowsUpdate(v1::RecordingRegime regime, v1::CaseUpdate::Kind content_kind) {
-  if (regime != v1::NCHI_COP_2023) return true;
+  if (!RestrictsSubjectData(regime)) return true;
   const auto* value = v1::CaseUpdate::Kind_descriptor()->FindValueByNumber(content_kind);
   return value == nullptr || value->options().GetExtension(v1::content_class) != v1::DATA_CLASS_SUBJECT;
+}
+
+bool RestrictsSubjectData(v1::RecordingRegime regime) {
+  return regime == v1::NCHI_COP_2023 || regime == v1::POLICE_POST_REVIEW;
 }
 
 }  // namespace refx::core

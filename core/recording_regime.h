@@ -46,6 +46,11 @@ void StampRegime(v1::RecordingRegime regime, absl::Time now, const std::string& 
 // subject data (a perpetrator action) is refused.
 bool RegimeAllowsUpdate(v1::RecordingRegime regime, v1::CaseUpdate::Kind content_kind);
 
+// Whether `regime` restricts subject data as the NCHI Code does: the Code,
+// and its successor after the 2026 review until refx knows the successor's
+// own rules (the stricter known rule holds).
+bool RestrictsSubjectData(v1::RecordingRegime regime);
+
 }  // namespace refx::core
 
 #endif  // REFX_CORE_RECORDING_REGIME_H_

@@ -87,6 +87,25 @@ TEST(RecordingRegimeTest, AReportScreenedOutUnderTheCodeKeepsNoSubjectData) {
   }
 }
 
+TEST(RecordingRegimeTest, TheCodesSuccessorIsHeldToTheCodesRulesOnSubjectData) {
+  EXPECT_TRUE(RestrictsSubjectData(v1::NCHI_COP_2023));
+  EXPECT_TRUE(RestrictsSubjectData(v1::POLICE_POST_REVIEW));
+  EXPECT_FALSE(RestrictsSubjectData(v1::CRIME_RECORDING));
+  EXPECT_FALSE(RestrictsSubjectData(v1::LOCAL_UK_GDPR));
+  EXPECT_FALSE(RestrictsSubjectData(v1::RECORDING_REGIME_UNSPECIFIED));
+
+  v1::Referral plain;
+  plain.add_subjects()->set_description("tall");
+  EXPECT_THAT(RegimeViolations(plain, v1::POLICE_POST_REVIEW, "pc.smith", "referral"),
+              ElementsAre(Field(&FieldViolation::field, "referral.subjects")));
+  EXPECT_THAT(RegimeViolations(IncidentWithAttestedSubject(), v1::POLICE_POST_REVIEW, "pc.smith", "referral"),
+              IsEmpty());
+  v1::Referral screened;
+  screened.set_nchi_screened_out(v1::NCHI_SCREENED_OUT_TRIVIAL);
+  EXPECT_THAT(RegimeViolations(screened, v1::POLICE_POST_REVIEW, "pc.smith", "referral"), IsEmpty());
+  EXPECT_FALSE(RegimeAllowsUpdate(v1::POLICE_POST_REVIEW, v1::CaseUpdate::PERPETRATOR_ACTION));
+}
+
 TEST(RecordingRegimeTest, StampingDatesTheRegimeAndCompletesTheAttestation) {
   v1::Referral r = IncidentWithAttestedSubject();
   StampRegime(v1::NCHI_COP_2023, absl::FromUnixSeconds(1780000000), "llr-hate-isa@2026.4", "pc.smith", &r);

@@ -172,8 +172,10 @@ absl::StatusOr<ReferralManager::PreparedCreate> ReferralManager::PrepareCreate(c
     violations.push_back({"referral.victim.consent.lawful_basis", "not a lawful basis of the agreement"});
   }
   // Where subject data may go follows from the regime the agreement puts the
-  // sender under (a police force's incidents: the NCHI Code of Practice).
-  const v1::RecordingRegime regime = RegimeFor(referral.report_type(), agreement.NchiCodeApplies(caller.role));
+  // sender under (a police force's incidents: the NCHI Code of Practice, or
+  // its successor once the agreement's date for it has come).
+  const v1::RecordingRegime regime =
+      agreement.RegimeInForce(RegimeFor(referral.report_type(), agreement.NchiCodeApplies(caller.role)), now);
   more = RegimeViolations(referral, regime, caller.acting_user, "referral");
   violations.insert(violations.end(), more.begin(), more.end());
 

@@ -8,9 +8,12 @@
 // update adds subject data afterwards. Nothing refused is stored, and no
 // refusal or log line echoes the subject.
 #include <fstream>
+#include <functional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "common/status_details.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
@@ -62,14 +65,22 @@ class RecordingRegimeTest : public ::testing::Test {
 
   // Grants the police's investigation purpose read of the NCHI subject class.
   void GrantPoliceTheCompartment() {
-    config::v1::Agreement next = LoadAgreementFile(server_->config().agreement_file());
-    next.set_version(absl::StrCat(next.version(), "-nchi-read"));
-    for (auto& role : *next.mutable_roles()) {
-      if (role.role() != "police") continue;
-      for (auto& grant : *role.mutable_grants()) {
-        if (grant.purpose() == "investigation") grant.add_read_with_consent(v1::DATA_CLASS_NCHI_SUBJECT);
+    ReloadAgreement("-nchi-read", [](config::v1::Agreement& next) {
+      for (auto& role : *next.mutable_roles()) {
+        if (role.role() != "police") continue;
+        for (auto& grant : *role.mutable_grants()) {
+          if (grant.purpose() == "investigation") grant.add_read_with_consent(v1::DATA_CLASS_NCHI_SUBJECT);
+        }
       }
-    }
+    });
+  }
+
+  // Replaces the agreement in force by the shipped one as `change` leaves
+  // it, under a version ending in `suffix`.
+  void ReloadAgreement(const std::string& suffix, const std::function<void(config::v1::Agreement&)>& change) {
+    config::v1::Agreement next = LoadAgreementFile(server_->config().agreement_file());
+    next.set_version(absl::StrCat(next.version(), suffix));
+    change(next);
     std::string json;
     google::protobuf::util::JsonPrintOptions options;
     options.preserve_proto_field_names = true;
@@ -304,6 +315,82 @@ TEST_F(RecordingRegimeTest, AReportScreenedOutUnderTheCodeKeepsNoSubjectDataAndO
   auto update = server_->Client(kPolice).AddCaseUpdate(add);
   EXPECT_EQ(update.status().code(), absl::StatusCode::kFailedPrecondition) << update.status();
   EXPECT_EQ(ErrorReasonOf(update.status()), "REGIME_REFUSES_SUBJECT_DATA");
+}
+
+// From the date the agreement gives it (the start of that day in London),
+// a police incident is made under the Code's successor, held to the Code's
+// rules on subject data; nothing else moves, and nothing made before moves.
+TEST_F(RecordingRegimeTest, FromItsDateAPoliceIncidentIsMadeUnderTheCodesSuccessor) {
+  absl::TimeZone london;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/London", &london));
+  const absl::CivilDay today = absl::ToCivilDay(absl::Now(), london);
+  auto succeed_on = [&](absl::CivilDay day) {
+    return [day](config::v1::Agreement& next) {
+      next.clear_regime_successions();  // the file in force may hold an earlier one
+      auto* succession = next.add_regime_successions();
+      succession->set_from(v1::NCHI_COP_2023);
+      succession->set_to(v1::POLICE_POST_REVIEW);
+      succession->set_effective_date(absl::FormatCivilTime(day));
+      succession->set_subject_data(config::v1::RegimeSuccession::PURGE);
+      succession->set_note("NPCC and College of Policing review of NCHIs");
+    };
+  };
+  v1::Referral plain = Incident();
+  ReloadAgreement("-successor-later", succeed_on(today + 2));
+  auto before = Create(kPolice, plain);
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(before->recording_regime().regime(), v1::NCHI_COP_2023);
+
+  ReloadAgreement("-successor-today", succeed_on(today));
+  const std::string label = server_->server()->agreement()->Label();
+  EXPECT_THAT(label, ::testing::EndsWith("-successor-today"));
+  auto after = Create(kPolice, plain);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->recording_regime().regime(), v1::POLICE_POST_REVIEW);
+  EXPECT_EQ(after->recording_regime().agreement(), label);
+  auto council_read = server_->Client(kCityCouncil).GetReferral(after->name());
+  ASSERT_TRUE(council_read.ok()) << council_read.status();
+  EXPECT_EQ(council_read->recording_regime().regime(), v1::POLICE_POST_REVIEW);
+  // What was made before stays as it was made (`refx-admin regime migrate`
+  // is what moves it; not built yet).
+  auto earlier = server_->Client(kPolice).GetReferral(before->name());
+  ASSERT_TRUE(earlier.ok()) << earlier.status();
+  EXPECT_EQ(earlier->recording_regime().regime(), v1::NCHI_COP_2023);
+
+  // The Code's rules on subject data hold under its successor.
+  const int64_t stored = StoredReferrals();
+  v1::Referral with_subjects = Incident();
+  with_subjects.add_subjects()->set_description(kSubjectCanary);
+  auto refused = Create(kPolice, with_subjects);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ViolatedFieldsOf(refused.status()), Contains("referral.subjects"));
+  EXPECT_EQ(StoredReferrals(), stored);
+  auto attested = Create(kPolice, AttestedIncident());
+  ASSERT_TRUE(attested.ok()) << attested.status();
+  EXPECT_EQ(attested->recording_regime().regime(), v1::POLICE_POST_REVIEW);
+  v1::Referral screened = Incident();
+  screened.set_nchi_screened_out(v1::NCHI_SCREENED_OUT_IRRATIONAL);
+  auto screened_created = Create(kPolice, screened);
+  ASSERT_TRUE(screened_created.ok()) << screened_created.status();
+  v1::AddCaseUpdateRequest add;
+  add.set_parent(after->name());
+  add.set_etag(after->etag());
+  add.set_request_id("regime-successor-update");
+  add.mutable_update()->set_kind(v1::CaseUpdate::PERPETRATOR_ACTION);
+  add.mutable_update()->set_text(kSubjectCanary);
+  auto update = server_->Client(kPolice).AddCaseUpdate(add);
+  EXPECT_EQ(ErrorReasonOf(update.status()), "REGIME_REFUSES_SUBJECT_DATA") << update.status();
+  EXPECT_EQ(ErrorMetadataOf(update.status())["regime"], "POLICE_POST_REVIEW");
+  EXPECT_FALSE(absl::StrContains(update.status().ToString(), kSubjectCanary));
+
+  // Crimes, and partners' incidents, are under the regimes they were under.
+  v1::Referral crime = ValidReferral();
+  auto crime_created = Create(kPolice, crime);
+  ASSERT_TRUE(crime_created.ok()) << crime_created.status();
+  EXPECT_EQ(crime_created->recording_regime().regime(), v1::CRIME_RECORDING);
+  auto council = Create(kCityCouncil, Incident(kPolice));
+  ASSERT_TRUE(council.ok()) << council.status();
+  EXPECT_EQ(council->recording_regime().regime(), v1::LOCAL_UK_GDPR);
 }
 
 TEST_F(RecordingRegimeTest, UnderTheCodeNoCaseUpdateAddsSubjectDataAfterwards) {
