@@ -267,6 +267,11 @@ void WatchStream::FinishLocked(const grpc::Status& status) {
 }
 
 void WatchStream::OnDone() {
+  // Once done_ is set, a pinned task's Unpin() may delete the stream on its
+  // own thread: nothing below may touch a member (ASan found the log line
+  // reading call_id_ after that delete).
+  const std::string call_id = call_id_;
+  const std::string agency = agency_.empty() ? "-" : agency_;
   std::shared_ptr<core::WatchSession> session;
   bool unpinned = false;
   {
@@ -276,7 +281,7 @@ void WatchStream::OnDone() {
     unpinned = pins_ == 0;
   }
   if (session != nullptr) session->Detach();
-  log::Info("watch_closed", {{"call_id", call_id_}, {"agency", agency_.empty() ? "-" : agency_}});
+  log::Info("watch_closed", {{"call_id", call_id}, {"agency", agency}});
   if (unpinned) delete this;  // else the last Unpin() does
 }
 
