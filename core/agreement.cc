@@ -65,7 +65,9 @@ Agreement::Agreement(config::v1::Agreement config) : config_(std::move(config)) 
   calendar_ = WorkingCalendar(zone, std::move(holidays));
   for (const config::v1::RegimeSuccession& s : config_.regime_successions()) {
     absl::CivilDay day;
-    if (absl::ParseCivilTime(s.effective_date(), &day)) successors_[s.from()] = {s.to(), absl::FromCivil(day, zone)};
+    if (!absl::ParseCivilTime(s.effective_date(), &day)) continue;  // refused by Create
+    successions_[s.from()] = {s.from(), s.to(), s.effective_date(), absl::FromCivil(day, zone),
+                              s.subject_data() == config::v1::RegimeSuccession::PURGE};
   }
 }
 
@@ -103,7 +105,8 @@ absl::StatusOr<std::shared_ptr<const Agreement>> Agreement::Create(config::v1::A
     const RoleRules& role = config.roles(i);
     const std::string key = absl::StrCat("roles[", i, "]");
     if (role.role().empty()) return bad(key + ".role", "required");
-    if (!roles.insert(role.role()).second) return bad(key + ".role", absl::StrCat("duplicate role '", role.role(), "'"));
+    if (!roles.insert(role.role()).second)
+      return bad(key + ".role", absl::StrCat("duplicate role '", role.role(), "'"));
     for (int p : role.permissions()) {
       if (p == config::v1::PERMISSION_UNSPECIFIED) return bad(key + ".permissions", "not a permission");
     }
@@ -354,8 +357,14 @@ bool Agreement::RecordVisible(const Caller& caller, const v1::Referral& referral
 }
 
 v1::RecordingRegime Agreement::RegimeInForce(v1::RecordingRegime regime, absl::Time at) const {
-  auto it = successors_.find(regime);
-  return it != successors_.end() && at >= it->second.from ? it->second.regime : regime;
+  auto it = successions_.find(regime);
+  return it != successions_.end() && at >= it->second.effective ? it->second.to : regime;
+}
+
+std::vector<Agreement::RegimeSuccession> Agreement::regime_successions() const {
+  std::vector<RegimeSuccession> out;
+  for (const auto& [from, succession] : successions_) out.push_back(succession);
+  return out;
 }
 
 bool Agreement::NchiCodeApplies(absl::string_view role) const {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -78,6 +79,16 @@ class Agreement {
   // under at `at`: its successor (`regime_successions`) once that is in
   // force, else `regime`.
   v1::RecordingRegime RegimeInForce(v1::RecordingRegime regime, absl::Time at) const;
+  // One recording regime replaced by another from a date, as validated.
+  struct RegimeSuccession {
+    v1::RecordingRegime from = v1::RECORDING_REGIME_UNSPECIFIED;
+    v1::RecordingRegime to = v1::RECORDING_REGIME_UNSPECIFIED;
+    std::string effective_date;  // YYYY-MM-DD, as the agreement says
+    absl::Time effective;        // the start of that day in the agreement's zone
+    bool purge_subject_data = false;  // PURGE (else KEEP) what was recorded under `from`
+  };
+  // Every succession the agreement dates (`regime_successions`).
+  std::vector<RegimeSuccession> regime_successions() const;
   bool IsLawfulBasis(absl::string_view id) const;
 
   // When a recipient must respond to a referral of `priority` sent (or
@@ -102,11 +113,7 @@ class Agreement {
   std::map<std::string, int, std::less<>> roles_;
   std::map<int, DeadlinePeriod> deadlines_;  // by v1::Priority, complete once validated
   WorkingCalendar calendar_;
-  struct Successor {
-    v1::RecordingRegime regime;
-    absl::Time from;
-  };
-  std::map<int, Successor> successors_;  // by the v1::RecordingRegime replaced
+  std::map<int, RegimeSuccession> successions_;  // by the v1::RecordingRegime replaced
 };
 
 // The agreement currently in force, shared by all calls; replaced whole.

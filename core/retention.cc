@@ -96,6 +96,13 @@ bool IsLeftForNewerVersion(const absl::Status& status) {
   return absl::IsFailedPrecondition(status) && status.GetPayload(kLeftForNewerVersion).has_value();
 }
 
+LeftForLater WhyLeftForLater(const absl::Status& status) {
+  if (storage::IsLegalHoldRefusal(status)) return LeftForLater::kLegalHold;
+  if (absl::IsAborted(status) || absl::IsNotFound(status)) return LeftForLater::kChangedMeanwhile;
+  if (IsLeftForNewerVersion(status)) return LeftForLater::kNewerVersion;
+  return LeftForLater::kNo;
+}
+
 absl::StatusOr<std::string> EraseFromDocument(const DataClassSet& classes, storage::StoredDocumentKind kind,
                                               const std::string& document) {
   DataClassSet keep = DataClassSet::All();
@@ -174,68 +181,69 @@ absl::StatusOr<std::unique_ptr<RetentionJob>> RetentionJob::Create(Options optio
   return std::unique_ptr<RetentionJob>(new RetentionJob(std::move(options)));
 }
 
-absl::Status RetentionJob::ForEachReferral(
-    const std::function<absl::Status(const storage::StoredReferral&, const v1::Referral&)>& visit) {
-  storage::ScanReferralsQuery query;
-  query.created_from = absl::UnixEpoch();
-  query.created_to = absl::InfiniteFuture();
-  query.limit = options_.scan_page;
-  while (true) {
-    REFX_ASSIGN_OR_RETURN(auto page, options_.store->ScanReferrals(query));
-    for (const storage::StoredReferral& stored : page) {
-      v1::Referral referral;
-      if (!referral.ParseFromString(stored.document)) {
-        return absl::DataLossError(absl::StrCat("stored referral ", stored.id, " is unreadable"));
-      }
-      REFX_RETURN_IF_ERROR(visit(stored, referral));
-    }
-    if (static_cast<int>(page.size()) < query.limit) return absl::OkStatus();
-    query.after = storage::ListCursor{page.back().create_time, page.back().id};
+ReferralScan RetentionJob::EveryReferral() const {
+  return ReferralScan{absl::UnixEpoch(), absl::InfiniteFuture(), "", options_.scan_page};
+}
+
+absl::StatusOr<int64_t> RewriteReferral(storage::ReferralStore& store, const std::string& victim_token_key,
+                                        const storage::StoredReferral& stored, ReferralRewrite rewrite,
+                                        absl::Time now) {
+  v1::Referral& changed = rewrite.changed;
+  const DataClassSet classes = rewrite.classes;
+  if (!classes.empty()) {
+    REFX_ASSIGN_OR_RETURN(std::string document, EraseFromDocument(classes, storage::StoredDocumentKind::kReferral,
+                                                                  SerializeDeterministic(changed)));
+    if (!changed.ParseFromString(document)) return absl::InternalError("an erased referral does not parse");
   }
+  storage::EraseReferralDataRequest request;
+  request.expected_etag = stored.etag;
+  request.referral = stored;
+  request.referral.etag = NewEtag();
+  changed.set_etag(request.referral.etag);
+  request.referral.document = SerializeDeterministic(changed);
+  if (changed.strands().empty()) request.referral.strands.clear();
+  if (classes.empty()) {
+    request.erase = [](storage::StoredDocumentKind, const std::string& copy) -> absl::StatusOr<std::string> {
+      return copy;
+    };
+  } else {
+    request.erase = [classes](storage::StoredDocumentKind kind, const std::string& copy) {
+      return EraseFromDocument(classes, kind, copy);
+    };
+  }
+  // Tokens of what is left: a subject access search still finds the
+  // referral by what it still holds, and by nothing it no longer holds.
+  request.victim_tokens = VictimTokens(victim_token_key, changed.victim());
+  request.audit = std::move(rewrite.audit);
+  request.audit.time = now;
+  request.audit.referral_ids = stored.id;
+  request.audit.outcome = "OK";
+  storage::StoredReferral parties = request.referral;
+  parties.update_time = now;
+  request.event = MakeEvent(parties, rewrite.event_kind);
+  REFX_ASSIGN_OR_RETURN(storage::EraseReferralDataResult result, store.EraseReferralData(request));
+  return result.copies_rewritten;
 }
 
 absl::StatusOr<int64_t> RetentionJob::Erase(const storage::StoredReferral& stored, const v1::Referral& referral,
                                             const std::vector<PlannedErasure>& due, absl::Time now,
                                             storage::AuditRecord audit) {
-  DataClassSet classes;
-  v1::Referral erased = referral;
+  ReferralRewrite rewrite;
+  rewrite.changed = referral;
   std::vector<std::string> class_names;
   for (const PlannedErasure& planned : due) {
-    classes.Add(planned.data_class);
+    rewrite.classes.Add(planned.data_class);
     class_names.push_back(v1::DataClass_Name(planned.data_class));
-    v1::Erasure* record = erased.add_erasures();
+    v1::Erasure* record = rewrite.changed.add_erasures();
     record->set_data_class(planned.data_class);
     *record->mutable_erase_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
     record->set_rule(planned.rule);
   }
-  REFX_ASSIGN_OR_RETURN(std::string document, EraseFromDocument(classes, storage::StoredDocumentKind::kReferral,
-                                                                SerializeDeterministic(erased)));
-  if (!erased.ParseFromString(document)) return absl::InternalError("an erased referral does not parse");
-
-  storage::EraseReferralDataRequest request;
-  request.expected_etag = stored.etag;
-  request.referral = stored;
-  request.referral.etag = NewEtag();
-  erased.set_etag(request.referral.etag);
-  request.referral.document = SerializeDeterministic(erased);
-  if (erased.strands().empty()) request.referral.strands.clear();
-  request.erase = [classes](storage::StoredDocumentKind kind, const std::string& copy) {
-    return EraseFromDocument(classes, kind, copy);
-  };
-  // Tokens of what is left: a subject access search still finds the
-  // referral by what it still holds, and by nothing it no longer holds.
-  request.victim_tokens = VictimTokens(options_.victim_token_key, erased.victim());
-  request.audit = std::move(audit);
-  request.audit.time = now;
-  request.audit.action = AuditActionName(AuditAction::kErasure);
-  request.audit.referral_ids = stored.id;
-  request.audit.data_classes = absl::StrJoin(class_names, ",");
-  request.audit.outcome = "OK";
-  storage::StoredReferral parties = request.referral;
-  parties.update_time = now;
-  request.event = MakeEvent(parties, v1::WatchReferralsResponse::REFERRAL_ERASED);
-  REFX_ASSIGN_OR_RETURN(storage::EraseReferralDataResult result, options_.store->EraseReferralData(request));
-  return result.copies_rewritten;
+  rewrite.audit = std::move(audit);
+  rewrite.audit.action = AuditActionName(AuditAction::kErasure);
+  rewrite.audit.data_classes = absl::StrJoin(class_names, ",");
+  rewrite.event_kind = v1::WatchReferralsResponse::REFERRAL_ERASED;
+  return RewriteReferral(*options_.store, options_.victim_token_key, stored, std::move(rewrite), now);
 }
 
 absl::StatusOr<RetentionJob::RunReport> RetentionJob::RunOnce() {
@@ -245,39 +253,37 @@ absl::StatusOr<RetentionJob::RunReport> RetentionJob::RunOnce() {
   std::set<std::string> held;
   for (const storage::LegalHold& hold : holds) held.insert(hold.referral_id);
   RunReport report;
-  REFX_RETURN_IF_ERROR(ForEachReferral([&](const storage::StoredReferral& stored, const v1::Referral& referral) {
-    ++report.referrals_examined;
-    std::vector<PlannedErasure> due = RetentionSchedule(*agreement, referral, stored.id, stored.update_time, now);
-    due.erase(std::remove_if(due.begin(), due.end(), [now](const PlannedErasure& p) { return p.due > now; }),
-              due.end());
-    if (due.empty()) return absl::OkStatus();
-    if (held.count(stored.id) > 0) {
-      ++report.held;
-      return absl::OkStatus();
-    }
-    absl::StatusOr<int64_t> copies = Erase(stored, referral, due, now, RetentionAudit(*agreement));
-    if (storage::IsLegalHoldRefusal(copies.status())) {
-      // Held after the run listed the holds: the store refused in the
-      // erasure's own transaction.
-      ++report.held;
-      return absl::OkStatus();
-    }
-    if (absl::IsAborted(copies.status()) || absl::IsNotFound(copies.status())) {
-      ++report.changed_meanwhile;
-      return absl::OkStatus();
-    }
-    if (IsLeftForNewerVersion(copies.status())) {
-      // A copy written by a newer version (RefuseNewerFields): nothing was
-      // changed; a replica of that version erases it.
-      ++report.left_for_newer_version;
-      return absl::OkStatus();
-    }
-    REFX_RETURN_IF_ERROR(copies.status());
-    ++report.referrals_erased;
-    report.classes_erased += static_cast<int64_t>(due.size());
-    report.copies_rewritten += *copies;
-    return absl::OkStatus();
-  }));
+  REFX_RETURN_IF_ERROR(ForEachCreatedReferral(
+      options_.store, EveryReferral(), [&](const storage::StoredReferral& stored, const v1::Referral& referral) {
+        ++report.referrals_examined;
+        std::vector<PlannedErasure> due = RetentionSchedule(*agreement, referral, stored.id, stored.update_time, now);
+        due.erase(std::remove_if(due.begin(), due.end(), [now](const PlannedErasure& p) { return p.due > now; }),
+                  due.end());
+        if (due.empty()) return absl::OkStatus();
+        if (held.count(stored.id) > 0) {
+          ++report.held;
+          return absl::OkStatus();
+        }
+        absl::StatusOr<int64_t> copies = Erase(stored, referral, due, now, RetentionAudit(*agreement));
+        switch (WhyLeftForLater(copies.status())) {
+          case LeftForLater::kLegalHold:  // held after the run listed the holds
+            ++report.held;
+            return absl::OkStatus();
+          case LeftForLater::kChangedMeanwhile:
+            ++report.changed_meanwhile;
+            return absl::OkStatus();
+          case LeftForLater::kNewerVersion:  // nothing changed: a replica of that version erases it
+            ++report.left_for_newer_version;
+            return absl::OkStatus();
+          case LeftForLater::kNo:
+            break;
+        }
+        REFX_RETURN_IF_ERROR(copies.status());
+        ++report.referrals_erased;
+        report.classes_erased += static_cast<int64_t>(due.size());
+        report.copies_rewritten += *copies;
+        return absl::OkStatus();
+      }));
   return report;
 }
 
@@ -288,16 +294,17 @@ absl::StatusOr<std::vector<PlannedErasure>> RetentionJob::Preview(absl::Duration
   std::set<std::string> held;
   for (const storage::LegalHold& hold : holds) held.insert(hold.referral_id);
   std::vector<PlannedErasure> out;
-  REFX_RETURN_IF_ERROR(ForEachReferral([&](const storage::StoredReferral& stored, const v1::Referral& referral) {
-    // As at the horizon: a referral abandoned by then is planned too.
-    for (PlannedErasure& planned :
-         RetentionSchedule(*agreement, referral, stored.id, stored.update_time, now + within)) {
-      if (planned.due > now + within) continue;
-      planned.held = held.count(stored.id) > 0;
-      out.push_back(std::move(planned));
-    }
-    return absl::OkStatus();
-  }));
+  REFX_RETURN_IF_ERROR(ForEachCreatedReferral(
+      options_.store, EveryReferral(), [&](const storage::StoredReferral& stored, const v1::Referral& referral) {
+        // As at the horizon: a referral abandoned by then is planned too.
+        for (PlannedErasure& planned :
+             RetentionSchedule(*agreement, referral, stored.id, stored.update_time, now + within)) {
+          if (planned.due > now + within) continue;
+          planned.held = held.count(stored.id) > 0;
+          out.push_back(std::move(planned));
+        }
+        return absl::OkStatus();
+      }));
   std::stable_sort(out.begin(), out.end(),
                    [](const PlannedErasure& a, const PlannedErasure& b) { return a.due < b.due; });
   return out;

@@ -27,9 +27,11 @@
 #include "core/auditor.h"
 #include "core/caller.h"
 #include "core/redaction.h"
+#include "core/referral_scan.h"
 #include "google/protobuf/message.h"
 #include "refx/v1/audit_service.pb.h"
 #include "refx/v1/referral.pb.h"
+#include "refx/v1/referral_service.pb.h"
 #include "storage/referral_store.h"
 
 namespace refx::core {
@@ -55,6 +57,40 @@ absl::StatusOr<std::string> EraseFromDocument(const DataClassSet& classes, stora
 // Whether `status` is EraseFromDocument's refusal of a copy a newer version
 // wrote (the retention job leaves that referral for such a replica).
 bool IsLeftForNewerVersion(const absl::Status& status);
+
+// A stored referral rewritten in place through
+// ReferralStore::EraseReferralData: what retention, a data subject's
+// erasure and a change of recording regime share.
+struct ReferralRewrite {
+  // The referral as it becomes (erasure records and regime included), before
+  // `classes` are cleared from it; its etag is set here.
+  v1::Referral changed;
+  // Erased from it and from every stored copy; none: the copies stay as
+  // they are.
+  DataClassSet classes;
+  // The event: its action, method, agency, purpose, reason, agreement and
+  // data classes; its time, referral and outcome are filled in here.
+  storage::AuditRecord audit;
+  // What the parties are told on the watch stream.
+  v1::WatchReferralsResponse::Kind event_kind = v1::WatchReferralsResponse::REFERRAL_ERASED;
+};
+
+// Writes `rewrite` over `stored` (if its etag is still the stored one) at
+// `now`, recomputing the repeat-victim tokens of what is left with
+// `victim_token_key`, and returns how many stored copies were rewritten.
+// Errors as EraseReferralData's, and EraseFromDocument's refusal of a copy
+// a newer version wrote.
+absl::StatusOr<int64_t> RewriteReferral(storage::ReferralStore& store, const std::string& victim_token_key,
+                                        const storage::StoredReferral& stored, ReferralRewrite rewrite,
+                                        absl::Time now);
+
+// Why a RewriteReferral that failed leaves its referral for a later run
+// instead of ending the run: a legal hold placed meanwhile (refused in the
+// write's own transaction), a change or deletion meanwhile (the etag
+// check), or a stored copy that only a newer version of refx can rewrite.
+// kNo for success and for any other error.
+enum class LeftForLater { kNo, kLegalHold, kChangedMeanwhile, kNewerVersion };
+LeftForLater WhyLeftForLater(const absl::Status& status);
 
 // One class of one referral that is, or will be, due for erasure.
 struct PlannedErasure {
@@ -138,9 +174,8 @@ class RetentionJob {
 
  private:
   explicit RetentionJob(Options options) : options_(std::move(options)) {}
-  // Calls `visit` with every stored referral (parsed), oldest first.
-  absl::Status ForEachReferral(
-      const std::function<absl::Status(const storage::StoredReferral&, const v1::Referral&)>& visit);
+  // Every stored referral, oldest first, a page of `scan_page` at a time.
+  ReferralScan EveryReferral() const;
   // Erases `due` (all due now) from one referral, audited as `audit` (its
   // action, classes and outcome filled in here).
   absl::StatusOr<int64_t> Erase(const storage::StoredReferral& stored, const v1::Referral& referral,

@@ -12,14 +12,33 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "common/yaml_proto.h"
 #include "auth/pki/revocation_list.h"
+#include "core/auditor.h"
 
 namespace refx::admin {
 
 int Fail(const std::string& what, const absl::Status& status) {
   std::fprintf(stderr, "refx-admin: %s: %s\n", what.c_str(), std::string(status.message()).c_str());
   return kFailure;
+}
+
+storage::AuditRecord PreviewAuditEvent(const std::string& method, const std::string& purpose,
+                                       const std::vector<std::string>& referral_ids,
+                                       const std::string& agreement_label) {
+  storage::AuditRecord event;
+  event.time = absl::Now();
+  event.action = core::AuditActionName(core::AuditAction::kConsultation);
+  event.method = method;
+  event.agency_id = "refx-admin";
+  event.purpose = purpose;
+  event.referral_ids = absl::StrJoin(referral_ids, ",");
+  event.data_classes = referral_ids.empty() ? "" : "DATA_CLASS_REFERRAL_CORE";
+  event.outcome = "OK";
+  event.agreement = agreement_label;
+  return event;
 }
 
 std::string Rfc3339(absl::Time t) { return refx::pki::FormatRfc3339(t); }

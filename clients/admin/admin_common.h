@@ -1,16 +1,19 @@
 // What every refx-admin command shares: the global options (--ca-dir,
 // --partnership, the passphrase files, --operator), the exit codes, the error
-// exit, and the time and duration texts of its output and flags.
+// exit, the time and duration texts of its output and flags, and the audit
+// event of an offline preview.
 #ifndef REFX_CLIENTS_ADMIN_ADMIN_COMMON_H_
 #define REFX_CLIENTS_ADMIN_ADMIN_COMMON_H_
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/signing.h"
+#include "storage/audit_record.h"
 
 namespace refx::admin {
 
@@ -31,6 +34,14 @@ struct GlobalOptions {
 int Fail(const std::string& what, const absl::Status& status);
 
 std::string Rfc3339(absl::Time t);
+
+// The audit event of a preview refx-admin ran on the server's database
+// (`method`, e.g. "refx-admin retention preview"), as the server audits a
+// DPO's preview: a CONSULTATION naming the referrals it listed and only
+// their routing facts, under the agreement `agreement_label`.
+storage::AuditRecord PreviewAuditEvent(const std::string& method, const std::string& purpose,
+                                       const std::vector<std::string>& referral_ids,
+                                       const std::string& agreement_label);
 
 // $USER, else the account name of the uid, else "uid-N".
 std::string DefaultOperator();

@@ -10,12 +10,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "clients/admin/admin_common.h"
-#include "clients/admin/server_store.h"
 #include "common/status_macros.h"
 #include "core/auditor.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/server_config.h"
+#include "server/server_store.h"
 
 namespace refx::admin {
 namespace {
@@ -104,7 +104,7 @@ std::optional<int> KeyCommands::RunIfParsed() const {
 int KeyCommands::RunRotate() const {
   auto config = server::LoadServerConfig(config_file_);
   if (!config.ok()) return Fail("keys rotate", config.status());
-  auto store = OpenServerStore(*config, "keys rotate");
+  auto store = server::OpenServerStore(*config, "keys rotate");
   if (!store.ok()) return Fail("keys rotate", store.status());
   auto rotation = (*store)->RotateDataKey(KeyEvent("refx-admin keys rotate", "encryption key rotation"));
   if (!rotation.ok()) return Fail("keys rotate", rotation.status());
@@ -124,7 +124,7 @@ int KeyCommands::RunRotate() const {
 int KeyCommands::RunReencrypt() const {
   auto config = server::LoadServerConfig(config_file_);
   if (!config.ok()) return Fail("keys reencrypt", config.status());
-  auto store = OpenServerStore(*config, "keys reencrypt");
+  auto store = server::OpenServerStore(*config, "keys reencrypt");
   if (!store.ok()) return Fail("keys reencrypt", store.status());
   // Audited before the first value moves (no audit, no run) and again with
   // the result, so a run that fails midway is on the record too.

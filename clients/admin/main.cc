@@ -13,6 +13,7 @@
 //   backup_commands.cc      backup, restore
 //   demo_commands.cc        demo seed (demo_seed.cc plans and writes)
 //   retention_commands.cc   retention preview
+//   regime_commands.cc      regime migrate
 //   key_commands.cc         keys rotate|reencrypt
 #include <optional>
 #include <string>
@@ -24,6 +25,7 @@
 #include "clients/admin/dev_pki_command.h"
 #include "clients/admin/governance_commands.h"
 #include "clients/admin/key_commands.h"
+#include "clients/admin/regime_commands.h"
 #include "clients/admin/retention_commands.h"
 #include "clients/admin/backup_commands.h"
 #include "clients/admin/storage_commands.h"
@@ -72,6 +74,7 @@ Quick tour:
   refx::admin::DemoCommands demo_commands(&app);
   refx::admin::RetentionCommands retention_commands(&app);
   refx::admin::KeyCommands key_commands(&app);
+  refx::admin::RegimeCommands regime_commands(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -84,6 +87,7 @@ Quick tour:
   if (std::optional<int> rc = demo_commands.RunIfParsed()) return *rc;
   if (std::optional<int> rc = retention_commands.RunIfParsed()) return *rc;
   if (std::optional<int> rc = key_commands.RunIfParsed()) return *rc;
+  if (std::optional<int> rc = regime_commands.RunIfParsed()) return *rc;
   if (std::optional<int> rc = dev_pki.RunIfParsed()) return *rc;
   if (std::optional<int> rc = ca_commands.RunIfParsed()) return *rc;
   return refx::admin::kUsage;

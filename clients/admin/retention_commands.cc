@@ -5,16 +5,14 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/time/clock.h"
 #include "clients/admin/admin_common.h"
-#include "clients/admin/server_store.h"
 #include "common/status_macros.h"
 #include "core/agreement.h"
 #include "core/partnership.h"
 #include "core/retention.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/server_config.h"
+#include "server/server_store.h"
 
 namespace refx::admin {
 namespace {
@@ -22,7 +20,7 @@ namespace {
 absl::StatusOr<v1::PreviewRetentionResponse> Preview(const config::v1::ServerConfig& config, int within_days) {
   REFX_ASSIGN_OR_RETURN(auto partnership, core::Partnership::Load(config.partnership_file()));
   REFX_ASSIGN_OR_RETURN(auto agreement, core::Agreement::Load(config.agreement_file(), *partnership));
-  REFX_ASSIGN_OR_RETURN(std::unique_ptr<storage::ReferralStore> store, OpenServerStore(config, "preview"));
+  REFX_ASSIGN_OR_RETURN(std::unique_ptr<storage::ReferralStore> store, server::OpenServerStore(config, "preview"));
   core::AgreementHolder agreements(agreement);
   core::RetentionJob::Options options;
   options.store = store.get();
@@ -35,18 +33,8 @@ absl::StatusOr<v1::PreviewRetentionResponse> Preview(const config::v1::ServerCon
     *out.add_erasures() = core::ToProto(p);
     if (ids.empty() || ids.back() != p.referral_id) ids.push_back(p.referral_id);
   }
-  // Audited as the server audits a DPO's preview: which referrals it named.
-  storage::AuditRecord event;
-  event.time = absl::Now();
-  event.action = core::AuditActionName(core::AuditAction::kConsultation);
-  event.method = "refx-admin retention preview";
-  event.agency_id = "refx-admin";
-  event.purpose = "retention";
-  event.referral_ids = absl::StrJoin(ids, ",");
-  event.data_classes = ids.empty() ? "" : "DATA_CLASS_REFERRAL_CORE";
-  event.outcome = "OK";
-  event.agreement = agreement->Label();
-  REFX_RETURN_IF_ERROR(store->RecordAudit(event));
+  REFX_RETURN_IF_ERROR(
+      store->RecordAudit(PreviewAuditEvent("refx-admin retention preview", "retention", ids, agreement->Label())));
   return out;
 }
 

@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
 
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/status_details.h"
 #include "common/yaml_proto.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace refx::testing {
@@ -37,6 +39,24 @@ Agreement LoadAgreementFile(const std::string& path) {
   absl::Status s = ReadYamlFileToProto(path, &a);
   EXPECT_TRUE(s.ok()) << s;
   return a;
+}
+
+void ReloadAgreementWith(TestServer& server, const std::string& version_suffix,
+                         const std::function<void(config::v1::Agreement&)>& change) {
+  Agreement next = LoadAgreementFile(server.config().agreement_file());
+  next.set_version(absl::StrCat(next.version(), version_suffix));
+  change(next);
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(next, &json, options).ok());
+  {
+    std::ofstream out(server.config().agreement_file(), std::ios::binary | std::ios::trunc);
+    out << json;
+    ASSERT_TRUE(out.good());
+  }
+  absl::Status reloaded = server.server()->ReloadAgreementIfChanged();
+  ASSERT_TRUE(reloaded.ok()) << reloaded;
 }
 
 config::v1::Partnership LoadPartnership() {

@@ -7,6 +7,7 @@
 #ifndef REFX_TESTS_INTEGRATION_AGREEMENT_TEST_SUPPORT_H_
 #define REFX_TESTS_INTEGRATION_AGREEMENT_TEST_SUPPORT_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,6 +36,12 @@ std::map<std::string, std::string> ErrorMetadataOf(const absl::Status& status);
 config::v1::Agreement LoadAgreementFile(const std::string& path);
 
 config::v1::Partnership LoadPartnership();
+
+// Replaces the agreement `server` runs under by its agreement file as
+// `change` leaves it, under a version ending in `version_suffix`, and has
+// the server reload it (failing the test if it refuses).
+void ReloadAgreementWith(TestServer& server, const std::string& version_suffix,
+                         const std::function<void(config::v1::Agreement&)>& change);
 
 template <typename Repeated>
 core::DataClassSet ToSet(const Repeated& classes) {

@@ -251,6 +251,8 @@ TEST_F(ErrorDetailsTest, EveryOutputOnlyFieldSentOnCreateHasNoEffect) {
   EXPECT_NE(created->repeat_victim_count(), 99);
   EXPECT_EQ(created->recording_regime().regime(), v1::CRIME_RECORDING);
   EXPECT_NE(created->recording_regime().agreement(), "forged");
+  EXPECT_EQ(created->regime_history_size(), 0);
+  EXPECT_EQ(created->erasures_size(), 0);
 }
 
 // A limit says which one ran out (QuotaFailure) besides its reason.

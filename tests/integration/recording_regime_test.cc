@@ -7,7 +7,6 @@
 // is under UK GDPR alone and has no compartment; and under the Code no case
 // update adds subject data afterwards. Nothing refused is stored, and no
 // refusal or log line echoes the subject.
-#include <fstream>
 #include <functional>
 
 #include "absl/strings/match.h"
@@ -16,7 +15,6 @@
 #include "absl/time/time.h"
 #include "common/status_details.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/integration/agreement_test_support.h"
 #include "tests/testing/server_fixture.h"
@@ -49,6 +47,18 @@ v1::Referral AttestedIncident() {
   return r;
 }
 
+// A case update naming a perpetrator (subject data, kSubjectCanary) on
+// `referral` as last read.
+v1::AddCaseUpdateRequest PerpetratorAction(const v1::Referral& referral, const std::string& request_id) {
+  v1::AddCaseUpdateRequest add;
+  add.set_parent(referral.name());
+  add.set_etag(referral.etag());
+  add.set_request_id(request_id);
+  add.mutable_update()->set_kind(v1::CaseUpdate::PERPETRATOR_ACTION);
+  add.mutable_update()->set_text(kSubjectCanary);
+  return add;
+}
+
 class RecordingRegimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -75,22 +85,8 @@ class RecordingRegimeTest : public ::testing::Test {
     });
   }
 
-  // Replaces the agreement in force by the shipped one as `change` leaves
-  // it, under a version ending in `suffix`.
   void ReloadAgreement(const std::string& suffix, const std::function<void(config::v1::Agreement&)>& change) {
-    config::v1::Agreement next = LoadAgreementFile(server_->config().agreement_file());
-    next.set_version(absl::StrCat(next.version(), suffix));
-    change(next);
-    std::string json;
-    google::protobuf::util::JsonPrintOptions options;
-    options.preserve_proto_field_names = true;
-    ASSERT_TRUE(google::protobuf::util::MessageToJsonString(next, &json, options).ok());
-    {
-      std::ofstream out(server_->config().agreement_file(), std::ios::binary | std::ios::trunc);
-      out << json;
-      ASSERT_TRUE(out.good());
-    }
-    ASSERT_TRUE(server_->server()->ReloadAgreementIfChanged().ok());
+    ReloadAgreementWith(*server_, suffix, change);
   }
 
   std::unique_ptr<TestServer> server_;
@@ -306,12 +302,7 @@ TEST_F(RecordingRegimeTest, AReportScreenedOutUnderTheCodeKeepsNoSubjectDataAndO
   EXPECT_EQ(ErrorReasonOf(masked.status()), "FIELD_NOT_SHARED") << masked.status();
 
   // And nothing adds subject data afterwards.
-  v1::AddCaseUpdateRequest add;
-  add.set_parent(created->name());
-  add.set_etag(created->etag());
-  add.set_request_id("regime-screened-update");
-  add.mutable_update()->set_kind(v1::CaseUpdate::PERPETRATOR_ACTION);
-  add.mutable_update()->set_text(kSubjectCanary);
+  v1::AddCaseUpdateRequest add = PerpetratorAction(*created, "regime-screened-update");
   auto update = server_->Client(kPolice).AddCaseUpdate(add);
   EXPECT_EQ(update.status().code(), absl::StatusCode::kFailedPrecondition) << update.status();
   EXPECT_EQ(ErrorReasonOf(update.status()), "REGIME_REFUSES_SUBJECT_DATA");
@@ -372,12 +363,7 @@ TEST_F(RecordingRegimeTest, FromItsDateAPoliceIncidentIsMadeUnderTheCodesSuccess
   screened.set_nchi_screened_out(v1::NCHI_SCREENED_OUT_IRRATIONAL);
   auto screened_created = Create(kPolice, screened);
   ASSERT_TRUE(screened_created.ok()) << screened_created.status();
-  v1::AddCaseUpdateRequest add;
-  add.set_parent(after->name());
-  add.set_etag(after->etag());
-  add.set_request_id("regime-successor-update");
-  add.mutable_update()->set_kind(v1::CaseUpdate::PERPETRATOR_ACTION);
-  add.mutable_update()->set_text(kSubjectCanary);
+  v1::AddCaseUpdateRequest add = PerpetratorAction(*after, "regime-successor-update");
   auto update = server_->Client(kPolice).AddCaseUpdate(add);
   EXPECT_EQ(ErrorReasonOf(update.status()), "REGIME_REFUSES_SUBJECT_DATA") << update.status();
   EXPECT_EQ(ErrorMetadataOf(update.status())["regime"], "POLICE_POST_REVIEW");
@@ -396,12 +382,7 @@ TEST_F(RecordingRegimeTest, FromItsDateAPoliceIncidentIsMadeUnderTheCodesSuccess
 TEST_F(RecordingRegimeTest, UnderTheCodeNoCaseUpdateAddsSubjectDataAfterwards) {
   auto incident = Create(kPolice, AttestedIncident());
   ASSERT_TRUE(incident.ok()) << incident.status();
-  v1::AddCaseUpdateRequest add;
-  add.set_parent(incident->name());
-  add.set_etag(incident->etag());
-  add.set_request_id("regime-update-1");
-  add.mutable_update()->set_kind(v1::CaseUpdate::PERPETRATOR_ACTION);
-  add.mutable_update()->set_text(kSubjectCanary);
+  v1::AddCaseUpdateRequest add = PerpetratorAction(*incident, "regime-update-1");
   auto refused = server_->Client(kPolice).AddCaseUpdate(add);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
   EXPECT_EQ(ErrorReasonOf(refused.status()), "REGIME_REFUSES_SUBJECT_DATA");

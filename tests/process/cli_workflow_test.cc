@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
@@ -386,6 +387,69 @@ TEST_F(CliTest, AdminRetentionPreviewReadsTheStoppedServersDatabase) {
   EXPECT_THAT(now.out, HasSubstr("0 erasures due now"));
   CommandResult help = RunCommand({kAdminBinary, "retention", "preview", "--help"}, dir_);
   EXPECT_THAT(help.out, HasSubstr("exactly what the job's next run erases"));
+}
+
+// `refx-admin regime migrate`: once the agreement dates the NCHI Code's
+// successor, the stopped server's police incidents move under it; the
+// preview's JSON lists exactly what the run's JSON then reports, and a
+// second run finds nothing left. Refused while the server holds the SQLite
+// database.
+TEST_F(CliTest, AdminRegimeMigrateDoesWhatItsPreviewSaid) {
+  std::vector<std::string> incidents;
+  for (int i = 0; i < 2; ++i) {
+    v1::Referral r = ValidReferral(kCityCouncil);
+    r.set_report_type(v1::HATE_INCIDENT);
+    r.clear_subjects();
+    auto created = server_->Client(kPolice).CreateReferral(r, absl::StrCat("regime-", i));
+    ASSERT_TRUE(created.ok()) << created.status();
+    incidents.push_back(created->name());
+  }
+  const v1::Referral crime = CreatedByPolice("a crime stays as it is");
+  {
+    absl::TimeZone london;
+    ASSERT_TRUE(absl::LoadTimeZone("Europe/London", &london));
+    std::ofstream agreement(server_->config().agreement_file(), std::ios::app);
+    agreement << "\nregime_successions:\n  - {from: NCHI_COP_2023, to: POLICE_POST_REVIEW, effective_date: \""
+              << absl::FormatCivilTime(absl::ToCivilDay(absl::Now(), london))
+              << "\", subject_data: PURGE, note: \"the review\"}\n";
+    ASSERT_TRUE(agreement.good());
+  }
+  const std::vector<std::string> migrate = {kAdminBinary, "regime", "migrate", "--config", server_->config_path(),
+                                            "--output", "json"};
+  std::vector<std::string> preview = migrate;
+  preview.push_back("--preview");
+  CommandResult busy = RunCommand(preview, dir_);
+  EXPECT_EQ(busy.exit_code, 1) << busy.Describe();
+  EXPECT_THAT(busy.err, HasSubstr("refx-server"));
+
+  server_->Stop();
+  auto changes_of = [](const CommandResult& result) {
+    google::protobuf::Struct parsed;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(result.out, &parsed).ok()) << result.out;
+    return parsed.fields().count("changes") ? parsed.fields().at("changes").DebugString() : std::string("absent");
+  };
+  CommandResult planned = RunCommand(preview, dir_);
+  ASSERT_EQ(planned.exit_code, 0) << planned.Describe();
+  EXPECT_THAT(planned.out, HasSubstr("\"preview\": true"));
+  for (const std::string& name : incidents) EXPECT_THAT(planned.out, HasSubstr(name));
+  EXPECT_THAT(planned.out, Not(HasSubstr(crime.name())));
+  CommandResult done = RunCommand(migrate, dir_);
+  ASSERT_EQ(done.exit_code, 0) << done.Describe();
+  EXPECT_EQ(changes_of(done), changes_of(planned));
+  EXPECT_THAT(done.out, HasSubstr("\"subject_data\": \"PURGE\""));
+
+  CommandResult again = RunCommand({kAdminBinary, "regime", "migrate", "--config", server_->config_path()}, dir_);
+  ASSERT_EQ(again.exit_code, 0) << again.Describe();
+  EXPECT_THAT(again.out, HasSubstr("0 referrals moved"));
+  CommandResult help = RunCommand({kAdminBinary, "regime", "migrate", "--help"}, dir_);
+  EXPECT_THAT(help.out, HasSubstr("A purge cannot be undone: preview first"));
+
+  ASSERT_TRUE(server_->Restart().ok());
+  auto read = server_->Client(kCityCouncil).GetReferral(incidents[0]);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->recording_regime().regime(), v1::POLICE_POST_REVIEW);
+  ASSERT_EQ(read->regime_history_size(), 1);
+  EXPECT_EQ(read->regime_history(0).regime(), v1::NCHI_COP_2023);
 }
 
 // `refx-admin keys rotate` and `keys reencrypt` on the server's SQLite

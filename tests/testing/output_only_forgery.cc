@@ -27,7 +27,8 @@ bool ForgeOutputOnlyField(const FieldDescriptor* field, const std::string& name,
       }
       return true;
     case FieldDescriptor::CPPTYPE_ENUM:
-      reflection->SetEnumValue(referral, field, field->enum_type()->value(field->enum_type()->value_count() - 1)->number());
+      reflection->SetEnumValue(referral, field,
+                               field->enum_type()->value(field->enum_type()->value_count() - 1)->number());
       return true;
     case FieldDescriptor::CPPTYPE_INT32:
       reflection->SetInt32(referral, field, 99);
@@ -40,11 +41,12 @@ bool ForgeOutputOnlyField(const FieldDescriptor* field, const std::string& name,
         reflection->AddMessage(referral, field)->CopyFrom(erased);
         return true;
       }
-      if (field->message_type() == v1::RegimeRecord::descriptor()) {  // Referral.recording_regime
+      if (field->message_type() == v1::RegimeRecord::descriptor()) {  // recording_regime, regime_history
         v1::RegimeRecord regime;
         regime.set_regime(v1::NCHI_COP_2023);
         regime.set_agreement("forged");
-        reflection->MutableMessage(referral, field)->CopyFrom(regime);
+        (field->is_repeated() ? reflection->AddMessage(referral, field) : reflection->MutableMessage(referral, field))
+            ->CopyFrom(regime);
         return true;
       }
       if (field->message_type() == google::protobuf::Timestamp::descriptor() && !field->is_repeated()) {

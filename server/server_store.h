@@ -1,9 +1,9 @@
-// The server's own database opened by refx-admin for offline work
-// (retention preview, data key rotation and re-encryption): the storage,
-// audit signing key and key-encryption key of the server's config file,
-// used exactly as the server uses them.
-#ifndef REFX_CLIENTS_ADMIN_SERVER_STORE_H_
-#define REFX_CLIENTS_ADMIN_SERVER_STORE_H_
+// The server's own database opened by an offline tool (refx-admin's
+// retention preview, data key rotation and re-encryption, regime
+// migration): the storage, audit signing key and key-encryption key of the
+// server's config file, used exactly as the server uses them.
+#ifndef REFX_SERVER_SERVER_STORE_H_
+#define REFX_SERVER_SERVER_STORE_H_
 
 #include <memory>
 #include <string>
@@ -12,7 +12,7 @@
 #include "refx/config/v1/server_config.pb.h"
 #include "storage/referral_store.h"
 
-namespace refx::admin {
+namespace refx::server {
 
 // Opens the database of `config`. FAILED_PRECONDITION if its audit signing
 // key or key-encryption key file does not exist (`what` names the command
@@ -22,6 +22,6 @@ namespace refx::admin {
 absl::StatusOr<std::unique_ptr<storage::ReferralStore>> OpenServerStore(const config::v1::ServerConfig& config,
                                                                          const std::string& what);
 
-}  // namespace refx::admin
+}  // namespace refx::server
 
-#endif  // REFX_CLIENTS_ADMIN_SERVER_STORE_H_
+#endif  // REFX_SERVER_SERVER_STORE_H_
