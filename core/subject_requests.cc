@@ -28,6 +28,7 @@ constexpr char kCreateMethod[] = "refx.v1.AuditService.CreateSubjectRequest";
 constexpr char kGetMethod[] = "refx.v1.AuditService.GetSubjectRequest";
 constexpr char kListMethod[] = "refx.v1.AuditService.ListSubjectRequests";
 constexpr char kStepMethod[] = "refx.v1.AuditService.RecordSubjectRequestStep";
+constexpr char kExportMethod[] = "refx.v1.AuditService.ExportSubjectAccessBundle";
 constexpr char kNamePrefix[] = "subjectRequests/";
 constexpr size_t kMaxReferenceLength = 100;
 constexpr int kDefaultRequestsPerPage = 100;
@@ -78,8 +79,10 @@ std::string PageToken(const storage::StoredSubjectRequest& last) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SubjectRequestRegister>> SubjectRequestRegister::Create(Options options) {
-  if (options.store == nullptr || options.auditor == nullptr || options.retention == nullptr) {
-    return absl::InvalidArgumentError("the subject request register needs a store, an auditor and the retention job");
+  if (options.store == nullptr || options.auditor == nullptr || options.retention == nullptr ||
+      options.subject_access == nullptr) {
+    return absl::InvalidArgumentError(
+        "the subject request register needs a store, an auditor, the retention job and subject access");
   }
   if (options.clock == nullptr) options.clock = SystemClock::Get();
   return std::unique_ptr<SubjectRequestRegister>(new SubjectRequestRegister(options));
@@ -288,6 +291,60 @@ absl::StatusOr<v1::EraseSubjectDataResponse> SubjectRequestRegister::EraseData(
   return options_.retention->EraseNow(
       caller, referral_id, classes, absl::StrCat("erasure request ", subject.name(), " (UK GDPR Art 17; DPA 2018 s47)"),
       subject.name(), audit);
+}
+
+absl::StatusOr<v1::SubjectAccessBundle> SubjectRequestRegister::ExportBundle(
+    const Caller& caller, const v1::ExportSubjectAccessBundleRequest& request, CallAudit* audit) {
+  std::vector<FieldViolation> violations;
+  const std::string id = IdFromName(request.subject_request());
+  if (!request.subject_request().empty() && id.empty()) {
+    violations.push_back({"subject_request", "must be subjectRequests/{32 hex digits}"});
+  }
+  if (request.lift_restrictions() && request.subject_request().empty()) {
+    violations.push_back({"lift_restrictions", "only with subject_request: it lifts the restrictions recorded there"});
+  }
+  if (request.lift_restrictions() && request.restrictions_size() > 0) {
+    violations.push_back({"lift_restrictions", "give restrictions or lift them, not both"});
+  }
+  if (!violations.empty()) return InvalidArgumentError("invalid request", violations);
+  if (request.subject_request().empty()) return options_.subject_access->Export(caller, request, audit);
+
+  REFX_ASSIGN_OR_RETURN(absl::optional<storage::StoredSubjectRequest> stored, options_.store->GetSubjectRequest(id));
+  if (!stored.has_value()) return NotFound(request.subject_request());
+  v1::SubjectRequest record;
+  if (!record.ParseFromString(stored->document)) return absl::InternalError("a stored subject request is unreadable");
+  if (record.kind() != v1::SubjectRequest::ACCESS) {
+    const std::string why = "it is not an access request";
+    return WithErrorInfo(FailedPreconditionError(absl::StrCat("subject request ", record.name(),
+                                                              " cannot be answered by a subject access bundle: ", why),
+                                                 {{"KIND", record.name(), why}}),
+                         "SUBJECT_REQUEST_NOT_ACCESS");
+  }
+  const bool record_anew = request.restrictions_size() > 0 || request.lift_restrictions();
+  v1::ExportSubjectAccessBundleRequest effective = request;
+  if (!record_anew) *effective.mutable_restrictions() = record.restrictions();
+  // Made (and its restrictions checked) before anything is recorded.
+  REFX_ASSIGN_OR_RETURN(v1::SubjectAccessBundle bundle, options_.subject_access->Export(caller, effective, audit));
+  bundle.set_subject_request(record.name());
+  if (!record_anew) return bundle;
+
+  *record.mutable_restrictions() = request.restrictions();
+  // A new version (and etag), not a step: update_time still dates the last step.
+  storage::StoredSubjectRequest updated = *stored;
+  updated.document = record.SerializeAsString();
+  updated.version = stored->version + 1;
+  // Names the request and how many restrictions it now carries; the
+  // export's own event names each one.
+  storage::AuditRecord event =
+      options_.auditor->Build(caller, kExportMethod, AuditAction::kNone, {}, {}, absl::StatusCode::kOk);
+  event.reason = request.lift_restrictions()
+                     ? absl::StrCat(record.name(), " restrictions lifted")
+                     : absl::StrCat(record.name(), " restrictions recorded: ", request.restrictions_size());
+  absl::Status written = options_.store->UpdateSubjectRequest(updated, stored->version, event);
+  if (absl::IsAborted(written)) return Stale(record.name());
+  if (absl::IsNotFound(written)) return NotFound(record.name());
+  REFX_RETURN_IF_ERROR(written);
+  return bundle;
 }
 
 }  // namespace refx::core

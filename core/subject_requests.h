@@ -8,7 +8,9 @@
 //
 // An erasure request is actioned through the same machinery as retention
 // (EraseData: RetentionJob::EraseNow), recorded in the referral under the
-// request's name.
+// request's name. An access request keeps the restrictions of subject
+// access its exports apply (ExportBundle), so that each export answering it
+// withholds the same.
 //
 // What is stored is the request and its steps; the clock (state, due date,
 // whether overdue) is worked out from them on every read, with the calendar
@@ -24,6 +26,7 @@
 #include "core/auditor.h"
 #include "core/caller.h"
 #include "core/retention.h"
+#include "core/subject_access.h"
 #include "refx/v1/audit_service.pb.h"
 #include "storage/referral_store.h"
 
@@ -37,8 +40,11 @@ class SubjectRequestRegister {
     const Clock* clock = nullptr;             // not owned; default: the system clock
     // Erases what an erasure request asks (EraseData); not owned.
     RetentionJob* retention = nullptr;
+    // Makes the bundles ExportBundle answers with; not owned.
+    SubjectAccess* subject_access = nullptr;
   };
-  // INVALID_ARGUMENT without a store, an auditor or the retention job.
+  // INVALID_ARGUMENT without a store, an auditor, the retention job or
+  // subject access.
   static absl::StatusOr<std::unique_ptr<SubjectRequestRegister>> Create(Options options);
 
   // Each method: the method gate checked SUBJECT_ACCESS; INVALID_ARGUMENT
@@ -67,6 +73,18 @@ class SubjectRequestRegister {
   absl::StatusOr<v1::EraseSubjectDataResponse> EraseData(const Caller& caller,
                                                          const v1::EraseSubjectDataRequest& request,
                                                          CallAudit* audit);
+
+  // The subject access bundle (SubjectAccess::Export; the method gate
+  // checked SUBJECT_ACCESS). Naming an access request (`subject_request`)
+  // records the restrictions given, or the lifting of them, with the
+  // request (its ALTERATION, audited; ABORTED (ETAG_MISMATCH) if a step was
+  // recorded meanwhile), or applies the ones recorded when none are given.
+  // NOT_FOUND as Get; FAILED_PRECONDITION (SUBJECT_REQUEST_NOT_ACCESS) for
+  // a request of another kind; INVALID_ARGUMENT for a malformed name, or
+  // `lift_restrictions` without the request or with restrictions.
+  absl::StatusOr<v1::SubjectAccessBundle> ExportBundle(const Caller& caller,
+                                                       const v1::ExportSubjectAccessBundleRequest& request,
+                                                       CallAudit* audit);
 
  private:
   explicit SubjectRequestRegister(Options options) : options_(options) {}

@@ -131,13 +131,14 @@ Stack& TheStack() {
     auto retention = core::RetentionJob::Create(retention_options);
     if (!retention.ok()) std::abort();
     s->retention = *std::move(retention);
-    auto register_ =
-        core::SubjectRequestRegister::Create({s->store.get(), s->auditor.get(), &s->clock, s->retention.get()});
-    if (!reports.ok() || !tensions.ok() || !subjects.ok() || !register_.ok()) std::abort();
-    s->register_ = *std::move(register_);
+    if (!reports.ok() || !tensions.ok() || !subjects.ok()) std::abort();
     s->reports = *std::move(reports);
     s->tensions = *std::move(tensions);
     s->subjects = *std::move(subjects);
+    auto register_ = core::SubjectRequestRegister::Create(
+        {s->store.get(), s->auditor.get(), &s->clock, s->retention.get(), s->subjects.get()});
+    if (!register_.ok()) std::abort();
+    s->register_ = *std::move(register_);
     return s;
   }();
   return *stack;
@@ -182,7 +183,7 @@ absl::Status Run(int which, const core::Caller& caller, absl::string_view bytes,
     case 5: {
       v1::ExportSubjectAccessBundleRequest req;
       REFX_RETURN_IF_ERROR(Decode(bytes, &req));
-      return s.subjects->Export(caller, req, audit).status();
+      return s.register_->ExportBundle(caller, req, audit).status();
     }
     case 6: {
       v1::CreateSubjectRequestRequest req;

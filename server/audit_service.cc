@@ -175,7 +175,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::ExportSubjectAccessBundle(grpc::Call
       "refx.v1.AuditService.ExportSubjectAccessBundle", ctx, request, response, context_,
       [this](const core::Caller& caller, const v1::ExportSubjectAccessBundleRequest& req,
              v1::SubjectAccessBundle* out, core::CallAudit* audit) -> absl::Status {
-        REFX_ASSIGN_OR_RETURN(*out, subject_access_->Export(caller, req, audit));
+        REFX_ASSIGN_OR_RETURN(*out, subject_requests_->ExportBundle(caller, req, audit));
         return absl::OkStatus();
       });
 }

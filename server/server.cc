@@ -158,7 +158,8 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
                         core::SubjectRequestRegister::Create({.store = server->store_.get(),
                                                               .auditor = server->auditor_.get(),
                                                               .clock = server->options_.clock,
-                                                              .retention = server->retention_.get()}));
+                                                              .retention = server->retention_.get(),
+                                                              .subject_access = server->subject_access_.get()}));
   server->retention_interval_ = absl::Seconds(config.retention().purge_interval_seconds());
 
   // One thread stays for an agency with no call running: a partner's flood

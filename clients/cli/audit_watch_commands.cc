@@ -306,6 +306,10 @@ int RunAuditBundle(ReferralClient& client, const CommandLine& f, OutputFormat fo
               << (controller.holdings_size() == 1 ? " referral, " : " referrals, ") << updates << " case updates, "
               << disclosures << " disclosures to others\n";
   }
+  if (!bundle->subject_request().empty()) {
+    std::cout << "answers " << Sanitize(bundle->subject_request())
+              << ": its recorded restrictions applied (see `refx sar show`)\n";
+  }
   for (const std::string& file : {f.bundle_json, f.bundle_html}) {
     if (!file.empty()) std::cout << "wrote " << Sanitize(file) << "\n";
   }

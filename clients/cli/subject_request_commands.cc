@@ -2,6 +2,8 @@
 // requests (access, rectification, erasure, restriction, objection) and
 // their statutory clocks.
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/match.h"
@@ -53,6 +55,15 @@ void PrintOne(const SubjectRequest& r) {
                       ? ""
                       : absl::StrCat(" (", EnumLabel(SubjectRequestStep::Ground_descriptor(), s.ground()), ")"))
               << "  by " << Sanitize(s.agency()) << (s.note().empty() ? "" : absl::StrCat("  ", Sanitize(s.note())))
+              << "\n";
+  }
+  if (r.restrictions_size() > 0) std::cout << "  restrictions applied to its exports (refx audit bundle)\n";
+  for (const refx::v1::SubjectAccessRestriction& restriction : r.restrictions()) {
+    std::vector<std::string> classes;
+    for (int c : restriction.data_classes()) classes.push_back(EnumLabel(refx::v1::DataClass_descriptor(), c));
+    std::cout << "    " << Sanitize(restriction.referral()) << "  " << absl::StrJoin(classes, ", ") << "  "
+              << EnumLabel(refx::v1::RestrictionBasis_descriptor(), restriction.basis())
+              << (restriction.controller().empty() ? "" : absl::StrCat("  only ", Sanitize(restriction.controller())))
               << "\n";
   }
 }

@@ -368,5 +368,122 @@ TEST_F(SubjectAccessTest, ARestrictionWithholdsClassesMarksThemAndIsRecorded) {
   EXPECT_THAT(unbased.status().ToString(), HasSubstr("restrictions[0].basis"));
 }
 
+// The restrictions of an access request are kept with it: the export that
+// names the request records them, a later export naming it applies them
+// without being told again, and lifting them is recorded too; a request of
+// another kind, one that does not exist, and lifting without a request are
+// refused, and the DPO's change to the request is audited.
+TEST_F(SubjectAccessTest, RestrictionsKeptWithTheRequestApplyToEveryLaterExport) {
+  v1::Victim victim;
+  victim.set_given_name("Qzkept");
+  victim.set_phone("07700 900655");
+  const v1::Referral a = Create(kPolice, kCityCouncil, victim, "a");
+  auto open = [&](v1::SubjectRequest::Kind kind, const std::string& request_id) {
+    v1::CreateSubjectRequestRequest create;
+    create.mutable_subject_request()->set_kind(kind);
+    create.mutable_subject_request()->set_reference("DPO-2026-0300");
+    create.mutable_subject_request()->set_received_date("2026-11-30");
+    create.set_request_id(request_id);
+    return server_->Client(kDpo).CreateSubjectRequest(create);
+  };
+  auto access = open(v1::SubjectRequest::ACCESS, "sar-access");
+  ASSERT_TRUE(access.ok()) << access.status();
+  auto read_request = [&]() {
+    v1::GetSubjectRequestRequest get;
+    get.set_name(access->name());
+    return server_->Client(kDpo).GetSubjectRequest(get);
+  };
+  // How many classes each controller's part of the bundle withholds.
+  auto withheld = [&](const v1::ExportSubjectAccessBundleRequest& request) {
+    std::vector<int> out;
+    auto bundle = server_->Client(kDpo).ExportSubjectAccessBundle(request);
+    EXPECT_TRUE(bundle.ok()) << bundle.status();
+    if (!bundle.ok()) return out;
+    EXPECT_EQ(bundle->subject_request(), request.subject_request());
+    for (const auto& part : bundle->controllers()) {
+      for (const auto& holding : part.holdings()) {
+        out.push_back(holding.withheld_size());
+        EXPECT_EQ(holding.referral().incident_narrative().empty(), holding.withheld_size() > 0);
+      }
+    }
+    return out;
+  };
+
+  v1::ExportSubjectAccessBundleRequest first;
+  first.set_phone("07700 900655");
+  first.set_subject_request(access->name());
+  v1::SubjectAccessRestriction* restriction = first.add_restrictions();
+  restriction->set_referral(a.name());
+  restriction->add_data_classes(v1::DATA_CLASS_INCIDENT_NARRATIVE);
+  restriction->set_basis(v1::DPA_2018_S45_4_B_CRIME);
+  EXPECT_THAT(withheld(first), ElementsAre(1, 1));
+  auto recorded = read_request();
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  ASSERT_EQ(recorded->restrictions_size(), 1);
+  EXPECT_TRUE(MessageDifferencer::Equals(recorded->restrictions(0), *restriction));
+  EXPECT_NE(recorded->etag(), access->etag());
+
+  // Named again, with no restrictions given: the same is withheld. An
+  // export naming no request states its own.
+  v1::ExportSubjectAccessBundleRequest again;
+  again.set_phone("07700 900655");
+  again.set_subject_request(access->name());
+  EXPECT_THAT(withheld(again), ElementsAre(1, 1));
+  v1::ExportSubjectAccessBundleRequest unnamed;
+  unnamed.set_phone("07700 900655");
+  EXPECT_THAT(withheld(unnamed), ElementsAre(0, 0));
+
+  // Lifted: nothing withheld, and nothing recorded any more.
+  v1::ExportSubjectAccessBundleRequest lift = again;
+  lift.set_lift_restrictions(true);
+  EXPECT_THAT(withheld(lift), ElementsAre(0, 0));
+  EXPECT_EQ(read_request()->restrictions_size(), 0);
+  EXPECT_THAT(withheld(again), ElementsAre(0, 0));
+
+  // The change to the request is audited with it.
+  v1::ListAuditEventsRequest list;
+  list.set_agency(absl::StrCat("agencies/", kDpo));
+  auto events = server_->Client(kDpo).ListAuditEvents(list);
+  ASSERT_TRUE(events.ok()) << events.status();
+  std::vector<std::string> changes;
+  for (const auto& e : events->events()) {
+    if (absl::StartsWith(e.reason(), access->name() + " restrictions")) changes.push_back(e.reason());
+  }
+  EXPECT_THAT(changes, ElementsAre(absl::StrCat(access->name(), " restrictions recorded: 1"),
+                                   absl::StrCat(access->name(), " restrictions lifted")));
+
+  // Refused: lifting without the request or beside new restrictions, a
+  // malformed name, a request of another kind, one that does not exist, and
+  // anyone but the DPO.
+  v1::ExportSubjectAccessBundleRequest lift_alone = unnamed;
+  lift_alone.set_lift_restrictions(true);
+  auto refused = server_->Client(kDpo).ExportSubjectAccessBundle(lift_alone);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  EXPECT_THAT(ViolatedFieldsOf(refused.status()), ElementsAre("lift_restrictions"));
+  v1::ExportSubjectAccessBundleRequest lift_and_restrict = first;
+  lift_and_restrict.set_lift_restrictions(true);
+  refused = server_->Client(kDpo).ExportSubjectAccessBundle(lift_and_restrict);
+  EXPECT_THAT(ViolatedFieldsOf(refused.status()), ElementsAre("lift_restrictions"));
+  v1::ExportSubjectAccessBundleRequest malformed = again;
+  malformed.set_subject_request("subjectRequests/nope");
+  refused = server_->Client(kDpo).ExportSubjectAccessBundle(malformed);
+  EXPECT_THAT(ViolatedFieldsOf(refused.status()), ElementsAre("subject_request"));
+  auto erasure = open(v1::SubjectRequest::ERASURE, "sar-erasure");
+  ASSERT_TRUE(erasure.ok()) << erasure.status();
+  v1::ExportSubjectAccessBundleRequest wrong_kind = again;
+  wrong_kind.set_subject_request(erasure->name());
+  refused = server_->Client(kDpo).ExportSubjectAccessBundle(wrong_kind);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_EQ(ErrorReasonOf(refused.status()), "SUBJECT_REQUEST_NOT_ACCESS");
+  v1::ExportSubjectAccessBundleRequest missing = again;
+  missing.set_subject_request("subjectRequests/0123456789abcdef0123456789abcdef");
+  refused = server_->Client(kDpo).ExportSubjectAccessBundle(missing);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kNotFound) << refused.status();
+  EXPECT_EQ(ErrorReasonOf(refused.status()), "SUBJECT_REQUEST_NOT_FOUND");
+  refused = server_->Client(kPolice).ExportSubjectAccessBundle(again);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << refused.status();
+  EXPECT_EQ(read_request()->restrictions_size(), 0);
+}
+
 }  // namespace
 }  // namespace refx::testing

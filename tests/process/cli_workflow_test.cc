@@ -597,6 +597,37 @@ TEST_F(CliTest, AuditBundleWritesTheSubjectAccessBundleAsJsonAndHtml) {
   EXPECT_THAT(restricted_text.str(), HasSubstr("DPA 2018 s45(4)(b)"));
   EXPECT_THAT(restricted_text.str(), Not(HasSubstr("alert(")));
 
+  // Naming the access request it answers keeps the restriction with the
+  // request: `refx sar show` lists it, and the next export applies it.
+  absl::TimeZone london;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/London", &london));
+  CommandResult opened = Refx(kDpo, {"sar", "open", "--kind", "access", "--reference", "DPO-CLI-9", "--received",
+                                     absl::FormatCivilTime(absl::ToCivilDay(absl::Now(), london)), "--request-id",
+                                     "cli-sar-bundle", "--output", "json"});
+  ASSERT_EQ(opened.exit_code, kExitOk) << opened.Describe();
+  v1::SubjectRequest access;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(opened.out, &access).ok()) << opened.out;
+  const std::string kept = dir_ + "/kept.yaml";
+  {
+    std::ifstream in(restricted);
+    std::ofstream(kept) << in.rdbuf() << "subject_request: " << access.name() << "\n";
+  }
+  CommandResult answered = Refx(kDpo, {"audit", "bundle", "--subject-file", kept});
+  ASSERT_EQ(answered.exit_code, 0) << answered.Describe();
+  EXPECT_THAT(answered.out, HasSubstr("answers " + access.name()));
+  CommandResult shown = Refx(kDpo, {"sar", "show", access.name()});
+  ASSERT_EQ(shown.exit_code, 0) << shown.Describe();
+  EXPECT_THAT(shown.out, HasSubstr("restrictions applied to its exports"));
+  EXPECT_THAT(shown.out, HasSubstr(created->name()));
+  const std::string named_only = dir_ + "/named.yaml";
+  std::ofstream(named_only) << "phone: '07700 900456'\nsubject_request: " << access.name() << "\n";
+  CommandResult reapplied = Refx(kDpo, {"audit", "bundle", "--subject-file", named_only, "--output", "json"});
+  ASSERT_EQ(reapplied.exit_code, 0) << reapplied.Describe();
+  v1::SubjectAccessBundle reapplied_bundle;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(reapplied.out, &reapplied_bundle).ok()) << reapplied.out;
+  ASSERT_EQ(reapplied_bundle.controllers_size(), 2);
+  EXPECT_EQ(reapplied_bundle.controllers(0).holdings(0).withheld_size(), 1);
+
   // JSON on stdout for scripts.
   CommandResult printed = Refx(kDpo, {"audit", "bundle", "--subject-file", subject, "--output", "json"});
   ASSERT_EQ(printed.exit_code, 0) << printed.Describe();
