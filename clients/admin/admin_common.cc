@@ -17,12 +17,22 @@
 #include "common/yaml_proto.h"
 #include "auth/pki/revocation_list.h"
 #include "core/auditor.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace refx::admin {
 
 int Fail(const std::string& what, const absl::Status& status) {
   std::fprintf(stderr, "refx-admin: %s: %s\n", what.c_str(), std::string(status.message()).c_str());
   return kFailure;
+}
+
+int PrintJson(const std::string& what, const google::protobuf::Struct& fields) {
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(fields, &json).ok()) {
+    return Fail(what, absl::InternalError("cannot render the result as JSON"));
+  }
+  std::printf("%s\n", json.c_str());
+  return 0;
 }
 
 storage::AuditRecord PreviewAuditEvent(const std::string& method, const std::string& purpose,

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/signing.h"
+#include "google/protobuf/struct.pb.h"
 #include "storage/audit_record.h"
 
 namespace refx::admin {
@@ -34,6 +35,10 @@ struct GlobalOptions {
 int Fail(const std::string& what, const absl::Status& status);
 
 std::string Rfc3339(absl::Time t);
+
+// `fields` as one JSON object on stdout (protobuf's JSON printer): 0, or
+// Fail(what, ...) if it cannot be rendered.
+int PrintJson(const std::string& what, const google::protobuf::Struct& fields);
 
 // The audit event of a preview refx-admin ran on the server's database
 // (`method`, e.g. "refx-admin retention preview"), as the server audits a

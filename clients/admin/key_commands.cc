@@ -33,16 +33,6 @@ storage::AuditRecord KeyEvent(const std::string& method, const std::string& purp
   return event;
 }
 
-// `fields` as one JSON object on stdout (protobuf's JSON printer).
-int PrintJson(const std::string& what, const google::protobuf::Struct& fields) {
-  std::string json;
-  if (!google::protobuf::util::MessageToJsonString(fields, &json).ok()) {
-    return Fail(what, absl::InternalError("cannot render the result as JSON"));
-  }
-  std::printf("%s\n", json.c_str());
-  return 0;
-}
-
 // A census line: "key 1: 120, key 2: 3, not encrypted: 4".
 std::string Census(const std::map<uint32_t, int64_t>& found) {
   std::vector<std::string> parts;

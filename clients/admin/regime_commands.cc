@@ -7,9 +7,8 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "clients/admin/admin_common.h"
-#include "common/json_text.h"
+#include "google/protobuf/struct.pb.h"
 #include "common/status_macros.h"
 #include "core/agreement.h"
 #include "core/partnership.h"
@@ -69,18 +68,19 @@ absl::StatusOr<Outcome> Migrate(const config::v1::ServerConfig& config, bool pre
   return out;
 }
 
-std::string ChangeJson(const core::PlannedRegimeChange& c) {
-  return absl::StrCat("{\"referral\": ", JsonQuote(core::ReferralName(c.referral_id)),
-                      ", \"from\": ", JsonQuote(v1::RecordingRegime_Name(c.from)),
-                      ", \"to\": ", JsonQuote(v1::RecordingRegime_Name(c.to)),
-                      ", \"subject_data\": ", JsonQuote(c.purge ? "PURGE" : "KEEP"),
-                      ", \"rule\": ", JsonQuote(c.rule), "}");
-}
-
-std::string ChangesJson(const std::vector<core::PlannedRegimeChange>& changes) {
-  std::vector<std::string> items;
-  for (const core::PlannedRegimeChange& c : changes) items.push_back(ChangeJson(c));
-  return absl::StrCat("[", absl::StrJoin(items, ",\n    "), "]");
+// The changes as a JSON list of objects, one per referral.
+google::protobuf::Value ChangesJson(const std::vector<core::PlannedRegimeChange>& changes) {
+  google::protobuf::Value out;
+  google::protobuf::ListValue* list = out.mutable_list_value();
+  for (const core::PlannedRegimeChange& c : changes) {
+    auto& fields = *list->add_values()->mutable_struct_value()->mutable_fields();
+    fields["referral"].set_string_value(core::ReferralName(c.referral_id));
+    fields["from"].set_string_value(v1::RecordingRegime_Name(c.from));
+    fields["to"].set_string_value(v1::RecordingRegime_Name(c.to));
+    fields["subject_data"].set_string_value(c.purge ? "PURGE" : "KEEP");
+    fields["rule"].set_string_value(c.rule);
+  }
+  return out;
 }
 
 void PrintChanges(const char* heading, const std::vector<core::PlannedRegimeChange>& changes) {
@@ -144,12 +144,15 @@ int RegimeCommands::RunMigrate() const {
   if (!outcome.ok()) return Fail(what, outcome.status());
   const bool left = !outcome->held.empty() || outcome->changed_meanwhile > 0 || outcome->left_for_newer_version > 0;
   if (output_ == "json") {
-    std::printf(
-        "{\n  \"preview\": %s,\n  \"changes\": %s,\n  \"held\": %s,\n  \"changed_meanwhile\": %lld,\n"
-        "  \"left_for_newer_version\": %lld,\n  \"copies_rewritten\": %lld\n}\n",
-        preview_ ? "true" : "false", ChangesJson(outcome->changes).c_str(), ChangesJson(outcome->held).c_str(),
-        static_cast<long long>(outcome->changed_meanwhile), static_cast<long long>(outcome->left_for_newer_version),
-        static_cast<long long>(outcome->copies_rewritten));
+    google::protobuf::Struct out;
+    auto& fields = *out.mutable_fields();
+    fields["preview"].set_bool_value(preview_);
+    fields["changes"] = ChangesJson(outcome->changes);
+    fields["held"] = ChangesJson(outcome->held);
+    fields["changed_meanwhile"].set_number_value(static_cast<double>(outcome->changed_meanwhile));
+    fields["left_for_newer_version"].set_number_value(static_cast<double>(outcome->left_for_newer_version));
+    fields["copies_rewritten"].set_number_value(static_cast<double>(outcome->copies_rewritten));
+    if (int rc = PrintJson(what, out); rc != 0) return rc;
   } else {
     const size_t n = outcome->changes.size();
     if (preview_) {

@@ -423,20 +423,27 @@ TEST_F(CliTest, AdminRegimeMigrateDoesWhatItsPreviewSaid) {
   EXPECT_THAT(busy.err, HasSubstr("refx-server"));
 
   server_->Stop();
-  auto changes_of = [](const CommandResult& result) {
+  auto parse = [](const CommandResult& result) {
     google::protobuf::Struct parsed;
     EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(result.out, &parsed).ok()) << result.out;
+    return parsed;
+  };
+  auto changes_of = [&](const CommandResult& result) {
+    const google::protobuf::Struct parsed = parse(result);
     return parsed.fields().count("changes") ? parsed.fields().at("changes").DebugString() : std::string("absent");
   };
   CommandResult planned = RunCommand(preview, dir_);
   ASSERT_EQ(planned.exit_code, 0) << planned.Describe();
-  EXPECT_THAT(planned.out, HasSubstr("\"preview\": true"));
+  EXPECT_TRUE(parse(planned).fields().at("preview").bool_value()) << planned.out;
   for (const std::string& name : incidents) EXPECT_THAT(planned.out, HasSubstr(name));
   EXPECT_THAT(planned.out, Not(HasSubstr(crime.name())));
   CommandResult done = RunCommand(migrate, dir_);
   ASSERT_EQ(done.exit_code, 0) << done.Describe();
   EXPECT_EQ(changes_of(done), changes_of(planned));
-  EXPECT_THAT(done.out, HasSubstr("\"subject_data\": \"PURGE\""));
+  const google::protobuf::Struct result = parse(done);
+  const google::protobuf::ListValue& changes = result.fields().at("changes").list_value();
+  ASSERT_EQ(changes.values_size(), 2) << done.out;
+  EXPECT_EQ(changes.values(0).struct_value().fields().at("subject_data").string_value(), "PURGE");
 
   CommandResult again = RunCommand({kAdminBinary, "regime", "migrate", "--config", server_->config_path()}, dir_);
   ASSERT_EQ(again.exit_code, 0) << again.Describe();
