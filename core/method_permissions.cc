@@ -32,6 +32,11 @@ const std::map<std::string, MethodRule, std::less<>>& Table() {
       // content it may write and read is the agreement's field decision.
       {"refx.v1.ReferralService.AddCaseUpdate", {config::v1::REFERRAL_READ, true}},
       {"refx.v1.ReferralService.ListCaseUpdates", {config::v1::REFERRAL_READ, true}},
+      // The NCHI subject's notification: who records and who reads it is
+      // the sender rule and the agreement's view of the subject compartment
+      // (core/subject_notifications.cc), not the role's.
+      {"refx.v1.ReferralService.RecordSubjectNotification", {config::v1::REFERRAL_READ, true}},
+      {"refx.v1.ReferralService.ListSubjectNotifications", {config::v1::REFERRAL_READ, true}},
       {"refx.v1.ReferralService.WhoAmI", {config::v1::PERMISSION_UNSPECIFIED, false}},
       // The audit log holds no personal data (identifiers and HMACs only).
       {"refx.v1.AuditService.ListAuditEvents", {config::v1::AUDIT_READ, false}},

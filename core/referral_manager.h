@@ -87,6 +87,18 @@ struct AddCaseUpdateParams {
   v1::CaseUpdate update;  // output-only fields are ignored
 };
 
+// One subject notification step as requested (server/ converts
+// RecordSubjectNotificationRequest).
+struct RecordSubjectNotificationParams {
+  std::string parent;  // referrals/{id}
+  std::string request_id;
+  v1::SubjectNotification notification;  // output-only fields are ignored
+};
+
+// Limits of a subject notification step.
+inline constexpr size_t kMaxSubjectNotificationNoteBytes = 1024;
+inline constexpr int64_t kMaxSubjectNotificationsPerReferral = 100;
+
 // Limits of a case update's text fields, in bytes of UTF-8.
 inline constexpr size_t kMaxCaseUpdateTextBytes = 4 * 1024;
 inline constexpr size_t kMaxPoliceReferenceBytes = 256;
@@ -203,6 +215,20 @@ class ReferralManager {
   absl::StatusOr<v1::ListCaseUpdatesResponse> ListCaseUpdates(const Caller& caller, const std::string& parent,
                                                               int page_size, const std::string& page_token,
                                                               CallAudit* audit);
+
+  // The notification of an NCHI subject (the Code's notified, reply
+  // received, withheld with a reason), kept apart from the referral so that
+  // recording a step changes nothing any party reads of it (ADR 9). Only
+  // the sender records steps, and only while the referral holds a subject
+  // record; a reader needs DATA_CLASS_NCHI_SUBJECT in its view. Errors as
+  // the RPCs document (referral_service.proto). Defined in
+  // subject_notifications.cc.
+  absl::StatusOr<v1::SubjectNotification> RecordSubjectNotification(const Caller& caller,
+                                                                    const RecordSubjectNotificationParams& params,
+                                                                    CallAudit* audit);
+  absl::StatusOr<v1::ListSubjectNotificationsResponse> ListSubjectNotifications(const Caller& caller,
+                                                                                const std::string& parent,
+                                                                                CallAudit* audit);
 
  private:
   ReferralManager(Options options, TokenSealer page_tokens)

@@ -214,6 +214,9 @@ absl::StatusOr<int64_t> RewriteReferral(storage::ReferralStore& store, const std
   // Tokens of what is left: a subject access search still finds the
   // referral by what it still holds, and by nothing it no longer holds.
   request.victim_tokens = VictimTokens(victim_token_key, changed.victim());
+  // The subject's notification steps are part of the compartment, kept in
+  // their own table (ADR 9): they go with it.
+  request.delete_subject_notifications = classes.Contains(v1::DATA_CLASS_NCHI_SUBJECT);
   request.audit = std::move(rewrite.audit);
   request.audit.time = now;
   request.audit.referral_ids = stored.id;

@@ -65,8 +65,9 @@ struct ReferralRewrite {
   // The referral as it becomes (erasure records and regime included), before
   // `classes` are cleared from it; its etag is set here.
   v1::Referral changed;
-  // Erased from it and from every stored copy; none: the copies stay as
-  // they are.
+  // Erased from it and from every stored copy (DATA_CLASS_NCHI_SUBJECT
+  // takes the subject's notification steps with it); none: the copies stay
+  // as they are.
   DataClassSet classes;
   // The event: its action, method, agency, purpose, reason, agreement and
   // data classes; its time, referral and outcome are filled in here.

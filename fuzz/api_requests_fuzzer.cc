@@ -3,7 +3,8 @@
 // RunUnary parses), the schema's field behaviour (output-only dropped,
 // required checked), the same conversions as the handlers, and the core
 // (validation, the agreement's field gates, redaction, page tokens, read
-// masks, the lifecycle, case updates) over a real SQLite store.
+// masks, the lifecycle, case updates, subject notifications) over a real
+// SQLite store.
 //
 // Input: byte 0 picks the method, byte 1 the calling agency, the rest is
 // the request message. So that transitions reach real referrals, a `name`
@@ -177,11 +178,22 @@ absl::Status Run(int which, const core::Caller& caller, absl::string_view bytes,
       core::AddCaseUpdateParams params{parent, req.request_id(), ResolveEtag(req.etag(), parent), req.update()};
       return manager.AddCaseUpdate(caller, params, audit).status();
     }
-    default: {
+    case 11: {
       v1::ListCaseUpdatesRequest req;
       REFX_RETURN_IF_ERROR(Decode(bytes, &req));
       return manager.ListCaseUpdates(caller, Resolve(req.parent()), req.page_size(), req.page_token(), audit)
           .status();
+    }
+    case 12: {
+      v1::RecordSubjectNotificationRequest req;
+      REFX_RETURN_IF_ERROR(Decode(bytes, &req));
+      core::RecordSubjectNotificationParams params{Resolve(req.parent()), req.request_id(), req.notification()};
+      return manager.RecordSubjectNotification(caller, params, audit).status();
+    }
+    default: {
+      v1::ListSubjectNotificationsRequest req;
+      REFX_RETURN_IF_ERROR(Decode(bytes, &req));
+      return manager.ListSubjectNotifications(caller, Resolve(req.parent()), audit).status();
     }
   }
 }
@@ -189,6 +201,7 @@ absl::Status Run(int which, const core::Caller& caller, absl::string_view bytes,
 const char* const kMethods[] = {
     "CreateReferral", "GetReferral",    "ListReferrals",   "AcceptReferral", "DeclineReferral", "RedirectReferral",
     "StartReferral",  "CompleteReferral", "CancelReferral", "ReopenReferral", "AddCaseUpdate",  "ListCaseUpdates",
+    "RecordSubjectNotification", "ListSubjectNotifications",
 };
 
 }  // namespace

@@ -198,4 +198,33 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListCaseUpdates(grpc::CallbackSer
       });
 }
 
+grpc::ServerUnaryReactor* ReferralServiceImpl::RecordSubjectNotification(grpc::CallbackServerContext* ctx,
+                                                                         const grpc::ByteBuffer* request,
+                                                                         grpc::ByteBuffer* response) {
+  return RunUnary<v1::RecordSubjectNotificationRequest, v1::SubjectNotification>(
+      "refx.v1.ReferralService.RecordSubjectNotification", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::RecordSubjectNotificationRequest& req, v1::SubjectNotification* out,
+             core::CallAudit* audit) {
+        core::RecordSubjectNotificationParams params{req.parent(), req.request_id(), req.notification()};
+        auto step = context_.referrals->RecordSubjectNotification(caller, params, audit);
+        if (!step.ok()) return step.status();
+        *out = *std::move(step);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::ListSubjectNotifications(grpc::CallbackServerContext* ctx,
+                                                                        const grpc::ByteBuffer* request,
+                                                                        grpc::ByteBuffer* response) {
+  return RunUnary<v1::ListSubjectNotificationsRequest, v1::ListSubjectNotificationsResponse>(
+      "refx.v1.ReferralService.ListSubjectNotifications", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::ListSubjectNotificationsRequest& req,
+             v1::ListSubjectNotificationsResponse* out, core::CallAudit* audit) {
+        auto steps = context_.referrals->ListSubjectNotifications(caller, req.parent(), audit);
+        if (!steps.ok()) return steps.status();
+        *out = *std::move(steps);
+        return absl::OkStatus();
+      });
+}
+
 }  // namespace refx::server

@@ -28,7 +28,9 @@ using RawLifecycleBase = v1::ReferralService::WithRawCallbackMethod_AcceptReferr
                             v1::ReferralService::Service>>>>>>>;
 
 using RawCaseUpdatesBase = v1::ReferralService::WithRawCallbackMethod_AddCaseUpdate<
-    v1::ReferralService::WithRawCallbackMethod_ListCaseUpdates<RawLifecycleBase>>;
+    v1::ReferralService::WithRawCallbackMethod_ListCaseUpdates<
+        v1::ReferralService::WithRawCallbackMethod_RecordSubjectNotification<
+            v1::ReferralService::WithRawCallbackMethod_ListSubjectNotifications<RawLifecycleBase>>>>;
 
 using RawReferralServiceBase = v1::ReferralService::WithRawCallbackMethod_CreateReferral<
     v1::ReferralService::WithRawCallbackMethod_GetReferral<
@@ -71,6 +73,12 @@ class ReferralServiceImpl final : public RawReferralServiceBase {
                                           grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListCaseUpdates(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                             grpc::ByteBuffer* response) override;
+  // The NCHI subject's notification, kept apart from the referral.
+  grpc::ServerUnaryReactor* RecordSubjectNotification(grpc::CallbackServerContext* ctx,
+                                                      const grpc::ByteBuffer* request,
+                                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListSubjectNotifications(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                                     grpc::ByteBuffer* response) override;
 
  private:
   // One transition RPC: `convert` turns the request into TransitionParams.

@@ -289,12 +289,32 @@ struct EraseReferralDataRequest {
   std::function<absl::StatusOr<std::string>(StoredDocumentKind kind, const std::string& document)> erase;
   // The repeat-victim tokens of what remains; they replace the stored ones.
   std::vector<std::string> victim_tokens;
+  // Deletes the referral's subject notifications too (the subject
+  // compartment, DATA_CLASS_NCHI_SUBJECT, is erased).
+  bool delete_subject_notifications = false;
   AuditRecord audit;
   absl::optional<ReferralEvent> event;
 };
 
 struct EraseReferralDataResult {
   int64_t copies_rewritten = 0;  // event-log copies, retry responses, case updates
+};
+
+// One step of the notification of an NCHI's subject
+// (refx.v1.SubjectNotification), kept apart from the referral: writing one
+// changes nothing of the referral, its events or its case record.
+struct StoredSubjectNotification {
+  std::string referral_id;
+  int64_t sequence = 0;    // 1, 2, ... within the referral; assigned by the store
+  std::string agency_id;   // who recorded it
+  std::string request_id;  // its idempotency key, unique per referral
+  absl::Time create_time;
+  std::string document;    // serialized refx.v1.SubjectNotification
+};
+
+struct RecordSubjectNotificationResult {
+  StoredSubjectNotification stored;  // as stored: the first one on a replay
+  bool replayed = false;
 };
 
 // A data protection officer's hold on a referral: its retention erasures
@@ -479,6 +499,19 @@ class ReferralStore {
   // so a hold placed after the caller looked still stops it), UNAVAILABLE
   // if the audit event cannot be written. Durable on OK.
   virtual absl::StatusOr<EraseReferralDataResult> EraseReferralData(const EraseReferralDataRequest& request) = 0;
+
+  // Stores one subject notification step with its audit event in one
+  // transaction, numbered after the referral's last; touches nothing else.
+  // If one with the same request id is stored for this referral: that one,
+  // with `replayed` (nothing written, no audit event). NOT_FOUND without the
+  // referral; RESOURCE_EXHAUSTED if it holds `max_per_referral` already;
+  // UNAVAILABLE if the audit event cannot be written.
+  virtual absl::StatusOr<RecordSubjectNotificationResult> RecordSubjectNotification(
+      const StoredSubjectNotification& notification, int64_t max_per_referral, const AuditRecord& audit) = 0;
+  // The subject notification steps of a referral, oldest first; empty for
+  // an unknown referral (the record gate is core's).
+  virtual absl::StatusOr<std::vector<StoredSubjectNotification>> ListSubjectNotifications(
+      absl::string_view referral_id) = 0;
 
   // Places a legal hold with its audit event in one transaction:
   // ALREADY_EXISTS if the referral is held already, NOT_FOUND without it.

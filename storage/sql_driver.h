@@ -232,6 +232,16 @@ struct SqlDialect {
   const char* select_subject_request_by_request_id = nullptr;
   const char* update_subject_request = nullptr;  // if version = :expected_version
   const char* list_subject_requests = nullptr;   // after (:after_time_us, :after_id), at most :limit
+  // Subject notifications (migration 17): referral_id, sequence, agency_id,
+  // request_id, create_time_us, document; deleted with the compartment, and
+  // paged through by re-encryption (referral_id, sequence, document).
+  const char* insert_subject_notification = nullptr;
+  const char* select_subject_notification_by_request_id = nullptr;
+  const char* count_subject_notifications = nullptr;  // count, and the next sequence
+  const char* list_subject_notifications = nullptr;
+  const char* delete_subject_notifications_of_referral = nullptr;
+  const char* page_subject_notification_documents = nullptr;
+  const char* update_subject_notification_document = nullptr;
 
   // Several replicas write to one database (PostgreSQL): the writer re-reads
   // the audit chain's and the event log's heads in every write transaction

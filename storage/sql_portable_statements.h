@@ -186,6 +186,26 @@ inline constexpr char kPageCaseUpdateDocuments[] =
     "WHERE (referral_id, sequence) > (CAST(:after_referral AS TEXT), CAST(:after_sequence AS BIGINT)) "
     "ORDER BY referral_id, sequence LIMIT CAST(:limit AS BIGINT)";
 
+inline constexpr char kInsertSubjectNotification[] =
+    "INSERT INTO subject_notifications (referral_id, sequence, agency_id, request_id, create_time_us, document) "
+    "VALUES (:referral_id, :sequence, :agency_id, :request_id, :create_time_us, :document)";
+inline constexpr char kSelectSubjectNotificationByRequestId[] =
+    "SELECT referral_id, sequence, agency_id, request_id, create_time_us, document FROM subject_notifications "
+    "WHERE referral_id = :referral_id AND request_id = :request_id";
+inline constexpr char kCountSubjectNotifications[] =
+    "SELECT count(*), COALESCE(MAX(sequence), 0) + 1 FROM subject_notifications WHERE referral_id = :referral_id";
+inline constexpr char kListSubjectNotifications[] =
+    "SELECT referral_id, sequence, agency_id, request_id, create_time_us, document FROM subject_notifications "
+    "WHERE referral_id = :referral_id ORDER BY sequence";
+inline constexpr char kDeleteSubjectNotificationsOfReferral[] =
+    "DELETE FROM subject_notifications WHERE referral_id = :referral_id";
+inline constexpr char kPageSubjectNotificationDocuments[] =
+    "SELECT referral_id, sequence, document FROM subject_notifications "
+    "WHERE (referral_id, sequence) > (CAST(:after_referral AS TEXT), CAST(:after_sequence AS BIGINT)) "
+    "ORDER BY referral_id, sequence LIMIT CAST(:limit AS BIGINT)";
+inline constexpr char kUpdateSubjectNotificationDocument[] =
+    "UPDATE subject_notifications SET document = :document WHERE referral_id = :referral_id AND sequence = :sequence";
+
 inline constexpr char kUpdateReferralSealedDocument[] = "UPDATE referrals SET document = :document WHERE id = :id";
 
 // `dialect` with every statement above filled in, so a dialect's own
@@ -240,6 +260,13 @@ inline SqlDialect WithPortableStatements(SqlDialect dialect) {
   dialect.select_subject_request_by_request_id = kSelectSubjectRequestByRequestId;
   dialect.update_subject_request = kUpdateSubjectRequest;
   dialect.list_subject_requests = kListSubjectRequests;
+  dialect.insert_subject_notification = kInsertSubjectNotification;
+  dialect.select_subject_notification_by_request_id = kSelectSubjectNotificationByRequestId;
+  dialect.count_subject_notifications = kCountSubjectNotifications;
+  dialect.list_subject_notifications = kListSubjectNotifications;
+  dialect.delete_subject_notifications_of_referral = kDeleteSubjectNotificationsOfReferral;
+  dialect.page_subject_notification_documents = kPageSubjectNotificationDocuments;
+  dialect.update_subject_notification_document = kUpdateSubjectNotificationDocument;
   return dialect;
 }
 

@@ -114,6 +114,17 @@ StoredCaseUpdate ReadCaseUpdate(const SqlStatement& row) {
   return u;
 }
 
+StoredSubjectNotification ReadSubjectNotification(const SqlStatement& row) {
+  StoredSubjectNotification n;
+  n.referral_id = row.Text(0);
+  n.sequence = row.Int(1);
+  n.agency_id = row.Text(2);
+  n.request_id = row.Text(3);
+  n.create_time = absl::FromUnixMicros(row.Int(4));
+  n.document = row.Text(5);
+  return n;
+}
+
 TensionAcknowledgement ReadTensionAcknowledgement(const SqlStatement& row) {
   TensionAcknowledgement a;
   a.alert = row.Text(0);

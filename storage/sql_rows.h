@@ -45,6 +45,10 @@ ReferralEvent ReadEvent(const SqlStatement& row);
 // The case update columns in list_case_updates / select_case_update order.
 StoredCaseUpdate ReadCaseUpdate(const SqlStatement& row);
 
+// The subject notification columns in list_subject_notifications /
+// select_subject_notification_by_request_id order (the document as stored).
+StoredSubjectNotification ReadSubjectNotification(const SqlStatement& row);
+
 // The acknowledgement columns in select_tension_acknowledgement /
 // list_tension_acknowledgements order.
 TensionAcknowledgement ReadTensionAcknowledgement(const SqlStatement& row);

@@ -116,6 +116,10 @@ class SqlStore : public ReferralStore {
   absl::StatusOr<std::vector<TensionAcknowledgement>> ListTensionAcknowledgements(
       absl::string_view first_week, absl::string_view last_week) override;
   absl::StatusOr<EraseReferralDataResult> EraseReferralData(const EraseReferralDataRequest& request) override;
+  absl::StatusOr<RecordSubjectNotificationResult> RecordSubjectNotification(
+      const StoredSubjectNotification& notification, int64_t max_per_referral, const AuditRecord& audit) override;
+  absl::StatusOr<std::vector<StoredSubjectNotification>> ListSubjectNotifications(
+      absl::string_view referral_id) override;
   absl::Status PlaceLegalHold(const LegalHold& hold, const AuditRecord& audit) override;
   absl::Status ReleaseLegalHold(absl::string_view referral_id, const AuditRecord& audit) override;
   absl::StatusOr<std::vector<LegalHold>> ListLegalHolds() override;

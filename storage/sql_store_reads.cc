@@ -377,6 +377,25 @@ absl::StatusOr<AuditChainReport> VerifyAuditChainOn(SqlConnection* conn, const S
   return result;
 }
 
+absl::StatusOr<std::vector<StoredSubjectNotification>> SqlStore::ListSubjectNotifications(
+    absl::string_view referral_id) {
+  return WithReader<std::vector<StoredSubjectNotification>>(
+      [&](SqlConnection* conn) -> absl::StatusOr<std::vector<StoredSubjectNotification>> {
+        REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.list_subject_notifications));
+        stmt->Bind(":referral_id", referral_id);
+        std::vector<StoredSubjectNotification> out;
+        while (true) {
+          REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+          if (!row) break;
+          out.push_back(rows::ReadSubjectNotification(*stmt));
+          StoredSubjectNotification& n = out.back();
+          REFX_RETURN_IF_ERROR(
+              OpenValue(sealed_column::kSubjectNotification, SealedRow(n.referral_id, n.sequence), &n.document));
+        }
+        return out;
+      });
+}
+
 absl::StatusOr<std::vector<LegalHold>> SqlStore::ListLegalHolds() {
   return WithReader<std::vector<LegalHold>>([&](SqlConnection* conn) -> absl::StatusOr<std::vector<LegalHold>> {
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.list_legal_holds));

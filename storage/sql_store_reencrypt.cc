@@ -111,6 +111,23 @@ const std::vector<SealedTable>& SealedTables() {
        [](SqlStatement* s, const SealedCopy& c) {
          s->Bind(":referral_id", c.text).Bind(":sequence", c.number).BindBlob(":document", c.values[0]);
        }},
+      {"subject_notifications", &SqlDialect::page_subject_notification_documents,
+       &SqlDialect::update_subject_notification_document,
+       {sealed_column::kSubjectNotification},
+       [](SqlStatement* s, const SealedCopy& after) {
+         s->Bind(":after_referral", after.text).Bind(":after_sequence", after.number);
+       },
+       [](const SqlStatement& s) {  // referral_id, sequence, document
+         SealedCopy c;
+         c.text = s.Text(0);
+         c.number = s.Int(1);
+         c.values = {s.Text(2)};
+         c.row = SealedRow(c.text, c.number);
+         return c;
+       },
+       [](SqlStatement* s, const SealedCopy& c) {
+         s->Bind(":referral_id", c.text).Bind(":sequence", c.number).BindBlob(":document", c.values[0]);
+       }},
   };
   return *tables;
 }

@@ -114,6 +114,11 @@ absl::StatusOr<int64_t> SqlStore::EraseStoredCopies(SqlConnection* conn, const E
     ++rewritten;
   }
 
+  if (request.delete_subject_notifications) {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.delete_subject_notifications_of_referral));
+    stmt->Bind(":referral_id", id);
+    REFX_RETURN_IF_ERROR(stmt->Run());
+  }
   {
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.delete_victim_tokens_of_referral));
     stmt->Bind(":referral_id", id);

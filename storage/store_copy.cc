@@ -76,7 +76,7 @@ const std::vector<std::string>& CopiedTables() {
       "update_requests", "audit_events",     "audit_head",              "referral_events",
       "referral_event_audience",              "case_updates",            "victim_tokens",
       "tension_acknowledgements", "data_keys",       "legal_holds",
-      "subject_requests"};
+      "subject_requests", "subject_notifications"};
   return kTables;
 }
 

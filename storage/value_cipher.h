@@ -45,6 +45,7 @@ inline constexpr absl::string_view kEventReferral = "referral_events.referral_do
 inline constexpr absl::string_view kEventUpdate = "referral_events.update_document";
 inline constexpr absl::string_view kReplay = "update_requests.document";
 inline constexpr absl::string_view kCaseUpdate = "case_updates.document";
+inline constexpr absl::string_view kSubjectNotification = "subject_notifications.document";
 }  // namespace sealed_column
 
 // A row's identity as a sealed value's associated data: the referral id,

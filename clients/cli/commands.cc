@@ -70,6 +70,7 @@ Commands::Commands(CLI::App* app) : app_(app), flags_(std::make_unique<CommandLi
   AddLifecycle(app, f);
   AddWatch(app, f);
   AddCaseUpdates(app, f);
+  AddSubjectNotifications(app, f);
   AddReport(app, f);
   for (CLI::App* sub : {f->whoami, f->create, f->get, f->list}) sub->fallthrough();
 }
@@ -109,8 +110,9 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
       if (!id.ok()) return Fail(id.status(), format, /*local=*/false);
       request_id = *id;
     }
-  } else if (f.get->parsed() || f.update->parsed() || f.updates->parsed() || std::any_of(f.lifecycle.begin(), f.lifecycle.end(),
-                                            [](const auto& l) { return l.second->parsed(); })) {
+  } else if (f.get->parsed() || f.update->parsed() || f.updates->parsed() || f.subject_notify->parsed() ||
+             f.subject_notifications->parsed() ||
+             std::any_of(f.lifecycle.begin(), f.lifecycle.end(), [](const auto& l) { return l.second->parsed(); })) {
     auto n = ReferralName(f.name);
     if (!n.ok()) return Fail(n.status(), format, /*local=*/true);
     name = *n;
@@ -124,6 +126,12 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
     auto built = BuildCaseUpdate(f, name);
     if (!built.ok()) return Fail(built.status(), format, /*local=*/true);
     update_request = *std::move(built);
+  }
+  refx::v1::RecordSubjectNotificationRequest notify_request;
+  if (f.subject_notify->parsed()) {
+    auto built = BuildSubjectNotification(f, name);
+    if (!built.ok()) return Fail(built.status(), format, /*local=*/true);
+    notify_request = *std::move(built);
   }
   refx::v1::ListAuditEventsRequest audit_request;
   if (f.audit_list->parsed()) {
@@ -160,6 +168,8 @@ int Commands::Run(const std::map<std::string, std::string>& env, const std::stri
   if (f.watch->parsed()) return RunWatch(*client, f, watch_request, format);
   if (f.update->parsed()) return RunUpdate(*client, f, name, request_id, std::move(update_request), format);
   if (f.updates->parsed()) return RunUpdates(*client, f, name, format);
+  if (f.subject_notify->parsed()) return RunSubjectNotify(*client, request_id, std::move(notify_request), format);
+  if (f.subject_notifications->parsed()) return RunSubjectNotifications(*client, name, format);
   if (f.audit_verify->parsed() || f.audit_checkpoint->parsed()) return RunAuditVerify(*client, f, format);
   if (f.audit_subject->parsed()) return RunAuditSubject(*client, f, format);
   if (f.audit_bundle->parsed()) return RunAuditBundle(*client, f, format);

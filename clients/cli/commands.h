@@ -1,5 +1,5 @@
 // The `refx` subcommands (whoami, create, get, list, the lifecycle verbs, update,
-// updates, audit): their flags, and the code that turns parsed flags into one
+// updates, subject-notify, audit, ...): their flags, and the code that turns parsed flags into one
 // ReferralClient call and its output.
 //
 // Flags exist only in the commands files (commands_internal.h lists them) and

@@ -3,6 +3,7 @@
 // The subcommands are grouped by what they act on, one file each:
 //   referral_commands.cc        whoami, create, get, list
 //   lifecycle_commands.cc       accept ... reopen, update, updates
+//   subject_notification_commands.cc  subject-notify, subject-notifications
 //   audit_watch_commands.cc     audit list/verify/checkpoint, watch
 //   command_helpers.cc          what every group uses (errors, times, names)
 // Each group registers its flags (Add*), builds its request from them before
@@ -70,6 +71,8 @@ struct CommandLine {
   CLI::App* sar_erase = nullptr;
   CLI::App* update = nullptr;
   CLI::App* updates = nullptr;
+  CLI::App* subject_notify = nullptr;
+  CLI::App* subject_notifications = nullptr;
   // Lifecycle: accept, decline, redirect, start, complete, cancel, reopen.
   std::map<std::string, CLI::App*> lifecycle;
 
@@ -108,6 +111,8 @@ struct CommandLine {
   bool watch_from_start = false, watch_no_resume = false;
   int64_t watch_max_events = 0;
   std::vector<std::string> watch_fields;
+  // subject-notify (also uses name, note, request_id).
+  std::string notify_status, notify_reason, notify_when;
   // update (also uses name, etag, request_id, consent, lawful_basis).
   std::string kind, update_text, supersedes, police_reference;
 
@@ -190,6 +195,17 @@ int RunUpdate(refx::client::ReferralClient& client, const CommandLine& f, const 
               std::string request_id, refx::v1::AddCaseUpdateRequest update_request, OutputFormat format);
 int RunUpdates(refx::client::ReferralClient& client, const CommandLine& f, const std::string& name,
                OutputFormat format);
+
+// --- subject-notify, subject-notifications (subject_notification_commands.cc) ---
+
+void AddSubjectNotifications(CLI::App* app, CommandLine* f);
+// The request the `subject-notify` flags describe (its request id is filled
+// in by RunSubjectNotify).
+absl::StatusOr<refx::v1::RecordSubjectNotificationRequest> BuildSubjectNotification(const CommandLine& f,
+                                                                                    const std::string& name);
+int RunSubjectNotify(refx::client::ReferralClient& client, std::string request_id,
+                     refx::v1::RecordSubjectNotificationRequest request, OutputFormat format);
+int RunSubjectNotifications(refx::client::ReferralClient& client, const std::string& name, OutputFormat format);
 
 // --- audit list, verify, checkpoint, and watch (audit_watch_commands.cc) ---
 

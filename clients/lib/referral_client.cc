@@ -251,6 +251,16 @@ absl::StatusOr<refx::v1::ListCaseUpdatesResponse> ReferralClient::ListCaseUpdate
   return Unary(&refx::v1::ReferralService::StubInterface::ListCaseUpdates, stub_.get(), request);
 }
 
+absl::StatusOr<refx::v1::SubjectNotification> ReferralClient::RecordSubjectNotification(
+    const refx::v1::RecordSubjectNotificationRequest& request) {
+  return Unary(&refx::v1::ReferralService::StubInterface::RecordSubjectNotification, stub_.get(), request);
+}
+
+absl::StatusOr<refx::v1::ListSubjectNotificationsResponse> ReferralClient::ListSubjectNotifications(
+    const refx::v1::ListSubjectNotificationsRequest& request) {
+  return Unary(&refx::v1::ReferralService::StubInterface::ListSubjectNotifications, stub_.get(), request);
+}
+
 absl::StatusOr<refx::v1::Referral> ReferralClient::GetReferral(const std::string& name,
                                                                const std::vector<std::string>& read_mask) {
   refx::v1::GetReferralRequest request;

@@ -148,6 +148,15 @@ class ReferralClient {
   absl::StatusOr<refx::v1::ListCaseUpdatesResponse> ListCaseUpdates(
       const refx::v1::ListCaseUpdatesRequest& request);
 
+  // The notification of an NCHI subject (the sending police force only):
+  // kept apart from the referral, so recording a step needs no etag and
+  // changes nothing else. A retry with the same `request_id` returns the
+  // step first recorded.
+  absl::StatusOr<refx::v1::SubjectNotification> RecordSubjectNotification(
+      const refx::v1::RecordSubjectNotificationRequest& request);
+  absl::StatusOr<refx::v1::ListSubjectNotificationsResponse> ListSubjectNotifications(
+      const refx::v1::ListSubjectNotificationsRequest& request);
+
   // How the server sees this client: agency, role, certificate serial and
   // expiry. The first thing to run after installing a certificate.
   absl::StatusOr<refx::v1::WhoAmIResponse> WhoAmI();

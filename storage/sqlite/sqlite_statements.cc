@@ -248,6 +248,22 @@ CREATE TABLE subject_requests (
 ) STRICT;
 CREATE INDEX subject_requests_in_order ON subject_requests (create_time_us, id);
 )sql"},
+      {17, "subject_notifications", R"sql(
+-- The notification of an NCHI's subject (the Code's notified / reply received
+-- / withheld), kept apart from the referral so that recording a step changes
+-- nothing any party reads of it; erased with the subject compartment. The
+-- document is sealed (storage/value_cipher.h).
+CREATE TABLE subject_notifications (
+  referral_id     TEXT    NOT NULL REFERENCES referrals(id),
+  sequence        INTEGER NOT NULL,
+  agency_id       TEXT    NOT NULL,
+  request_id      TEXT    NOT NULL,
+  create_time_us  INTEGER NOT NULL,
+  document        BLOB    NOT NULL,
+  PRIMARY KEY (referral_id, sequence),
+  UNIQUE (referral_id, request_id)
+) STRICT;
+)sql"},
   };
   return kMigrations;
 }

@@ -241,6 +241,10 @@ TEST_P(IoFaultTest, RetentionRequestsAreRefusedWhileTheAuditLogCannotBeWritten) 
   ASSERT_TRUE(held.ok()) << held.status();
   auto other = server_->Client(kPolice).CreateReferral(ValidReferral(), "held-during-fault");
   ASSERT_TRUE(other.ok()) << other.status();
+  v1::Referral with_phone = ValidReferral();
+  with_phone.mutable_victim()->set_phone("07700 900123");
+  auto found = server_->Client(kPolice).CreateReferral(with_phone, "found-by-the-export");
+  ASSERT_TRUE(found.ok()) << found.status();
   v1::PlaceLegalHoldRequest hold;
   hold.set_referral(held->name());
   hold.set_reason("claim 7");
@@ -280,6 +284,16 @@ TEST_P(IoFaultTest, RetentionRequestsAreRefusedWhileTheAuditLogCannotBeWritten) 
   v1::ExportSubjectAccessBundleRequest person;
   person.set_phone("07700 900123");
   timed("ExportSubjectAccessBundle", [&] { return dpo.ExportSubjectAccessBundle(person).status(); });
+  // An export whose restrictions are to be kept with the access request:
+  // the bundle is made, but recording them cannot be, so nothing is answered.
+  v1::ExportSubjectAccessBundleRequest restricted = person;
+  restricted.set_subject_request(recorded->name());
+  v1::SubjectAccessRestriction* restriction = restricted.add_restrictions();
+  restriction->set_referral(found->name());
+  restriction->add_data_classes(v1::DATA_CLASS_INCIDENT_NARRATIVE);
+  restriction->set_basis(v1::DPA_2018_S45_4_B_CRIME);
+  timed("ExportSubjectAccessBundle keeping restrictions",
+        [&] { return dpo.ExportSubjectAccessBundle(restricted).status(); });
   v1::CreateSubjectRequestRequest second_sar = sar;
   second_sar.set_request_id("sar-during-fault");
   timed("CreateSubjectRequest", [&] { return dpo.CreateSubjectRequest(second_sar).status(); });
@@ -319,6 +333,7 @@ TEST_P(IoFaultTest, RetentionRequestsAreRefusedWhileTheAuditLogCannotBeWritten) 
     EXPECT_THAT(request.name(), ::testing::AnyOf(recorded->name(), erasure->name()));
     EXPECT_EQ(request.state(), v1::SubjectRequest::OPEN);
     EXPECT_EQ(request.steps_size(), 1);
+    EXPECT_EQ(request.restrictions_size(), 0);  // the refused export's were not kept
   }
   // Nor was anything erased.
   auto kept = server_->Client(kPolice).GetReferral(other->name());

@@ -17,6 +17,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "refx/v1/audit_service.pb.h"
+#include "tests/integration/agreement_test_support.h"
 #include "tests/process/cli_test_support.h"
 
 namespace refx::testing {
@@ -248,6 +249,67 @@ TEST_F(CliTest, UpdateAndUpdatesAsTwoAgencies) {
 
 // `refx retention`: the DPO holds a referral, sees it listed, previews what
 // is due (nothing yet: it is open) and releases it; partners may not.
+// The sending force notifies an NCHI's subject: refused until the agreement
+// shares the compartment, then recorded and listed, with the CLI's own
+// mistakes caught before any call and the server's refusals exit-coded.
+TEST_F(CliTest, SubjectNotifyAndSubjectNotificationsAsTheSendingForce) {
+  v1::Referral incident = ValidReferral(kCityCouncil);
+  incident.set_report_type(v1::HATE_INCIDENT);
+  incident.clear_subjects();
+  auto* record = incident.mutable_nchi_subject_record();
+  record->add_subjects()->set_description("the subject");
+  record->mutable_attestation()->set_limb(v1::ThresholdAttestation::RISK_OF_SIGNIFICANT_HARM);
+  record->mutable_attestation()->set_rationale("threshold met");
+  record->mutable_attestation()->set_supervising_officer("PS 4410");
+  auto created = server_->Client(kPolice).CreateReferral(incident, "cli-notify-1");
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::string id = created->name().substr(std::string("referrals/").size());
+
+  CommandResult unshared = Refx(kPolice, {"subject-notify", id, "--status", "notified"});
+  EXPECT_EQ(unshared.exit_code, kExitAuth) << unshared.Describe();
+  EXPECT_THAT(unshared.err, HasSubstr("FIELD_NOT_SHARED")) << unshared.Describe();
+  ReloadAgreementWith(*server_, "-cli-nchi-read", [](config::v1::Agreement& next) {
+    for (auto& role : *next.mutable_roles()) {
+      if (role.role() != "police") continue;
+      for (auto& grant : *role.mutable_grants()) {
+        if (grant.purpose() == "investigation") grant.add_read_with_consent(v1::DATA_CLASS_NCHI_SUBJECT);
+      }
+    }
+  });
+
+  CommandResult usage = Refx(kPolice, {"subject-notify", id, "--status", "told"});
+  EXPECT_EQ(usage.exit_code, kExitUsage) << usage.Describe();
+  EXPECT_THAT(usage.err, HasSubstr("reply-received")) << usage.Describe();
+  CommandResult bad_time = Refx(kPolice, {"subject-notify", id, "--status", "notified", "--when", "yesterday"});
+  EXPECT_EQ(bad_time.exit_code, kExitUsage) << bad_time.Describe();
+  CommandResult no_reason = Refx(kPolice, {"subject-notify", id, "--status", "withheld"});
+  EXPECT_EQ(no_reason.exit_code, kExitInvalid) << no_reason.Describe();
+  EXPECT_THAT(no_reason.err, HasSubstr("notification.withheld_reason")) << no_reason.Describe();
+  CommandResult council = Refx(kCityCouncil, {"subject-notify", id, "--status", "notified"});
+  EXPECT_EQ(council.exit_code, kExitAuth) << council.Describe();
+  EXPECT_THAT(council.err, HasSubstr("NOT_SENDER")) << council.Describe();
+
+  CommandResult withheld =
+      Refx(kPolice, {"subject-notify", id, "--status", "withheld", "--reason", "safeguarding-risk", "--note",
+                     "review in a month", "--when", "2026-11-30T10:00:00Z", "--output", "json"});
+  ASSERT_EQ(withheld.exit_code, kExitOk) << withheld.Describe();
+  v1::SubjectNotification step;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(withheld.out, &step).ok()) << withheld.out;
+  EXPECT_EQ(step.name(), absl::StrCat(created->name(), "/subjectNotifications/1"));
+  EXPECT_EQ(step.withheld_reason(), v1::SubjectNotification::SAFEGUARDING_RISK);
+  EXPECT_EQ(step.occur_time().seconds(), 1796032800);
+
+  CommandResult listed = Refx(kPolice, {"subject-notifications", id, "--output", "json"});
+  ASSERT_EQ(listed.exit_code, kExitOk) << listed.Describe();
+  v1::ListSubjectNotificationsResponse steps;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(listed.out, &steps).ok()) << listed.out;
+  ASSERT_EQ(steps.notifications_size(), 1);
+  EXPECT_EQ(steps.notifications(0).SerializeAsString(), step.SerializeAsString());
+  CommandResult table = Refx(kPolice, {"subject-notifications", id});
+  ASSERT_EQ(table.exit_code, kExitOk) << table.Describe();
+  EXPECT_THAT(table.out, HasSubstr("review in a month")) << table.Describe();
+}
+
 TEST_F(CliTest, RetentionHoldsAndPreviewAsTheDataProtectionOfficer) {
   const v1::Referral r = CreatedByPolice("kept for a complaint");
   CommandResult held = Refx(kDpo, {"retention", "hold", r.name(), "--reason", "IOPC complaint 2026/0412"});

@@ -33,7 +33,7 @@ std::map<uint32_t, int64_t> KeyCensus(SqlConnection* conn) {
   std::map<uint32_t, int64_t> census;
   for (const char* query : {"SELECT document FROM referrals", "SELECT referral_document FROM referral_events",
                             "SELECT update_document FROM referral_events", "SELECT document FROM update_requests",
-                            "SELECT document FROM case_updates"}) {
+                            "SELECT document FROM case_updates", "SELECT document FROM subject_notifications"}) {
     auto stmt = conn->Prepare(query);
     EXPECT_TRUE(stmt.ok()) << stmt.status();
     if (!stmt.ok()) return census;
@@ -207,24 +207,38 @@ TEST_P(DataKeyRotationTest, ReencryptionMovesEveryStoredValueAndChangesNothingAR
   WriteReferral(store_.get(), "r1");
   WriteReferral(store_.get(), "r2");
   WriteReferral(store_.get(), "r3");
+  // And a subject notification step, kept in its own table.
+  StoredSubjectNotification step;
+  step.referral_id = "r1";
+  step.agency_id = "police";
+  step.request_id = "n1";
+  step.create_time = absl::FromUnixMicros(1790000000000000);
+  step.document = absl::StrCat("step ", kCanary);
+  AuditRecord collected;
+  collected.action = "COLLECTION";
+  collected.agency_id = "police";
+  ASSERT_TRUE(store_->RecordSubjectNotification(step, 100, collected).ok());
   const Seen r1 = Read(store_.get(), "r1"), r2 = Read(store_.get(), "r2");
   ASSERT_TRUE(store_->RotateDataKey(RotationAudit()).ok());
   WriteReferral(store_.get(), "r4");
   const Seen r4 = Read(store_.get(), "r4");
-  ASSERT_EQ(StoredKeys(), (KeyCounts{{1, 24}, {2, 8}}));
+  ASSERT_EQ(StoredKeys(), (KeyCounts{{1, 25}, {2, 8}}));
 
   std::vector<ReencryptProgress> told;
   // Pages of two rows: every table takes several.
   auto report = store_->ReencryptStoredValues(2, [&](const ReencryptProgress& p) { told.push_back(p); });
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->key_id, 2u);
-  EXPECT_EQ(report->found_by_key, (KeyCounts{{1, 24}, {2, 8}}));
-  EXPECT_EQ(report->values_examined, 32);
-  EXPECT_EQ(report->values_rewritten, 24);
+  EXPECT_EQ(report->found_by_key, (KeyCounts{{1, 25}, {2, 8}}));
+  EXPECT_EQ(report->values_examined, 33);
+  EXPECT_EQ(report->values_rewritten, 25);
   EXPECT_EQ(report->passes, 2);  // the second finds nothing left
   EXPECT_EQ(report->values_left, 0);
-  EXPECT_EQ(StoredKeys(), (KeyCounts{{2, 32}}));
+  EXPECT_EQ(StoredKeys(), (KeyCounts{{2, 33}}));
   EXPECT_EQ(Read(store_.get(), "r1"), r1);
+  auto steps = store_->ListSubjectNotifications("r1");
+  ASSERT_TRUE(steps.ok() && steps->size() == 1u) << steps.status();
+  EXPECT_EQ((*steps)[0].document, step.document);
   EXPECT_EQ(Read(store_.get(), "r2"), r2);
   EXPECT_EQ(Read(store_.get(), "r4"), r4);
   // Progress: every table of every pass ends once, with its counts.
@@ -239,8 +253,8 @@ TEST_P(DataKeyRotationTest, ReencryptionMovesEveryStoredValueAndChangesNothingAR
       EXPECT_EQ(p.values_rewritten, 12);
     }
   }
-  EXPECT_EQ(ends, 8);
-  EXPECT_GT(told.size(), 8u);
+  EXPECT_EQ(ends, 10);  // five tables, two passes
+  EXPECT_GT(told.size(), 10u);
 
   // Run again: nothing to move, one pass.
   auto again = store_->ReencryptStoredValues(200, nullptr);

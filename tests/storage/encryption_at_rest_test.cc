@@ -110,6 +110,21 @@ void WriteEverything(ReferralStore* store) {
   EXPECT_TRUE(replayed_note->replayed);
   EXPECT_EQ(replayed_note->update.document, note.update.document);
 
+  StoredSubjectNotification step;
+  step.referral_id = "x1";
+  step.agency_id = "police";
+  step.request_id = "s1";
+  step.create_time = t + absl::Seconds(2);
+  step.document = absl::StrCat("subject notification ", kCanary);
+  AuditRecord collected;
+  collected.action = "COLLECTION";
+  collected.agency_id = "police";
+  ASSERT_TRUE(store->RecordSubjectNotification(step, 100, collected).ok());
+  auto replayed_step = store->RecordSubjectNotification(step, 100, collected);
+  ASSERT_TRUE(replayed_step.ok()) << replayed_step.status();
+  EXPECT_TRUE(replayed_step->replayed);
+  EXPECT_EQ(replayed_step->stored.document, step.document);
+
   // Every read path opens what it reads.
   auto got = store->GetReferral("x1");
   ASSERT_TRUE(got.ok()) << got.status();
@@ -127,6 +142,9 @@ void WriteEverything(ReferralStore* store) {
   auto updates = store->ListCaseUpdates("x1", 0, 10);
   ASSERT_TRUE(updates.ok() && updates->size() == 1u);
   EXPECT_EQ((*updates)[0].document, note.update.document);
+  auto steps = store->ListSubjectNotifications("x1");
+  ASSERT_TRUE(steps.ok() && steps->size() == 1u);
+  EXPECT_EQ((*steps)[0].document, step.document);
   auto one = store->GetCaseUpdate("x1", "cu1");
   ASSERT_TRUE(one.ok());
   EXPECT_EQ(one->document, note.update.document);

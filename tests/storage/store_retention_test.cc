@@ -106,6 +106,79 @@ TEST_P(StoreRetentionTest, AnErasureRewritesEveryStoredCopyWithItsAuditEventAndE
   EXPECT_EQ(store_->GetReferral("r2")->document, "doc-r2");
 }
 
+// The subject's notification steps (ADR 9): numbered per referral, kept
+// apart (a step changes neither the referral nor the event log), answered
+// from the first on a retry, bounded, audited with the step, and deleted
+// only by an erasure that takes the subject compartment.
+TEST_P(StoreRetentionTest, SubjectNotificationsAreKeptApartAndGoWithTheCompartment) {
+  const absl::Time t = absl::FromUnixMicros(1790000000000000);
+  const StoredReferral base = Referral("r1", "police", {"city"}, t);
+  CreateReferralRequest create = Request(base, "create");
+  create.event = Event(base, 2);
+  ASSERT_TRUE(store_->CreateReferral(create).ok());
+  ASSERT_TRUE(store_->CreateReferral(Request(Referral("r2", "police", {"city"}, t), "other")).ok());
+  const int64_t events_before = *store_->LatestEventSequence();
+  const size_t audit_before = store_->ListAuditEvents({})->size();
+  auto step = [&](const std::string& referral, const std::string& request_id, const std::string& document) {
+    StoredSubjectNotification n;
+    n.referral_id = referral;
+    n.agency_id = "police";
+    n.request_id = request_id;
+    n.create_time = t + absl::Seconds(1);
+    n.document = document;
+    AuditRecord audit;
+    audit.action = "COLLECTION";
+    audit.agency_id = "police";
+    return store_->RecordSubjectNotification(n, 3, audit);
+  };
+  auto first = step("r1", "n1", "notified");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->replayed);
+  EXPECT_EQ(first->stored.sequence, 1);
+  auto second = step("r1", "n2", "reply");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->stored.sequence, 2);
+  auto retried = step("r1", "n1", "something else");
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_TRUE(retried->replayed);
+  EXPECT_EQ(retried->stored.sequence, 1);
+  EXPECT_EQ(retried->stored.document, "notified");
+  ASSERT_TRUE(step("r2", "n1", "other referral").ok());  // request ids are per referral
+  EXPECT_EQ(step("nope", "n9", "x").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(step("r1", "n3", "withheld").ok());
+  EXPECT_EQ(step("r1", "n4", "one too many").status().code(), absl::StatusCode::kResourceExhausted);
+
+  auto listed = store_->ListSubjectNotifications("r1");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 3u);
+  EXPECT_EQ((*listed)[0].document, "notified");
+  EXPECT_EQ((*listed)[1].document, "reply");
+  EXPECT_EQ((*listed)[2].document, "withheld");
+  EXPECT_EQ((*listed)[2].sequence, 3);
+  EXPECT_TRUE(store_->ListSubjectNotifications("nope")->empty());
+  // Kept apart: the referral and the event log are as they were; one audit
+  // event per step stored, none for the retry or a refusal.
+  EXPECT_EQ(store_->GetReferral("r1")->etag, "e-r1");
+  EXPECT_EQ(*store_->LatestEventSequence(), events_before);
+  auto audit = store_->ListAuditEvents({});
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->size(), audit_before + 4);
+  EXPECT_EQ(audit->back().referral_ids, "r1");
+
+  // An erasure that leaves the compartment leaves them; one that takes it
+  // deletes them, and only this referral's.
+  EraseReferralDataRequest keep = Erasure(base, "e-r1");
+  ASSERT_TRUE(store_->EraseReferralData(keep).ok());
+  EXPECT_EQ(store_->ListSubjectNotifications("r1")->size(), 3u);
+  EraseReferralDataRequest purge = Erasure(base, "e-erased");
+  purge.referral.etag = "e-purged";
+  purge.delete_subject_notifications = true;
+  ASSERT_TRUE(store_->EraseReferralData(purge).ok());
+  EXPECT_TRUE(store_->ListSubjectNotifications("r1")->empty());
+  EXPECT_EQ(store_->ListSubjectNotifications("r2")->size(), 1u);
+  EXPECT_TRUE(store_->VerifyAuditChain()->intact);
+}
+
 TEST_P(StoreRetentionTest, AnErasureOfAChangedOrMissingReferralWritesNothing) {
   const absl::Time t = absl::FromUnixMicros(1790000000000000);
   const StoredReferral base = Referral("r1", "police", {"city"}, t);
