@@ -55,6 +55,9 @@ const std::map<std::string, MethodRule, std::less<>>& Table() {
       // Actions an erasure request: erases personal data, so the person
       // acting is named, as for every change.
       {"refx.v1.AuditService.EraseSubjectData", {config::v1::SUBJECT_ACCESS, true}},
+      // Actions a rectification request: records which correction answered
+      // it (identifiers only), changed by a named person.
+      {"refx.v1.AuditService.RecordRectification", {config::v1::SUBJECT_ACCESS, true}},
       // Retention: the preview names referrals and classes, a hold pauses
       // erasures; each changes or shows what happens to personal data, so
       // the person acting is named.

@@ -165,7 +165,9 @@ absl::StatusOr<v1::ListSubjectNotificationsResponse> ReferralManager::ListSubjec
     const Caller& caller, const std::string& parent, CallAudit* audit) {
   if (caller.agreement == nullptr) return absl::InternalError("call was not admitted under an agreement");
   const std::string id = ReferralIdFromName(parent);
-  if (id.empty()) return InvalidArgumentError("invalid list request", {{"parent", "must be referrals/{32 hex digits}"}});
+  if (id.empty()) {
+    return InvalidArgumentError("invalid list request", {{"parent", "must be referrals/{32 hex digits}"}});
+  }
   REFX_ASSIGN_OR_RETURN(VisibleReferral visible, LoadVisible(caller, parent, id));
   // Decided by the caller's view, never by whether the compartment exists.
   if (!caller.agreement->ViewOf(caller, visible.referral).classes.Contains(kCompartment)) return NotShared(caller);
@@ -175,15 +177,17 @@ absl::StatusOr<v1::ListSubjectNotificationsResponse> ReferralManager::ListSubjec
   bool others = false;
   for (const storage::StoredSubjectNotification& row : rows) {
     SubjectNotification* step = out.add_notifications();
-    if (!step->ParseFromString(row.document)) return absl::DataLossError("a stored subject notification does not parse");
+    if (!step->ParseFromString(row.document)) {
+      return absl::DataLossError("a stored subject notification does not parse");
+    }
     step->set_name(NotificationName(id, row.sequence));
     others = others || row.agency_id != caller.agency_id;
   }
   // Audit before answer: another agency's steps reaching the caller are a
   // disclosure; the sender reading back its own, a consultation.
   audit->WriteBeforeAnswer(options_.auditor->Build(caller, audit->method,
-                                                   others ? AuditAction::kDisclosure : AuditAction::kConsultation,
-                                                   {id}, DisclosureOf(out), absl::StatusCode::kOk));
+                                                   others ? AuditAction::kDisclosure : AuditAction::kConsultation, {id},
+                                                   DisclosureOf(out), absl::StatusCode::kOk));
   return out;
 }
 

@@ -18,6 +18,7 @@
 #include "core/referral_validation.h"
 #include "core/subject_request_clock.h"
 #include "google/protobuf/util/time_util.h"
+#include "refx/v1/case_update.pb.h"
 
 namespace refx::core {
 namespace {
@@ -29,6 +30,8 @@ constexpr char kGetMethod[] = "refx.v1.AuditService.GetSubjectRequest";
 constexpr char kListMethod[] = "refx.v1.AuditService.ListSubjectRequests";
 constexpr char kStepMethod[] = "refx.v1.AuditService.RecordSubjectRequestStep";
 constexpr char kExportMethod[] = "refx.v1.AuditService.ExportSubjectAccessBundle";
+constexpr char kRectifyMethod[] = "refx.v1.AuditService.RecordRectification";
+constexpr char kUpdatesSegment[] = "/updates/";
 constexpr char kNamePrefix[] = "subjectRequests/";
 constexpr size_t kMaxReferenceLength = 100;
 constexpr int kDefaultRequestsPerPage = 100;
@@ -38,12 +41,14 @@ google::protobuf::Timestamp Proto(absl::Time t) { return TimeUtil::MicrosecondsT
 
 std::string NameOf(const std::string& id) { return absl::StrCat(kNamePrefix, id); }
 
+bool IsHexId(absl::string_view id) {
+  return id.size() == 32 &&
+         std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
 // The id in `name`, or empty if it is not `subjectRequests/{32 hex digits}`.
 std::string IdFromName(absl::string_view name) {
-  if (!absl::ConsumePrefix(&name, kNamePrefix) || name.size() != 32) return "";
-  for (char c : name) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return "";
-  }
+  if (!absl::ConsumePrefix(&name, kNamePrefix) || !IsHexId(name)) return "";
   return std::string(name);
 }
 
@@ -291,6 +296,83 @@ absl::StatusOr<v1::EraseSubjectDataResponse> SubjectRequestRegister::EraseData(
   return options_.retention->EraseNow(
       caller, referral_id, classes, absl::StrCat("erasure request ", subject.name(), " (UK GDPR Art 17; DPA 2018 s47)"),
       subject.name(), audit);
+}
+
+absl::StatusOr<v1::SubjectRequest> SubjectRequestRegister::RecordRectification(
+    const Caller& caller, const v1::RecordRectificationRequest& request, CallAudit* audit) {
+  std::vector<FieldViolation> violations;
+  const std::string id = IdFromName(request.subject_request());
+  if (id.empty()) violations.push_back({"subject_request", "must be subjectRequests/{32 hex digits}"});
+  // `referrals/{id}/updates/{update_id}`, both 32 hex digits.
+  const size_t at = request.correction().find(kUpdatesSegment);
+  const std::string referral_id = at == std::string::npos ? "" : ReferralIdFromName(request.correction().substr(0, at));
+  const std::string update_id =
+      at == std::string::npos ? "" : request.correction().substr(at + sizeof(kUpdatesSegment) - 1);
+  if (referral_id.empty() || !IsHexId(update_id)) {
+    violations.push_back({"correction", "must be referrals/{32 hex digits}/updates/{32 hex digits}"});
+  }
+  if (!violations.empty()) return InvalidArgumentError("invalid request", violations);
+
+  REFX_ASSIGN_OR_RETURN(absl::optional<storage::StoredSubjectRequest> stored, options_.store->GetSubjectRequest(id));
+  if (!stored.has_value()) return NotFound(request.subject_request());
+  if (!request.etag().empty() && request.etag() != absl::StrCat("v", stored->version)) {
+    return Stale(request.subject_request());
+  }
+  REFX_ASSIGN_OR_RETURN(v1::SubjectRequest subject, Render(caller, *stored));
+  if (subject.kind() != v1::SubjectRequest::RECTIFICATION || subject.state() != v1::SubjectRequest::OPEN) {
+    const std::string why = subject.kind() != v1::SubjectRequest::RECTIFICATION
+                                ? "it is not a rectification request"
+                                : "its clock is not running (paused or closed)";
+    return WithErrorInfo(FailedPreconditionError(absl::StrCat("subject request ", subject.name(),
+                                                              " cannot be actioned by a correction: ", why),
+                                                 {{"STATE", subject.name(), why}}),
+                         "SUBJECT_REQUEST_NOT_RECTIFIABLE");
+  }
+  absl::StatusOr<storage::StoredCaseUpdate> update = options_.store->GetCaseUpdate(referral_id, update_id);
+  if (absl::IsNotFound(update.status())) {
+    return ResourceNotFoundError(absl::StrCat("case update ", request.correction(), " not found"), "refx.v1.CaseUpdate",
+                                 request.correction(), "no such update of that referral", "CASE_UPDATE_NOT_FOUND");
+  }
+  REFX_RETURN_IF_ERROR(update.status());
+  const absl::TimeZone zone = caller.agreement->calendar().zone();
+  const absl::optional<absl::CivilDay> received = ParseDay(subject.received_date());
+  if (!received.has_value()) return absl::InternalError("a stored subject request has no received date");
+  const bool correction = update->kind == v1::CaseUpdate::CORRECTION;
+  if (!correction || absl::ToCivilDay(update->create_time, zone) < *received) {
+    const std::string why = !correction ? "the update is not a correction (refx update --kind correction)"
+                                        : "the correction was made before the request was received";
+    return WithErrorInfo(
+        FailedPreconditionError(absl::StrCat(request.correction(), " does not action ", subject.name(), ": ", why),
+                                {{"CORRECTION", request.correction(), why}}),
+        "NOT_A_CORRECTION");
+  }
+  for (const v1::Rectification& recorded : subject.rectifications()) {
+    if (recorded.correction() == request.correction()) return subject;  // recorded before: nothing changes
+  }
+
+  v1::SubjectRequest record;
+  if (!record.ParseFromString(stored->document)) return absl::InternalError("a stored subject request is unreadable");
+  const absl::Time now = options_.clock->Now();
+  v1::Rectification* rectification = record.add_rectifications();
+  rectification->set_correction(request.correction());
+  rectification->set_referral(ReferralName(referral_id));
+  rectification->set_controller(AgencyName(update->author_agency));
+  *rectification->mutable_correct_time() = Proto(update->create_time);
+  *rectification->mutable_record_time() = Proto(now);
+  // A new version (and etag), not a step: update_time still dates the last step.
+  storage::StoredSubjectRequest updated = *stored;
+  updated.document = record.SerializeAsString();
+  updated.version = stored->version + 1;
+  // Names the request, the referral and the update: identifiers only.
+  storage::AuditRecord event =
+      options_.auditor->Build(caller, kRectifyMethod, AuditAction::kNone, {referral_id}, {}, absl::StatusCode::kOk);
+  event.reason = absl::StrCat(record.name(), " rectified by ", request.correction());
+  absl::Status written = options_.store->UpdateSubjectRequest(updated, stored->version, event);
+  if (absl::IsAborted(written)) return Stale(record.name());
+  if (absl::IsNotFound(written)) return NotFound(record.name());
+  REFX_RETURN_IF_ERROR(written);
+  audit->recorded = true;  // written with the change
+  return Render(caller, updated);
 }
 
 absl::StatusOr<v1::SubjectAccessBundle> SubjectRequestRegister::ExportBundle(

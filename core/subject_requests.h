@@ -8,7 +8,8 @@
 //
 // An erasure request is actioned through the same machinery as retention
 // (EraseData: RetentionJob::EraseNow), recorded in the referral under the
-// request's name. An access request keeps the restrictions of subject
+// request's name; a rectification request by the controller's CORRECTION
+// case update, recorded against the request (RecordRectification). An access request keeps the restrictions of subject
 // access its exports apply (ExportBundle), so that each export answering it
 // withholds the same.
 //
@@ -72,6 +73,18 @@ class SubjectRequestRegister {
   // another kind or not open; NOT_FOUND as Get for the request.
   absl::StatusOr<v1::EraseSubjectDataResponse> EraseData(const Caller& caller,
                                                          const v1::EraseSubjectDataRequest& request,
+                                                         CallAudit* audit);
+  // Records against an open RECTIFICATION request the CORRECTION case
+  // update a controller made (its referral, author and time; never its
+  // content), changing the request (ALTERATION of it, audited; ABORTED
+  // (ETAG_MISMATCH) if `etag` is stale or a step was recorded meanwhile).
+  // The same correction again changes nothing. FAILED_PRECONDITION
+  // (SUBJECT_REQUEST_NOT_RECTIFIABLE) for a request of another kind or not
+  // open, (NOT_A_CORRECTION) for an update of another kind or made before
+  // the request was received; NOT_FOUND (CASE_UPDATE_NOT_FOUND) for no such
+  // update, and as Get for the request.
+  absl::StatusOr<v1::SubjectRequest> RecordRectification(const Caller& caller,
+                                                         const v1::RecordRectificationRequest& request,
                                                          CallAudit* audit);
 
   // The subject access bundle (SubjectAccess::Export; the method gate

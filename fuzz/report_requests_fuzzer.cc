@@ -205,10 +205,15 @@ absl::Status Run(int which, const core::Caller& caller, absl::string_view bytes,
       REFX_RETURN_IF_ERROR(Decode(bytes, &req));
       return s.register_->RecordStep(caller, req, audit).status();
     }
-    default: {
+    case 10: {
       v1::EraseSubjectDataRequest req;
       REFX_RETURN_IF_ERROR(Decode(bytes, &req));
       return s.register_->EraseData(caller, req, audit).status();
+    }
+    default: {
+      v1::RecordRectificationRequest req;
+      REFX_RETURN_IF_ERROR(Decode(bytes, &req));
+      return s.register_->RecordRectification(caller, req, audit).status();
     }
   }
 }
@@ -219,7 +224,7 @@ const char* const kMethods[] = {
     "refx.v1.AuditService.FindSubjectReferrals", "refx.v1.AuditService.ExportSubjectAccessBundle",
     "refx.v1.AuditService.CreateSubjectRequest", "refx.v1.AuditService.GetSubjectRequest",
     "refx.v1.AuditService.ListSubjectRequests", "refx.v1.AuditService.RecordSubjectRequestStep",
-    "refx.v1.AuditService.EraseSubjectData"};
+    "refx.v1.AuditService.EraseSubjectData", "refx.v1.AuditService.RecordRectification"};
 
 }  // namespace
 }  // namespace refx::fuzz

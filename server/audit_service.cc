@@ -285,4 +285,16 @@ grpc::ServerUnaryReactor* AuditServiceImpl::EraseSubjectData(grpc::CallbackServe
       });
 }
 
+grpc::ServerUnaryReactor* AuditServiceImpl::RecordRectification(grpc::CallbackServerContext* ctx,
+                                                                const grpc::ByteBuffer* request,
+                                                                grpc::ByteBuffer* response) {
+  return RunUnary<v1::RecordRectificationRequest, v1::SubjectRequest>(
+      "refx.v1.AuditService.RecordRectification", ctx, request, response, context_,
+      [this](const core::Caller& caller, const v1::RecordRectificationRequest& req, v1::SubjectRequest* out,
+             core::CallAudit* audit) -> absl::Status {
+        REFX_ASSIGN_OR_RETURN(*out, subject_requests_->RecordRectification(caller, req, audit));
+        return absl::OkStatus();
+      });
+}
+
 }  // namespace refx::server

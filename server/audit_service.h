@@ -23,7 +23,8 @@ using RawAuditServiceBase = v1::AuditService::WithRawCallbackMethod_ListAuditEve
                                 v1::AuditService::WithRawCallbackMethod_ListSubjectRequests<
                                     v1::AuditService::WithRawCallbackMethod_RecordSubjectRequestStep<
                                         v1::AuditService::WithRawCallbackMethod_EraseSubjectData<
-                                            v1::AuditService::Service>>>>>>>>>>>>>;
+                                            v1::AuditService::WithRawCallbackMethod_RecordRectification<
+                                                v1::AuditService::Service>>>>>>>>>>>>>>;
 
 class AuditServiceImpl final : public RawAuditServiceBase {
  public:
@@ -62,6 +63,8 @@ class AuditServiceImpl final : public RawAuditServiceBase {
                                                      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* EraseSubjectData(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                              grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* RecordRectification(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                                grpc::ByteBuffer* response) override;
 
  private:
   ServiceContext context_;

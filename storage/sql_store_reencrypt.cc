@@ -51,6 +51,23 @@ struct SealedTable {
   void (*bind_update)(SqlStatement*, const SealedCopy&);
 };
 
+// The tables of many documents per referral (case updates, subject
+// notifications), keyed and sealed by (referral_id, sequence).
+void BindAfterReferralSequence(SqlStatement* s, const SealedCopy& after) {
+  s->Bind(":after_referral", after.text).Bind(":after_sequence", after.number);
+}
+SealedCopy ReadReferralSequenceDocument(const SqlStatement& s) {  // referral_id, sequence, document
+  SealedCopy c;
+  c.text = s.Text(0);
+  c.number = s.Int(1);
+  c.values = {s.Text(2)};
+  c.row = SealedRow(c.text, c.number);
+  return c;
+}
+void BindReferralSequenceDocument(SqlStatement* s, const SealedCopy& c) {
+  s->Bind(":referral_id", c.text).Bind(":sequence", c.number).BindBlob(":document", c.values[0]);
+}
+
 const std::vector<SealedTable>& SealedTables() {
   static const auto* tables = new std::vector<SealedTable>{
       {"referrals", &SqlDialect::page_referral_documents, &SqlDialect::update_referral_sealed_document,
@@ -96,38 +113,12 @@ const std::vector<SealedTable>& SealedTables() {
          s->Bind(":agency_id", c.text).Bind(":request_id", c.second_text).BindBlob(":document", c.values[0]);
        }},
       {"case_updates", &SqlDialect::page_case_update_documents, &SqlDialect::update_case_update_document,
-       {sealed_column::kCaseUpdate},
-       [](SqlStatement* s, const SealedCopy& after) {
-         s->Bind(":after_referral", after.text).Bind(":after_sequence", after.number);
-       },
-       [](const SqlStatement& s) {  // referral_id, sequence, document
-         SealedCopy c;
-         c.text = s.Text(0);
-         c.number = s.Int(1);
-         c.values = {s.Text(2)};
-         c.row = SealedRow(c.text, c.number);
-         return c;
-       },
-       [](SqlStatement* s, const SealedCopy& c) {
-         s->Bind(":referral_id", c.text).Bind(":sequence", c.number).BindBlob(":document", c.values[0]);
-       }},
+       {sealed_column::kCaseUpdate}, BindAfterReferralSequence, ReadReferralSequenceDocument,
+       BindReferralSequenceDocument},
       {"subject_notifications", &SqlDialect::page_subject_notification_documents,
        &SqlDialect::update_subject_notification_document,
-       {sealed_column::kSubjectNotification},
-       [](SqlStatement* s, const SealedCopy& after) {
-         s->Bind(":after_referral", after.text).Bind(":after_sequence", after.number);
-       },
-       [](const SqlStatement& s) {  // referral_id, sequence, document
-         SealedCopy c;
-         c.text = s.Text(0);
-         c.number = s.Int(1);
-         c.values = {s.Text(2)};
-         c.row = SealedRow(c.text, c.number);
-         return c;
-       },
-       [](SqlStatement* s, const SealedCopy& c) {
-         s->Bind(":referral_id", c.text).Bind(":sequence", c.number).BindBlob(":document", c.values[0]);
-       }},
+       {sealed_column::kSubjectNotification}, BindAfterReferralSequence, ReadReferralSequenceDocument,
+       BindReferralSequenceDocument},
   };
   return *tables;
 }

@@ -46,8 +46,8 @@ absl::StatusOr<RecordSubjectNotificationResult> SqlStore::RecordSubjectNotificat
       stored.sequence = count->Int(1);
     }
     REFX_ASSIGN_OR_RETURN(std::string sealed,
-                          SealValue(sealed_column::kSubjectNotification,
-                                    SealedRow(stored.referral_id, stored.sequence), stored.document));
+                          SealValue(sealed_column::kSubjectNotification, SealedRow(stored.referral_id, stored.sequence),
+                                    stored.document));
     REFX_ASSIGN_OR_RETURN(auto insert, conn->Prepare(sql_.insert_subject_notification));
     insert->Bind(":referral_id", stored.referral_id)
         .Bind(":sequence", stored.sequence)

@@ -69,6 +69,7 @@ struct CommandLine {
   CLI::App* sar_list = nullptr;
   CLI::App* sar_step = nullptr;
   CLI::App* sar_erase = nullptr;
+  CLI::App* sar_rectified = nullptr;
   CLI::App* update = nullptr;
   CLI::App* updates = nullptr;
   CLI::App* subject_notify = nullptr;
@@ -87,6 +88,7 @@ struct CommandLine {
   // sar open, sar step (NAME in `name`, --note in `note`, --etag in `etag`).
   std::string sar_kind, sar_reference, sar_date, sar_action, sar_ground;
   std::string sar_referral;              // sar erase
+  std::string sar_correction;            // sar rectified
   std::vector<std::string> sar_classes;  // sar erase
   bool report_csv = false;
 

@@ -17,8 +17,8 @@ using refx::client::ReferralClient;
 using refx::v1::SubjectNotification;
 
 void AddSubjectNotifications(CLI::App* app, CommandLine* f) {
-  CLI::App* n = app->add_subcommand("subject-notify",
-                                    "Record a step of notifying an NCHI's subject (the sending police force)");
+  CLI::App* n =
+      app->add_subcommand("subject-notify", "Record a step of notifying an NCHI's subject (the sending police force)");
   f->subject_notify = n;
   n->add_option("NAME_OR_ID", f->name, "referrals/ID or ID")->required();
   AddEnumOption(n, "--status", &f->notify_status, SubjectNotification::Status_descriptor(),
@@ -26,8 +26,9 @@ void AddSubjectNotifications(CLI::App* app, CommandLine* f) {
       ->required();
   AddEnumOption(n, "--reason", &f->notify_reason, SubjectNotification::WithheldReason_descriptor(),
                 "With --status withheld (and only then): why the subject is not told");
-  n->add_option("--note", f->note, "The officer's note, at most 1 KiB (it is subject data, shared as the "
-                                   "subject compartment is)");
+  n->add_option("--note", f->note,
+                "The officer's note, at most 1 KiB (it is subject data, shared as the "
+                "subject compartment is)");
   n->add_option("--when", f->notify_when, "When it happened, RFC 3339 (default: now)");
   n->add_option("--request-id", f->request_id, "Idempotency key; a retry with the same id is safe (default: new)");
   n->footer(
@@ -71,8 +72,8 @@ absl::StatusOr<refx::v1::RecordSubjectNotificationRequest> BuildSubjectNotificat
   return r;
 }
 
-int RunSubjectNotify(ReferralClient& client, std::string request_id,
-                     refx::v1::RecordSubjectNotificationRequest request, OutputFormat format) {
+int RunSubjectNotify(ReferralClient& client, std::string request_id, refx::v1::RecordSubjectNotificationRequest request,
+                     OutputFormat format) {
   if (request_id.empty()) {
     auto id = NewRequestId();
     if (!id.ok()) return Fail(id.status(), format, /*local=*/false);

@@ -57,6 +57,11 @@ void PrintOne(const SubjectRequest& r) {
               << "  by " << Sanitize(s.agency()) << (s.note().empty() ? "" : absl::StrCat("  ", Sanitize(s.note())))
               << "\n";
   }
+  if (r.rectifications_size() > 0) std::cout << "  corrections recorded against it\n";
+  for (const refx::v1::Rectification& rectification : r.rectifications()) {
+    std::cout << "    " << Sanitize(rectification.correction()) << "  by " << Sanitize(rectification.controller())
+              << "  " << FormatTimestamp(rectification.correct_time()) << "\n";
+  }
   if (r.restrictions_size() > 0) std::cout << "  restrictions applied to its exports (refx audit bundle)\n";
   for (const refx::v1::SubjectAccessRestriction& restriction : r.restrictions()) {
     std::vector<std::string> classes;
@@ -89,7 +94,8 @@ void AddSubjectRequests(CLI::App* app, CommandLine* f) {
       "agreement's calendar. A pause (identity, clarification, fee) stops the clock; resuming restarts a\n"
       "full month from that day. An extension (two further months) must be told within the first month.\n"
       "The record holds your case reference, never the person: find their referrals with `refx audit\n"
-      "subject` and export them with `refx audit bundle`; action an erasure request with `refx sar erase`.\n"
+      "subject` and export them with `refx audit bundle`; action an erasure request with `refx sar erase`,\n"
+      "and record the controllers' corrections against a rectification request with `refx sar rectified`.\n"
       "These commands need SUBJECT_ACCESS (LLR: the DPO).\n");
   f->sar_open = f->sar->add_subcommand("open", "Record a request received and start its clock");
   AddEnumOption(f->sar_open, "--kind", &f->sar_kind, SubjectRequest::Kind_descriptor(), "The right exercised")
@@ -135,7 +141,24 @@ void AddSubjectRequests(CLI::App* app, CommandLine* f) {
       "EXAMPLE\n"
       "  refx sar erase 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 --referral 0a1b2c3d4e5f60718293a4b5c6d7e8f9 \\\n"
       "    --class victim-contact --class victim-identity --profile dpo\n");
-  for (CLI::App* sub : {f->sar, f->sar_open, f->sar_show, f->sar_list, f->sar_step, f->sar_erase}) {
+  f->sar_rectified = f->sar->add_subcommand("rectified", "Action a rectification request: record the correction made");
+  f->sar_rectified->add_option("NAME", f->name, "The rectification request (id or subjectRequests/ID)")->required();
+  f->sar_rectified
+      ->add_option("--correction", f->sar_correction,
+                   "The controller's correction case update, referrals/ID/updates/UPDATE (refx updates ID lists them)")
+      ->required();
+  f->sar_rectified->add_option("--etag", f->etag, "Refuse if the request changed since this etag was read");
+  f->sar_rectified->footer(
+      "The controller corrects its record itself, with a correction case update that supersedes what was\n"
+      "wrong (refx update ID --kind correction --supersedes UPDATE --text ...). This records that correction\n"
+      "against the request: refx checks that it is a correction made since the request was received, and\n"
+      "keeps which controller made it and when, never its content. Record `answered` once every controller\n"
+      "has corrected its part. The request must be an open rectification request.\n"
+      "EXAMPLE\n"
+      "  refx sar rectified 5f0c2a9e8d7b4c1a9e3f6b2d8c4a7e10 \\\n"
+      "    --correction referrals/0a1b2c3d4e5f60718293a4b5c6d7e8f9/updates/9a1b2c3d4e5f60718293a4b5c6d7e8f9 \\\n"
+      "    --profile dpo\n");
+  for (CLI::App* sub : {f->sar, f->sar_open, f->sar_show, f->sar_list, f->sar_step, f->sar_erase, f->sar_rectified}) {
     sub->fallthrough();
   }
 }
@@ -210,6 +233,13 @@ int RunSubjectRequests(ReferralClient& client, const CommandLine& f, OutputForma
                 << erased->copies_rewritten() << " stored copies\n";
     }
     return kExitOk;
+  }
+  if (f.sar_rectified->parsed()) {
+    refx::v1::RecordRectificationRequest request;
+    request.set_subject_request(*name);
+    request.set_correction(f.sar_correction);
+    request.set_etag(f.etag);
+    return Answer(client.RecordRectification(request), format);
   }
   refx::v1::RecordSubjectRequestStepRequest request;
   request.set_name(*name);

@@ -332,6 +332,11 @@ absl::StatusOr<refx::v1::EraseSubjectDataResponse> ReferralClient::EraseSubjectD
   return Unary(&refx::v1::AuditService::StubInterface::EraseSubjectData, audit_stub_.get(), request);
 }
 
+absl::StatusOr<refx::v1::SubjectRequest> ReferralClient::RecordRectification(
+    const refx::v1::RecordRectificationRequest& request) {
+  return Unary(&refx::v1::AuditService::StubInterface::RecordRectification, audit_stub_.get(), request);
+}
+
 absl::StatusOr<refx::v1::CountReferralsResponse> ReferralClient::CountReferrals(
     const refx::v1::CountReferralsRequest& request) {
   return Unary(&refx::v1::ReportingService::StubInterface::CountReferrals, reporting_stub_.get(), request);

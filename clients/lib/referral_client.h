@@ -189,6 +189,7 @@ class ReferralClient {
       const refx::v1::RecordSubjectRequestStepRequest& request);
   absl::StatusOr<refx::v1::EraseSubjectDataResponse> EraseSubjectData(
       const refx::v1::EraseSubjectDataRequest& request);
+  absl::StatusOr<refx::v1::SubjectRequest> RecordRectification(const refx::v1::RecordRectificationRequest& request);
 
   // A protected aggregate table (roles with REPORT_READ).
   // FAILED_PRECONDITION for a client built from a ReferralService stub alone.

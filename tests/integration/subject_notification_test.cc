@@ -181,9 +181,7 @@ TEST_F(SubjectNotificationTest, EveryOtherCallerIsRefusedTheSameWayWhateverTheRe
   GrantPoliceTheCompartment();
   const std::string with_subject = CreateIncident(true);
   const std::string without_subject = CreateIncident(false);
-  ASSERT_TRUE(server_->Client(kPolice)
-                  .RecordSubjectNotification(Record(with_subject, "n-1", Step::NOTIFIED))
-                  .ok());
+  ASSERT_TRUE(server_->Client(kPolice).RecordSubjectNotification(Record(with_subject, "n-1", Step::NOTIFIED)).ok());
   for (const std::string& incident : {with_subject, without_subject}) {
     SCOPED_TRACE(incident == with_subject ? "with a subject record" : "without one");
     // The recipient: not the sender, and not shared the compartment.
@@ -234,7 +232,8 @@ TEST_F(SubjectNotificationTest, InvalidStepsAreRefusedByFieldWithoutEchoingTheNo
     const char* field;
   };
   std::vector<Case> cases;
-  cases.push_back({"withheld without a reason", Record(incident, "i-1", Step::WITHHELD), "notification.withheld_reason"});
+  cases.push_back(
+      {"withheld without a reason", Record(incident, "i-1", Step::WITHHELD), "notification.withheld_reason"});
   cases.push_back({"a reason when not withheld", Record(incident, "i-2", Step::NOTIFIED, Step::SAFEGUARDING_RISK),
                    "notification.withheld_reason"});
   Case unknown{"an unknown status", Record(incident, "i-3", Step::NOTIFIED), "notification.status"};

@@ -259,6 +259,136 @@ TEST_F(SubjectRequestsTest, RolesWithoutSubjectAccessBadInputAndUnknownRequestsA
 // it under the request's name and audited as an ERASURE by the DPO; a second
 // call erases nothing more; requests of another kind or not running, the
 // routing record, a held or unknown referral and other roles are refused.
+// A rectification request is actioned by the controller's own correction
+// (a CORRECTION case update superseding what was wrong), recorded against
+// the request by the DPO: which update, on which referral, by which
+// controller and when, never what it says.
+TEST_F(SubjectRequestsTest, ARectificationRequestRecordsTheControllersCorrection) {
+  client::ReferralClient police = server_->Client(kPolice);
+  client::ReferralClient council = server_->Client(kCityCouncil);
+  auto created = police.CreateReferral(ValidReferral(kCityCouncil), "rectify-me");
+  ASSERT_TRUE(created.ok()) << created.status();
+  auto add = [&](const v1::CaseUpdate& update, const std::string& request_id) {
+    auto now = council.GetReferral(created->name());
+    EXPECT_TRUE(now.ok()) << now.status();
+    v1::AddCaseUpdateRequest request;
+    request.set_parent(created->name());
+    request.set_etag(now.ok() ? now->etag() : "");
+    request.set_request_id(request_id);
+    *request.mutable_update() = update;
+    return council.AddCaseUpdate(request);
+  };
+  v1::CaseUpdate note;
+  note.set_kind(v1::CaseUpdate::CONTACT_ATTEMPT);
+  note.set_text("Rang the victim's old number");
+  auto before_request = add(note, "note-before");
+  ASSERT_TRUE(before_request.ok()) << before_request.status();
+  v1::CaseUpdate early_fix;
+  early_fix.set_kind(v1::CaseUpdate::CORRECTION);
+  early_fix.set_supersedes(before_request->name());
+  early_fix.set_text("It was the victim's new number");
+  auto early = add(early_fix, "fix-before");
+  ASSERT_TRUE(early.ok()) << early.status();
+
+  clock_.Advance(absl::Hours(24));  // the request arrives the next day
+  client::ReferralClient dpo = server_->Client(kDpo);
+  auto rectification =
+      dpo.CreateSubjectRequest(NewRequest("2026-09-16", "sar-rectify", v1::SubjectRequest::RECTIFICATION));
+  ASSERT_TRUE(rectification.ok()) << rectification.status();
+  v1::CaseUpdate fix = early_fix;
+  fix.set_text("The victim's number is the one on file since August");
+  auto correction = add(fix, "fix-after");
+  ASSERT_TRUE(correction.ok()) << correction.status();
+
+  v1::RecordRectificationRequest request;
+  request.set_subject_request(rectification->name());
+  request.set_correction(correction->name());
+  request.set_etag(rectification->etag());
+  auto recorded = dpo.RecordRectification(request);
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  ASSERT_EQ(recorded->rectifications_size(), 1);
+  const v1::Rectification& r = recorded->rectifications(0);
+  EXPECT_EQ(r.correction(), correction->name());
+  EXPECT_EQ(r.referral(), created->name());
+  EXPECT_EQ(r.controller(), absl::StrCat("agencies/", kCityCouncil));
+  EXPECT_EQ(r.correct_time().seconds(), correction->create_time().seconds());
+  EXPECT_NE(recorded->etag(), rectification->etag());
+  EXPECT_EQ(recorded->state(), v1::SubjectRequest::OPEN);  // answered is the DPO's own step
+  EXPECT_FALSE(absl::StrContains(recorded->SerializeAsString(), "since August"));  // never the content
+  // Again: nothing changes (the etag given is stale now, so none is given).
+  request.clear_etag();
+  auto again = dpo.RecordRectification(request);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->rectifications_size(), 1);
+  EXPECT_EQ(again->etag(), recorded->etag());
+
+  // Audited once, naming the referral and the update, never the content.
+  v1::ListAuditEventsRequest list;
+  list.set_agency(absl::StrCat("agencies/", kDpo));
+  auto events = dpo.ListAuditEvents(list);
+  ASSERT_TRUE(events.ok()) << events.status();
+  int rectified = 0;
+  for (const auto& e : events->events()) {
+    if (e.method() != "refx.v1.AuditService.RecordRectification" || e.outcome() != "OK") continue;
+    if (e.referrals_size() == 0) continue;  // the unchanged retry's own event
+    ++rectified;
+    EXPECT_THAT(e.referrals(), ElementsAre(created->name()));
+    EXPECT_EQ(e.reason(), absl::StrCat(rectification->name(), " rectified by ", correction->name()));
+  }
+  EXPECT_EQ(rectified, 1);
+
+  // Refusals, each changing nothing.
+  v1::RecordRectificationRequest stale = request;
+  stale.set_etag(rectification->etag());
+  EXPECT_EQ(ErrorReasonOf(dpo.RecordRectification(stale).status()), "ETAG_MISMATCH");
+  v1::RecordRectificationRequest not_a_correction = request;
+  not_a_correction.set_correction(before_request->name());
+  auto note_refused = dpo.RecordRectification(not_a_correction);
+  EXPECT_EQ(note_refused.status().code(), absl::StatusCode::kFailedPrecondition) << note_refused.status();
+  EXPECT_EQ(ErrorReasonOf(note_refused.status()), "NOT_A_CORRECTION");
+  v1::RecordRectificationRequest too_early = request;
+  too_early.set_correction(early->name());
+  EXPECT_EQ(ErrorReasonOf(dpo.RecordRectification(too_early).status()), "NOT_A_CORRECTION");
+  v1::RecordRectificationRequest missing = request;
+  missing.set_correction(absl::StrCat(created->name(), "/updates/00000000000000000000000000000000"));
+  auto absent = dpo.RecordRectification(missing);
+  EXPECT_EQ(absent.status().code(), absl::StatusCode::kNotFound) << absent.status();
+  EXPECT_EQ(ErrorReasonOf(absent.status()), "CASE_UPDATE_NOT_FOUND");
+  v1::RecordRectificationRequest elsewhere = request;  // an update id under another referral
+  elsewhere.set_correction(absl::StrCat("referrals/00000000000000000000000000000000/updates/",
+                                        correction->name().substr(correction->name().rfind('/') + 1)));
+  EXPECT_EQ(ErrorReasonOf(dpo.RecordRectification(elsewhere).status()), "CASE_UPDATE_NOT_FOUND");
+  auto access = dpo.CreateSubjectRequest(NewRequest("2026-09-16", "sar-not-rectification"));
+  ASSERT_TRUE(access.ok()) << access.status();
+  v1::RecordRectificationRequest wrong_kind = request;
+  wrong_kind.set_subject_request(access->name());
+  EXPECT_EQ(ErrorReasonOf(dpo.RecordRectification(wrong_kind).status()), "SUBJECT_REQUEST_NOT_RECTIFIABLE");
+  v1::RecordRectificationRequest unknown = request;
+  unknown.set_subject_request("subjectRequests/00000000000000000000000000000000");
+  EXPECT_EQ(ErrorReasonOf(dpo.RecordRectification(unknown).status()), "SUBJECT_REQUEST_NOT_FOUND");
+  v1::RecordRectificationRequest malformed;
+  malformed.set_subject_request("subjectRequests/x");
+  malformed.set_correction(created->name());
+  auto bad = dpo.RecordRectification(malformed);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << bad.status();
+  EXPECT_THAT(ViolatedFieldsOf(bad.status()), ElementsAre("subject_request", "correction"));
+  for (const char* agency : {kPolice, kCityCouncil, kOversight}) {
+    auto denied = server_->Client(agency).RecordRectification(request);
+    EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied) << agency << " " << denied.status();
+  }
+  auto answered = Record(*recorded, Step::ANSWERED, "2026-09-16");
+  ASSERT_TRUE(answered.ok()) << answered.status();
+  EXPECT_EQ(answered->rectifications_size(), 1);
+  EXPECT_EQ(ErrorReasonOf(dpo.RecordRectification(request).status()), "SUBJECT_REQUEST_NOT_RECTIFIABLE");
+  auto final_state = dpo.GetSubjectRequest([&] {
+    v1::GetSubjectRequestRequest get;
+    get.set_name(rectification->name());
+    return get;
+  }());
+  ASSERT_TRUE(final_state.ok()) << final_state.status();
+  EXPECT_EQ(final_state->rectifications_size(), 1);
+}
+
 TEST_F(SubjectRequestsTest, AnErasureRequestErasesTheClassesItNamesAndIsRecordedAndAudited) {
   v1::Referral r = ValidReferral(kCityCouncil);
   r.mutable_victim()->set_phone("07700 900777");

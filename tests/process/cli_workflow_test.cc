@@ -406,9 +406,37 @@ TEST_F(CliTest, SarRecordsARequestAndMovesItsClockAsTheDataProtectionOfficer) {
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->incident_narrative(), "");
 
+  // A rectification request, actioned by the council's correction.
+  CommandResult rectification = Refx(kDpo, {"sar", "open", "--kind", "rectification", "--reference", "DPO-7",
+                                            "--received", today, "--output", "json"});
+  ASSERT_EQ(rectification.exit_code, kExitOk) << rectification.Describe();
+  v1::SubjectRequest rectification_request;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(rectification.out, &rectification_request).ok());
+  CommandResult noted = Refx(kCityCouncil, {"update", r.name(), "--kind", "safety-plan", "--text", "Plan agreed",
+                                            "--output", "json"});
+  ASSERT_EQ(noted.exit_code, kExitOk) << noted.Describe();
+  v1::CaseUpdate plan;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(noted.out, &plan).ok()) << noted.out;
+  CommandResult corrected = Refx(kCityCouncil, {"update", r.name(), "--kind", "correction", "--supersedes",
+                                                plan.name(), "--text", "Plan agreed Tuesday", "--output", "json"});
+  ASSERT_EQ(corrected.exit_code, kExitOk) << corrected.Describe();
+  v1::CaseUpdate correction;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(corrected.out, &correction).ok()) << corrected.out;
+  CommandResult not_a_fix = Refx(kDpo, {"sar", "rectified", rectification_request.name(), "--correction",
+                                        plan.name()});
+  EXPECT_EQ(not_a_fix.exit_code, kExitInvalid) << not_a_fix.Describe();
+  EXPECT_THAT(not_a_fix.err, HasSubstr("NOT_A_CORRECTION"));
+  CommandResult rectified = Refx(kDpo, {"sar", "rectified", rectification_request.name(), "--correction",
+                                        correction.name()});
+  ASSERT_EQ(rectified.exit_code, kExitOk) << rectified.Describe();
+  EXPECT_THAT(rectified.out, HasSubstr("corrections recorded against it"));
+  EXPECT_THAT(rectified.out, HasSubstr(correction.name() + "  by agencies/" + kCityCouncil));
+  EXPECT_THAT(rectified.out, Not(HasSubstr("Tuesday")));
+
   CommandResult police = Refx(kPolice, {"sar", "list"});
   EXPECT_EQ(police.exit_code, kExitAuth) << police.Describe();
   EXPECT_THAT(RefxBare({"sar", "--help"}).out, HasSubstr("SUBJECT_ACCESS"));
+  EXPECT_THAT(RefxBare({"sar", "rectified", "--help"}).out, HasSubstr("--kind correction"));
   EXPECT_THAT(RefxBare({"sar", "step", "--help"}).out, HasSubstr("manifestly-unfounded"));
 }
 
