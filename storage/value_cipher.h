@@ -1,6 +1,7 @@
 // Personal data at rest: every stored copy of a referral's or a case
 // update's document (the referral row, the event log's copies, the stored
-// response a retry is answered from, the case record) is sealed with
+// response a retry is answered from, the case record), and each step of an
+// NCHI subject's notification, is sealed with
 // AES-256-GCM before it is bound to a statement and opened after it is read,
 // inside the store engine, so no backend and no layer above ever sees a
 // sealed value and no database file, WAL or backup ever holds plaintext.
@@ -8,8 +9,9 @@
 // A sealed value is `\0RXE` | version 1 | data key id (4 bytes, big-endian)
 // | nonce | cipher text | tag. The associated data is the column and the
 // row's identity (the referral id, and for the event log the event's
-// sequence, for the case record the update's sequence, for a retry's stored
-// response the agency and request id), so a value copied into another row
+// sequence, for the case record the update's sequence, for a subject
+// notification the step's number, for a retry's stored response the agency
+// and request id), so a value copied into another row
 // or column, even another row of the same referral, does not open.
 // A serialized protobuf never starts with a zero byte (field number 0 is
 // invalid), so a value stored before encryption was turned on is told apart
