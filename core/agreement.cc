@@ -160,6 +160,26 @@ absl::StatusOr<std::shared_ptr<const Agreement>> Agreement::Create(config::v1::A
     if (!retained.insert(config.retention(i).data_class()).second) return bad(key + ".data_class", "listed twice");
     if (config.retention(i).days() <= 0) return bad(key + ".days", "must be positive");
   }
+  // The routing record's period ending deletes the referral with all it
+  // still holds, so no class may be promised a longer one, and operational
+  // data (no victim data) has no period of its own.
+  for (const config::v1::Retention& routing : config.retention()) {
+    if (routing.data_class() != v1::DATA_CLASS_REFERRAL_CORE) continue;
+    for (int i = 0; i < config.retention_size(); ++i) {
+      const config::v1::Retention& retention = config.retention(i);
+      if (retention.data_class() == v1::DATA_CLASS_OPERATIONAL && retention.days() != routing.days()) {
+        return bad(absl::StrCat("retention[", i, "].days"),
+                   absl::StrCat("DATA_CLASS_OPERATIONAL is deleted with the routing record: list it with "
+                                "DATA_CLASS_REFERRAL_CORE's ",
+                                routing.days(), " days or not at all"));
+      }
+      if (retention.days() > routing.days()) {
+        return bad(absl::StrCat("retention[", i, "].days"),
+                   absl::StrCat("longer than DATA_CLASS_REFERRAL_CORE's ", routing.days(),
+                                " days, when the referral and everything it holds are deleted"));
+      }
+    }
+  }
   if (config.abandoned_after_days() < 0) return bad("abandoned_after_days", "must be 0 (never) or positive");
   // Response deadlines: one period per priority, in a zone this host knows.
   if (config.deadline_time_zone().empty()) config.set_deadline_time_zone("Europe/London");

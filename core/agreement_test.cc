@@ -84,6 +84,28 @@ TEST_F(AgreementTest, ResponseDeadlineErrorsNameTheKey) {
   EXPECT_THAT(Build(c).status().message(), HasSubstr("deadline_time_zone: unknown time zone 'Europe/Leicester'"));
 }
 
+// The routing record's period ending deletes the referral with everything
+// it holds: no class may be promised longer, and operational data has no
+// period of its own.
+TEST_F(AgreementTest, NoClassIsKeptLongerThanTheRoutingRecord) {
+  auto c = config_;
+  ASSERT_EQ(c.retention(0).data_class(), v1::DATA_CLASS_REFERRAL_CORE);
+  ASSERT_TRUE(Build(c).ok());
+  c.mutable_retention(2)->set_days(c.retention(0).days() + 1);
+  EXPECT_THAT(Build(c).status().message(),
+              HasSubstr("retention[2].days: longer than DATA_CLASS_REFERRAL_CORE's 2190 days, when the referral"));
+  c = config_;
+  c.mutable_retention(0)->set_days(30);
+  EXPECT_THAT(Build(c).status().message(), HasSubstr("longer than DATA_CLASS_REFERRAL_CORE's 30 days"));
+  c = config_;
+  for (auto& r : *c.mutable_retention()) {
+    if (r.data_class() == v1::DATA_CLASS_OPERATIONAL) r.set_days(365);
+  }
+  EXPECT_THAT(Build(c).status().message(),
+              HasSubstr("DATA_CLASS_OPERATIONAL is deleted with the routing record: list it with "
+                        "DATA_CLASS_REFERRAL_CORE's 2190 days or not at all"));
+}
+
 TEST_F(AgreementTest, AnAgencyThatRedirectedAReferralAwayReadsOnlyTheFormerPartyClasses) {
   auto agreement = Build(config_);
   ASSERT_TRUE(agreement.ok()) << agreement.status();

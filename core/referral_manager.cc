@@ -516,6 +516,8 @@ absl::StatusOr<absl::optional<RenderedEvent>> ReferralManager::RenderEvent(const
     if (!now.ParseFromString(current_document)) {
       return absl::InternalError(absl::StrCat("stored referral ", event.referral_id, " is unreadable"));
     }
+    // Deleted since (retention): only the deletion itself is told.
+    if (ErasedClasses(now).Contains(v1::DATA_CLASS_REFERRAL_CORE)) return absl::nullopt;
     if (!caller.agreement->RecordVisible(caller, now)) return absl::nullopt;
     view.RetainOnly(caller.agreement->ViewOf(caller, now));
     // Nor what retention has erased since (the store rewrites its copies;

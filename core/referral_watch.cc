@@ -115,6 +115,12 @@ void WatchSession::Pump() {
       auto& now = current[event->referral_id];
       if (now == nullptr) {
         auto document = hub_->CurrentDocument(event->referral_id);
+        if (absl::IsNotFound(document.status())) {
+          // Deleted (retention) and no longer in memory: of its events only
+          // the deletion is told, as it stands in the log.
+          if (event->kind != v1::WatchReferralsResponse::REFERRAL_DELETED) continue;
+          document = std::shared_ptr<const std::string>(event, &event->referral_document);
+        }
         if (!document.ok()) {
           log::Error("watch_fetch_failed", {{"code", absl::StatusCodeToString(document.status().code())}});
           CloseResumable("the event log cannot be read now");

@@ -186,7 +186,7 @@ class WatchHub {
   absl::StatusOr<Fetched> Fetch(const std::string& agency, int64_t after, int limit);
   // The referral's document as its latest change left it: from the ring
   // when its latest event is there (every change writes one), else from
-  // the store.
+  // the store: NOT_FOUND once retention has deleted it.
   absl::StatusOr<std::shared_ptr<const std::string>> CurrentDocument(const std::string& referral_id);
   // An event as rendered for one view of it: what a subscriber of this
   // role, purpose, agreement and read mask may see. Rendered (and

@@ -322,10 +322,9 @@ absl::StatusOr<v1::CountReferralsResponse> ReportManager::CountReferrals(const C
   }
   storage::AuditRecord event = options_.auditor->Build(caller, kMethod, AuditAction::kDisclosure, {}, disclosed,
                                                        absl::StatusCode::kOk);
-  event.release = absl::StrCat(out.release(), " counts period=", period.label,
-                               " by=", absl::StrJoin(dimension_names, ","),
-                               " scope=", own_scope ? "own" : "partnership");
-  audit->WriteBeforeAnswer(std::move(event));
+  const reporting::LedgerEntry entry{out.release(), "counts", period.label, dimension_names,
+                                     own_scope ? "own" : "partnership"};
+  REFX_RETURN_IF_ERROR(RecordRelease(caller, entry, std::move(event), audit));
   return out;
 }
 
@@ -454,10 +453,41 @@ absl::StatusOr<v1::ReportResponseTimesResponse> ReportManager::ReportResponseTim
   disclosed.classes.Add(v1::DATA_CLASS_REFERRAL_CORE);
   storage::AuditRecord event = options_.auditor->Build(caller, kResponseTimesMethod, AuditAction::kDisclosure, {},
                                                        disclosed, absl::StatusCode::kOk);
-  event.release = absl::StrCat(out.release(), " response-times period=", period.label,
-                               " scope=", query.own_scope ? "own" : "partnership");
-  audit->WriteBeforeAnswer(std::move(event));
+  const reporting::LedgerEntry entry{
+      out.release(), "response-times", period.label, {}, query.own_scope ? "own" : "partnership"};
+  REFX_RETURN_IF_ERROR(RecordRelease(caller, entry, std::move(event), audit));
   return out;
+}
+
+absl::Status ReportManager::RecordRelease(const Caller& caller, const reporting::LedgerEntry& entry,
+                                          storage::AuditRecord event, CallAudit* audit) const {
+  event.release = reporting::LedgerText(entry);
+  const bool own = entry.scope == "own";
+  const auto check = [&](const std::vector<storage::LedgerRow>& rows) -> absl::Status {
+    std::vector<reporting::LedgerEntry> earlier;
+    for (const storage::LedgerRow& row : rows) {
+      // An agency's own referrals are its own population.
+      if (own && row.agency_id != caller.agency_id) continue;
+      absl::StatusOr<reporting::LedgerEntry> parsed = reporting::ParseLedgerEntry(row.release);
+      if (!parsed.ok()) return absl::InternalError("the release ledger holds an entry refx cannot read");
+      earlier.push_back(*std::move(parsed));
+    }
+    const reporting::LedgerEntry* conflict = reporting::ConflictingRelease(entry, earlier);
+    if (conflict == nullptr) return absl::OkStatus();
+    const std::string theirs = conflict->table == "response-times" ? std::string("response times")
+                                                                   : absl::StrJoin(conflict->dimensions, " x ");
+    return WithErrorInfo(
+        FailedPreconditionError(
+            absl::StrCat("the ledger holds ", conflict->release, " (", theirs, ") for ", entry.period,
+                         ", which shares a dimension with this table: the two could be combined to narrow a "
+                         "withheld total. Ask for that table, or for a table sharing no dimension with it"),
+            {{"RELEASE_LEDGER", conflict->release,
+              "a cross-table of the same period and scope sharing exactly one dimension with this one"}}),
+        "RELEASE_WOULD_COMBINE", {{"release", conflict->release}, {"period", entry.period}});
+  };
+  REFX_RETURN_IF_ERROR(options_.store->RecordRelease(event, reporting::PeriodMarker(entry.period), check));
+  audit->recorded = true;  // written: the answer waits for nothing more
+  return absl::OkStatus();
 }
 
 }  // namespace refx::core

@@ -26,6 +26,7 @@
 #include "core/caller.h"
 #include "core/partnership.h"
 #include "core/redaction.h"
+#include "core/reporting/release_ledger.h"
 #include "core/reporting/release_period.h"
 #include "refx/v1/referral.pb.h"
 #include "refx/v1/reporting_service.pb.h"
@@ -50,8 +51,9 @@ class ReportManager {
   // handed to `audit` (written before the answer). PERMISSION_DENIED for the
   // partnership scope without REPORT_PARTNERSHIP (the method gate checked
   // REPORT_READ); INVALID_ARGUMENT for a malformed period or dimensions;
-  // FAILED_PRECONDITION for a period not ended or not on the grid;
-  // UNAVAILABLE from storage.
+  // FAILED_PRECONDITION for a period not ended or not on the grid, or a
+  // cross-table the release ledger refuses beside an earlier one
+  // (RELEASE_WOULD_COMBINE); UNAVAILABLE from storage.
   absl::StatusOr<v1::CountReferralsResponse> CountReferrals(const Caller& caller,
                                                             const v1::CountReferralsRequest& request,
                                                             CallAudit* audit);
@@ -80,6 +82,13 @@ class ReportManager {
   absl::Status ForEachReferral(
       const Caller& caller, const ReleaseQuery& query,
       const std::function<void(const storage::StoredReferral&, const v1::Referral&, const ReadView&)>& count) const;
+  // Records the release `entry` names with its audit event, unless the
+  // ledger holds a table of the same period and scope it may not be
+  // released beside (core/reporting/release_ledger.h): FAILED_PRECONDITION
+  // (RELEASE_WOULD_COMBINE), naming that release. The answer then waits for
+  // nothing more: `audit` is told the event is written.
+  absl::Status RecordRelease(const Caller& caller, const reporting::LedgerEntry& entry, storage::AuditRecord event,
+                             CallAudit* audit) const;
   // Calls `fn` with each event of `kind` in the period, in log order.
   absl::Status ForEachEvent(const reporting::ReleasePeriod& period, int32_t kind,
                             const std::function<absl::Status(const storage::ReferralEvent&)>& fn) const;

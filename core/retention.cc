@@ -25,8 +25,10 @@ absl::Time ToTime(const google::protobuf::Timestamp& t) {
   return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t));
 }
 
-// The routing record: never erased by retention (see the header).
-bool Retained(v1::DataClass c) { return c == v1::DATA_CLASS_REFERRAL_CORE || c == v1::DATA_CLASS_OPERATIONAL; }
+// Operational data has no period of its own: it goes with the routing
+// record (DATA_CLASS_REFERRAL_CORE), whose period ending deletes the
+// referral (see the header).
+bool KeptWithTheRoutingRecord(v1::DataClass c) { return c == v1::DATA_CLASS_OPERATIONAL; }
 
 // The audit method of the job's events: no RPC asked for them.
 constexpr char kRetentionMethod[] = "refx.server.RetentionJob";
@@ -157,7 +159,7 @@ std::vector<PlannedErasure> RetentionSchedule(const Agreement& agreement, const 
   if (!start.has_value()) return out;
   const DataClassSet erased = ErasedClasses(referral);
   for (const config::v1::Retention& retention : config.retention()) {
-    if (Retained(retention.data_class()) || erased.Contains(retention.data_class())) continue;
+    if (KeptWithTheRoutingRecord(retention.data_class()) || erased.Contains(retention.data_class())) continue;
     PlannedErasure planned;
     planned.referral_id = referral_id;
     planned.data_class = retention.data_class();
@@ -228,9 +230,64 @@ absl::StatusOr<int64_t> RewriteReferral(storage::ReferralStore& store, const std
   return result.copies_rewritten;
 }
 
+namespace {
+
+// Whether the routing record's own period is among `due`.
+bool DeletesTheReferral(const std::vector<PlannedErasure>& due) {
+  return std::any_of(due.begin(), due.end(),
+                     [](const PlannedErasure& p) { return p.data_class == v1::DATA_CLASS_REFERRAL_CORE; });
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> RetentionJob::Delete(const storage::StoredReferral& stored, const v1::Referral& referral,
+                                             const std::vector<PlannedErasure>& due, absl::Time now,
+                                             storage::AuditRecord audit) {
+  std::map<v1::DataClass, std::string> rules;
+  for (const PlannedErasure& planned : due) rules[planned.data_class] = planned.rule;
+  const std::string& routing_rule = rules[v1::DATA_CLASS_REFERRAL_CORE];
+  // What is left says what went: every class the referral still held, each
+  // under the rule that ended it (a class without a period of its own under
+  // the routing record's).
+  v1::Referral tombstone;
+  tombstone.set_name(referral.name());
+  *tombstone.mutable_erasures() = referral.erasures();
+  const DataClassSet erased_before = ErasedClasses(referral);
+  std::vector<std::string> class_names;
+  for (v1::DataClass c : DataClassSet::All().Members()) {
+    if (c == v1::DATA_CLASS_UNSPECIFIED || erased_before.Contains(c)) continue;
+    v1::Erasure* record = tombstone.add_erasures();
+    record->set_data_class(c);
+    *record->mutable_erase_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+    auto rule = rules.find(c);
+    record->set_rule(rule != rules.end() ? rule->second : routing_rule);
+    class_names.push_back(v1::DataClass_Name(c));
+  }
+  storage::EraseReferralDataRequest request;
+  request.delete_referral = true;
+  request.expected_etag = stored.etag;
+  // The parties stay in `referral` for the event's audience; the store
+  // keeps none of them.
+  request.referral = stored;
+  request.referral.etag = NewEtag();
+  request.referral.update_time = now;
+  tombstone.set_etag(request.referral.etag);
+  request.referral.document = SerializeDeterministic(tombstone);
+  request.audit = std::move(audit);
+  request.audit.action = AuditActionName(AuditAction::kErasure);
+  request.audit.data_classes = absl::StrJoin(class_names, ",");
+  request.audit.time = now;
+  request.audit.referral_ids = stored.id;
+  request.audit.outcome = "OK";
+  request.event = MakeEvent(request.referral, v1::WatchReferralsResponse::REFERRAL_DELETED);
+  REFX_ASSIGN_OR_RETURN(storage::EraseReferralDataResult result, options_.store->EraseReferralData(request));
+  return result.copies_rewritten;
+}
+
 absl::StatusOr<int64_t> RetentionJob::Erase(const storage::StoredReferral& stored, const v1::Referral& referral,
                                             const std::vector<PlannedErasure>& due, absl::Time now,
                                             storage::AuditRecord audit) {
+  if (DeletesTheReferral(due)) return Delete(stored, referral, due, now, std::move(audit));
   ReferralRewrite rewrite;
   rewrite.changed = referral;
   std::vector<std::string> class_names;
@@ -283,6 +340,7 @@ absl::StatusOr<RetentionJob::RunReport> RetentionJob::RunOnce() {
         }
         REFX_RETURN_IF_ERROR(copies.status());
         ++report.referrals_erased;
+        if (DeletesTheReferral(due)) ++report.referrals_deleted;
         report.classes_erased += static_cast<int64_t>(due.size());
         report.copies_rewritten += *copies;
         return absl::OkStatus();

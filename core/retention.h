@@ -6,11 +6,13 @@
 //
 // A period runs from the referral's closure (completed, cancelled or
 // declined: Referral.close_time), or from its creation once it is abandoned
-// (open and unchanged for the agreement's `abandoned_after_days`). The
-// routing record itself (DATA_CLASS_REFERRAL_CORE) and operational data are
-// never erased here: they carry no victim data, and the audit log and the
-// reports rest on them. A legal hold (data protection officer only) pauses
-// every erasure of its referral.
+// (open and unchanged for the agreement's `abandoned_after_days`). When the
+// routing record's own period (DATA_CLASS_REFERRAL_CORE, the longest: the
+// agreement refuses a class that outlives it) ends, the referral is deleted
+// with everything left of it, operational data included: only a tombstone
+// (its name and erasures) remains, which no read finds, and the parties are
+// told (REFERRAL_DELETED). A legal hold (data protection officer only)
+// pauses every erasure of its referral.
 #ifndef REFX_CORE_RETENTION_H_
 #define REFX_CORE_RETENTION_H_
 
@@ -104,7 +106,9 @@ struct PlannedErasure {
 
 // When each retained class of `referral` becomes due (`update_time` is the
 // stored referral's), given the agreement: classes already erased, classes
-// without a retention entry and the routing record are not listed. Empty
+// without a retention entry and operational data (which goes with the
+// routing record, DATA_CLASS_REFERRAL_CORE: its entry deletes the referral)
+// are not listed. Empty
 // while the referral is open and not abandoned at `now`.
 std::vector<PlannedErasure> RetentionSchedule(const Agreement& agreement, const v1::Referral& referral,
                                               const std::string& referral_id, absl::Time update_time,
@@ -132,6 +136,7 @@ class RetentionJob {
   struct RunReport {
     int64_t referrals_examined = 0;
     int64_t referrals_erased = 0;     // referrals with at least one class erased
+    int64_t referrals_deleted = 0;    // of those, deleted: the routing record's period ended
     int64_t classes_erased = 0;       // (referral, class) pairs
     int64_t copies_rewritten = 0;     // event-log copies, retry responses, case updates
     int64_t held = 0;                 // referrals with a due class under a legal hold
@@ -181,6 +186,10 @@ class RetentionJob {
   // action, classes and outcome filled in here).
   absl::StatusOr<int64_t> Erase(const storage::StoredReferral& stored, const v1::Referral& referral,
                                 const std::vector<PlannedErasure>& due, absl::Time now, storage::AuditRecord audit);
+  // Deletes the referral instead, `due` holding DATA_CLASS_REFERRAL_CORE
+  // (storage::EraseReferralDataRequest::delete_referral).
+  absl::StatusOr<int64_t> Delete(const storage::StoredReferral& stored, const v1::Referral& referral,
+                                 const std::vector<PlannedErasure>& due, absl::Time now, storage::AuditRecord audit);
 
   Options options_;
 };

@@ -59,14 +59,14 @@ TEST_F(RetentionTest, AClosedReferralsClassesFallDueFromItsClosureByTheAgreement
   const absl::Time closed = created_ + absl::Hours(24 * 30);
   *referral_.mutable_close_time() = Proto(closed);
   const auto planned = RetentionSchedule(*agreement_, referral_, "r1", closed + absl::Hours(1), closed);
-  // The routing record (REFERRAL_CORE) and OPERATIONAL are never listed.
+  // The routing record (REFERRAL_CORE) is listed last (the longest
+  // period): it deletes the referral. OPERATIONAL goes with it, unlisted.
   EXPECT_THAT(Classes(planned),
-              ::testing::ElementsAre(v1::DATA_CLASS_VICTIM_CONTACT, v1::DATA_CLASS_HEALTH_AND_DISABILITY,
-                                     v1::DATA_CLASS_PRECISE_LOCATION, v1::DATA_CLASS_SUBJECT,
-                                     v1::DATA_CLASS_NCHI_SUBJECT, v1::DATA_CLASS_VICTIM_IDENTITY,
-                                     v1::DATA_CLASS_INCIDENT_NARRATIVE,
-                                     v1::DATA_CLASS_SAFEGUARDING_RISK, v1::DATA_CLASS_PREVENT,
-                                     v1::DATA_CLASS_PROTECTED_CHARACTERISTICS, v1::DATA_CLASS_CRIME_DATA));
+              ::testing::ElementsAre(
+                  v1::DATA_CLASS_VICTIM_CONTACT, v1::DATA_CLASS_HEALTH_AND_DISABILITY, v1::DATA_CLASS_PRECISE_LOCATION,
+                  v1::DATA_CLASS_SUBJECT, v1::DATA_CLASS_NCHI_SUBJECT, v1::DATA_CLASS_VICTIM_IDENTITY,
+                  v1::DATA_CLASS_INCIDENT_NARRATIVE, v1::DATA_CLASS_SAFEGUARDING_RISK, v1::DATA_CLASS_PREVENT,
+                  v1::DATA_CLASS_REFERRAL_CORE, v1::DATA_CLASS_PROTECTED_CHARACTERISTICS, v1::DATA_CLASS_CRIME_DATA));
   EXPECT_EQ(planned[0].due, closed + absl::Hours(24 * 365));
   EXPECT_EQ(planned[0].referral_id, "r1");
   EXPECT_EQ(planned[0].rule, "llr-hate-isa@2026.4 retention DATA_CLASS_VICTIM_CONTACT: 365 days after closure");
@@ -219,7 +219,7 @@ TEST_F(RetentionTest, TheJobLeavesAReferralANewerVersionWroteAndErasesTheOthers)
     request.audit.action = "COLLECTION";
     ASSERT_TRUE((*store)->CreateReferral(request).ok());
   }
-  FakeClock clock(closed + absl::Hours(24) * 3000);  // every period but the routing record's has ended
+  FakeClock clock(closed + absl::Hours(24) * 2000);  // every period shorter than the routing record's has ended
   AgreementHolder agreements(agreement_);
   RetentionJob::Options options;
   options.store = store->get();
@@ -241,6 +241,15 @@ TEST_F(RetentionTest, TheJobLeavesAReferralANewerVersionWroteAndErasesTheOthers)
   ASSERT_TRUE(newer.ok()) << newer.status();
   EXPECT_EQ(newer->document, documents["00000000000000000000000000000002"]);
   EXPECT_EQ(newer->etag, "e-00000000000000000000000000000002");
+
+  // Deleting needs no field's class: when the routing record's period ends
+  // both go, the one a newer version wrote too.
+  clock.Advance(absl::Hours(24) * 200);
+  report = (*job)->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->referrals_deleted, 2);
+  EXPECT_EQ(report->left_for_newer_version, 0);
+  EXPECT_EQ((*store)->GetReferral("00000000000000000000000000000002").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

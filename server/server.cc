@@ -408,6 +408,7 @@ absl::StatusOr<core::RetentionJob::RunReport> RefxServer::RunRetentionNow() {
   }
   log::Info("retention_run", {{"referrals_examined", report->referrals_examined},
                               {"referrals_erased", report->referrals_erased},
+                              {"referrals_deleted", report->referrals_deleted},
                               {"classes_erased", report->classes_erased},
                               {"copies_rewritten", report->copies_rewritten},
                               {"held", report->held},

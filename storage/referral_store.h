@@ -263,6 +263,12 @@ struct AcknowledgeTensionAlertResult {
   bool replayed = false;                   // stored before, by this request
 };
 
+// One entry of the release ledger: who released, and the entry's text.
+struct LedgerRow {
+  std::string agency_id;
+  std::string release;
+};
+
 // Marks EraseReferralData's refusal of a referral under a legal hold.
 inline constexpr char kLegalHoldRefusal[] = "type.refx.llr.example/refx.storage.LegalHoldRefusal";
 inline bool IsLegalHoldRefusal(const absl::Status& status) {
@@ -292,6 +298,16 @@ struct EraseReferralDataRequest {
   // Deletes the referral's subject notifications too (the subject
   // compartment, DATA_CLASS_NCHI_SUBJECT, is erased).
   bool delete_subject_notifications = false;
+  // The routing record's own period ended: the referral is deleted. Its
+  // row stays as a tombstone holding `referral.document` (its name and
+  // erasures) and its creation time, found by no read, because the event
+  // log's rows point at it and its sequence stays gapless; each event-log
+  // copy becomes `referral.document` and no party hears of those events
+  // again. Its parties, strands, tokens, case updates, subject notifications
+  // and idempotency rows are deleted (`erase` is not called; the tokens and
+  // subject notifications above are ignored). `event`, the parties' notice
+  // of the deletion, is the one event of it they still receive.
+  bool delete_referral = false;
   AuditRecord audit;
   absl::optional<ReferralEvent> event;
 };
@@ -452,6 +468,16 @@ class ReferralStore {
   // Appends one audit event (durable on OK). UNAVAILABLE if it cannot be
   // written: the caller must then fail its call and return no data.
   virtual absl::Status RecordAudit(const AuditRecord& record) = 0;
+
+  // Appends an aggregate release's audit event `record` (its `release` the
+  // ledger entry) only if `check` allows it, given the ledger's earlier
+  // entries whose text contains `marker` (a period's:
+  // core::reporting::PeriodMarker), oldest first: read and appended in one
+  // write, so two releases racing (on two replicas) are checked one after
+  // the other. `check`'s error is returned and nothing written; UNAVAILABLE
+  // if the event cannot be written.
+  virtual absl::Status RecordRelease(const AuditRecord& record, absl::string_view marker,
+                                     const std::function<absl::Status(const std::vector<LedgerRow>&)>& check) = 0;
 
   // As RecordAudit, without blocking the calling thread: `done` runs once,
   // with the outcome, after the event is durable or has failed (on a thread

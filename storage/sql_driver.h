@@ -174,6 +174,9 @@ struct SqlDialect {
   // went unanswered was committed (its last event is there, with its hash).
   const char* select_audit_hash = nullptr;
   const char* list_audit = nullptr;
+  // The release ledger (migration 18): the agency and release text of
+  // every aggregate release whose text contains :pattern's marker.
+  const char* list_ledger_releases = nullptr;
   // The event log.
   const char* insert_event = nullptr;
   const char* insert_event_audience = nullptr;
@@ -211,6 +214,15 @@ struct SqlDialect {
   const char* delete_victim_tokens_of_referral = nullptr;
   const char* delete_strands_of_referral = nullptr;
   const char* update_referral_document = nullptr;  // etag and document only
+  // The routing record's own period ended (EraseReferralDataRequest::
+  // delete_referral): its row becomes a tombstone that only the event log's
+  // rows point at, and every other row of it goes.
+  const char* tombstone_referral = nullptr;  // id, update_time_us, etag, document
+  const char* delete_parties_of_referral = nullptr;
+  const char* delete_case_updates_of_referral = nullptr;
+  const char* delete_create_requests_of_referral = nullptr;
+  const char* delete_update_requests_of_referral = nullptr;
+  const char* delete_event_audience_of_referral = nullptr;
   // Re-encryption (`refx-admin keys reencrypt`): each table's sealed
   // values a page at a time in key order, after the last row's key, at most
   // :limit; rewritten by the update statements above and

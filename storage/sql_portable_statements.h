@@ -60,7 +60,8 @@ inline constexpr char kInsertUpdateRequest[] =
     "INSERT INTO update_requests (agency_id, request_id, fingerprint, referral_id, document) "
     "VALUES (:agency_id, :request_id, :fingerprint, :referral_id, :document)";
 
-inline constexpr char kSelectReferralEtag[] = "SELECT etag FROM referrals WHERE id = :id";
+// A tombstone (state 0: a deleted referral, below) is not found.
+inline constexpr char kSelectReferralEtag[] = "SELECT etag FROM referrals WHERE id = :id AND state <> 0";
 
 inline constexpr char kUpdateReferral[] =
     "UPDATE referrals SET state = :state, update_time_us = :update_time_us, "
@@ -131,6 +132,36 @@ inline constexpr char kDeleteVictimTokensOfReferral[] = "DELETE FROM victim_toke
 inline constexpr char kDeleteStrandsOfReferral[] = "DELETE FROM referral_strands WHERE referral_id = :referral_id";
 
 inline constexpr char kUpdateReferralDocument[] = "UPDATE referrals SET etag = :etag, document = :document WHERE id = :id";
+
+// A deleted referral's row stays, as a tombstone, because the event log's
+// rows point at it (the sequence stays gapless): state 0 (which no referral
+// has) marks it, so every read of a referral passes it by, and it keeps
+// only its id, its creation time (the scans' key) and `document` (its name
+// and erasures).
+inline constexpr char kTombstoneReferral[] =
+    "UPDATE referrals SET sender_agency = '', state = 0, area = '', report_type = 0, "
+    "update_time_us = :update_time_us, response_deadline_us = NULL, etag = :etag, document = :document "
+    "WHERE id = :id";
+
+inline constexpr char kDeletePartiesOfReferral[] = "DELETE FROM referral_parties WHERE referral_id = :referral_id";
+
+inline constexpr char kDeleteCaseUpdatesOfReferral[] = "DELETE FROM case_updates WHERE referral_id = :referral_id";
+
+inline constexpr char kDeleteCreateRequestsOfReferral[] =
+    "DELETE FROM create_requests WHERE referral_id = :referral_id";
+
+inline constexpr char kDeleteUpdateRequestsOfReferral[] =
+    "DELETE FROM update_requests WHERE referral_id = :referral_id";
+
+inline constexpr char kDeleteEventAudienceOfReferral[] =
+    "DELETE FROM referral_event_audience WHERE sequence IN "
+    "(SELECT sequence FROM referral_events WHERE referral_id = :referral_id)";
+
+// Read through the partial index of migration 18: only releases have a
+// release text, and a period's are few.
+inline constexpr char kListLedgerReleases[] =
+    "SELECT agency_id, release FROM audit_events "
+    "WHERE release <> '' AND outcome = 'OK' AND release LIKE CAST(:pattern AS TEXT) ORDER BY sequence";
 
 inline constexpr char kInsertLegalHold[] =
     "INSERT INTO legal_holds (referral_id, agency_id, reason, time_us) "
@@ -246,6 +277,13 @@ inline SqlDialect WithPortableStatements(SqlDialect dialect) {
   dialect.delete_victim_tokens_of_referral = kDeleteVictimTokensOfReferral;
   dialect.delete_strands_of_referral = kDeleteStrandsOfReferral;
   dialect.update_referral_document = kUpdateReferralDocument;
+  dialect.list_ledger_releases = kListLedgerReleases;
+  dialect.tombstone_referral = kTombstoneReferral;
+  dialect.delete_parties_of_referral = kDeletePartiesOfReferral;
+  dialect.delete_case_updates_of_referral = kDeleteCaseUpdatesOfReferral;
+  dialect.delete_create_requests_of_referral = kDeleteCreateRequestsOfReferral;
+  dialect.delete_update_requests_of_referral = kDeleteUpdateRequestsOfReferral;
+  dialect.delete_event_audience_of_referral = kDeleteEventAudienceOfReferral;
   dialect.page_referral_documents = kPageReferralDocuments;
   dialect.page_event_documents = kPageEventDocuments;
   dialect.page_replay_documents = kPageReplayDocuments;

@@ -93,6 +93,8 @@ class SqlStore : public ReferralStore {
   absl::StatusOr<std::vector<StoredReferral>> ListReferrals(const ListReferralsQuery& query) override;
   absl::StatusOr<std::vector<StoredReferral>> ScanReferrals(const ScanReferralsQuery& query) override;
   absl::StatusOr<std::vector<ReferralEvent>> ScanEvents(const ScanEventsQuery& query) override;
+  absl::Status RecordRelease(const AuditRecord& record, absl::string_view marker,
+                             const std::function<absl::Status(const std::vector<LedgerRow>&)>& check) override;
   absl::Status RecordAudit(const AuditRecord& record) override;
   void RecordAuditAsync(const AuditRecord& record, std::function<void(absl::Status)> done) override;
   absl::StatusOr<std::vector<ReferralEvent>> ListEvents(const EventQuery& query) override;
@@ -291,6 +293,10 @@ class SqlStore : public ReferralStore {
   // Retention (sql_store_retention.cc): every stored copy of one
   // referral's data passed through `erase` and sealed again (writer thread).
   absl::StatusOr<int64_t> EraseStoredCopies(SqlConnection* conn, const EraseReferralDataRequest& request);
+  // The referral deleted instead (request.delete_referral): the tombstone
+  // written, every other row of it deleted; how many event-log copies were
+  // replaced by the tombstone.
+  absl::StatusOr<int64_t> DeleteStoredReferral(SqlConnection* conn, const EraseReferralDataRequest& request);
 
   // Shared databases (sql_store_replicas.cc). Re-reads the audit chain's
   // and the event log's heads inside the writer's transaction, under the

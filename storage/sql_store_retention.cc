@@ -1,7 +1,9 @@
 // SqlStore's retention writes: an erasure, which goes through ApplyChange
 // like every change to a referral (etag, rows, event, audit in one
-// savepoint) but rewrites every stored copy of the referral's data, and the
-// legal holds that pause erasures (their listing is with the other reads).
+// savepoint) but rewrites every stored copy of the referral's data; the
+// deletion of a referral whose routing record's period ended, the same way;
+// and the legal holds that pause erasures (their listing is with the other
+// reads).
 #include <limits>
 
 #include "absl/strings/cord.h"
@@ -149,8 +151,55 @@ absl::StatusOr<int64_t> SqlStore::EraseStoredCopies(SqlConnection* conn, const E
   return rewritten;
 }
 
+absl::StatusOr<int64_t> SqlStore::DeleteStoredReferral(SqlConnection* conn, const EraseReferralDataRequest& request) {
+  const std::string& id = request.referral.id;
+  // The audience first: the sequences are found through the events, whose
+  // rows stay (the tombstone keeps the row they point at).
+  for (const char* statement : {sql_.delete_event_audience_of_referral, sql_.delete_parties_of_referral,
+                                sql_.delete_strands_of_referral, sql_.delete_victim_tokens_of_referral,
+                                sql_.delete_case_updates_of_referral, sql_.delete_subject_notifications_of_referral,
+                                sql_.delete_create_requests_of_referral, sql_.delete_update_requests_of_referral}) {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(statement));
+    stmt->Bind(":referral_id", id);
+    REFX_RETURN_IF_ERROR(stmt->Run());
+  }
+  std::vector<int64_t> sequences;
+  {
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.list_event_documents_of_referral));
+    stmt->Bind(":referral_id", id);
+    while (true) {
+      REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      sequences.push_back(stmt->Int(0));
+    }
+  }
+  // Each copy is sealed under its own row, as every event-log value is.
+  for (int64_t sequence : sequences) {
+    const std::string row = SealedRow(id, sequence);
+    REFX_ASSIGN_OR_RETURN(std::string sealed_referral,
+                          SealValue(sealed_column::kEventReferral, row, request.referral.document));
+    REFX_ASSIGN_OR_RETURN(std::string sealed_update, SealValue(sealed_column::kEventUpdate, row, ""));
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.update_event_documents));
+    stmt->Bind(":sequence", sequence)
+        .BindBlob(":referral_document", sealed_referral)
+        .BindBlob(":update_document", sealed_update);
+    REFX_RETURN_IF_ERROR(stmt->Run());
+  }
+  REFX_ASSIGN_OR_RETURN(std::string document,
+                        SealValue(sealed_column::kReferral, SealedRow(id), request.referral.document));
+  REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.tombstone_referral));
+  stmt->Bind(":id", id)
+      .Bind(":update_time_us", absl::ToUnixMicros(request.referral.update_time))
+      .Bind(":etag", request.referral.etag)
+      .BindBlob(":document", document);
+  REFX_RETURN_IF_ERROR(stmt->Run());
+  return static_cast<int64_t>(sequences.size());
+}
+
 absl::StatusOr<EraseReferralDataResult> SqlStore::EraseReferralData(const EraseReferralDataRequest& request) {
-  if (!request.erase) return absl::InvalidArgumentError("an erasure needs its erase function");
+  if (!request.erase && !request.delete_referral) {
+    return absl::InvalidArgumentError("an erasure needs its erase function");
+  }
   struct Pending {
     Change change;
     ChangeOutcome outcome;
@@ -165,7 +214,8 @@ absl::StatusOr<EraseReferralDataResult> SqlStore::EraseReferralData(const EraseR
   change.event = request.event;
   change.write_rows = [this, &request, op = pending.get()](SqlConnection* conn, Change*) -> absl::Status {
     REFX_RETURN_IF_ERROR(RefuseIfHeld(conn, sql_, request.referral.id));
-    REFX_ASSIGN_OR_RETURN(op->result.copies_rewritten, EraseStoredCopies(conn, request));
+    REFX_ASSIGN_OR_RETURN(op->result.copies_rewritten, request.delete_referral ? DeleteStoredReferral(conn, request)
+                                                                               : EraseStoredCopies(conn, request));
     return absl::OkStatus();
   };
   // Blocking: `request` outlives the write, which the job waits for.

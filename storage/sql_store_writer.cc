@@ -458,6 +458,29 @@ absl::Status SqlStore::RecordAudit(const AuditRecord& record) {
   return Submit(record.agency_id, [&](SqlConnection* conn) { return AppendAudit(conn, record); });
 }
 
+absl::Status SqlStore::RecordRelease(const AuditRecord& record, absl::string_view marker,
+                                     const std::function<absl::Status(const std::vector<LedgerRow>&)>& check) {
+  return Submit(record.agency_id, [&](SqlConnection* conn) -> absl::Status {
+    std::vector<LedgerRow> earlier;
+    {
+      REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.list_ledger_releases));
+      // The marker is made of a period label (digits, '-', 'Q'): no LIKE
+      // wildcard in it.
+      stmt->Bind(":pattern", absl::StrCat("%", marker, "%"));
+      while (true) {
+        REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (!row) break;
+        earlier.push_back({stmt->Text(0), stmt->Text(1)});
+      }
+    }
+    REFX_RETURN_IF_ERROR(check(earlier));
+    if (!AppendAudit(conn, record).ok()) {
+      return absl::UnavailableError("the audit log cannot be written; nothing was released");
+    }
+    return absl::OkStatus();
+  });
+}
+
 void SqlStore::RecordAuditAsync(const AuditRecord& record, std::function<void(absl::Status)> done) {
   SubmitAsync(record.agency_id, [this, record](SqlConnection* conn) { return AppendAudit(conn, record); },
               std::move(done));

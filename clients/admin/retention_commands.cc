@@ -88,11 +88,13 @@ int RetentionCommands::RunPreview() const {
   std::printf("%d %s %s\n", preview->erasures_size(), preview->erasures_size() == 1 ? "erasure" : "erasures",
               within_days_ == 0 ? "due now" : absl::StrCat("due within ", within_days_, " days").c_str());
   for (const auto& e : preview->erasures()) {
-    std::printf("%s  %s  due %s%s  %s\n", e.referral().c_str(), v1::DataClass_Name(e.data_class()).c_str(),
-                absl::FormatTime(absl::RFC3339_sec, absl::FromUnixSeconds(e.due_time().seconds()),
-                                 absl::UTCTimeZone())
-                    .c_str(),
-                e.held() ? "  HELD" : "", e.rule().c_str());
+    // The routing record's period ending deletes the whole referral.
+    const bool deletes = e.data_class() == v1::DATA_CLASS_REFERRAL_CORE;
+    std::printf(
+        "%s  %s%s  due %s%s  %s\n", e.referral().c_str(), v1::DataClass_Name(e.data_class()).c_str(),
+        deletes ? " (deletes the referral)" : "",
+        absl::FormatTime(absl::RFC3339_sec, absl::FromUnixSeconds(e.due_time().seconds()), absl::UTCTimeZone()).c_str(),
+        e.held() ? "  HELD" : "", e.rule().c_str());
   }
   return 0;
 }

@@ -410,6 +410,12 @@ std::string RenderWatchEvent(const refx::v1::WatchReferralsResponse& event) {
   for (const auto& a : r.recipient_agencies()) {
     absl::StrAppend(&recipients, recipients.empty() ? "" : ",", absl::StripPrefix(a, "agencies/"));
   }
+  if (event.kind() == refx::v1::WatchReferralsResponse::REFERRAL_DELETED) {
+    // Nothing of it is left to show but its name: delete your copy.
+    return absl::StrCat(event.sequence(), "  ", FormatTimestamp(event.event_time()), "  ",
+                        EnumLabel(refx::v1::WatchReferralsResponse::Kind_descriptor(), event.kind()), "  ",
+                        Sanitize(r.name()), "  (retention period of the routing record ended)\n");
+  }
   return absl::StrCat(event.sequence(), "  ", FormatTimestamp(event.event_time()), "  ",
                       EnumLabel(refx::v1::WatchReferralsResponse::Kind_descriptor(), event.kind()), "  ",
                       Sanitize(r.name()), "  ",

@@ -141,6 +141,10 @@ TEST(Sanitize, EveryRendererEscapesAndJsonStaysExact) {
   event.set_sequence(1);
   event.mutable_referral()->set_name("referrals/\x1b[1mx");
   EXPECT_THAT(RenderWatchEvent(event), HasSubstr("referrals/\\x1b[1mx"));
+  // A deletion's notice holds only the name: no empty route is drawn.
+  event.set_kind(refx::v1::WatchReferralsResponse::REFERRAL_DELETED);
+  EXPECT_THAT(RenderWatchEvent(event), HasSubstr("retention period of the routing record ended"));
+  EXPECT_THAT(RenderWatchEvent(event), ::testing::Not(HasSubstr(" -> ")));
   // JSON is for programs: the exact bytes, escaped only as JSON escapes them.
   Referral parsed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(RenderJson(r), &parsed).ok());

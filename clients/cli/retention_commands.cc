@@ -61,9 +61,11 @@ int RunRetention(ReferralClient& client, const CommandLine& f, OutputFormat form
                                                                            " days"))
               << "\n";
     for (const auto& e : preview->erasures()) {
-      std::cout << Sanitize(e.referral()) << "  " << refx::v1::DataClass_Name(e.data_class()) << "  due "
-                << FormatTimestamp(e.due_time()) << (e.held() ? "  HELD" : "") << "  " << Sanitize(e.rule())
-                << "\n";
+      // The routing record's period ending deletes the whole referral.
+      const bool deletes = e.data_class() == refx::v1::DATA_CLASS_REFERRAL_CORE;
+      std::cout << Sanitize(e.referral()) << "  " << refx::v1::DataClass_Name(e.data_class())
+                << (deletes ? " (deletes the referral)" : "") << "  due " << FormatTimestamp(e.due_time())
+                << (e.held() ? "  HELD" : "") << "  " << Sanitize(e.rule()) << "\n";
     }
     return kExitOk;
   }

@@ -266,6 +266,12 @@ CREATE TABLE subject_notifications (
   UNIQUE (referral_id, request_id)
 );
 )sql"},
+      {18, "release_ledger", R"sql(
+-- The release ledger's rule (core/reporting/release_ledger.h) reads every
+-- earlier release of a period in the transaction that records a new one:
+-- the releases only, through a partial index, not the whole audit log.
+CREATE INDEX audit_events_releases ON audit_events (release) WHERE release <> '';
+)sql"},
   };
   return kMigrations;
 }
@@ -290,7 +296,7 @@ const char kSelectReferral[] =
     "(SELECT string_agg(agency_id, ',' ORDER BY agency_id) FROM referral_parties "
     "WHERE referral_id = r.id AND party_role = 'recipient'), "
     "(SELECT string_agg(strand, ',' ORDER BY strand) FROM referral_strands WHERE referral_id = r.id) "
-    "FROM referrals r WHERE r.id = :id";
+    "FROM referrals r WHERE r.id = :id AND r.state <> 0";
 
 const char kSelectHeads[] =
     "SELECT h.sequence, h.hash, (SELECT COALESCE(MAX(sequence), 0) FROM referral_events) "
@@ -350,6 +356,7 @@ WHERE r.create_time_us >= CAST(:from_us AS BIGINT) AND r.create_time_us < CAST(:
   AND (r.create_time_us, r.id) > (CAST(:cursor_time_us AS BIGINT), CAST(:cursor_id AS TEXT))
   AND (CAST(:agency_id AS TEXT) = '' OR EXISTS (
          SELECT 1 FROM referral_parties p WHERE p.agency_id = CAST(:agency_id AS TEXT) AND p.referral_id = r.id))
+  AND r.state <> 0
 ORDER BY r.create_time_us, r.id
 LIMIT CAST(:limit AS BIGINT))sql";
 

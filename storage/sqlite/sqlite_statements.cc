@@ -264,6 +264,12 @@ CREATE TABLE subject_notifications (
   UNIQUE (referral_id, request_id)
 ) STRICT;
 )sql"},
+      {18, "release_ledger", R"sql(
+-- The release ledger's rule (core/reporting/release_ledger.h) reads every
+-- earlier release of a period in the transaction that records a new one:
+-- the releases only, through a partial index, not the whole audit log.
+CREATE INDEX audit_events_releases ON audit_events (release) WHERE release <> '';
+)sql"},
   };
   return kMigrations;
 }
@@ -288,7 +294,7 @@ const char kSelectReferral[] =
     "(SELECT group_concat(agency_id, ',') FROM referral_parties "
     "WHERE referral_id = r.id AND party_role = 'recipient'), "
     "(SELECT group_concat(strand, ',') FROM referral_strands WHERE referral_id = r.id) "
-    "FROM referrals r WHERE r.id = :id";
+    "FROM referrals r WHERE r.id = :id AND r.state <> 0";
 
 const char kListAudit[] = R"sql(
 SELECT sequence, time_us, action, method, agency_id, certificate_serial, acting_user_hmac, purpose,
@@ -340,6 +346,7 @@ WHERE r.create_time_us >= :from_us AND r.create_time_us < :to_us
   AND (r.create_time_us, r.id) > (:cursor_time_us, :cursor_id)
   AND (:agency_id = '' OR EXISTS (
          SELECT 1 FROM referral_parties p WHERE p.agency_id = :agency_id AND p.referral_id = r.id))
+  AND r.state <> 0
 ORDER BY r.create_time_us, r.id
 LIMIT :limit)sql";
 

@@ -59,6 +59,17 @@ void ReloadAgreementWith(TestServer& server, const std::string& version_suffix,
   ASSERT_TRUE(reloaded.ok()) << reloaded;
 }
 
+void GrantPoliceTheSubjectCompartment(TestServer& server, const std::string& version_suffix) {
+  ReloadAgreementWith(server, version_suffix, [](Agreement& next) {
+    for (auto& role : *next.mutable_roles()) {
+      if (role.role() != "police") continue;
+      for (auto& grant : *role.mutable_grants()) {
+        if (grant.purpose() == "investigation") grant.add_read_with_consent(v1::DATA_CLASS_NCHI_SUBJECT);
+      }
+    }
+  });
+}
+
 config::v1::Partnership LoadPartnership() {
   config::v1::Partnership p;
   absl::Status s = ReadYamlFileToProto(SourcePath("config/partnership.yaml"), &p);

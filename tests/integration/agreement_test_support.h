@@ -43,6 +43,11 @@ config::v1::Partnership LoadPartnership();
 void ReloadAgreementWith(TestServer& server, const std::string& version_suffix,
                          const std::function<void(config::v1::Agreement&)>& change);
 
+// The same with the police's investigation purpose granted read of the NCHI
+// subject compartment (DATA_CLASS_NCHI_SUBJECT), which the LLR agreement
+// grants nobody.
+void GrantPoliceTheSubjectCompartment(TestServer& server, const std::string& version_suffix = "-nchi-read");
+
 template <typename Repeated>
 core::DataClassSet ToSet(const Repeated& classes) {
   core::DataClassSet set;

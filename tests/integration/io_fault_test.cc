@@ -18,9 +18,9 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <cstdio>
 #include <functional>
 #include <map>
-#include <cstdio>
 #include <mutex>
 #include <ostream>
 #include <set>
@@ -32,6 +32,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/integration/agreement_test_support.h"
 #include "tests/testing/fault_vfs.h"
 #include "tests/testing/server_fixture.h"
 
@@ -340,6 +341,61 @@ TEST_P(IoFaultTest, RetentionRequestsAreRefusedWhileTheAuditLogCannotBeWritten) 
   ASSERT_TRUE(kept.ok()) << kept.status();
   EXPECT_EQ(kept->incident_narrative(), ValidReferral().incident_narrative());
   EXPECT_EQ(kept->erasures_size(), 0);
+}
+
+// The sending force's subject notification steps (ADR 9), while the audit
+// log cannot be written: recording one changes subject data and listing
+// them discloses it, so each is refused UNAVAILABLE promptly, and the step
+// refused is not stored.
+TEST_P(IoFaultTest, SubjectNotificationsAreRefusedWhileTheAuditLogCannotBeWritten) {
+  const Fault fault = GetParam();
+  GrantPoliceTheSubjectCompartment(*server_);
+  v1::Referral incident = ValidReferral(kCityCouncil);
+  incident.set_report_type(v1::HATE_INCIDENT);
+  incident.clear_subjects();
+  v1::NchiSubjectRecord* record = incident.mutable_nchi_subject_record();
+  record->add_subjects()->set_description("the subject");
+  record->mutable_attestation()->set_limb(v1::ThresholdAttestation::RISK_OF_SIGNIFICANT_HARM);
+  record->mutable_attestation()->set_rationale("threshold met");
+  record->mutable_attestation()->set_supervising_officer("PS 4410");
+  client::ReferralClient police = server_->Client(kPolice);
+  auto created = police.CreateReferral(incident, "incident-before-fault");
+  ASSERT_TRUE(created.ok()) << created.status();
+  v1::RecordSubjectNotificationRequest step;
+  step.set_parent(created->name());
+  step.set_request_id("step-before-fault");
+  step.mutable_notification()->set_status(v1::SubjectNotification::NOTIFIED);
+  ASSERT_TRUE(police.RecordSubjectNotification(step).ok());
+
+  vfs_->Arm(database_, fault.operation, 1, fault.error, /*once=*/false);
+  const int64_t injected_before = vfs_->faults_injected();
+  v1::RecordSubjectNotificationRequest during = step;
+  during.set_request_id("step-during-fault");
+  during.mutable_notification()->set_status(v1::SubjectNotification::REPLY_RECEIVED);
+  v1::ListSubjectNotificationsRequest list;
+  list.set_parent(created->name());
+  std::vector<std::pair<std::string, absl::Status>> outcomes;
+  for (const auto& [method, call] : std::vector<std::pair<std::string, std::function<absl::Status()>>>{
+           {"RecordSubjectNotification", [&] { return police.RecordSubjectNotification(during).status(); }},
+           {"ListSubjectNotifications", [&] { return police.ListSubjectNotifications(list).status(); }}}) {
+    const absl::Time start = absl::Now();
+    const absl::Status status = call();
+    EXPECT_LT(absl::Now() - start, kPrompt) << method;
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << method << ": " << status;
+  }
+  EXPECT_GT(vfs_->faults_injected(), injected_before) << "no fault was injected: the test proves nothing";
+
+  // Back: the step recorded before is there, the one refused is not.
+  vfs_->Clear();
+  absl::StatusOr<v1::ListSubjectNotificationsResponse> steps = absl::UnavailableError("not tried");
+  EXPECT_TRUE(Eventually([&] {
+    steps = police.ListSubjectNotifications(list);
+    return steps.ok();
+  })) << steps.status();
+  if (steps.ok()) {
+    ASSERT_EQ(steps->notifications_size(), 1) << steps->DebugString();
+    EXPECT_EQ(steps->notifications(0).status(), v1::SubjectNotification::NOTIFIED);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Faults, IoFaultTest, ::testing::ValuesIn(kFaults),

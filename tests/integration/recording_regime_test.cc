@@ -74,16 +74,7 @@ class RecordingRegimeTest : public ::testing::Test {
   int64_t StoredReferrals() { return TestDatabase(server_->config().storage()).Int("SELECT count(*) FROM referrals"); }
 
   // Grants the police's investigation purpose read of the NCHI subject class.
-  void GrantPoliceTheCompartment() {
-    ReloadAgreement("-nchi-read", [](config::v1::Agreement& next) {
-      for (auto& role : *next.mutable_roles()) {
-        if (role.role() != "police") continue;
-        for (auto& grant : *role.mutable_grants()) {
-          if (grant.purpose() == "investigation") grant.add_read_with_consent(v1::DATA_CLASS_NCHI_SUBJECT);
-        }
-      }
-    });
-  }
+  void GrantPoliceTheCompartment() { GrantPoliceTheSubjectCompartment(*server_); }
 
   void ReloadAgreement(const std::string& suffix, const std::function<void(config::v1::Agreement&)>& change) {
     ReloadAgreementWith(*server_, suffix, change);

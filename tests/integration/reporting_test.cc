@@ -209,6 +209,63 @@ TEST_F(ReportingTest, TheSameQueryReleasesTheSameTableAfterTheDataMovedOnAndEach
   EXPECT_TRUE(verdict->intact()) << verdict->problem();
 }
 
+// The release ledger (ADR 8 (a)): in one period and scope, a cross-table
+// sharing exactly one dimension with one released before is refused, by
+// the query and the ledger alone; the same table again, tables sharing no
+// dimension, other periods and other agencies' own referrals are not.
+TEST_F(ReportingTest, TheLedgerRefusesACrossTableThatCouldBeCombinedWithAnEarlierOne) {
+  auto area_strand = Count(kOversight, Query("2026-Q1", {v1::AREA, v1::STRAND}));
+  ASSERT_TRUE(area_strand.ok()) << area_strand.status();
+
+  // Another oversight role (the DPO) asks for area x channel: both would
+  // show the area totals, each keeping a withheld one's range wide, the two
+  // ranges intersecting.
+  auto area_channel = Count(kDpo, Query("2026-Q1", {v1::AREA, v1::REPORTING_CHANNEL}));
+  EXPECT_EQ(area_channel.status().code(), absl::StatusCode::kFailedPrecondition) << area_channel.status();
+  EXPECT_EQ(ErrorReasonOf(area_channel.status()), "RELEASE_WOULD_COMBINE");
+  EXPECT_EQ(ErrorMetadataOf(area_channel.status(), "release"), area_strand->release());
+  EXPECT_THAT(std::string(area_channel.status().message()), HasSubstr("area x strand"));
+  auto strand_outcome = Count(kOversight, Query("2026-Q1", {v1::OUTCOME, v1::STRAND}));
+  EXPECT_EQ(ErrorReasonOf(strand_outcome.status()), "RELEASE_WOULD_COMBINE");
+
+  // The same table (either way round), margins, tables sharing nothing and
+  // other periods are released.
+  auto again = Count(kDpo, Query("2026-Q1", {v1::STRAND, v1::AREA}));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(Count(kOversight, Query("2026-Q1", {v1::AREA})).ok());
+  auto disjoint = Count(kOversight, Query("2026-Q1", {v1::REPORT_TYPE, v1::REPORTING_CHANNEL}));
+  ASSERT_TRUE(disjoint.ok()) << disjoint.status();
+  EXPECT_TRUE(Count(kOversight, Query("2026-Q2", {v1::AREA, v1::REPORTING_CHANNEL})).ok());
+  // Response times are recipient agency type by band: beside them, a
+  // cross-table of recipient agency type is refused.
+  v1::ReportResponseTimesRequest times;
+  times.set_period("2026-Q1");
+  times.set_scope(v1::PARTNERSHIP);
+  ASSERT_TRUE(server_->Client(kOversight).ReportResponseTimes(times).ok());
+  EXPECT_EQ(ErrorReasonOf(Count(kOversight, Query("2026-Q1", {v1::RECIPIENT_AGENCY_TYPE, v1::OUTCOME})).status()),
+            "RELEASE_WOULD_COMBINE");
+
+  // An agency's own referrals are its own population: the police's own
+  // cross-tables are checked against the police's releases only.
+  ASSERT_TRUE(Count(kPolice, Query("2026-Q1", {v1::AREA, v1::REPORTING_CHANNEL}, v1::OWN_REFERRALS)).ok());
+  EXPECT_EQ(ErrorReasonOf(Count(kPolice, Query("2026-Q1", {v1::AREA, v1::STRAND}, v1::OWN_REFERRALS)).status()),
+            "RELEASE_WOULD_COMBINE");
+  EXPECT_TRUE(Count(kCityCouncil, Query("2026-Q1", {v1::AREA, v1::STRAND}, v1::OWN_REFERRALS)).ok());
+
+  // A refusal is audited as one, and is no entry of the ledger.
+  v1::ListAuditEventsRequest list;
+  list.set_agency(absl::StrCat("agencies/", kDpo));
+  auto events = server_->Client(kDpo).ListAuditEvents(list);
+  ASSERT_TRUE(events.ok()) << events.status();
+  int refused = 0;
+  for (const auto& e : events->events()) {
+    if (e.method() != "refx.v1.ReportingService.CountReferrals" || e.outcome() == "OK") continue;
+    ++refused;
+    EXPECT_EQ(e.release(), "");
+  }
+  EXPECT_EQ(refused, 1);
+}
+
 TEST_F(ReportingTest, AnAgencyCountsOnlyItsOwnReferralsAndOnlyWhatItMayRead) {
   // The city council redirects one of its referrals away: it stays a party
   // but reads only routing facts of it from then on (former party).

@@ -310,6 +310,128 @@ TEST_F(RetentionTest, APreviewListsExactlyWhatTheRunErasesAndALegalHoldPausesIt)
                                    "refx.v1.AuditService.ReleaseLegalHold"));
 }
 
+// The routing record's own period (DATA_CLASS_REFERRAL_CORE: six years in
+// the LLR agreement) reaches past the certificates' lifetime from the usual
+// start: this starts far enough back that six years on is still before they
+// expire.
+class RoutingRecordRetentionTest : public RetentionTest {
+ protected:
+  void SetUp() override {
+    clock_.Set(absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now() - absl::Hours(24 * 2300))));
+    RetentionTest::SetUp();
+  }
+
+  // The events of `name` in what `agency`'s watch replays.
+  std::vector<Response> EventsOf(const std::string& agency, const std::string& name) {
+    std::vector<Response> out;
+    for (Response& m : Replay(agency)) {
+      if (m.referral().name() == name) out.push_back(std::move(m));
+    }
+    return out;
+  }
+};
+
+TEST_F(RoutingRecordRetentionTest, WhenTheRoutingRecordsPeriodEndsTheReferralIsDeletedAndItsPartiesTold) {
+  const v1::Referral deleted = CreateAndClose("deleted");
+  ASSERT_FALSE(deleted.name().empty());
+  clock_.Advance(absl::Hours(24));
+  const v1::Referral kept = CreateAndClose("kept");  // closed a day later
+  ASSERT_FALSE(kept.name().empty());
+
+  // The preview says so beforehand.
+  clock_.Advance(absl::Hours(24 * 2188));
+  EXPECT_EQ(Run().referrals_deleted, 0);  // every shorter period, both referrals
+  v1::PreviewRetentionRequest within_a_day;
+  within_a_day.set_within_days(1);
+  auto preview = server_->Client(kDpo).PreviewRetention(within_a_day);
+  ASSERT_TRUE(preview.ok()) << preview.status();
+  std::vector<std::string> due;
+  for (const auto& e : preview->erasures()) {
+    if (e.referral() != deleted.name()) continue;
+    due.push_back(v1::DataClass_Name(e.data_class()));
+    if (e.data_class() == v1::DATA_CLASS_REFERRAL_CORE) {
+      EXPECT_THAT(e.rule(), HasSubstr("DATA_CLASS_REFERRAL_CORE: 2190 days after closure"));
+    }
+  }
+  EXPECT_THAT(due,
+              ElementsAre("DATA_CLASS_REFERRAL_CORE", "DATA_CLASS_PROTECTED_CHARACTERISTICS", "DATA_CLASS_CRIME_DATA"));
+
+  clock_.Advance(absl::Hours(24));
+  core::RetentionJob::RunReport report = Run();
+  EXPECT_EQ(report.referrals_erased, 1);
+  EXPECT_EQ(report.referrals_deleted, 1);
+
+  // No read finds it, for any party: the answer of a referral that never was.
+  std::string never = deleted.name();
+  never.back() = never.back() == '0' ? '1' : '0';
+  for (const char* agency : {kPolice, kCityCouncil}) {
+    auto read = server_->Client(agency).GetReferral(deleted.name());
+    EXPECT_EQ(read.status().code(), absl::StatusCode::kNotFound) << agency;
+    EXPECT_EQ(ErrorReasonOf(read.status()), "REFERRAL_NOT_FOUND") << agency;
+    const absl::Status absent = server_->Client(agency).GetReferral(never).status();
+    EXPECT_EQ(absent.code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(ErrorReasonOf(absent), "REFERRAL_NOT_FOUND");
+    v1::ListCaseUpdatesRequest updates;
+    updates.set_parent(deleted.name());
+    EXPECT_EQ(server_->Client(agency).ListCaseUpdates(updates).status().code(), absl::StatusCode::kNotFound);
+    auto listed = server_->Client(agency).ListReferrals(v1::ListReferralsRequest());
+    ASSERT_TRUE(listed.ok()) << listed.status();
+    ASSERT_EQ(listed->referrals_size(), 1) << agency;
+    EXPECT_EQ(listed->referrals(0).name(), kept.name());
+  }
+  EXPECT_TRUE(server_->Client(kPolice).GetReferral(kept.name()).ok());
+  v1::PlaceLegalHoldRequest hold;
+  hold.set_referral(deleted.name());
+  hold.set_reason("too late");
+  EXPECT_EQ(ErrorReasonOf(server_->Client(kDpo).PlaceLegalHold(hold).status()), "REFERRAL_NOT_FOUND");
+
+  // The parties hear of the deletion, and of nothing earlier of it, live
+  // from memory and, after a restart, from the event log: the notice holds
+  // the referral's name and what was erased, under which rule, and nothing
+  // else.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const char* agency : {kPolice, kCityCouncil}) {
+      const std::vector<Response> events = EventsOf(agency, deleted.name());
+      ASSERT_EQ(events.size(), 1u) << agency << " pass " << pass;
+      const v1::Referral& notice = events[0].referral();
+      EXPECT_EQ(events[0].kind(), Response::REFERRAL_DELETED);
+      EXPECT_EQ(notice.state(), v1::Referral::STATE_UNSPECIFIED);
+      EXPECT_EQ(notice.sender_agency(), "");
+      EXPECT_FALSE(notice.has_create_time());
+      EXPECT_FALSE(absl::StrContains(events[0].SerializeAsString(), kNarrativeCanary));
+      std::set<v1::DataClass> erased;
+      std::string routing_rule;
+      for (const v1::Erasure& e : notice.erasures()) {
+        erased.insert(e.data_class());
+        if (e.data_class() == v1::DATA_CLASS_REFERRAL_CORE) routing_rule = e.rule();
+      }
+      EXPECT_EQ(erased.size(), static_cast<size_t>(v1::DataClass_ARRAYSIZE - 1));  // all but UNSPECIFIED
+      EXPECT_THAT(routing_rule, HasSubstr("DATA_CLASS_REFERRAL_CORE: 2190 days after closure"));
+      // The other referral's history is as it was.
+      EXPECT_EQ(EventsOf(agency, kept.name()).size(), 5u) << agency;  // four changes, one erasure
+    }
+    ASSERT_TRUE(server_->Restart().ok());
+  }
+
+  // Audited as an ERASURE of every class, the routing record's included.
+  v1::ListAuditEventsRequest audit_query;
+  audit_query.set_action("ERASURE");
+  auto audit = server_->Client(kDpo).ListAuditEvents(audit_query);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  ASSERT_GE(audit->events_size(), 1);
+  const auto& last = audit->events(audit->events_size() - 1);
+  EXPECT_THAT(last.referrals(), ElementsAre(deleted.name()));
+  EXPECT_THAT(last.data_classes(), ::testing::Contains(v1::DATA_CLASS_REFERRAL_CORE));
+
+  // Nothing is left for a later run; the other referral follows a day on.
+  report = Run();
+  EXPECT_EQ(report.referrals_examined, 1);
+  EXPECT_EQ(report.classes_erased, 0);
+  clock_.Advance(absl::Hours(24));
+  EXPECT_EQ(Run().referrals_deleted, 1);
+  EXPECT_EQ(server_->Client(kPolice).GetReferral(kept.name()).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(RetentionTest, OnlyTheDataProtectionOfficerMayPreviewOrHoldAndBadInputIsNamed) {
   const v1::Referral closed = CreateAndClose("refusals");
   v1::PlaceLegalHoldRequest hold;

@@ -29,6 +29,7 @@
 #include "gtest/gtest.h"
 #include "refx/v1/referral_service.grpc.pb.h"
 #include "tests/testing/server_fixture.h"
+#include "tests/testing/test_database.h"
 
 namespace refx::testing {
 namespace {
@@ -244,7 +245,11 @@ TEST_F(RevocationTest, ARevokedDataProtectionOfficerCertificateIsRefusedByEveryR
   release.set_referral(created->name());
   v1::ExportSubjectAccessBundleRequest person;
   person.set_phone("07700 900123");
+  v1::RecordRectificationRequest rectified;
+  rectified.set_subject_request("subjectRequests/1");
+  rectified.set_correction(absl::StrCat(created->name(), "/updates/1"));
   const std::vector<std::pair<std::string, absl::Status>> outcomes = {
+      {"RecordRectification", fresh.RecordRectification(rectified).status()},
       {"ExportSubjectAccessBundle", fresh.ExportSubjectAccessBundle(person).status()},
       {"PlaceLegalHold", fresh.PlaceLegalHold(hold).status()},
       {"ReleaseLegalHold", fresh.ReleaseLegalHold(release)},
@@ -259,6 +264,36 @@ TEST_F(RevocationTest, ARevokedDataProtectionOfficerCertificateIsRefusedByEveryR
   auto holds = server_->Client(kDpo).ListLegalHolds();
   ASSERT_TRUE(holds.ok()) << holds.status();
   EXPECT_EQ(holds->holds_size(), 0);
+}
+
+// The sending force's subject notification steps (ADR 9) with a revoked
+// certificate: refused in the handshake, nothing recorded or disclosed.
+TEST_F(RevocationTest, ARevokedForceCertificateIsRefusedBySubjectNotificationRequests) {
+  auto created = server_->Client(kPolice).CreateReferral(ValidReferral(), "notified-by-revoked");
+  ASSERT_TRUE(created.ok()) << created.status();
+  const TestPki::ClientCert cert = Fresh(kPolice);
+  ASSERT_TRUE(WhoAmI(cert).ok());
+  ASSERT_TRUE(PublishList({SerialOf(cert.cert_chain_pem)}).ok());
+  ASSERT_TRUE(WaitUntil([&] { return !WhoAmI(cert).ok(); })) << "still accepted after 5 s";
+
+  client::ReferralClient fresh = server_->ClientWith(cert);
+  v1::RecordSubjectNotificationRequest record;
+  record.set_parent(created->name());
+  record.set_request_id("revoked-step");
+  record.mutable_notification()->set_status(v1::SubjectNotification::NOTIFIED);
+  v1::ListSubjectNotificationsRequest list;
+  list.set_parent(created->name());
+  const std::vector<std::pair<std::string, absl::Status>> outcomes = {
+      {"RecordSubjectNotification", fresh.RecordSubjectNotification(record).status()},
+      {"ListSubjectNotifications", fresh.ListSubjectNotifications(list).status()},
+  };
+  for (const auto& [method, status] : outcomes) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << method << ": " << status;
+    EXPECT_EQ(status.message().find(created->name()), std::string::npos) << method;
+  }
+  EXPECT_EQ(TestDatabase(server_->config().storage()).Int("SELECT count(*) FROM subject_notifications"), 0);
+  // The force's other certificate carries on.
+  EXPECT_TRUE(WhoAmI(server_->pki().Agency(kPolice)).ok());
 }
 
 TEST_F(RevocationTest, LeafUnderRevokedIssuingCaIsRefusedEvenWithoutTheCaInItsChain) {

@@ -58,16 +58,7 @@ class SubjectNotificationTest : public ::testing::Test {
   }
 
   // The police's investigation purpose granted read of the compartment.
-  void GrantPoliceTheCompartment() {
-    ReloadAgreementWith(*server_, "-nchi-read", [](config::v1::Agreement& next) {
-      for (auto& role : *next.mutable_roles()) {
-        if (role.role() != "police") continue;
-        for (auto& grant : *role.mutable_grants()) {
-          if (grant.purpose() == "investigation") grant.add_read_with_consent(v1::DATA_CLASS_NCHI_SUBJECT);
-        }
-      }
-    });
-  }
+  void GrantPoliceTheCompartment() { GrantPoliceTheSubjectCompartment(*server_); }
 
   static v1::RecordSubjectNotificationRequest Record(const std::string& referral, const std::string& request_id,
                                                      Step::Status status,

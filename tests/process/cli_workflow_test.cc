@@ -268,14 +268,7 @@ TEST_F(CliTest, SubjectNotifyAndSubjectNotificationsAsTheSendingForce) {
   CommandResult unshared = Refx(kPolice, {"subject-notify", id, "--status", "notified"});
   EXPECT_EQ(unshared.exit_code, kExitAuth) << unshared.Describe();
   EXPECT_THAT(unshared.err, HasSubstr("FIELD_NOT_SHARED")) << unshared.Describe();
-  ReloadAgreementWith(*server_, "-cli-nchi-read", [](config::v1::Agreement& next) {
-    for (auto& role : *next.mutable_roles()) {
-      if (role.role() != "police") continue;
-      for (auto& grant : *role.mutable_grants()) {
-        if (grant.purpose() == "investigation") grant.add_read_with_consent(v1::DATA_CLASS_NCHI_SUBJECT);
-      }
-    }
-  });
+  GrantPoliceTheSubjectCompartment(*server_, "-cli-nchi-read");
 
   CommandResult usage = Refx(kPolice, {"subject-notify", id, "--status", "told"});
   EXPECT_EQ(usage.exit_code, kExitUsage) << usage.Describe();

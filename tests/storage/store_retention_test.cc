@@ -15,6 +15,7 @@ using StoreRetentionTest = StoreBackendTest;
 
 constexpr int32_t kCaseUpdateAdded = 4;
 constexpr int32_t kReferralErased = 5;
+constexpr int32_t kReferralDeleted = 6;
 
 // An erasure of `base` (as last changed to `etag`) whose erase function
 // marks every copy it is given, so the test sees which copies it reached.
@@ -263,6 +264,110 @@ TEST_P(StoreRetentionTest, AnErasureOfAHeldReferralIsRefusedInItsTransactionAndW
 
   ASSERT_TRUE(store_->ReleaseLegalHold("r1", audit).ok());
   EXPECT_TRUE(store_->EraseReferralData(planned).ok());
+}
+
+// The routing record's period ended: the referral is deleted in one
+// transaction. Its row stays only as a tombstone that no read finds (the
+// event log's rows point at it and the sequence stays gapless); every other
+// row of it goes, its earlier events reach nobody again, and its parties
+// hear of the deletion. A held referral is refused.
+TEST_P(StoreRetentionTest, ADeletionLeavesATombstoneNoReadFindsAndTellsOnlyTheParties) {
+  const absl::Time t = absl::FromUnixMicros(1790000000000000);
+  const StoredReferral base = Referral("r1", "police", {"city"}, t);
+  CreateReferralRequest create = Request(base, "create");
+  create.event = Event(base, 2);
+  create.victim_tokens = {"token-phone"};
+  ASSERT_TRUE(store_->CreateReferral(create).ok());
+  UpdateReferralRequest accept = Update(base, "city", "accept", "e-r1", "e2");
+  accept.event = Event(accept.referral, 3);
+  ASSERT_TRUE(store_->UpdateReferral(accept).ok());
+  AddCaseUpdateRequest note = CaseUpdate(accept.referral, "city", "note", "e2", "e3", "u1");
+  note.event = Event(note.referral, kCaseUpdateAdded);
+  note.event->update_document = note.update.document;
+  ASSERT_TRUE(store_->AddCaseUpdate(note).ok());
+  StoredSubjectNotification step;
+  step.referral_id = "r1";
+  step.agency_id = "police";
+  step.request_id = "n1";
+  step.create_time = t;
+  step.document = "notified";
+  AuditRecord step_audit;
+  step_audit.action = "COLLECTION";
+  step_audit.agency_id = "police";
+  ASSERT_TRUE(store_->RecordSubjectNotification(step, 100, step_audit).ok());
+  CreateReferralRequest other = Request(Referral("r2", "police", {"city"}, t), "other");
+  other.event = Event(other.referral, 2);
+  ASSERT_TRUE(store_->CreateReferral(other).ok());
+  const int64_t events_before = *store_->LatestEventSequence();
+  const size_t audit_before = store_->ListAuditEvents({})->size();
+
+  EraseReferralDataRequest deletion;
+  deletion.delete_referral = true;
+  deletion.expected_etag = "e3";
+  deletion.referral = note.referral;
+  deletion.referral.etag = "e-deleted";
+  deletion.referral.update_time = t + absl::Hours(1);
+  deletion.referral.document = "tombstone";
+  deletion.audit.action = "ERASURE";
+  deletion.audit.agency_id = "refx";
+  deletion.event = Event(deletion.referral, kReferralDeleted);
+
+  AuditRecord hold_audit;
+  hold_audit.action = "NONE";
+  hold_audit.agency_id = "dpo";
+  ASSERT_TRUE(store_->PlaceLegalHold(LegalHold{"r1", "dpo", "IOPC matter 2026/125", t}, hold_audit).ok());
+  EXPECT_TRUE(IsLegalHoldRefusal(store_->EraseReferralData(deletion).status()));
+  EXPECT_EQ(store_->GetReferral("r1")->etag, "e3");
+  ASSERT_TRUE(store_->ReleaseLegalHold("r1", hold_audit).ok());
+
+  auto deleted = store_->EraseReferralData(deletion);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(deleted->copies_rewritten, 3);  // its three earlier events
+
+  // No read finds it, nor any change, hold or second deletion.
+  EXPECT_EQ(store_->GetReferral("r1").status().code(), absl::StatusCode::kNotFound);
+  auto scanned = store_->ScanReferrals(ScanReferralsQuery{absl::UnixEpoch(), absl::InfiniteFuture(), "", {}, 100});
+  ASSERT_TRUE(scanned.ok()) << scanned.status();
+  ASSERT_EQ(scanned->size(), 1u);
+  EXPECT_EQ((*scanned)[0].id, "r2");
+  EXPECT_EQ(store_->EraseReferralData(deletion).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->PlaceLegalHold(LegalHold{"r1", "dpo", "too late", t}, hold_audit).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->RecordSubjectNotification(step, 100, step_audit).status().code(), absl::StatusCode::kNotFound);
+
+  // Nothing else of it is left.
+  EXPECT_TRUE(store_->ListCaseUpdates("r1", 0, 10)->empty());
+  EXPECT_TRUE(store_->ListSubjectNotifications("r1")->empty());
+  EXPECT_TRUE(store_->FindReferralsByVictimToken("token-phone")->empty());
+  EXPECT_FALSE(store_->FindUpdate("city", "accept")->has_value());
+  EXPECT_FALSE(store_->FindUpdate("city", "note")->has_value());
+
+  // The parties hear of the deletion and of nothing earlier of it; the
+  // sequence stays gapless.
+  EXPECT_EQ(*store_->LatestEventSequence(), events_before + 1);
+  for (const std::string agency : {"city", "police"}) {
+    auto events = store_->ListEvents(EventQuery{agency, 0, 100});
+    ASSERT_TRUE(events.ok()) << events.status();
+    ASSERT_EQ(events->size(), 2u) << agency;
+    EXPECT_EQ((*events)[0].referral_id, "r2");
+    EXPECT_EQ((*events)[1].referral_id, "r1");
+    EXPECT_EQ((*events)[1].kind, kReferralDeleted);
+    EXPECT_EQ((*events)[1].referral_document, "tombstone");
+    EXPECT_EQ((*events)[1].sequence, events_before + 1);
+  }
+
+  auto audit = store_->ListAuditEvents({});
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->size(), audit_before + 3);  // the hold, its release, the deletion
+  EXPECT_EQ(audit->back().action, "ERASURE");
+  EXPECT_EQ(audit->back().referral_ids, "r1");
+  EXPECT_TRUE(store_->VerifyAuditChain()->intact);
+  EXPECT_EQ(store_->GetReferral("r2")->document, "doc-r2");
+  // Its create request id is free again: a create with it is a new referral.
+  auto again = store_->CreateReferral(Request(Referral("r3", "police", {"city"}, t), "create"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->replayed);
+  EXPECT_EQ(again->referral.id, "r3");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreRetentionTest, AllBackends(), BackendName);
