@@ -39,20 +39,30 @@ EraseReferralDataRequest Erasure(const StoredReferral& base, const std::string& 
   return request;
 }
 
-TEST_P(StoreRetentionTest, AnErasureRewritesEveryStoredCopyWithItsAuditEventAndEvent) {
-  const absl::Time t = absl::FromUnixMicros(1790000000000000);
+// Referral r1 from the police to the city, created at `t` with `tokens`,
+// accepted (etag e2) and given a case note (etag e3, update u1), each with
+// its event: three event-log copies, two stored retry responses, one case
+// update. `note` is the note's request.
+void CreateAcceptAndNote(ReferralStore& store, absl::Time t, std::vector<std::string> tokens,
+                         AddCaseUpdateRequest* note) {
   const StoredReferral base = Referral("r1", "police", {"city"}, t);
   CreateReferralRequest create = Request(base, "create");
   create.event = Event(base, 2);
-  create.victim_tokens = {"token-phone", "token-name"};
-  ASSERT_TRUE(store_->CreateReferral(create).ok());
+  create.victim_tokens = std::move(tokens);
+  ASSERT_TRUE(store.CreateReferral(create).ok());
   UpdateReferralRequest accept = Update(base, "city", "accept", "e-r1", "e2");
   accept.event = Event(accept.referral, 3);
-  ASSERT_TRUE(store_->UpdateReferral(accept).ok());
-  AddCaseUpdateRequest note = CaseUpdate(accept.referral, "city", "note", "e2", "e3", "u1");
-  note.event = Event(note.referral, kCaseUpdateAdded);
-  note.event->update_document = note.update.document;
-  ASSERT_TRUE(store_->AddCaseUpdate(note).ok());
+  ASSERT_TRUE(store.UpdateReferral(accept).ok());
+  *note = CaseUpdate(accept.referral, "city", "note", "e2", "e3", "u1");
+  note->event = Event(note->referral, kCaseUpdateAdded);
+  note->event->update_document = note->update.document;
+  ASSERT_TRUE(store.AddCaseUpdate(*note).ok());
+}
+
+TEST_P(StoreRetentionTest, AnErasureRewritesEveryStoredCopyWithItsAuditEventAndEvent) {
+  const absl::Time t = absl::FromUnixMicros(1790000000000000);
+  AddCaseUpdateRequest note;
+  ASSERT_NO_FATAL_FAILURE(CreateAcceptAndNote(*store_, t, {"token-phone", "token-name"}, &note));
   const StoredReferral untouched = Referral("r2", "police", {"city"}, t);
   ASSERT_TRUE(store_->CreateReferral(Request(untouched, "other")).ok());
   const size_t audit_before = store_->ListAuditEvents({})->size();
@@ -68,7 +78,7 @@ TEST_P(StoreRetentionTest, AnErasureRewritesEveryStoredCopyWithItsAuditEventAndE
   EXPECT_EQ(referral->document, "doc-erased");
   EXPECT_EQ(referral->etag, "e-erased");
   EXPECT_TRUE(referral->strands.empty());
-  EXPECT_EQ(referral->state, accept.referral.state);  // state and times stay
+  EXPECT_EQ(referral->state, note.referral.state);  // state and times stay
   EXPECT_EQ(referral->update_time, note.referral.update_time);
 
   auto events = store_->ListEvents(EventQuery{"city", 0, 100});
@@ -273,18 +283,8 @@ TEST_P(StoreRetentionTest, AnErasureOfAHeldReferralIsRefusedInItsTransactionAndW
 // hear of the deletion. A held referral is refused.
 TEST_P(StoreRetentionTest, ADeletionLeavesATombstoneNoReadFindsAndTellsOnlyTheParties) {
   const absl::Time t = absl::FromUnixMicros(1790000000000000);
-  const StoredReferral base = Referral("r1", "police", {"city"}, t);
-  CreateReferralRequest create = Request(base, "create");
-  create.event = Event(base, 2);
-  create.victim_tokens = {"token-phone"};
-  ASSERT_TRUE(store_->CreateReferral(create).ok());
-  UpdateReferralRequest accept = Update(base, "city", "accept", "e-r1", "e2");
-  accept.event = Event(accept.referral, 3);
-  ASSERT_TRUE(store_->UpdateReferral(accept).ok());
-  AddCaseUpdateRequest note = CaseUpdate(accept.referral, "city", "note", "e2", "e3", "u1");
-  note.event = Event(note.referral, kCaseUpdateAdded);
-  note.event->update_document = note.update.document;
-  ASSERT_TRUE(store_->AddCaseUpdate(note).ok());
+  AddCaseUpdateRequest note;
+  ASSERT_NO_FATAL_FAILURE(CreateAcceptAndNote(*store_, t, {"token-phone"}, &note));
   StoredSubjectNotification step;
   step.referral_id = "r1";
   step.agency_id = "police";
