@@ -174,8 +174,8 @@ struct SqlDialect {
   // went unanswered was committed (its last event is there, with its hash).
   const char* select_audit_hash = nullptr;
   const char* list_audit = nullptr;
-  // The release ledger (migration 18): the agency and release text of
-  // every aggregate release whose text contains :pattern's marker.
+  // The release ledger (migration 18): the sequence, agency and release
+  // text of every aggregate release whose text matches :pattern, unordered.
   const char* list_ledger_releases = nullptr;
   // The event log.
   const char* insert_event = nullptr;

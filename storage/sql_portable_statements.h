@@ -153,15 +153,20 @@ inline constexpr char kDeleteCreateRequestsOfReferral[] =
 inline constexpr char kDeleteUpdateRequestsOfReferral[] =
     "DELETE FROM update_requests WHERE referral_id = :referral_id";
 
+// Every audience is among the referral's parties (an agency that passed it
+// on stays one), so the key (agency, sequence) finds each row: SQLite has
+// no index of the audience by sequence alone.
 inline constexpr char kDeleteEventAudienceOfReferral[] =
-    "DELETE FROM referral_event_audience WHERE sequence IN "
-    "(SELECT sequence FROM referral_events WHERE referral_id = :referral_id)";
+    "DELETE FROM referral_event_audience "
+    "WHERE agency_id IN (SELECT agency_id FROM referral_parties WHERE referral_id = :referral_id) "
+    "AND sequence IN (SELECT sequence FROM referral_events WHERE referral_id = :referral_id)";
 
 // Read through the partial index of migration 18: only releases have a
-// release text, and a period's are few.
+// release text, and a period's are few. (No ORDER BY: SQLite's planner
+// would then scan the whole log in sequence order; the caller sorts.)
 inline constexpr char kListLedgerReleases[] =
-    "SELECT agency_id, release FROM audit_events "
-    "WHERE release <> '' AND outcome = 'OK' AND release LIKE CAST(:pattern AS TEXT) ORDER BY sequence";
+    "SELECT sequence, agency_id, release FROM audit_events "
+    "WHERE release <> '' AND outcome = 'OK' AND release LIKE CAST(:pattern AS TEXT)";
 
 inline constexpr char kInsertLegalHold[] =
     "INSERT INTO legal_holds (referral_id, agency_id, reason, time_us) "

@@ -461,7 +461,7 @@ absl::Status SqlStore::RecordAudit(const AuditRecord& record) {
 absl::Status SqlStore::RecordRelease(const AuditRecord& record, absl::string_view marker,
                                      const std::function<absl::Status(const std::vector<LedgerRow>&)>& check) {
   return Submit(record.agency_id, [&](SqlConnection* conn) -> absl::Status {
-    std::vector<LedgerRow> earlier;
+    std::vector<std::pair<int64_t, LedgerRow>> found;
     {
       REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.list_ledger_releases));
       // The marker is made of a period label (digits, '-', 'Q'): no LIKE
@@ -470,9 +470,13 @@ absl::Status SqlStore::RecordRelease(const AuditRecord& record, absl::string_vie
       while (true) {
         REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
         if (!row) break;
-        earlier.push_back({stmt->Text(0), stmt->Text(1)});
+        found.push_back({stmt->Int(0), LedgerRow{stmt->Text(1), stmt->Text(2)}});
       }
     }
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<LedgerRow> earlier;
+    earlier.reserve(found.size());
+    for (auto& [sequence, row] : found) earlier.push_back(std::move(row));
     REFX_RETURN_IF_ERROR(check(earlier));
     if (!AppendAudit(conn, record).ok()) {
       return absl::UnavailableError("the audit log cannot be written; nothing was released");

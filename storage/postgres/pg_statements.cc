@@ -266,11 +266,16 @@ CREATE TABLE subject_notifications (
   UNIQUE (referral_id, request_id)
 );
 )sql"},
-      {18, "release_ledger", R"sql(
+      {18, "release_ledger_and_deletion", R"sql(
 -- The release ledger's rule (core/reporting/release_ledger.h) reads every
 -- earlier release of a period in the transaction that records a new one:
 -- the releases only, through a partial index, not the whole audit log.
 CREATE INDEX audit_events_releases ON audit_events (release) WHERE release <> '';
+
+-- Deleting a referral whose routing record's period ended takes its create
+-- request's idempotency row too, found by the referral under the write
+-- lock rather than by scanning every create ever made.
+CREATE INDEX create_requests_by_referral ON create_requests (referral_id);
 )sql"},
   };
   return kMigrations;
