@@ -218,6 +218,7 @@ struct SqlDialect {
   // delete_referral): its row becomes a tombstone that only the event log's
   // rows point at, and every other row of it goes.
   const char* tombstone_referral = nullptr;  // id, update_time_us, etag, document
+  const char* list_event_sequences_of_referral = nullptr;  // sequence (the covering index, no documents)
   const char* delete_parties_of_referral = nullptr;
   const char* delete_case_updates_of_referral = nullptr;
   const char* delete_create_requests_of_referral = nullptr;

@@ -143,6 +143,9 @@ inline constexpr char kTombstoneReferral[] =
     "update_time_us = :update_time_us, response_deadline_us = NULL, etag = :etag, document = :document "
     "WHERE id = :id";
 
+inline constexpr char kListEventSequencesOfReferral[] =
+    "SELECT sequence FROM referral_events WHERE referral_id = :referral_id ORDER BY sequence";
+
 inline constexpr char kDeletePartiesOfReferral[] = "DELETE FROM referral_parties WHERE referral_id = :referral_id";
 
 inline constexpr char kDeleteCaseUpdatesOfReferral[] = "DELETE FROM case_updates WHERE referral_id = :referral_id";
@@ -284,6 +287,7 @@ inline SqlDialect WithPortableStatements(SqlDialect dialect) {
   dialect.update_referral_document = kUpdateReferralDocument;
   dialect.list_ledger_releases = kListLedgerReleases;
   dialect.tombstone_referral = kTombstoneReferral;
+  dialect.list_event_sequences_of_referral = kListEventSequencesOfReferral;
   dialect.delete_parties_of_referral = kDeletePartiesOfReferral;
   dialect.delete_case_updates_of_referral = kDeleteCaseUpdatesOfReferral;
   dialect.delete_create_requests_of_referral = kDeleteCreateRequestsOfReferral;

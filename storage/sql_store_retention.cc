@@ -163,9 +163,10 @@ absl::StatusOr<int64_t> SqlStore::DeleteStoredReferral(SqlConnection* conn, cons
     stmt->Bind(":referral_id", id);
     REFX_RETURN_IF_ERROR(stmt->Run());
   }
+  // Only the sequences: every copy is replaced whole, so none is read.
   std::vector<int64_t> sequences;
   {
-    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.list_event_documents_of_referral));
+    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.list_event_sequences_of_referral));
     stmt->Bind(":referral_id", id);
     while (true) {
       REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
