@@ -72,6 +72,7 @@ const std::map<std::string, MethodRule, std::less<>>& Table() {
       {"refx.v1.ReportingService.ReportResponseTimes", {config::v1::REPORT_READ, true}},
       // Tension alerts are partnership-wide by nature.
       {"refx.v1.ReportingService.ListTensionAlerts", {config::v1::REPORT_PARTNERSHIP, true}},
+      {"refx.v1.ReportingService.WatchTensionAlerts", {config::v1::REPORT_PARTNERSHIP, true}},
       // The tensions group's note on an alert; seeing the alert needs
       // REPORT_PARTNERSHIP too (core/tension_alerts.cc).
       {"refx.v1.ReportingService.AcknowledgeTensionAlert", {config::v1::TENSION_ACKNOWLEDGE, true}},

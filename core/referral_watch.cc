@@ -26,8 +26,12 @@ std::vector<std::string> SortedUnique(std::vector<std::string> paths) {
 // ---------------------------------------------------------------- session
 
 WatchSession::WatchSession(WatchHub* hub, Caller identity, WatchParams params, WatchSink* sink, int64_t cursor)
-    : hub_(hub), identity_(std::move(identity)), params_(std::move(params)), cursor_(cursor), delivered_(cursor),
-      sink_(sink) {}
+    : sink(sink),
+      hub_(hub),
+      identity_(std::move(identity)),
+      params_(std::move(params)),
+      cursor_(cursor),
+      delivered_(cursor) {}
 
 int64_t WatchSession::delivered_sequence() const {
   absl::MutexLock lock(&mu_);
@@ -77,17 +81,14 @@ void WatchSession::Pump() {
     // withdraws the role's read permission ends the stream.
     auto admitted = AdmitCall(identity_, kWatchMethod, options.agreements->Current(), params_.purpose);
     if (!admitted.ok()) {
-      Close(admitted.status());
+      Close(admitted.status(), /*abandon_pending=*/false);
       return;
     }
     // And the credential, batch by batch: a certificate revoked or expired,
     // or an agency suspended, while the stream was open gets nothing more.
     if (options.check_credentials && !fetched->events.empty()) {
       absl::Status standing;
-      {
-        absl::MutexLock lock(&sink_mu_);
-        if (sink_ != nullptr) standing = options.check_credentials(identity_, sink_);
-      }
+      sink.With([&](WatchSink* live) { standing = options.check_credentials(identity_, live); });
       if (!standing.ok()) {
         // UNAVAILABLE: the caller may reconnect (its role changed); anything
         // else ends it for good.
@@ -131,7 +132,7 @@ void WatchSession::Pump() {
       auto view = hub_->Render(*admitted, *event, *now, params_.read_mask, view_key);
       if (!view.ok()) {
         log::Error("watch_render_failed", {{"code", absl::StatusCodeToString(view.status().code())}});
-        Close(absl::InternalError("an event could not be prepared; resume later"));
+        Close(absl::InternalError("an event could not be prepared; resume later"), /*abandon_pending=*/false);
         return;
       }
       if (*view == nullptr) continue;
@@ -195,8 +196,7 @@ void WatchSession::SendToSink(std::vector<WatchMessageBytes> messages, int64_t l
     sending_through_ = last_sequence;
     in_flight_since_ = hub_->options_.clock->Now();
   }
-  absl::MutexLock lock(&sink_mu_);
-  if (sink_ != nullptr) sink_->Send(std::move(messages));
+  sink.With([&](WatchSink* live) { live->Send(std::move(messages)); });
 }
 
 void WatchSession::OnSent() {
@@ -216,10 +216,7 @@ void WatchSession::Close(const absl::Status& status, bool abandon_pending) {
     if (closed_) return;
     closed_ = true;
   }
-  {
-    absl::MutexLock lock(&sink_mu_);
-    if (sink_ != nullptr) sink_->Close(status, abandon_pending);
-  }
+  sink.With([&](WatchSink* live) { live->Close(status, abandon_pending); });
   hub_->Remove(shared_from_this());
 }
 
@@ -231,10 +228,7 @@ void WatchSession::CloseResumable(absl::string_view why, bool abandon_pending) {
 }
 
 void WatchSession::Detach() {
-  {
-    absl::MutexLock lock(&sink_mu_);
-    sink_ = nullptr;
-  }
+  sink.Clear();
   {
     absl::MutexLock lock(&mu_);
     closed_ = true;
@@ -502,10 +496,7 @@ absl::StatusOr<std::shared_ptr<WatchSession>> WatchHub::Subscribe(const Caller& 
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(options_.clock->Now()));
   std::vector<WatchMessageBytes> first;
   first.push_back(std::make_shared<const std::string>(subscribed.SerializeAsString()));
-  {
-    absl::MutexLock lock(&session->sink_mu_);
-    sink->Send(std::move(first));
-  }
+  session->sink.With([&](WatchSink* live) { live->Send(std::move(first)); });
   return session;
 }
 
@@ -537,21 +528,7 @@ void WatchHub::CloseAll(absl::string_view why) {
   for (const auto& session : AllSessions()) session->CloseResumable(why);
 }
 
-void WatchHub::CloseWhere(const std::function<absl::Status(WatchSink*)>& check) {
-  for (const auto& session : AllSessions()) {
-    absl::Status verdict;
-    {
-      absl::MutexLock lock(&session->sink_mu_);
-      if (session->sink_ == nullptr) continue;
-      verdict = check(session->sink_);
-    }
-    if (absl::IsUnavailable(verdict)) {
-      session->CloseResumable(verdict.message(), /*abandon_pending=*/true);
-    } else if (!verdict.ok()) {
-      session->Close(verdict, /*abandon_pending=*/true);
-    }
-  }
-}
+void WatchHub::CloseWhere(const std::function<absl::Status(WatchSink*)>& check) { CloseFailing(AllSessions(), check); }
 
 size_t WatchHub::subscriber_count() const {
   absl::MutexLock lock(&mu_);

@@ -36,29 +36,13 @@
 #include "core/auditor.h"
 #include "core/caller.h"
 #include "core/referral_manager.h"
+#include "core/watch_sink.h"
 #include "refx/v1/referral_service.pb.h"
 #include "storage/referral_store.h"
 
 namespace refx::core {
 
 inline constexpr char kWatchMethod[] = "refx.v1.ReferralService.WatchReferrals";
-
-// One serialized refx.v1.WatchReferralsResponse, shared by every subscriber
-// that sees the event the same way (rendered and serialized once).
-using WatchMessageBytes = std::shared_ptr<const std::string>;
-
-// The far end of a subscription (the server's stream).
-class WatchSink {
- public:
-  virtual ~WatchSink() = default;
-  // Sends `messages` in order, then calls the session's OnSent(). Never
-  // called again before that. The bytes are shared: never modify them.
-  virtual void Send(std::vector<WatchMessageBytes> messages) = 0;
-  // Ends the stream with `status`; called at most once. `abandon_pending`:
-  // a batch is stuck in flight (the subscriber stopped reading), so cut it
-  // rather than wait for it.
-  virtual void Close(const absl::Status& status, bool abandon_pending) = 0;
-};
 
 struct WatchParams {
   int64_t after_sequence = 0;
@@ -69,21 +53,22 @@ struct WatchParams {
 
 class WatchHub;
 
-class WatchSession : public std::enable_shared_from_this<WatchSession> {
+class WatchSession final : public WatchSubscription, public std::enable_shared_from_this<WatchSession> {
  public:
-  // The sink wrote everything it was last given.
-  void OnSent();
-  // Ends the session: the sink is closed with `status` (once).
-  void Close(const absl::Status& status, bool abandon_pending = false);
+  // WatchSubscription
+  void OnSent() override;
+  void Close(const absl::Status& status, bool abandon_pending) override;
+  void Detach() override;
   // Ends the session with UNAVAILABLE / WATCH_RESUME naming the last sequence
   // delivered, so the subscriber reconnects from there.
   void CloseResumable(absl::string_view why, bool abandon_pending = false);
-  // The sink is going away: never call it again (the stream is done).
-  void Detach();
 
   const Caller& identity() const { return identity_; }
   // The sequence of the last message the sink accepted.
   int64_t delivered_sequence() const;
+
+  // The stream this session writes to, until it goes away (Detach).
+  SinkSlot sink;
 
   // Use WatchHub::Subscribe.
   WatchSession(WatchHub* hub, Caller identity, WatchParams params, WatchSink* sink, int64_t cursor);
@@ -112,10 +97,6 @@ class WatchSession : public std::enable_shared_from_this<WatchSession> {
   bool in_flight_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time in_flight_since_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
-
-  // Held while the sink is called, so Detach waits for a call in progress.
-  absl::Mutex sink_mu_;
-  WatchSink* sink_ ABSL_GUARDED_BY(sink_mu_);
 };
 
 class WatchHub {

@@ -103,6 +103,20 @@ absl::StatusOr<v1::ListTensionAlertsResponse> TensionAlerts::List(const Caller& 
   if (weeks > kMaxWeeks) return BadWeek("first_week", absl::StrCat("at most ", kMaxWeeks, " weeks at a time"));
   if (now < last.end) return WeekNotEnded(last);
 
+  REFX_ASSIGN_OR_RETURN(v1::ListTensionAlertsResponse out, Alerts(agreement, first, last));
+  Disclosure disclosed;
+  disclosed.classes.Add(v1::DATA_CLASS_REFERRAL_CORE);
+  disclosed.classes.Add(v1::DATA_CLASS_PROTECTED_CHARACTERISTICS);
+  storage::AuditRecord event =
+      options_.auditor->Build(caller, kMethod, AuditAction::kDisclosure, {}, disclosed, absl::StatusCode::kOk);
+  event.release = absl::StrCat("tension-alerts weeks=", first.label, "..", last.label, " alerts=", out.alerts_size());
+  audit->WriteBeforeAnswer(std::move(event));
+  return out;
+}
+
+absl::StatusOr<v1::ListTensionAlertsResponse> TensionAlerts::Alerts(const Agreement& agreement,
+                                                                    const reporting::IsoWeek& first,
+                                                                    const reporting::IsoWeek& last) const {
   v1::ListTensionAlertsResponse out;
   REFX_RETURN_IF_ERROR(Compute(agreement, first, last, &out));
   // Each alert's acknowledgement, if any: stored apart, joined by name.
@@ -113,15 +127,17 @@ absl::StatusOr<v1::ListTensionAlertsResponse> TensionAlerts::List(const Caller& 
   for (v1::TensionAlert& alert : *out.mutable_alerts()) {
     if (auto it = by_alert.find(alert.name()); it != by_alert.end()) SetAcknowledgement(*it->second, &alert);
   }
-
-  Disclosure disclosed;
-  disclosed.classes.Add(v1::DATA_CLASS_REFERRAL_CORE);
-  disclosed.classes.Add(v1::DATA_CLASS_PROTECTED_CHARACTERISTICS);
-  storage::AuditRecord event =
-      options_.auditor->Build(caller, kMethod, AuditAction::kDisclosure, {}, disclosed, absl::StatusCode::kOk);
-  event.release = absl::StrCat("tension-alerts weeks=", first.label, "..", last.label, " alerts=", out.alerts_size());
-  audit->WriteBeforeAnswer(std::move(event));
   return out;
+}
+
+std::string TensionAlerts::Method(const Agreement& agreement) {
+  const reporting::TensionRules rules = agreement.tension_rules();
+  return absl::StrFormat(
+      "A week alerts when its count is at least %d and, against the %d weeks before it, at least as high a "
+      "count would arise by chance with probability at most %g if the weekly rate had not changed "
+      "(conditional binomial test); a week with no change alerts with probability at most %g. Counts and "
+      "baselines are given as bands.",
+      rules.minimum_count, rules.baseline_weeks, rules.false_alarm_rate, rules.false_alarm_rate);
 }
 
 absl::Status TensionAlerts::Compute(const Agreement& agreement, const reporting::IsoWeek& first,
@@ -198,12 +214,7 @@ absl::Status TensionAlerts::Compute(const Agreement& agreement, const reporting:
     alert->set_baseline_band(BaselineBand(f.alert.baseline));
   }
   out->set_series(static_cast<int32_t>(areas.size() * strands.size()));
-  out->set_method(absl::StrFormat(
-      "A week alerts when its count is at least %d and, against the %d weeks before it, at least as high a "
-      "count would arise by chance with probability at most %g if the weekly rate had not changed "
-      "(conditional binomial test); a week with no change alerts with probability at most %g. Counts and "
-      "baselines are given as bands.",
-      rules.minimum_count, rules.baseline_weeks, rules.false_alarm_rate, rules.false_alarm_rate));
+  out->set_method(Method(agreement));
   out->set_agreement(agreement.Label());
   return absl::OkStatus();
 }

@@ -13,6 +13,7 @@
 #define REFX_CORE_TENSION_ALERTS_H_
 
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -51,6 +52,15 @@ class TensionAlerts {
   // refx.v1.ReportingService.AcknowledgeTensionAlert for the refusals.
   absl::StatusOr<v1::TensionAlert> Acknowledge(const Caller& caller, const v1::AcknowledgeTensionAlertRequest& request,
                                                CallAudit* audit);
+
+  // The alerts of the ended weeks first..last with their acknowledgements,
+  // as List gives them, neither checked nor audited: for a caller that has
+  // checked the range and audits what it sends (core/tension_watch.h).
+  absl::StatusOr<v1::ListTensionAlertsResponse> Alerts(const Agreement& agreement, const reporting::IsoWeek& first,
+                                                       const reporting::IsoWeek& last) const;
+
+  // The agreement's test, in words (ListTensionAlertsResponse.method).
+  static std::string Method(const Agreement& agreement);
 
  private:
   explicit TensionAlerts(Options options) : options_(std::move(options)) {}

@@ -126,4 +126,6 @@ report sar-get 7 1 audit_service.proto GetSubjectRequestRequest 'name: "subjectR
 report sar-list 8 1 audit_service.proto ListSubjectRequestsRequest 'page_size: 2'
 report sar-step 9 1 audit_service.proto RecordSubjectRequestStepRequest 'name: "subjectRequests/0123456789abcdef0123456789abcdef" step { action: EXTENDED date: "2026-01-05" ground: COMPLEXITY note: "several systems" } etag: "v1"'
 report sar-erase 10 1 audit_service.proto EraseSubjectDataRequest 'subject_request: "subjectRequests/0123456789abcdef0123456789abcdef" referral: "referrals/0123456789abcdef0123456789abcdef" data_classes: DATA_CLASS_VICTIM_CONTACT'
+report watch-tensions 12 0 reporting_service.proto WatchTensionAlertsRequest 'first_week: "2026-W10"'
+report watch-tensions-live 12 1 reporting_service.proto WatchTensionAlertsRequest ''
 echo "seeds: $(find "$out" -type f | wc -l) files in $out"

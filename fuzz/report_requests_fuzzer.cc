@@ -1,4 +1,5 @@
-// Every ReportingService request, and AuditService's subject access
+// Every ReportingService request (WatchTensionAlerts's subscription and its
+// batches included), and AuditService's subject access
 // (FindSubjectReferrals, ExportSubjectAccessBundle, the data subject
 // request register),
 // from its bytes through what the server does with it after the handshake:
@@ -14,6 +15,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -28,6 +30,7 @@
 #include "core/subject_access.h"
 #include "core/subject_requests.h"
 #include "core/tension_alerts.h"
+#include "core/tension_watch.h"
 #include "fuzz/fuzz_support.h"
 #include "refx/v1/audit_service.pb.h"
 #include "refx/v1/reporting_service.pb.h"
@@ -52,6 +55,7 @@ struct Stack {
   std::unique_ptr<core::PartnershipHolder> registry;
   std::unique_ptr<core::ReportManager> reports;
   std::unique_ptr<core::TensionAlerts> tensions;
+  std::unique_ptr<core::TensionWatchHub> tension_watch;
   std::unique_ptr<core::SubjectAccess> subjects;
   std::unique_ptr<core::AgreementHolder> agreements;
   std::unique_ptr<core::RetentionJob> retention;
@@ -134,6 +138,20 @@ Stack& TheStack() {
     if (!reports.ok() || !tensions.ok() || !subjects.ok()) std::abort();
     s->reports = *std::move(reports);
     s->tensions = *std::move(tensions);
+    // Tasks run at once, on the caller's thread: a subscription is pumped
+    // by the fuzzer itself (RunTensionWatch).
+    core::TensionWatchHub::Options watch_options;
+    watch_options.alerts = s->tensions.get();
+    watch_options.auditor = s->auditor.get();
+    watch_options.agreements = s->agreements.get();
+    watch_options.schedule = [](std::function<void()> task) {
+      task();
+      return true;
+    };
+    watch_options.clock = &s->clock;
+    auto tension_watch = core::TensionWatchHub::Create(watch_options);
+    if (!tension_watch.ok()) std::abort();
+    s->tension_watch = *std::move(tension_watch);
     s->subjects = *std::move(subjects);
     auto register_ = core::SubjectRequestRegister::Create(
         {s->store.get(), s->auditor.get(), &s->clock, s->retention.get(), s->subjects.get()});
@@ -150,6 +168,33 @@ absl::Status Decode(absl::string_view bytes, Request* request) {
   REFX_RETURN_IF_ERROR(ParseMessageOrExplain(bytes, request));
   core::ClearOutputOnly(request);
   return core::CheckRequiredFields(*request);
+}
+
+// A sink that keeps what it is given; the fuzzer says when it was written.
+class CollectingSink : public core::WatchSink {
+ public:
+  void Send(std::vector<core::WatchMessageBytes> messages) override { batches += messages.empty() ? 0 : 1; }
+  void Close(const absl::Status& status, bool) override { closed = status; }
+  int batches = 0;
+  absl::Status closed;
+};
+
+// WatchTensionAlerts as the server runs it after admission: the request,
+// the subscription, and its batches until it has caught up.
+absl::Status RunTensionWatch(const core::Caller& caller, absl::string_view bytes) {
+  Stack& s = TheStack();
+  v1::WatchTensionAlertsRequest req;
+  REFX_RETURN_IF_ERROR(Decode(bytes, &req));
+  CollectingSink sink;
+  REFX_ASSIGN_OR_RETURN(std::shared_ptr<core::TensionWatchSession> session,
+                        s.tension_watch->Subscribe(caller, caller, req.first_week(), caller.purpose, &sink));
+  for (int sent = 0; sent < 12 && sink.closed.ok(); ++sent) {
+    const int before = sink.batches;
+    session->OnSent();
+    if (sink.batches == before) break;  // caught up
+  }
+  session->Detach();
+  return sink.closed;
 }
 
 absl::Status Run(int which, const core::Caller& caller, absl::string_view bytes, core::CallAudit* audit) {
@@ -210,21 +255,24 @@ absl::Status Run(int which, const core::Caller& caller, absl::string_view bytes,
       REFX_RETURN_IF_ERROR(Decode(bytes, &req));
       return s.register_->EraseData(caller, req, audit).status();
     }
-    default: {
+    case 11: {
       v1::RecordRectificationRequest req;
       REFX_RETURN_IF_ERROR(Decode(bytes, &req));
       return s.register_->RecordRectification(caller, req, audit).status();
     }
+    default:
+      return RunTensionWatch(caller, bytes);
   }
 }
 
 const char* const kMethods[] = {
-    "refx.v1.ReportingService.CountReferrals", "refx.v1.ReportingService.ReportResponseTimes",
+    "refx.v1.ReportingService.CountReferrals",    "refx.v1.ReportingService.ReportResponseTimes",
     "refx.v1.ReportingService.ListTensionAlerts", "refx.v1.ReportingService.AcknowledgeTensionAlert",
-    "refx.v1.AuditService.FindSubjectReferrals", "refx.v1.AuditService.ExportSubjectAccessBundle",
-    "refx.v1.AuditService.CreateSubjectRequest", "refx.v1.AuditService.GetSubjectRequest",
-    "refx.v1.AuditService.ListSubjectRequests", "refx.v1.AuditService.RecordSubjectRequestStep",
-    "refx.v1.AuditService.EraseSubjectData", "refx.v1.AuditService.RecordRectification"};
+    "refx.v1.AuditService.FindSubjectReferrals",  "refx.v1.AuditService.ExportSubjectAccessBundle",
+    "refx.v1.AuditService.CreateSubjectRequest",  "refx.v1.AuditService.GetSubjectRequest",
+    "refx.v1.AuditService.ListSubjectRequests",   "refx.v1.AuditService.RecordSubjectRequestStep",
+    "refx.v1.AuditService.EraseSubjectData",      "refx.v1.AuditService.RecordRectification",
+    "refx.v1.ReportingService.WatchTensionAlerts"};
 
 }  // namespace
 }  // namespace refx::fuzz

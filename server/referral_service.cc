@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "core/referral_watch.h"
 #include "server/referral_convert.h"
 #include "server/watch_stream.h"
 
@@ -68,7 +69,23 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferrals(grpc::CallbackServe
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ReferralServiceImpl::WatchReferrals(grpc::CallbackServerContext* ctx,
                                                                                const grpc::ByteBuffer* request) {
-  return WatchStream::Start(ctx, request, context_, context_.watch_hub);
+  return WatchStream::Start(
+      ctx, request, context_, core::kWatchMethod,
+      [hub = context_.watch_hub](const core::Caller& identified, const core::Caller& admitted,
+                                 const std::string& purpose, const std::string& bytes,
+                                 core::WatchSink* sink) -> absl::StatusOr<std::shared_ptr<core::WatchSubscription>> {
+        v1::WatchReferralsRequest parsed;
+        REFX_RETURN_IF_ERROR(ParseMessageOrExplain(bytes, &parsed));
+        REFX_RETURN_IF_ERROR(internal::ApplyFieldBehavior(&parsed));
+        core::WatchParams params;
+        params.after_sequence = parsed.after_sequence();
+        params.start_at_head = parsed.start_at_head();
+        params.read_mask.assign(parsed.read_mask().paths().begin(), parsed.read_mask().paths().end());
+        params.purpose = purpose;
+        REFX_ASSIGN_OR_RETURN(std::shared_ptr<core::WatchSession> session,
+                              hub->Subscribe(identified, admitted, std::move(params), sink));
+        return session;
+      });
 }
 
 grpc::ServerUnaryReactor* ReferralServiceImpl::WhoAmI(grpc::CallbackServerContext* ctx,

@@ -1,5 +1,10 @@
 #include "server/reporting_service.h"
 
+#include <memory>
+#include <string>
+
+#include "server/watch_stream.h"
+
 namespace refx::server {
 
 grpc::ServerUnaryReactor* ReportingServiceImpl::CountReferrals(grpc::CallbackServerContext* ctx,
@@ -47,6 +52,22 @@ grpc::ServerUnaryReactor* ReportingServiceImpl::AcknowledgeTensionAlert(grpc::Ca
              core::CallAudit* audit) -> absl::Status {
         REFX_ASSIGN_OR_RETURN(*out, tensions_->Acknowledge(caller, req, audit));
         return absl::OkStatus();
+      });
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ReportingServiceImpl::WatchTensionAlerts(grpc::CallbackServerContext* ctx,
+                                                                                     const grpc::ByteBuffer* request) {
+  return WatchStream::Start(
+      ctx, request, context_, core::kTensionWatchMethod,
+      [hub = tension_watch_](const core::Caller& identified, const core::Caller& admitted, const std::string& purpose,
+                             const std::string& bytes,
+                             core::WatchSink* sink) -> absl::StatusOr<std::shared_ptr<core::WatchSubscription>> {
+        v1::WatchTensionAlertsRequest parsed;
+        REFX_RETURN_IF_ERROR(ParseMessageOrExplain(bytes, &parsed));
+        REFX_RETURN_IF_ERROR(internal::ApplyFieldBehavior(&parsed));
+        REFX_ASSIGN_OR_RETURN(std::shared_ptr<core::TensionWatchSession> session,
+                              hub->Subscribe(identified, admitted, parsed.first_week(), purpose, sink));
+        return session;
       });
 }
 

@@ -217,12 +217,28 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   watch_options.clock = server->options_.clock;
   REFX_ASSIGN_OR_RETURN(server->watch_hub_, core::WatchHub::Create(std::move(watch_options)));
   service_context.watch_hub = server->watch_hub_.get();
+  core::TensionWatchHub::Options tension_watch_options;
+  tension_watch_options.alerts = server->tensions_.get();
+  tension_watch_options.auditor = server->auditor_.get();
+  tension_watch_options.agreements = server->agreements_.get();
+  // Its own thread: a tension batch reads the store and audits synchronously,
+  // so the pool is drained before the store closes.
+  server->tension_pool_ = std::make_unique<WorkPool>(1, 1 << 12);
+  tension_watch_options.schedule = [pool = server->tension_pool_.get()](std::function<void()> task) {
+    return pool->TrySubmit(std::move(task));
+  };
+  tension_watch_options.check_credentials = [s = server.get()](const core::Caller& identity, core::WatchSink* sink) {
+    return s->CheckStreamCredential(identity, *static_cast<WatchStream*>(sink));
+  };
+  tension_watch_options.stall_timeout = absl::Seconds(watch.stall_timeout_seconds());
+  tension_watch_options.clock = server->options_.clock;
+  REFX_ASSIGN_OR_RETURN(server->tension_watch_, core::TensionWatchHub::Create(std::move(tension_watch_options)));
   server->referral_service_ = std::make_unique<ReferralServiceImpl>(service_context);
   server->audit_service_ =
       std::make_unique<AuditServiceImpl>(service_context, server->subject_access_.get(),
                                          server->subject_requests_.get(), server->retention_.get());
-  server->reporting_service_ = std::make_unique<ReportingServiceImpl>(service_context, server->reports_.get(),
-                                                                  server->tensions_.get());
+  server->reporting_service_ = std::make_unique<ReportingServiceImpl>(
+      service_context, server->reports_.get(), server->tensions_.get(), server->tension_watch_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -312,6 +328,9 @@ void RefxServer::HealthLoop() {
       // replica) from its last sequence.
       watch_hub_->CloseWhere([](core::WatchSink*) {
         return absl::UnavailableError("the database is unavailable; reconnect from your last sequence");
+      });
+      tension_watch_->CloseWhere([](core::WatchSink*) {
+        return absl::UnavailableError("the database is unavailable");
       });
     }
     store_was_healthy = health.ok();
@@ -443,6 +462,7 @@ void RefxServer::WatchLoop() {
   absl::Time swept_at = absl::InfinitePast();
   do {
     watch_hub_->Tick();
+    tension_watch_->Tick();
     refusals_->Flush();
     const int64_t sequence = revocation_->sequence();
     const bool healthy = revocation_->Health().ok();
@@ -455,16 +475,20 @@ void RefxServer::WatchLoop() {
     swept_healthy = healthy;
     swept_registry = registry;
     swept_at = absl::Now();
-    watch_hub_->CloseWhere([this](core::WatchSink* sink) -> absl::Status {
+    const auto sweep = [this](core::WatchSink* sink) -> absl::Status {
       auto* stream = static_cast<WatchStream*>(sink);
       const core::Caller* identity = stream->identity();
       if (identity == nullptr) return absl::OkStatus();  // still opening: its first batch checks
       absl::Status standing = CheckStreamCredential(*identity, *stream);
       if (!standing.ok()) {
-        log::Warning("watch_closed_credential", {{"call_id", stream->call_id()}, {"reason", ErrorReasonOf(standing)}});
+        log::Warning(
+            "watch_closed_credential",
+            {{"call_id", stream->call_id()}, {"method", stream->method()}, {"reason", ErrorReasonOf(standing)}});
       }
       return standing;
-    });
+    };
+    watch_hub_->CloseWhere(sweep);
+    tension_watch_->CloseWhere(sweep);
   } while (!stop_watch_ticks_.WaitForNotificationWithTimeout(absl::Milliseconds(500)));
 }
 
@@ -479,7 +503,7 @@ absl::Status RefxServer::CheckStreamCredential(const core::Caller& identity, con
   absl::Status standing = now.status();
   if (standing.ok()) standing = credentials_->Check(identity, peer.leaf_pem, peer.chain_pem);
   if (!standing.ok()) {
-    refusals_->Record(identity, core::kWatchMethod, standing.code(), ErrorReasonOf(standing));
+    refusals_->Record(identity, stream.method(), standing.code(), ErrorReasonOf(standing));
     return standing;
   }
   // A registry reload that changed the agency's role (or type) changes what
@@ -555,6 +579,7 @@ void RefxServer::Shutdown(absl::Duration grace) {
   // Watch streams never end on their own: end them first, each telling its
   // subscriber where to resume, so the grace period is for unary calls.
   watch_hub_->CloseAll("the server is shutting down");
+  tension_watch_->CloseAll("the server is shutting down");
   // gRPC's shutdown stops accepting at once and tells every connection to
   // go away, but then waits until every connection is gone, which a client
   // that sends nothing more ends only when the grace runs out. Once no call
@@ -565,7 +590,8 @@ void RefxServer::Shutdown(absl::Duration grace) {
   std::thread disconnect_idle([&] {
     const absl::Time give_up = absl::Now() + grace;
     while (!shut_down.WaitForNotificationWithTimeout(absl::Milliseconds(20)) && absl::Now() < give_up) {
-      if (limiter_->TotalInFlight() == 0 && watch_hub_->subscriber_count() == 0) {
+      if (limiter_->TotalInFlight() == 0 && watch_hub_->subscriber_count() == 0 &&
+          tension_watch_->subscriber_count() == 0) {
         grpc_server_cancel_all_calls(server_->c_server());
       }
     }
@@ -576,6 +602,7 @@ void RefxServer::Shutdown(absl::Duration grace) {
   disconnect_idle.join();
   server_->Wait();
   pool_.reset();   // runs and finishes any queued work
+  tension_pool_.reset();           // the same, for tension batches (which read the store)
   refusals_->Flush(/*all=*/true);  // counts still open, before the store closes
   // Every stream is done, so every session is closed: what the store's last
   // audit completions queue on the watch pool finds nothing to do.
@@ -583,6 +610,7 @@ void RefxServer::Shutdown(absl::Duration grace) {
   if (ops_ != nullptr) ops_->Shutdown();
   store_.reset();  // commits the last batch
   watch_pool_.reset();
+  tension_watch_.reset();
   watch_hub_.reset();
   log::Info("server_stopped");
 }

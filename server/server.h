@@ -14,11 +14,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/types/optional.h"
 #include "auth/credential_gate.h"
 #include "auth/revocation_checker.h"
-#include "core/refusal_log.h"
-#include "server/agency_call_limiter.h"
-#include "absl/types/optional.h"
 #include "common/clock.h"
 #include "common/signing.h"
 #include "core/agreement.h"
@@ -26,15 +24,18 @@
 #include "core/partnership.h"
 #include "core/referral_manager.h"
 #include "core/referral_watch.h"
+#include "core/refusal_log.h"
 #include "core/retention.h"
 #include "core/subject_requests.h"
+#include "core/tension_watch.h"
 #include "grpcpp/server.h"
 #include "refx/config/v1/server_config.pb.h"
+#include "server/agency_call_limiter.h"
 #include "server/audit_service.h"
-#include "server/reporting_service.h"
 #include "server/ops_listener.h"
-#include "server/server_metrics.h"
 #include "server/referral_service.h"
+#include "server/reporting_service.h"
+#include "server/server_metrics.h"
 #include "server/work_pool.h"
 #include "storage/referral_store.h"
 
@@ -140,6 +141,8 @@ class RefxServer {
   std::unique_ptr<WorkPool> pool_;
   std::unique_ptr<WorkPool> watch_pool_;  // prepares and sends watch batches
   std::unique_ptr<core::WatchHub> watch_hub_;
+  std::unique_ptr<WorkPool> tension_pool_;                // computes and sends tension alert batches
+  std::unique_ptr<core::TensionWatchHub> tension_watch_;  // WatchTensionAlerts
   absl::Notification stop_watch_ticks_;
   std::thread watch_thread_;
   std::unique_ptr<ReferralServiceImpl> referral_service_;

@@ -77,13 +77,14 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                              .Register(r);
   watch_messages_ = &prometheus::BuildCounter()
                          .Name("refx_watch_messages_total")
-                         .Help("WatchReferrals messages written to subscribers")
+                         .Help("Messages written to watch stream subscribers (WatchReferrals, WatchTensionAlerts)")
                          .Register(r)
                          .Add({});
   watch_ended_ = &prometheus::BuildCounter()
                       .Name("refx_watch_streams_ended_total")
-                      .Help("WatchReferrals streams ended, by gRPC status code (UNAVAILABLE: cut by the server, "
-                            "to be resumed)")
+                      .Help(
+                          "Watch streams (WatchReferrals, WatchTensionAlerts) ended, by gRPC status code (UNAVAILABLE: "
+                          "cut by the server, to be resumed)")
                       .Register(r);
   watch_subscribers_ = &prometheus::BuildGauge()
                             .Name("refx_watch_subscribers")

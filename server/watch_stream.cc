@@ -36,8 +36,9 @@ std::shared_ptr<const std::string> Intern(std::string value) {
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackServerContext* ctx,
                                                                const grpc::ByteBuffer* request,
-                                                               const ServiceContext& service, core::WatchHub* hub) {
-  auto* stream = new WatchStream(ctx, hub);
+                                                               const ServiceContext& service, const char* method,
+                                                               Subscribe subscribe) {
+  auto* stream = new WatchStream(ctx, method, std::move(subscribe));
   stream->metrics_ = service.metrics;
   stream->call_id_ = StartCall(ctx);
   // On the reactor thread only what the context holds, and the credential
@@ -48,7 +49,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackSer
   stream->chain_pem_ = Intern(peer.chain_pem);
   const bool gate_refused = !gate.caller.ok();
   if (gate_refused) {
-    service.refusals->Record(gate.claimed, core::kWatchMethod, gate.caller.status().code(),
+    service.refusals->Record(gate.claimed, stream->method_, gate.caller.status().code(),
                              ErrorReasonOf(gate.caller.status()));
   } else {
     stream->agency_ = gate.caller->agency_id;
@@ -69,7 +70,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackSer
   if (!queued) {
     const absl::Status shed =
         WithErrorInfo(absl::ResourceExhaustedError("server busy; retry with backoff"), "SERVER_OVERLOADED");
-    service.refusals->Record(gate.claimed, core::kWatchMethod, shed.code(), "SERVER_OVERLOADED");
+    service.refusals->Record(gate.claimed, stream->method_, shed.code(), "SERVER_OVERLOADED");
     absl::MutexLock lock(&stream->mu_);
     stream->pins_ = 0;
     stream->opened_ = true;
@@ -81,22 +82,15 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackSer
 void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Caller> identified, bool gate_refused,
                        const std::string& purpose, const std::string& request_bytes) {
   absl::optional<core::Caller> admitted;
-  absl::StatusOr<std::shared_ptr<core::WatchSession>> session = [&]() -> absl::StatusOr<std::shared_ptr<core::WatchSession>> {
+  absl::StatusOr<std::shared_ptr<core::WatchSubscription>> session =
+      [&]() -> absl::StatusOr<std::shared_ptr<core::WatchSubscription>> {
     if (ctx_->IsCancelled()) return absl::CancelledError("the client gave up before the stream opened");
     if (!identified.ok()) return identified.status();
-    auto admission = core::AdmitCall(*identified, core::kWatchMethod, service.agreements->Current(), purpose);
+    auto admission = core::AdmitCall(*identified, method_, service.agreements->Current(), purpose);
     if (!admission.ok()) return admission.status();
     admitted = *std::move(admission);
     REFX_RETURN_IF_ERROR(CheckRequestSize(static_cast<int64_t>(request_bytes.size()), service.max_request_bytes));
-    v1::WatchReferralsRequest request;
-    REFX_RETURN_IF_ERROR(ParseMessageOrExplain(request_bytes, &request));
-    REFX_RETURN_IF_ERROR(internal::ApplyFieldBehavior(&request));
-    core::WatchParams params;
-    params.after_sequence = request.after_sequence();
-    params.start_at_head = request.start_at_head();
-    params.read_mask.assign(request.read_mask().paths().begin(), request.read_mask().paths().end());
-    params.purpose = purpose;
-    return hub_->Subscribe(*identified, *admitted, std::move(params), this);
+    return subscribe_(*identified, *admitted, purpose, request_bytes, this);
   }();
   // One audit event for the opening (or the refusal; a refusal at the gate
   // was recorded by the refusal log); each batch sent later records its own
@@ -104,18 +98,18 @@ void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Calle
   const core::AuditAction action = core::AuditAction::kNone;
   absl::Status audited;
   if (!gate_refused) {
-    storage::AuditRecord record =
-        service.auditor->Build(admitted.has_value() ? *admitted : *identified, core::kWatchMethod, action, {}, {},
-                               session.status().code());
+    storage::AuditRecord record = service.auditor->Build(admitted.has_value() ? *admitted : *identified, method_,
+                                                         action, {}, {}, session.status().code());
     audited = service.auditor->Record(record);
   }
   absl::Status outcome = session.status();
   if (outcome.ok() && !audited.ok()) {
-    log::Error("audit_write_failed", {{"call_id", call_id_}, {"method", core::kWatchMethod}});
+    log::Error("audit_write_failed", {{"call_id", call_id_}, {"method", method_}});
     outcome = audited;
   }
   log::Event(outcome.ok() ? log::Level::kInfo : log::Level::kWarning, "watch_opened",
              {{"call_id", call_id_},
+              {"method", method_},
               {"agency", agency_.empty() ? "-" : agency_},
               {"code", absl::StatusCodeToString(outcome.code())},
               {"reason", outcome.ok() ? std::string("-") : ErrorReasonOf(outcome)}});
@@ -124,7 +118,7 @@ void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Calle
     // before the stream is finished.
     (*session)->Detach();
   }
-  std::shared_ptr<core::WatchSession> live;
+  std::shared_ptr<core::WatchSubscription> live;
   bool deliver_sent = false;
   bool cancelled = false;
   bool orphaned = false;
@@ -149,7 +143,7 @@ void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Calle
   if (orphaned) {
     live->Detach();
   } else if (cancelled) {
-    live->Close(absl::CancelledError("the client went away"));
+    live->Close(absl::CancelledError("the client went away"), /*abandon_pending=*/false);
   } else if (deliver_sent) {
     live->OnSent();
   }
@@ -204,7 +198,7 @@ void WatchStream::Close(const absl::Status& status, bool abandon_pending) {
 }
 
 void WatchStream::OnWriteDone(bool ok) {
-  std::shared_ptr<core::WatchSession> notify;
+  std::shared_ptr<core::WatchSubscription> notify;
   bool close = false;
   {
     absl::MutexLock lock(&mu_);
@@ -235,14 +229,14 @@ void WatchStream::OnWriteDone(bool ok) {
   }
   if (notify == nullptr) return;
   if (close) {
-    notify->Close(absl::CancelledError("the stream broke"));
+    notify->Close(absl::CancelledError("the stream broke"), /*abandon_pending=*/false);
   } else {
     notify->OnSent();
   }
 }
 
 void WatchStream::OnCancel() {
-  std::shared_ptr<core::WatchSession> session;
+  std::shared_ptr<core::WatchSubscription> session;
   {
     absl::MutexLock lock(&mu_);
     cancelled_ = true;
@@ -271,8 +265,9 @@ void WatchStream::OnDone() {
   // own thread: nothing below may touch a member (ASan found the log line
   // reading call_id_ after that delete).
   const std::string call_id = call_id_;
+  const char* const method = method_;
   const std::string agency = agency_.empty() ? "-" : agency_;
-  std::shared_ptr<core::WatchSession> session;
+  std::shared_ptr<core::WatchSubscription> session;
   bool unpinned = false;
   {
     absl::MutexLock lock(&mu_);
@@ -281,7 +276,7 @@ void WatchStream::OnDone() {
     unpinned = pins_ == 0;
   }
   if (session != nullptr) session->Detach();
-  log::Info("watch_closed", {{"call_id", call_id}, {"agency", agency}});
+  log::Info("watch_closed", {{"call_id", call_id}, {"method", method}, {"agency", agency}});
   if (unpinned) delete this;  // else the last Unpin() does
 }
 

@@ -91,6 +91,8 @@ struct CommandLine {
   std::string sar_correction;            // sar rectified
   std::vector<std::string> sar_classes;  // sar erase
   bool report_csv = false;
+  bool report_follow = false;  // report tensions --follow
+  int report_max_alerts = 0;   // report tensions --follow: exit after this many (0: never)
 
   // create.
   std::string from_file, report_type, perceived_by, channel, platform, area, occurred,

@@ -3,6 +3,7 @@
 // (ReportingService), as a table, CSV, JSON or HTML. The server applies
 // disclosure control; this prints what it released, withheld counts and
 // medians as `*`, and the rules under the tables.
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -16,11 +17,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "clients/cli/commands_internal.h"
 #include "clients/cli/report_html.h"
+#include "common/status_details.h"
 #include "core/reporting/iso_week.h"
 #include "google/protobuf/struct.pb.h"
-#include "common/status_details.h"
 
 namespace refx::cli {
 namespace {
@@ -146,6 +148,11 @@ void AddReport(CLI::App* app, CommandLine* f) {
   w->add_option("--last-week", f->report_last_week, "Last ISO week, ended (default: the last ended week)");
   w->add_flag("--csv", f->report_csv, "Print CSV: week, area, strand, count band, baseline band, name, "
                                       "acknowledged by, acknowledged at, note");
+  w->add_flag("--follow", f->report_follow,
+              "Stay connected and print each week's alerts when the week ends (from --first-week, default\n"
+              "the week in progress), reconnecting by itself where the stream left off");
+  w->add_option("--max-alerts", f->report_max_alerts, "With --follow: exit after this many alerts (0: never)")
+      ->check(CLI::NonNegativeNumber);
   w->footer(
       "Each area and strand, and online hate per strand, is counted by ISO week (Monday to Sunday,\n"
       "Europe/London) and a week alerts when its count is unusually high against the weeks before it,\n"
@@ -154,7 +161,10 @@ void AddReport(CLI::App* app, CommandLine* f) {
       "group has acknowledged it (`refx report acknowledge`); its note is in the CSV and JSON.\n\n"
       "EXAMPLES\n"
       "  refx report tensions --profile oversight\n"
-      "  refx report tensions --first-week 2026-W01 --last-week 2026-W26 --csv > alerts.csv\n");
+      "  refx report tensions --first-week 2026-W01 --last-week 2026-W26 --csv > alerts.csv\n"
+      "  refx report tensions --follow -o json | my-alerting-hook      # one JSON line per alert\n\n"
+      "With --follow, each week is tested when it ends (Monday 00:00); a line on stderr says which week\n"
+      "was tested, so a week without alerts is visibly checked too.\n");
   f->report_acknowledge = f->report->add_subcommand(
       "acknowledge", "Acknowledge a community-tension alert with a note (the tensions group: TENSION_ACKNOWLEDGE)");
   CLI::App* k = f->report_acknowledge;
@@ -276,7 +286,57 @@ int RunReportResponseTimes(ReferralClient& client, const CommandLine& f, OutputF
   return kExitOk;
 }
 
+namespace {
+
+std::string AlertLine(const refx::v1::TensionAlert& alert) {
+  return absl::StrCat(Sanitize(alert.week()), "  ", Sanitize(alert.area()), "  ", Sanitize(alert.strand()), "  count ",
+                      Sanitize(alert.count_band()), "  baseline ", Sanitize(alert.baseline_band()),
+                      alert.has_acknowledgement() ? "  acknowledged" : "", "\n");
+}
+
+// `refx report tensions --follow`: WatchTensionAlerts, reconnecting from the
+// next week to test after a resumable end.
+int FollowTensions(ReferralClient& client, const CommandLine& f, OutputFormat format) {
+  if (!f.report_last_week.empty()) {
+    return Fail(absl::InvalidArgumentError("--follow has no last week: it runs until stopped (or --max-alerts)"),
+                format, /*local=*/true);
+  }
+  refx::v1::WatchTensionAlertsRequest request;
+  request.set_first_week(f.report_first_week);
+  int alerts = 0;
+  absl::Duration backoff = absl::Milliseconds(200);
+  while (true) {
+    absl::Status ended = client.WatchTensionAlerts(request, [&](const refx::v1::WatchTensionAlertsResponse& m) {
+      using Response = refx::v1::WatchTensionAlertsResponse;
+      if (m.kind() == Response::SUBSCRIBED || m.kind() == Response::WEEKS_CHECKED) {
+        request.set_first_week(m.next_week());  // where a reconnection resumes
+        backoff = absl::Milliseconds(200);
+        if (m.kind() == Response::SUBSCRIBED) {
+          std::cerr << "testing weeks from " << Sanitize(m.next_week()) << " as they end; " << Sanitize(m.method())
+                    << "\n";
+        } else {
+          std::cerr << "tested through " << Sanitize(m.checked_through_week()) << "\n";
+        }
+        return true;
+      }
+      std::cout << (format == OutputFormat::kJson ? RenderJsonLine(m.alert()) : AlertLine(m.alert())) << std::flush;
+      return f.report_max_alerts == 0 || ++alerts < f.report_max_alerts;
+    });
+    if (!refx::client::IsResumableWatchEnd(ended)) {
+      if (!ended.ok()) return Fail(ended, format, false);
+      return kExitOk;
+    }
+    std::cerr << "stream ended (" << absl::StatusCodeToString(ended.code()) << "); reconnecting from "
+              << Sanitize(request.first_week()) << "\n";
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(10));
+  }
+}
+
+}  // namespace
+
 int RunReportTensions(ReferralClient& client, const CommandLine& f, OutputFormat format) {
+  if (f.report_follow) return FollowTensions(client, f, format);
   refx::v1::ListTensionAlertsRequest request;
   request.set_first_week(f.report_first_week);
   request.set_last_week(f.report_last_week);

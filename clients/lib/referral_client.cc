@@ -146,16 +146,17 @@ bool IsResumableWatchEnd(const absl::Status& status) {
   }
 }
 
-absl::Status ReferralClient::Watch(const refx::v1::WatchReferralsRequest& request,
-                                   const std::function<bool(const refx::v1::WatchReferralsResponse&)>& on_message,
-                                   WatchCancellation* cancellation) {
+template <typename Response>
+absl::Status ReferralClient::ReadStream(
+    const std::function<std::unique_ptr<grpc::ClientReaderInterface<Response>>(grpc::ClientContext*)>& open,
+    const std::function<bool(const Response&)>& on_message, WatchCancellation* cancellation) const {
   grpc::ClientContext context;
   PrepareMetadata(&context);
   if (cancellation != nullptr && !cancellation->Attach(&context)) {
     return absl::CancelledError("watch cancelled");
   }
-  auto reader = stub_->WatchReferrals(&context, request);
-  refx::v1::WatchReferralsResponse message;
+  auto reader = open(&context);
+  Response message;
   bool stopped = false;
   while (reader->Read(&message)) {
     if (!on_message(message)) {
@@ -173,6 +174,23 @@ absl::Status ReferralClient::Watch(const refx::v1::WatchReferralsRequest& reques
   if (stopped) return absl::OkStatus();
   if (cancellation != nullptr && cancellation->cancelled()) return absl::CancelledError("watch cancelled");
   return Finish(status);
+}
+
+absl::Status ReferralClient::Watch(const refx::v1::WatchReferralsRequest& request,
+                                   const std::function<bool(const refx::v1::WatchReferralsResponse&)>& on_message,
+                                   WatchCancellation* cancellation) {
+  return ReadStream<refx::v1::WatchReferralsResponse>(
+      [&](grpc::ClientContext* context) { return stub_->WatchReferrals(context, request); }, on_message, cancellation);
+}
+
+absl::Status ReferralClient::WatchTensionAlerts(
+    const refx::v1::WatchTensionAlertsRequest& request,
+    const std::function<bool(const refx::v1::WatchTensionAlertsResponse&)>& on_message,
+    WatchCancellation* cancellation) {
+  if (reporting_stub_ == nullptr) return absl::FailedPreconditionError("this client has no stub for that service");
+  return ReadStream<refx::v1::WatchTensionAlertsResponse>(
+      [&](grpc::ClientContext* context) { return reporting_stub_->WatchTensionAlerts(context, request); }, on_message,
+      cancellation);
 }
 
 absl::Status ReferralClient::WatchWithResume(

@@ -201,6 +201,13 @@ class ReferralClient {
   // The tensions group's note on an alert (TENSION_ACKNOWLEDGE).
   absl::StatusOr<refx::v1::TensionAlert> AcknowledgeTensionAlert(
       const refx::v1::AcknowledgeTensionAlertRequest& request);
+  // Streams tension alerts (WatchTensionAlerts) to `on_message` as Watch
+  // does: until it returns false (then OK), the stream ends (its status), or
+  // `cancellation` is used. A resumable end (IsResumableWatchEnd) names the
+  // week to resume from in its ErrorInfo (`resume_week`).
+  absl::Status WatchTensionAlerts(const refx::v1::WatchTensionAlertsRequest& request,
+                                  const std::function<bool(const refx::v1::WatchTensionAlertsResponse&)>& on_message,
+                                  WatchCancellation* cancellation = nullptr);
 
   const ConnectionOptions& options() const { return options_; }
 
@@ -211,6 +218,12 @@ class ReferralClient {
   void PrepareMetadata(grpc::ClientContext* context) const;
   // FromGrpcStatus plus connection-failure diagnosis.
   absl::Status Finish(const grpc::Status& status) const;
+  // Every server stream: its metadata and cancellation on a fresh context,
+  // `open` starting the call, each message to `on_message`.
+  template <typename Response>
+  absl::Status ReadStream(
+      const std::function<std::unique_ptr<grpc::ClientReaderInterface<Response>>(grpc::ClientContext*)>& open,
+      const std::function<bool(const Response&)>& on_message, WatchCancellation* cancellation) const;
   // Every unary call: a prepared context, the call through `stub` (null
   // when the client was built from a ReferralService stub alone), and the
   // one conversion of its status.

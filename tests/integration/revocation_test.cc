@@ -374,6 +374,36 @@ TEST_F(RevocationTest, AnOpenWatchStreamOfARevokedCertificateIsClosed) {
               static_cast<long long>(absl::ToInt64Milliseconds(absl::Now() - revoked)));
 }
 
+// The same for a tension alert stream, which sends nothing between weeks:
+// the sweep, not a delivery, must end it.
+TEST_F(RevocationTest, AnOpenTensionAlertStreamOfARevokedCertificateIsClosed) {
+  const TestPki::ClientCert cert = Fresh("asb-hate-prevent-strategy-group");
+  client::ConnectionOptions options;
+  options.server = server_->address();
+  options.acting_user = "tension-monitor";
+  client::ReferralClient client(server_->Channel(cert), options);
+  absl::Notification subscribed, ended;
+  client::WatchCancellation cancel;
+  absl::Status status;
+  std::thread watcher([&] {
+    status = client.WatchTensionAlerts(
+        {},
+        [&](const v1::WatchTensionAlertsResponse& m) {
+          if (m.kind() == v1::WatchTensionAlertsResponse::SUBSCRIBED) subscribed.Notify();
+          return true;
+        },
+        &cancel);
+    ended.Notify();
+  });
+  ASSERT_TRUE(subscribed.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_TRUE(PublishList({SerialOf(cert.cert_chain_pem)}).ok());
+  const bool closed = ended.WaitForNotificationWithTimeout(kRevocationDeadline + absl::Seconds(2));
+  if (!closed) cancel.Cancel();
+  watcher.join();
+  ASSERT_TRUE(closed) << "the tension stream of a revoked certificate stayed open";
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnauthenticated) << status;
+}
+
 TEST_F(RevocationTest, CallsInALoopStopWithinFiveSecondsPlusConnectionAge) {
   const TestPki::ClientCert cert = Fresh(kBlaby);
   // One channel, reused: the connection stays open across the revocation.

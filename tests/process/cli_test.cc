@@ -346,6 +346,23 @@ TEST_F(CliClockTest, ReportTensionsListsAlertsAsBandsInTableCsvAndJson) {
   EXPECT_EQ(not_ended.exit_code, kExitInvalid) << not_ended.Describe();
   CommandResult help = RefxBare({"report", "tensions", "--help"});
   EXPECT_THAT(help.out, HasSubstr("never exact counts"));
+  EXPECT_THAT(help.out, HasSubstr("--follow"));
+
+  // --follow streams alerts as weeks end (WatchTensionAlerts), the ended
+  // weeks from --first-week first; one JSON line per alert.
+  CommandResult follow = Refx(kOversight, {"report", "tensions", "--follow", "--first-week", "2026-W14", "--max-alerts",
+                                           "1", "--output", "json"});
+  ASSERT_EQ(follow.exit_code, kExitOk) << follow.Describe();
+  v1::TensionAlert followed;
+  ASSERT_TRUE(ParseJson(follow.out, &followed).ok()) << follow.Describe();
+  EXPECT_EQ(followed.name(), "tensionAlerts/2026-W14/leicester/race");
+  EXPECT_EQ(followed.acknowledgement().agency(), absl::StrCat("agencies/", kOversight));
+  EXPECT_THAT(follow.err, HasSubstr("testing weeks from 2026-W14"));
+  CommandResult follow_denied = Refx(kCityCouncil, {"report", "tensions", "--follow"});
+  EXPECT_EQ(follow_denied.exit_code, kExitAuth) << follow_denied.Describe();
+  CommandResult follow_bounded = Refx(kOversight, {"report", "tensions", "--follow", "--last-week", "2026-W15"});
+  EXPECT_NE(follow_bounded.exit_code, kExitOk) << follow_bounded.Describe();
+  EXPECT_THAT(follow_bounded.err, HasSubstr("--follow has no last week"));
 }
 
 // `refx audit subject`: the identifiers come from a file, never a flag.
