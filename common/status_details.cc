@@ -177,6 +177,12 @@ std::string ErrorReasonOf(const absl::Status& status) {
   return info.reason();
 }
 
+std::string ErrorReasonSent(const absl::Status& status) {
+  if (status.ok()) return "";
+  std::string reason = ErrorReasonOf(status);
+  return reason.empty() ? std::string(GenericErrorReason(status.code())) : reason;
+}
+
 std::string ErrorMetadataOf(const absl::Status& status, absl::string_view key) {
   auto payload = status.GetPayload(TypeUrlOf(google::rpc::ErrorInfo()));
   if (!payload.has_value()) return "";

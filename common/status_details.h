@@ -100,6 +100,11 @@ absl::string_view GenericErrorReason(absl::StatusCode code);
 
 // The ErrorInfo reason attached to `status`, or "" if none.
 std::string ErrorReasonOf(const absl::Status& status);
+
+// The reason a client is told for `status`: its ErrorInfo's, or the generic
+// one of its code (what WithDefaultErrorDetails attaches). For log lines and
+// refusal counts, so they name the reason the caller saw.
+std::string ErrorReasonSent(const absl::Status& status);
 // One ErrorInfo metadata value attached to `status`, or "" if none.
 std::string ErrorMetadataOf(const absl::Status& status, absl::string_view key);
 

@@ -29,6 +29,17 @@ TEST(StatusDetailsTest, PlainStatusHasNoDetails) {
   EXPECT_EQ(ToRpcStatus(s).details_size(), 0);
 }
 
+TEST(StatusDetailsTest, TheReasonSentIsTheErrorInfosOrTheCodesGenericOne) {
+  EXPECT_EQ(ErrorReasonSent(absl::OkStatus()), "");
+  EXPECT_EQ(ErrorReasonSent(absl::FailedPreconditionError("x")), "PRECONDITION_FAILED");
+  EXPECT_EQ(ErrorReasonSent(InvalidArgumentError("bad", {{"field", "why"}})), "INVALID_REQUEST");
+  EXPECT_EQ(ErrorReasonSent(WithErrorInfo(absl::PermissionDeniedError("no"), "METHOD_NOT_PERMITTED")),
+            "METHOD_NOT_PERMITTED");
+  // The same reason the edge attaches.
+  const absl::Status plain = absl::NotFoundError("gone");
+  EXPECT_EQ(ErrorReasonSent(plain), ErrorReasonOf(WithDefaultErrorDetails(plain)));
+}
+
 TEST(StatusDetailsTest, PreconditionFailureSurvivesTheWire) {
   absl::Status s = FailedPreconditionError("cannot accept", {{"STATE", "referrals/abc", "accept is not allowed"}});
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);

@@ -168,7 +168,7 @@ grpc::ServerUnaryReactor* RunUnaryAsync(const char* full_method, grpc::CallbackS
                 {"method", method},
                 {"agency", agency.empty() ? "-" : agency},
                 {"code", absl::StatusCodeToString(status.code())},
-                {"reason", status.ok() ? std::string("-") : ErrorReasonOf(status)},
+                {"reason", status.ok() ? std::string("-") : ErrorReasonSent(status)},
                 {"latency_ms", absl::ToDoubleMilliseconds(latency)}});
     // An agency label only for a caller the registry identified (a bounded
     // set); a refused certificate may claim any name, so it is "-".
@@ -179,7 +179,7 @@ grpc::ServerUnaryReactor* RunUnaryAsync(const char* full_method, grpc::CallbackS
     reactor->Finish(ToGrpcStatus(status, call_id));
   };
   auto refuse = [&](const absl::Status& status) {
-    service.refusals->Record(gate.claimed, full_method, status.code(), ErrorReasonOf(status));
+    service.refusals->Record(gate.claimed, full_method, status.code(), ErrorReasonSent(status));
     finish(status, gate.claimed.agency_id);
     return reactor;
   };

@@ -50,7 +50,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackSer
   const bool gate_refused = !gate.caller.ok();
   if (gate_refused) {
     service.refusals->Record(gate.claimed, stream->method_, gate.caller.status().code(),
-                             ErrorReasonOf(gate.caller.status()));
+                             ErrorReasonSent(gate.caller.status()));
   } else {
     stream->agency_ = gate.caller->agency_id;
     stream->identity_ = *gate.caller;
@@ -112,7 +112,7 @@ void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Calle
               {"method", method_},
               {"agency", agency_.empty() ? "-" : agency_},
               {"code", absl::StatusCodeToString(outcome.code())},
-              {"reason", outcome.ok() ? std::string("-") : ErrorReasonOf(outcome)}});
+              {"reason", outcome.ok() ? std::string("-") : ErrorReasonSent(outcome)}});
   if (session.ok() && !outcome.ok()) {
     // Subscribed, but its opening could not be audited: out of the hub
     // before the stream is finished.
