@@ -22,6 +22,7 @@
 #include "clients/cli/report_html.h"
 #include "common/status_details.h"
 #include "core/reporting/iso_week.h"
+#include "core/reporting/release_period.h"
 #include "google/protobuf/struct.pb.h"
 
 namespace refx::cli {
@@ -182,22 +183,27 @@ void AddReport(CLI::App* app, CommandLine* f) {
       "EXAMPLE\n"
       "  refx report acknowledge 2026-W39/charnwood/religion_or_belief --profile oversight \\\n"
       "      --note \"Raised at the tension monitoring meeting; reassurance visits arranged\"\n");
-  f->report_summary = f->report->add_subcommand(
-      "summary", "One quarter's partnership report as a self-contained HTML file with charts");
+  f->report_summary =
+      f->report->add_subcommand("summary", "One period's partnership report as a self-contained HTML file with charts");
   CLI::App* h = f->report_summary;
-  h->add_option("--period", f->report_period, "An ended quarter, e.g. 2026-Q3")->required();
+  h->add_option("--period", f->report_period,
+                "An ended period on the agreement's release grid: a quarter (2026-Q3; LLR), or a month (2026-07) or "
+                "year (2026) where the agreement releases by month or year")
+      ->required();
   h->add_option("--html", f->report_html, "Write the report here (one HTML file: no scripts, no fetches)")
       ->required();
   h->add_option("--scope", f->report_summary_scope, "partnership (default) or own")
       ->check(CLI::IsMember({"own", "partnership"}));
   h->footer(
-      "Asks the server for the quarter's releases (counts by area, strand, report type and channel; the\n"
-      "area counts of the quarter and the three before it; response times; the quarter's tension alerts)\n"
-      "and draws them as inline SVG charts, each with its figures as a table. Withheld counts stay\n"
-      "withheld: the file holds only what the server released, and states the rules applied. Every\n"
-      "release is audited as usual. Tension alerts need REPORT_PARTNERSHIP.\n\n"
-      "EXAMPLE\n"
-      "  refx report summary --period 2026-Q3 --html q3.html --profile oversight\n");
+      "Asks the server for the period's releases (counts by area, strand, report type and channel; the\n"
+      "area counts of the period and those before it: 12 months, 4 quarters or 3 years, so the trend is\n"
+      "drawn on the agreement's grid; response times; the period's tension alerts) and draws them as\n"
+      "inline SVG charts, each with its figures as a table. Withheld counts stay withheld: the file holds\n"
+      "only what the server released, and states the rules applied. Every release is audited as usual.\n"
+      "Tension alerts need REPORT_PARTNERSHIP.\n\n"
+      "EXAMPLES\n"
+      "  refx report summary --period 2026-Q3 --html q3.html --profile oversight\n"
+      "  refx report summary --period 2026-07 --html july.html   # under an agreement releasing by month\n");
   for (CLI::App* sub :
        {f->report, f->report_counts, f->report_response_times, f->report_tensions, f->report_acknowledge,
         f->report_summary}) {
@@ -397,15 +403,17 @@ int RunReportAcknowledge(ReferralClient& client, const CommandLine& f, OutputFor
 
 namespace {
 
-// The quarter `quarters_back` before `period` (2026-Q1, 1 -> 2025-Q4).
-std::string QuarterBefore(const std::string& period, int quarters_back) {
-  int year = 0, quarter = 0;
-  if (period.size() != 7 || period[4] != '-' || (period[5] != 'Q' && period[5] != 'q') ||
-      !absl::SimpleAtoi(period.substr(0, 4), &year) || !absl::SimpleAtoi(period.substr(6, 1), &quarter)) {
-    return "";
+// How many periods the trend per area shows, ending with the report's own.
+int TrendLength(refx::core::reporting::PeriodKind kind) {
+  switch (kind) {
+    case refx::core::reporting::PeriodKind::kMonth:
+      return 12;
+    case refx::core::reporting::PeriodKind::kQuarter:
+      return 4;
+    case refx::core::reporting::PeriodKind::kYear:
+      return 3;
   }
-  int index = year * 4 + quarter - 1 - quarters_back;
-  return absl::StrCat(index / 4, "-Q", index % 4 + 1);
+  return 1;
 }
 
 }  // namespace
@@ -413,15 +421,22 @@ std::string QuarterBefore(const std::string& period, int quarters_back) {
 int RunReportSummary(ReferralClient& client, const CommandLine& f, OutputFormat format) {
   const bool partnership = f.report_summary_scope != "own";
   const auto scope = partnership ? refx::v1::PARTNERSHIP : refx::v1::OWN_REFERRALS;
-  if (QuarterBefore(f.report_period, 0).empty()) {
-    return Fail(InvalidArgumentError("invalid --period", {{"--period", "a quarter, e.g. 2026-Q3"}}), format, true);
+  // The partnership's calendar only names the periods here; the server
+  // decides which are on its grid and ended.
+  absl::TimeZone london;
+  if (!absl::LoadTimeZone("Europe/London", &london)) london = absl::UTCTimeZone();
+  const auto period = refx::core::reporting::ParseReleasePeriod(f.report_period, london);
+  if (!period.ok()) {
+    return Fail(InvalidArgumentError("invalid --period", {{"--period", std::string(period.status().message())}}),
+                format, true);
   }
   ReportBundle bundle;
-  bundle.period = QuarterBefore(f.report_period, 0);
+  bundle.period = period->label;
+  bundle.grid = refx::core::reporting::PeriodKindName(period->kind);
   auto count = [&](std::vector<refx::v1::ReportDimension> dims,
-                   const std::string& period) -> absl::StatusOr<refx::v1::CountReferralsResponse> {
+                   const std::string& label) -> absl::StatusOr<refx::v1::CountReferralsResponse> {
     refx::v1::CountReferralsRequest request;
-    request.set_period(period);
+    request.set_period(label);
     request.set_scope(scope);
     for (auto d : dims) request.add_dimensions(d);
     return client.CountReferrals(request);
@@ -437,10 +452,12 @@ int RunReportSummary(ReferralClient& client, const CommandLine& f, OutputFormat 
     if (!release.ok()) return Fail(release.status(), format, false);
     *t.out = *std::move(release);
   }
-  // The three quarters before, then this one's by-area release again (not
-  // asked twice: each release is audited and ledgered).
-  for (int back = 3; back >= 1; --back) {
-    auto release = count({refx::v1::AREA}, QuarterBefore(bundle.period, back));
+  // The periods before, oldest first, then this one's by-area release again
+  // (not asked twice: each release is audited and ledgered).
+  for (int back = TrendLength(period->kind) - 1; back >= 1; --back) {
+    const auto earlier = refx::core::reporting::PeriodBefore(*period, back, london);
+    if (!earlier.ok()) continue;  // before the first year refx counts
+    auto release = count({refx::v1::AREA}, earlier->label);
     if (!release.ok()) return Fail(release.status(), format, false);
     bundle.area_trend.push_back(*std::move(release));
   }
@@ -452,9 +469,7 @@ int RunReportSummary(ReferralClient& client, const CommandLine& f, OutputFormat 
   if (!response_times.ok()) return Fail(response_times.status(), format, false);
   bundle.response_times = *std::move(response_times);
 
-  // The ISO weeks of the quarter that have ended.
-  absl::TimeZone london;
-  if (!absl::LoadTimeZone("Europe/London", &london)) london = absl::UTCTimeZone();
+  // The ISO weeks of the period that have ended.
   const absl::Time start = absl::FromUnixMicros(
       bundle.response_times.period_start().seconds() * 1000000 + bundle.response_times.period_start().nanos() / 1000);
   const absl::Time end = absl::FromUnixMicros(bundle.response_times.period_end().seconds() * 1000000 +
@@ -477,14 +492,17 @@ int RunReportSummary(ReferralClient& client, const CommandLine& f, OutputFormat 
   if (!out) {
     return Fail(absl::UnavailableError(absl::StrCat("could not write ", f.report_html)), format, true);
   }
+  // The period's four tables, the earlier periods of the trend, the
+  // response times.
+  const size_t releases = 4 + (bundle.area_trend.size() - 1) + 1;
   if (format == OutputFormat::kJson) {
     google::protobuf::Struct written;
     (*written.mutable_fields())["file"].set_string_value(f.report_html);
     (*written.mutable_fields())["bytes"].set_number_value(static_cast<double>(html.size()));
     std::cout << RenderJson(written);
   } else {
-    std::cout << "wrote " << Sanitize(f.report_html) << " (" << html.size() << " bytes): " << bundle.period
-              << ", 8 releases and the tension alerts of " << first.label << " to " << last.label << "\n";
+    std::cout << "wrote " << Sanitize(f.report_html) << " (" << html.size() << " bytes): " << bundle.period << ", "
+              << releases << " releases and the tension alerts of " << first.label << " to " << last.label << "\n";
   }
   return kExitOk;
 }

@@ -90,66 +90,77 @@ std::string BarChart(const std::string& id, const std::string& title, const std:
                       "</figcaption><details><summary>The figures</summary>", table, "</details></figure>");
 }
 
-// Areas down, one bar per quarter in each: the trend on the release grid.
-std::string TrendChart(const std::vector<refx::v1::CountReferralsResponse>& quarters) {
+// Areas down, periods across (oldest first), one small column chart per
+// area on a common scale: the trend on the agreement's release grid (12
+// months, 4 quarters or 3 years), legible whatever the number of periods.
+std::string TrendChart(const std::vector<refx::v1::CountReferralsResponse>& periods, const std::string& grid) {
   const std::string id = "trend";
-  const std::string title = "Referrals per area, quarter by quarter";
+  const std::string title = absl::StrCat("Referrals per area, ", grid, " by ", grid);
   std::vector<std::string> areas;
   std::map<std::string, std::vector<refx::v1::ReleasedCount>> by_area;
-  for (const auto& q : quarters) {
-    for (const Bar& b : BarsOf(q)) {
+  for (const auto& p : periods) {
+    for (const Bar& b : BarsOf(p)) {
       if (!by_area.count(b.label)) areas.push_back(b.label);
-      by_area[b.label].resize(quarters.size());
+      by_area[b.label].resize(periods.size());
     }
   }
-  for (size_t i = 0; i < quarters.size(); ++i) {
-    for (const Bar& b : BarsOf(quarters[i])) by_area[b.label][i] = b.count;
+  for (size_t i = 0; i < periods.size(); ++i) {
+    for (const Bar& b : BarsOf(periods[i])) by_area[b.label][i] = b.count;
   }
   int64_t max = 1;
   for (const auto& [area, counts] : by_area) {
     for (const auto& c : counts) max = std::max<int64_t>(max, c.value());
   }
-  const int bar = 9, group = static_cast<int>(quarters.size()) * bar + 10;
-  const int height = static_cast<int>(areas.size()) * group + 30;
-  const int span = kWidth - kLabelWidth - 70;
+  const int n = std::max<int>(1, static_cast<int>(periods.size()));
+  const int row = 46, tall = 36;
+  const int column = (kWidth - kLabelWidth - 10) / n;
+  const int bar = std::max(3, column - 4);
+  const int height = static_cast<int>(areas.size()) * row + 24;
   std::vector<std::string> names;
-  for (const auto& q : quarters) names.push_back(q.period());
-  const std::string note = absl::StrCat("Quarters ", absl::StrJoin(names, ", "),
-                                        "; the agreement releases counts by quarter only.");
+  for (const auto& p : periods) names.push_back(p.period());
+  const std::string note =
+      absl::StrCat(absl::StrJoin(names, ", "), ", oldest first, on one scale (largest ", max,
+                   "); the agreement releases counts by ", grid, ", so the trend is drawn by ", grid, ".");
   std::string svg = absl::StrFormat(
       "<svg role=\"img\" aria-labelledby=\"%s-title %s-desc\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">"
       "<title id=\"%s-title\">%s</title><desc id=\"%s-desc\">%s</desc>",
       id, id, kWidth, height, kWidth, height, id, HtmlEscape(title), id, HtmlEscape(note));
-  for (size_t i = 0; i < quarters.size(); ++i) {  // legend
-    absl::StrAppendFormat(&svg, "<rect x=\"%d\" y=\"4\" width=\"12\" height=\"12\" fill=\"%s\"/>"
-                                "<text x=\"%d\" y=\"14\" class=\"value\">%s</text>",
-                          kLabelWidth + 90 * static_cast<int>(i), kPalette[i % 7],
-                          kLabelWidth + 90 * static_cast<int>(i) + 16, HtmlEscape(quarters[i].period()));
-  }
-  int y = 28;
+  int y = 0;
   for (const std::string& area : areas) {
-    absl::StrAppendFormat(&svg, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"label\">%s</text>",
-                          kLabelWidth - 8, y + group / 2, HtmlEscape(area));
-    for (size_t i = 0; i < quarters.size(); ++i) {
+    const int base = y + row - 6;
+    absl::StrAppendFormat(&svg,
+                          "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"label\">%s</text>"
+                          "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#999\"/>",
+                          kLabelWidth - 8, base - 4, HtmlEscape(area), kLabelWidth, base, kLabelWidth + column * n,
+                          base);
+    for (int i = 0; i < static_cast<int>(periods.size()); ++i) {
       const auto& c = by_area[area][i];
-      const int top = y + static_cast<int>(i) * bar;
+      const int x = kLabelWidth + column * i + 2;
       if (c.withheld()) {
-        absl::StrAppendFormat(&svg, "<rect x=\"%d\" y=\"%d\" width=\"30\" height=\"%d\" fill=\"url(#withheld)\" "
-                                    "stroke=\"%s\"><title>%s %s: withheld</title></rect>",
-                              kLabelWidth, top, bar - 1, kPalette[i % 7], HtmlEscape(area),
-                              HtmlEscape(quarters[i].period()));
+        absl::StrAppendFormat(&svg,
+                              "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"10\" fill=\"url(#withheld)\" "
+                              "stroke=\"%s\"><title>%s %s: withheld</title></rect>",
+                              x, base - 10, bar, kPalette[0], HtmlEscape(area), HtmlEscape(names[i]));
       } else {
-        absl::StrAppendFormat(&svg, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\">"
-                                    "<title>%s %s: %d</title></rect>",
-                              kLabelWidth, top, static_cast<int>(span * c.value() / max), bar - 1, kPalette[i % 7],
-                              HtmlEscape(area), HtmlEscape(quarters[i].period()), c.value());
+        const int h = static_cast<int>(tall * c.value() / max);
+        absl::StrAppendFormat(&svg,
+                              "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\">"
+                              "<title>%s %s: %d</title></rect>",
+                              x, base - h, bar, h, kPalette[0], HtmlEscape(area), HtmlEscape(names[i]), c.value());
       }
     }
-    y += group;
+    y += row;
+  }
+  if (!names.empty()) {  // the first and last periods under the columns
+    absl::StrAppendFormat(&svg,
+                          "<text x=\"%d\" y=\"%d\" class=\"value\">%s</text>"
+                          "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"value\">%s</text>",
+                          kLabelWidth, y + 16, HtmlEscape(names.front()), kLabelWidth + column * n, y + 16,
+                          HtmlEscape(names.back()));
   }
   svg += "</svg>";
   std::string table = "<table><thead><tr><th scope=\"col\"></th>";
-  for (const auto& q : quarters) absl::StrAppend(&table, "<th scope=\"col\">", HtmlEscape(q.period()), "</th>");
+  for (const auto& name : names) absl::StrAppend(&table, "<th scope=\"col\">", HtmlEscape(name), "</th>");
   table += "</tr></thead><tbody>";
   for (const std::string& area : areas) {
     absl::StrAppend(&table, "<tr><th scope=\"row\">", HtmlEscape(area), "</th>");
@@ -176,7 +187,7 @@ std::string ResponseChart(const refx::v1::ReportResponseTimesResponse& times) {
   }
   return BarChart("response", "How fast partners responded",
                   absl::StrCat("Referrals created in ", times.period(),
-                               " by time to the first response (accept, decline or redirect), as at the quarter's "
+                               " by time to the first response (accept, decline or redirect), as at the period's "
                                "end. Median time to a first response: ",
                                median, "."),
                   bars, kPalette[2]);
@@ -260,7 +271,7 @@ std::string RenderReportHtml(const ReportBundle& b) {
                   "once under each.</p></section>");
   absl::StrAppend(&html, BarChart("area", "Referrals by area", absl::StrCat("Total: ", TotalOf(b.by_area), "."),
                                   BarsOf(b.by_area), kPalette[0]));
-  if (!b.area_trend.empty()) absl::StrAppend(&html, TrendChart(b.area_trend));
+  if (!b.area_trend.empty()) absl::StrAppend(&html, TrendChart(b.area_trend, b.grid));
   absl::StrAppend(&html, BarChart("strand", "Strand mix", "Strand mentions: a referral with two strands counts twice.",
                                   BarsOf(b.by_strand), kPalette[1]));
   absl::StrAppend(&html, BarChart("report-type", "Hate crimes and hate incidents",

@@ -1,6 +1,7 @@
 // The partnership report as one self-contained HTML file: the releases of a
-// quarter (counts by area, strand, report type and channel, the quarterly
-// trend per area, response times) and the tension alerts, as inline SVG
+// period on the agreement's grid (counts by area, strand, report type and
+// channel, the trend per area by month, quarter or year, response times)
+// and the tension alerts, as inline SVG
 // charts with tables beside them. No script, no font, no image or style
 // from anywhere else: a Content-Security-Policy of `default-src 'none'`
 // makes the browser refuse any fetch, so the file opens the same offline.
@@ -19,9 +20,10 @@ namespace refx::cli {
 
 struct ReportBundle {
   std::string period;  // e.g. 2026-Q3
+  std::string grid;    // its kind, the agreement's release grid: month, quarter or year
   refx::v1::CountReferralsResponse by_area, by_strand, by_report_type, by_channel;
-  // The same table by area for the quarters up to and including `period`,
-  // oldest first (those the server would release).
+  // The same table by area for the periods up to and including `period`
+  // (12 months, 4 quarters or 3 years), oldest first.
   std::vector<refx::v1::CountReferralsResponse> area_trend;
   refx::v1::ReportResponseTimesResponse response_times;
   refx::v1::ListTensionAlertsResponse tensions;

@@ -67,4 +67,20 @@ absl::StatusOr<ReleasePeriod> ParseReleasePeriod(absl::string_view text, absl::T
   return period;
 }
 
+absl::StatusOr<ReleasePeriod> PeriodBefore(const ReleasePeriod& period, int back, absl::TimeZone zone) {
+  switch (period.kind) {
+    case PeriodKind::kMonth: {
+      const absl::CivilMonth m = period.first - back;
+      return ParseReleasePeriod(absl::StrFormat("%04d-%02d", m.year(), m.month()), zone);
+    }
+    case PeriodKind::kQuarter: {
+      const absl::CivilMonth m = period.first - 3 * back;
+      return ParseReleasePeriod(absl::StrCat(m.year(), "-Q", (m.month() - 1) / 3 + 1), zone);
+    }
+    case PeriodKind::kYear:
+      return ParseReleasePeriod(absl::StrCat(period.first.year() - back), zone);
+  }
+  return absl::InvalidArgumentError("unknown period kind");
+}
+
 }  // namespace refx::core::reporting

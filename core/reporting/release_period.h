@@ -34,6 +34,10 @@ struct ReleasePeriod {
 // anything else (a date range included), naming the forms accepted.
 absl::StatusOr<ReleasePeriod> ParseReleasePeriod(absl::string_view text, absl::TimeZone zone);
 
+// The period of the same kind `back` periods before `period` (2026-Q1, 1:
+// 2025-Q4; 2026-03, 12: 2025-03). INVALID_ARGUMENT before the first year.
+absl::StatusOr<ReleasePeriod> PeriodBefore(const ReleasePeriod& period, int back, absl::TimeZone zone);
+
 }  // namespace refx::core::reporting
 
 #endif  // REFX_CORE_REPORTING_RELEASE_PERIOD_H_

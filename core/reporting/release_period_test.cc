@@ -1,5 +1,7 @@
 #include "core/reporting/release_period.h"
 
+#include <string>
+
 #include "gtest/gtest.h"
 
 namespace refx::core::reporting {
@@ -33,6 +35,27 @@ TEST(ReleasePeriodTest, MonthsQuartersAndYearsRunOnTheLocalCalendar) {
   EXPECT_EQ(year->first, absl::CivilMonth(2025, 1));
   EXPECT_EQ(year->after, absl::CivilMonth(2026, 1));
   EXPECT_EQ(ParseReleasePeriod("2026-q4", London())->label, "2026-Q4");
+}
+
+TEST(ReleasePeriodTest, PeriodsBeforeKeepTheirKindAcrossYears) {
+  auto before = [](const char* text, int back) {
+    auto period = ParseReleasePeriod(text, London());
+    EXPECT_TRUE(period.ok()) << text;
+    auto earlier = PeriodBefore(*period, back, London());
+    return earlier.ok() ? earlier->label : std::string(earlier.status().message());
+  };
+  EXPECT_EQ(before("2026-Q1", 1), "2025-Q4");
+  EXPECT_EQ(before("2026-Q3", 3), "2025-Q4");
+  EXPECT_EQ(before("2026-Q3", 0), "2026-Q3");
+  EXPECT_EQ(before("2026-03", 11), "2025-04");
+  EXPECT_EQ(before("2026-01", 1), "2025-12");
+  EXPECT_EQ(before("2026", 2), "2024");
+  auto march = PeriodBefore(*ParseReleasePeriod("2026-05", London()), 2, London());
+  ASSERT_TRUE(march.ok());
+  EXPECT_EQ(march->kind, PeriodKind::kMonth);
+  EXPECT_EQ(absl::FormatTime("%Y-%m-%dT%H:%M", march->end, absl::UTCTimeZone()), "2026-03-31T23:00");
+  // Not before the first year refx counts.
+  EXPECT_FALSE(PeriodBefore(*ParseReleasePeriod("2000-Q1", London()), 1, London()).ok());
 }
 
 TEST(ReleasePeriodTest, DateRangesAndMalformedPeriodsAreRefused) {

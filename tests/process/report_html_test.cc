@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/integration/agreement_test_support.h"
 #include "tests/process/cli_test_support.h"
 
 namespace refx::testing {
@@ -155,10 +156,56 @@ TEST_F(ReportHtmlTest, TheReportRendersInChromiumWithEveryChartAndNothingWithhel
   CommandResult not_ended = Refx("asb-hate-prevent-strategy-group",
                                  {"report", "summary", "--period", "2026-Q3", "--html", dir_ + "/q3.html"});
   EXPECT_EQ(not_ended.exit_code, kExitInvalid) << not_ended.Describe();
-  CommandResult bad = Refx("asb-hate-prevent-strategy-group",
-                           {"report", "summary", "--period", "2026-07", "--html", dir_ + "/x.html"});
+  CommandResult bad =
+      Refx("asb-hate-prevent-strategy-group", {"report", "summary", "--period", "2026-7", "--html", dir_ + "/x.html"});
   EXPECT_NE(bad.exit_code, kExitOk);
   EXPECT_THAT(bad.err, HasSubstr("--period")) << bad.Describe();
+  // A month beside LLR's quarterly grid is refused by the server.
+  CommandResult off_grid = Refx("asb-hate-prevent-strategy-group",
+                                {"report", "summary", "--period", "2026-03", "--html", dir_ + "/march.html"});
+  EXPECT_NE(off_grid.exit_code, kExitOk);
+  EXPECT_THAT(off_grid.err, HasSubstr("releases tables by quarter only")) << off_grid.Describe();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/march.html"));
+}
+
+// Under an agreement that releases by month, the report is a month's and
+// its trend per area the twelve months up to it, each month released (and
+// audited) once; a quarter is refused beside that grid.
+TEST_F(ReportHtmlTest, UnderAMonthlyGridTheTrendIsTwelveMonths) {
+  ReloadAgreementWith(*server_, "-monthly", [](config::v1::Agreement& a) {
+    a.mutable_statistical_disclosure()->set_release_period(config::v1::RELEASE_PERIOD_MONTH);
+  });
+  // Ten referrals in Leicester each month from October 2025 to March 2026.
+  for (int month = 0; month < 6; ++month) {
+    for (int i = 0; i < 10; ++i) {
+      clock_.Set(absl::FromCivil(absl::CivilSecond(2025, 10 + month, 3, 9, i, 0), absl::UTCTimeZone()));
+      Create(kCityCouncil, "leicester", "race", false, v1::HATE_CRIME);
+    }
+  }
+  // After the ISO week March ends in (2026-W14) has ended too.
+  clock_.Set(London(2026, 4, 7, 9));
+  const std::string html_path = dir_ + "/march.html";
+  CommandResult wrote =
+      Refx("asb-hate-prevent-strategy-group", {"report", "summary", "--period", "2026-03", "--html", html_path});
+  ASSERT_EQ(wrote.exit_code, kExitOk) << wrote.Describe();
+  // Four tables of the month, the eleven months before it by area, and the
+  // response times.
+  EXPECT_THAT(wrote.out, HasSubstr("16 releases"));
+  const std::string html = ReadAll(html_path);
+  EXPECT_THAT(html, HasSubstr(">Referrals per area, month by month<"));
+  EXPECT_THAT(html, HasSubstr("2025-04, 2025-05, 2025-06, 2025-07, 2025-08, 2025-09, 2025-10, 2025-11, 2025-12, "
+                              "2026-01, 2026-02, 2026-03, oldest first"));
+  EXPECT_THAT(html, HasSubstr("the agreement releases counts by month"));
+  // Each month of Leicester's ten, none before October.
+  EXPECT_THAT(html, HasSubstr("<title>leicester 2026-03: 10</title>"));
+  EXPECT_THAT(html, HasSubstr("<title>leicester 2025-10: 10</title>"));
+  EXPECT_THAT(html, HasSubstr("<title>leicester 2025-09: 0</title>"));
+  EXPECT_THAT(html, HasSubstr("<th scope=\"col\">2025-04</th>"));
+  EXPECT_FALSE(absl::StrContains(html, kNameCanary));
+  CommandResult quarter = Refx("asb-hate-prevent-strategy-group",
+                               {"report", "summary", "--period", "2026-Q1", "--html", dir_ + "/q1.html"});
+  EXPECT_NE(quarter.exit_code, kExitOk);
+  EXPECT_THAT(quarter.err, HasSubstr("releases tables by month only")) << quarter.Describe();
 }
 
 }  // namespace
