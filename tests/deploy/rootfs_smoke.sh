@@ -93,13 +93,21 @@ created=$(refx --profile leicestershire-police --output json create \
   --victim-given-name Sam --victim-family-name Smoketest --consent given --recipient leicester-city-council)
 name=$(printf '%s' "$created" | grep -oE '"name": *"referrals/[^"]+"' | head -1 | grep -oE 'referrals/[^"]+')
 [ -n "$name" ] || { echo "rootfs-smoke: no referral name in: $created"; exit 1; }
-refx --profile leicester-city-council get "$name" | grep -q Smoketest
+# Here-strings, not pipes into grep -q: under pipefail, grep exiting at its
+# first match could fail a writer of a long text with SIGPIPE.
+got=$(refx --profile leicester-city-council get "$name")
+grep -q Smoketest <<<"$got"
 refx --profile leicester-city-council accept "$name" >/dev/null
 echo "rootfs-smoke: created, read and accepted $name through the CLI over mTLS"
 metrics=$(curl -fsS "http://127.0.0.1:$ops/metrics")
-printf '%s\n' "$metrics" | grep -q 'refx_rpc_requests_total{agency="leicestershire-police",code="OK",method="CreateReferral"} 1'
+if ! grep -q 'refx_rpc_requests_total{agency="leicestershire-police",code="OK",method="CreateReferral"} 1' <<<"$metrics"; then
+  # Say what was there instead (${#metrics} bytes), so a failure explains itself.
+  echo "rootfs-smoke: FAIL: no single OK CreateReferral of the police in ${#metrics} bytes of metrics:"
+  grep '^refx_rpc_requests_total' <<<"$metrics" || true
+  exit 1
+fi
 printf '%s\n' "$metrics" | promtool check metrics
-if printf '%s\n' "$metrics" | grep -q Smoketest; then echo "rootfs-smoke: FAIL: personal data in metrics"; exit 1; fi
+if grep -q Smoketest <<<"$metrics"; then echo "rootfs-smoke: FAIL: personal data in metrics"; exit 1; fi
 echo "rootfs-smoke: metrics valid (promtool) and free of the referral's data"
 FLOW
 
