@@ -142,7 +142,10 @@ absl::string_view GenericErrorReason(absl::StatusCode code) {
 absl::Status WithDefaultErrorDetails(absl::Status status) {
   if (status.ok()) return status;
   if (!status.GetPayload(TypeUrlOf(google::rpc::ErrorInfo())).has_value()) {
-    status = WithErrorInfo(std::move(status), GenericErrorReason(status.code()));
+    // The reason first: the order in which a call's arguments are evaluated
+    // is unspecified, and clang moves `status` before reading its code.
+    const absl::string_view generic = GenericErrorReason(status.code());
+    status = WithErrorInfo(std::move(status), generic);
   }
   // Waiting helps an unavailable server and a full queue or share, not a
   // request that is simply too large (READ_MASK_TOO_LARGE and the like).
