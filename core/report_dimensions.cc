@@ -108,6 +108,9 @@ std::vector<int> ValuesOf(const Dimension& d, const v1::Referral& referral, cons
     case v1::STRAND: {
       std::set<int> seen;
       for (const v1::Strand& s : referral.strands()) seen.insert(text(s.strand()));
+      // Every referral counts under at least one label, so a table's rows
+      // of referrals never exceed its strand mentions.
+      if (seen.empty()) return {d.unlisted};
       return {seen.begin(), seen.end()};
     }
     case v1::REPORT_TYPE: return {number(referral.report_type())};

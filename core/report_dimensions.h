@@ -44,7 +44,8 @@ struct Dimension {
 absl::StatusOr<Dimension> MakeDimension(v1::ReportDimension id, const Partnership& registry, bool own_scope);
 
 // The label indices of `referral`'s values in `d` (a strand list gives
-// several, each once); `not shared` when `view` may not read them.
+// several, each once, an empty one `unlisted`); `not shared` when `view`
+// may not read them.
 std::vector<int> ValuesOf(const Dimension& d, const v1::Referral& referral, const ReadView& view);
 
 }  // namespace refx::core::reporting_dimensions

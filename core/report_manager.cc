@@ -80,6 +80,8 @@ std::string Canonical(const v1::CountReferralsResponse& release, absl::string_vi
 // A two-way table protected margins first: each total as the one-way table
 // of its dimension (in this table's unit) releases it.
 absl::StatusOr<reporting::ProtectedTable> ProtectTwoWay(const reporting::CountTable& table,
+                                                        const std::vector<int64_t>& row_referrals,
+                                                        bool columns_count_mentions,
                                                         const reporting::DisclosureRules& rules) {
   const size_t rows = table.row_labels.size(), columns = table.column_labels.size();
   reporting::CountTable by_row, by_column;
@@ -94,9 +96,55 @@ absl::StatusOr<reporting::ProtectedTable> ProtectTwoWay(const reporting::CountTa
       by_column.counts[c][0] += table.counts[r][c];
     }
   }
+  // Strand columns count mentions, their rows referrals: the rows' one-way
+  // table is the one a release of that dimension shows (ADR 8 (b)).
+  if (columns_count_mentions) {
+    for (size_t r = 0; r < rows; ++r) by_row.counts[r][0] = row_referrals[r];
+  }
   REFX_ASSIGN_OR_RETURN(reporting::ProtectedTable row_margins, reporting::ProtectCounts(by_row, rules));
   REFX_ASSIGN_OR_RETURN(reporting::ProtectedTable column_margins, reporting::ProtectCounts(by_column, rules));
+  if (columns_count_mentions) {
+    return reporting::ProtectMentionCrossCounts(table, row_referrals, row_margins, column_margins, rules);
+  }
   return reporting::ProtectCrossCounts(table, row_margins, column_margins, rules);
+}
+
+// The two response-times tables, released together over the same rows
+// (recipient agency type) and attacked together (ADR 8): each row's totals
+// are the one-way counts by recipient agency type, and a reader knows that
+// a referral completed was answered first, so completions within 7 days
+// are at most the answers within 7 days and all completions at most all
+// answers.
+absl::StatusOr<std::vector<reporting::ProtectedTable>> ProtectResponseTimes(const reporting::CountTable& response,
+                                                                            const reporting::CountTable& completion,
+                                                                            const reporting::DisclosureRules& rules) {
+  auto one_way = [](const std::vector<std::string>& labels, std::vector<int64_t> counts) {
+    reporting::CountTable t;
+    t.row_labels = labels;
+    t.column_labels = {"Count"};
+    for (int64_t c : counts) t.counts.push_back({c});
+    return t;
+  };
+  auto sums = [](const reporting::CountTable& t, bool by_row) {
+    std::vector<int64_t> out(by_row ? t.row_labels.size() : t.column_labels.size(), 0);
+    for (size_t r = 0; r < t.row_labels.size(); ++r) {
+      for (size_t c = 0; c < t.column_labels.size(); ++c) out[by_row ? r : c] += t.counts[r][c];
+    }
+    return out;
+  };
+  REFX_ASSIGN_OR_RETURN(const reporting::ProtectedTable by_type,
+                        reporting::ProtectCounts(one_way(response.row_labels, sums(response, true)), rules));
+  REFX_ASSIGN_OR_RETURN(const reporting::ProtectedTable by_response,
+                        reporting::ProtectCounts(one_way(response.column_labels, sums(response, false)), rules));
+  REFX_ASSIGN_OR_RETURN(const reporting::ProtectedTable by_completion,
+                        reporting::ProtectCounts(one_way(completion.column_labels, sums(completion, false)), rules));
+  static_assert(reporting::kAnsweredBands == 4 && reporting::kCompletedBands == 3, "the inequalities name bands");
+  const std::vector<reporting::KnownInequality> known = {
+      {.smaller_table = 1, .smaller_columns = {0}, .larger_table = 0, .larger_columns = {0, 1, 2}},
+      {.smaller_table = 1, .smaller_columns = {0, 1, 2}, .larger_table = 0, .larger_columns = {0, 1, 2, 3}},
+  };
+  return reporting::ProtectCrossCountsTogether({response, completion}, by_type, {by_response, by_completion}, known,
+                                               rules);
 }
 
 // The released rows of `released` (a one-way table: its counts only; a
@@ -111,6 +159,10 @@ void AddRows(const reporting::ProtectedTable& released, bool two_way,
     if (two_way) SetCount(released.cells[r][columns], row->add_counts());
   }
 }
+
+constexpr char kStrandCrossNote[] =
+    "A referral with several strands counts once under each, so a row's strand counts may add up to more than its "
+    "total, which counts referrals; the totals row counts strand mentions, its last cell referrals.";
 
 std::string RulesText(const Agreement& agreement, absl::string_view extra) {
   std::string text = reporting::DescribeRules(agreement.disclosure_rules());
@@ -269,13 +321,19 @@ absl::StatusOr<v1::CountReferralsResponse> ReportManager::CountReferrals(const C
     dims.push_back(std::move(dim));
   }
   const bool two_way = dims.size() == 2;
+  // A strand table has strands as its columns, whichever way it was asked
+  // for: its inner counts are mentions, its rows' totals referrals.
+  if (two_way && dims[0].id == v1::STRAND) std::swap(dims[0], dims[1]);
+  const bool strand_columns = two_way && dims[1].id == v1::STRAND;
   const size_t rows = dims[0].labels.size(), columns = two_way ? dims[1].labels.size() : 1;
   std::vector<std::vector<int64_t>> counts(rows, std::vector<int64_t>(columns, 0));
+  std::vector<int64_t> row_referrals(rows, 0);
   REFX_RETURN_IF_ERROR(ForEachReferral(
       caller, query, [&](const storage::StoredReferral&, const v1::Referral& referral, const ReadView& view) {
         const std::vector<int> first = ValuesOf(dims[0], referral, view);
         const std::vector<int> second = two_way ? ValuesOf(dims[1], referral, view) : std::vector<int>{0};
         for (int r : first) {
+          ++row_referrals[r];
           for (int c : second) ++counts[r][c];
         }
       }));
@@ -289,7 +347,7 @@ absl::StatusOr<v1::CountReferralsResponse> ReportManager::CountReferrals(const C
   if (!two_way) {
     REFX_ASSIGN_OR_RETURN(released, reporting::ProtectCounts(table, rules));
   } else {
-    REFX_ASSIGN_OR_RETURN(released, ProtectTwoWay(table, rules));
+    REFX_ASSIGN_OR_RETURN(released, ProtectTwoWay(table, row_referrals, strand_columns, rules));
   }
 
   v1::CountReferralsResponse out;
@@ -303,7 +361,9 @@ absl::StatusOr<v1::CountReferralsResponse> ReportManager::CountReferrals(const C
   for (const std::string& label : table.column_labels) out.add_column_labels(label);
   if (two_way) out.add_column_labels("Total");
   AddRows(released, two_way, out.mutable_rows());
-  out.set_rules(RulesText(agreement, mentions ? "A referral with several strands counts once under each." : ""));
+  out.set_rules(RulesText(agreement, !mentions        ? ""
+                                     : strand_columns ? kStrandCrossNote
+                                                      : "A referral with several strands counts once under each."));
   out.set_agreement(agreement.Label());
   const std::string digest = HexEncode(Sha256(Canonical(out, own_scope ? caller.agency_id : "")));
   out.set_release(absl::StrCat("releases/", digest.substr(0, 32)));
@@ -426,8 +486,10 @@ absl::StatusOr<v1::ReportResponseTimesResponse> ReportManager::ReportResponseTim
   }
 
   const reporting::DisclosureRules rules = agreement.disclosure_rules();
-  REFX_ASSIGN_OR_RETURN(const reporting::ProtectedTable released_response, ProtectTwoWay(response, rules));
-  REFX_ASSIGN_OR_RETURN(const reporting::ProtectedTable released_completion, ProtectTwoWay(completion, rules));
+  REFX_ASSIGN_OR_RETURN(const std::vector<reporting::ProtectedTable> released,
+                        ProtectResponseTimes(response, completion, rules));
+  const reporting::ProtectedTable& released_response = released[0];
+  const reporting::ProtectedTable& released_completion = released[1];
 
   v1::ReportResponseTimesResponse out;
   out.set_period(period.label);

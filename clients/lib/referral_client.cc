@@ -98,6 +98,11 @@ ReferralClient::ReferralClient(
     ConnectionOptions options)
     : stub_(std::move(stub)), options_(std::move(options)) {}
 
+absl::Status ReferralClient::RequireStub(const void* stub) {
+  if (stub == nullptr) return absl::FailedPreconditionError("this client has no stub for that service");
+  return absl::OkStatus();
+}
+
 void ReferralClient::Prepare(grpc::ClientContext* context) const {
   context->set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
   PrepareMetadata(context);
@@ -187,7 +192,7 @@ absl::Status ReferralClient::WatchTensionAlerts(
     const refx::v1::WatchTensionAlertsRequest& request,
     const std::function<bool(const refx::v1::WatchTensionAlertsResponse&)>& on_message,
     WatchCancellation* cancellation) {
-  if (reporting_stub_ == nullptr) return absl::FailedPreconditionError("this client has no stub for that service");
+  if (absl::Status present = RequireStub(reporting_stub_.get()); !present.ok()) return present;
   return ReadStream<refx::v1::WatchTensionAlertsResponse>(
       [&](grpc::ClientContext* context) { return reporting_stub_->WatchTensionAlerts(context, request); }, on_message,
       cancellation);

@@ -224,13 +224,16 @@ class ReferralClient {
   absl::Status ReadStream(
       const std::function<std::unique_ptr<grpc::ClientReaderInterface<Response>>(grpc::ClientContext*)>& open,
       const std::function<bool(const Response&)>& on_message, WatchCancellation* cancellation) const;
+  // FAILED_PRECONDITION for a null `stub`: a client built from a
+  // ReferralService stub alone has none for the other services.
+  static absl::Status RequireStub(const void* stub);
   // Every unary call: a prepared context, the call through `stub` (null
   // when the client was built from a ReferralService stub alone), and the
   // one conversion of its status.
   template <typename Stub, typename Request, typename Response>
   absl::StatusOr<Response> Unary(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
                                  Stub* stub, const std::type_identity_t<Request>& request) const {
-    if (stub == nullptr) return absl::FailedPreconditionError("this client has no stub for that service");
+    if (absl::Status present = RequireStub(stub); !present.ok()) return present;
     grpc::ClientContext context;
     Prepare(&context);
     Response response;

@@ -1,6 +1,8 @@
 // Unit tests of the pure parts of refx_client: option precedence, status
 // conversion and the wording of connection diagnoses. Calls against a real
 // server are covered by the end-to-end suite in tests/.
+#include "clients/lib/referral_client.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -8,9 +10,10 @@
 #include "absl/strings/cord.h"
 #include "clients/lib/connection_options.h"
 #include "clients/lib/handshake_diagnosis.h"
-#include "clients/lib/referral_client.h"
 #include "common/status_details.h"
 #include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 
 namespace refx::client {
@@ -294,6 +297,25 @@ TEST(DiagnoseConnectionFailure, SocketClosedNamesCertificateAndNextSteps) {
   unreadable.certificate.reset();
   EXPECT_THAT(Diagnose(absl::UnavailableError("Socket closed"), unreadable),
               HasSubstr("for certificate /etc/refx/agency.pem: likely causes"));
+}
+
+// A client built from a ReferralService stub alone (as unit tests build
+// one) has no stub for the other services: their calls and streams fail
+// with FAILED_PRECONDITION before anything is sent.
+TEST(ReferralClient, AStubOnlyClientRefusesOtherServicesCallsAndStreams) {
+  auto channel = grpc::CreateChannel("localhost:1", grpc::InsecureChannelCredentials());
+  ReferralClient client(
+      std::shared_ptr<refx::v1::ReferralService::StubInterface>(refx::v1::ReferralService::NewStub(channel)),
+      ConnectionOptions{});
+  EXPECT_EQ(client.CountReferrals(refx::v1::CountReferralsRequest()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  int messages = 0;
+  const absl::Status watched = client.WatchTensionAlerts(
+      refx::v1::WatchTensionAlertsRequest(),
+      [&](const refx::v1::WatchTensionAlertsResponse&) { return ++messages > 0; }, nullptr);
+  EXPECT_EQ(watched.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(watched.message()), HasSubstr("no stub"));
+  EXPECT_EQ(messages, 0);
 }
 
 TEST(ExplainConnectionFailure, KeepsCodeAndOriginalText) {

@@ -69,6 +69,12 @@ struct ProtectedTable {
   int primary_withheld = 0;
   int secondary_withheld = 0;
   bool inner_withheld_entirely = false;
+  // Set by ProtectMentionCrossCounts: the inner counts and the column totals
+  // count mentions, the row totals and the grand total count referrals, and
+  // `mention_total` is the mentions' grand total as the column margins
+  // released it (the reader holds that table too).
+  bool columns_count_mentions = false;
+  ReleasedCount mention_total;
 };
 
 // The table as released under `rules`. INVALID_ARGUMENT for a ragged table,
@@ -88,6 +94,52 @@ absl::StatusOr<ProtectedTable> ProtectCounts(const CountTable& table, const Disc
 absl::StatusOr<ProtectedTable> ProtectCrossCounts(const CountTable& table, const ProtectedTable& row_margins,
                                                   const ProtectedTable& column_margins,
                                                   const DisclosureRules& rules);
+
+// What a reader knows relates two tables released together over the same
+// rows: in every row, the counts in `smaller_columns` of table
+// `smaller_table` add up to at most those in `larger_columns` of table
+// `larger_table` (response times: a referral completed within 7 days was
+// answered within 7 days).
+struct KnownInequality {
+  size_t smaller_table = 0;
+  std::vector<int> smaller_columns;
+  size_t larger_table = 0;
+  std::vector<int> larger_columns;
+};
+
+// Two-way tables released together over the same rows (response times:
+// time to first response and to completion per recipient agency type),
+// each with the same row margins and its own column margins, protected as
+// ProtectCrossCounts protects one but attacked together: a count withheld
+// in one must not be narrowed by the other, nor by `known` (an inequality
+// the true counts break is left out: it would mislead a reader, not help
+// one). INVALID_ARGUMENT as ProtectCrossCounts, or for an inequality naming
+// a table or column that is not there.
+absl::StatusOr<std::vector<ProtectedTable>> ProtectCrossCountsTogether(
+    const std::vector<CountTable>& tables, const ProtectedTable& row_margins,
+    const std::vector<ProtectedTable>& column_margins, const std::vector<KnownInequality>& known,
+    const DisclosureRules& rules);
+
+// A two-way table whose columns are a multi-valued dimension (strands: a
+// referral with several counts once under each, and under at least one),
+// so its inner counts are mentions while its rows count referrals (ADR 8
+// (b)). Its row totals are the rows' own one-way table in referrals
+// (`row_margins`, released from `row_referrals`), the very numbers a
+// one-way release of that dimension shows, rather than the rows' mention
+// totals, whose difference from those would be the number of extra
+// mentions per row, unprotected. Its column totals are the columns' one-way
+// table in mentions. The reader's constraints are then inequalities too:
+// each inner count is at most its row's referrals, and a row's counts add
+// up to at least them. The extra mentions of a row (its counts' sum less
+// its referrals) are defended like a withheld count when they number
+// 1..suppress_below-1: a reader must be left unable to rule out none, or
+// the rule's band of values. INVALID_ARGUMENT when a count exceeds its
+// row's referrals or a row's counts add up to fewer than them.
+absl::StatusOr<ProtectedTable> ProtectMentionCrossCounts(const CountTable& mentions,
+                                                         const std::vector<int64_t>& row_referrals,
+                                                         const ProtectedTable& row_margins,
+                                                         const ProtectedTable& column_margins,
+                                                         const DisclosureRules& rules);
 
 // What a reader of `released` can work out about each cell: the least and
 // greatest value consistent with everything released (for a shown count,

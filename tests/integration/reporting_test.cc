@@ -266,6 +266,52 @@ TEST_F(ReportingTest, TheLedgerRefusesACrossTableThatCouldBeCombinedWithAnEarlie
   EXPECT_EQ(refused, 1);
 }
 
+// ADR 8 (b): a strand cross-table's rows count referrals, the very numbers
+// of the one-way table of its rows, so the two cannot be differenced into
+// how many referrals had several strands; its strands are its columns,
+// whichever way it was asked for.
+TEST_F(ReportingTest, AStrandCrossTableTotalsItsRowsInReferralsAsTheOneWayTableDoes) {
+  // Leicester in the second quarter: the fixture's one and 11 more race
+  // referrals, 3 of them sexual orientation too: 12 referrals, 15 strand
+  // mentions.
+  clock_.Set(LondonTime(2026, 5, 4, 9));
+  for (int i = 0; i < 11; ++i) {
+    v1::Referral r = ValidReferral(kCityCouncil);
+    if (i < 3) {
+      v1::Strand* orientation = r.add_strands();
+      orientation->set_strand("sexual_orientation");
+      orientation->set_basis(v1::Strand::PERCEIVED);
+    }
+    auto created = server_->Client(kPolice).CreateReferral(r, absl::StrCat("q2-strands-", i));
+    ASSERT_TRUE(created.ok()) << created.status();
+    clock_.Advance(absl::Hours(5));
+  }
+  clock_.Set(LondonTime(2026, 7, 2, 9));
+  auto by_area = Count(kOversight, Query("2026-Q2", {v1::AREA}));
+  auto by_strand = Count(kOversight, Query("2026-Q2", {v1::STRAND}));
+  auto cross = Count(kOversight, Query("2026-Q2", {v1::STRAND, v1::AREA}));
+  ASSERT_TRUE(by_area.ok() && by_strand.ok()) << by_area.status() << by_strand.status();
+  ASSERT_TRUE(cross.ok()) << cross.status();
+  EXPECT_THAT(cross->dimensions(), ::testing::ElementsAre(v1::AREA, v1::STRAND));
+  EXPECT_EQ(cross->unit(), "strand mentions");
+  EXPECT_THAT(cross->rules(), HasSubstr("its last cell referrals"));
+  const int total = Column(*cross, "Total");
+  // The row total is the one-way table's 10 (12 referrals), not 15.
+  EXPECT_EQ(Cell(*by_area, "leicester").value(), 10);
+  for (const auto& row : by_area->rows()) {
+    EXPECT_EQ(Cell(*cross, row.label(), total).withheld(), row.counts(0).withheld()) << row.label();
+    EXPECT_EQ(Cell(*cross, row.label(), total).value(), row.counts(0).value()) << row.label();
+  }
+  for (const auto& row : by_strand->rows()) {
+    if (row.label() == "Total") continue;  // mentions; the cross-table's corner counts referrals
+    EXPECT_EQ(Cell(*cross, "Total", Column(*cross, row.label())).withheld(), row.counts(0).withheld());
+    EXPECT_EQ(Cell(*cross, "Total", Column(*cross, row.label())).value(), row.counts(0).value());
+  }
+  EXPECT_EQ(Cell(*cross, "leicester", Column(*cross, "race")).value(), 10);
+  EXPECT_TRUE(Cell(*cross, "leicester", Column(*cross, "sexual_orientation")).withheld());
+  EXPECT_EQ(Cell(*by_strand, "Total").value(), 15);
+}
+
 TEST_F(ReportingTest, AnAgencyCountsOnlyItsOwnReferralsAndOnlyWhatItMayRead) {
   // The city council redirects one of its referrals away: it stays a party
   // but reads only routing facts of it from then on (former party).
