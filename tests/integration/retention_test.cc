@@ -6,6 +6,8 @@
 // audited and announced to the parties; a legal hold pauses it; the preview
 // says beforehand exactly what the run then does; only the DPO may ask;
 // jobs racing on two replicas of one PostgreSQL database erase once.
+#include "core/retention.h"
+
 #include <set>
 #include <thread>
 
@@ -14,13 +16,13 @@
 #include "absl/strings/str_format.h"
 #include "common/clock.h"
 #include "common/status_details.h"
-#include "core/retention.h"
+#include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
 #include "storage/make_store.h"
 #include "tests/testing/postgres_fixture.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "tests/testing/server_fixture.h"
+#include "tests/testing/test_database.h"
 
 namespace refx::testing {
 namespace {
@@ -430,6 +432,61 @@ TEST_F(RoutingRecordRetentionTest, WhenTheRoutingRecordsPeriodEndsTheReferralIsD
   clock_.Advance(absl::Hours(24));
   EXPECT_EQ(Run().referrals_deleted, 1);
   EXPECT_EQ(server_->Client(kPolice).GetReferral(kept.name()).status().code(), absl::StatusCode::kNotFound);
+}
+
+// Fail closed: while the audit log cannot be written, the run that would
+// delete a referral ends with the error, and nothing of the referral is
+// erased, deleted or announced; the next run, once the log can be written,
+// deletes it.
+TEST_F(RoutingRecordRetentionTest, WhileTheAuditLogCannotBeWrittenNothingIsDeletedOrAnnounced) {
+  const v1::Referral doomed = CreateAndClose("doomed");
+  ASSERT_FALSE(doomed.name().empty());
+  clock_.Advance(absl::Hours(24 * 2191));  // past the routing record's 2190 days
+  const config::v1::StorageConfig& storage = server_->config().storage();
+  auto block = [&](bool blocked) {
+    TestDatabase db(storage, /*writable=*/true);
+    if (db.postgres()) {
+      db.Exec(blocked ? "CREATE FUNCTION refx_test_block() RETURNS trigger LANGUAGE plpgsql AS "
+                        "$$ BEGIN RAISE EXCEPTION 'blocked'; END $$; CREATE TRIGGER block_audit BEFORE INSERT ON "
+                        "audit_events FOR EACH ROW EXECUTE FUNCTION refx_test_block();"
+                      : "DROP TRIGGER block_audit ON audit_events; DROP FUNCTION refx_test_block();");
+    } else {
+      db.Exec(blocked ? "CREATE TRIGGER block_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, "
+                        "'blocked'); END;"
+                      : "DROP TRIGGER block_audit;");
+    }
+  };
+
+  block(true);
+  auto failed = server_->server()->RunRetentionNow();
+  EXPECT_FALSE(failed.ok());
+  EXPECT_FALSE(absl::StrContains(failed.status().ToString(), kNarrativeCanary));
+  block(false);
+
+  // As it was: readable by its parties, its narrative and contact note
+  // kept, no deletion in any party's event log, no erasure audited.
+  auto read = server_->Client(kPolice).GetReferral(doomed.name());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->incident_narrative(), kNarrativeCanary);
+  EXPECT_EQ(read->etag(), doomed.etag());
+  for (const char* agency : {kPolice, kCityCouncil}) {
+    for (const Response& event : EventsOf(agency, doomed.name())) {
+      EXPECT_NE(event.kind(), Response::REFERRAL_DELETED) << agency;
+    }
+  }
+  v1::ListAuditEventsRequest erasures;
+  erasures.set_action("ERASURE");
+  auto audit = server_->Client(kDpo).ListAuditEvents(erasures);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  EXPECT_EQ(audit->events_size(), 0);
+
+  // The next run does what the failed one could not.
+  EXPECT_EQ(Run().referrals_deleted, 1);
+  EXPECT_EQ(server_->Client(kPolice).GetReferral(doomed.name()).status().code(), absl::StatusCode::kNotFound);
+  audit = server_->Client(kDpo).ListAuditEvents(erasures);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  ASSERT_EQ(audit->events_size(), 1);
+  EXPECT_THAT(audit->events(0).referrals(), ElementsAre(doomed.name()));
 }
 
 TEST_F(RetentionTest, OnlyTheDataProtectionOfficerMayPreviewOrHoldAndBadInputIsNamed) {
