@@ -44,20 +44,6 @@ constexpr char kContentCanary[] = "QZCONTENTCANARY";
 // The database, read and tampered with beside (or without) the server.
 using Db = TestDatabase;
 
-// Makes every insert into the audit log fail (as a full or read-only disk
-// would), and undoes it, in the suite's database.
-std::string BlockAuditSql(const Db& db) {
-  return db.postgres()
-             ? "CREATE FUNCTION refx_test_block() RETURNS trigger LANGUAGE plpgsql AS "
-               "$$ BEGIN RAISE EXCEPTION 'blocked'; END $$; CREATE TRIGGER block_audit BEFORE INSERT ON "
-               "audit_events FOR EACH ROW EXECUTE FUNCTION refx_test_block();"
-             : "CREATE TRIGGER block_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'blocked'); END;";
-}
-std::string UnblockAuditSql(const Db& db) {
-  return db.postgres() ? "DROP TRIGGER block_audit ON audit_events; DROP FUNCTION refx_test_block();"
-                       : "DROP TRIGGER block_audit;";
-}
-
 int Count(const std::string& haystack, const std::string& needle) {
   int count = 0;
   for (size_t pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + 1)) ++count;
@@ -434,7 +420,7 @@ TEST_F(AuditLogTest, UnwritableAuditTableFailsEveryCallAndStoresNothing) {
   ASSERT_TRUE(council.Get(r->name()).ok());
   {
     Db db(Storage(), /*writable=*/true);
-    db.Exec(BlockAuditSql(db));
+    db.BlockAuditWrites(true);
   }
   const int64_t referrals = Db(Storage()).Int("SELECT count(*) FROM referrals");
   const int64_t events = AuditRows();
@@ -455,7 +441,7 @@ TEST_F(AuditLogTest, UnwritableAuditTableFailsEveryCallAndStoresNothing) {
 
   {
     Db db(Storage(), /*writable=*/true);
-    db.Exec(UnblockAuditSql(db));
+    db.BlockAuditWrites(false);
   }
   EXPECT_TRUE(council.Get(r->name()).ok());
   EXPECT_TRUE(council.List(v1::ListReferralsRequest()).ok());
@@ -472,7 +458,7 @@ TEST_F(AuditLogTest, UnwritableAuditTableFailsEveryCallAndStoresNothing) {
 TEST_F(AuditLogTest, CreateWithUnwritableAuditTableIsUnavailable) {
   {
     Db db(Storage(), /*writable=*/true);
-    db.Exec(BlockAuditSql(db));
+    db.BlockAuditWrites(true);
   }
   auto created = As(kPolice).Create(ValidReferral(kCityCouncil), NextId());
   EXPECT_EQ(created.status().code(), absl::StatusCode::kUnavailable) << created.status();

@@ -738,19 +738,7 @@ TEST_F(ReportingTest, NothingIsReleasedOrAcknowledgedWhileTheAuditLogCannotBeWri
   }
   clock_.Set(LondonTime(2026, 7, 2, 9));
   const config::v1::StorageConfig& storage = server_->config().storage();
-  auto block = [&](bool blocked) {
-    TestDatabase db(storage, /*writable=*/true);
-    if (db.postgres()) {
-      db.Exec(blocked ? "CREATE FUNCTION refx_test_block() RETURNS trigger LANGUAGE plpgsql AS "
-                        "$$ BEGIN RAISE EXCEPTION 'blocked'; END $$; CREATE TRIGGER block_audit BEFORE INSERT ON "
-                        "audit_events FOR EACH ROW EXECUTE FUNCTION refx_test_block();"
-                      : "DROP TRIGGER block_audit ON audit_events; DROP FUNCTION refx_test_block();");
-    } else {
-      db.Exec(blocked ? "CREATE TRIGGER block_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, "
-                        "'blocked'); END;"
-                      : "DROP TRIGGER block_audit;");
-    }
-  };
+  auto block = [&](bool blocked) { TestDatabase(storage, /*writable=*/true).BlockAuditWrites(blocked); };
   v1::AcknowledgeTensionAlertRequest acknowledge;
   acknowledge.set_name("tensionAlerts/2026-W14/leicester/race");
   acknowledge.set_note("Raised at the meeting");

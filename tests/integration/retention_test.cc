@@ -443,19 +443,7 @@ TEST_F(RoutingRecordRetentionTest, WhileTheAuditLogCannotBeWrittenNothingIsDelet
   ASSERT_FALSE(doomed.name().empty());
   clock_.Advance(absl::Hours(24 * 2191));  // past the routing record's 2190 days
   const config::v1::StorageConfig& storage = server_->config().storage();
-  auto block = [&](bool blocked) {
-    TestDatabase db(storage, /*writable=*/true);
-    if (db.postgres()) {
-      db.Exec(blocked ? "CREATE FUNCTION refx_test_block() RETURNS trigger LANGUAGE plpgsql AS "
-                        "$$ BEGIN RAISE EXCEPTION 'blocked'; END $$; CREATE TRIGGER block_audit BEFORE INSERT ON "
-                        "audit_events FOR EACH ROW EXECUTE FUNCTION refx_test_block();"
-                      : "DROP TRIGGER block_audit ON audit_events; DROP FUNCTION refx_test_block();");
-    } else {
-      db.Exec(blocked ? "CREATE TRIGGER block_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, "
-                        "'blocked'); END;"
-                      : "DROP TRIGGER block_audit;");
-    }
-  };
+  auto block = [&](bool blocked) { TestDatabase(storage, /*writable=*/true).BlockAuditWrites(blocked); };
 
   block(true);
   auto failed = server_->server()->RunRetentionNow();

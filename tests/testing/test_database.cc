@@ -75,6 +75,18 @@ int64_t TestDatabase::Int(const std::string& sql) {
   return n;
 }
 
+void TestDatabase::BlockAuditWrites(bool blocked) {
+  if (postgres()) {
+    Exec(blocked ? "CREATE FUNCTION refx_test_block() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN RAISE EXCEPTION 'blocked'; END $$; CREATE TRIGGER block_audit BEFORE INSERT ON "
+                   "audit_events FOR EACH ROW EXECUTE FUNCTION refx_test_block();"
+                 : "DROP TRIGGER block_audit ON audit_events; DROP FUNCTION refx_test_block();");
+  } else {
+    Exec(blocked ? "CREATE TRIGGER block_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'blocked'); END;"
+                 : "DROP TRIGGER block_audit;");
+  }
+}
+
 void TestDatabase::Exec(const std::string& sql) {
   if (pg_ != nullptr) {
     std::unique_ptr<PGresult, void (*)(PGresult*)> result(PQexec(pg_, sql.c_str()), PQclear);

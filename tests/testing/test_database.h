@@ -29,6 +29,9 @@ class TestDatabase {
   // Rows as vectors of text columns (failures are test failures).
   std::vector<std::vector<std::string>> Rows(const std::string& sql);
   void Exec(const std::string& sql);
+  // Makes every insert into the audit log fail, as a full or read-only disk
+  // would (needs `writable`), or undoes that.
+  void BlockAuditWrites(bool blocked);
 
  private:
   sqlite3* sqlite_ = nullptr;
