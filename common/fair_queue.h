@@ -64,6 +64,11 @@ class FairQueue {
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
+  // Items queued for `key`.
+  size_t size(absl::string_view key) const {
+    auto queue = queues_.find(key);
+    return queue == queues_.end() ? 0 : queue->second.size();
+  }
 
  private:
   int NextTurn(const std::function<bool(const std::string& key)>& may_serve) const {

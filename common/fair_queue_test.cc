@@ -21,6 +21,9 @@ TEST(FairQueueTest, KeysTakeTurnsAndEachKeyStaysInOrder) {
   queue.Push("other", "o0");
   queue.Push("other", "o1");
   EXPECT_EQ(queue.size(), 7u);
+  EXPECT_EQ(queue.size("flood"), 4u);
+  EXPECT_EQ(queue.size("polite"), 1u);
+  EXPECT_EQ(queue.size("absent"), 0u);
   // The polite key's one item comes second, not behind the flood's backlog.
   EXPECT_EQ(Drain(&queue), (std::vector<std::string>{"f0", "p0", "o0", "f1", "o1", "f2", "f3"}));
   EXPECT_TRUE(queue.empty());

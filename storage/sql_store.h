@@ -42,6 +42,10 @@ namespace refx::storage {
 
 class SqlStore : public ReferralStore {
  public:
+  // Under a backlog, the writes a batch takes after an agency's only queued
+  // write before it commits (the writer's batches: WriterLoop).
+  static constexpr size_t kAfterALoneWrite = 2;
+
   struct Options {
     const SqlDialect* dialect = nullptr;  // required, outlives the store
     // Opens a connection (read-only ones for the read pool). Required.

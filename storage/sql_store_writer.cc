@@ -317,8 +317,17 @@ void SqlStore::WriterLoop() {
       mu_.Await(absl::Condition(
           +[](SqlStore* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->stopping_ || !s->queue_.empty(); }, this));
       if (queue_.empty()) return;  // stopping, and every queued write is answered
-      const int limit = NextBatchLimit();
-      while (!queue_.empty() && static_cast<int>(batch.size()) < limit) batch.push_back(*queue_.Pop());
+      // Under a backlog, a batch that takes the only queued write of an
+      // agency closes a few writes after it: that agency, within its share
+      // while another floods, is answered after the batch in progress and a
+      // short one, rather than a full one (issue 17).
+      size_t limit = static_cast<size_t>(NextBatchLimit());
+      const bool backlog = queue_.size() > limit;
+      std::string key;
+      while (!queue_.empty() && batch.size() < limit) {
+        batch.push_back(*queue_.Pop(nullptr, &key));
+        if (backlog && queue_.size(key) == 0) limit = std::min(limit, batch.size() + kAfterALoneWrite);
+      }
     }
     const int64_t event_sequence_at_start = event_sequence_;
     const int64_t audit_sequence_at_start = audit_sequence_;
