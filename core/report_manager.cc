@@ -77,32 +77,38 @@ std::string Canonical(const v1::CountReferralsResponse& release, absl::string_vi
   return text;
 }
 
+// A one-way table of `counts` under `labels`.
+reporting::CountTable OneWay(const std::vector<std::string>& labels, const std::vector<int64_t>& counts) {
+  reporting::CountTable t;
+  t.row_labels = labels;
+  t.column_labels = {"Count"};
+  for (int64_t c : counts) t.counts.push_back({c});
+  return t;
+}
+
+// The sums of `table`'s rows (or of its columns).
+std::vector<int64_t> Sums(const reporting::CountTable& table, bool of_rows) {
+  std::vector<int64_t> out(of_rows ? table.row_labels.size() : table.column_labels.size(), 0);
+  for (size_t r = 0; r < table.row_labels.size(); ++r) {
+    for (size_t c = 0; c < table.column_labels.size(); ++c) out[of_rows ? r : c] += table.counts[r][c];
+  }
+  return out;
+}
+
 // A two-way table protected margins first: each total as the one-way table
-// of its dimension (in this table's unit) releases it.
+// of its dimension releases it. Strand columns count mentions and their rows
+// referrals (`row_referrals`): the rows' one-way table is then the one a
+// release of that dimension shows (ADR 8 (b)).
 absl::StatusOr<reporting::ProtectedTable> ProtectTwoWay(const reporting::CountTable& table,
                                                         const std::vector<int64_t>& row_referrals,
                                                         bool columns_count_mentions,
                                                         const reporting::DisclosureRules& rules) {
-  const size_t rows = table.row_labels.size(), columns = table.column_labels.size();
-  reporting::CountTable by_row, by_column;
-  by_row.column_labels = by_column.column_labels = {"Count"};
-  by_row.row_labels = table.row_labels;
-  by_column.row_labels = table.column_labels;
-  by_row.counts.assign(rows, {0});
-  by_column.counts.assign(columns, {0});
-  for (size_t r = 0; r < rows; ++r) {
-    for (size_t c = 0; c < columns; ++c) {
-      by_row.counts[r][0] += table.counts[r][c];
-      by_column.counts[c][0] += table.counts[r][c];
-    }
-  }
-  // Strand columns count mentions, their rows referrals: the rows' one-way
-  // table is the one a release of that dimension shows (ADR 8 (b)).
-  if (columns_count_mentions) {
-    for (size_t r = 0; r < rows; ++r) by_row.counts[r][0] = row_referrals[r];
-  }
-  REFX_ASSIGN_OR_RETURN(reporting::ProtectedTable row_margins, reporting::ProtectCounts(by_row, rules));
-  REFX_ASSIGN_OR_RETURN(reporting::ProtectedTable column_margins, reporting::ProtectCounts(by_column, rules));
+  REFX_ASSIGN_OR_RETURN(
+      const reporting::ProtectedTable row_margins,
+      reporting::ProtectCounts(OneWay(table.row_labels, columns_count_mentions ? row_referrals : Sums(table, true)),
+                               rules));
+  REFX_ASSIGN_OR_RETURN(const reporting::ProtectedTable column_margins,
+                        reporting::ProtectCounts(OneWay(table.column_labels, Sums(table, false)), rules));
   if (columns_count_mentions) {
     return reporting::ProtectMentionCrossCounts(table, row_referrals, row_margins, column_margins, rules);
   }
@@ -118,26 +124,12 @@ absl::StatusOr<reporting::ProtectedTable> ProtectTwoWay(const reporting::CountTa
 absl::StatusOr<std::vector<reporting::ProtectedTable>> ProtectResponseTimes(const reporting::CountTable& response,
                                                                             const reporting::CountTable& completion,
                                                                             const reporting::DisclosureRules& rules) {
-  auto one_way = [](const std::vector<std::string>& labels, std::vector<int64_t> counts) {
-    reporting::CountTable t;
-    t.row_labels = labels;
-    t.column_labels = {"Count"};
-    for (int64_t c : counts) t.counts.push_back({c});
-    return t;
-  };
-  auto sums = [](const reporting::CountTable& t, bool by_row) {
-    std::vector<int64_t> out(by_row ? t.row_labels.size() : t.column_labels.size(), 0);
-    for (size_t r = 0; r < t.row_labels.size(); ++r) {
-      for (size_t c = 0; c < t.column_labels.size(); ++c) out[by_row ? r : c] += t.counts[r][c];
-    }
-    return out;
-  };
   REFX_ASSIGN_OR_RETURN(const reporting::ProtectedTable by_type,
-                        reporting::ProtectCounts(one_way(response.row_labels, sums(response, true)), rules));
+                        reporting::ProtectCounts(OneWay(response.row_labels, Sums(response, true)), rules));
   REFX_ASSIGN_OR_RETURN(const reporting::ProtectedTable by_response,
-                        reporting::ProtectCounts(one_way(response.column_labels, sums(response, false)), rules));
+                        reporting::ProtectCounts(OneWay(response.column_labels, Sums(response, false)), rules));
   REFX_ASSIGN_OR_RETURN(const reporting::ProtectedTable by_completion,
-                        reporting::ProtectCounts(one_way(completion.column_labels, sums(completion, false)), rules));
+                        reporting::ProtectCounts(OneWay(completion.column_labels, Sums(completion, false)), rules));
   static_assert(reporting::kAnsweredBands == 4 && reporting::kCompletedBands == 3, "the inequalities name bands");
   const std::vector<reporting::KnownInequality> known = {
       {.smaller_table = 1, .smaller_columns = {0}, .larger_table = 0, .larger_columns = {0, 1, 2}},
