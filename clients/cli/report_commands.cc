@@ -107,8 +107,10 @@ void AddReport(CLI::App* app, CommandLine* f) {
   c->add_option("--period", f->report_period, "A month (2026-07), quarter (2026-Q3) or year (2026), as the "
                                               "agreement's release grid says; it must have ended")
       ->required();
-  c->add_option("--by", f->report_by, "One or two of: area, strand, report-type, channel, online, recipient-type, repeat-victim, "
-                                          "outcome (rows,columns)")
+  c->add_option("--by", f->report_by,
+                "One or two of: area, strand, report-type, channel, online, recipient-type, repeat-victim, "
+                "outcome (rows,columns; a strand table has the strands as its columns, counted as mentions, and "
+                "its rows' totals in referrals)")
       ->required();
   c->add_option("--scope", f->report_scope, "own: your agency's referrals (default); partnership: every referral "
                                             "(REPORT_PARTNERSHIP)")
