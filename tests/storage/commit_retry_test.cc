@@ -25,39 +25,31 @@ struct Faults {
   std::atomic<int> lose_commit_answer{0};  // COMMITs applied, answered UNAVAILABLE
 };
 
-// Every call goes to `inner`; Commit obeys `faults`.
-class FaultyConnection final : public SqlConnection {
+// Every call goes to `inner`; BeginWrite and Commit obey `faults`.
+class FaultyConnection final : public ForwardingConnection {
  public:
   FaultyConnection(std::unique_ptr<SqlConnection> inner, Faults* faults)
-      : inner_(std::move(inner)), faults_(faults) {}
-  absl::StatusOr<std::unique_ptr<SqlStatement>> Prepare(const char* sql) override { return inner_->Prepare(sql); }
-  absl::Status Exec(const char* sql) override { return inner_->Exec(sql); }
+      : ForwardingConnection(std::move(inner)), faults_(faults) {}
   absl::Status BeginWrite() override {
     if (faults_->fail_begin.fetch_sub(1) > 0) return absl::UnavailableError("connection lost at BEGIN");
     faults_->fail_begin.store(0);
-    return inner_->BeginWrite();
+    return inner().BeginWrite();
   }
-  absl::Status BeginRead() override { return inner_->BeginRead(); }
   absl::Status Commit() override {
     if (faults_->fail_before_commit.fetch_sub(1) > 0) {
-      inner_->Rollback().IgnoreError();
+      inner().Rollback().IgnoreError();
       return absl::UnavailableError("connection lost before COMMIT");
     }
     faults_->fail_before_commit.store(0);
-    absl::Status committed = inner_->Commit();
+    absl::Status committed = inner().Commit();
     if (committed.ok() && faults_->lose_commit_answer.fetch_sub(1) > 0) {
       return absl::UnavailableError("connection lost after COMMIT was sent");
     }
     faults_->lose_commit_answer.store(0);
     return committed;
   }
-  absl::Status Rollback() override { return inner_->Rollback(); }
-  absl::Status Savepoint() override { return inner_->Savepoint(); }
-  absl::Status ReleaseSavepoint() override { return inner_->ReleaseSavepoint(); }
-  absl::Status RollbackToSavepoint() override { return inner_->RollbackToSavepoint(); }
 
  private:
-  std::unique_ptr<SqlConnection> inner_;
   Faults* faults_;
 };
 

@@ -2,7 +2,9 @@
 // sqlite_store_test.cc, store_retention_test.cc, encryption_at_rest_test.cc,
 // data_key_rotation_test.cc): a minimal valid referral row, the requests that
 // store and change it, the backends, and a connection of the test's own to
-// the stored bytes, so each test states only what it is about.
+// the stored bytes, so each test states only what it is about; and a
+// connection to derive fault-injecting ones from (commit_retry_test.cc,
+// writer_batches_test.cc).
 #ifndef REFX_TESTS_STORAGE_STORE_TEST_SUPPORT_H_
 #define REFX_TESTS_STORAGE_STORE_TEST_SUPPORT_H_
 
@@ -19,12 +21,35 @@
 #include "storage/postgres/pg_connection.h"
 #include "storage/postgres/pg_store.h"
 #include "storage/referral_store.h"
+#include "storage/sql_driver.h"
 #include "storage/sqlite/sqlite_connection.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tests/testing/postgres_fixture.h"
 #include "tests/testing/server_fixture.h"
 
 namespace refx::storage {
+
+// A connection that passes every call to `inner`: a test derives from it
+// and overrides the calls it injects a fault or a wait into.
+class ForwardingConnection : public SqlConnection {
+ public:
+  explicit ForwardingConnection(std::unique_ptr<SqlConnection> inner) : inner_(std::move(inner)) {}
+  absl::StatusOr<std::unique_ptr<SqlStatement>> Prepare(const char* sql) override { return inner_->Prepare(sql); }
+  absl::Status Exec(const char* sql) override { return inner_->Exec(sql); }
+  absl::Status BeginWrite() override { return inner_->BeginWrite(); }
+  absl::Status BeginRead() override { return inner_->BeginRead(); }
+  absl::Status Commit() override { return inner_->Commit(); }
+  absl::Status Rollback() override { return inner_->Rollback(); }
+  absl::Status Savepoint() override { return inner_->Savepoint(); }
+  absl::Status ReleaseSavepoint() override { return inner_->ReleaseSavepoint(); }
+  absl::Status RollbackToSavepoint() override { return inner_->RollbackToSavepoint(); }
+
+ protected:
+  SqlConnection& inner() { return *inner_; }
+
+ private:
+  std::unique_ptr<SqlConnection> inner_;
+};
 
 inline StoredReferral Referral(const std::string& id, const std::string& sender, std::vector<std::string> recipients,
                                absl::Time created, const std::string& area = "leicester") {

@@ -29,11 +29,10 @@ struct Gate {
   bool open ABSL_GUARDED_BY(mu) = false;
 };
 
-class GatedConnection final : public SqlConnection {
+class GatedConnection final : public ForwardingConnection {
  public:
-  GatedConnection(std::unique_ptr<SqlConnection> inner, Gate* gate) : inner_(std::move(inner)), gate_(gate) {}
-  absl::StatusOr<std::unique_ptr<SqlStatement>> Prepare(const char* sql) override { return inner_->Prepare(sql); }
-  absl::Status Exec(const char* sql) override { return inner_->Exec(sql); }
+  GatedConnection(std::unique_ptr<SqlConnection> inner, Gate* gate)
+      : ForwardingConnection(std::move(inner)), gate_(gate) {}
   absl::Status BeginWrite() override {
     {
       absl::MutexLock lock(&gate_->mu);
@@ -43,17 +42,10 @@ class GatedConnection final : public SqlConnection {
         gate_->mu.Await(absl::Condition(&gate_->open));
       }
     }
-    return inner_->BeginWrite();
+    return inner().BeginWrite();
   }
-  absl::Status BeginRead() override { return inner_->BeginRead(); }
-  absl::Status Commit() override { return inner_->Commit(); }
-  absl::Status Rollback() override { return inner_->Rollback(); }
-  absl::Status Savepoint() override { return inner_->Savepoint(); }
-  absl::Status ReleaseSavepoint() override { return inner_->ReleaseSavepoint(); }
-  absl::Status RollbackToSavepoint() override { return inner_->RollbackToSavepoint(); }
 
  private:
-  std::unique_ptr<SqlConnection> inner_;
   Gate* gate_;
 };
 
