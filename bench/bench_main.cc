@@ -35,12 +35,13 @@
 #include "absl/time/time.h"
 #include "bench/bench_workloads.h"
 #include "bench/child_process.h"
-#include "bench/store_ceiling.h"
+#include "bench/overload.h"
 #include "bench/report.h"
 #include "bench/run_environment.h"
-#include "bench/overload.h"
 #include "bench/soak.h"
+#include "bench/store_ceiling.h"
 #include "clients/lib/referral_client.h"
+#include "common/process_setup.h"
 #include "common/status_macros.h"
 #include "core/partnership.h"
 #include "grpcpp/grpcpp.h"
@@ -600,6 +601,7 @@ int Main(int argc, char** argv) {
 }  // namespace refx::bench
 
 int main(int argc, char** argv) {
+  refx::DisableMutexDeadlockDetection();
   // Main's locals (children, temporary directory) are destroyed before this
   // returns, on every path.
   return refx::bench::Main(argc, argv);

@@ -22,6 +22,7 @@
 
 #include "CLI/CLI.hpp"
 #include "bench/v1/echo.grpc.pb.h"
+#include "common/process_setup.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
@@ -56,6 +57,7 @@ constexpr int kMaxConnectionAgeGraceSeconds = 30;
 }  // namespace
 
 int main(int argc, char** argv) {
+  refx::DisableMutexDeadlockDetection();
   CLI::App app{"refx-bench-echo: a bare mutual-TLS gRPC echo server, the ceiling for refx-bench"};
   std::string listen = "127.0.0.1:0", cert_file, key_file, client_ca_file;
   int refresh_seconds = 10;

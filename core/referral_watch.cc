@@ -167,24 +167,26 @@ void WatchSession::Pump() {
       pumping_ = false;
     }
     // Audit before answer: the batch leaves only once its event is durable.
-    // The store completes the write on its own thread, so no worker waits.
+    // The store completes the write on its own thread, so no worker waits;
+    // the agency's other streams sending the same batch share the event.
     storage::AuditRecord record =
         options.auditor->Build(*admitted, kWatchMethod, all_own ? AuditAction::kConsultation : AuditAction::kDisclosure,
                                referral_ids, disclosed, absl::StatusCode::kOk);
     auto self = shared_from_this();
-    options.auditor->RecordAsync(record, [self, last, messages = std::move(messages)](absl::Status audited) mutable {
-      if (!audited.ok()) {
-        log::Error("audit_write_failed", {{"method", kWatchMethod}});
-        self->CloseResumable("the audit log cannot be written; nothing was sent");
-        return;
-      }
-      // Off the store's writer thread: handing a batch to the stream is the
-      // watch pool's job.
-      auto batch = std::make_shared<std::vector<WatchMessageBytes>>(std::move(messages));
-      if (!self->hub_->options_.schedule([self, last, batch] { self->SendToSink(std::move(*batch), last); })) {
-        self->SendToSink(std::move(*batch), last);
-      }
-    });
+    hub_->audit_->RecordAsync(
+        std::move(record), [self, last, messages = std::move(messages)](absl::Status audited) mutable {
+          if (!audited.ok()) {
+            log::Error("audit_write_failed", {{"method", kWatchMethod}});
+            self->CloseResumable("the audit log cannot be written; nothing was sent");
+            return;
+          }
+          // Off the store's writer thread: handing a batch to the stream is the
+          // watch pool's job.
+          auto batch = std::make_shared<std::vector<WatchMessageBytes>>(std::move(messages));
+          if (!self->hub_->options_.schedule([self, last, batch] { self->SendToSink(std::move(*batch), last); })) {
+            self->SendToSink(std::move(*batch), last);
+          }
+        });
     return;
   }
 }
@@ -269,6 +271,8 @@ absl::StatusOr<std::unique_ptr<WatchHub>> WatchHub::Create(Options options) {
   }
   if (options.clock == nullptr) options.clock = SystemClock::Get();
   auto hub = std::unique_ptr<WatchHub>(new WatchHub(std::move(options)));
+  hub->audit_ = std::make_unique<AuditCoalescer>(
+      AuditCoalescer::Options{.auditor = hub->options_.auditor, .schedule = hub->options_.schedule});
   REFX_ASSIGN_OR_RETURN(int64_t head, hub->options_.store->LatestEventSequence());
   {
     absl::MutexLock lock(&hub->mu_);
@@ -283,6 +287,7 @@ absl::StatusOr<std::unique_ptr<WatchHub>> WatchHub::Create(Options options) {
 WatchHub::~WatchHub() { StopListening(); }
 
 void WatchHub::StopListening() {
+  audit_->FlushAll();
   if (!listening_) return;
   listening_ = false;
   options_.store->SetEventListener(nullptr);

@@ -12,7 +12,8 @@
 // Each session pulls events after its cursor, renders them for its caller as
 // a read would be (the agreement in force now, re-checked per batch: method
 // gate, record gate, field gate), records one audit event for the batch and
-// sends only after it is durable. At most one batch per session is in flight,
+// sends only after it is durable (sessions that send alike batches at once
+// share one event: see AuditCoalescer). At most one batch per session is in flight,
 // so a slow subscriber holds a bounded amount of memory and never delays
 // others; one that has not accepted its batch within `stall_timeout` is
 // closed with a status that says where to resume.
@@ -33,6 +34,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "core/agreement.h"
+#include "core/audit_coalescer.h"
 #include "core/auditor.h"
 #include "core/caller.h"
 #include "core/referral_manager.h"
@@ -130,7 +132,8 @@ class WatchHub {
   // Stops listening (if StopListening has not). Every session must be
   // closed and detached first.
   ~WatchHub();
-  // Stops being the store's listener (before the store goes away).
+  // Stops being the store's listener and hands batch audit events still
+  // pending to the store (before the store goes away).
   void StopListening();
 
   // Opens a subscription for an admitted caller (`identity` is the caller
@@ -199,6 +202,8 @@ class WatchHub {
   int64_t head_ ABSL_GUARDED_BY(mu_) = 0;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool listening_ = false;
+  // Batch disclosures alike across the agency's streams, as one event each.
+  std::unique_ptr<AuditCoalescer> audit_;
   size_t count_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::set<std::shared_ptr<WatchSession>>> by_agency_ ABSL_GUARDED_BY(mu_);
   // Rendered views by (event sequence, view key); entries leave with their

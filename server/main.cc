@@ -7,6 +7,7 @@
 
 #include "CLI/CLI.hpp"
 #include "common/log.h"
+#include "common/process_setup.h"
 #include "server/grpc_log_bridge.h"
 #include "server/server.h"
 #include "server/server_config.h"
@@ -29,6 +30,7 @@ Exit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 could not start, 2 usage.)";
 }  // namespace
 
 int main(int argc, char** argv) {
+  refx::DisableMutexDeadlockDetection();
   CLI::App app{"refx-server: exchange hate-crime victim referrals between partnership agencies over mutual TLS"};
   app.footer(kFooter);
   std::string config_path, listen, sqlite_path, partnership_file, log_level, log_format;

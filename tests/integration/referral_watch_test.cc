@@ -161,6 +161,31 @@ TEST_F(ReferralWatchTest, NewWorkReachesTheRecipientLiveTrimmedAsAGetAndAudited)
             1);
 }
 
+// Streams of one agency that send the same batch at once may share one
+// audit event (its count says how many streams it stands for): however
+// they were grouped, every stream's delivery is accounted for exactly once.
+TEST_F(ReferralWatchTest, EveryStreamsDeliveryIsAccountedForInTheAuditLog) {
+  constexpr int kStreams = 6;
+  std::vector<std::unique_ptr<Watcher>> city;
+  for (int i = 0; i < kStreams; ++i) {
+    city.push_back(std::make_unique<Watcher>(server_->Client(kCityCouncil), FromNow()));
+  }
+  for (auto& watcher : city) ASSERT_TRUE(watcher->WaitSubscribed());
+
+  const v1::Referral created = Create();
+  for (auto& watcher : city) ASSERT_TRUE(watcher->WaitEvents(1));
+  const std::string id = created.name().substr(std::string("referrals/").size());
+  const std::string delivered =
+      "method = 'refx.v1.ReferralService.WatchReferrals' AND action = 'DISCLOSURE' AND "
+      "agency_id = 'leicester-city-council' AND referral_ids = '" +
+      id + "'";
+  TestDatabase db(server_->config().storage());
+  EXPECT_EQ(db.Int("SELECT SUM(event_count) FROM audit_events WHERE " + delivered), kStreams);
+  const int64_t rows = db.Int("SELECT COUNT(*) FROM audit_events WHERE " + delivered);
+  EXPECT_GE(rows, 1);
+  EXPECT_LE(rows, kStreams);
+}
+
 TEST_F(ReferralWatchTest, StateChangesReachThePartiesAndARedirectReachesTheNewRecipient) {
   const v1::Referral created = Create();
   Watcher police(server_->Client(kPolice), FromNow());
