@@ -9,7 +9,12 @@
 // migrated incident records the erasure, with subject data or without, so a
 // partner cannot tell them apart; a held referral waits for its release;
 // crimes and councils' incidents are untouched; each change is audited;
-// nothing moves before the day, and a second run changes nothing.
+// nothing moves before the day, and a second run changes nothing; a
+// referral changed between the run's read and its write is left for the
+// next run.
+#include "core/regime_migration.h"
+
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,12 +23,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "common/clock.h"
-#include "core/regime_migration.h"
+#include "common/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/server_keys.h"
 #include "server/server_store.h"
+#include "storage/make_store.h"
 #include "tests/integration/agreement_test_support.h"
 #include "tests/testing/server_fixture.h"
+#include "tests/testing/test_database.h"
 
 namespace refx::testing {
 namespace {
@@ -87,12 +95,15 @@ class RegimeMigrationTest : public ::testing::Test {
   }
 
   // Runs `work` on the migration over the database of the stopped server,
-  // opened as refx-admin opens it, then starts the server again.
-  void WithMigration(const std::function<void(core::RegimeMigration&, storage::ReferralStore&)>& work) {
+  // opened as refx-admin opens it (with `observer` told of each commit, if
+  // given), then starts the server again.
+  void WithMigration(const std::function<void(core::RegimeMigration&, storage::ReferralStore&)>& work,
+                     storage::CommitObserver observer = {}) {
     const std::shared_ptr<const core::Agreement> agreement = server_->server()->agreement();
     server_->Stop();
     {
-      auto store = server::OpenServerStore(server_->config(), "the test");
+      auto store =
+          observer ? OpenObserved(std::move(observer)) : server::OpenServerStore(server_->config(), "the test");
       ASSERT_TRUE(store.ok()) << store.status();
       core::RegimeMigration::Options options;
       options.store = store->get();
@@ -104,6 +115,19 @@ class RegimeMigrationTest : public ::testing::Test {
       work(**migration, **store);
     }
     ASSERT_TRUE(server_->Restart().ok());
+  }
+
+  // OpenServerStore with a commit observer: the same keys, the same store.
+  absl::StatusOr<std::unique_ptr<storage::ReferralStore>> OpenObserved(storage::CommitObserver observer) {
+    const config::v1::ServerConfig& config = server_->config();
+    storage::MakeStoreOptions options;
+    options.config = config.storage();
+    REFX_ASSIGN_OR_RETURN(server::AuditSigningKeyFile signing,
+                          server::LoadOrCreateAuditSigningKey(config.audit_signing_key_file()));
+    options.audit_head_key = signing.key;
+    REFX_ASSIGN_OR_RETURN(options.key_encryption_key, server::LoadOrPrepareKeyEncryptionKey(config.storage()));
+    options.commit_observer = std::move(observer);
+    return storage::MakeStore(options);
   }
 
   static v1::Referral Stored(storage::ReferralStore& store, const std::string& name) {
@@ -291,6 +315,69 @@ TEST_F(RegimeMigrationTest, UnderKeepTheSubjectDataMovesWithTheReferralAndNothin
   EXPECT_EQ(migrated, 1);
   query.set_action("ERASURE");
   EXPECT_EQ(server_->Client(kDpo).ListAuditEvents(query)->events_size(), 0);
+}
+
+// Another server (a replica, or one started again meanwhile) may change a
+// referral after the run has read its page and before the run writes it:
+// the run's write is conditional on the etag it read, so the referral is
+// left as the other writer left it and counted (changed_meanwhile), and the
+// next run migrates it.
+TEST_F(RegimeMigrationTest, AReferralChangedBetweenTheRunsReadAndItsWriteIsLeftForTheNextRun) {
+  Create(kPolice, Incident());
+  Create(kPolice, Incident());
+  DateTheSuccessor(config::v1::RegimeSuccession::KEEP);
+  clock_.Advance(absl::Hours(48));
+
+  std::vector<core::PlannedRegimeChange> plan;
+  WithMigration([&](core::RegimeMigration& migration, storage::ReferralStore&) {
+    auto planned = migration.Plan();
+    ASSERT_TRUE(planned.ok()) << planned.status();
+    plan = *planned;
+  });
+  ASSERT_EQ(plan.size(), 2u);  // one page (scan_page 2): both read before either is written
+
+  // Once the first referral's write has committed, the second one changes
+  // underneath the run, as a write from elsewhere would change it.
+  std::atomic<bool> armed{false}, changed{false};
+  const std::string second_id = plan[1].referral_id;
+  const config::v1::StorageConfig storage_config = server_->config().storage();
+  auto change_the_second = [&](const storage::CommitReport& report) {
+    if (!armed.load() || !report.committed || report.writes == 0 || changed.exchange(true)) return;
+    TestDatabase(storage_config, /*writable=*/true)
+        .Exec("UPDATE referrals SET etag = 'changed-elsewhere' WHERE id = '" + second_id + "'");
+  };
+  WithMigration(
+      [&](core::RegimeMigration& migration, storage::ReferralStore& store) {
+        armed = true;
+        auto report = migration.Run();
+        armed = false;
+        ASSERT_TRUE(report.ok()) << report.status();
+        EXPECT_TRUE(changed.load());
+        ASSERT_EQ(report->changed.size(), 1u);
+        EXPECT_EQ(report->changed[0].referral_id, plan[0].referral_id);
+        EXPECT_EQ(report->changed_meanwhile, 1);
+        EXPECT_EQ(Stored(store, "referrals/" + plan[0].referral_id).recording_regime().regime(),
+                  v1::POLICE_POST_REVIEW);
+        // Left exactly as the other writer left it.
+        auto second = store.GetReferral(second_id);
+        ASSERT_TRUE(second.ok()) << second.status();
+        EXPECT_EQ(second->etag, "changed-elsewhere");
+        EXPECT_EQ(Stored(store, "referrals/" + second_id).recording_regime().regime(), v1::NCHI_COP_2023);
+      },
+      change_the_second);
+
+  // The next run takes it, reading it afresh.
+  WithMigration([&](core::RegimeMigration& migration, storage::ReferralStore& store) {
+    auto report = migration.Run();
+    ASSERT_TRUE(report.ok()) << report.status();
+    ASSERT_EQ(report->changed.size(), 1u);
+    EXPECT_EQ(report->changed[0].referral_id, second_id);
+    EXPECT_EQ(report->changed_meanwhile, 0);
+    EXPECT_EQ(Stored(store, "referrals/" + second_id).recording_regime().regime(), v1::POLICE_POST_REVIEW);
+    auto verdict = store.VerifyAuditChain();
+    ASSERT_TRUE(verdict.ok()) << verdict.status();
+    EXPECT_TRUE(verdict->intact) << verdict->problem;
+  });
 }
 
 }  // namespace
