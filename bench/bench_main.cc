@@ -92,6 +92,11 @@ The workloads and what bounds each:
   list_referrals   ListReferrals page_size 50 over all stored referrals
                    (--seed), each slot walking pages with next_page_token:
                    SQLite range read of 50 rows + serializing 50 referrals.
+  list_page_1, list_page_deep
+                   the same page every call, at the highest --in-flight:
+                   the newest page, and page 1,000 (or the deepest stored),
+                   reached once beforehand by walking the page tokens: a
+                   page must cost the same at any depth.
   connect_*        a fresh channel (own subchannel pool: no shared connection)
                    + one call (WhoAmI on refx, Echo on echo) per operation:
                    TCP + TLS 1.3 handshake with ECDSA P-256 on both sides,
@@ -561,6 +566,8 @@ int Main(int argc, char** argv) {
     }
     if (runs("list")) {
       s = on_each("list_referrals", "a database range read of 50 rows + serializing 50 referrals");
+      if (!s.ok()) return s;
+      s = RunListDepthWorkload(b, *std::max_element(b.levels.begin(), b.levels.end()), 1000);
       if (!s.ok()) return s;
     }
     if (runs("transition") && !external) {

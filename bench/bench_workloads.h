@@ -94,6 +94,7 @@ struct Bench {
   // Put before every row's workload name: "pg_" while measuring the
   // PostgreSQL server of --backend postgres.
   std::string row_prefix;
+  int list_deep_page = 0;  // the page list_page_deep read (0: not run)
 };
 
 // A refx-server the rows are measured on: the run's SQLite server, and with
@@ -168,6 +169,11 @@ std::vector<std::unique_ptr<refx::v1::ReferralService::Stub>> RefxStubs(
 // filled later against the ceiling rows.
 absl::Status RunUnaryWorkload(Bench& b, const std::string& workload, const std::string& bounded_by,
                               bool on_echo);
+
+// ListReferrals of one fixed page, page 1 and page `deep_page` (or the
+// deepest there is), at `in_flight`: rows list_page_1 and list_page_deep,
+// so that a page's cost can be seen not to grow with its depth (issue 12).
+absl::Status RunListDepthWorkload(Bench& b, int in_flight, int deep_page);
 
 // New connections per second: a fresh channel and one call each.
 absl::Status RunConnectWorkload(Bench& b, bool on_echo, const std::vector<int>& levels);

@@ -114,6 +114,19 @@ void Conclude(Bench& b) {
     b.report.targets.push_back(Target{absl::StrCat("CreateReferral at ", top, " in flight vs at 16"),
                                       create_top->calls_per_second / create16->calls_per_second, 1.0, true, "x"});
   }
+  // Issue 12: a page costs the same at any depth.
+  const Row* page1 = find("list_page_1", top);
+  const Row* deep = find("list_page_deep", top);
+  if (page1 != nullptr && deep != nullptr && page1->p99_us > 0) {
+    b.report.targets.push_back(Target{absl::StrCat("ListReferrals p99 at page ", b.list_deep_page, " vs page 1"),
+                                      deep->p99_us / page1->p99_us, 1.25, false, "x"});
+  }
+  ratio_target(absl::StrCat("ListReferrals pages vs echo at ", top, " in flight"), "list_referrals", top, 0.1);
+  b.report.targets.push_back(Target{absl::StrCat("ListReferrals p99 at ", top, " in flight"),
+                                    find("list_referrals", top) != nullptr
+                                        ? std::optional<double>(find("list_referrals", top)->p99_us / 1000)
+                                        : std::nullopt,
+                                    50.0, false, " ms"});
   // Same-run ratios between rows.
   auto between = [&](const std::string& text, const std::string& measured, const std::string& against, double goal) {
     const Row* m = find(measured, top);

@@ -112,6 +112,59 @@ absl::Status RunUnaryWorkload(Bench& b, const std::string& workload, const std::
   return absl::OkStatus();
 }
 
+absl::Status RunListDepthWorkload(Bench& b, int in_flight, int deep_page) {
+  if (g_cancel.load()) return absl::CancelledError("interrupted");
+  auto channels = MakeChannels(b.refx_target, b.creds, ChannelsFor(in_flight));
+  if (!channels.ok()) return channels.status();
+  std::vector<std::unique_ptr<refx::v1::ReferralService::Stub>> stubs = RefxStubs(*channels);
+  // The token of page `deep_page` (or of the deepest page there is): the
+  // next_page_token of the page before it, walked once, unmeasured.
+  std::string deep_token;
+  int depth = 1;
+  for (std::string token; depth < deep_page && !g_cancel.load(); ++depth) {
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(kCallTimeout));
+    context.AddMetadata(refx::client::kActingUserMetadataKey, b.connection.acting_user);
+    refx::v1::ListReferralsRequest request;
+    request.set_page_size(50);
+    request.set_page_token(token);
+    refx::v1::ListReferralsResponse page;
+    const grpc::Status status = stubs[0]->ListReferrals(&context, request, &page);
+    if (!status.ok()) return absl::UnavailableError(absl::StrCat("walking the pages: ", status.error_message()));
+    if (page.next_page_token().empty()) break;
+    token = page.next_page_token();
+    deep_token = token;
+  }
+  if (depth < 2) return absl::FailedPreconditionError("list depth: fewer than two pages stored");
+  Progress(
+      absl::StrCat("list depth: page 1 against page ", depth, " (", 50 * (depth - 1), " newer referrals before it)"));
+  for (const auto& [workload, token] : {std::pair<std::string, std::string>{"list_page_1", ""},
+                                        std::pair<std::string, std::string>{"list_page_deep", deep_token}}) {
+    const bool deep = !token.empty();
+    refx::bench::StartCall start = [&b, &stubs, token = token](int slot, refx::bench::CallDone done) {
+      auto* call = new Call<refx::v1::ListReferralsRequest, refx::v1::ListReferralsResponse>;
+      call->context.set_deadline(DeadlineIn(kCallTimeout));
+      call->context.AddMetadata(refx::client::kActingUserMetadataKey, b.connection.acting_user);
+      call->request.set_page_size(50);
+      call->request.set_page_token(token);
+      stubs[static_cast<size_t>(slot) % stubs.size()]->async()->ListReferrals(
+          &call->context, &call->request, &call->response, [call, done](grpc::Status status) {
+            const bool ok = status.ok() && call->response.referrals_size() > 0;
+            delete call;  // before `done`: see RunUnaryWorkload
+            done(ok, status.ok() ? "empty page" : status.error_message());
+          });
+    };
+    const std::string bounded_by = deep
+                                       ? absl::StrCat("the same page of 50 at page ", depth,
+                                                      " every call: one keyset range read from the page token's cursor")
+                                       : "the newest page of 50, every call: as list_referrals";
+    b.report.rows.push_back(Measure(b, workload, bounded_by, in_flight, b.server_pid,
+                                    [&start](const LoadOptions& o) { return refx::bench::RunClosedLoop(o, start); }));
+  }
+  b.list_deep_page = depth;
+  return absl::OkStatus();
+}
+
 absl::Status RunConnectWorkload(Bench& b, bool on_echo, const std::vector<int>& levels) {
   const std::string workload = on_echo ? "connect_echo" : "connect_refx";
   const std::string target = on_echo ? b.echo_target : b.refx_target;
