@@ -13,10 +13,10 @@
 // a read would be (the agreement in force now, re-checked per batch: method
 // gate, record gate, field gate), records one audit event for the batch and
 // sends only after it is durable (sessions that send alike batches at once
-// share one event: see AuditCoalescer). At most one batch per session is in flight,
-// so a slow subscriber holds a bounded amount of memory and never delays
-// others; one that has not accepted its batch within `stall_timeout` is
-// closed with a status that says where to resume.
+// share one event: see AuditCoalescer). At most one batch per session is in
+// flight, so a slow subscriber holds a bounded amount of memory and never
+// delays others; one that has not accepted its batch within `stall_timeout`
+// is closed with a status that says where to resume.
 #ifndef REFX_CORE_REFERRAL_WATCH_H_
 #define REFX_CORE_REFERRAL_WATCH_H_
 
