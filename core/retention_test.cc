@@ -1,8 +1,12 @@
 #include "core/retention.h"
 
+#include <sqlite3.h>
+
+#include <atomic>
 #include <cstdlib>
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "common/yaml_proto.h"
 #include "core/referral_manager.h"
 #include "gmock/gmock.h"
@@ -47,6 +51,51 @@ class RetentionTest : public ::testing::Test {
     std::vector<v1::DataClass> out;
     for (const PlannedErasure& p : planned) out.push_back(p.data_class);
     return out;
+  }
+
+  // An SQLite store in a fresh directory (its file named in `path`), told
+  // of each commit by `observer` if one is given.
+  static absl::StatusOr<std::unique_ptr<storage::sqlite::SqliteStore>> NewStore(const char* name,
+                                                                                storage::CommitObserver observer = {},
+                                                                                std::string* path = nullptr) {
+    std::string dir = absl::StrCat("/tmp/refx-retention-", name, "-XXXXXX");
+    if (mkdtemp(dir.data()) == nullptr) return absl::InternalError("mkdtemp");
+    storage::sqlite::SqliteStore::Options store_options;
+    store_options.path = dir + "/refx.db";
+    if (path != nullptr) *path = store_options.path;
+    store_options.commit_observer = std::move(observer);
+    return storage::sqlite::SqliteStore::Create(store_options);
+  }
+
+  // Stores `document` as a referral from the police to the city, closed at
+  // `closed`, with the etag "e-{id}".
+  void StoreClosed(storage::ReferralStore& store, const std::string& id, absl::Time closed,
+                   const std::string& document) {
+    storage::CreateReferralRequest request;
+    storage::StoredReferral& stored = request.referral;
+    stored.id = id;
+    stored.sender_agency = "police";
+    stored.recipient_agencies = {"city"};
+    stored.state = v1::Referral::COMPLETED;
+    stored.area = "leicester";
+    stored.report_type = 1;
+    stored.create_time = created_;
+    stored.update_time = closed;
+    stored.etag = "e-" + id;
+    stored.document = document;
+    request.request_id = id;
+    request.request_fingerprint = "fp";
+    request.audit.action = "COLLECTION";
+    ASSERT_TRUE(store.CreateReferral(request).ok());
+  }
+
+  // referral_ as `id`, completed at `closed`.
+  v1::Referral Closed(const std::string& id, absl::Time closed) const {
+    v1::Referral r = referral_;
+    r.set_name("referrals/" + id);
+    r.set_state(v1::Referral::COMPLETED);
+    *r.mutable_close_time() = Proto(closed);
+    return r;
   }
 
   std::shared_ptr<const Agreement> agreement_;
@@ -186,38 +235,16 @@ TEST_F(RetentionTest, ACopyHoldingFieldsOfANewerVersionIsNotErasedByThisOne) {
 }
 
 TEST_F(RetentionTest, TheJobLeavesAReferralANewerVersionWroteAndErasesTheOthers) {
-  char dir_template[] = "/tmp/refx-retention-newer-XXXXXX";
-  ASSERT_NE(mkdtemp(dir_template), nullptr);
-  storage::sqlite::SqliteStore::Options store_options;
-  store_options.path = std::string(dir_template) + "/refx.db";
-  auto store = storage::sqlite::SqliteStore::Create(store_options);
+  auto store = NewStore("newer");
   ASSERT_TRUE(store.ok()) << store.status();
   const absl::Time closed = created_ + absl::Hours(24);
   std::map<std::string, std::string> documents;
   for (const std::string id : {"00000000000000000000000000000001", "00000000000000000000000000000002"}) {
-    v1::Referral r = referral_;
-    r.set_name("referrals/" + id);
-    r.set_state(v1::Referral::COMPLETED);
-    *r.mutable_close_time() = Proto(closed);
+    v1::Referral r = Closed(id, closed);
     if (id.back() == '2') {
       r.mutable_victim()->GetReflection()->MutableUnknownFields(r.mutable_victim())->AddVarint(999, 1);
     }
-    storage::CreateReferralRequest request;
-    storage::StoredReferral& stored = request.referral;
-    stored.id = id;
-    stored.sender_agency = "police";
-    stored.recipient_agencies = {"city"};
-    stored.state = v1::Referral::COMPLETED;
-    stored.area = "leicester";
-    stored.report_type = 1;
-    stored.create_time = created_;
-    stored.update_time = closed;
-    stored.etag = "e-" + id;
-    stored.document = documents[id] = r.SerializeAsString();
-    request.request_id = id;
-    request.request_fingerprint = "fp";
-    request.audit.action = "COLLECTION";
-    ASSERT_TRUE((*store)->CreateReferral(request).ok());
+    StoreClosed(**store, id, closed, documents[id] = r.SerializeAsString());
   }
   FakeClock clock(closed + absl::Hours(24) * 2000);  // every period shorter than the routing record's has ended
   AgreementHolder agreements(agreement_);
@@ -250,6 +277,70 @@ TEST_F(RetentionTest, TheJobLeavesAReferralANewerVersionWroteAndErasesTheOthers)
   EXPECT_EQ(report->referrals_deleted, 2);
   EXPECT_EQ(report->left_for_newer_version, 0);
   EXPECT_EQ((*store)->GetReferral("00000000000000000000000000000002").status().code(), absl::StatusCode::kNotFound);
+}
+
+// A referral changed after the job read its page and before it erased (by
+// a server, while an offline run works): the erasure is conditional on the
+// etag read, so the referral is left as the other writer left it, counted,
+// and erased by the next run.
+TEST_F(RetentionTest, AReferralChangedBetweenTheJobsReadAndItsErasureIsLeftForTheNextRun) {
+  const std::string first = "00000000000000000000000000000001", second = "00000000000000000000000000000002";
+  std::atomic<bool> armed{false}, changed{false};
+  std::string path;
+  auto store = NewStore(
+      "meanwhile",
+      [&](const storage::CommitReport& report) {
+        if (!armed.load() || !report.committed || report.writes == 0 || changed.exchange(true)) return;
+        // Once the first erasure has committed, the second referral changes
+        // underneath the job, through a connection of its own.
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+        EXPECT_EQ(
+            sqlite3_exec(db, ("UPDATE referrals SET etag = 'changed-elsewhere' WHERE id = '" + second + "'").c_str(),
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+        sqlite3_close(db);
+      },
+      &path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const absl::Time closed = created_ + absl::Hours(24);
+  std::map<std::string, std::string> documents;
+  for (const std::string& id : {first, second}) {
+    StoreClosed(**store, id, closed, documents[id] = Closed(id, closed).SerializeAsString());
+  }
+  FakeClock clock(closed + absl::Hours(24) * 400);  // the one-year classes are due, the routing record is not
+  AgreementHolder agreements(agreement_);
+  RetentionJob::Options options;
+  options.store = store->get();
+  options.agreements = &agreements;
+  options.clock = &clock;
+  options.scan_page = 2;  // both read before either is erased
+  auto job = RetentionJob::Create(options);
+  ASSERT_TRUE(job.ok()) << job.status();
+
+  armed = true;
+  auto report = (*job)->RunOnce();
+  armed = false;
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(changed.load());
+  EXPECT_EQ(report->referrals_erased, 1);
+  EXPECT_EQ(report->changed_meanwhile, 1);
+  auto untouched = (*store)->GetReferral(second);
+  ASSERT_TRUE(untouched.ok()) << untouched.status();
+  EXPECT_EQ(untouched->etag, "changed-elsewhere");
+  EXPECT_EQ(untouched->document, documents[second]);  // nothing erased from it
+
+  report = (*job)->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->referrals_erased, 1);
+  EXPECT_EQ(report->changed_meanwhile, 0);
+  v1::Referral erased;
+  ASSERT_TRUE(erased.ParseFromString((*store)->GetReferral(second)->document));
+  EXPECT_EQ(erased.victim().phone(), "");
+  EXPECT_GT(erased.erasures_size(), 0);
+  auto verdict = (*store)->VerifyAuditChain();
+  ASSERT_TRUE(verdict.ok()) << verdict.status();
+  EXPECT_TRUE(verdict->intact) << verdict->problem;
 }
 
 }  // namespace
