@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "storage/postgres/pg_statements.h"
@@ -82,7 +83,7 @@ absl::Status StoreCeiling::ReadTemplate(SqlConnection* conn) {
   const std::string id = newest[0][0];
   REFX_ASSIGN_OR_RETURN(auto referral, Rows(conn,
                                             "SELECT sender_agency, state, area, report_type, etag, document, "
-                                            "response_deadline_us FROM referrals WHERE id = :id",
+                                            "response_deadline_us, recipients, strands FROM referrals WHERE id = :id",
                                             id));
   if (referral.empty()) return absl::FailedPreconditionError("storage ceiling: the template referral vanished");
   t->referral = referral[0];
@@ -90,7 +91,7 @@ absl::Status StoreCeiling::ReadTemplate(SqlConnection* conn) {
                                                "SELECT agency_id FROM referral_parties WHERE referral_id = :id "
                                                "AND party_role = 'recipient'",
                                                id));
-  REFX_ASSIGN_OR_RETURN(t->strands, Column(conn, "SELECT strand FROM referral_strands WHERE referral_id = :id", id));
+  t->strands = absl::StrSplit(t->referral[8], ',', absl::SkipEmpty());
   REFX_ASSIGN_OR_RETURN(auto tokens, Column(conn, "SELECT token FROM victim_tokens WHERE referral_id = :id", id));
   t->victim_tokens = static_cast<int>(tokens.size());
   REFX_ASSIGN_OR_RETURN(auto key, Rows(conn, "SELECT fingerprint FROM create_requests WHERE referral_id = :id", id));
@@ -113,9 +114,10 @@ absl::Status StoreCeiling::ReadTemplate(SqlConnection* conn) {
                                          id));
   if (audit.empty()) return absl::FailedPreconditionError("storage ceiling: the template referral has no audit event");
   t->audit = audit[0];
-  rows_description_ = absl::StrCat("1 referral, ", 1 + t->recipients.size(), " parties, ", t->strands.size(),
-                                   " strands, ", t->victim_tokens, " victim tokens, 1 idempotency key, 1 event for ",
-                                   t->audience.size(), " agencies, 1 audit event; 2 reads (idempotency key, repeat victims)");
+  rows_description_ =
+      absl::StrCat("1 referral (its ", t->strands.size(), " strands in the row), ", 1 + t->recipients.size(),
+                   " parties, ", t->victim_tokens, " victim tokens, 1 idempotency key, 1 event for ",
+                   t->audience.size(), " agencies, 1 audit event; 2 reads (idempotency key, repeat victims)");
   template_ = std::move(t);
   return absl::OkStatus();
 }
@@ -201,7 +203,9 @@ absl::Status StoreCeiling::WriteOneCreate(int64_t n) {
         .Bind(":update_time_us", now_us)
         .Bind(":response_deadline_us", now_us + 86400000000)
         .Bind(":etag", t.referral[4])
-        .BindBlob(":document", t.referral[5]);
+        .BindBlob(":document", t.referral[5])
+        .Bind(":recipients", t.referral[7])
+        .Bind(":strands", t.referral[8]);
     REFX_RETURN_IF_ERROR(stmt->Run());
   }
   auto party = [&](const std::string& agency, const char* role) -> absl::Status {
@@ -211,11 +215,6 @@ absl::Status StoreCeiling::WriteOneCreate(int64_t n) {
   };
   REFX_RETURN_IF_ERROR(party(t.referral[0], "sender"));
   for (const std::string& r : t.recipients) REFX_RETURN_IF_ERROR(party(r, "recipient"));
-  for (const std::string& s : t.strands) {
-    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql.insert_strand));
-    stmt->Bind(":referral_id", id).Bind(":strand", s);
-    REFX_RETURN_IF_ERROR(stmt->Run());
-  }
   for (const std::string& token : tokens) {
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql.insert_victim_token));
     stmt->Bind(":token", token).Bind(":referral_id", id).Bind(":create_time_us", now_us);

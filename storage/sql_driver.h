@@ -142,14 +142,13 @@ struct SqlDialect {
   const char* select_schema_version = nullptr;
   const char* record_migration = nullptr;
   const char* health_check = nullptr;
-  // Referrals and their parties and strands.
+  // Referrals and their parties. A referral's recipients and strands are
+  // columns of its row (migration 19), each rows::JoinedIds.
   const char* insert_referral = nullptr;
   const char* insert_party = nullptr;
   const char* insert_party_if_absent = nullptr;
-  const char* insert_strand = nullptr;
   // select_referral and list_referrals return the referral's columns in
-  // rows::ReadReferral's order, then its recipients and its strands, each
-  // comma-joined.
+  // rows::ReadReferral's order, its recipients and its strands last.
   const char* select_referral = nullptr;
   const char* list_referrals = nullptr;
   // Referrals created in a period, oldest first (reports).
@@ -212,8 +211,7 @@ struct SqlDialect {
   const char* update_replay_document = nullptr;
   const char* update_case_update_document = nullptr;
   const char* delete_victim_tokens_of_referral = nullptr;
-  const char* delete_strands_of_referral = nullptr;
-  const char* update_referral_document = nullptr;  // etag and document only
+  const char* update_referral_document = nullptr;  // etag, document and strands
   // The routing record's own period ended (EraseReferralDataRequest::
   // delete_referral): its row becomes a tombstone that only the event log's
   // rows point at, and every other row of it goes.

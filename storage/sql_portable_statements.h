@@ -28,8 +28,16 @@ inline constexpr char kInsertCreateRequest[] =
 
 inline constexpr char kInsertReferral[] =
     "INSERT INTO referrals (id, sender_agency, state, area, report_type, create_time_us, "
-    "update_time_us, response_deadline_us, etag, document) VALUES (:id, :sender_agency, :state, :area, "
-    ":report_type, :create_time_us, :update_time_us, :response_deadline_us, :etag, :document)";
+    "update_time_us, response_deadline_us, etag, document, recipients, strands) VALUES (:id, :sender_agency, "
+    ":state, :area, :report_type, :create_time_us, :update_time_us, :response_deadline_us, :etag, :document, "
+    ":recipients, :strands)";
+
+// The referral with its recipients and strands (migration 19: sorted and
+// comma-joined in its row), one row read.
+inline constexpr char kSelectReferral[] =
+    "SELECT r.id, r.sender_agency, r.state, r.area, r.report_type, r.create_time_us, r.update_time_us, "
+    "r.etag, r.document, r.response_deadline_us, r.recipients, r.strands "
+    "FROM referrals r WHERE r.id = :id AND r.state <> 0";
 
 inline constexpr char kInsertParty[] =
     "INSERT INTO referral_parties (agency_id, referral_id, party_role, create_time_us) "
@@ -65,7 +73,8 @@ inline constexpr char kSelectReferralEtag[] = "SELECT etag FROM referrals WHERE 
 
 inline constexpr char kUpdateReferral[] =
     "UPDATE referrals SET state = :state, update_time_us = :update_time_us, "
-    "response_deadline_us = :response_deadline_us, etag = :etag, document = :document WHERE id = :id";
+    "response_deadline_us = :response_deadline_us, etag = :etag, document = :document, recipients = :recipients "
+    "WHERE id = :id";
 
 inline constexpr char kInsertEvent[] =
     "INSERT INTO referral_events (sequence, time_us, kind, referral_id, referral_document, update_document) "
@@ -129,9 +138,8 @@ inline constexpr char kUpdateCaseUpdateDocument[] =
 
 inline constexpr char kDeleteVictimTokensOfReferral[] = "DELETE FROM victim_tokens WHERE referral_id = :referral_id";
 
-inline constexpr char kDeleteStrandsOfReferral[] = "DELETE FROM referral_strands WHERE referral_id = :referral_id";
-
-inline constexpr char kUpdateReferralDocument[] = "UPDATE referrals SET etag = :etag, document = :document WHERE id = :id";
+inline constexpr char kUpdateReferralDocument[] =
+    "UPDATE referrals SET etag = :etag, document = :document, strands = :strands WHERE id = :id";
 
 // A deleted referral's row stays, as a tombstone, because the event log's
 // rows point at it (the sequence stays gapless): state 0 (which no referral
@@ -140,8 +148,8 @@ inline constexpr char kUpdateReferralDocument[] = "UPDATE referrals SET etag = :
 // and erasures).
 inline constexpr char kTombstoneReferral[] =
     "UPDATE referrals SET sender_agency = '', state = 0, area = '', report_type = 0, "
-    "update_time_us = :update_time_us, response_deadline_us = NULL, etag = :etag, document = :document "
-    "WHERE id = :id";
+    "update_time_us = :update_time_us, response_deadline_us = NULL, etag = :etag, document = :document, "
+    "recipients = '', strands = '' WHERE id = :id";
 
 inline constexpr char kListEventSequencesOfReferral[] =
     "SELECT sequence FROM referral_events WHERE referral_id = :referral_id ORDER BY sequence";
@@ -254,6 +262,7 @@ inline SqlDialect WithPortableStatements(SqlDialect dialect) {
   dialect.record_migration = kRecordMigration;
   dialect.health_check = kHealthCheck;
   dialect.insert_referral = kInsertReferral;
+  dialect.select_referral = kSelectReferral;
   dialect.insert_party = kInsertParty;
   dialect.select_referral_etag = kSelectReferralEtag;
   dialect.update_referral = kUpdateReferral;
@@ -283,7 +292,6 @@ inline SqlDialect WithPortableStatements(SqlDialect dialect) {
   dialect.update_replay_document = kUpdateReplayDocument;
   dialect.update_case_update_document = kUpdateCaseUpdateDocument;
   dialect.delete_victim_tokens_of_referral = kDeleteVictimTokensOfReferral;
-  dialect.delete_strands_of_referral = kDeleteStrandsOfReferral;
   dialect.update_referral_document = kUpdateReferralDocument;
   dialect.list_ledger_releases = kListLedgerReleases;
   dialect.tombstone_referral = kTombstoneReferral;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/json_text.h"
 #include "common/status_macros.h"
@@ -21,6 +22,12 @@ std::string JsonArray(const std::vector<int32_t>& values) {
   return out + "]";
 }
 
+std::string JoinedIds(std::vector<std::string> ids) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return absl::StrJoin(ids, ",");
+}
+
 StoredReferral ReadReferral(const SqlStatement& row) {
   StoredReferral r;
   r.id = row.Text(0);
@@ -33,12 +40,9 @@ StoredReferral ReadReferral(const SqlStatement& row) {
   r.etag = row.Text(7);
   r.document = row.Text(8);
   if (!row.IsNull(9)) r.response_deadline = absl::FromUnixMicros(row.Int(9));
-  // Joined in the statement in no promised order: sorted here, as the
-  // contract lists them.
+  // Stored sorted (JoinedIds), as the contract lists them.
   r.recipient_agencies = absl::StrSplit(row.Text(10), ',', absl::SkipEmpty());
-  std::sort(r.recipient_agencies.begin(), r.recipient_agencies.end());
   r.strands = absl::StrSplit(row.Text(11), ',', absl::SkipEmpty());
-  std::sort(r.strands.begin(), r.strands.end());
   return r;
 }
 

@@ -21,6 +21,10 @@ namespace refx::storage::rows {
 std::string JsonArray(const std::vector<std::string>& values);
 std::string JsonArray(const std::vector<int32_t>& values);
 
+// A set of ids ([a-z0-9_-]) as a referral row stores its recipients and
+// strands: sorted, without repeats, comma-joined ("" for none).
+std::string JoinedIds(std::vector<std::string> ids);
+
 // The referral columns in select_referral / list_referrals order, its
 // recipients and strands included.
 StoredReferral ReadReferral(const SqlStatement& row);

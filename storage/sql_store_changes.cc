@@ -30,7 +30,9 @@ absl::Status InsertReferral(SqlConnection* conn, const SqlDialect& sql, const St
         .Bind(":update_time_us", absl::ToUnixMicros(r.update_time))
         .Bind(":response_deadline_us", rows::DeadlineMicros(r))
         .Bind(":etag", r.etag)
-        .BindBlob(":document", document);
+        .BindBlob(":document", document)
+        .Bind(":recipients", rows::JoinedIds(r.recipient_agencies))
+        .Bind(":strands", rows::JoinedIds(r.strands));
     REFX_RETURN_IF_ERROR(stmt->Run());
   }
   auto add_party = [&](const std::string& agency, const char* role) -> absl::Status {
@@ -45,17 +47,13 @@ absl::Status InsertReferral(SqlConnection* conn, const SqlDialect& sql, const St
   for (const std::string& recipient : r.recipient_agencies) {
     REFX_RETURN_IF_ERROR(add_party(recipient, "recipient"));
   }
-  for (const std::string& strand : r.strands) {
-    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql.insert_strand));
-    stmt->Bind(":referral_id", r.id).Bind(":strand", strand);
-    REFX_RETURN_IF_ERROR(stmt->Run());
-  }
   return absl::OkStatus();
 }
 
 // Writes a changed referral's row, new recipients, and the redirect marks on
 // its parties: every change to an existing referral goes through here, so no
-// column is forgotten on one of its paths.
+// column is forgotten on one of its paths. (Its strands never change here;
+// an erasure replaces them: SqlStore::EraseStoredCopies.)
 absl::Status WriteReferralChange(SqlConnection* conn, const SqlDialect& sql, const StoredReferral& r,
                                  absl::string_view document) {
   {
@@ -65,7 +63,8 @@ absl::Status WriteReferralChange(SqlConnection* conn, const SqlDialect& sql, con
         .Bind(":update_time_us", absl::ToUnixMicros(r.update_time))
         .Bind(":response_deadline_us", rows::DeadlineMicros(r))
         .Bind(":etag", r.etag)
-        .BindBlob(":document", document);
+        .BindBlob(":document", document)
+        .Bind(":recipients", rows::JoinedIds(r.recipient_agencies));
     REFX_RETURN_IF_ERROR(stmt->Run());
   }
   for (const std::string& recipient : r.recipient_agencies) {

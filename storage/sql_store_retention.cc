@@ -133,20 +133,13 @@ absl::StatusOr<int64_t> SqlStore::EraseStoredCopies(SqlConnection* conn, const E
         .Bind(":create_time_us", absl::ToUnixMicros(request.referral.create_time));
     REFX_RETURN_IF_ERROR(stmt->Run());
   }
-  {
-    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.delete_strands_of_referral));
-    stmt->Bind(":referral_id", id);
-    REFX_RETURN_IF_ERROR(stmt->Run());
-  }
-  for (const std::string& strand : request.referral.strands) {
-    REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.insert_strand));
-    stmt->Bind(":referral_id", id).Bind(":strand", strand);
-    REFX_RETURN_IF_ERROR(stmt->Run());
-  }
   REFX_ASSIGN_OR_RETURN(std::string document,
                         SealValue(sealed_column::kReferral, SealedRow(id), request.referral.document));
   REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.update_referral_document));
-  stmt->Bind(":id", id).Bind(":etag", request.referral.etag).BindBlob(":document", document);
+  stmt->Bind(":id", id)
+      .Bind(":etag", request.referral.etag)
+      .BindBlob(":document", document)
+      .Bind(":strands", rows::JoinedIds(request.referral.strands));
   REFX_RETURN_IF_ERROR(stmt->Run());
   return rewritten;
 }
@@ -155,10 +148,10 @@ absl::StatusOr<int64_t> SqlStore::DeleteStoredReferral(SqlConnection* conn, cons
   const std::string& id = request.referral.id;
   // The audience first: the sequences are found through the events, whose
   // rows stay (the tombstone keeps the row they point at).
-  for (const char* statement : {sql_.delete_event_audience_of_referral, sql_.delete_parties_of_referral,
-                                sql_.delete_strands_of_referral, sql_.delete_victim_tokens_of_referral,
-                                sql_.delete_case_updates_of_referral, sql_.delete_subject_notifications_of_referral,
-                                sql_.delete_create_requests_of_referral, sql_.delete_update_requests_of_referral}) {
+  for (const char* statement :
+       {sql_.delete_event_audience_of_referral, sql_.delete_parties_of_referral, sql_.delete_victim_tokens_of_referral,
+        sql_.delete_case_updates_of_referral, sql_.delete_subject_notifications_of_referral,
+        sql_.delete_create_requests_of_referral, sql_.delete_update_requests_of_referral}) {
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(statement));
     stmt->Bind(":referral_id", id);
     REFX_RETURN_IF_ERROR(stmt->Run());

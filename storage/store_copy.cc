@@ -72,11 +72,10 @@ absl::StatusOr<int64_t> CopyTable(const CopyOptions& o, const std::string& table
 
 const std::vector<std::string>& CopiedTables() {
   static const std::vector<std::string> kTables = {
-      "referrals",       "referral_parties", "referral_strands",        "create_requests",
-      "update_requests", "audit_events",     "audit_head",              "referral_events",
-      "referral_event_audience",              "case_updates",            "victim_tokens",
-      "tension_acknowledgements", "data_keys",       "legal_holds",
-      "subject_requests", "subject_notifications"};
+      "referrals",    "referral_parties", "create_requests",          "update_requests",
+      "audit_events", "audit_head",       "referral_events",          "referral_event_audience",
+      "case_updates", "victim_tokens",    "tension_acknowledgements", "data_keys",
+      "legal_holds",  "subject_requests", "subject_notifications"};
   return kTables;
 }
 

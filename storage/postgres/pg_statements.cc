@@ -277,6 +277,21 @@ CREATE INDEX audit_events_releases ON audit_events (release) WHERE release <> ''
 -- lock rather than by scanning every create ever made.
 CREATE INDEX create_requests_by_referral ON create_requests (referral_id);
 )sql"},
+      {19, "referral_lists_in_row", R"sql(
+-- A referral's recipients and strands, each a sorted comma-joined list of
+-- ids ([a-z0-9_-]), in its own row: a Get or a listed referral reads one row
+-- instead of two correlated child queries, and a create writes one row
+-- instead of one per strand (issue 12). The parties stay rows: they are the
+-- per-agency listing index and the record gate.
+ALTER TABLE referrals ADD COLUMN recipients TEXT NOT NULL DEFAULT '';
+ALTER TABLE referrals ADD COLUMN strands TEXT NOT NULL DEFAULT '';
+UPDATE referrals SET
+  recipients = COALESCE((SELECT string_agg(agency_id, ',' ORDER BY agency_id) FROM referral_parties
+                         WHERE referral_id = referrals.id AND party_role = 'recipient'), ''),
+  strands = COALESCE((SELECT string_agg(strand, ',' ORDER BY strand) FROM referral_strands
+                      WHERE referral_id = referrals.id), '');
+DROP TABLE referral_strands;
+)sql"},
   };
   return kMigrations;
 }
@@ -289,19 +304,6 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
   name            TEXT    NOT NULL,
   applied_time_us BIGINT  NOT NULL
 ))sql";
-
-const char kInsertStrand[] =
-    "INSERT INTO referral_strands (referral_id, strand) VALUES (:referral_id, :strand) ON CONFLICT DO NOTHING";
-
-// The referral with its recipients and strands (comma-joined: ids are
-// [a-z0-9_-]), in one statement: one round trip and one snapshot.
-const char kSelectReferral[] =
-    "SELECT r.id, r.sender_agency, r.state, r.area, r.report_type, r.create_time_us, r.update_time_us, "
-    "r.etag, r.document, r.response_deadline_us, "
-    "(SELECT string_agg(agency_id, ',' ORDER BY agency_id) FROM referral_parties "
-    "WHERE referral_id = r.id AND party_role = 'recipient'), "
-    "(SELECT string_agg(strand, ',' ORDER BY strand) FROM referral_strands WHERE referral_id = r.id) "
-    "FROM referrals r WHERE r.id = :id AND r.state <> 0";
 
 const char kSelectHeads[] =
     "SELECT h.sequence, h.hash, (SELECT COALESCE(MAX(sequence), 0) FROM referral_events) "
@@ -327,9 +329,7 @@ LIMIT CAST(:limit AS BIGINT))sql";
 // is a row-value comparison the (agency, time, id) index serves.
 const char kListReferrals[] = R"sql(
 SELECT r.id, r.sender_agency, r.state, r.area, r.report_type, r.create_time_us,
-       r.update_time_us, r.etag, r.document, r.response_deadline_us,
-       (SELECT string_agg(agency_id, ',' ORDER BY agency_id) FROM referral_parties WHERE referral_id = r.id AND party_role = 'recipient'),
-       (SELECT string_agg(strand, ',' ORDER BY strand) FROM referral_strands WHERE referral_id = r.id)
+       r.update_time_us, r.etag, r.document, r.response_deadline_us, r.recipients, r.strands
 FROM referral_parties p JOIN referrals r ON r.id = p.referral_id
 WHERE p.agency_id = CAST(:agency_id AS TEXT)
   AND (p.create_time_us, p.referral_id) < (CAST(:cursor_time_us AS BIGINT), CAST(:cursor_id AS TEXT))
@@ -344,18 +344,14 @@ WHERE p.agency_id = CAST(:agency_id AS TEXT)
   AND (jsonb_array_length(CAST(:report_types AS JSONB)) = 0
        OR r.report_type IN (SELECT CAST(value AS BIGINT)
                             FROM jsonb_array_elements_text(CAST(:report_types AS JSONB))))
-  AND (jsonb_array_length(CAST(:strands AS JSONB)) = 0 OR EXISTS (
-         SELECT 1 FROM referral_strands s
-         WHERE s.referral_id = r.id
-           AND s.strand IN (SELECT value FROM jsonb_array_elements_text(CAST(:strands AS JSONB)))))
+  AND (jsonb_array_length(CAST(:strands AS JSONB)) = 0
+       OR string_to_array(r.strands, ',') && ARRAY(SELECT jsonb_array_elements_text(CAST(:strands AS JSONB))))
 ORDER BY p.create_time_us DESC, p.referral_id DESC
 LIMIT CAST(:limit AS BIGINT))sql";
 
 const char kScanReferrals[] = R"sql(
 SELECT r.id, r.sender_agency, r.state, r.area, r.report_type, r.create_time_us,
-       r.update_time_us, r.etag, r.document, r.response_deadline_us,
-       (SELECT string_agg(agency_id, ',' ORDER BY agency_id) FROM referral_parties WHERE referral_id = r.id AND party_role = 'recipient'),
-       (SELECT string_agg(strand, ',' ORDER BY strand) FROM referral_strands WHERE referral_id = r.id)
+       r.update_time_us, r.etag, r.document, r.response_deadline_us, r.recipients, r.strands
 FROM referrals r
 WHERE r.create_time_us >= CAST(:from_us AS BIGINT) AND r.create_time_us < CAST(:to_us AS BIGINT)
   AND (r.create_time_us, r.id) > (CAST(:cursor_time_us AS BIGINT), CAST(:cursor_id AS TEXT))
@@ -444,8 +440,6 @@ const SqlDialect& PostgresDialect() {
       .migrations = Migrations(),
       .create_migrations_table = sql::kCreateMigrationsTable,
       .insert_party_if_absent = sql::kInsertPartyIfAbsent,
-      .insert_strand = sql::kInsertStrand,
-      .select_referral = sql::kSelectReferral,
       .list_referrals = sql::kListReferrals,
       .scan_referrals = sql::kScanReferrals,
       .scan_events = sql::kScanEvents,
