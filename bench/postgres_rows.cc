@@ -20,6 +20,16 @@ absl::Status RunCeilingRows(Bench& b, StoreCeiling& ceiling, const std::string& 
     b.report.rows.push_back(Measure(b, workload, bound, level, std::nullopt,
                                     [&](const LoadOptions& o) { return ceiling.Run(o, level); }));
   }
+  // What the rows weigh: the size the loop's own database grew by, so the
+  // figure is refx's schema (tables and every index), not a guess from the
+  // values' lengths.
+  auto bytes = ceiling.BytesPerCreate();
+  if (!bytes.ok()) return bytes.status();
+  if (bytes->has_value()) {
+    b.report.notes.push_back(absl::StrCat(workload, ": ", **bytes, " bytes of tables and indexes per create (",
+                                          ceiling.rows_per_create(),
+                                          "), the growth of the loop's database over the creates it wrote"));
+  }
   return absl::OkStatus();
 }
 

@@ -143,6 +143,7 @@ absl::StatusOr<std::unique_ptr<StoreCeiling>> StoreCeiling::PreparePostgres(cons
     REFX_ASSIGN_OR_RETURN(auto store, refx::storage::postgres::PostgresStore::Create(migrate));
   }
   REFX_ASSIGN_OR_RETURN(ceiling->conn_, Connection::Open(scratch, /*read_only=*/false));
+  REFX_ASSIGN_OR_RETURN(ceiling->empty_bytes_, ceiling->DatabaseBytes());
   return ceiling;
 }
 
@@ -162,10 +163,29 @@ absl::StatusOr<std::unique_ptr<StoreCeiling>> StoreCeiling::PrepareSqlite(const 
     REFX_ASSIGN_OR_RETURN(auto store, refx::storage::sqlite::SqliteStore::Create(migrate));
   }
   REFX_ASSIGN_OR_RETURN(ceiling->conn_, Connection::Open(scratch_path, /*read_only=*/false));
+  REFX_ASSIGN_OR_RETURN(ceiling->empty_bytes_, ceiling->DatabaseBytes());
   return ceiling;
 }
 
 StoreCeiling::~StoreCeiling() = default;
+
+absl::StatusOr<int64_t> StoreCeiling::DatabaseBytes() {
+  // SQLite's logical size counts the pages still in the WAL; PostgreSQL's
+  // is the database's files (tables, indexes and their free space maps).
+  const char* sql = dialect_ == &refx::storage::postgres::PostgresDialect()
+                        ? "SELECT pg_database_size(current_database())"
+                        : "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
+  REFX_ASSIGN_OR_RETURN(auto stmt, conn_->Prepare(sql));
+  REFX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return absl::InternalError("storage ceiling: the database's size was not returned");
+  return stmt->Int(0);
+}
+
+absl::StatusOr<std::optional<int64_t>> StoreCeiling::BytesPerCreate() {
+  if (committed_ == 0) return std::optional<int64_t>();
+  REFX_ASSIGN_OR_RETURN(int64_t bytes, DatabaseBytes());
+  return std::optional<int64_t>((bytes - empty_bytes_) / committed_);
+}
 
 absl::Status StoreCeiling::WriteOneCreate(int64_t n) {
   const auto& sql = *dialect_;
@@ -294,6 +314,7 @@ LoadResult StoreCeiling::Run(const LoadOptions& options, int creates_per_transac
     }
     const int64_t latency_ns = absl::ToInt64Nanoseconds(absl::Now() - begun);
     result.ok += creates_per_transaction;
+    committed_ += creates_per_transaction;
     for (int i = 0; i < creates_per_transaction; ++i) result.latencies_ns.push_back(latency_ns);
   }
   result.elapsed = absl::Now() - start;

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -50,18 +51,26 @@ class StoreCeiling {
   // What one create writes, for the report: "1 referral, 2 parties, ...".
   const std::string& rows_per_create() const { return rows_description_; }
 
+  // How many bytes of tables and indexes each create written so far added
+  // to the loop's database (its size now less its size before the first);
+  // nullopt before any create.
+  absl::StatusOr<std::optional<int64_t>> BytesPerCreate();
+
  private:
   struct Template;
   StoreCeiling() = default;
   // Reads the template through `source`.
   absl::Status ReadTemplate(refx::storage::SqlConnection* source);
   absl::Status WriteOneCreate(int64_t n);
+  absl::StatusOr<int64_t> DatabaseBytes();
 
   const refx::storage::SqlDialect* dialect_ = nullptr;
   std::unique_ptr<Template> template_;
   std::unique_ptr<refx::storage::SqlConnection> conn_;
   std::string rows_description_;
-  int64_t next_ = 0;
+  int64_t next_ = 0;         // creates attempted (each its own ids)
+  int64_t committed_ = 0;    // creates committed
+  int64_t empty_bytes_ = 0;  // the loop's database, migrated, before any create
 };
 
 }  // namespace refx::bench
