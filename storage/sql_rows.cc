@@ -22,7 +22,12 @@ std::string JsonArray(const std::vector<int32_t>& values) {
   return out + "]";
 }
 
-std::string JoinedIds(std::vector<std::string> ids) {
+absl::StatusOr<std::string> JoinedIds(std::vector<std::string> ids) {
+  for (const std::string& id : ids) {
+    if (id.empty() || id.find(',') != std::string::npos) {
+      return absl::InternalError("a recipient or strand id is empty or holds a comma");
+    }
+  }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   return absl::StrJoin(ids, ",");

@@ -22,8 +22,10 @@ std::string JsonArray(const std::vector<std::string>& values);
 std::string JsonArray(const std::vector<int32_t>& values);
 
 // A set of ids ([a-z0-9_-]) as a referral row stores its recipients and
-// strands: sorted, without repeats, comma-joined ("" for none).
-std::string JoinedIds(std::vector<std::string> ids);
+// strands: sorted, without repeats, comma-joined ("" for none). An empty id
+// or one holding a comma would read back as other ids: INTERNAL, never
+// stored (core admits only registry ids, so this is a bug's last guard).
+absl::StatusOr<std::string> JoinedIds(std::vector<std::string> ids);
 
 // The referral columns in select_referral / list_referrals order, its
 // recipients and strands included.

@@ -19,6 +19,8 @@ absl::Status Internal(absl::Status s) {
 absl::Status InsertReferral(SqlConnection* conn, const SqlDialect& sql, const StoredReferral& r,
                             absl::string_view document) {
   const int64_t create_us = absl::ToUnixMicros(r.create_time);
+  REFX_ASSIGN_OR_RETURN(const std::string recipients, rows::JoinedIds(r.recipient_agencies));
+  REFX_ASSIGN_OR_RETURN(const std::string strands, rows::JoinedIds(r.strands));
   {
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql.insert_referral));
     stmt->Bind(":id", r.id)
@@ -31,8 +33,8 @@ absl::Status InsertReferral(SqlConnection* conn, const SqlDialect& sql, const St
         .Bind(":response_deadline_us", rows::DeadlineMicros(r))
         .Bind(":etag", r.etag)
         .BindBlob(":document", document)
-        .Bind(":recipients", rows::JoinedIds(r.recipient_agencies))
-        .Bind(":strands", rows::JoinedIds(r.strands));
+        .Bind(":recipients", recipients)
+        .Bind(":strands", strands);
     REFX_RETURN_IF_ERROR(stmt->Run());
   }
   auto add_party = [&](const std::string& agency, const char* role) -> absl::Status {
@@ -56,6 +58,7 @@ absl::Status InsertReferral(SqlConnection* conn, const SqlDialect& sql, const St
 // an erasure replaces them: SqlStore::EraseStoredCopies.)
 absl::Status WriteReferralChange(SqlConnection* conn, const SqlDialect& sql, const StoredReferral& r,
                                  absl::string_view document) {
+  REFX_ASSIGN_OR_RETURN(const std::string recipients, rows::JoinedIds(r.recipient_agencies));
   {
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql.update_referral));
     stmt->Bind(":id", r.id)
@@ -64,7 +67,7 @@ absl::Status WriteReferralChange(SqlConnection* conn, const SqlDialect& sql, con
         .Bind(":response_deadline_us", rows::DeadlineMicros(r))
         .Bind(":etag", r.etag)
         .BindBlob(":document", document)
-        .Bind(":recipients", rows::JoinedIds(r.recipient_agencies));
+        .Bind(":recipients", recipients);
     REFX_RETURN_IF_ERROR(stmt->Run());
   }
   for (const std::string& recipient : r.recipient_agencies) {

@@ -135,11 +135,9 @@ absl::StatusOr<int64_t> SqlStore::EraseStoredCopies(SqlConnection* conn, const E
   }
   REFX_ASSIGN_OR_RETURN(std::string document,
                         SealValue(sealed_column::kReferral, SealedRow(id), request.referral.document));
+  REFX_ASSIGN_OR_RETURN(const std::string strands, rows::JoinedIds(request.referral.strands));
   REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql_.update_referral_document));
-  stmt->Bind(":id", id)
-      .Bind(":etag", request.referral.etag)
-      .BindBlob(":document", document)
-      .Bind(":strands", rows::JoinedIds(request.referral.strands));
+  stmt->Bind(":id", id).Bind(":etag", request.referral.etag).BindBlob(":document", document).Bind(":strands", strands);
   REFX_RETURN_IF_ERROR(stmt->Run());
   return rewritten;
 }

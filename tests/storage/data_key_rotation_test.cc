@@ -48,15 +48,6 @@ std::map<uint32_t, int64_t> KeyCensus(SqlConnection* conn) {
   return census;
 }
 
-config::v1::StorageConfig SqliteConfig(const std::string& path) {
-  config::v1::StorageConfig config;
-  config.set_backend("sqlite");
-  config.set_sqlite_path(path);
-  config.set_max_batch_size(256);
-  config.set_read_connections(4);
-  return config;
-}
-
 std::string FileBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream bytes;
@@ -136,14 +127,10 @@ class DataKeyRotationTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     dir_ = testing::MakeTempDir("rekey");
-    if (GetParam() == "postgres") {
-      REFX_SKIP_UNLESS_POSTGRES();
-      auto config = testing::NewPostgresDatabase();
-      ASSERT_TRUE(config.ok()) << config.status();
-      config_ = *config;
-    } else {
-      config_ = SqliteConfig(dir_ + "/refx.db");
-    }
+    if (GetParam() == "postgres") REFX_SKIP_UNLESS_POSTGRES();
+    auto config = NewDatabaseConfig(GetParam(), dir_);
+    ASSERT_TRUE(config.ok()) << config.status();
+    config_ = *config;
     store_ = Open();
     ASSERT_NE(store_, nullptr);
   }

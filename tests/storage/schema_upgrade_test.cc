@@ -18,35 +18,14 @@ namespace {
 class SchemaUpgradeTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "postgres") {
-      REFX_SKIP_UNLESS_POSTGRES();
-      auto config = testing::NewPostgresDatabase();
-      ASSERT_TRUE(config.ok()) << config.status();
-      config_ = *config;
-    } else {
-      config_.set_backend("sqlite");
-      config_.set_sqlite_path(testing::MakeTempDir("upgrade") + "/store.db");
-      config_.set_max_batch_size(256);
-      config_.set_read_connections(2);
-    }
+    if (GetParam() == "postgres") REFX_SKIP_UNLESS_POSTGRES();
+    auto config = NewDatabaseConfig(GetParam(), testing::MakeTempDir("upgrade"));
+    ASSERT_TRUE(config.ok()) << config.status();
+    config_ = *config;
   }
 
   const SqlDialect& dialect() const {
     return GetParam() == "postgres" ? postgres::PostgresDialect() : sqlite::SqliteDialect();
-  }
-
-  std::unique_ptr<SqlConnection> Writable() {
-    if (GetParam() == "postgres") {
-      auto parameters = postgres::ParametersFromConfig(config_.postgres());
-      EXPECT_TRUE(parameters.ok()) << parameters.status();
-      if (!parameters.ok()) return nullptr;
-      auto conn = postgres::Connection::Open(*parameters, /*read_only=*/false);
-      EXPECT_TRUE(conn.ok()) << conn.status();
-      return conn.ok() ? std::move(*conn) : nullptr;
-    }
-    auto conn = sqlite::Connection::Open(config_.sqlite_path(), /*read_only=*/false);
-    EXPECT_TRUE(conn.ok()) << conn.status();
-    return conn.ok() ? std::move(*conn) : nullptr;
   }
 
   // The schema as every migration up to `version` left it, as the store
@@ -104,7 +83,7 @@ class SchemaUpgradeTest : public ::testing::TestWithParam<std::string> {
 
 TEST_P(SchemaUpgradeTest, Version19MovesRecipientsAndStrandsIntoTheReferralsRow) {
   {
-    auto conn = Writable();
+    auto conn = OpenRawConnection(config_, /*read_only=*/false);
     ASSERT_NE(conn, nullptr);
     MigrateTo(conn.get(), 18);
     // Recipients and strands inserted out of order: the upgrade sorts them.

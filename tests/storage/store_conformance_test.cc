@@ -38,6 +38,28 @@ TEST_P(StoreConformanceTest, CreateThenGetReturnsEveryColumn) {
   EXPECT_EQ(store_->GetReferral("nope").status().code(), absl::StatusCode::kNotFound);
 }
 
+// Recipients and strands are stored comma-joined in the referral's row: an
+// id that would read back as other ids is refused whole, nothing stored.
+TEST_P(StoreConformanceTest, AnIdThatWouldSplitOnReadIsRefusedAndNothingIsStored) {
+  const absl::Time t = absl::FromUnixMicros(1790000000123456);
+  StoredReferral strand = Referral("a1", "police", {"city"}, t);
+  strand.strands = {"race,religion"};
+  EXPECT_EQ(store_->CreateReferral(Request(strand, "r1")).status().code(), absl::StatusCode::kInternal);
+  StoredReferral recipient = Referral("a2", "police", {"city", ""}, t);
+  EXPECT_EQ(store_->CreateReferral(Request(recipient, "r2")).status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(store_->GetReferral("a1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetReferral("a2").status().code(), absl::StatusCode::kNotFound);
+
+  ASSERT_TRUE(store_->CreateReferral(Request(Referral("a3", "police", {"city"}, t), "r3")).ok());
+  StoredReferral redirected = Referral("a3", "police", {"city", "county,police"}, t);
+  auto update = store_->UpdateReferral(Update(redirected, "city", "u1", "e-a3", "e-a3-2"));
+  EXPECT_EQ(update.status().code(), absl::StatusCode::kInternal);
+  auto got = store_->GetReferral("a3");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->etag, "e-a3");
+  EXPECT_EQ(got->recipient_agencies, std::vector<std::string>{"city"});
+}
+
 TEST_P(StoreConformanceTest, IdempotencyKeysArePerSender) {
   const absl::Time t = absl::Now();
   ASSERT_TRUE(store_->CreateReferral(Request(Referral("a1", "police", {"city"}, t), "r1", "fp1")).ok());

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "storage/make_store.h"
@@ -171,19 +172,37 @@ inline std::unique_ptr<ReferralStore> OpenPostgresBackend(const std::string&) {
   return config.ok() ? OpenConfiguredStore(*config) : nullptr;
 }
 
-// A read-only connection of the test's own to the database `config` names,
-// to look at the stored bytes past the store; null, with a test failure, if
-// it cannot connect.
-inline std::unique_ptr<SqlConnection> OpenRawConnection(const config::v1::StorageConfig& config) {
+// The configuration of an SQLite store at `path`, as a server's would be.
+inline config::v1::StorageConfig SqliteConfig(const std::string& path) {
+  config::v1::StorageConfig config;
+  config.set_backend("sqlite");
+  config.set_sqlite_path(path);
+  config.set_max_batch_size(256);
+  config.set_read_connections(4);
+  return config;
+}
+
+// A new, empty database of `backend` ("sqlite": refx.db in `dir`;
+// "postgres": a database of its own on the test server).
+inline absl::StatusOr<config::v1::StorageConfig> NewDatabaseConfig(const std::string& backend, const std::string& dir) {
+  if (backend == "postgres") return testing::NewPostgresDatabase();
+  return SqliteConfig(dir + "/refx.db");
+}
+
+// A connection of the test's own to the database `config` names, to look at
+// the stored bytes past the store (or, writable, to make a database as an
+// older release left it); null, with a test failure, if it cannot connect.
+inline std::unique_ptr<SqlConnection> OpenRawConnection(const config::v1::StorageConfig& config,
+                                                        bool read_only = true) {
   if (config.backend() == "postgres") {
     auto parameters = postgres::ParametersFromConfig(config.postgres());
     EXPECT_TRUE(parameters.ok()) << parameters.status();
     if (!parameters.ok()) return nullptr;
-    auto conn = postgres::Connection::Open(*parameters, /*read_only=*/true);
+    auto conn = postgres::Connection::Open(*parameters, read_only);
     EXPECT_TRUE(conn.ok()) << conn.status();
     return conn.ok() ? std::move(*conn) : nullptr;
   }
-  auto conn = sqlite::Connection::Open(config.sqlite_path(), /*read_only=*/true);
+  auto conn = sqlite::Connection::Open(config.sqlite_path(), read_only);
   EXPECT_TRUE(conn.ok()) << conn.status();
   return conn.ok() ? std::move(*conn) : nullptr;
 }
