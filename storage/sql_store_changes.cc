@@ -37,6 +37,9 @@ absl::Status InsertReferral(SqlConnection* conn, const SqlDialect& sql, const St
         .Bind(":strands", strands);
     REFX_RETURN_IF_ERROR(stmt->Run());
   }
+  // Every party row carries its referral's creation time, never the time it
+  // became a party: lists order by it, and SQLite's list finds the referral
+  // through (create_time_us, id) (sqlite_statements.cc, kListReferrals).
   auto add_party = [&](const std::string& agency, const char* role) -> absl::Status {
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql.insert_party));
     stmt->Bind(":agency_id", agency)
@@ -70,6 +73,8 @@ absl::Status WriteReferralChange(SqlConnection* conn, const SqlDialect& sql, con
         .Bind(":recipients", recipients);
     REFX_RETURN_IF_ERROR(stmt->Run());
   }
+  // A new recipient's party row, with the referral's creation time (see
+  // InsertReferral).
   for (const std::string& recipient : r.recipient_agencies) {
     REFX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare(sql.insert_party_if_absent));
     stmt->Bind(":agency_id", recipient)
