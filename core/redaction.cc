@@ -122,6 +122,22 @@ Disclosure DisclosureOf(const Message& message) {
   return out;
 }
 
+Disclosure DisclosureWithElements(const Message& message, const FieldDescriptor* field,
+                                  const std::vector<const Disclosure*>& elements) {
+  Disclosure out = DisclosureOf(message);
+  if (elements.empty()) return out;
+  // As AddPresent would for the field once set: its own class and name,
+  // then each element's.
+  out.classes.Add(EffectiveClassOf(message, field));
+  if (IsDerived(field)) out.derived.push_back(field->name());
+  for (const Disclosure* element : elements) {
+    out.classes.AddAll(element->classes);
+    out.derived.insert(out.derived.end(), element->derived.begin(), element->derived.end());
+  }
+  SortUnique(&out.derived);
+  return out;
+}
+
 v1::DataClass DataClassOf(const FieldDescriptor* field) { return field->options().GetExtension(v1::data_class); }
 
 v1::DataClass EffectiveClassOf(const Message& message, const FieldDescriptor* field) {

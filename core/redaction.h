@@ -77,6 +77,14 @@ struct Disclosure {
 // event's classes with this, from the message it sends.
 Disclosure DisclosureOf(const google::protobuf::Message& message);
 
+// DisclosureOf `message` with elements appended to its repeated message
+// field `field` (empty in `message`), each element given by its own
+// DisclosureOf: what the message holding them discloses, for a response
+// assembled from elements serialized before (list pages).
+Disclosure DisclosureWithElements(const google::protobuf::Message& message,
+                                  const google::protobuf::FieldDescriptor* field,
+                                  const std::vector<const Disclosure*>& elements);
+
 // The data class a field declares; DATA_CLASS_UNSPECIFIED if none.
 v1::DataClass DataClassOf(const google::protobuf::FieldDescriptor* field);
 

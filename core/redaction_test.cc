@@ -190,6 +190,41 @@ TEST(RedactionTest, DerivedValuesNeedTheirOwnGrantAndAreNamed) {
   EXPECT_FALSE(core_only.has_repeat_victim_count());
 }
 
+// A list page assembled from referrals rendered before discloses, by its
+// elements' own disclosures, exactly what DisclosureOf the whole page finds.
+TEST(RedactionTest, APageFromItsElementsDisclosesWhatTheWholePageDoes) {
+  v1::Referral full = Sample();
+  full.set_repeat_victim_count(2);
+  v1::Referral core_only = Sample();
+  Redact(ReadView{{v1::DATA_CLASS_REFERRAL_CORE}, /*derived=*/false}, &core_only);
+  v1::Referral narrative_only;
+  narrative_only.set_incident_narrative("CANARY-NARRATIVE");
+  const std::vector<std::vector<v1::Referral>> pages = {
+      {}, {core_only}, {full}, {core_only, narrative_only}, {full, core_only, narrative_only, v1::Referral()}};
+  const auto* field =
+      v1::ListReferralsResponse::descriptor()->FindFieldByNumber(v1::ListReferralsResponse::kReferralsFieldNumber);
+  for (const std::string token : {"", "token"}) {
+    for (const auto& referrals : pages) {
+      SCOPED_TRACE(::testing::Message() << referrals.size() << " referrals, token '" << token << "'");
+      v1::ListReferralsResponse whole;
+      v1::ListReferralsResponse without;
+      whole.set_next_page_token(token);
+      without.set_next_page_token(token);
+      std::vector<Disclosure> each;
+      for (const v1::Referral& r : referrals) {
+        *whole.add_referrals() = r;
+        each.push_back(DisclosureOf(r));
+      }
+      std::vector<const Disclosure*> pointers;
+      for (const Disclosure& d : each) pointers.push_back(&d);
+      const Disclosure expected = DisclosureOf(whole);
+      const Disclosure assembled = DisclosureWithElements(without, field, pointers);
+      EXPECT_EQ(assembled.classes.Members(), expected.classes.Members());
+      EXPECT_EQ(assembled.derived, expected.derived);
+    }
+  }
+}
+
 // What a client sends in output-only fields is dropped, by the schema.
 TEST(RedactionTest, OutputOnlyFieldsAreClearedFromTheSchema) {
   v1::Referral r = Sample();

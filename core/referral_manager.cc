@@ -320,9 +320,33 @@ absl::StatusOr<std::map<std::string, int64_t>> ReferralManager::CountOverdueByRe
                                                  {v1::Referral::REQUESTED, v1::Referral::REDIRECTED});
 }
 
-absl::StatusOr<v1::ListReferralsResponse> ReferralManager::ListReferrals(const Caller& caller,
-                                                                         const ListReferralsParams& params,
-                                                                         CallAudit* audit) {
+std::string ReferralPage::Serialize() const {
+  // As protobuf encodes the message: each referral a length-delimited field
+  // 1, then the token as field 2 when set.
+  size_t size = next_page_token.size() + 16;
+  for (const auto& r : referrals) size += r->bytes.size() + 16;
+  std::string out;
+  out.reserve(size);
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    constexpr uint32_t kLengthDelimited = 2;
+    for (const auto& r : referrals) {
+      coded.WriteTag((v1::ListReferralsResponse::kReferralsFieldNumber << 3) | kLengthDelimited);
+      coded.WriteVarint32(static_cast<uint32_t>(r->bytes.size()));
+      coded.WriteString(r->bytes);
+    }
+    if (!next_page_token.empty()) {
+      coded.WriteTag((v1::ListReferralsResponse::kNextPageTokenFieldNumber << 3) | kLengthDelimited);
+      coded.WriteVarint32(static_cast<uint32_t>(next_page_token.size()));
+      coded.WriteString(next_page_token);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<ReferralPage> ReferralManager::ListReferrals(const Caller& caller, const ListReferralsParams& params,
+                                                            CallAudit* audit) {
   std::vector<FieldViolation> violations;
   if (params.page_size < 0) violations.push_back({"page_size", "must not be negative"});
   for (size_t i = 0; i < params.states.size(); ++i) {
@@ -395,7 +419,7 @@ absl::StatusOr<v1::ListReferralsResponse> ReferralManager::ListReferrals(const C
   // caller sees.
   struct Listed {
     storage::StoredReferral stored;
-    v1::Referral referral;
+    std::shared_ptr<const RenderedReferral> rendered;
   };
   // Which rows the store reads must not depend on withheld data either (a
   // query that reads one row more when a withheld strand matches is a
@@ -408,13 +432,14 @@ absl::StatusOr<v1::ListReferralsResponse> ReferralManager::ListReferrals(const C
                         FilteredClasses(strands_only, v1::Referral::descriptor()));
   const bool strands_in_store = DataClassSet({v1::DATA_CLASS_REFERRAL_CORE}).ContainsAll(strand_classes);
   if (!strands_in_store) query.strands.clear();
-  auto has_a_filtered_strand = [&](const v1::Referral& r) {
-    for (const v1::Strand& strand : r.strands()) {
-      if (std::find(params.strands.begin(), params.strands.end(), strand.strand()) != params.strands.end()) return true;
+  auto has_a_filtered_strand = [&](const RenderedReferral& r) {
+    for (const std::string& strand : r.strands) {
+      if (std::find(params.strands.begin(), params.strands.end(), strand) != params.strands.end()) return true;
     }
     return false;
   };
   std::vector<Listed> listed;
+  const std::string view = ListView(caller, params.read_mask);
   int chunk = page_size + 1;
   while (!nothing_matches && static_cast<int>(listed.size()) <= page_size) {
     query.limit = chunk;
@@ -423,13 +448,13 @@ absl::StatusOr<v1::ListReferralsResponse> ReferralManager::ListReferrals(const C
     const absl::optional<storage::ListCursor> next =
         rows.empty() ? absl::nullopt : absl::make_optional(storage::ListCursor{rows.back().create_time, rows.back().id});
     for (storage::StoredReferral& row : rows) {
-      auto r = Parse(caller, row);
-      if (absl::IsNotFound(r.status())) continue;  // not for this role: as if it did not exist
-      if (!r.ok()) return r.status();
-      if (!caller.agreement->ReadableClasses(caller, *r).ContainsAll(tested)) continue;
+      REFX_ASSIGN_OR_RETURN(std::shared_ptr<const RenderedReferral> r,
+                            RenderListed(caller, params.read_mask, view, &row));
+      if (!r->visible) continue;  // not for this role: as if it did not exist
+      if (!r->readable.ContainsAll(tested)) continue;
       // Readable, so the stored strands are the ones the caller sees.
       if (!strands_in_store && !params.strands.empty() && !has_a_filtered_strand(*r)) continue;
-      listed.push_back({std::move(row), *std::move(r)});
+      listed.push_back({std::move(row), std::move(r)});
       if (static_cast<int>(listed.size()) > page_size) break;
     }
     if (static_cast<int>(rows.size()) < chunk || !next.has_value()) break;  // the store has no more
@@ -437,25 +462,57 @@ absl::StatusOr<v1::ListReferralsResponse> ReferralManager::ListReferrals(const C
     chunk = std::min(chunk * 2, 1024);  // rows the caller cannot see: read on in larger steps
   }
 
-  v1::ListReferralsResponse page;
+  ReferralPage page;
   const bool more = static_cast<int>(listed.size()) > page_size;
   if (more) listed.resize(page_size);
   std::vector<std::string> ids;
+  std::vector<const Disclosure*> disclosed;
   bool others = false;
   for (Listed& l : listed) {
-    Trim(caller, params.read_mask, &l.referral);
     ids.push_back(l.stored.id);
     others = others || l.stored.sender_agency != caller.agency_id;
-    *page.add_referrals() = std::move(l.referral);
+    disclosed.push_back(&l.rendered->disclosed);
+    page.referrals.push_back(std::move(l.rendered));
   }
+  v1::ListReferralsResponse without_referrals;
   if (more) {
-    page.set_next_page_token(EncodePageToken(
-        page_tokens_, caller, {listed.back().stored.create_time, listed.back().stored.id}, filter_key));
+    page.next_page_token =
+        EncodePageToken(page_tokens_, caller, {listed.back().stored.create_time, listed.back().stored.id}, filter_key);
+    without_referrals.set_next_page_token(page.next_page_token);
   }
+  // What the page's bytes disclose: the page without its referrals, and
+  // each referral's disclosure, found when it was rendered.
   audit->WriteBeforeAnswer(options_.auditor->Build(
       caller, audit->method, others ? AuditAction::kDisclosure : AuditAction::kConsultation, ids,
-      DisclosureOf(page), absl::StatusCode::kOk));
+      DisclosureWithElements(
+          without_referrals,
+          v1::ListReferralsResponse::descriptor()->FindFieldByNumber(v1::ListReferralsResponse::kReferralsFieldNumber),
+          disclosed),
+      absl::StatusCode::kOk));
   return page;
+}
+
+absl::StatusOr<std::shared_ptr<const RenderedReferral>> ReferralManager::RenderListed(
+    const Caller& caller, const std::vector<std::string>& mask, const std::string& view, storage::StoredReferral* row) {
+  const std::string key = ListRenderKey(view, row->id);
+  if (auto cached = list_renders_.Find(key, row->document)) return cached;
+  auto rendered = std::make_shared<RenderedReferral>();
+  auto parsed = Parse(caller, *row);
+  if (absl::IsNotFound(parsed.status())) {
+    rendered->visible = false;
+  } else if (!parsed.ok()) {
+    return parsed.status();
+  } else {
+    rendered->visible = true;
+    rendered->readable = caller.agreement->ReadableClasses(caller, *parsed);
+    for (const v1::Strand& strand : parsed->strands()) rendered->strands.push_back(strand.strand());
+    Trim(caller, mask, &*parsed);
+    rendered->bytes = parsed->SerializeAsString();
+    rendered->disclosed = DisclosureOf(*parsed);
+  }
+  // The row's document is not read again: the entry keeps it.
+  list_renders_.Insert(key, std::move(row->document), rendered);
+  return rendered;
 }
 
 absl::StatusOr<ReferralManager::VisibleReferral> ReferralManager::LoadVisible(const Caller& caller,

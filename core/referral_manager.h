@@ -27,16 +27,25 @@
 #include "common/sealed_token.h"
 #include "core/auditor.h"
 #include "core/caller.h"
-
 #include "core/partnership.h"
-#include "core/referral_lifecycle.h"
 #include "core/redaction.h"
+#include "core/referral_lifecycle.h"
+#include "core/render_cache.h"
 #include "refx/v1/case_update.pb.h"
 #include "refx/v1/referral.pb.h"
 #include "refx/v1/referral_service.pb.h"
 #include "storage/referral_store.h"
 
 namespace refx::core {
+
+// A page of ListReferrals: its referrals already rendered and serialized
+// for the reader, which the page's bytes enclose as they are.
+struct ReferralPage {
+  std::vector<std::shared_ptr<const RenderedReferral>> referrals;
+  std::string next_page_token;
+  // The refx.v1.ListReferralsResponse these make, serialized.
+  std::string Serialize() const;
+};
 
 // Parameters of a listing, as plain values (server/ converts the request).
 struct ListReferralsParams {
@@ -124,6 +133,9 @@ class ReferralManager {
     // TOO_MANY_RECIPIENTS, before anything else is looked at.
     int max_read_mask_paths = 64;
     int max_recipients = 20;
+    // Referrals kept rendered for list pages (core/render_cache.h); 0
+    // renders every listed referral afresh.
+    size_t list_render_cache_entries = 4096;
   };
   static absl::StatusOr<std::unique_ptr<ReferralManager>> Create(Options options);
 
@@ -159,21 +171,22 @@ class ReferralManager {
   absl::StatusOr<v1::Referral> GetReferral(const Caller& caller, const std::string& name,
                                            const std::vector<std::string>& read_mask, CallAudit* audit);
 
-  // A page of the referrals the caller is a party to, newest first. A
-  // referral is on it only if the caller may see it at all (the record
-  // gate) and its view of the referral includes every field the filter
-  // tests; the page, its size, its token and whether there is a next page
-  // depend on nothing else. The page token is sealed (opaque, authenticated)
-  // and bound to the caller's agency and filters: any other token is
-  // INVALID_ARGUMENT.
   // Referrals awaiting a response (REQUESTED or REDIRECTED) past their
   // deadline now, counted per recipient agency that must still respond: the
   // operator's overdue gauge. Counts of routing facts only, for the
   // platform, not for any agency: no caller, no audit event.
   absl::StatusOr<std::map<std::string, int64_t>> CountOverdueByRecipient();
 
-  absl::StatusOr<v1::ListReferralsResponse> ListReferrals(const Caller& caller, const ListReferralsParams& params,
-                                                          CallAudit* audit);
+  // A page of the referrals the caller is a party to, newest first. A
+  // referral is on it only if the caller may see it at all (the record
+  // gate) and its view of the referral includes every field the filter
+  // tests; the page, its size, its token and whether there is a next page
+  // depend on nothing else. The page token is sealed (opaque, authenticated)
+  // and bound to the caller's agency and filters: any other token is
+  // INVALID_ARGUMENT. Each referral comes rendered for the caller's view
+  // (from the render cache when it was rendered so before), and the audit
+  // event records what the page's bytes disclose.
+  absl::StatusOr<ReferralPage> ListReferrals(const Caller& caller, const ListReferralsParams& params, CallAudit* audit);
 
   // Makes one lifecycle transition (core/referral_lifecycle.h) and returns
   // the referral as changed, trimmed for the caller. Errors: INVALID_ARGUMENT
@@ -193,6 +206,9 @@ class ReferralManager {
   absl::StatusOr<absl::optional<RenderedEvent>> RenderEvent(const Caller& caller, const storage::ReferralEvent& event,
                                                             const std::string& current_document,
                                                             const std::vector<std::string>& read_mask) const;
+  // Referrals kept rendered for list pages (for metrics).
+  const RenderCache& list_render_cache() const { return list_renders_; }
+
   // The read mask check of GetReferral, for a watch's mask.
   absl::Status CheckWatchReadMask(const Caller& caller, const std::vector<std::string>& read_mask) const;
   // Appends a case update (append-only: nothing is changed or deleted) and
@@ -232,7 +248,9 @@ class ReferralManager {
 
  private:
   ReferralManager(Options options, TokenSealer page_tokens)
-      : options_(std::move(options)), page_tokens_(std::move(page_tokens)) {}
+      : options_(std::move(options)),
+        page_tokens_(std::move(page_tokens)),
+        list_renders_(options_.list_render_cache_entries) {}
   // A referral as stored and as parsed, once the record gate let it through.
   struct VisibleReferral {
     storage::StoredReferral stored;
@@ -298,8 +316,17 @@ class ReferralManager {
   absl::Status CheckReadMask(const Caller& caller, const std::vector<std::string>& mask,
                              const std::string& field) const;
 
+  // The rendered form of a listed row for `caller` and `mask`: from the
+  // cache when the row's document is the one it was rendered from.
+  // `view` is ListView(caller, mask).
+  absl::StatusOr<std::shared_ptr<const RenderedReferral>> RenderListed(const Caller& caller,
+                                                                       const std::vector<std::string>& mask,
+                                                                       const std::string& view,
+                                                                       storage::StoredReferral* row);
+
   Options options_;
   TokenSealer page_tokens_;
+  RenderCache list_renders_;
 };
 
 template <typename Answer, typename Prepared, typename Result>

@@ -54,15 +54,17 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(grpc::CallbackServerC
 grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferrals(grpc::CallbackServerContext* ctx,
                                                              const grpc::ByteBuffer* request,
                                                              grpc::ByteBuffer* response) {
-  return RunUnary<v1::ListReferralsRequest, v1::ListReferralsResponse>(
+  // The page arrives as the referrals core rendered (and serialized) for
+  // the caller, and leaves as those bytes.
+  return RunUnary<v1::ListReferralsRequest, std::string>(
       "refx.v1.ReferralService.ListReferrals", ctx, request, response, context_,
-      [this](const core::Caller& caller, const v1::ListReferralsRequest& req, v1::ListReferralsResponse* out,
+      [this](const core::Caller& caller, const v1::ListReferralsRequest& req, std::string* out,
              core::CallAudit* audit) {
         auto params = ToListParams(req);
         if (!params.ok()) return params.status();
         auto page = context_.referrals->ListReferrals(caller, *params, audit);
         if (!page.ok()) return page.status();
-        *out = *std::move(page);
+        *out = page->Serialize();
         return absl::OkStatus();
       });
 }

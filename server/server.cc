@@ -119,6 +119,7 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   manager_options.registry = server->registry_.get();
   manager_options.max_read_mask_paths = config.limits().max_read_mask_paths();
   manager_options.max_recipients = config.limits().max_recipients_per_referral();
+  manager_options.list_render_cache_entries = static_cast<size_t>(config.limits().list_render_cache_entries());
   manager_options.store = server->store_.get();
   manager_options.auditor = server->auditor_.get();
   manager_options.clock = server->options_.clock;
@@ -394,6 +395,10 @@ std::string RefxServer::RenderMetrics() {
   ServerMetrics::Gauges gauges;
   gauges.now = absl::Now();
   gauges.watch_subscribers = watch_hub_->subscriber_count();
+  const core::RenderCache& list_renders = referrals_->list_render_cache();
+  gauges.list_render_hits = list_renders.hits();
+  gauges.list_render_misses = list_renders.misses();
+  gauges.list_render_entries = list_renders.size();
   const auth::RevocationChecker::Timings timings = revocation_->CurrentTimings();
   gauges.server_certificate_not_after = timings.server_certificate_not_after;
   gauges.revocation_list_generated = timings.list_generated;

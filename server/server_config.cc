@@ -66,6 +66,7 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
   if (limits->max_concurrent_streams_per_connection() == 0) limits->set_max_concurrent_streams_per_connection(100);
   if (limits->max_read_mask_paths() == 0) limits->set_max_read_mask_paths(64);
   if (limits->max_recipients_per_referral() == 0) limits->set_max_recipients_per_referral(20);
+  if (limits->list_render_cache_entries() == 0) limits->set_list_render_cache_entries(4096);
   auto* watch = c->mutable_watch();
   if (watch->max_subscribers() == 0) watch->set_max_subscribers(20000);
   if (watch->ring_events() == 0) watch->set_ring_events(4096);
@@ -180,6 +181,7 @@ absl::Status ValidateServerConfig(const config::v1::ServerConfig& c) {
       positive("limits.max_concurrent_streams_per_connection", l.max_concurrent_streams_per_connection()));
   REFX_RETURN_IF_ERROR(positive("limits.max_read_mask_paths", l.max_read_mask_paths()));
   REFX_RETURN_IF_ERROR(positive("limits.max_recipients_per_referral", l.max_recipients_per_referral()));
+  REFX_RETURN_IF_ERROR(positive("limits.list_render_cache_entries", l.list_render_cache_entries()));
   const auto& w = c.watch();
   REFX_RETURN_IF_ERROR(positive("watch.max_subscribers", w.max_subscribers()));
   REFX_RETURN_IF_ERROR(positive("watch.ring_events", w.ring_events()));

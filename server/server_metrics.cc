@@ -91,6 +91,19 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                             .Help("Open WatchReferrals streams")
                             .Register(r)
                             .Add({});
+  auto& list_render_lookups = prometheus::BuildCounter()
+                                  .Name("refx_list_render_cache_lookups_total")
+                                  .Help(
+                                      "Referrals ListReferrals looked up in its render cache, by result (hit: "
+                                      "served as rendered before; miss: parsed, redacted and trimmed afresh)")
+                                  .Register(r);
+  list_render_hits_ = &list_render_lookups.Add({{"result", "hit"}});
+  list_render_misses_ = &list_render_lookups.Add({{"result", "miss"}});
+  list_render_entries_ = &prometheus::BuildGauge()
+                              .Name("refx_list_render_cache_entries")
+                              .Help("Referrals held rendered for list pages, per reader view")
+                              .Register(r)
+                              .Add({});
   certificate_seconds_left_ = &prometheus::BuildGauge()
                                    .Name("refx_certificate_expiry_seconds")
                                    .Help("Seconds until a certificate expires (negative: expired): the server's "
@@ -168,6 +181,15 @@ void ServerMetrics::ObserveAgencyCertificate(std::string_view agency, absl::Time
 std::string ServerMetrics::Render(const Gauges& gauges) {
   absl::MutexLock render_lock(&render_mu_);
   watch_subscribers_->Set(static_cast<double>(gauges.watch_subscribers));
+  if (gauges.list_render_hits > list_render_hits_seen_) {
+    list_render_hits_->Increment(static_cast<double>(gauges.list_render_hits - list_render_hits_seen_));
+    list_render_hits_seen_ = gauges.list_render_hits;
+  }
+  if (gauges.list_render_misses > list_render_misses_seen_) {
+    list_render_misses_->Increment(static_cast<double>(gauges.list_render_misses - list_render_misses_seen_));
+    list_render_misses_seen_ = gauges.list_render_misses;
+  }
+  list_render_entries_->Set(static_cast<double>(gauges.list_render_entries));
   ready_->Set(gauges.ready ? 1 : 0);
   if (gauges.server_certificate_not_after.has_value()) {
     certificate_seconds_left_->Add({{"certificate", "server"}, {"agency", ""}})

@@ -62,6 +62,10 @@ class ServerMetrics {
   struct Gauges {
     absl::Time now;
     size_t watch_subscribers = 0;
+    // The list render cache (core/render_cache.h): lookups so far, entries now.
+    int64_t list_render_hits = 0;
+    int64_t list_render_misses = 0;
+    size_t list_render_entries = 0;
     absl::optional<absl::Time> server_certificate_not_after;
     absl::optional<absl::Time> revocation_list_generated;    // unset: no list configured or usable
     absl::optional<absl::Time> revocation_list_next_update;
@@ -87,6 +91,9 @@ class ServerMetrics {
   prometheus::Counter* watch_messages_;
   prometheus::Family<prometheus::Counter>* watch_ended_;
   prometheus::Gauge* watch_subscribers_;
+  prometheus::Counter* list_render_hits_;
+  prometheus::Counter* list_render_misses_;
+  prometheus::Gauge* list_render_entries_;
   prometheus::Family<prometheus::Gauge>* certificate_seconds_left_;
   // Families without a series until there is a list: a list never
   // configured has no age, and 0 would read as "just published".
@@ -104,6 +111,9 @@ class ServerMetrics {
   // Render() resets the label sets that come and go (agencies, overdue).
   absl::Mutex render_mu_;
   std::map<std::string, prometheus::Gauge*> overdue_gauges_ ABSL_GUARDED_BY(render_mu_);
+  // The cache's totals at the last scrape: counters advance by the difference.
+  int64_t list_render_hits_seen_ ABSL_GUARDED_BY(render_mu_) = 0;
+  int64_t list_render_misses_seen_ ABSL_GUARDED_BY(render_mu_) = 0;
 };
 
 }  // namespace refx::server

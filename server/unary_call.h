@@ -89,6 +89,12 @@ inline void ToByteBuffer(const google::protobuf::Message& message, grpc::ByteBuf
   *out = grpc::ByteBuffer(&slice, 1);
 }
 
+// A response core serialized itself (a list page of rendered referrals).
+inline void ToByteBuffer(const std::string& serialized, grpc::ByteBuffer* out) {
+  grpc::Slice slice(serialized);
+  *out = grpc::ByteBuffer(&slice, 1);
+}
+
 inline std::string Metadata(const grpc::CallbackServerContext& ctx, const char* key) {
   auto it = ctx.client_metadata().find(key);
   if (it == ctx.client_metadata().end()) return "";

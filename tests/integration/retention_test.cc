@@ -132,6 +132,11 @@ TEST_F(RetentionTest, EachClassIsErasedEverywhereWhenItsPeriodEndsAuditedAndAnno
   EXPECT_EQ(early.classes_erased, 0);
 
   clock_.Advance(absl::Hours(24 * 2));
+  // Listed before the run: the page's renders are kept (core/render_cache.h).
+  auto listed_before = server_->Client(kPolice).ListReferrals({});
+  ASSERT_TRUE(listed_before.ok()) << listed_before.status();
+  ASSERT_EQ(listed_before->referrals_size(), 1);
+  EXPECT_EQ(listed_before->referrals(0).victim().phone(), kPhoneCanary);
   core::RetentionJob::RunReport due = Run();
   EXPECT_EQ(due.referrals_erased, 1);
   // Contact, health, precise location, subject and NCHI subject data (365
@@ -155,6 +160,13 @@ TEST_F(RetentionTest, EachClassIsErasedEverywhereWhenItsPeriodEndsAuditedAndAnno
   EXPECT_THAT(erased, ElementsAre("DATA_CLASS_VICTIM_CONTACT", "DATA_CLASS_HEALTH_AND_DISABILITY",
                                   "DATA_CLASS_PRECISE_LOCATION", "DATA_CLASS_SUBJECT", "DATA_CLASS_NCHI_SUBJECT"));
   EXPECT_NE(read->etag(), closed.etag());
+  // A list page after the run is rendered from the erased referral, not
+  // served as listed before it.
+  auto listed_after = server_->Client(kPolice).ListReferrals({});
+  ASSERT_TRUE(listed_after.ok()) << listed_after.status();
+  ASSERT_EQ(listed_after->referrals_size(), 1);
+  EXPECT_EQ(listed_after->referrals(0).SerializeAsString(), read->SerializeAsString());
+  EXPECT_FALSE(absl::StrContains(listed_after->SerializeAsString(), kPhoneCanary));
 
   // Case updates, and the retry of a change, answer without it.
   v1::ListCaseUpdatesRequest list;
