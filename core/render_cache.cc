@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/agreement.h"
@@ -46,6 +47,12 @@ void RenderCache::Insert(const std::string& key, std::string document,
     it->second->document = std::move(document);
     it->second->rendered = std::move(rendered);
     order_.splice(order_.begin(), order_, it->second);
+    return;
+  }
+  const size_t hash = absl::HashOf(key);
+  if (offered_once_.erase(hash) == 0) {
+    if (offered_once_.size() >= capacity_) offered_once_.clear();
+    offered_once_.insert(hash);
     return;
   }
   order_.push_front(Entry{key, std::move(document), std::move(rendered)});

@@ -12,7 +12,9 @@
 // and the read mask. Keys name the agency, so entries are never shared
 // between agencies: a partner's hits cannot tell it what another partner
 // has listed. The cache holds at most a configured number of entries,
-// least recently used first out.
+// least recently used first out, and keeps a render only the second time
+// its key misses: a walk through many referrals, each listed once, keeps
+// (and evicts) nothing.
 #ifndef REFX_CORE_RENDER_CACHE_H_
 #define REFX_CORE_RENDER_CACHE_H_
 
@@ -24,6 +26,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "core/caller.h"
@@ -62,8 +65,8 @@ class RenderCache {
   // The render stored under `key` if it was made from exactly `document`;
   // nullptr otherwise.
   std::shared_ptr<const RenderedReferral> Find(const std::string& key, absl::string_view document);
-  // Stores `rendered`, made from `document`, under `key` (replacing what
-  // was there).
+  // Offers `rendered`, made from `document`, for `key`: stored (replacing
+  // what was there) if the key is held or missed before, else only noted.
   void Insert(const std::string& key, std::string document, std::shared_ptr<const RenderedReferral> rendered);
 
   size_t size() const;
@@ -82,6 +85,9 @@ class RenderCache {
   mutable absl::Mutex mu_;
   Order order_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Order::iterator> by_key_ ABSL_GUARDED_BY(mu_);
+  // Hashes of keys offered once and not kept, at most `capacity_` (then
+  // forgotten all at once). A collision only admits a render early.
+  absl::flat_hash_set<size_t> offered_once_ ABSL_GUARDED_BY(mu_);
   int64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t misses_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -22,11 +22,34 @@ std::shared_ptr<const RenderedReferral> Rendered(const std::string& name) {
   return r;
 }
 
+// Offered twice, as the cache keeps a render only once its key missed before.
+void Keep(RenderCache& cache, const std::string& key, const std::string& document,
+          std::shared_ptr<const RenderedReferral> rendered) {
+  cache.Insert(key, document, rendered);
+  cache.Insert(key, document, rendered);
+}
+
+TEST(RenderCacheTest, ARenderIsKeptOnlyTheSecondTimeItsKeyIsOffered) {
+  RenderCache cache(8);
+  auto rendered = Rendered("referrals/a");
+  cache.Insert("k", "document", rendered);
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.Find("k", "document"), nullptr);
+  cache.Insert("k", "document", rendered);
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.Find("k", "document"), rendered);
+  // A walk through more keys than the cache holds, each offered once, keeps
+  // nothing and leaves what is kept in place.
+  for (int i = 0; i < 100; ++i) cache.Insert(absl::StrCat("walk-", i), "document", Rendered("referrals/w"));
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.Find("k", "document"), rendered);
+}
+
 TEST(RenderCacheTest, AnEntryAnswersOnlyForTheDocumentItWasRenderedFrom) {
   RenderCache cache(8);
   EXPECT_EQ(cache.Find("k", "document v1"), nullptr);
   auto rendered = Rendered("referrals/a");
-  cache.Insert("k", "document v1", rendered);
+  Keep(cache, "k", "document v1", rendered);
   EXPECT_EQ(cache.Find("k", "document v1"), rendered);
   // The referral changed (a longer, a shorter, an equally long document).
   EXPECT_EQ(cache.Find("k", "document v1 and a case update"), nullptr);
@@ -36,7 +59,8 @@ TEST(RenderCacheTest, AnEntryAnswersOnlyForTheDocumentItWasRenderedFrom) {
   EXPECT_EQ(cache.hits(), 1);
   EXPECT_EQ(cache.misses(), 5);
 
-  // Rendered again from the new document: only that one answers now.
+  // Rendered again from the new document: its key is held, so it is kept
+  // at once, and only that one answers now.
   auto again = Rendered("referrals/a");
   cache.Insert("k", "document v2", again);
   EXPECT_EQ(cache.size(), 1u);
@@ -46,10 +70,10 @@ TEST(RenderCacheTest, AnEntryAnswersOnlyForTheDocumentItWasRenderedFrom) {
 
 TEST(RenderCacheTest, TheLeastRecentlyUsedEntryLeavesFirst) {
   RenderCache cache(2);
-  cache.Insert("a", "doc a", Rendered("referrals/a"));
-  cache.Insert("b", "doc b", Rendered("referrals/b"));
+  Keep(cache, "a", "doc a", Rendered("referrals/a"));
+  Keep(cache, "b", "doc b", Rendered("referrals/b"));
   ASSERT_NE(cache.Find("a", "doc a"), nullptr);  // a is now the more recent
-  cache.Insert("c", "doc c", Rendered("referrals/c"));
+  Keep(cache, "c", "doc c", Rendered("referrals/c"));
   EXPECT_EQ(cache.size(), 2u);
   EXPECT_NE(cache.Find("a", "doc a"), nullptr);
   EXPECT_EQ(cache.Find("b", "doc b"), nullptr);
@@ -58,7 +82,7 @@ TEST(RenderCacheTest, TheLeastRecentlyUsedEntryLeavesFirst) {
 
 TEST(RenderCacheTest, NoCapacityKeepsNothing) {
   RenderCache cache(0);
-  cache.Insert("a", "doc a", Rendered("referrals/a"));
+  Keep(cache, "a", "doc a", Rendered("referrals/a"));
   EXPECT_EQ(cache.size(), 0u);
   EXPECT_EQ(cache.Find("a", "doc a"), nullptr);
 }
