@@ -205,6 +205,20 @@ TEST_F(ServerStartupTest, BadLoggingLevelIsNamed) {
   EXPECT_THAT(r.err, HasSubstr("logging.level")) << r.Describe();
 }
 
+TEST_F(ServerStartupTest, ALimitThatIsNotPositiveIsNamed) {
+  const std::vector<std::pair<std::string, std::function<void(config::v1::ServerConfig*)>>> cases = {
+      {"limits.list_render_cache_entries", [](auto* c) { c->mutable_limits()->set_list_render_cache_entries(-1); }},
+      {"limits.max_read_mask_paths", [](auto* c) { c->mutable_limits()->set_max_read_mask_paths(-3); }},
+  };
+  for (const auto& [key, edit] : cases) {
+    const std::string path = WriteConfig(key + ".yaml", edit);
+    CommandResult r = RunServer({"--config", path, "--check-config"});
+    EXPECT_EQ(r.exit_code, 1) << r.Describe();
+    EXPECT_THAT(r.err, HasSubstr(key + ": must be positive")) << r.Describe();
+    EXPECT_THAT(r.out, Not(HasSubstr("OK"))) << r.Describe();
+  }
+}
+
 TEST_F(ServerStartupTest, UsageErrorsAreRefusedBeforeAnythingStarts) {
   CommandResult unknown_flag = RunServer({"--no-such-flag"});
   // Usage errors are exit code 2, as the --help footer documents.
