@@ -20,9 +20,9 @@ absl::StatusOr<T> SqlStore::WithReader(const std::function<absl::StatusOr<T>(Sql
     readers_.pop_back();
   }
   absl::StatusOr<T> result = read(conn.get());
-  // A pooled connection to a networked database can have been cut while it
-  // sat idle (the server restarted); that is found only by using it. The
-  // driver reconnects on the next use, and a read is safe to run again.
+  // The driver reopens a pooled connection the database closed while it sat
+  // idle before sending anything on it; one cut between that check and the
+  // read's statement (or mid-read) fails it, and a read is safe to run again.
   if (!result.ok() && absl::IsUnavailable(result.status()) && sql_.retry_failed_commits) result = read(conn.get());
   absl::MutexLock lock(&readers_mu_);
   readers_.push_back(std::move(conn));

@@ -258,6 +258,12 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectParame
   values.push_back(nullptr);
   PGconn* raw = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
   if (raw == nullptr) return absl::ResourceExhaustedError("postgres: out of memory");
+  // libpq prints the server's notices (warnings, at client_min_messages)
+  // to stderr. Their text can quote values, and refx logs only its own
+  // structured events; what matters reaches refx as a statement's error or
+  // a dropped connection.
+  PQsetNoticeProcessor(
+      raw, [](void*, const char*) {}, nullptr);
   auto conn = std::unique_ptr<Connection>(new Connection(raw, parameters, read_only));
   if (PQstatus(raw) != CONNECTION_OK) {
     return absl::UnavailableError(absl::StrCat(
@@ -372,8 +378,24 @@ absl::Status Connection::Configure() {
   return absl::OkStatus();
 }
 
+bool Connection::DroppedWhileIdle() {
+  // Between transactions the server sends nothing unasked but a
+  // notification or its goodbye (it restarted, or an administrator ended
+  // the session), so a socket with nothing to read is still connected; a
+  // readable one is read now, which tells the two apart.
+  // The goodbye comes in two parts (a FATAL message, then the end of the
+  // stream), and a read that finds the first does not look for the second.
+  if (in_transaction_ || pipelining_) return false;
+  for (int reads = 0; reads < 4; ++reads) {
+    pollfd fd{PQsocket(conn_), POLLIN, 0};
+    if (::poll(&fd, 1, 0) <= 0) return false;
+    if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) return true;
+  }
+  return false;
+}
+
 absl::Status Connection::EnsureConnected() {
-  if (PQstatus(conn_) == CONNECTION_OK) return absl::OkStatus();
+  if (PQstatus(conn_) == CONNECTION_OK && !DroppedWhileIdle()) return absl::OkStatus();
   pipelining_ = false;
   pending_ = 0;
   PQreset(conn_);

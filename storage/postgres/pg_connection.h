@@ -137,8 +137,11 @@ class Connection final : public SqlConnection {
       : conn_(conn), parameters_(std::move(parameters)), read_only_(read_only) {}
   // Sets the session up after (re)connecting.
   absl::Status Configure();
-  // Resets a dropped connection (prepared statements are gone with it).
+  // Resets a dropped connection (prepared statements are gone with it),
+  // including one the server closed while it sat idle in a pool, found
+  // before a statement is sent on it rather than by that statement failing.
   absl::Status EnsureConnected();
+  bool DroppedWhileIdle();
   // A command outside the pipeline. With `after_failure` it runs even when
   // a pipelined statement failed (ROLLBACK and ROLLBACK TO SAVEPOINT).
   absl::Status Simple(const char* sql, absl::string_view what, bool after_failure = false);

@@ -6,7 +6,9 @@
 // are refused. Uses the test server of scripts/postgres.sh for the TCP part.
 // And the driver's pipelined write transactions: a statement sent without
 // waiting that fails is reported by the next one that waits, and fails the
-// commit rather than being rolled back in silence.
+// commit rather than being rolled back in silence; and a pooled connection
+// whose session the server ended while it sat idle is reopened before its
+// next statement.
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -204,6 +206,57 @@ TEST(PostgresSettingsTest, APipelinedStatementThatFailsFailsItsTransaction) {
   EXPECT_EQ(*count(), 301);
 }
 
+TEST(PostgresSettingsTest, AnIdleConnectionTheServerEndedIsReopenedBeforeItsNextStatement) {
+  // A pooled reader sits idle while PostgreSQL restarts (or an administrator
+  // ends its session); the next read on it must not be the one that finds
+  // out. Ending the session here stands in for the restart.
+  REFX_SKIP_UNLESS_POSTGRES();
+  auto config = testing::NewPostgresDatabase();
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto parameters = postgres::ParametersFromConfig(config->postgres());
+  ASSERT_TRUE(parameters.ok()) << parameters.status();
+  auto pooled = postgres::Connection::Open(*parameters, /*read_only=*/true);
+  auto admin = postgres::Connection::Open(*parameters, /*read_only=*/false);
+  ASSERT_TRUE(pooled.ok()) << pooled.status();
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  static const char kPid[] = "SELECT pg_backend_pid()";
+  static const char kEnd[] = "SELECT pg_terminate_backend(CAST(:pid AS INTEGER), 10000)";
+  auto backend_pid = [&]() -> absl::StatusOr<int64_t> {
+    auto stmt = (*pooled)->Prepare(kPid);
+    if (!stmt.ok()) return stmt.status();
+    auto row = (*stmt)->Step();
+    if (!row.ok()) return row.status();
+    return (*stmt)->Int(0);
+  };
+  auto end_session = [&](int64_t pid) {
+    auto stmt = (*admin)->Prepare(kEnd);
+    ASSERT_TRUE(stmt.ok()) << stmt.status();
+    (*stmt)->Bind(":pid", pid);
+    auto row = (*stmt)->Step();
+    ASSERT_TRUE(row.ok() && *row) << row.status();
+    ASSERT_EQ((*stmt)->Int(0), 1) << "the session did not end within 10 s";
+  };
+
+  ::testing::internal::CaptureStderr();
+  auto first = backend_pid();
+  ASSERT_TRUE(first.ok()) << first.status();
+  end_session(*first);
+  // A prepared statement's next run: answered, by a new session.
+  auto second = backend_pid();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_NE(*second, *first);
+  // A read transaction's BEGIN (how the store starts most reads).
+  end_session(*second);
+  ASSERT_TRUE((*pooled)->BeginRead().ok());
+  auto third = backend_pid();
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_NE(*third, *second);
+  ASSERT_TRUE((*pooled)->Commit().ok());
+  // Nor is anything printed, a server's warning included ("there is no
+  // transaction in progress"): refx logs only its own events.
+  EXPECT_TRUE((*admin)->Exec("COMMIT").ok());
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
 
 TEST(PostgresSettingsTest, ReplicasReadTheEventLogThroughAnIndex) {
   REFX_SKIP_UNLESS_POSTGRES();
