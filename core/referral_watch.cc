@@ -4,24 +4,14 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/status_details.h"
 #include "common/status_macros.h"
 #include "core/method_permissions.h"
+#include "core/render_cache.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace refx::core {
-
-namespace {
-
-std::vector<std::string> SortedUnique(std::vector<std::string> paths) {
-  std::sort(paths.begin(), paths.end());
-  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
-  return paths;
-}
-
-}  // namespace
 
 // ---------------------------------------------------------------- session
 
@@ -106,10 +96,7 @@ void WatchSession::Pump() {
     bool all_own = true;
     int64_t last = 0;
     // Views are shared by subscribers that see events alike.
-    const std::string view_key =
-        absl::StrCat(admitted->role, "\x1f", admitted->purpose, "\x1f", admitted->agreement->Label(), "\x1f",
-                     admitted->agreement->instance(), "\x1f",
-                     absl::StrJoin(SortedUnique(params_.read_mask), ","));
+    const std::string view_key = RoleView(*admitted, params_.read_mask);
     const std::string own_name = absl::StrCat("agencies/", identity_.agency_id);
     std::map<std::string, std::shared_ptr<const std::string>> current;  // per batch
     for (const auto& event : fetched->events) {

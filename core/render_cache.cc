@@ -10,7 +10,7 @@
 
 namespace refx::core {
 
-std::string ListView(const Caller& caller, const std::vector<std::string>& read_mask) {
+std::string RoleView(const Caller& caller, const std::vector<std::string>& read_mask) {
   // Trimming keeps the union of the paths, whatever their order or repeats.
   std::vector<std::string> mask = read_mask;
   std::sort(mask.begin(), mask.end());
@@ -18,8 +18,12 @@ std::string ListView(const Caller& caller, const std::vector<std::string>& read_
   // The agreement snapshot by its instance: a reload, even of the same
   // version, starts afresh.
   const uint64_t agreement = caller.agreement == nullptr ? 0 : caller.agreement->instance();
-  return absl::StrCat(caller.agency_id, "\x1f", caller.role, "\x1f", caller.purpose, "\x1f", agreement, "\x1f",
-                      absl::StrJoin(mask, "\x1e"), "\x1f");
+  return absl::StrCat(caller.role, "\x1f", caller.purpose, "\x1f", agreement, "\x1f", absl::StrJoin(mask, "\x1e"),
+                      "\x1f");
+}
+
+std::string ListView(const Caller& caller, const std::vector<std::string>& read_mask) {
+  return absl::StrCat(caller.agency_id, "\x1f", RoleView(caller, read_mask));
 }
 
 std::string ListRenderKey(absl::string_view view, absl::string_view referral_id) {

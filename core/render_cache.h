@@ -50,8 +50,14 @@ struct RenderedReferral {
   Disclosure disclosed;
 };
 
-// The view part of a key: `caller`'s view under `read_mask`. A referral's
-// key is this followed by its id (ListRenderKey).
+// What a rendering depends on besides the document and the reading agency:
+// `caller`'s role, purpose and agreement snapshot, and `read_mask` as a set.
+// Readers of one role share it (the watch's shared views, which leave out a
+// former party, the one agency of a role that reads less).
+std::string RoleView(const Caller& caller, const std::vector<std::string>& read_mask);
+// The view part of a list key: the agency, then RoleView (a former party
+// reads less, and no partner's hits may depend on what another listed). A
+// referral's key is this followed by its id (ListRenderKey).
 std::string ListView(const Caller& caller, const std::vector<std::string>& read_mask);
 std::string ListRenderKey(absl::string_view view, absl::string_view referral_id);
 

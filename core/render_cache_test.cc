@@ -132,6 +132,15 @@ TEST(ListRenderKeyTest, EverythingARenderDependsOnBesidesTheDocumentIsInTheKey) 
   other.acting_user = "someone else";
   other.certificate_serial = "0A";
   EXPECT_EQ(ListRenderKey(ListView(other, mask), "0123"), key);
+
+  // The role's view (the watch's shared views) is the list's without the
+  // agency: another agency of the role shares it, a reload does not.
+  other = base;
+  other.agency_id = "blaby-district-council";
+  EXPECT_EQ(RoleView(other, mask), RoleView(base, {"victim", "state"}));
+  other.agreement = *reloaded;
+  EXPECT_NE(RoleView(other, mask), RoleView(base, mask));
+  EXPECT_NE(RoleView(base, {"state"}), RoleView(base, mask));
 }
 
 TEST(ReferralPageTest, ItsBytesAreThoseOfTheListReferralsResponseItStandsFor) {
