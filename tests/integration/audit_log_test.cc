@@ -34,11 +34,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr char kDpo[] = "llr-information-governance";
 constexpr char kOversight[] = "asb-hate-prevent-strategy-group";
 constexpr char kActorCanary[] = "QZACTORCANARY Jane Caseworker";
 constexpr char kContentCanary[] = "QZCONTENTCANARY";
-
 
 // ---------------------------------------------------------------------------
 // The database, read and tampered with beside (or without) the server.

@@ -20,8 +20,6 @@ namespace {
 
 using ::testing::UnorderedElementsAre;
 
-constexpr char kDpo[] = "llr-information-governance";
-
 class ClockJumpTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -32,8 +32,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr char kDpo[] = "llr-information-governance";
-
 std::string SerialOf(const std::string& pem) {
   auto info = pki::InspectCertificatePem(pem);
   return info.ok() ? info->serial_hex : "";

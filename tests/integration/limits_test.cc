@@ -19,8 +19,6 @@
 namespace refx::testing {
 namespace {
 
-constexpr char kDpo[] = "llr-information-governance";
-
 std::unique_ptr<TestServer> StartWith(const std::function<void(config::v1::ServerConfig*)>& customize) {
   auto server = TestServer::Start(TestServer::Options{customize});
   EXPECT_TRUE(server.ok()) << server.status();

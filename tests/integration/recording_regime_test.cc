@@ -26,7 +26,6 @@ namespace {
 using ::testing::Contains;
 using ::testing::Field;
 
-constexpr char kDpo[] = "llr-information-governance";
 constexpr char kSubjectCanary[] = "CANARY-NCHI-SUBJECT-7f3a";
 constexpr char kRationaleCanary[] = "CANARY-NCHI-RATIONALE-19c2";
 

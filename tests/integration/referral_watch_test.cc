@@ -26,8 +26,6 @@ namespace {
 using ::testing::HasSubstr;
 using Response = v1::WatchReferralsResponse;
 
-constexpr char kDpo[] = "llr-information-governance";
-
 // A watcher on its own thread, collecting what it receives.
 class Watcher {
  public:

@@ -40,7 +40,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 
-constexpr char kDpo[] = "llr-information-governance";
 constexpr char kSubjectCanary[] = "CANARY-MIGRATED-SUBJECT-51d0";
 
 class RegimeMigrationTest : public ::testing::Test {

@@ -4,23 +4,19 @@
 // the event log's copies a watch replays, stored retry responses, case
 // updates, the repeat-victim tokens a subject search uses); the erasure is
 // audited and announced to the parties; a legal hold pauses it; the preview
-// says beforehand exactly what the run then does; only the DPO may ask;
-// jobs racing on two replicas of one PostgreSQL database erase once.
+// says beforehand exactly what the run then does; only the DPO may ask.
+// Jobs racing on two replicas of one PostgreSQL database erase once:
+// retention_replicas_test.cc.
 #include "core/retention.h"
 
 #include <set>
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "common/clock.h"
 #include "common/status_details.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
-#include "storage/make_store.h"
-#include "tests/testing/postgres_fixture.h"
 #include "tests/testing/server_fixture.h"
 #include "tests/testing/test_database.h"
 
@@ -31,7 +27,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using Response = v1::WatchReferralsResponse;
 
-constexpr char kDpo[] = "llr-information-governance";
 constexpr char kPhoneCanary[] = "07700 900555";
 constexpr char kContactNoteCanary[] = "rang-canary-contact";
 constexpr char kNarrativeCanary[] = "narrative-canary-kept";
@@ -526,92 +521,6 @@ TEST_F(RetentionTest, OnlyTheDataProtectionOfficerMayPreviewOrHoldAndBadInputIsN
   too_far.set_within_days(3651);
   EXPECT_EQ(server_->Client(kDpo).PreviewRetention(too_far).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(server_->Client(kDpo).ListLegalHolds()->holds().empty());
-}
-
-// Several replicas of one PostgreSQL database each run the job (the
-// default): started at the same moment they erase each class once, one
-// audit event and one watch event per referral, however their runs interleave.
-TEST(RetentionReplicasTest, JobsRacingOnTwoReplicasEraseEachClassOnce) {
-  REFX_SKIP_UNLESS_POSTGRES();
-  auto database = NewPostgresDatabase();
-  ASSERT_TRUE(database.ok()) << database.status();
-  storage::MakeStoreOptions store_options;
-  store_options.config = *database;
-  store_options.key_encryption_key.key = std::string(32, 'r');
-  store_options.key_encryption_key.source = "test key";
-  auto first = storage::MakeStore(store_options);
-  ASSERT_TRUE(first.ok()) << first.status();
-  auto second = storage::MakeStore(store_options);
-  ASSERT_TRUE(second.ok()) << second.status();
-
-  auto partnership = core::Partnership::Load(SourcePath("config/partnership.yaml"));
-  ASSERT_TRUE(partnership.ok()) << partnership.status();
-  auto agreement = core::Agreement::Load(SourcePath("config/agreement.yaml"), **partnership);
-  ASSERT_TRUE(agreement.ok()) << agreement.status();
-  core::AgreementHolder agreements(*agreement);
-  const absl::Time closed = absl::FromUnixSeconds(1767607200);
-  FakeClock clock(closed + absl::Hours(24 * 366));
-
-  constexpr int kReferrals = 40;
-  for (int i = 0; i < kReferrals; ++i) {
-    v1::Referral document = ValidReferral(kCityCouncil);
-    const std::string id = absl::StrFormat("%032x", 0x1000 + i);
-    document.set_name(absl::StrCat("referrals/", id));
-    document.set_state(v1::Referral::COMPLETED);
-    *document.mutable_close_time() = google::protobuf::util::TimeUtil::SecondsToTimestamp(absl::ToUnixSeconds(closed));
-    storage::CreateReferralRequest create;
-    create.request_id = id;
-    create.request_fingerprint = id;
-    create.referral.id = id;
-    create.referral.sender_agency = kPolice;
-    create.referral.recipient_agencies = {kCityCouncil};
-    create.referral.state = v1::Referral::COMPLETED;
-    create.referral.area = document.area();
-    create.referral.create_time = create.referral.update_time = closed - absl::Hours(1);
-    create.referral.etag = "e" + id;
-    create.referral.document = document.SerializeAsString();
-    create.audit.action = "COLLECTION";
-    ASSERT_TRUE((*first)->CreateReferral(create).ok());
-  }
-
-  core::RetentionJob::Options options;
-  options.agreements = &agreements;
-  options.clock = &clock;
-  options.scan_page = 7;  // many pages, so the two runs interleave
-  options.store = first->get();
-  auto job_one = core::RetentionJob::Create(options);
-  options.store = second->get();
-  auto job_two = core::RetentionJob::Create(options);
-  ASSERT_TRUE(job_one.ok() && job_two.ok());
-  absl::StatusOr<core::RetentionJob::RunReport> one, two;
-  std::thread a([&] { one = (*job_one)->RunOnce(); });
-  std::thread b([&] { two = (*job_two)->RunOnce(); });
-  a.join();
-  b.join();
-  ASSERT_TRUE(one.ok()) << one.status();
-  ASSERT_TRUE(two.ok()) << two.status();
-  // Each referral erased by exactly one of them; the other found it changed
-  // or already erased.
-  EXPECT_EQ(one->referrals_erased + two->referrals_erased, kReferrals);
-
-  for (int i = 0; i < kReferrals; ++i) {
-    auto stored = (*second)->GetReferral(absl::StrFormat("%032x", 0x1000 + i));
-    ASSERT_TRUE(stored.ok()) << stored.status();
-    v1::Referral read;
-    ASSERT_TRUE(read.ParseFromString(stored->document));
-    EXPECT_EQ(read.erasures_size(), 5) << stored->id;
-  }
-  storage::AuditQuery erasures;
-  erasures.action = "ERASURE";
-  erasures.limit = 1000;
-  EXPECT_EQ((*first)->ListAuditEvents(erasures)->size(), static_cast<size_t>(kReferrals));
-  EXPECT_TRUE((*first)->VerifyAuditChain()->intact);
-  storage::EventQuery events{kCityCouncil, 0, 1000};
-  int erased_events = 0;
-  auto logged = (*first)->ListEvents(events);
-  ASSERT_TRUE(logged.ok()) << logged.status();
-  for (const auto& e : *logged) erased_events += e.kind == Response::REFERRAL_ERASED;
-  EXPECT_EQ(erased_events, kReferrals);
 }
 
 }  // namespace

@@ -228,7 +228,6 @@ TEST_F(RevocationTest, RevokedLeafIsRefusedInNewHandshakesWithinFiveSeconds) {
 // handshake, nothing disclosed, no hold placed; the officer's other
 // certificate carries on.
 TEST_F(RevocationTest, ARevokedDataProtectionOfficerCertificateIsRefusedByEveryRetentionRequest) {
-  constexpr char kDpo[] = "llr-information-governance";
   auto created = server_->Client(kPolice).CreateReferral(ValidReferral(), "held-by-revoked");
   ASSERT_TRUE(created.ok()) << created.status();
   const TestPki::ClientCert cert = Fresh(kDpo);

@@ -20,7 +20,6 @@
 namespace refx::testing {
 
 inline constexpr char kHealth[] = "nhs-hate-crime-healthcare-partnership";
-inline constexpr char kDpo[] = "llr-information-governance";
 inline constexpr char kHealthCanary[] = "CANARY-HEALTH-2c9e uses a wheelchair";
 
 inline std::set<int> ClassesOf(const google::protobuf::Message& message) {

@@ -26,7 +26,6 @@ using ::testing::UnorderedElementsAre;
 using google::protobuf::util::MessageDifferencer;
 using ::testing::HasSubstr;
 
-constexpr char kDpo[] = "llr-information-governance";
 constexpr char kOversight[] = "asb-hate-prevent-strategy-group";
 constexpr char kHealth[] = "nhs-hate-crime-healthcare-partnership";
 

@@ -27,7 +27,6 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::Eq;
 
-constexpr char kDpo[] = "llr-information-governance";
 constexpr char kNoteCanary[] = "CANARY-NOTIFICATION-NOTE-3e81";
 using Step = v1::SubjectNotification;
 

@@ -23,7 +23,6 @@ namespace {
 using ::testing::ElementsAre;
 using Step = v1::SubjectRequestStep;
 
-constexpr char kDpo[] = "llr-information-governance";
 constexpr char kOversight[] = "asb-hate-prevent-strategy-group";
 constexpr char kReference[] = "DPO-2026-0142";
 

@@ -29,7 +29,6 @@ using ::testing::HasSubstr;
 using Response = v1::WatchTensionAlertsResponse;
 
 constexpr char kOversight[] = "asb-hate-prevent-strategy-group";
-constexpr char kDpo[] = "llr-information-governance";
 constexpr char kMethod[] = "refx.v1.ReportingService.WatchTensionAlerts";
 
 // A subscriber on its own thread, collecting what it receives.

@@ -27,7 +27,6 @@ namespace refx::testing {
 namespace {
 
 constexpr int kCycles = 20;
-constexpr char kDpo[] = "llr-information-governance";
 
 // What each request id got: acknowledged at least once, or not (yet).
 class Ledger {

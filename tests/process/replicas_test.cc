@@ -28,7 +28,6 @@ namespace refx::testing {
 namespace {
 
 using Response = v1::WatchReferralsResponse;
-constexpr char kDpo[] = "llr-information-governance";
 
 class ReplicasTest : public ::testing::Test {
  protected:

@@ -35,6 +35,7 @@ inline constexpr char kCityCouncil[] = "leicester-city-council";
 inline constexpr char kBlaby[] = "blaby-district-council";
 inline constexpr char kSuspended[] = "test-suspended-agency";  // registered, suspended
 inline constexpr char kUnregistered[] = "met-police";          // has a good cert, not a party
+inline constexpr char kDpo[] = "llr-information-governance";   // the data protection officer
 
 // A fresh directory under $TMPDIR (or /tmp), unique per call.
 std::string MakeTempDir(const std::string& label);
