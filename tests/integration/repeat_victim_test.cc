@@ -49,9 +49,7 @@ std::string ReadBytes(const std::string& path) {
 class RepeatVictimTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    TestServer::Options options;
-    options.clock = &clock_;
-    auto server = TestServer::Start(options);
+    auto server = TestServer::StartOnClock(&clock_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }

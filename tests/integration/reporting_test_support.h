@@ -53,9 +53,7 @@ inline int Column(const v1::CountReferralsResponse& release, const std::string& 
 class ReportingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    TestServer::Options options;
-    options.clock = &clock_;
-    auto server = TestServer::Start(options);
+    auto server = TestServer::StartOnClock(&clock_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
 

@@ -24,9 +24,7 @@ constexpr char kCharnwood[] = "charnwood-borough-council";
 class ResponseDeadlineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    TestServer::Options options;
-    options.clock = &clock_;
-    auto server = TestServer::Start(options);
+    auto server = TestServer::StartOnClock(&clock_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }

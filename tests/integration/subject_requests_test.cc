@@ -29,9 +29,7 @@ constexpr char kReference[] = "DPO-2026-0142";
 class SubjectRequestsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    TestServer::Options options;
-    options.clock = &clock_;
-    auto server = TestServer::Start(options);
+    auto server = TestServer::StartOnClock(&clock_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }

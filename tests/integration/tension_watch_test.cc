@@ -106,9 +106,7 @@ std::vector<std::string> Lines(const std::vector<Response>& messages) {
 class TensionWatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    TestServer::Options options;
-    options.clock = &clock_;
-    auto server = TestServer::Start(options);
+    auto server = TestServer::StartOnClock(&clock_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     // A quiet start of the year, then a rise of race hate in Leicester in

@@ -40,9 +40,7 @@ std::string ReadAll(const std::string& path) {
 class ReportHtmlTest : public CliTest {
  protected:
   void SetUp() override {
-    TestServer::Options options;
-    options.clock = &clock_;
-    auto server = TestServer::Start(options);
+    auto server = TestServer::StartOnClock(&clock_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     dir_ = MakeTempDir("report-html");

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -95,6 +96,12 @@ class TestServer {
 
   static absl::StatusOr<std::unique_ptr<TestServer>> Start(Options options);
   static absl::StatusOr<std::unique_ptr<TestServer>> Start() { return Start(Options{}); }
+  // A server whose clock the test moves (a FakeClock), otherwise as Start().
+  static absl::StatusOr<std::unique_ptr<TestServer>> StartOnClock(const Clock* clock) {
+    Options options;
+    options.clock = clock;
+    return Start(std::move(options));
+  }
   ~TestServer();
 
   const TestPki& pki() const { return *pki_; }
