@@ -4,7 +4,8 @@
 //
 // The run:
 //   1. capacity: every flooding agency creates referrals closed-loop
-//      (32 in flight each) for a few seconds; capacity is their sum of
+//      (20 in flight each, under the server's busy number) for a few
+//      seconds; capacity is their sum of
 //      acknowledged creates per second;
 //   2. the well-behaved agency alone, creating at --overload-good-rate per
 //      second (calls started on schedule, blocking calls on threads of its
@@ -52,7 +53,7 @@ namespace refx::bench {
 inline constexpr char kOverloadHelp[] = R"(
 Overload (--overload SECONDS, e.g. --overload 60): no table of rows;
 instead (1) capacity: three agencies (the police, the city council,
-Rutland) create closed-loop, 32 in flight each; (2) a fourth, well-behaved
+Rutland) create closed-loop, 20 in flight each; (2) a fourth, well-behaved
 agency (the county council) alone at --overload-good-rate creates/s: its
 unloaded p99; (3) the three at --overload-multiple x capacity, open loop
 (calls started on schedule whatever the answers), the fourth as before,

@@ -2,6 +2,15 @@
 // agency, so one partner's runaway script fills its own share and not the
 // queue every partner waits in. Checked on the reactor thread before a call
 // is queued; released when the call is answered.
+//
+// Two bounds. An agency never holds more than `max_per_agency` calls. And
+// once the server holds `busy_calls_in_flight` calls of all agencies, it is
+// busy: an agency then gets a new call only while it holds fewer than its
+// fair share, `busy_calls_in_flight` divided among the agencies holding
+// calls (itself included). A flood is then admitted only up to what the
+// server can work on, not queued up to its whole per-agency allowance, so
+// the partner that is not flooding waits behind less of it (issue 17: the
+// overload run's well-behaved agency, README Reliability).
 #ifndef REFX_SERVER_AGENCY_CALL_LIMITER_H_
 #define REFX_SERVER_AGENCY_CALL_LIMITER_H_
 
@@ -18,11 +27,15 @@ namespace refx::server {
 
 class AgencyCallLimiter {
  public:
-  // At most `max_per_agency` calls of one agency at once (>= 1).
-  explicit AgencyCallLimiter(int max_per_agency, absl::Duration log_interval = absl::Seconds(10))
-      : max_(max_per_agency), log_interval_(log_interval) {}
+  struct Options {
+    int max_per_agency = 256;       // limits.max_calls_per_agency (>= 1)
+    int busy_calls_in_flight = 64;  // limits.busy_calls_in_flight (>= 1)
+    absl::Duration log_interval = absl::Seconds(10);
+  };
+  explicit AgencyCallLimiter(const Options& options) : options_(options) {}
 
-  // Takes one of `agency`'s places; false when it has none left.
+  // Takes one of `agency`'s places; false when it has none left: it holds
+  // `max_per_agency`, or the server is busy and it holds its fair share.
   bool TryAcquire(const std::string& agency);
   // Gives back a place TryAcquire took.
   void Release(const std::string& agency);
@@ -43,8 +56,7 @@ class AgencyCallLimiter {
     absl::Time last_logged = absl::InfinitePast();
     int64_t suppressed = 0;
   };
-  const int max_;
-  const absl::Duration log_interval_;
+  const Options options_;
   mutable absl::Mutex mu_;
   std::map<std::string, RefusalLog> refusal_log_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> in_flight_ ABSL_GUARDED_BY(mu_);

@@ -179,7 +179,10 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
   refusal_options.auditor = server->auditor_.get();
   refusal_options.clock = server->options_.clock;
   server->refusals_ = std::make_unique<core::RefusalLog>(refusal_options);
-  server->limiter_ = std::make_unique<AgencyCallLimiter>(config.limits().max_calls_per_agency());
+  AgencyCallLimiter::Options limiter_options;
+  limiter_options.max_per_agency = config.limits().max_calls_per_agency();
+  limiter_options.busy_calls_in_flight = config.limits().busy_calls_in_flight();
+  server->limiter_ = std::make_unique<AgencyCallLimiter>(limiter_options);
   ServiceContext service_context;
   service_context.registry = server->registry_.get();
   service_context.agreements = server->agreements_.get();

@@ -63,6 +63,7 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
   if (limits->max_queued_calls() == 0) limits->set_max_queued_calls(4096);
   if (limits->shutdown_grace_seconds() == 0) limits->set_shutdown_grace_seconds(10);
   if (limits->max_calls_per_agency() == 0) limits->set_max_calls_per_agency(256);
+  if (limits->busy_calls_in_flight() == 0) limits->set_busy_calls_in_flight(64);
   if (limits->max_concurrent_streams_per_connection() == 0) limits->set_max_concurrent_streams_per_connection(100);
   if (limits->max_read_mask_paths() == 0) limits->set_max_read_mask_paths(64);
   if (limits->max_recipients_per_referral() == 0) limits->set_max_recipients_per_referral(20);
@@ -177,6 +178,7 @@ absl::Status ValidateServerConfig(const config::v1::ServerConfig& c) {
   REFX_RETURN_IF_ERROR(positive("limits.worker_threads", l.worker_threads()));
   REFX_RETURN_IF_ERROR(positive("limits.max_queued_calls", l.max_queued_calls()));
   REFX_RETURN_IF_ERROR(positive("limits.max_calls_per_agency", l.max_calls_per_agency()));
+  REFX_RETURN_IF_ERROR(positive("limits.busy_calls_in_flight", l.busy_calls_in_flight()));
   REFX_RETURN_IF_ERROR(
       positive("limits.max_concurrent_streams_per_connection", l.max_concurrent_streams_per_connection()));
   REFX_RETURN_IF_ERROR(positive("limits.max_read_mask_paths", l.max_read_mask_paths()));

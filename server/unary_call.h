@@ -199,7 +199,9 @@ grpc::ServerUnaryReactor* RunUnaryAsync(const char* full_method, grpc::CallbackS
     service.refusals->Record(gate.claimed, full_method, absl::StatusCode::kResourceExhausted, "AGENCY_CALL_LIMIT");
     const absl::Status limited = QuotaExceededError(
         "this agency has as many calls in flight as it may; retry with backoff", "AGENCY_CALL_LIMIT",
-        absl::StrCat("agencies/", share), "calls in flight per agency (limits.max_calls_per_agency)");
+        absl::StrCat("agencies/", share),
+        "calls in flight per agency (limits.max_calls_per_agency, and while the server is busy a fair share "
+        "of limits.busy_calls_in_flight)");
     if (service.metrics != nullptr) service.metrics->ObserveRpc(method, limited.code(), "-", absl::Now() - start);
     reactor->Finish(ToGrpcStatus(limited, call_id));
     return reactor;

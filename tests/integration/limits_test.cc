@@ -11,6 +11,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/status_details.h"
 #include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "tests/testing/raw_api.h"
@@ -98,6 +99,46 @@ TEST(LimitsTest, OneAgencyAtItsCallLimitWhileAnotherIsServed) {
   EXPECT_GT(council_ok.load(), 0);
   EXPECT_EQ(council_failed.load(), 0) << "the council was refused while the police were at their limit";
   EXPECT_GT(AuditedRefusals(*server, "AGENCY_CALL_LIMIT"), 0);
+}
+
+// Once the server holds limits.busy_calls_in_flight calls, a flooding agency
+// is refused beyond its fair share long before its own per-agency limit,
+// and a partner with a call at a time is never refused.
+TEST(LimitsTest, ABusyServerRefusesTheFlooderBeyondItsFairShareAndServesAPartner) {
+  auto server = StartWith([](config::v1::ServerConfig* c) { c->mutable_limits()->set_busy_calls_in_flight(4); });
+  ASSERT_NE(server, nullptr);
+  std::atomic<bool> done{false};
+  std::atomic<int> council_ok{0}, council_failed{0};
+  std::thread council([&] {
+    auto client = On(*server, server->Channel(server->pki().Agency(kCityCouncil)));
+    while (!done) {
+      if (client.ListReferrals(v1::ListReferralsRequest()).ok()) {
+        ++council_ok;
+      } else {
+        ++council_failed;
+      }
+    }
+  });
+  int limited = 0, served = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (const absl::Status& s : Burst(*server, kPolice, 48)) {
+      if (s.ok()) ++served;
+      if (s.code() == absl::StatusCode::kResourceExhausted) {
+        EXPECT_EQ(ErrorReasonOf(s), "AGENCY_CALL_LIMIT") << s;
+        bool retry_info = false;
+        const google::rpc::Status sent = ToRpcStatus(s);
+        for (const auto& any : sent.details()) retry_info = retry_info || any.Is<google::rpc::RetryInfo>();
+        EXPECT_TRUE(retry_info) << s;
+        ++limited;
+      }
+    }
+  }
+  done = true;
+  council.join();
+  EXPECT_GT(limited, 0) << "48 calls at once under a per-agency limit of 256 were never refused as busy";
+  EXPECT_GT(served, 0);
+  EXPECT_GT(council_ok.load(), 0);
+  EXPECT_EQ(council_failed.load(), 0) << "the partner was refused while the police held the busy server";
 }
 
 // A write waits for its group commit without holding a worker thread (the

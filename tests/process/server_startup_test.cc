@@ -208,6 +208,7 @@ TEST_F(ServerStartupTest, BadLoggingLevelIsNamed) {
 TEST_F(ServerStartupTest, ALimitThatIsNotPositiveIsNamed) {
   const std::vector<std::pair<std::string, std::function<void(config::v1::ServerConfig*)>>> cases = {
       {"limits.list_render_cache_entries", [](auto* c) { c->mutable_limits()->set_list_render_cache_entries(-1); }},
+      {"limits.busy_calls_in_flight", [](auto* c) { c->mutable_limits()->set_busy_calls_in_flight(-1); }},
       {"limits.max_read_mask_paths", [](auto* c) { c->mutable_limits()->set_max_read_mask_paths(-3); }},
   };
   for (const auto& [key, edit] : cases) {
