@@ -1,7 +1,8 @@
 // The embedded SQLite backend: the store engine (storage/sql_store.h) over
 // one database file, in WAL mode with synchronous=FULL, so a COMMIT that
 // returned is on disk. All the logic is the engine's; this adds the file (its
-// directory, owner-only modes whatever the umask) and the SQLite dialect.
+// directory, owner-only modes whatever the umask), the SQLite dialect, and
+// the log's checkpoints on a thread of their own (wal_checkpointer.h).
 #ifndef REFX_STORAGE_SQLITE_SQLITE_STORE_H_
 #define REFX_STORAGE_SQLITE_SQLITE_STORE_H_
 
