@@ -67,13 +67,20 @@ std::vector<absl::Status> Burst(TestServer& server, const std::string& agency, i
   return statuses;
 }
 
-TEST(LimitsTest, OneAgencyAtItsCallLimitWhileAnotherIsServed) {
-  auto server = StartWith([](config::v1::ServerConfig* c) { c->mutable_limits()->set_max_calls_per_agency(2); });
-  ASSERT_NE(server, nullptr);
+// The police send three bursts of 48 calls at once while the council calls
+// one at a time throughout.
+struct FloodOutcome {
+  int police_limited = 0;  // AGENCY_CALL_LIMIT, each with RetryInfo (checked)
+  int police_served = 0;
+  int council_ok = 0;
+  int council_failed = 0;
+};
+
+FloodOutcome PoliceFloodWhileTheCouncilCalls(TestServer& server) {
   std::atomic<bool> done{false};
   std::atomic<int> council_ok{0}, council_failed{0};
   std::thread council([&] {
-    auto client = On(*server, server->Channel(server->pki().Agency(kCityCouncil)));
+    auto client = On(server, server.Channel(server.pki().Agency(kCityCouncil)));
     while (!done) {
       if (client.ListReferrals(v1::ListReferralsRequest()).ok()) {
         ++council_ok;
@@ -82,22 +89,34 @@ TEST(LimitsTest, OneAgencyAtItsCallLimitWhileAnotherIsServed) {
       }
     }
   });
-  int limited = 0, served = 0;
+  FloodOutcome outcome;
   for (int round = 0; round < 3; ++round) {
-    for (const absl::Status& s : Burst(*server, kPolice, 48)) {
-      if (s.ok()) ++served;
-      if (s.code() == absl::StatusCode::kResourceExhausted) {
-        EXPECT_EQ(ErrorReasonOf(s), "AGENCY_CALL_LIMIT") << s;
-        ++limited;
-      }
+    for (const absl::Status& s : Burst(server, kPolice, 48)) {
+      if (s.ok()) ++outcome.police_served;
+      if (s.code() != absl::StatusCode::kResourceExhausted) continue;
+      EXPECT_EQ(ErrorReasonOf(s), "AGENCY_CALL_LIMIT") << s;
+      bool retry_info = false;
+      const google::rpc::Status sent = ToRpcStatus(s);
+      for (const auto& any : sent.details()) retry_info = retry_info || any.Is<google::rpc::RetryInfo>();
+      EXPECT_TRUE(retry_info) << s;
+      ++outcome.police_limited;
     }
   }
   done = true;
   council.join();
-  EXPECT_GT(limited, 0) << "the police never reached their share";
-  EXPECT_GT(served, 0);
-  EXPECT_GT(council_ok.load(), 0);
-  EXPECT_EQ(council_failed.load(), 0) << "the council was refused while the police were at their limit";
+  outcome.council_ok = council_ok.load();
+  outcome.council_failed = council_failed.load();
+  return outcome;
+}
+
+TEST(LimitsTest, OneAgencyAtItsCallLimitWhileAnotherIsServed) {
+  auto server = StartWith([](config::v1::ServerConfig* c) { c->mutable_limits()->set_max_calls_per_agency(2); });
+  ASSERT_NE(server, nullptr);
+  const FloodOutcome outcome = PoliceFloodWhileTheCouncilCalls(*server);
+  EXPECT_GT(outcome.police_limited, 0) << "the police never reached their share";
+  EXPECT_GT(outcome.police_served, 0);
+  EXPECT_GT(outcome.council_ok, 0);
+  EXPECT_EQ(outcome.council_failed, 0) << "the council was refused while the police were at their limit";
   EXPECT_GT(AuditedRefusals(*server, "AGENCY_CALL_LIMIT"), 0);
 }
 
@@ -107,38 +126,11 @@ TEST(LimitsTest, OneAgencyAtItsCallLimitWhileAnotherIsServed) {
 TEST(LimitsTest, ABusyServerRefusesTheFlooderBeyondItsFairShareAndServesAPartner) {
   auto server = StartWith([](config::v1::ServerConfig* c) { c->mutable_limits()->set_busy_calls_in_flight(4); });
   ASSERT_NE(server, nullptr);
-  std::atomic<bool> done{false};
-  std::atomic<int> council_ok{0}, council_failed{0};
-  std::thread council([&] {
-    auto client = On(*server, server->Channel(server->pki().Agency(kCityCouncil)));
-    while (!done) {
-      if (client.ListReferrals(v1::ListReferralsRequest()).ok()) {
-        ++council_ok;
-      } else {
-        ++council_failed;
-      }
-    }
-  });
-  int limited = 0, served = 0;
-  for (int round = 0; round < 3; ++round) {
-    for (const absl::Status& s : Burst(*server, kPolice, 48)) {
-      if (s.ok()) ++served;
-      if (s.code() == absl::StatusCode::kResourceExhausted) {
-        EXPECT_EQ(ErrorReasonOf(s), "AGENCY_CALL_LIMIT") << s;
-        bool retry_info = false;
-        const google::rpc::Status sent = ToRpcStatus(s);
-        for (const auto& any : sent.details()) retry_info = retry_info || any.Is<google::rpc::RetryInfo>();
-        EXPECT_TRUE(retry_info) << s;
-        ++limited;
-      }
-    }
-  }
-  done = true;
-  council.join();
-  EXPECT_GT(limited, 0) << "48 calls at once under a per-agency limit of 256 were never refused as busy";
-  EXPECT_GT(served, 0);
-  EXPECT_GT(council_ok.load(), 0);
-  EXPECT_EQ(council_failed.load(), 0) << "the partner was refused while the police held the busy server";
+  const FloodOutcome outcome = PoliceFloodWhileTheCouncilCalls(*server);
+  EXPECT_GT(outcome.police_limited, 0) << "48 calls at once under a per-agency limit of 256 were never refused as busy";
+  EXPECT_GT(outcome.police_served, 0);
+  EXPECT_GT(outcome.council_ok, 0);
+  EXPECT_EQ(outcome.council_failed, 0) << "the partner was refused while the police held the busy server";
 }
 
 // A write waits for its group commit without holding a worker thread (the
