@@ -15,7 +15,6 @@
 #include "common/status_macros.h"
 #include "storage/sqlite/sqlite_connection.h"
 #include "storage/sqlite/sqlite_statements.h"
-#include "storage/sqlite/wal_checkpointer.h"
 
 namespace refx::storage::sqlite {
 namespace {
@@ -102,15 +101,12 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Create(const Options& 
   REFX_ASSIGN_OR_RETURN(std::shared_ptr<WriterLock> lock, WriterLock::Take(options.path));
   SqlStore::Options engine;
   engine.dialect = &SqliteDialect();
-  // The lock and the checkpointer live as long as the engine's way to
-  // connect, i.e. the store; its connections commit only while it runs.
-  WalCheckpointer::Options checkpoints;
-  checkpoints.path = options.path;
-  std::shared_ptr<WalCheckpointer> checkpointer = WalCheckpointer::Start(checkpoints);
-  engine.connect = [path = options.path, lock,
-                    checkpointer](bool read_only) -> absl::StatusOr<std::unique_ptr<SqlConnection>> {
+  // The lock lives as long as the engine's way to connect, i.e. the store.
+  engine.connect = [path = options.path, lock](bool read_only) -> absl::StatusOr<std::unique_ptr<SqlConnection>> {
     REFX_ASSIGN_OR_RETURN(auto conn, Connection::Open(path, read_only));
-    if (!read_only) checkpointer->Attach(conn->raw());
+    if (!read_only) {
+      REFX_RETURN_IF_ERROR(conn->Exec(absl::StrCat("PRAGMA wal_autocheckpoint=", kWalCheckpointPages).c_str()));
+    }
     return std::unique_ptr<SqlConnection>(std::move(conn));
   };
   engine.description = options.path;

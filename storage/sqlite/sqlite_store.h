@@ -2,7 +2,7 @@
 // one database file, in WAL mode with synchronous=FULL, so a COMMIT that
 // returned is on disk. All the logic is the engine's; this adds the file (its
 // directory, owner-only modes whatever the umask), the SQLite dialect, and
-// the log's checkpoints on a thread of their own (wal_checkpointer.h).
+// the log's checkpoint interval (kWalCheckpointPages).
 #ifndef REFX_STORAGE_SQLITE_SQLITE_STORE_H_
 #define REFX_STORAGE_SQLITE_SQLITE_STORE_H_
 
@@ -15,6 +15,15 @@
 #include "storage/sql_store.h"
 
 namespace refx::storage::sqlite {
+
+// The store's writing connections checkpoint the write-ahead log when it
+// passes this many pages (SQLite's default: 1,000). The commit that passes
+// it copies the log into the database and fsyncs it, and every write of its
+// group commit waits; pages the store rewrites on every commit (indexes'
+// right edges, the event log's and audit chain's last pages) are copied once
+// per checkpoint, so fewer, larger checkpoints copy less per create (README,
+// Performance). The log grows to about 16 MB before it starts afresh.
+inline constexpr int kWalCheckpointPages = 4000;
 
 class SqliteStore final : public SqlStore {
  public:

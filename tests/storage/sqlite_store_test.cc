@@ -2,8 +2,11 @@
 // savepoints, the durability settings and schema version it opens with, and
 // the audit chain verified offline from the file (every kind of tampering
 // the issue names). The contract itself is store_conformance_test.cc.
+#include "storage/sqlite/sqlite_store.h"
+
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <string>
@@ -14,7 +17,6 @@
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "storage/sqlite/sqlite_statements.h"
-#include "storage/sqlite/sqlite_store.h"
 #include "tests/storage/store_test_support.h"
 #include "tests/testing/server_fixture.h"
 
@@ -155,6 +157,27 @@ TEST(SqliteStoreTest, AFailedWriteDoesNotTakeItsBatchMatesWithIt) {
   EXPECT_EQ(ok.load(), 8);
   EXPECT_EQ(failed.load(), 8);
   for (int t = 1; t < 16; t += 2) EXPECT_TRUE(store->GetReferral(absl::StrCat("fine", t)).ok());
+}
+
+// The writer checkpoints the log every kWalCheckpointPages pages, not
+// SQLite's 1,000: the -wal file grows well past 1,000 pages (4 MB) before
+// it is reused from its start, and not without bound.
+TEST(SqliteStoreTest, TheLogIsCheckpointedEveryFourThousandPagesNotEveryThousand) {
+  sqlite::SqliteStore::Options options;
+  options.path = testing::MakeTempDir("checkpoints") + "/c.db";
+  auto store = sqlite::SqliteStore::Create(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const std::string wal = options.path + "-wal";
+  constexpr int64_t kPage = 4096;
+  int64_t largest = 0;
+  for (int i = 0; i < 3000 && largest <= 2000 * kPage; ++i) {
+    const std::string id = absl::StrCat("c", i);
+    ASSERT_TRUE((*store)->CreateReferral(Request(Referral(id, "police", {"city"}, absl::Now()), id)).ok());
+    std::error_code error;
+    largest = std::max(largest, static_cast<int64_t>(std::filesystem::file_size(wal, error)));
+  }
+  EXPECT_GT(largest, 2000 * kPage) << "the log was checkpointed as SQLite's default does";
+  EXPECT_LT(largest, (sqlite::kWalCheckpointPages + 500) * kPage);
 }
 
 TEST(SqliteStoreTest, OpensWithWalFullSyncAndRecordsTheSchemaVersion) {
