@@ -133,6 +133,10 @@ int Main(int argc, char** argv) {
                  "With --overload: creates per second of the well-behaved agency")
       ->check(CLI::Range(0.1, 1000.0))
       ->capture_default_str();
+  overload.agency_binary = REFX_BENCH_AGENCY_BINARY;
+  app.add_option("--agency-binary", overload.agency_binary,
+                 "With --overload: refx-bench-agency, the well-behaved agency's own process")
+      ->capture_default_str();
   app.add_option("--memory-bound-mb", overload.memory_bound_mb,
                  "With --overload: the server's RSS must stay under this (the Helm chart's memory limit)")
       ->check(CLI::Range(16.0, 1e6))

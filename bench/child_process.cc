@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -79,40 +80,84 @@ std::string FileTail(const std::string& path, size_t max_bytes) {
   return text;
 }
 
-absl::StatusOr<std::unique_ptr<ChildServer>> ChildServer::Start(std::string name, std::vector<std::string> argv,
-                                                                std::string log_path,
-                                                                absl::Duration startup_timeout) {
-  if (argv.empty()) return absl::InvalidArgumentError("empty argv");
+namespace {
+
+// Forks and execs `argv` with stdin from /dev/null and stdout and stderr on
+// `out_fd` and `err_fd`, in its own process group (a terminal's Ctrl-C
+// reaches refx-bench only; it stops its children), SIGKILLed if refx-bench
+// dies. Returns the child's pid, or -1.
+pid_t Spawn(std::vector<std::string>& argv, int out_fd, int err_fd) {
   // Everything the child needs is prepared before fork: after it, only
   // async-signal-safe calls.
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
-  const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log_fd < 0) return absl::UnavailableError(absl::StrCat("cannot open ", log_path));
   const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   const pid_t parent = getpid();
   const pid_t pid = fork();
-  if (pid < 0) {
-    close(log_fd);
-    if (null_fd >= 0) close(null_fd);
-    return absl::UnavailableError("fork failed");
-  }
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
-    setpgid(0, 0);  // Terminal Ctrl-C reaches refx-bench only; it stops us.
+    setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     if (null_fd >= 0) dup2(null_fd, 0);
-    dup2(log_fd, 1);
-    dup2(log_fd, 2);
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
     execv(args[0], args.data());
     _exit(127);
   }
-  close(log_fd);
   if (null_fd >= 0) close(null_fd);
+  return pid;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RunChildToCompletion(std::vector<std::string> argv, const std::string& stdout_path,
+                                                 const std::string& stderr_path, const std::atomic<bool>* cancel) {
+  if (argv.empty()) return absl::InvalidArgumentError("empty argv");
+  const int out_fd = open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int err_fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (out_fd < 0 || err_fd < 0) {
+    if (out_fd >= 0) close(out_fd);
+    if (err_fd >= 0) close(err_fd);
+    return absl::UnavailableError(absl::StrCat("cannot open ", stdout_path, " or ", stderr_path));
+  }
+  const pid_t pid = Spawn(argv, out_fd, err_fd);
+  close(out_fd);
+  close(err_fd);
+  if (pid < 0) return absl::UnavailableError("fork failed");
+  int status = 0;
+  bool stopped = false;
+  while (true) {
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid || (done < 0 && errno != EINTR)) break;
+    if (!stopped && cancel != nullptr && cancel->load()) {
+      kill(pid, SIGTERM);
+      stopped = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (stopped) return absl::CancelledError("interrupted");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(argv[0], " failed (wait status ", status, "):\n", FileTail(stderr_path, 2000)));
+  }
+  return ReadWholeFile(stdout_path);
+}
+
+absl::StatusOr<std::unique_ptr<ChildServer>> ChildServer::Start(std::string name, std::vector<std::string> argv,
+                                                                std::string log_path, absl::Duration startup_timeout) {
+  if (argv.empty()) return absl::InvalidArgumentError("empty argv");
+  const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd < 0) return absl::UnavailableError(absl::StrCat("cannot open ", log_path));
+  const pid_t pid = Spawn(argv, log_fd, log_fd);
+  if (pid < 0) {
+    close(log_fd);
+    return absl::UnavailableError("fork failed");
+  }
+  close(log_fd);
   auto child = std::unique_ptr<ChildServer>(new ChildServer(std::move(name), pid, log_path));
   const absl::Time deadline = absl::Now() + startup_timeout;
   while (absl::Now() < deadline) {

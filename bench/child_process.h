@@ -4,6 +4,9 @@
 // their owner's destructor, so no exit path of the benchmark leaves a
 // server behind.
 //
+// Also a child run to its end for what it prints (RunChildToCompletion: the
+// overload run's well-behaved agency, refx-bench-agency).
+//
 // Linux only: each child asks the kernel to SIGKILL it if refx-bench dies
 // (PR_SET_PDEATHSIG), which covers even a SIGKILLed benchmark.
 #ifndef REFX_BENCH_CHILD_PROCESS_H_
@@ -11,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,6 +71,15 @@ class ChildServer {
   int port_ = 0;
   bool reaped_ = false;
 };
+
+// Runs `argv` (argv[0] is the executable) to its end, with stdout written
+// to `stdout_path` and stderr appended to `stderr_path`, in its own process
+// group and SIGKILLed if refx-bench dies, and returns its stdout.
+// FailedPrecondition with its stderr's tail when it does not exit with 0;
+// Cancelled, after a SIGTERM to it, once `*cancel` (if given) turns true.
+absl::StatusOr<std::string> RunChildToCompletion(std::vector<std::string> argv, const std::string& stdout_path,
+                                                 const std::string& stderr_path,
+                                                 const std::atomic<bool>* cancel = nullptr);
 
 // The last `max_bytes` of a file, for error messages ("" if unreadable).
 std::string FileTail(const std::string& path, size_t max_bytes);

@@ -9,8 +9,9 @@
 //      acknowledged creates per second;
 //   2. the well-behaved agency alone, creating at --overload-good-rate per
 //      second (calls started on schedule, blocking calls on threads of its
-//      own: in reality it is another agency's system, so its answers must
-//      not queue behind the flooders' on this process's callback threads):
+//      own, in a process of its own, refx-bench-agency: in reality it is
+//      another agency's system, so its answers must not queue behind the
+//      flooders' in this process's gRPC pollers and callback threads):
 //      its unloaded p99;
 //   3. overload: every flooding agency opens calls at (multiple x
 //      capacity / agencies) per second regardless of answers (open loop,
@@ -57,7 +58,8 @@ Rutland) create closed-loop, 20 in flight each; (2) a fourth, well-behaved
 agency (the county council) alone at --overload-good-rate creates/s: its
 unloaded p99; (3) the three at --overload-multiple x capacity, open loop
 (calls started on schedule whatever the answers), the fourth as before,
-for SECONDS, the server's RSS sampled every 250 ms; (4) every acknowledged
+for SECONDS (the fourth runs as its own process, refx-bench-agency, so that
+its answers do not queue behind the flooders' in refx-bench), the server's RSS sampled every 250 ms; (4) every acknowledged
 create read back. Pass: peak RSS under --memory-bound-mb, every shed call
 RESOURCE_EXHAUSTED with RetryInfo (no deadline or other error), the
 well-behaved agency's p99 within 5x its unloaded p99 and none of its calls
@@ -70,6 +72,7 @@ struct OverloadOptions {
   double multiple = 3;
   double good_rate = 10;  // Creates per second of the well-behaved agency.
   double memory_bound_mb = 1024;
+  std::string agency_binary;  // refx-bench-agency, the well-behaved agency's process
 };
 
 // INVALID_ARGUMENT, saying why, when `options` ask for an overload run that
@@ -101,6 +104,11 @@ struct OverloadSettings {
   pid_t server_pid = 0;
   std::vector<OverloadAgency> flooders;
   OverloadAgency good;
+  // The well-behaved agency's process: its binary, how it connects (its
+  // own certificate and key), and a directory for its files.
+  std::string agency_binary;
+  refx::client::ConnectionOptions good_connection;
+  std::string work_dir;
   // Reads every acknowledged referral back (a party to all of them).
   std::shared_ptr<grpc::ChannelCredentials> verifier_creds;
 };
@@ -118,6 +126,7 @@ struct OverloadResult {
   double good_unloaded_p50_ms = 0, good_unloaded_p99_ms = 0;
   double good_loaded_p50_ms = 0, good_loaded_p99_ms = 0;
   int64_t good_ok = 0, good_refused = 0;
+  int64_t good_alone_ok = 0, good_alone_refused = 0;
   int64_t acknowledged = 0, verified = 0, missing = 0;
   std::vector<std::string> findings;
   bool passed = false;
