@@ -15,11 +15,7 @@
 //
 // Exit status: 0 when every call was made (whatever their answers), 1 when
 // it could not connect or read its files, 2 on bad flags.
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <cstdio>
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -37,7 +33,8 @@
 #include "common/process_setup.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
-#include "grpcpp/create_channel.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
 #include "refx/v1/referral_service.grpc.pb.h"
 
 namespace {
@@ -83,16 +80,12 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  auto creds = refx::client::MakeChannelCredentials(connection);
-  if (!creds.ok()) {
-    std::cerr << "refx-bench-agency: " << creds.status().message() << "\n";
+  auto made = refx::client::MakeChannel(connection);
+  if (!made.ok()) {
+    std::cerr << "refx-bench-agency: " << made.status().message() << "\n";
     return 1;
   }
-  grpc::ChannelArguments args;
-  if (!connection.server_name_override.empty()) {
-    args.SetSslTargetNameOverride(connection.server_name_override);
-  }
-  auto channel = grpc::CreateCustomChannel(connection.server, *creds, args);
+  std::shared_ptr<grpc::Channel> channel = *std::move(made);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
     std::cerr << "refx-bench-agency: cannot connect to " << connection.server << " over mTLS\n";
     return 1;

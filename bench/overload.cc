@@ -169,7 +169,7 @@ absl::Status PoliteLoop(const OverloadSettings& s, double rate, absl::Duration d
   const std::string referral_file = absl::StrCat(s.work_dir, "/agency-referral.bin");
   {
     std::ofstream out(referral_file, std::ios::binary | std::ios::trunc);
-    if (!out || !s.good.referral.SerializeToOstream(&out)) {
+    if (!out || !s.good_referral.SerializeToOstream(&out)) {
       return absl::UnavailableError(absl::StrCat("cannot write ", referral_file));
     }
   }
@@ -486,33 +486,31 @@ absl::StatusOr<bool> RunOverloadAndReport(const OverloadOptions& options, ChildS
   // Three agencies flood (the police to the city, the city and Rutland to
   // the police); the county council is the well-behaved one. The police
   // are a party to every referral, so they read them all back.
-  auto agency = [&](const std::string& id, const std::string& to,
-                    const std::string& area) -> absl::StatusOr<OverloadAgency> {
-    refx::client::ConnectionOptions as_agency = connection;
-    as_agency.cert_file = absl::StrCat(pki_dir, "/agencies/", id, ".pem");
-    as_agency.key_file = absl::StrCat(pki_dir, "/agencies/", id, ".key");
-    auto creds = refx::client::MakeChannelCredentials(as_agency);
-    if (!creds.ok()) return creds.status();
-    OverloadAgency a{id, *creds, SampleReferral(to)};
-    a.referral.set_area(area);
-    return a;
+  auto as_agency = [&](const std::string& id) {
+    refx::client::ConnectionOptions c = connection;
+    c.cert_file = absl::StrCat(pki_dir, "/agencies/", id, ".pem");
+    c.key_file = absl::StrCat(pki_dir, "/agencies/", id, ".key");
+    return c;
+  };
+  auto referral_to = [](const std::string& to, const std::string& area) {
+    refx::v1::Referral referral = SampleReferral(to);
+    referral.set_area(area);
+    return referral;
   };
   const std::string police = "leicestershire-police";
   for (const auto& [id, to, area] : std::vector<std::tuple<std::string, std::string, std::string>>{
            {police, "leicester-city-council", "leicester"},
            {"leicester-city-council", police, "leicester"},
            {"rutland-county-council", police, "rutland"}}) {
-    auto a = agency(id, to, area);
-    if (!a.ok()) return a.status();
-    overload.flooders.push_back(*std::move(a));
+    auto creds = refx::client::MakeChannelCredentials(as_agency(id));
+    if (!creds.ok()) return creds.status();
+    overload.flooders.push_back(OverloadAgency{id, *creds, referral_to(to, area)});
   }
-  auto good = agency("leicestershire-county-council", police, "blaby");
-  if (!good.ok()) return good.status();
-  overload.good = *std::move(good);
+  // The well-behaved agency connects from its own process, with its own
+  // certificate and key.
   overload.agency_binary = options.agency_binary;
-  overload.good_connection = connection;
-  overload.good_connection.cert_file = absl::StrCat(pki_dir, "/agencies/", overload.good.id, ".pem");
-  overload.good_connection.key_file = absl::StrCat(pki_dir, "/agencies/", overload.good.id, ".key");
+  overload.good_connection = as_agency("leicestershire-county-council");
+  overload.good_referral = referral_to(police, "blaby");
   overload.work_dir = pki_dir;
   overload.verifier_creds = overload.flooders[0].creds;
   auto overloaded = RunOverload(overload);

@@ -103,11 +103,11 @@ struct OverloadSettings {
   std::string target, acting_user;
   pid_t server_pid = 0;
   std::vector<OverloadAgency> flooders;
-  OverloadAgency good;
   // The well-behaved agency's process: its binary, how it connects (its
-  // own certificate and key), and a directory for its files.
+  // own certificate and key), what it creates, and a directory for its files.
   std::string agency_binary;
   refx::client::ConnectionOptions good_connection;
+  refx::v1::Referral good_referral;
   std::string work_dir;
   // Reads every acknowledged referral back (a party to all of them).
   std::shared_ptr<grpc::ChannelCredentials> verifier_creds;

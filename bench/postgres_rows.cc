@@ -50,8 +50,10 @@ absl::Status RunSqliteCeilingRows(Bench& b, const std::string& server_db) {
   if (!ceiling.ok()) return ceiling.status();
   b.report.notes.push_back(absl::StrCat(
       "sqlite_ceiling: one SQLite connection in this process writing, per create, the rows refx-server wrote for "
-      "one of its referrals in this run (", (*ceiling)->rows_per_create(),
-      ") with refx's own statements into a file beside refx-server's (WAL, synchronous=FULL), 'in flight' creates "
+      "one of its referrals in this run (",
+      (*ceiling)->rows_per_create(),
+      ") with refx's own statements into a file beside refx-server's (WAL, synchronous=FULL, refx's connection and "
+      "log-writing VFS), 'in flight' creates "
       "per transaction, no gRPC, TLS, agreement, hashing or signing; latency is the transaction's"));
   return RunCeilingRows(b, **ceiling, "sqlite_ceiling", "SQLite: the create's rows, one commit per 'in flight'");
 }

@@ -21,7 +21,8 @@ case "${1:-}" in
 esac
 if [ "${1:-}" = "--quick" ]; then
   suites=(common/refx_common_test core/refx_core_test core/reporting/refx_reporting_test auth/pki/refx_pki_test
-          auth/pki/refx_ca_test tests/storage/refx_store_conformance_test tests/storage/refx_commit_retry_test)
+          auth/pki/refx_ca_test tests/storage/refx_store_conformance_test tests/storage/refx_commit_retry_test
+          tests/storage/refx_wal_write_coalescing_test)
   [ -f build-fuzz/CMakeCache.txt ] || cmake --preset fuzz >/dev/null
   cmake --build build-fuzz -j2 --target "${suites[@]##*/}"
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"

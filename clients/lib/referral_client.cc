@@ -74,15 +74,20 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
   return grpc::SslCredentials(ssl);
 }
 
-absl::StatusOr<ReferralClient> ReferralClient::Connect(const ConnectionOptions& options) {
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ConnectionOptions& options) {
   auto credentials = MakeChannelCredentials(options);
   if (!credentials.ok()) return credentials.status();
   grpc::ChannelArguments args;
   if (!options.server_name_override.empty()) {
     args.SetSslTargetNameOverride(options.server_name_override);
   }
-  return ReferralClient(grpc::CreateCustomChannel(options.server, *credentials, args),
-                        options);
+  return grpc::CreateCustomChannel(options.server, *credentials, args);
+}
+
+absl::StatusOr<ReferralClient> ReferralClient::Connect(const ConnectionOptions& options) {
+  auto channel = MakeChannel(options);
+  if (!channel.ok()) return channel.status();
+  return ReferralClient(*std::move(channel), options);
 }
 
 ReferralClient::ReferralClient(std::shared_ptr<grpc::Channel> channel,

@@ -48,6 +48,11 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
     const ConnectionOptions& options);
 
+// A channel to `options.server` over mutual TLS with those credentials,
+// checking the server's name against `server_name_override` when set. It
+// connects lazily. Errors are those of MakeChannelCredentials.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ConnectionOptions& options);
+
 // Lets another thread end a ReferralClient::Watch: the stream in progress
 // ends (Watch returns CANCELLED) and no later one starts.
 class WatchCancellation {

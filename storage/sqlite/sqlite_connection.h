@@ -58,7 +58,8 @@ class Statement final : public SqlStatement {
 class Connection final : public SqlConnection {
  public:
   // Opens (creating if asked) with WAL, synchronous=FULL, foreign keys on
-  // and a busy timeout. Read-only connections refuse writes.
+  // and a busy timeout. Read-only connections refuse writes; a writing one
+  // gathers its log writes (wal_write_coalescing_vfs.h).
   static absl::StatusOr<std::unique_ptr<Connection>> Open(const std::string& path, bool read_only);
   ~Connection() override;
 

@@ -2,9 +2,12 @@
 
 #include <sqlite3.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+
+#include "storage/sqlite/vfs_shim.h"
 
 namespace refx::testing {
 namespace {
@@ -25,10 +28,10 @@ FaultState& State() {
   return *state;
 }
 
-// The open file: ours first, the real VFS's file right behind it.
+// The open file: the shim's header, then the real VFS's file
+// (storage/sqlite/vfs_shim.h).
 struct FaultFile {
-  sqlite3_file base;
-  sqlite3_file* real;
+  storage::sqlite::ShimFile shim;
   const char* path;  // Valid until xClose (SQLite's guarantee); may be null.
 };
 
@@ -55,59 +58,29 @@ int Decide(const FaultFile* f, FaultVfs::Operation operation) {
   return s.error;
 }
 
-sqlite3_file* Real(sqlite3_file* file) { return reinterpret_cast<FaultFile*>(file)->real; }
+using storage::sqlite::RealFile;
 
-int Close(sqlite3_file* file) { return Real(file)->pMethods->xClose(Real(file)); }
-int Read(sqlite3_file* file, void* buffer, int amount, sqlite3_int64 offset) {
-  return Real(file)->pMethods->xRead(Real(file), buffer, amount, offset);
-}
 int Write(sqlite3_file* file, const void* buffer, int amount, sqlite3_int64 offset) {
   if (int rc = Decide(reinterpret_cast<FaultFile*>(file), FaultVfs::Operation::kWrite); rc != SQLITE_OK) return rc;
-  return Real(file)->pMethods->xWrite(Real(file), buffer, amount, offset);
+  return RealFile(file)->pMethods->xWrite(RealFile(file), buffer, amount, offset);
 }
-int Truncate(sqlite3_file* file, sqlite3_int64 size) { return Real(file)->pMethods->xTruncate(Real(file), size); }
 int Sync(sqlite3_file* file, int flags) {
   if (int rc = Decide(reinterpret_cast<FaultFile*>(file), FaultVfs::Operation::kSync); rc != SQLITE_OK) return rc;
-  return Real(file)->pMethods->xSync(Real(file), flags);
-}
-int FileSize(sqlite3_file* file, sqlite3_int64* size) { return Real(file)->pMethods->xFileSize(Real(file), size); }
-int Lock(sqlite3_file* file, int level) { return Real(file)->pMethods->xLock(Real(file), level); }
-int Unlock(sqlite3_file* file, int level) { return Real(file)->pMethods->xUnlock(Real(file), level); }
-int CheckReservedLock(sqlite3_file* file, int* out) {
-  return Real(file)->pMethods->xCheckReservedLock(Real(file), out);
-}
-int FileControl(sqlite3_file* file, int op, void* arg) { return Real(file)->pMethods->xFileControl(Real(file), op, arg); }
-int SectorSize(sqlite3_file* file) { return Real(file)->pMethods->xSectorSize(Real(file)); }
-int DeviceCharacteristics(sqlite3_file* file) { return Real(file)->pMethods->xDeviceCharacteristics(Real(file)); }
-int ShmMap(sqlite3_file* file, int region, int size, int extend, void volatile** out) {
-  return Real(file)->pMethods->xShmMap(Real(file), region, size, extend, out);
-}
-int ShmLock(sqlite3_file* file, int offset, int n, int flags) {
-  return Real(file)->pMethods->xShmLock(Real(file), offset, n, flags);
-}
-void ShmBarrier(sqlite3_file* file) { Real(file)->pMethods->xShmBarrier(Real(file)); }
-int ShmUnmap(sqlite3_file* file, int delete_flag) { return Real(file)->pMethods->xShmUnmap(Real(file), delete_flag); }
-int Fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) {
-  return Real(file)->pMethods->xFetch(Real(file), offset, amount, out);
-}
-int Unfetch(sqlite3_file* file, sqlite3_int64 offset, void* page) {
-  return Real(file)->pMethods->xUnfetch(Real(file), offset, page);
+  return RealFile(file)->pMethods->xSync(RealFile(file), flags);
 }
 
-const sqlite3_io_methods kMethods = {
-    3,         Close,   Read,      Write,    Truncate, Sync,  FileSize,    Lock,
-    Unlock,    CheckReservedLock,  FileControl,        SectorSize,  DeviceCharacteristics,
-    ShmMap,    ShmLock, ShmBarrier, ShmUnmap, Fetch,    Unfetch,
-};
+const std::array<sqlite3_io_methods, 3> kMethods = [] {
+  std::array<sqlite3_io_methods, 3> methods = storage::sqlite::PassThroughMethods();
+  for (sqlite3_io_methods& m : methods) {
+    m.xWrite = Write;
+    m.xSync = Sync;
+  }
+  return methods;
+}();
 
 int Open(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* out_flags) {
-  auto* f = reinterpret_cast<FaultFile*>(file);
-  f->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + sizeof(FaultFile));
-  f->path = name;
-  int rc = g_real->xOpen(g_real, name, f->real, flags, out_flags);
-  // SQLite calls xClose only when pMethods is set; mirror the real file.
-  f->base.pMethods = f->real->pMethods != nullptr ? &kMethods : nullptr;
-  return rc;
+  reinterpret_cast<FaultFile*>(file)->path = name;
+  return storage::sqlite::OpenBeneath(g_real, name, file, sizeof(FaultFile), flags, out_flags, kMethods);
 }
 
 }  // namespace
