@@ -192,6 +192,7 @@ const char* WalWriteCoalescingVfsOver(sqlite3_vfs* underlying) {
   // Shims live as long as the process: SQLite may use one until the last
   // connection over it closes, which can be at exit.
   static auto* shims = new std::map<sqlite3_vfs*, Shim*>;
+  if (underlying == nullptr) return nullptr;
   std::lock_guard<std::mutex> lock(mu);
   if (auto it = shims->find(underlying); it != shims->end()) return it->second->name.c_str();
   Shim* shim = MakeShim(underlying, static_cast<int>(shims->size()) + 1);

@@ -23,8 +23,8 @@ namespace refx::storage::sqlite {
 
 // The name to pass to sqlite3_open_v2 for a connection whose log writes
 // should be coalesced over `underlying` (registered on first use, one shim
-// per underlying VFS, for the life of the process), or null if SQLite
-// refused to register it. Thread-safe.
+// per underlying VFS, for the life of the process), or null if there is no
+// underlying VFS or SQLite refused to register the shim. Thread-safe.
 const char* WalWriteCoalescingVfsOver(sqlite3_vfs* underlying);
 
 }  // namespace refx::storage::sqlite

@@ -19,7 +19,7 @@
 #include "storage/value_cipher.h"
 #include "tests/storage/store_test_support.h"
 #include "tests/testing/postgres_fixture.h"
-#include "tests/testing/server_fixture.h"
+#include "tests/testing/temp_files.h"
 
 namespace refx::storage {
 namespace {

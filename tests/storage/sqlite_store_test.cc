@@ -18,7 +18,7 @@
 #include "gtest/gtest.h"
 #include "storage/sqlite/sqlite_statements.h"
 #include "tests/storage/store_test_support.h"
-#include "tests/testing/server_fixture.h"
+#include "tests/testing/temp_files.h"
 
 namespace refx::storage {
 namespace {

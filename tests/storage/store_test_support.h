@@ -26,7 +26,7 @@
 #include "storage/sqlite/sqlite_connection.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tests/testing/postgres_fixture.h"
-#include "tests/testing/server_fixture.h"
+#include "tests/testing/temp_files.h"
 
 namespace refx::storage {
 

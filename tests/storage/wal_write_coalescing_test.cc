@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 #include "storage/sqlite/sqlite_connection.h"
 #include "tests/testing/fault_vfs.h"
-#include "tests/testing/server_fixture.h"
+#include "tests/testing/temp_files.h"
 
 namespace refx::storage::sqlite {
 namespace {

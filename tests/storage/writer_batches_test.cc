@@ -16,7 +16,7 @@
 #include "storage/sqlite/sqlite_connection.h"
 #include "storage/sqlite/sqlite_statements.h"
 #include "tests/storage/store_test_support.h"
-#include "tests/testing/server_fixture.h"
+#include "tests/testing/temp_files.h"
 
 namespace refx::storage {
 namespace {

@@ -44,18 +44,6 @@ std::string ToJson(const google::protobuf::Message& m) {
 
 }  // namespace
 
-std::string MakeTempDir(const std::string& label) {
-  const char* base = getenv("TMPDIR");
-  std::string pattern = absl::StrCat(base != nullptr && *base ? base : "/tmp", "/refx-", label, "-XXXXXX");
-  if (mkdtemp(pattern.data()) == nullptr) {
-    std::perror("mkdtemp");
-    std::abort();
-  }
-  return pattern;
-}
-
-std::string SourcePath(const std::string& relative) { return absl::StrCat(REFX_SOURCE_DIR, "/", relative); }
-
 v1::Referral ValidReferral(const std::string& recipient) {
   v1::Referral r;
   r.set_report_type(v1::HATE_CRIME);

@@ -18,14 +18,15 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "google/protobuf/timestamp.pb.h"
 #include "clients/lib/referral_client.h"
 #include "common/clock.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "grpcpp/channel.h"
 #include "gtest/gtest.h"
 #include "refx/config/v1/server_config.pb.h"
 #include "refx/v1/referral.pb.h"
 #include "server/server.h"
+#include "tests/testing/temp_files.h"  // MakeTempDir, SourcePath
 #include "tests/testing/test_pki.h"
 
 namespace refx::testing {
@@ -37,12 +38,6 @@ inline constexpr char kBlaby[] = "blaby-district-council";
 inline constexpr char kSuspended[] = "test-suspended-agency";  // registered, suspended
 inline constexpr char kUnregistered[] = "met-police";          // has a good cert, not a party
 inline constexpr char kDpo[] = "llr-information-governance";   // the data protection officer
-
-// A fresh directory under $TMPDIR (or /tmp), unique per call.
-std::string MakeTempDir(const std::string& label);
-
-// The path of a file in the source tree (e.g. "config/partnership.yaml").
-std::string SourcePath(const std::string& relative);
 
 // grpc.health.v1.Health/Check for the whole server over `channel`; true if
 // it answers SERVING (10 s deadline).
