@@ -3,6 +3,8 @@
 #ifndef REFX_COMMON_PROCESS_SETUP_H_
 #define REFX_COMMON_PROCESS_SETUP_H_
 
+#include <string>
+
 namespace refx {
 
 // Turns off Abseil's mutex deadlock detection. Debian 12 builds libabsl
@@ -13,6 +15,12 @@ namespace refx {
 // in GraphCycles::GetId alone. The detector is a debugging aid (tests
 // keep it); a production process must not pay for it.
 void DisableMutexDeadlockDetection();
+
+// The malloc this process runs on, for its start-up event: "jemalloc
+// <version>" when jemalloc is linked in (refx-server and refx-bench-echo are
+// by default; see ADR 11) or preloaded, otherwise "glibc". Asked of the
+// running process, not of the build, so the event says what is true.
+std::string MemoryAllocatorName();
 
 }  // namespace refx
 

@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev libsqlite3-dev libpq-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev
-  prometheus-cpp-dev libcpp-httplib-dev prometheus
+  prometheus-cpp-dev libcpp-httplib-dev libjemalloc-dev prometheus
   postgresql python3 openssl unzip tzdata
   podman runc catatonit
   python3-grpcio python3-protobuf python3-pytest python3-yaml

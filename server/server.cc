@@ -10,9 +10,10 @@
 #include "auth/pki/certificate_authority.h"
 #include "common/hash.h"
 #include "common/log.h"
-#include "common/yaml_proto.h"
+#include "common/process_setup.h"
 #include "common/status_details.h"
 #include "common/status_macros.h"
+#include "common/yaml_proto.h"
 #include "grpc/grpc.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -308,7 +309,8 @@ absl::StatusOr<std::unique_ptr<RefxServer>> RefxServer::Start(Options options) {
                                // Every start loads a key-encryption key or refuses to start.
                                {"encryption", "aes-256-gcm-at-rest"},
                                {"agreement", server->agreements_->Current()->Label()},
-                               {"reflection", config.development().enable_reflection() ? "on" : "off"}});
+                               {"reflection", config.development().enable_reflection() ? "on" : "off"},
+                               {"allocator", MemoryAllocatorName()}});
   return server;
 }
 

@@ -16,6 +16,7 @@
 namespace refx::testing {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -281,6 +282,10 @@ TEST_F(ServerStartupTest, QuickStartFromRefxAdminDevPki) {
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 0) << (*server)->Stderr();
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/var/quickstart.db"));
+  // The start-up event names the malloc the binary runs on: jemalloc unless
+  // the build turned it off (cmake/RefxTargets.cmake, ADR 11).
+  EXPECT_THAT((*server)->Stderr(), ContainsRegex("event=server_started.* allocator=\"?" REFX_SERVER_ALLOCATOR))
+      << (*server)->Stderr();
 }
 
 TEST_F(ServerStartupTest, HelpDocumentsExitCodes) {

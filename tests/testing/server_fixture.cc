@@ -1,15 +1,12 @@
 #include "tests/testing/server_fixture.h"
-#include "tests/testing/postgres_fixture.h"
-
-#include <stdlib.h>
 
 #include <atomic>
-#include <cstdio>
 #include <fstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "common/status_details.h"
 #include "common/status_macros.h"
 #include "common/yaml_proto.h"
@@ -17,10 +14,10 @@
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
-#include "absl/synchronization/notification.h"
 #include "grpcpp/security/credentials.h"
 #include "refx/config/v1/partnership.pb.h"
 #include "server/server_config.h"
+#include "tests/testing/postgres_fixture.h"
 
 namespace refx::testing {
 namespace {
