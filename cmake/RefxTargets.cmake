@@ -62,14 +62,15 @@ endif()
 
 # refx_link_allocator(target): jemalloc for `target` when REFX_JEMALLOC is on.
 # Nothing calls jemalloc by name, and Debian's gcc links --as-needed, which
-# would drop it; so it is linked with --no-as-needed (a link feature, so that
-# CMake keeps the flags around the library when it reorders the link line).
+# would drop it; so it is linked with --no-as-needed (a link feature over the
+# library's path, so that CMake keeps the flags around it when it orders the
+# link line; the feature does not apply to pkg-config's INTERFACE target).
 # It then precedes libc in the executable's DT_NEEDED and so supplies malloc
 # to every library the process loads.
 set(CMAKE_LINK_LIBRARY_USING_REFX_NO_AS_NEEDED "LINKER:--push-state,--no-as-needed" "<LINK_ITEM>" "LINKER:--pop-state")
 set(CMAKE_LINK_LIBRARY_USING_REFX_NO_AS_NEEDED_SUPPORTED TRUE)
 function(refx_link_allocator target)
   if(REFX_JEMALLOC)
-    target_link_libraries(${target} PRIVATE "$<LINK_LIBRARY:REFX_NO_AS_NEEDED,PkgConfig::JEMALLOC>")
+    target_link_libraries(${target} PRIVATE "$<LINK_LIBRARY:REFX_NO_AS_NEEDED,${JEMALLOC_LINK_LIBRARIES}>")
   endif()
 endfunction()

@@ -16,7 +16,9 @@ std::string HexEncode(absl::string_view bytes);
 // Raw 32-byte HMAC-SHA256 of `data` under `key`.
 std::string HmacSha256(absl::string_view key, absl::string_view data);
 // `n` bytes from OpenSSL's CSPRNG; aborts if the CSPRNG fails, because
-// every id and key in refx depends on it.
+// every id and key in refx depends on it. Draws of up to 16 bytes come from
+// a per-thread pool of its output (hash.cc says why), never shared with a
+// forked child.
 std::string RandomBytes(size_t n);
 // A random 128-bit id as 32 lowercase hex characters.
 std::string NewRandomId();
