@@ -47,10 +47,10 @@ endfunction()
 
 # The long-running servers (refx-server, and refx-bench-echo so that the
 # bench's ceiling runs on the same malloc) link jemalloc (Debian
-# libjemalloc-dev): glibc's malloc was 12-15% of refx-server's CPU per call,
-# and jemalloc took 15-23% off a create's, a Get's and a list page's server
-# CPU in interleaved runs (ADR 11). Off in a sanitizer build, whose runtime
-# owns malloc; -DREFX_JEMALLOC=OFF builds on glibc's malloc.
+# libjemalloc-dev): glibc's malloc was 12-15% of refx-server's CPU per
+# create, and jemalloc took 17-23% off a create's, a Get's and a list page's
+# server CPU at 64 in flight in interleaved runs (ADR 11). Off in a sanitizer
+# build, whose runtime owns malloc; -DREFX_JEMALLOC=OFF builds on glibc's.
 option(REFX_JEMALLOC "Link refx-server and refx-bench-echo with jemalloc (libjemalloc-dev)" ON)
 if(REFX_JEMALLOC AND CMAKE_CXX_FLAGS MATCHES "-fsanitize")
   message(STATUS "refx: jemalloc not linked: a sanitizer's runtime owns malloc in this build")
