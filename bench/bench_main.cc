@@ -61,6 +61,7 @@ int Main(int argc, char** argv) {
   OutputOptions output;
   double duration_seconds = 4, warmup_seconds = 1;
   int64_t seed = 100000;
+  pid_t external_pid = 0;
   std::vector<int> levels = {1, 16, 64};
   std::vector<int> connect_levels = {1, 16};
   std::string server_binary = REFX_SERVER_BINARY, echo_binary = REFX_BENCH_ECHO_BINARY;
@@ -176,7 +177,12 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}))
       ->capture_default_str();
   auto* server_opt = app.add_option("--server", server, "Measure an existing server at HOST:PORT instead "
-                                                         "(server CPU figures are then skipped)");
+                                                         "(server CPU figures are then skipped unless --server-pid)");
+  app.add_option("--server-pid", external_pid,
+                 "With --server on this machine: its process id, so that server CPU per call is measured too "
+                 "(e.g. of bench/plain-node, the plain implementation)")
+      ->check(CLI::PositiveNumber)
+      ->needs(server_opt);
   app.add_option("--ca-file", ca_file, "With --server: CA that issued its certificate")->needs(server_opt);
   app.add_option("--cert-file", cert_file, "With --server: your agency certificate chain")->needs(server_opt);
   app.add_option("--key-file", key_file, "With --server: its key")->needs(server_opt);
@@ -310,7 +316,12 @@ int Main(int argc, char** argv) {
     b.connection.ca_file = ca_file;
     b.connection.cert_file = cert_file;
     b.connection.key_file = key_file;
-    b.report.server = absl::StrCat("existing server ", server, " (server CPU not measured)");
+    if (external_pid > 0) {
+      b.server_pid = external_pid;
+      b.report.server = absl::StrCat("existing server ", server, ", pid ", external_pid);
+    } else {
+      b.report.server = absl::StrCat("existing server ", server, " (server CPU not measured)");
+    }
   }
   b.connection.acting_user = acting_user;
   b.echo_pid = (*echo)->pid();
