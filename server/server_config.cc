@@ -59,7 +59,10 @@ void ApplyDefaults(const std::string& base_dir, config::v1::ServerConfig* c) {
   if (limits->keepalive_timeout_seconds() == 0) limits->set_keepalive_timeout_seconds(20);
   if (limits->max_connection_age_seconds() == 0) limits->set_max_connection_age_seconds(3600);
   if (limits->max_connection_age_grace_seconds() == 0) limits->set_max_connection_age_grace_seconds(30);
-  if (limits->worker_threads() == 0) limits->set_worker_threads(16);
+  // Eight: reads and renders are CPU work now that no write holds a worker
+  // (ADR 7), and on two cores sixteen of them preempting one another doubled
+  // the p99 of list pages (README, Performance) without serving more.
+  if (limits->worker_threads() == 0) limits->set_worker_threads(8);
   if (limits->max_queued_calls() == 0) limits->set_max_queued_calls(4096);
   if (limits->shutdown_grace_seconds() == 0) limits->set_shutdown_grace_seconds(10);
   if (limits->max_calls_per_agency() == 0) limits->set_max_calls_per_agency(256);
