@@ -16,6 +16,7 @@
 // says of the rows; bench_workloads.h lists where the workloads are,
 // run_environment.h what is set up around them, soak.h and overload.h the
 // two runs that replace the rows.
+#include <errno.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -202,6 +203,11 @@ int Main(int argc, char** argv) {
   }
   if (external && (ca_file.empty() || cert_file.empty() || key_file.empty())) {
     std::fprintf(stderr, "refx-bench: --server needs --ca-file, --cert-file and --key-file\n");
+    return 2;
+  }
+  if (external_pid > 0 && kill(external_pid, 0) != 0 && errno != EPERM) {
+    std::fprintf(stderr, "refx-bench: --server-pid %d: no such process on this machine\n",
+                 static_cast<int>(external_pid));
     return 2;
   }
   if (quick) {

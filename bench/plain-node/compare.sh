@@ -62,9 +62,21 @@ stop_node() {
 }
 trap stop_node EXIT
 
+# run_bench KIND RUN [FLAGS...]: one refx-bench run, its JSON and stderr kept
+# in --out; on failure the end of its stderr, and the script stops.
+run_bench() {
+  local kind=$1 run=$2
+  shift 2
+  if ! "$bench" "${bench_flags[@]}" --output json "$@" >"$out/$kind-$run.json" 2>"$out/$kind-$run.err"; then
+    echo "compare.sh: refx-bench against the $kind server failed (run $run); the end of its output:" >&2
+    tail -n 5 "$out/$kind-$run.err" >&2
+    exit 1
+  fi
+}
+
 for i in $(seq 1 "$runs"); do
   echo "compare.sh: run $i of $runs: refx-server" >&2
-  "$bench" "${bench_flags[@]}" --output json >"$out/refx-$i.json" 2>"$out/refx-$i.err"
+  run_bench refx "$i"
 
   echo "compare.sh: run $i of $runs: plain Node.js service" >&2
   rm -f "$out/plain-$i.db" "$out/plain-$i.db-wal" "$out/plain-$i.db-shm"
@@ -78,9 +90,8 @@ for i in $(seq 1 "$runs"); do
     sleep 0.1
   done
   [ -n "$port" ] || { echo "compare.sh: the plain service did not start:" >&2; cat "$out/plain-$i.log" >&2; exit 1; }
-  "$bench" "${bench_flags[@]}" --output json --server "127.0.0.1:$port" --server-pid "$node_pid" \
-    --ca-file "$pki/root-ca.pem" --cert-file "$pki/agencies/$sender.pem" --key-file "$pki/agencies/$sender.key" \
-    >"$out/plain-$i.json" 2>"$out/plain-$i.err"
+  run_bench plain "$i" --server "127.0.0.1:$port" --server-pid "$node_pid" --ca-file "$pki/root-ca.pem" \
+    --cert-file "$pki/agencies/$sender.pem" --key-file "$pki/agencies/$sender.key"
   stop_node
 done
 

@@ -254,14 +254,7 @@ function serve(db, writer) {
         },
       };
     }),
-    WhoAmI: (call, callback) => {
-      const agency = callerAgency(call);
-      if (agency === null) {
-        callback(grpcError(grpc.status.UNAUTHENTICATED, "no agency URI SAN in the client certificate"));
-        return;
-      }
-      callback(null, { agency: `agencies/${agency}`, role: "plain", spiffe_id: "" });
-    },
+    WhoAmI: handle("WhoAmI", (agency) => ({ response: { agency: `agencies/${agency}`, role: "plain" } })),
   });
   return server;
 }
