@@ -186,7 +186,9 @@ function serve(db, writer) {
       (w) => {
         let result;
         try {
-          result = work(agency, call.request);
+          // A savepoint of its own: a call refused halfway keeps none of its
+          // rows, only the audit row of its refusal.
+          result = w.db.transaction(() => work(agency, call.request))();
         } catch (error) {
           w.audit(agency, method, null, error.code ?? grpc.status.INTERNAL);
           return { error };
