@@ -292,6 +292,14 @@ UPDATE referrals SET
                       WHERE referral_id = referrals.id), '');
 DROP TABLE referral_strands;
 )sql"},
+      {20, "listing_index_covers_party", R"sql(
+-- As SQLite's migration 20: a list page's filters read the party's role
+-- and redirect flag from the index it walks, so an index-only scan needs
+-- no visit to referral_parties' rows.
+DROP INDEX referral_parties_by_time;
+CREATE INDEX referral_parties_by_time
+  ON referral_parties (agency_id, create_time_us DESC, referral_id DESC) INCLUDE (party_role, redirected);
+)sql"},
   };
   return kMigrations;
 }

@@ -291,6 +291,17 @@ UPDATE referrals SET
       SELECT strand FROM referral_strands WHERE referral_id = referrals.id ORDER BY strand)), '');
 DROP TABLE referral_strands;
 )sql"},
+      {20, "listing_index_covers_party", R"sql(
+-- A list page walks this index for one agency, and its filters read the
+-- party's role and whether it redirected. Outside the index, each listed
+-- row cost a seek into referral_parties, whose key (agency, referral id)
+-- is random in time: one more page read per referral, ~75 instead of ~18
+-- per page of 50 (a reader's page cache starts empty after any commit, so
+-- every page is a pread). In the index, the walk reads nothing else of it.
+DROP INDEX referral_parties_by_time;
+CREATE INDEX referral_parties_by_time
+  ON referral_parties (agency_id, create_time_us DESC, referral_id DESC, party_role, redirected);
+)sql"},
   };
   return kMigrations;
 }

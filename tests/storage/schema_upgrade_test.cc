@@ -141,6 +141,68 @@ TEST_P(SchemaUpgradeTest, Version19MovesRecipientsAndStrandsIntoTheReferralsRow)
   EXPECT_TRUE(!gone.ok() || !(*gone)->Step().ok());
 }
 
+// Version 20 rebuilds the listing index with the party's role and redirect
+// flag in it. Lists read the same referrals, in the same order, with the
+// "awaiting my response" filter reading those columns from the index.
+TEST_P(SchemaUpgradeTest, Version20ListsTheSameReferralsFromTheRebuiltIndex) {
+  {
+    auto conn = OpenRawConnection(config_, /*read_only=*/false);
+    ASSERT_NE(conn, nullptr);
+    MigrateTo(conn.get(), 19);
+    auto referral = [&](const std::string& id, int64_t create_us) {
+      Run(conn.get(),
+          "INSERT INTO referrals (id, sender_agency, state, area, report_type, create_time_us, update_time_us, "
+          "etag, document, response_deadline_us, recipients, strands) VALUES (:id, 'police', 1, 'leicester', 1, "
+          ":t, :t, :etag, :document, NULL, 'city', '')",
+          [&](SqlStatement* s) {
+            s->Bind(":id", id).Bind(":t", create_us).Bind(":etag", "e-" + id).BindBlob(":document", "doc-" + id);
+          });
+    };
+    auto party = [&](const std::string& agency, const std::string& id, const std::string& role, int64_t create_us,
+                     int64_t redirected) {
+      Run(conn.get(),
+          "INSERT INTO referral_parties (agency_id, referral_id, party_role, create_time_us, redirected) "
+          "VALUES (:agency, :id, :role, :t, :redirected)",
+          [&](SqlStatement* s) {
+            s->Bind(":agency", agency).Bind(":id", id).Bind(":role", role).Bind(":t", create_us)
+                .Bind(":redirected", redirected);
+          });
+    };
+    // Ids out of time order, as random ids are.
+    const std::vector<std::pair<std::string, int64_t>> referrals = {
+        {"r-c", 1790000000000000}, {"r-a", 1790000001000000}, {"r-d", 1790000002000000}, {"r-b", 1790000003000000}};
+    for (const auto& [id, t] : referrals) {
+      referral(id, t);
+      party("police", id, "sender", t, 0);
+      party("city", id, "recipient", t, id == "r-d" ? 1 : 0);  // the city passed r-d on
+    }
+  }
+  auto store = OpenConfiguredStore(config_, KeyEncryptionKey());
+  ASSERT_NE(store, nullptr);
+  EXPECT_GE(store->SchemaVersion(), 20);
+  auto listed = [&](const std::string& agency, bool must_respond, int limit,
+                    absl::optional<ListCursor> after = absl::nullopt) {
+    ListReferralsQuery query;
+    query.party_agency = agency;
+    query.party_must_respond = must_respond;
+    query.limit = limit;
+    query.after = after;
+    auto page = store->ListReferrals(query);
+    EXPECT_TRUE(page.ok()) << page.status();
+    std::vector<std::string> ids;
+    if (page.ok()) {
+      for (const auto& r : *page) ids.push_back(r.id);
+    }
+    return ids;
+  };
+  EXPECT_EQ(listed("city", false, 10), (std::vector<std::string>{"r-b", "r-d", "r-a", "r-c"}));
+  EXPECT_EQ(listed("police", false, 10), (std::vector<std::string>{"r-b", "r-d", "r-a", "r-c"}));
+  EXPECT_EQ(listed("city", true, 10), (std::vector<std::string>{"r-b", "r-a", "r-c"}));
+  EXPECT_TRUE(listed("police", true, 10).empty()) << "a sender owes no response";
+  EXPECT_EQ(listed("city", false, 2, ListCursor{absl::FromUnixMicros(1790000002000000), "r-d"}),
+            (std::vector<std::string>{"r-a", "r-c"}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SchemaUpgradeTest, ::testing::Values("sqlite", "postgres"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
