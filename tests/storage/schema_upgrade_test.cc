@@ -164,7 +164,10 @@ TEST_P(SchemaUpgradeTest, Version20ListsTheSameReferralsFromTheRebuiltIndex) {
           "INSERT INTO referral_parties (agency_id, referral_id, party_role, create_time_us, redirected) "
           "VALUES (:agency, :id, :role, :t, :redirected)",
           [&](SqlStatement* s) {
-            s->Bind(":agency", agency).Bind(":id", id).Bind(":role", role).Bind(":t", create_us)
+            s->Bind(":agency", agency)
+                .Bind(":id", id)
+                .Bind(":role", role)
+                .Bind(":t", create_us)
                 .Bind(":redirected", redirected);
           });
     };
