@@ -63,8 +63,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackSer
   const bool queued = service.pool->TrySubmit(
       [stream, service, identified = std::move(gate.caller), gate_refused, purpose,
        bytes = internal::ByteBufferToString(*request)]() mutable {
-        stream->Open(service, std::move(identified), gate_refused, purpose, bytes);
-        stream->Unpin();
+        stream->Open(service, std::move(identified), gate_refused, purpose, bytes);  // drops the pin
       },
       gate.claimed.agency_id);
   if (!queued) {
@@ -94,14 +93,21 @@ void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Calle
   }();
   // One audit event for the opening (or the refusal; a refusal at the gate
   // was recorded by the refusal log); each batch sent later records its own
-  // disclosure.
-  const core::AuditAction action = core::AuditAction::kNone;
-  absl::Status audited;
-  if (!gate_refused) {
-    storage::AuditRecord record = service.auditor->Build(admitted.has_value() ? *admitted : *identified, method_,
-                                                         action, {}, {}, session.status().code());
-    audited = service.auditor->Record(record);
+  // disclosure. Written without holding this worker, as a unary call's is:
+  // the opening is decided from the event's commit (on the store's writer).
+  if (gate_refused) {
+    Opened(std::move(session), absl::OkStatus());
+    return;
   }
+  const storage::AuditRecord record = service.auditor->Build(admitted.has_value() ? *admitted : *identified, method_,
+                                                             core::AuditAction::kNone, {}, {}, session.status().code());
+  service.auditor->RecordAsync(record, [this, session = std::move(session)](absl::Status audited) mutable {
+    Opened(std::move(session), audited);
+  });
+}
+
+void WatchStream::Opened(absl::StatusOr<std::shared_ptr<core::WatchSubscription>> session,
+                         const absl::Status& audited) {
   absl::Status outcome = session.status();
   if (outcome.ok() && !audited.ok()) {
     log::Error("audit_write_failed", {{"call_id", call_id_}, {"method", method_}});
@@ -139,14 +145,16 @@ void WatchStream::Open(const ServiceContext& service, absl::StatusOr<core::Calle
       if (!writing_) FinishLocked(*finish_);
     }
   }
-  if (live == nullptr) return;
-  if (orphaned) {
-    live->Detach();
-  } else if (cancelled) {
-    live->Close(absl::CancelledError("the client went away"), /*abandon_pending=*/false);
-  } else if (deliver_sent) {
-    live->OnSent();
+  if (live != nullptr) {
+    if (orphaned) {
+      live->Detach();
+    } else if (cancelled) {
+      live->Close(absl::CancelledError("the client went away"), /*abandon_pending=*/false);
+    } else if (deliver_sent) {
+      live->OnSent();
+    }
   }
+  Unpin();  // last: it may delete this stream
 }
 
 void WatchStream::Unpin() {

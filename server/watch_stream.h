@@ -63,10 +63,14 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
  private:
   WatchStream(grpc::CallbackServerContext* ctx, const char* method, Subscribe subscribe)
       : ctx_(ctx), method_(method), subscribe_(std::move(subscribe)) {}
-  // On the pool: admit, parse, subscribe, audit the opening; finishes the
-  // stream on any refusal. Holds a pin (see pins_) while it runs.
+  // On the pool: admit, parse, subscribe, and write the opening's audit
+  // event; Opened() runs once it is durable (or failed). Runs under a pin
+  // (see pins_), which Opened() drops.
   void Open(const ServiceContext& service, absl::StatusOr<core::Caller> identified, bool gate_refused,
             const std::string& purpose, const std::string& request_bytes);
+  // Keeps the session, or finishes the stream on a refusal or when the
+  // opening could not be audited; then drops Open()'s pin.
+  void Opened(absl::StatusOr<std::shared_ptr<core::WatchSubscription>> session, const absl::Status& audited);
   // Drops a pin; deletes the stream if gRPC is done with it and none is left.
   void Unpin();
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

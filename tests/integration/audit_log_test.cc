@@ -451,6 +451,42 @@ TEST_F(AuditLogTest, UnwritableAuditTableFailsEveryCallAndStoresNothing) {
   EXPECT_TRUE(verdict.intact()) << verdict.problem();
 }
 
+// A watch stream whose opening cannot be audited ends UNAVAILABLE and
+// delivers no referral (its SUBSCRIBED message, which names none, may come
+// first: the stream is subscribed while the event commits). Writable again,
+// a stream opens and stays open.
+TEST_F(AuditLogTest, WatchWithUnwritableAuditTableIsUnavailable) {
+  auto r = As(kPolice).Create(ValidReferral(kCityCouncil), NextId());
+  ASSERT_TRUE(r.ok()) << r.status();
+  {
+    Db db(Storage(), /*writable=*/true);
+    db.BlockAuditWrites(true);
+  }
+  const int64_t events = AuditRows();
+  v1::WatchReferralsRequest from_start;  // replays the referral above, were it opened
+  from_start.set_after_sequence(0);
+  int referrals = 0;
+  absl::Status ended = server_->Client(kCityCouncil).Watch(from_start, [&](const v1::WatchReferralsResponse& m) {
+    if (m.kind() != v1::WatchReferralsResponse::SUBSCRIBED) ++referrals;
+    return true;  // read on: only the server ends this stream
+  });
+  EXPECT_EQ(ended.code(), absl::StatusCode::kUnavailable) << ended;
+  EXPECT_EQ(referrals, 0);
+  EXPECT_EQ(AuditRows(), events);
+  {
+    Db db(Storage(), /*writable=*/true);
+    db.BlockAuditWrites(false);
+  }
+  bool subscribed = false;
+  absl::Status opened = server_->Client(kCityCouncil).Watch(from_start, [&](const v1::WatchReferralsResponse& m) {
+    subscribed = subscribed || m.kind() == v1::WatchReferralsResponse::SUBSCRIBED;
+    return m.kind() == v1::WatchReferralsResponse::SUBSCRIBED;  // stop at the first referral
+  });
+  EXPECT_TRUE(opened.ok()) << opened;
+  EXPECT_TRUE(subscribed);
+  EXPECT_GE(AuditRows(), events + 2) << "the opening and the delivery";
+}
+
 // A create whose audit event cannot be written is UNAVAILABLE (retry with
 // the same request id), never "use a new request id", and nothing is stored.
 TEST_F(AuditLogTest, CreateWithUnwritableAuditTableIsUnavailable) {
