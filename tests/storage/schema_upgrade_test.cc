@@ -78,6 +78,17 @@ class SchemaUpgradeTest : public ::testing::TestWithParam<std::string> {
     }
   }
 
+  // The ids `query` lists, in order; a refused query fails the test.
+  static std::vector<std::string> ListedIds(ReferralStore* store, const ListReferralsQuery& query) {
+    auto page = store->ListReferrals(query);
+    EXPECT_TRUE(page.ok()) << page.status();
+    std::vector<std::string> ids;
+    if (page.ok()) {
+      for (const auto& r : *page) ids.push_back(r.id);
+    }
+    return ids;
+  }
+
   config::v1::StorageConfig config_;
 };
 
@@ -109,13 +120,7 @@ TEST_P(SchemaUpgradeTest, Version19MovesRecipientsAndStrandsIntoTheReferralsRow)
     ListReferralsQuery query;
     query.party_agency = "city";
     query.strands = std::move(strands);
-    auto page = store->ListReferrals(query);
-    EXPECT_TRUE(page.ok()) << page.status();
-    std::vector<std::string> ids;
-    if (page.ok()) {
-      for (const auto& r : *page) ids.push_back(r.id);
-    }
-    return ids;
+    return ListedIds(store.get(), query);
   };
   EXPECT_EQ(listed({}), (std::vector<std::string>{"r2", "r1"}));
   EXPECT_EQ(listed({"religion"}), (std::vector<std::string>{"r1"}));
@@ -190,13 +195,7 @@ TEST_P(SchemaUpgradeTest, Version20ListsTheSameReferralsFromTheRebuiltIndex) {
     query.party_must_respond = must_respond;
     query.limit = limit;
     query.after = after;
-    auto page = store->ListReferrals(query);
-    EXPECT_TRUE(page.ok()) << page.status();
-    std::vector<std::string> ids;
-    if (page.ok()) {
-      for (const auto& r : *page) ids.push_back(r.id);
-    }
-    return ids;
+    return ListedIds(store.get(), query);
   };
   EXPECT_EQ(listed("city", false, 10), (std::vector<std::string>{"r-b", "r-d", "r-a", "r-c"}));
   EXPECT_EQ(listed("police", false, 10), (std::vector<std::string>{"r-b", "r-d", "r-a", "r-c"}));
